@@ -1,0 +1,100 @@
+//! Who may do what.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Marketing,
+    Sales,
+    Readonly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Read contacts, accounts and their history.
+    ReadContacts,
+    /// Send activity events.
+    WriteEvents,
+    /// Move a contact between stages by hand.
+    ChangeStage,
+    /// Create and change web forms.
+    ManageForms,
+    /// Inspect and replay the inquiry inbox.
+    ManageInbox,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Marketing, Role::Sales, Role::Readonly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Marketing => "marketing",
+            Role::Sales => "sales",
+            Role::Readonly => "readonly",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s.trim().to_ascii_lowercase())
+    }
+
+    pub fn can(self, p: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Admin => true,
+            Role::Marketing => matches!(p, ReadContacts | WriteEvents | ChangeStage | ManageForms),
+            Role::Sales => matches!(p, ReadContacts | WriteEvents | ChangeStage),
+            Role::Readonly => matches!(p, ReadContacts),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stored form of an API key.
+///
+/// API keys are 256-bit random secrets, so a single SHA-256 is enough to make a stolen
+/// database useless for authenticating, and it is cheap enough to check on every
+/// request. (Passwords, which people choose and which are guessable, use a slow hash.)
+pub fn api_key_hash(key: &str) -> Vec<u8> {
+    Sha256::digest(key.as_bytes()).to_vec()
+}
+
+/// The prefix every API key starts with, so a leaked key is easy to recognise.
+pub const API_KEY_PREFIX: &str = "lg_";
+
+/// Builds an API key from 32 random bytes.
+pub fn api_key_from_bytes(bytes: &[u8; 32]) -> String {
+    format!("{API_KEY_PREFIX}{}", hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readonly_can_only_read() {
+        assert!(Role::Readonly.can(Permission::ReadContacts));
+        assert!(!Role::Readonly.can(Permission::WriteEvents));
+        assert!(!Role::Sales.can(Permission::ManageForms));
+        assert!(Role::Admin.can(Permission::ManageInbox));
+    }
+
+    #[test]
+    fn keys_hash_to_fixed_width_and_differ() {
+        let a = api_key_from_bytes(&[1; 32]);
+        let b = api_key_from_bytes(&[2; 32]);
+        assert!(a.starts_with(API_KEY_PREFIX) && a.len() == 3 + 64);
+        assert_ne!(api_key_hash(&a), api_key_hash(&b));
+        assert_eq!(api_key_hash(&a).len(), 32);
+    }
+}

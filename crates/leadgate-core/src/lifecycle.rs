@@ -1,0 +1,364 @@
+//! The lifecycle of a contact and the one function that decides which moves are allowed.
+//!
+//! Main path: `suspect → prospect → mql → sal → sql → opportunity → customer`.
+//! Side stages: `nurture` (not ready now; may re-enter the main path), `lost`, and
+//! `disqualified` (junk, kept for audit, excluded from funnel counts).
+//!
+//! Automatic causes (an inquiry, a lead definition, a sales decision, an outcome) may
+//! only move a contact the way that cause naturally moves it. A person (a manual cause)
+//! may make any move, including backwards (recycling), but must give a reason. Imported
+//! history is taken as it happened.
+
+use crate::Timestamp;
+use crate::ident::truncate;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Suspect,
+    Prospect,
+    Mql,
+    Sal,
+    Sql,
+    Opportunity,
+    Customer,
+    Nurture,
+    Lost,
+    Disqualified,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 10] = [
+        Stage::Suspect,
+        Stage::Prospect,
+        Stage::Mql,
+        Stage::Sal,
+        Stage::Sql,
+        Stage::Opportunity,
+        Stage::Customer,
+        Stage::Nurture,
+        Stage::Lost,
+        Stage::Disqualified,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Suspect => "suspect",
+            Stage::Prospect => "prospect",
+            Stage::Mql => "mql",
+            Stage::Sal => "sal",
+            Stage::Sql => "sql",
+            Stage::Opportunity => "opportunity",
+            Stage::Customer => "customer",
+            Stage::Nurture => "nurture",
+            Stage::Lost => "lost",
+            Stage::Disqualified => "disqualified",
+        }
+    }
+
+    /// Position on the main path (0 = suspect … 6 = customer); `None` for side stages.
+    pub fn rank(self) -> Option<u8> {
+        match self {
+            Stage::Suspect => Some(0),
+            Stage::Prospect => Some(1),
+            Stage::Mql => Some(2),
+            Stage::Sal => Some(3),
+            Stage::Sql => Some(4),
+            Stage::Opportunity => Some(5),
+            Stage::Customer => Some(6),
+            Stage::Nurture | Stage::Lost | Stage::Disqualified => None,
+        }
+    }
+
+    /// Whether `self` lies strictly further along the main path than `other`.
+    pub fn is_after(self, other: Stage) -> bool {
+        matches!((self.rank(), other.rank()), (Some(a), Some(b)) if a > b)
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Stage {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Stage::ALL.into_iter().find(|st| st.as_str() == s.trim().to_ascii_lowercase()).ok_or_else(|| {
+            let names: Vec<_> = Stage::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown stage {:?}; stages are {}", truncate(s, 40), names.join(", "))
+        })
+    }
+}
+
+/// What made a stage change happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CauseKind {
+    /// The contact made an inquiry (filled a form, called, downloaded…).
+    Inquiry,
+    /// The contact arrived on a list without acting.
+    ListEntry,
+    /// The junk filter recognised a bot, a job applicant or a vendor soliciting us.
+    Junk,
+    /// A lead definition matched (detail: `name@version`).
+    Definition,
+    /// Sales accepted a handed-over lead.
+    Acceptance,
+    /// Sales rejected a handed-over lead (detail: reason); it goes to nurture.
+    Rejection,
+    /// A deal outcome: opportunity opened, won or lost.
+    Outcome,
+    /// History brought in from another system.
+    Import,
+    /// A person moved it by hand (detail: their reason).
+    Manual,
+}
+
+impl CauseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CauseKind::Inquiry => "inquiry",
+            CauseKind::ListEntry => "list_entry",
+            CauseKind::Junk => "junk",
+            CauseKind::Definition => "definition",
+            CauseKind::Acceptance => "acceptance",
+            CauseKind::Rejection => "rejection",
+            CauseKind::Outcome => "outcome",
+            CauseKind::Import => "import",
+            CauseKind::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        use CauseKind::*;
+        [Inquiry, ListEntry, Junk, Definition, Acceptance, Rejection, Outcome, Import, Manual]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cause {
+    pub kind: CauseKind,
+    /// The reason, definition `name@version`, response id or import source.
+    pub detail: String,
+}
+
+impl Cause {
+    pub fn new(kind: CauseKind, detail: impl Into<String>) -> Self {
+        Self { kind, detail: detail.into() }
+    }
+}
+
+/// Who made a change: the system itself, an API key, or a signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    System,
+    ApiKey(String),
+    User(String),
+}
+
+impl Actor {
+    /// `system`, `api_key:<name>` or `user:<name>`.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::System => "system".into(),
+            Actor::ApiKey(n) => format!("api_key:{n}"),
+            Actor::User(n) => format!("user:{n}"),
+        }
+    }
+}
+
+/// One recorded move of a contact between stages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StageChange {
+    pub contact_id: Uuid,
+    pub from: Option<Stage>,
+    pub to: Stage,
+    pub at: Timestamp,
+    pub cause: CauseKind,
+    pub detail: String,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("the contact is already at stage {0}")]
+    NoChange(Stage),
+    #[error("a manual stage change needs a reason")]
+    ReasonRequired,
+    #[error("the reason is longer than {REASON_MAX} characters")]
+    ReasonTooLong,
+    #[error("{cause} cannot move a contact from {from} to {to}")]
+    NotAllowed { cause: &'static str, from: String, to: Stage },
+}
+
+pub const REASON_MAX: usize = 1_000;
+
+/// Decides whether `cause` may move a contact from `from` (`None`: a new contact) to
+/// `to`, and if so returns the change to record. This is the only place that knows the
+/// rules; every stage change in leadgate goes through it.
+pub fn transition(
+    contact_id: Uuid,
+    from: Option<Stage>,
+    to: Stage,
+    cause: Cause,
+    actor: &Actor,
+    at: Timestamp,
+) -> Result<StageChange, TransitionError> {
+    use Stage::*;
+    if from == Some(to) {
+        return Err(TransitionError::NoChange(to));
+    }
+    let detail = cause.detail.trim().to_owned();
+    if detail.chars().count() > REASON_MAX {
+        return Err(TransitionError::ReasonTooLong);
+    }
+    let forward = match from {
+        None => true,
+        Some(f) => to.is_after(f),
+    };
+    let allowed = match cause.kind {
+        CauseKind::Manual => {
+            if detail.is_empty() {
+                return Err(TransitionError::ReasonRequired);
+            }
+            true
+        }
+        CauseKind::Import => true,
+        CauseKind::ListEntry => from.is_none() && to == Suspect,
+        CauseKind::Inquiry => matches!(from, None | Some(Suspect)) && to == Prospect,
+        CauseKind::Junk => matches!(from, None | Some(Suspect) | Some(Prospect)) && to == Disqualified,
+        CauseKind::Definition => match to {
+            // Junk definitions may only throw out what nobody has worked yet.
+            Disqualified => matches!(from, None | Some(Suspect) | Some(Prospect) | Some(Nurture)),
+            Nurture | Lost => false,
+            // Forward on the main path, or re-entry from nurture and lost.
+            _ => forward || matches!(from, Some(Nurture) | Some(Lost)),
+        },
+        CauseKind::Acceptance => from == Some(Mql) && to == Sal,
+        CauseKind::Rejection => matches!(from, Some(Mql) | Some(Sal) | Some(Sql)) && to == Nurture,
+        CauseKind::Outcome => match to {
+            Opportunity | Customer => forward && from.is_some_and(|f| f.rank().is_some()),
+            Lost => matches!(from, Some(Sql) | Some(Opportunity)),
+            _ => false,
+        },
+    };
+    if !allowed {
+        return Err(TransitionError::NotAllowed {
+            cause: cause.kind.as_str(),
+            from: from.map_or_else(|| "(new contact)".to_owned(), |s| s.to_string()),
+            to,
+        });
+    }
+    Ok(StageChange { contact_id, from, to, at, cause: cause.kind, detail, actor: actor.label() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn try_move(from: Option<Stage>, to: Stage, kind: CauseKind, detail: &str) -> Result<StageChange, TransitionError> {
+        transition(Uuid::nil(), from, to, Cause::new(kind, detail), &Actor::System, Timestamp(0))
+    }
+
+    #[test]
+    fn an_inquiry_makes_a_suspect_or_a_new_contact_a_prospect_only() {
+        assert!(try_move(None, Stage::Prospect, CauseKind::Inquiry, "r1").is_ok());
+        assert!(try_move(Some(Stage::Suspect), Stage::Prospect, CauseKind::Inquiry, "r1").is_ok());
+        assert!(try_move(Some(Stage::Customer), Stage::Prospect, CauseKind::Inquiry, "r1").is_err());
+        assert!(try_move(Some(Stage::Nurture), Stage::Prospect, CauseKind::Inquiry, "r1").is_err());
+    }
+
+    #[test]
+    fn a_manual_move_needs_a_reason_and_may_go_backwards() {
+        assert_eq!(
+            try_move(Some(Stage::Sql), Stage::Prospect, CauseKind::Manual, "  "),
+            Err(TransitionError::ReasonRequired)
+        );
+        let c = try_move(Some(Stage::Sql), Stage::Prospect, CauseKind::Manual, " budget frozen ").unwrap();
+        assert_eq!(c.detail, "budget frozen");
+        assert_eq!(c.from, Some(Stage::Sql));
+    }
+
+    #[test]
+    fn rejection_sends_to_nurture_never_elsewhere() {
+        assert!(try_move(Some(Stage::Mql), Stage::Nurture, CauseKind::Rejection, "not ready").is_ok());
+        assert!(try_move(Some(Stage::Mql), Stage::Disqualified, CauseKind::Rejection, "x").is_err());
+        assert!(try_move(Some(Stage::Mql), Stage::Lost, CauseKind::Rejection, "x").is_err());
+    }
+
+    #[test]
+    fn junk_never_throws_out_a_worked_contact() {
+        assert!(try_move(None, Stage::Disqualified, CauseKind::Junk, "honeypot").is_ok());
+        assert!(try_move(Some(Stage::Customer), Stage::Disqualified, CauseKind::Junk, "bot").is_err());
+        assert!(try_move(Some(Stage::Sal), Stage::Disqualified, CauseKind::Definition, "junk@1").is_err());
+    }
+
+    #[test]
+    fn the_same_stage_is_no_change() {
+        assert_eq!(
+            try_move(Some(Stage::Mql), Stage::Mql, CauseKind::Manual, "again"),
+            Err(TransitionError::NoChange(Stage::Mql))
+        );
+    }
+
+    #[test]
+    fn stage_names_parse_and_unknown_names_list_the_valid_ones() {
+        assert_eq!("MQL".parse::<Stage>(), Ok(Stage::Mql));
+        let err = "hot".parse::<Stage>().unwrap_err();
+        assert!(err.contains("suspect") && err.contains("disqualified"), "{err}");
+    }
+
+    fn any_stage() -> impl Strategy<Value = Stage> {
+        prop::sample::select(Stage::ALL.to_vec())
+    }
+    fn any_cause() -> impl Strategy<Value = CauseKind> {
+        use CauseKind::*;
+        prop::sample::select(vec![Inquiry, ListEntry, Junk, Definition, Acceptance, Rejection, Outcome, Import, Manual])
+    }
+
+    proptest! {
+        #[test]
+        fn automatic_causes_never_move_backwards_on_the_main_path(
+            from in any_stage(), to in any_stage(), kind in any_cause(), detail in "[a-z ]{0,12}"
+        ) {
+            if let Ok(change) = try_move(Some(from), to, kind, &detail) {
+                prop_assert_ne!(change.from, Some(change.to));
+                if !matches!(kind, CauseKind::Manual | CauseKind::Import) {
+                    prop_assert!(!from.is_after(to), "{kind:?} moved {from} back to {to}");
+                }
+                if kind == CauseKind::Manual {
+                    prop_assert!(!change.detail.is_empty());
+                }
+            }
+        }
+
+        #[test]
+        fn replaying_recorded_changes_gives_the_current_stage(
+            steps in prop::collection::vec((any_stage(), any_cause(), "[a-z]{1,8}"), 0..40)
+        ) {
+            let mut current: Option<Stage> = None;
+            let mut history = Vec::new();
+            for (to, kind, detail) in steps {
+                if let Ok(change) = try_move(current, to, kind, &detail) {
+                    prop_assert_eq!(change.from, current);
+                    current = Some(change.to);
+                    history.push(change);
+                }
+            }
+            let replayed = history.last().map(|c| c.to);
+            prop_assert_eq!(replayed, current);
+            for pair in history.windows(2) {
+                prop_assert_eq!(pair[1].from, Some(pair[0].to));
+            }
+        }
+    }
+}

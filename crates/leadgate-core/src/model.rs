@@ -1,0 +1,180 @@
+//! The records leadgate keeps. Plain data: the store persists them, the use cases
+//! build them, the API shows them.
+
+use crate::{Direction, Role, Stage, Timestamp};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Account {
+    pub id: Uuid,
+    pub domain: String,
+    pub name: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contact {
+    pub id: Uuid,
+    /// Normalised; `None` only for contacts imported without an address.
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    pub country: Option<String>,
+    pub account_id: Option<Uuid>,
+    /// The direction of the contact's first response: how we came to know them.
+    pub direction: Direction,
+    /// The channel of the contact's first response.
+    pub channel: Option<String>,
+    pub stage: Stage,
+    pub stage_at: Timestamp,
+    pub custom: Map<String, Value>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Response {
+    pub id: Uuid,
+    pub contact_id: Uuid,
+    pub at: Timestamp,
+    pub direction: Direction,
+    // where
+    pub channel: Option<String>,
+    pub campaign: Option<String>,
+    pub placement: Option<String>,
+    pub referrer: Option<String>,
+    pub vendor: Option<String>,
+    // what
+    pub action: String,
+    pub obtained_via: String,
+    // why
+    pub offer: Option<String>,
+    pub form_id: Option<Uuid>,
+    pub message: Option<String>,
+    /// The custom fields sent with this response.
+    pub fields: Map<String, Value>,
+    /// Why it was judged junk, when it was.
+    pub junk: Option<String>,
+    pub inbox_id: Option<Uuid>,
+}
+
+/// An activity event as stored; `contact_id` is `None` until its visitor or email
+/// becomes a known contact.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub contact_id: Option<Uuid>,
+    pub email: Option<String>,
+    pub visitor_id: Option<String>,
+    pub kind: String,
+    pub at: Timestamp,
+    pub url: Option<String>,
+    pub props: Value,
+    pub received_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Form {
+    pub id: Uuid,
+    /// The public key a web page posts with; not a secret.
+    pub key: String,
+    pub name: String,
+    pub channel: Option<String>,
+    pub offer: Option<String>,
+    pub campaign: Option<String>,
+    /// Origins allowed to post from a browser; empty means any.
+    pub allowed_origins: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+impl Form {
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.is_empty() || self.allowed_origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    #[serde(skip)]
+    pub key_hash: Vec<u8>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Where an inquiry stands in the inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxStatus {
+    /// Stored, not yet processed (or the server stopped while processing).
+    Pending,
+    /// Became a response.
+    Processed,
+    /// Refused because the input was invalid; kept for inspection.
+    Rejected,
+    /// Processing failed for a reason on our side; can be replayed.
+    Failed,
+}
+
+impl InboxStatus {
+    pub const ALL: [InboxStatus; 4] =
+        [InboxStatus::Pending, InboxStatus::Processed, InboxStatus::Rejected, InboxStatus::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboxStatus::Pending => "pending",
+            InboxStatus::Processed => "processed",
+            InboxStatus::Rejected => "rejected",
+            InboxStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// The raw body of an inquiry, kept exactly as received before anything else happens.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InboxItem {
+    pub id: Uuid,
+    pub received_at: Timestamp,
+    pub form_key: Option<String>,
+    pub content_type: Option<String>,
+    pub query: Option<String>,
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    pub remote_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub status: InboxStatus,
+    pub error: Option<String>,
+    pub contact_id: Option<Uuid>,
+    pub response_id: Option<Uuid>,
+    pub processed_at: Option<Timestamp>,
+    pub attempts: i64,
+}
+
+/// Filters for listing contacts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactFilter {
+    pub email: Option<String>,
+    pub stage: Option<Stage>,
+    pub direction: Option<Direction>,
+    pub channel: Option<String>,
+}
+
+/// Totals shown on the start page and exported as metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub contacts: i64,
+    pub accounts: i64,
+    pub responses: i64,
+    pub events: i64,
+}

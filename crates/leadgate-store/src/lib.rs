@@ -1,0 +1,123 @@
+//! Storage for leadgate: the ports ([`Store`], [`Tx`]) and their two adapters,
+//! SQLite (embedded, the default) and PostgreSQL.
+//!
+//! Both adapters run the same SQL text (see `sql_store.rs`): the statements use
+//! numbered placeholders (`$1`), which both drivers accept, and portable types
+//! (instants as microseconds in a 64-bit integer, UUIDs, JSON). Only the schema
+//! (`migrations/sqlite`, `migrations/postgres`) and connection set-up differ.
+//! The conformance suite in `tests/conformance.rs` runs every behaviour on both.
+
+mod error;
+mod postgres;
+mod rows;
+mod sql_store;
+mod sqlite;
+pub mod testing;
+
+use async_trait::async_trait;
+use leadgate_core::model::{Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response, StoredEvent, Totals};
+use leadgate_core::{NewEvent, StageChange, Timestamp};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub use error::StoreError;
+pub use postgres::PgStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything written together in one transaction by a bulk load (demo data, imports).
+#[derive(Debug, Default, Clone)]
+pub struct Bulk {
+    pub accounts: Vec<Account>,
+    pub contacts: Vec<Contact>,
+    pub responses: Vec<Response>,
+    pub stage_changes: Vec<StageChange>,
+    /// Events whose contact is known (`contact_id` set).
+    pub events: Vec<NewEvent>,
+    pub visitors: Vec<(String, Uuid, Timestamp)>,
+}
+
+/// The database, as the use cases see it.
+///
+/// Reads that need no consistency with a write run directly here; writes that must
+/// happen together run in a [`Tx`] from [`Store::begin`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> Result<()>;
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+
+    async fn form_by_key(&self, key: &str) -> Result<Option<Form>>;
+    async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKey>>;
+    async fn api_keys(&self) -> Result<Vec<ApiKey>>;
+
+    async fn contact(&self, id: Uuid) -> Result<Option<Contact>>;
+    async fn account(&self, id: Uuid) -> Result<Option<Account>>;
+    /// Contacts matching `filter`, newest first, after the contact `after` (keyset).
+    async fn contacts(&self, filter: &ContactFilter, after: Option<Uuid>, limit: i64) -> Result<Vec<Contact>>;
+    /// The stage history of a contact, oldest first.
+    async fn stage_history(&self, contact_id: Uuid) -> Result<Vec<StageChange>>;
+    /// The responses of a contact, newest first.
+    async fn responses(&self, contact_id: Uuid) -> Result<Vec<Response>>;
+    /// The most recent events of a contact, newest first.
+    async fn recent_events(&self, contact_id: Uuid, limit: i64) -> Result<Vec<StoredEvent>>;
+    /// Which of `ids` are contacts.
+    async fn existing_contacts(&self, ids: &[Uuid]) -> Result<Vec<Uuid>>;
+    async fn totals(&self) -> Result<Totals>;
+
+    /// Appends events in one transaction, attaching each to the contact its
+    /// `contact_id`, `email` or `visitor_id` names when that contact is known.
+    async fn append_events(&self, events: &[NewEvent], received_at: Timestamp) -> Result<()>;
+
+    async fn inbox_item(&self, id: Uuid) -> Result<Option<InboxItem>>;
+    /// Inbox items, oldest first, optionally only those with `status`.
+    async fn inbox(&self, status: Option<InboxStatus>, limit: i64) -> Result<Vec<InboxItem>>;
+
+    /// Writes a batch of prepared records in one transaction.
+    async fn bulk_load(&self, bulk: &Bulk) -> Result<()>;
+}
+
+/// One write transaction. Dropped without [`Tx::commit`], it rolls back.
+#[async_trait]
+pub trait Tx: Send {
+    async fn contact_by_email(&mut self, email: &str) -> Result<Option<Contact>>;
+    async fn contact_by_id(&mut self, id: Uuid) -> Result<Option<Contact>>;
+    async fn account_by_domain(&mut self, domain: &str) -> Result<Option<Account>>;
+    async fn insert_account(&mut self, account: &Account) -> Result<()>;
+    async fn insert_contact(&mut self, contact: &Contact) -> Result<()>;
+    async fn update_contact(&mut self, contact: &Contact) -> Result<()>;
+    async fn insert_response(&mut self, response: &Response) -> Result<()>;
+    async fn insert_stage_change(&mut self, change: &StageChange) -> Result<()>;
+    /// Records that `visitor_id` is `contact_id` and attaches the visitor's waiting
+    /// events to the contact; returns how many were attached.
+    async fn identify_visitor(&mut self, visitor_id: &str, contact_id: Uuid, at: Timestamp) -> Result<u64>;
+    /// Attaches events that were sent for `email` before it was a contact.
+    async fn attach_events_by_email(&mut self, email: &str, contact_id: Uuid) -> Result<u64>;
+
+    async fn insert_form(&mut self, form: &Form) -> Result<()>;
+    async fn insert_api_key(&mut self, key: &ApiKey) -> Result<()>;
+    async fn insert_inbox(&mut self, item: &InboxItem) -> Result<()>;
+    /// Records the outcome of processing an inbox item.
+    async fn settle_inbox(
+        &mut self,
+        id: Uuid,
+        status: InboxStatus,
+        error: Option<&str>,
+        outcome: Option<(Uuid, Uuid)>,
+        at: Timestamp,
+    ) -> Result<()>;
+
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Opens the store named by `url`: `postgres://…` or `sqlite://PATH` / a file path.
+pub async fn open(url: &str, sqlite: SqliteOptions) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        Ok(Arc::new(SqliteStore::open(std::path::Path::new(path), sqlite).await?))
+    }
+}

@@ -1,0 +1,35 @@
+//! PostgreSQL, for large installations and several leadgate servers sharing one
+//! database.
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct PgStore {
+    pub(crate) write: PgPool,
+    /// The same pool as `write`: PostgreSQL needs no separate readers.
+    pub(crate) read: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> crate::Result<Self> {
+        let opts = PgConnectOptions::from_str(url)?;
+        Self::connect_with(opts).await
+    }
+
+    /// Connects and applies migrations. Several servers may start at once: sqlx takes
+    /// an advisory lock so that only one of them migrates.
+    pub async fn connect_with(opts: PgConnectOptions) -> crate::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { write: pool.clone(), read: pool })
+    }
+}
+
+mod imp {
+    crate::sql_store::impl_sql_store!(super::PgStore, PgTx, sqlx::Postgres, "postgres");
+}

@@ -1,0 +1,287 @@
+//! Rows as both databases return them, and their conversion into domain records.
+//! Derived `FromRow` is generic over the database, so one definition serves both.
+
+use crate::StoreError;
+use leadgate_core::model::{Account, ApiKey, Contact, Form, InboxItem, InboxStatus, Response, StoredEvent};
+use leadgate_core::{CauseKind, Direction, Role, Stage, StageChange, Timestamp};
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("unknown {what} {value:?} in the database"))
+}
+
+pub(crate) fn stage(s: &str) -> Result<Stage, StoreError> {
+    s.parse().map_err(|_| corrupt("stage", s))
+}
+
+fn direction(s: &str) -> Result<Direction, StoreError> {
+    Direction::parse(s).ok_or_else(|| corrupt("direction", s))
+}
+
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    id: Uuid,
+    domain: String,
+    name: Option<String>,
+    created_at: i64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Self {
+        Account { id: r.id, domain: r.domain, name: r.name, created_at: Timestamp(r.created_at) }
+    }
+}
+
+pub(crate) const CONTACT_COLUMNS: &str = "id, email, first_name, last_name, company, title, phone, country, \
+     account_id, direction, channel, stage, stage_at, custom, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ContactRow {
+    id: Uuid,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company: Option<String>,
+    title: Option<String>,
+    phone: Option<String>,
+    country: Option<String>,
+    account_id: Option<Uuid>,
+    direction: String,
+    channel: Option<String>,
+    stage: String,
+    stage_at: i64,
+    custom: Json<Value>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ContactRow> for Contact {
+    type Error = StoreError;
+    fn try_from(r: ContactRow) -> Result<Self, StoreError> {
+        Ok(Contact {
+            id: r.id,
+            email: r.email,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            company: r.company,
+            title: r.title,
+            phone: r.phone,
+            country: r.country,
+            account_id: r.account_id,
+            direction: direction(&r.direction)?,
+            channel: r.channel,
+            stage: stage(&r.stage)?,
+            stage_at: Timestamp(r.stage_at),
+            custom: object(r.custom.0),
+            created_at: Timestamp(r.created_at),
+            updated_at: Timestamp(r.updated_at),
+        })
+    }
+}
+
+pub(crate) const RESPONSE_COLUMNS: &str = "id, contact_id, at, direction, channel, campaign, placement, referrer, \
+     vendor, action, obtained_via, offer, form_id, message, fields, junk, inbox_id";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ResponseRow {
+    id: Uuid,
+    contact_id: Uuid,
+    at: i64,
+    direction: String,
+    channel: Option<String>,
+    campaign: Option<String>,
+    placement: Option<String>,
+    referrer: Option<String>,
+    vendor: Option<String>,
+    action: String,
+    obtained_via: String,
+    offer: Option<String>,
+    form_id: Option<Uuid>,
+    message: Option<String>,
+    fields: Json<Value>,
+    junk: Option<String>,
+    inbox_id: Option<Uuid>,
+}
+
+impl TryFrom<ResponseRow> for Response {
+    type Error = StoreError;
+    fn try_from(r: ResponseRow) -> Result<Self, StoreError> {
+        Ok(Response {
+            id: r.id,
+            contact_id: r.contact_id,
+            at: Timestamp(r.at),
+            direction: direction(&r.direction)?,
+            channel: r.channel,
+            campaign: r.campaign,
+            placement: r.placement,
+            referrer: r.referrer,
+            vendor: r.vendor,
+            action: r.action,
+            obtained_via: r.obtained_via,
+            offer: r.offer,
+            form_id: r.form_id,
+            message: r.message,
+            fields: object(r.fields.0),
+            junk: r.junk,
+            inbox_id: r.inbox_id,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct StageChangeRow {
+    contact_id: Uuid,
+    from_stage: Option<String>,
+    to_stage: String,
+    at: i64,
+    cause: String,
+    detail: String,
+    actor: String,
+}
+
+impl TryFrom<StageChangeRow> for StageChange {
+    type Error = StoreError;
+    fn try_from(r: StageChangeRow) -> Result<Self, StoreError> {
+        Ok(StageChange {
+            contact_id: r.contact_id,
+            from: r.from_stage.as_deref().map(stage).transpose()?,
+            to: stage(&r.to_stage)?,
+            at: Timestamp(r.at),
+            cause: CauseKind::parse(&r.cause).ok_or_else(|| corrupt("cause", &r.cause))?,
+            detail: r.detail,
+            actor: r.actor,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    id: i64,
+    contact_id: Option<Uuid>,
+    email: Option<String>,
+    visitor_id: Option<String>,
+    kind: String,
+    at: i64,
+    url: Option<String>,
+    props: Json<Value>,
+    received_at: i64,
+}
+
+impl From<EventRow> for StoredEvent {
+    fn from(r: EventRow) -> Self {
+        StoredEvent {
+            id: r.id,
+            contact_id: r.contact_id,
+            email: r.email,
+            visitor_id: r.visitor_id,
+            kind: r.kind,
+            at: Timestamp(r.at),
+            url: r.url,
+            props: r.props.0,
+            received_at: Timestamp(r.received_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct FormRow {
+    id: Uuid,
+    key: String,
+    name: String,
+    channel: Option<String>,
+    offer: Option<String>,
+    campaign: Option<String>,
+    allowed_origins: Json<Vec<String>>,
+    created_at: i64,
+}
+
+impl From<FormRow> for Form {
+    fn from(r: FormRow) -> Self {
+        Form {
+            id: r.id,
+            key: r.key,
+            name: r.name,
+            channel: r.channel,
+            offer: r.offer,
+            campaign: r.campaign,
+            allowed_origins: r.allowed_origins.0,
+            created_at: Timestamp(r.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiKeyRow {
+    id: Uuid,
+    name: String,
+    role: String,
+    key_hash: Vec<u8>,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = StoreError;
+    fn try_from(r: ApiKeyRow) -> Result<Self, StoreError> {
+        Ok(ApiKey {
+            id: r.id,
+            name: r.name,
+            role: Role::parse(&r.role).ok_or_else(|| corrupt("role", &r.role))?,
+            key_hash: r.key_hash,
+            created_at: Timestamp(r.created_at),
+            revoked_at: r.revoked_at.map(Timestamp),
+        })
+    }
+}
+
+pub(crate) const INBOX_COLUMNS: &str = "id, received_at, form_key, content_type, query, body, remote_ip, user_agent, \
+     status, error, contact_id, response_id, processed_at, attempts";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct InboxRow {
+    id: Uuid,
+    received_at: i64,
+    form_key: Option<String>,
+    content_type: Option<String>,
+    query: Option<String>,
+    body: Vec<u8>,
+    remote_ip: Option<String>,
+    user_agent: Option<String>,
+    status: String,
+    error: Option<String>,
+    contact_id: Option<Uuid>,
+    response_id: Option<Uuid>,
+    processed_at: Option<i64>,
+    attempts: i64,
+}
+
+impl TryFrom<InboxRow> for InboxItem {
+    type Error = StoreError;
+    fn try_from(r: InboxRow) -> Result<Self, StoreError> {
+        Ok(InboxItem {
+            id: r.id,
+            received_at: Timestamp(r.received_at),
+            form_key: r.form_key,
+            content_type: r.content_type,
+            query: r.query,
+            body: r.body,
+            remote_ip: r.remote_ip,
+            user_agent: r.user_agent,
+            status: InboxStatus::parse(&r.status).ok_or_else(|| corrupt("inbox status", &r.status))?,
+            error: r.error,
+            contact_id: r.contact_id,
+            response_id: r.response_id,
+            processed_at: r.processed_at.map(Timestamp),
+            attempts: r.attempts,
+        })
+    }
+}

@@ -1,0 +1,539 @@
+//! The one implementation of [`Store`] and [`Tx`] that both adapters share.
+//!
+//! `impl_sql_store!` expands this code once for SQLite and once for PostgreSQL.
+//! A macro rather than generics because sqlx's generic executor bounds make every
+//! signature several lines of where-clauses; the SQL and the logic are written once
+//! either way. Statements use `$N` placeholders, which both drivers bind by number.
+
+/// Rows per multi-row INSERT: keeps the bound parameters (up to 10 a row) well under
+/// SQLite's 32,766 and PostgreSQL's 65,535.
+pub(crate) const ROWS_PER_INSERT: usize = 1_000;
+
+macro_rules! impl_sql_store {
+    ($store:ty, $tx:ident, $db:ty, $backend:literal) => {
+        use crate::rows::*;
+        use crate::{Bulk, Result, Store, StoreError, Tx};
+        use async_trait::async_trait;
+        use leadgate_core::model::{
+            Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response, StoredEvent, Totals,
+        };
+        use leadgate_core::{NewEvent, StageChange, Timestamp};
+        use sqlx::types::Json;
+        use sqlx::{QueryBuilder, Row};
+        use uuid::Uuid;
+
+        pub struct $tx {
+            tx: sqlx::Transaction<'static, $db>,
+        }
+
+        fn push_contact_values<'a>(b: &mut sqlx::query_builder::Separated<'_, 'a, $db, &'static str>, c: &'a Contact) {
+            b.push_bind(c.id)
+                .push_bind(c.email.as_deref())
+                .push_bind(c.first_name.as_deref())
+                .push_bind(c.last_name.as_deref())
+                .push_bind(c.company.as_deref())
+                .push_bind(c.title.as_deref())
+                .push_bind(c.phone.as_deref())
+                .push_bind(c.country.as_deref())
+                .push_bind(c.account_id)
+                .push_bind(c.direction.as_str())
+                .push_bind(c.channel.as_deref())
+                .push_bind(c.stage.as_str())
+                .push_bind(c.stage_at.0)
+                .push_bind(Json(&c.custom))
+                .push_bind(c.created_at.0)
+                .push_bind(c.updated_at.0);
+        }
+
+        fn push_response_values<'a>(b: &mut sqlx::query_builder::Separated<'_, 'a, $db, &'static str>, r: &'a Response) {
+            b.push_bind(r.id)
+                .push_bind(r.contact_id)
+                .push_bind(r.at.0)
+                .push_bind(r.direction.as_str())
+                .push_bind(r.channel.as_deref())
+                .push_bind(r.campaign.as_deref())
+                .push_bind(r.placement.as_deref())
+                .push_bind(r.referrer.as_deref())
+                .push_bind(r.vendor.as_deref())
+                .push_bind(r.action.as_str())
+                .push_bind(r.obtained_via.as_str())
+                .push_bind(r.offer.as_deref())
+                .push_bind(r.form_id)
+                .push_bind(r.message.as_deref())
+                .push_bind(Json(&r.fields))
+                .push_bind(r.junk.as_deref())
+                .push_bind(r.inbox_id);
+        }
+
+        fn push_stage_change_values<'a>(
+            b: &mut sqlx::query_builder::Separated<'_, 'a, $db, &'static str>,
+            c: &'a StageChange,
+        ) {
+            b.push_bind(c.contact_id)
+                .push_bind(c.from.map(|s| s.as_str()))
+                .push_bind(c.to.as_str())
+                .push_bind(c.at.0)
+                .push_bind(c.cause.as_str())
+                .push_bind(c.detail.as_str())
+                .push_bind(c.actor.as_str());
+        }
+
+        const INSERT_CONTACT: &str = "INSERT INTO contacts (id, email, first_name, last_name, company, title, \
+             phone, country, account_id, direction, channel, stage, stage_at, custom, created_at, updated_at) ";
+        const INSERT_RESPONSE: &str = "INSERT INTO responses (id, contact_id, at, direction, channel, campaign, \
+             placement, referrer, vendor, action, obtained_via, offer, form_id, message, fields, junk, inbox_id) ";
+        const INSERT_STAGE_CHANGE: &str =
+            "INSERT INTO stage_changes (contact_id, from_stage, to_stage, at, cause, detail, actor) ";
+        const INSERT_ACCOUNT: &str = "INSERT INTO accounts (id, domain, name, created_at) ";
+        const INSERT_EVENT: &str =
+            "INSERT INTO events (contact_id, email, visitor_id, kind, at, url, props, received_at) ";
+
+        /// Inserts `rows` in multi-row statements of at most `ROWS_PER_INSERT`.
+        async fn insert_many<'a, T>(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            head: &'static str,
+            rows: &'a [T],
+            push: impl Fn(&mut sqlx::query_builder::Separated<'_, 'a, $db, &'static str>, &'a T),
+        ) -> Result<()> {
+            for chunk in rows.chunks(crate::sql_store::ROWS_PER_INSERT) {
+                let mut qb = QueryBuilder::<$db>::new(head);
+                qb.push_values(chunk, |mut b, row| push(&mut b, row));
+                qb.build().persistent(false).execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        /// Events arrive naming their contact by id, email or visitor id; the subqueries
+        /// attach each to its contact when that contact is already known.
+        async fn insert_events(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            events: &[NewEvent],
+            received_at: Timestamp,
+            resolve: bool,
+        ) -> Result<()> {
+            for chunk in events.chunks(crate::sql_store::ROWS_PER_INSERT / 2) {
+                let mut qb = QueryBuilder::<$db>::new(INSERT_EVENT);
+                qb.push("VALUES ");
+                for (i, e) in chunk.iter().enumerate() {
+                    let email = e.email.as_ref().map(|m| m.as_str());
+                    let visitor = e.visitor_id.as_deref();
+                    if i > 0 {
+                        qb.push(", ");
+                    }
+                    if resolve {
+                        qb.push("(COALESCE(")
+                            .push_bind(e.contact_id)
+                            .push(", (SELECT id FROM contacts WHERE email = ")
+                            .push_bind(email)
+                            .push("), (SELECT contact_id FROM visitors WHERE visitor_id = ")
+                            .push_bind(visitor)
+                            .push(")), ");
+                    } else {
+                        qb.push("(").push_bind(e.contact_id).push(", ");
+                    }
+                    qb.push_bind(email)
+                        .push(", ")
+                        .push_bind(visitor)
+                        .push(", ")
+                        .push_bind(e.kind.as_str())
+                        .push(", ")
+                        .push_bind(e.at.0)
+                        .push(", ")
+                        .push_bind(e.url.as_deref())
+                        .push(", ")
+                        .push_bind(Json(&e.props))
+                        .push(", ")
+                        .push_bind(received_at.0)
+                        .push(")");
+                }
+                qb.build().persistent(false).execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        fn contacts_of(rows: Vec<ContactRow>) -> Result<Vec<Contact>> {
+            rows.into_iter().map(Contact::try_from).collect()
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.read).await?;
+                Ok(())
+            }
+
+            async fn begin(&self) -> Result<Box<dyn Tx>> {
+                Ok(Box::new($tx { tx: self.write.begin().await? }))
+            }
+
+            async fn form_by_key(&self, key: &str) -> Result<Option<Form>> {
+                let row: Option<FormRow> = sqlx::query_as(
+                    "SELECT id, key, name, channel, offer, campaign, allowed_origins, created_at FROM forms WHERE key = $1",
+                )
+                .bind(key)
+                .fetch_optional(&self.read)
+                .await?;
+                Ok(row.map(Form::from))
+            }
+
+            async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKey>> {
+                let row: Option<ApiKeyRow> = sqlx::query_as(
+                    "SELECT id, name, role, key_hash, created_at, revoked_at FROM api_keys WHERE key_hash = $1",
+                )
+                .bind(hash)
+                .fetch_optional(&self.read)
+                .await?;
+                row.map(ApiKey::try_from).transpose()
+            }
+
+            async fn api_keys(&self) -> Result<Vec<ApiKey>> {
+                let rows: Vec<ApiKeyRow> = sqlx::query_as(
+                    "SELECT id, name, role, key_hash, created_at, revoked_at FROM api_keys ORDER BY created_at",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                rows.into_iter().map(ApiKey::try_from).collect()
+            }
+
+            async fn contact(&self, id: Uuid) -> Result<Option<Contact>> {
+                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1");
+                let row: Option<ContactRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.read).await?;
+                row.map(Contact::try_from).transpose()
+            }
+
+            async fn account(&self, id: Uuid) -> Result<Option<Account>> {
+                let row: Option<AccountRow> =
+                    sqlx::query_as("SELECT id, domain, name, created_at FROM accounts WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.read)
+                        .await?;
+                Ok(row.map(Account::from))
+            }
+
+            async fn contacts(&self, f: &ContactFilter, after: Option<Uuid>, limit: i64) -> Result<Vec<Contact>> {
+                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE 1 = 1"));
+                if let Some(email) = &f.email {
+                    qb.push(" AND email = ").push_bind(email.as_str());
+                }
+                if let Some(stage) = f.stage {
+                    qb.push(" AND stage = ").push_bind(stage.as_str());
+                }
+                if let Some(direction) = f.direction {
+                    qb.push(" AND direction = ").push_bind(direction.as_str());
+                }
+                if let Some(channel) = &f.channel {
+                    qb.push(" AND channel = ").push_bind(channel.as_str());
+                }
+                if let Some(after) = after {
+                    qb.push(" AND id < ").push_bind(after);
+                }
+                qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+                let rows: Vec<ContactRow> = qb.build_query_as().fetch_all(&self.read).await?;
+                contacts_of(rows)
+            }
+
+            async fn stage_history(&self, contact_id: Uuid) -> Result<Vec<StageChange>> {
+                let rows: Vec<StageChangeRow> = sqlx::query_as(
+                    "SELECT contact_id, from_stage, to_stage, at, cause, detail, actor FROM stage_changes \
+                     WHERE contact_id = $1 ORDER BY at, id",
+                )
+                .bind(contact_id)
+                .fetch_all(&self.read)
+                .await?;
+                rows.into_iter().map(StageChange::try_from).collect()
+            }
+
+            async fn responses(&self, contact_id: Uuid) -> Result<Vec<Response>> {
+                let sql = format!("SELECT {RESPONSE_COLUMNS} FROM responses WHERE contact_id = $1 ORDER BY at DESC, id DESC");
+                let rows: Vec<ResponseRow> = sqlx::query_as(&sql).bind(contact_id).fetch_all(&self.read).await?;
+                rows.into_iter().map(Response::try_from).collect()
+            }
+
+            async fn recent_events(&self, contact_id: Uuid, limit: i64) -> Result<Vec<StoredEvent>> {
+                let rows: Vec<EventRow> = sqlx::query_as(
+                    "SELECT id, contact_id, email, visitor_id, kind, at, url, props, received_at FROM events \
+                     WHERE contact_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+                )
+                .bind(contact_id)
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows.into_iter().map(StoredEvent::from).collect())
+            }
+
+            async fn existing_contacts(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+                let mut found = Vec::new();
+                for chunk in ids.chunks(crate::sql_store::ROWS_PER_INSERT) {
+                    let mut qb = QueryBuilder::<$db>::new("SELECT id FROM contacts WHERE id IN (");
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(")");
+                    let rows = qb.build().persistent(false).fetch_all(&self.read).await?;
+                    for row in rows {
+                        found.push(row.try_get::<Uuid, _>(0)?);
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn totals(&self) -> Result<Totals> {
+                let row = sqlx::query(
+                    "SELECT (SELECT COUNT(*) FROM contacts), (SELECT COUNT(*) FROM accounts), \
+                     (SELECT COUNT(*) FROM responses), (SELECT COUNT(*) FROM events)",
+                )
+                .fetch_one(&self.read)
+                .await?;
+                Ok(Totals {
+                    contacts: row.try_get(0)?,
+                    accounts: row.try_get(1)?,
+                    responses: row.try_get(2)?,
+                    events: row.try_get(3)?,
+                })
+            }
+
+            async fn append_events(&self, events: &[NewEvent], received_at: Timestamp) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                insert_events(&mut tx, events, received_at, true).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn inbox_item(&self, id: Uuid) -> Result<Option<InboxItem>> {
+                let sql = format!("SELECT {INBOX_COLUMNS} FROM inbox WHERE id = $1");
+                let row: Option<InboxRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.read).await?;
+                row.map(InboxItem::try_from).transpose()
+            }
+
+            async fn inbox(&self, status: Option<InboxStatus>, limit: i64) -> Result<Vec<InboxItem>> {
+                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {INBOX_COLUMNS} FROM inbox"));
+                if let Some(status) = status {
+                    qb.push(" WHERE status = ").push_bind(status.as_str());
+                }
+                qb.push(" ORDER BY received_at, id LIMIT ").push_bind(limit);
+                let rows: Vec<InboxRow> = qb.build_query_as().fetch_all(&self.read).await?;
+                rows.into_iter().map(InboxItem::try_from).collect()
+            }
+
+            async fn bulk_load(&self, bulk: &Bulk) -> Result<()> {
+                let mut tx = self.write.begin().await?;
+                insert_many(&mut tx, INSERT_ACCOUNT, &bulk.accounts, |b, a| {
+                    b.push_bind(a.id).push_bind(a.domain.as_str()).push_bind(a.name.as_deref()).push_bind(a.created_at.0);
+                })
+                .await?;
+                insert_many(&mut tx, INSERT_CONTACT, &bulk.contacts, push_contact_values).await?;
+                insert_many(&mut tx, INSERT_RESPONSE, &bulk.responses, push_response_values).await?;
+                insert_many(&mut tx, INSERT_STAGE_CHANGE, &bulk.stage_changes, push_stage_change_values).await?;
+                insert_many(&mut tx, "INSERT INTO visitors (visitor_id, contact_id, identified_at) ", &bulk.visitors, |b, v| {
+                    b.push_bind(v.0.as_str()).push_bind(v.1).push_bind(v.2.0);
+                })
+                .await?;
+                if let Some(first) = bulk.events.first() {
+                    insert_events(&mut tx, &bulk.events, first.at, false).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl Tx for $tx {
+            async fn contact_by_email(&mut self, email: &str) -> Result<Option<Contact>> {
+                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE email = $1");
+                let row: Option<ContactRow> = sqlx::query_as(&sql).bind(email).fetch_optional(&mut *self.tx).await?;
+                row.map(Contact::try_from).transpose()
+            }
+
+            async fn contact_by_id(&mut self, id: Uuid) -> Result<Option<Contact>> {
+                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1");
+                let row: Option<ContactRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *self.tx).await?;
+                row.map(Contact::try_from).transpose()
+            }
+
+            async fn account_by_domain(&mut self, domain: &str) -> Result<Option<Account>> {
+                let row: Option<AccountRow> =
+                    sqlx::query_as("SELECT id, domain, name, created_at FROM accounts WHERE domain = $1")
+                        .bind(domain)
+                        .fetch_optional(&mut *self.tx)
+                        .await?;
+                Ok(row.map(Account::from))
+            }
+
+            async fn insert_account(&mut self, a: &Account) -> Result<()> {
+                sqlx::query("INSERT INTO accounts (id, domain, name, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(a.id)
+                    .bind(a.domain.as_str())
+                    .bind(a.name.as_deref())
+                    .bind(a.created_at.0)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_contact(&mut self, c: &Contact) -> Result<()> {
+                insert_many(&mut self.tx, INSERT_CONTACT, std::slice::from_ref(c), push_contact_values).await
+            }
+
+            async fn update_contact(&mut self, c: &Contact) -> Result<()> {
+                sqlx::query(
+                    "UPDATE contacts SET email = $2, first_name = $3, last_name = $4, company = $5, title = $6, \
+                     phone = $7, country = $8, account_id = $9, direction = $10, channel = $11, stage = $12, \
+                     stage_at = $13, custom = $14, updated_at = $15 WHERE id = $1",
+                )
+                .bind(c.id)
+                .bind(c.email.as_deref())
+                .bind(c.first_name.as_deref())
+                .bind(c.last_name.as_deref())
+                .bind(c.company.as_deref())
+                .bind(c.title.as_deref())
+                .bind(c.phone.as_deref())
+                .bind(c.country.as_deref())
+                .bind(c.account_id)
+                .bind(c.direction.as_str())
+                .bind(c.channel.as_deref())
+                .bind(c.stage.as_str())
+                .bind(c.stage_at.0)
+                .bind(Json(&c.custom))
+                .bind(c.updated_at.0)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_response(&mut self, r: &Response) -> Result<()> {
+                insert_many(&mut self.tx, INSERT_RESPONSE, std::slice::from_ref(r), push_response_values).await
+            }
+
+            async fn insert_stage_change(&mut self, c: &StageChange) -> Result<()> {
+                insert_many(&mut self.tx, INSERT_STAGE_CHANGE, std::slice::from_ref(c), push_stage_change_values).await
+            }
+
+            async fn identify_visitor(&mut self, visitor_id: &str, contact_id: Uuid, at: Timestamp) -> Result<u64> {
+                // A visitor id belongs to the person who first identified with it; a
+                // later inquiry from the same browser by someone else does not steal it.
+                sqlx::query(
+                    "INSERT INTO visitors (visitor_id, contact_id, identified_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (visitor_id) DO NOTHING",
+                )
+                .bind(visitor_id)
+                .bind(contact_id)
+                .bind(at.0)
+                .execute(&mut *self.tx)
+                .await?;
+                let done = sqlx::query(
+                    "UPDATE events SET contact_id = (SELECT contact_id FROM visitors WHERE visitor_id = $1) \
+                     WHERE visitor_id = $1 AND contact_id IS NULL",
+                )
+                .bind(visitor_id)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn attach_events_by_email(&mut self, email: &str, contact_id: Uuid) -> Result<u64> {
+                let done = sqlx::query("UPDATE events SET contact_id = $1 WHERE email = $2 AND contact_id IS NULL")
+                    .bind(contact_id)
+                    .bind(email)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn insert_form(&mut self, f: &Form) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO forms (id, key, name, channel, offer, campaign, allowed_origins, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(f.id)
+                .bind(f.key.as_str())
+                .bind(f.name.as_str())
+                .bind(f.channel.as_deref())
+                .bind(f.offer.as_deref())
+                .bind(f.campaign.as_deref())
+                .bind(Json(&f.allowed_origins))
+                .bind(f.created_at.0)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_api_key(&mut self, k: &ApiKey) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, name, role, key_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(k.id)
+                .bind(k.name.as_str())
+                .bind(k.role.as_str())
+                .bind(k.key_hash.as_slice())
+                .bind(k.created_at.0)
+                .bind(k.revoked_at.map(|t| t.0))
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_inbox(&mut self, i: &InboxItem) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO inbox (id, received_at, form_key, content_type, query, body, remote_ip, user_agent, \
+                     status, error, contact_id, response_id, processed_at, attempts) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(i.id)
+                .bind(i.received_at.0)
+                .bind(i.form_key.as_deref())
+                .bind(i.content_type.as_deref())
+                .bind(i.query.as_deref())
+                .bind(i.body.as_slice())
+                .bind(i.remote_ip.as_deref())
+                .bind(i.user_agent.as_deref())
+                .bind(i.status.as_str())
+                .bind(i.error.as_deref())
+                .bind(i.contact_id)
+                .bind(i.response_id)
+                .bind(i.processed_at.map(|t| t.0))
+                .bind(i.attempts)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn settle_inbox(
+                &mut self,
+                id: Uuid,
+                status: InboxStatus,
+                error: Option<&str>,
+                outcome: Option<(Uuid, Uuid)>,
+                at: Timestamp,
+            ) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE inbox SET status = $2, error = $3, contact_id = $4, response_id = $5, processed_at = $6, \
+                     attempts = attempts + 1 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(status.as_str())
+                .bind(error)
+                .bind(outcome.map(|o| o.0))
+                .bind(outcome.map(|o| o.1))
+                .bind(at.0)
+                .execute(&mut *self.tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::Corrupt(format!("inbox item {id} does not exist")));
+                }
+                Ok(())
+            }
+
+            async fn commit(self: Box<Self>) -> Result<()> {
+                self.tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sql_store;

@@ -1,0 +1,95 @@
+//! Support for tests that run against both databases.
+//!
+//! PostgreSQL tests need `LEADGATE_TEST_PG_URL` (e.g. `postgres://postgres@127.0.0.1/test`).
+//! Without it they print, once, that they did not run, and pass; with
+//! `LEADGATE_REQUIRE_PG=1` (as CI sets) a missing URL fails them instead. Each test gets
+//! a schema of its own, dropped when the test's [`PgSchema`] is dropped.
+
+use crate::{PgStore, SqliteOptions, SqliteStore, Store};
+use sqlx::postgres::PgConnectOptions;
+use std::io::Write;
+use std::str::FromStr;
+use std::sync::{Arc, Once};
+
+pub const PG_URL_VAR: &str = "LEADGATE_TEST_PG_URL";
+pub const REQUIRE_PG_VAR: &str = "LEADGATE_REQUIRE_PG";
+
+/// The PostgreSQL URL for tests, or `None` (after saying so) when it is not set.
+pub fn pg_url() -> Option<String> {
+    match std::env::var(PG_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var(REQUIRE_PG_VAR).is_ok_and(|v| v == "1") {
+                panic!("{REQUIRE_PG_VAR}=1 but {PG_URL_VAR} is not set: the PostgreSQL tests cannot run");
+            }
+            static SAID: Once = Once::new();
+            SAID.call_once(|| {
+                // Written straight to the terminal, past the test harness's capture.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\nNOTE: {PG_URL_VAR} is not set: the PostgreSQL tests did NOT run (they pass vacuously).\n"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// A fresh schema on the test server; dropped with this value.
+pub struct PgSchema {
+    url: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    pub async fn create(url: &str) -> Self {
+        let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+        let opts = PgConnectOptions::from_str(url).expect("LEADGATE_TEST_PG_URL is not a valid URL");
+        let pool = sqlx::PgPool::connect_with(opts).await.unwrap_or_else(|e| {
+            panic!("cannot reach PostgreSQL at {url}: {e}")
+        });
+        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&pool).await.expect("create test schema");
+        pool.close().await;
+        Self { url: url.to_owned(), name }
+    }
+
+    /// Connection options whose search path is this schema.
+    pub fn options(&self) -> PgConnectOptions {
+        PgConnectOptions::from_str(&self.url).expect("valid URL").options([("search_path", self.name.as_str())])
+    }
+
+    /// A URL that reaches this schema (for starting the real binary).
+    pub fn url(&self) -> String {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-c%20search_path%3D{}", self.url, self.name)
+    }
+
+    pub async fn store(&self) -> Arc<dyn Store> {
+        Arc::new(PgStore::connect_with(self.options()).await.expect("open PostgreSQL store"))
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        let name = self.name.clone();
+        // Dropping must not need the test's runtime, which may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(rt) = rt {
+                rt.block_on(async {
+                    if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&pool).await;
+                        pool.close().await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// A fresh SQLite store in a temporary directory, kept alive with it.
+pub async fn sqlite_store(dir: &std::path::Path) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(&dir.join("leadgate.db"), SqliteOptions::default()).await.expect("open SQLite store"))
+}

@@ -1,0 +1,352 @@
+//! Every store behaviour, run on SQLite and on PostgreSQL.
+//!
+//! Each test is an `async fn(Arc<dyn Store>)`; `store_tests!` runs it once on a fresh
+//! SQLite file (module `sqlite`) and once on a fresh PostgreSQL schema (module
+//! `postgres`, which needs `LEADGATE_TEST_PG_URL`).
+
+use leadgate_core::model::{Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response};
+use leadgate_core::{Cause, CauseKind, Direction, Email, Ident, NewEvent, Role, Stage, Timestamp, lifecycle};
+use leadgate_store::{Bulk, Store, StoreError};
+use serde_json::{Map, json};
+use std::sync::Arc;
+use uuid::Uuid;
+
+macro_rules! store_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = leadgate_store::testing::sqlite_store(dir.path()).await;
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(url) = leadgate_store::testing::pg_url() else { return };
+                    let schema = leadgate_store::testing::PgSchema::create(&url).await;
+                    let store = schema.store().await;
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+store_tests!(
+    a_contact_round_trips_exactly,
+    the_same_email_cannot_be_two_contacts,
+    a_transaction_dropped_without_commit_leaves_nothing,
+    events_wait_for_their_visitor_and_join_the_contact_when_it_identifies,
+    events_for_an_unknown_email_join_the_contact_created_later,
+    events_naming_a_contact_attach_at_once,
+    contacts_list_newest_first_with_filters_and_keyset_pages,
+    stage_history_comes_back_in_order,
+    the_inbox_keeps_raw_bodies_and_their_outcome,
+    forms_and_api_keys_are_found_by_key,
+    a_bulk_load_is_counted_in_totals,
+);
+
+const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
+
+fn contact(email: &str, at: Timestamp) -> Contact {
+    Contact {
+        id: Uuid::now_v7(),
+        email: Some(email.to_owned()),
+        first_name: Some("Ann".into()),
+        last_name: None,
+        company: None,
+        title: None,
+        phone: None,
+        country: None,
+        account_id: None,
+        direction: Direction::Inbound,
+        channel: Some("organic_search".into()),
+        stage: Stage::Prospect,
+        stage_at: at,
+        custom: Map::new(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+fn event(kind: &str, email: Option<&str>, visitor: Option<&str>, contact_id: Option<Uuid>, at: Timestamp) -> NewEvent {
+    NewEvent {
+        contact_id,
+        email: email.map(|e| Email::parse(e).unwrap()),
+        visitor_id: visitor.map(str::to_owned),
+        kind: Ident::parse(kind).unwrap(),
+        at,
+        url: Some("https://acme.example/pricing".into()),
+        props: json!({"n": 1}),
+    }
+}
+
+async fn insert(store: &Arc<dyn Store>, c: &Contact) {
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_contact(c).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn a_contact_round_trips_exactly(store: Arc<dyn Store>) {
+    let account = Account { id: Uuid::now_v7(), domain: "acme.com".into(), name: Some("Acme".into()), created_at: T0 };
+    let mut c = contact("ann@acme.com", T0);
+    c.account_id = Some(account.id);
+    c.company = Some("Robert'); DROP TABLE contacts;--".into());
+    c.title = Some("<script>alert('x')</script>".into());
+    c.custom.insert("team_size".into(), json!(40));
+    c.custom.insert("notes".into(), json!("naïve café ✓"));
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_account(&account).await.unwrap();
+    tx.insert_contact(&c).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(store.contact(c.id).await.unwrap(), Some(c.clone()));
+    assert_eq!(store.account(account.id).await.unwrap(), Some(account));
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.contact_by_email("ann@acme.com").await.unwrap().map(|x| x.id), Some(c.id));
+    assert_eq!(tx.account_by_domain("acme.com").await.unwrap().map(|a| a.name), Some(Some("Acme".into())));
+    c.title = Some("CTO".into());
+    c.stage = Stage::Mql;
+    tx.update_contact(&c).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.contact(c.id).await.unwrap().unwrap().stage, Stage::Mql);
+    assert_eq!(store.contact(Uuid::now_v7()).await.unwrap(), None);
+}
+
+async fn the_same_email_cannot_be_two_contacts(store: Arc<dyn Store>) {
+    insert(&store, &contact("ann@acme.com", T0)).await;
+    let mut tx = store.begin().await.unwrap();
+    let err = tx.insert_contact(&contact("ann@acme.com", T0)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+}
+
+async fn a_transaction_dropped_without_commit_leaves_nothing(store: Arc<dyn Store>) {
+    let c = contact("ann@acme.com", T0);
+    {
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_contact(&c).await.unwrap();
+    }
+    assert_eq!(store.contact(c.id).await.unwrap(), None);
+    assert_eq!(store.totals().await.unwrap().contacts, 0);
+    // And the writer is free again.
+    insert(&store, &c).await;
+    assert!(store.contact(c.id).await.unwrap().is_some());
+}
+
+async fn events_wait_for_their_visitor_and_join_the_contact_when_it_identifies(store: Arc<dyn Store>) {
+    let early = [
+        event("page_view", None, Some("v-1"), None, T0),
+        event("pricing_view", None, Some("v-1"), None, T0.plus_micros(1)),
+        event("page_view", None, Some("v-other"), None, T0),
+    ];
+    store.append_events(&early, T0).await.unwrap();
+    assert_eq!(store.totals().await.unwrap().events, 3);
+
+    let c = contact("ann@acme.com", T0);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_contact(&c).await.unwrap();
+    assert_eq!(tx.identify_visitor("v-1", c.id, T0).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+
+    // Later events from the same visitor attach directly.
+    store.append_events(&[event("download", None, Some("v-1"), None, T0.plus_micros(5))], T0).await.unwrap();
+    let timeline = store.recent_events(c.id, 10).await.unwrap();
+    let kinds: Vec<_> = timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["download", "pricing_view", "page_view"]);
+    assert_eq!(timeline[0].props, json!({"n": 1}));
+
+    // Someone else identifying with the same visitor id does not take those events.
+    let other = contact("bob@acme.com", T0);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_contact(&other).await.unwrap();
+    assert_eq!(tx.identify_visitor("v-1", other.id, T0).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    assert_eq!(store.recent_events(other.id, 10).await.unwrap().len(), 0);
+}
+
+async fn events_for_an_unknown_email_join_the_contact_created_later(store: Arc<dyn Store>) {
+    store.append_events(&[event("email_open", Some("ann@acme.com"), None, None, T0)], T0).await.unwrap();
+    let c = contact("ann@acme.com", T0);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_contact(&c).await.unwrap();
+    assert_eq!(tx.attach_events_by_email("ann@acme.com", c.id).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    store.append_events(&[event("email_click", Some("ann@acme.com"), None, None, T0.plus_micros(1))], T0).await.unwrap();
+    assert_eq!(store.recent_events(c.id, 10).await.unwrap().len(), 2);
+}
+
+async fn events_naming_a_contact_attach_at_once(store: Arc<dyn Store>) {
+    let c = contact("ann@acme.com", T0);
+    insert(&store, &c).await;
+    let batch: Vec<_> = (0..1_500).map(|i| event("page_view", None, None, Some(c.id), T0.plus_micros(i))).collect();
+    store.append_events(&batch, T0).await.unwrap();
+    assert_eq!(store.recent_events(c.id, 2_000).await.unwrap().len(), 1_500);
+    let unknown = Uuid::now_v7();
+    assert_eq!(store.existing_contacts(&[c.id, unknown]).await.unwrap(), vec![c.id]);
+}
+
+async fn contacts_list_newest_first_with_filters_and_keyset_pages(store: Arc<dyn Store>) {
+    let mut all = Vec::new();
+    for i in 0..25 {
+        let mut c = contact(&format!("p{i}@acme.com"), T0.plus_micros(i));
+        c.stage = if i % 2 == 0 { Stage::Mql } else { Stage::Prospect };
+        c.direction = if i % 5 == 0 { Direction::Outbound } else { Direction::Inbound };
+        insert(&store, &c).await;
+        all.push(c);
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.contacts(&ContactFilter::default(), after, 10).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|c| c.id);
+        seen.extend(page.into_iter().map(|c| c.id));
+    }
+    let expected: Vec<_> = all.iter().rev().map(|c| c.id).collect();
+    assert_eq!(seen, expected, "every contact once, newest first");
+
+    let mql = ContactFilter { stage: Some(Stage::Mql), direction: Some(Direction::Outbound), ..Default::default() };
+    let found = store.contacts(&mql, None, 100).await.unwrap();
+    assert_eq!(found.len(), 3); // i = 0, 10, 20
+    assert!(found.iter().all(|c| c.stage == Stage::Mql && c.direction == Direction::Outbound));
+    let by_email = ContactFilter { email: Some("p7@acme.com".into()), ..Default::default() };
+    assert_eq!(store.contacts(&by_email, None, 10).await.unwrap()[0].id, all[7].id);
+}
+
+async fn stage_history_comes_back_in_order(store: Arc<dyn Store>) {
+    let c = contact("ann@acme.com", T0);
+    insert(&store, &c).await;
+    let moves = [
+        (None, Stage::Prospect, CauseKind::Inquiry, "r1"),
+        (Some(Stage::Prospect), Stage::Mql, CauseKind::Definition, "mql@1"),
+        (Some(Stage::Mql), Stage::Nurture, CauseKind::Rejection, "not ready"),
+    ];
+    let mut tx = store.begin().await.unwrap();
+    for (i, (from, to, kind, detail)) in moves.iter().enumerate() {
+        let change = lifecycle::transition(
+            c.id,
+            *from,
+            *to,
+            Cause::new(*kind, *detail),
+            &leadgate_core::Actor::ApiKey("ops".into()),
+            T0.plus_micros(i as i64),
+        )
+        .unwrap();
+        tx.insert_stage_change(&change).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let history = store.stage_history(c.id).await.unwrap();
+    let path: Vec<_> = history.iter().map(|h| (h.from, h.to, h.detail.as_str(), h.actor.as_str())).collect();
+    assert_eq!(
+        path,
+        [
+            (None, Stage::Prospect, "r1", "api_key:ops"),
+            (Some(Stage::Prospect), Stage::Mql, "mql@1", "api_key:ops"),
+            (Some(Stage::Mql), Stage::Nurture, "not ready", "api_key:ops"),
+        ]
+    );
+}
+
+async fn the_inbox_keeps_raw_bodies_and_their_outcome(store: Arc<dyn Store>) {
+    let body = b"email=ann%40acme.com&x=\xff\xfe".to_vec();
+    let item = InboxItem {
+        id: Uuid::now_v7(),
+        received_at: T0,
+        form_key: Some("fk".into()),
+        content_type: Some("application/x-www-form-urlencoded".into()),
+        query: None,
+        body: body.clone(),
+        remote_ip: Some("127.0.0.1".into()),
+        user_agent: None,
+        status: InboxStatus::Pending,
+        error: None,
+        contact_id: None,
+        response_id: None,
+        processed_at: None,
+        attempts: 0,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_inbox(&item).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.inbox(Some(InboxStatus::Pending), 10).await.unwrap().len(), 1);
+
+    let mut tx = store.begin().await.unwrap();
+    tx.settle_inbox(item.id, InboxStatus::Failed, Some("boom"), None, T0).await.unwrap();
+    tx.commit().await.unwrap();
+    let got = store.inbox_item(item.id).await.unwrap().unwrap();
+    assert_eq!((got.status, got.error.as_deref(), got.attempts), (InboxStatus::Failed, Some("boom"), 1));
+    assert_eq!(got.body, body, "raw bytes, even invalid UTF-8, come back exactly");
+    assert!(store.inbox(Some(InboxStatus::Pending), 10).await.unwrap().is_empty());
+    assert_eq!(store.inbox(None, 10).await.unwrap().len(), 1);
+}
+
+async fn forms_and_api_keys_are_found_by_key(store: Arc<dyn Store>) {
+    let form = Form {
+        id: Uuid::now_v7(),
+        key: "f_abc".into(),
+        name: "Whitepaper".into(),
+        channel: Some("paid_search".into()),
+        offer: Some("CRM guide".into()),
+        campaign: None,
+        allowed_origins: vec!["https://acme.example".into()],
+        created_at: T0,
+    };
+    let key = ApiKey {
+        id: Uuid::now_v7(),
+        name: "ops".into(),
+        role: Role::Marketing,
+        key_hash: vec![7; 32],
+        created_at: T0,
+        revoked_at: None,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_form(&form).await.unwrap();
+    tx.insert_api_key(&key).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.form_by_key("f_abc").await.unwrap(), Some(form));
+    assert_eq!(store.form_by_key("nope").await.unwrap(), None);
+    assert_eq!(store.api_key_by_hash(&[7; 32]).await.unwrap(), Some(key.clone()));
+    assert_eq!(store.api_key_by_hash(&[8; 32]).await.unwrap(), None);
+    assert_eq!(store.api_keys().await.unwrap(), vec![key]);
+}
+
+async fn a_bulk_load_is_counted_in_totals(store: Arc<dyn Store>) {
+    let mut bulk = Bulk::default();
+    for i in 0..2_500 {
+        let c = contact(&format!("p{i}@acme.com"), T0);
+        bulk.responses.push(Response {
+            id: Uuid::now_v7(),
+            contact_id: c.id,
+            at: T0,
+            direction: Direction::Inbound,
+            channel: Some("organic_search".into()),
+            campaign: None,
+            placement: None,
+            referrer: None,
+            vendor: None,
+            action: "form_fill".into(),
+            obtained_via: "own_form".into(),
+            offer: None,
+            form_id: None,
+            message: None,
+            fields: Map::new(),
+            junk: None,
+            inbox_id: None,
+        });
+        bulk.events.push(event("page_view", None, None, Some(c.id), T0));
+        bulk.contacts.push(c);
+    }
+    store.bulk_load(&bulk).await.unwrap();
+    let t = store.totals().await.unwrap();
+    assert_eq!((t.contacts, t.responses, t.events), (2_500, 2_500, 2_500));
+    let first = &bulk.contacts[0];
+    assert_eq!(store.responses(first.id).await.unwrap().len(), 1);
+    assert_eq!(store.recent_events(first.id, 5).await.unwrap().len(), 1);
+}
