@@ -1,1 +1,78 @@
+//! leadgate's use cases: what the API and the CLI can ask for.
+//!
+//! Handlers call these, never the store. Transactions, the clock and id generation
+//! live here, so the domain core stays pure and the store stays dumb.
 
+mod admin;
+pub mod body;
+mod capture;
+mod contacts;
+pub mod demo;
+mod error;
+mod events;
+
+use leadgate_core::Timestamp;
+use leadgate_store::Store;
+use std::sync::Arc;
+
+pub use admin::{FormInput, NewApiKey};
+pub use capture::{InquiryReceipt, RawInquiry};
+pub use contacts::{ContactPage, ContactQuery, ContactView};
+pub use error::{AppError, ErrorKind};
+pub use events::{EventsReceipt, MAX_EVENTS_PER_BATCH, Rejected};
+
+/// Where "now" comes from; tests use a fixed clock.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Timestamp(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// Most events written in one group commit.
+    pub max_commit_events: usize,
+    /// How many group commits may run at once (1 for SQLite, which has one writer).
+    pub committers: usize,
+}
+
+impl AppOptions {
+    pub fn for_backend(backend: &str) -> Self {
+        Self { max_commit_events: 20_000, committers: if backend == "postgres" { 4 } else { 1 } }
+    }
+}
+
+/// The application: the store plus the services around it.
+pub struct App {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    events: events::Committer,
+    keys: admin::KeyCache,
+}
+
+impl App {
+    /// Builds the application; starts the event committer(s) on the current runtime.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, opts: AppOptions) -> Arc<Self> {
+        let events = events::Committer::start(store.clone(), clock.clone(), &opts);
+        Arc::new(Self { store, clock, events, keys: admin::KeyCache::default() })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub async fn health(&self) -> Result<(), AppError> {
+        self.store.ping().await.map_err(AppError::from)
+    }
+}

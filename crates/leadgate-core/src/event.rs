@@ -8,9 +8,20 @@ use uuid::Uuid;
 /// Event kinds leadgate knows by name. Any other identifier is accepted as a custom kind;
 /// a kind that is not an identifier is refused.
 pub const KNOWN_EVENT_KINDS: &[&str] = &[
-    "page_view", "email_open", "email_click", "download", "webinar_registered",
-    "webinar_attended", "proposal_requested", "meeting", "call", "form_view", "pricing_view",
-    "demo_request", "trial_signup", "unsubscribe",
+    "page_view",
+    "email_open",
+    "email_click",
+    "download",
+    "webinar_registered",
+    "webinar_attended",
+    "proposal_requested",
+    "meeting",
+    "call",
+    "form_view",
+    "pricing_view",
+    "demo_request",
+    "trial_signup",
+    "unsubscribe",
 ];
 
 /// Events may be at most this far in the future, to tolerate clock skew between servers.
@@ -40,9 +51,11 @@ pub type EventInput = Value;
 
 /// Validates one event. `now` fills a missing `at` and bounds a future one.
 pub fn parse_event(input: &Value, now: Timestamp) -> Result<NewEvent, FieldError> {
-    let obj = input
-        .as_object()
-        .ok_or_else(|| FieldError { code: "invalid_event", message: "an event must be a JSON object".into(), field: None })?;
+    let obj = input.as_object().ok_or_else(|| FieldError {
+        code: "invalid_event",
+        message: "an event must be a JSON object".into(),
+        field: None,
+    })?;
     for key in obj.keys() {
         if !["email", "contact_id", "visitor_id", "kind", "at", "url", "props"].contains(&key.as_str()) {
             return Err(FieldError::new(
@@ -82,7 +95,11 @@ pub fn parse_event(input: &Value, now: Timestamp) -> Result<NewEvent, FieldError
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(v @ Value::Object(_)) => {
             if v.to_string().len() > PROPS_MAX_BYTES {
-                return Err(FieldError::new("too_long", "props", format!("props is larger than {PROPS_MAX_BYTES} bytes")));
+                return Err(FieldError::new(
+                    "too_long",
+                    "props",
+                    format!("props is larger than {PROPS_MAX_BYTES} bytes"),
+                ));
             }
             v.clone()
         }
@@ -158,7 +175,11 @@ mod tests {
             (json!({"email": "x@acme.com"}), "missing_field", "kind"),
             (json!({"email": "x@acme.com", "kind": "Page View!"}), "invalid_identifier", "kind"),
             (json!({"email": "x@acme.com", "kind": "page_view", "at": "tuesday"}), "invalid_timestamp", "at"),
-            (json!({"email": "x@acme.com", "kind": "page_view", "at": "2099-01-01T00:00:00Z"}), "future_timestamp", "at"),
+            (
+                json!({"email": "x@acme.com", "kind": "page_view", "at": "2099-01-01T00:00:00Z"}),
+                "future_timestamp",
+                "at",
+            ),
             (json!({"email": "x@acme.com", "kind": "page_view", "props": [1]}), "invalid_type", "props"),
             (json!({"email": "x@acme.com", "kind": "page_view", "colour": "red"}), "unknown_field", "colour"),
             (json!({"contact_id": "42", "kind": "page_view"}), "invalid_id", "contact_id"),

@@ -29,11 +29,8 @@ impl Ident {
     /// Parses a user-given value, lower-casing it and turning spaces and dashes into
     /// `_` first, so `Paid Search` and `paid-search` both become `paid_search`.
     pub fn parse_lenient(s: &str) -> Option<Self> {
-        let folded: String = s
-            .trim()
-            .chars()
-            .map(|c| if c == ' ' || c == '-' { '_' } else { c.to_ascii_lowercase() })
-            .collect();
+        let folded: String =
+            s.trim().chars().map(|c| if c == ' ' || c == '-' { '_' } else { c.to_ascii_lowercase() }).collect();
         Self::parse(&folded)
     }
 

@@ -63,9 +63,9 @@ pub fn parse(fields: &Map<String, Value>) -> Result<Inquiry, FieldError> {
     let mut source: Map<String, Value> = Map::new();
     for (key, value) in fields {
         let key = key.as_str();
-        if let Some(inner) = key.strip_prefix("source.").or_else(|| {
-            key.strip_prefix("source[").and_then(|k| k.strip_suffix(']'))
-        }) {
+        if let Some(inner) =
+            key.strip_prefix("source.").or_else(|| key.strip_prefix("source[").and_then(|k| k.strip_suffix(']')))
+        {
             source.insert(inner.to_owned(), value.clone());
             continue;
         }
@@ -112,7 +112,11 @@ pub fn parse(fields: &Map<String, Value>) -> Result<Inquiry, FieldError> {
                     .map(|d| {
                         ObtainedVia::parse(&d).ok_or_else(|| {
                             let all: Vec<_> = ObtainedVia::ALL.iter().map(|v| v.as_str()).collect();
-                            FieldError::new("invalid_value", key, format!("obtained_via must be one of {}", all.join(", ")))
+                            FieldError::new(
+                                "invalid_value",
+                                key,
+                                format!("obtained_via must be one of {}", all.join(", ")),
+                            )
                         })
                     })
                     .transpose()?
@@ -189,9 +193,8 @@ fn text(v: &Value, field: &str, max: usize) -> Result<Option<String>, FieldError
 }
 
 fn custom(into: &mut Map<String, Value>, key: &str, value: &Value) -> Result<(), FieldError> {
-    let key_ok = !key.is_empty()
-        && key.len() <= 64
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-. ".contains(c));
+    let key_ok =
+        !key.is_empty() && key.len() <= 64 && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-. ".contains(c));
     if !key_ok {
         return Err(FieldError::new(
             "invalid_field_name",
@@ -212,7 +215,9 @@ fn custom(into: &mut Map<String, Value>, key: &str, value: &Value) -> Result<(),
         return Err(FieldError::new(
             "invalid_value",
             key,
-            format!("custom field {key} must be text (at most {CUSTOM_VALUE_MAX} characters), a number, a boolean or a list of them"),
+            format!(
+                "custom field {key} must be text (at most {CUSTOM_VALUE_MAX} characters), a number, a boolean or a list of them"
+            ),
         ));
     }
     if is_blank(value) {
@@ -250,7 +255,8 @@ mod tests {
         assert_eq!(q.custom.get("interests"), Some(&json!(["crm", "api"])));
         assert!(!q.custom.contains_key("_gotcha") && !q.honeypot_filled);
 
-        let flat = parse_json(json!({"email": "a@b.co", "source[channel]": "referral", "source.campaign": "x"})).unwrap();
+        let flat =
+            parse_json(json!({"email": "a@b.co", "source[channel]": "referral", "source.campaign": "x"})).unwrap();
         assert_eq!(flat.source.channel.unwrap().as_str(), "referral");
         assert_eq!(flat.source.campaign.as_deref(), Some("x"));
     }

@@ -25,17 +25,39 @@ impl JunkReason {
 const BOT_AGENTS: &[&str] = &["bot", "crawler", "spider", "slurp", "scrapy", "httrack"];
 
 const JOB_PHRASES: &[&str] = &[
-    "job application", "applying for the", "apply for the position", "apply for a job",
-    "my resume", "my résumé", "my cv", "curriculum vitae", "internship", "job opening",
-    "looking for a job", "looking for employment", "vacancy", "career opportunit",
+    "job application",
+    "applying for the",
+    "apply for the position",
+    "apply for a job",
+    "my resume",
+    "my résumé",
+    "my cv",
+    "curriculum vitae",
+    "internship",
+    "job opening",
+    "looking for a job",
+    "looking for employment",
+    "vacancy",
+    "career opportunit",
 ];
 
 const VENDOR_PHRASES: &[&str] = &[
-    "seo services", "seo service", "rank your website", "first page of google",
-    "web design services", "website redesign services", "link building", "guest post",
-    "increase your traffic", "lead generation services", "offshore development",
-    "outsourcing services", "we can help you get more leads", "buy backlinks",
-    "app development services", "dedicated developers",
+    "seo services",
+    "seo service",
+    "rank your website",
+    "first page of google",
+    "web design services",
+    "website redesign services",
+    "link building",
+    "guest post",
+    "increase your traffic",
+    "lead generation services",
+    "offshore development",
+    "outsourcing services",
+    "we can help you get more leads",
+    "buy backlinks",
+    "app development services",
+    "dedicated developers",
 ];
 
 /// Looks for junk in an inquiry; `user_agent` is the HTTP client's, when known.

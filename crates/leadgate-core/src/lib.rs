@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod account;
+pub mod capture;
 pub mod email;
 pub mod error;
 pub mod event;

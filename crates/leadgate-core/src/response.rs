@@ -79,8 +79,16 @@ pub struct Source {
 pub type Action = Ident;
 
 pub const KNOWN_ACTIONS: &[&str] = &[
-    "form_fill", "download", "registration", "attendance", "call", "demo_request",
-    "contact_request", "proposal_request", "trial_signup", "list_entry",
+    "form_fill",
+    "download",
+    "registration",
+    "attendance",
+    "call",
+    "demo_request",
+    "contact_request",
+    "proposal_request",
+    "trial_signup",
+    "list_entry",
 ];
 
 /// How the data reached us, which says much about its quality.

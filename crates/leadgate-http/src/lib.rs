@@ -1,1 +1,113 @@
+//! The HTTP side of leadgate: the versioned JSON API, the public capture endpoint,
+//! health and metrics. Handlers translate HTTP to use cases of `leadgate-app` and back;
+//! they never touch the store.
 
+mod api;
+mod error;
+mod extract;
+mod inquiries;
+pub mod metrics;
+mod ops;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use leadgate_app::App;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::error_response;
+
+/// Limits of the public capture endpoint.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Inquiries one IP address may send per minute.
+    pub inquiries_per_minute: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self { inquiries_per_minute: 30, trust_forwarded_for: false }
+    }
+}
+
+/// The largest inquiry body: generous for any form, small enough to refuse floods.
+pub const INQUIRY_BODY_LIMIT: usize = 64 * 1024;
+/// A full batch of 1,000 events with properties fits comfortably.
+pub const EVENTS_BODY_LIMIT: usize = 4 * 1024 * 1024;
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub app: Arc<App>,
+    pub metrics: Arc<metrics::Metrics>,
+    limiter: Arc<inquiries::Limiter>,
+    opts: Arc<HttpOptions>,
+}
+
+pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
+    let metrics = Arc::new(metrics::Metrics::new());
+    let state = AppState {
+        app,
+        metrics: metrics.clone(),
+        limiter: Arc::new(inquiries::limiter(opts.inquiries_per_minute)),
+        opts: Arc::new(opts),
+    };
+    inquiries::spawn_limiter_cleanup(state.limiter.clone());
+    let public = Router::new()
+        .route("/v1/inquiries", post(inquiries::create).options(inquiries::preflight))
+        .layer(DefaultBodyLimit::max(INQUIRY_BODY_LIMIT));
+    let events =
+        Router::new().route("/v1/events", post(api::ingest_events)).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT));
+    let rest = Router::new()
+        .route("/v1/forms", post(api::create_form))
+        .route("/v1/contacts", get(api::list_contacts))
+        .route("/v1/contacts/{id}", get(api::get_contact))
+        .route("/v1/contacts/{id}/stage", post(api::change_stage))
+        .route("/v1/inbox", get(api::list_inbox))
+        .route("/v1/inbox/{id}/replay", post(api::replay_inbox))
+        .route("/", get(ops::index))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/v1/api.md", get(ops::api_description))
+        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT));
+    Router::new()
+        .merge(public)
+        .merge(events)
+        .merge(rest)
+        .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /v1/api.md") })
+        .method_not_allowed_fallback(|| async {
+            error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(CatchPanicLayer::custom(|_| {
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an unexpected error occurred; it has been logged",
+            )
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

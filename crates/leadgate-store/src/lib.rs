@@ -15,7 +15,9 @@ mod sqlite;
 pub mod testing;
 
 use async_trait::async_trait;
-use leadgate_core::model::{Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response, StoredEvent, Totals};
+use leadgate_core::model::{
+    Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response, StoredEvent, Totals,
+};
 use leadgate_core::{NewEvent, StageChange, Timestamp};
 use std::sync::Arc;
 use uuid::Uuid;

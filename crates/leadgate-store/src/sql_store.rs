@@ -9,6 +9,22 @@
 /// SQLite's 32,766 and PostgreSQL's 65,535.
 pub(crate) const ROWS_PER_INSERT: usize = 1_000;
 
+/// Splits `n` rows into statement sizes drawn from a fixed set (256 and the powers of
+/// two below it), so that each size's statement is prepared once and then reused: group
+/// commits have every possible size, and re-parsing a large INSERT each time would cost
+/// more than executing it.
+pub(crate) fn statement_sizes(mut n: usize) -> impl Iterator<Item = usize> {
+    const MAX: usize = 256;
+    std::iter::from_fn(move || {
+        if n == 0 {
+            return None;
+        }
+        let size = if n >= MAX { MAX } else { 1 << (usize::BITS - 1 - n.leading_zeros()) };
+        n -= size;
+        Some(size)
+    })
+}
+
 macro_rules! impl_sql_store {
     ($store:ty, $tx:ident, $db:ty, $backend:literal) => {
         use crate::rows::*;
@@ -98,7 +114,9 @@ macro_rules! impl_sql_store {
             for chunk in rows.chunks(crate::sql_store::ROWS_PER_INSERT) {
                 let mut qb = QueryBuilder::<$db>::new(head);
                 qb.push_values(chunk, |mut b, row| push(&mut b, row));
-                qb.build().persistent(false).execute(&mut *conn).await?;
+                // Full chunks share one statement text: keep it prepared.
+                let full = chunk.len() == crate::sql_store::ROWS_PER_INSERT;
+                qb.build().persistent(full).execute(&mut *conn).await?;
             }
             Ok(())
         }
@@ -111,7 +129,10 @@ macro_rules! impl_sql_store {
             received_at: Timestamp,
             resolve: bool,
         ) -> Result<()> {
-            for chunk in events.chunks(crate::sql_store::ROWS_PER_INSERT / 2) {
+            let mut rest = events;
+            for size in crate::sql_store::statement_sizes(events.len()) {
+                let (chunk, tail) = rest.split_at(size);
+                rest = tail;
                 let mut qb = QueryBuilder::<$db>::new(INSERT_EVENT);
                 qb.push("VALUES ");
                 for (i, e) in chunk.iter().enumerate() {
@@ -146,7 +167,7 @@ macro_rules! impl_sql_store {
                         .push_bind(received_at.0)
                         .push(")");
                 }
-                qb.build().persistent(false).execute(&mut *conn).await?;
+                qb.build().persistent(true).execute(&mut *conn).await?;
             }
             Ok(())
         }
@@ -537,3 +558,16 @@ macro_rules! impl_sql_store {
 }
 
 pub(crate) use impl_sql_store;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn statement_sizes_cover_every_row_once_with_few_shapes() {
+        for n in [0, 1, 2, 3, 64, 70, 255, 256, 257, 1_000, 20_000] {
+            let sizes: Vec<_> = super::statement_sizes(n).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), n);
+            assert!(sizes.iter().all(|s| s.is_power_of_two() && *s <= 256), "{sizes:?}");
+        }
+        assert_eq!(super::statement_sizes(70).collect::<Vec<_>>(), [64, 4, 2]);
+    }
+}

@@ -45,9 +45,8 @@ impl PgSchema {
     pub async fn create(url: &str) -> Self {
         let name = format!("t_{}", uuid::Uuid::now_v7().simple());
         let opts = PgConnectOptions::from_str(url).expect("LEADGATE_TEST_PG_URL is not a valid URL");
-        let pool = sqlx::PgPool::connect_with(opts).await.unwrap_or_else(|e| {
-            panic!("cannot reach PostgreSQL at {url}: {e}")
-        });
+        let pool =
+            sqlx::PgPool::connect_with(opts).await.unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {url}: {e}"));
         sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&pool).await.expect("create test schema");
         pool.close().await;
         Self { url: url.to_owned(), name }
@@ -92,4 +91,35 @@ impl Drop for PgSchema {
 /// A fresh SQLite store in a temporary directory, kept alive with it.
 pub async fn sqlite_store(dir: &std::path::Path) -> Arc<dyn Store> {
     Arc::new(SqliteStore::open(&dir.join("leadgate.db"), SqliteOptions::default()).await.expect("open SQLite store"))
+}
+
+/// Runs each named `async fn(Arc<dyn Store>)` of the calling module twice: in module
+/// `sqlite` on a fresh SQLite file, and in module `postgres` on a fresh PostgreSQL
+/// schema (when `LEADGATE_TEST_PG_URL` is set). The calling crate needs `tokio` and
+/// `tempfile` as dev-dependencies.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = $crate::testing::sqlite_store(dir.path()).await;
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(url) = $crate::testing::pg_url() else { return };
+                    let schema = $crate::testing::PgSchema::create(&url).await;
+                    let store = schema.store().await;
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
 }

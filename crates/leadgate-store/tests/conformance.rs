@@ -1,6 +1,6 @@
 //! Every store behaviour, run on SQLite and on PostgreSQL.
 //!
-//! Each test is an `async fn(Arc<dyn Store>)`; `store_tests!` runs it once on a fresh
+//! Each test is an `async fn(Arc<dyn Store>)`; `on_both_stores!` runs it once on a fresh
 //! SQLite file (module `sqlite`) and once on a fresh PostgreSQL schema (module
 //! `postgres`, which needs `LEADGATE_TEST_PG_URL`).
 
@@ -11,33 +11,7 @@ use serde_json::{Map, json};
 use std::sync::Arc;
 use uuid::Uuid;
 
-macro_rules! store_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let store = leadgate_store::testing::sqlite_store(dir.path()).await;
-                    super::$name(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(url) = leadgate_store::testing::pg_url() else { return };
-                    let schema = leadgate_store::testing::PgSchema::create(&url).await;
-                    let store = schema.store().await;
-                    super::$name(store).await;
-                }
-            )*
-        }
-    };
-}
-
-store_tests!(
+leadgate_store::on_both_stores!(
     a_contact_round_trips_exactly,
     the_same_email_cannot_be_two_contacts,
     a_transaction_dropped_without_commit_leaves_nothing,
@@ -176,7 +150,10 @@ async fn events_for_an_unknown_email_join_the_contact_created_later(store: Arc<d
     tx.insert_contact(&c).await.unwrap();
     assert_eq!(tx.attach_events_by_email("ann@acme.com", c.id).await.unwrap(), 1);
     tx.commit().await.unwrap();
-    store.append_events(&[event("email_click", Some("ann@acme.com"), None, None, T0.plus_micros(1))], T0).await.unwrap();
+    store
+        .append_events(&[event("email_click", Some("ann@acme.com"), None, None, T0.plus_micros(1))], T0)
+        .await
+        .unwrap();
     assert_eq!(store.recent_events(c.id, 10).await.unwrap().len(), 2);
 }
 

@@ -1,1 +1,329 @@
-fn main() {}
+//! The leadgate binary: the server and the operator's commands.
+
+mod config;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use config::{Config, Overrides};
+use leadgate_app::{App, AppOptions, FormInput, SystemClock};
+use leadgate_core::Role;
+use leadgate_core::model::InboxStatus;
+use leadgate_store::{SqliteOptions, Store};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// leadgate: B2B lead management. Captures every inquiry and list entry, decides which
+/// are leads, and keeps everything so the numbers can be trusted.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Configuration file (default: ./leadgate.toml if it exists).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Directory of the embedded database [default: ./leadgate-data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://…); without it the embedded SQLite is used.
+    #[arg(long, global = true, hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free one.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Load demo data first if the database is empty (5,000 contacts).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit (the server also applies them at start).
+    Migrate,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// Manage web forms.
+    #[command(subcommand)]
+    Form(FormCommand),
+    /// Load realistic, deterministic demo data.
+    Demo {
+        /// How many contacts to create.
+        #[arg(long, default_value_t = 5_000)]
+        contacts: usize,
+        /// Seed of the generator: the same seed gives the same data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Inspect and replay stored inquiries.
+    #[command(subcommand)]
+    Inbox(InboxCommand),
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create a key; the key itself is printed once, as the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// admin, marketing, sales or readonly.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// List keys (names and roles; keys are stored hashed and cannot be shown).
+    List,
+}
+
+#[derive(Subcommand)]
+enum FormCommand {
+    /// Create a web form; prints its public form key as the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        offer: Option<String>,
+        #[arg(long)]
+        campaign: Option<String>,
+        /// Origin allowed to post from a browser (repeatable); none means any.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum InboxCommand {
+    /// List stored inquiries (default: those not processed).
+    List {
+        /// pending, processed, rejected or failed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Process stored inquiries again.
+    Replay {
+        /// Inbox item ids; with --all, every pending and failed item.
+        ids: Vec<Uuid>,
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}; roles are admin, marketing, sales, readonly"))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen, .. } => listen.clone(),
+        _ => None,
+    };
+    let overrides =
+        Overrides { data_dir: cli.global.data_dir.clone(), listen, database_url: cli.global.database_url.clone() };
+    let config = Config::load(cli.global.config.as_deref(), overrides)?;
+    init_tracing(&config);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(run(cli.command, config))
+}
+
+fn init_tracing(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LEADGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    let url = config.database();
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    }
+    let sqlite = SqliteOptions { full_sync: config.sqlite_full_sync, ..SqliteOptions::default() };
+    leadgate_store::open(&url, sqlite).await.with_context(|| {
+        if config.database_url.is_some() {
+            "cannot open the PostgreSQL database".to_owned()
+        } else {
+            format!("cannot open {url}")
+        }
+    })
+}
+
+async fn run(command: Command, config: Config) -> Result<()> {
+    let store = open_store(&config).await?;
+    let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
+    match command {
+        Command::Serve { demo: with_demo, .. } => {
+            if with_demo {
+                match app.store().totals().await?.contacts {
+                    0 => demo(&app, 5_000, 42).await?,
+                    n => eprintln!("the database already holds {n} contacts: no demo data loaded"),
+                }
+            }
+            serve(app, &config).await
+        }
+        Command::Migrate => {
+            println!("database is up to date ({})", store.backend());
+            Ok(())
+        }
+        Command::Apikey(ApikeyCommand::Create { name, role }) => {
+            let created = app.create_api_key(&name, role).await?;
+            println!("created API key {:?} with role {} (id {})", created.key.name, role, created.key.id);
+            println!("store it now: it is kept only as a hash and cannot be shown again");
+            println!("{}", created.secret);
+            Ok(())
+        }
+        Command::Apikey(ApikeyCommand::List) => {
+            for k in app.api_keys().await? {
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{}\t{}\t{}\t{}\t{}", k.id, k.name, k.role, k.created_at, state);
+            }
+            Ok(())
+        }
+        Command::Form(FormCommand::Create { name, channel, offer, campaign, origins }) => {
+            let form = app.create_form(FormInput { name, channel, offer, campaign, allowed_origins: origins }).await?;
+            println!(
+                "created form {:?} (id {}); post inquiries to /v1/inquiries with this form_key:",
+                form.name, form.id
+            );
+            println!("{}", form.key);
+            Ok(())
+        }
+        Command::Demo { contacts, seed } => demo(&app, contacts, seed).await,
+        Command::Inbox(InboxCommand::List { status, limit }) => {
+            let status = match status.as_deref() {
+                Some(s) => Some(InboxStatus::parse(s).with_context(|| format!("unknown status {s:?}"))?),
+                None => None,
+            };
+            let items = match status {
+                Some(s) => app.inbox(Some(s), limit).await?,
+                None => {
+                    let mut items = app.inbox(Some(InboxStatus::Pending), limit).await?;
+                    items.extend(app.inbox(Some(InboxStatus::Failed), limit).await?);
+                    items.extend(app.inbox(Some(InboxStatus::Rejected), limit).await?);
+                    items
+                }
+            };
+            for i in &items {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    i.id,
+                    i.received_at,
+                    i.status.as_str(),
+                    i.form_key.as_deref().unwrap_or("-"),
+                    i.error.as_deref().unwrap_or("")
+                );
+            }
+            eprintln!("{} item(s)", items.len());
+            Ok(())
+        }
+        Command::Inbox(InboxCommand::Replay { ids, all }) => {
+            let mut ids = ids;
+            if all {
+                for status in [InboxStatus::Pending, InboxStatus::Failed] {
+                    ids.extend(app.inbox(Some(status), 10_000).await?.into_iter().map(|i| i.id));
+                }
+            }
+            if ids.is_empty() {
+                bail!("nothing to replay: give inbox item ids, or --all");
+            }
+            let mut failed = 0;
+            for id in ids {
+                match app.replay_inbox(id).await {
+                    Ok(r) => println!("{id}\tprocessed\tcontact {}\tstage {}", r.contact_id, r.stage),
+                    Err(e) => {
+                        failed += 1;
+                        println!("{id}\terror\t{e}");
+                    }
+                }
+            }
+            if failed > 0 {
+                bail!("{failed} item(s) could not be processed");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(app: Arc<App>, config: &Config) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let opts = leadgate_http::HttpOptions {
+        inquiries_per_minute: config.inquiries_per_minute,
+        trust_forwarded_for: config.trust_forwarded_for,
+    };
+    let router = leadgate_http::router(app.clone(), opts);
+    tracing::info!(%addr, database = app.store().backend(), "leadgate started");
+    // Scripts and tests read the address from this line (useful with port 0).
+    println!("leadgate listening on http://{addr}");
+    std::io::stdout().flush()?;
+    leadgate_http::serve(listener, router, shutdown_signal()).await?;
+    tracing::info!("leadgate stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn demo(app: &App, contacts: usize, seed: u64) -> Result<()> {
+    let existing = app.store().totals().await?.contacts;
+    if existing > 0 {
+        bail!(
+            "the database already holds {existing} contacts; load demo data into an empty one (e.g. --data-dir ./demo-data)"
+        );
+    }
+    let bar = indicatif::ProgressBar::new(contacts as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} demo data [{bar:40}] {pos}/{len} contacts ({per_sec}, {eta} left)",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let summary =
+        leadgate_app::demo::load(app.store().clone(), contacts, seed, app.now(), |n| bar.inc(n as u64)).await?;
+    bar.finish_and_clear();
+    println!(
+        "loaded {} contacts, {} accounts, {} responses, {} stage changes and {} events in {:.1} s",
+        summary.contacts,
+        summary.accounts,
+        summary.responses,
+        summary.stage_changes,
+        summary.events,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! Capturing inquiries. The raw body is committed to the inbox before anything else
+//! happens, then processed in one transaction that also settles the inbox item; a
+//! failure leaves the item `failed` (or `rejected` for bad input) to be replayed.
+
+use crate::body;
+use crate::{App, AppError, ErrorKind};
+use leadgate_core::account::name_from_domain;
+use leadgate_core::capture::{self, CapturePlan, Stamp};
+use leadgate_core::model::{Account, Form, InboxItem, InboxStatus};
+use leadgate_core::{Stage, Timestamp, inquiry, junk};
+use leadgate_store::{StoreError, Tx};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// An inquiry exactly as it arrived.
+#[derive(Debug, Clone, Default)]
+pub struct RawInquiry {
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
+    pub query: Option<String>,
+    pub remote_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The browser's `Origin` header, checked against the form's allowed origins.
+    pub origin: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InquiryReceipt {
+    pub contact_id: Uuid,
+    pub response_id: Uuid,
+    pub stage: Stage,
+    /// The email was already a contact.
+    pub duplicate: bool,
+    #[serde(skip)]
+    pub inbox_id: Uuid,
+}
+
+const MAX_CONFLICT_RETRIES: usize = 3;
+
+impl App {
+    /// Takes one inquiry from a public form.
+    pub async fn capture_inquiry(&self, raw: RawInquiry) -> Result<InquiryReceipt, AppError> {
+        let parsed = body::fields(raw.content_type.as_deref(), &raw.body);
+        let form_key = body::query_param(raw.query.as_deref(), "form_key").or_else(|| {
+            parsed.as_ref().ok().and_then(|f| f.get("form_key")).and_then(|v| v.as_str()).map(str::to_owned)
+        });
+        let Some(form_key) = form_key.filter(|k| !k.trim().is_empty()) else {
+            return Err(parsed.err().unwrap_or_else(|| {
+                AppError::new(ErrorKind::Invalid, "missing_field", "form_key is required (in the body or the query)")
+                    .field("form_key")
+            }));
+        };
+        let form = self.form(&form_key).await?;
+        if let Some(origin) = &raw.origin
+            && !form.allows_origin(origin)
+        {
+            return Err(AppError::new(
+                ErrorKind::Forbidden,
+                "origin_not_allowed",
+                format!("this form does not accept posts from {origin}"),
+            )
+            .field("Origin"));
+        }
+
+        // Nothing is lost: the raw body is durable before we look inside it.
+        let item = InboxItem {
+            id: Uuid::now_v7(),
+            received_at: self.now(),
+            form_key: Some(form.key.clone()),
+            content_type: raw.content_type,
+            query: raw.query,
+            body: raw.body,
+            remote_ip: raw.remote_ip,
+            user_agent: raw.user_agent,
+            status: InboxStatus::Pending,
+            error: None,
+            contact_id: None,
+            response_id: None,
+            processed_at: None,
+            attempts: 0,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_inbox(&item).await?;
+        tx.commit().await?;
+        self.process(&item, Some(form)).await
+    }
+
+    /// Processes a stored inbox item again (after a failure, or after the rules that
+    /// refused it were changed).
+    pub async fn replay_inbox(&self, id: Uuid) -> Result<InquiryReceipt, AppError> {
+        let item = self
+            .store
+            .inbox_item(id)
+            .await?
+            .ok_or_else(|| AppError::not_found("unknown_inbox_item", format!("no inbox item {id}")))?;
+        if item.status == InboxStatus::Processed {
+            return Err(AppError::new(
+                ErrorKind::Conflict,
+                "already_processed",
+                format!("inbox item {id} was already processed"),
+            ));
+        }
+        self.process(&item, None).await
+    }
+
+    pub async fn inbox(&self, status: Option<InboxStatus>, limit: i64) -> Result<Vec<InboxItem>, AppError> {
+        Ok(self.store.inbox(status, limit.clamp(1, 10_000)).await?)
+    }
+
+    async fn form(&self, key: &str) -> Result<Form, AppError> {
+        self.store
+            .form_by_key(key.trim())
+            .await?
+            .ok_or_else(|| AppError::not_found("unknown_form", "no form has this form_key").field("form_key"))
+    }
+
+    async fn process(&self, item: &InboxItem, form: Option<Form>) -> Result<InquiryReceipt, AppError> {
+        let prepared = async {
+            let fields = body::fields(item.content_type.as_deref(), &item.body)?;
+            let form = match form {
+                Some(f) => f,
+                None => self.form(item.form_key.as_deref().unwrap_or_default()).await?,
+            };
+            let inquiry = inquiry::parse(&fields).map_err(AppError::invalid)?;
+            Ok::<_, AppError>((form, inquiry))
+        }
+        .await;
+        let (form, inquiry) = match prepared {
+            Ok(p) => p,
+            Err(e) if e.kind == ErrorKind::Unavailable => return Err(self.fail(item, e).await),
+            Err(e) => {
+                let mut tx = self.store.begin().await?;
+                tx.settle_inbox(item.id, InboxStatus::Rejected, Some(&e.to_string()), None, self.now()).await?;
+                tx.commit().await?;
+                return Err(e);
+            }
+        };
+        let junk = junk::classify(&inquiry, item.user_agent.as_deref());
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.record(item, &form, &inquiry, junk.as_ref()).await {
+                Ok(receipt) => return Ok(receipt),
+                // Two first inquiries from one email (or one new domain) raced; the
+                // retry finds the other's contact.
+                Err(StoreError::Conflict(_)) if attempt < MAX_CONFLICT_RETRIES => continue,
+                Err(e) => return Err(self.fail(item, e.into()).await),
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        item: &InboxItem,
+        form: &Form,
+        inquiry: &leadgate_core::Inquiry,
+        junk: Option<&junk::JunkReason>,
+    ) -> Result<InquiryReceipt, StoreError> {
+        let email = inquiry.email();
+        let mut tx = self.store.begin().await?;
+        let existing = tx.contact_by_email(email.as_str()).await?;
+        let account_id = match existing.as_ref().and_then(|c| c.account_id) {
+            Some(id) => Some(id),
+            None => self.account_for(&mut *tx, inquiry, item.received_at).await?,
+        };
+        let stamp =
+            Stamp { contact: Uuid::now_v7(), response: Uuid::now_v7(), inbox_id: Some(item.id), at: item.received_at };
+        let CapturePlan { contact, is_new, response, stage_change } =
+            capture::plan(existing.as_ref(), inquiry, Some(form), junk, account_id, stamp);
+        if is_new {
+            tx.insert_contact(&contact).await?;
+            tx.attach_events_by_email(email.as_str(), contact.id).await?;
+        } else {
+            tx.update_contact(&contact).await?;
+        }
+        tx.insert_response(&response).await?;
+        if let Some(change) = &stage_change {
+            tx.insert_stage_change(change).await?;
+        }
+        if let Some(visitor) = &inquiry.visitor_id {
+            tx.identify_visitor(visitor, contact.id, item.received_at).await?;
+        }
+        tx.settle_inbox(item.id, InboxStatus::Processed, None, Some((contact.id, response.id)), self.now()).await?;
+        tx.commit().await?;
+        Ok(InquiryReceipt {
+            contact_id: contact.id,
+            response_id: response.id,
+            stage: contact.stage,
+            duplicate: !is_new,
+            inbox_id: item.id,
+        })
+    }
+
+    /// The account of the inquiry's email domain, created if new; none for free mail.
+    async fn account_for(
+        &self,
+        tx: &mut dyn Tx,
+        inquiry: &leadgate_core::Inquiry,
+        at: Timestamp,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let domain = inquiry.email().domain();
+        if domain.is_free_mail() {
+            return Ok(None);
+        }
+        if let Some(a) = tx.account_by_domain(domain.as_str()).await? {
+            return Ok(Some(a.id));
+        }
+        let account = Account {
+            id: Uuid::now_v7(),
+            name: inquiry.company.clone().or_else(|| Some(name_from_domain(&domain))),
+            domain: domain.to_string(),
+            created_at: at,
+        };
+        tx.insert_account(&account).await?;
+        Ok(Some(account.id))
+    }
+
+    /// Marks an item failed (best effort: the database may be what failed).
+    async fn fail(&self, item: &InboxItem, e: AppError) -> AppError {
+        let settle = async {
+            let mut tx = self.store.begin().await?;
+            tx.settle_inbox(item.id, InboxStatus::Failed, Some(&e.to_string()), None, self.now()).await?;
+            tx.commit().await
+        };
+        if let Err(se) = settle.await {
+            tracing::error!(inbox_id = %item.id, error = %se, "could not mark inbox item failed; it stays pending");
+        }
+        e
+    }
+}

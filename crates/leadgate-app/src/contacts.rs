@@ -1,0 +1,139 @@
+//! Reading contacts and moving them by hand.
+
+use crate::{App, AppError, ErrorKind};
+use leadgate_core::lifecycle::{self, Actor, Cause, CauseKind, TransitionError};
+use leadgate_core::model::{Account, Contact, ContactFilter, Response, StoredEvent};
+use leadgate_core::{Direction, Email, Ident, Stage, StageChange};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A contact with everything known about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactView {
+    #[serde(flatten)]
+    pub contact: Contact,
+    pub account: Option<Account>,
+    pub stage_history: Vec<StageChange>,
+    pub responses: Vec<Response>,
+    pub recent_events: Vec<StoredEvent>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactPage {
+    pub contacts: Vec<Contact>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Query parameters of the contact list, as given.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactQuery {
+    pub email: Option<String>,
+    pub stage: Option<String>,
+    pub direction: Option<String>,
+    pub channel: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+pub const RECENT_EVENTS: i64 = 50;
+pub const DEFAULT_PAGE: i64 = 50;
+pub const MAX_PAGE: i64 = 1_000;
+
+fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
+    AppError::new(ErrorKind::Invalid, code, message).field(field)
+}
+
+impl App {
+    pub async fn contact_view(&self, id: Uuid) -> Result<ContactView, AppError> {
+        let contact = self
+            .store
+            .contact(id)
+            .await?
+            .ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))?;
+        let account = match contact.account_id {
+            Some(a) => self.store.account(a).await?,
+            None => None,
+        };
+        let (stage_history, responses, recent_events) = tokio::try_join!(
+            self.store.stage_history(id),
+            self.store.responses(id),
+            self.store.recent_events(id, RECENT_EVENTS),
+        )?;
+        Ok(ContactView { contact, account, stage_history, responses, recent_events })
+    }
+
+    pub async fn list_contacts(&self, q: &ContactQuery) -> Result<ContactPage, AppError> {
+        let blank = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        let filter = ContactFilter {
+            email: blank(&q.email)
+                .map(|e| {
+                    Email::parse(&e)
+                        .map(|e| e.to_string())
+                        .map_err(|why| invalid("invalid_email", "email", format!("email {why}")))
+                })
+                .transpose()?,
+            stage: blank(&q.stage)
+                .map(|s| s.parse::<Stage>().map_err(|m| invalid("invalid_stage", "stage", m)))
+                .transpose()?,
+            direction: blank(&q.direction)
+                .map(|d| {
+                    Direction::parse(&d)
+                        .ok_or_else(|| invalid("invalid_value", "direction", "direction must be inbound or outbound"))
+                })
+                .transpose()?,
+            channel: blank(&q.channel)
+                .map(|c| Ident::field(&c, "channel", "channel").map(|c| c.to_string()).map_err(AppError::invalid))
+                .transpose()?,
+        };
+        let limit = match blank(&q.limit) {
+            None => DEFAULT_PAGE,
+            Some(l) => l.parse::<i64>().ok().filter(|l| (1..=MAX_PAGE).contains(l)).ok_or_else(|| {
+                invalid("invalid_value", "limit", format!("limit must be a whole number from 1 to {MAX_PAGE}"))
+            })?,
+        };
+        let after = blank(&q.cursor)
+            .map(|c| {
+                Uuid::parse_str(&c)
+                    .map_err(|_| invalid("invalid_cursor", "cursor", "cursor is not one this server gave out"))
+            })
+            .transpose()?;
+        let contacts = self.store.contacts(&filter, after, limit).await?;
+        let next_cursor = (contacts.len() as i64 == limit).then(|| contacts.last().map(|c| c.id.to_string())).flatten();
+        Ok(ContactPage { contacts, next_cursor })
+    }
+
+    /// Moves a contact to `stage` by hand; `reason` is required and recorded.
+    pub async fn change_stage(
+        &self,
+        id: Uuid,
+        stage: &str,
+        reason: Option<&str>,
+        actor: &Actor,
+    ) -> Result<StageChange, AppError> {
+        let to: Stage = stage.parse().map_err(|m| invalid("invalid_stage", "stage", m))?;
+        let mut tx = self.store.begin().await?;
+        let mut contact = tx
+            .contact_by_id(id)
+            .await?
+            .ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))?;
+        let now = self.now();
+        let cause = Cause::new(CauseKind::Manual, reason.unwrap_or_default());
+        let change = lifecycle::transition(id, Some(contact.stage), to, cause, actor, now).map_err(|e| match e {
+            TransitionError::ReasonRequired => invalid("reason_required", "reason", e.to_string()),
+            TransitionError::ReasonTooLong => invalid("too_long", "reason", e.to_string()),
+            TransitionError::NoChange(_) => {
+                AppError::new(ErrorKind::Conflict, "no_change", e.to_string()).field("stage")
+            }
+            TransitionError::NotAllowed { .. } => invalid("transition_not_allowed", "stage", e.to_string()),
+        })?;
+        contact.stage = to;
+        contact.stage_at = now;
+        contact.updated_at = now;
+        tx.update_contact(&contact).await?;
+        tx.insert_stage_change(&change).await?;
+        tx.commit().await?;
+        Ok(change)
+    }
+}

@@ -1,0 +1,79 @@
+//! Errors of the use cases, each with a stable code for API clients.
+
+use leadgate_core::FieldError;
+use leadgate_store::StoreError;
+use std::fmt;
+
+/// The broad kind of a failure; the HTTP layer maps each to one status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request could not be read at all (malformed JSON, bad encoding).
+    Malformed,
+    /// The request was read but a value is wrong or missing.
+    Invalid,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    UnsupportedMediaType,
+    TooLarge,
+    /// The database is unreachable or overloaded; try again.
+    Unavailable,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppError {
+    pub kind: ErrorKind,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    /// Per-item problems of a batch, when the whole batch was refused.
+    pub details: Vec<(usize, FieldError)>,
+}
+
+impl AppError {
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
+        Self { kind, code, message: message.into(), field: None, details: Vec::new() }
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn from_field(kind: ErrorKind, e: FieldError) -> Self {
+        Self { kind, code: e.code, message: e.message, field: e.field, details: Vec::new() }
+    }
+
+    pub fn invalid(e: FieldError) -> Self {
+        Self::from_field(ErrorKind::Invalid, e)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, code, message)
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{} ({field}): {}", self.code, self.message),
+            None => write!(f, "{}: {}", self.code, self.message),
+        }
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        // Details go to the log, not to the client.
+        tracing::error!(error = %e, "store error");
+        match e {
+            StoreError::Conflict(_) => {
+                AppError::new(ErrorKind::Conflict, "conflict", "a concurrent change got there first; try again")
+            }
+            _ => AppError::new(ErrorKind::Unavailable, "unavailable", "the database is unavailable; try again shortly"),
+        }
+    }
+}

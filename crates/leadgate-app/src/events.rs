@@ -1,0 +1,191 @@
+//! Taking in activity events, with group commit.
+//!
+//! Each request's events go to a committer task, which gathers everything waiting
+//! into one transaction. Each request is answered only after the transaction holding
+//! its events has committed, so an acknowledgement always means "durable", while the
+//! cost of a commit (an fsync) is shared by every request that arrived meanwhile.
+
+use crate::{App, AppError, AppOptions, Clock, ErrorKind};
+use leadgate_core::event::parse_event;
+use leadgate_core::{Actor, FieldError, NewEvent};
+use leadgate_store::Store;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+pub const MAX_EVENTS_PER_BATCH: usize = 1_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventsReceipt {
+    pub accepted: usize,
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejected {
+    pub index: usize,
+    pub error: RejectedError,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RejectedError {
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl From<FieldError> for RejectedError {
+    fn from(e: FieldError) -> Self {
+        Self { code: e.code, message: e.message, field: e.field }
+    }
+}
+
+struct Job {
+    events: Vec<NewEvent>,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+pub(crate) struct Committer {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Committer {
+    pub(crate) fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, opts: &AppOptions) -> Self {
+        let (queue, rx) = mpsc::channel::<Job>(16_384);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..opts.committers.max(1) {
+            let (store, clock, rx, max) = (store.clone(), clock.clone(), rx.clone(), opts.max_commit_events);
+            tokio::spawn(async move {
+                loop {
+                    let jobs = {
+                        let mut rx = rx.lock().await;
+                        let Some(first) = rx.recv().await else { return };
+                        let mut n = first.events.len();
+                        let mut jobs = vec![first];
+                        while n < max {
+                            match rx.try_recv() {
+                                Ok(job) => {
+                                    n += job.events.len();
+                                    jobs.push(job);
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        jobs
+                    };
+                    commit(&*store, &*clock, jobs).await;
+                }
+            });
+        }
+        Self { queue }
+    }
+
+    async fn submit(&self, events: Vec<NewEvent>) -> Result<(), AppError> {
+        let (done, wait) = oneshot::channel();
+        let unavailable = |m: String| AppError::new(ErrorKind::Unavailable, "unavailable", m);
+        self.queue.send(Job { events, done }).await.map_err(|_| unavailable("the server is shutting down".into()))?;
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(unavailable(format!("the events could not be stored: {e}"))),
+            Err(_) => Err(unavailable("the server is shutting down".into())),
+        }
+    }
+}
+
+async fn commit(store: &dyn Store, clock: &dyn Clock, jobs: Vec<Job>) {
+    let mut all = Vec::with_capacity(jobs.iter().map(|j| j.events.len()).sum());
+    let mut waiters = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        all.extend(job.events);
+        waiters.push(job.done);
+    }
+    let result = store.append_events(&all, clock.now()).await.map_err(|e| {
+        tracing::error!(error = %e, events = all.len(), "event commit failed");
+        e.to_string()
+    });
+    for w in waiters {
+        let _ = w.send(result.clone());
+    }
+}
+
+impl App {
+    /// Validates and stores events: one, or a batch of up to [`MAX_EVENTS_PER_BATCH`].
+    /// Valid events are committed before this returns; invalid ones are listed with
+    /// their index and problem. A batch in which nothing is valid is refused whole.
+    pub async fn ingest_events(&self, body: Value, _actor: &Actor) -> Result<EventsReceipt, AppError> {
+        let (items, single) = match body {
+            Value::Object(mut m) if m.contains_key("events") => match m.remove("events") {
+                Some(Value::Array(items)) => (items, false),
+                _ => {
+                    return Err(
+                        AppError::new(ErrorKind::Invalid, "invalid_type", "events must be an array").field("events")
+                    );
+                }
+            },
+            v @ Value::Object(_) => (vec![v], true),
+            _ => {
+                return Err(AppError::new(
+                    ErrorKind::Malformed,
+                    "invalid_json",
+                    "the body must be an event object or {\"events\": [...]}",
+                ));
+            }
+        };
+        if items.is_empty() {
+            return Err(AppError::new(ErrorKind::Invalid, "empty_batch", "events is empty").field("events"));
+        }
+        if items.len() > MAX_EVENTS_PER_BATCH {
+            return Err(AppError::new(
+                ErrorKind::Invalid,
+                "batch_too_large",
+                format!("a batch holds at most {MAX_EVENTS_PER_BATCH} events; this one has {}", items.len()),
+            )
+            .field("events"));
+        }
+        let now = self.now();
+        let mut accepted = Vec::with_capacity(items.len());
+        let mut rejected = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            match parse_event(item, now) {
+                Ok(e) => accepted.push((index, e)),
+                Err(e) => rejected.push((index, e)),
+            }
+        }
+        // Events naming a contact id must name a real one.
+        let named: Vec<_> =
+            accepted.iter().filter_map(|(_, e)| e.contact_id).collect::<HashSet<_>>().into_iter().collect();
+        if !named.is_empty() {
+            let known: HashSet<_> = self.store.existing_contacts(&named).await?.into_iter().collect();
+            let (ok, unknown): (Vec<_>, Vec<_>) =
+                accepted.into_iter().partition(|(_, e)| e.contact_id.is_none_or(|id| known.contains(&id)));
+            accepted = ok;
+            rejected.extend(
+                unknown.into_iter().map(|(i, _)| {
+                    (i, FieldError::new("unknown_contact", "contact_id", "no contact has this contact_id"))
+                }),
+            );
+            rejected.sort_by_key(|(i, _)| *i);
+        }
+        if accepted.is_empty() {
+            let within = |i: usize, e: FieldError| if single { e } else { e.within(&format!("events[{i}]")) };
+            let mut err = match rejected.first() {
+                Some((i, e)) => AppError::invalid(within(*i, e.clone())),
+                None => AppError::new(ErrorKind::Invalid, "empty_batch", "no events"),
+            };
+            if !single {
+                err.code = "no_valid_events";
+                err.message = format!("none of the {} events is valid; first problem: {}", items.len(), err.message);
+                err.details = rejected;
+            }
+            return Err(err);
+        }
+        let count = accepted.len();
+        self.events.submit(accepted.into_iter().map(|(_, e)| e).collect()).await?;
+        Ok(EventsReceipt {
+            accepted: count,
+            rejected: rejected.into_iter().map(|(index, e)| Rejected { index, error: e.into() }).collect(),
+        })
+    }
+}

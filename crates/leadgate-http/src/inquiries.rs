@@ -1,0 +1,138 @@
+//! The public capture endpoint: the only one that needs no API key, so it carries its
+//! own defences: a body limit, a per-IP rate limit, a honeypot (in the core) and CORS
+//! limited per form.
+
+use crate::AppState;
+use crate::error::{ApiError, error_response};
+use crate::extract::body_rejection;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use leadgate_app::RawInquiry;
+use leadgate_core::Stage;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub type Limiter = DefaultKeyedRateLimiter<IpAddr>;
+
+pub fn limiter(per_minute: u32) -> Limiter {
+    let n = NonZeroU32::new(per_minute.max(1)).expect("at least 1");
+    RateLimiter::keyed(Quota::per_minute(n))
+}
+
+/// Forgets idle addresses so the limiter's memory stays bounded.
+pub fn spawn_limiter_cleanup(limiter: Arc<Limiter>) {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limiter.retain_recent();
+            }
+        });
+    }
+}
+
+fn client_ip(headers: &HeaderMap, peer: SocketAddr, trust_forwarded: bool) -> IpAddr {
+    if trust_forwarded
+        && let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return ip;
+    }
+    peer.ip()
+}
+
+fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Lets the browser read our answer when a form posts with `fetch` from another origin.
+fn allow_origin(resp: &mut Response, origin: Option<&HeaderValue>) {
+    if let Some(origin) = origin {
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+pub async fn preflight(headers: HeaderMap) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    allow_origin(&mut resp, headers.get(header::ORIGIN));
+    let h = resp.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type"));
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    resp
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).cloned();
+    let ip = client_ip(&headers, peer, state.opts.trust_forwarded_for);
+    let outcome =
+        |o: &'static str| state.metrics.inquiries.get_or_create(&crate::metrics::OutcomeLabels { outcome: o }).inc();
+    if let Err(not_until) = state.limiter.check_key(&ip) {
+        outcome("refused");
+        let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1);
+        let mut resp = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            &format!("too many inquiries from this address; try again in {wait} s"),
+        );
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        allow_origin(&mut resp, origin.as_ref());
+        return resp;
+    }
+    let result = match body {
+        Err(r) => Err(body_rejection(r)),
+        Ok(body) => {
+            let raw = RawInquiry {
+                body: body.to_vec(),
+                content_type: header_string(&headers, header::CONTENT_TYPE),
+                query,
+                remote_ip: Some(ip.to_string()),
+                user_agent: header_string(&headers, header::USER_AGENT),
+                origin: origin.as_ref().and_then(|o| o.to_str().ok()).map(str::to_owned),
+            };
+            state.app.capture_inquiry(raw).await.map_err(ApiError)
+        }
+    };
+    let mut resp = match result {
+        Ok(receipt) => {
+            outcome(if receipt.stage == Stage::Disqualified {
+                "junk"
+            } else if receipt.duplicate {
+                "duplicate"
+            } else {
+                "created"
+            });
+            (StatusCode::CREATED, axum::Json(receipt)).into_response()
+        }
+        // A refused origin gets no CORS grant, so the page cannot read the answer.
+        Err(e) if e.0.code == "origin_not_allowed" => {
+            outcome("refused");
+            return e.into_response();
+        }
+        Err(e) => {
+            outcome("refused");
+            e.into_response()
+        }
+    };
+    allow_origin(&mut resp, origin.as_ref());
+    resp
+}

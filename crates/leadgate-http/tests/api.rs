@@ -1,0 +1,512 @@
+//! The API as a client sees it, on both databases: status codes, JSON bodies and
+//! errors, through the real router (in-process, no socket).
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use leadgate_app::{App, AppOptions, SystemClock};
+use leadgate_core::Role;
+use leadgate_http::{HttpOptions, router};
+use leadgate_store::Store;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+leadgate_store::on_both_stores!(
+    an_inquiry_creates_a_prospect_and_a_repeat_is_the_same_contact,
+    a_plain_html_form_works_and_keeps_every_field_literally,
+    junk_is_kept_as_disqualified_with_its_reason,
+    visits_before_the_first_form_join_the_contact,
+    events_report_each_rejected_item_and_refuse_oversized_batches,
+    requests_without_the_right_key_or_role_are_refused,
+    malformed_input_gets_a_json_error_and_the_server_keeps_serving,
+    stage_changes_need_a_reason_and_are_recorded_with_the_actor,
+    contacts_are_listed_with_filters_and_cursors,
+    each_address_is_rate_limited,
+    cors_follows_the_forms_allowed_origins,
+    the_inbox_keeps_refused_inquiries_and_replays_them,
+    the_start_page_health_and_metrics_answer,
+);
+
+struct Api {
+    router: Router,
+    app: Arc<App>,
+    admin: String,
+    form_key: String,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    json: Value,
+    text: String,
+}
+
+impl Api {
+    async fn new(store: Arc<dyn Store>) -> Self {
+        Self::with(store, HttpOptions { inquiries_per_minute: 10_000, ..HttpOptions::default() }).await
+    }
+
+    async fn with(store: Arc<dyn Store>, opts: HttpOptions) -> Self {
+        let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
+        let admin = app.create_api_key("ops", Role::Admin).await.unwrap().secret;
+        let router = router(app.clone(), opts).layer(MockConnectInfo(SocketAddr::from(([203, 0, 113, 7], 4242))));
+        let mut api = Self { router, app, admin, form_key: String::new() };
+        let form = api
+            .post("/v1/forms", json!({"name": "CRM guide", "channel": "paid_search", "offer": "CRM buyer's guide"}))
+            .await;
+        assert_eq!(form.status, StatusCode::CREATED, "{}", form.text);
+        api.form_key = form.json["key"].as_str().unwrap().to_owned();
+        api
+    }
+
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, headers, json, text }
+    }
+
+    fn req(&self, method: Method, uri: &str, key: Option<&str>) -> axum::http::request::Builder {
+        let b = Request::builder().method(method).uri(uri);
+        match key {
+            Some(k) => b.header(header::AUTHORIZATION, format!("Bearer {k}")),
+            None => b,
+        }
+    }
+
+    async fn get(&self, uri: &str) -> Reply {
+        self.send(self.req(Method::GET, uri, Some(&self.admin)).body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(&self, uri: &str, body: Value) -> Reply {
+        self.post_as(uri, &self.admin.clone(), body).await
+    }
+
+    async fn post_as(&self, uri: &str, key: &str, body: Value) -> Reply {
+        let req = self.req(Method::POST, uri, Some(key)).header(header::CONTENT_TYPE, "application/json");
+        self.send(req.body(Body::from(body.to_string())).unwrap()).await
+    }
+
+    /// Posts an inquiry as a browser would: no API key.
+    async fn inquire(&self, content_type: &str, body: impl Into<Body>) -> Reply {
+        let req = self.req(Method::POST, "/v1/inquiries", None).header(header::CONTENT_TYPE, content_type);
+        self.send(req.body(body.into()).unwrap()).await
+    }
+
+    async fn inquire_json(&self, mut body: Value) -> Reply {
+        body["form_key"] = json!(self.form_key);
+        self.inquire("application/json", body.to_string()).await
+    }
+
+    async fn contact(&self, id: &Value) -> Value {
+        let r = self.get(&format!("/v1/contacts/{}", id.as_str().unwrap())).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.json
+    }
+}
+
+fn assert_error(r: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(r.json["error"]["code"], json!(code), "{}", r.text);
+    assert!(r.json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.text);
+}
+
+async fn an_inquiry_creates_a_prospect_and_a_repeat_is_the_same_contact(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let first = api
+        .inquire_json(json!({"email": "  Ann.Lee@Acme.COM ", "first_name": "Ann", "company": "Acme",
+                            "action": "download", "source": {"campaign": "q3"}}))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    assert_eq!((first.json["stage"].clone(), first.json["duplicate"].clone()), (json!("prospect"), json!(false)));
+
+    let again = api.inquire_json(json!({"email": "ann.lee@acme.com", "title": "CTO", "action": "demo_request"})).await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.json["contact_id"], first.json["contact_id"]);
+    assert_eq!(again.json["duplicate"], json!(true));
+    assert_ne!(again.json["response_id"], first.json["response_id"]);
+
+    let c = api.contact(&first.json["contact_id"]).await;
+    assert_eq!(c["email"], json!("ann.lee@acme.com"));
+    assert_eq!((c["first_name"].clone(), c["title"].clone()), (json!("Ann"), json!("CTO")));
+    assert_eq!(c["account"]["domain"], json!("acme.com"));
+    assert_eq!(c["account"]["name"], json!("Acme"));
+    let responses = c["responses"].as_array().unwrap();
+    assert_eq!(responses.len(), 2);
+    assert_eq!(responses[1]["channel"], json!("paid_search"), "the form's channel is the default where");
+    assert_eq!(responses[1]["offer"], json!("CRM buyer's guide"));
+    assert_eq!(responses[1]["campaign"], json!("q3"));
+    assert_eq!(responses[0]["action"], json!("demo_request"));
+    assert_eq!(c["stage_history"].as_array().unwrap().len(), 1, "a repeat inquiry does not move a prospect");
+
+    // A free-mail address makes no account.
+    let gmail = api.inquire_json(json!({"email": "bob@gmail.com"})).await;
+    assert_eq!(api.contact(&gmail.json["contact_id"]).await["account"], Value::Null);
+}
+
+async fn a_plain_html_form_works_and_keeps_every_field_literally(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let body = format!(
+        "form_key={}&email=eve%40example.org&name=Eve+O%27Neil&company=Robert%27%29%3B+DROP+TABLE+contacts%3B--\
+         &message=%3Cscript%3Ealert(1)%3C%2Fscript%3E&team_size=40&topic=crm&topic=api&_gotcha=",
+        api.form_key
+    );
+    let r = api.inquire("application/x-www-form-urlencoded", body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let c = api.contact(&r.json["contact_id"]).await;
+    assert_eq!(c["company"], json!("Robert'); DROP TABLE contacts;--"));
+    assert_eq!(c["last_name"], json!("O'Neil"));
+    assert_eq!(c["custom"]["team_size"], json!("40"));
+    assert_eq!(c["custom"]["topic"], json!(["crm", "api"]));
+    assert_eq!(c["responses"][0]["message"], json!("<script>alert(1)</script>"));
+    assert_eq!(c["stage"], json!("prospect"));
+}
+
+async fn junk_is_kept_as_disqualified_with_its_reason(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let cases = [
+        (json!({"email": "bot@spam.example", "_gotcha": "http://buy.example"}), "honeypot"),
+        (
+            json!({"email": "jo@uni.example", "message": "Please find my CV attached, I am applying for the sales role"}),
+            "job_application",
+        ),
+        (
+            json!({"email": "seo@agency.example", "message": "We offer SEO services to rank your website"}),
+            "vendor_solicitation",
+        ),
+    ];
+    for (body, reason) in cases {
+        let r = api.inquire_json(body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "junk is stored, not dropped: {}", r.text);
+        assert_eq!(r.json["stage"], json!("disqualified"));
+        let c = api.contact(&r.json["contact_id"]).await;
+        let change = &c["stage_history"][0];
+        assert_eq!((change["to"].clone(), change["cause"].clone()), (json!("disqualified"), json!("junk")));
+        assert!(change["detail"].as_str().unwrap().starts_with(reason), "{change}");
+        assert!(c["responses"][0]["junk"].as_str().unwrap().starts_with(reason));
+    }
+}
+
+async fn visits_before_the_first_form_join_the_contact(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let visits = json!({"events": [
+        {"visitor_id": "v-77", "kind": "page_view", "url": "https://acme.example/blog", "at": "2026-01-05T10:00:00Z"},
+        {"visitor_id": "v-77", "kind": "pricing_view", "at": "2026-01-06T10:00:00Z"},
+        {"email": "kim@bigco.example", "kind": "email_open", "at": "2026-01-04T10:00:00Z"},
+    ]});
+    let r = api.post("/v1/events", visits).await;
+    assert_eq!((r.status, r.json["accepted"].clone()), (StatusCode::ACCEPTED, json!(3)), "{}", r.text);
+
+    let q = api.inquire_json(json!({"email": "kim@bigco.example", "visitor_id": "v-77"})).await;
+    let c = api.contact(&q.json["contact_id"]).await;
+    let kinds: Vec<_> = c["recent_events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["pricing_view", "page_view", "email_open"], "the timeline shows the visits before the form");
+
+    let later = api.post("/v1/events", json!({"visitor_id": "v-77", "kind": "download"})).await;
+    assert_eq!(later.status, StatusCode::ACCEPTED);
+    assert_eq!(api.contact(&q.json["contact_id"]).await["recent_events"][0]["kind"], json!("download"));
+}
+
+async fn events_report_each_rejected_item_and_refuse_oversized_batches(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let q = api.inquire_json(json!({"email": "ann@acme.example"})).await;
+    let id = q.json["contact_id"].clone();
+    let batch = json!({"events": [
+        {"contact_id": id, "kind": "page_view"},
+        {"email": "ann@acme.example", "kind": "roi_calculator_used"},
+        {"email": "ann@acme.example", "kind": "Page View!"},
+        {"email": "ann@acme.example", "kind": "page_view", "at": "2999-01-01T00:00:00Z"},
+        {"email": "ann@acme.example", "kind": "page_view", "at": "last tuesday"},
+        {"contact_id": "018f0000-0000-7000-8000-000000000000", "kind": "page_view"},
+        {"kind": "page_view"},
+        "not an object",
+    ]});
+    let r = api.post("/v1/events", batch).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    assert_eq!(r.json["accepted"], json!(2));
+    let rejected: Vec<_> = r.json["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["index"].as_u64().unwrap(), x["error"]["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            (2, "invalid_identifier"),
+            (3, "future_timestamp"),
+            (4, "invalid_timestamp"),
+            (5, "unknown_contact"),
+            (6, "missing_identity"),
+            (7, "invalid_event")
+        ]
+    );
+    let c = api.contact(&id).await;
+    assert_eq!(c["recent_events"].as_array().unwrap().len(), 2, "exactly the accepted events are stored");
+
+    let too_many: Vec<_> = (0..1_001).map(|_| json!({"email": "ann@acme.example", "kind": "page_view"})).collect();
+    assert_error(
+        &api.post("/v1/events", json!({"events": too_many})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "batch_too_large",
+    );
+    let all_bad = api.post("/v1/events", json!({"events": [{"kind": "x"}, {"email": "nope", "kind": "x"}]})).await;
+    assert_error(&all_bad, StatusCode::UNPROCESSABLE_ENTITY, "no_valid_events");
+    assert_eq!(all_bad.json["rejected"].as_array().unwrap().len(), 2);
+    let single = api.post("/v1/events", json!({"email": "ann@acme.example", "kind": "drop table;"})).await;
+    assert_error(&single, StatusCode::UNPROCESSABLE_ENTITY, "invalid_identifier");
+    assert_eq!(single.json["error"]["field"], json!("kind"));
+    assert_error(&api.post("/v1/events", json!({"events": []})).await, StatusCode::UNPROCESSABLE_ENTITY, "empty_batch");
+    assert_eq!(api.contact(&id).await["recent_events"].as_array().unwrap().len(), 2, "refused batches store nothing");
+}
+
+async fn requests_without_the_right_key_or_role_are_refused(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let event = json!({"email": "a@b.example", "kind": "page_view"});
+    let none = api.send(api.req(Method::GET, "/v1/contacts", None).body(Body::empty()).unwrap()).await;
+    assert_error(&none, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_error(
+        &api.post_as("/v1/events", "lg_wrong", event.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    let readonly = api.app.create_api_key("viewer", Role::Readonly).await.unwrap().secret;
+    assert_error(&api.post_as("/v1/events", &readonly, event.clone()).await, StatusCode::FORBIDDEN, "forbidden");
+    assert_error(&api.post_as("/v1/forms", &readonly, json!({"name": "x"})).await, StatusCode::FORBIDDEN, "forbidden");
+    let list = api.send(api.req(Method::GET, "/v1/contacts", Some(&readonly)).body(Body::empty()).unwrap()).await;
+    assert_eq!(list.status, StatusCode::OK, "readonly may read");
+    let sales = api.app.create_api_key("rep", Role::Sales).await.unwrap().secret;
+    assert_eq!(api.post_as("/v1/events", &sales, event).await.status, StatusCode::ACCEPTED);
+    assert_error(&api.post_as("/v1/forms", &sales, json!({"name": "x"})).await, StatusCode::FORBIDDEN, "forbidden");
+    let inbox = api.send(api.req(Method::GET, "/v1/inbox", Some(&sales)).body(Body::empty()).unwrap()).await;
+    assert_error(&inbox, StatusCode::FORBIDDEN, "forbidden");
+}
+
+async fn malformed_input_gets_a_json_error_and_the_server_keeps_serving(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let fk = api.form_key.clone();
+    let json_ct = "application/json";
+    assert_error(&api.inquire(json_ct, "{\"email\": ").await, StatusCode::BAD_REQUEST, "invalid_json");
+    assert_error(
+        &api.inquire("application/xml", "<email/>").await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    let no_ct = api.send(api.req(Method::POST, "/v1/inquiries", None).body(Body::from("{}")).unwrap()).await;
+    assert_error(&no_ct, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    let missing = api.inquire(json_ct, json!({"form_key": fk}).to_string()).await;
+    assert_error(&missing, StatusCode::UNPROCESSABLE_ENTITY, "missing_field");
+    assert_eq!(missing.json["error"]["field"], json!("email"));
+    assert_error(
+        &api.inquire_json(json!({"email": "not-an-email"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_email",
+    );
+    assert_error(&api.inquire_json(json!({"email": ""})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_email");
+    let unknown = api.inquire(json_ct, json!({"form_key": "f_nope", "email": "a@b.example"}).to_string()).await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "unknown_form");
+    let no_form = api.inquire(json_ct, json!({"email": "a@b.example"}).to_string()).await;
+    assert_error(&no_form, StatusCode::UNPROCESSABLE_ENTITY, "missing_field");
+    assert_eq!(no_form.json["error"]["field"], json!("form_key"));
+
+    let huge = format!("{{\"form_key\":\"{fk}\",\"email\":\"a@b.example\",\"message\":\"{}\"}}", "x".repeat(10 << 20));
+    assert_error(&api.inquire(json_ct, huge.clone()).await, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    let req = api.req(Method::POST, "/v1/events", Some(&api.admin)).header(header::CONTENT_TYPE, json_ct);
+    assert_error(&api.send(req.body(Body::from(huge)).unwrap()).await, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+
+    let mut bad_utf8 = format!("{{\"form_key\":\"{fk}\",\"email\":\"a@b.example\",\"company\":\"").into_bytes();
+    bad_utf8.extend_from_slice(&[0xff, 0xfe, 0xfd]);
+    bad_utf8.extend_from_slice(b"\"}");
+    assert_error(&api.inquire(json_ct, bad_utf8).await, StatusCode::BAD_REQUEST, "invalid_encoding");
+    let form = format!("form_key={fk}&email=a%40b.example&company=%FF%FE");
+    assert_error(
+        &api.inquire("application/x-www-form-urlencoded", form).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_encoding",
+    );
+
+    let req = api.req(Method::POST, "/v1/events", Some(&api.admin)).header(header::CONTENT_TYPE, "text/csv");
+    assert_error(
+        &api.send(req.body(Body::from("a,b")).unwrap()).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    let req = api.req(Method::POST, "/v1/events", Some(&api.admin)).header(header::CONTENT_TYPE, json_ct);
+    assert_error(&api.send(req.body(Body::from("[1,2")).unwrap()).await, StatusCode::BAD_REQUEST, "invalid_json");
+    let form = api.post("/v1/forms", json!({"name": "x", "colour": "red"})).await;
+    assert_error(&form, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    assert!(form.json["error"]["message"].as_str().unwrap().contains("colour"));
+    let origin = api.post("/v1/forms", json!({"name": "x", "allowed_origins": ["javascript:alert(1)"]})).await;
+    assert_error(&origin, StatusCode::UNPROCESSABLE_ENTITY, "invalid_origin");
+    assert_eq!(origin.json["error"]["field"], json!("allowed_origins[0]"));
+
+    assert_error(&api.get("/v1/nothing-here").await, StatusCode::NOT_FOUND, "not_found");
+    let put = api.send(api.req(Method::PUT, "/v1/inquiries", None).body(Body::empty()).unwrap()).await;
+    assert_error(&put, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+
+    // Nothing half-written: only the inquiries that were valid made contacts.
+    assert_eq!(api.get("/v1/contacts").await.json["contacts"].as_array().unwrap().len(), 0);
+    assert_eq!(api.get("/healthz").await.status, StatusCode::OK, "the server keeps serving");
+    assert_eq!(api.inquire_json(json!({"email": "ok@b.example"})).await.status, StatusCode::CREATED);
+}
+
+async fn stage_changes_need_a_reason_and_are_recorded_with_the_actor(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let q = api.inquire_json(json!({"email": "ann@acme.example"})).await;
+    let id = q.json["contact_id"].as_str().unwrap().to_owned();
+    let uri = format!("/v1/contacts/{id}/stage");
+    assert_error(&api.post(&uri, json!({"stage": "sql"})).await, StatusCode::UNPROCESSABLE_ENTITY, "reason_required");
+    assert_error(
+        &api.post(&uri, json!({"stage": "hot", "reason": "x"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_stage",
+    );
+    assert_error(&api.post(&uri, json!({"stage": "prospect", "reason": "x"})).await, StatusCode::CONFLICT, "no_change");
+    let ok = api.post(&uri, json!({"stage": "sql", "reason": "budget confirmed on call"})).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let c = api.contact(&json!(id)).await;
+    assert_eq!(c["stage"], json!("sql"));
+    let last = &c["stage_history"][1];
+    assert_eq!(
+        (
+            last["from"].clone(),
+            last["to"].clone(),
+            last["cause"].clone(),
+            last["detail"].clone(),
+            last["actor"].clone()
+        ),
+        (json!("prospect"), json!("sql"), json!("manual"), json!("budget confirmed on call"), json!("api_key:ops"))
+    );
+    let missing = api
+        .post("/v1/contacts/018f0000-0000-7000-8000-000000000000/stage", json!({"stage": "sql", "reason": "x"}))
+        .await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "unknown_contact");
+    assert_error(&api.get("/v1/contacts/42").await, StatusCode::NOT_FOUND, "unknown_contact");
+}
+
+async fn contacts_are_listed_with_filters_and_cursors(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    for i in 0..7 {
+        let mut body = json!({"email": format!("p{i}@acme.example")});
+        if i % 3 == 0 {
+            body["channel"] = json!("purchased_list");
+        }
+        assert_eq!(api.inquire_json(body).await.status, StatusCode::CREATED);
+    }
+    let mut seen = Vec::new();
+    let mut uri = "/v1/contacts?limit=3".to_owned();
+    loop {
+        let page = api.get(&uri).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        seen.extend(page.json["contacts"].as_array().unwrap().iter().map(|c| c["email"].as_str().unwrap().to_owned()));
+        match page.json["next_cursor"].as_str() {
+            Some(cursor) => uri = format!("/v1/contacts?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let expected: Vec<_> = (0..7).rev().map(|i| format!("p{i}@acme.example")).collect();
+    assert_eq!(seen, expected, "every contact once, newest first");
+    let outbound = api.get("/v1/contacts?direction=outbound&channel=purchased_list").await;
+    assert_eq!(outbound.json["contacts"].as_array().unwrap().len(), 3);
+    let by_email = api.get("/v1/contacts?email=P3@ACME.example").await;
+    assert_eq!(by_email.json["contacts"][0]["email"], json!("p3@acme.example"));
+    assert_eq!(api.get("/v1/contacts?stage=customer").await.json["contacts"], json!([]));
+    assert_error(&api.get("/v1/contacts?stage=hot").await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_stage");
+    assert_error(&api.get("/v1/contacts?limit=0").await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+    assert_error(&api.get("/v1/contacts?cursor=abc").await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor");
+    assert_error(&api.get("/v1/contacts?colour=red").await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_query");
+}
+
+async fn each_address_is_rate_limited(store: Arc<dyn Store>) {
+    let api = Api::with(store, HttpOptions { inquiries_per_minute: 3, ..HttpOptions::default() }).await;
+    for i in 0..3 {
+        assert_eq!(api.inquire_json(json!({"email": format!("r{i}@acme.example")})).await.status, StatusCode::CREATED);
+    }
+    let limited = api.inquire_json(json!({"email": "r9@acme.example"})).await;
+    assert_error(&limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let retry: u64 = limited.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert_eq!(api.get("/v1/contacts?email=r9@acme.example").await.json["contacts"], json!([]), "nothing stored");
+}
+
+async fn cors_follows_the_forms_allowed_origins(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let form = api.post("/v1/forms", json!({"name": "site", "allowed_origins": ["https://www.acme.example/"]})).await;
+    let key = form.json["key"].as_str().unwrap().to_owned();
+    let post = |origin: &'static str| {
+        let body = json!({"form_key": key, "email": format!("c{}@acme.example", origin.len())}).to_string();
+        api.req(Method::POST, "/v1/inquiries", None)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ORIGIN, origin)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let ok = api.send(post("https://www.acme.example")).await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text);
+    assert_eq!(ok.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://www.acme.example");
+    let evil = api.send(post("https://evil.example")).await;
+    assert_error(&evil, StatusCode::FORBIDDEN, "origin_not_allowed");
+    assert!(!evil.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    let pre = api
+        .send(
+            api.req(Method::OPTIONS, "/v1/inquiries", None)
+                .header(header::ORIGIN, "https://www.acme.example")
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(pre.status, StatusCode::NO_CONTENT);
+    assert_eq!(pre.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://www.acme.example");
+    assert!(pre.headers[header::ACCESS_CONTROL_ALLOW_HEADERS].to_str().unwrap().contains("Content-Type"));
+}
+
+async fn the_inbox_keeps_refused_inquiries_and_replays_them(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let bad = api.inquire_json(json!({"email": "not-an-email", "company": "Acme"})).await;
+    assert_error(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_email");
+    let good = api.inquire_json(json!({"email": "ok@acme.example"})).await;
+    let rejected = api.get("/v1/inbox?status=rejected").await;
+    let items = rejected.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", rejected.text);
+    assert!(items[0]["error"].as_str().unwrap().contains("invalid_email"));
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+    let stored = api.app.store().inbox_item(id.parse().unwrap()).await.unwrap().unwrap();
+    assert!(String::from_utf8(stored.body).unwrap().contains("not-an-email"), "the raw body is kept");
+
+    let replay = api.post(&format!("/v1/inbox/{id}/replay"), json!({})).await;
+    assert_error(&replay, StatusCode::UNPROCESSABLE_ENTITY, "invalid_email");
+    assert_eq!(api.get("/v1/inbox?status=rejected").await.json["items"][0]["attempts"], json!(2));
+
+    let processed = api.get("/v1/inbox?status=processed").await;
+    let item = &processed.json["items"][0];
+    assert_eq!(item["response_id"], good.json["response_id"]);
+    let again = api.post(&format!("/v1/inbox/{}/replay", item["id"].as_str().unwrap()), json!({})).await;
+    assert_error(&again, StatusCode::CONFLICT, "already_processed");
+    assert_error(&api.get("/v1/inbox?status=lost").await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+}
+
+async fn the_start_page_health_and_metrics_answer(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    api.inquire_json(json!({"email": "ann@acme.example"})).await;
+    let page = api.get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("<td id=\"contacts\">1</td>"), "{}", page.text);
+    assert!(page.text.contains("/v1/api.md"));
+    let ready = api.get("/readyz").await;
+    assert_eq!(ready.json["status"], json!("ready"));
+    let metrics = api.get("/metrics").await;
+    assert!(metrics.text.contains("leadgate_inquiries_total{outcome=\"created\"} 1"), "{}", metrics.text);
+    assert!(
+        metrics.text.contains("leadgate_http_requests_total{method=\"POST\",route=\"/v1/inquiries\",status=\"201\"} 1")
+    );
+    let doc = api.get("/v1/api.md").await;
+    assert!(doc.text.contains("POST /v1/inquiries"), "the API description is served");
+}

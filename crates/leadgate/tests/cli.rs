@@ -1,0 +1,111 @@
+//! The operator's commands, run as the real binary.
+
+mod common;
+
+use common::{Server, command, leadgate};
+use serde_json::Value;
+
+fn data_dir_env(dir: &tempfile::TempDir) -> Vec<(String, String)> {
+    vec![("LEADGATE_DATA_DIR".to_owned(), dir.path().to_string_lossy().into_owned())]
+}
+
+#[test]
+fn apikey_create_prints_the_key_last_and_only_a_hash_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = data_dir_env(&dir);
+    let key = leadgate(&env, &["apikey", "create", "--name", "ops", "--role", "marketing"]);
+    assert!(key.starts_with("lg_") && key.len() == 67, "{key}");
+    let list = command(&env).args(["apikey", "list"]).output().unwrap();
+    let listed = String::from_utf8(list.stdout).unwrap();
+    assert!(listed.contains("ops\tmarketing"), "{listed}");
+    assert!(!listed.contains(&key));
+    let db = std::fs::read(dir.path().join("leadgate.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("leadgate.db-wal")).unwrap_or_default();
+    let needle = key.as_bytes();
+    assert!(!db.windows(needle.len()).any(|w| w == needle) && !wal.windows(needle.len()).any(|w| w == needle));
+
+    let bad = command(&env).args(["apikey", "create", "--name", "x", "--role", "boss"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("roles are admin, marketing, sales, readonly"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_data_fills_an_empty_database_and_the_start_page_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = data_dir_env(&dir);
+    let out = leadgate(&env, &["demo", "--contacts", "3000"]);
+    assert!(out.starts_with("loaded 3000 contacts, 500 accounts"), "{out}");
+    let again = command(&env).args(["demo", "--contacts", "10"]).output().unwrap();
+    assert!(!again.status.success(), "demo refuses a database that has data");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds 3000 contacts"));
+
+    let key = leadgate(&env, &["apikey", "create", "--name", "t", "--role", "readonly"]);
+    let server = Server::start(&env);
+    let page = reqwest::get(format!("{}/", server.base)).await.unwrap().text().await.unwrap();
+    assert!(page.contains("<td id=\"contacts\">3000</td>"), "{page}");
+    let client = reqwest::Client::new();
+    let customers: Value = client
+        .get(format!("{}/v1/contacts?stage=customer&limit=1000", server.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = customers["contacts"].as_array().unwrap().len();
+    assert!(n > 10, "the demo has customers ({n})");
+    let id = customers["contacts"][0]["id"].as_str().unwrap();
+    let c: Value = client
+        .get(format!("{}/v1/contacts/{id}", server.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path: Vec<_> = c["stage_history"].as_array().unwrap().iter().map(|s| s["to"].as_str().unwrap()).collect();
+    assert_eq!(path.last(), Some(&"customer"));
+    assert!(path.len() >= 4, "a customer has a full history: {path:?}");
+}
+
+#[test]
+fn the_same_seed_loads_the_same_demo_data() {
+    let dump = |seed: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let env = data_dir_env(&dir);
+        leadgate(&env, &["demo", "--contacts", "500", "--seed", seed]);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let pool =
+                sqlx::SqlitePool::connect(&format!("sqlite://{}/leadgate.db", dir.path().display())).await.unwrap();
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("SELECT email, stage FROM contacts ORDER BY id").fetch_all(&pool).await.unwrap();
+            rows
+        })
+    };
+    let a = dump("7");
+    assert_eq!(a.len(), 500);
+    assert_eq!(a, dump("7"));
+    assert_ne!(a, dump("8"));
+}
+
+#[test]
+fn inbox_replay_without_work_says_so_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = data_dir_env(&dir);
+    let out = command(&env).args(["inbox", "replay", "--all"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to replay"));
+}
+
+#[test]
+fn a_misspelt_config_key_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("leadgate.toml");
+    std::fs::write(&cfg, "listn = \"127.0.0.1:1\"\n").unwrap();
+    let out = command(&data_dir_env(&dir)).args(["--config", cfg.to_str().unwrap(), "migrate"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listn"), "{}", String::from_utf8_lossy(&out.stderr));
+}
