@@ -117,6 +117,18 @@ impl App {
         Ok(NewApiKey { key, secret })
     }
 
+    /// Revokes a key. This server stops accepting it at once; other servers sharing
+    /// the database within the key cache's lifetime (30 s).
+    pub async fn revoke_api_key(&self, id: Uuid) -> Result<(), AppError> {
+        let mut tx = self.store.begin().await?;
+        if !tx.revoke_api_key(id, self.now()).await? {
+            return Err(AppError::not_found("unknown_api_key", format!("no active API key {id}")));
+        }
+        tx.commit().await?;
+        self.keys.0.write().expect("key cache lock").retain(|_, (k, _)| k.id != id);
+        Ok(())
+    }
+
     pub async fn api_keys(&self) -> Result<Vec<ApiKey>, AppError> {
         Ok(self.store.api_keys().await?)
     }

@@ -31,6 +31,9 @@ pub struct InquiryReceipt {
     pub stage: Stage,
     /// The email was already a contact.
     pub duplicate: bool,
+    /// The inquiry was recognised as junk.
+    #[serde(skip)]
+    pub junk: bool,
     #[serde(skip)]
     pub inbox_id: Uuid,
 }
@@ -127,7 +130,9 @@ impl App {
         .await;
         let (form, inquiry) = match prepared {
             Ok(p) => p,
-            Err(e) if e.kind == ErrorKind::Unavailable => return Err(self.fail(item, e).await),
+            Err(e) if matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Internal) => {
+                return Err(self.fail(item, e).await);
+            }
             Err(e) => {
                 let mut tx = self.store.begin().await?;
                 tx.settle_inbox(item.id, InboxStatus::Rejected, Some(&e.to_string()), None, self.now()).await?;
@@ -161,6 +166,8 @@ impl App {
         let existing = tx.contact_by_email(email.as_str()).await?;
         let account_id = match existing.as_ref().and_then(|c| c.account_id) {
             Some(id) => Some(id),
+            // Junk from a stranger says nothing about a company: no account for it.
+            None if junk.is_some() => None,
             None => self.account_for(&mut *tx, inquiry, item.received_at).await?,
         };
         let stamp =
@@ -187,6 +194,7 @@ impl App {
             response_id: response.id,
             stage: contact.stage,
             duplicate: !is_new,
+            junk: junk.is_some(),
             inbox_id: item.id,
         })
     }

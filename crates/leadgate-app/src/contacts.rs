@@ -21,7 +21,7 @@ pub struct ContactView {
 #[derive(Debug, Clone, Serialize)]
 pub struct ContactPage {
     pub contacts: Vec<Contact>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -99,8 +99,11 @@ impl App {
                     .map_err(|_| invalid("invalid_cursor", "cursor", "cursor is not one this server gave out"))
             })
             .transpose()?;
-        let contacts = self.store.contacts(&filter, after, limit).await?;
-        let next_cursor = (contacts.len() as i64 == limit).then(|| contacts.last().map(|c| c.id.to_string())).flatten();
+        // One more than asked tells whether another page exists.
+        let mut contacts = self.store.contacts(&filter, after, limit + 1).await?;
+        let more = contacts.len() as i64 > limit;
+        contacts.truncate(limit as usize);
+        let next_cursor = if more { contacts.last().map(|c| c.id.to_string()) } else { None };
         Ok(ContactPage { contacts, next_cursor })
     }
 
@@ -120,14 +123,21 @@ impl App {
             .ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))?;
         let now = self.now();
         let cause = Cause::new(CauseKind::Manual, reason.unwrap_or_default());
-        let change = lifecycle::transition(id, Some(contact.stage), to, cause, actor, now).map_err(|e| match e {
-            TransitionError::ReasonRequired => invalid("reason_required", "reason", e.to_string()),
-            TransitionError::ReasonTooLong => invalid("too_long", "reason", e.to_string()),
-            TransitionError::NoChange(_) => {
-                AppError::new(ErrorKind::Conflict, "no_change", e.to_string()).field("stage")
+        let change = match lifecycle::transition(id, Some(contact.stage), to, cause, actor, now) {
+            Ok(change) => change,
+            Err(e) => {
+                // The contact's row is locked (PostgreSQL): release it now.
+                tx.rollback().await?;
+                return Err(match e {
+                    TransitionError::ReasonRequired => invalid("reason_required", "reason", e.to_string()),
+                    TransitionError::ReasonTooLong => invalid("too_long", "reason", e.to_string()),
+                    TransitionError::NoChange(_) => {
+                        AppError::new(ErrorKind::Conflict, "no_change", e.to_string()).field("stage")
+                    }
+                    TransitionError::NotAllowed { .. } => invalid("transition_not_allowed", "stage", e.to_string()),
+                });
             }
-            TransitionError::NotAllowed { .. } => invalid("transition_not_allowed", "stage", e.to_string()),
-        })?;
+        };
         contact.stage = to;
         contact.stage_at = now;
         contact.updated_at = now;

@@ -19,6 +19,8 @@ pub enum ErrorKind {
     TooLarge,
     /// The database is unreachable or overloaded; try again.
     Unavailable,
+    /// A fault on our side that retrying will not fix (logged with its details).
+    Internal,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +75,16 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(_) => {
                 AppError::new(ErrorKind::Conflict, "conflict", "a concurrent change got there first; try again")
             }
-            _ => AppError::new(ErrorKind::Unavailable, "unavailable", "the database is unavailable; try again shortly"),
+            StoreError::Unavailable(_) => {
+                AppError::new(ErrorKind::Unavailable, "unavailable", "the database is unavailable; try again shortly")
+            }
+            StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migrate(_) | StoreError::InvalidUrl(_) => {
+                AppError::new(
+                    ErrorKind::Internal,
+                    "internal",
+                    "an unexpected database error occurred; it has been logged",
+                )
+            }
         }
     }
 }

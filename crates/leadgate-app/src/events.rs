@@ -116,14 +116,23 @@ impl App {
     /// their index and problem. A batch in which nothing is valid is refused whole.
     pub async fn ingest_events(&self, body: Value, _actor: &Actor) -> Result<EventsReceipt, AppError> {
         let (items, single) = match body {
-            Value::Object(mut m) if m.contains_key("events") => match m.remove("events") {
-                Some(Value::Array(items)) => (items, false),
-                _ => {
-                    return Err(
-                        AppError::new(ErrorKind::Invalid, "invalid_type", "events must be an array").field("events")
-                    );
+            Value::Object(mut m) if m.contains_key("events") => {
+                if let Some(other) = m.keys().find(|k| *k != "events") {
+                    return Err(AppError::new(
+                        ErrorKind::Invalid,
+                        "unknown_field",
+                        format!("a batch is {{\"events\": [...]}} only; unexpected field {other:?}"),
+                    )
+                    .field(other.clone()));
                 }
-            },
+                match m.remove("events") {
+                    Some(Value::Array(items)) => (items, false),
+                    _ => {
+                        return Err(AppError::new(ErrorKind::Invalid, "invalid_type", "events must be an array")
+                            .field("events"));
+                    }
+                }
+            }
             v @ Value::Object(_) => (vec![v], true),
             _ => {
                 return Err(AppError::new(

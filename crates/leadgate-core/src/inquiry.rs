@@ -133,6 +133,8 @@ pub fn parse(fields: &Map<String, Value>) -> Result<Inquiry, FieldError> {
                 source.entry("campaign".to_owned()).or_insert_with(|| value.clone());
                 custom(&mut q.custom, key, value)?;
             }
+            // `topics[]`, as HTML forms name multi-valued fields.
+            k if k.ends_with("[]") => custom(&mut q.custom, &k[..k.len() - 2], value)?,
             _ => custom(&mut q.custom, key, value)?,
         }
     }

@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Body, Caller, JsonBody, require_json};
+use crate::extract::{Body, Caller, parse_json, require_json};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -27,12 +27,17 @@ fn query_error(r: QueryRejection) -> ApiError {
     ApiError(AppError::new(ErrorKind::Invalid, "invalid_query", r.body_text()))
 }
 
+// Handlers check the caller's role before reading the body, so that a caller without
+// the right gets 403 whatever it sent.
+
 pub async fn create_form(
     State(s): State<AppState>,
     caller: Caller,
-    JsonBody(input): JsonBody<FormInput>,
+    headers: HeaderMap,
+    Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageForms)?;
+    let input: FormInput = parse_json(&headers, &body)?;
     let form = s.app.create_form(input).await?;
     Ok((StatusCode::CREATED, Json(form)))
 }
@@ -90,9 +95,11 @@ pub async fn change_stage(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    JsonBody(input): JsonBody<StageInput>,
+    headers: HeaderMap,
+    Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ChangeStage)?;
+    let input: StageInput = parse_json(&headers, &body)?;
     let id = parse_id(&id, "unknown_contact")?;
     let change = s.app.change_stage(id, &input.stage, input.reason.as_deref(), &actor(&caller)).await?;
     Ok(Json(change))
@@ -138,4 +145,10 @@ pub async fn replay_inbox(
     s.app.authorize(&caller.0, Permission::ManageInbox)?;
     let id = parse_id(&id, "unknown_inbox_item")?;
     Ok(Json(s.app.replay_inbox(id).await?))
+}
+
+pub async fn stats(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    let totals = s.app.store().totals().await.map_err(AppError::from)?;
+    Ok(Json(json!({ "totals": totals, "database": s.app.store().backend() })))
 }

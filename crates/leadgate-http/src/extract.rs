@@ -53,24 +53,16 @@ pub fn body_rejection(r: BytesRejection) -> ApiError {
     }
 }
 
-/// A JSON body deserialized into `T`; errors name the offending field.
-pub struct JsonBody<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        require_json(req.headers())?;
-        let Body(bytes) = Body::from_request(req, state).await?;
-        let value = leadgate_app::body::json_value(&bytes)?;
-        serde_path_to_error::deserialize(value).map(JsonBody).map_err(|e| {
-            let path = e.path().to_string();
-            let field = (path != ".").then_some(path);
-            let mut err = AppError::new(ErrorKind::Invalid, "invalid_field", e.inner().to_string());
-            err.field = field;
-            ApiError(err)
-        })
-    }
+/// Deserializes a JSON request body into `T`; errors name the offending field.
+pub fn parse_json<T: DeserializeOwned>(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    require_json(headers)?;
+    let value = leadgate_app::body::json_value(body)?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let mut err = AppError::new(ErrorKind::Invalid, "invalid_field", e.inner().to_string());
+        err.field = (path != ".").then_some(path);
+        ApiError(err)
+    })
 }
 
 pub fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {

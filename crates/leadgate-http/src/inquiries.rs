@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use leadgate_app::RawInquiry;
-use leadgate_core::Stage;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -44,7 +43,9 @@ fn client_ip(headers: &HeaderMap, peer: SocketAddr, trust_forwarded: bool) -> Ip
         && let Some(ip) = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            // The last entry is the one our own proxy added; earlier ones are whatever
+            // the client claimed.
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok())
     {
         return ip;
@@ -114,7 +115,7 @@ pub async fn create(
     };
     let mut resp = match result {
         Ok(receipt) => {
-            outcome(if receipt.stage == Stage::Disqualified {
+            outcome(if receipt.junk {
                 "junk"
             } else if receipt.duplicate {
                 "duplicate"

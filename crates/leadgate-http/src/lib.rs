@@ -69,6 +69,7 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
         .route("/v1/contacts", get(api::list_contacts))
         .route("/v1/contacts/{id}", get(api::get_contact))
         .route("/v1/contacts/{id}/stage", post(api::change_stage))
+        .route("/v1/stats", get(api::stats))
         .route("/v1/inbox", get(api::list_inbox))
         .route("/v1/inbox/{id}/replay", post(api::replay_inbox))
         .route("/", get(ops::index))

@@ -20,7 +20,8 @@ pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiE
     Ok(axum::Json(json!({"status": "ready", "database": s.app.store().backend()})))
 }
 
-pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+/// Metrics say how busy the business is: any valid API key may read them.
+pub async fn metrics(State(s): State<AppState>, _caller: crate::extract::Caller) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.render())
 }
 
@@ -44,33 +45,28 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-pub async fn index(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let totals = s.app.store().totals().await.map_err(leadgate_app::AppError::from)?;
+/// The public start page says what is running and where to go next; it shows no data,
+/// since only the capture endpoints are open without credentials.
+pub async fn index(State(s): State<AppState>) -> impl IntoResponse {
     let backend = escape(s.app.store().backend());
     let version = escape(env!("CARGO_PKG_VERSION"));
-    Ok(Html(format!(
+    Html(format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>leadgate</title>
 <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}}
-td{{padding:.2rem 1rem .2rem 0}}code{{background:#f3f3f3;padding:0 .3rem}}</style></head>
+code{{background:#f3f3f3;padding:0 .3rem}}</style></head>
 <body>
 <h1>leadgate {version}</h1>
 <p>B2B lead management server: captures every inquiry and list entry, decides which are leads,
 and keeps every response so that the numbers can be trusted.</p>
-<p>Running on <strong>{backend}</strong>.</p>
-<table>
-<tr><td>Contacts</td><td id="contacts">{contacts}</td></tr>
-<tr><td>Accounts</td><td id="accounts">{accounts}</td></tr>
-<tr><td>Responses</td><td id="responses">{responses}</td></tr>
-<tr><td>Activity events</td><td id="events">{events}</td></tr>
-</table>
-<p>API: <a href="/v1/api.md">the API description</a> · health: <a href="/healthz">/healthz</a> ·
-metrics: <a href="/metrics">/metrics</a></p>
-<p>Create an API key with <code>leadgate apikey create --name NAME --role admin</code>.</p>
-</body></html>"#,
-        contacts = totals.contacts,
-        accounts = totals.accounts,
-        responses = totals.responses,
-        events = totals.events,
-    )))
+<p>Running on <strong id="database">{backend}</strong>.</p>
+<ul>
+<li>API description: <a href="/v1/api.md">/v1/api.md</a></li>
+<li>What is stored: <code>GET /v1/stats</code> with an API key</li>
+<li>Health: <a href="/healthz">/healthz</a> · readiness: <a href="/readyz">/readyz</a></li>
+</ul>
+<p>Create an API key with <code>leadgate apikey create --name NAME --role admin</code>, then
+<code>curl -H "Authorization: Bearer KEY" http://HOST/v1/stats</code>.</p>
+</body></html>"#
+    ))
 }

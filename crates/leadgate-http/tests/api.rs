@@ -26,6 +26,7 @@ leadgate_store::on_both_stores!(
     stage_changes_need_a_reason_and_are_recorded_with_the_actor,
     contacts_are_listed_with_filters_and_cursors,
     each_address_is_rate_limited,
+    behind_a_proxy_the_address_it_saw_is_limited_not_the_one_the_client_claims,
     cors_follows_the_forms_allowed_origins,
     the_inbox_keeps_refused_inquiries_and_replays_them,
     the_start_page_health_and_metrics_answer,
@@ -155,7 +156,8 @@ async fn a_plain_html_form_works_and_keeps_every_field_literally(store: Arc<dyn 
     let api = Api::new(store).await;
     let body = format!(
         "form_key={}&email=eve%40example.org&name=Eve+O%27Neil&company=Robert%27%29%3B+DROP+TABLE+contacts%3B--\
-         &message=%3Cscript%3Ealert(1)%3C%2Fscript%3E&team_size=40&topic=crm&topic=api&_gotcha=",
+         &message=%3Cscript%3Ealert(1)%3C%2Fscript%3E&team_size=40&topic=crm&topic=api&_gotcha=\
+         &tools%5B%5D=excel&tools%5B%5D=hubspot",
         api.form_key
     );
     let r = api.inquire("application/x-www-form-urlencoded", body).await;
@@ -165,6 +167,7 @@ async fn a_plain_html_form_works_and_keeps_every_field_literally(store: Arc<dyn 
     assert_eq!(c["last_name"], json!("O'Neil"));
     assert_eq!(c["custom"]["team_size"], json!("40"));
     assert_eq!(c["custom"]["topic"], json!(["crm", "api"]));
+    assert_eq!(c["custom"]["tools"], json!(["excel", "hubspot"]), "tools[] as HTML forms name lists");
     assert_eq!(c["responses"][0]["message"], json!("<script>alert(1)</script>"));
     assert_eq!(c["stage"], json!("prospect"));
 }
@@ -191,6 +194,7 @@ async fn junk_is_kept_as_disqualified_with_its_reason(store: Arc<dyn Store>) {
         assert_eq!((change["to"].clone(), change["cause"].clone()), (json!("disqualified"), json!("junk")));
         assert!(change["detail"].as_str().unwrap().starts_with(reason), "{change}");
         assert!(c["responses"][0]["junk"].as_str().unwrap().starts_with(reason));
+        assert_eq!(c["account"], Value::Null, "junk from a stranger creates no account");
     }
 }
 
@@ -264,6 +268,10 @@ async fn events_report_each_rejected_item_and_refuse_oversized_batches(store: Ar
     assert_error(&single, StatusCode::UNPROCESSABLE_ENTITY, "invalid_identifier");
     assert_eq!(single.json["error"]["field"], json!("kind"));
     assert_error(&api.post("/v1/events", json!({"events": []})).await, StatusCode::UNPROCESSABLE_ENTITY, "empty_batch");
+    let extra =
+        api.post("/v1/events", json!({"events": [{"email": "ann@acme.example", "kind": "x"}], "source": "crm"})).await;
+    assert_error(&extra, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field");
+    assert_eq!(extra.json["error"]["field"], json!("source"));
     assert_eq!(api.contact(&id).await["recent_events"].as_array().unwrap().len(), 2, "refused batches store nothing");
 }
 
@@ -282,6 +290,19 @@ async fn requests_without_the_right_key_or_role_are_refused(store: Arc<dyn Store
     assert_error(&api.post_as("/v1/forms", &readonly, json!({"name": "x"})).await, StatusCode::FORBIDDEN, "forbidden");
     let list = api.send(api.req(Method::GET, "/v1/contacts", Some(&readonly)).body(Body::empty()).unwrap()).await;
     assert_eq!(list.status, StatusCode::OK, "readonly may read");
+    // The role is checked before the body is read.
+    let req = api.req(Method::POST, "/v1/forms", Some(&readonly)).header(header::CONTENT_TYPE, "text/plain");
+    assert_error(&api.send(req.body(Body::from("{not json")).unwrap()).await, StatusCode::FORBIDDEN, "forbidden");
+    // A revoked key stops working at once.
+    let temp = api.app.create_api_key("temp", Role::Admin).await.unwrap();
+    assert_eq!(api.post_as("/v1/events", &temp.secret, event.clone()).await.status, StatusCode::ACCEPTED);
+    api.app.revoke_api_key(temp.key.id).await.unwrap();
+    assert_error(
+        &api.post_as("/v1/events", &temp.secret, event.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    assert_eq!(api.app.revoke_api_key(temp.key.id).await.unwrap_err().code, "unknown_api_key");
     let sales = api.app.create_api_key("rep", Role::Sales).await.unwrap().secret;
     assert_eq!(api.post_as("/v1/events", &sales, event).await.status, StatusCode::ACCEPTED);
     assert_error(&api.post_as("/v1/forms", &sales, json!({"name": "x"})).await, StatusCode::FORBIDDEN, "forbidden");
@@ -413,6 +434,9 @@ async fn contacts_are_listed_with_filters_and_cursors(store: Arc<dyn Store>) {
     }
     let expected: Vec<_> = (0..7).rev().map(|i| format!("p{i}@acme.example")).collect();
     assert_eq!(seen, expected, "every contact once, newest first");
+    let exact = api.get("/v1/contacts?limit=7").await;
+    assert_eq!(exact.json["contacts"].as_array().unwrap().len(), 7);
+    assert_eq!(exact.json["next_cursor"], Value::Null, "no cursor when nothing follows");
     let outbound = api.get("/v1/contacts?direction=outbound&channel=purchased_list").await;
     assert_eq!(outbound.json["contacts"].as_array().unwrap().len(), 3);
     let by_email = api.get("/v1/contacts?email=P3@ACME.example").await;
@@ -434,6 +458,25 @@ async fn each_address_is_rate_limited(store: Arc<dyn Store>) {
     let retry: u64 = limited.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
     assert_eq!(api.get("/v1/contacts?email=r9@acme.example").await.json["contacts"], json!([]), "nothing stored");
+}
+
+async fn behind_a_proxy_the_address_it_saw_is_limited_not_the_one_the_client_claims(store: Arc<dyn Store>) {
+    let opts = HttpOptions { inquiries_per_minute: 2, trust_forwarded_for: true };
+    let api = Api::with(store, opts).await;
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        // The client forges a different first entry each time; the proxy appends the
+        // address it really saw.
+        let body = json!({"form_key": api.form_key, "email": format!("x{i}@acme.example")}).to_string();
+        let req = api
+            .req(Method::POST, "/v1/inquiries", None)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", format!("10.0.0.{i}, 198.51.100.9"))
+            .body(Body::from(body))
+            .unwrap();
+        statuses.push(api.send(req).await.status);
+    }
+    assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CREATED, StatusCode::TOO_MANY_REQUESTS]);
 }
 
 async fn cors_follows_the_forms_allowed_origins(store: Arc<dyn Store>) {
@@ -496,10 +539,16 @@ async fn the_inbox_keeps_refused_inquiries_and_replays_them(store: Arc<dyn Store
 async fn the_start_page_health_and_metrics_answer(store: Arc<dyn Store>) {
     let api = Api::new(store).await;
     api.inquire_json(json!({"email": "ann@acme.example"})).await;
-    let page = api.get("/").await;
+    let anonymous = |uri: &str| api.req(Method::GET, uri, None).body(Body::empty()).unwrap();
+    let page = api.send(anonymous("/")).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text.contains("<td id=\"contacts\">1</td>"), "{}", page.text);
-    assert!(page.text.contains("/v1/api.md"));
+    assert!(page.text.contains("/v1/api.md") && page.text.contains("id=\"database\""), "{}", page.text);
+    assert!(!page.text.contains("ann@acme.example"));
+    assert_error(&api.send(anonymous("/metrics")).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_error(&api.send(anonymous("/v1/stats")).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+    let stats = api.get("/v1/stats").await;
+    assert_eq!(stats.json["totals"]["contacts"], json!(1), "{}", stats.text);
+    assert_eq!(stats.json["totals"]["accounts"], json!(1));
     let ready = api.get("/readyz").await;
     assert_eq!(ready.json["status"], json!("ready"));
     let metrics = api.get("/metrics").await;

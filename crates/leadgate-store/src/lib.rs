@@ -49,6 +49,8 @@ pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> Result<()>;
+    /// Waits for open connections to finish and closes them (at shutdown).
+    async fn close(&self);
     async fn begin(&self) -> Result<Box<dyn Tx>>;
 
     async fn form_by_key(&self, key: &str) -> Result<Option<Form>>;
@@ -100,8 +102,11 @@ pub trait Tx: Send {
 
     async fn insert_form(&mut self, form: &Form) -> Result<()>;
     async fn insert_api_key(&mut self, key: &ApiKey) -> Result<()>;
+    /// Marks a key revoked; `false` if there is no such key or it was already revoked.
+    async fn revoke_api_key(&mut self, id: Uuid, at: Timestamp) -> Result<bool>;
     async fn insert_inbox(&mut self, item: &InboxItem) -> Result<()>;
-    /// Records the outcome of processing an inbox item.
+    /// Records the outcome of processing an inbox item; fails with
+    /// [`StoreError::Conflict`] if it is missing or was already processed.
     async fn settle_inbox(
         &mut self,
         id: Uuid,
@@ -112,14 +117,21 @@ pub trait Tx: Send {
     ) -> Result<()>;
 
     async fn commit(self: Box<Self>) -> Result<()>;
+    /// Ends the transaction without writing, releasing its locks now rather than when
+    /// the connection is next used.
+    async fn rollback(self: Box<Self>) -> Result<()>;
 }
 
 /// Opens the store named by `url`: `postgres://…` or `sqlite://PATH` / a file path.
 pub async fn open(url: &str, sqlite: SqliteOptions) -> Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PgStore::connect(url).await?))
-    } else {
-        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    } else if let Some(path) = url.strip_prefix("sqlite://").or((!url.contains("://")).then_some(url)) {
         Ok(Arc::new(SqliteStore::open(std::path::Path::new(path), sqlite).await?))
+    } else {
+        let scheme = url.split("://").next().unwrap_or_default();
+        Err(StoreError::InvalidUrl(format!(
+            "unsupported database URL scheme {scheme:?}: use postgres://… (or sqlite://PATH, or leave it unset for the embedded database)"
+        )))
     }
 }

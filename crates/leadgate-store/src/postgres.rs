@@ -28,8 +28,22 @@ impl PgStore {
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Self { write: pool.clone(), read: pool })
     }
+
+    pub(crate) async fn close_pools(&self) {
+        self.write.close().await;
+    }
 }
 
 mod imp {
-    crate::sql_store::impl_sql_store!(super::PgStore, PgTx, sqlx::Postgres, "postgres");
+    // Several servers write at once: a contact read in order to be rewritten is locked,
+    // so that concurrent changes (an inquiry and a manual stage change) queue instead
+    // of one silently undoing the other.
+    crate::sql_store::impl_sql_store!(
+        super::PgStore,
+        PgTx,
+        sqlx::Postgres,
+        "postgres",
+        begin = "BEGIN",
+        lock = " FOR UPDATE"
+    );
 }

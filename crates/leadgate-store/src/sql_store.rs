@@ -25,8 +25,10 @@ pub(crate) fn statement_sizes(mut n: usize) -> impl Iterator<Item = usize> {
     })
 }
 
+/// `$begin` starts a write transaction; `$lock` is appended to reads of rows that the
+/// transaction will rewrite.
 macro_rules! impl_sql_store {
-    ($store:ty, $tx:ident, $db:ty, $backend:literal) => {
+    ($store:ty, $tx:ident, $db:ty, $backend:literal, begin = $begin:literal, lock = $lock:literal) => {
         use crate::rows::*;
         use crate::{Bulk, Result, Store, StoreError, Tx};
         use async_trait::async_trait;
@@ -121,52 +123,85 @@ macro_rules! impl_sql_store {
             Ok(())
         }
 
-        /// Events arrive naming their contact by id, email or visitor id; the subqueries
-        /// attach each to its contact when that contact is already known.
+        /// Looks up `keys` (distinct) with `sql` (`SELECT key, contact_id … IN (`), in
+        /// statements of fixed sizes so that they stay prepared.
+        async fn lookup(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            sql: &'static str,
+            keys: &[&str],
+        ) -> Result<std::collections::HashMap<String, Uuid>> {
+            let mut found = std::collections::HashMap::new();
+            let mut rest = keys;
+            for size in crate::sql_store::statement_sizes(keys.len()) {
+                let (chunk, tail) = rest.split_at(size);
+                rest = tail;
+                let mut qb = QueryBuilder::<$db>::new(sql);
+                let mut sep = qb.separated(", ");
+                for k in chunk {
+                    sep.push_bind(*k);
+                }
+                qb.push(")");
+                for row in qb.build().persistent(true).fetch_all(&mut *conn).await? {
+                    found.insert(row.try_get::<String, _>(0)?, row.try_get::<Uuid, _>(1)?);
+                }
+            }
+            Ok(found)
+        }
+
+        /// Events arrive naming their contact by id, email or visitor id. Emails and
+        /// visitor ids are looked up once per batch (not per row: a subquery per row
+        /// keeps a cursor open per row, which SQLite pays for quadratically), and each
+        /// event is attached to its contact when that contact is already known.
         async fn insert_events(
             conn: &mut <$db as sqlx::Database>::Connection,
             events: &[NewEvent],
             received_at: Timestamp,
             resolve: bool,
         ) -> Result<()> {
-            let mut rest = events;
-            for size in crate::sql_store::statement_sizes(events.len()) {
-                let (chunk, tail) = rest.split_at(size);
-                rest = tail;
-                let mut qb = QueryBuilder::<$db>::new(INSERT_EVENT);
-                qb.push("VALUES ");
-                for (i, e) in chunk.iter().enumerate() {
-                    let email = e.email.as_ref().map(|m| m.as_str());
-                    let visitor = e.visitor_id.as_deref();
-                    if i > 0 {
-                        qb.push(", ");
+            let mut contact_ids: Vec<Option<Uuid>> = events.iter().map(|e| e.contact_id).collect();
+            if resolve {
+                let mut emails: Vec<&str> =
+                    events.iter().filter(|e| e.contact_id.is_none()).filter_map(|e| e.email.as_ref().map(|m| m.as_str())).collect();
+                emails.sort_unstable();
+                emails.dedup();
+                let by_email = lookup(&mut *conn, "SELECT email, id FROM contacts WHERE email IN (", &emails).await?;
+                let mut visitors: Vec<&str> = events
+                    .iter()
+                    .filter(|e| e.contact_id.is_none())
+                    .filter(|e| e.email.as_ref().is_none_or(|m| !by_email.contains_key(m.as_str())))
+                    .filter_map(|e| e.visitor_id.as_deref())
+                    .collect();
+                visitors.sort_unstable();
+                visitors.dedup();
+                let by_visitor =
+                    lookup(&mut *conn, "SELECT visitor_id, contact_id FROM visitors WHERE visitor_id IN (", &visitors).await?;
+                for (id, e) in contact_ids.iter_mut().zip(events) {
+                    if id.is_none() {
+                        *id = e
+                            .email
+                            .as_ref()
+                            .and_then(|m| by_email.get(m.as_str()))
+                            .or_else(|| e.visitor_id.as_ref().and_then(|v| by_visitor.get(v.as_str())))
+                            .copied();
                     }
-                    if resolve {
-                        qb.push("(COALESCE(")
-                            .push_bind(e.contact_id)
-                            .push(", (SELECT id FROM contacts WHERE email = ")
-                            .push_bind(email)
-                            .push("), (SELECT contact_id FROM visitors WHERE visitor_id = ")
-                            .push_bind(visitor)
-                            .push(")), ");
-                    } else {
-                        qb.push("(").push_bind(e.contact_id).push(", ");
-                    }
-                    qb.push_bind(email)
-                        .push(", ")
-                        .push_bind(visitor)
-                        .push(", ")
-                        .push_bind(e.kind.as_str())
-                        .push(", ")
-                        .push_bind(e.at.0)
-                        .push(", ")
-                        .push_bind(e.url.as_deref())
-                        .push(", ")
-                        .push_bind(Json(&e.props))
-                        .push(", ")
-                        .push_bind(received_at.0)
-                        .push(")");
                 }
+            }
+            let mut offset = 0;
+            for size in crate::sql_store::statement_sizes(events.len()) {
+                let chunk = &events[offset..offset + size];
+                let ids = &contact_ids[offset..offset + size];
+                offset += size;
+                let mut qb = QueryBuilder::<$db>::new(INSERT_EVENT);
+                qb.push_values(chunk.iter().zip(ids), |mut b, (e, id)| {
+                    b.push_bind(*id)
+                        .push_bind(e.email.as_ref().map(|m| m.as_str()))
+                        .push_bind(e.visitor_id.as_deref())
+                        .push_bind(e.kind.as_str())
+                        .push_bind(e.at.0)
+                        .push_bind(e.url.as_deref())
+                        .push_bind(Json(&e.props))
+                        .push_bind(received_at.0);
+                });
                 qb.build().persistent(true).execute(&mut *conn).await?;
             }
             Ok(())
@@ -187,8 +222,12 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn close(&self) {
+                self.close_pools().await;
+            }
+
             async fn begin(&self) -> Result<Box<dyn Tx>> {
-                Ok(Box::new($tx { tx: self.write.begin().await? }))
+                Ok(Box::new($tx { tx: self.write.begin_with($begin).await? }))
             }
 
             async fn form_by_key(&self, key: &str) -> Result<Option<Form>> {
@@ -319,7 +358,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn append_events(&self, events: &[NewEvent], received_at: Timestamp) -> Result<()> {
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_with($begin).await?;
                 insert_events(&mut tx, events, received_at, true).await?;
                 tx.commit().await?;
                 Ok(())
@@ -342,7 +381,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn bulk_load(&self, bulk: &Bulk) -> Result<()> {
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_with($begin).await?;
                 insert_many(&mut tx, INSERT_ACCOUNT, &bulk.accounts, |b, a| {
                     b.push_bind(a.id).push_bind(a.domain.as_str()).push_bind(a.name.as_deref()).push_bind(a.created_at.0);
                 })
@@ -365,13 +404,13 @@ macro_rules! impl_sql_store {
         #[async_trait]
         impl Tx for $tx {
             async fn contact_by_email(&mut self, email: &str) -> Result<Option<Contact>> {
-                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE email = $1");
+                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE email = $1{}", $lock);
                 let row: Option<ContactRow> = sqlx::query_as(&sql).bind(email).fetch_optional(&mut *self.tx).await?;
                 row.map(Contact::try_from).transpose()
             }
 
             async fn contact_by_id(&mut self, id: Uuid) -> Result<Option<Contact>> {
-                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1");
+                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1{}", $lock);
                 let row: Option<ContactRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *self.tx).await?;
                 row.map(Contact::try_from).transpose()
             }
@@ -498,6 +537,15 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn revoke_api_key(&mut self, id: Uuid, at: Timestamp) -> Result<bool> {
+                let done = sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(at.0)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn insert_inbox(&mut self, i: &InboxItem) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO inbox (id, received_at, form_key, content_type, query, body, remote_ip, user_agent, \
@@ -533,7 +581,7 @@ macro_rules! impl_sql_store {
             ) -> Result<()> {
                 let done = sqlx::query(
                     "UPDATE inbox SET status = $2, error = $3, contact_id = $4, response_id = $5, processed_at = $6, \
-                     attempts = attempts + 1 WHERE id = $1",
+                     attempts = attempts + 1 WHERE id = $1 AND status <> 'processed'",
                 )
                 .bind(id)
                 .bind(status.as_str())
@@ -544,13 +592,20 @@ macro_rules! impl_sql_store {
                 .execute(&mut *self.tx)
                 .await?;
                 if done.rows_affected() == 0 {
-                    return Err(StoreError::Corrupt(format!("inbox item {id} does not exist")));
+                    // Missing, or processed meanwhile by another worker: this
+                    // transaction must not add a second response.
+                    return Err(StoreError::Conflict(format!("inbox item {id} is missing or already processed")));
                 }
                 Ok(())
             }
 
             async fn commit(self: Box<Self>) -> Result<()> {
                 self.tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rollback(self: Box<Self>) -> Result<()> {
+                self.tx.rollback().await?;
                 Ok(())
             }
         }

@@ -26,6 +26,7 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     pub(crate) write: SqlitePool,
     pub(crate) read: SqlitePool,
+    checkpointer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -41,21 +42,75 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         // The writer maintains every index: give it room to keep them in memory. Pages
         // are allocated only as used, so a small database stays small in memory.
+        // Checkpoints (copying the WAL back into the database) run on a connection of
+        // their own, beside the writer, instead of inside whichever commit crosses the
+        // threshold; the writer's automatic checkpoint stays only as a safety net.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(base.clone().pragma("cache_size", "-262144"))
+            .connect_with(base.clone().pragma("cache_size", "-262144").pragma("wal_autocheckpoint", "65536"))
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(opts.readers.max(1))
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(base.read_only(true).pragma("cache_size", "-65536"))
+            .connect_with(base.clone().read_only(true).pragma("cache_size", "-65536"))
             .await?;
-        Ok(Self { write, read })
+        let checkpointer = SqlitePoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
+        tokio::spawn(checkpoint_in_background(checkpointer.clone()));
+        Ok(Self { write, read, checkpointer })
+    }
+
+    /// Closes every connection; the last one to close checkpoints and removes the WAL.
+    pub(crate) async fn close_pools(&self) {
+        self.checkpointer.close().await;
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// WAL frames (4 KiB pages) beyond which the checkpointer makes the WAL start over.
+const WAL_RESTART_FRAMES: i64 = 16_384;
+
+/// Copies committed WAL frames back into the database every 100 ms without blocking
+/// the writer (`PASSIVE`). Under constant load a passive checkpoint never catches the
+/// writer, so the WAL would grow for ever and every read would search a larger WAL
+/// index; past [`WAL_RESTART_FRAMES`] a `RESTART` checkpoint (short, since almost
+/// everything is already copied) makes the next commit write the WAL from its start.
+async fn checkpoint_in_background(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        let passive: Result<(i64, i64, i64), _> =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&pool).await;
+        let restart = match passive {
+            Ok((_, frames, _)) => frames > WAL_RESTART_FRAMES,
+            Err(e) => {
+                tracing::warn!(error = %e, "background checkpoint failed; the writer's automatic checkpoint remains");
+                false
+            }
+        };
+        if restart && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&pool).await {
+            tracing::warn!(error = %e, "WAL restart checkpoint failed");
+        }
     }
 }
 
 mod imp {
-    crate::sql_store::impl_sql_store!(super::SqliteStore, SqliteTx, sqlx::Sqlite, "sqlite");
+    // IMMEDIATE takes the write lock at BEGIN, where the busy timeout applies; a
+    // deferred transaction that reads first can fail at once (SQLITE_BUSY_SNAPSHOT)
+    // when the checkpointer restarts the WAL between its read and its first write.
+    // One writer connection means rows need no locks of their own.
+    crate::sql_store::impl_sql_store!(
+        super::SqliteStore,
+        SqliteTx,
+        sqlx::Sqlite,
+        "sqlite",
+        begin = "BEGIN IMMEDIATE",
+        lock = ""
+    );
 }

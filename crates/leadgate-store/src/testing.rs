@@ -52,15 +52,19 @@ impl PgSchema {
         Self { url: url.to_owned(), name }
     }
 
-    /// Connection options whose search path is this schema.
+    /// Connection options whose search path is this schema; connections are tagged
+    /// with the schema's name so that teardown can find them.
     pub fn options(&self) -> PgConnectOptions {
-        PgConnectOptions::from_str(&self.url).expect("valid URL").options([("search_path", self.name.as_str())])
+        PgConnectOptions::from_str(&self.url)
+            .expect("valid URL")
+            .options([("search_path", self.name.as_str())])
+            .application_name(&self.name)
     }
 
     /// A URL that reaches this schema (for starting the real binary).
     pub fn url(&self) -> String {
         let sep = if self.url.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-c%20search_path%3D{}", self.url, self.name)
+        format!("{}{sep}options=-c%20search_path%3D{name}&application_name={name}", self.url, name = self.name)
     }
 
     pub async fn store(&self) -> Arc<dyn Store> {
@@ -78,6 +82,14 @@ impl Drop for PgSchema {
             if let Ok(rt) = rt {
                 rt.block_on(async {
                     if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                        // A connection the test left inside a transaction would make
+                        // DROP SCHEMA wait for ever.
+                        let _ = sqlx::query(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                        )
+                        .bind(&name)
+                        .execute(&pool)
+                        .await;
                         let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&pool).await;
                         pool.close().await;
                     }
@@ -106,7 +118,8 @@ macro_rules! on_both_stores {
                 async fn $name() {
                     let dir = tempfile::tempdir().unwrap();
                     let store = $crate::testing::sqlite_store(dir.path()).await;
-                    super::$name(store).await;
+                    super::$name(store.clone()).await;
+                    store.close().await;
                 }
             )*
         }
@@ -117,7 +130,8 @@ macro_rules! on_both_stores {
                     let Some(url) = $crate::testing::pg_url() else { return };
                     let schema = $crate::testing::PgSchema::create(&url).await;
                     let store = schema.store().await;
-                    super::$name(store).await;
+                    super::$name(store.clone()).await;
+                    store.close().await;
                 }
             )*
         }

@@ -103,10 +103,15 @@ impl Config {
 
     /// The store to open: PostgreSQL when `database_url` is set, else the SQLite file.
     pub fn database(&self) -> String {
-        match &self.database_url {
-            Some(url) if !url.trim().is_empty() => url.clone(),
-            _ => self.data_dir.join("leadgate.db").to_string_lossy().into_owned(),
+        match self.external_database() {
+            Some(url) => url.to_owned(),
+            None => self.data_dir.join("leadgate.db").to_string_lossy().into_owned(),
         }
+    }
+
+    /// The configured database URL, if any (an empty value means none).
+    pub fn external_database(&self) -> Option<&str> {
+        self.database_url.as_deref().map(str::trim).filter(|u| !u.is_empty())
     }
 }
 

@@ -83,6 +83,8 @@ enum ApikeyCommand {
     },
     /// List keys (names and roles; keys are stored hashed and cannot be shown).
     List,
+    /// Revoke a key by its id (see `apikey list`); it stops working at once.
+    Revoke { id: Uuid },
 }
 
 #[derive(Subcommand)]
@@ -153,17 +155,14 @@ fn init_tracing(config: &Config) {
 
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let url = config.database();
-    if config.database_url.is_none() {
+    if config.external_database().is_none() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
     }
     let sqlite = SqliteOptions { full_sync: config.sqlite_full_sync, ..SqliteOptions::default() };
-    leadgate_store::open(&url, sqlite).await.with_context(|| {
-        if config.database_url.is_some() {
-            "cannot open the PostgreSQL database".to_owned()
-        } else {
-            format!("cannot open {url}")
-        }
+    leadgate_store::open(&url, sqlite).await.with_context(|| match config.external_database() {
+        Some(_) => "cannot open the database named by database_url".to_owned(),
+        None => format!("cannot open {url}"),
     })
 }
 
@@ -196,6 +195,11 @@ async fn run(command: Command, config: Config) -> Result<()> {
                 let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
                 println!("{}\t{}\t{}\t{}\t{}", k.id, k.name, k.role, k.created_at, state);
             }
+            Ok(())
+        }
+        Command::Apikey(ApikeyCommand::Revoke { id }) => {
+            app.revoke_api_key(id).await?;
+            println!("revoked API key {id}");
             Ok(())
         }
         Command::Form(FormCommand::Create { name, channel, offer, campaign, origins }) => {
@@ -274,10 +278,12 @@ async fn serve(app: Arc<App>, config: &Config) -> Result<()> {
     };
     let router = leadgate_http::router(app.clone(), opts);
     tracing::info!(%addr, database = app.store().backend(), "leadgate started");
-    // Scripts and tests read the address from this line (useful with port 0).
-    println!("leadgate listening on http://{addr}");
-    std::io::stdout().flush()?;
+    // Scripts and tests read the address from this line (useful with port 0). A closed
+    // stdout must not stop the server, so write errors are ignored.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "leadgate listening on http://{addr}").and_then(|_| out.flush());
     leadgate_http::serve(listener, router, shutdown_signal()).await?;
+    app.store().close().await;
     tracing::info!("leadgate stopped");
     Ok(())
 }

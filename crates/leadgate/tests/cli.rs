@@ -42,8 +42,11 @@ async fn demo_data_fills_an_empty_database_and_the_start_page_shows_it() {
     let key = leadgate(&env, &["apikey", "create", "--name", "t", "--role", "readonly"]);
     let server = Server::start(&env);
     let page = reqwest::get(format!("{}/", server.base)).await.unwrap().text().await.unwrap();
-    assert!(page.contains("<td id=\"contacts\">3000</td>"), "{page}");
+    assert!(page.contains("/v1/api.md"), "{page}");
     let client = reqwest::Client::new();
+    let stats: Value =
+        client.get(format!("{}/v1/stats", server.base)).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(stats["totals"]["contacts"], 3000);
     let customers: Value = client
         .get(format!("{}/v1/contacts?stage=customer&limit=1000", server.base))
         .bearer_auth(&key)
@@ -89,6 +92,55 @@ fn the_same_seed_loads_the_same_demo_data() {
     assert_eq!(a.len(), 500);
     assert_eq!(a, dump("7"));
     assert_ne!(a, dump("8"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_demo_loads_an_empty_database_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = data_dir_env(&dir);
+    let key = leadgate(&env, &["apikey", "create", "--name", "t", "--role", "readonly"]);
+    let contacts = |base: String| {
+        let key = key.clone();
+        async move {
+            let stats: Value = reqwest::Client::new()
+                .get(format!("{base}/v1/stats"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            stats["totals"]["contacts"].as_i64().unwrap()
+        }
+    };
+    let first = Server::start_with(&env, &["--demo"]);
+    assert_eq!(contacts(first.base.clone()).await, 5_000);
+    drop(first);
+    let second = Server::start_with(&env, &["--demo"]);
+    assert_eq!(contacts(second.base.clone()).await, 5_000, "a second start adds nothing");
+}
+
+#[test]
+fn a_revoked_key_is_listed_as_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = data_dir_env(&dir);
+    leadgate(&env, &["apikey", "create", "--name", "old", "--role", "admin"]);
+    let list = leadgate(&env, &["apikey", "list"]);
+    let id = list.split('\t').next().unwrap().to_owned();
+    assert_eq!(leadgate(&env, &["apikey", "revoke", &id]), format!("revoked API key {id}"));
+    assert!(leadgate(&env, &["apikey", "list"]).ends_with("revoked"));
+    let again = command(&env).args(["apikey", "revoke", &id]).output().unwrap();
+    assert!(!again.status.success(), "revoking twice is an error");
+}
+
+#[test]
+fn an_unsupported_database_url_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        command(&data_dir_env(&dir)).args(["--database-url", "mysql://x@localhost/db", "migrate"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL scheme \"mysql\""));
 }
 
 #[test]

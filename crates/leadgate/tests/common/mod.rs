@@ -31,19 +31,25 @@ pub struct Server {
 
 impl Server {
     pub fn start(env: &[(String, String)]) -> Self {
+        Self::start_with(env, &[])
+    }
+
+    pub fn start_with(env: &[(String, String)], extra: &[&str]) -> Self {
         let mut child = command(env)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start leadgate serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the listening line");
-        let base = line
-            .trim()
-            .strip_prefix("leadgate listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
-            .to_owned();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("leadgate listening on ").map(str::to_owned))
+            .expect("the server printed its address");
+        // Keep reading so the server never writes into a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         Self { child, base }
     }
 
