@@ -102,10 +102,10 @@ request = function()
 end
 LUA
 
-run() { # name, script-or-empty, path
-    local out
-    if [ -n "$2" ]; then out=$(wrk -t2 -c$CONNS -d"$DURATION" --latency -s "$2" "http://127.0.0.1:$PORT$3"); else
-        out=$(wrk -t2 -c$CONNS -d"$DURATION" --latency "http://127.0.0.1:$PORT$3"); fi
+run() { # name, script-or-empty, path [, connections]
+    local out conns="${4:-$CONNS}"
+    if [ -n "$2" ]; then out=$(wrk -t2 -c"$conns" -d"$DURATION" --latency -s "$2" "http://127.0.0.1:$PORT$3"); else
+        out=$(wrk -t2 -c"$conns" -d"$DURATION" --latency "http://127.0.0.1:$PORT$3"); fi
     local rps p50 p99 errors
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -120,6 +120,8 @@ run healthz "" /healthz
 run single-event "$WORK/event.lua" /v1/events
 run batched-events-x100 "$WORK/batch.lua" /v1/events
 run get-contact "$WORK/contact.lua" /v1/contacts
+# Latency without queueing: the same reads from 8 connections.
+run get-contact-8-connections "$WORK/contact.lua" /v1/contacts 8
 python3 - "$WORK" <<'PY'
 import sys
 w = sys.argv[1]

@@ -230,8 +230,15 @@ impl App {
             tx.settle_inbox(item.id, InboxStatus::Failed, Some(&e.to_string()), None, self.now()).await?;
             tx.commit().await
         };
-        if let Err(se) = settle.await {
-            tracing::error!(inbox_id = %item.id, error = %se, "could not mark inbox item failed; it stays pending");
+        match settle.await {
+            Ok(()) => {}
+            // Another worker processed it meanwhile: nothing is lost and nothing to mark.
+            Err(StoreError::Conflict(_)) => {
+                tracing::info!(inbox_id = %item.id, "inbox item was processed by another worker")
+            }
+            Err(se) => {
+                tracing::error!(inbox_id = %item.id, error = %se, "could not mark inbox item failed; it stays pending")
+            }
         }
         e
     }

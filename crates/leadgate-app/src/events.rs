@@ -44,7 +44,7 @@ impl From<FieldError> for RejectedError {
 
 struct Job {
     events: Vec<NewEvent>,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), AppError>>,
 }
 
 pub(crate) struct Committer {
@@ -87,8 +87,7 @@ impl Committer {
         let unavailable = |m: String| AppError::new(ErrorKind::Unavailable, "unavailable", m);
         self.queue.send(Job { events, done }).await.map_err(|_| unavailable("the server is shutting down".into()))?;
         match wait.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(unavailable(format!("the events could not be stored: {e}"))),
+            Ok(result) => result,
             Err(_) => Err(unavailable("the server is shutting down".into())),
         }
     }
@@ -103,7 +102,7 @@ async fn commit(store: &dyn Store, clock: &dyn Clock, jobs: Vec<Job>) {
     }
     let result = store.append_events(&all, clock.now()).await.map_err(|e| {
         tracing::error!(error = %e, events = all.len(), "event commit failed");
-        e.to_string()
+        AppError::from(e)
     });
     for w in waiters {
         let _ = w.send(result.clone());

@@ -42,13 +42,15 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         // The writer maintains every index: give it room to keep them in memory. Pages
         // are allocated only as used, so a small database stays small in memory.
-        // Checkpoints (copying the WAL back into the database) run on a connection of
-        // their own, beside the writer, instead of inside whichever commit crosses the
-        // threshold; the writer's automatic checkpoint stays only as a safety net.
+        // Checkpoints run mostly on a connection of their own; see checkpoint_in_background.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(base.clone().pragma("cache_size", "-262144").pragma("wal_autocheckpoint", "65536"))
+            .connect_with(
+                base.clone()
+                    .pragma("cache_size", "-262144")
+                    .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_FRAMES.to_string()),
+            )
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new()
@@ -69,14 +71,12 @@ impl SqliteStore {
     }
 }
 
-/// WAL frames (4 KiB pages) beyond which the checkpointer makes the WAL start over.
-const WAL_RESTART_FRAMES: i64 = 16_384;
-
-/// Copies committed WAL frames back into the database every 100 ms without blocking
-/// the writer (`PASSIVE`). Under constant load a passive checkpoint never catches the
-/// writer, so the WAL would grow for ever and every read would search a larger WAL
-/// index; past [`WAL_RESTART_FRAMES`] a `RESTART` checkpoint (short, since almost
-/// everything is already copied) makes the next commit write the WAL from its start.
+/// Copies committed WAL frames back into the database every 100 ms, beside the writer
+/// and without ever blocking it (`PASSIVE`). Copying and syncing the database file are
+/// the expensive part of a checkpoint; done here, the writer's own automatic checkpoint
+/// (at [`WRITER_CHECKPOINT_FRAMES`]) finds almost nothing left to copy, completes
+/// quickly, and lets the next commit start the WAL over, so that it never grows without
+/// bound under constant load.
 async fn checkpoint_in_background(pool: SqlitePool) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -85,20 +85,14 @@ async fn checkpoint_in_background(pool: SqlitePool) {
         if pool.is_closed() {
             return;
         }
-        let passive: Result<(i64, i64, i64), _> =
-            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&pool).await;
-        let restart = match passive {
-            Ok((_, frames, _)) => frames > WAL_RESTART_FRAMES,
-            Err(e) => {
-                tracing::warn!(error = %e, "background checkpoint failed; the writer's automatic checkpoint remains");
-                false
-            }
-        };
-        if restart && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&pool).await {
-            tracing::warn!(error = %e, "WAL restart checkpoint failed");
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::warn!(error = %e, "background checkpoint failed; the writer's own checkpoint remains");
         }
     }
 }
+
+/// WAL frames (4 KiB pages) after which the writer checkpoints the rest itself.
+const WRITER_CHECKPOINT_FRAMES: u32 = 8_192;
 
 mod imp {
     // IMMEDIATE takes the write lock at BEGIN, where the busy timeout applies; a

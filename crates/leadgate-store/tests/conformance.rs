@@ -23,6 +23,9 @@ leadgate_store::on_both_stores!(
     the_inbox_keeps_raw_bodies_and_their_outcome,
     forms_and_api_keys_are_found_by_key,
     a_bulk_load_is_counted_in_totals,
+    a_revoked_key_is_kept_but_marked_and_revoking_twice_changes_nothing,
+    a_processed_inbox_item_cannot_be_settled_again,
+    a_rolled_back_transaction_releases_the_writer_at_once,
 );
 
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
@@ -326,4 +329,75 @@ async fn a_bulk_load_is_counted_in_totals(store: Arc<dyn Store>) {
     let first = &bulk.contacts[0];
     assert_eq!(store.responses(first.id).await.unwrap().len(), 1);
     assert_eq!(store.recent_events(first.id, 5).await.unwrap().len(), 1);
+}
+
+async fn a_revoked_key_is_kept_but_marked_and_revoking_twice_changes_nothing(store: Arc<dyn Store>) {
+    let key = ApiKey {
+        id: Uuid::now_v7(),
+        name: "old".into(),
+        role: Role::Admin,
+        key_hash: vec![1; 32],
+        created_at: T0,
+        revoked_at: None,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_api_key(&key).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.revoke_api_key(key.id, T0.plus_micros(5)).await.unwrap());
+    assert!(!tx.revoke_api_key(key.id, T0.plus_micros(9)).await.unwrap(), "already revoked");
+    assert!(!tx.revoke_api_key(Uuid::now_v7(), T0).await.unwrap(), "no such key");
+    tx.commit().await.unwrap();
+    let stored = store.api_key_by_hash(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(stored.revoked_at, Some(T0.plus_micros(5)), "the first revocation time is kept");
+}
+
+async fn a_processed_inbox_item_cannot_be_settled_again(store: Arc<dyn Store>) {
+    let item = InboxItem {
+        id: Uuid::now_v7(),
+        received_at: T0,
+        form_key: None,
+        content_type: None,
+        query: None,
+        body: b"{}".to_vec(),
+        remote_ip: None,
+        user_agent: None,
+        status: InboxStatus::Pending,
+        error: None,
+        contact_id: None,
+        response_id: None,
+        processed_at: None,
+        attempts: 0,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_inbox(&item).await.unwrap();
+    tx.settle_inbox(item.id, InboxStatus::Processed, None, None, T0).await.unwrap();
+    tx.commit().await.unwrap();
+    // A second worker that processed the same item must not be able to record it.
+    let mut tx = store.begin().await.unwrap();
+    let err = tx.settle_inbox(item.id, InboxStatus::Processed, None, None, T0).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    tx.rollback().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let err = tx.settle_inbox(Uuid::now_v7(), InboxStatus::Failed, Some("x"), None, T0).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    tx.rollback().await.unwrap();
+}
+
+async fn a_rolled_back_transaction_releases_the_writer_at_once(store: Arc<dyn Store>) {
+    let c = contact("ann@acme.com", T0);
+    insert(&store, &c).await;
+    let mut tx = store.begin().await.unwrap();
+    let mut locked = tx.contact_by_id(c.id).await.unwrap().unwrap();
+    locked.stage = Stage::Sql;
+    tx.update_contact(&locked).await.unwrap();
+    tx.rollback().await.unwrap();
+    // Another transaction can take and change the same contact straight away.
+    let mut tx = store.begin().await.unwrap();
+    let mut again = tx.contact_by_id(c.id).await.unwrap().unwrap();
+    assert_eq!(again.stage, Stage::Prospect, "the rolled-back change is gone");
+    again.stage = Stage::Mql;
+    tx.update_contact(&again).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.contact(c.id).await.unwrap().unwrap().stage, Stage::Mql);
 }
