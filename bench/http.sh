@@ -32,6 +32,9 @@ fi
 echo "backend: $BACKEND, contacts: $CONTACTS, load: wrk -t2 -c$CONNS -d$DURATION"
 echo "== demo --contacts $CONTACTS"
 "$BIN" demo --contacts "$CONTACTS" | tail -1
+# Let the kernel finish writing the freshly loaded database before measuring.
+sync
+sleep 5
 
 KEY=$("$BIN" apikey create --name bench --role admin | tail -1)
 "$BIN" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &

@@ -3,7 +3,6 @@
 mod common;
 
 use common::{Server, command, leadgate};
-use serde_json::Value;
 
 fn data_dir_env(dir: &tempfile::TempDir) -> Vec<(String, String)> {
     vec![("LEADGATE_DATA_DIR".to_owned(), dir.path().to_string_lossy().into_owned())]
@@ -43,31 +42,12 @@ async fn demo_data_fills_an_empty_database_and_the_start_page_shows_it() {
     let server = Server::start(&env);
     let page = reqwest::get(format!("{}/", server.base)).await.unwrap().text().await.unwrap();
     assert!(page.contains("/v1/api.md"), "{page}");
-    let client = reqwest::Client::new();
-    let stats: Value =
-        client.get(format!("{}/v1/stats", server.base)).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
-    assert_eq!(stats["totals"]["contacts"], 3000);
-    let customers: Value = client
-        .get(format!("{}/v1/contacts?stage=customer&limit=1000", server.base))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(server.get_json("/v1/stats", &key).await["totals"]["contacts"], 3000);
+    let customers = server.get_json("/v1/contacts?stage=customer&limit=1000", &key).await;
     let n = customers["contacts"].as_array().unwrap().len();
     assert!(n > 10, "the demo has customers ({n})");
     let id = customers["contacts"][0]["id"].as_str().unwrap();
-    let c: Value = client
-        .get(format!("{}/v1/contacts/{id}", server.base))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let c = server.get_json(&format!("/v1/contacts/{id}"), &key).await;
     let path: Vec<_> = c["stage_history"].as_array().unwrap().iter().map(|s| s["to"].as_str().unwrap()).collect();
     assert_eq!(path.last(), Some(&"customer"));
     assert!(path.len() >= 4, "a customer has a full history: {path:?}");
@@ -99,26 +79,11 @@ async fn serve_with_demo_loads_an_empty_database_once() {
     let dir = tempfile::tempdir().unwrap();
     let env = data_dir_env(&dir);
     let key = leadgate(&env, &["apikey", "create", "--name", "t", "--role", "readonly"]);
-    let contacts = |base: String| {
-        let key = key.clone();
-        async move {
-            let stats: Value = reqwest::Client::new()
-                .get(format!("{base}/v1/stats"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            stats["totals"]["contacts"].as_i64().unwrap()
-        }
-    };
     let first = Server::start_with(&env, &["--demo"]);
-    assert_eq!(contacts(first.base.clone()).await, 5_000);
+    assert_eq!(first.get_json("/v1/stats", &key).await["totals"]["contacts"], 5_000);
     drop(first);
     let second = Server::start_with(&env, &["--demo"]);
-    assert_eq!(contacts(second.base.clone()).await, 5_000, "a second start adds nothing");
+    assert_eq!(second.get_json("/v1/stats", &key).await["totals"]["contacts"], 5_000, "a second start adds nothing");
 }
 
 #[test]

@@ -102,15 +102,7 @@ async fn acknowledged_writes_survive_kill_9(env: Vec<(String, String)>) {
     let restarted = Server::start(&env);
     let mut missing = Vec::new();
     for email in &acked.emails {
-        let r: serde_json::Value = client
-            .get(format!("{}/v1/contacts?email={email}", restarted.base))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = restarted.get_json(&format!("/v1/contacts?email={email}"), &key).await;
         if r["contacts"].as_array().is_none_or(|c| c.is_empty()) {
             missing.push(email.clone());
         }

@@ -30,6 +30,19 @@ pub struct Server {
 }
 
 impl Server {
+    /// `GET path` with an API key, as JSON; panics on a transport error.
+    pub async fn get_json(&self, path: &str, key: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     pub fn start(env: &[(String, String)]) -> Self {
         Self::start_with(env, &[])
     }
