@@ -64,13 +64,21 @@ impl Committer {
                         let Some(first) = rx.recv().await else { return };
                         let mut n = first.events.len();
                         let mut jobs = vec![first];
-                        while n < max {
-                            match rx.try_recv() {
-                                Ok(job) => {
-                                    n += job.events.len();
-                                    jobs.push(job);
+                        // Drain what is queued; then yield once, so that requests already
+                        // being handled can join this commit instead of paying for their
+                        // own, and drain again.
+                        for round in 0..2 {
+                            if round == 1 {
+                                tokio::task::yield_now().await;
+                            }
+                            while n < max {
+                                match rx.try_recv() {
+                                    Ok(job) => {
+                                        n += job.events.len();
+                                        jobs.push(job);
+                                    }
+                                    Err(_) => break,
                                 }
-                                Err(_) => break,
                             }
                         }
                         jobs

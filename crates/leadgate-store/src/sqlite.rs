@@ -43,8 +43,11 @@ impl SqliteStore {
         // The writer maintains every index: give it room to keep them in memory. Pages
         // are allocated only as used, so a small database stays small in memory.
         // Checkpoints run mostly on a connection of their own; see checkpoint_in_background.
+        // A connection to a local file cannot go stale, so the pool need not ping it
+        // before handing it out (a round trip to SQLite's worker thread per transaction).
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(
                 base.clone()
@@ -55,6 +58,7 @@ impl SqliteStore {
         sqlx::migrate!("migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(opts.readers.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.clone().read_only(true).pragma("cache_size", "-65536"))
             .await?;
