@@ -48,6 +48,9 @@ fn optional_text(v: &Option<String>, field: &str, max: usize) -> Result<Option<S
     if v.is_some_and(|s| s.chars().count() > max) {
         return Err(invalid("too_long", field, format!("{field} is longer than {max} characters")));
     }
+    if v.is_some_and(leadgate_core::inquiry::has_control_chars) {
+        return Err(invalid("invalid_value", field, format!("{field} contains control characters")));
+    }
     Ok(v.map(str::to_owned))
 }
 
@@ -117,8 +120,8 @@ impl App {
         Ok(NewApiKey { key, secret })
     }
 
-    /// Revokes a key. This server stops accepting it at once; other servers sharing
-    /// the database within the key cache's lifetime (30 s).
+    /// Revokes a key. This process forgets it at once; other processes (running
+    /// servers, when revoked from the CLI) within the key cache's lifetime (30 s).
     pub async fn revoke_api_key(&self, id: Uuid) -> Result<(), AppError> {
         let mut tx = self.store.begin().await?;
         if !tx.revoke_api_key(id, self.now()).await? {

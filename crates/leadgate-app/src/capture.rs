@@ -154,6 +154,9 @@ impl App {
         }
     }
 
+    /// One attempt at recording an inquiry, in one transaction. On any error the
+    /// transaction is rolled back before returning, so that a retry does not wait on
+    /// locks this attempt still holds (PostgreSQL).
     async fn record(
         &self,
         item: &InboxItem,
@@ -161,14 +164,34 @@ impl App {
         inquiry: &leadgate_core::Inquiry,
         junk: Option<&junk::JunkReason>,
     ) -> Result<InquiryReceipt, StoreError> {
-        let email = inquiry.email();
         let mut tx = self.store.begin().await?;
+        match self.record_in(&mut *tx, item, form, inquiry, junk).await {
+            Ok(receipt) => {
+                tx.commit().await?;
+                Ok(receipt)
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn record_in(
+        &self,
+        tx: &mut dyn Tx,
+        item: &InboxItem,
+        form: &Form,
+        inquiry: &leadgate_core::Inquiry,
+        junk: Option<&junk::JunkReason>,
+    ) -> Result<InquiryReceipt, StoreError> {
+        let email = inquiry.email();
         let existing = tx.contact_by_email(email.as_str()).await?;
         let account_id = match existing.as_ref().and_then(|c| c.account_id) {
             Some(id) => Some(id),
             // Junk from a stranger says nothing about a company: no account for it.
             None if junk.is_some() => None,
-            None => self.account_for(&mut *tx, inquiry, item.received_at).await?,
+            None => self.account_for(tx, inquiry, item.received_at).await?,
         };
         let stamp =
             Stamp { contact: Uuid::now_v7(), response: Uuid::now_v7(), inbox_id: Some(item.id), at: item.received_at };
@@ -188,7 +211,6 @@ impl App {
             tx.identify_visitor(visitor, contact.id, item.received_at).await?;
         }
         tx.settle_inbox(item.id, InboxStatus::Processed, None, Some((contact.id, response.id)), self.now()).await?;
-        tx.commit().await?;
         Ok(InquiryReceipt {
             contact_id: contact.id,
             response_id: response.id,

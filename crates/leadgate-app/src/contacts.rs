@@ -131,6 +131,7 @@ impl App {
                 return Err(match e {
                     TransitionError::ReasonRequired => invalid("reason_required", "reason", e.to_string()),
                     TransitionError::ReasonTooLong => invalid("too_long", "reason", e.to_string()),
+                    TransitionError::ReasonInvalid => invalid("invalid_value", "reason", e.to_string()),
                     TransitionError::NoChange(_) => {
                         AppError::new(ErrorKind::Conflict, "no_change", e.to_string()).field("stage")
                     }

@@ -145,9 +145,10 @@ pub async fn load(
 ) -> Result<Summary, AppError> {
     let end = Timestamp(now.0 - now.0.rem_euclid(MICROS_PER_DAY));
     let world = Arc::new(World::new(contacts, seed, end));
-    let accounts = world.accounts();
-    let mut summary = Summary { accounts: accounts.len(), ..Summary::default() };
-    store.bulk_load(&Bulk { accounts, ..Bulk::default() }).await?;
+    // Accounts go into the first chunk's transaction: an interrupted load leaves either
+    // nothing or some contacts (which `demo` then refuses to add to), never orphans.
+    let mut accounts = Some(world.accounts());
+    let mut summary = Summary { accounts: accounts.as_ref().map_or(0, Vec::len), ..Summary::default() };
 
     // Generation (CPU) on a blocking thread overlaps with writing (database).
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bulk>(2);
@@ -162,7 +163,10 @@ pub async fn load(
             }
         })
     };
-    while let Some(bulk) = rx.recv().await {
+    while let Some(mut bulk) = rx.recv().await {
+        if let Some(first) = accounts.take() {
+            bulk.accounts = first;
+        }
         store.bulk_load(&bulk).await?;
         summary.contacts += bulk.contacts.len();
         summary.responses += bulk.responses.len();

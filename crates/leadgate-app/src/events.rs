@@ -103,17 +103,34 @@ impl Committer {
 
 async fn commit(store: &dyn Store, clock: &dyn Clock, jobs: Vec<Job>) {
     let mut all = Vec::with_capacity(jobs.iter().map(|j| j.events.len()).sum());
-    let mut waiters = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        all.extend(job.events);
-        waiters.push(job.done);
+    for job in &jobs {
+        all.extend(job.events.iter().cloned());
     }
-    let result = store.append_events(&all, clock.now()).await.map_err(|e| {
-        tracing::error!(error = %e, events = all.len(), "event commit failed");
-        AppError::from(e)
-    });
-    for w in waiters {
-        let _ = w.send(result.clone());
+    match store.append_events(&all, clock.now()).await {
+        Ok(()) => {
+            for job in jobs {
+                let _ = job.done.send(Ok(()));
+            }
+        }
+        // One request's events must not sink everyone else's: commit each on its own,
+        // so that each request gets its own answer.
+        Err(e) if jobs.len() > 1 => {
+            tracing::warn!(error = %e, requests = jobs.len(), "group commit failed; committing request by request");
+            for job in jobs {
+                let result = store.append_events(&job.events, clock.now()).await.map_err(|e| {
+                    tracing::error!(error = %e, events = job.events.len(), "event commit failed");
+                    AppError::from(e)
+                });
+                let _ = job.done.send(result);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, events = all.len(), "event commit failed");
+            let err = AppError::from(e);
+            for job in jobs {
+                let _ = job.done.send(Err(err.clone()));
+            }
+        }
     }
 }
 

@@ -75,4 +75,9 @@ impl App {
     pub async fn health(&self) -> Result<(), AppError> {
         self.store.ping().await.map_err(AppError::from)
     }
+
+    /// How much is stored.
+    pub async fn stats(&self) -> Result<leadgate_core::model::Totals, AppError> {
+        Ok(self.store.totals().await?)
+    }
 }

@@ -29,6 +29,9 @@ impl Email {
         if !s.is_ascii() {
             return Err("has characters outside ASCII (use the punycode form of the domain)");
         }
+        if s.chars().any(|c| c.is_ascii_whitespace() || c.is_ascii_control()) {
+            return Err("contains spaces or control characters");
+        }
         let (local, domain) = s.rsplit_once('@').ok_or("has no @")?;
         if local.is_empty() || local.len() > 64 {
             return Err("has an empty or over-long part before the @");
@@ -37,8 +40,10 @@ impl Email {
         if !local.chars().all(atext) || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
             return Err("has characters that are not allowed before the @");
         }
-        Domain::parse(domain).ok_or("has no valid domain after the @")?;
-        Ok(Self(s))
+        // The stored form uses the parsed domain, so that `ann@example.com.` and
+        // `ann@example.com` are one address, not two contacts.
+        let domain = Domain::parse(domain).ok_or("has no valid domain after the @")?;
+        Ok(Self(format!("{local}@{domain}")))
     }
 
     pub fn field(raw: &str, field: &str) -> Result<Self, FieldError> {
@@ -81,6 +86,7 @@ mod tests {
         assert_eq!(e.as_str(), "ann.lee@example.com");
         assert_eq!(e.domain().as_str(), "example.com");
         assert_eq!(e.local_part(), "ann.lee");
+        assert_eq!(Email::parse("ann.lee@example.com.").unwrap(), e, "a trailing dot is the same address");
     }
 
     #[test]
@@ -100,6 +106,9 @@ mod tests {
             "'; DROP TABLE contacts; --",
             "<script>@x.com",
             "ann@例え.jp",
+            "ann@ example.com",
+            "ann@\texample.com",
+            "ann\u{0}@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }

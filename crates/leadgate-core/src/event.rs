@@ -91,15 +91,23 @@ pub fn parse_event(input: &Value, now: Timestamp) -> Result<NewEvent, FieldError
     if url.as_ref().is_some_and(|u| u.len() > URL_MAX) {
         return Err(FieldError::new("too_long", "url", format!("url is longer than {URL_MAX} bytes")));
     }
+    if url.as_ref().is_some_and(|u| u.chars().any(char::is_control)) {
+        return Err(FieldError::new("invalid_value", "url", "url contains control characters"));
+    }
     let props = match obj.get("props") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(v @ Value::Object(_)) => {
-            if v.to_string().len() > PROPS_MAX_BYTES {
+            let text = v.to_string();
+            if text.len() > PROPS_MAX_BYTES {
                 return Err(FieldError::new(
                     "too_long",
                     "props",
                     format!("props is larger than {PROPS_MAX_BYTES} bytes"),
                 ));
+            }
+            // NUL cannot be stored as text by PostgreSQL; JSON writes it as \u0000.
+            if text.contains("\\u0000") {
+                return Err(FieldError::new("invalid_value", "props", "props contains a NUL character"));
             }
             v.clone()
         }
@@ -185,6 +193,12 @@ mod tests {
             (json!({"contact_id": "42", "kind": "page_view"}), "invalid_id", "contact_id"),
             (json!({"visitor_id": "a b", "kind": "page_view"}), "invalid_visitor_id", "visitor_id"),
             (json!({"email": 7, "kind": "page_view"}), "invalid_type", "email"),
+            (
+                json!({"email": "x@acme.com", "kind": "page_view", "url": "https://a.example/\u{0}"}),
+                "invalid_value",
+                "url",
+            ),
+            (json!({"email": "x@acme.com", "kind": "page_view", "props": {"k": "a\u{0}b"}}), "invalid_value", "props"),
         ];
         for (input, code, field) in cases {
             let err = parse_event(&input, NOW).unwrap_err();

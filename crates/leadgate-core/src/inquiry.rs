@@ -188,10 +188,16 @@ fn text(v: &Value, field: &str, max: usize) -> Result<Option<String>, FieldError
     if s.chars().count() > max {
         return Err(FieldError::new("too_long", field, format!("{field} is longer than {max} characters")));
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if has_control_chars(&s) {
         return Err(FieldError::new("invalid_value", field, format!("{field} contains control characters")));
     }
     Ok((!s.is_empty()).then_some(s))
+}
+
+/// Control characters other than line breaks and tabs (NUL above all, which PostgreSQL
+/// cannot store in text).
+pub fn has_control_chars(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
 }
 
 fn custom(into: &mut Map<String, Value>, key: &str, value: &Value) -> Result<(), FieldError> {
@@ -205,7 +211,7 @@ fn custom(into: &mut Map<String, Value>, key: &str, value: &Value) -> Result<(),
         ));
     }
     let scalar_ok = |v: &Value| match v {
-        Value::String(s) => s.chars().count() <= CUSTOM_VALUE_MAX,
+        Value::String(s) => s.chars().count() <= CUSTOM_VALUE_MAX && !has_control_chars(s),
         Value::Number(_) | Value::Bool(_) | Value::Null => true,
         _ => false,
     };
@@ -286,6 +292,7 @@ mod tests {
             (json!({"email": "a@b.co", "nested": {"deep": true}}), "invalid_value", "nested"),
             (json!({"email": "a@b.co", "first_name": "a\u{0}b"}), "invalid_value", "first_name"),
             (json!({"email": "a@b.co", "bad<key>": "x"}), "invalid_field_name", "bad<key>"),
+            (json!({"email": "a@b.co", "note": "a\u{0}b"}), "invalid_value", "note"),
         ];
         for (input, code, field) in cases {
             let err = parse_json(input.clone()).unwrap_err();

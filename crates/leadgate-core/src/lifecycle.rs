@@ -195,6 +195,8 @@ pub enum TransitionError {
     ReasonRequired,
     #[error("the reason is longer than {REASON_MAX} characters")]
     ReasonTooLong,
+    #[error("the reason contains control characters")]
+    ReasonInvalid,
     #[error("{cause} cannot move a contact from {from} to {to}")]
     NotAllowed { cause: &'static str, from: String, to: Stage },
 }
@@ -219,6 +221,9 @@ pub fn transition(
     let detail = cause.detail.trim().to_owned();
     if detail.chars().count() > REASON_MAX {
         return Err(TransitionError::ReasonTooLong);
+    }
+    if crate::inquiry::has_control_chars(&detail) {
+        return Err(TransitionError::ReasonInvalid);
     }
     let forward = match from {
         None => true,

@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, parse_json, require_json};
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -19,8 +19,12 @@ fn actor(caller: &Caller) -> Actor {
     Actor::ApiKey(caller.0.name.clone())
 }
 
-fn parse_id(raw: &str, what: &'static str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError(AppError::not_found(what, format!("{raw:?} is not a valid id"))))
+/// An id from the path; anything that is not one (including undecodable bytes) is
+/// answered like an unknown id.
+fn parse_id(raw: Result<Path<String>, PathRejection>, what: &'static str) -> Result<Uuid, ApiError> {
+    let not_found = || ApiError(AppError::not_found(what, "the path does not name a valid id"));
+    let Path(raw) = raw.map_err(|_| not_found())?;
+    Uuid::parse_str(&raw).map_err(|_| not_found())
 }
 
 fn query_error(r: QueryRejection) -> ApiError {
@@ -67,10 +71,10 @@ pub async fn ingest_events(
 pub async fn get_contact(
     State(s): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
-    let id = parse_id(&id, "unknown_contact")?;
+    let id = parse_id(id, "unknown_contact")?;
     Ok(Json(s.app.contact_view(id).await?))
 }
 
@@ -94,13 +98,13 @@ pub struct StageInput {
 pub async fn change_stage(
     State(s): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ChangeStage)?;
     let input: StageInput = parse_json(&headers, &body)?;
-    let id = parse_id(&id, "unknown_contact")?;
+    let id = parse_id(id, "unknown_contact")?;
     let change = s.app.change_stage(id, &input.stage, input.reason.as_deref(), &actor(&caller)).await?;
     Ok(Json(change))
 }
@@ -140,15 +144,15 @@ pub async fn list_inbox(
 pub async fn replay_inbox(
     State(s): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageInbox)?;
-    let id = parse_id(&id, "unknown_inbox_item")?;
+    let id = parse_id(id, "unknown_inbox_item")?;
     Ok(Json(s.app.replay_inbox(id).await?))
 }
 
 pub async fn stats(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
-    let totals = s.app.store().totals().await.map_err(AppError::from)?;
+    let totals = s.app.stats().await?;
     Ok(Json(json!({ "totals": totals, "database": s.app.store().backend() })))
 }

@@ -41,16 +41,31 @@ pub fn spawn_limiter_cleanup(limiter: Arc<Limiter>) {
 fn client_ip(headers: &HeaderMap, peer: SocketAddr, trust_forwarded: bool) -> IpAddr {
     if trust_forwarded
         && let Some(ip) = headers
-            .get("x-forwarded-for")
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
             .and_then(|v| v.to_str().ok())
-            // The last entry is the one our own proxy added; earlier ones are whatever
-            // the client claimed.
+            // The last entry (of the last header line) is the one our own proxy added;
+            // earlier ones are whatever the client claimed.
             .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok())
     {
         return ip;
     }
     peer.ip()
+}
+
+/// The key an address is rate-limited under: IPv6 clients usually control a whole /64,
+/// so they are limited per /64 rather than per address.
+fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+        }
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
 }
 
 fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
@@ -87,7 +102,7 @@ pub async fn create(
     let ip = client_ip(&headers, peer, state.opts.trust_forwarded_for);
     let outcome =
         |o: &'static str| state.metrics.inquiries.get_or_create(&crate::metrics::OutcomeLabels { outcome: o }).inc();
-    if let Err(not_until) = state.limiter.check_key(&ip) {
+    if let Err(not_until) = state.limiter.check_key(&limit_key(ip)) {
         outcome("refused");
         let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1);
         let mut resp = error_response(
@@ -136,4 +151,20 @@ pub async fn create(
     };
     allow_origin(&mut resp, origin.as_ref());
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(limit_key(a), limit_key(b));
+        assert_ne!(limit_key(a), limit_key(other));
+        assert_eq!(limit_key("::ffff:198.51.100.7".parse().unwrap()), "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(limit_key("198.51.100.7".parse().unwrap()), "198.51.100.7".parse::<IpAddr>().unwrap());
+    }
 }

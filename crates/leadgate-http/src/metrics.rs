@@ -67,7 +67,12 @@ impl Default for Metrics {
 /// let anyone create unbounded label values).
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
-    let method = req.method().as_str().to_owned();
+    // Only standard methods become labels: anyone can send `FOO1`, `FOO2`, …
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_owned();
     let started = Instant::now();
     let resp = next.run(req).await;
     let labels = RequestLabels { method, route, status: resp.status().as_u16() };

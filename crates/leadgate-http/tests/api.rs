@@ -368,6 +368,12 @@ async fn malformed_input_gets_a_json_error_and_the_server_keeps_serving(store: A
     assert_error(&origin, StatusCode::UNPROCESSABLE_ENTITY, "invalid_origin");
     assert_eq!(origin.json["error"]["field"], json!("allowed_origins[0]"));
 
+    // NUL cannot be stored by PostgreSQL: refused as input on both databases, never a 500.
+    let nul = api.inquire_json(json!({"email": "n@b.example", "note": "a\u{0}b"})).await;
+    assert_error(&nul, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+    let nul_event = api.post("/v1/events", json!({"email": "n@b.example", "kind": "x", "props": {"k": "\u{0}"}})).await;
+    assert_error(&nul_event, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+    assert_error(&api.get("/v1/contacts/%FF%FE").await, StatusCode::NOT_FOUND, "unknown_contact");
     assert_error(&api.get("/v1/nothing-here").await, StatusCode::NOT_FOUND, "not_found");
     let put = api.send(api.req(Method::PUT, "/v1/inquiries", None).body(Body::empty()).unwrap()).await;
     assert_error(&put, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
@@ -384,6 +390,8 @@ async fn stage_changes_need_a_reason_and_are_recorded_with_the_actor(store: Arc<
     let id = q.json["contact_id"].as_str().unwrap().to_owned();
     let uri = format!("/v1/contacts/{id}/stage");
     assert_error(&api.post(&uri, json!({"stage": "sql"})).await, StatusCode::UNPROCESSABLE_ENTITY, "reason_required");
+    let nul = api.post(&uri, json!({"stage": "sql", "reason": "ok\u{0}"})).await;
+    assert_error(&nul, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
     assert_error(
         &api.post(&uri, json!({"stage": "hot", "reason": "x"})).await,
         StatusCode::UNPROCESSABLE_ENTITY,

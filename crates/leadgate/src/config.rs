@@ -93,6 +93,12 @@ impl Config {
         }
         fig = fig.merge(Env::prefixed("LEADGATE_").only(&KEYS)).merge(Serialized::defaults(flags));
         let config: Config = fig.extract().context("invalid configuration")?;
+        if let Some(url) = config.external_database() {
+            anyhow::ensure!(
+                ["postgres://", "postgresql://", "sqlite://"].iter().any(|p| url.starts_with(p)),
+                "database_url must start with postgres:// (or sqlite://PATH); leave it unset for the embedded database"
+            );
+        }
         anyhow::ensure!(
             matches!(config.log_format.as_str(), "text" | "json"),
             "log_format must be \"text\" or \"json\", not {:?}",
@@ -130,6 +136,11 @@ mod tests {
             assert_eq!(c.inquiries_per_minute, 7, "environment beats the file");
             assert_eq!(c.data_dir, PathBuf::from("/srv/lg"), "flags beat everything");
             assert!(!format!("{c:?}").contains("postgres://"));
+
+            jail.set_env("LEADGATE_DATABASE_URL", "db.example:5432/leads");
+            let err = format!("{:#}", Config::load(None, Overrides::default()).unwrap_err());
+            assert!(err.contains("must start with postgres://"), "a URL without a scheme is not a file name: {err}");
+            jail.set_env("LEADGATE_DATABASE_URL", "");
 
             jail.create_file("leadgate.toml", "listn = \"0.0.0.0:9000\"\n")?;
             let err = format!("{:#}", Config::load(None, Overrides::default()).unwrap_err());

@@ -88,7 +88,8 @@ enum ApikeyCommand {
     },
     /// List keys (names and roles; keys are stored hashed and cannot be shown).
     List,
-    /// Revoke a key by its id (see `apikey list`); it stops working at once.
+    /// Revoke a key by its id (see `apikey list`); running servers stop accepting it
+    /// within 30 seconds.
     Revoke { id: Uuid },
 }
 
