@@ -246,10 +246,14 @@ async fn run(command: Command, config: Config) -> Result<()> {
             Ok(())
         }
         Command::Inbox(InboxCommand::Replay { ids, all }) => {
+            const ROUND: i64 = 10_000;
             let mut ids = ids;
+            let mut more_left = false;
             if all {
                 for status in [InboxStatus::Pending, InboxStatus::Failed] {
-                    ids.extend(app.inbox(Some(status), 10_000).await?.into_iter().map(|i| i.id));
+                    let items = app.inbox(Some(status), ROUND).await?;
+                    more_left |= items.len() as i64 == ROUND;
+                    ids.extend(items.into_iter().map(|i| i.id));
                 }
             }
             if ids.is_empty() {
@@ -264,6 +268,11 @@ async fn run(command: Command, config: Config) -> Result<()> {
                         println!("{id}\terror\t{e}");
                     }
                 }
+            }
+            if more_left {
+                eprintln!(
+                    "replayed the oldest {ROUND} items of a status; more may remain: run `inbox replay --all` again"
+                );
             }
             if failed > 0 {
                 bail!("{failed} item(s) could not be processed");
