@@ -67,20 +67,12 @@ impl App {
 
         // Nothing is lost: the raw body is durable before we look inside it.
         let item = InboxItem {
-            id: Uuid::now_v7(),
-            received_at: self.now(),
             form_key: Some(form.key.clone()),
             content_type: raw.content_type,
             query: raw.query,
-            body: raw.body,
             remote_ip: raw.remote_ip,
             user_agent: raw.user_agent,
-            status: InboxStatus::Pending,
-            error: None,
-            contact_id: None,
-            response_id: None,
-            processed_at: None,
-            attempts: 0,
+            ..InboxItem::received(Uuid::now_v7(), self.now(), raw.body)
         };
         let mut tx = self.store.begin().await?;
         tx.insert_inbox(&item).await?;
@@ -134,9 +126,7 @@ impl App {
                 return Err(self.fail(item, e).await);
             }
             Err(e) => {
-                let mut tx = self.store.begin().await?;
-                tx.settle_inbox(item.id, InboxStatus::Rejected, Some(&e.to_string()), None, self.now()).await?;
-                tx.commit().await?;
+                self.settle(item, InboxStatus::Rejected, &e.to_string()).await?;
                 return Err(e);
             }
         };
@@ -154,9 +144,7 @@ impl App {
         }
     }
 
-    /// One attempt at recording an inquiry, in one transaction. On any error the
-    /// transaction is rolled back before returning, so that a retry does not wait on
-    /// locks this attempt still holds (PostgreSQL).
+    /// One attempt at recording an inquiry, in one transaction.
     async fn record(
         &self,
         item: &InboxItem,
@@ -165,16 +153,8 @@ impl App {
         junk: Option<&junk::JunkReason>,
     ) -> Result<InquiryReceipt, StoreError> {
         let mut tx = self.store.begin().await?;
-        match self.record_in(&mut *tx, item, form, inquiry, junk).await {
-            Ok(receipt) => {
-                tx.commit().await?;
-                Ok(receipt)
-            }
-            Err(e) => {
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
+        let result = self.record_in(&mut *tx, item, form, inquiry, junk).await;
+        crate::finish(tx, result).await
     }
 
     async fn record_in(
@@ -245,14 +225,16 @@ impl App {
         Ok(Some(account.id))
     }
 
+    /// Records that an item was refused or failed, with the error.
+    async fn settle(&self, item: &InboxItem, status: InboxStatus, error: &str) -> Result<(), StoreError> {
+        let mut tx = self.store.begin().await?;
+        let result = tx.settle_inbox(item.id, status, Some(error), None, self.now()).await;
+        crate::finish(tx, result).await
+    }
+
     /// Marks an item failed (best effort: the database may be what failed).
     async fn fail(&self, item: &InboxItem, e: AppError) -> AppError {
-        let settle = async {
-            let mut tx = self.store.begin().await?;
-            tx.settle_inbox(item.id, InboxStatus::Failed, Some(&e.to_string()), None, self.now()).await?;
-            tx.commit().await
-        };
-        match settle.await {
+        match self.settle(item, InboxStatus::Failed, &e.to_string()).await {
             Ok(()) => {}
             // Another worker processed it meanwhile: nothing is lost and nothing to mark.
             Err(StoreError::Conflict(_)) => {

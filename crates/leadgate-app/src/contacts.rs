@@ -4,6 +4,7 @@ use crate::{App, AppError, ErrorKind};
 use leadgate_core::lifecycle::{self, Actor, Cause, CauseKind, TransitionError};
 use leadgate_core::model::{Account, Contact, ContactFilter, Response, StoredEvent};
 use leadgate_core::{Direction, Email, Ident, Stage, StageChange};
+use leadgate_store::Tx;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -117,34 +118,38 @@ impl App {
     ) -> Result<StageChange, AppError> {
         let to: Stage = stage.parse().map_err(|m| invalid("invalid_stage", "stage", m))?;
         let mut tx = self.store.begin().await?;
+        let result = self.change_stage_in(&mut *tx, id, to, reason, actor).await;
+        crate::finish(tx, result).await
+    }
+
+    async fn change_stage_in(
+        &self,
+        tx: &mut dyn Tx,
+        id: Uuid,
+        to: Stage,
+        reason: Option<&str>,
+        actor: &Actor,
+    ) -> Result<StageChange, AppError> {
         let mut contact = tx
             .contact_by_id(id)
             .await?
             .ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))?;
         let now = self.now();
         let cause = Cause::new(CauseKind::Manual, reason.unwrap_or_default());
-        let change = match lifecycle::transition(id, Some(contact.stage), to, cause, actor, now) {
-            Ok(change) => change,
-            Err(e) => {
-                // The contact's row is locked (PostgreSQL): release it now.
-                tx.rollback().await?;
-                return Err(match e {
-                    TransitionError::ReasonRequired => invalid("reason_required", "reason", e.to_string()),
-                    TransitionError::ReasonTooLong => invalid("too_long", "reason", e.to_string()),
-                    TransitionError::ReasonInvalid => invalid("invalid_value", "reason", e.to_string()),
-                    TransitionError::NoChange(_) => {
-                        AppError::new(ErrorKind::Conflict, "no_change", e.to_string()).field("stage")
-                    }
-                    TransitionError::NotAllowed { .. } => invalid("transition_not_allowed", "stage", e.to_string()),
-                });
+        let change = lifecycle::transition(id, Some(contact.stage), to, cause, actor, now).map_err(|e| match e {
+            TransitionError::ReasonRequired => invalid("reason_required", "reason", e.to_string()),
+            TransitionError::ReasonTooLong => invalid("too_long", "reason", e.to_string()),
+            TransitionError::ReasonInvalid => invalid("invalid_value", "reason", e.to_string()),
+            TransitionError::NoChange(_) => {
+                AppError::new(ErrorKind::Conflict, "no_change", e.to_string()).field("stage")
             }
-        };
+            TransitionError::NotAllowed { .. } => invalid("transition_not_allowed", "stage", e.to_string()),
+        })?;
         contact.stage = to;
         contact.stage_at = now;
         contact.updated_at = now;
         tx.update_contact(&contact).await?;
         tx.insert_stage_change(&change).await?;
-        tx.commit().await?;
         Ok(change)
     }
 }

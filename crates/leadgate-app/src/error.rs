@@ -30,7 +30,7 @@ pub struct AppError {
     pub message: String,
     pub field: Option<String>,
     /// Per-item problems of a batch, when the whole batch was refused.
-    pub details: Vec<(usize, FieldError)>,
+    pub details: Vec<crate::Rejected>,
 }
 
 impl AppError {

@@ -102,35 +102,36 @@ impl Committer {
 }
 
 async fn commit(store: &dyn Store, clock: &dyn Clock, jobs: Vec<Job>) {
+    // The events move into one batch; each request keeps the range of its own.
     let mut all = Vec::with_capacity(jobs.iter().map(|j| j.events.len()).sum());
-    for job in &jobs {
-        all.extend(job.events.iter().cloned());
+    let mut waiters = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let start = all.len();
+        all.extend(job.events);
+        waiters.push((start..all.len(), job.done));
     }
-    match store.append_events(&all, clock.now()).await {
-        Ok(()) => {
-            for job in jobs {
-                let _ = job.done.send(Ok(()));
-            }
-        }
+    let result = match store.append_events(&all, clock.now()).await {
+        Ok(()) => Ok(()),
         // One request's events must not sink everyone else's: commit each on its own,
         // so that each request gets its own answer.
-        Err(e) if jobs.len() > 1 => {
-            tracing::warn!(error = %e, requests = jobs.len(), "group commit failed; committing request by request");
-            for job in jobs {
-                let result = store.append_events(&job.events, clock.now()).await.map_err(|e| {
-                    tracing::error!(error = %e, events = job.events.len(), "event commit failed");
+        Err(e) if waiters.len() > 1 => {
+            tracing::warn!(error = %e, requests = waiters.len(), "group commit failed; committing request by request");
+            for (range, done) in waiters {
+                let result = store.append_events(&all[range], clock.now()).await.map_err(|e| {
+                    tracing::error!(error = %e, "event commit failed");
                     AppError::from(e)
                 });
-                let _ = job.done.send(result);
+                let _ = done.send(result);
             }
+            return;
         }
         Err(e) => {
             tracing::error!(error = %e, events = all.len(), "event commit failed");
-            let err = AppError::from(e);
-            for job in jobs {
-                let _ = job.done.send(Err(err.clone()));
-            }
+            Err(AppError::from(e))
         }
+    };
+    for (_, done) in waiters {
+        let _ = done.send(result.clone());
     }
 }
 
@@ -210,7 +211,7 @@ impl App {
             if !single {
                 err.code = "no_valid_events";
                 err.message = format!("none of the {} events is valid; first problem: {}", items.len(), err.message);
-                err.details = rejected;
+                err.details = rejected.into_iter().map(|(index, e)| Rejected { index, error: e.into() }).collect();
             }
             return Err(err);
         }

@@ -12,7 +12,7 @@ mod error;
 mod events;
 
 use leadgate_core::Timestamp;
-use leadgate_store::Store;
+use leadgate_store::{Store, StoreError, Tx};
 use std::sync::Arc;
 
 pub use admin::{FormInput, NewApiKey};
@@ -20,6 +20,23 @@ pub use capture::{InquiryReceipt, RawInquiry};
 pub use contacts::{ContactPage, ContactQuery, ContactView};
 pub use error::{AppError, ErrorKind};
 pub use events::{EventsReceipt, MAX_EVENTS_PER_BATCH, Rejected};
+
+/// Ends a transaction by the outcome of the work done in it: commit on success, roll
+/// back on error. Rolling back explicitly releases its locks now (PostgreSQL), rather
+/// than when the pool next uses the connection, so that a retry or the next request
+/// does not wait on them.
+pub(crate) async fn finish<T, E: From<StoreError>>(tx: Box<dyn Tx>, result: Result<T, E>) -> Result<T, E> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
 
 /// Where "now" comes from; tests use a fixed clock.
 pub trait Clock: Send + Sync + 'static {

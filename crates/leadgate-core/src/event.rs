@@ -45,10 +45,6 @@ pub struct NewEvent {
     pub props: Value,
 }
 
-/// The raw shape before validation; kept as a JSON value so that every problem can be
-/// reported with its field name rather than as a generic parse error.
-pub type EventInput = Value;
-
 /// Validates one event. `now` fills a missing `at` and bounds a future one.
 pub fn parse_event(input: &Value, now: Timestamp) -> Result<NewEvent, FieldError> {
     let obj = input.as_object().ok_or_else(|| FieldError {

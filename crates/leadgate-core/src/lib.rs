@@ -25,7 +25,7 @@ pub use access::{Permission, Role};
 pub use account::{Domain, is_free_mail_domain};
 pub use email::Email;
 pub use error::FieldError;
-pub use event::{EventInput, NewEvent};
+pub use event::NewEvent;
 pub use ident::Ident;
 pub use inquiry::Inquiry;
 pub use junk::JunkReason;

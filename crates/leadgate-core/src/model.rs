@@ -161,6 +161,29 @@ pub struct InboxItem {
     pub attempts: i64,
 }
 
+impl InboxItem {
+    /// A body just received, not yet processed; the caller adds what it knows about the
+    /// sender.
+    pub fn received(id: Uuid, received_at: Timestamp, body: Vec<u8>) -> Self {
+        Self {
+            id,
+            received_at,
+            form_key: None,
+            content_type: None,
+            query: None,
+            body,
+            remote_ip: None,
+            user_agent: None,
+            status: InboxStatus::Pending,
+            error: None,
+            contact_id: None,
+            response_id: None,
+            processed_at: None,
+            attempts: 0,
+        }
+    }
+}
+
 /// Filters for listing contacts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ContactFilter {

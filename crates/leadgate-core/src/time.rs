@@ -15,14 +15,6 @@ pub const MICROS_PER_SECOND: i64 = 1_000_000;
 pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 
 impl Timestamp {
-    pub fn from_unix_seconds(s: i64) -> Self {
-        Self(s * MICROS_PER_SECOND)
-    }
-
-    pub fn micros(self) -> i64 {
-        self.0
-    }
-
     pub fn plus_micros(self, d: i64) -> Self {
         Self(self.0.saturating_add(d))
     }

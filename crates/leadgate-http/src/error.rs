@@ -40,13 +40,8 @@ impl IntoResponse for ApiError {
         let status = status_of(e.kind);
         let mut body = json!({"error": {"code": e.code, "message": e.message, "field": e.field}});
         if !e.details.is_empty() {
-            body["rejected"] = e
-                .details
-                .iter()
-                .map(
-                    |(i, fe)| json!({"index": i, "error": {"code": fe.code, "message": fe.message, "field": fe.field}}),
-                )
-                .collect();
+            // The same shape as the `rejected` list of an accepted batch.
+            body["rejected"] = serde_json::to_value(&e.details).unwrap_or_default();
         }
         let mut resp = (status, axum::Json(body)).into_response();
         match e.kind {

@@ -37,7 +37,6 @@ pub struct Bulk {
     pub stage_changes: Vec<StageChange>,
     /// Events whose contact is known (`contact_id` set).
     pub events: Vec<NewEvent>,
-    pub visitors: Vec<(String, Uuid, Timestamp)>,
 }
 
 /// The database, as the use cases see it.

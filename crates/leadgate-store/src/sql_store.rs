@@ -5,15 +5,21 @@
 //! signature several lines of where-clauses; the SQL and the logic are written once
 //! either way. Statements use `$N` placeholders, which both drivers bind by number.
 
-/// Rows per multi-row INSERT: keeps the bound parameters (up to 10 a row) well under
-/// SQLite's 32,766 and PostgreSQL's 65,535.
-pub(crate) const ROWS_PER_INSERT: usize = 1_000;
-
 /// Splits `n` rows into statement sizes drawn from a fixed set (1,024 and the powers of
 /// two below it), so that each size's statement is prepared once and then reused: group
 /// commits have every possible size, and re-parsing a large INSERT each time would cost
-/// more than executing it. (1,024 rows of 8 columns stay well under both databases'
-/// parameter limits.)
+/// more than executing it. (1,024 rows of up to 17 columns stay under both databases'
+/// parameter limits: 32,766 on SQLite, 65,535 on PostgreSQL.)
+/// `items` cut into slices of [`statement_sizes`].
+pub(crate) fn statement_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    statement_sizes(items.len()).map(move |size| {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        chunk
+    })
+}
+
 pub(crate) fn statement_sizes(mut n: usize) -> impl Iterator<Item = usize> {
     const MAX: usize = 1_024;
     std::iter::from_fn(move || {
@@ -107,19 +113,17 @@ macro_rules! impl_sql_store {
         const INSERT_EVENT: &str =
             "INSERT INTO events (contact_id, email, visitor_id, kind, at, url, props, received_at) ";
 
-        /// Inserts `rows` in multi-row statements of at most `ROWS_PER_INSERT`.
+        /// Inserts `rows` in multi-row statements of the sizes of `statement_chunks`.
         async fn insert_many<'a, T>(
             conn: &mut <$db as sqlx::Database>::Connection,
             head: &'static str,
             rows: &'a [T],
             push: impl Fn(&mut sqlx::query_builder::Separated<'_, 'a, $db, &'static str>, &'a T),
         ) -> Result<()> {
-            for chunk in rows.chunks(crate::sql_store::ROWS_PER_INSERT) {
+            for chunk in crate::sql_store::statement_chunks(rows) {
                 let mut qb = QueryBuilder::<$db>::new(head);
                 qb.push_values(chunk, |mut b, row| push(&mut b, row));
-                // Full chunks share one statement text: keep it prepared.
-                let full = chunk.len() == crate::sql_store::ROWS_PER_INSERT;
-                qb.build().persistent(full).execute(&mut *conn).await?;
+                qb.build().persistent(true).execute(&mut *conn).await?;
             }
             Ok(())
         }
@@ -132,10 +136,7 @@ macro_rules! impl_sql_store {
             keys: &[&str],
         ) -> Result<std::collections::HashMap<String, Uuid>> {
             let mut found = std::collections::HashMap::new();
-            let mut rest = keys;
-            for size in crate::sql_store::statement_sizes(keys.len()) {
-                let (chunk, tail) = rest.split_at(size);
-                rest = tail;
+            for chunk in crate::sql_store::statement_chunks(keys) {
                 let mut qb = QueryBuilder::<$db>::new(sql);
                 let mut sep = qb.separated(", ");
                 for k in chunk {
@@ -187,13 +188,10 @@ macro_rules! impl_sql_store {
                     }
                 }
             }
-            let mut offset = 0;
-            for size in crate::sql_store::statement_sizes(events.len()) {
-                let chunk = &events[offset..offset + size];
-                let ids = &contact_ids[offset..offset + size];
-                offset += size;
+            let rows: Vec<(&NewEvent, Option<Uuid>)> = events.iter().zip(contact_ids).collect();
+            for chunk in crate::sql_store::statement_chunks(&rows) {
                 let mut qb = QueryBuilder::<$db>::new(INSERT_EVENT);
-                qb.push_values(chunk.iter().zip(ids), |mut b, (e, id)| {
+                qb.push_values(chunk, |mut b, (e, id)| {
                     b.push_bind(*id)
                         .push_bind(e.email.as_ref().map(|m| m.as_str()))
                         .push_bind(e.visitor_id.as_deref())
@@ -328,14 +326,14 @@ macro_rules! impl_sql_store {
 
             async fn existing_contacts(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
                 let mut found = Vec::new();
-                for chunk in ids.chunks(crate::sql_store::ROWS_PER_INSERT) {
+                for chunk in crate::sql_store::statement_chunks(ids) {
                     let mut qb = QueryBuilder::<$db>::new("SELECT id FROM contacts WHERE id IN (");
                     let mut sep = qb.separated(", ");
                     for id in chunk {
                         sep.push_bind(*id);
                     }
                     qb.push(")");
-                    let rows = qb.build().persistent(false).fetch_all(&self.read).await?;
+                    let rows = qb.build().persistent(true).fetch_all(&self.read).await?;
                     for row in rows {
                         found.push(row.try_get::<Uuid, _>(0)?);
                     }
@@ -390,10 +388,6 @@ macro_rules! impl_sql_store {
                 insert_many(&mut tx, INSERT_CONTACT, &bulk.contacts, push_contact_values).await?;
                 insert_many(&mut tx, INSERT_RESPONSE, &bulk.responses, push_response_values).await?;
                 insert_many(&mut tx, INSERT_STAGE_CHANGE, &bulk.stage_changes, push_stage_change_values).await?;
-                insert_many(&mut tx, "INSERT INTO visitors (visitor_id, contact_id, identified_at) ", &bulk.visitors, |b, v| {
-                    b.push_bind(v.0.as_str()).push_bind(v.1).push_bind(v.2.0);
-                })
-                .await?;
                 if let Some(first) = bulk.events.first() {
                     insert_events(&mut tx, &bulk.events, first.at, false).await?;
                 }
@@ -625,5 +619,7 @@ mod tests {
             assert!(sizes.iter().all(|s| s.is_power_of_two() && *s <= 1_024), "{sizes:?}");
         }
         assert_eq!(super::statement_sizes(70).collect::<Vec<_>>(), [64, 4, 2]);
+        let rows: Vec<u32> = (0..2_500).collect();
+        assert_eq!(super::statement_chunks(&rows).flatten().copied().collect::<Vec<_>>(), rows);
     }
 }

@@ -237,20 +237,10 @@ async fn stage_history_comes_back_in_order(store: Arc<dyn Store>) {
 async fn the_inbox_keeps_raw_bodies_and_their_outcome(store: Arc<dyn Store>) {
     let body = b"email=ann%40acme.com&x=\xff\xfe".to_vec();
     let item = InboxItem {
-        id: Uuid::now_v7(),
-        received_at: T0,
         form_key: Some("fk".into()),
         content_type: Some("application/x-www-form-urlencoded".into()),
-        query: None,
-        body: body.clone(),
         remote_ip: Some("127.0.0.1".into()),
-        user_agent: None,
-        status: InboxStatus::Pending,
-        error: None,
-        contact_id: None,
-        response_id: None,
-        processed_at: None,
-        attempts: 0,
+        ..InboxItem::received(Uuid::now_v7(), T0, body.clone())
     };
     let mut tx = store.begin().await.unwrap();
     tx.insert_inbox(&item).await.unwrap();
@@ -353,22 +343,7 @@ async fn a_revoked_key_is_kept_but_marked_and_revoking_twice_changes_nothing(sto
 }
 
 async fn a_processed_inbox_item_cannot_be_settled_again(store: Arc<dyn Store>) {
-    let item = InboxItem {
-        id: Uuid::now_v7(),
-        received_at: T0,
-        form_key: None,
-        content_type: None,
-        query: None,
-        body: b"{}".to_vec(),
-        remote_ip: None,
-        user_agent: None,
-        status: InboxStatus::Pending,
-        error: None,
-        contact_id: None,
-        response_id: None,
-        processed_at: None,
-        attempts: 0,
-    };
+    let item = InboxItem::received(Uuid::now_v7(), T0, b"{}".to_vec());
     let mut tx = store.begin().await.unwrap();
     tx.insert_inbox(&item).await.unwrap();
     tx.settle_inbox(item.id, InboxStatus::Processed, None, None, T0).await.unwrap();

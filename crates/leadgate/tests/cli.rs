@@ -86,6 +86,31 @@ async fn serve_with_demo_loads_an_empty_database_once() {
     assert_eq!(second.get_json("/v1/stats", &key).await["totals"]["contacts"], 5_000, "a second start adds nothing");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_leaves_a_single_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = data_dir_env(&dir);
+    let form_key = leadgate(&env, &["form", "create", "--name", "f"]);
+    let server = Server::start(&env);
+    let sent = reqwest::Client::new()
+        .post(format!("{}/v1/inquiries", server.base))
+        .json(&serde_json::json!({"form_key": form_key, "email": "ann@acme.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 201);
+    assert!(dir.path().join("leadgate.db-wal").exists(), "WAL mode while serving");
+    assert!(server.stop().success(), "a clean exit on SIGTERM");
+    assert!(!dir.path().join("leadgate.db-wal").exists(), "the WAL was checkpointed and removed");
+    // Everything is in the database file itself: a copy of it alone has the contact.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.path().join("leadgate.db"), copy.path().join("leadgate.db")).unwrap();
+    let copy_env = data_dir_env(&copy);
+    let key = leadgate(&copy_env, &["apikey", "create", "--name", "k", "--role", "readonly"]);
+    let restored = Server::start(&copy_env);
+    assert_eq!(restored.get_json("/v1/stats", &key).await["totals"]["contacts"], 1);
+}
+
 #[test]
 fn a_revoked_key_is_listed_as_revoked() {
     let dir = tempfile::tempdir().unwrap();

@@ -66,6 +66,13 @@ impl Server {
         Self { child, base }
     }
 
+    /// Stops the server as an operator would (SIGTERM) and waits for it to exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let term = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("run kill");
+        assert!(term.success(), "SIGTERM delivered");
+        self.child.wait().expect("reap")
+    }
+
     /// Kills the server the hard way: no shutdown, no flushing.
     pub fn kill_9(mut self) -> Self {
         self.child.kill().expect("SIGKILL");
