@@ -34,6 +34,9 @@ pub struct ContactQuery {
     pub stage: Option<String>,
     pub direction: Option<String>,
     pub channel: Option<String>,
+    /// An id the contact has in another system; `system` narrows it to one system.
+    pub external_id: Option<String>,
+    pub system: Option<String>,
     pub limit: Option<String>,
     pub cursor: Option<String>,
 }
@@ -87,6 +90,20 @@ impl App {
             channel: blank(&q.channel)
                 .map(|c| Ident::field(&c, "channel", "channel").map(|c| c.to_string()).map_err(AppError::invalid))
                 .transpose()?,
+            external_id: blank(&q.external_id)
+                .map(|x| {
+                    if x.len() > 200 || leadgate_core::inquiry::has_control_chars(&x) {
+                        Err(invalid(
+                            "invalid_value",
+                            "external_id",
+                            "external_id must be at most 200 printable characters",
+                        ))
+                    } else {
+                        Ok(x)
+                    }
+                })
+                .transpose()?,
+            system: blank(&q.system),
         };
         let limit = match blank(&q.limit) {
             None => DEFAULT_PAGE,

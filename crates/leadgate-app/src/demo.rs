@@ -287,6 +287,9 @@ impl World {
             channel: Some(channel.name.to_owned()),
             stage: Stage::Suspect,
             stage_at: created,
+            owner: None,
+            do_not_email: false,
+            do_not_call: false,
             custom,
             created_at: created,
             updated_at: created,
@@ -450,6 +453,7 @@ impl Path {
             cause,
             detail: detail.to_owned(),
             actor: "system".to_owned(),
+            value: None,
         });
         self.stage = Some(to);
     }

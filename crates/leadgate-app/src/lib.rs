@@ -10,6 +10,7 @@ mod contacts;
 pub mod demo;
 mod error;
 mod events;
+pub mod import;
 
 use leadgate_core::Timestamp;
 use leadgate_store::{Store, StoreError, Tx};

@@ -14,6 +14,7 @@ pub mod email;
 pub mod error;
 pub mod event;
 pub mod ident;
+pub mod import;
 pub mod inquiry;
 pub mod junk;
 pub mod lifecycle;

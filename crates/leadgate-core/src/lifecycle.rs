@@ -160,15 +160,18 @@ impl Cause {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     System,
+    /// Someone running the `leadgate` command on the server.
+    Operator,
     ApiKey(String),
     User(String),
 }
 
 impl Actor {
-    /// `system`, `api_key:<name>` or `user:<name>`.
+    /// `system`, `operator`, `api_key:<name>` or `user:<name>`.
     pub fn label(&self) -> String {
         match self {
             Actor::System => "system".into(),
+            Actor::Operator => "operator".into(),
             Actor::ApiKey(n) => format!("api_key:{n}"),
             Actor::User(n) => format!("user:{n}"),
         }
@@ -185,6 +188,8 @@ pub struct StageChange {
     pub cause: CauseKind,
     pub detail: String,
     pub actor: String,
+    /// The deal value of an outcome (opportunity, customer, lost), in minor units.
+    pub value: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -262,7 +267,7 @@ pub fn transition(
             to,
         });
     }
-    Ok(StageChange { contact_id, from, to, at, cause: cause.kind, detail, actor: actor.label() })
+    Ok(StageChange { contact_id, from, to, at, cause: cause.kind, detail, actor: actor.label(), value: None })
 }
 
 #[cfg(test)]

@@ -32,6 +32,11 @@ pub struct Contact {
     pub channel: Option<String>,
     pub stage: Stage,
     pub stage_at: Timestamp,
+    /// The person responsible for the contact (a name or id from the source system).
+    pub owner: Option<String>,
+    /// The contact asked not to be emailed / called; never lifted by an import or a merge.
+    pub do_not_email: bool,
+    pub do_not_call: bool,
     pub custom: Map<String, Value>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -188,9 +193,43 @@ impl InboxItem {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ContactFilter {
     pub email: Option<String>,
+    /// An id the contact has in another system (in `system`, or in any).
+    pub external_id: Option<String>,
+    pub system: Option<String>,
     pub stage: Option<Stage>,
     pub direction: Option<Direction>,
     pub channel: Option<String>,
+}
+
+/// A contact as another system knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternalId {
+    pub system: String,
+    pub external_id: String,
+    pub contact_id: Uuid,
+}
+
+/// What changed on a contact outside its stage (which has its own history).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContactChange {
+    pub contact_id: Uuid,
+    pub at: Timestamp,
+    /// Why, e.g. `import 0193…`.
+    pub cause: String,
+    pub actor: String,
+    /// `{"field": {"from": …, "to": …}}`.
+    pub changes: Map<String, Value>,
+}
+
+/// What an import needs to know of existing contacts' history to add nothing twice.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistoryKeys {
+    /// `(contact, at, action, channel)`.
+    pub responses: Vec<(Uuid, Timestamp, String, Option<String>)>,
+    /// `(contact, to, at)`.
+    pub stages: Vec<(Uuid, Stage, Timestamp)>,
+    /// `(contact, kind, at, url)`.
+    pub events: Vec<(Uuid, String, Timestamp, Option<String>)>,
 }
 
 /// Totals shown on the start page and exported as metrics.

@@ -16,7 +16,8 @@ pub mod testing;
 
 use async_trait::async_trait;
 use leadgate_core::model::{
-    Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response, StoredEvent, Totals,
+    Account, ApiKey, Contact, ContactChange, ContactFilter, ExternalId, Form, HistoryKeys, InboxItem, InboxStatus,
+    Response, StoredEvent, Totals,
 };
 use leadgate_core::{NewEvent, StageChange, Timestamp};
 use std::sync::Arc;
@@ -28,15 +29,32 @@ pub use sqlite::{SqliteOptions, SqliteStore};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Everything written together in one transaction by a bulk load (demo data, imports).
+/// Everything written together by a bulk load (demo data, one chunk of an import).
 #[derive(Debug, Default, Clone)]
 pub struct Bulk {
     pub accounts: Vec<Account>,
     pub contacts: Vec<Contact>,
+    /// Existing contacts to rewrite whole.
+    pub updated_contacts: Vec<Contact>,
+    pub external_ids: Vec<ExternalId>,
+    pub contact_changes: Vec<ContactChange>,
     pub responses: Vec<Response>,
     pub stage_changes: Vec<StageChange>,
     /// Events whose contact is known (`contact_id` set).
     pub events: Vec<NewEvent>,
+}
+
+impl Bulk {
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+            && self.contacts.is_empty()
+            && self.updated_contacts.is_empty()
+            && self.external_ids.is_empty()
+            && self.contact_changes.is_empty()
+            && self.responses.is_empty()
+            && self.stage_changes.is_empty()
+            && self.events.is_empty()
+    }
 }
 
 /// The database, as the use cases see it.
@@ -62,6 +80,8 @@ pub trait Store: Send + Sync + 'static {
     async fn contacts(&self, filter: &ContactFilter, after: Option<Uuid>, limit: i64) -> Result<Vec<Contact>>;
     /// The stage history of a contact, oldest first.
     async fn stage_history(&self, contact_id: Uuid) -> Result<Vec<StageChange>>;
+    /// What changed on the contact (besides its stage), oldest first.
+    async fn contact_changes(&self, contact_id: Uuid) -> Result<Vec<ContactChange>>;
     /// The responses of a contact, newest first.
     async fn responses(&self, contact_id: Uuid) -> Result<Vec<Response>>;
     /// The most recent events of a contact, newest first.
@@ -93,6 +113,14 @@ pub trait Tx: Send {
     async fn update_contact(&mut self, contact: &Contact) -> Result<()>;
     async fn insert_response(&mut self, response: &Response) -> Result<()>;
     async fn insert_stage_change(&mut self, change: &StageChange) -> Result<()>;
+    /// Writes everything in `bulk` (new rows, and contacts to rewrite).
+    async fn insert_bulk(&mut self, bulk: &Bulk) -> Result<()>;
+    async fn contacts_by_emails(&mut self, emails: &[&str]) -> Result<Vec<Contact>>;
+    /// The contacts `system` knows by `ids`, with the id each is known by.
+    async fn contacts_by_external_ids(&mut self, system: &str, ids: &[&str]) -> Result<Vec<(String, Contact)>>;
+    async fn accounts_by_domains(&mut self, domains: &[&str]) -> Result<Vec<Account>>;
+    /// The keys of the history of `contacts` (events only when `events`).
+    async fn history_keys(&mut self, contacts: &[Uuid], events: bool) -> Result<HistoryKeys>;
     /// Records that `visitor_id` is `contact_id` and attaches the visitor's waiting
     /// events to the contact; returns how many were attached.
     async fn identify_visitor(&mut self, visitor_id: &str, contact_id: Uuid, at: Timestamp) -> Result<u64>;

@@ -44,6 +44,7 @@ mod imp {
         sqlx::Postgres,
         "postgres",
         begin = "BEGIN",
-        lock = " FOR UPDATE"
+        lock = " FOR UPDATE",
+        waiting = ""
     );
 }

@@ -42,7 +42,7 @@ impl From<AccountRow> for Account {
 }
 
 pub(crate) const CONTACT_COLUMNS: &str = "id, email, first_name, last_name, company, title, phone, country, \
-     account_id, direction, channel, stage, stage_at, custom, created_at, updated_at";
+     account_id, direction, channel, stage, stage_at, owner, do_not_email, do_not_call, custom, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ContactRow {
@@ -59,6 +59,9 @@ pub(crate) struct ContactRow {
     channel: Option<String>,
     stage: String,
     stage_at: i64,
+    owner: Option<String>,
+    do_not_email: bool,
+    do_not_call: bool,
     custom: Json<Value>,
     created_at: i64,
     updated_at: i64,
@@ -81,6 +84,9 @@ impl TryFrom<ContactRow> for Contact {
             channel: r.channel,
             stage: stage(&r.stage)?,
             stage_at: Timestamp(r.stage_at),
+            owner: r.owner,
+            do_not_email: r.do_not_email,
+            do_not_call: r.do_not_call,
             custom: object(r.custom.0),
             created_at: Timestamp(r.created_at),
             updated_at: Timestamp(r.updated_at),
@@ -146,6 +152,7 @@ pub(crate) struct StageChangeRow {
     cause: String,
     detail: String,
     actor: String,
+    value: Option<i64>,
 }
 
 impl TryFrom<StageChangeRow> for StageChange {
@@ -159,6 +166,7 @@ impl TryFrom<StageChangeRow> for StageChange {
             cause: CauseKind::parse(&r.cause).ok_or_else(|| corrupt("cause", &r.cause))?,
             detail: r.detail,
             actor: r.actor,
+            value: r.value,
         })
     }
 }

@@ -33,14 +33,24 @@ pub(crate) fn statement_sizes(mut n: usize) -> impl Iterator<Item = usize> {
 }
 
 /// `$begin` starts a write transaction; `$lock` is appended to reads of rows that the
-/// transaction will rewrite.
+/// transaction will rewrite; `$waiting` is appended to searches of events waiting for
+/// a contact, to match how the backend indexes them.
 macro_rules! impl_sql_store {
-    ($store:ty, $tx:ident, $db:ty, $backend:literal, begin = $begin:literal, lock = $lock:literal) => {
+    (
+        $store:ty,
+        $tx:ident,
+        $db:ty,
+        $backend:literal,
+        begin = $begin:literal,
+        lock = $lock:literal,
+        waiting = $waiting:expr
+    ) => {
         use crate::rows::*;
         use crate::{Bulk, Result, Store, StoreError, Tx};
         use async_trait::async_trait;
         use leadgate_core::model::{
-            Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response, StoredEvent, Totals,
+            Account, ApiKey, Contact, ContactFilter, Form, HistoryKeys, InboxItem, InboxStatus, Response, StoredEvent,
+            Totals,
         };
         use leadgate_core::{NewEvent, StageChange, Timestamp};
         use sqlx::types::Json;
@@ -65,6 +75,9 @@ macro_rules! impl_sql_store {
                 .push_bind(c.channel.as_deref())
                 .push_bind(c.stage.as_str())
                 .push_bind(c.stage_at.0)
+                .push_bind(c.owner.as_deref())
+                .push_bind(c.do_not_email)
+                .push_bind(c.do_not_call)
                 .push_bind(Json(&c.custom))
                 .push_bind(c.created_at.0)
                 .push_bind(c.updated_at.0);
@@ -100,15 +113,17 @@ macro_rules! impl_sql_store {
                 .push_bind(c.at.0)
                 .push_bind(c.cause.as_str())
                 .push_bind(c.detail.as_str())
-                .push_bind(c.actor.as_str());
+                .push_bind(c.actor.as_str())
+                .push_bind(c.value);
         }
 
         const INSERT_CONTACT: &str = "INSERT INTO contacts (id, email, first_name, last_name, company, title, \
-             phone, country, account_id, direction, channel, stage, stage_at, custom, created_at, updated_at) ";
+             phone, country, account_id, direction, channel, stage, stage_at, owner, do_not_email, do_not_call, custom, \
+             created_at, updated_at) ";
         const INSERT_RESPONSE: &str = "INSERT INTO responses (id, contact_id, at, direction, channel, campaign, \
              placement, referrer, vendor, action, obtained_via, offer, form_id, message, fields, junk, inbox_id) ";
         const INSERT_STAGE_CHANGE: &str =
-            "INSERT INTO stage_changes (contact_id, from_stage, to_stage, at, cause, detail, actor) ";
+            "INSERT INTO stage_changes (contact_id, from_stage, to_stage, at, cause, detail, actor, value) ";
         const INSERT_ACCOUNT: &str = "INSERT INTO accounts (id, domain, name, created_at) ";
         const INSERT_EVENT: &str =
             "INSERT INTO events (contact_id, email, visitor_id, kind, at, url, props, received_at) ";
@@ -126,6 +141,30 @@ macro_rules! impl_sql_store {
                 qb.build().persistent(true).execute(&mut *conn).await?;
             }
             Ok(())
+        }
+
+        /// Rows whose key is in `keys`: `head` ends with `IN (`; the keys are bound in
+        /// statements of fixed sizes so that they stay prepared.
+        async fn fetch_in<'k, R, K>(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            head: &str,
+            keys: &'k [K],
+        ) -> Result<Vec<R>>
+        where
+            R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+            K: sqlx::Encode<'k, $db> + sqlx::Type<$db> + Sync + 'k,
+        {
+            let mut rows = Vec::new();
+            for chunk in crate::sql_store::statement_chunks(keys) {
+                let mut qb = QueryBuilder::<$db>::new(head);
+                let mut sep = qb.separated(", ");
+                for k in chunk {
+                    sep.push_bind(k);
+                }
+                qb.push(")");
+                rows.extend(qb.build_query_as::<R>().persistent(true).fetch_all(&mut *conn).await?);
+            }
+            Ok(rows)
         }
 
         /// Looks up `keys` (distinct) with `sql` (`SELECT key, contact_id … IN (`), in
@@ -278,6 +317,13 @@ macro_rules! impl_sql_store {
                 if let Some(email) = &f.email {
                     qb.push(" AND email = ").push_bind(email.as_str());
                 }
+                if let Some(external_id) = &f.external_id {
+                    qb.push(" AND id IN (SELECT contact_id FROM external_ids WHERE external_id = ").push_bind(external_id.as_str());
+                    if let Some(system) = &f.system {
+                        qb.push(" AND system = ").push_bind(system.as_str());
+                    }
+                    qb.push(")");
+                }
                 if let Some(stage) = f.stage {
                     qb.push(" AND stage = ").push_bind(stage.as_str());
                 }
@@ -295,9 +341,31 @@ macro_rules! impl_sql_store {
                 contacts_of(rows)
             }
 
+            async fn contact_changes(&self, contact_id: Uuid) -> Result<Vec<leadgate_core::model::ContactChange>> {
+                let rows: Vec<(Uuid, i64, String, String, Json<serde_json::Value>)> = sqlx::query_as(
+                    "SELECT contact_id, at, cause, actor, changes FROM contact_changes WHERE contact_id = $1 ORDER BY at, id",
+                )
+                .bind(contact_id)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(contact_id, at, cause, actor, changes)| leadgate_core::model::ContactChange {
+                        contact_id,
+                        at: Timestamp(at),
+                        cause,
+                        actor,
+                        changes: match changes.0 {
+                            serde_json::Value::Object(m) => m,
+                            _ => serde_json::Map::new(),
+                        },
+                    })
+                    .collect())
+            }
+
             async fn stage_history(&self, contact_id: Uuid) -> Result<Vec<StageChange>> {
                 let rows: Vec<StageChangeRow> = sqlx::query_as(
-                    "SELECT contact_id, from_stage, to_stage, at, cause, detail, actor FROM stage_changes \
+                    "SELECT contact_id, from_stage, to_stage, at, cause, detail, actor, value FROM stage_changes \
                      WHERE contact_id = $1 ORDER BY at, id",
                 )
                 .bind(contact_id)
@@ -380,18 +448,9 @@ macro_rules! impl_sql_store {
             }
 
             async fn bulk_load(&self, bulk: &Bulk) -> Result<()> {
-                let mut tx = self.write.begin_with($begin).await?;
-                insert_many(&mut tx, INSERT_ACCOUNT, &bulk.accounts, |b, a| {
-                    b.push_bind(a.id).push_bind(a.domain.as_str()).push_bind(a.name.as_deref()).push_bind(a.created_at.0);
-                })
-                .await?;
-                insert_many(&mut tx, INSERT_CONTACT, &bulk.contacts, push_contact_values).await?;
-                insert_many(&mut tx, INSERT_RESPONSE, &bulk.responses, push_response_values).await?;
-                insert_many(&mut tx, INSERT_STAGE_CHANGE, &bulk.stage_changes, push_stage_change_values).await?;
-                if let Some(first) = bulk.events.first() {
-                    insert_events(&mut tx, &bulk.events, first.at, false).await?;
-                }
-                tx.commit().await?;
+                let mut tx = $tx { tx: self.write.begin_with($begin).await? };
+                tx.insert_bulk(bulk).await?;
+                tx.tx.commit().await?;
                 Ok(())
             }
         }
@@ -430,6 +489,107 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn insert_bulk(&mut self, bulk: &Bulk) -> Result<()> {
+                let tx = &mut self.tx;
+                insert_many(tx, INSERT_ACCOUNT, &bulk.accounts, |b, a| {
+                    b.push_bind(a.id).push_bind(a.domain.as_str()).push_bind(a.name.as_deref()).push_bind(a.created_at.0);
+                })
+                .await?;
+                insert_many(tx, INSERT_CONTACT, &bulk.contacts, push_contact_values).await?;
+                for c in &bulk.updated_contacts {
+                    self.update_contact(c).await?;
+                }
+                let tx = &mut self.tx;
+                insert_many(tx, "INSERT INTO external_ids (system, external_id, contact_id) ", &bulk.external_ids, |b, x| {
+                    b.push_bind(x.system.as_str()).push_bind(x.external_id.as_str()).push_bind(x.contact_id);
+                })
+                .await?;
+                insert_many(
+                    tx,
+                    "INSERT INTO contact_changes (contact_id, at, cause, actor, changes) ",
+                    &bulk.contact_changes,
+                    |b, c| {
+                        b.push_bind(c.contact_id)
+                            .push_bind(c.at.0)
+                            .push_bind(c.cause.as_str())
+                            .push_bind(c.actor.as_str())
+                            .push_bind(Json(&c.changes));
+                    },
+                )
+                .await?;
+                insert_many(tx, INSERT_RESPONSE, &bulk.responses, push_response_values).await?;
+                insert_many(tx, INSERT_STAGE_CHANGE, &bulk.stage_changes, push_stage_change_values).await?;
+                if let Some(first) = bulk.events.first() {
+                    insert_events(tx, &bulk.events, first.at, false).await?;
+                }
+                Ok(())
+            }
+
+            async fn contacts_by_emails(&mut self, emails: &[&str]) -> Result<Vec<Contact>> {
+                let head = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE email IN (");
+                contacts_of(fetch_in(&mut self.tx, &head, emails).await?)
+            }
+
+            async fn contacts_by_external_ids(&mut self, system: &str, ids: &[&str]) -> Result<Vec<(String, Contact)>> {
+                // The system is bound once per statement, before the id list.
+                let head = format!(
+                    "SELECT x.external_id, {} FROM external_ids x JOIN contacts c ON c.id = x.contact_id \
+                     WHERE x.system = ",
+                    CONTACT_COLUMNS.split(", ").map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", ")
+                );
+                let mut found = Vec::new();
+                for chunk in crate::sql_store::statement_chunks(ids) {
+                    let mut qb = QueryBuilder::<$db>::new(&head);
+                    qb.push_bind(system).push(" AND x.external_id IN (");
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(")");
+                    for row in qb.build().persistent(true).fetch_all(&mut *self.tx).await? {
+                        let id: String = row.try_get(0)?;
+                        let contact = Contact::try_from(<ContactRow as sqlx::FromRow<_>>::from_row(&row)?)?;
+                        found.push((id, contact));
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn accounts_by_domains(&mut self, domains: &[&str]) -> Result<Vec<Account>> {
+                let rows: Vec<AccountRow> =
+                    fetch_in(&mut self.tx, "SELECT id, domain, name, created_at FROM accounts WHERE domain IN (", domains)
+                        .await?;
+                Ok(rows.into_iter().map(Account::from).collect())
+            }
+
+            async fn history_keys(&mut self, contacts: &[Uuid], events: bool) -> Result<HistoryKeys> {
+                let mut keys = HistoryKeys::default();
+                let rows: Vec<(Uuid, i64, String, Option<String>)> = fetch_in(
+                    &mut self.tx,
+                    "SELECT contact_id, at, action, channel FROM responses WHERE contact_id IN (",
+                    contacts,
+                )
+                .await?;
+                keys.responses = rows.into_iter().map(|(c, at, a, ch)| (c, Timestamp(at), a, ch)).collect();
+                let rows: Vec<(Uuid, String, i64)> =
+                    fetch_in(&mut self.tx, "SELECT contact_id, to_stage, at FROM stage_changes WHERE contact_id IN (", contacts)
+                        .await?;
+                keys.stages = rows
+                    .into_iter()
+                    .map(|(c, to, at)| Ok((c, stage(&to)?, Timestamp(at))))
+                    .collect::<Result<_>>()?;
+                if events {
+                    let rows: Vec<(Uuid, String, i64, Option<String>)> = fetch_in(
+                        &mut self.tx,
+                        "SELECT contact_id, kind, at, url FROM events WHERE contact_id IN (",
+                        contacts,
+                    )
+                    .await?;
+                    keys.events = rows.into_iter().map(|(c, k, at, url)| (c, k, Timestamp(at), url)).collect();
+                }
+                Ok(keys)
+            }
+
             async fn insert_contact(&mut self, c: &Contact) -> Result<()> {
                 insert_many(&mut self.tx, INSERT_CONTACT, std::slice::from_ref(c), push_contact_values).await
             }
@@ -438,7 +598,8 @@ macro_rules! impl_sql_store {
                 sqlx::query(
                     "UPDATE contacts SET email = $2, first_name = $3, last_name = $4, company = $5, title = $6, \
                      phone = $7, country = $8, account_id = $9, direction = $10, channel = $11, stage = $12, \
-                     stage_at = $13, custom = $14, updated_at = $15 WHERE id = $1",
+                     stage_at = $13, custom = $14, updated_at = $15, owner = $16, do_not_email = $17, \
+                     do_not_call = $18 WHERE id = $1",
                 )
                 .bind(c.id)
                 .bind(c.email.as_deref())
@@ -455,6 +616,9 @@ macro_rules! impl_sql_store {
                 .bind(c.stage_at.0)
                 .bind(Json(&c.custom))
                 .bind(c.updated_at.0)
+                .bind(c.owner.as_deref())
+                .bind(c.do_not_email)
+                .bind(c.do_not_call)
                 .execute(&mut *self.tx)
                 .await?;
                 Ok(())
@@ -480,18 +644,20 @@ macro_rules! impl_sql_store {
                 .bind(at.0)
                 .execute(&mut *self.tx)
                 .await?;
-                let done = sqlx::query(
+                let sql = format!(
                     "UPDATE events SET contact_id = (SELECT contact_id FROM visitors WHERE visitor_id = $1) \
-                     WHERE visitor_id = $1 AND contact_id IS NULL",
-                )
-                .bind(visitor_id)
+                     WHERE visitor_id = $1 AND contact_id IS NULL{}",
+                    $waiting
+                );
+                let done = sqlx::query(&sql).bind(visitor_id)
                 .execute(&mut *self.tx)
                 .await?;
                 Ok(done.rows_affected())
             }
 
             async fn attach_events_by_email(&mut self, email: &str, contact_id: Uuid) -> Result<u64> {
-                let done = sqlx::query("UPDATE events SET contact_id = $1 WHERE email = $2 AND contact_id IS NULL")
+                let sql = format!("UPDATE events SET contact_id = $1 WHERE email = $2 AND contact_id IS NULL{}", $waiting);
+                let done = sqlx::query(&sql)
                     .bind(contact_id)
                     .bind(email)
                     .execute(&mut *self.tx)

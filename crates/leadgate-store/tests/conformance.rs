@@ -18,6 +18,7 @@ leadgate_store::on_both_stores!(
     events_wait_for_their_visitor_and_join_the_contact_when_it_identifies,
     events_for_an_unknown_email_join_the_contact_created_later,
     events_naming_a_contact_attach_at_once,
+    waiting_events_are_found_however_many_came_between,
     contacts_list_newest_first_with_filters_and_keyset_pages,
     stage_history_comes_back_in_order,
     the_inbox_keeps_raw_bodies_and_their_outcome,
@@ -45,6 +46,9 @@ fn contact(email: &str, at: Timestamp) -> Contact {
         channel: Some("organic_search".into()),
         stage: Stage::Prospect,
         stage_at: at,
+        owner: None,
+        do_not_email: false,
+        do_not_call: false,
         custom: Map::new(),
         created_at: at,
         updated_at: at,
@@ -158,6 +162,29 @@ async fn events_for_an_unknown_email_join_the_contact_created_later(store: Arc<d
         .await
         .unwrap();
     assert_eq!(store.recent_events(c.id, 10).await.unwrap().len(), 2);
+}
+
+/// A store may index waiting events in slices of consecutive events (SQLite does, by
+/// 65,536): a visitor's first and last visits, with 150,000 other anonymous events
+/// between them, must both join the contact.
+async fn waiting_events_are_found_however_many_came_between(store: Arc<dyn Store>) {
+    let visit = |visitor: &str, email: Option<&str>| event("page_view", email, Some(visitor), None, T0);
+    store.append_events(&[visit("v-ann", None), visit("v-bob", Some("bob@acme.com"))], T0).await.unwrap();
+    let crowd: Vec<_> = (0..1_000).map(|i| visit(&format!("v-{i}"), None)).collect();
+    for _ in 0..150 {
+        store.append_events(&crowd, T0).await.unwrap();
+    }
+    store.append_events(&[visit("v-ann", None), visit("v-bob", Some("bob@acme.com"))], T0).await.unwrap();
+
+    let (ann, bob) = (contact("ann@acme.com", T0), contact("bob@acme.com", T0));
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_contact(&ann).await.unwrap();
+    tx.insert_contact(&bob).await.unwrap();
+    assert_eq!(tx.identify_visitor("v-ann", ann.id, T0).await.unwrap(), 2);
+    assert_eq!(tx.attach_events_by_email("bob@acme.com", bob.id).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+    assert_eq!(store.recent_events(ann.id, 10).await.unwrap().len(), 2);
+    assert_eq!(store.recent_events(bob.id, 10).await.unwrap().len(), 2);
 }
 
 async fn events_naming_a_contact_attach_at_once(store: Arc<dyn Store>) {

@@ -74,6 +74,23 @@ enum Command {
     /// Inspect and replay stored inquiries.
     #[command(subcommand)]
     Inbox(InboxCommand),
+    /// Import a CSV file of contacts, their history and outcomes (see docs/import.md).
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// The mapping of the file's columns (TOML).
+        #[arg(long, conflicts_with = "preset", required_unless_present = "preset")]
+        mapping: Option<PathBuf>,
+        /// A built-in mapping instead: hubspot or salesforce.
+        #[arg(long)]
+        preset: Option<String>,
+        /// Read and check everything, report what would happen, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the whole report (counts and the first 1,000 row errors) as JSON here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -218,6 +235,9 @@ async fn run(command: Command, config: Config) -> Result<()> {
             Ok(())
         }
         Command::Demo { contacts, seed } => demo(&app, contacts, seed).await,
+        Command::Import { file, mapping, preset, dry_run, report } => {
+            import(&app, &file, mapping.as_deref(), preset.as_deref(), dry_run, report.as_deref()).await
+        }
         Command::Inbox(InboxCommand::List { status, limit }) => {
             let status = match status.as_deref() {
                 Some(s) => Some(InboxStatus::parse(s).with_context(|| format!("unknown status {s:?}"))?),
@@ -316,6 +336,99 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+struct Bar(indicatif::ProgressBar);
+
+impl leadgate_app::import::Progress for Bar {
+    fn advance(&self, bytes: u64, rows: u64) {
+        self.0.set_position(bytes);
+        self.0.set_message(format!("{rows} rows"));
+    }
+}
+
+async fn import(
+    app: &App,
+    file: &std::path::Path,
+    mapping: Option<&std::path::Path>,
+    preset: Option<&str>,
+    dry_run: bool,
+    report_to: Option<&std::path::Path>,
+) -> Result<()> {
+    use leadgate_core::import::{Mapping, presets};
+    let mapping = match (mapping, preset) {
+        (Some(path), _) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read the mapping {}", path.display()))?;
+            Mapping::from_toml(&text).with_context(|| format!("the mapping {} is not usable", path.display()))?
+        }
+        (None, Some(name)) => presets::preset(name)
+            .with_context(|| format!("no preset {name:?}; presets are {}", presets::names().join(", ")))?,
+        (None, None) => bail!("give --mapping FILE or --preset NAME"),
+    };
+    let input = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} importing [{bar:40}] {bytes}/{total_bytes}, {msg} ({eta} left)",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let opts = leadgate_app::import::ImportOptions { dry_run };
+    let actor = leadgate_core::Actor::Operator;
+    let result = app
+        .import_csv(std::io::BufReader::with_capacity(1 << 20, input), &mapping, opts, &actor, &Bar(bar.clone()))
+        .await;
+    bar.finish_and_clear();
+    let report = result.map_err(|e| anyhow::anyhow!("{} was not imported: {}", file.display(), e.message))?;
+    let c = &report.counts;
+    let verb = if dry_run { "would import" } else { "imported" };
+    println!(
+        "{verb} {} of {} rows in {:.1} s: {} contacts created, {} updated, {} unchanged; {} accounts, {} responses, \
+         {} stage changes and {} events created",
+        c.rows - c.rows_failed,
+        c.rows,
+        started.elapsed().as_secs_f64(),
+        c.contacts_created,
+        c.contacts_updated,
+        c.contacts_unchanged,
+        c.accounts_created,
+        c.responses_created,
+        c.stage_changes_created,
+        c.events_created
+    );
+    if dry_run {
+        println!("dry run: nothing was written");
+    }
+    const SHOWN: usize = 20;
+    for e in report.errors.iter().take(SHOWN) {
+        eprintln!(
+            "line {}{}: {} ({})",
+            e.row,
+            e.column.as_ref().map(|c| format!(", column {c:?}")).unwrap_or_default(),
+            e.message,
+            e.code
+        );
+    }
+    if report.error_count as usize > SHOWN {
+        eprintln!(
+            "… {} problems in all{}",
+            report.error_count,
+            if report_to.is_some() { "" } else { "; --report FILE writes them as JSON" }
+        );
+    }
+    if let Some(path) = report_to {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    }
+    println!("import {}", report.id);
+    if c.rows_failed == c.rows {
+        bail!("no row could be imported");
+    }
+    Ok(())
 }
 
 async fn demo(app: &App, contacts: usize, seed: u64) -> Result<()> {

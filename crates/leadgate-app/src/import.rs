@@ -1,0 +1,395 @@
+//! Importing a CSV file: streamed in chunks, one transaction per chunk.
+//!
+//! The file is read row by row and never held whole: memory stays the size of one
+//! chunk however long the file. Each chunk's contacts are looked up by email and
+//! external id in one query each, planned row by row (`leadgate_core::import::plan`),
+//! and written together. A bad row is reported with its line, column and problem and
+//! the rest go on; a file that is not CSV, or a mapping naming columns the file lacks,
+//! is refused before anything is written. Re-importing a file writes nothing new, so an
+//! import stopped half-way can simply be run again.
+
+use crate::{App, AppError, ErrorKind};
+use leadgate_core::import::plan::Stamp;
+use leadgate_core::import::{Binding, ImportRow, Known, Mapping, RowError, plan_row};
+use leadgate_core::model::{Account, ContactChange, ExternalId};
+use leadgate_core::{Actor, Domain, account::name_from_domain};
+use leadgate_store::Bulk;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::io::Read;
+use uuid::Uuid;
+
+/// Rows per transaction: large enough to share each commit's cost, small enough that
+/// live traffic waits little for the writer between chunks.
+pub const CHUNK_ROWS: usize = 5_000;
+/// Row errors kept in a report; the count goes on beyond them.
+pub const ERRORS_KEPT: usize = 1_000;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportCounts {
+    pub rows: u64,
+    pub rows_failed: u64,
+    pub contacts_created: u64,
+    pub contacts_updated: u64,
+    pub contacts_unchanged: u64,
+    pub accounts_created: u64,
+    pub responses_created: u64,
+    pub stage_changes_created: u64,
+    pub events_created: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub id: Uuid,
+    pub dry_run: bool,
+    #[serde(flatten)]
+    pub counts: ImportCounts,
+    /// The first [`ERRORS_KEPT`] row errors.
+    pub errors: Vec<RowError>,
+    pub error_count: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    pub dry_run: bool,
+}
+
+/// Told how far the import is: bytes of the file read so far, and rows.
+pub trait Progress: Send + Sync {
+    fn advance(&self, bytes: u64, rows: u64);
+}
+
+impl Progress for () {
+    fn advance(&self, _: u64, _: u64) {}
+}
+
+fn refused(code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::new(ErrorKind::Invalid, code, message)
+}
+
+/// A row read from the file: where it starts, and what it says (or what is wrong).
+struct Read_ {
+    line: u64,
+    row: Result<ImportRow, Vec<RowError>>,
+}
+
+impl App {
+    /// Imports CSV `input` through `mapping`.
+    pub async fn import_csv<R: Read + Send>(
+        &self,
+        input: R,
+        mapping: &Mapping,
+        opts: ImportOptions,
+        actor: &Actor,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport, AppError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(
+                u8::try_from(mapping.delimiter.unwrap_or(','))
+                    .map_err(|_| refused("invalid_mapping", "the delimiter must be a single ASCII character"))?,
+            )
+            .from_reader(input);
+        let binding = read_header(&mut reader, mapping)?;
+        let id = Uuid::now_v7();
+        let mut report = ImportReport { id, dry_run: opts.dry_run, ..ImportReport::default() };
+        let label = format!("import {id}");
+        let mut record = csv::ByteRecord::new();
+        let mut chunk: Vec<Read_> = Vec::with_capacity(CHUNK_ROWS);
+        loop {
+            let more = match reader.read_byte_record(&mut record) {
+                Ok(more) => more,
+                Err(e) => {
+                    // The reader cannot go on past a broken record (e.g. an I/O error);
+                    // what was read so far is still imported.
+                    let line = e.position().map_or(0, |p| p.line());
+                    chunk.push(Read_ {
+                        line,
+                        row: Err(vec![RowError {
+                            row: line,
+                            column: None,
+                            code: "unreadable",
+                            message: e.to_string(),
+                        }]),
+                    });
+                    false
+                }
+            };
+            if more {
+                let line = record.position().map_or(0, |p| p.line());
+                chunk.push(Read_ { line, row: read_row(&binding, &record, line) });
+            }
+            if chunk.len() >= CHUNK_ROWS || (!more && !chunk.is_empty()) {
+                self.import_chunk(&binding, std::mem::take(&mut chunk), &label, actor, opts, &mut report).await?;
+                progress.advance(reader.position().byte(), report.counts.rows);
+            }
+            if !more {
+                break;
+            }
+        }
+        if report.counts.rows == 0 {
+            return Err(refused("empty_file", "the file has a header but no rows"));
+        }
+        Ok(report)
+    }
+
+    async fn import_chunk(
+        &self,
+        binding: &Binding,
+        rows: Vec<Read_>,
+        label: &str,
+        actor: &Actor,
+        opts: ImportOptions,
+        report: &mut ImportReport,
+    ) -> Result<(), AppError> {
+        let now = self.now();
+        let fail = |report: &mut ImportReport, errors: Vec<RowError>| {
+            report.counts.rows_failed += 1;
+            report.error_count += errors.len() as u64;
+            let room = ERRORS_KEPT.saturating_sub(report.errors.len());
+            report.errors.extend(errors.into_iter().take(room));
+        };
+        report.counts.rows += rows.len() as u64;
+        let mut good = Vec::with_capacity(rows.len());
+        for r in rows {
+            match r.row {
+                Ok(row) => good.push((r.line, row)),
+                Err(errors) => fail(report, errors),
+            }
+        }
+        let system = binding.system.as_deref().unwrap_or("");
+        let distinct = |mut v: Vec<String>| {
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let emails = distinct(good.iter().filter_map(|(_, r)| r.email.as_ref().map(|e| e.to_string())).collect());
+        let external = distinct(good.iter().filter_map(|(_, r)| r.external_id.clone()).collect());
+        let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
+        let external: Vec<&str> = external.iter().map(String::as_str).collect();
+
+        let mut tx = self.store.begin().await?;
+        let result = async {
+            let mut known: HashMap<Uuid, Known> = HashMap::new();
+            let mut by_email: HashMap<String, Uuid> = HashMap::new();
+            let mut by_external: HashMap<String, Uuid> = HashMap::new();
+            for c in tx.contacts_by_emails(&emails).await? {
+                if let Some(e) = &c.email {
+                    by_email.insert(e.clone(), c.id);
+                }
+                known.insert(c.id, Known::new(c));
+            }
+            if !external.is_empty() {
+                for (x, c) in tx.contacts_by_external_ids(system, &external).await? {
+                    by_external.insert(x, c.id);
+                    known.insert(c.id, Known::new(c));
+                }
+            }
+            let ids: Vec<Uuid> = known.keys().copied().collect();
+            let existed: std::collections::HashSet<Uuid> = ids.iter().copied().collect();
+            let history = tx.history_keys(&ids, binding.has_events()).await?;
+            for (c, at, action, channel) in history.responses {
+                if let Some(k) = known.get_mut(&c) {
+                    k.responses.push((at, action, channel));
+                }
+            }
+            for (c, to, at) in history.stages {
+                if let Some(k) = known.get_mut(&c) {
+                    k.stages.push((to, at));
+                }
+            }
+            for (c, kind, at, url) in history.events {
+                if let Some(k) = known.get_mut(&c) {
+                    k.events.push((kind, at, url));
+                }
+            }
+            // Accounts for the rows' company domains (the web site, else a work email's).
+            let domain_of = |r: &ImportRow| -> Option<Domain> {
+                r.website.clone().or_else(|| r.email.as_ref().map(|e| e.domain())).filter(|d| !d.is_free_mail())
+            };
+            let mut domains: Vec<String> =
+                good.iter().filter_map(|(_, r)| domain_of(r)).map(|d| d.to_string()).collect();
+            domains.sort_unstable();
+            domains.dedup();
+            let domain_refs: Vec<&str> = domains.iter().map(String::as_str).collect();
+            let mut accounts: HashMap<String, Uuid> =
+                tx.accounts_by_domains(&domain_refs).await?.into_iter().map(|a| (a.domain, a.id)).collect();
+
+            let mut bulk = Bulk::default();
+            // Contacts created by earlier rows of this chunk, by identity.
+            let mut email_new: HashMap<String, Uuid> = HashMap::new();
+            let mut external_new: HashMap<String, Uuid> = HashMap::new();
+            let mut touched: Vec<Uuid> = Vec::new();
+            for (line, row) in good {
+                let email = row.email.as_ref().map(|e| e.as_str());
+                let by_mail = email.and_then(|e| by_email.get(e).or_else(|| email_new.get(e))).copied();
+                let by_id = row
+                    .external_id
+                    .as_deref()
+                    .and_then(|x| by_external.get(x).or_else(|| external_new.get(x)))
+                    .copied();
+                let target = match (by_mail, by_id) {
+                    (Some(a), Some(b)) if a != b => {
+                        fail(
+                            report,
+                            vec![RowError {
+                                row: line,
+                                column: None,
+                                code: "identity_conflict",
+                                message: format!(
+                                    "the email belongs to contact {a} but the external id to contact {b}; \
+                                     merge them first, or correct the file"
+                                ),
+                            }],
+                        );
+                        continue;
+                    }
+                    (a, b) => a.or(b),
+                };
+                if target.is_none() && binding.existing_only {
+                    let what = match (&row.external_id, email) {
+                        (Some(x), _) => format!("no contact has external id {x:?} in {system:?}"),
+                        (None, Some(e)) => format!("no contact has the email {e}"),
+                        (None, None) => "the row names no contact".into(),
+                    };
+                    fail(report, vec![RowError { row: line, column: None, code: "unknown_contact", message: what }]);
+                    continue;
+                }
+                let account_id = match domain_of(&row) {
+                    None => None,
+                    Some(domain) => Some(match accounts.get(domain.as_str()) {
+                        Some(id) => *id,
+                        None => {
+                            let account = Account {
+                                id: Uuid::now_v7(),
+                                name: row.company.clone().or_else(|| Some(name_from_domain(&domain))),
+                                domain: domain.to_string(),
+                                created_at: now,
+                            };
+                            accounts.insert(account.domain.clone(), account.id);
+                            report.counts.accounts_created += 1;
+                            let id = account.id;
+                            bulk.accounts.push(account);
+                            id
+                        }
+                    }),
+                };
+                let before = target.and_then(|id| known.remove(&id));
+                let mut new_id = || Uuid::now_v7();
+                let stamp = Stamp { now, account_id, import_label: label, actor, new_id: &mut new_id };
+                let plan = plan_row(before.as_ref(), &row, stamp);
+                let contact_id = plan.contact.id;
+                if let (Some(x), true) = (&row.external_id, by_id.is_none()) {
+                    bulk.external_ids.push(ExternalId {
+                        system: system.to_owned(),
+                        external_id: x.clone(),
+                        contact_id,
+                    });
+                    external_new.insert(x.clone(), contact_id);
+                }
+                if let Some(e) = &plan.contact.email {
+                    email_new.insert(e.clone(), contact_id);
+                }
+                if plan.is_new {
+                    report.counts.contacts_created += 1;
+                    touched.push(contact_id);
+                } else if plan.is_noop() {
+                    report.counts.contacts_unchanged += 1;
+                } else {
+                    report.counts.contacts_updated += 1;
+                    if !touched.contains(&contact_id) {
+                        touched.push(contact_id);
+                    }
+                }
+                if !plan.changes.is_empty() {
+                    bulk.contact_changes.push(ContactChange {
+                        contact_id,
+                        at: now,
+                        cause: label.to_owned(),
+                        actor: actor.label(),
+                        changes: plan.changes.clone(),
+                    });
+                }
+                report.counts.responses_created += plan.responses.len() as u64;
+                report.counts.stage_changes_created += plan.stage_changes.len() as u64;
+                report.counts.events_created += plan.events.len() as u64;
+                bulk.responses.extend(plan.responses.iter().cloned());
+                bulk.stage_changes.extend(plan.stage_changes.iter().cloned());
+                bulk.events.extend(plan.events.iter().cloned());
+                known.insert(contact_id, plan.known(before));
+            }
+            // Each touched contact is written once, as it stands after its last row.
+            for id in touched {
+                if let Some(k) = known.remove(&id) {
+                    if existed.contains(&id) {
+                        bulk.updated_contacts.push(k.contact);
+                    } else {
+                        bulk.contacts.push(k.contact);
+                    }
+                }
+            }
+            if !bulk.is_empty() {
+                tx.insert_bulk(&bulk).await?;
+            }
+            Ok::<(), leadgate_store::StoreError>(())
+        }
+        .await;
+        match result {
+            Ok(()) if !opts.dry_run => tx.commit().await?,
+            Ok(()) => tx.rollback().await?,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads the header and binds the mapping to it; refuses what is not a CSV file.
+fn read_header<R: Read>(reader: &mut csv::Reader<R>, mapping: &Mapping) -> Result<Binding, AppError> {
+    let mut header = csv::ByteRecord::new();
+    let has =
+        reader.read_byte_record(&mut header).map_err(|e| refused("not_csv", format!("the file is not CSV: {e}")))?;
+    if !has || header.iter().all(|h| h.is_empty()) {
+        return Err(refused("empty_file", "the file is empty: a CSV file starts with a header row naming its columns"));
+    }
+    if header.iter().any(|h| h.contains(&0)) {
+        return Err(refused("not_csv", "the file is not CSV: its first line holds binary data"));
+    }
+    let names: Vec<String> =
+        header.iter().map(|h| std::str::from_utf8(h).map(str::to_owned)).collect::<Result<_, _>>().map_err(|_| {
+            refused("not_csv", "the file is not CSV: its header is not UTF-8 text (save it as UTF-8 CSV)")
+        })?;
+    mapping.bind(&names).map_err(|e| refused("mapping_mismatch", e.to_string()))
+}
+
+fn read_row(binding: &Binding, record: &csv::ByteRecord, line: u64) -> Result<ImportRow, Vec<RowError>> {
+    let mut cells = Vec::with_capacity(record.len());
+    let mut errors = Vec::new();
+    for (i, cell) in record.iter().enumerate() {
+        match std::str::from_utf8(cell) {
+            Ok(s) if s.contains('\0') => errors.push(RowError {
+                row: line,
+                column: binding.column_name(i),
+                code: "invalid_value",
+                message: "the cell contains a NUL byte".into(),
+            }),
+            Ok(s) => cells.push(s),
+            Err(_) => {
+                errors.push(RowError {
+                    row: line,
+                    column: binding.column_name(i),
+                    code: "not_utf8",
+                    message: "the cell is not UTF-8 text; save the file as UTF-8".into(),
+                });
+                cells.push("");
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    binding.read(&cells, line)
+}

@@ -1,0 +1,231 @@
+//! Importing real files through the shipped example mappings, and the bad rows and
+//! bad files a user sends, on SQLite and PostgreSQL.
+
+use leadgate_app::import::{ImportOptions, ImportReport};
+use leadgate_app::{App, AppError, AppOptions, SystemClock};
+use leadgate_core::Actor;
+use leadgate_core::import::{Mapping, presets};
+use leadgate_core::model::ContactFilter;
+use leadgate_store::Store;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+leadgate_store::on_both_stores!(
+    xeducation_imports_every_lead_and_its_outcome_once,
+    olist_mqls_then_closed_deals_make_the_real_waterfall,
+    bad_rows_are_reported_and_the_good_ones_imported,
+    a_file_that_is_not_csv_or_lacks_mapped_columns_is_refused_before_writing,
+    a_changed_row_updates_the_contact_and_records_what_changed,
+    the_hubspot_preset_reads_a_hubspot_export,
+);
+
+fn shared(path: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(path);
+    assert!(p.exists(), "the shared data set is missing: {} (see ../shared/data/README.md)", p.display());
+    p
+}
+
+fn example(name: &str) -> Mapping {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
+    Mapping::from_toml(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+fn app(store: &Arc<dyn Store>) -> Arc<App> {
+    App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()))
+}
+
+async fn import(app: &App, csv: &[u8], mapping: &Mapping) -> Result<ImportReport, AppError> {
+    app.import_csv(csv, mapping, ImportOptions::default(), &Actor::Operator, &()).await
+}
+
+async fn import_file(app: &App, path: PathBuf, mapping: &Mapping) -> ImportReport {
+    import(app, &std::fs::read(path).unwrap(), mapping).await.unwrap()
+}
+
+async fn one(store: &Arc<dyn Store>, filter: ContactFilter) -> leadgate_core::model::Contact {
+    store.contacts(&filter, None, 2).await.unwrap().into_iter().next().expect("the contact exists")
+}
+
+async fn count(app: &App, filter: ContactFilter) -> usize {
+    let mut n = 0;
+    let mut after = None;
+    loop {
+        let page = app.store().contacts(&filter, after, 1_000).await.unwrap();
+        n += page.len();
+        match page.last() {
+            Some(c) if page.len() == 1_000 => after = Some(c.id),
+            _ => return n,
+        }
+    }
+}
+
+fn at_stage(stage: &str) -> ContactFilter {
+    ContactFilter { stage: Some(stage.parse().unwrap()), ..ContactFilter::default() }
+}
+
+async fn xeducation_imports_every_lead_and_its_outcome_once(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let mapping = example("xeducation.toml");
+    let first = import_file(&app, shared("xeducation/Leads.csv"), &mapping).await;
+    assert_eq!(first.counts.rows, 9_240);
+    assert_eq!(first.counts.rows_failed, 0, "{:?}", first.errors.first());
+    assert_eq!(first.counts.contacts_created, 9_240);
+    assert_eq!(store.totals().await.unwrap().contacts, 9_240);
+    assert_eq!(count(&app, at_stage("customer")).await, 3_561);
+
+    // A lead is found by its Prospect ID, and carries what the file said.
+    let by_id =
+        ContactFilter { external_id: Some("7927b2df-8bba-4d29-b9a2-b6e0beafe620".into()), ..ContactFilter::default() };
+    let found = store.contacts(&by_id, None, 10).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let c = &found[0];
+    assert_eq!(c.custom["lead_number"], "660737");
+    assert!(!c.custom.contains_key("specialization"), "\"Select\" means no answer");
+    let responses = store.responses(c.id).await.unwrap();
+    assert_eq!((responses[0].channel.as_deref(), responses[0].action.as_str()), (Some("live_chat"), "form_fill"));
+
+    // The same file again creates nothing.
+    let again = import_file(&app, shared("xeducation/Leads.csv"), &mapping).await;
+    assert_eq!(again.counts.contacts_created, 0);
+    assert_eq!(again.counts.contacts_unchanged, 9_240);
+    assert_eq!(again.counts.responses_created + again.counts.stage_changes_created, 0);
+    assert_eq!(store.totals().await.unwrap().contacts, 9_240);
+}
+
+async fn olist_mqls_then_closed_deals_make_the_real_waterfall(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let mqls =
+        import_file(&app, shared("olist/olist_marketing_qualified_leads_dataset.csv"), &example("olist-mqls.toml"))
+            .await;
+    assert_eq!((mqls.counts.contacts_created, mqls.counts.rows_failed), (8_000, 0));
+    let deals =
+        import_file(&app, shared("olist/olist_closed_deals_dataset.csv"), &example("olist-closed-deals.toml")).await;
+    assert_eq!((deals.counts.rows, deals.counts.rows_failed, deals.counts.contacts_created), (842, 0, 0));
+    assert_eq!(count(&app, at_stage("customer")).await, 842);
+    assert_eq!(count(&app, at_stage("mql")).await, 8_000 - 842);
+    // Organic search: 271 of 2,296 MQLs closed.
+    let organic = ContactFilter { channel: Some("organic_search".into()), ..ContactFilter::default() };
+    assert_eq!(count(&app, organic.clone()).await, 2_296);
+    let won = ContactFilter { stage: Some("customer".parse().unwrap()), ..organic };
+    assert_eq!(count(&app, won).await, 271);
+
+    // The deal is in the history on its real date, with the sales rep as owner.
+    let by_id = ContactFilter { external_id: Some("5420aad7fec3549a85876ba1c529bd84".into()), ..Default::default() };
+    let c = store.contacts(&by_id, None, 1).await.unwrap().remove(0);
+    assert_eq!(c.owner.as_deref(), Some("4ef15afb4b2723d8f3d81e51ec7afefe"));
+    let history = store.stage_history(c.id).await.unwrap();
+    let won = history.iter().find(|s| s.to.as_str() == "customer").unwrap();
+    assert_eq!(won.at.to_rfc3339(), "2018-02-26T19:58:54Z");
+}
+
+const PEOPLE: &str = "system = \"crm\"\n[contact]\nexternal_id = \"id\"\nemail = \"email\"\nfirst_name = \"name\"\n\
+    [response]\nat = \"created\"\nchannel = \"channel\"\n[[stage]]\nstage = \"stage\"\nat = \"closed\"\n";
+
+async fn bad_rows_are_reported_and_the_good_ones_imported(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let mapping = Mapping::from_toml(PEOPLE).unwrap();
+    let mut csv = b"id,email,name,created,channel,stage,closed\n".to_vec();
+    csv.extend_from_slice(b"1,ann@acme.example,Ann,2024-01-02,organic_search,,\n"); // line 2: good
+    csv.extend_from_slice(b"2,bob@acme.example,Bob,02/30/2024,paid_search,,\n"); // 3: bad date
+    csv.extend_from_slice(b"3,not-an-email,Cy,2024-01-02,,,\n"); // 4: bad email
+    csv.extend_from_slice(b"4,dee@acme.example,Dee,2024-01-02,,winner,2024-03-01\n"); // 5: unknown stage
+    csv.extend_from_slice(b"5,eve@acme.example,Eve\n"); // 6: too few columns
+    csv.extend_from_slice(b"6,fay@acme.example,F\xffy,2024-01-02,,,\n"); // 7: not UTF-8
+    csv.extend_from_slice(b"7,gus@acme.example,'; DROP TABLE contacts; --,2024-01-02,,customer,2024-05-01\n"); // 8: good
+    csv.extend_from_slice(b"8,hal@acme.example,\"<script>alert(1)</script>\",2024-01-02,,,\n"); // 9: good
+    csv.extend_from_slice(b"9,ivy@acme.example,\"Ivy,2024-01-02,,,\n"); // 10: a quote never closed
+    let report = import(&app, &csv, &mapping).await.unwrap();
+    let problems: Vec<_> = report.errors.iter().map(|e| (e.row, e.column.as_deref(), e.code)).collect();
+    assert_eq!(
+        problems,
+        [
+            (3, Some("created"), "invalid_value"),
+            (4, Some("email"), "invalid_email"),
+            (5, Some("stage"), "invalid_value"),
+            (6, None, "column_count"),
+            (7, Some("name"), "not_utf8"),
+            (10, None, "column_count"),
+        ]
+    );
+    assert_eq!(report.counts.contacts_created, 3);
+    assert_eq!(store.totals().await.unwrap().contacts, 3);
+    // Hostile text is kept literally.
+    let gus = one(&store, ContactFilter { email: Some("gus@acme.example".into()), ..Default::default() }).await;
+    assert_eq!(gus.first_name.as_deref(), Some("'; DROP TABLE contacts; --"));
+    assert_eq!(gus.stage.as_str(), "customer");
+    assert_eq!(gus.created_at.to_rfc3339(), "2024-01-02T00:00:00Z");
+
+    // A file with no good row at all is an error.
+    let all_bad = b"id,email,name,created,channel,stage,closed\n1,nope,A,,,,\n";
+    let report = import(&app, all_bad, &mapping).await.unwrap();
+    assert_eq!(report.counts.rows_failed, report.counts.rows);
+}
+
+async fn a_file_that_is_not_csv_or_lacks_mapped_columns_is_refused_before_writing(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let mapping = Mapping::from_toml(PEOPLE).unwrap();
+    let cases: [(&[u8], &str, &str); 6] = [
+        (b"", "empty_file", "empty"),
+        (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0", "not_csv", "not CSV"),
+        (b"GIF89a\0\x01\0\x01\0\0\0,\n", "not_csv", "binary"),
+        (b"{\"contacts\": [{\"email\": \"ann@acme.example\"}]}\n", "mapping_mismatch", "\"email\""),
+        (b"id,mail,name,created,channel,stage,closed\n1,ann@acme.example,Ann,,,,\n", "mapping_mismatch", "\"email\""),
+        (b"id,email,name,created,channel,stage,closed\n", "empty_file", "no rows"),
+    ];
+    for (csv, code, says) in cases {
+        let err = import(&app, csv, &mapping).await.unwrap_err();
+        assert_eq!(err.code, code, "{}", err.message);
+        assert!(err.message.contains(says), "{}", err.message);
+    }
+    assert_eq!(store.totals().await.unwrap().contacts, 0);
+
+    // Mappings that cannot work are refused with what is wrong.
+    for (text, says) in [
+        ("[contact]\nfirst_name = \"n\"\n", "`email` or `external_id`"),
+        ("[contact]\nexternal_id = \"id\"\n", "`system`"),
+        ("[contact]\nemail = \"e\"\nfrist_name = \"n\"\n", "frist_name"),
+        ("[contact]\nemail = { column = \"e\", format = \"%Q\" }\n", "%Q"),
+    ] {
+        let err = Mapping::from_toml(text).unwrap_err().to_string();
+        assert!(err.contains(says), "{err}");
+    }
+}
+
+async fn a_changed_row_updates_the_contact_and_records_what_changed(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let mapping = Mapping::from_toml(
+        "system = \"crm\"\n[contact]\nemail = \"email\"\ntitle = \"title\"\ndo_not_email = \"optout\"\n",
+    )
+    .unwrap();
+    import(&app, b"email,title,optout\nann@acme.example,Engineer,yes\n", &mapping).await.unwrap();
+    let report = import(&app, b"email,title,optout\nANN@acme.example ,CTO,no\n", &mapping).await.unwrap();
+    assert_eq!((report.counts.contacts_created, report.counts.contacts_updated), (0, 1));
+    let ann = one(&store, ContactFilter { email: Some("ann@acme.example".into()), ..Default::default() }).await;
+    assert_eq!(ann.title.as_deref(), Some("CTO"));
+    assert!(ann.do_not_email, "a file never lifts a do-not-email flag");
+    let changes = store.contact_changes(ann.id).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].changes["title"], serde_json::json!({"from": "Engineer", "to": "CTO"}));
+    assert!(changes[0].cause.starts_with("import "));
+    // A blank cell erases nothing.
+    import(&app, b"email,title,optout\nann@acme.example,,\n", &mapping).await.unwrap();
+    let ann = store.contact(ann.id).await.unwrap().unwrap();
+    assert_eq!(ann.title.as_deref(), Some("CTO"));
+}
+
+async fn the_hubspot_preset_reads_a_hubspot_export(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let csv = "Record ID,First Name,Last Name,Email,Company Name,Lifecycle Stage,Create Date,Original Traffic Source,\
+               Became a Lead Date,Became a Marketing Qualified Lead Date,Became a Customer Date,Contact owner\n\
+               101,Ann,Lee,ann@acme.example,Acme,Customer,2024-01-05 10:00,Organic Search,2024-01-05 10:00,\
+               2024-02-01 09:30,2024-04-11 16:45,Rita Rep\n\
+               102,Bob,Ray,bob@gmail.com,,Lead,2024-03-01 08:00,Paid Social,2024-03-01 08:00,,,\n";
+    let report = import(&app, csv.as_bytes(), &presets::preset("hubspot").unwrap()).await.unwrap();
+    assert_eq!((report.counts.contacts_created, report.counts.rows_failed), (2, 0), "{:?}", report.errors);
+    assert_eq!(report.counts.accounts_created, 1, "gmail.com makes no account");
+    let ann = one(&store, ContactFilter { external_id: Some("101".into()), ..Default::default() }).await;
+    assert_eq!((ann.stage.as_str(), ann.owner.as_deref()), ("customer", Some("Rita Rep")));
+    assert_eq!(ann.channel.as_deref(), Some("organic_search"));
+    let stages: Vec<_> = store.stage_history(ann.id).await.unwrap().iter().map(|s| s.to.as_str()).collect();
+    assert_eq!(stages, ["suspect", "prospect", "mql", "customer"]);
+}

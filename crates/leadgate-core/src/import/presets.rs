@@ -1,0 +1,32 @@
+//! Built-in mappings for the export layouts of other systems.
+
+use super::Mapping;
+
+/// `(name, mapping TOML)` of each preset; the files are in `crates/leadgate-core/presets`.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("hubspot", include_str!("../../presets/hubspot.toml")),
+    ("salesforce", include_str!("../../presets/salesforce.toml")),
+];
+
+pub fn preset(name: &str) -> Option<Mapping> {
+    PRESETS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
+        .map(|(_, text)| Mapping::from_toml(text).expect("built-in presets are valid"))
+}
+
+pub fn names() -> Vec<&'static str> {
+    PRESETS.iter().map(|(n, _)| *n).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_preset_is_a_valid_mapping() {
+        for name in super::names() {
+            assert!(super::preset(name).is_some(), "{name}");
+        }
+        assert!(super::preset("HubSpot").is_some());
+        assert!(super::preset("pipedrive").is_none());
+    }
+}

@@ -1,0 +1,501 @@
+//! Reading one row of a file through a mapping bound to the file's header.
+
+use super::mapping::{Field, Mapping, MappingError, Unmapped, ValueType};
+use super::value::{builtin_formats, parse_amount, parse_bool, parse_date, parse_format, parse_number};
+use crate::ident::truncate;
+use crate::inquiry::has_control_chars;
+use crate::response::{Direction, ObtainedVia};
+use crate::{Domain, Email, Ident, Stage, Timestamp};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use time::format_description::OwnedFormatItem;
+
+/// Longest text kept in one cell; longer cells are refused, not cut.
+pub const CELL_MAX: usize = 10_000;
+
+/// A problem with one row: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    /// The line of the file where the row starts (the header is line 1).
+    pub row: u64,
+    pub column: Option<String>,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// What one row says about its contact.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportRow {
+    pub email: Option<Email>,
+    pub external_id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    pub country: Option<String>,
+    pub owner: Option<String>,
+    pub direction: Option<Direction>,
+    pub website: Option<Domain>,
+    pub do_not_email: Option<bool>,
+    pub do_not_call: Option<bool>,
+    pub created_at: Option<Timestamp>,
+    pub custom: Map<String, Value>,
+    pub response: Option<ResponseDraft>,
+    pub stages: Vec<StageDraft>,
+    pub events: Vec<EventDraft>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResponseDraft {
+    /// `None` when the file gives no time; the import's time is used.
+    pub at: Option<Timestamp>,
+    pub direction: Option<Direction>,
+    pub channel: Option<Ident>,
+    pub campaign: Option<String>,
+    pub placement: Option<String>,
+    pub referrer: Option<String>,
+    pub vendor: Option<String>,
+    pub action: Option<Ident>,
+    pub obtained_via: Option<ObtainedVia>,
+    pub offer: Option<String>,
+    pub message: Option<String>,
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageDraft {
+    pub stage: Stage,
+    pub at: Option<Timestamp>,
+    pub reason: Option<String>,
+    /// Minor units (cents).
+    pub value: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventDraft {
+    pub kind: Ident,
+    pub at: Option<Timestamp>,
+    pub url: Option<String>,
+    pub props: Map<String, Value>,
+}
+
+/// A field of the mapping, resolved against the header.
+#[derive(Debug, Clone)]
+struct Bound {
+    /// The column's index and name in the file.
+    column: Option<(usize, String)>,
+    /// The mapping names a column (which an optional field may not find).
+    names_column: bool,
+    value: Option<String>,
+    map: HashMap<String, String>,
+    map_folded: HashMap<String, String>,
+    unmapped: Unmapped,
+    formats: Vec<OwnedFormatItem>,
+    kind: ValueType,
+}
+
+#[derive(Debug, Clone, Default)]
+struct BoundContact {
+    email: Option<Bound>,
+    external_id: Option<Bound>,
+    first_name: Option<Bound>,
+    last_name: Option<Bound>,
+    company: Option<Bound>,
+    title: Option<Bound>,
+    phone: Option<Bound>,
+    country: Option<Bound>,
+    owner: Option<Bound>,
+    direction: Option<Bound>,
+    website: Option<Bound>,
+    do_not_email: Option<Bound>,
+    do_not_call: Option<Bound>,
+    created_at: Option<Bound>,
+    custom: Vec<(String, Bound)>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct BoundResponse {
+    at: Option<Bound>,
+    direction: Option<Bound>,
+    channel: Option<Bound>,
+    campaign: Option<Bound>,
+    placement: Option<Bound>,
+    referrer: Option<Bound>,
+    vendor: Option<Bound>,
+    action: Option<Bound>,
+    obtained_via: Option<Bound>,
+    offer: Option<Bound>,
+    message: Option<Bound>,
+    fields: Vec<(String, Bound)>,
+}
+
+#[derive(Debug, Clone)]
+struct BoundStage {
+    stage: Bound,
+    at: Option<Bound>,
+    reason: Option<Bound>,
+    value: Option<Bound>,
+}
+
+#[derive(Debug, Clone)]
+struct BoundEvent {
+    kind: Bound,
+    at: Option<Bound>,
+    url: Option<Bound>,
+    props: Vec<(String, Bound)>,
+}
+
+/// A mapping bound to one file's columns: reads its rows.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub system: Option<String>,
+    pub existing_only: bool,
+    header: Vec<String>,
+    columns: usize,
+    empty: Vec<String>,
+    contact: BoundContact,
+    response: Option<BoundResponse>,
+    stages: Vec<BoundStage>,
+    events: Vec<BoundEvent>,
+}
+
+impl Mapping {
+    /// Resolves every column the mapping names against `header`; refuses, naming them
+    /// all, columns the file does not have (unless marked optional).
+    pub fn bind(&self, header: &[String]) -> Result<Binding, MappingError> {
+        let globals: Vec<OwnedFormatItem> = self
+            .date_formats
+            .iter()
+            .map(|f| parse_format(f).map_err(MappingError::Invalid))
+            .collect::<Result<_, _>>()?;
+        let index: HashMap<&str, usize> =
+            header.iter().enumerate().rev().map(|(i, h)| (h.trim().trim_start_matches('\u{feff}'), i)).collect();
+        let mut missing = Vec::new();
+        let mut bind = |f: &Field| -> Bound {
+            let spec = f.spec();
+            let column = spec.column.as_ref().and_then(|cols| {
+                let found = cols.names().iter().find_map(|c| index.get(c.trim()).map(|&i| (i, c.trim().to_owned())));
+                if found.is_none() && !spec.optional {
+                    missing.push(cols.names()[0].clone());
+                }
+                found
+            });
+            let mut formats: Vec<OwnedFormatItem> = spec.format.iter().filter_map(|f| parse_format(f).ok()).collect();
+            formats.extend(globals.iter().cloned());
+            formats.extend(builtin_formats());
+            Bound {
+                column,
+                names_column: spec.column.is_some(),
+                value: spec.value.clone(),
+                map_folded: spec.map.iter().map(|(k, v)| (k.trim().to_lowercase(), v.clone())).collect(),
+                map: spec.map.clone().into_iter().collect(),
+                unmapped: spec.unmapped,
+                formats,
+                kind: spec.kind,
+            }
+        };
+        let opt = |f: &Option<Field>, bind: &mut dyn FnMut(&Field) -> Bound| f.as_ref().map(bind);
+        let c = &self.contact;
+        let contact = BoundContact {
+            email: opt(&c.email, &mut bind),
+            external_id: opt(&c.external_id, &mut bind),
+            first_name: opt(&c.first_name, &mut bind),
+            last_name: opt(&c.last_name, &mut bind),
+            company: opt(&c.company, &mut bind),
+            title: opt(&c.title, &mut bind),
+            phone: opt(&c.phone, &mut bind),
+            country: opt(&c.country, &mut bind),
+            owner: opt(&c.owner, &mut bind),
+            direction: opt(&c.direction, &mut bind),
+            website: opt(&c.website, &mut bind),
+            do_not_email: opt(&c.do_not_email, &mut bind),
+            do_not_call: opt(&c.do_not_call, &mut bind),
+            created_at: opt(&c.created_at, &mut bind),
+            custom: c.custom.iter().map(|(k, f)| (k.clone(), bind(f))).collect(),
+        };
+        let response = self.response.as_ref().map(|r| BoundResponse {
+            at: opt(&r.at, &mut bind),
+            direction: opt(&r.direction, &mut bind),
+            channel: opt(&r.channel, &mut bind),
+            campaign: opt(&r.campaign, &mut bind),
+            placement: opt(&r.placement, &mut bind),
+            referrer: opt(&r.referrer, &mut bind),
+            vendor: opt(&r.vendor, &mut bind),
+            action: opt(&r.action, &mut bind),
+            obtained_via: opt(&r.obtained_via, &mut bind),
+            offer: opt(&r.offer, &mut bind),
+            message: opt(&r.message, &mut bind),
+            fields: r.fields.iter().map(|(k, f)| (k.clone(), bind(f))).collect(),
+        });
+        let stages = self
+            .stages
+            .iter()
+            .map(|s| BoundStage {
+                stage: bind(&s.stage),
+                at: opt(&s.at, &mut bind),
+                reason: opt(&s.reason, &mut bind),
+                value: opt(&s.value, &mut bind),
+            })
+            .collect();
+        let events = self
+            .events
+            .iter()
+            .map(|e| BoundEvent {
+                kind: bind(&e.kind),
+                at: opt(&e.at, &mut bind),
+                url: opt(&e.url, &mut bind),
+                props: e.props.iter().map(|(k, f)| (k.clone(), bind(f))).collect(),
+            })
+            .collect();
+        if !missing.is_empty() {
+            missing.sort();
+            missing.dedup();
+            return Err(MappingError::MissingColumns { missing, available: header.to_vec() });
+        }
+        for (name, _) in contact.custom.iter().chain(response.iter().flat_map(|r| r.fields.iter())) {
+            if Ident::parse(name).is_none() {
+                return Err(MappingError::Invalid(format!(
+                    "custom field name {name:?} must be an identifier (lower-case letters, digits, _)"
+                )));
+            }
+        }
+        Ok(Binding {
+            system: self.system.as_ref().map(|s| s.trim().to_owned()),
+            existing_only: c.existing_only,
+            header: header.to_vec(),
+            columns: header.len(),
+            empty: self.empty.iter().map(|e| e.trim().to_owned()).collect(),
+            contact,
+            response,
+            stages,
+            events,
+        })
+    }
+}
+
+/// Collects a row's errors so that one bad cell does not hide the next.
+struct Reader<'a> {
+    binding: &'a Binding,
+    cells: &'a [&'a str],
+    line: u64,
+    errors: Vec<RowError>,
+}
+
+impl Reader<'_> {
+    fn column_name(b: &Bound) -> Option<String> {
+        b.column.as_ref().map(|(_, n)| n.clone())
+    }
+
+    fn fail(&mut self, b: &Bound, code: &'static str, message: String) {
+        self.errors.push(RowError { row: self.line, column: Self::column_name(b), code, message });
+    }
+
+    /// The cell's text after `empty`, `map` and `value` are applied.
+    fn text(&mut self, b: Option<&Bound>) -> Option<String> {
+        let b = b?;
+        let raw = b.column.as_ref().and_then(|(i, _)| self.cells.get(*i)).map(|s| s.trim());
+        let raw = raw.filter(|s| !s.is_empty() && !self.binding.empty.iter().any(|e| e == s));
+        let mapped = match raw {
+            None => None,
+            Some(s) if b.map.is_empty() => Some(s.to_owned()),
+            Some(s) => match b.map.get(s).or_else(|| b.map_folded.get(&s.to_lowercase())) {
+                Some(to) => Some(to.clone()).filter(|t| !t.trim().is_empty()),
+                None => match b.unmapped {
+                    Unmapped::Keep => Some(s.to_owned()),
+                    Unmapped::Empty => None,
+                    Unmapped::Error => {
+                        let known: Vec<_> = b.map.keys().map(|k| format!("{k:?}")).collect();
+                        self.fail(
+                            b,
+                            "unmapped_value",
+                            format!("{:?} is not one of {}", truncate(s, 60), known.join(", ")),
+                        );
+                        return None;
+                    }
+                },
+            },
+        };
+        let text = mapped.or_else(|| b.value.clone())?;
+        if text.len() > CELL_MAX {
+            self.fail(b, "too_long", format!("the value is longer than {CELL_MAX} bytes"));
+            return None;
+        }
+        if has_control_chars(&text) {
+            self.fail(b, "invalid_value", "the value contains control characters".into());
+            return None;
+        }
+        Some(text)
+    }
+
+    fn parsed<T>(&mut self, b: Option<&Bound>, what: &str, parse: impl Fn(&str, &Bound) -> Option<T>) -> Option<T> {
+        let bound = b?;
+        let text = self.text(b)?;
+        let value = parse(&text, bound);
+        if value.is_none() {
+            self.fail(bound, "invalid_value", format!("{:?} is not {what}", truncate(&text, 60)));
+        }
+        value
+    }
+
+    fn date(&mut self, b: Option<&Bound>) -> Option<Timestamp> {
+        self.parsed(b, "a date this mapping understands", |s, b| parse_date(s, &b.formats))
+    }
+
+    fn flag(&mut self, b: Option<&Bound>) -> Option<bool> {
+        self.parsed(b, "yes or no", |s, _| parse_bool(s))
+    }
+
+    fn ident(&mut self, b: Option<&Bound>, what: &str) -> Option<Ident> {
+        self.parsed(b, what, |s, _| Ident::parse_lenient(s))
+    }
+
+    fn typed(&mut self, b: &Bound) -> Option<Value> {
+        match b.kind {
+            ValueType::Text => self.text(Some(b)).map(Value::String),
+            ValueType::Number => self.parsed(Some(b), "a number", |s, _| parse_number(s)).map(Value::from),
+            ValueType::Bool => self.flag(Some(b)).map(Value::Bool),
+            ValueType::Date => self.date(Some(b)).map(|t| Value::String(t.to_rfc3339())),
+        }
+    }
+
+    fn fields(&mut self, fields: &[(String, Bound)]) -> Map<String, Value> {
+        fields.iter().filter_map(|(k, b)| self.typed(b).map(|v| (k.clone(), v))).collect()
+    }
+
+    /// Whether an entry with this `at` applies: not when `at` names a column that is
+    /// blank, or absent from the file.
+    fn at_given(&mut self, at: Option<&Bound>) -> Result<Option<Timestamp>, ()> {
+        match at {
+            None => Ok(None),
+            Some(b) => match self.date(Some(b)) {
+                Some(t) => Ok(Some(t)),
+                None if b.names_column || b.value.is_some() => Err(()),
+                None => Ok(None),
+            },
+        }
+    }
+}
+
+impl Binding {
+    /// The number of columns the header has; rows must have as many.
+    pub fn columns(&self) -> usize {
+        self.columns
+    }
+
+    /// The name of column `i` in the file's header.
+    pub fn column_name(&self, i: usize) -> Option<String> {
+        self.header.get(i).cloned()
+    }
+
+    /// Whether rows may carry activity events.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// Reads one row (its cells, and the line it starts on for messages). Returns every
+    /// problem found in the row, or what it says.
+    pub fn read(&self, cells: &[&str], line: u64) -> Result<ImportRow, Vec<RowError>> {
+        if cells.len() != self.columns {
+            return Err(vec![RowError {
+                row: line,
+                column: None,
+                code: "column_count",
+                message: format!(
+                    "the row has {} columns where the header has {} (a missing or extra separator, \
+                     or a quote left open)",
+                    cells.len(),
+                    self.columns
+                ),
+            }]);
+        }
+        let mut r = Reader { binding: self, cells, line, errors: Vec::new() };
+        let c = &self.contact;
+        let mut row = ImportRow::default();
+        if let Some(b) = &c.email
+            && let Some(text) = r.text(Some(b))
+        {
+            match Email::parse(&text) {
+                Ok(e) => row.email = Some(e),
+                Err(why) => {
+                    r.fail(b, "invalid_email", format!("{:?} is not an email address: {why}", truncate(&text, 80)))
+                }
+            }
+        }
+        row.external_id = r.text(c.external_id.as_ref());
+        if row.email.is_none() && row.external_id.is_none() && r.errors.is_empty() {
+            r.errors.push(RowError {
+                row: line,
+                column: c.email.as_ref().or(c.external_id.as_ref()).and_then(Reader::column_name),
+                code: "missing_identity",
+                message: "the row has neither an email nor an external id".into(),
+            });
+        }
+        row.first_name = r.text(c.first_name.as_ref());
+        row.last_name = r.text(c.last_name.as_ref());
+        row.company = r.text(c.company.as_ref());
+        row.title = r.text(c.title.as_ref());
+        row.phone = r.text(c.phone.as_ref());
+        row.country = r.text(c.country.as_ref());
+        row.owner = r.text(c.owner.as_ref());
+        row.direction = r.parsed(c.direction.as_ref(), "inbound or outbound", |s, _| Direction::parse(s));
+        row.website = r.parsed(c.website.as_ref(), "a web site or domain", |s, _| website_domain(s));
+        row.do_not_email = r.flag(c.do_not_email.as_ref());
+        row.do_not_call = r.flag(c.do_not_call.as_ref());
+        row.created_at = r.date(c.created_at.as_ref());
+        row.custom = r.fields(&c.custom);
+
+        if let Some(m) = &self.response {
+            row.response = Some(ResponseDraft {
+                at: r.date(m.at.as_ref()),
+                direction: r.parsed(m.direction.as_ref(), "inbound or outbound", |s, _| Direction::parse(s)),
+                channel: r.ident(m.channel.as_ref(), "a channel name (letters, digits, _)"),
+                campaign: r.text(m.campaign.as_ref()),
+                placement: r.text(m.placement.as_ref()),
+                referrer: r.text(m.referrer.as_ref()),
+                vendor: r.text(m.vendor.as_ref()),
+                action: r.ident(m.action.as_ref(), "an action name (letters, digits, _)"),
+                obtained_via: r.parsed(
+                    m.obtained_via.as_ref(),
+                    "one of own_form, third_party_form, category_list, competitor_list, list_import, logged, api",
+                    |s, _| ObtainedVia::parse(s),
+                ),
+                offer: r.text(m.offer.as_ref()),
+                message: r.text(m.message.as_ref()),
+                fields: r.fields(&m.fields),
+            });
+        }
+        for s in &self.stages {
+            let stage =
+                r.parsed(Some(&s.stage), "a lifecycle stage", |s, _| s.trim().to_lowercase().parse::<Stage>().ok());
+            let at = r.at_given(s.at.as_ref());
+            let reason = r.text(s.reason.as_ref());
+            let value = r.parsed(s.value.as_ref(), "an amount such as 1200.50", |s, _| parse_amount(s));
+            if let (Some(stage), Ok(at)) = (stage, at) {
+                row.stages.push(StageDraft { stage, at, reason, value });
+            }
+        }
+        for e in &self.events {
+            let kind = r.ident(Some(&e.kind), "an event kind (letters, digits, _)");
+            let at = r.at_given(e.at.as_ref());
+            let url = r.text(e.url.as_ref());
+            let props = r.fields(&e.props);
+            if let (Some(kind), Ok(at)) = (kind, at) {
+                row.events.push(EventDraft { kind, at, url, props });
+            }
+        }
+        if r.errors.is_empty() { Ok(row) } else { Err(r.errors) }
+    }
+}
+
+/// The domain of a web site given as `https://www.acme.com/about`, `www.acme.com` or `acme.com`.
+pub fn website_domain(s: &str) -> Option<Domain> {
+    let s = s.trim();
+    let s = s.split_once("://").map_or(s, |(_, rest)| rest);
+    let host = s.split(['/', '?', '#']).next()?;
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split(':').next()?;
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    Domain::parse(host)
+}
