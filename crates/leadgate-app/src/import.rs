@@ -68,7 +68,7 @@ fn refused(code: &'static str, message: impl Into<String>) -> AppError {
 }
 
 /// A row read from the file: where it starts, and what it says (or what is wrong).
-struct Read_ {
+struct ReadRow {
     line: u64,
     row: Result<ImportRow, Vec<RowError>>,
 }
@@ -96,7 +96,7 @@ impl App {
         let mut report = ImportReport { id, dry_run: opts.dry_run, ..ImportReport::default() };
         let label = format!("import {id}");
         let mut record = csv::ByteRecord::new();
-        let mut chunk: Vec<Read_> = Vec::with_capacity(CHUNK_ROWS);
+        let mut chunk: Vec<ReadRow> = Vec::with_capacity(CHUNK_ROWS);
         loop {
             let more = match reader.read_byte_record(&mut record) {
                 Ok(more) => more,
@@ -104,7 +104,7 @@ impl App {
                     // The reader cannot go on past a broken record (e.g. an I/O error);
                     // what was read so far is still imported.
                     let line = e.position().map_or(0, |p| p.line());
-                    chunk.push(Read_ {
+                    chunk.push(ReadRow {
                         line,
                         row: Err(vec![RowError {
                             row: line,
@@ -118,7 +118,7 @@ impl App {
             };
             if more {
                 let line = record.position().map_or(0, |p| p.line());
-                chunk.push(Read_ { line, row: read_row(&binding, &record, line) });
+                chunk.push(ReadRow { line, row: read_row(&binding, &record, line) });
             }
             if chunk.len() >= CHUNK_ROWS || (!more && !chunk.is_empty()) {
                 self.import_chunk(&binding, std::mem::take(&mut chunk), &label, actor, opts, &mut report).await?;
@@ -137,7 +137,7 @@ impl App {
     async fn import_chunk(
         &self,
         binding: &Binding,
-        rows: Vec<Read_>,
+        rows: Vec<ReadRow>,
         label: &str,
         actor: &Actor,
         opts: ImportOptions,

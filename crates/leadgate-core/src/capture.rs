@@ -7,7 +7,6 @@ use crate::lifecycle::{self, Actor, Cause, CauseKind, Stage, StageChange};
 use crate::model::{Contact, Form, Response};
 use crate::response::{ObtainedVia, channel_direction};
 use crate::{Ident, Timestamp};
-use serde_json::Map;
 use uuid::Uuid;
 
 /// Everything to write for one inquiry.
@@ -74,27 +73,14 @@ pub fn plan(
 
     let mut contact = match existing {
         Some(c) => c.clone(),
-        None => Contact {
-            id: new_contact_id,
-            email: inquiry.email.as_ref().map(|e| e.to_string()),
-            first_name: None,
-            last_name: None,
-            company: None,
-            title: None,
-            phone: None,
-            country: None,
-            account_id: None,
+        None => Contact::new(
+            new_contact_id,
+            inquiry.email.as_ref().map(|e| e.to_string()),
             direction,
-            channel: response.channel.clone(),
-            stage: Stage::Prospect,
-            stage_at: now,
-            owner: None,
-            do_not_email: false,
-            do_not_call: false,
-            custom: Map::new(),
-            created_at: now,
-            updated_at: now,
-        },
+            response.channel.clone(),
+            Stage::Prospect,
+            now,
+        ),
     };
     let newer = |old: &mut Option<String>, new: &Option<String>| {
         if new.is_some() {

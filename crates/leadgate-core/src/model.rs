@@ -42,6 +42,41 @@ pub struct Contact {
     pub updated_at: Timestamp,
 }
 
+impl Contact {
+    /// A contact known only by how it arrived: every other field empty, created,
+    /// staged and updated `at`.
+    pub fn new(
+        id: Uuid,
+        email: Option<String>,
+        direction: Direction,
+        channel: Option<String>,
+        stage: Stage,
+        at: Timestamp,
+    ) -> Self {
+        Contact {
+            id,
+            email,
+            first_name: None,
+            last_name: None,
+            company: None,
+            title: None,
+            phone: None,
+            country: None,
+            account_id: None,
+            direction,
+            channel,
+            stage,
+            stage_at: at,
+            owner: None,
+            do_not_email: false,
+            do_not_call: false,
+            custom: Map::new(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Response {
     pub id: Uuid,

@@ -2,7 +2,9 @@
 //! Derived `FromRow` is generic over the database, so one definition serves both.
 
 use crate::StoreError;
-use leadgate_core::model::{Account, ApiKey, Contact, Form, InboxItem, InboxStatus, Response, StoredEvent};
+use leadgate_core::model::{
+    Account, ApiKey, Contact, ContactChange, Form, InboxItem, InboxStatus, Response, StoredEvent,
+};
 use leadgate_core::{CauseKind, Direction, Role, Stage, StageChange, Timestamp};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
@@ -168,6 +170,27 @@ impl TryFrom<StageChangeRow> for StageChange {
             actor: r.actor,
             value: r.value,
         })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ContactChangeRow {
+    contact_id: Uuid,
+    at: i64,
+    cause: String,
+    actor: String,
+    changes: Json<Value>,
+}
+
+impl From<ContactChangeRow> for ContactChange {
+    fn from(r: ContactChangeRow) -> Self {
+        ContactChange {
+            contact_id: r.contact_id,
+            at: Timestamp(r.at),
+            cause: r.cause,
+            actor: r.actor,
+            changes: object(r.changes.0),
+        }
     }
 }
 

@@ -49,7 +49,7 @@ macro_rules! impl_sql_store {
         use crate::{Bulk, Result, Store, StoreError, Tx};
         use async_trait::async_trait;
         use leadgate_core::model::{
-            Account, ApiKey, Contact, ContactFilter, Form, HistoryKeys, InboxItem, InboxStatus, Response, StoredEvent,
+            Account, ApiKey, Contact, ContactChange, ContactFilter, Form, HistoryKeys, InboxItem, InboxStatus, Response, StoredEvent,
             Totals,
         };
         use leadgate_core::{NewEvent, StageChange, Timestamp};
@@ -174,19 +174,8 @@ macro_rules! impl_sql_store {
             sql: &'static str,
             keys: &[&str],
         ) -> Result<std::collections::HashMap<String, Uuid>> {
-            let mut found = std::collections::HashMap::new();
-            for chunk in crate::sql_store::statement_chunks(keys) {
-                let mut qb = QueryBuilder::<$db>::new(sql);
-                let mut sep = qb.separated(", ");
-                for k in chunk {
-                    sep.push_bind(*k);
-                }
-                qb.push(")");
-                for row in qb.build().persistent(true).fetch_all(&mut *conn).await? {
-                    found.insert(row.try_get::<String, _>(0)?, row.try_get::<Uuid, _>(1)?);
-                }
-            }
-            Ok(found)
+            let rows: Vec<(String, Uuid)> = fetch_in(conn, sql, keys).await?;
+            Ok(rows.into_iter().collect())
         }
 
         /// Events arrive naming their contact by id, email or visitor id. Emails and
@@ -341,26 +330,14 @@ macro_rules! impl_sql_store {
                 contacts_of(rows)
             }
 
-            async fn contact_changes(&self, contact_id: Uuid) -> Result<Vec<leadgate_core::model::ContactChange>> {
-                let rows: Vec<(Uuid, i64, String, String, Json<serde_json::Value>)> = sqlx::query_as(
+            async fn contact_changes(&self, contact_id: Uuid) -> Result<Vec<ContactChange>> {
+                let rows: Vec<ContactChangeRow> = sqlx::query_as(
                     "SELECT contact_id, at, cause, actor, changes FROM contact_changes WHERE contact_id = $1 ORDER BY at, id",
                 )
                 .bind(contact_id)
                 .fetch_all(&self.read)
                 .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(contact_id, at, cause, actor, changes)| leadgate_core::model::ContactChange {
-                        contact_id,
-                        at: Timestamp(at),
-                        cause,
-                        actor,
-                        changes: match changes.0 {
-                            serde_json::Value::Object(m) => m,
-                            _ => serde_json::Map::new(),
-                        },
-                    })
-                    .collect())
+                Ok(rows.into_iter().map(ContactChange::from).collect())
             }
 
             async fn stage_history(&self, contact_id: Uuid) -> Result<Vec<StageChange>> {

@@ -32,27 +32,10 @@ leadgate_store::on_both_stores!(
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
 
 fn contact(email: &str, at: Timestamp) -> Contact {
-    Contact {
-        id: Uuid::now_v7(),
-        email: Some(email.to_owned()),
-        first_name: Some("Ann".into()),
-        last_name: None,
-        company: None,
-        title: None,
-        phone: None,
-        country: None,
-        account_id: None,
-        direction: Direction::Inbound,
-        channel: Some("organic_search".into()),
-        stage: Stage::Prospect,
-        stage_at: at,
-        owner: None,
-        do_not_email: false,
-        do_not_call: false,
-        custom: Map::new(),
-        created_at: at,
-        updated_at: at,
-    }
+    let channel = Some("organic_search".into());
+    let mut c = Contact::new(Uuid::now_v7(), Some(email.to_owned()), Direction::Inbound, channel, Stage::Prospect, at);
+    c.first_name = Some("Ann".into());
+    c
 }
 
 fn event(kind: &str, email: Option<&str>, visitor: Option<&str>, contact_id: Option<Uuid>, at: Timestamp) -> NewEvent {

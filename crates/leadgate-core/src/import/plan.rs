@@ -101,29 +101,10 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
     let (mut contact, is_new) = match known {
         Some(k) => (k.contact.clone(), false),
         None => {
+            let email = row.email.as_ref().map(Email::to_string);
+            let channel = response_channel.map(|c| c.to_string());
             let created = first_at.unwrap_or(now);
-            let contact = Contact {
-                id: new_id(),
-                email: row.email.as_ref().map(Email::to_string),
-                first_name: None,
-                last_name: None,
-                company: None,
-                title: None,
-                phone: None,
-                country: None,
-                account_id: None,
-                direction,
-                channel: response_channel.map(|c| c.to_string()),
-                stage: Stage::Suspect,
-                stage_at: created,
-                owner: None,
-                do_not_email: false,
-                do_not_call: false,
-                custom: Map::new(),
-                created_at: created,
-                updated_at: now,
-            };
-            (contact, true)
+            (Contact::new(new_id(), email, direction, channel, Stage::Suspect, created), true)
         }
     };
 
@@ -268,8 +249,7 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
         }
     }
 
-    let plan = RowPlan { is_new, changes, responses, stage_changes, events, contact };
-    let mut plan = plan;
+    let mut plan = RowPlan { is_new, changes, responses, stage_changes, events, contact };
     if !plan.is_noop() {
         plan.contact.updated_at = now;
     }

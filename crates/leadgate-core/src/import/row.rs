@@ -379,11 +379,6 @@ impl Reader<'_> {
 }
 
 impl Binding {
-    /// The number of columns the header has; rows must have as many.
-    pub fn columns(&self) -> usize {
-        self.columns
-    }
-
     /// The name of column `i` in the file's header.
     pub fn column_name(&self, i: usize) -> Option<String> {
         self.header.get(i).cloned()
