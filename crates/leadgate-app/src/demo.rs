@@ -293,6 +293,7 @@ impl World {
             custom,
             created_at: created,
             updated_at: created,
+            merged_into: None,
         };
 
         let offer = pick(rng, OFFERS);

@@ -11,9 +11,10 @@ use leadgate_core::{Actor, FieldError, NewEvent};
 use leadgate_store::Store;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
+use uuid::Uuid;
 
 pub const MAX_EVENTS_PER_BATCH: usize = 1_000;
 
@@ -191,9 +192,13 @@ impl App {
         let named: Vec<_> =
             accepted.iter().filter_map(|(_, e)| e.contact_id).collect::<HashSet<_>>().into_iter().collect();
         if !named.is_empty() {
-            let known: HashSet<_> = self.store.existing_contacts(&named).await?.into_iter().collect();
-            let (ok, unknown): (Vec<_>, Vec<_>) =
-                accepted.into_iter().partition(|(_, e)| e.contact_id.is_none_or(|id| known.contains(&id)));
+            // An event for a contact merged into another belongs to that other contact.
+            let known: HashMap<Uuid, Uuid> = self.store.existing_contacts(&named).await?.into_iter().collect();
+            let (mut ok, unknown): (Vec<_>, Vec<_>) =
+                accepted.into_iter().partition(|(_, e)| e.contact_id.is_none_or(|id| known.contains_key(&id)));
+            for (_, e) in &mut ok {
+                e.contact_id = e.contact_id.and_then(|id| known.get(&id).copied());
+            }
             accepted = ok;
             rejected.extend(
                 unknown.into_iter().map(|(i, _)| {

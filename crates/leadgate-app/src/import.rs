@@ -9,14 +9,17 @@
 //! import stopped half-way can simply be run again.
 
 use crate::{App, AppError, ErrorKind};
+use leadgate_core::ident::truncate;
 use leadgate_core::import::plan::Stamp;
-use leadgate_core::import::{Binding, ImportRow, Known, Mapping, RowError, plan_row};
-use leadgate_core::model::{Account, ContactChange, ExternalId};
+use leadgate_core::import::{Binding, ImportRow, Known, Mapping, RowError, plan_row, presets};
+use leadgate_core::model::{Account, ContactChange, ExternalId, ImportCounts, ImportJob, ImportStatus};
+use leadgate_core::time::MICROS_PER_SECOND;
 use leadgate_core::{Actor, Domain, account::name_from_domain};
 use leadgate_store::Bulk;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::Arc;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// Rows per transaction: large enough to share each commit's cost, small enough that
@@ -25,33 +28,42 @@ pub const CHUNK_ROWS: usize = 5_000;
 /// Row errors kept in a report; the count goes on beyond them.
 pub const ERRORS_KEPT: usize = 1_000;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ImportCounts {
-    pub rows: u64,
-    pub rows_failed: u64,
-    pub contacts_created: u64,
-    pub contacts_updated: u64,
-    pub contacts_unchanged: u64,
-    pub accounts_created: u64,
-    pub responses_created: u64,
-    pub stage_changes_created: u64,
-    pub events_created: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ImportReport {
-    pub id: Uuid,
-    pub dry_run: bool,
-    #[serde(flatten)]
-    pub counts: ImportCounts,
-    /// The first [`ERRORS_KEPT`] row errors.
-    pub errors: Vec<RowError>,
-    pub error_count: u64,
-}
-
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ImportOptions {
     pub dry_run: bool,
+}
+
+/// What is being imported, as the job records it.
+#[derive(Debug, Clone, Default)]
+pub struct ImportSource {
+    pub file_name: Option<String>,
+    /// `preset NAME`, or the mapping's TOML text.
+    pub mapping: String,
+}
+
+/// The mapping an import asks for: its own (TOML text), or a built-in preset by name;
+/// with the description its job records.
+pub fn choose_mapping(toml: Option<&str>, preset: Option<&str>) -> Result<(Mapping, String), AppError> {
+    match (toml, preset) {
+        (Some(_), Some(_)) => Err(refused("invalid_mapping", "give a mapping or a preset, not both")),
+        (Some(text), None) => {
+            let mapping = Mapping::from_toml(text)
+                .map_err(|e| refused("invalid_mapping", format!("the mapping is not usable: {e}")))?;
+            Ok((mapping, text.to_owned()))
+        }
+        (None, Some(name)) => {
+            let mapping = presets::preset(name).ok_or_else(|| {
+                refused(
+                    "unknown_preset",
+                    format!("there is no preset {:?}; presets are {}", truncate(name, 40), presets::names().join(", ")),
+                )
+            })?;
+            Ok((mapping, format!("preset {}", name.trim().to_ascii_lowercase())))
+        }
+        (None, None) => {
+            Err(refused("missing_mapping", "an import needs a mapping (TOML) or a preset; see docs/import.md"))
+        }
+    }
 }
 
 /// Told how far the import is: bytes of the file read so far, and rows.
@@ -63,6 +75,10 @@ impl Progress for () {
     fn advance(&self, _: u64, _: u64) {}
 }
 
+/// A running import that has not advanced for this long was interrupted (its server
+/// stopped): a chunk takes seconds.
+const STALE_MICROS: i64 = 5 * 60 * MICROS_PER_SECOND;
+
 fn refused(code: &'static str, message: impl Into<String>) -> AppError {
     AppError::new(ErrorKind::Invalid, code, message)
 }
@@ -73,65 +89,151 @@ struct ReadRow {
     row: Result<ImportRow, Vec<RowError>>,
 }
 
+/// Rows read by the reader thread, and how far into the file it was.
+struct ReadChunk {
+    rows: Vec<ReadRow>,
+    bytes: u64,
+}
+
+/// A file whose header matched the mapping, and its job, recorded as running.
+pub struct PreparedImport<R> {
+    reader: csv::Reader<R>,
+    binding: Arc<Binding>,
+    job: ImportJob,
+}
+
+impl<R> PreparedImport<R> {
+    pub fn job(&self) -> &ImportJob {
+        &self.job
+    }
+}
+
 impl App {
-    /// Imports CSV `input` through `mapping`.
-    pub async fn import_csv<R: Read + Send>(
+    /// Imports CSV `input` through `mapping`, start to end.
+    pub async fn import_csv<R: Read + Send + 'static>(
         &self,
         input: R,
         mapping: &Mapping,
         opts: ImportOptions,
         actor: &Actor,
         progress: &dyn Progress,
-    ) -> Result<ImportReport, AppError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(
-                u8::try_from(mapping.delimiter.unwrap_or(','))
-                    .map_err(|_| refused("invalid_mapping", "the delimiter must be a single ASCII character"))?,
-            )
-            .from_reader(input);
-        let binding = read_header(&mut reader, mapping)?;
-        let id = Uuid::now_v7();
-        let mut report = ImportReport { id, dry_run: opts.dry_run, ..ImportReport::default() };
-        let label = format!("import {id}");
-        let mut record = csv::ByteRecord::new();
-        let mut chunk: Vec<ReadRow> = Vec::with_capacity(CHUNK_ROWS);
-        loop {
-            let more = match reader.read_byte_record(&mut record) {
-                Ok(more) => more,
-                Err(e) => {
-                    // The reader cannot go on past a broken record (e.g. an I/O error);
-                    // what was read so far is still imported.
-                    let line = e.position().map_or(0, |p| p.line());
-                    chunk.push(ReadRow {
-                        line,
-                        row: Err(vec![RowError {
-                            row: line,
-                            column: None,
-                            code: "unreadable",
-                            message: e.to_string(),
-                        }]),
-                    });
-                    false
-                }
-            };
-            if more {
-                let line = record.position().map_or(0, |p| p.line());
-                chunk.push(ReadRow { line, row: read_row(&binding, &record, line) });
-            }
-            if chunk.len() >= CHUNK_ROWS || (!more && !chunk.is_empty()) {
-                self.import_chunk(&binding, std::mem::take(&mut chunk), &label, actor, opts, &mut report).await?;
-                progress.advance(reader.position().byte(), report.counts.rows);
-            }
-            if !more {
+    ) -> Result<ImportJob, AppError> {
+        let source = ImportSource { file_name: None, mapping: String::new() };
+        let prepared = self.prepare_import(input, mapping, source, opts, actor).await?;
+        self.run_import(prepared, actor, progress).await
+    }
+
+    /// Reads the header and binds `mapping` to it, refusing a file that is not CSV or
+    /// lacks a mapped column before anything is written; then records the job.
+    pub async fn prepare_import<R: Read + Send + 'static>(
+        &self,
+        input: R,
+        mapping: &Mapping,
+        source: ImportSource,
+        opts: ImportOptions,
+        actor: &Actor,
+    ) -> Result<PreparedImport<R>, AppError> {
+        let delimiter = u8::try_from(mapping.delimiter.unwrap_or(','))
+            .map_err(|_| refused("invalid_mapping", "the delimiter must be a single ASCII character"))?;
+        let mut reader =
+            csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(input);
+        let binding = Arc::new(read_header(&mut reader, mapping)?);
+        let now = self.now();
+        let job = ImportJob {
+            id: Uuid::now_v7(),
+            status: ImportStatus::Running,
+            dry_run: opts.dry_run,
+            file_name: source.file_name,
+            mapping: source.mapping,
+            actor: actor.label(),
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            counts: ImportCounts::default(),
+            errors: Vec::new(),
+            error_count: 0,
+            failure: None,
+        };
+        self.store.save_import(&job).await?;
+        Ok(PreparedImport { reader, binding, job })
+    }
+
+    /// Imports the rows of a prepared file. A thread reads and checks the rows while
+    /// the chunk before is written; the job records the counts after every chunk, and
+    /// how it ended.
+    pub async fn run_import<R: Read + Send + 'static>(
+        &self,
+        prepared: PreparedImport<R>,
+        actor: &Actor,
+        progress: &dyn Progress,
+    ) -> Result<ImportJob, AppError> {
+        let PreparedImport { reader, binding, mut job } = prepared;
+        let (send, mut chunks) = tokio::sync::mpsc::channel::<ReadChunk>(2);
+        let reading = tokio::task::spawn_blocking({
+            let binding = binding.clone();
+            move || read_chunks(reader, &binding, &send)
+        });
+        let label = format!("import {}", job.id);
+        let mut outcome = Ok(());
+        while let Some(chunk) = chunks.recv().await {
+            if let Err(e) = self.import_chunk(&binding, chunk.rows, &label, actor, job.dry_run, &mut job).await {
+                outcome = Err(e);
                 break;
             }
+            progress.advance(chunk.bytes, job.counts.rows);
+            job.updated_at = self.now();
+            self.store.save_import(&job).await?;
         }
-        if report.counts.rows == 0 {
-            return Err(refused("empty_file", "the file has a header but no rows"));
+        drop(chunks);
+        // The reader stops at the end of the file, or when the chunks stop being taken.
+        let _ = reading.await;
+        if outcome.is_ok() && job.counts.rows == 0 {
+            outcome = Err(refused("empty_file", "the file has a header but no rows"));
         }
-        Ok(report)
+        let now = self.now();
+        job.updated_at = now;
+        job.finished_at = Some(now);
+        match outcome {
+            Ok(()) => {
+                job.status = ImportStatus::Finished;
+                self.store.save_import(&job).await?;
+                Ok(job)
+            }
+            Err(e) => {
+                job.status = ImportStatus::Failed;
+                job.failure = Some(e.message.clone());
+                self.store.save_import(&job).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// An import job; one still marked running that stopped advancing long ago is
+    /// shown as interrupted.
+    pub async fn import_job(&self, id: Uuid) -> Result<ImportJob, AppError> {
+        let job = self
+            .store
+            .import_job(id)
+            .await?
+            .ok_or_else(|| AppError::not_found("unknown_import", "no import has this id"))?;
+        Ok(self.as_seen_now(job))
+    }
+
+    /// The latest import jobs, newest first.
+    pub async fn imports(&self, limit: i64) -> Result<Vec<ImportJob>, AppError> {
+        let jobs = self.store.imports(limit.clamp(1, 1_000)).await?;
+        Ok(jobs.into_iter().map(|j| self.as_seen_now(j)).collect())
+    }
+
+    fn as_seen_now(&self, mut job: ImportJob) -> ImportJob {
+        if job.status == ImportStatus::Running && self.now().0 - job.updated_at.0 > STALE_MICROS {
+            job.status = ImportStatus::Interrupted;
+            job.failure = Some(
+                "the import stopped advancing (its server was stopped?); run it again: re-importing a file adds nothing twice"
+                    .into(),
+            );
+        }
+        job
     }
 
     async fn import_chunk(
@@ -140,11 +242,11 @@ impl App {
         rows: Vec<ReadRow>,
         label: &str,
         actor: &Actor,
-        opts: ImportOptions,
-        report: &mut ImportReport,
+        dry_run: bool,
+        report: &mut ImportJob,
     ) -> Result<(), AppError> {
         let now = self.now();
-        let fail = |report: &mut ImportReport, errors: Vec<RowError>| {
+        let fail = |report: &mut ImportJob, errors: Vec<RowError>| {
             report.counts.rows_failed += 1;
             report.error_count += errors.len() as u64;
             let room = ERRORS_KEPT.saturating_sub(report.errors.len());
@@ -174,10 +276,8 @@ impl App {
             let mut known: HashMap<Uuid, Known> = HashMap::new();
             let mut by_email: HashMap<String, Uuid> = HashMap::new();
             let mut by_external: HashMap<String, Uuid> = HashMap::new();
-            for c in tx.contacts_by_emails(&emails).await? {
-                if let Some(e) = &c.email {
-                    by_email.insert(e.clone(), c.id);
-                }
+            for (email, c) in tx.contacts_by_emails(&emails).await? {
+                by_email.insert(email, c.id);
                 known.insert(c.id, Known::new(c));
             }
             if !external.is_empty() {
@@ -236,7 +336,7 @@ impl App {
                             vec![RowError {
                                 row: line,
                                 column: None,
-                                code: "identity_conflict",
+                                code: "identity_conflict".into(),
                                 message: format!(
                                     "the email belongs to contact {a} but the external id to contact {b}; \
                                      merge them first, or correct the file"
@@ -253,7 +353,10 @@ impl App {
                         (None, Some(e)) => format!("no contact has the email {e}"),
                         (None, None) => "the row names no contact".into(),
                     };
-                    fail(report, vec![RowError { row: line, column: None, code: "unknown_contact", message: what }]);
+                    fail(
+                        report,
+                        vec![RowError { row: line, column: None, code: "unknown_contact".into(), message: what }],
+                    );
                     continue;
                 }
                 let account_id = match domain_of(&row) {
@@ -336,7 +439,7 @@ impl App {
         }
         .await;
         match result {
-            Ok(()) if !opts.dry_run => tx.commit().await?,
+            Ok(()) if !dry_run => tx.commit().await?,
             Ok(()) => tx.rollback().await?,
             Err(e) => {
                 let _ = tx.rollback().await;
@@ -344,6 +447,39 @@ impl App {
             }
         }
         Ok(())
+    }
+}
+
+/// Reads the rows after the header in chunks of [`CHUNK_ROWS`], until the end of the
+/// file or until nobody takes the chunks any more. Runs on a blocking thread.
+fn read_chunks<R: Read>(mut reader: csv::Reader<R>, binding: &Binding, send: &mpsc::Sender<ReadChunk>) {
+    let mut record = csv::ByteRecord::new();
+    let mut rows: Vec<ReadRow> = Vec::with_capacity(CHUNK_ROWS);
+    loop {
+        let more = match reader.read_byte_record(&mut record) {
+            Ok(more) => more,
+            Err(e) => {
+                // The reader cannot go on past a broken record (e.g. an I/O error); what
+                // was read so far is still imported.
+                let line = e.position().map_or(0, |p| p.line());
+                let error = RowError { row: line, column: None, code: "unreadable".into(), message: e.to_string() };
+                rows.push(ReadRow { line, row: Err(vec![error]) });
+                false
+            }
+        };
+        if more {
+            let line = record.position().map_or(0, |p| p.line());
+            rows.push(ReadRow { line, row: read_row(binding, &record, line) });
+        }
+        if rows.len() >= CHUNK_ROWS || (!more && !rows.is_empty()) {
+            let chunk = ReadChunk { rows: std::mem::take(&mut rows), bytes: reader.position().byte() };
+            if send.blocking_send(chunk).is_err() {
+                return;
+            }
+        }
+        if !more {
+            return;
+        }
     }
 }
 
@@ -373,7 +509,7 @@ fn read_row(binding: &Binding, record: &csv::ByteRecord, line: u64) -> Result<Im
             Ok(s) if s.contains('\0') => errors.push(RowError {
                 row: line,
                 column: binding.column_name(i),
-                code: "invalid_value",
+                code: "invalid_value".into(),
                 message: "the cell contains a NUL byte".into(),
             }),
             Ok(s) => cells.push(s),
@@ -381,7 +517,7 @@ fn read_row(binding: &Binding, record: &csv::ByteRecord, line: u64) -> Result<Im
                 errors.push(RowError {
                     row: line,
                     column: binding.column_name(i),
-                    code: "not_utf8",
+                    code: "not_utf8".into(),
                     message: "the cell is not UTF-8 text; save the file as UTF-8".into(),
                 });
                 cells.push("");

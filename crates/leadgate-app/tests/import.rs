@@ -1,11 +1,12 @@
 //! Importing real files through the shipped example mappings, and the bad rows and
 //! bad files a user sends, on SQLite and PostgreSQL.
 
-use leadgate_app::import::{ImportOptions, ImportReport};
+use leadgate_app::import::ImportOptions;
 use leadgate_app::{App, AppError, AppOptions, SystemClock};
 use leadgate_core::Actor;
 use leadgate_core::import::{Mapping, presets};
 use leadgate_core::model::ContactFilter;
+use leadgate_core::model::ImportJob;
 use leadgate_store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,11 +35,11 @@ fn app(store: &Arc<dyn Store>) -> Arc<App> {
     App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()))
 }
 
-async fn import(app: &App, csv: &[u8], mapping: &Mapping) -> Result<ImportReport, AppError> {
-    app.import_csv(csv, mapping, ImportOptions::default(), &Actor::Operator, &()).await
+async fn import(app: &App, csv: &[u8], mapping: &Mapping) -> Result<ImportJob, AppError> {
+    app.import_csv(std::io::Cursor::new(csv.to_vec()), mapping, ImportOptions::default(), &Actor::Operator, &()).await
 }
 
-async fn import_file(app: &App, path: PathBuf, mapping: &Mapping) -> ImportReport {
+async fn import_file(app: &App, path: PathBuf, mapping: &Mapping) -> ImportJob {
     import(app, &std::fs::read(path).unwrap(), mapping).await.unwrap()
 }
 
@@ -135,7 +136,7 @@ async fn bad_rows_are_reported_and_the_good_ones_imported(store: Arc<dyn Store>)
     csv.extend_from_slice(b"8,hal@acme.example,\"<script>alert(1)</script>\",2024-01-02,,,\n"); // 9: good
     csv.extend_from_slice(b"9,ivy@acme.example,\"Ivy,2024-01-02,,,\n"); // 10: a quote never closed
     let report = import(&app, &csv, &mapping).await.unwrap();
-    let problems: Vec<_> = report.errors.iter().map(|e| (e.row, e.column.as_deref(), e.code)).collect();
+    let problems: Vec<_> = report.errors.iter().map(|e| (e.row, e.column.as_deref(), e.code.as_ref())).collect();
     assert_eq!(
         problems,
         [

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod account;
 pub mod capture;
+pub mod dedupe;
 pub mod email;
 pub mod error;
 pub mod event;
@@ -18,6 +19,7 @@ pub mod import;
 pub mod inquiry;
 pub mod junk;
 pub mod lifecycle;
+pub mod merge;
 pub mod model;
 pub mod response;
 pub mod time;

@@ -1,8 +1,9 @@
 //! The records leadgate keeps. Plain data: the store persists them, the use cases
 //! build them, the API shows them.
 
+use crate::import::RowError;
 use crate::{Direction, Role, Stage, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -14,7 +15,7 @@ pub struct Account {
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
     pub id: Uuid,
     /// Normalised; `None` only for contacts imported without an address.
@@ -40,6 +41,10 @@ pub struct Contact {
     pub custom: Map<String, Value>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Set when this contact was merged into another: it is then hidden, and its email
+    /// leads to that contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<Uuid>,
 }
 
 impl Contact {
@@ -73,6 +78,7 @@ impl Contact {
             custom: Map::new(),
             created_at: at,
             updated_at: at,
+            merged_into: None,
         }
     }
 }
@@ -274,4 +280,71 @@ pub struct Totals {
     pub accounts: i64,
     pub responses: i64,
     pub events: i64,
+}
+
+/// Where an import job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStatus {
+    Running,
+    Finished,
+    /// Stopped by an error that concerns the whole file or the database, not a row.
+    Failed,
+    /// Still marked running, but not advanced for a long time: the server that ran it
+    /// stopped. Running the import again is safe (re-importing adds nothing twice).
+    Interrupted,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Running => "running",
+            ImportStatus::Finished => "finished",
+            ImportStatus::Failed => "failed",
+            ImportStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Running, Self::Finished, Self::Failed, Self::Interrupted].into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// What an import did, row by row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImportCounts {
+    pub rows: u64,
+    pub rows_failed: u64,
+    pub contacts_created: u64,
+    pub contacts_updated: u64,
+    pub contacts_unchanged: u64,
+    pub accounts_created: u64,
+    pub responses_created: u64,
+    pub stage_changes_created: u64,
+    pub events_created: u64,
+}
+
+/// An import of one file: what was asked, how far it got, what went wrong.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportJob {
+    pub id: Uuid,
+    pub status: ImportStatus,
+    /// Nothing was written: the counts say what the import would have done.
+    pub dry_run: bool,
+    pub file_name: Option<String>,
+    /// `preset NAME`, or the mapping's TOML text.
+    pub mapping: String,
+    pub actor: String,
+    pub created_at: Timestamp,
+    /// When the counts last moved.
+    pub updated_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    #[serde(flatten)]
+    pub counts: ImportCounts,
+    /// The first row errors (the store keeps up to a thousand).
+    pub errors: Vec<RowError>,
+    pub error_count: u64,
+    /// Why a failed import stopped.
+    pub failure: Option<String>,
 }

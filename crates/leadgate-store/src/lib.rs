@@ -15,9 +15,11 @@ mod sqlite;
 pub mod testing;
 
 use async_trait::async_trait;
+use leadgate_core::dedupe::Candidate;
+use leadgate_core::merge::{Merge, Moved};
 use leadgate_core::model::{
-    Account, ApiKey, Contact, ContactChange, ContactFilter, ExternalId, Form, HistoryKeys, InboxItem, InboxStatus,
-    Response, StoredEvent, Totals,
+    Account, ApiKey, Contact, ContactChange, ContactFilter, ExternalId, Form, HistoryKeys, ImportJob, InboxItem,
+    InboxStatus, Response, StoredEvent, Totals,
 };
 use leadgate_core::{NewEvent, StageChange, Timestamp};
 use std::sync::Arc;
@@ -86,8 +88,9 @@ pub trait Store: Send + Sync + 'static {
     async fn responses(&self, contact_id: Uuid) -> Result<Vec<Response>>;
     /// The most recent events of a contact, newest first.
     async fn recent_events(&self, contact_id: Uuid, limit: i64) -> Result<Vec<StoredEvent>>;
-    /// Which of `ids` are contacts.
-    async fn existing_contacts(&self, ids: &[Uuid]) -> Result<Vec<Uuid>>;
+    /// Which of `ids` are contacts, each with the contact it now is (itself, or the
+    /// contact it was merged into).
+    async fn existing_contacts(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>>;
     async fn totals(&self) -> Result<Totals>;
 
     /// Appends events in one transaction, attaching each to the contact its
@@ -100,6 +103,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes a batch of prepared records in one transaction.
     async fn bulk_load(&self, bulk: &Bulk) -> Result<()>;
+
+    /// Records an import job, new or advanced.
+    async fn save_import(&self, job: &ImportJob) -> Result<()>;
+    async fn import_job(&self, id: Uuid) -> Result<Option<ImportJob>>;
+    /// Import jobs, newest first.
+    async fn imports(&self, limit: i64) -> Result<Vec<ImportJob>>;
+
+    /// Every contact not merged into another, as the duplicate search needs it.
+    async fn duplicate_candidates(&self) -> Result<Vec<Candidate>>;
+    async fn merge(&self, id: Uuid) -> Result<Option<Merge>>;
+
+    /// For exports, in pages, oldest first: contacts not merged into another, after
+    /// the contact `after`.
+    async fn contacts_page(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Contact>>;
+    /// Responses after the response `after`.
+    async fn responses_page(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Response>>;
+    /// Stage changes with their row ids, after the row `after`.
+    async fn stage_changes_page(&self, after: i64, limit: i64) -> Result<Vec<(i64, StageChange)>>;
+    /// Events of known contacts, after the event `after`.
+    async fn events_page(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>>;
 }
 
 /// One write transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -115,7 +138,9 @@ pub trait Tx: Send {
     async fn insert_stage_change(&mut self, change: &StageChange) -> Result<()>;
     /// Writes everything in `bulk` (new rows, and contacts to rewrite).
     async fn insert_bulk(&mut self, bulk: &Bulk) -> Result<()>;
-    async fn contacts_by_emails(&mut self, emails: &[&str]) -> Result<Vec<Contact>>;
+    /// The contacts `emails` lead to (a merged contact's email leads to the contact it
+    /// was merged into), with the email each was found by.
+    async fn contacts_by_emails(&mut self, emails: &[&str]) -> Result<Vec<(String, Contact)>>;
     /// The contacts `system` knows by `ids`, with the id each is known by.
     async fn contacts_by_external_ids(&mut self, system: &str, ids: &[&str]) -> Result<Vec<(String, Contact)>>;
     async fn accounts_by_domains(&mut self, domains: &[&str]) -> Result<Vec<Account>>;
@@ -126,6 +151,22 @@ pub trait Tx: Send {
     async fn identify_visitor(&mut self, visitor_id: &str, contact_id: Uuid, at: Timestamp) -> Result<u64>;
     /// Attaches events that were sent for `email` before it was a contact.
     async fn attach_events_by_email(&mut self, email: &str, contact_id: Uuid) -> Result<u64>;
+
+    /// Records a change to a contact; returns its row id.
+    async fn insert_contact_change(&mut self, change: &ContactChange) -> Result<i64>;
+    async fn delete_contact_change(&mut self, id: i64) -> Result<()>;
+    /// Hides a contact merged into `into`, or shows it again (`None`).
+    async fn set_merged_into(&mut self, id: Uuid, into: Option<Uuid>) -> Result<()>;
+    /// Moves everything recorded of contact `from` (responses, stage changes, events,
+    /// changes, external ids, visitors, contacts merged into it) to contact `to`, and
+    /// says what moved.
+    async fn move_history(&mut self, from: Uuid, to: Uuid) -> Result<Moved>;
+    /// Moves the records listed in `moved` to contact `to`.
+    async fn move_back(&mut self, moved: &Moved, to: Uuid) -> Result<()>;
+    async fn insert_merge(&mut self, merge: &Merge) -> Result<()>;
+    /// The merge, locked until the transaction ends.
+    async fn merge_for_update(&mut self, id: Uuid) -> Result<Option<Merge>>;
+    async fn mark_merge_undone(&mut self, id: Uuid, at: Timestamp, by: &str) -> Result<()>;
 
     async fn insert_form(&mut self, form: &Form) -> Result<()>;
     async fn insert_api_key(&mut self, key: &ApiKey) -> Result<()>;

@@ -2,8 +2,12 @@
 //! Derived `FromRow` is generic over the database, so one definition serves both.
 
 use crate::StoreError;
+use leadgate_core::dedupe::Candidate;
+use leadgate_core::import::RowError;
+use leadgate_core::merge::{Before, Merge, Moved};
 use leadgate_core::model::{
-    Account, ApiKey, Contact, ContactChange, Form, InboxItem, InboxStatus, Response, StoredEvent,
+    Account, ApiKey, Contact, ContactChange, Form, ImportCounts, ImportJob, ImportStatus, InboxItem, InboxStatus,
+    Response, StoredEvent,
 };
 use leadgate_core::{CauseKind, Direction, Role, Stage, StageChange, Timestamp};
 use serde_json::{Map, Value};
@@ -44,7 +48,7 @@ impl From<AccountRow> for Account {
 }
 
 pub(crate) const CONTACT_COLUMNS: &str = "id, email, first_name, last_name, company, title, phone, country, \
-     account_id, direction, channel, stage, stage_at, owner, do_not_email, do_not_call, custom, created_at, updated_at";
+     account_id, direction, channel, stage, stage_at, owner, do_not_email, do_not_call, custom, created_at, updated_at, merged_into";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ContactRow {
@@ -67,6 +71,7 @@ pub(crate) struct ContactRow {
     custom: Json<Value>,
     created_at: i64,
     updated_at: i64,
+    merged_into: Option<Uuid>,
 }
 
 impl TryFrom<ContactRow> for Contact {
@@ -92,6 +97,7 @@ impl TryFrom<ContactRow> for Contact {
             custom: object(r.custom.0),
             created_at: Timestamp(r.created_at),
             updated_at: Timestamp(r.updated_at),
+            merged_into: r.merged_into,
         })
     }
 }
@@ -173,6 +179,66 @@ impl TryFrom<StageChangeRow> for StageChange {
     }
 }
 
+/// A stage change with its row id, for exports read in pages.
+#[derive(sqlx::FromRow)]
+pub(crate) struct NumberedStageChangeRow {
+    pub id: i64,
+    #[sqlx(flatten)]
+    pub change: StageChangeRow,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CandidateRow {
+    id: Uuid,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    account_id: Option<Uuid>,
+}
+
+impl From<CandidateRow> for Candidate {
+    fn from(r: CandidateRow) -> Self {
+        Candidate {
+            id: r.id,
+            email: r.email,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            account_id: r.account_id,
+        }
+    }
+}
+
+pub(crate) const MERGE_COLUMNS: &str = "id, contact_id, other_id, at, actor, before, moved, undone_at, undone_by";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MergeRow {
+    id: Uuid,
+    contact_id: Uuid,
+    other_id: Uuid,
+    at: i64,
+    actor: String,
+    before: Json<Before>,
+    moved: Json<Moved>,
+    undone_at: Option<i64>,
+    undone_by: Option<String>,
+}
+
+impl From<MergeRow> for Merge {
+    fn from(r: MergeRow) -> Self {
+        Merge {
+            id: r.id,
+            contact_id: r.contact_id,
+            other_id: r.other_id,
+            at: Timestamp(r.at),
+            actor: r.actor,
+            before: r.before.0,
+            moved: r.moved.0,
+            undone_at: r.undone_at.map(Timestamp),
+            undone_by: r.undone_by,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct ContactChangeRow {
     contact_id: Uuid,
@@ -191,6 +257,47 @@ impl From<ContactChangeRow> for ContactChange {
             actor: r.actor,
             changes: object(r.changes.0),
         }
+    }
+}
+
+pub(crate) const IMPORT_COLUMNS: &str = "id, status, dry_run, file_name, mapping, actor, created_at, updated_at, \
+     finished_at, counts, errors, error_count, failure";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ImportJobRow {
+    id: Uuid,
+    status: String,
+    dry_run: bool,
+    file_name: Option<String>,
+    mapping: String,
+    actor: String,
+    created_at: i64,
+    updated_at: i64,
+    finished_at: Option<i64>,
+    counts: Json<ImportCounts>,
+    errors: Json<Vec<RowError>>,
+    error_count: i64,
+    failure: Option<String>,
+}
+
+impl TryFrom<ImportJobRow> for ImportJob {
+    type Error = StoreError;
+    fn try_from(r: ImportJobRow) -> Result<Self, StoreError> {
+        Ok(ImportJob {
+            id: r.id,
+            status: ImportStatus::parse(&r.status).ok_or_else(|| corrupt("import status", &r.status))?,
+            dry_run: r.dry_run,
+            file_name: r.file_name,
+            mapping: r.mapping,
+            actor: r.actor,
+            created_at: Timestamp(r.created_at),
+            updated_at: Timestamp(r.updated_at),
+            finished_at: r.finished_at.map(Timestamp),
+            counts: r.counts.0,
+            errors: r.errors.0,
+            error_count: u64::try_from(r.error_count).unwrap_or(0),
+            failure: r.failure,
+        })
     }
 }
 

@@ -48,9 +48,11 @@ macro_rules! impl_sql_store {
         use crate::rows::*;
         use crate::{Bulk, Result, Store, StoreError, Tx};
         use async_trait::async_trait;
+        use leadgate_core::dedupe::Candidate;
+        use leadgate_core::merge::{Merge, Moved};
         use leadgate_core::model::{
-            Account, ApiKey, Contact, ContactChange, ContactFilter, Form, HistoryKeys, InboxItem, InboxStatus, Response, StoredEvent,
-            Totals,
+            Account, ApiKey, Contact, ContactChange, ContactFilter, Form, HistoryKeys, ImportJob, InboxItem, InboxStatus,
+            Response, StoredEvent, Totals,
         };
         use leadgate_core::{NewEvent, StageChange, Timestamp};
         use sqlx::types::Json;
@@ -167,6 +169,36 @@ macro_rules! impl_sql_store {
             Ok(rows)
         }
 
+        /// Runs `head` (`UPDATE … SET contact_id = `) for `to` on the rows whose key is
+        /// in `keys` (`tail` is ` WHERE key IN (`), in statements of fixed sizes.
+        async fn reassign_in<'k, K>(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            head: &str,
+            to: Uuid,
+            tail: &str,
+            keys: &'k [K],
+        ) -> Result<()>
+        where
+            K: sqlx::Encode<'k, $db> + sqlx::Type<$db> + Sync + 'k,
+        {
+            for chunk in crate::sql_store::statement_chunks(keys) {
+                let mut qb = QueryBuilder::<$db>::new(head);
+                qb.push_bind(to).push(tail);
+                let mut sep = qb.separated(", ");
+                for k in chunk {
+                    sep.push_bind(k);
+                }
+                qb.push(")");
+                qb.build().persistent(true).execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        /// The contact columns prefixed with `c.`, for joins.
+        fn contact_columns_of_c() -> String {
+            CONTACT_COLUMNS.split(", ").map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", ")
+        }
+
         /// Looks up `keys` (distinct) with `sql` (`SELECT key, contact_id … IN (`), in
         /// statements of fixed sizes so that they stay prepared.
         async fn lookup(
@@ -194,7 +226,7 @@ macro_rules! impl_sql_store {
                     events.iter().filter(|e| e.contact_id.is_none()).filter_map(|e| e.email.as_ref().map(|m| m.as_str())).collect();
                 emails.sort_unstable();
                 emails.dedup();
-                let by_email = lookup(&mut *conn, "SELECT email, id FROM contacts WHERE email IN (", &emails).await?;
+                let by_email = lookup(&mut *conn, "SELECT email, COALESCE(merged_into, id) FROM contacts WHERE email IN (", &emails).await?;
                 let mut visitors: Vec<&str> = events
                     .iter()
                     .filter(|e| e.contact_id.is_none())
@@ -302,9 +334,13 @@ macro_rules! impl_sql_store {
             }
 
             async fn contacts(&self, f: &ContactFilter, after: Option<Uuid>, limit: i64) -> Result<Vec<Contact>> {
-                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE 1 = 1"));
+                let mut qb =
+                    QueryBuilder::<$db>::new(format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE merged_into IS NULL"));
                 if let Some(email) = &f.email {
-                    qb.push(" AND email = ").push_bind(email.as_str());
+                    // A merged contact's email finds the contact it was merged into.
+                    qb.push(" AND id IN (SELECT COALESCE(merged_into, id) FROM contacts WHERE email = ")
+                        .push_bind(email.as_str())
+                        .push(")");
                 }
                 if let Some(external_id) = &f.external_id {
                     qb.push(" AND id IN (SELECT contact_id FROM external_ids WHERE external_id = ").push_bind(external_id.as_str());
@@ -369,26 +405,14 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(StoredEvent::from).collect())
             }
 
-            async fn existing_contacts(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
-                let mut found = Vec::new();
-                for chunk in crate::sql_store::statement_chunks(ids) {
-                    let mut qb = QueryBuilder::<$db>::new("SELECT id FROM contacts WHERE id IN (");
-                    let mut sep = qb.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(*id);
-                    }
-                    qb.push(")");
-                    let rows = qb.build().persistent(true).fetch_all(&self.read).await?;
-                    for row in rows {
-                        found.push(row.try_get::<Uuid, _>(0)?);
-                    }
-                }
-                Ok(found)
+            async fn existing_contacts(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>> {
+                let mut conn = self.read.acquire().await?;
+                fetch_in(&mut conn, "SELECT id, COALESCE(merged_into, id) FROM contacts WHERE id IN (", ids).await
             }
 
             async fn totals(&self) -> Result<Totals> {
                 let row = sqlx::query(
-                    "SELECT (SELECT COUNT(*) FROM contacts), (SELECT COUNT(*) FROM accounts), \
+                    "SELECT (SELECT COUNT(*) FROM contacts WHERE merged_into IS NULL), (SELECT COUNT(*) FROM accounts), \
                      (SELECT COUNT(*) FROM responses), (SELECT COUNT(*) FROM events)",
                 )
                 .fetch_one(&self.read)
@@ -430,12 +454,126 @@ macro_rules! impl_sql_store {
                 tx.tx.commit().await?;
                 Ok(())
             }
+
+            async fn save_import(&self, j: &ImportJob) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO imports (id, status, dry_run, file_name, mapping, actor, created_at, updated_at, \
+                     finished_at, counts, errors, error_count, failure) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                     ON CONFLICT (id) DO UPDATE SET status = $2, updated_at = $8, finished_at = $9, counts = $10, \
+                     errors = $11, error_count = $12, failure = $13",
+                )
+                .bind(j.id)
+                .bind(j.status.as_str())
+                .bind(j.dry_run)
+                .bind(j.file_name.as_deref())
+                .bind(j.mapping.as_str())
+                .bind(j.actor.as_str())
+                .bind(j.created_at.0)
+                .bind(j.updated_at.0)
+                .bind(j.finished_at.map(|t| t.0))
+                .bind(Json(&j.counts))
+                .bind(Json(&j.errors))
+                .bind(i64::try_from(j.error_count).unwrap_or(i64::MAX))
+                .bind(j.failure.as_deref())
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+
+            async fn import_job(&self, id: Uuid) -> Result<Option<ImportJob>> {
+                let sql = format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1");
+                let row: Option<ImportJobRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.read).await?;
+                row.map(ImportJob::try_from).transpose()
+            }
+
+            async fn imports(&self, limit: i64) -> Result<Vec<ImportJob>> {
+                let sql = format!("SELECT {IMPORT_COLUMNS} FROM imports ORDER BY created_at DESC, id DESC LIMIT $1");
+                let rows: Vec<ImportJobRow> = sqlx::query_as(&sql).bind(limit).fetch_all(&self.read).await?;
+                rows.into_iter().map(ImportJob::try_from).collect()
+            }
+
+            async fn duplicate_candidates(&self) -> Result<Vec<Candidate>> {
+                // In pages, so that no more than one page of raw rows is held beside the
+                // result.
+                const PAGE: i64 = 50_000;
+                let mut all: Vec<Candidate> = Vec::new();
+                let mut after = Uuid::nil();
+                loop {
+                    let rows: Vec<CandidateRow> = sqlx::query_as(
+                        "SELECT id, email, first_name, last_name, account_id FROM contacts \
+                         WHERE merged_into IS NULL AND id > $1 ORDER BY id LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(PAGE)
+                    .fetch_all(&self.read)
+                    .await?;
+                    let n = rows.len();
+                    all.extend(rows.into_iter().map(Candidate::from));
+                    match all.last() {
+                        Some(last) if n as i64 == PAGE => after = last.id,
+                        _ => return Ok(all),
+                    }
+                }
+            }
+
+            async fn merge(&self, id: Uuid) -> Result<Option<Merge>> {
+                let sql = format!("SELECT {MERGE_COLUMNS} FROM merges WHERE id = $1");
+                let row: Option<MergeRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.read).await?;
+                Ok(row.map(Merge::from))
+            }
+
+            async fn contacts_page(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Contact>> {
+                let sql = format!(
+                    "SELECT {CONTACT_COLUMNS} FROM contacts WHERE merged_into IS NULL AND id > $1 ORDER BY id LIMIT $2"
+                );
+                let rows: Vec<ContactRow> =
+                    sqlx::query_as(&sql).bind(after.unwrap_or(Uuid::nil())).bind(limit).fetch_all(&self.read).await?;
+                contacts_of(rows)
+            }
+
+            async fn responses_page(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Response>> {
+                let sql = format!("SELECT {RESPONSE_COLUMNS} FROM responses WHERE id > $1 ORDER BY id LIMIT $2");
+                let rows: Vec<ResponseRow> =
+                    sqlx::query_as(&sql).bind(after.unwrap_or(Uuid::nil())).bind(limit).fetch_all(&self.read).await?;
+                rows.into_iter().map(Response::try_from).collect()
+            }
+
+            async fn stage_changes_page(&self, after: i64, limit: i64) -> Result<Vec<(i64, StageChange)>> {
+                let rows: Vec<NumberedStageChangeRow> = sqlx::query_as(
+                    "SELECT id, contact_id, from_stage, to_stage, at, cause, detail, actor, value FROM stage_changes \
+                     WHERE id > $1 ORDER BY id LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
+                rows.into_iter().map(|r| Ok((r.id, StageChange::try_from(r.change)?))).collect()
+            }
+
+            async fn events_page(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+                let rows: Vec<EventRow> = sqlx::query_as(
+                    "SELECT id, contact_id, email, visitor_id, kind, at, url, props, received_at FROM events \
+                     WHERE id > $1 AND contact_id IS NOT NULL ORDER BY id LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows.into_iter().map(StoredEvent::from).collect())
+            }
         }
 
         #[async_trait]
         impl Tx for $tx {
             async fn contact_by_email(&mut self, email: &str) -> Result<Option<Contact>> {
-                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE email = $1{}", $lock);
+                // A merged contact's email leads to the contact it was merged into.
+                let sql = format!(
+                    "SELECT {} FROM contacts m JOIN contacts c ON c.id = COALESCE(m.merged_into, m.id) \
+                     WHERE m.email = $1{}",
+                    contact_columns_of_c(),
+                    $lock
+                );
                 let row: Option<ContactRow> = sqlx::query_as(&sql).bind(email).fetch_optional(&mut *self.tx).await?;
                 row.map(Contact::try_from).transpose()
             }
@@ -502,9 +640,27 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            async fn contacts_by_emails(&mut self, emails: &[&str]) -> Result<Vec<Contact>> {
-                let head = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE email IN (");
-                contacts_of(fetch_in(&mut self.tx, &head, emails).await?)
+            async fn contacts_by_emails(&mut self, emails: &[&str]) -> Result<Vec<(String, Contact)>> {
+                let head = format!(
+                    "SELECT m.email AS found_by, {} FROM contacts m JOIN contacts c ON c.id = COALESCE(m.merged_into, m.id) \
+                     WHERE m.email IN (",
+                    contact_columns_of_c()
+                );
+                let mut found = Vec::new();
+                for chunk in crate::sql_store::statement_chunks(emails) {
+                    let mut qb = QueryBuilder::<$db>::new(&head);
+                    let mut sep = qb.separated(", ");
+                    for e in chunk {
+                        sep.push_bind(*e);
+                    }
+                    qb.push(")");
+                    for row in qb.build().persistent(true).fetch_all(&mut *self.tx).await? {
+                        let email: String = row.try_get(0)?;
+                        let contact = Contact::try_from(<ContactRow as sqlx::FromRow<_>>::from_row(&row)?)?;
+                        found.push((email, contact));
+                    }
+                }
+                Ok(found)
             }
 
             async fn contacts_by_external_ids(&mut self, system: &str, ids: &[&str]) -> Result<Vec<(String, Contact)>> {
@@ -512,7 +668,7 @@ macro_rules! impl_sql_store {
                 let head = format!(
                     "SELECT x.external_id, {} FROM external_ids x JOIN contacts c ON c.id = x.contact_id \
                      WHERE x.system = ",
-                    CONTACT_COLUMNS.split(", ").map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", ")
+                    contact_columns_of_c()
                 );
                 let mut found = Vec::new();
                 for chunk in crate::sql_store::statement_chunks(ids) {
@@ -640,6 +796,144 @@ macro_rules! impl_sql_store {
                     .execute(&mut *self.tx)
                     .await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn insert_contact_change(&mut self, c: &ContactChange) -> Result<i64> {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO contact_changes (contact_id, at, cause, actor, changes) VALUES ($1, $2, $3, $4, $5) \
+                     RETURNING id",
+                )
+                .bind(c.contact_id)
+                .bind(c.at.0)
+                .bind(c.cause.as_str())
+                .bind(c.actor.as_str())
+                .bind(Json(&c.changes))
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(id)
+            }
+
+            async fn delete_contact_change(&mut self, id: i64) -> Result<()> {
+                sqlx::query("DELETE FROM contact_changes WHERE id = $1").bind(id).execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn set_merged_into(&mut self, id: Uuid, into: Option<Uuid>) -> Result<()> {
+                sqlx::query("UPDATE contacts SET merged_into = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(into)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn move_history(&mut self, from: Uuid, to: Uuid) -> Result<Moved> {
+                let tx = &mut *self.tx;
+                let mut moved = Moved::default();
+                moved.responses = sqlx::query_scalar("UPDATE responses SET contact_id = $2 WHERE contact_id = $1 RETURNING id")
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                moved.stage_changes =
+                    sqlx::query_scalar("UPDATE stage_changes SET contact_id = $2 WHERE contact_id = $1 RETURNING id")
+                        .bind(from)
+                        .bind(to)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                moved.events = sqlx::query_scalar("UPDATE events SET contact_id = $2 WHERE contact_id = $1 RETURNING id")
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                moved.contact_changes =
+                    sqlx::query_scalar("UPDATE contact_changes SET contact_id = $2 WHERE contact_id = $1 RETURNING id")
+                        .bind(from)
+                        .bind(to)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                moved.external_ids = sqlx::query_as(
+                    "UPDATE external_ids SET contact_id = $2 WHERE contact_id = $1 RETURNING system, external_id",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *tx)
+                .await?;
+                moved.visitors =
+                    sqlx::query_scalar("UPDATE visitors SET contact_id = $2 WHERE contact_id = $1 RETURNING visitor_id")
+                        .bind(from)
+                        .bind(to)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                moved.merged = sqlx::query_scalar("UPDATE contacts SET merged_into = $2 WHERE merged_into = $1 RETURNING id")
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                // Listed in a stable order, so that a merge reads the same on both databases.
+                moved.responses.sort_unstable();
+                moved.stage_changes.sort_unstable();
+                moved.events.sort_unstable();
+                moved.contact_changes.sort_unstable();
+                moved.external_ids.sort_unstable();
+                moved.visitors.sort_unstable();
+                moved.merged.sort_unstable();
+                Ok(moved)
+            }
+
+            async fn move_back(&mut self, m: &Moved, to: Uuid) -> Result<()> {
+                let tx = &mut *self.tx;
+                let set = " WHERE id IN (";
+                reassign_in(&mut *tx, "UPDATE responses SET contact_id = ", to, set, &m.responses).await?;
+                reassign_in(&mut *tx, "UPDATE stage_changes SET contact_id = ", to, set, &m.stage_changes).await?;
+                reassign_in(&mut *tx, "UPDATE events SET contact_id = ", to, set, &m.events).await?;
+                reassign_in(&mut *tx, "UPDATE contact_changes SET contact_id = ", to, set, &m.contact_changes).await?;
+                reassign_in(&mut *tx, "UPDATE visitors SET contact_id = ", to, " WHERE visitor_id IN (", &m.visitors).await?;
+                reassign_in(&mut *tx, "UPDATE contacts SET merged_into = ", to, set, &m.merged).await?;
+                for (system, id) in &m.external_ids {
+                    sqlx::query("UPDATE external_ids SET contact_id = $1 WHERE system = $2 AND external_id = $3")
+                        .bind(to)
+                        .bind(system.as_str())
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn insert_merge(&mut self, m: &Merge) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO merges (id, contact_id, other_id, at, actor, before, moved, undone_at, undone_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(m.id)
+                .bind(m.contact_id)
+                .bind(m.other_id)
+                .bind(m.at.0)
+                .bind(m.actor.as_str())
+                .bind(Json(&m.before))
+                .bind(Json(&m.moved))
+                .bind(m.undone_at.map(|t| t.0))
+                .bind(m.undone_by.as_deref())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn merge_for_update(&mut self, id: Uuid) -> Result<Option<Merge>> {
+                let sql = format!("SELECT {MERGE_COLUMNS} FROM merges WHERE id = $1{}", $lock);
+                let row: Option<MergeRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *self.tx).await?;
+                Ok(row.map(Merge::from))
+            }
+
+            async fn mark_merge_undone(&mut self, id: Uuid, at: Timestamp, by: &str) -> Result<()> {
+                sqlx::query("UPDATE merges SET undone_at = $2, undone_by = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(at.0)
+                    .bind(by)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
             }
 
             async fn insert_form(&mut self, f: &Form) -> Result<()> {

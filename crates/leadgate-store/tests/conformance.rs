@@ -177,7 +177,7 @@ async fn events_naming_a_contact_attach_at_once(store: Arc<dyn Store>) {
     store.append_events(&batch, T0).await.unwrap();
     assert_eq!(store.recent_events(c.id, 2_000).await.unwrap().len(), 1_500);
     let unknown = Uuid::now_v7();
-    assert_eq!(store.existing_contacts(&[c.id, unknown]).await.unwrap(), vec![c.id]);
+    assert_eq!(store.existing_contacts(&[c.id, unknown]).await.unwrap(), vec![(c.id, c.id)]);
 }
 
 async fn contacts_list_newest_first_with_filters_and_keyset_pages(store: Arc<dyn Store>) {

@@ -355,17 +355,13 @@ async fn import(
     dry_run: bool,
     report_to: Option<&std::path::Path>,
 ) -> Result<()> {
-    use leadgate_core::import::{Mapping, presets};
-    let mapping = match (mapping, preset) {
-        (Some(path), _) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read the mapping {}", path.display()))?;
-            Mapping::from_toml(&text).with_context(|| format!("the mapping {} is not usable", path.display()))?
-        }
-        (None, Some(name)) => presets::preset(name)
-            .with_context(|| format!("no preset {name:?}; presets are {}", presets::names().join(", ")))?,
-        (None, None) => bail!("give --mapping FILE or --preset NAME"),
-    };
+    use leadgate_app::import::{ImportOptions, ImportSource, choose_mapping};
+    let text = mapping
+        .map(|path| {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the mapping {}", path.display()))
+        })
+        .transpose()?;
+    let (mapping, described) = choose_mapping(text.as_deref(), preset).map_err(|e| anyhow::anyhow!(e.message))?;
     let input = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = indicatif::ProgressBar::new(size);
@@ -377,11 +373,14 @@ async fn import(
         .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let opts = leadgate_app::import::ImportOptions { dry_run };
     let actor = leadgate_core::Actor::Operator;
-    let result = app
-        .import_csv(std::io::BufReader::with_capacity(1 << 20, input), &mapping, opts, &actor, &Bar(bar.clone()))
-        .await;
+    let source =
+        ImportSource { file_name: file.file_name().map(|n| n.to_string_lossy().into_owned()), mapping: described };
+    let input = std::io::BufReader::with_capacity(1 << 20, input);
+    let result = match app.prepare_import(input, &mapping, source, ImportOptions { dry_run }, &actor).await {
+        Ok(prepared) => app.run_import(prepared, &actor, &Bar(bar.clone())).await,
+        Err(e) => Err(e),
+    };
     bar.finish_and_clear();
     let report = result.map_err(|e| anyhow::anyhow!("{} was not imported: {}", file.display(), e.message))?;
     let c = &report.counts;

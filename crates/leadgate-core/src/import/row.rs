@@ -6,8 +6,9 @@ use crate::ident::truncate;
 use crate::inquiry::has_control_chars;
 use crate::response::{Direction, ObtainedVia};
 use crate::{Domain, Email, Ident, Stage, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use time::format_description::OwnedFormatItem;
 
@@ -15,12 +16,12 @@ use time::format_description::OwnedFormatItem;
 pub const CELL_MAX: usize = 10_000;
 
 /// A problem with one row: where it is and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {
     /// The line of the file where the row starts (the header is line 1).
     pub row: u64,
     pub column: Option<String>,
-    pub code: &'static str,
+    pub code: Cow<'static, str>,
     pub message: String,
 }
 
@@ -289,7 +290,7 @@ impl Reader<'_> {
     }
 
     fn fail(&mut self, b: &Bound, code: &'static str, message: String) {
-        self.errors.push(RowError { row: self.line, column: Self::column_name(b), code, message });
+        self.errors.push(RowError { row: self.line, column: Self::column_name(b), code: code.into(), message });
     }
 
     /// The cell's text after `empty`, `map` and `value` are applied.
@@ -396,7 +397,7 @@ impl Binding {
             return Err(vec![RowError {
                 row: line,
                 column: None,
-                code: "column_count",
+                code: "column_count".into(),
                 message: format!(
                     "the row has {} columns where the header has {} (a missing or extra separator, \
                      or a quote left open)",
@@ -423,7 +424,7 @@ impl Binding {
             r.errors.push(RowError {
                 row: line,
                 column: c.email.as_ref().or(c.external_id.as_ref()).and_then(Reader::column_name),
-                code: "missing_identity",
+                code: "missing_identity".into(),
                 message: "the row has neither an email nor an external id".into(),
             });
         }
