@@ -151,6 +151,13 @@ impl App {
             .contact_by_id(id)
             .await?
             .ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))?;
+        if let Some(into) = contact.merged_into {
+            return Err(AppError::new(
+                ErrorKind::Conflict,
+                "already_merged",
+                format!("contact {id} was merged into contact {into}; change that contact's stage"),
+            ));
+        }
         let now = self.now();
         let cause = Cause::new(CauseKind::Manual, reason.unwrap_or_default());
         let change = lifecycle::transition(id, Some(contact.stage), to, cause, actor, now).map_err(|e| match e {

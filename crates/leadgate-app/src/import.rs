@@ -208,6 +208,29 @@ impl App {
         }
     }
 
+    /// Starts importing a file already on disk (spooled from an upload) in the
+    /// background, once its header matched the mapping; the job tells how it goes.
+    pub async fn start_import(
+        self: &Arc<Self>,
+        file: std::fs::File,
+        mapping: &Mapping,
+        source: ImportSource,
+        opts: ImportOptions,
+        actor: Actor,
+    ) -> Result<ImportJob, AppError> {
+        let input = std::io::BufReader::with_capacity(1 << 20, file);
+        let prepared = self.prepare_import(input, mapping, source, opts, &actor).await?;
+        let job = prepared.job().clone();
+        let app = self.clone();
+        tokio::spawn(async move {
+            // The outcome, success or failure, is recorded on the job.
+            if let Err(e) = app.run_import(prepared, &actor, &()).await {
+                tracing::warn!(error = %e, "import failed");
+            }
+        });
+        Ok(job)
+    }
+
     /// An import job; one still marked running that stopped advancing long ago is
     /// shown as interrupted.
     pub async fn import_job(&self, id: Uuid) -> Result<ImportJob, AppError> {
@@ -269,6 +292,9 @@ impl App {
         let emails = distinct(good.iter().filter_map(|(_, r)| r.email.as_ref().map(|e| e.to_string())).collect());
         let external = distinct(good.iter().filter_map(|(_, r)| r.external_id.clone()).collect());
         let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
+        let mut own_ids: Vec<Uuid> = good.iter().filter_map(|(_, r)| r.id).collect();
+        own_ids.sort_unstable();
+        own_ids.dedup();
         let external: Vec<&str> = external.iter().map(String::as_str).collect();
 
         let mut tx = self.store.begin().await?;
@@ -276,6 +302,11 @@ impl App {
             let mut known: HashMap<Uuid, Known> = HashMap::new();
             let mut by_email: HashMap<String, Uuid> = HashMap::new();
             let mut by_external: HashMap<String, Uuid> = HashMap::new();
+            let mut by_own: HashMap<Uuid, Uuid> = HashMap::new();
+            for (asked, c) in tx.contacts_by_ids(&own_ids).await? {
+                by_own.insert(asked, c.id);
+                known.insert(c.id, Known::new(c));
+            }
             for (email, c) in tx.contacts_by_emails(&emails).await? {
                 by_email.insert(email, c.id);
                 known.insert(c.id, Known::new(c));
@@ -329,29 +360,32 @@ impl App {
                     .as_deref()
                     .and_then(|x| by_external.get(x).or_else(|| external_new.get(x)))
                     .copied();
-                let target = match (by_mail, by_id) {
-                    (Some(a), Some(b)) if a != b => {
-                        fail(
-                            report,
-                            vec![RowError {
-                                row: line,
-                                column: None,
-                                code: "identity_conflict".into(),
-                                message: format!(
-                                    "the email belongs to contact {a} but the external id to contact {b}; \
-                                     merge them first, or correct the file"
-                                ),
-                            }],
-                        );
-                        continue;
-                    }
-                    (a, b) => a.or(b),
-                };
+                // A contact created by an earlier row of this chunk is known by its id.
+                let by_own_id = row.id.map(|id| by_own.get(&id).copied().unwrap_or(id)).filter(|id| known.contains_key(id));
+                let named: Vec<Uuid> = [by_own_id, by_mail, by_id].into_iter().flatten().collect();
+                if let Some(other) = named.iter().find(|id| **id != named[0]) {
+                    fail(
+                        report,
+                        vec![RowError {
+                            row: line,
+                            column: None,
+                            code: "identity_conflict".into(),
+                            message: format!(
+                                "the row names contact {} and contact {other} (by its id, email or external id); \
+                                 merge them first, or correct the file",
+                                named[0]
+                            ),
+                        }],
+                    );
+                    continue;
+                }
+                let target = named.first().copied();
                 if target.is_none() && binding.existing_only {
-                    let what = match (&row.external_id, email) {
-                        (Some(x), _) => format!("no contact has external id {x:?} in {system:?}"),
-                        (None, Some(e)) => format!("no contact has the email {e}"),
-                        (None, None) => "the row names no contact".into(),
+                    let what = match (&row.external_id, email, row.id) {
+                        (Some(x), _, _) => format!("no contact has external id {x:?} in {system:?}"),
+                        (None, Some(e), _) => format!("no contact has the email {e}"),
+                        (None, None, Some(id)) => format!("no contact {id}"),
+                        (None, None, None) => "the row names no contact".into(),
                     };
                     fail(
                         report,

@@ -10,7 +10,9 @@ mod contacts;
 pub mod demo;
 mod error;
 mod events;
+pub mod export;
 pub mod import;
+pub mod merges;
 
 use leadgate_core::Timestamp;
 use leadgate_store::{Store, StoreError, Tx};
@@ -21,6 +23,7 @@ pub use capture::{InquiryReceipt, RawInquiry};
 pub use contacts::{ContactPage, ContactQuery, ContactView};
 pub use error::{AppError, ErrorKind};
 pub use events::{EventsReceipt, MAX_EVENTS_PER_BATCH, Rejected};
+pub use merges::{DuplicateQuery, Duplicates, MergeView};
 
 /// Ends a transaction by the outcome of the work done in it: commit on success, roll
 /// back on error. Rolling back explicitly releases its locks now (PostgreSQL), rather

@@ -25,6 +25,12 @@ pub enum Permission {
     ManageForms,
     /// Inspect and replay the inquiry inbox.
     ManageInbox,
+    /// Import files of contacts and history.
+    ImportData,
+    /// Export every contact and its history in bulk.
+    ExportData,
+    /// Merge duplicate contacts, and undo merges.
+    MergeContacts,
 }
 
 impl Role {
@@ -47,8 +53,11 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Marketing => matches!(p, ReadContacts | WriteEvents | ChangeStage | ManageForms),
-            Role::Sales => matches!(p, ReadContacts | WriteEvents | ChangeStage),
+            Role::Marketing => matches!(
+                p,
+                ReadContacts | WriteEvents | ChangeStage | ManageForms | ImportData | ExportData | MergeContacts
+            ),
+            Role::Sales => matches!(p, ReadContacts | WriteEvents | ChangeStage | MergeContacts),
             Role::Readonly => matches!(p, ReadContacts),
         }
     }

@@ -8,26 +8,26 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use leadgate_app::{AppError, ContactQuery, ErrorKind, FormInput};
+use leadgate_app::{AppError, ContactQuery, DuplicateQuery, ErrorKind, FormInput};
 use leadgate_core::model::InboxStatus;
 use leadgate_core::{Actor, Permission};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-fn actor(caller: &Caller) -> Actor {
+pub(crate) fn caller_actor(caller: &Caller) -> Actor {
     Actor::ApiKey(caller.0.name.clone())
 }
 
 /// An id from the path; anything that is not one (including undecodable bytes) is
 /// answered like an unknown id.
-fn parse_id(raw: Result<Path<String>, PathRejection>, what: &'static str) -> Result<Uuid, ApiError> {
+pub(crate) fn parse_id(raw: Result<Path<String>, PathRejection>, what: &'static str) -> Result<Uuid, ApiError> {
     let not_found = || ApiError(AppError::not_found(what, "the path does not name a valid id"));
     let Path(raw) = raw.map_err(|_| not_found())?;
     Uuid::parse_str(&raw).map_err(|_| not_found())
 }
 
-fn query_error(r: QueryRejection) -> ApiError {
+pub(crate) fn query_error(r: QueryRejection) -> ApiError {
     ApiError(AppError::new(ErrorKind::Invalid, "invalid_query", r.body_text()))
 }
 
@@ -55,7 +55,7 @@ pub async fn ingest_events(
     s.app.authorize(&caller.0, Permission::WriteEvents)?;
     require_json(&headers)?;
     let value = leadgate_app::body::json_value(&body)?;
-    match s.app.ingest_events(value, &actor(&caller)).await {
+    match s.app.ingest_events(value, &caller_actor(&caller)).await {
         Ok(receipt) => {
             s.metrics.events_accepted.inc_by(receipt.accepted as u64);
             s.metrics.events_rejected.inc_by(receipt.rejected.len() as u64);
@@ -105,7 +105,7 @@ pub async fn change_stage(
     s.app.authorize(&caller.0, Permission::ChangeStage)?;
     let input: StageInput = parse_json(&headers, &body)?;
     let id = parse_id(id, "unknown_contact")?;
-    let change = s.app.change_stage(id, &input.stage, input.reason.as_deref(), &actor(&caller)).await?;
+    let change = s.app.change_stage(id, &input.stage, input.reason.as_deref(), &caller_actor(&caller)).await?;
     Ok(Json(change))
 }
 
@@ -155,4 +155,111 @@ pub async fn stats(State(s): State<AppState>, caller: Caller) -> Result<impl Int
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
     let totals = s.app.stats().await?;
     Ok(Json(json!({ "totals": totals, "database": s.app.store().backend() })))
+}
+
+pub async fn duplicates(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<DuplicateQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    let Query(q) = q.map_err(query_error)?;
+    Ok(Json(s.app.duplicates(&q).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeInput {
+    other_id: Uuid,
+}
+
+pub async fn merge(
+    State(s): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::MergeContacts)?;
+    let input: MergeInput = parse_json(&headers, &body)?;
+    let id = parse_id(id, "unknown_contact")?;
+    let (merge, contact) = s.app.merge_contacts(id, input.other_id, &caller_actor(&caller)).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "merge": merge, "contact": contact }))))
+}
+
+pub async fn get_merge(
+    State(s): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    let id = parse_id(id, "unknown_merge")?;
+    Ok(Json(s.app.merge_view(id).await?))
+}
+
+pub async fn undo_merge(
+    State(s): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::MergeContacts)?;
+    let id = parse_id(id, "unknown_merge")?;
+    Ok(Json(s.app.undo_merge(id, &caller_actor(&caller)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    format: Option<String>,
+}
+
+/// `GET /v1/exports/{kind}[.csv|.jsonl]`: streamed page by page as it is read.
+pub async fn export(
+    State(s): State<AppState>,
+    caller: Caller,
+    name: Result<Path<String>, PathRejection>,
+    q: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    use leadgate_app::export::{Export, ExportFormat, ExportKind};
+    s.app.authorize(&caller.0, Permission::ExportData)?;
+    let Query(q) = q.map_err(query_error)?;
+    let Path(name) = name.map_err(|_| ApiError(AppError::not_found("unknown_export", "no such export")))?;
+    let (kind, ext) = match name.split_once('.') {
+        Some((kind, ext)) => (kind, Some(ext)),
+        None => (name.as_str(), None),
+    };
+    let kind = ExportKind::parse(kind)?;
+    let format = match (ext, q.format.as_deref()) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError(
+                AppError::new(ErrorKind::Invalid, "invalid_value", "the file extension and format disagree").field("format"),
+            ));
+        }
+        (Some(f), _) | (None, Some(f)) => ExportFormat::parse(f)?,
+        (None, None) => ExportFormat::Csv,
+    };
+    let mut export = Export::new(kind, format);
+    // The first page is read before answering, so that a failure can still be an error
+    // status; later failures end the stream early.
+    let first = s.app.export_page(&mut export).await?;
+    let app = s.app.clone();
+    let rest = futures_util::stream::unfold((app, Some(export)), |(app, export)| async move {
+        let mut export = export?;
+        match app.export_page(&mut export).await {
+            Ok(Some(bytes)) => Some((Ok::<_, std::io::Error>(bytes), (app, Some(export)))),
+            Ok(None) => None,
+            // The error ends the stream: the client sees the answer cut short.
+            Err(e) => Some((Err(std::io::Error::other(e.message)), (app, None))),
+        }
+    });
+    let head = futures_util::stream::iter(first.map(Ok::<_, std::io::Error>));
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::chain(head, rest));
+    let file_name = format!("attachment; filename=\"{}.{}\"", kind.as_str(), format.extension());
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, format.content_type().to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, file_name),
+        ],
+        body,
+    ))
 }

@@ -5,6 +5,7 @@
 mod api;
 mod error;
 mod extract;
+mod imports;
 mod inquiries;
 pub mod metrics;
 mod ops;
@@ -64,7 +65,16 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
         .layer(DefaultBodyLimit::max(INQUIRY_BODY_LIMIT));
     let events =
         Router::new().route("/v1/events", post(api::ingest_events)).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT));
+    let imports = Router::new()
+        .route("/v1/imports", post(imports::create).get(imports::list))
+        .layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT));
     let rest = Router::new()
+        .route("/v1/imports/{id}", get(imports::get))
+        .route("/v1/duplicates", get(api::duplicates))
+        .route("/v1/exports/{name}", get(api::export))
+        .route("/v1/contacts/{id}/merge", post(api::merge))
+        .route("/v1/merges/{id}", get(api::get_merge))
+        .route("/v1/merges/{id}/undo", post(api::undo_merge))
         .route("/v1/forms", post(api::create_form))
         .route("/v1/contacts", get(api::list_contacts))
         .route("/v1/contacts/{id}", get(api::get_contact))
@@ -81,6 +91,7 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
     Router::new()
         .merge(public)
         .merge(events)
+        .merge(imports)
         .merge(rest)
         .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /v1/api.md") })
         .method_not_allowed_fallback(|| async {

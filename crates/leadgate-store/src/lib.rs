@@ -21,7 +21,7 @@ use leadgate_core::model::{
     Account, ApiKey, Contact, ContactChange, ContactFilter, ExternalId, Form, HistoryKeys, ImportJob, InboxItem,
     InboxStatus, Response, StoredEvent, Totals,
 };
-use leadgate_core::{NewEvent, StageChange, Timestamp};
+use leadgate_core::{NewEvent, Stage, StageChange, Timestamp};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -121,6 +121,12 @@ pub trait Store: Send + Sync + 'static {
     async fn responses_page(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Response>>;
     /// Stage changes with their row ids, after the row `after`.
     async fn stage_changes_page(&self, after: i64, limit: i64) -> Result<Vec<(i64, StageChange)>>;
+    /// The emails of those of `contacts` that have one.
+    async fn contact_emails(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, String)>>;
+    /// Accounts by id.
+    async fn accounts_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Account>>;
+    /// The first stage each of `contacts` was given: how it arrived.
+    async fn arrivals(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Stage)>>;
     /// Events of known contacts, after the event `after`.
     async fn events_page(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>>;
 }
@@ -141,6 +147,9 @@ pub trait Tx: Send {
     /// The contacts `emails` lead to (a merged contact's email leads to the contact it
     /// was merged into), with the email each was found by.
     async fn contacts_by_emails(&mut self, emails: &[&str]) -> Result<Vec<(String, Contact)>>;
+    /// The contacts `ids` lead to (a merged contact's id leads to the contact it was
+    /// merged into), with the id each was found by.
+    async fn contacts_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Contact)>>;
     /// The contacts `system` knows by `ids`, with the id each is known by.
     async fn contacts_by_external_ids(&mut self, system: &str, ids: &[&str]) -> Result<Vec<(String, Contact)>>;
     async fn accounts_by_domains(&mut self, domains: &[&str]) -> Result<Vec<Account>>;

@@ -194,6 +194,39 @@ macro_rules! impl_sql_store {
             Ok(())
         }
 
+        /// The contacts that rows with `key` (`m.email`, `m.id`) in `keys` lead to, each with
+        /// the key it was found by: a contact merged into another leads to that other.
+        async fn found_through<'k, K, F>(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            key: &str,
+            keys: &'k [K],
+        ) -> Result<Vec<(F, Contact)>>
+        where
+            K: sqlx::Encode<'k, $db> + sqlx::Type<$db> + Sync + 'k,
+            F: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db>,
+        {
+            let head = format!(
+                "SELECT {key} AS found_by, {} FROM contacts m JOIN contacts c ON c.id = COALESCE(m.merged_into, m.id) \
+                 WHERE {key} IN (",
+                contact_columns_of_c()
+            );
+            let mut found = Vec::new();
+            for chunk in crate::sql_store::statement_chunks(keys) {
+                let mut qb = QueryBuilder::<$db>::new(&head);
+                let mut sep = qb.separated(", ");
+                for k in chunk {
+                    sep.push_bind(k);
+                }
+                qb.push(")");
+                for row in qb.build().persistent(true).fetch_all(&mut *conn).await? {
+                    let by: F = row.try_get(0)?;
+                    let contact = Contact::try_from(<ContactRow as sqlx::FromRow<_>>::from_row(&row)?)?;
+                    found.push((by, contact));
+                }
+            }
+            Ok(found)
+        }
+
         /// The contact columns prefixed with `c.`, for joins.
         fn contact_columns_of_c() -> String {
             CONTACT_COLUMNS.split(", ").map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", ")
@@ -551,6 +584,38 @@ macro_rules! impl_sql_store {
                 rows.into_iter().map(|r| Ok((r.id, StageChange::try_from(r.change)?))).collect()
             }
 
+            async fn contact_emails(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
+                let mut conn = self.read.acquire().await?;
+                let rows: Vec<(Uuid, Option<String>)> =
+                    fetch_in(&mut conn, "SELECT id, email FROM contacts WHERE id IN (", contacts).await?;
+                Ok(rows.into_iter().filter_map(|(id, e)| e.map(|e| (id, e))).collect())
+            }
+
+            async fn accounts_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Account>> {
+                let mut conn = self.read.acquire().await?;
+                let rows: Vec<AccountRow> =
+                    fetch_in(&mut conn, "SELECT id, domain, name, created_at FROM accounts WHERE id IN (", ids).await?;
+                Ok(rows.into_iter().map(Account::from).collect())
+            }
+
+            async fn arrivals(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, leadgate_core::Stage)>> {
+                let mut conn = self.read.acquire().await?;
+                let rows: Vec<(Uuid, String, i64, i64)> = fetch_in(
+                    &mut conn,
+                    "SELECT contact_id, to_stage, at, id FROM stage_changes WHERE contact_id IN (",
+                    contacts,
+                )
+                .await?;
+                let mut first: std::collections::HashMap<Uuid, (i64, i64, String)> = std::collections::HashMap::new();
+                for (c, to, at, id) in rows {
+                    let e = first.entry(c).or_insert((at, id, to.clone()));
+                    if (at, id) < (e.0, e.1) {
+                        *e = (at, id, to);
+                    }
+                }
+                first.into_iter().map(|(c, (_, _, to))| Ok((c, stage(&to)?))).collect()
+            }
+
             async fn events_page(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
                 let rows: Vec<EventRow> = sqlx::query_as(
                     "SELECT id, contact_id, email, visitor_id, kind, at, url, props, received_at FROM events \
@@ -641,26 +706,11 @@ macro_rules! impl_sql_store {
             }
 
             async fn contacts_by_emails(&mut self, emails: &[&str]) -> Result<Vec<(String, Contact)>> {
-                let head = format!(
-                    "SELECT m.email AS found_by, {} FROM contacts m JOIN contacts c ON c.id = COALESCE(m.merged_into, m.id) \
-                     WHERE m.email IN (",
-                    contact_columns_of_c()
-                );
-                let mut found = Vec::new();
-                for chunk in crate::sql_store::statement_chunks(emails) {
-                    let mut qb = QueryBuilder::<$db>::new(&head);
-                    let mut sep = qb.separated(", ");
-                    for e in chunk {
-                        sep.push_bind(*e);
-                    }
-                    qb.push(")");
-                    for row in qb.build().persistent(true).fetch_all(&mut *self.tx).await? {
-                        let email: String = row.try_get(0)?;
-                        let contact = Contact::try_from(<ContactRow as sqlx::FromRow<_>>::from_row(&row)?)?;
-                        found.push((email, contact));
-                    }
-                }
-                Ok(found)
+                found_through(&mut self.tx, "m.email", emails).await
+            }
+
+            async fn contacts_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Contact)>> {
+                found_through(&mut self.tx, "m.id", ids).await
             }
 
             async fn contacts_by_external_ids(&mut self, system: &str, ids: &[&str]) -> Result<Vec<(String, Contact)>> {

@@ -81,7 +81,9 @@ enum Command {
         /// The mapping of the file's columns (TOML).
         #[arg(long, conflicts_with = "preset", required_unless_present = "preset")]
         mapping: Option<PathBuf>,
-        /// A built-in mapping instead: hubspot or salesforce.
+        /// A built-in mapping instead: hubspot, salesforce, or leadgate-contacts,
+        /// leadgate-responses, leadgate-stage-changes, leadgate-events for files of
+        /// `leadgate export`.
         #[arg(long)]
         preset: Option<String>,
         /// Read and check everything, report what would happen, write nothing.
@@ -90,6 +92,27 @@ enum Command {
         /// Write the whole report (counts and the first 1,000 row errors) as JSON here.
         #[arg(long)]
         report: Option<PathBuf>,
+    },
+    /// Export contacts, responses, stage_changes or events as CSV (which `import` reads
+    /// back with the leadgate-* presets) or JSON Lines.
+    Export {
+        /// contacts, responses, stage_changes or events.
+        kind: String,
+        /// csv or jsonl.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// The file to write; standard output if not given.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// List likely duplicate contacts, with the reason for each pair.
+    Duplicates {
+        /// Only pairs with this reason: same_mailbox, same_name_at_account, similar_email.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Pairs shown at most.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
     },
 }
 
@@ -237,6 +260,29 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Demo { contacts, seed } => demo(&app, contacts, seed).await,
         Command::Import { file, mapping, preset, dry_run, report } => {
             import(&app, &file, mapping.as_deref(), preset.as_deref(), dry_run, report.as_deref()).await
+        }
+        Command::Export { kind, format, out } => export(&app, &kind, &format, out.as_deref()).await,
+        Command::Duplicates { reason, limit } => {
+            let started = std::time::Instant::now();
+            let found = app
+                .duplicates(&leadgate_app::DuplicateQuery { reason, limit: Some(limit) })
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            for p in &found.pairs {
+                let reasons: Vec<&str> = p.reasons.iter().map(|r| r.as_str()).collect();
+                let who = |c: &leadgate_app::merges::ContactSummary| {
+                    let name = [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                    format!("{} {} {}", c.id, c.email.as_deref().unwrap_or("-"), name).trim_end().to_owned()
+                };
+                println!("{}\t{}\t{}", reasons.join(","), who(&p.contact), who(&p.other));
+            }
+            eprintln!(
+                "{} likely duplicate pairs ({} shown) in {:.1} s; merge with POST /v1/contacts/{{id}}/merge",
+                found.total,
+                found.pairs.len(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
         }
         Command::Inbox(InboxCommand::List { status, limit }) => {
             let status = match status.as_deref() {
@@ -426,6 +472,52 @@ async fn import(
     println!("import {}", report.id);
     if c.rows_failed == c.rows {
         bail!("no row could be imported");
+    }
+    Ok(())
+}
+
+async fn export(app: &App, kind: &str, format: &str, out: Option<&std::path::Path>) -> Result<()> {
+    use leadgate_app::export::{Export, ExportFormat, ExportKind};
+    use std::io::Write;
+    let kind = ExportKind::parse(kind).map_err(|e| anyhow::anyhow!(e.message))?;
+    let format = ExportFormat::parse(format).map_err(|e| anyhow::anyhow!(e.message))?;
+    let mut writer: Box<dyn Write> = match out {
+        // Written beside the target and renamed at the end, so that a failed export
+        // never leaves a file that looks whole.
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path.with_extension("partial"))
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let bar = if out.is_some() { indicatif::ProgressBar::new_spinner() } else { indicatif::ProgressBar::hidden() };
+    let started = std::time::Instant::now();
+    let mut export = Export::new(kind, format);
+    while let Some(page) = app.export_page(&mut export).await.map_err(|e| anyhow::anyhow!(e.message))? {
+        match writer.write_all(&page) {
+            // The reader (`| head`) has seen enough.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other?,
+        }
+        bar.set_message(format!("{} {} exported", export.rows(), kind.as_str()));
+        bar.tick();
+    }
+    match writer.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        other => other?,
+    }
+    drop(writer);
+    bar.finish_and_clear();
+    if let Some(path) = out {
+        std::fs::rename(path.with_extension("partial"), path)?;
+        eprintln!(
+            "exported {} {} to {} in {:.1} s (import it back with --preset {})",
+            export.rows(),
+            kind.as_str(),
+            path.display(),
+            started.elapsed().as_secs_f64(),
+            kind.preset()
+        );
     }
     Ok(())
 }

@@ -37,6 +37,9 @@ pub struct Mapping {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactMap {
+    /// leadgate's own contact id (a file exported by leadgate): the row is that contact,
+    /// created with this id if it does not exist.
+    pub id: Option<Field>,
     pub email: Option<Field>,
     pub external_id: Option<Field>,
     pub first_name: Option<Field>,
@@ -47,6 +50,8 @@ pub struct ContactMap {
     pub country: Option<Field>,
     pub owner: Option<Field>,
     pub direction: Option<Field>,
+    /// The channel the contact first came through (else its response's channel).
+    pub channel: Option<Field>,
     /// The company's web site or domain, for contacts whose email does not name it.
     pub website: Option<Field>,
     pub do_not_email: Option<Field>,
@@ -54,6 +59,8 @@ pub struct ContactMap {
     pub created_at: Option<Field>,
     #[serde(default)]
     pub custom: BTreeMap<String, Field>,
+    /// A column holding custom fields as one JSON object (as leadgate exports them).
+    pub custom_json: Option<Field>,
     /// Rows must name contacts imported before (a file of outcomes); a row naming an
     /// unknown contact is an error instead of a new contact.
     #[serde(default)]
@@ -77,6 +84,8 @@ pub struct ResponseMap {
     pub message: Option<Field>,
     #[serde(default)]
     pub fields: BTreeMap<String, Field>,
+    /// A column holding the form's fields as one JSON object.
+    pub fields_json: Option<Field>,
 }
 
 /// A stage change or outcome. It applies when `stage` has a value and, if `at` names a
@@ -100,6 +109,8 @@ pub struct EventMap {
     pub url: Option<Field>,
     #[serde(default)]
     pub props: BTreeMap<String, Field>,
+    /// A column holding the properties as one JSON object.
+    pub props_json: Option<Field>,
 }
 
 /// Where a field's value comes from.
@@ -205,8 +216,10 @@ impl Mapping {
     /// Rules serde cannot express.
     fn check(&self) -> Result<(), MappingError> {
         let invalid = |m: String| Err(MappingError::Invalid(m));
-        if self.contact.email.is_none() && self.contact.external_id.is_none() {
-            return invalid("[contact] needs `email` or `external_id`: how else would a row find its person?".into());
+        if self.contact.email.is_none() && self.contact.external_id.is_none() && self.contact.id.is_none() {
+            return invalid(
+                "[contact] needs `email`, `external_id` or `id`: how else would a row find its person?".into(),
+            );
         }
         if self.contact.external_id.is_some() && self.system.as_deref().is_none_or(|s| s.trim().is_empty()) {
             return invalid("`system` must name where the file comes from when [contact] maps `external_id`".into());
@@ -237,6 +250,8 @@ impl Mapping {
     pub fn each_field<'a>(&'a self, mut f: impl FnMut(String, &'a Field)) {
         let c = &self.contact;
         let contact = [
+            ("id", &c.id),
+            ("custom_json", &c.custom_json),
             ("email", &c.email),
             ("external_id", &c.external_id),
             ("first_name", &c.first_name),
@@ -247,6 +262,7 @@ impl Mapping {
             ("country", &c.country),
             ("owner", &c.owner),
             ("direction", &c.direction),
+            ("channel", &c.channel),
             ("website", &c.website),
             ("do_not_email", &c.do_not_email),
             ("do_not_call", &c.do_not_call),
@@ -273,6 +289,7 @@ impl Mapping {
                 ("obtained_via", &r.obtained_via),
                 ("offer", &r.offer),
                 ("message", &r.message),
+                ("fields_json", &r.fields_json),
             ];
             for (name, field) in response {
                 if let Some(field) = field {
@@ -293,7 +310,7 @@ impl Mapping {
         }
         for (i, e) in self.events.iter().enumerate() {
             f(format!("event[{i}].kind"), &e.kind);
-            for (name, field) in [("at", &e.at), ("url", &e.url)] {
+            for (name, field) in [("at", &e.at), ("url", &e.url), ("props_json", &e.props_json)] {
                 if let Some(field) = field {
                     f(format!("event[{i}].{name}"), field);
                 }

@@ -85,7 +85,7 @@ pub struct Stamp<'a> {
 /// Plans `row` for `known`, the contact it names (if any).
 pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> RowPlan {
     let Stamp { now, account_id, import_label, actor, new_id } = stamp;
-    let response_channel = row.response.as_ref().and_then(|r| r.channel.as_ref());
+    let response_channel = row.channel.as_ref().or_else(|| row.response.as_ref().and_then(|r| r.channel.as_ref()));
     let direction = row
         .direction
         .or_else(|| row.response.as_ref().and_then(|r| r.direction))
@@ -104,7 +104,8 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
             let email = row.email.as_ref().map(Email::to_string);
             let channel = response_channel.map(|c| c.to_string());
             let created = first_at.unwrap_or(now);
-            (Contact::new(new_id(), email, direction, channel, Stage::Suspect, created), true)
+            let id = row.id.unwrap_or_else(&mut *new_id);
+            (Contact::new(id, email, direction, channel, Stage::Suspect, created), true)
         }
     };
 
@@ -128,6 +129,7 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
         set("phone", &mut contact.phone, &row.phone);
         set("country", &mut contact.country, &row.country);
         set("owner", &mut contact.owner, &row.owner);
+        set("channel", &mut contact.channel, &row.channel.as_ref().map(|c| c.to_string()));
     }
     if !is_new
         && let Some(d) = row.direction
@@ -178,8 +180,11 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
             responses.push(response(&contact, r, at, action, channel, direction, new_id()));
         }
     }
-    if is_new {
-        // How the contact arrived: on a list, or by acting.
+    // A file that gives a stage at the contact's first moment says how it arrived
+    // (a leadgate export's `arrived_as`, HubSpot's "Became a Lead Date"); otherwise how
+    // it arrived is read from its first response: on a list, or by acting.
+    let arrival_given = row.stages.iter().any(|s| s.at == Some(contact.created_at));
+    if is_new && !arrival_given {
         let inquiry = responses.first().is_some_and(|r| r.action != "list_entry");
         let (to, kind) =
             if inquiry { (Stage::Prospect, CauseKind::Inquiry) } else { (Stage::Suspect, CauseKind::ListEntry) };

@@ -6,6 +6,10 @@ use super::Mapping;
 pub const PRESETS: &[(&str, &str)] = &[
     ("hubspot", include_str!("../../presets/hubspot.toml")),
     ("salesforce", include_str!("../../presets/salesforce.toml")),
+    ("leadgate-contacts", include_str!("../../presets/leadgate-contacts.toml")),
+    ("leadgate-responses", include_str!("../../presets/leadgate-responses.toml")),
+    ("leadgate-stage-changes", include_str!("../../presets/leadgate-stage-changes.toml")),
+    ("leadgate-events", include_str!("../../presets/leadgate-events.toml")),
 ];
 
 pub fn preset(name: &str) -> Option<Mapping> {

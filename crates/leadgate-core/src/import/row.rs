@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use time::format_description::OwnedFormatItem;
+use uuid::Uuid;
 
 /// Longest text kept in one cell; longer cells are refused, not cut.
 pub const CELL_MAX: usize = 10_000;
@@ -28,6 +29,8 @@ pub struct RowError {
 /// What one row says about its contact.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImportRow {
+    /// leadgate's own id for the contact.
+    pub id: Option<Uuid>,
     pub email: Option<Email>,
     pub external_id: Option<String>,
     pub first_name: Option<String>,
@@ -38,6 +41,7 @@ pub struct ImportRow {
     pub country: Option<String>,
     pub owner: Option<String>,
     pub direction: Option<Direction>,
+    pub channel: Option<Ident>,
     pub website: Option<Domain>,
     pub do_not_email: Option<bool>,
     pub do_not_call: Option<bool>,
@@ -99,6 +103,8 @@ struct Bound {
 
 #[derive(Debug, Clone, Default)]
 struct BoundContact {
+    id: Option<Bound>,
+    custom_json: Option<Bound>,
     email: Option<Bound>,
     external_id: Option<Bound>,
     first_name: Option<Bound>,
@@ -109,6 +115,7 @@ struct BoundContact {
     country: Option<Bound>,
     owner: Option<Bound>,
     direction: Option<Bound>,
+    channel: Option<Bound>,
     website: Option<Bound>,
     do_not_email: Option<Bound>,
     do_not_call: Option<Bound>,
@@ -130,6 +137,7 @@ struct BoundResponse {
     offer: Option<Bound>,
     message: Option<Bound>,
     fields: Vec<(String, Bound)>,
+    fields_json: Option<Bound>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +154,7 @@ struct BoundEvent {
     at: Option<Bound>,
     url: Option<Bound>,
     props: Vec<(String, Bound)>,
+    props_json: Option<Bound>,
 }
 
 /// A mapping bound to one file's columns: reads its rows.
@@ -200,6 +209,8 @@ impl Mapping {
         let opt = |f: &Option<Field>, bind: &mut dyn FnMut(&Field) -> Bound| f.as_ref().map(bind);
         let c = &self.contact;
         let contact = BoundContact {
+            id: opt(&c.id, &mut bind),
+            custom_json: opt(&c.custom_json, &mut bind),
             email: opt(&c.email, &mut bind),
             external_id: opt(&c.external_id, &mut bind),
             first_name: opt(&c.first_name, &mut bind),
@@ -210,6 +221,7 @@ impl Mapping {
             country: opt(&c.country, &mut bind),
             owner: opt(&c.owner, &mut bind),
             direction: opt(&c.direction, &mut bind),
+            channel: opt(&c.channel, &mut bind),
             website: opt(&c.website, &mut bind),
             do_not_email: opt(&c.do_not_email, &mut bind),
             do_not_call: opt(&c.do_not_call, &mut bind),
@@ -229,6 +241,7 @@ impl Mapping {
             offer: opt(&r.offer, &mut bind),
             message: opt(&r.message, &mut bind),
             fields: r.fields.iter().map(|(k, f)| (k.clone(), bind(f))).collect(),
+            fields_json: opt(&r.fields_json, &mut bind),
         });
         let stages = self
             .stages
@@ -248,6 +261,7 @@ impl Mapping {
                 at: opt(&e.at, &mut bind),
                 url: opt(&e.url, &mut bind),
                 props: e.props.iter().map(|(k, f)| (k.clone(), bind(f))).collect(),
+                props_json: opt(&e.props_json, &mut bind),
             })
             .collect();
         if !missing.is_empty() {
@@ -361,8 +375,16 @@ impl Reader<'_> {
         }
     }
 
-    fn fields(&mut self, fields: &[(String, Bound)]) -> Map<String, Value> {
-        fields.iter().filter_map(|(k, b)| self.typed(b).map(|v| (k.clone(), v))).collect()
+    /// Named fields, after those of a JSON-object column (`json`), which they override.
+    fn fields(&mut self, fields: &[(String, Bound)], json: Option<&Bound>) -> Map<String, Value> {
+        let mut all = self
+            .parsed(json, "a JSON object", |s, _| match serde_json::from_str::<Value>(s) {
+                Ok(Value::Object(m)) => Some(m),
+                _ => None,
+            })
+            .unwrap_or_default();
+        all.extend(fields.iter().filter_map(|(k, b)| self.typed(b).map(|v| (k.clone(), v))));
+        all
     }
 
     /// Whether an entry with this `at` applies: not when `at` names a column that is
@@ -420,12 +442,13 @@ impl Binding {
             }
         }
         row.external_id = r.text(c.external_id.as_ref());
-        if row.email.is_none() && row.external_id.is_none() && r.errors.is_empty() {
+        row.id = r.parsed(c.id.as_ref(), "a contact id (a UUID)", |s, _| Uuid::parse_str(s).ok());
+        if row.email.is_none() && row.external_id.is_none() && row.id.is_none() && r.errors.is_empty() {
             r.errors.push(RowError {
                 row: line,
                 column: c.email.as_ref().or(c.external_id.as_ref()).and_then(Reader::column_name),
                 code: "missing_identity".into(),
-                message: "the row has neither an email nor an external id".into(),
+                message: "the row has neither an email nor an external id nor a contact id".into(),
             });
         }
         row.first_name = r.text(c.first_name.as_ref());
@@ -436,11 +459,12 @@ impl Binding {
         row.country = r.text(c.country.as_ref());
         row.owner = r.text(c.owner.as_ref());
         row.direction = r.parsed(c.direction.as_ref(), "inbound or outbound", |s, _| Direction::parse(s));
+        row.channel = r.ident(c.channel.as_ref(), "a channel name (letters, digits, _)");
         row.website = r.parsed(c.website.as_ref(), "a web site or domain", |s, _| website_domain(s));
         row.do_not_email = r.flag(c.do_not_email.as_ref());
         row.do_not_call = r.flag(c.do_not_call.as_ref());
         row.created_at = r.date(c.created_at.as_ref());
-        row.custom = r.fields(&c.custom);
+        row.custom = r.fields(&c.custom, c.custom_json.as_ref());
 
         if let Some(m) = &self.response {
             row.response = Some(ResponseDraft {
@@ -459,7 +483,7 @@ impl Binding {
                 ),
                 offer: r.text(m.offer.as_ref()),
                 message: r.text(m.message.as_ref()),
-                fields: r.fields(&m.fields),
+                fields: r.fields(&m.fields, m.fields_json.as_ref()),
             });
         }
         for s in &self.stages {
@@ -476,7 +500,7 @@ impl Binding {
             let kind = r.ident(Some(&e.kind), "an event kind (letters, digits, _)");
             let at = r.at_given(e.at.as_ref());
             let url = r.text(e.url.as_ref());
-            let props = r.fields(&e.props);
+            let props = r.fields(&e.props, e.props_json.as_ref());
             if let (Some(kind), Ok(at)) = (kind, at) {
                 row.events.push(EventDraft { kind, at, url, props });
             }

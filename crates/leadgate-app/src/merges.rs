@@ -1,0 +1,276 @@
+//! Duplicates: finding them, merging two records of one person, and undoing a merge.
+//!
+//! A merge moves every record of the other contact (responses, stage changes, events,
+//! changes, external ids, visitors) to the survivor, fills the survivor's gaps from the
+//! other (`leadgate_core::merge`), and hides the other, whose email then leads to the
+//! survivor. The merge keeps both contacts as they were and the ids of what moved, so
+//! that undoing it puts everything back exactly. What reached the survivor after the
+//! merge stays with it.
+
+use crate::{App, AppError, ErrorKind};
+use leadgate_core::dedupe::{Candidate, DuplicatePair, DuplicateReason, find_duplicates};
+use leadgate_core::merge::{Before, Merge, plan_merge};
+use leadgate_core::model::{Contact, ContactChange};
+use leadgate_core::{Actor, Timestamp};
+use leadgate_store::Tx;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// One side of a likely duplicate pair, enough to tell the two apart.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactSummary {
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub account_id: Option<Uuid>,
+}
+
+impl From<&Candidate> for ContactSummary {
+    fn from(c: &Candidate) -> Self {
+        Self {
+            id: c.id,
+            email: c.email.clone(),
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            account_id: c.account_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DuplicateView {
+    pub contact: ContactSummary,
+    pub other: ContactSummary,
+    pub reasons: Vec<DuplicateReason>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Duplicates {
+    /// Pairs found in all (before `limit`).
+    pub total: usize,
+    pub pairs: Vec<DuplicateView>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateQuery {
+    pub reason: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// A merge as shown to users: what moved is counted rather than listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct MergeView {
+    pub id: Uuid,
+    pub contact_id: Uuid,
+    pub other_id: Uuid,
+    pub at: Timestamp,
+    pub actor: String,
+    pub moved: Value,
+    pub undone_at: Option<Timestamp>,
+    pub undone_by: Option<String>,
+}
+
+impl From<&Merge> for MergeView {
+    fn from(m: &Merge) -> Self {
+        let v = &m.moved;
+        MergeView {
+            id: m.id,
+            contact_id: m.contact_id,
+            other_id: m.other_id,
+            at: m.at,
+            actor: m.actor.clone(),
+            moved: json!({
+                "responses": v.responses.len(),
+                "stage_changes": v.stage_changes.len(),
+                "events": v.events.len(),
+                "contact_changes": v.contact_changes.len(),
+                "external_ids": v.external_ids.len(),
+                "visitors": v.visitors.len(),
+                "merged_contacts": v.merged.len(),
+            }),
+            undone_at: m.undone_at,
+            undone_by: m.undone_by.clone(),
+        }
+    }
+}
+
+/// Reads and locks a contact that is to take part in a merge: it must exist and not be
+/// merged already.
+async fn lock_unmerged(tx: &mut dyn Tx, id: Uuid, field: Option<&str>) -> Result<Contact, AppError> {
+    let Some(c) = tx.contact_by_id(id).await? else {
+        let e = AppError::not_found("unknown_contact", format!("no contact {id}"));
+        return Err(match field {
+            Some(f) => e.field(f),
+            None => e,
+        });
+    };
+    if let Some(into) = c.merged_into {
+        return Err(conflict(
+            "already_merged",
+            format!("contact {id} was merged into contact {into}; merge with that one instead"),
+        ));
+    }
+    Ok(c)
+}
+
+pub const DUPLICATES_LIMIT_MAX: usize = 10_000;
+
+fn conflict(code: &'static str, message: String) -> AppError {
+    AppError::new(ErrorKind::Conflict, code, message)
+}
+
+impl App {
+    /// Likely duplicate pairs among all contacts, strongest reason first.
+    pub async fn duplicates(&self, q: &DuplicateQuery) -> Result<Duplicates, AppError> {
+        let reason = q
+            .reason
+            .as_deref()
+            .map(|r| {
+                DuplicateReason::parse(r).ok_or_else(|| {
+                    AppError::new(
+                        ErrorKind::Invalid,
+                        "invalid_value",
+                        "reason must be same_mailbox, same_name_at_account or similar_email",
+                    )
+                    .field("reason")
+                })
+            })
+            .transpose()?;
+        let limit = q.limit.unwrap_or(100);
+        if limit == 0 || limit > DUPLICATES_LIMIT_MAX {
+            return Err(AppError::new(
+                ErrorKind::Invalid,
+                "invalid_value",
+                format!("limit must be between 1 and {DUPLICATES_LIMIT_MAX}"),
+            )
+            .field("limit"));
+        }
+        let candidates = self.store.duplicate_candidates().await?;
+        // Grouping a million contacts is CPU work: off the async workers.
+        let (pairs, candidates): (Vec<DuplicatePair>, Vec<Candidate>) =
+            tokio::task::spawn_blocking(move || (find_duplicates(&candidates), candidates))
+                .await
+                .map_err(|_| AppError::new(ErrorKind::Internal, "internal", "the duplicate search failed"))?;
+        let pairs: Vec<DuplicatePair> =
+            pairs.into_iter().filter(|p| reason.is_none_or(|r| p.reasons.contains(&r))).collect();
+        let by_id: HashMap<Uuid, &Candidate> = candidates.iter().map(|c| (c.id, c)).collect();
+        let views = pairs
+            .iter()
+            .take(limit)
+            .filter_map(|p| {
+                Some(DuplicateView {
+                    contact: (*by_id.get(&p.contact_id)?).into(),
+                    other: (*by_id.get(&p.other_id)?).into(),
+                    reasons: p.reasons.clone(),
+                })
+            })
+            .collect();
+        Ok(Duplicates { total: pairs.len(), pairs: views })
+    }
+
+    /// Merges contact `other_id` into contact `id`, which keeps its id.
+    pub async fn merge_contacts(&self, id: Uuid, other_id: Uuid, actor: &Actor) -> Result<(MergeView, Contact), AppError> {
+        if id == other_id {
+            return Err(AppError::new(ErrorKind::Invalid, "same_contact", "a contact cannot be merged into itself")
+                .field("other_id"));
+        }
+        let mut tx = self.store.begin().await?;
+        let result = async {
+            // Locked in id order, so that two merges of the same pair cannot deadlock.
+            let (survivor, other) = if id < other_id {
+                let survivor = lock_unmerged(&mut *tx, id, None).await?;
+                (survivor, lock_unmerged(&mut *tx, other_id, Some("other_id")).await?)
+            } else {
+                let other = lock_unmerged(&mut *tx, other_id, Some("other_id")).await?;
+                (lock_unmerged(&mut *tx, id, None).await?, other)
+            };
+            let now = self.now();
+            let merge_id = Uuid::now_v7();
+            let plan = plan_merge(&survivor, &other, now);
+            if plan.takes_email {
+                // An email names one contact: the other gives it up first.
+                let mut without = other.clone();
+                without.email = None;
+                tx.update_contact(&without).await?;
+            }
+            tx.set_merged_into(other.id, Some(survivor.id)).await?;
+            let mut moved = tx.move_history(other.id, survivor.id).await?;
+            tx.update_contact(&plan.contact).await?;
+            let mut changes = plan.changes.clone();
+            changes.insert("merged".into(), json!({ "from": null, "to": other.id }));
+            moved.added_contact_change = Some(
+                tx.insert_contact_change(&ContactChange {
+                    contact_id: survivor.id,
+                    at: now,
+                    cause: format!("merge {merge_id}"),
+                    actor: actor.label(),
+                    changes,
+                })
+                .await?,
+            );
+            let merge = Merge {
+                id: merge_id,
+                contact_id: survivor.id,
+                other_id: other.id,
+                at: now,
+                actor: actor.label(),
+                before: Before { contact: survivor, other },
+                moved,
+                undone_at: None,
+                undone_by: None,
+            };
+            tx.insert_merge(&merge).await?;
+            Ok((MergeView::from(&merge), plan.contact))
+        }
+        .await;
+        crate::finish(tx, result).await
+    }
+
+    /// A recorded merge.
+    pub async fn merge_view(&self, id: Uuid) -> Result<MergeView, AppError> {
+        let merge = self.store.merge(id).await?.ok_or_else(|| AppError::not_found("unknown_merge", "no merge has this id"))?;
+        Ok(MergeView::from(&merge))
+    }
+
+    /// Puts both contacts of a merge back exactly as they were before it.
+    pub async fn undo_merge(&self, id: Uuid, actor: &Actor) -> Result<MergeView, AppError> {
+        let mut tx = self.store.begin().await?;
+        let result = async {
+            let mut merge =
+                tx.merge_for_update(id).await?.ok_or_else(|| AppError::not_found("unknown_merge", "no merge has this id"))?;
+            if let Some(at) = merge.undone_at {
+                return Err(conflict("already_undone", format!("this merge was undone at {at}")));
+            }
+            let survivor = tx.contact_by_id(merge.contact_id).await?;
+            if let Some(into) = survivor.as_ref().and_then(|c| c.merged_into) {
+                return Err(conflict(
+                    "merged_since",
+                    format!(
+                        "contact {} was merged into contact {into} since; undo that merge first",
+                        merge.contact_id
+                    ),
+                ));
+            }
+            let Before { contact, other } = &merge.before;
+            // The survivor first: it gives back an email it took from the other.
+            tx.update_contact(contact).await?;
+            tx.update_contact(other).await?;
+            tx.set_merged_into(other.id, other.merged_into).await?;
+            tx.move_back(&merge.moved, other.id).await?;
+            if let Some(change) = merge.moved.added_contact_change {
+                tx.delete_contact_change(change).await?;
+            }
+            let now = self.now();
+            tx.mark_merge_undone(merge.id, now, &actor.label()).await?;
+            merge.undone_at = Some(now);
+            merge.undone_by = Some(actor.label());
+            Ok(MergeView::from(&merge))
+        }
+        .await;
+        crate::finish(tx, result).await
+    }
+}

@@ -1,0 +1,226 @@
+//! `POST /v1/imports`: a CSV file uploaded as the body (`text/csv`) or as a part of a
+//! `multipart/form-data` form, with its mapping. The upload is spooled to a temporary
+//! file (never held in memory), its header is checked against the mapping, and the
+//! import then runs in the background: the answer is the job, and
+//! `GET /v1/imports/{id}` tells how far it got.
+
+use crate::AppState;
+use crate::api::{caller_actor, parse_id, query_error};
+use crate::error::ApiError;
+use crate::extract::Caller;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use http_body_util::BodyExt;
+use leadgate_app::import::{ImportOptions, ImportSource, choose_mapping};
+use leadgate_app::{AppError, ErrorKind};
+use leadgate_core::Permission;
+use serde::Deserialize;
+use serde_json::json;
+use std::io::{Seek, Write};
+
+/// The largest file an upload may carry (a million contacts take about 200 MB).
+pub const IMPORT_BODY_LIMIT: usize = 1024 * 1024 * 1024;
+/// The largest mapping: generous for any real one.
+const MAPPING_LIMIT: usize = 256 * 1024;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    preset: Option<String>,
+    mapping: Option<String>,
+    dry_run: Option<bool>,
+    file_name: Option<String>,
+}
+
+fn malformed(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError(AppError::new(ErrorKind::Malformed, code, message))
+}
+
+fn too_large() -> ApiError {
+    ApiError(AppError::new(
+        ErrorKind::TooLarge,
+        "body_too_large",
+        format!("the file is larger than an upload may be ({} MiB); import it with `leadgate import`", IMPORT_BODY_LIMIT >> 20),
+    ))
+}
+
+fn spool_failed(e: std::io::Error) -> ApiError {
+    tracing::error!(error = %e, "cannot spool an upload");
+    ApiError(AppError::new(ErrorKind::Unavailable, "unavailable", "the upload could not be stored; try again"))
+}
+
+/// A temporary file that the upload is written to; removed when dropped.
+struct Spool {
+    file: std::fs::File,
+    len: usize,
+}
+
+impl Spool {
+    fn new() -> Result<Self, ApiError> {
+        Ok(Self { file: tempfile::tempfile().map_err(spool_failed)?, len: 0 })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
+        self.len += bytes.len();
+        if self.len > IMPORT_BODY_LIMIT {
+            return Err(too_large());
+        }
+        self.file.write_all(bytes).map_err(spool_failed)
+    }
+
+    fn rewound(mut self) -> Result<std::fs::File, ApiError> {
+        self.file.rewind().map_err(spool_failed)?;
+        Ok(self.file)
+    }
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<ImportQuery>, QueryRejection>,
+    request: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ImportData)?;
+    let Query(mut q) = q.map_err(query_error)?;
+    let media = media_type(request.headers());
+    let mut spool = Spool::new()?;
+    match media.as_str() {
+        "text/csv" | "application/csv" | "text/plain" => {
+            let mut body: Body = request.into_body();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| malformed("invalid_body", format!("the upload could not be read: {e}")))?;
+                if let Some(data) = frame.data_ref() {
+                    spool.write(data)?;
+                }
+            }
+        }
+        "multipart/form-data" => {
+            let mut form = Multipart::from_request(request, &s)
+                .await
+                .map_err(|e| malformed("invalid_body", format!("the form could not be read: {}", e.body_text())))?;
+            let mut has_file = false;
+            while let Some(mut field) = form
+                .next_field()
+                .await
+                .map_err(|e| malformed("invalid_body", format!("the form could not be read: {}", e.body_text())))?
+            {
+                let name = field.name().unwrap_or_default().to_owned();
+                match name.as_str() {
+                    "file" => {
+                        if has_file {
+                            return Err(malformed("invalid_body", "the form has more than one `file` part"));
+                        }
+                        has_file = true;
+                        q.file_name = q.file_name.or_else(|| field.file_name().map(str::to_owned));
+                        while let Some(chunk) = field.chunk().await.map_err(|e| {
+                            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                                too_large()
+                            } else {
+                                malformed("invalid_body", format!("the file part could not be read: {}", e.body_text()))
+                            }
+                        })? {
+                            spool.write(&chunk)?;
+                        }
+                    }
+                    "mapping" | "preset" | "dry_run" => {
+                        let bytes = field
+                            .bytes()
+                            .await
+                            .map_err(|e| malformed("invalid_body", format!("the {name} part could not be read: {}", e.body_text())))?;
+                        if bytes.len() > MAPPING_LIMIT {
+                            return Err(ApiError(
+                                AppError::new(ErrorKind::TooLarge, "too_long", "the mapping is larger than 256 KiB")
+                                    .field(name),
+                            ));
+                        }
+                        let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                            ApiError(AppError::new(ErrorKind::Invalid, "not_utf8", "the part is not UTF-8 text").field(name.clone()))
+                        })?;
+                        match name.as_str() {
+                            "mapping" => q.mapping = Some(text),
+                            "preset" => q.preset = Some(text),
+                            _ => {
+                                q.dry_run = Some(match text.trim() {
+                                    "true" | "1" => true,
+                                    "false" | "0" | "" => false,
+                                    _ => {
+                                        return Err(ApiError(
+                                            AppError::new(ErrorKind::Invalid, "invalid_value", "dry_run must be true or false")
+                                                .field("dry_run"),
+                                        ));
+                                    }
+                                })
+                            }
+                        }
+                    }
+                    other => {
+                        return Err(ApiError(
+                            AppError::new(
+                                ErrorKind::Invalid,
+                                "unknown_field",
+                                format!("the form has a part {other:?}; parts are file, mapping, preset and dry_run"),
+                            )
+                            .field(other.to_owned()),
+                        ));
+                    }
+                }
+            }
+            if !has_file {
+                return Err(ApiError(
+                    AppError::new(ErrorKind::Invalid, "missing_file", "the form has no `file` part with the CSV").field("file"),
+                ));
+            }
+        }
+        other => {
+            return Err(ApiError(AppError::new(
+                ErrorKind::UnsupportedMediaType,
+                "unsupported_media_type",
+                format!(
+                    "an import takes the CSV as the body (Content-Type text/csv) or in a multipart/form-data form, not {:?}",
+                    if other.is_empty() { "(none)" } else { other }
+                ),
+            )));
+        }
+    }
+    let (mapping, described) = choose_mapping(q.mapping.as_deref(), q.preset.as_deref())?;
+    let source = ImportSource { file_name: q.file_name.map(|n| leadgate_core::ident::truncate(&n, 200)), mapping: described };
+    let opts = ImportOptions { dry_run: q.dry_run.unwrap_or(false) };
+    let job = s.app.start_import(spool.rewound()?, &mapping, source, opts, caller_actor(&caller)).await?;
+    let location = format!("/v1/imports/{}", job.id);
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(job)))
+}
+
+pub async fn get(
+    State(s): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ImportData)?;
+    let id = parse_id(id, "unknown_import")?;
+    Ok(Json(s.app.import_job(id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<i64>,
+}
+
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ImportData)?;
+    let Query(q) = q.map_err(query_error)?;
+    Ok(Json(json!({ "imports": s.app.imports(q.limit.unwrap_or(50)).await? })))
+}
