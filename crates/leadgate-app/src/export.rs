@@ -118,7 +118,10 @@ impl ExportFormat {
         match s {
             "csv" => Ok(ExportFormat::Csv),
             "jsonl" | "ndjson" => Ok(ExportFormat::Jsonl),
-            _ => Err(AppError::new(ErrorKind::Invalid, "invalid_value", "the format must be csv or jsonl").field("format")),
+            _ => {
+                Err(AppError::new(ErrorKind::Invalid, "invalid_value", "the format must be csv or jsonl")
+                    .field("format"))
+            }
         }
     }
 

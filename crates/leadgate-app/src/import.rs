@@ -361,7 +361,8 @@ impl App {
                     .and_then(|x| by_external.get(x).or_else(|| external_new.get(x)))
                     .copied();
                 // A contact created by an earlier row of this chunk is known by its id.
-                let by_own_id = row.id.map(|id| by_own.get(&id).copied().unwrap_or(id)).filter(|id| known.contains_key(id));
+                let by_own_id =
+                    row.id.map(|id| by_own.get(&id).copied().unwrap_or(id)).filter(|id| known.contains_key(id));
                 let named: Vec<Uuid> = [by_own_id, by_mail, by_id].into_iter().flatten().collect();
                 if let Some(other) = named.iter().find(|id| **id != named[0]) {
                     fail(
@@ -412,6 +413,9 @@ impl App {
                         }
                     }),
                 };
+                // An email that found its contact is that contact's (or, once merged,
+                // an alias of it): it does not replace the contact's email.
+                let row = if by_mail.is_some() && row.email.is_some() { ImportRow { email: None, ..row } } else { row };
                 let before = target.and_then(|id| known.remove(&id));
                 let mut new_id = || Uuid::now_v7();
                 let stamp = Stamp { now, account_id, import_label: label, actor, new_id: &mut new_id };

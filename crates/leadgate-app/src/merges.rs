@@ -173,7 +173,12 @@ impl App {
     }
 
     /// Merges contact `other_id` into contact `id`, which keeps its id.
-    pub async fn merge_contacts(&self, id: Uuid, other_id: Uuid, actor: &Actor) -> Result<(MergeView, Contact), AppError> {
+    pub async fn merge_contacts(
+        &self,
+        id: Uuid,
+        other_id: Uuid,
+        actor: &Actor,
+    ) -> Result<(MergeView, Contact), AppError> {
         if id == other_id {
             return Err(AppError::new(ErrorKind::Invalid, "same_contact", "a contact cannot be merged into itself")
                 .field("other_id"));
@@ -232,7 +237,8 @@ impl App {
 
     /// A recorded merge.
     pub async fn merge_view(&self, id: Uuid) -> Result<MergeView, AppError> {
-        let merge = self.store.merge(id).await?.ok_or_else(|| AppError::not_found("unknown_merge", "no merge has this id"))?;
+        let merge =
+            self.store.merge(id).await?.ok_or_else(|| AppError::not_found("unknown_merge", "no merge has this id"))?;
         Ok(MergeView::from(&merge))
     }
 
@@ -240,8 +246,10 @@ impl App {
     pub async fn undo_merge(&self, id: Uuid, actor: &Actor) -> Result<MergeView, AppError> {
         let mut tx = self.store.begin().await?;
         let result = async {
-            let mut merge =
-                tx.merge_for_update(id).await?.ok_or_else(|| AppError::not_found("unknown_merge", "no merge has this id"))?;
+            let mut merge = tx
+                .merge_for_update(id)
+                .await?
+                .ok_or_else(|| AppError::not_found("unknown_merge", "no merge has this id"))?;
             if let Some(at) = merge.undone_at {
                 return Err(conflict("already_undone", format!("this merge was undone at {at}")));
             }
@@ -249,10 +257,7 @@ impl App {
             if let Some(into) = survivor.as_ref().and_then(|c| c.merged_into) {
                 return Err(conflict(
                     "merged_since",
-                    format!(
-                        "contact {} was merged into contact {into} since; undo that merge first",
-                        merge.contact_id
-                    ),
+                    format!("contact {} was merged into contact {into} since; undo that merge first", merge.contact_id),
                 ));
             }
             let Before { contact, other } = &merge.before;

@@ -104,6 +104,11 @@ async fn olist_mqls_then_closed_deals_make_the_real_waterfall(store: Arc<dyn Sto
     assert_eq!((deals.counts.rows, deals.counts.rows_failed, deals.counts.contacts_created), (842, 0, 0));
     assert_eq!(count(&app, at_stage("customer")).await, 842);
     assert_eq!(count(&app, at_stage("mql")).await, 8_000 - 842);
+    // Again: nothing changes, not even for the deal won before its lead's first contact.
+    let again =
+        import_file(&app, shared("olist/olist_closed_deals_dataset.csv"), &example("olist-closed-deals.toml")).await;
+    assert_eq!((again.counts.contacts_unchanged, again.counts.stage_changes_created), (842, 0));
+    assert_eq!(count(&app, at_stage("customer")).await, 842);
     // Organic search: 271 of 2,296 MQLs closed.
     let organic = ContactFilter { channel: Some("organic_search".into()), ..ContactFilter::default() };
     assert_eq!(count(&app, organic.clone()).await, 2_296);
@@ -182,7 +187,7 @@ async fn a_file_that_is_not_csv_or_lacks_mapped_columns_is_refused_before_writin
 
     // Mappings that cannot work are refused with what is wrong.
     for (text, says) in [
-        ("[contact]\nfirst_name = \"n\"\n", "`email` or `external_id`"),
+        ("[contact]\nfirst_name = \"n\"\n", "`email`, `external_id` or `id`"),
         ("[contact]\nexternal_id = \"id\"\n", "`system`"),
         ("[contact]\nemail = \"e\"\nfrist_name = \"n\"\n", "frist_name"),
         ("[contact]\nemail = { column = \"e\", format = \"%Q\" }\n", "%Q"),
@@ -228,5 +233,6 @@ async fn the_hubspot_preset_reads_a_hubspot_export(store: Arc<dyn Store>) {
     assert_eq!((ann.stage.as_str(), ann.owner.as_deref()), ("customer", Some("Rita Rep")));
     assert_eq!(ann.channel.as_deref(), Some("organic_search"));
     let stages: Vec<_> = store.stage_history(ann.id).await.unwrap().iter().map(|s| s.to.as_str()).collect();
-    assert_eq!(stages, ["suspect", "prospect", "mql", "customer"]);
+    // "Became a Lead Date" at the create date is how Ann arrived: no suspect stage before.
+    assert_eq!(stages, ["prospect", "mql", "customer"]);
 }

@@ -232,7 +232,8 @@ pub async fn export(
     let format = match (ext, q.format.as_deref()) {
         (Some(a), Some(b)) if a != b => {
             return Err(ApiError(
-                AppError::new(ErrorKind::Invalid, "invalid_value", "the file extension and format disagree").field("format"),
+                AppError::new(ErrorKind::Invalid, "invalid_value", "the file extension and format disagree")
+                    .field("format"),
             ));
         }
         (Some(f), _) | (None, Some(f)) => ExportFormat::parse(f)?,

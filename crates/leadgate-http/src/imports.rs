@@ -44,7 +44,10 @@ fn too_large() -> ApiError {
     ApiError(AppError::new(
         ErrorKind::TooLarge,
         "body_too_large",
-        format!("the file is larger than an upload may be ({} MiB); import it with `leadgate import`", IMPORT_BODY_LIMIT >> 20),
+        format!(
+            "the file is larger than an upload may be ({} MiB); import it with `leadgate import`",
+            IMPORT_BODY_LIMIT >> 20
+        ),
     ))
 }
 
@@ -97,7 +100,8 @@ pub async fn create(
         "text/csv" | "application/csv" | "text/plain" => {
             let mut body: Body = request.into_body();
             while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| malformed("invalid_body", format!("the upload could not be read: {e}")))?;
+                let frame =
+                    frame.map_err(|e| malformed("invalid_body", format!("the upload could not be read: {e}")))?;
                 if let Some(data) = frame.data_ref() {
                     spool.write(data)?;
                 }
@@ -132,10 +136,9 @@ pub async fn create(
                         }
                     }
                     "mapping" | "preset" | "dry_run" => {
-                        let bytes = field
-                            .bytes()
-                            .await
-                            .map_err(|e| malformed("invalid_body", format!("the {name} part could not be read: {}", e.body_text())))?;
+                        let bytes = field.bytes().await.map_err(|e| {
+                            malformed("invalid_body", format!("the {name} part could not be read: {}", e.body_text()))
+                        })?;
                         if bytes.len() > MAPPING_LIMIT {
                             return Err(ApiError(
                                 AppError::new(ErrorKind::TooLarge, "too_long", "the mapping is larger than 256 KiB")
@@ -143,7 +146,10 @@ pub async fn create(
                             ));
                         }
                         let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
-                            ApiError(AppError::new(ErrorKind::Invalid, "not_utf8", "the part is not UTF-8 text").field(name.clone()))
+                            ApiError(
+                                AppError::new(ErrorKind::Invalid, "not_utf8", "the part is not UTF-8 text")
+                                    .field(name.clone()),
+                            )
                         })?;
                         match name.as_str() {
                             "mapping" => q.mapping = Some(text),
@@ -154,8 +160,12 @@ pub async fn create(
                                     "false" | "0" | "" => false,
                                     _ => {
                                         return Err(ApiError(
-                                            AppError::new(ErrorKind::Invalid, "invalid_value", "dry_run must be true or false")
-                                                .field("dry_run"),
+                                            AppError::new(
+                                                ErrorKind::Invalid,
+                                                "invalid_value",
+                                                "dry_run must be true or false",
+                                            )
+                                            .field("dry_run"),
                                         ));
                                     }
                                 })
@@ -176,7 +186,8 @@ pub async fn create(
             }
             if !has_file {
                 return Err(ApiError(
-                    AppError::new(ErrorKind::Invalid, "missing_file", "the form has no `file` part with the CSV").field("file"),
+                    AppError::new(ErrorKind::Invalid, "missing_file", "the form has no `file` part with the CSV")
+                        .field("file"),
                 ));
             }
         }
@@ -192,7 +203,8 @@ pub async fn create(
         }
     }
     let (mapping, described) = choose_mapping(q.mapping.as_deref(), q.preset.as_deref())?;
-    let source = ImportSource { file_name: q.file_name.map(|n| leadgate_core::ident::truncate(&n, 200)), mapping: described };
+    let source =
+        ImportSource { file_name: q.file_name.map(|n| leadgate_core::ident::truncate(&n, 200)), mapping: described };
     let opts = ImportOptions { dry_run: q.dry_run.unwrap_or(false) };
     let job = s.app.start_import(spool.rewound()?, &mapping, source, opts, caller_actor(&caller)).await?;
     let location = format!("/v1/imports/{}", job.id);

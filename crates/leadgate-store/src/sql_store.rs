@@ -600,20 +600,21 @@ macro_rules! impl_sql_store {
 
             async fn arrivals(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, leadgate_core::Stage)>> {
                 let mut conn = self.read.acquire().await?;
-                let rows: Vec<(Uuid, String, i64, i64)> = fetch_in(
-                    &mut conn,
-                    "SELECT contact_id, to_stage, at, id FROM stage_changes WHERE contact_id IN (",
-                    contacts,
-                )
-                .await?;
-                let mut first: std::collections::HashMap<Uuid, (i64, i64, String)> = std::collections::HashMap::new();
-                for (c, to, at, id) in rows {
-                    let e = first.entry(c).or_insert((at, id, to.clone()));
-                    if (at, id) < (e.0, e.1) {
-                        *e = (at, id, to);
+                // The arrival is the contact's first recorded change (the one written
+                // when it was created), whatever the dates of changes imported later.
+                let rows: Vec<(Uuid, String, i64)> =
+                    fetch_in(&mut conn, "SELECT contact_id, to_stage, id FROM stage_changes WHERE contact_id IN (", contacts)
+                        .await?;
+                let mut first: std::collections::HashMap<Uuid, (i64, String)> = std::collections::HashMap::new();
+                for (c, to, id) in rows {
+                    match first.get(&c) {
+                        Some((seen, _)) if *seen < id => {}
+                        _ => {
+                            first.insert(c, (id, to));
+                        }
                     }
                 }
-                first.into_iter().map(|(c, (_, _, to))| Ok((c, stage(&to)?))).collect()
+                first.into_iter().map(|(c, (_, to))| Ok((c, stage(&to)?))).collect()
             }
 
             async fn events_page(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {

@@ -271,7 +271,11 @@ async fn run(command: Command, config: Config) -> Result<()> {
             for p in &found.pairs {
                 let reasons: Vec<&str> = p.reasons.iter().map(|r| r.as_str()).collect();
                 let who = |c: &leadgate_app::merges::ContactSummary| {
-                    let name = [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                    let name = [c.first_name.as_deref(), c.last_name.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ");
                     format!("{} {} {}", c.id, c.email.as_deref().unwrap_or("-"), name).trim_end().to_owned()
                 };
                 println!("{}\t{}\t{}", reasons.join(","), who(&p.contact), who(&p.other));

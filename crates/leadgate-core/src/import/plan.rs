@@ -103,7 +103,8 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
         None => {
             let email = row.email.as_ref().map(Email::to_string);
             let channel = response_channel.map(|c| c.to_string());
-            let created = first_at.unwrap_or(now);
+            // A creation time the file states is believed; else the earliest time it gives.
+            let created = row.created_at.or(first_at).unwrap_or(now);
             let id = row.id.unwrap_or_else(&mut *new_id);
             (Contact::new(id, email, direction, channel, Stage::Suspect, created), true)
         }
@@ -195,7 +196,8 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
         }
     }
     let mut drafts: Vec<_> = row.stages.iter().collect();
-    drafts.sort_by_key(|s| s.at.unwrap_or(now));
+    // The arrival first (it is the contact's first recorded change), then by time.
+    drafts.sort_by_key(|s| (!(is_new && arrival_given && s.at == Some(contact.created_at)), s.at.unwrap_or(now)));
     for draft in drafts {
         let at = draft.at.unwrap_or(now);
         let seen = history.iter().any(|(to, t)| *to == draft.stage && (draft.at.is_none() || *t == at));
@@ -223,7 +225,10 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
         (Some((stage, _)), Some(f)) if f.to.is_after(stage) => Some((f.to, f.at)),
         (l, _) => l,
     };
-    if let Some((stage, at)) = current
+    // A row that adds no stage change leaves the stage alone (re-importing a file
+    // changes nothing).
+    if !stage_changes.is_empty()
+        && let Some((stage, at)) = current
         && (stage != contact.stage || at != contact.stage_at)
     {
         if !is_new && stage != contact.stage {
