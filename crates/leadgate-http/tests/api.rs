@@ -30,6 +30,10 @@ leadgate_store::on_both_stores!(
     cors_follows_the_forms_allowed_origins,
     the_inbox_keeps_refused_inquiries_and_replays_them,
     the_start_page_health_and_metrics_answer,
+    an_uploaded_csv_is_imported_in_the_background_and_its_job_reports_it,
+    bad_uploads_are_refused_before_anything_is_written,
+    exports_stream_csv_and_json_lines,
+    duplicates_are_merged_and_unmerged_over_the_api,
 );
 
 struct Api {
@@ -566,4 +570,228 @@ async fn the_start_page_health_and_metrics_answer(store: Arc<dyn Store>) {
     );
     let doc = api.get("/v1/api.md").await;
     assert!(doc.text.contains("POST /v1/inquiries"), "the API description is served");
+}
+
+impl Api {
+    async fn upload(&self, uri: &str, key: &str, content_type: &str, body: impl Into<Body>) -> Reply {
+        let req = self.req(Method::POST, uri, Some(key)).header(header::CONTENT_TYPE, content_type);
+        self.send(req.body(body.into()).unwrap()).await
+    }
+
+    /// Waits for an import job to stop running.
+    async fn finished(&self, id: &Value) -> Value {
+        for _ in 0..500 {
+            let r = self.get(&format!("/v1/imports/{}", id.as_str().unwrap())).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            if r.json["status"] != json!("running") {
+                return r.json;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the import did not finish");
+    }
+}
+
+const HUBSPOT_CSV: &str = "Record ID,First Name,Last Name,Email,Create Date,Original Traffic Source\n\
+    1,Ann,Lee,ann@acme.example,2024-01-05 10:00,Organic Search\n\
+    2,Bob,Ray,bob@initech.example,2024-01-06 10:00,Paid Search\n\
+    3,Cy,Day,not-an-email,2024-01-07 10:00,Paid Search\n";
+
+fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (String, String) {
+    let boundary = "leadgate-test-boundary";
+    let mut body = String::new();
+    for (name, file_name, content) in parts {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""));
+        if let Some(f) = file_name {
+            body.push_str(&format!("; filename=\"{f}\""));
+        }
+        body.push_str(&format!("\r\n\r\n{content}\r\n"));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn an_uploaded_csv_is_imported_in_the_background_and_its_job_reports_it(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let admin = api.admin.clone();
+    let r = api.upload("/v1/imports?preset=hubspot&file_name=contacts.csv", &admin, "text/csv", HUBSPOT_CSV).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    assert_eq!(r.headers[header::LOCATION], format!("/v1/imports/{}", r.json["id"].as_str().unwrap()));
+    let job = api.finished(&r.json["id"]).await;
+    assert_eq!(job["status"], json!("finished"), "{job}");
+    assert_eq!(
+        (job["rows"].clone(), job["contacts_created"].clone(), job["rows_failed"].clone()),
+        (json!(3), json!(2), json!(1))
+    );
+    assert_eq!(job["errors"][0]["row"], json!(4));
+    assert_eq!(job["errors"][0]["code"], json!("invalid_email"));
+    assert_eq!((job["file_name"].clone(), job["mapping"].clone()), (json!("contacts.csv"), json!("preset hubspot")));
+    let found = api.get("/v1/contacts?external_id=2").await;
+    assert_eq!(found.json["contacts"][0]["email"], json!("bob@initech.example"), "{}", found.text);
+
+    // A form with the mapping as TOML, as a dry run: counted, not written.
+    let mapping = "[contact]\nemail = \"mail\"\nfirst_name = \"name\"\n";
+    let (ct, body) = multipart(&[
+        ("mapping", None, mapping),
+        ("dry_run", None, "true"),
+        ("file", Some("people.csv"), "mail,name\ncy@acme.example,Cy\ndee@acme.example,Dee\n"),
+    ]);
+    let r = api.upload("/v1/imports", &admin, &ct, body).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let job = api.finished(&r.json["id"]).await;
+    assert_eq!(
+        (job["status"].clone(), job["dry_run"].clone(), job["contacts_created"].clone()),
+        (json!("finished"), json!(true), json!(2))
+    );
+    assert_eq!(job["file_name"], json!("people.csv"));
+    assert_eq!(api.get("/v1/contacts?email=cy@acme.example").await.json["contacts"], json!([]));
+    let list = api.get("/v1/imports").await;
+    assert_eq!(list.json["imports"].as_array().unwrap().len(), 2);
+}
+
+async fn bad_uploads_are_refused_before_anything_is_written(store: Arc<dyn Store>) {
+    let api = Api::new(store.clone()).await;
+    let admin = api.admin.clone();
+    let csv = "text/csv";
+    assert_error(
+        &api.upload("/v1/imports", &admin, csv, HUBSPOT_CSV).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "missing_mapping",
+    );
+    assert_error(
+        &api.upload("/v1/imports?preset=pipedrive", &admin, csv, HUBSPOT_CSV).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_preset",
+    );
+    assert_error(
+        &api.upload("/v1/imports?mapping=%5Bcontact%5D%0Aname%3D1", &admin, csv, HUBSPOT_CSV).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_mapping",
+    );
+    assert_error(
+        &api.upload("/v1/imports?preset=hubspot", &admin, csv, "").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "empty_file",
+    );
+    assert_error(
+        &api.upload("/v1/imports?preset=hubspot", &admin, csv, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_csv",
+    );
+    let wrong = "[contact]\nemail = \"E-mail\"\n";
+    let (ct, body) = multipart(&[("mapping", None, wrong), ("file", Some("x.csv"), "mail\na@b.example\n")]);
+    let r = api.upload("/v1/imports", &admin, &ct, body).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "mapping_mismatch");
+    assert!(r.json["error"]["message"].as_str().unwrap().contains("E-mail"), "{}", r.text);
+    let (ct, body) = multipart(&[("mapping", None, wrong)]);
+    assert_error(&api.upload("/v1/imports", &admin, &ct, body).await, StatusCode::UNPROCESSABLE_ENTITY, "missing_file");
+    let (ct, body) = multipart(&[("script", None, "x"), ("file", Some("x.csv"), "a\n")]);
+    assert_error(
+        &api.upload("/v1/imports", &admin, &ct, body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_field",
+    );
+    assert_error(
+        &api.upload("/v1/imports", &admin, "multipart/form-data; boundary=x", "--x\r\nbroken").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    );
+    assert_error(
+        &api.upload("/v1/imports?preset=hubspot", &admin, "application/json", "{}").await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    assert_error(
+        &api.upload("/v1/imports?preset=hubspot&wat=1", &admin, csv, HUBSPOT_CSV).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_query",
+    );
+    let sales = api.app.create_api_key("rep", Role::Sales).await.unwrap().secret;
+    assert_error(
+        &api.upload("/v1/imports?preset=hubspot", &sales, csv, HUBSPOT_CSV).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_error(&api.get("/v1/imports/not-an-id").await, StatusCode::NOT_FOUND, "unknown_import");
+    assert_error(
+        &api.get(&format!("/v1/imports/{}", uuid::Uuid::now_v7())).await,
+        StatusCode::NOT_FOUND,
+        "unknown_import",
+    );
+    assert_eq!(store.totals().await.unwrap().contacts, 0);
+    assert_eq!(api.get("/v1/imports").await.json["imports"], json!([]), "refused files leave no job");
+}
+
+async fn exports_stream_csv_and_json_lines(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    api.inquire_json(json!({"email": "ann@acme.example", "first_name": "<b>Ann</b>"})).await;
+    let r = api.get("/v1/exports/contacts.csv").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    let mut lines = r.text.lines();
+    assert!(lines.next().unwrap().starts_with("id,email,first_name"));
+    assert!(lines.next().unwrap().contains(",ann@acme.example,<b>Ann</b>,"), "{}", r.text);
+    let r = api.get("/v1/exports/responses?format=jsonl").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let first: Value = serde_json::from_str(r.text.lines().next().unwrap()).unwrap();
+    assert_eq!((first["email"].clone(), first["action"].clone()), (json!("ann@acme.example"), json!("form_fill")));
+    let r = api.get("/v1/exports/stage_changes.csv").await;
+    assert!(r.text.lines().nth(1).unwrap().contains(",prospect,"), "{}", r.text);
+    assert_error(&api.get("/v1/exports/passwords.csv").await, StatusCode::NOT_FOUND, "unknown_export");
+    assert_error(&api.get("/v1/exports/contacts.xlsx").await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+    assert_error(
+        &api.get("/v1/exports/contacts.csv?format=jsonl").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_value",
+    );
+    let sales = api.app.create_api_key("rep", Role::Sales).await.unwrap().secret;
+    let r = api.send(api.req(Method::GET, "/v1/exports/contacts.csv", Some(&sales)).body(Body::empty()).unwrap()).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+}
+
+async fn duplicates_are_merged_and_unmerged_over_the_api(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let a = api.inquire_json(json!({"email": "john.smith@initech.example", "first_name": "John"})).await;
+    let b = api.inquire_json(json!({"email": "jsmith@initech.example", "last_name": "Smith"})).await;
+    let (a, b) = (a.json["contact_id"].clone(), b.json["contact_id"].clone());
+    let dups = api.get("/v1/duplicates").await;
+    assert_eq!(dups.status, StatusCode::OK, "{}", dups.text);
+    assert_eq!(dups.json["total"], json!(1));
+    assert_eq!(dups.json["pairs"][0]["reasons"], json!(["similar_email"]));
+    assert_error(&api.get("/v1/duplicates?reason=hunch").await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+    assert_error(&api.get("/v1/duplicates?limit=-1").await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_query");
+
+    let merge_uri = format!("/v1/contacts/{}/merge", a.as_str().unwrap());
+    assert_error(&api.post(&merge_uri, json!({"other": b})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    assert_error(
+        &api.post(&merge_uri, json!({"other_id": "nope"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_error(&api.post(&merge_uri, json!({"other_id": a})).await, StatusCode::UNPROCESSABLE_ENTITY, "same_contact");
+    let readonly = api.app.create_api_key("viewer", Role::Readonly).await.unwrap().secret;
+    assert_error(&api.post_as(&merge_uri, &readonly, json!({"other_id": b})).await, StatusCode::FORBIDDEN, "forbidden");
+    let merged = api.post(&merge_uri, json!({"other_id": b})).await;
+    assert_eq!(merged.status, StatusCode::CREATED, "{}", merged.text);
+    assert_eq!(merged.json["contact"]["last_name"], json!("Smith"));
+    assert_eq!(merged.json["merge"]["moved"]["responses"], json!(1));
+    let gone = api.contact(&b).await;
+    assert_eq!(gone["merged_into"], a, "{gone}");
+    assert_eq!(api.contact(&a).await["responses"].as_array().unwrap().len(), 2);
+    assert_eq!(api.get("/v1/duplicates").await.json["total"], json!(0));
+    assert_error(&api.post(&merge_uri, json!({"other_id": b})).await, StatusCode::CONFLICT, "already_merged");
+
+    let merge_id = merged.json["merge"]["id"].as_str().unwrap();
+    assert_eq!(api.get(&format!("/v1/merges/{merge_id}")).await.json["other_id"], b);
+    let undo = api.post(&format!("/v1/merges/{merge_id}/undo"), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.text);
+    assert!(undo.json["undone_at"].is_string());
+    assert_eq!(api.contact(&a).await["responses"].as_array().unwrap().len(), 1);
+    assert_eq!(api.contact(&b).await["merged_into"], Value::Null);
+    assert_error(
+        &api.post(&format!("/v1/merges/{merge_id}/undo"), json!({})).await,
+        StatusCode::CONFLICT,
+        "already_undone",
+    );
+    assert_error(&api.post("/v1/merges/bogus/undo", json!({})).await, StatusCode::NOT_FOUND, "unknown_merge");
 }
