@@ -190,23 +190,16 @@ impl App {
     /// The next page of `export`, encoded (the CSV header comes with the first); `None`
     /// when everything was written.
     pub async fn export_page(&self, export: &mut Export) -> Result<Option<Vec<u8>>, AppError> {
+        let (after_uuid, after_row) = match export.position {
+            Position::Done => return Ok(None),
+            Position::Start => (None, 0),
+            Position::AfterUuid(id) => (Some(id), 0),
+            Position::AfterRow(id) => (None, id),
+        };
         let mut out = Vec::new();
-        if let Position::Start = export.position
-            && export.format == ExportFormat::Csv
-        {
+        if matches!(export.position, Position::Start) && export.format == ExportFormat::Csv {
             out.extend_from_slice(export.kind.columns().join(",").as_bytes());
             out.push(b'\n');
-        }
-        let after_uuid = match export.position {
-            Position::AfterUuid(id) => Some(id),
-            _ => None,
-        };
-        let after_row = match export.position {
-            Position::AfterRow(id) => id,
-            _ => 0,
-        };
-        if let Position::Done = export.position {
-            return Ok(None);
         }
         let (records, next): (Vec<(Vec<String>, Value)>, Position) = match export.kind {
             ExportKind::Contacts => {

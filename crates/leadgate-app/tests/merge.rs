@@ -134,7 +134,7 @@ async fn a_merge_joins_all_history_and_undo_puts_both_back_exactly(store: Arc<dy
     let ann = by_email(&store, "ann.lee@acme.example").await;
     let other = by_email(&store, "alee@acme.example").await;
     let ids = [ann.id, other.id];
-    let before: Vec<_> = futures_of(&store, &ids).await;
+    let before: Vec<_> = snapshots_of(&store, &ids).await;
     let totals = store.totals().await.unwrap();
 
     let (merge, merged) = app.merge_contacts(ann.id, other.id, &Actor::User("rita".into())).await.unwrap();
@@ -189,7 +189,7 @@ async fn a_merge_joins_all_history_and_undo_puts_both_back_exactly(store: Arc<dy
     let undone = app.undo_merge(merge.id, &Actor::User("rita".into())).await.unwrap();
     assert!(undone.undone_at.is_some());
     assert_eq!(undone.undone_by.as_deref(), Some("user:rita"));
-    let after = futures_of(&store, &ids).await;
+    let after = snapshots_of(&store, &ids).await;
     assert_eq!(after[1], before[1], "the other contact is back exactly");
     for part in ["contact", "stages", "changes"] {
         assert_eq!(after[0][part], before[0][part], "{part}");
@@ -206,7 +206,7 @@ async fn a_merge_joins_all_history_and_undo_puts_both_back_exactly(store: Arc<dy
     assert_eq!((again.kind, again.code), (ErrorKind::Conflict, "already_undone"));
 }
 
-async fn futures_of(store: &Arc<dyn Store>, ids: &[Uuid]) -> Vec<serde_json::Value> {
+async fn snapshots_of(store: &Arc<dyn Store>, ids: &[Uuid]) -> Vec<serde_json::Value> {
     let mut all = Vec::new();
     for id in ids {
         all.push(everything(store, *id).await);

@@ -172,7 +172,7 @@ pub fn find_duplicates(contacts: &[Candidate]) -> Vec<DuplicatePair> {
         }
         for (n, &i) in group.iter().enumerate() {
             for &j in &group[n + 1..] {
-                if i != j && keep(i, j) {
+                if keep(i, j) {
                     add(contacts[i].id, contacts[j].id, reason);
                 }
             }

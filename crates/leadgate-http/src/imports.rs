@@ -81,6 +81,68 @@ impl Spool {
     }
 }
 
+fn unreadable(what: &str, why: String) -> ApiError {
+    malformed("invalid_body", format!("the {what} could not be read: {why}"))
+}
+
+fn invalid_part(code: &'static str, message: String, part: &str) -> ApiError {
+    ApiError(AppError::new(ErrorKind::Invalid, code, message).field(part.to_owned()))
+}
+
+/// Reads a multipart import form: the `file` part into `spool`, the other parts into
+/// `q` (a part overrides the query parameter of the same name).
+async fn read_form(mut form: Multipart, q: &mut ImportQuery, spool: &mut Spool) -> Result<(), ApiError> {
+    let mut has_file = false;
+    while let Some(mut field) = form.next_field().await.map_err(|e| unreadable("form", e.body_text()))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            if has_file {
+                return Err(malformed("invalid_body", "the form has more than one `file` part"));
+            }
+            has_file = true;
+            q.file_name = q.file_name.take().or_else(|| field.file_name().map(str::to_owned));
+            while let Some(chunk) = field.chunk().await.map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large()
+                } else {
+                    unreadable("file part", e.body_text())
+                }
+            })? {
+                spool.write(&chunk)?;
+            }
+            continue;
+        }
+        if !matches!(name.as_str(), "mapping" | "preset" | "dry_run") {
+            let message = format!("the form has a part {name:?}; parts are file, mapping, preset and dry_run");
+            return Err(invalid_part("unknown_field", message, &name));
+        }
+        let bytes = field.bytes().await.map_err(|e| unreadable(&format!("{name} part"), e.body_text()))?;
+        if bytes.len() > MAPPING_LIMIT {
+            return Err(ApiError(
+                AppError::new(ErrorKind::TooLarge, "too_long", "the part is larger than 256 KiB").field(name),
+            ));
+        }
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| invalid_part("not_utf8", "the part is not UTF-8 text".into(), &name))?;
+        match name.as_str() {
+            "mapping" => q.mapping = Some(text),
+            "preset" => q.preset = Some(text),
+            _ => {
+                q.dry_run = Some(match text.trim() {
+                    "true" | "1" => true,
+                    "false" | "0" | "" => false,
+                    _ => return Err(invalid_part("invalid_value", "dry_run must be true or false".into(), &name)),
+                })
+            }
+        }
+    }
+    if has_file {
+        Ok(())
+    } else {
+        Err(invalid_part("missing_file", "the form has no `file` part with the CSV".into(), "file"))
+    }
+}
+
 fn media_type(headers: &HeaderMap) -> String {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
@@ -100,96 +162,15 @@ pub async fn create(
         "text/csv" | "application/csv" | "text/plain" => {
             let mut body: Body = request.into_body();
             while let Some(frame) = body.frame().await {
-                let frame =
-                    frame.map_err(|e| malformed("invalid_body", format!("the upload could not be read: {e}")))?;
+                let frame = frame.map_err(|e| unreadable("upload", e.to_string()))?;
                 if let Some(data) = frame.data_ref() {
                     spool.write(data)?;
                 }
             }
         }
         "multipart/form-data" => {
-            let mut form = Multipart::from_request(request, &s)
-                .await
-                .map_err(|e| malformed("invalid_body", format!("the form could not be read: {}", e.body_text())))?;
-            let mut has_file = false;
-            while let Some(mut field) = form
-                .next_field()
-                .await
-                .map_err(|e| malformed("invalid_body", format!("the form could not be read: {}", e.body_text())))?
-            {
-                let name = field.name().unwrap_or_default().to_owned();
-                match name.as_str() {
-                    "file" => {
-                        if has_file {
-                            return Err(malformed("invalid_body", "the form has more than one `file` part"));
-                        }
-                        has_file = true;
-                        q.file_name = q.file_name.or_else(|| field.file_name().map(str::to_owned));
-                        while let Some(chunk) = field.chunk().await.map_err(|e| {
-                            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                                too_large()
-                            } else {
-                                malformed("invalid_body", format!("the file part could not be read: {}", e.body_text()))
-                            }
-                        })? {
-                            spool.write(&chunk)?;
-                        }
-                    }
-                    "mapping" | "preset" | "dry_run" => {
-                        let bytes = field.bytes().await.map_err(|e| {
-                            malformed("invalid_body", format!("the {name} part could not be read: {}", e.body_text()))
-                        })?;
-                        if bytes.len() > MAPPING_LIMIT {
-                            return Err(ApiError(
-                                AppError::new(ErrorKind::TooLarge, "too_long", "the mapping is larger than 256 KiB")
-                                    .field(name),
-                            ));
-                        }
-                        let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
-                            ApiError(
-                                AppError::new(ErrorKind::Invalid, "not_utf8", "the part is not UTF-8 text")
-                                    .field(name.clone()),
-                            )
-                        })?;
-                        match name.as_str() {
-                            "mapping" => q.mapping = Some(text),
-                            "preset" => q.preset = Some(text),
-                            _ => {
-                                q.dry_run = Some(match text.trim() {
-                                    "true" | "1" => true,
-                                    "false" | "0" | "" => false,
-                                    _ => {
-                                        return Err(ApiError(
-                                            AppError::new(
-                                                ErrorKind::Invalid,
-                                                "invalid_value",
-                                                "dry_run must be true or false",
-                                            )
-                                            .field("dry_run"),
-                                        ));
-                                    }
-                                })
-                            }
-                        }
-                    }
-                    other => {
-                        return Err(ApiError(
-                            AppError::new(
-                                ErrorKind::Invalid,
-                                "unknown_field",
-                                format!("the form has a part {other:?}; parts are file, mapping, preset and dry_run"),
-                            )
-                            .field(other.to_owned()),
-                        ));
-                    }
-                }
-            }
-            if !has_file {
-                return Err(ApiError(
-                    AppError::new(ErrorKind::Invalid, "missing_file", "the form has no `file` part with the CSV")
-                        .field("file"),
-                ));
-            }
+            let form = Multipart::from_request(request, &s).await.map_err(|e| unreadable("form", e.body_text()))?;
+            read_form(form, &mut q, &mut spool).await?;
         }
         other => {
             return Err(ApiError(AppError::new(
