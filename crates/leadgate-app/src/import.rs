@@ -3,7 +3,7 @@
 //! The file is read row by row and never held whole: memory stays the size of one
 //! chunk however long the file. Each chunk's contacts are looked up by email and
 //! external id in one query each, planned row by row (`leadgate_core::import::plan`),
-//! and written together. A bad row is reported with its line, column and problem and
+//! and written together; several chunks share a transaction (see [`TRANSACTION_ROWS`]). A bad row is reported with its line, column and problem and
 //! the rest go on; a file that is not CSV, or a mapping naming columns the file lacks,
 //! is refused before anything is written. Re-importing a file writes nothing new, so an
 //! import stopped half-way can simply be run again.
@@ -15,16 +15,24 @@ use leadgate_core::import::{Binding, ImportRow, Known, Mapping, RowError, plan_r
 use leadgate_core::model::{Account, ContactChange, ExternalId, ImportCounts, ImportJob, ImportStatus};
 use leadgate_core::time::MICROS_PER_SECOND;
 use leadgate_core::{Actor, Domain, account::name_from_domain};
-use leadgate_store::Bulk;
-use std::collections::HashMap;
+use leadgate_store::{Bulk, Tx};
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-/// Rows per transaction: large enough to share each commit's cost, small enough that
-/// live traffic waits little for the writer between chunks.
+/// Rows read, looked up and planned together: memory holds about two chunks.
 pub const CHUNK_ROWS: usize = 5_000;
+/// Rows written per transaction, in whole chunks. A commit rewrites every page the
+/// transaction touched, and rows of a large file land on pages all over the email
+/// index: committing 5,000 rows at a time wrote the same index pages again and again
+/// (16 GB of writes for a 1,000,000-row file). Ten chunks per commit share those pages;
+/// the writer is held for about two seconds at a time at a million contacts, which is
+/// what live traffic waits at most while an import runs.
+pub const TRANSACTION_ROWS: usize = 50_000;
+/// Accounts an import remembers by domain before it starts over (about 100 bytes each).
+const ACCOUNTS_KEPT: usize = 500_000;
 /// Row errors kept in a report; the count goes on beyond them.
 pub const ERRORS_KEPT: usize = 1_000;
 
@@ -93,6 +101,15 @@ struct ReadRow {
 struct ReadChunk {
     rows: Vec<ReadRow>,
     bytes: u64,
+}
+
+/// What every chunk of one import is read and recorded with.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    binding: &'a Binding,
+    /// Names the import in the history it writes (`import <id>`).
+    label: &'a str,
+    actor: &'a Actor,
 }
 
 /// A file whose header matched the mapping, and its job, recorded as running.
@@ -174,15 +191,60 @@ impl App {
             move || read_chunks(reader, &binding, &send)
         });
         let label = format!("import {}", job.id);
+        let run = Run { binding: &binding, label: &label, actor };
         let mut outcome = Ok(());
+        let mut open: Option<(Box<dyn Tx>, usize)> = None;
+        // Accounts by domain, as far as this import has seen them: a company's people
+        // are spread all over a file, and its account is looked up once.
+        let mut accounts: HashMap<String, Uuid> = HashMap::new();
+        // What the last commit made durable: a transaction that fails takes back the
+        // counts and errors of its chunks with it.
+        let mut committed = (job.counts.clone(), job.errors.len(), job.error_count);
         while let Some(chunk) = chunks.recv().await {
-            if let Err(e) = self.import_chunk(&binding, chunk.rows, &label, actor, job.dry_run, &mut job).await {
+            let (mut tx, rows) = match open.take() {
+                Some(open) => open,
+                None => match self.store.begin().await {
+                    Ok(tx) => (tx, 0),
+                    Err(e) => {
+                        outcome = Err(e.into());
+                        break;
+                    }
+                },
+            };
+            let rows = rows + chunk.rows.len();
+            if let Err(e) = self.import_chunk(tx.as_mut(), &run, &mut accounts, chunk.rows, &mut job).await {
+                let _ = tx.rollback().await;
                 outcome = Err(e);
                 break;
             }
             progress.advance(chunk.bytes, job.counts.rows);
+            if rows < TRANSACTION_ROWS {
+                open = Some((tx, rows));
+                continue;
+            }
+            if let Err(e) = end_transaction(tx, job.dry_run).await {
+                outcome = Err(e);
+                break;
+            }
+            if job.dry_run || accounts.len() > ACCOUNTS_KEPT {
+                // A dry run's accounts were taken back with its transaction.
+                accounts.clear();
+            }
+            committed = (job.counts.clone(), job.errors.len(), job.error_count);
             job.updated_at = self.now();
             self.store.save_import(&job).await?;
+        }
+        if let Some((tx, _)) = open.take() {
+            match end_transaction(tx, job.dry_run).await {
+                Ok(()) => committed = (job.counts.clone(), job.errors.len(), job.error_count),
+                Err(e) => outcome = Err(e),
+            }
+        }
+        if outcome.is_err() {
+            let (counts, kept, error_count) = committed;
+            job.counts = counts;
+            job.errors.truncate(kept);
+            job.error_count = error_count;
         }
         drop(chunks);
         // The reader stops at the end of the file, or when the chunks stop being taken.
@@ -259,15 +321,16 @@ impl App {
         job
     }
 
+    /// Looks up, plans and writes one chunk in `tx`, counting what it does in `report`.
     async fn import_chunk(
         &self,
-        binding: &Binding,
+        tx: &mut dyn Tx,
+        run: &Run<'_>,
+        accounts: &mut HashMap<String, Uuid>,
         rows: Vec<ReadRow>,
-        label: &str,
-        actor: &Actor,
-        dry_run: bool,
         report: &mut ImportJob,
     ) -> Result<(), AppError> {
+        let Run { binding, label, actor } = *run;
         let now = self.now();
         let fail = |report: &mut ImportJob, errors: Vec<RowError>| {
             report.counts.rows_failed += 1;
@@ -276,7 +339,7 @@ impl App {
             report.errors.extend(errors.into_iter().take(room));
         };
         report.counts.rows += rows.len() as u64;
-        let mut good = Vec::with_capacity(rows.len());
+        let mut good: Vec<(u64, ImportRow)> = Vec::with_capacity(rows.len());
         for r in rows {
             match r.row {
                 Ok(row) => good.push((r.line, row)),
@@ -297,28 +360,61 @@ impl App {
         own_ids.dedup();
         let external: Vec<&str> = external.iter().map(String::as_str).collect();
 
-        let mut tx = self.store.begin().await?;
         let result = async {
-            let mut known: HashMap<Uuid, Known> = HashMap::new();
+            // Where each identity leads, with the fingerprint of the row last imported
+            // into that contact.
+            let mut by_own: HashMap<Uuid, Uuid> = HashMap::new();
             let mut by_email: HashMap<String, Uuid> = HashMap::new();
             let mut by_external: HashMap<String, Uuid> = HashMap::new();
-            let mut by_own: HashMap<Uuid, Uuid> = HashMap::new();
-            for (asked, c) in tx.contacts_by_ids(&own_ids).await? {
-                by_own.insert(asked, c.id);
-                known.insert(c.id, Known::new(c));
+            let mut fingerprints: HashMap<Uuid, Option<i64>> = HashMap::new();
+            for (asked, found) in tx.find_by_ids(&own_ids).await? {
+                by_own.insert(asked, found.contact_id);
+                fingerprints.insert(found.contact_id, found.fingerprint);
             }
-            for (email, c) in tx.contacts_by_emails(&emails).await? {
-                by_email.insert(email, c.id);
-                known.insert(c.id, Known::new(c));
+            for (email, found) in tx.find_by_emails(&emails).await? {
+                by_email.insert(email, found.contact_id);
+                fingerprints.insert(found.contact_id, found.fingerprint);
             }
             if !external.is_empty() {
-                for (x, c) in tx.contacts_by_external_ids(system, &external).await? {
-                    by_external.insert(x, c.id);
-                    known.insert(c.id, Known::new(c));
+                for (x, found) in tx.find_by_external_ids(system, &external).await? {
+                    by_external.insert(x, found.contact_id);
+                    fingerprints.insert(found.contact_id, found.fingerprint);
                 }
             }
-            let ids: Vec<Uuid> = known.keys().copied().collect();
-            let existed: std::collections::HashSet<Uuid> = ids.iter().copied().collect();
+            let named_in_store = |row: &ImportRow| -> Vec<Uuid> {
+                let own = row.id.and_then(|id| by_own.get(&id));
+                let email = row.email.as_ref().and_then(|e| by_email.get(e.as_str()));
+                let external = row.external_id.as_deref().and_then(|x| by_external.get(x));
+                let mut named: Vec<Uuid> = [own, email, external].into_iter().flatten().copied().collect();
+                named.sort_unstable();
+                named.dedup();
+                named
+            };
+            // A row whose contact holds the row's own fingerprint was imported exactly so
+            // and is skipped without reading the contact; unless another row of this
+            // chunk names the same contact: then each of them is applied in turn, as
+            // when they were first imported.
+            let mut rows_per_contact: HashMap<Uuid, usize> = HashMap::new();
+            for (_, row) in &good {
+                for id in named_in_store(row) {
+                    *rows_per_contact.entry(id).or_default() += 1;
+                }
+            }
+            good.retain(|(_, row)| {
+                let named = named_in_store(row);
+                let seen = matches!(named.as_slice(), [only]
+                    if rows_per_contact[only] == 1 && fingerprints[only] == Some(row.fingerprint));
+                if seen {
+                    report.counts.contacts_unchanged += 1;
+                }
+                !seen
+            });
+            let mut ids: Vec<Uuid> = good.iter().flat_map(|(_, row)| named_in_store(row)).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut known: HashMap<Uuid, Known> =
+                tx.contacts_by_ids(&ids).await?.into_iter().map(|c| (c.id, Known::new(c))).collect();
+            let existed: HashSet<Uuid> = known.keys().copied().collect();
             let history = tx.history_keys(&ids, binding.has_events()).await?;
             for (c, at, action, channel) in history.responses {
                 if let Some(k) = known.get_mut(&c) {
@@ -339,19 +435,23 @@ impl App {
             let domain_of = |r: &ImportRow| -> Option<Domain> {
                 r.website.clone().or_else(|| r.email.as_ref().map(|e| e.domain())).filter(|d| !d.is_free_mail())
             };
-            let mut domains: Vec<String> =
-                good.iter().filter_map(|(_, r)| domain_of(r)).map(|d| d.to_string()).collect();
+            let mut domains: Vec<String> = good
+                .iter()
+                .filter_map(|(_, r)| domain_of(r))
+                .map(|d| d.to_string())
+                .filter(|d| !accounts.contains_key(d))
+                .collect();
             domains.sort_unstable();
             domains.dedup();
             let domain_refs: Vec<&str> = domains.iter().map(String::as_str).collect();
-            let mut accounts: HashMap<String, Uuid> =
-                tx.accounts_by_domains(&domain_refs).await?.into_iter().map(|a| (a.domain, a.id)).collect();
+            accounts.extend(tx.accounts_by_domains(&domain_refs).await?.into_iter().map(|a| (a.domain, a.id)));
 
             let mut bulk = Bulk::default();
             // Contacts created by earlier rows of this chunk, by identity.
             let mut email_new: HashMap<String, Uuid> = HashMap::new();
             let mut external_new: HashMap<String, Uuid> = HashMap::new();
             let mut touched: Vec<Uuid> = Vec::new();
+            let mut updated: HashSet<Uuid> = HashSet::new();
             for (line, row) in good {
                 let email = row.email.as_ref().map(|e| e.as_str());
                 let by_mail = email.and_then(|e| by_email.get(e).or_else(|| email_new.get(e))).copied();
@@ -415,6 +515,7 @@ impl App {
                 };
                 // An email that found its contact is that contact's (or, once merged,
                 // an alias of it): it does not replace the contact's email.
+                let fingerprint = row.fingerprint;
                 let row = if by_mail.is_some() && row.email.is_some() { ImportRow { email: None, ..row } } else { row };
                 let before = target.and_then(|id| known.remove(&id));
                 let mut new_id = || Uuid::now_v7();
@@ -439,26 +540,29 @@ impl App {
                     report.counts.contacts_unchanged += 1;
                 } else {
                     report.counts.contacts_updated += 1;
-                    if !touched.contains(&contact_id) {
+                    // A contact created earlier in this chunk is listed already.
+                    if existed.contains(&contact_id) && updated.insert(contact_id) {
                         touched.push(contact_id);
                     }
                 }
-                if !plan.changes.is_empty() {
+                bulk.fingerprints.insert(contact_id, fingerprint);
+                let (now_known, new) = plan.settle(before);
+                if !new.changes.is_empty() {
                     bulk.contact_changes.push(ContactChange {
                         contact_id,
                         at: now,
                         cause: label.to_owned(),
                         actor: actor.label(),
-                        changes: plan.changes.clone(),
+                        changes: new.changes,
                     });
                 }
-                report.counts.responses_created += plan.responses.len() as u64;
-                report.counts.stage_changes_created += plan.stage_changes.len() as u64;
-                report.counts.events_created += plan.events.len() as u64;
-                bulk.responses.extend(plan.responses.iter().cloned());
-                bulk.stage_changes.extend(plan.stage_changes.iter().cloned());
-                bulk.events.extend(plan.events.iter().cloned());
-                known.insert(contact_id, plan.known(before));
+                report.counts.responses_created += new.responses.len() as u64;
+                report.counts.stage_changes_created += new.stage_changes.len() as u64;
+                report.counts.events_created += new.events.len() as u64;
+                bulk.responses.extend(new.responses);
+                bulk.stage_changes.extend(new.stage_changes);
+                bulk.events.extend(new.events);
+                known.insert(contact_id, now_known);
             }
             // Each touched contact is written once, as it stands after its last row.
             for id in touched {
@@ -476,16 +580,18 @@ impl App {
             Ok::<(), leadgate_store::StoreError>(())
         }
         .await;
-        match result {
-            Ok(()) if !dry_run => tx.commit().await?,
-            Ok(()) => tx.rollback().await?,
-            Err(e) => {
-                let _ = tx.rollback().await;
-                return Err(e.into());
-            }
-        }
-        Ok(())
+        result.map_err(AppError::from)
     }
+}
+
+/// Commits the rows of an import's transaction, or, for a dry run, takes them back.
+async fn end_transaction(tx: Box<dyn Tx>, dry_run: bool) -> Result<(), AppError> {
+    if dry_run {
+        tx.rollback().await?
+    } else {
+        tx.commit().await?
+    }
+    Ok(())
 }
 
 /// Reads the rows after the header in chunks of [`CHUNK_ROWS`], until the end of the

@@ -18,6 +18,8 @@ leadgate_store::on_both_stores!(
     a_file_that_is_not_csv_or_lacks_mapped_columns_is_refused_before_writing,
     a_changed_row_updates_the_contact_and_records_what_changed,
     the_hubspot_preset_reads_a_hubspot_export,
+    a_person_repeated_far_down_a_long_file_stays_one_contact,
+    the_same_file_through_another_mapping_is_read_again,
 );
 
 fn shared(path: &str) -> PathBuf {
@@ -235,4 +237,72 @@ async fn the_hubspot_preset_reads_a_hubspot_export(store: Arc<dyn Store>) {
     let stages: Vec<_> = store.stage_history(ann.id).await.unwrap().iter().map(|s| s.to.as_str()).collect();
     // "Became a Lead Date" at the create date is how Ann arrived: no suspect stage before.
     assert_eq!(stages, ["prospect", "mql", "customer"]);
+}
+
+/// A file longer than several chunks: `n` people, then the first person again with a
+/// new title.
+fn long_file(n: usize) -> Vec<u8> {
+    let mut csv = String::from("email,title\n");
+    for i in 0..n {
+        csv.push_str(&format!("p{i}@acme.example,Engineer\n"));
+    }
+    csv.push_str("p0@acme.example,CTO\n");
+    csv.into_bytes()
+}
+
+async fn a_person_repeated_far_down_a_long_file_stays_one_contact(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let mapping = Mapping::from_toml("[contact]\nemail = \"email\"\ntitle = \"title\"\n").unwrap();
+    // Three chunks of rows apart: read, looked up and written separately.
+    let n = 3 * leadgate_app::import::CHUNK_ROWS;
+    let csv = long_file(n);
+    let dry = app
+        .import_csv(std::io::Cursor::new(csv.clone()), &mapping, ImportOptions { dry_run: true }, &Actor::Operator, &())
+        .await
+        .unwrap();
+    assert_eq!(
+        (dry.counts.contacts_created, dry.counts.contacts_updated),
+        (n as u64, 1),
+        "a dry run counts people once"
+    );
+    assert_eq!(store.totals().await.unwrap().contacts, 0, "a dry run writes nothing");
+
+    let first = import(&app, &csv, &mapping).await.unwrap();
+    assert_eq!((first.counts.contacts_created, first.counts.contacts_updated), (n as u64, 1));
+    assert_eq!(store.totals().await.unwrap().contacts, n as i64);
+    let p0 = || ContactFilter { email: Some("p0@acme.example".into()), ..Default::default() };
+    assert_eq!(one(&store, p0()).await.title.as_deref(), Some("CTO"), "the later row wins");
+
+    // Again: the first row and the last still disagree, so both are applied in turn, as
+    // the first time; every other row is recognised and left alone.
+    let again = import(&app, &csv, &mapping).await.unwrap();
+    assert_eq!(
+        (again.counts.contacts_created, again.counts.contacts_updated, again.counts.contacts_unchanged),
+        (0, 2, n as u64 - 1)
+    );
+    let p0 = one(&store, p0()).await;
+    assert_eq!(p0.title.as_deref(), Some("CTO"));
+    let titles: Vec<_> =
+        store.contact_changes(p0.id).await.unwrap().iter().map(|c| c.changes["title"]["to"].clone()).collect();
+    assert_eq!(titles, ["CTO", "Engineer", "CTO"], "each change is recorded");
+}
+
+async fn the_same_file_through_another_mapping_is_read_again(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let csv = b"email,title,country\nann@acme.example,CTO,Germany\nbob@acme.example,CFO,France\n";
+    let names = Mapping::from_toml("[contact]\nemail = \"email\"\n").unwrap();
+    let titles = Mapping::from_toml("[contact]\nemail = \"email\"\ntitle = \"title\"\n").unwrap();
+    import(&app, csv, &names).await.unwrap();
+    let unchanged = import(&app, csv, &names).await.unwrap();
+    assert_eq!((unchanged.counts.contacts_unchanged, unchanged.counts.contacts_updated), (2, 0));
+    // The same rows read through a mapping that reads more of them are applied.
+    let more = import(&app, csv, &titles).await.unwrap();
+    assert_eq!((more.counts.contacts_unchanged, more.counts.contacts_updated), (0, 2));
+    let ann = one(&store, ContactFilter { email: Some("ann@acme.example".into()), ..Default::default() }).await;
+    assert_eq!(ann.title.as_deref(), Some("CTO"));
+    // And a file that differs in a column the mapping does not read changes nothing.
+    let other = b"email,title,country\nann@acme.example,CTO,Spain\nbob@acme.example,CFO,France\n";
+    let report = import(&app, other, &titles).await.unwrap();
+    assert_eq!((report.counts.contacts_unchanged, report.counts.contacts_updated), (2, 0));
+    assert_eq!(store.contact(ann.id).await.unwrap().unwrap().country, None);
 }

@@ -44,6 +44,17 @@ pub struct Bulk {
     pub stage_changes: Vec<StageChange>,
     /// Events whose contact is known (`contact_id` set).
     pub events: Vec<NewEvent>,
+    /// The fingerprint of the imported row last applied to each contact (written with
+    /// a new contact, or on its own).
+    pub fingerprints: std::collections::HashMap<Uuid, i64>,
+}
+
+/// Where an identity (an email, an id, an external id) leads: the contact, after any
+/// merge, and the fingerprint of the imported row last applied to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    pub contact_id: Uuid,
+    pub fingerprint: Option<i64>,
 }
 
 impl Bulk {
@@ -56,6 +67,7 @@ impl Bulk {
             && self.responses.is_empty()
             && self.stage_changes.is_empty()
             && self.events.is_empty()
+            && self.fingerprints.is_empty()
     }
 }
 
@@ -144,14 +156,16 @@ pub trait Tx: Send {
     async fn insert_stage_change(&mut self, change: &StageChange) -> Result<()>;
     /// Writes everything in `bulk` (new rows, and contacts to rewrite).
     async fn insert_bulk(&mut self, bulk: &Bulk) -> Result<()>;
-    /// The contacts `emails` lead to (a merged contact's email leads to the contact it
-    /// was merged into), with the email each was found by.
-    async fn contacts_by_emails(&mut self, emails: &[&str]) -> Result<Vec<(String, Contact)>>;
-    /// The contacts `ids` lead to (a merged contact's id leads to the contact it was
-    /// merged into), with the id each was found by.
-    async fn contacts_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Contact)>>;
-    /// The contacts `system` knows by `ids`, with the id each is known by.
-    async fn contacts_by_external_ids(&mut self, system: &str, ids: &[&str]) -> Result<Vec<(String, Contact)>>;
+    /// Where `emails` lead (a merged contact's email leads to the contact it was merged
+    /// into), by email.
+    async fn find_by_emails(&mut self, emails: &[&str]) -> Result<Vec<(String, Found)>>;
+    /// Where contact `ids` lead (a merged contact's id leads to the contact it was merged
+    /// into), by id.
+    async fn find_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Found)>>;
+    /// Where the ids `system` knows contacts by lead, by those ids.
+    async fn find_by_external_ids(&mut self, system: &str, ids: &[&str]) -> Result<Vec<(String, Found)>>;
+    /// The contacts with these ids.
+    async fn contacts_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<Contact>>;
     async fn accounts_by_domains(&mut self, domains: &[&str]) -> Result<Vec<Account>>;
     /// The keys of the history of `contacts` (events only when `events`).
     async fn history_keys(&mut self, contacts: &[Uuid], events: bool) -> Result<HistoryKeys>;

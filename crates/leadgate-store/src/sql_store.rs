@@ -63,7 +63,11 @@ macro_rules! impl_sql_store {
             tx: sqlx::Transaction<'static, $db>,
         }
 
-        fn push_contact_values<'a>(b: &mut sqlx::query_builder::Separated<'_, 'a, $db, &'static str>, c: &'a Contact) {
+        fn push_contact_values<'a>(
+            b: &mut sqlx::query_builder::Separated<'_, 'a, $db, &'static str>,
+            c: &'a Contact,
+            fingerprint: Option<i64>,
+        ) {
             b.push_bind(c.id)
                 .push_bind(c.email.as_deref())
                 .push_bind(c.first_name.as_deref())
@@ -82,7 +86,8 @@ macro_rules! impl_sql_store {
                 .push_bind(c.do_not_call)
                 .push_bind(Json(&c.custom))
                 .push_bind(c.created_at.0)
-                .push_bind(c.updated_at.0);
+                .push_bind(c.updated_at.0)
+                .push_bind(fingerprint);
         }
 
         fn push_response_values<'a>(b: &mut sqlx::query_builder::Separated<'_, 'a, $db, &'static str>, r: &'a Response) {
@@ -121,7 +126,7 @@ macro_rules! impl_sql_store {
 
         const INSERT_CONTACT: &str = "INSERT INTO contacts (id, email, first_name, last_name, company, title, \
              phone, country, account_id, direction, channel, stage, stage_at, owner, do_not_email, do_not_call, custom, \
-             created_at, updated_at) ";
+             created_at, updated_at, import_fingerprint) ";
         const INSERT_RESPONSE: &str = "INSERT INTO responses (id, contact_id, at, direction, channel, campaign, \
              placement, referrer, vendor, action, obtained_via, offer, form_id, message, fields, junk, inbox_id) ";
         const INSERT_STAGE_CHANGE: &str =
@@ -194,37 +199,54 @@ macro_rules! impl_sql_store {
             Ok(())
         }
 
-        /// The contacts that rows with `key` (`m.email`, `m.id`) in `keys` lead to, each with
-        /// the key it was found by: a contact merged into another leads to that other.
-        async fn found_through<'k, K, F>(
+        /// Where the rows that `head` selects lead: `head` selects `(key, id, merged_into,
+        /// import_fingerprint)` and ends with `IN (`; `keys` are bound after `first`,
+        /// when given. A contact merged into another leads to that other, found with
+        /// one more query (most contacts were never merged, and a join would cost a
+        /// second search for each).
+        async fn find_through<'k, K, F>(
             conn: &mut <$db as sqlx::Database>::Connection,
-            key: &str,
+            head: &str,
+            first: Option<&'k str>,
             keys: &'k [K],
-        ) -> Result<Vec<(F, Contact)>>
+        ) -> Result<Vec<(F, crate::Found)>>
         where
             K: sqlx::Encode<'k, $db> + sqlx::Type<$db> + Sync + 'k,
-            F: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db>,
+            F: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db> + Send + Unpin,
         {
-            let head = format!(
-                "SELECT {key} AS found_by, {} FROM contacts m JOIN contacts c ON c.id = COALESCE(m.merged_into, m.id) \
-                 WHERE {key} IN (",
-                contact_columns_of_c()
-            );
-            let mut found = Vec::new();
+            let mut rows: Vec<(F, Uuid, Option<Uuid>, Option<i64>)> = Vec::new();
             for chunk in crate::sql_store::statement_chunks(keys) {
-                let mut qb = QueryBuilder::<$db>::new(&head);
+                let mut qb = QueryBuilder::<$db>::new(head);
+                if let Some(first) = first {
+                    qb.push_bind(first).push(" AND x.external_id IN (");
+                }
                 let mut sep = qb.separated(", ");
                 for k in chunk {
                     sep.push_bind(k);
                 }
                 qb.push(")");
-                for row in qb.build().persistent(true).fetch_all(&mut *conn).await? {
-                    let by: F = row.try_get(0)?;
-                    let contact = Contact::try_from(<ContactRow as sqlx::FromRow<_>>::from_row(&row)?)?;
-                    found.push((by, contact));
-                }
+                rows.extend(qb.build_query_as().persistent(true).fetch_all(&mut *conn).await?);
             }
-            Ok(found)
+            let mut survivors: Vec<Uuid> = rows.iter().filter_map(|r| r.2).collect();
+            let survivors: std::collections::HashMap<Uuid, Option<i64>> = if survivors.is_empty() {
+                Default::default()
+            } else {
+                survivors.sort_unstable();
+                survivors.dedup();
+                let found: Vec<(Uuid, Option<i64>)> =
+                    fetch_in(&mut *conn, "SELECT id, import_fingerprint FROM contacts WHERE id IN (", &survivors).await?;
+                found.into_iter().collect()
+            };
+            Ok(rows
+                .into_iter()
+                .map(|(key, id, merged_into, fingerprint)| {
+                    let found = match merged_into {
+                        Some(into) => crate::Found { contact_id: into, fingerprint: survivors.get(&into).copied().flatten() },
+                        None => crate::Found { contact_id: id, fingerprint },
+                    };
+                    (key, found)
+                })
+                .collect())
         }
 
         /// The contact columns prefixed with `c.`, for joins.
@@ -676,11 +698,29 @@ macro_rules! impl_sql_store {
                     b.push_bind(a.id).push_bind(a.domain.as_str()).push_bind(a.name.as_deref()).push_bind(a.created_at.0);
                 })
                 .await?;
-                insert_many(tx, INSERT_CONTACT, &bulk.contacts, push_contact_values).await?;
+                insert_many(tx, INSERT_CONTACT, &bulk.contacts, |b, c| {
+                    push_contact_values(b, c, bulk.fingerprints.get(&c.id).copied())
+                })
+                .await?;
                 for c in &bulk.updated_contacts {
                     self.update_contact(c).await?;
                 }
                 let tx = &mut self.tx;
+                // Fingerprints of contacts that existed already, in statements of fixed sizes.
+                let mut marks: Vec<(Uuid, i64)> = bulk.fingerprints.iter().map(|(id, f)| (*id, *f)).collect();
+                if !marks.is_empty() {
+                    let new: std::collections::HashSet<Uuid> = bulk.contacts.iter().map(|c| c.id).collect();
+                    marks.retain(|(id, _)| !new.contains(id));
+                    marks.sort_unstable();
+                    for chunk in crate::sql_store::statement_chunks(&marks) {
+                        let mut qb = QueryBuilder::<$db>::new("UPDATE contacts SET import_fingerprint = v.column2 FROM (");
+                        qb.push_values(chunk, |mut b, (id, f)| {
+                            b.push_bind(*id).push_bind(*f);
+                        });
+                        qb.push(") AS v WHERE contacts.id = v.column1");
+                        qb.build().persistent(true).execute(&mut **tx).await?;
+                    }
+                }
                 insert_many(tx, "INSERT INTO external_ids (system, external_id, contact_id) ", &bulk.external_ids, |b, x| {
                     b.push_bind(x.system.as_str()).push_bind(x.external_id.as_str()).push_bind(x.contact_id);
                 })
@@ -706,37 +746,26 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            async fn contacts_by_emails(&mut self, emails: &[&str]) -> Result<Vec<(String, Contact)>> {
-                found_through(&mut self.tx, "m.email", emails).await
+            async fn find_by_emails(&mut self, emails: &[&str]) -> Result<Vec<(String, crate::Found)>> {
+                let head = "SELECT email, id, merged_into, import_fingerprint FROM contacts WHERE email IN (";
+                find_through(&mut self.tx, head, None, emails).await
             }
 
-            async fn contacts_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Contact)>> {
-                found_through(&mut self.tx, "m.id", ids).await
+            async fn find_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, crate::Found)>> {
+                let head = "SELECT id AS found_by, id, merged_into, import_fingerprint FROM contacts WHERE id IN (";
+                find_through(&mut self.tx, head, None, ids).await
             }
 
-            async fn contacts_by_external_ids(&mut self, system: &str, ids: &[&str]) -> Result<Vec<(String, Contact)>> {
+            async fn find_by_external_ids(&mut self, system: &str, ids: &[&str]) -> Result<Vec<(String, crate::Found)>> {
                 // The system is bound once per statement, before the id list.
-                let head = format!(
-                    "SELECT x.external_id, {} FROM external_ids x JOIN contacts c ON c.id = x.contact_id \
-                     WHERE x.system = ",
-                    contact_columns_of_c()
-                );
-                let mut found = Vec::new();
-                for chunk in crate::sql_store::statement_chunks(ids) {
-                    let mut qb = QueryBuilder::<$db>::new(&head);
-                    qb.push_bind(system).push(" AND x.external_id IN (");
-                    let mut sep = qb.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(*id);
-                    }
-                    qb.push(")");
-                    for row in qb.build().persistent(true).fetch_all(&mut *self.tx).await? {
-                        let id: String = row.try_get(0)?;
-                        let contact = Contact::try_from(<ContactRow as sqlx::FromRow<_>>::from_row(&row)?)?;
-                        found.push((id, contact));
-                    }
-                }
-                Ok(found)
+                let head = "SELECT x.external_id, c.id, c.merged_into, c.import_fingerprint FROM external_ids x \
+                     JOIN contacts c ON c.id = x.contact_id WHERE x.system = ";
+                find_through(&mut self.tx, head, Some(system), ids).await
+            }
+
+            async fn contacts_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<Contact>> {
+                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id IN (");
+                contacts_of(fetch_in(&mut self.tx, &sql, ids).await?)
             }
 
             async fn accounts_by_domains(&mut self, domains: &[&str]) -> Result<Vec<Account>> {
@@ -775,7 +804,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_contact(&mut self, c: &Contact) -> Result<()> {
-                insert_many(&mut self.tx, INSERT_CONTACT, std::slice::from_ref(c), push_contact_values).await
+                insert_many(&mut self.tx, INSERT_CONTACT, std::slice::from_ref(c), |b, c| push_contact_values(b, c, None)).await
             }
 
             async fn update_contact(&mut self, c: &Contact) -> Result<()> {

@@ -4,9 +4,10 @@
 //! SQLite file (module `sqlite`) and once on a fresh PostgreSQL schema (module
 //! `postgres`, which needs `LEADGATE_TEST_PG_URL`).
 
+use leadgate_core::model::ExternalId;
 use leadgate_core::model::{Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response};
 use leadgate_core::{Cause, CauseKind, Direction, Email, Ident, NewEvent, Role, Stage, Timestamp, lifecycle};
-use leadgate_store::{Bulk, Store, StoreError};
+use leadgate_store::{Bulk, Found, Store, StoreError};
 use serde_json::{Map, json};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -27,6 +28,7 @@ leadgate_store::on_both_stores!(
     a_revoked_key_is_kept_but_marked_and_revoking_twice_changes_nothing,
     a_processed_inbox_item_cannot_be_settled_again,
     a_rolled_back_transaction_releases_the_writer_at_once,
+    identities_lead_through_merges_and_carry_the_fingerprint_last_imported,
 );
 
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
@@ -385,4 +387,53 @@ async fn a_rolled_back_transaction_releases_the_writer_at_once(store: Arc<dyn St
     tx.update_contact(&again).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(store.contact(c.id).await.unwrap().unwrap().stage, Stage::Mql);
+}
+
+async fn identities_lead_through_merges_and_carry_the_fingerprint_last_imported(store: Arc<dyn Store>) {
+    let ann = contact("ann@acme.example", T0);
+    let old = contact("ann.old@acme.example", T0);
+    let bob = contact("bob@acme.example", T0);
+    // Ann arrives with a fingerprint; Bob and Ann's old address without one.
+    let mut bulk = Bulk { contacts: vec![ann.clone(), old.clone(), bob.clone()], ..Bulk::default() };
+    bulk.fingerprints.insert(ann.id, 7);
+    bulk.external_ids.push(ExternalId { system: "crm".into(), external_id: "A-1".into(), contact_id: ann.id });
+    store.bulk_load(&bulk).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.set_merged_into(old.id, Some(ann.id)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let mut by_email =
+        tx.find_by_emails(&["ann@acme.example", "ann.old@acme.example", "nobody@acme.example"]).await.unwrap();
+    by_email.sort_by(|a, b| a.0.cmp(&b.0));
+    let ann_found = Found { contact_id: ann.id, fingerprint: Some(7) };
+    // The merged address leads to Ann, with Ann's fingerprint; an unknown one to nothing.
+    assert_eq!(by_email, [("ann.old@acme.example".to_owned(), ann_found), ("ann@acme.example".to_owned(), ann_found)]);
+    let by_id = tx.find_by_ids(&[old.id, bob.id]).await.unwrap();
+    assert!(by_id.contains(&(old.id, ann_found)), "{by_id:?}");
+    assert!(by_id.contains(&(bob.id, Found { contact_id: bob.id, fingerprint: None })), "{by_id:?}");
+    let by_external = tx.find_by_external_ids("crm", &["A-1", "A-2"]).await.unwrap();
+    assert_eq!(by_external, [("A-1".to_owned(), ann_found)]);
+    assert_eq!(tx.find_by_external_ids("other", &["A-1"]).await.unwrap(), []);
+
+    // A fingerprint is written on its own for contacts that exist, and replaces the old.
+    let mut marks = Bulk::default();
+    marks.fingerprints.insert(ann.id, -3);
+    marks.fingerprints.insert(bob.id, i64::MAX);
+    tx.insert_bulk(&marks).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let mut found = tx.find_by_ids(&[ann.id, bob.id]).await.unwrap();
+    found.sort_by_key(|(id, _)| *id);
+    assert_eq!(
+        found,
+        [
+            (ann.id, Found { contact_id: ann.id, fingerprint: Some(-3) }),
+            (bob.id, Found { contact_id: bob.id, fingerprint: Some(i64::MAX) })
+        ]
+    );
+    let contacts = tx.contacts_by_ids(&[bob.id, ann.id]).await.unwrap();
+    assert_eq!(contacts.len(), 2);
+    assert_eq!(store.contact(bob.id).await.unwrap().unwrap(), bob, "marking a contact changes nothing else");
+    tx.rollback().await.unwrap();
 }

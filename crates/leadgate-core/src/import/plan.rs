@@ -58,16 +58,29 @@ impl RowPlan {
             && self.events.is_empty()
     }
 
-    /// The contact as it stands after this plan, with what it now has, for a later row
-    /// of the same file naming the same person.
-    pub fn known(&self, before: Option<Known>) -> Known {
-        let mut k = before.unwrap_or_else(|| Known::new(self.contact.clone()));
-        k.contact = self.contact.clone();
-        k.responses.extend(self.responses.iter().map(|r| (r.at, r.action.clone(), r.channel.clone())));
-        k.stages.extend(self.stage_changes.iter().map(|s| (s.to, s.at)));
-        k.events.extend(self.events.iter().map(|e| (e.kind.to_string(), e.at, e.url.clone())));
-        k
+    /// Splits the plan into the contact as it stands after it, with what it now has
+    /// (for a later row of the same file naming the same person), and the records to
+    /// write.
+    pub fn settle(self, before: Option<Known>) -> (Known, NewRecords) {
+        let RowPlan { contact, changes, responses, stage_changes, events, .. } = self;
+        let mut k = match before {
+            Some(k) => Known { contact, ..k },
+            None => Known::new(contact),
+        };
+        k.responses.extend(responses.iter().map(|r| (r.at, r.action.clone(), r.channel.clone())));
+        k.stages.extend(stage_changes.iter().map(|s| (s.to, s.at)));
+        k.events.extend(events.iter().map(|e| (e.kind.to_string(), e.at, e.url.clone())));
+        (k, NewRecords { changes, responses, stage_changes, events })
     }
+}
+
+/// What a planned row adds: the changed fields and the new history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRecords {
+    pub changes: Map<String, Value>,
+    pub responses: Vec<Response>,
+    pub stage_changes: Vec<StageChange>,
+    pub events: Vec<NewEvent>,
 }
 
 /// The caller's choices, so that planning stays deterministic.

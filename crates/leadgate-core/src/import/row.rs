@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use time::format_description::OwnedFormatItem;
 use uuid::Uuid;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 /// Longest text kept in one cell; longer cells are refused, not cut.
 pub const CELL_MAX: usize = 10_000;
@@ -29,6 +30,10 @@ pub struct RowError {
 /// What one row says about its contact.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImportRow {
+    /// Names this row as read through this mapping: the same cells under the same
+    /// mapping give the same fingerprint, so that a re-import recognises a row it has
+    /// applied before without reading the contact (see `Binding::fingerprint`).
+    pub fingerprint: i64,
     /// leadgate's own id for the contact.
     pub id: Option<Uuid>,
     pub email: Option<Email>,
@@ -162,6 +167,8 @@ struct BoundEvent {
 pub struct Binding {
     pub system: Option<String>,
     pub existing_only: bool,
+    /// Hash of the mapping and the header: what a row's cells are read through.
+    fingerprint_seed: u64,
     header: Vec<String>,
     columns: usize,
     empty: Vec<String>,
@@ -276,7 +283,11 @@ impl Mapping {
                 )));
             }
         }
+        // The mapping's debug form is deterministic (its maps are ordered); should it
+        // change between versions, a re-import merely reads every contact once more.
+        let fingerprint_seed = xxh3_64(format!("{self:?}\u{0}{}", header.join("\u{0}")).as_bytes());
         Ok(Binding {
+            fingerprint_seed,
             system: self.system.as_ref().map(|s| s.trim().to_owned()),
             existing_only: c.existing_only,
             header: header.to_vec(),
@@ -412,6 +423,17 @@ impl Binding {
         !self.events.is_empty()
     }
 
+    /// The fingerprint of a row with these cells (see [`ImportRow::fingerprint`]).
+    pub fn fingerprint(&self, cells: &[&str]) -> i64 {
+        let mut h = Xxh3::with_seed(self.fingerprint_seed);
+        for cell in cells {
+            // Length-prefixed, so that moving text from one cell to the next changes it.
+            h.update(&(cell.len() as u64).to_le_bytes());
+            h.update(cell.as_bytes());
+        }
+        h.digest() as i64
+    }
+
     /// Reads one row (its cells, and the line it starts on for messages). Returns every
     /// problem found in the row, or what it says.
     pub fn read(&self, cells: &[&str], line: u64) -> Result<ImportRow, Vec<RowError>> {
@@ -430,7 +452,7 @@ impl Binding {
         }
         let mut r = Reader { binding: self, cells, line, errors: Vec::new() };
         let c = &self.contact;
-        let mut row = ImportRow::default();
+        let mut row = ImportRow { fingerprint: self.fingerprint(cells), ..ImportRow::default() };
         if let Some(b) = &c.email
             && let Some(text) = r.text(Some(b))
         {
