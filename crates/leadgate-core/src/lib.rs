@@ -14,6 +14,7 @@ pub mod dedupe;
 pub mod email;
 pub mod error;
 pub mod event;
+pub mod expr;
 pub mod ident;
 pub mod import;
 pub mod inquiry;

@@ -348,3 +348,14 @@ pub struct ImportJob {
     /// Why a failed import stopped.
     pub failure: Option<String>,
 }
+
+/// What a qualifier or a seller recorded about a contact's buying situation (BANT:
+/// budget, authority, need, timeline), each as they wrote it; `None` is not yet known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Qualification {
+    pub budget: Option<String>,
+    pub authority: Option<String>,
+    pub need: Option<String>,
+    pub timeline: Option<String>,
+}

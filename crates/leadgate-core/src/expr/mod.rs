@@ -1,0 +1,301 @@
+//! Expressions: lead definitions, scoring rules and grading rules, written in CEL.
+//!
+//! The language is the [Common Expression Language](https://github.com/google/cel-spec)
+//! (parsed and evaluated by the `cel` crate): `&&`, `||`, `!`, comparisons, arithmetic,
+//! `in`, `? :`, string functions (`contains`, `startsWith`, `endsWith`, `matches`),
+//! `size`, conversions (`int`, `double`, `string`) and the list macros (`exists`, `all`,
+//! `exists_one`, `filter`, `map`). On top of it leadgate adds:
+//!
+//! - **the variables of a scope** ([`schema`]): `contact`, `account`, `responses`,
+//!   `engagement`, `qualification`, `scores`, `funnel_position`, `pain` for a contact;
+//!   `contact` and `activity` for engagement rules;
+//! - **`events(kind, days)`**: how many events of a kind the contact had in the last
+//!   days (a literal kind and a literal number of days, 1 to 365);
+//! - **a type check when an expression is saved** ([`check`]): unknown variables and
+//!   fields (with the closest known name), operators applied to values they do not take
+//!   and results of the wrong type are refused with the line and column where they are;
+//! - **limits**: at most [`MAX_SOURCE`] bytes, [`check::MAX_NODES`] parts, 32 levels of
+//!   nesting and two nested list macros, so that every expression is cheap to run for
+//!   every contact.
+//!
+//! Text that is not known is `""` (a contact without a title has `contact.title == ""`),
+//! so that `contact.title.contains("Director")` needs no guard. Numbers are exact:
+//! `int` and `double` do not mix without a conversion (`double(engagement.visits_30d) /
+//! 2.0`), as in CEL.
+
+pub mod check;
+pub mod facts;
+pub mod schema;
+
+use cel::common::ast::{Expr, IdedExpr, LiteralValue, SourceInfo};
+pub use schema::{Scope, Type};
+use serde::Serialize;
+
+/// Longest expression accepted, in bytes.
+pub const MAX_SOURCE: usize = 4_096;
+/// Deepest nesting the parser accepts.
+const MAX_DEPTH: u16 = 32;
+/// Longest window `events(kind, days)` may count over.
+pub const MAX_EVENT_DAYS: i64 = 365;
+
+/// Why an expression was refused, and where.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExprError {
+    pub message: String,
+    /// 1-based line and column of the problem, when it has a place.
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+}
+
+impl std::fmt::Display for ExprError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "line {l}, column {c}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ExprError {}
+
+/// A count `events(kind, days)` asks for: bound as a variable when evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCount {
+    pub kind: String,
+    pub days: i64,
+}
+
+/// An expression that parsed and type-checked in its scope.
+#[derive(Debug, Clone)]
+pub struct Expression {
+    source: String,
+    ast: IdedExpr,
+    result: Type,
+    scope: Scope,
+    counts: Vec<EventCount>,
+}
+
+impl PartialEq for Expression {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source && self.scope == other.scope
+    }
+}
+
+impl Expression {
+    /// Parses and checks `source` for `scope`; its result must be `expect`.
+    pub fn compile(source: &str, scope: Scope, expect: &Type) -> Result<Self, ExprError> {
+        if source.trim().is_empty() {
+            return Err(ExprError { message: "the expression is empty".into(), line: None, column: None });
+        }
+        if source.len() > MAX_SOURCE {
+            return Err(ExprError {
+                message: format!("the expression is longer than {MAX_SOURCE} bytes"),
+                line: None,
+                column: None,
+            });
+        }
+        if let Some(c) = source.chars().find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            return Err(ExprError {
+                message: format!("the expression contains the control character {c:?}"),
+                line: None,
+                column: None,
+            });
+        }
+        let parsed = std::panic::catch_unwind(|| {
+            cel::parser::Parser::new().max_recursion_depth(MAX_DEPTH).parse_with_source_info(source)
+        });
+        let (mut ast, info) = match parsed {
+            Ok(Ok(parsed)) => parsed,
+            Ok(Err(errors)) => {
+                let first = errors.errors.first();
+                let message = first.map_or_else(|| "the expression does not parse".to_owned(), |e| tidy(&e.msg));
+                let (line, column) =
+                    first.map(|e| (u32::try_from(e.pos.0).ok(), u32::try_from(e.pos.1).ok())).unwrap_or((None, None));
+                return Err(ExprError { message, line, column });
+            }
+            Err(_) => {
+                return Err(ExprError { message: "the expression does not parse".into(), line: None, column: None });
+            }
+        };
+        let at = |id: u64| position(&info, source, id);
+        let result = check::Checker::new(scope).check(&ast).map_err(|e| {
+            let (line, column) = at(e.id);
+            ExprError { message: e.message, line, column }
+        })?;
+        let numbers = expect.is_numeric() && result.is_numeric();
+        if !(result.fits(expect) || numbers) {
+            let (line, column) = at(ast.id);
+            return Err(ExprError {
+                message: format!("the expression gives {result} where {expect} is expected"),
+                line,
+                column,
+            });
+        }
+        let mut counts = Vec::new();
+        bind_event_counts(&mut ast, &mut counts).map_err(|(id, message)| {
+            let (line, column) = at(id);
+            ExprError { message, line, column }
+        })?;
+        Ok(Self { source: source.to_owned(), ast, result, scope, counts })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
+    /// The type of the expression's value.
+    pub fn result(&self) -> &Type {
+        &self.result
+    }
+
+    /// The `events(kind, days)` counts the expression reads.
+    pub fn event_counts(&self) -> &[EventCount] {
+        &self.counts
+    }
+
+    /// Evaluates the expression on `facts`.
+    pub fn evaluate(&self, facts: &facts::Bound<'_>) -> Result<cel::Value, EvalError> {
+        let ctx = facts.context(&self.counts);
+        ctx.resolve(&self.ast).map_err(|e| EvalError(describe_failure(&e)))
+    }
+
+    /// Evaluates an expression whose result is `bool`.
+    pub fn test(&self, facts: &facts::Bound<'_>) -> Result<bool, EvalError> {
+        match self.evaluate(facts)? {
+            cel::Value::Bool(b) => Ok(b),
+            other => Err(EvalError(format!("the expression gave {other:?}, not true or false"))),
+        }
+    }
+
+    /// Evaluates an expression whose result is a number, as a double.
+    pub fn number(&self, facts: &facts::Bound<'_>) -> Result<f64, EvalError> {
+        match self.evaluate(facts)? {
+            cel::Value::Int(i) => Ok(i as f64),
+            cel::Value::UInt(u) => Ok(u as f64),
+            cel::Value::Float(f) => Ok(f),
+            other => Err(EvalError(format!("the expression gave {other:?}, not a number"))),
+        }
+    }
+}
+
+/// Why an expression could not be evaluated for one contact (a division by zero, a
+/// custom field of another type than the expression assumed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{0}")]
+pub struct EvalError(pub String);
+
+fn describe_failure(e: &cel::ExecutionError) -> String {
+    use cel::ExecutionError as E;
+    match e {
+        E::NoSuchKey(k) => format!("there is no field or key {k:?} here"),
+        E::UndeclaredReference(r) if r.starts_with('@') => "an internal value is missing".into(),
+        E::UndeclaredReference(r) => format!("{r} is not known here"),
+        other => {
+            let text = other.to_string();
+            if text.to_lowercase().contains("null") {
+                format!("{text} (a value was null: scores.likelihood is null until a model is trained)")
+            } else {
+                text
+            }
+        }
+    }
+}
+
+/// The 1-based line and column where the node `id` starts.
+fn position(info: &SourceInfo, source: &str, id: u64) -> (Option<u32>, Option<u32>) {
+    let Some((start, _)) = info.offset_for(id) else { return (None, None) };
+    let start = (start as usize).min(source.len());
+    let before = source.get(..start).unwrap_or(source);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (u32::try_from(line).ok(), u32::try_from(column).ok())
+}
+
+/// The parser's messages list every token it could have taken; say it shorter.
+fn tidy(message: &str) -> String {
+    match message.split_once(" expecting ") {
+        Some((head, expected)) if expected.len() > 60 => format!("{head}: an expression or an operator was expected"),
+        _ => message.to_owned(),
+    }
+}
+
+/// Replaces each `events("kind", days)` by a variable `@events_N` whose value the
+/// evaluation binds, after checking that both arguments are literals.
+fn bind_event_counts(e: &mut IdedExpr, counts: &mut Vec<EventCount>) -> Result<(), (u64, String)> {
+    if let Expr::Call(call) = &e.expr
+        && call.func_name == "events"
+        && call.target.is_none()
+    {
+        let kind = match call.args.first().map(|a| &a.expr) {
+            Some(Expr::Literal(LiteralValue::String(s))) => {
+                let kind: &str = s.inner();
+                crate::Ident::parse(kind)
+                    .ok_or_else(|| (e.id, format!("{kind:?} is not an event kind (lower-case letters, digits, _)")))?
+                    .to_string()
+            }
+            _ => {
+                return Err((
+                    e.id,
+                    "events() takes the event kind as a literal string, as in events(\"page_view\", 30)".into(),
+                ));
+            }
+        };
+        let days = match call.args.get(1).map(|a| &a.expr) {
+            Some(Expr::Literal(LiteralValue::Int(d))) => *d.inner(),
+            _ => {
+                return Err((
+                    e.id,
+                    "events() takes the number of days as a literal, as in events(\"page_view\", 30)".into(),
+                ));
+            }
+        };
+        if !(1..=MAX_EVENT_DAYS).contains(&days) {
+            return Err((e.id, format!("events() counts over 1 to {MAX_EVENT_DAYS} days, not {days}")));
+        }
+        let wanted = EventCount { kind, days };
+        let n = counts.iter().position(|c| *c == wanted).unwrap_or_else(|| {
+            counts.push(wanted);
+            counts.len() - 1
+        });
+        e.expr = Expr::Ident(format!("@events_{n}"));
+        return Ok(());
+    }
+    match &mut e.expr {
+        Expr::Call(c) => {
+            if let Some(t) = c.target.as_deref_mut() {
+                bind_event_counts(t, counts)?;
+            }
+            for a in &mut c.args {
+                bind_event_counts(a, counts)?;
+            }
+        }
+        Expr::Select(s) => bind_event_counts(&mut s.operand, counts)?,
+        Expr::List(l) => {
+            for item in &mut l.elements {
+                bind_event_counts(item, counts)?;
+            }
+        }
+        Expr::Map(m) => {
+            for entry in &mut m.entries {
+                if let cel::common::ast::EntryExpr::MapEntry(me) = &mut entry.expr {
+                    bind_event_counts(&mut me.key, counts)?;
+                    bind_event_counts(&mut me.value, counts)?;
+                }
+            }
+        }
+        Expr::Comprehension(c) => {
+            for part in [&mut c.iter_range, &mut c.accu_init, &mut c.loop_cond, &mut c.loop_step, &mut c.result] {
+                bind_event_counts(part, counts)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

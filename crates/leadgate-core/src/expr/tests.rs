@@ -1,0 +1,265 @@
+//! The language as a user writes it: what evaluates to what, and what is refused with
+//! which message at which place.
+
+use super::facts::{ActivityFacts, Bound, ContactFacts, EventFact, ScoreFacts};
+use super::{Expression, Scope, Type};
+use crate::model::{Account, Contact, Qualification, Response};
+use crate::{Direction, Stage, Timestamp};
+use serde_json::json;
+use uuid::Uuid;
+
+const DAY: i64 = 86_400_000_000;
+const NOW: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
+
+fn ago(days: i64) -> Timestamp {
+    Timestamp(NOW.0 - days * DAY)
+}
+
+fn response(action: &str, offer: &str, days: i64) -> Response {
+    Response {
+        id: Uuid::now_v7(),
+        contact_id: Uuid::nil(),
+        at: ago(days),
+        direction: Direction::Inbound,
+        channel: Some("paid_search".into()),
+        campaign: Some("crm-guide".into()),
+        placement: None,
+        referrer: None,
+        vendor: None,
+        action: action.into(),
+        obtained_via: "own_form".into(),
+        offer: Some(offer.into()),
+        form_id: None,
+        message: None,
+        fields: json!({"employees": 250}).as_object().unwrap().clone(),
+        junk: None,
+        inbox_id: None,
+    }
+}
+
+fn event(kind: &str, days: i64) -> EventFact {
+    EventFact { kind: kind.into(), at: ago(days), url: Some(format!("https://acme.example/{kind}")), props: json!({}) }
+}
+
+fn ann() -> ContactFacts {
+    let mut c = Contact::new(
+        Uuid::now_v7(),
+        Some("ann@acme.example".into()),
+        Direction::Inbound,
+        Some("paid_search".into()),
+        Stage::Prospect,
+        ago(40),
+    );
+    c.title = Some("Director of IT".into());
+    c.stage_at = ago(12);
+    c.custom = json!({"employees": 250, "industry": "software", "ratio": 0.5}).as_object().unwrap().clone();
+    ContactFacts {
+        contact: c,
+        account: Some(Account {
+            id: Uuid::now_v7(),
+            domain: "acme.example".into(),
+            name: Some("Acme".into()),
+            created_at: ago(40),
+        }),
+        responses: vec![response("download", "white paper", 3), response("form_fill", "demo", 20)],
+        events: vec![
+            event("page_view", 1),
+            event("page_view", 1),
+            event("page_view", 2),
+            event("page_view", 5),
+            event("pricing_view", 10),
+            event("pricing_view", 40),
+        ],
+        last_activity: Some(ago(1)),
+        qualification: Qualification { budget: Some("confirmed".into()), ..Qualification::default() },
+        scores: ScoreFacts { fit: 30, engagement: 12.5, likelihood: None },
+        grades: Some(("mofu".into(), "medium".into())),
+        now: NOW,
+    }
+}
+
+fn eval(source: &str) -> cel::Value {
+    let facts = ann();
+    let e = Expression::compile(source, Scope::Contact, &Type::Dyn).unwrap_or_else(|e| panic!("{source}: {e}"));
+    e.evaluate(&facts.bind()).unwrap_or_else(|e| panic!("{source}: {e}"))
+}
+
+#[test]
+fn expressions_read_the_contact_as_a_user_expects() {
+    use cel::Value::{Bool, Int};
+    let cases: &[(&str, cel::Value)] = &[
+        ("contact.title.contains('Director')", Bool(true)),
+        ("contact.stage == 'prospect' && contact.days_in_stage == 12", Bool(true)),
+        ("contact.age_days", Int(40)),
+        ("contact.domain == 'acme.example' && !contact.free_mail", Bool(true)),
+        ("contact.phone == ''", Bool(true)),
+        ("contact.custom.employees > 200", Bool(true)),
+        ("contact.custom.industry in ['software', 'saas']", Bool(true)),
+        ("has(contact.custom.budget)", Bool(false)),
+        ("account.name == 'Acme'", Bool(true)),
+        ("size(responses)", Int(2)),
+        ("responses.exists(r, r.offer == 'white paper' && r.days_ago < 7)", Bool(true)),
+        ("responses.all(r, r.channel == 'paid_search')", Bool(true)),
+        ("responses.filter(r, r.action == 'form_fill').size()", Int(1)),
+        ("responses[0].fields.employees", Int(250)),
+        ("engagement.visits_7d", Int(4)),
+        ("engagement.return_visits", Int(2)),
+        ("engagement.downloads_30d", Int(1)),
+        ("engagement.days_since_last_activity", Int(1)),
+        ("events('pricing_view', 30)", Int(1)),
+        ("events('pricing_view', 90) + events('page_view', 2)", Int(4)),
+        ("qualification.budget == 'confirmed' && qualification.need == ''", Bool(true)),
+        ("scores.fit >= 30 && scores.engagement > 10.0", Bool(true)),
+        ("funnel_position == 'mofu' && pain == 'medium'", Bool(true)),
+        ("contact.title.matches('^Dir.*(IT|Ops)$')", Bool(true)),
+        ("int(contact.custom.ratio * 10.0) == 5", Bool(true)),
+        ("double(engagement.visits_30d) / 2.0 == 2.0", Bool(true)),
+    ];
+    for (source, expected) in cases {
+        assert_eq!(&eval(source), expected, "{source}");
+    }
+}
+
+#[test]
+fn a_contact_that_never_did_anything_has_been_inactive_for_a_century() {
+    let mut facts = ann();
+    facts.events.clear();
+    facts.responses.clear();
+    facts.last_activity = None;
+    let e = Expression::compile("engagement.days_since_last_activity > 90", Scope::Contact, &Type::Bool).unwrap();
+    assert!(e.test(&facts.bind()).unwrap());
+}
+
+/// `(source, message fragment, line, column)`
+fn refused(scope: Scope, expect: Type, cases: &[(&str, &str, Option<u32>, Option<u32>)]) {
+    for (source, fragment, line, column) in cases {
+        let e = Expression::compile(source, scope, &expect).expect_err(source);
+        assert!(e.message.contains(fragment), "{source}: {:?} does not say {fragment:?}", e.message);
+        assert_eq!((e.line, e.column), (*line, *column), "{source}: {e}");
+    }
+}
+
+#[test]
+fn mistakes_are_refused_with_what_was_wrong_and_where() {
+    refused(
+        Scope::Contact,
+        Type::Bool,
+        &[
+            ("contact.titel == 'CEO'", "did you mean `title`?", Some(1), Some(8)),
+            ("contact.stage == 'mql' &&\n  contact.titel == ''", "did you mean `title`?", Some(2), Some(10)),
+            ("contcat.title == 'CEO'", "did you mean `contact`?", Some(1), Some(1)),
+            ("contact.title == 3", "string and int are never equal", Some(1), Some(15)),
+            ("engagement.visits_30d > 'many'", "cannot be ordered", Some(1), Some(23)),
+            ("engagement.visits_30d + 1.5 > 2.0", "same kind of number", Some(1), Some(23)),
+            ("contact.title.contains(", "expression or an operator was expected", Some(1), Some(24)),
+            ("contact.title &&\n  contact.stage == 'mql'", "expected true or false, found string", Some(1), Some(8)),
+            ("contact.title", "gives string where bool is expected", Some(1), Some(8)),
+            ("sizee(responses) > 1", "did you mean `size`?", Some(1), Some(6)),
+            ("responses.exists(r, r.ofer == 'x')", "did you mean `offer`?", Some(1), Some(22)),
+            ("contact.title.matches('[')", "not a valid regular expression", Some(1), Some(23)),
+            ("events(contact.channel, 30) > 0", "literal string", Some(1), Some(7)),
+            ("events('page_view', 9999) > 0", "1 to 365 days", Some(1), Some(7)),
+            ("contact['title'] == ''", "with a dot", Some(1), Some(8)),
+            ("", "empty", None, None),
+            ("b'bytes' == b'bytes'", "byte strings", Some(1), Some(1)),
+            ("funnel_position == 'tofu' || x", "unknown variable `x`", Some(1), Some(30)),
+        ],
+    );
+    // The rules that decide funnel position and pain cannot read them.
+    refused(
+        Scope::ContactBeforeGrades,
+        Type::Bool,
+        &[("pain == 'acute'", "unknown variable `pain`", Some(1), Some(1))],
+    );
+    // Engagement rules see one activity, not the contact's lists.
+    refused(Scope::Activity, Type::Bool, &[("size(responses) > 0", "unknown variable `responses`", Some(1), Some(6))]);
+}
+
+#[test]
+fn expressions_that_would_cost_too_much_are_refused_when_saved() {
+    let long = format!("contact.title == '{}'", "x".repeat(5_000));
+    let deep = format!("{}true{}", "(".repeat(200), ")".repeat(200));
+    let wide = vec!["engagement.visits_7d > 1"; 120].join(" || ");
+    let nested = "responses.exists(a, responses.exists(b, responses.exists(c, a == b && b == c)))";
+    for (source, fragment) in [
+        (long.as_str(), "longer than 4096 bytes"),
+        (deep.as_str(), "does not parse"),
+        (wide.as_str(), "too large"),
+        (nested, "at most 2"),
+        ("contact.title == '\u{0}'", "control character"),
+    ] {
+        let e = Expression::compile(source, Scope::Contact, &Type::Bool).expect_err(fragment);
+        assert!(e.message.contains(fragment) || fragment == "does not parse", "{fragment}: {e}");
+    }
+}
+
+#[test]
+fn an_expression_that_fails_for_one_contact_says_why() {
+    let facts = ann();
+    let bound = facts.bind();
+    let cases = [
+        ("engagement.visits_7d / (engagement.visits_90d - 4) > 1", "division"),
+        ("scores.likelihood > 0.5", "likelihood is null until a model is trained"),
+        ("contact.custom.nope == 1", "no field or key"),
+    ];
+    for (source, fragment) in cases {
+        let e = Expression::compile(source, Scope::Contact, &Type::Bool).unwrap();
+        let err = e.test(&bound).expect_err(source);
+        assert!(err.0.to_lowercase().contains(fragment), "{source}: {err}");
+    }
+}
+
+#[test]
+fn engagement_rules_see_one_activity_and_the_contact() {
+    let facts = ann();
+    let e = Expression::compile(
+        "activity.kind == 'page_view' && activity.url.endsWith('/page_view') && contact.title != ''",
+        Scope::Activity,
+        &Type::Bool,
+    )
+    .unwrap();
+    let ev = &facts.events[0];
+    let bound = Bound::activity(&facts.contact, &ActivityFacts::of_event(ev), NOW);
+    assert!(e.test(&bound).unwrap());
+    let fields = json!({});
+    let other = bound.with_activity(&ActivityFacts::of_response(&facts.responses[0], &fields));
+    assert!(!e.test(&other).unwrap());
+    let offer = Expression::compile(
+        "activity.source == 'response' && activity.offer == 'white paper'",
+        Scope::Activity,
+        &Type::Bool,
+    )
+    .unwrap();
+    assert!(offer.test(&other).unwrap());
+}
+
+proptest::proptest! {
+    /// Whatever is typed, compiling and evaluating answers; nothing panics.
+    #[test]
+    fn any_text_compiles_or_is_refused_without_panicking(source in "[ -~\\n]{0,80}") {
+        let facts = ann();
+        let bound = facts.bind();
+        for scope in [Scope::Contact, Scope::Activity] {
+            if let Ok(e) = Expression::compile(&source, scope, &Type::Dyn) {
+                let _ = e.evaluate(&bound);
+            }
+        }
+    }
+
+    /// Expressions built from the language's own pieces exercise the checker deeper
+    /// than random text does.
+    #[test]
+    fn any_combination_of_known_pieces_is_checked_without_panicking(
+        parts in proptest::collection::vec(proptest::sample::select(vec![
+            "contact.title", "contact.custom.x", "engagement.visits_7d", "responses", "scores.likelihood",
+            "==", "<", "+", "&&", "||", "!", "(", ")", "[", "]", ".exists(r,", "r.offer", "size(", "'a'",
+            "1", "2.5", "null", "true", "in", "?", ":", ",", "events('page_view', 7)", ".contains(",
+        ]), 0..16)
+    ) {
+        let source = parts.join(" ");
+        let facts = ann();
+        if let Ok(e) = Expression::compile(&source, Scope::Contact, &Type::Dyn) {
+            let _ = e.evaluate(&facts.bind());
+        }
+    }
+}
