@@ -11,6 +11,7 @@ pub mod access;
 pub mod account;
 pub mod capture;
 pub mod dedupe;
+pub mod definition;
 pub mod email;
 pub mod error;
 pub mod event;
@@ -23,6 +24,7 @@ pub mod lifecycle;
 pub mod merge;
 pub mod model;
 pub mod response;
+pub mod scoring;
 pub mod time;
 
 pub use access::{Permission, Role};

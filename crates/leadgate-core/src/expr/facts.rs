@@ -289,13 +289,14 @@ pub struct Bound<'a> {
 }
 
 impl<'a> Bound<'a> {
+    /// The activity scope, before an activity is given: `contact` only.
+    pub fn for_activities(contact: &Contact, now: Timestamp) -> Bound<'a> {
+        Bound { vars: vec![("contact", contact_value(contact, now))], events: &[], now }
+    }
+
     /// The activity scope: `contact` and one `activity`.
     pub fn activity(contact: &Contact, activity: &ActivityFacts<'_>, now: Timestamp) -> Bound<'a> {
-        Bound {
-            vars: vec![("contact", contact_value(contact, now)), ("activity", activity.value(now))],
-            events: &[],
-            now,
-        }
+        Self::for_activities(contact, now).with_activity(activity)
     }
 
     /// The same contact with another activity (the `contact` value is shared).

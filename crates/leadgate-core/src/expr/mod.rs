@@ -298,4 +298,4 @@ fn bind_event_counts(e: &mut IdedExpr, counts: &mut Vec<EventCount>) -> Result<(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

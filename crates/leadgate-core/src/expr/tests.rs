@@ -8,8 +8,8 @@ use crate::{Direction, Stage, Timestamp};
 use serde_json::json;
 use uuid::Uuid;
 
-const DAY: i64 = 86_400_000_000;
-const NOW: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
+pub(crate) const DAY: i64 = 86_400_000_000;
+pub(crate) const NOW: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
 
 fn ago(days: i64) -> Timestamp {
     Timestamp(NOW.0 - days * DAY)
@@ -41,7 +41,7 @@ fn event(kind: &str, days: i64) -> EventFact {
     EventFact { kind: kind.into(), at: ago(days), url: Some(format!("https://acme.example/{kind}")), props: json!({}) }
 }
 
-fn ann() -> ContactFacts {
+pub(crate) fn ann() -> ContactFacts {
     let mut c = Contact::new(
         Uuid::now_v7(),
         Some("ann@acme.example".into()),

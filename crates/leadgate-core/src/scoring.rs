@@ -1,0 +1,661 @@
+//! Scores that explain themselves: fit, engagement, funnel position and pain.
+//!
+//! A scoring model is a document (TOML or JSON) of rules, each an expression:
+//!
+//! - **fit** rules look at who the contact is (`contact`, `account`, `qualification`,
+//!   `responses`, …); each that holds adds its points (negative points take away);
+//! - **engagement** rules look at one thing the contact did (`activity`): every event and
+//!   response that satisfies a rule earns its points, which halve every
+//!   `half_life_days`; a rule's `cap` bounds what it contributes;
+//! - **funnel** and **pain** rules, tried in order, put the contact at `tofu`, `mofu` or
+//!   `bofu` and grade its pain `low`, `medium` or `acute`; the first that holds decides,
+//!   with its reason. Without any, the built-in rules of [`default_funnel`] and
+//!   [`default_pain`] apply.
+//!
+//! Every score keeps the rules behind it ([`Assessment`]), and engagement is kept as the
+//! undecayed sum of each rule, so that its value at any later time is exact without
+//! reading the history again ([`Assessment::engagement_at`]).
+
+use crate::Timestamp;
+use crate::expr::facts::{ActivityFacts, Bound, ContactFacts, days_between};
+use crate::expr::{ExprError, Expression, Scope, Type};
+use crate::time::MICROS_PER_SECOND;
+use serde::{Deserialize, Serialize};
+
+pub const MAX_RULES: usize = 100;
+pub const MAX_POINTS: i64 = 1_000;
+const MAX_NAME: usize = 80;
+const MAX_REASON: usize = 200;
+const MICROS_PER_DAY: f64 = 86_400.0 * MICROS_PER_SECOND as f64;
+
+/// A scoring model as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Days after which an engagement point counts half.
+    #[serde(default = "default_half_life")]
+    pub half_life_days: f64,
+    #[serde(default)]
+    pub fit: Vec<RuleSpec>,
+    #[serde(default)]
+    pub engagement: Vec<RuleSpec>,
+    #[serde(default)]
+    pub funnel: Vec<GradeSpec>,
+    #[serde(default)]
+    pub pain: Vec<GradeSpec>,
+}
+
+fn default_half_life() -> f64 {
+    30.0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub name: String,
+    pub when: String,
+    pub points: i64,
+    /// Most points the rule may contribute (engagement rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<i64>,
+}
+
+/// A funnel or pain rule: the grade it gives (`position` for funnel rules, `level` for
+/// pain rules), when, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradeSpec {
+    #[serde(alias = "position", alias = "level")]
+    pub grade: String,
+    pub when: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FunnelPosition {
+    Tofu,
+    Mofu,
+    Bofu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pain {
+    Low,
+    Medium,
+    Acute,
+}
+
+impl FunnelPosition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunnelPosition::Tofu => "tofu",
+            FunnelPosition::Mofu => "mofu",
+            FunnelPosition::Bofu => "bofu",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        [Self::Tofu, Self::Mofu, Self::Bofu].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl Pain {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pain::Low => "low",
+            Pain::Medium => "medium",
+            Pain::Acute => "acute",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        [Self::Low, Self::Medium, Self::Acute].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// A part of a model that is wrong: where, and what.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelError {
+    /// `fit[2].when`, `half_life_days`, …
+    pub field: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression: Option<ExprError>,
+}
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.expression {
+            Some(e) => write!(f, "{}: {e}", self.field),
+            None => write!(f, "{}: {}", self.field, self.message),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub when: Expression,
+    pub points: i64,
+    pub cap: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GradeRule<G> {
+    pub grade: G,
+    pub when: Expression,
+    pub reason: String,
+}
+
+/// A scoring model whose every expression compiled.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub spec: ModelSpec,
+    pub half_life_days: f64,
+    pub fit: Vec<Rule>,
+    pub engagement: Vec<Rule>,
+    pub funnel: Vec<GradeRule<FunnelPosition>>,
+    pub pain: Vec<GradeRule<Pain>>,
+}
+
+fn model_error(field: String, message: impl Into<String>) -> ModelError {
+    ModelError { field, message: message.into(), expression: None }
+}
+
+impl ModelSpec {
+    /// Reads a model from TOML or JSON text (JSON when it starts with `{`).
+    pub fn parse(text: &str) -> Result<Self, ModelError> {
+        if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(|e| model_error("model".into(), format!("not a valid model: {e}")))
+        } else {
+            toml::from_str(text).map_err(|e| model_error("model".into(), format!("not a valid model: {}", e.message())))
+        }
+    }
+}
+
+/// The built-in funnel rules, used when a model gives none.
+pub fn default_funnel() -> Vec<GradeSpec> {
+    vec![
+        GradeSpec {
+            grade: "bofu".into(),
+            when: "responses.exists(r, r.action in ['demo_request', 'proposal_request', 'quote_request', \
+                   'contact_sales', 'trial_signup']) || events('pricing_view', 30) > 0"
+                .into(),
+            reason: "asked for a demo, a trial, a proposal or a quote, or viewed pricing in the last 30 days".into(),
+        },
+        GradeSpec {
+            grade: "mofu".into(),
+            when: "engagement.return_visits >= 2 || engagement.downloads_90d > 0 || size(responses) > 1".into(),
+            reason: "came back, downloaded, or responded more than once".into(),
+        },
+        GradeSpec { grade: "tofu".into(), when: "true".into(), reason: "no sign of evaluating a purchase yet".into() },
+    ]
+}
+
+/// The built-in pain rules, used when a model gives none.
+pub fn default_pain() -> Vec<GradeSpec> {
+    vec![
+        GradeSpec {
+            grade: "acute".into(),
+            when: "responses.exists(r, r.days_ago <= 30 && r.action in ['demo_request', 'proposal_request', \
+                   'quote_request', 'contact_sales']) || qualification.timeline in ['now', 'urgent', 'this_month']"
+                .into(),
+            reason: "asked for a seller in the last 30 days, or needs a solution now".into(),
+        },
+        GradeSpec {
+            grade: "medium".into(),
+            when: "engagement.return_visits >= 2 || engagement.downloads_30d > 0 || events('pricing_view', 90) > 0"
+                .into(),
+            reason: "keeps coming back to read about the problem".into(),
+        },
+        GradeSpec { grade: "low".into(), when: "true".into(), reason: "no sign of urgency yet".into() },
+    ]
+}
+
+impl Model {
+    /// Compiles every rule of `spec`, refusing the first that is wrong.
+    pub fn compile(spec: ModelSpec) -> Result<Self, ModelError> {
+        if !(spec.half_life_days.is_finite() && (0.5..=3650.0).contains(&spec.half_life_days)) {
+            return Err(model_error("half_life_days".into(), "half_life_days must be from 0.5 to 3650"));
+        }
+        let fit = rules("fit", &spec.fit, Scope::Contact, false)?;
+        let engagement = rules("engagement", &spec.engagement, Scope::Activity, true)?;
+        let funnel_specs = if spec.funnel.is_empty() { default_funnel() } else { spec.funnel.clone() };
+        let pain_specs = if spec.pain.is_empty() { default_pain() } else { spec.pain.clone() };
+        let funnel = grades("funnel", &funnel_specs, FunnelPosition::parse, "tofu, mofu or bofu")?;
+        let pain = grades("pain", &pain_specs, Pain::parse, "low, medium or acute")?;
+        Ok(Self { half_life_days: spec.half_life_days, spec, fit, engagement, funnel, pain })
+    }
+
+    /// Scores and grades a contact, as of `facts.now`.
+    pub fn assess(&self, facts: &ContactFacts) -> Assessment {
+        let mut errors = Vec::new();
+        let bound = facts.bind();
+        let mut fit_factors = Vec::new();
+        for r in &self.fit {
+            match r.when.test(&bound) {
+                Ok(true) => fit_factors.push(FitFactor { rule: r.name.clone(), points: r.points }),
+                Ok(false) => {}
+                Err(e) => errors.push(RuleFailure { rule: format!("fit: {}", r.name), message: e.0 }),
+            }
+        }
+        let mut parts: Vec<EngagementPart> = self
+            .engagement
+            .iter()
+            .map(|r| EngagementPart { rule: r.name.clone(), sum: 0.0, cap: r.cap, activities: 0 })
+            .collect();
+        if !self.engagement.is_empty() {
+            let contact_only = Bound::for_activities(&facts.contact, facts.now);
+            let response_fields: Vec<serde_json::Value> =
+                facts.responses.iter().map(|r| serde_json::Value::Object(r.fields.clone())).collect();
+            let activities = facts
+                .events
+                .iter()
+                .map(ActivityFacts::of_event)
+                .chain(facts.responses.iter().zip(&response_fields).map(|(r, f)| ActivityFacts::of_response(r, f)));
+            for a in activities {
+                let bound = contact_only.with_activity(&a);
+                self.add(&mut parts, &bound, a.at, facts.now, &mut errors);
+            }
+        }
+        let mut assessment = Assessment {
+            fit: fit_factors.iter().map(|f| f.points).sum(),
+            fit_factors,
+            engagement: parts,
+            as_of: facts.now,
+            half_life_days: self.half_life_days,
+            funnel: Grade { grade: FunnelPosition::Tofu, reason: String::new() },
+            pain: Grade { grade: Pain::Low, reason: String::new() },
+            errors,
+        };
+        // The grades may read the scores just computed.
+        let mut graded = facts.clone();
+        graded.scores.fit = assessment.fit;
+        graded.scores.engagement = assessment.engagement_at(facts.now);
+        let bound = graded.bind();
+        assessment.funnel = first_grade(&self.funnel, &bound, FunnelPosition::Tofu, "funnel", &mut assessment.errors);
+        assessment.pain = first_grade(&self.pain, &bound, Pain::Low, "pain", &mut assessment.errors);
+        assessment
+    }
+
+    /// Adds what one activity at `at` earns to `parts`, as of `now`.
+    fn add(
+        &self,
+        parts: &mut [EngagementPart],
+        bound: &Bound<'_>,
+        at: Timestamp,
+        now: Timestamp,
+        errors: &mut Vec<RuleFailure>,
+    ) {
+        let decay = decay(now.0 - at.0, self.half_life_days);
+        for (r, part) in self.engagement.iter().zip(parts.iter_mut()) {
+            match r.when.test(bound) {
+                Ok(true) => {
+                    part.sum += r.points as f64 * decay;
+                    part.activities += 1;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    if errors.len() < 20 {
+                        errors.push(RuleFailure { rule: format!("engagement: {}", r.name), message: e.0 });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `0.5` to the power of the elapsed half-lives; no growth for the future.
+fn decay(elapsed_micros: i64, half_life_days: f64) -> f64 {
+    let days = elapsed_micros.max(0) as f64 / MICROS_PER_DAY;
+    0.5f64.powf(days / half_life_days)
+}
+
+fn first_grade<G: Copy>(
+    rules: &[GradeRule<G>],
+    bound: &Bound<'_>,
+    fallback: G,
+    what: &str,
+    errors: &mut Vec<RuleFailure>,
+) -> Grade<G> {
+    for r in rules {
+        match r.when.test(bound) {
+            Ok(true) => return Grade { grade: r.grade, reason: r.reason.clone() },
+            Ok(false) => {}
+            Err(e) => errors.push(RuleFailure { rule: format!("{what}: {}", r.reason), message: e.0 }),
+        }
+    }
+    Grade { grade: fallback, reason: "no rule matched".into() }
+}
+
+fn check_name(field: &str, name: &str) -> Result<(), ModelError> {
+    let n = name.trim();
+    if n.is_empty() || n.chars().count() > MAX_NAME || crate::inquiry::has_control_chars(n) {
+        return Err(model_error(field.into(), format!("a rule needs a name of 1 to {MAX_NAME} printable characters")));
+    }
+    Ok(())
+}
+
+fn rules(section: &str, specs: &[RuleSpec], scope: Scope, capped: bool) -> Result<Vec<Rule>, ModelError> {
+    if specs.len() > MAX_RULES {
+        return Err(model_error(section.into(), format!("at most {MAX_RULES} {section} rules")));
+    }
+    let mut out = Vec::with_capacity(specs.len());
+    for (i, s) in specs.iter().enumerate() {
+        let at = |f: &str| format!("{section}[{i}].{f}");
+        check_name(&at("name"), &s.name)?;
+        if specs[..i].iter().any(|o| o.name.trim() == s.name.trim()) {
+            return Err(model_error(at("name"), format!("two {section} rules are named {:?}", s.name.trim())));
+        }
+        if !(-MAX_POINTS..=MAX_POINTS).contains(&s.points) {
+            return Err(model_error(at("points"), format!("points must be from -{MAX_POINTS} to {MAX_POINTS}")));
+        }
+        match s.cap {
+            Some(_) if !capped => return Err(model_error(at("cap"), "only engagement rules have a cap")),
+            Some(c) if !(1..=MAX_POINTS * 100).contains(&c) => {
+                return Err(model_error(at("cap"), "a cap must be a positive number of points"));
+            }
+            _ => {}
+        }
+        let when = Expression::compile(&s.when, scope, &Type::Bool).map_err(|e| ModelError {
+            field: at("when"),
+            message: e.message.clone(),
+            expression: Some(e),
+        })?;
+        out.push(Rule { name: s.name.trim().to_owned(), when, points: s.points, cap: s.cap });
+    }
+    Ok(out)
+}
+
+fn grades<G: Copy>(
+    section: &str,
+    specs: &[GradeSpec],
+    parse: fn(&str) -> Option<G>,
+    allowed: &str,
+) -> Result<Vec<GradeRule<G>>, ModelError> {
+    if specs.len() > MAX_RULES {
+        return Err(model_error(section.into(), format!("at most {MAX_RULES} {section} rules")));
+    }
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let at = |f: &str| format!("{section}[{i}].{f}");
+            let grade = parse(s.grade.trim())
+                .ok_or_else(|| model_error(at("grade"), format!("{:?} is not one of {allowed}", s.grade)))?;
+            let reason = s.reason.trim();
+            if reason.is_empty() || reason.chars().count() > MAX_REASON || crate::inquiry::has_control_chars(reason) {
+                return Err(model_error(at("reason"), format!("a reason of 1 to {MAX_REASON} printable characters")));
+            }
+            let when = Expression::compile(&s.when, Scope::ContactBeforeGrades, &Type::Bool)
+                .map_err(|e| ModelError { field: at("when"), message: e.message.clone(), expression: Some(e) })?;
+            Ok(GradeRule { grade, when, reason: reason.to_owned() })
+        })
+        .collect()
+}
+
+/// A fit rule that holds for the contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitFactor {
+    pub rule: String,
+    pub points: i64,
+}
+
+/// What one engagement rule has earned, undecayed as of the assessment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngagementPart {
+    pub rule: String,
+    /// The rule's points over every activity it matched, decayed to `as_of`, before the cap.
+    pub sum: f64,
+    pub cap: Option<i64>,
+    /// How many activities matched.
+    pub activities: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grade<G> {
+    pub grade: G,
+    pub reason: String,
+}
+
+/// A rule that could not be evaluated for this contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleFailure {
+    pub rule: String,
+    pub message: String,
+}
+
+/// What a scoring model says of one contact, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub fit: i64,
+    pub fit_factors: Vec<FitFactor>,
+    pub engagement: Vec<EngagementPart>,
+    pub as_of: Timestamp,
+    pub half_life_days: f64,
+    pub funnel: Grade<FunnelPosition>,
+    pub pain: Grade<Pain>,
+    pub errors: Vec<RuleFailure>,
+}
+
+/// One line of a score's explanation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Factor {
+    pub rule: String,
+    pub points: f64,
+    pub reason: String,
+}
+
+impl Assessment {
+    /// The engagement score at `at`: each rule's sum decayed from `as_of`, then capped.
+    pub fn engagement_at(&self, at: Timestamp) -> f64 {
+        self.parts_at(at).map(|(_, v)| v).sum()
+    }
+
+    fn parts_at(&self, at: Timestamp) -> impl Iterator<Item = (&EngagementPart, f64)> {
+        let d = decay(at.0 - self.as_of.0, self.half_life_days);
+        self.engagement.iter().map(move |p| {
+            let v = p.sum * d;
+            (p, p.cap.map_or(v, |c| v.min(c as f64)))
+        })
+    }
+
+    /// Every rule that contributed, with its points at `at` and why.
+    pub fn factors(&self, at: Timestamp) -> Vec<Factor> {
+        let mut out: Vec<Factor> = self
+            .fit_factors
+            .iter()
+            .map(|f| Factor {
+                rule: f.rule.clone(),
+                points: f.points as f64,
+                reason: format!("fit rule {:?} holds", f.rule),
+            })
+            .collect();
+        for (p, v) in self.parts_at(at).filter(|(p, _)| p.activities > 0) {
+            let capped = p.cap.is_some_and(|c| (p.sum * decay(at.0 - self.as_of.0, self.half_life_days)) > c as f64);
+            out.push(Factor {
+                rule: p.rule.clone(),
+                points: round1(v),
+                reason: format!(
+                    "{} matching activit{}, each worth less with age (half-life {} days){}",
+                    p.activities,
+                    if p.activities == 1 { "y" } else { "ies" },
+                    self.half_life_days,
+                    if capped { ", capped" } else { "" }
+                ),
+            });
+        }
+        out
+    }
+
+    /// Days since the assessment was made (for callers deciding to refresh it).
+    pub fn age_days(&self, now: Timestamp) -> i64 {
+        days_between(self.as_of, now)
+    }
+}
+
+/// Rounded to one decimal, as scores are shown.
+pub fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::tests::{DAY, NOW, ann};
+
+    const MODEL: &str = r#"
+half_life_days = 10
+
+[[fit]]
+name = "director or above"
+when = "contact.title.matches('(?i)(director|vp|chief|head)')"
+points = 20
+
+[[fit]]
+name = "big company"
+when = "contact.custom.employees > 200"
+points = 15
+
+[[fit]]
+name = "free mail"
+when = "contact.free_mail"
+points = -10
+
+[[engagement]]
+name = "page views"
+when = "activity.kind == 'page_view'"
+points = 2
+
+[[engagement]]
+name = "pricing"
+when = "activity.kind == 'pricing_view'"
+points = 10
+cap = 8
+
+[[engagement]]
+name = "white paper"
+when = "activity.source == 'response' && activity.offer == 'white paper'"
+points = 5
+"#;
+
+    fn model() -> Model {
+        Model::compile(ModelSpec::parse(MODEL).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn fit_adds_the_points_of_every_rule_that_holds_and_says_which() {
+        let a = model().assess(&ann());
+        assert_eq!(a.fit, 35);
+        let rules: Vec<_> = a.fit_factors.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(rules, ["director or above", "big company"]);
+        assert!(a.errors.is_empty(), "{:?}", a.errors);
+    }
+
+    #[test]
+    fn engagement_decays_with_age_and_stops_at_its_cap() {
+        let a = model().assess(&ann());
+        let part = |name: &str| a.engagement.iter().find(|p| p.rule == name).unwrap();
+        // Four page views, 1, 1, 2 and 5 days ago, at half-life 10 days.
+        let views = 2.0 * (0.5f64.powf(0.1) * 2.0 + 0.5f64.powf(0.2) + 0.5f64.powf(0.5));
+        assert!((part("page views").sum - views).abs() < 1e-9);
+        assert_eq!(part("page views").activities, 4);
+        // Pricing: 10 points 10 days ago (5) and 40 days ago (0.625), capped at 8.
+        assert!((part("pricing").sum - 5.625).abs() < 1e-9);
+        assert!((part("white paper").sum - 5.0 * 0.5f64.powf(0.3)).abs() < 1e-9);
+        let expected = views + 5.625 + 5.0 * 0.5f64.powf(0.3);
+        assert!((a.engagement_at(NOW) - expected).abs() < 1e-9);
+        // Ten days later every part is worth half; the cap still bounds the pricing part.
+        let later = Timestamp(NOW.0 + 10 * DAY);
+        assert!((a.engagement_at(later) - expected / 2.0).abs() < 1e-9);
+        let factors = a.factors(NOW);
+        let pricing = factors.iter().find(|f| f.rule == "pricing").unwrap();
+        assert_eq!(pricing.points, 5.6);
+        assert!(pricing.reason.contains("2 matching activities"), "{}", pricing.reason);
+        let model = model();
+        let mut capped = ann();
+        capped.events.push(crate::expr::facts::EventFact {
+            kind: "pricing_view".into(),
+            at: NOW,
+            url: None,
+            props: serde_json::json!({}),
+        });
+        let c = model.assess(&capped);
+        let f = c.factors(NOW);
+        let pricing = f.iter().find(|f| f.rule == "pricing").unwrap();
+        assert_eq!(pricing.points, 8.0);
+        assert!(pricing.reason.ends_with("capped"), "{}", pricing.reason);
+    }
+
+    #[test]
+    fn the_built_in_grades_read_what_the_contact_did() {
+        let a = model().assess(&ann());
+        // Ann viewed pricing 10 days ago: bottom of the funnel; she keeps coming back.
+        assert_eq!(a.funnel.grade, FunnelPosition::Bofu);
+        assert!(a.funnel.reason.contains("pricing"));
+        assert_eq!(a.pain.grade, Pain::Medium);
+        let mut quiet = ann();
+        quiet.events.clear();
+        quiet.responses.truncate(1);
+        quiet.responses[0].action = "form_fill".into();
+        let q = model().assess(&quiet);
+        assert_eq!((q.funnel.grade, q.pain.grade), (FunnelPosition::Tofu, Pain::Low));
+    }
+
+    #[test]
+    fn a_model_may_bring_its_own_grades_and_they_may_read_the_scores() {
+        let text = format!(
+            "{MODEL}\n[[funnel]]\nposition = \"bofu\"\nwhen = \"scores.fit >= 35\"\nreason = \"fits\"\n\
+             [[funnel]]\nposition = \"tofu\"\nwhen = \"true\"\nreason = \"default\"\n\
+             [[pain]]\nlevel = \"acute\"\nwhen = \"qualification.budget == 'confirmed'\"\nreason = \"budget\"\n"
+        );
+        let m = Model::compile(ModelSpec::parse(&text).unwrap()).unwrap();
+        let a = m.assess(&ann());
+        assert_eq!((a.funnel.grade, a.funnel.reason.as_str()), (FunnelPosition::Bofu, "fits"));
+        assert_eq!((a.pain.grade, a.pain.reason.as_str()), (Pain::Acute, "budget"));
+    }
+
+    #[test]
+    fn json_models_read_the_same() {
+        let spec = ModelSpec::parse(MODEL).unwrap();
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(ModelSpec::parse(&json).unwrap(), spec);
+    }
+
+    #[test]
+    fn a_rule_that_fails_for_one_contact_is_reported_and_the_others_still_count() {
+        let text = MODEL.replace("contact.custom.employees > 200", "contact.custom.missing > 200");
+        let a = Model::compile(ModelSpec::parse(&text).unwrap()).unwrap().assess(&ann());
+        assert_eq!(a.fit, 20);
+        assert_eq!(a.errors.len(), 1);
+        assert_eq!(a.errors[0].rule, "fit: big company");
+    }
+
+    #[test]
+    fn a_wrong_model_names_the_rule_and_the_field() {
+        let cases = [
+            (MODEL.replace("half_life_days = 10", "half_life_days = 0"), "half_life_days"),
+            (MODEL.replace("points = 15", "points = 5000"), "fit[1].points"),
+            (MODEL.replace("name = \"big company\"", "name = \"director or above\""), "fit[1].name"),
+            (MODEL.replace("activity.kind == 'pricing_view'", "activity.knd == 'pricing_view'"), "engagement[1].when"),
+            (MODEL.replace("contact.free_mail", "activity.kind == 'x'"), "fit[2].when"),
+            (format!("{MODEL}\n[[fit]]\nname = \"x\"\nwhen = \"true\"\npoints = 1\ncap = 3\n"), "fit[3].cap"),
+            (format!("{MODEL}\n[[pain]]\nlevel = \"severe\"\nwhen = \"true\"\nreason = \"r\"\n"), "pain[0].grade"),
+            (format!("{MODEL}\n[[pain]]\nlevel = \"low\"\nwhen = \"pain == 'low'\"\nreason = \"r\"\n"), "pain[0].when"),
+        ];
+        for (text, field) in cases {
+            let err = ModelSpec::parse(&text).and_then(Model::compile).expect_err(field);
+            assert_eq!(err.field, field, "{err}");
+        }
+        let err = ModelSpec::parse("[[fit]]\nname = \"x\"\nwhen = \"true\"\npoints = 1\ncolour = 2\n").unwrap_err();
+        assert!(err.message.contains("colour"), "{err}");
+        let err = ModelSpec::parse(&MODEL.replace("activity.knd", "x")).map(|_| ());
+        assert!(err.is_ok());
+        let e = ModelSpec::parse(&MODEL.replace("activity.kind == 'pricing_view'", "activity.knd == 'pricing_view'"))
+            .and_then(Model::compile)
+            .unwrap_err();
+        let at = e.expression.unwrap();
+        assert_eq!((at.line, at.column), (Some(1), Some(9)));
+        assert!(at.message.contains("did you mean `kind`?"));
+    }
+}
