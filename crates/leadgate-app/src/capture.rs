@@ -135,7 +135,15 @@ impl App {
         loop {
             attempt += 1;
             match self.record(item, &form, &inquiry, junk.as_ref()).await {
-                Ok(receipt) => return Ok(receipt),
+                Ok(mut receipt) => {
+                    // A definition may qualify the contact at once.
+                    if let Some(report) = self.assess_quietly(&[receipt.contact_id]).await
+                        && let Some(moved) = report.moves.iter().find(|m| m.contact_id == receipt.contact_id)
+                    {
+                        receipt.stage = moved.to;
+                    }
+                    return Ok(receipt);
+                }
                 // Two first inquiries from one email (or one new domain) raced; the
                 // retry finds the other's contact.
                 Err(StoreError::Conflict(_)) if attempt < MAX_CONFLICT_RETRIES => continue,

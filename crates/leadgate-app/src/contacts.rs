@@ -2,7 +2,7 @@
 
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::lifecycle::{self, Actor, Cause, CauseKind, TransitionError};
-use leadgate_core::model::{Account, Contact, ContactFilter, Response, StoredEvent};
+use leadgate_core::model::{Account, Contact, ContactFilter, Qualification, Response, StoredEvent};
 use leadgate_core::{Direction, Email, Ident, Stage, StageChange};
 use leadgate_store::Tx;
 use serde::Serialize;
@@ -14,9 +14,31 @@ pub struct ContactView {
     #[serde(flatten)]
     pub contact: Contact,
     pub account: Option<Account>,
+    pub qualification: Qualification,
+    pub scores: ScoresView,
+    pub funnel_position: &'static str,
+    pub funnel_reason: String,
+    pub pain: &'static str,
+    pub pain_reason: String,
     pub stage_history: Vec<StageChange>,
     pub responses: Vec<Response>,
     pub recent_events: Vec<StoredEvent>,
+}
+
+/// A contact's scores now, and every rule and feature behind them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoresView {
+    pub fit: i64,
+    /// Engagement decayed to the time of reading.
+    pub engagement: f64,
+    /// Predicted probability of conversion; `null` until a model is trained.
+    pub likelihood: Option<f64>,
+    pub factors: Vec<serde_json::Value>,
+    /// The scoring model (`name@version`), and when it assessed the contact.
+    pub model: String,
+    pub assessed_at: leadgate_core::Timestamp,
+    /// Rules that could not be evaluated for this contact.
+    pub failures: Vec<leadgate_core::scoring::RuleFailure>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -60,12 +82,48 @@ impl App {
             Some(a) => self.store.account(a).await?,
             None => None,
         };
-        let (stage_history, responses, recent_events) = tokio::try_join!(
+        let one = [id];
+        let (stage_history, responses, recent_events, qualification, stored) = tokio::try_join!(
             self.store.stage_history(id),
             self.store.responses(id),
             self.store.recent_events(id, RECENT_EVENTS),
+            self.store.qualifications(&one),
+            self.store.scores(&one),
         )?;
-        Ok(ContactView { contact, account, stage_history, responses, recent_events })
+        let now = self.now();
+        let stored = match stored.into_iter().next() {
+            Some(s) => s,
+            // Never assessed yet (imported, say): assessed now, for this answer only.
+            None => self.assessor.assess_unsaved(id, now).await?,
+        };
+        let a = &stored.assessment;
+        let mut factors: Vec<serde_json::Value> =
+            a.factors(now).into_iter().map(|f| serde_json::to_value(f).unwrap_or_default()).collect();
+        if let Some(serde_json::Value::Array(features)) = &stored.likelihood_factors {
+            factors.extend(features.iter().cloned());
+        }
+        let scores = ScoresView {
+            fit: a.fit,
+            engagement: leadgate_core::scoring::round1(a.engagement_at(now)),
+            likelihood: stored.likelihood,
+            factors,
+            model: stored.model.clone(),
+            assessed_at: a.as_of,
+            failures: a.errors.clone(),
+        };
+        Ok(ContactView {
+            qualification: qualification.into_iter().next().map(|(_, q)| q).unwrap_or_default(),
+            funnel_position: a.funnel.grade.as_str(),
+            funnel_reason: a.funnel.reason.clone(),
+            pain: a.pain.grade.as_str(),
+            pain_reason: a.pain.reason.clone(),
+            scores,
+            contact,
+            account,
+            stage_history,
+            responses,
+            recent_events,
+        })
     }
 
     pub async fn list_contacts(&self, q: &ContactQuery) -> Result<ContactPage, AppError> {

@@ -31,11 +31,13 @@ pub struct AppError {
     pub field: Option<String>,
     /// Per-item problems of a batch, when the whole batch was refused.
     pub details: Vec<crate::Rejected>,
+    /// Where in a written expression the problem is: 1-based line and column.
+    pub position: Option<(u32, u32)>,
 }
 
 impl AppError {
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
-        Self { kind, code, message: message.into(), field: None, details: Vec::new() }
+        Self { kind, code, message: message.into(), field: None, details: Vec::new(), position: None }
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
@@ -44,7 +46,15 @@ impl AppError {
     }
 
     pub fn from_field(kind: ErrorKind, e: FieldError) -> Self {
-        Self { kind, code: e.code, message: e.message, field: e.field, details: Vec::new() }
+        Self { kind, code: e.code, message: e.message, field: e.field, details: Vec::new(), position: None }
+    }
+
+    /// Points at a line and column of the expression the error is about.
+    pub fn at(mut self, line: Option<u32>, column: Option<u32>) -> Self {
+        if let (Some(l), Some(c)) = (line, column) {
+            self.position = Some((l, c));
+        }
+        self
     }
 
     pub fn invalid(e: FieldError) -> Self {

@@ -53,11 +53,17 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    pub(crate) fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, opts: &AppOptions) -> Self {
+    pub(crate) fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        assessor: Arc<crate::qualify::Assessor>,
+        opts: &AppOptions,
+    ) -> Self {
         let (queue, rx) = mpsc::channel::<Job>(16_384);
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..opts.committers.max(1) {
             let (store, clock, rx, max) = (store.clone(), clock.clone(), rx.clone(), opts.max_commit_events);
+            let assessor = assessor.clone();
             tokio::spawn(async move {
                 loop {
                     let jobs = {
@@ -84,7 +90,7 @@ impl Committer {
                         }
                         jobs
                     };
-                    commit(&*store, &*clock, jobs).await;
+                    commit(&*store, &*clock, &assessor, jobs).await;
                 }
             });
         }
@@ -102,7 +108,7 @@ impl Committer {
     }
 }
 
-async fn commit(store: &dyn Store, clock: &dyn Clock, jobs: Vec<Job>) {
+async fn commit(store: &dyn Store, clock: &dyn Clock, assessor: &crate::qualify::Assessor, jobs: Vec<Job>) {
     // The events move into one batch; each request keeps the range of its own.
     let mut all = Vec::with_capacity(jobs.iter().map(|j| j.events.len()).sum());
     let mut waiters = Vec::with_capacity(jobs.len());
@@ -112,16 +118,27 @@ async fn commit(store: &dyn Store, clock: &dyn Clock, jobs: Vec<Job>) {
         waiters.push((start..all.len(), job.done));
     }
     let result = match store.append_events(&all, clock.now()).await {
-        Ok(()) => Ok(()),
+        // The contacts that got events are scored before anyone is answered, so that a
+        // request that returns has moved its contacts' scores.
+        Ok(contacts) => {
+            crate::assess_quietly(assessor, &contacts).await;
+            Ok(())
+        }
         // One request's events must not sink everyone else's: commit each on its own,
         // so that each request gets its own answer.
         Err(e) if waiters.len() > 1 => {
             tracing::warn!(error = %e, requests = waiters.len(), "group commit failed; committing request by request");
             for (range, done) in waiters {
-                let result = store.append_events(&all[range], clock.now()).await.map_err(|e| {
-                    tracing::error!(error = %e, "event commit failed");
-                    AppError::from(e)
-                });
+                let result = match store.append_events(&all[range], clock.now()).await {
+                    Ok(contacts) => {
+                        crate::assess_quietly(assessor, &contacts).await;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "event commit failed");
+                        Err(AppError::from(e))
+                    }
+                };
                 let _ = done.send(result);
             }
             return;

@@ -13,10 +13,13 @@ mod events;
 pub mod export;
 pub mod import;
 pub mod merges;
+pub mod qualify;
+pub mod rules;
 
 use leadgate_core::Timestamp;
 use leadgate_store::{Store, StoreError, Tx};
 use std::sync::Arc;
+use uuid::Uuid;
 
 pub use admin::{FormInput, NewApiKey};
 pub use capture::{InquiryReceipt, RawInquiry};
@@ -38,6 +41,19 @@ pub(crate) async fn finish<T, E: From<StoreError>>(tx: Box<dyn Tx>, result: Resu
         Err(e) => {
             let _ = tx.rollback().await;
             Err(e)
+        }
+    }
+}
+
+pub(crate) async fn assess_quietly(assessor: &qualify::Assessor, ids: &[Uuid]) -> Option<qualify::AssessReport> {
+    if ids.is_empty() {
+        return None;
+    }
+    match assessor.assess(ids).await {
+        Ok(report) => Some(report),
+        Err(e) => {
+            tracing::warn!(error = %e, contacts = ids.len(), "assessing contacts failed; they are scored at the next change");
+            None
         }
     }
 }
@@ -76,13 +92,24 @@ pub struct App {
     clock: Arc<dyn Clock>,
     events: events::Committer,
     keys: admin::KeyCache,
+    assessor: Arc<qualify::Assessor>,
+    /// Held while every contact is rescored: one rescore at a time.
+    rescoring: tokio::sync::Mutex<()>,
 }
 
 impl App {
     /// Builds the application; starts the event committer(s) on the current runtime.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, opts: AppOptions) -> Arc<Self> {
-        let events = events::Committer::start(store.clone(), clock.clone(), &opts);
-        Arc::new(Self { store, clock, events, keys: admin::KeyCache::default() })
+        let assessor = Arc::new(qualify::Assessor::new(store.clone(), clock.clone()));
+        let events = events::Committer::start(store.clone(), clock.clone(), assessor.clone(), &opts);
+        Arc::new(Self {
+            store,
+            clock,
+            events,
+            keys: admin::KeyCache::default(),
+            assessor,
+            rescoring: Default::default(),
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -95,6 +122,13 @@ impl App {
 
     pub async fn health(&self) -> Result<(), AppError> {
         self.store.ping().await.map_err(AppError::from)
+    }
+
+    /// Scores, grades and qualifies `ids` now. A failure is logged and does not fail
+    /// what caused it: the event or inquiry is stored, and the next assessment (or
+    /// `leadgate rescore`) catches up.
+    pub(crate) async fn assess_quietly(&self, ids: &[Uuid]) -> Option<qualify::AssessReport> {
+        assess_quietly(&self.assessor, ids).await
     }
 
     /// How much is stored.

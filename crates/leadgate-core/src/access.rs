@@ -31,6 +31,12 @@ pub enum Permission {
     ExportData,
     /// Merge duplicate contacts, and undo merges.
     MergeContacts,
+    /// Write and activate scoring models, rescore, train predictive models.
+    ManageScoring,
+    /// Write and activate lead definitions.
+    ManageDefinitions,
+    /// Record qualification fields (budget, authority, need, timeline).
+    Qualify,
 }
 
 impl Role {
@@ -55,9 +61,21 @@ impl Role {
             Role::Admin => true,
             Role::Marketing => matches!(
                 p,
-                ReadContacts | WriteEvents | ChangeStage | ManageForms | ImportData | ExportData | MergeContacts
+                ReadContacts
+                    | WriteEvents
+                    | ChangeStage
+                    | ManageForms
+                    | ImportData
+                    | ExportData
+                    | MergeContacts
+                    | ManageScoring
+                    | ManageDefinitions
+                    | Qualify
             ),
-            Role::Sales => matches!(p, ReadContacts | WriteEvents | ChangeStage | MergeContacts),
+            // Sales owns the definition of a lead, and qualifies what it is handed.
+            Role::Sales => {
+                matches!(p, ReadContacts | WriteEvents | ChangeStage | MergeContacts | ManageDefinitions | Qualify)
+            }
             Role::Readonly => matches!(p, ReadContacts),
         }
     }

@@ -359,3 +359,16 @@ pub struct Qualification {
     pub need: Option<String>,
     pub timeline: Option<String>,
 }
+
+/// What is active: the scoring model (`kind` `scoring`), or a lead definition's version
+/// (`kind` `definition`, `name` the definition).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Activation {
+    pub kind: String,
+    pub name: String,
+    /// What was activated: the model's or the definition's name.
+    pub target: String,
+    pub version: i64,
+    pub at: Timestamp,
+    pub actor: String,
+}

@@ -494,6 +494,38 @@ impl Assessment {
     }
 }
 
+/// One saved version of a scoring model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelVersion {
+    pub name: String,
+    pub version: i64,
+    pub spec: ModelSpec,
+    /// The model as it was written (TOML or JSON).
+    pub source: String,
+    pub author: String,
+    pub created_at: Timestamp,
+}
+
+impl ModelVersion {
+    /// `name@version`, as contacts' scores record it.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+}
+
+/// The scores a contact carries, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContactScores {
+    pub contact_id: uuid::Uuid,
+    /// The model (`name@version`) that made the assessment.
+    pub model: String,
+    pub assessment: Assessment,
+    /// The predicted probability of conversion, once a predictive model scored it.
+    pub likelihood: Option<f64>,
+    /// Why: the features that weighed most, as the predictive model explains them.
+    pub likelihood_factors: Option<serde_json::Value>,
+}
+
 /// Rounded to one decimal, as scores are shown.
 pub fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0

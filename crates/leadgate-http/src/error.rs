@@ -39,6 +39,10 @@ impl IntoResponse for ApiError {
         let e = self.0;
         let status = status_of(e.kind);
         let mut body = json!({"error": {"code": e.code, "message": e.message, "field": e.field}});
+        if let Some((line, column)) = e.position {
+            body["error"]["line"] = json!(line);
+            body["error"]["column"] = json!(column);
+        }
         if !e.details.is_empty() {
             // The same shape as the `rejected` list of an accepted batch.
             body["rejected"] = serde_json::to_value(&e.details).unwrap_or_default();

@@ -9,6 +9,7 @@ mod imports;
 mod inquiries;
 pub mod metrics;
 mod ops;
+mod qualify;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -80,6 +81,14 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
         .route("/v1/contacts/{id}", get(api::get_contact))
         .route("/v1/contacts/{id}/stage", post(api::change_stage))
         .route("/v1/stats", get(api::stats))
+        .route("/v1/contacts/{id}/qualification", axum::routing::put(qualify::put_qualification))
+        .route("/v1/scoring", get(qualify::list_models))
+        .route("/v1/scoring/{name}", axum::routing::put(qualify::put_model).get(qualify::get_model))
+        .route("/v1/scoring/{name}/activate", post(qualify::activate_model))
+        .route("/v1/definitions", get(qualify::list_definitions))
+        .route("/v1/definitions/{name}", axum::routing::put(qualify::put_definition).get(qualify::get_definition))
+        .route("/v1/definitions/{name}/activate", post(qualify::activate_definition))
+        .route("/v1/definitions/{name}/deactivate", post(qualify::deactivate_definition))
         .route("/v1/inbox", get(api::list_inbox))
         .route("/v1/inbox/{id}/replay", post(api::replay_inbox))
         .route("/", get(ops::index))

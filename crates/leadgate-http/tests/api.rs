@@ -34,6 +34,8 @@ leadgate_store::on_both_stores!(
     bad_uploads_are_refused_before_anything_is_written,
     exports_stream_csv_and_json_lines,
     duplicates_are_merged_and_unmerged_over_the_api,
+    scoring_models_and_definitions_are_managed_over_the_api,
+    bad_models_definitions_and_qualification_are_refused_over_the_api,
 );
 
 struct Api {
@@ -97,6 +99,15 @@ impl Api {
     async fn post_as(&self, uri: &str, key: &str, body: Value) -> Reply {
         let req = self.req(Method::POST, uri, Some(key)).header(header::CONTENT_TYPE, "application/json");
         self.send(req.body(Body::from(body.to_string())).unwrap()).await
+    }
+
+    async fn put_text(&self, uri: &str, key: &str, content_type: &str, body: &str) -> Reply {
+        let req = self.req(Method::PUT, uri, Some(key)).header(header::CONTENT_TYPE, content_type);
+        self.send(req.body(Body::from(body.to_owned())).unwrap()).await
+    }
+
+    async fn put(&self, uri: &str, body: Value) -> Reply {
+        self.put_text(uri, &self.admin.clone(), "application/json", &body.to_string()).await
     }
 
     /// Posts an inquiry as a browser would: no API key.
@@ -794,4 +805,176 @@ async fn duplicates_are_merged_and_unmerged_over_the_api(store: Arc<dyn Store>) 
         "already_undone",
     );
     assert_error(&api.post("/v1/merges/bogus/undo", json!({})).await, StatusCode::NOT_FOUND, "unknown_merge");
+}
+
+const SCORING: &str = "[[fit]]\nname = \"director\"\nwhen = \"contact.title.contains('Director')\"\npoints = 20\n\n\
+[[engagement]]\nname = \"downloads\"\nwhen = \"activity.kind == 'download'\"\npoints = 5\n";
+
+async fn scoring_models_and_definitions_are_managed_over_the_api(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let admin = api.admin.clone();
+    let saved = api.put_text("/v1/scoring/default", &admin, "application/toml", SCORING).await;
+    assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.text);
+    assert_eq!((saved.json["version"].clone(), saved.json["active"].clone()), (json!(1), json!(true)));
+    // The same model as JSON is version 2.
+    let as_json = json!({"half_life_days": 14, "fit": [{"name": "director", "when": "contact.title.contains('Director')", "points": 25}]});
+    let v2 = api.put("/v1/scoring/default", as_json).await;
+    assert_eq!((v2.status, v2.json["version"].clone()), (StatusCode::CREATED, json!(2)), "{}", v2.text);
+    let one = api.get("/v1/scoring/default?version=1").await;
+    assert_eq!(one.json["source"], SCORING, "the model is kept as it was written");
+    let list = api.get("/v1/scoring").await;
+    assert_eq!(
+        (list.json["active"]["target"].clone(), list.json["active"]["version"].clone()),
+        (json!("default"), json!(2))
+    );
+
+    // An inquiry from a director: scored in the request path.
+    let r = api.inquire_json(json!({"email": "dee@acme.example", "title": "Director of Sales"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let contact = api.contact(&r.json["contact_id"]).await;
+    assert_eq!(contact["scores"]["fit"], 25);
+    assert_eq!(contact["scores"]["model"], "default@2");
+    assert_eq!(contact["scores"]["factors"][0]["rule"], "director");
+    assert_eq!(contact["scores"]["likelihood"], Value::Null);
+    assert!(["tofu", "mofu", "bofu"].contains(&contact["funnel_position"].as_str().unwrap()));
+    assert!(contact["pain_reason"].as_str().is_some_and(|r| !r.is_empty()));
+
+    // Sales writes the definition; it qualifies once activated.
+    let sales = api.app.create_api_key("sales-lead", Role::Sales).await.unwrap().secret;
+    let def = json!({"expression": "scores.fit >= 20", "kind": "mql", "note": "directors qualify"});
+    let put = api.put_text("/v1/definitions/marketing", &sales, "application/json", &def.to_string()).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    assert_eq!((put.json["version"].clone(), put.json["author"].clone()), (json!(1), json!("api_key:sales-lead")));
+    let activated = api.post_as("/v1/definitions/marketing/activate", &sales, json!({})).await;
+    assert_eq!(activated.status, StatusCode::OK, "{}", activated.text);
+    let r = api.inquire_json(json!({"email": "dan@acme.example", "title": "Director of IT"})).await;
+    assert_eq!(r.json["stage"], "mql", "qualified as it arrived: {}", r.text);
+    let contact = api.contact(&r.json["contact_id"]).await;
+    let last = contact["stage_history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["cause"].clone(), last["detail"].clone()), (json!("definition"), json!("marketing@1")));
+    let listed = api.get("/v1/definitions").await;
+    assert_eq!(listed.json["definitions"][0]["active_version"], 1);
+    let versions = api.get("/v1/definitions/marketing").await;
+    assert_eq!(versions.json["versions"][0]["note"], "directors qualify");
+    let off = api.post_as("/v1/definitions/marketing/deactivate", &sales, json!({})).await;
+    assert_eq!(off.status, StatusCode::NO_CONTENT);
+
+    // Qualification fields, recorded by Sales.
+    let id = r.json["contact_id"].as_str().unwrap().to_owned();
+    let q = api
+        .put_text(
+            &format!("/v1/contacts/{id}/qualification"),
+            &sales,
+            "application/json",
+            r#"{"budget": "confirmed", "timeline": "Q3"}"#,
+        )
+        .await;
+    assert_eq!((q.status, q.json["budget"].clone()), (StatusCode::OK, json!("confirmed")), "{}", q.text);
+    assert_eq!(api.contact(&json!(id)).await["qualification"]["timeline"], "Q3");
+
+    // Who may do what: Sales may not change scoring, read-only keys only read.
+    let put = api.put_text("/v1/scoring/default", &sales, "application/toml", SCORING).await;
+    assert_error(&put, StatusCode::FORBIDDEN, "forbidden");
+    let readonly = api.app.create_api_key("viewer", Role::Readonly).await.unwrap().secret;
+    let put = api.put_text("/v1/definitions/x", &readonly, "application/json", &def.to_string()).await;
+    assert_error(&put, StatusCode::FORBIDDEN, "forbidden");
+    let q = api.put_text(&format!("/v1/contacts/{id}/qualification"), &readonly, "application/json", "{}").await;
+    assert_error(&q, StatusCode::FORBIDDEN, "forbidden");
+    let read = api.send(api.req(Method::GET, "/v1/definitions", Some(&readonly)).body(Body::empty()).unwrap()).await;
+    assert_eq!(read.status, StatusCode::OK);
+    let none = api.send(api.req(Method::GET, "/v1/scoring", None).body(Body::empty()).unwrap()).await;
+    assert_error(&none, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+async fn bad_models_definitions_and_qualification_are_refused_over_the_api(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let admin = api.admin.clone();
+    let typo = SCORING.replace("activity.kind", "activity.knid");
+    let r = api.put_text("/v1/scoring/default", &admin, "application/toml", &typo).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_model");
+    assert_eq!(r.json["error"]["field"], "engagement[0].when");
+    assert_eq!((r.json["error"]["line"].clone(), r.json["error"]["column"].clone()), (json!(1), json!(9)));
+    assert!(r.json["error"]["message"].as_str().unwrap().contains("did you mean `kind`?"), "{}", r.text);
+    let cases = [
+        ("text/csv", SCORING.to_owned(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        ("application/json", "[1, 2]".to_owned(), StatusCode::BAD_REQUEST, "invalid_json"),
+        ("application/toml", "[[fit]\nname = ".to_owned(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_model"),
+        ("application/toml", format!("{SCORING}\ncolour = \"red\"\n"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_model"),
+        ("application/toml", "[[fit]]\nname = \"x\"\nwhen = \"responses.exists(a, responses.exists(b, responses.exists(c, true)))\"\npoints = 1\n".to_owned(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_model"),
+    ];
+    for (ct, body, status, code) in cases {
+        assert_error(&api.put_text("/v1/scoring/default", &admin, ct, &body).await, status, code);
+    }
+    let bytes = api.put_text("/v1/scoring/default", &admin, "application/toml", &"#".repeat(300 * 1024)).await;
+    assert_eq!(bytes.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", bytes.text);
+    assert_error(
+        &api.put_text("/v1/scoring/Not%20A%20Name", &admin, "application/toml", SCORING).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_name",
+    );
+    assert_eq!(api.get("/v1/scoring").await.json["models"], json!([]), "nothing was saved");
+    assert_error(&api.get("/v1/scoring/default").await, StatusCode::NOT_FOUND, "unknown_model");
+    assert_error(&api.get("/v1/scoring/default?version=x").await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_query");
+
+    let r = api.put("/v1/definitions/marketing", json!({"expression": "contact.stage == ", "kind": "mql"})).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_expression");
+    assert_eq!((r.json["error"]["field"].clone(), r.json["error"]["line"].clone()), (json!("expression"), json!(1)));
+    assert_error(
+        &api.put("/v1/definitions/marketing", json!({"expression": "true", "kind": "lead"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_kind",
+    );
+    assert_error(
+        &api.put("/v1/definitions/marketing", json!({"expression": "true", "kind": "mql", "owner": "me"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_error(
+        &api.put("/v1/definitions/marketing", json!({"kind": "mql"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_error(
+        &api.post("/v1/definitions/marketing/activate", json!({})).await,
+        StatusCode::NOT_FOUND,
+        "unknown_definition",
+    );
+    assert_eq!(api.get("/v1/definitions").await.json["definitions"], json!([]));
+    api.put("/v1/definitions/marketing", json!({"expression": "true", "kind": "mql"})).await;
+    assert_error(
+        &api.post("/v1/definitions/marketing/activate", json!({"version": 7})).await,
+        StatusCode::NOT_FOUND,
+        "unknown_definition",
+    );
+    assert_error(
+        &api.post("/v1/definitions/marketing/activate", json!({"version": "1"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_error(
+        &api.post("/v1/definitions/marketing/deactivate", json!({})).await,
+        StatusCode::CONFLICT,
+        "not_active",
+    );
+
+    let r = api.inquire_json(json!({"email": "q@acme.example"})).await;
+    let id = r.json["contact_id"].as_str().unwrap().to_owned();
+    let uri = format!("/v1/contacts/{id}/qualification");
+    assert_error(&api.put(&uri, json!({"budget": 5})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    assert_error(&api.put(&uri, json!({"bugdet": "yes"})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    assert_error(
+        &api.put(&uri, json!({"need": "x".repeat(300)})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_value",
+    );
+    assert_error(&api.put(&uri, json!({"need": "a\u{7}b"})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+    assert_error(
+        &api.put("/v1/contacts/nope/qualification", json!({})).await,
+        StatusCode::NOT_FOUND,
+        "unknown_contact",
+    );
+    assert_eq!(
+        api.contact(&json!(id)).await["qualification"],
+        json!({"budget": null, "authority": null, "need": null, "timeline": null})
+    );
 }

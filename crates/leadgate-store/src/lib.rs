@@ -16,11 +16,15 @@ pub mod testing;
 
 use async_trait::async_trait;
 use leadgate_core::dedupe::Candidate;
+use leadgate_core::definition::Definition;
+use leadgate_core::expr::facts::EventFact;
 use leadgate_core::merge::{Merge, Moved};
 use leadgate_core::model::{
     Account, ApiKey, Contact, ContactChange, ContactFilter, ExternalId, Form, HistoryKeys, ImportJob, InboxItem,
     InboxStatus, Response, StoredEvent, Totals,
 };
+use leadgate_core::model::{Activation, Qualification};
+use leadgate_core::scoring::{Assessment, ContactScores, ModelVersion};
 use leadgate_core::{NewEvent, Stage, StageChange, Timestamp};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -107,7 +111,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends events in one transaction, attaching each to the contact its
     /// `contact_id`, `email` or `visitor_id` names when that contact is known.
-    async fn append_events(&self, events: &[NewEvent], received_at: Timestamp) -> Result<()>;
+    /// Stores events; returns the contacts that got events (those already known).
+    async fn append_events(&self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Uuid>>;
 
     async fn inbox_item(&self, id: Uuid) -> Result<Option<InboxItem>>;
     /// Inbox items, oldest first, optionally only those with `status`.
@@ -141,6 +146,34 @@ pub trait Store: Send + Sync + 'static {
     async fn arrivals(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Stage)>>;
     /// Events of known contacts, after the event `after`.
     async fn events_page(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>>;
+
+    // What expressions read of contacts, for many at once.
+    /// The contacts with these ids (merged ones included, as they are).
+    async fn contacts_with_ids(&self, ids: &[Uuid]) -> Result<Vec<Contact>>;
+    /// The ids of contacts that are not merged into another, after `after`, in id order.
+    async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>>;
+    /// The responses of these contacts, oldest first.
+    async fn responses_of(&self, contacts: &[Uuid]) -> Result<Vec<Response>>;
+    /// The events of these contacts at or after `since`.
+    async fn events_of(&self, contacts: &[Uuid], since: Timestamp) -> Result<Vec<(Uuid, EventFact)>>;
+    /// When each of these contacts' latest event happened.
+    async fn last_events(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Timestamp)>>;
+    async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>>;
+    async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<ContactScores>>;
+
+    // Scoring models and lead definitions.
+    /// A version of a model (`None`: its latest).
+    async fn scoring_model(&self, name: &str, version: Option<i64>) -> Result<Option<ModelVersion>>;
+    /// The latest version of every model.
+    async fn scoring_models(&self) -> Result<Vec<ModelVersion>>;
+    /// A version of a definition (`None`: its latest).
+    async fn definition(&self, name: &str, version: Option<i64>) -> Result<Option<Definition>>;
+    /// Every version of a definition, oldest first.
+    async fn definition_versions(&self, name: &str) -> Result<Vec<Definition>>;
+    /// The latest version of every definition.
+    async fn definitions(&self) -> Result<Vec<Definition>>;
+    /// What is active of a kind (`scoring`, `definition`).
+    async fn activations(&self, kind: &str) -> Result<Vec<Activation>>;
 }
 
 /// One write transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -206,6 +239,25 @@ pub trait Tx: Send {
         outcome: Option<(Uuid, Uuid)>,
         at: Timestamp,
     ) -> Result<()>;
+
+    async fn set_qualification(&mut self, contact_id: Uuid, q: &Qualification) -> Result<()>;
+    /// Writes each contact's assessment (`model` is `name@version`); a likelihood
+    /// already stored is kept.
+    async fn save_assessments(&mut self, model: &str, assessments: &[(Uuid, Assessment)]) -> Result<()>;
+    /// Writes predicted likelihoods and their explanations.
+    async fn save_likelihoods(&mut self, likelihoods: &[(Uuid, f64, serde_json::Value)]) -> Result<()>;
+    /// The next version number of a model, locking its name until the transaction ends.
+    async fn next_model_version(&mut self, name: &str) -> Result<i64>;
+    async fn insert_scoring_model(&mut self, model: &ModelVersion) -> Result<()>;
+    async fn next_definition_version(&mut self, name: &str) -> Result<i64>;
+    async fn insert_definition(&mut self, definition: &Definition) -> Result<()>;
+    /// Makes `activation` the active one of its kind and name, or, with no version,
+    /// deactivates it; either way the change is logged.
+    async fn activate(&mut self, activation: &Activation) -> Result<()>;
+    async fn deactivate(&mut self, kind: &str, name: &str, at: Timestamp, actor: &str) -> Result<bool>;
+    /// Moves a contact to the stage a change leads to, if it is still at the stage the
+    /// change starts from; records the change. Returns whether it moved.
+    async fn move_stage(&mut self, change: &StageChange) -> Result<bool>;
 
     async fn commit(self: Box<Self>) -> Result<()>;
     /// Ends the transaction without writing, releasing its locks now rather than when

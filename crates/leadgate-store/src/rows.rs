@@ -423,3 +423,90 @@ impl TryFrom<InboxRow> for InboxItem {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ScoresRow {
+    contact_id: Uuid,
+    model: String,
+    assessment: Json<leadgate_core::scoring::Assessment>,
+    likelihood: Option<f64>,
+    likelihood_factors: Option<Json<Value>>,
+}
+
+impl From<ScoresRow> for leadgate_core::scoring::ContactScores {
+    fn from(r: ScoresRow) -> Self {
+        Self {
+            contact_id: r.contact_id,
+            model: r.model,
+            assessment: r.assessment.0,
+            likelihood: r.likelihood,
+            likelihood_factors: r.likelihood_factors.map(|j| j.0),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ModelRow {
+    name: String,
+    version: i64,
+    spec: Json<leadgate_core::scoring::ModelSpec>,
+    source: String,
+    author: String,
+    created_at: i64,
+}
+
+impl From<ModelRow> for leadgate_core::scoring::ModelVersion {
+    fn from(r: ModelRow) -> Self {
+        Self {
+            name: r.name,
+            version: r.version,
+            spec: r.spec.0,
+            source: r.source,
+            author: r.author,
+            created_at: Timestamp(r.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DefinitionRow {
+    name: String,
+    version: i64,
+    kind: String,
+    expression: String,
+    note: Option<String>,
+    author: String,
+    created_at: i64,
+}
+
+impl TryFrom<DefinitionRow> for leadgate_core::definition::Definition {
+    type Error = StoreError;
+    fn try_from(r: DefinitionRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            kind: leadgate_core::definition::DefinitionKind::parse(&r.kind)
+                .ok_or_else(|| corrupt("definition kind", &r.kind))?,
+            name: r.name,
+            version: r.version,
+            expression: r.expression,
+            note: r.note,
+            author: r.author,
+            created_at: Timestamp(r.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ActivationRow {
+    kind: String,
+    name: String,
+    target: String,
+    version: i64,
+    at: i64,
+    actor: String,
+}
+
+impl From<ActivationRow> for leadgate_core::model::Activation {
+    fn from(r: ActivationRow) -> Self {
+        Self { kind: r.kind, name: r.name, target: r.target, version: r.version, at: Timestamp(r.at), actor: r.actor }
+    }
+}

@@ -54,6 +54,8 @@ macro_rules! impl_sql_store {
             Account, ApiKey, Contact, ContactChange, ContactFilter, Form, HistoryKeys, ImportJob, InboxItem, InboxStatus,
             Response, StoredEvent, Totals,
         };
+        use leadgate_core::expr::facts::EventFact;
+        use leadgate_core::model::Qualification;
         use leadgate_core::{NewEvent, StageChange, Timestamp};
         use sqlx::types::Json;
         use sqlx::{QueryBuilder, Row};
@@ -161,17 +163,7 @@ macro_rules! impl_sql_store {
             R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
             K: sqlx::Encode<'k, $db> + sqlx::Type<$db> + Sync + 'k,
         {
-            let mut rows = Vec::new();
-            for chunk in crate::sql_store::statement_chunks(keys) {
-                let mut qb = QueryBuilder::<$db>::new(head);
-                let mut sep = qb.separated(", ");
-                for k in chunk {
-                    sep.push_bind(k);
-                }
-                qb.push(")");
-                rows.extend(qb.build_query_as::<R>().persistent(true).fetch_all(&mut *conn).await?);
-            }
-            Ok(rows)
+            fetch_in_grouped(conn, head, ")", keys).await
         }
 
         /// Runs `head` (`UPDATE … SET contact_id = `) for `to` on the rows whose key is
@@ -274,7 +266,7 @@ macro_rules! impl_sql_store {
             events: &[NewEvent],
             received_at: Timestamp,
             resolve: bool,
-        ) -> Result<()> {
+        ) -> Result<Vec<Uuid>> {
             let mut contact_ids: Vec<Option<Uuid>> = events.iter().map(|e| e.contact_id).collect();
             if resolve {
                 let mut emails: Vec<&str> =
@@ -318,7 +310,35 @@ macro_rules! impl_sql_store {
                 });
                 qb.build().persistent(true).execute(&mut *conn).await?;
             }
-            Ok(())
+            // The contacts that now have new events.
+            let mut contacts: Vec<Uuid> = rows.iter().filter_map(|(_, id)| *id).collect();
+            contacts.sort_unstable();
+            contacts.dedup();
+            Ok(contacts)
+        }
+
+        /// Like [`fetch_in`], with `tail` after the key list (`) GROUP BY …`).
+        async fn fetch_in_grouped<'k, R, K>(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            head: &str,
+            tail: &str,
+            keys: &'k [K],
+        ) -> Result<Vec<R>>
+        where
+            R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+            K: sqlx::Encode<'k, $db> + sqlx::Type<$db> + Sync + 'k,
+        {
+            let mut rows = Vec::new();
+            for chunk in crate::sql_store::statement_chunks(keys) {
+                let mut qb = QueryBuilder::<$db>::new(head);
+                let mut sep = qb.separated(", ");
+                for k in chunk {
+                    sep.push_bind(k);
+                }
+                qb.push(tail);
+                rows.extend(qb.build_query_as::<R>().persistent(true).fetch_all(&mut *conn).await?);
+            }
+            Ok(rows)
         }
 
         fn contacts_of(rows: Vec<ContactRow>) -> Result<Vec<Contact>> {
@@ -480,11 +500,11 @@ macro_rules! impl_sql_store {
                 })
             }
 
-            async fn append_events(&self, events: &[NewEvent], received_at: Timestamp) -> Result<()> {
+            async fn append_events(&self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Uuid>> {
                 let mut tx = self.write.begin_with($begin).await?;
-                insert_events(&mut tx, events, received_at, true).await?;
+                let contacts = insert_events(&mut tx, events, received_at, true).await?;
                 tx.commit().await?;
-                Ok(())
+                Ok(contacts)
             }
 
             async fn inbox_item(&self, id: Uuid) -> Result<Option<InboxItem>> {
@@ -649,6 +669,148 @@ macro_rules! impl_sql_store {
                 .fetch_all(&self.read)
                 .await?;
                 Ok(rows.into_iter().map(StoredEvent::from).collect())
+            }
+
+            async fn contacts_with_ids(&self, ids: &[Uuid]) -> Result<Vec<Contact>> {
+                let mut conn = self.read.acquire().await?;
+                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id IN (");
+                contacts_of(fetch_in(&mut conn, &sql, ids).await?)
+            }
+
+            async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>> {
+                let rows: Vec<(Uuid,)> = sqlx::query_as(
+                    "SELECT id FROM contacts WHERE merged_into IS NULL AND id > $1 ORDER BY id LIMIT $2",
+                )
+                .bind(after.unwrap_or(Uuid::nil()))
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+
+            async fn responses_of(&self, contacts: &[Uuid]) -> Result<Vec<Response>> {
+                let mut conn = self.read.acquire().await?;
+                let sql = format!("SELECT {RESPONSE_COLUMNS} FROM responses WHERE contact_id IN (");
+                let rows: Vec<ResponseRow> = fetch_in(&mut conn, &sql, contacts).await?;
+                let mut out: Vec<Response> = rows.into_iter().map(Response::try_from).collect::<Result<_>>()?;
+                out.sort_by_key(|r| (r.at, r.id));
+                Ok(out)
+            }
+
+            async fn events_of(&self, contacts: &[Uuid], since: Timestamp) -> Result<Vec<(Uuid, EventFact)>> {
+                let mut conn = self.read.acquire().await?;
+                let mut out = Vec::new();
+                for chunk in crate::sql_store::statement_chunks(contacts) {
+                    let mut qb = QueryBuilder::<$db>::new("SELECT contact_id, kind, at, url, props FROM events WHERE at >= ");
+                    qb.push_bind(since.0).push(" AND contact_id IN (");
+                    let mut sep = qb.separated(", ");
+                    for c in chunk {
+                        sep.push_bind(*c);
+                    }
+                    qb.push(")");
+                    let rows: Vec<(Uuid, String, i64, Option<String>, Json<serde_json::Value>)> =
+                        qb.build_query_as().persistent(true).fetch_all(&mut *conn).await?;
+                    out.extend(rows.into_iter().map(|(c, kind, at, url, props)| {
+                        (c, EventFact { kind, at: Timestamp(at), url, props: props.0 })
+                    }));
+                }
+                Ok(out)
+            }
+
+            async fn last_events(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Timestamp)>> {
+                let mut conn = self.read.acquire().await?;
+                let rows: Vec<(Uuid, i64)> = fetch_in_grouped(
+                    &mut conn,
+                    "SELECT contact_id, max(at) FROM events WHERE contact_id IN (",
+                    ") GROUP BY contact_id",
+                    contacts,
+                )
+                .await?;
+                Ok(rows.into_iter().map(|(c, at)| (c, Timestamp(at))).collect())
+            }
+
+            async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>> {
+                let mut conn = self.read.acquire().await?;
+                let rows: Vec<(Uuid, Json<Qualification>)> =
+                    fetch_in(&mut conn, "SELECT id, qualification FROM contacts WHERE id IN (", contacts).await?;
+                Ok(rows.into_iter().map(|(c, q)| (c, q.0)).collect())
+            }
+
+            async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<leadgate_core::scoring::ContactScores>> {
+                let mut conn = self.read.acquire().await?;
+                let rows: Vec<ScoresRow> = fetch_in(
+                    &mut conn,
+                    "SELECT contact_id, model, assessment, likelihood, likelihood_factors FROM contact_scores \
+                     WHERE contact_id IN (",
+                    contacts,
+                )
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn scoring_model(&self, name: &str, version: Option<i64>) -> Result<Option<leadgate_core::scoring::ModelVersion>> {
+                let row: Option<ModelRow> = sqlx::query_as(
+                    "SELECT name, version, spec, source, author, created_at FROM scoring_models \
+                     WHERE name = $1 AND ($2 IS NULL OR version = $2) ORDER BY version DESC LIMIT 1",
+                )
+                .bind(name)
+                .bind(version)
+                .fetch_optional(&self.read)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn scoring_models(&self) -> Result<Vec<leadgate_core::scoring::ModelVersion>> {
+                let rows: Vec<ModelRow> = sqlx::query_as(
+                    "SELECT m.name, m.version, m.spec, m.source, m.author, m.created_at FROM scoring_models m \
+                     WHERE m.version = (SELECT max(version) FROM scoring_models l WHERE l.name = m.name) ORDER BY m.name",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn definition(&self, name: &str, version: Option<i64>) -> Result<Option<leadgate_core::definition::Definition>> {
+                let row: Option<DefinitionRow> = sqlx::query_as(
+                    "SELECT name, version, kind, expression, note, author, created_at FROM definitions \
+                     WHERE name = $1 AND ($2 IS NULL OR version = $2) ORDER BY version DESC LIMIT 1",
+                )
+                .bind(name)
+                .bind(version)
+                .fetch_optional(&self.read)
+                .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn definition_versions(&self, name: &str) -> Result<Vec<leadgate_core::definition::Definition>> {
+                let rows: Vec<DefinitionRow> = sqlx::query_as(
+                    "SELECT name, version, kind, expression, note, author, created_at FROM definitions \
+                     WHERE name = $1 ORDER BY version",
+                )
+                .bind(name)
+                .fetch_all(&self.read)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn definitions(&self) -> Result<Vec<leadgate_core::definition::Definition>> {
+                let rows: Vec<DefinitionRow> = sqlx::query_as(
+                    "SELECT d.name, d.version, d.kind, d.expression, d.note, d.author, d.created_at FROM definitions d \
+                     WHERE d.version = (SELECT max(version) FROM definitions l WHERE l.name = d.name) ORDER BY d.name",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn activations(&self, kind: &str) -> Result<Vec<leadgate_core::model::Activation>> {
+                let rows: Vec<ActivationRow> = sqlx::query_as(
+                    "SELECT kind, name, target, version, at, actor FROM activations WHERE kind = $1 ORDER BY name",
+                )
+                .bind(kind)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
             }
         }
 
@@ -1081,6 +1243,162 @@ macro_rules! impl_sql_store {
                 .execute(&mut *self.tx)
                 .await?;
                 Ok(())
+            }
+
+            async fn set_qualification(&mut self, contact_id: Uuid, q: &Qualification) -> Result<()> {
+                sqlx::query("UPDATE contacts SET qualification = $2 WHERE id = $1")
+                    .bind(contact_id)
+                    .bind(Json(q))
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn save_assessments(&mut self, model: &str, assessments: &[(Uuid, leadgate_core::scoring::Assessment)]) -> Result<()> {
+                for chunk in crate::sql_store::statement_chunks(assessments) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO contact_scores (contact_id, model, fit, engagement, funnel_position, pain, assessment, as_of) ",
+                    );
+                    qb.push_values(chunk, |mut b, (id, a)| {
+                        b.push_bind(*id)
+                            .push_bind(model)
+                            .push_bind(a.fit)
+                            .push_bind(a.engagement_at(a.as_of))
+                            .push_bind(a.funnel.grade.as_str())
+                            .push_bind(a.pain.grade.as_str())
+                            .push_bind(Json(a))
+                            .push_bind(a.as_of.0);
+                    });
+                    qb.push(
+                        " ON CONFLICT (contact_id) DO UPDATE SET model = excluded.model, fit = excluded.fit, \
+                         engagement = excluded.engagement, funnel_position = excluded.funnel_position, \
+                         pain = excluded.pain, assessment = excluded.assessment, as_of = excluded.as_of",
+                    );
+                    qb.build().persistent(true).execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn save_likelihoods(&mut self, likelihoods: &[(Uuid, f64, serde_json::Value)]) -> Result<()> {
+                for chunk in crate::sql_store::statement_chunks(likelihoods) {
+                    let mut qb = QueryBuilder::<$db>::new("UPDATE contact_scores SET likelihood = v.column2, likelihood_factors = v.column3 FROM (");
+                    qb.push_values(chunk, |mut b, (id, p, factors)| {
+                        b.push_bind(*id).push_bind(*p).push_bind(Json(factors));
+                    });
+                    qb.push(") AS v WHERE contact_scores.contact_id = v.column1");
+                    qb.build().persistent(true).execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn next_model_version(&mut self, name: &str) -> Result<i64> {
+                let (n,): (Option<i64>,) = sqlx::query_as("SELECT max(version) FROM scoring_models WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                Ok(n.unwrap_or(0) + 1)
+            }
+
+            async fn insert_scoring_model(&mut self, m: &leadgate_core::scoring::ModelVersion) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO scoring_models (name, version, spec, source, author, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(m.name.as_str())
+                .bind(m.version)
+                .bind(Json(&m.spec))
+                .bind(m.source.as_str())
+                .bind(m.author.as_str())
+                .bind(m.created_at.0)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn next_definition_version(&mut self, name: &str) -> Result<i64> {
+                let (n,): (Option<i64>,) = sqlx::query_as("SELECT max(version) FROM definitions WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                Ok(n.unwrap_or(0) + 1)
+            }
+
+            async fn insert_definition(&mut self, d: &leadgate_core::definition::Definition) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO definitions (name, version, kind, expression, note, author, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(d.name.as_str())
+                .bind(d.version)
+                .bind(d.kind.as_str())
+                .bind(d.expression.as_str())
+                .bind(d.note.as_deref())
+                .bind(d.author.as_str())
+                .bind(d.created_at.0)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn activate(&mut self, a: &leadgate_core::model::Activation) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO activations (kind, name, target, version, at, actor) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (kind, name) DO UPDATE SET target = excluded.target, version = excluded.version, \
+                     at = excluded.at, actor = excluded.actor",
+                )
+                .bind(a.kind.as_str())
+                .bind(a.name.as_str())
+                .bind(a.target.as_str())
+                .bind(a.version)
+                .bind(a.at.0)
+                .bind(a.actor.as_str())
+                .execute(&mut *self.tx)
+                .await?;
+                sqlx::query("INSERT INTO activation_log (kind, target, version, at, actor) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(a.kind.as_str())
+                    .bind(a.target.as_str())
+                    .bind(a.version)
+                    .bind(a.at.0)
+                    .bind(a.actor.as_str())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn deactivate(&mut self, kind: &str, name: &str, at: Timestamp, actor: &str) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM activations WHERE kind = $1 AND name = $2")
+                    .bind(kind)
+                    .bind(name)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+                if done > 0 {
+                    sqlx::query("INSERT INTO activation_log (kind, target, version, at, actor) VALUES ($1, $2, NULL, $3, $4)")
+                        .bind(kind)
+                        .bind(name)
+                        .bind(at.0)
+                        .bind(actor)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                Ok(done > 0)
+            }
+
+            async fn move_stage(&mut self, c: &StageChange) -> Result<bool> {
+                let Some(from) = c.from else { return Ok(false) };
+                let moved = sqlx::query(
+                    "UPDATE contacts SET stage = $2, stage_at = $3, updated_at = $3 WHERE id = $1 AND stage = $4",
+                )
+                .bind(c.contact_id)
+                .bind(c.to.as_str())
+                .bind(c.at.0)
+                .bind(from.as_str())
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+                if moved > 0 {
+                    insert_many(&mut self.tx, INSERT_STAGE_CHANGE, std::slice::from_ref(c), push_stage_change_values).await?;
+                }
+                Ok(moved > 0)
             }
 
             async fn settle_inbox(

@@ -114,6 +114,9 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
+    /// Score, grade and requalify every contact with the active scoring model and lead
+    /// definitions (after changing them, or after an import).
+    Rescore,
 }
 
 #[derive(Subcommand)]
@@ -288,6 +291,28 @@ async fn run(command: Command, config: Config) -> Result<()> {
             );
             Ok(())
         }
+        Command::Rescore => {
+            let total = app.stats().await?.contacts.max(0) as u64;
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} rescoring [{bar:40}] {pos}/{len} contacts ({eta} left)",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            let report = app.rescore(&Counter(bar.clone())).await.map_err(|e| anyhow::anyhow!(e.message));
+            bar.finish_and_clear();
+            let report = report?;
+            println!(
+                "rescored {} contacts with {} in {:.1} s; {} moved by a lead definition",
+                report.assessed.contacts, report.model, report.seconds, report.assessed.moved
+            );
+            for f in &report.assessed.failures {
+                eprintln!("{}: could not be evaluated for {} contacts: {}", f.rule, f.contacts, f.first_message);
+            }
+            Ok(())
+        }
         Command::Inbox(InboxCommand::List { status, limit }) => {
             let status = match status.as_deref() {
                 Some(s) => Some(InboxStatus::parse(s).with_context(|| format!("unknown status {s:?}"))?),
@@ -386,6 +411,15 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// A progress bar counting items (the second figure of `Progress::advance`).
+struct Counter(indicatif::ProgressBar);
+
+impl leadgate_app::import::Progress for Counter {
+    fn advance(&self, _: u64, done: u64) {
+        self.0.set_position(done);
+    }
 }
 
 struct Bar(indicatif::ProgressBar);

@@ -1,0 +1,286 @@
+//! Qualification: scoring contacts and applying the lead definitions, when something
+//! happens to them and over all of them.
+//!
+//! The [`Assessor`] holds the active scoring model and definitions (read from the store
+//! and kept for a few seconds, so that several servers pick up a change quickly without
+//! reading it for every event). Assessing contacts reads what expressions need of them
+//! in a handful of queries per batch, scores and grades them, writes their scores, and
+//! moves those that an active definition qualifies, with the definition's
+//! `name@version` as the cause. A contact whose stage changed meanwhile is left for the
+//! next assessment rather than moved from a stage it is no longer at.
+
+use crate::{AppError, Clock};
+use leadgate_core::definition::{self, Active, DefinitionFailure};
+use leadgate_core::expr::MAX_EVENT_DAYS;
+use leadgate_core::expr::facts::{ContactFacts, EventFact, ScoreFacts};
+use leadgate_core::lifecycle::{Actor, Stage};
+use leadgate_core::model::{Account, Qualification, Response};
+use leadgate_core::scoring::{Assessment, ContactScores, Model, ModelSpec};
+use leadgate_core::time::MICROS_PER_SECOND;
+use leadgate_core::{StageChange, Timestamp};
+use leadgate_store::Store;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// How long the active model and definitions are kept before they are read again.
+const RULES_TTL: Duration = Duration::from_secs(5);
+/// Contacts assessed per batch: read, scored and written together.
+pub const ASSESS_BATCH: usize = 2_000;
+/// The model that scores contacts while none is active: no fit or engagement rules,
+/// the built-in funnel and pain rules.
+pub const BUILTIN_MODEL: &str = "builtin@0";
+
+/// The scoring model and the definitions in force.
+pub struct ActiveRules {
+    /// `name@version` and the compiled model.
+    pub model: (String, Model),
+    pub definitions: Vec<Active>,
+}
+
+impl ActiveRules {
+    fn builtin() -> Model {
+        let spec = ModelSpec { half_life_days: 30.0, fit: vec![], engagement: vec![], funnel: vec![], pain: vec![] };
+        Model::compile(spec).expect("the built-in model compiles")
+    }
+}
+
+/// What assessing some contacts did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AssessReport {
+    pub contacts: u64,
+    /// Contacts an active definition moved, by `name@version`.
+    pub moved: u64,
+    pub moves: Vec<StageChange>,
+    /// Rules and definitions that could not be evaluated for some contact: how often,
+    /// and the first message.
+    pub failures: Vec<FailureCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailureCount {
+    pub rule: String,
+    pub contacts: u64,
+    pub first_message: String,
+}
+
+impl AssessReport {
+    fn fail(&mut self, rule: String, message: &str) {
+        if let Some(f) = self.failures.iter_mut().find(|f| f.rule == rule) {
+            f.contacts += 1;
+        } else if self.failures.len() < 100 {
+            self.failures.push(FailureCount { rule, contacts: 1, first_message: message.to_owned() });
+        }
+    }
+
+    pub fn absorb(&mut self, other: AssessReport) {
+        self.contacts += other.contacts;
+        self.moved += other.moved;
+        if self.moves.len() < 1_000 {
+            self.moves.extend(other.moves.into_iter().take(1_000 - self.moves.len()));
+        }
+        for f in other.failures {
+            match self.failures.iter_mut().find(|g| g.rule == f.rule) {
+                Some(g) => g.contacts += f.contacts,
+                None => self.failures.push(f),
+            }
+        }
+    }
+}
+
+pub struct Assessor {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    cached: Mutex<Option<(Instant, Arc<ActiveRules>)>>,
+}
+
+impl Assessor {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock, cached: Mutex::new(None) }
+    }
+
+    /// Forgets the rules read, so that the next assessment reads them again.
+    pub fn forget_rules(&self) {
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The rules in force.
+    pub async fn rules(&self) -> Result<Arc<ActiveRules>, AppError> {
+        if let Some((at, rules)) = &*self.cached.lock().unwrap_or_else(|e| e.into_inner())
+            && at.elapsed() < RULES_TTL
+        {
+            return Ok(rules.clone());
+        }
+        let rules = Arc::new(self.read_rules().await?);
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), rules.clone()));
+        Ok(rules)
+    }
+
+    async fn read_rules(&self) -> Result<ActiveRules, AppError> {
+        let mut model = (BUILTIN_MODEL.to_owned(), ActiveRules::builtin());
+        if let Some(a) = self.store.activations("scoring").await?.into_iter().next()
+            && let Some(m) = self.store.scoring_model(&a.target, Some(a.version)).await?
+        {
+            // A stored model compiled when it was saved; should a later version of the
+            // language refuse it, contacts keep being graded by the built-in rules.
+            match Model::compile(m.spec.clone()) {
+                Ok(compiled) => model = (m.label(), compiled),
+                Err(e) => {
+                    tracing::error!(model = %m.label(), error = %e, "the active scoring model no longer compiles")
+                }
+            }
+        }
+        let mut definitions = Vec::new();
+        for a in self.store.activations("definition").await? {
+            let Some(d) = self.store.definition(&a.target, Some(a.version)).await? else { continue };
+            match d.compile() {
+                Ok(expression) => definitions.push(Active { definition: d, expression }),
+                Err(e) => {
+                    tracing::error!(definition = %d.label(), error = %e, "an active definition no longer compiles")
+                }
+            }
+        }
+        Ok(ActiveRules { model, definitions })
+    }
+
+    /// Scores and grades `ids`, and applies the active definitions to them.
+    pub async fn assess(&self, ids: &[Uuid]) -> Result<AssessReport, AppError> {
+        let rules = self.rules().await?;
+        let mut report = AssessReport::default();
+        for batch in ids.chunks(ASSESS_BATCH) {
+            let now = self.clock.now();
+            let facts = self.facts(batch, now).await?;
+            let shared = rules.clone();
+            let (assessments, moves, part) =
+                tokio::task::spawn_blocking(move || evaluate(&shared, &facts, now)).await.map_err(|e| {
+                    AppError::new(crate::ErrorKind::Internal, "internal", format!("assessment stopped: {e}"))
+                })?;
+            report.absorb(part);
+            let mut tx = self.store.begin().await?;
+            let written = async {
+                tx.save_assessments(&rules.model.0, &assessments).await?;
+                let mut moved = Vec::new();
+                for change in moves {
+                    if tx.move_stage(&change).await? {
+                        moved.push(change);
+                    }
+                }
+                Ok::<_, leadgate_store::StoreError>(moved)
+            }
+            .await;
+            let moved = crate::finish(tx, written.map_err(AppError::from)).await?;
+            report.moved += moved.len() as u64;
+            report.moves.extend(moved);
+        }
+        Ok(report)
+    }
+
+    /// Assesses one contact without storing the result (for a contact not yet assessed).
+    pub async fn assess_unsaved(&self, id: Uuid, now: Timestamp) -> Result<ContactScores, AppError> {
+        let rules = self.rules().await?;
+        let facts = self.facts(&[id], now).await?;
+        let f = facts.first().ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))?;
+        Ok(ContactScores {
+            contact_id: id,
+            model: rules.model.0.clone(),
+            assessment: rules.model.1.assess(f),
+            likelihood: f.scores.likelihood,
+            likelihood_factors: None,
+        })
+    }
+
+    /// What expressions read of `ids`, as of `now`; merged contacts are left out.
+    pub async fn facts(&self, ids: &[Uuid], now: Timestamp) -> Result<Vec<ContactFacts>, AppError> {
+        let store = &self.store;
+        let since = Timestamp(now.0 - MAX_EVENT_DAYS * 86_400 * MICROS_PER_SECOND);
+        let (contacts, responses, events, last, qualifications, scores) = tokio::try_join!(
+            store.contacts_with_ids(ids),
+            store.responses_of(ids),
+            store.events_of(ids, since),
+            store.last_events(ids),
+            store.qualifications(ids),
+            store.scores(ids),
+        )?;
+        let mut account_ids: Vec<Uuid> = contacts.iter().filter_map(|c| c.account_id).collect();
+        account_ids.sort_unstable();
+        account_ids.dedup();
+        let accounts: HashMap<Uuid, Account> =
+            store.accounts_by_ids(&account_ids).await?.into_iter().map(|a| (a.id, a)).collect();
+        let mut responses_of: HashMap<Uuid, Vec<Response>> = HashMap::new();
+        for r in responses {
+            responses_of.entry(r.contact_id).or_default().push(r);
+        }
+        let mut events_of: HashMap<Uuid, Vec<EventFact>> = HashMap::new();
+        for (c, e) in events {
+            events_of.entry(c).or_default().push(e);
+        }
+        let last: HashMap<Uuid, Timestamp> = last.into_iter().collect();
+        let mut qualifications: HashMap<Uuid, Qualification> = qualifications.into_iter().collect();
+        let scores: HashMap<Uuid, _> = scores.into_iter().map(|s| (s.contact_id, s)).collect();
+        Ok(contacts
+            .into_iter()
+            .filter(|c| c.merged_into.is_none())
+            .map(|contact| {
+                let id = contact.id;
+                let responses = responses_of.remove(&id).unwrap_or_default();
+                let last_response = responses.iter().map(|r| r.at).max();
+                let last_activity = [last.get(&id).copied(), last_response].into_iter().flatten().max();
+                let stored = scores.get(&id);
+                ContactFacts {
+                    account: contact.account_id.and_then(|a| accounts.get(&a).cloned()),
+                    responses,
+                    events: events_of.remove(&id).unwrap_or_default(),
+                    last_activity,
+                    qualification: qualifications.remove(&id).unwrap_or_default(),
+                    scores: ScoreFacts {
+                        fit: stored.map_or(0, |s| s.assessment.fit),
+                        engagement: stored.map_or(0.0, |s| s.assessment.engagement_at(now)),
+                        likelihood: stored.and_then(|s| s.likelihood),
+                    },
+                    grades: stored.map(|s| {
+                        (s.assessment.funnel.grade.as_str().to_owned(), s.assessment.pain.grade.as_str().to_owned())
+                    }),
+                    contact,
+                    now,
+                }
+            })
+            .collect())
+    }
+}
+
+type Evaluated = (Vec<(Uuid, Assessment)>, Vec<StageChange>, AssessReport);
+
+/// Scores, grades and qualifies each contact: pure computation, run off the runtime.
+fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Evaluated {
+    let mut report = AssessReport { contacts: facts.len() as u64, ..AssessReport::default() };
+    let mut assessments = Vec::with_capacity(facts.len());
+    let mut moves = Vec::new();
+    for f in facts {
+        let a = rules.model.1.assess(f);
+        for e in &a.errors {
+            report.fail(e.rule.clone(), &e.message);
+        }
+        if !rules.definitions.is_empty() && f.contact.stage != Stage::Customer {
+            let mut scored = f.clone();
+            scored.scores.fit = a.fit;
+            scored.scores.engagement = a.engagement_at(now);
+            scored.grades = Some((a.funnel.grade.as_str().to_owned(), a.pain.grade.as_str().to_owned()));
+            let (change, failures) = definition::apply(
+                &rules.definitions,
+                f.contact.id,
+                f.contact.stage,
+                &scored.bind(),
+                &Actor::System,
+                now,
+            );
+            for DefinitionFailure { definition, message } in failures {
+                report.fail(format!("definition: {definition}"), &message);
+            }
+            moves.extend(change);
+        }
+        assessments.push((f.contact.id, a));
+    }
+    (assessments, moves, report)
+}

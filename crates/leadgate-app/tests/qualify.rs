@@ -1,0 +1,291 @@
+//! Scores, grades and lead definitions as a user meets them, on SQLite and PostgreSQL:
+//! a model is saved and scores contacts when they act; a definition qualifies only
+//! while active, records its version, and can be rolled back; qualification fields
+//! feed the definition Sales writes; rescoring reaches every contact.
+
+use leadgate_app::import::ImportOptions;
+use leadgate_app::rules::DefinitionInput;
+use leadgate_app::{App, AppOptions, ErrorKind, SystemClock};
+use leadgate_core::Actor;
+use leadgate_core::import::Mapping;
+use leadgate_core::model::{ContactFilter, Qualification};
+use leadgate_store::Store;
+use serde_json::json;
+use std::sync::Arc;
+use uuid::Uuid;
+
+leadgate_store::on_both_stores!(
+    a_model_scores_contacts_when_they_act_and_explains_every_point,
+    a_definition_qualifies_only_while_active_and_can_be_rolled_back,
+    qualification_fields_feed_the_definition_sales_writes,
+    rescoring_reaches_every_contact_and_counts_what_failed,
+    wrong_models_and_definitions_are_refused_and_nothing_is_saved,
+);
+
+const MODEL: &str = r#"
+half_life_days = 30
+
+[[fit]]
+name = "director or above"
+when = "contact.title.matches('(?i)(director|vp|chief)')"
+points = 20
+
+[[fit]]
+name = "big company"
+when = "contact.custom.employees > 200"
+points = 15
+
+[[engagement]]
+name = "page views"
+when = "activity.kind == 'page_view'"
+points = 3
+cap = 9
+
+[[engagement]]
+name = "pricing"
+when = "activity.kind == 'page_view' && activity.url.contains('/pricing')"
+points = 10
+"#;
+
+fn app(store: &Arc<dyn Store>) -> Arc<App> {
+    App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()))
+}
+
+/// Ann (a director at a big company) and Bob (an engineer at a small one), as prospects.
+async fn people(app: &App) -> (Uuid, Uuid) {
+    let mapping = Mapping::from_toml(
+        "[contact]\nemail = \"email\"\ntitle = \"title\"\n[contact.custom]\nemployees = { column = \"employees\", type = \"number\" }\n\
+         [response]\naction = { value = \"form_fill\" }\nchannel = { value = \"paid_search\" }\n",
+    )
+    .unwrap();
+    let csv = "email,title,employees\nann@acme.example,Director of IT,250\nbob@small.example,Engineer,12\n";
+    app.import_csv(
+        std::io::Cursor::new(csv.as_bytes().to_vec()),
+        &mapping,
+        ImportOptions::default(),
+        &Actor::Operator,
+        &(),
+    )
+    .await
+    .unwrap();
+    let id = |email: &str| {
+        let filter = ContactFilter { email: Some(email.into()), ..ContactFilter::default() };
+        async move { app.store().contacts(&filter, None, 1).await.unwrap()[0].id }
+    };
+    (id("ann@acme.example").await, id("bob@small.example").await)
+}
+
+async fn visit(app: &App, email: &str, urls: &[&str]) {
+    let events: Vec<_> = urls.iter().map(|u| json!({"email": email, "kind": "page_view", "url": u})).collect();
+    let receipt = app.ingest_events(json!({"events": events}), &Actor::Operator).await.unwrap();
+    assert_eq!(receipt.accepted, urls.len());
+}
+
+fn definition(expression: &str, kind: &str) -> DefinitionInput {
+    DefinitionInput { expression: expression.into(), kind: kind.into(), note: Some("agreed with sales".into()) }
+}
+
+async fn a_model_scores_contacts_when_they_act_and_explains_every_point(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let (ann, bob) = people(&app).await;
+    // Before any model: graded by the built-in rules, no points.
+    let view = app.contact_view(ann).await.unwrap();
+    assert_eq!((view.scores.fit, view.scores.model.as_str()), (0, "builtin@0"));
+    assert_eq!(view.funnel_position, "tofu");
+
+    let saved = app.save_scoring_model("default", MODEL, &Actor::Operator).await.unwrap();
+    assert!(saved.active, "the first model saved scores contacts at once");
+    assert_eq!(saved.model.version, 1);
+    visit(
+        &app,
+        "ann@acme.example",
+        &[
+            "https://acme.example/blog",
+            "https://acme.example/pricing",
+            "https://acme.example/a",
+            "https://acme.example/b",
+        ],
+    )
+    .await;
+
+    let view = app.contact_view(ann).await.unwrap();
+    assert_eq!(view.scores.fit, 35);
+    assert_eq!(view.scores.model, "default@1");
+    // Four page views at 3 points, capped at 9; one of them on the pricing page: 10.
+    assert!((view.scores.engagement - 19.0).abs() < 0.05, "{}", view.scores.engagement);
+    let rules: Vec<_> = view.scores.factors.iter().map(|f| f["rule"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(rules, ["director or above", "big company", "page views", "pricing"]);
+    let views = &view.scores.factors[2];
+    assert_eq!(views["points"], 9.0);
+    assert!(views["reason"].as_str().unwrap().contains("4 matching activities"), "{views}");
+    assert!(views["reason"].as_str().unwrap().ends_with("capped"));
+    assert_eq!(view.scores.likelihood, None, "no predictive model trained yet");
+    assert_eq!(view.pain, "low");
+    // Bob did nothing and fits no rule: nothing to explain.
+    let bob = app.contact_view(bob).await.unwrap();
+    assert_eq!((bob.scores.fit, bob.scores.engagement), (0, 0.0));
+    assert!(bob.scores.factors.is_empty());
+
+    // A second model waits for activation; the active one keeps scoring.
+    let other =
+        app.save_scoring_model("strict", &MODEL.replace("points = 20", "points = 5"), &Actor::Operator).await.unwrap();
+    assert!(!other.active);
+    assert_eq!(app.scoring_models().await.unwrap().active.unwrap().target, "default");
+    app.activate_scoring("strict", None, &Actor::Operator).await.unwrap();
+    app.rescore(&()).await.unwrap();
+    let view = app.contact_view(ann).await.unwrap();
+    assert_eq!((view.scores.fit, view.scores.model.as_str()), (20, "strict@1"));
+}
+
+async fn a_definition_qualifies_only_while_active_and_can_be_rolled_back(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let (ann, bob) = people(&app).await;
+    app.save_scoring_model("default", MODEL, &Actor::Operator).await.unwrap();
+    let v1 = app
+        .save_definition(
+            "marketing",
+            definition("scores.fit >= 30 && engagement.visits_30d >= 2", "mql"),
+            &Actor::User("mo".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!((v1.version, v1.author.as_str()), (1, "user:mo"));
+    // Saved, not active: a visit moves nobody.
+    visit(&app, "ann@acme.example", &["https://acme.example/1", "https://acme.example/2"]).await;
+    assert_eq!(store.contact(ann).await.unwrap().unwrap().stage.as_str(), "prospect");
+
+    let v2 = app
+        .save_definition("marketing", definition("engagement.visits_30d >= 3", "mql"), &Actor::User("mo".into()))
+        .await
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    // Roll back to version 1 before it ever ran: activating an earlier version.
+    app.activate_definition("marketing", Some(1), &Actor::User("sales-lead".into())).await.unwrap();
+    let report = app.rescore(&()).await.unwrap();
+    assert_eq!(report.assessed.moved, 1, "{report:?}");
+    let ann_now = store.contact(ann).await.unwrap().unwrap();
+    assert_eq!(ann_now.stage.as_str(), "mql");
+    let last = store.stage_history(ann).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.cause.as_str(), last.detail.as_str(), last.actor.as_str()),
+        ("definition", "marketing@1", "system")
+    );
+    // Bob fits nothing; his visits count for version 2 once it is active.
+    visit(&app, "bob@small.example", &["https://small.example/1", "https://small.example/2"]).await;
+    assert_eq!(store.contact(bob).await.unwrap().unwrap().stage.as_str(), "prospect");
+    app.activate_definition("marketing", None, &Actor::Operator).await.unwrap();
+    assert_eq!(app.definition_versions("marketing").await.unwrap().active_version, Some(2));
+    // The next visit is the third: the event qualifies him in the request path.
+    visit(&app, "bob@small.example", &["https://small.example/3"]).await;
+    let bob_now = store.contact(bob).await.unwrap().unwrap();
+    assert_eq!(bob_now.stage.as_str(), "mql");
+    let last = store.stage_history(bob).await.unwrap().pop().unwrap();
+    assert_eq!(last.detail, "marketing@2");
+    // Deactivated, it moves nobody; deactivating twice is a conflict.
+    app.deactivate_definition("marketing", &Actor::Operator).await.unwrap();
+    assert_eq!(app.deactivate_definition("marketing", &Actor::Operator).await.unwrap_err().kind, ErrorKind::Conflict);
+    assert_eq!(app.definitions().await.unwrap()[0].active_version, None);
+}
+
+async fn qualification_fields_feed_the_definition_sales_writes(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let (ann, _) = people(&app).await;
+    app.change_stage(ann, "mql", Some("handed over"), &Actor::Operator).await.unwrap();
+    app.change_stage(ann, "sal", Some("accepted"), &Actor::User("sam".into())).await.unwrap();
+    app.save_definition(
+        "sales",
+        definition("qualification.budget == 'confirmed' && qualification.authority != ''", "sql"),
+        &Actor::User("sam".into()),
+    )
+    .await
+    .unwrap();
+    app.activate_definition("sales", None, &Actor::User("sam".into())).await.unwrap();
+    app.rescore(&()).await.unwrap();
+    assert_eq!(store.contact(ann).await.unwrap().unwrap().stage.as_str(), "sal");
+
+    let half = Qualification { budget: Some(" confirmed ".into()), ..Qualification::default() };
+    let saved = app.set_qualification(ann, half, &Actor::User("sam".into())).await.unwrap();
+    assert_eq!(saved.budget.as_deref(), Some("confirmed"), "trimmed");
+    assert_eq!(store.contact(ann).await.unwrap().unwrap().stage.as_str(), "sal", "authority is not known yet");
+    let full = Qualification {
+        budget: Some("confirmed".into()),
+        authority: Some("CIO signs".into()),
+        ..Qualification::default()
+    };
+    app.set_qualification(ann, full, &Actor::User("sam".into())).await.unwrap();
+    assert_eq!(store.contact(ann).await.unwrap().unwrap().stage.as_str(), "sql");
+    let view = app.contact_view(ann).await.unwrap();
+    assert_eq!(view.qualification.authority.as_deref(), Some("CIO signs"));
+    let changes = store.contact_changes(ann).await.unwrap();
+    let recorded: Vec<_> = changes.iter().filter(|c| c.cause == "qualification").collect();
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded[1].changes["qualification.authority"], json!({"from": null, "to": "CIO signs"}));
+    assert_eq!(recorded[1].actor, "user:sam");
+    // Bad values are refused and change nothing.
+    let long = Qualification { need: Some("x".repeat(201)), ..Qualification::default() };
+    let err = app.set_qualification(ann, long, &Actor::Operator).await.unwrap_err();
+    assert_eq!((err.kind, err.field.as_deref()), (ErrorKind::Invalid, Some("need")));
+    let err = app.set_qualification(Uuid::now_v7(), Qualification::default(), &Actor::Operator).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+}
+
+async fn rescoring_reaches_every_contact_and_counts_what_failed(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let mapping = Mapping::from_toml("[contact]\nemail = \"email\"\n[contact.custom]\nsize = \"size\"\n").unwrap();
+    let mut csv = String::from("email,size\n");
+    for i in 0..2_500 {
+        // Every tenth has no size: the rule reading it fails for them.
+        let size = if i % 10 == 0 { String::new() } else { format!("{}", i % 500) };
+        csv.push_str(&format!("p{i}@co{}.example,{size}\n", i % 97));
+    }
+    app.import_csv(std::io::Cursor::new(csv.into_bytes()), &mapping, ImportOptions::default(), &Actor::Operator, &())
+        .await
+        .unwrap();
+    let model = "[[fit]]\nname = \"sized\"\nwhen = \"int(contact.custom.size) > 250\"\npoints = 7\n";
+    app.save_scoring_model("default", model, &Actor::Operator).await.unwrap();
+    let report = app.rescore(&()).await.unwrap();
+    assert_eq!(report.assessed.contacts, 2_500, "more than one batch");
+    assert_eq!(report.model, "default@1");
+    assert_eq!(report.assessed.failures.len(), 1);
+    assert_eq!(report.assessed.failures[0].rule, "fit: sized");
+    assert_eq!(report.assessed.failures[0].contacts, 250);
+    let filter = ContactFilter { email: Some("p251@co57.example".into()), ..ContactFilter::default() };
+    let id = store.contacts(&filter, None, 1).await.unwrap()[0].id;
+    let scores = store.scores(&[id]).await.unwrap();
+    assert_eq!(scores[0].assessment.fit, 7);
+}
+
+async fn wrong_models_and_definitions_are_refused_and_nothing_is_saved(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let cases = [
+        ("default", "[[fit]]\nname = \"x\"\nwhen = \"contact.titel == ''\"\npoints = 1\n", "fit[0].when", Some((1, 8))),
+        ("default", "[[fit]]\nname = \"x\"\nwhen = \"true\"\n", "model", None),
+        ("default", "half_life_days = -1\n", "half_life_days", None),
+        ("default", "{\"fit\": [{\"name\": \"x\", \"when\": \"1 +\", \"points\": 1}]}", "fit[0].when", Some((1, 4))),
+        ("Bad Name", "", "name", None),
+    ];
+    for (name, text, field, at) in cases {
+        let err = app.save_scoring_model(name, text, &Actor::Operator).await.unwrap_err();
+        assert_eq!((err.kind, err.field.as_deref()), (ErrorKind::Invalid, Some(field)), "{text}: {err}");
+        assert_eq!(err.position, at, "{text}: {err}");
+    }
+    assert!(app.scoring_models().await.unwrap().models.is_empty());
+    let bad = [
+        (definition("contact.stage == 'mql' && ", "mql"), "expression"),
+        (definition("contact.title", "mql"), "expression"),
+        (definition("true", "lead"), "kind"),
+        (DefinitionInput { note: Some("x".repeat(2_001)), ..definition("true", "mql") }, "note"),
+    ];
+    for (input, field) in bad {
+        let err = app.save_definition("marketing", input, &Actor::Operator).await.unwrap_err();
+        assert_eq!((err.kind, err.field.as_deref()), (ErrorKind::Invalid, Some(field)), "{err}");
+    }
+    assert!(app.definitions().await.unwrap().is_empty());
+    let err = app.activate_definition("marketing", Some(3), &Actor::Operator).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    app.save_definition("marketing", definition("true", "mql"), &Actor::Operator).await.unwrap();
+    let err = app.activate_definition("marketing", Some(3), &Actor::Operator).await.unwrap_err();
+    assert!(err.message.contains("no version 3"), "{err}");
+    let err = app.activate_scoring("nothing", None, &Actor::Operator).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+}
