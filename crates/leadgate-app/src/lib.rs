@@ -4,6 +4,7 @@
 //! live here, so the domain core stays pure and the store stays dumb.
 
 mod admin;
+pub mod backtest;
 pub mod body;
 mod capture;
 mod contacts;

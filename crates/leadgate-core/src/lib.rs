@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod account;
+pub mod backtest;
 pub mod capture;
 pub mod dedupe;
 pub mod definition;

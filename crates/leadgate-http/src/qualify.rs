@@ -169,3 +169,16 @@ pub async fn put_qualification(
     let id = parse_id(id, "unknown_contact")?;
     Ok(Json(s.app.set_qualification(id, input, &caller_actor(&caller)).await?))
 }
+
+pub async fn backtest(
+    State(s): State<AppState>,
+    caller: Caller,
+    n: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    let n = name(n, "unknown_definition")?;
+    let input: leadgate_app::backtest::BacktestInput = parse_json(&headers, &body)?;
+    Ok(Json(s.app.backtest(&n, input).await?))
+}

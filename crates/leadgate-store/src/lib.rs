@@ -159,6 +159,10 @@ pub trait Store: Send + Sync + 'static {
     /// When each of these contacts' latest event happened.
     async fn last_events(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Timestamp)>>;
     async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>>;
+    /// The stage changes of these contacts, oldest first.
+    async fn stage_changes_of(&self, contacts: &[Uuid]) -> Result<Vec<StageChange>>;
+    /// The recorded field changes of these contacts, oldest first.
+    async fn contact_changes_of(&self, contacts: &[Uuid]) -> Result<Vec<ContactChange>>;
     async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<ContactScores>>;
 
     // Scoring models and lead definitions.

@@ -239,6 +239,14 @@ impl From<MergeRow> for Merge {
     }
 }
 
+/// A contact change with its row id, which orders changes made at the same instant.
+#[derive(sqlx::FromRow)]
+pub(crate) struct NumberedContactChangeRow {
+    pub id: i64,
+    #[sqlx(flatten)]
+    pub change: ContactChangeRow,
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct ContactChangeRow {
     contact_id: Uuid,

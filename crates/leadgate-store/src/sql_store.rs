@@ -736,6 +736,35 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(|(c, q)| (c, q.0)).collect())
             }
 
+            async fn stage_changes_of(&self, contacts: &[Uuid]) -> Result<Vec<StageChange>> {
+                let mut conn = self.read.acquire().await?;
+                let rows: Vec<NumberedStageChangeRow> = fetch_in(
+                    &mut conn,
+                    "SELECT id, contact_id, from_stage, to_stage, at, cause, detail, actor, value FROM stage_changes \
+                     WHERE contact_id IN (",
+                    contacts,
+                )
+                .await?;
+                let mut rows: Vec<(i64, StageChange)> =
+                    rows.into_iter().map(|r| Ok((r.id, StageChange::try_from(r.change)?))).collect::<Result<_>>()?;
+                rows.sort_by_key(|(id, c)| (c.at, *id));
+                Ok(rows.into_iter().map(|(_, c)| c).collect())
+            }
+
+            async fn contact_changes_of(&self, contacts: &[Uuid]) -> Result<Vec<ContactChange>> {
+                let mut conn = self.read.acquire().await?;
+                let rows: Vec<NumberedContactChangeRow> = fetch_in(
+                    &mut conn,
+                    "SELECT id, contact_id, at, cause, actor, changes FROM contact_changes WHERE contact_id IN (",
+                    contacts,
+                )
+                .await?;
+                let mut rows: Vec<(i64, ContactChange)> =
+                    rows.into_iter().map(|r| (r.id, ContactChange::from(r.change))).collect();
+                rows.sort_by_key(|(id, c)| (c.at, *id));
+                Ok(rows.into_iter().map(|(_, c)| c).collect())
+            }
+
             async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<leadgate_core::scoring::ContactScores>> {
                 let mut conn = self.read.acquire().await?;
                 let rows: Vec<ScoresRow> = fetch_in(

@@ -117,6 +117,30 @@ enum Command {
     /// Score, grade and requalify every contact with the active scoring model and lead
     /// definitions (after changing them, or after an import).
     Rescore,
+    /// Run a lead definition on the contacts as they were at a date, beside the active
+    /// version, against how they actually ended.
+    Backtest {
+        /// The definition.
+        name: String,
+        /// The date the contacts are taken as they were (2026-01-01 or RFC 3339).
+        #[arg(long)]
+        as_of: String,
+        /// A saved version to test (default: the latest).
+        #[arg(long, conflicts_with = "expression")]
+        version: Option<i64>,
+        /// A draft expression to test instead, without saving it.
+        #[arg(long)]
+        expression: Option<String>,
+        /// Compare with this version instead of the active one.
+        #[arg(long)]
+        against: Option<i64>,
+        /// Only contacts created on or after this date.
+        #[arg(long)]
+        from: Option<String>,
+        /// Only contacts created before this date.
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -309,6 +333,60 @@ async fn run(command: Command, config: Config) -> Result<()> {
                 report.assessed.contacts, report.model, report.seconds, report.assessed.moved
             );
             for f in &report.assessed.failures {
+                eprintln!("{}: could not be evaluated for {} contacts: {}", f.rule, f.contacts, f.first_message);
+            }
+            Ok(())
+        }
+        Command::Backtest { name, as_of, version, expression, against, from, to } => {
+            let input = leadgate_app::backtest::BacktestInput {
+                version,
+                expression,
+                as_of,
+                created_from: from,
+                created_to: to,
+                sample: Some(10),
+                against,
+            };
+            let r = app.backtest(&name, input).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            println!(
+                "{} ({}) as of {}: {} contacts, {} of whom became customers later ({:.1} s)",
+                r.name,
+                r.kind,
+                r.as_of.to_rfc3339(),
+                r.contacts,
+                r.customers,
+                r.seconds
+            );
+            let pct = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.1} %", v * 100.0));
+            println!(
+                "{:<16} {:>9} {:>8} {:>12} {:>9} {:>12} {:>10} {:>8}",
+                "", "qualified", "sql", "opportunity", "customer", "value", "precision", "recall"
+            );
+            for s in std::iter::once(&r.draft).chain(r.active.iter()) {
+                let t = &s.tally;
+                println!(
+                    "{:<16} {:>9} {:>8} {:>12} {:>9} {:>12.2} {:>10} {:>8}",
+                    s.definition,
+                    t.qualified,
+                    t.reached_sql,
+                    t.reached_opportunity,
+                    t.reached_customer,
+                    t.value as f64 / 100.0,
+                    pct(t.precision),
+                    pct(t.recall)
+                );
+            }
+            for (what, s) in [
+                ("newly included", &r.newly_included),
+                ("newly excluded", &r.newly_excluded),
+                ("customers turned away", &r.customers_turned_away),
+            ] {
+                if s.count > 0 {
+                    let ids: Vec<String> = s.sample.iter().map(|c| c.contact_id.to_string()).collect();
+                    println!("{what}: {} (for example {})", s.count, ids.join(", "));
+                }
+            }
+            for f in &r.failures {
                 eprintln!("{}: could not be evaluated for {} contacts: {}", f.rule, f.contacts, f.first_message);
             }
             Ok(())

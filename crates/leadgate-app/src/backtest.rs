@@ -1,0 +1,279 @@
+//! Backtesting a lead definition on the contacts as they were at a past date.
+
+use crate::qualify::{ASSESS_BATCH, FailureCount};
+use crate::{App, AppError, ErrorKind};
+use leadgate_core::backtest::{History, Sample, Tally};
+use leadgate_core::definition::{self, Definition};
+use leadgate_core::expr::facts::EventFact;
+use leadgate_core::expr::{Expression, MAX_EVENT_DAYS};
+use leadgate_core::model::{ContactChange, Qualification, Response};
+use leadgate_core::time::MICROS_PER_SECOND;
+use leadgate_core::{StageChange, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// What `POST /v1/definitions/{name}/backtest` takes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BacktestInput {
+    /// A saved version to test; without it and without `expression`, the latest.
+    pub version: Option<i64>,
+    /// A draft expression to test without saving it.
+    pub expression: Option<String>,
+    /// The date the contacts are taken as they were (`2026-01-01` or RFC 3339).
+    pub as_of: String,
+    /// Only contacts created from (inclusive) and before (exclusive) these dates: a
+    /// cohort, such as last quarter's contacts.
+    pub created_from: Option<String>,
+    pub created_to: Option<String>,
+    /// How many contacts each sample lists (default 20, at most 200).
+    pub sample: Option<usize>,
+    /// The version to compare with; without it, the active version (if any).
+    pub against: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Sorted {
+    /// What was tested: `name@version`, or `draft`.
+    pub definition: String,
+    pub expression: String,
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sampled {
+    pub count: u64,
+    pub sample: Vec<Sample>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BacktestReport {
+    pub name: String,
+    pub kind: &'static str,
+    pub as_of: Timestamp,
+    /// Contacts that existed at `as_of` (in the cohort), and how many of them later
+    /// became customers.
+    pub contacts: u64,
+    pub customers: u64,
+    pub draft: Sorted,
+    /// The same figures for the version compared with (`against`, else the active
+    /// version), when there is one.
+    pub active: Option<Sorted>,
+    /// Contacts the draft passes and the version compared with does not, and the reverse.
+    pub newly_included: Sampled,
+    pub newly_excluded: Sampled,
+    /// Contacts that became customers although the draft would not have passed them.
+    pub customers_turned_away: Sampled,
+    pub failures: Vec<FailureCount>,
+    pub seconds: f64,
+}
+
+fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
+    AppError::new(ErrorKind::Invalid, code, message).field(field)
+}
+
+/// `2026-01-01` (midnight UTC) or an RFC 3339 instant.
+fn date(s: &str, field: &str) -> Result<Timestamp, AppError> {
+    let s = s.trim();
+    Timestamp::parse_rfc3339(s).or_else(|| Timestamp::parse_rfc3339(&format!("{s}T00:00:00Z"))).ok_or_else(|| {
+        invalid("invalid_date", field, format!("{field} must be a date (2026-01-01) or an RFC 3339 instant"))
+    })
+}
+
+impl App {
+    /// Runs a definition (a saved version, or a draft expression) on every contact as it
+    /// was at `as_of`, beside the active version, and measures both against what the
+    /// contacts became.
+    pub async fn backtest(&self, name: &str, input: BacktestInput) -> Result<BacktestReport, AppError> {
+        let started = std::time::Instant::now();
+        let as_of = date(&input.as_of, "as_of")?;
+        if as_of > self.now() {
+            return Err(invalid("invalid_date", "as_of", "as_of is in the future: there is nothing to measure yet"));
+        }
+        let from = input.created_from.as_deref().map(|s| date(s, "created_from")).transpose()?;
+        let to = input.created_to.as_deref().map(|s| date(s, "created_to")).transpose()?;
+        let sample_size = input.sample.unwrap_or(20);
+        if sample_size > 200 {
+            return Err(invalid("invalid_value", "sample", "sample must be at most 200"));
+        }
+        let latest = self.definition(name, None).await?;
+        let (label, expression, source) = match (&input.expression, input.version) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("invalid_value", "expression", "give a version or an expression, not both"));
+            }
+            (Some(e), None) => {
+                let compiled = definition::compile_expression(e)
+                    .map_err(|x| invalid("invalid_expression", "expression", x.to_string()).at(x.line, x.column))?;
+                ("draft".to_owned(), compiled, e.clone())
+            }
+            (None, v) => {
+                let d = match v {
+                    Some(v) => self.definition(name, Some(v)).await?,
+                    None => latest.clone(),
+                };
+                (d.label(), compile_stored(&d)?, d.expression.clone())
+            }
+        };
+        let against = match input.against {
+            Some(v) => Some(v),
+            None => self.store.activations("definition").await?.into_iter().find(|a| a.name == name).map(|a| a.version),
+        };
+        let active: Option<(Definition, Expression)> = match against {
+            Some(v) => {
+                let d = self.definition(name, Some(v)).await?;
+                let e = compile_stored(&d)?;
+                Some((d, e))
+            }
+            None => None,
+        };
+        let rules = self.assessor.rules().await?;
+
+        let mut draft_tally = Tally::default();
+        let mut active_tally = Tally::default();
+        let (mut contacts, mut customers) = (0u64, 0u64);
+        let mut included = Sampled::default();
+        let mut excluded = Sampled::default();
+        let mut turned_away = Sampled::default();
+        let mut failures: Vec<FailureCount> = Vec::new();
+        let mut fail = |rule: &str, message: &str| match failures.iter_mut().find(|f| f.rule == rule) {
+            Some(f) => f.contacts += 1,
+            None => {
+                failures.push(FailureCount { rule: rule.to_owned(), contacts: 1, first_message: message.to_owned() })
+            }
+        };
+        let keep = |s: &mut Sampled, h: &History, o: &leadgate_core::backtest::Outcome| {
+            s.count += 1;
+            if s.sample.len() < sample_size {
+                s.sample.push(Sample {
+                    contact_id: h.contact.id,
+                    email: h.contact.email.clone(),
+                    became_customer: o.customer,
+                    value: o.value,
+                });
+            }
+        };
+        let mut after = None;
+        loop {
+            let ids = self.store.live_contact_ids(after, ASSESS_BATCH as i64).await?;
+            let Some(last) = ids.last().copied() else { break };
+            after = Some(last);
+            for h in self.histories(&ids, as_of).await? {
+                let created = h.contact.created_at;
+                if from.is_some_and(|f| created < f) || to.is_some_and(|t| created >= t) {
+                    continue;
+                }
+                let Some(mut facts) = h.as_of(as_of) else { continue };
+                let outcome = h.outcome_after(as_of);
+                contacts += 1;
+                customers += outcome.customer as u64;
+                // Scores and grades as the active model gives them at that date.
+                let a = rules.model.1.assess(&facts);
+                facts.scores.fit = a.fit;
+                facts.scores.engagement = a.engagement_at(as_of);
+                facts.grades = Some((a.funnel.grade.as_str().to_owned(), a.pain.grade.as_str().to_owned()));
+                let bound = facts.bind();
+                let mut test = |e: &Expression, what: &str, tally: &mut Tally| match e.test(&bound) {
+                    Ok(passed) => passed,
+                    Err(err) => {
+                        tally.failed += 1;
+                        fail(what, &err.0);
+                        false
+                    }
+                };
+                let passed = test(&expression, &label, &mut draft_tally);
+                draft_tally.add(passed, outcome);
+                if let Some((d, e)) = &active {
+                    let was = test(e, &d.label(), &mut active_tally);
+                    active_tally.add(was, outcome);
+                    if passed && !was {
+                        keep(&mut included, &h, &outcome);
+                    } else if was && !passed {
+                        keep(&mut excluded, &h, &outcome);
+                    }
+                }
+                if outcome.customer && !passed {
+                    keep(&mut turned_away, &h, &outcome);
+                }
+            }
+        }
+        draft_tally.finish(customers);
+        active_tally.finish(customers);
+        Ok(BacktestReport {
+            name: name.to_owned(),
+            kind: latest.kind.as_str(),
+            as_of,
+            contacts,
+            customers,
+            draft: Sorted { definition: label, expression: source, tally: draft_tally },
+            active: active.map(|(d, _)| Sorted {
+                definition: d.label(),
+                expression: d.expression,
+                tally: active_tally,
+            }),
+            newly_included: included,
+            newly_excluded: excluded,
+            customers_turned_away: turned_away,
+            failures,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Everything recorded of these contacts that a backtest at `as_of` reads.
+    async fn histories(&self, ids: &[Uuid], as_of: Timestamp) -> Result<Vec<History>, AppError> {
+        let s = &self.store;
+        let since = Timestamp(as_of.0 - MAX_EVENT_DAYS * 86_400 * MICROS_PER_SECOND);
+        let (contacts, responses, events, stages, changes, qualifications) = tokio::try_join!(
+            s.contacts_with_ids(ids),
+            s.responses_of(ids),
+            s.events_of(ids, since),
+            s.stage_changes_of(ids),
+            s.contact_changes_of(ids),
+            s.qualifications(ids),
+        )?;
+        let mut account_ids: Vec<Uuid> = contacts.iter().filter_map(|c| c.account_id).collect();
+        account_ids.sort_unstable();
+        account_ids.dedup();
+        let accounts: HashMap<Uuid, _> =
+            s.accounts_by_ids(&account_ids).await?.into_iter().map(|a| (a.id, a)).collect();
+        let mut responses_of: HashMap<Uuid, Vec<Response>> = HashMap::new();
+        for r in responses {
+            responses_of.entry(r.contact_id).or_default().push(r);
+        }
+        let mut events_of: HashMap<Uuid, Vec<EventFact>> = HashMap::new();
+        for (c, e) in events.into_iter().filter(|(_, e)| e.at <= as_of) {
+            events_of.entry(c).or_default().push(e);
+        }
+        let mut stages_of: HashMap<Uuid, Vec<StageChange>> = HashMap::new();
+        for c in stages {
+            stages_of.entry(c.contact_id).or_default().push(c);
+        }
+        let mut changes_of: HashMap<Uuid, Vec<ContactChange>> = HashMap::new();
+        for c in changes {
+            changes_of.entry(c.contact_id).or_default().push(c);
+        }
+        let mut qualifications: HashMap<Uuid, Qualification> = qualifications.into_iter().collect();
+        Ok(contacts
+            .into_iter()
+            .map(|contact| {
+                let id = contact.id;
+                History {
+                    account: contact.account_id.and_then(|a| accounts.get(&a).cloned()),
+                    qualification: qualifications.remove(&id).unwrap_or_default(),
+                    responses: responses_of.remove(&id).unwrap_or_default(),
+                    events: events_of.remove(&id).unwrap_or_default(),
+                    stages: stages_of.remove(&id).unwrap_or_default(),
+                    changes: changes_of.remove(&id).unwrap_or_default(),
+                    contact,
+                }
+            })
+            .collect())
+    }
+}
+
+fn compile_stored(d: &Definition) -> Result<Expression, AppError> {
+    d.compile().map_err(|e| {
+        AppError::new(ErrorKind::Conflict, "definition_invalid", format!("{} no longer compiles: {e}", d.label()))
+    })
+}
