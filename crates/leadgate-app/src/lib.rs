@@ -13,6 +13,7 @@ mod error;
 mod events;
 pub mod export;
 pub mod import;
+pub mod likelihood;
 pub mod merges;
 pub mod qualify;
 pub mod rules;
@@ -96,6 +97,7 @@ pub struct App {
     assessor: Arc<qualify::Assessor>,
     /// Held while every contact is rescored: one rescore at a time.
     rescoring: tokio::sync::Mutex<()>,
+    training: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -110,6 +112,7 @@ impl App {
             keys: admin::KeyCache::default(),
             assessor,
             rescoring: Default::default(),
+            training: Default::default(),
         })
     }
 

@@ -14,8 +14,10 @@ use leadgate_core::definition::{self, Active, DefinitionFailure};
 use leadgate_core::expr::MAX_EVENT_DAYS;
 use leadgate_core::expr::facts::{ContactFacts, EventFact, ScoreFacts};
 use leadgate_core::lifecycle::{Actor, Stage};
+use leadgate_core::likelihood::features::{self, Exclusions, Row};
+use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
 use leadgate_core::model::{Account, Qualification, Response};
-use leadgate_core::scoring::{Assessment, ContactScores, Model, ModelSpec};
+use leadgate_core::scoring::{ContactScores, Model, ModelSpec};
 use leadgate_core::time::MICROS_PER_SECOND;
 use leadgate_core::{StageChange, Timestamp};
 use leadgate_store::Store;
@@ -33,11 +35,27 @@ pub const ASSESS_BATCH: usize = 2_000;
 /// the built-in funnel and pain rules.
 pub const BUILTIN_MODEL: &str = "builtin@0";
 
-/// The scoring model and the definitions in force.
+/// The scoring model, the likelihood model and the definitions in force.
 pub struct ActiveRules {
     /// `name@version` and the compiled model.
     pub model: (String, Model),
+    pub likelihood: Option<Arc<Likelihood>>,
     pub definitions: Vec<Active>,
+}
+
+/// The trained likelihood model in force.
+pub struct Likelihood {
+    pub model: TrainedModel,
+    pub predictor: Predictor,
+    pub exclude: Exclusions,
+}
+
+impl Likelihood {
+    /// Each contact's likelihood and the features behind it, as of now.
+    fn predict(&self, facts: &[ContactFacts]) -> Vec<Prediction> {
+        let rows: Vec<Row> = facts.iter().map(|f| features::row(f, f.now, &self.exclude)).collect();
+        self.predictor.predict(&rows.iter().collect::<Vec<_>>())
+    }
 }
 
 impl ActiveRules {
@@ -94,11 +112,14 @@ pub struct Assessor {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     cached: Mutex<Option<(Instant, Arc<ActiveRules>)>>,
+    /// The likelihood model last read, kept while it is the latest: a predictor is
+    /// large and does not change once trained.
+    likelihood: Mutex<Option<Arc<Likelihood>>>,
 }
 
 impl Assessor {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, cached: Mutex::new(None) }
+        Self { store, clock, cached: Mutex::new(None), likelihood: Mutex::new(None) }
     }
 
     /// Forgets the rules read, so that the next assessment reads them again.
@@ -132,6 +153,7 @@ impl Assessor {
                 }
             }
         }
+        let likelihood = self.read_likelihood().await?;
         let mut definitions = Vec::new();
         for a in self.store.activations("definition").await? {
             let Some(d) = self.store.definition(&a.target, Some(a.version)).await? else { continue };
@@ -142,7 +164,35 @@ impl Assessor {
                 }
             }
         }
-        Ok(ActiveRules { model, definitions })
+        Ok(ActiveRules { model, likelihood, definitions })
+    }
+
+    async fn read_likelihood(&self) -> Result<Option<Arc<Likelihood>>, AppError> {
+        let Some(latest) = self.store.latest_likelihood_version().await? else { return Ok(None) };
+        if let Some(kept) = &*self.likelihood.lock().unwrap_or_else(|e| e.into_inner())
+            && kept.model.version == latest
+        {
+            return Ok(Some(kept.clone()));
+        }
+        let Some((model, json)) = self.store.likelihood_model(Some(latest)).await? else { return Ok(None) };
+        let predictor = match tokio::task::spawn_blocking(move || Predictor::from_json(&json)).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                tracing::error!(model = %model.label(), error = %e, "the likelihood model cannot be read; retrain it");
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(AppError::new(
+                    crate::ErrorKind::Internal,
+                    "internal",
+                    format!("reading the model stopped: {e}"),
+                ));
+            }
+        };
+        let exclude = Exclusions::new(&model.options.exclude);
+        let read = Arc::new(Likelihood { model, predictor, exclude });
+        *self.likelihood.lock().unwrap_or_else(|e| e.into_inner()) = Some(read.clone());
+        Ok(Some(read))
     }
 
     /// Scores and grades `ids`, and applies the active definitions to them.
@@ -153,14 +203,14 @@ impl Assessor {
             let now = self.clock.now();
             let facts = self.facts(batch, now).await?;
             let shared = rules.clone();
-            let (assessments, moves, part) =
+            let (scores, moves, part) =
                 tokio::task::spawn_blocking(move || evaluate(&shared, &facts, now)).await.map_err(|e| {
                     AppError::new(crate::ErrorKind::Internal, "internal", format!("assessment stopped: {e}"))
                 })?;
             report.absorb(part);
             let mut tx = self.store.begin().await?;
             let written = async {
-                tx.save_assessments(&rules.model.0, &assessments).await?;
+                tx.save_scores(&scores).await?;
                 let mut moved = Vec::new();
                 for change in moves {
                     if tx.move_stage(&change).await? {
@@ -181,14 +231,11 @@ impl Assessor {
     pub async fn assess_unsaved(&self, id: Uuid, now: Timestamp) -> Result<ContactScores, AppError> {
         let rules = self.rules().await?;
         let facts = self.facts(&[id], now).await?;
-        let f = facts.first().ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))?;
-        Ok(ContactScores {
-            contact_id: id,
-            model: rules.model.0.clone(),
-            assessment: rules.model.1.assess(f),
-            likelihood: f.scores.likelihood,
-            likelihood_factors: None,
-        })
+        if facts.is_empty() {
+            return Err(AppError::not_found("unknown_contact", format!("no contact {id}")));
+        }
+        let (scores, _, _) = evaluate(&rules, &facts, now);
+        scores.into_iter().next().ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))
     }
 
     /// What expressions read of `ids`, as of `now`; merged contacts are left out.
@@ -250,15 +297,18 @@ impl Assessor {
     }
 }
 
-type Evaluated = (Vec<(Uuid, Assessment)>, Vec<StageChange>, AssessReport);
+type Evaluated = (Vec<ContactScores>, Vec<StageChange>, AssessReport);
 
-/// Scores, grades and qualifies each contact: pure computation, run off the runtime.
+/// Scores, grades, predicts and qualifies each contact: pure computation, run off the
+/// runtime.
 fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Evaluated {
     let mut report = AssessReport { contacts: facts.len() as u64, ..AssessReport::default() };
-    let mut assessments = Vec::with_capacity(facts.len());
+    let mut scores = Vec::with_capacity(facts.len());
     let mut moves = Vec::new();
+    let mut predictions = rules.likelihood.as_ref().map(|l| l.predict(facts).into_iter());
     for f in facts {
         let a = rules.model.1.assess(f);
+        let prediction = predictions.as_mut().and_then(Iterator::next);
         for e in &a.errors {
             report.fail(e.rule.clone(), &e.message);
         }
@@ -266,6 +316,7 @@ fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Eval
             let mut scored = f.clone();
             scored.scores.fit = a.fit;
             scored.scores.engagement = a.engagement_at(now);
+            scored.scores.likelihood = prediction.as_ref().map(|p| p.likelihood);
             scored.grades = Some((a.funnel.grade.as_str().to_owned(), a.pain.grade.as_str().to_owned()));
             let (change, failures) = definition::apply(
                 &rules.definitions,
@@ -280,7 +331,13 @@ fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Eval
             }
             moves.extend(change);
         }
-        assessments.push((f.contact.id, a));
+        scores.push(ContactScores {
+            contact_id: f.contact.id,
+            model: rules.model.0.clone(),
+            assessment: a,
+            likelihood: prediction.as_ref().map(|p| p.likelihood),
+            likelihood_factors: prediction.map(|p| serde_json::to_value(p.factors).unwrap_or_default()),
+        });
     }
-    (assessments, moves, report)
+    (scores, moves, report)
 }

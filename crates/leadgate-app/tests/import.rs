@@ -75,6 +75,7 @@ async fn xeducation_imports_every_lead_and_its_outcome_once(store: Arc<dyn Store
     assert_eq!(first.counts.contacts_created, 9_240);
     assert_eq!(store.totals().await.unwrap().contacts, 9_240);
     assert_eq!(count(&app, at_stage("customer")).await, 3_561);
+    assert_eq!(count(&app, at_stage("lost")).await, 9_240 - 3_561);
 
     // A lead is found by its Prospect ID, and carries what the file said.
     let by_id =

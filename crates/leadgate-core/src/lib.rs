@@ -22,6 +22,7 @@ pub mod import;
 pub mod inquiry;
 pub mod junk;
 pub mod lifecycle;
+pub mod likelihood;
 pub mod merge;
 pub mod model;
 pub mod response;

@@ -90,6 +90,8 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
         .route("/v1/definitions/{name}/activate", post(qualify::activate_definition))
         .route("/v1/definitions/{name}/deactivate", post(qualify::deactivate_definition))
         .route("/v1/definitions/{name}/backtest", post(qualify::backtest))
+        .route("/v1/likelihood", get(qualify::get_likelihood))
+        .route("/v1/likelihood/train", post(qualify::train_likelihood))
         .route("/v1/inbox", get(api::list_inbox))
         .route("/v1/inbox/{id}/replay", post(api::replay_inbox))
         .route("/", get(ops::index))

@@ -182,3 +182,23 @@ pub async fn backtest(
     let input: leadgate_app::backtest::BacktestInput = parse_json(&headers, &body)?;
     Ok(Json(s.app.backtest(&n, input).await?))
 }
+
+/// `POST /v1/likelihood/train`: trains the likelihood model (an empty body takes every
+/// default) and answers when every contact has been rescored with it.
+pub async fn train_likelihood(
+    State(s): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ManageScoring)?;
+    let input: leadgate_app::likelihood::TrainInput =
+        if body.is_empty() { Default::default() } else { parse_json(&headers, &body)? };
+    Ok(Json(s.app.train_likelihood(input, &caller_actor(&caller), &()).await?))
+}
+
+/// `GET /v1/likelihood`: the model in force, with its cross-validated figures.
+pub async fn get_likelihood(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    Ok(Json(s.app.likelihood_model().await?))
+}

@@ -36,6 +36,7 @@ leadgate_store::on_both_stores!(
     duplicates_are_merged_and_unmerged_over_the_api,
     scoring_models_and_definitions_are_managed_over_the_api,
     bad_models_definitions_and_qualification_are_refused_over_the_api,
+    the_likelihood_model_is_trained_over_the_api,
 );
 
 struct Api {
@@ -977,4 +978,80 @@ async fn bad_models_definitions_and_qualification_are_refused_over_the_api(store
         api.contact(&json!(id)).await["qualification"],
         json!({"budget": null, "authority": null, "need": null, "timeline": null})
     );
+}
+
+async fn the_likelihood_model_is_trained_over_the_api(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    assert_error(&api.get("/v1/likelihood").await, StatusCode::NOT_FOUND, "no_model");
+    assert_error(&api.post("/v1/likelihood/train", json!({})).await, StatusCode::UNPROCESSABLE_ENTITY, "no_outcomes");
+
+    // Forty contacts of 2024, the `pro` half of whom became customers.
+    let mut csv = String::from("email,created,plan,won\n");
+    for i in 0..40 {
+        let (plan, won) = if i % 2 == 0 { ("pro", "2024-03-01") } else { ("free", "") };
+        csv += &format!("p{i}@example.com,2024-01-05,{plan},{won}\n");
+    }
+    let mapping = leadgate_core::import::Mapping::from_toml(
+        "[contact]\nemail = \"email\"\n[contact.custom]\nplan = \"plan\"\n[response]\nat = \"created\"\n\
+         action = { value = \"form_fill\" }\n[[stage]]\nstage = { value = \"customer\" }\nat = \"won\"\n",
+    )
+    .unwrap();
+    api.app
+        .import_csv(
+            std::io::Cursor::new(csv.into_bytes()),
+            &mapping,
+            Default::default(),
+            &leadgate_core::Actor::Operator,
+            &(),
+        )
+        .await
+        .unwrap();
+
+    for (body, field) in [
+        (json!({"target": "banana"}), "target"),
+        (json!({"horizon_days": -1}), "horizon_days"),
+        (json!({"budget": 9}), "budget"),
+        (json!({"exclude": "custom.plan"}), "exclude"),
+        (json!({"excluded": []}), "."),
+    ] {
+        let r = api.post("/v1/likelihood/train", body.clone()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.text);
+        if field != "." {
+            assert_eq!(r.json["error"]["field"], field, "{body}: {}", r.text);
+        }
+    }
+    let garbled = api
+        .send(
+            api.req(Method::POST, "/v1/likelihood/train", Some(&api.admin))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{\"target\":"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(garbled.status, StatusCode::BAD_REQUEST, "{}", garbled.text);
+    let sales = api.app.create_api_key("rep", Role::Sales).await.unwrap().secret;
+    assert_error(&api.post_as("/v1/likelihood/train", &sales, json!({})).await, StatusCode::FORBIDDEN, "forbidden");
+    let anonymous = api.send(api.req(Method::POST, "/v1/likelihood/train", None).body(Body::empty()).unwrap()).await;
+    assert_error(&anonymous, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_error(&api.get("/v1/likelihood").await, StatusCode::NOT_FOUND, "no_model");
+
+    // An empty body trains with every default.
+    let trained =
+        api.send(api.req(Method::POST, "/v1/likelihood/train", Some(&api.admin)).body(Body::empty()).unwrap()).await;
+    assert_eq!(trained.status, StatusCode::OK, "{}", trained.text);
+    assert_eq!(trained.json["model"]["version"], 1);
+    assert_eq!(trained.json["model"]["options"]["target"], "customer");
+    assert_eq!(
+        (
+            trained.json["model"]["evaluation"]["positives"].clone(),
+            trained.json["model"]["evaluation"]["negatives"].clone()
+        ),
+        (json!(20), json!(20))
+    );
+    let now = api.get("/v1/likelihood").await;
+    assert_eq!((now.status, now.json["version"].clone()), (StatusCode::OK, json!(1)));
+    let page = api.get("/v1/contacts?limit=1").await;
+    let contact = api.contact(&page.json["contacts"][0]["id"]).await;
+    let p = contact["scores"]["likelihood"].as_f64().expect("a likelihood once trained");
+    assert!((0.0..=1.0).contains(&p), "{contact}");
 }

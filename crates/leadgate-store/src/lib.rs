@@ -18,13 +18,14 @@ use async_trait::async_trait;
 use leadgate_core::dedupe::Candidate;
 use leadgate_core::definition::Definition;
 use leadgate_core::expr::facts::EventFact;
+use leadgate_core::likelihood::TrainedModel;
 use leadgate_core::merge::{Merge, Moved};
 use leadgate_core::model::{
     Account, ApiKey, Contact, ContactChange, ContactFilter, ExternalId, Form, HistoryKeys, ImportJob, InboxItem,
     InboxStatus, Response, StoredEvent, Totals,
 };
 use leadgate_core::model::{Activation, Qualification};
-use leadgate_core::scoring::{Assessment, ContactScores, ModelVersion};
+use leadgate_core::scoring::{ContactScores, ModelVersion};
 use leadgate_core::{NewEvent, Stage, StageChange, Timestamp};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -178,6 +179,11 @@ pub trait Store: Send + Sync + 'static {
     async fn definitions(&self) -> Result<Vec<Definition>>;
     /// What is active of a kind (`scoring`, `definition`).
     async fn activations(&self, kind: &str) -> Result<Vec<Activation>>;
+    /// A trained likelihood model (`None`: the latest, the one in force) with its
+    /// predictor as JSON.
+    async fn likelihood_model(&self, version: Option<i64>) -> Result<Option<(TrainedModel, String)>>;
+    /// The version of the latest trained likelihood model, without reading it.
+    async fn latest_likelihood_version(&self) -> Result<Option<i64>>;
 }
 
 /// One write transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -245,11 +251,11 @@ pub trait Tx: Send {
     ) -> Result<()>;
 
     async fn set_qualification(&mut self, contact_id: Uuid, q: &Qualification) -> Result<()>;
-    /// Writes each contact's assessment (`model` is `name@version`); a likelihood
-    /// already stored is kept.
-    async fn save_assessments(&mut self, model: &str, assessments: &[(Uuid, Assessment)]) -> Result<()>;
-    /// Writes predicted likelihoods and their explanations.
-    async fn save_likelihoods(&mut self, likelihoods: &[(Uuid, f64, serde_json::Value)]) -> Result<()>;
+    /// Writes each contact's scores: its assessment and its likelihood (none without a
+    /// trained model).
+    async fn save_scores(&mut self, scores: &[ContactScores]) -> Result<()>;
+    /// Keeps a trained likelihood model under the next version, which it returns.
+    async fn insert_likelihood_model(&mut self, model: &TrainedModel, predictor: &str) -> Result<i64>;
     /// The next version number of a model, locking its name until the transaction ends.
     async fn next_model_version(&mut self, name: &str) -> Result<i64>;
     async fn insert_scoring_model(&mut self, model: &ModelVersion) -> Result<()>;

@@ -454,6 +454,29 @@ impl From<ScoresRow> for leadgate_core::scoring::ContactScores {
 }
 
 #[derive(sqlx::FromRow)]
+pub(crate) struct LikelihoodModelRow {
+    version: i64,
+    options: Json<leadgate_core::likelihood::TrainOptions>,
+    evaluation: Json<leadgate_core::likelihood::Evaluation>,
+    predictor: String,
+    author: String,
+    trained_at: i64,
+}
+
+impl From<LikelihoodModelRow> for (leadgate_core::likelihood::TrainedModel, String) {
+    fn from(r: LikelihoodModelRow) -> Self {
+        let model = leadgate_core::likelihood::TrainedModel {
+            version: r.version,
+            options: r.options.0,
+            evaluation: r.evaluation.0,
+            author: r.author,
+            trained_at: Timestamp(r.trained_at),
+        };
+        (model, r.predictor)
+    }
+}
+
+#[derive(sqlx::FromRow)]
 pub(crate) struct ModelRow {
     name: String,
     version: i64,

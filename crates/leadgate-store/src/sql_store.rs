@@ -789,6 +789,22 @@ macro_rules! impl_sql_store {
                 Ok(row.map(Into::into))
             }
 
+            async fn likelihood_model(&self, version: Option<i64>) -> Result<Option<(leadgate_core::likelihood::TrainedModel, String)>> {
+                let row: Option<LikelihoodModelRow> = sqlx::query_as(
+                    "SELECT version, options, evaluation, predictor, author, trained_at FROM likelihood_models \
+                     WHERE ($1 IS NULL OR version = $1) ORDER BY version DESC LIMIT 1",
+                )
+                .bind(version)
+                .fetch_optional(&self.read)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn latest_likelihood_version(&self) -> Result<Option<i64>> {
+                let (v,): (Option<i64>,) = sqlx::query_as("SELECT max(version) FROM likelihood_models").fetch_one(&self.read).await?;
+                Ok(v)
+            }
+
             async fn scoring_models(&self) -> Result<Vec<leadgate_core::scoring::ModelVersion>> {
                 let rows: Vec<ModelRow> = sqlx::query_as(
                     "SELECT m.name, m.version, m.spec, m.source, m.author, m.created_at FROM scoring_models m \
@@ -1283,41 +1299,54 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            async fn save_assessments(&mut self, model: &str, assessments: &[(Uuid, leadgate_core::scoring::Assessment)]) -> Result<()> {
-                for chunk in crate::sql_store::statement_chunks(assessments) {
+            async fn save_scores(&mut self, scores: &[leadgate_core::scoring::ContactScores]) -> Result<()> {
+                for chunk in crate::sql_store::statement_chunks(scores) {
                     let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO contact_scores (contact_id, model, fit, engagement, funnel_position, pain, assessment, as_of) ",
+                        "INSERT INTO contact_scores (contact_id, model, fit, engagement, funnel_position, pain, assessment, as_of, \
+                         likelihood, likelihood_factors) ",
                     );
-                    qb.push_values(chunk, |mut b, (id, a)| {
-                        b.push_bind(*id)
-                            .push_bind(model)
+                    qb.push_values(chunk, |mut b, s| {
+                        let a = &s.assessment;
+                        b.push_bind(s.contact_id)
+                            .push_bind(s.model.as_str())
                             .push_bind(a.fit)
                             .push_bind(a.engagement_at(a.as_of))
                             .push_bind(a.funnel.grade.as_str())
                             .push_bind(a.pain.grade.as_str())
                             .push_bind(Json(a))
-                            .push_bind(a.as_of.0);
+                            .push_bind(a.as_of.0)
+                            .push_bind(s.likelihood)
+                            .push_bind(s.likelihood_factors.as_ref().map(Json));
                     });
                     qb.push(
                         " ON CONFLICT (contact_id) DO UPDATE SET model = excluded.model, fit = excluded.fit, \
                          engagement = excluded.engagement, funnel_position = excluded.funnel_position, \
-                         pain = excluded.pain, assessment = excluded.assessment, as_of = excluded.as_of",
+                         pain = excluded.pain, assessment = excluded.assessment, as_of = excluded.as_of, \
+                         likelihood = excluded.likelihood, likelihood_factors = excluded.likelihood_factors",
                     );
                     qb.build().persistent(true).execute(&mut *self.tx).await?;
                 }
                 Ok(())
             }
 
-            async fn save_likelihoods(&mut self, likelihoods: &[(Uuid, f64, serde_json::Value)]) -> Result<()> {
-                for chunk in crate::sql_store::statement_chunks(likelihoods) {
-                    let mut qb = QueryBuilder::<$db>::new("UPDATE contact_scores SET likelihood = v.column2, likelihood_factors = v.column3 FROM (");
-                    qb.push_values(chunk, |mut b, (id, p, factors)| {
-                        b.push_bind(*id).push_bind(*p).push_bind(Json(factors));
-                    });
-                    qb.push(") AS v WHERE contact_scores.contact_id = v.column1");
-                    qb.build().persistent(true).execute(&mut *self.tx).await?;
-                }
-                Ok(())
+            async fn insert_likelihood_model(&mut self, m: &leadgate_core::likelihood::TrainedModel, predictor: &str) -> Result<i64> {
+                let (n,): (Option<i64>,) = sqlx::query_as("SELECT max(version) FROM likelihood_models")
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                let version = n.unwrap_or(0) + 1;
+                sqlx::query(
+                    "INSERT INTO likelihood_models (version, options, evaluation, predictor, author, trained_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(version)
+                .bind(Json(&m.options))
+                .bind(Json(&m.evaluation))
+                .bind(predictor)
+                .bind(m.author.as_str())
+                .bind(m.trained_at.0)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(version)
             }
 
             async fn next_model_version(&mut self, name: &str) -> Result<i64> {

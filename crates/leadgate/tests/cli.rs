@@ -151,3 +151,24 @@ fn a_misspelt_config_key_is_refused_with_its_name() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("listn"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn model_train_reports_its_figures_and_refuses_a_history_without_outcomes() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = data_dir_env(&dir);
+    let out = command(&env).args(["model", "train"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no contact has a known outcome"), "{out:?}");
+
+    assert!(command(&env).args(["demo", "--contacts", "3000"]).output().unwrap().status.success());
+    let out = command(&env).args(["model", "train", "--exclude", "custom.*"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("likelihood@1: reaching customer within 365 days"), "{stdout}");
+    assert!(stdout.contains("5-fold cross-validated ROC AUC"), "{stdout}");
+    assert!(stdout.contains("3000 contacts scored"), "{stdout}");
+    let out =
+        command(&env).args(["model", "train", "--target", "opportunity", "--horizon-days", "0"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("horizon_days must be from 1 to 3650"), "{out:?}");
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Qualification benchmark of leadgate: a full rescore with a 20-rule scoring model,
+# a backtest of a 5-clause definition, training the likelihood model, and the latency
+# that assessing (scores, grades and likelihood) adds to POST /v1/events for known
+# contacts, on demo data.
+#
+#   bench/qualify.sh                  # SQLite, 100,000 demo contacts
+#   CONTACTS=1000000 bench/qualify.sh
+#
+# Targets (issue: 1,000,000 contacts, 10,000,000 events): backtest <= 2 s, full rescore
+# with a 20-rule model <= 10 s, scoring in the event path <= 1 ms p99; training on
+# 100,000 contacts <= 30 s.
+# Prints figures only; it asserts nothing. Results go in docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONTACTS="${CONTACTS:-100000}"
+WORK="$(mktemp -d)"
+PORT="${PORT:-18090}"
+trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+cargo build --release -q -p leadgate
+BIN=target/release/leadgate
+export LEADGATE_LOG=warn LEADGATE_DATA_DIR="$WORK/data"
+unset LEADGATE_DATABASE_URL
+
+echo "== demo --contacts $CONTACTS"
+"$BIN" demo --contacts "$CONTACTS" | tail -1
+
+MODEL="$WORK/model.toml"
+{
+    echo "half_life_days = 30"
+    for i in $(seq 1 10); do
+        echo "[[fit]]"; echo "name = \"fit $i\""
+        case $((i % 5)) in
+            0) echo "when = \"contact.title.contains('Director') || contact.title.contains('VP')\"";;
+            1) echo "when = \"contact.channel == 'organic_search' && !contact.free_mail\"";;
+            2) echo "when = \"contact.country in ['United States', 'Germany', 'United Kingdom']\"";;
+            3) echo "when = \"responses.exists(r, r.action == 'demo_request')\"";;
+            4) echo "when = \"contact.direction == 'inbound' && contact.age_days < $((i * 30))\"";;
+        esac
+        echo "points = $((i * 3))"; echo
+    done
+    for i in $(seq 1 10); do
+        echo "[[engagement]]"; echo "name = \"engagement $i\""
+        case $((i % 5)) in
+            0) echo "when = \"activity.kind == 'page_view'\"";;
+            1) echo "when = \"activity.kind == 'page_view' && activity.url.contains('pricing')\"";;
+            2) echo "when = \"activity.kind == 'download' || activity.source == 'response'\"";;
+            3) echo "when = \"activity.kind == 'email_click'\"";;
+            4) echo "when = \"activity.kind == 'webinar_attended' && activity.days_ago < 90\"";;
+        esac
+        echo "points = $i"; echo "cap = $((i * 10))"; echo
+    done
+} > "$MODEL"
+
+KEY=$("$BIN" apikey create --name bench --role admin | tail -1)
+"$BIN" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+auth=(-H "Authorization: Bearer $KEY")
+curl -sf "${auth[@]}" -X PUT -H 'Content-Type: application/toml' --data-binary @"$MODEL" \
+    "http://127.0.0.1:$PORT/v1/scoring/bench" > /dev/null
+DEF='{"kind": "mql", "expression": "scores.fit >= 20 && engagement.visits_30d >= 2 && contact.direction == '"'"'inbound'"'"' && !contact.free_mail && size(responses) > 0"}'
+curl -sf "${auth[@]}" -X PUT -H 'Content-Type: application/json' -d "$DEF" "http://127.0.0.1:$PORT/v1/definitions/bench" > /dev/null
+# The server rescores in the background after the model is activated; stop it first so
+# that the timed rescore below has the machine to itself.
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
+
+echo "== rescore, 20-rule model"
+/usr/bin/time -f "   wall %e s, peak RSS %M KB" "$BIN" rescore 2>&1 | tail -3
+
+echo "== backtest, 5-clause definition, as of 90 days ago"
+AS_OF=$(date -u -d '90 days ago' +%Y-%m-%d)
+/usr/bin/time -f "   wall %e s, peak RSS %M KB" "$BIN" backtest bench --as-of "$AS_OF" 2>&1 | head -4
+
+echo "== model train (likelihood of becoming a customer), then scoring every contact with it"
+/usr/bin/time -f "   wall %e s, peak RSS %M KB" "$BIN" model train 2>&1 | tail -4
+
+echo "== event path: POST /v1/events for known contacts, one at a time"
+"$BIN" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+IDS=$(curl -sf "${auth[@]}" "http://127.0.0.1:$PORT/v1/contacts?limit=200" | python3 -c 'import json,sys; print(" ".join(c["id"] for c in json.load(sys.stdin)["contacts"]))')
+python3 - "$PORT" "$KEY" $IDS <<'PY'
+import http.client, json, sys, time
+port, key, ids = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+c = http.client.HTTPConnection("127.0.0.1", port)
+def post(body):
+    t = time.perf_counter()
+    c.request("POST", "/v1/events", json.dumps(body), {"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+    r = c.getresponse(); r.read()
+    assert r.status == 202, r.status
+    return (time.perf_counter() - t) * 1000
+def p(ms, q): return sorted(ms)[int(len(ms) * q) - 1]
+for label, make in [("known contact (assessed)", lambda i: {"contact_id": ids[i % len(ids)], "kind": "page_view", "url": "https://x.example/pricing"}),
+                    ("unknown email (nothing to assess)", lambda i: {"email": f"nobody{i}@nowhere.example", "kind": "page_view"})]:
+    for i in range(50): post(make(i))
+    ms = [post(make(i)) for i in range(2000)]
+    print(f"   {label:36s} p50 {p(ms, .5):6.2f} ms   p99 {p(ms, .99):6.2f} ms")
+PY
+echo
+echo "reproduce: CONTACTS=$CONTACTS bench/qualify.sh"

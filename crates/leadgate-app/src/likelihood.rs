@@ -1,0 +1,176 @@
+//! Training the likelihood model on the contacts whose outcome is known, and putting it
+//! in force: every contact is then rescored with its likelihood, and each contact
+//! assessed afterwards (an inquiry, an event) gets one as part of its scores.
+
+use crate::import::Progress;
+use crate::qualify::ASSESS_BATCH;
+use crate::rules::RescoreReport;
+use crate::{App, AppError, ErrorKind};
+use leadgate_core::likelihood::features::{self, Exclusions};
+use leadgate_core::likelihood::outcome::outcome;
+use leadgate_core::likelihood::{self, Example, TrainError, TrainOptions, TrainedModel};
+use leadgate_core::{Actor, Stage, StageChange};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// What `POST /v1/likelihood/train` takes; every field has a default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainInput {
+    /// The stage to predict reaching (default `customer`).
+    pub target: Option<String>,
+    /// Reaching it later than this many days after creation counts as not (default 365).
+    pub horizon_days: Option<i64>,
+    /// Features left out: names such as `custom.tags`, or prefixes such as `custom.sales_*`.
+    pub exclude: Option<Vec<String>>,
+    /// The learner's budget (default 1.0; 0.1 to 3): more fits longer and may fit better.
+    pub budget: Option<f32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    pub model: TrainedModel,
+    /// The rescore that gave every contact its likelihood.
+    pub rescored: RescoreReport,
+    /// Seconds spent reading the contacts, learning (with cross-validation), and in all.
+    pub seconds_reading: f64,
+    pub seconds_learning: f64,
+    pub seconds: f64,
+}
+
+fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
+    AppError::new(ErrorKind::Invalid, code, message).field(field)
+}
+
+const MAX_EXCLUDE: usize = 200;
+
+fn options(input: TrainInput) -> Result<TrainOptions, AppError> {
+    let mut o = TrainOptions::default();
+    if let Some(t) = input.target {
+        o.target = t.trim().parse::<Stage>().map_err(|e| invalid("invalid_stage", "target", e))?;
+        if o.target.rank().is_none_or(|r| r < 2) {
+            return Err(invalid(
+                "invalid_stage",
+                "target",
+                format!(
+                    "target must be a stage on the way to customer after prospect (mql … customer), not {}",
+                    o.target
+                ),
+            ));
+        }
+    }
+    if let Some(h) = input.horizon_days {
+        if !(1..=3650).contains(&h) {
+            return Err(invalid("invalid_value", "horizon_days", "horizon_days must be from 1 to 3650"));
+        }
+        o.horizon_days = h;
+    }
+    if let Some(exclude) = input.exclude {
+        if exclude.len() > MAX_EXCLUDE {
+            return Err(invalid("invalid_value", "exclude", format!("exclude takes at most {MAX_EXCLUDE} names")));
+        }
+        for name in &exclude {
+            let n = name.trim();
+            if n.is_empty() || n.len() > 200 || n.chars().any(char::is_control) {
+                return Err(invalid("invalid_value", "exclude", format!("{name:?} is not a feature name")));
+            }
+        }
+        o.exclude = exclude.iter().map(|n| n.trim().to_owned()).collect();
+    }
+    if let Some(b) = input.budget {
+        if !(0.1..=3.0).contains(&b) {
+            return Err(invalid("invalid_value", "budget", "budget must be from 0.1 to 3"));
+        }
+        o.budget = b;
+    }
+    Ok(o)
+}
+
+fn refused(e: TrainError) -> AppError {
+    let code = match e {
+        TrainError::NoOutcomes => "no_outcomes",
+        TrainError::OneClass { .. } => "one_outcome",
+        TrainError::TooFew { .. } => "too_few_outcomes",
+        TrainError::NoFeatures => "no_features",
+        TrainError::Learner(_) => return AppError::new(ErrorKind::Internal, "internal", e.to_string()),
+    };
+    AppError::new(ErrorKind::Invalid, code, e.to_string())
+}
+
+impl App {
+    /// Learns the likelihood of reaching the target from every contact whose outcome is
+    /// known, measures it by cross-validation, keeps it as the next version and
+    /// rescores every contact with it. Nothing is kept when it cannot be trained.
+    pub async fn train_likelihood(
+        self: &Arc<Self>,
+        input: TrainInput,
+        actor: &Actor,
+        progress: &dyn Progress,
+    ) -> Result<TrainReport, AppError> {
+        let options = options(input)?;
+        let Ok(_one_at_a_time) = self.training.try_lock() else {
+            return Err(AppError::new(
+                ErrorKind::Conflict,
+                "training",
+                "a model is being trained already; try again when it is done",
+            ));
+        };
+        let started = std::time::Instant::now();
+        let now = self.now();
+        let exclude = Exclusions::new(&options.exclude);
+        let mut examples = Vec::new();
+        let mut after = None;
+        loop {
+            let ids = self.store.live_contact_ids(after, ASSESS_BATCH as i64).await?;
+            let Some(last) = ids.last().copied() else { break };
+            let (facts, changes) = tokio::try_join!(self.assessor.facts(&ids, now), async {
+                self.store.stage_changes_of(&ids).await.map_err(AppError::from)
+            })?;
+            let mut changes_of: HashMap<Uuid, Vec<&StageChange>> = HashMap::new();
+            for c in &changes {
+                changes_of.entry(c.contact_id).or_default().push(c);
+            }
+            for f in &facts {
+                let c = &f.contact;
+                let changes = changes_of.get(&c.id).map_or(&[][..], Vec::as_slice);
+                let o = outcome(c.created_at, c.stage, changes, options.target, options.horizon_days, now);
+                examples.push(Example { row: features::row(f, o.cutoff(now), &exclude), label: o.label() });
+            }
+            progress.advance(examples.len() as u64, examples.len() as u64);
+            after = Some(last);
+        }
+        let reading = started.elapsed().as_secs_f64();
+        let trained_options = options.clone();
+        let (predictor, evaluation) =
+            tokio::task::spawn_blocking(move || likelihood::train(&examples, &trained_options))
+                .await
+                .map_err(|e| AppError::new(ErrorKind::Internal, "internal", format!("training stopped: {e}")))?
+                .map_err(refused)?;
+        let learning = started.elapsed().as_secs_f64() - reading;
+        let json = predictor.to_json().map_err(refused)?;
+        let mut model = TrainedModel { version: 0, options, evaluation, author: actor.label(), trained_at: now };
+        let mut tx = self.store.begin().await?;
+        let saved = tx.insert_likelihood_model(&model, &json).await.map_err(AppError::from);
+        model.version = crate::finish(tx, saved).await?;
+        tracing::info!(model = %model.label(), roc_auc = model.evaluation.roc_auc, brier = model.evaluation.brier, "likelihood model trained");
+        let rescored = self.rescore(progress).await?;
+        Ok(TrainReport {
+            model,
+            rescored,
+            seconds_reading: reading,
+            seconds_learning: learning,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The likelihood model in force, if one was trained.
+    pub async fn likelihood_model(&self) -> Result<TrainedModel, AppError> {
+        self.store
+            .likelihood_model(None)
+            .await?
+            .map(|(m, _)| m)
+            .ok_or_else(|| AppError::not_found("no_model", "no likelihood model has been trained yet"))
+    }
+}

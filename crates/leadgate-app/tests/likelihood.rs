@@ -1,0 +1,224 @@
+//! The predictive score as a user meets it, on SQLite and PostgreSQL: trained on X
+//! Education's leads with capture-time columns only it ranks buyers as well as
+//! scikit-learn does; every contact carries a likelihood with the features behind it;
+//! contacts whose outcome is not known are scored, not learned from; a history it
+//! cannot learn from is refused and nothing is kept.
+
+use leadgate_app::import::ImportOptions;
+use leadgate_app::likelihood::TrainInput;
+use leadgate_app::{App, AppOptions, ErrorKind, SystemClock};
+use leadgate_core::Actor;
+use leadgate_core::import::Mapping;
+use leadgate_core::model::ContactFilter;
+use leadgate_store::Store;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use uuid::Uuid;
+
+leadgate_store::on_both_stores!(
+    xeducation_capture_time_columns_predict_conversion_as_well_as_the_reference,
+    contacts_whose_outcome_is_not_known_are_scored_not_learned_from,
+    a_history_a_model_cannot_learn_from_is_refused_and_nothing_is_kept,
+);
+
+fn app(store: &Arc<dyn Store>) -> Arc<App> {
+    App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()))
+}
+
+async fn import(app: &App, csv: Vec<u8>, mapping: &Mapping) {
+    let job = app
+        .import_csv(std::io::Cursor::new(csv), mapping, ImportOptions::default(), &Actor::Operator, &())
+        .await
+        .unwrap();
+    assert_eq!(job.counts.rows_failed, 0, "{:?}", job.errors.first());
+}
+
+async fn all_ids(store: &Arc<dyn Store>) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    loop {
+        let page = store.live_contact_ids(ids.last().copied(), 5_000).await.unwrap();
+        if page.is_empty() {
+            return ids;
+        }
+        ids.extend(page);
+    }
+}
+
+fn train(exclude: &[&str]) -> TrainInput {
+    TrainInput { exclude: Some(exclude.iter().map(|s| s.to_string()).collect()), ..TrainInput::default() }
+}
+
+async fn xeducation_capture_time_columns_predict_conversion_as_well_as_the_reference(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mapping = Mapping::from_toml(&std::fs::read_to_string(root.join("examples/xeducation.toml")).unwrap()).unwrap();
+    import(&app, std::fs::read(root.join("../shared/data/xeducation/Leads.csv")).unwrap(), &mapping).await;
+
+    // With the columns the sales team filled in after contact, the figure is flattering…
+    let leaky = app.train_likelihood(train(&["custom.lead_number"]), &Actor::Operator, &()).await.unwrap();
+    assert!(leaky.model.evaluation.roc_auc > 0.95, "{:?}", leaky.model.evaluation);
+
+    // …and without them it is what a model can know at capture time.
+    let report =
+        app.train_likelihood(train(&["custom.sales_*", "custom.lead_number"]), &Actor::Operator, &()).await.unwrap();
+    let e = &report.model.evaluation;
+    println!(
+        "xeducation, capture-time columns: 5-fold ROC AUC {:.4}, Brier {:.4} ({} s)",
+        e.roc_auc, e.brier, report.seconds
+    );
+    assert_eq!((e.positives, e.negatives, e.unknown), (3_561, 5_679, 0));
+    assert_eq!(e.folds, 5);
+    assert!(e.roc_auc >= 0.87, "5-fold ROC AUC {} is below 0.87", e.roc_auc);
+    assert!(
+        e.brier < e.brier_base_rate,
+        "Brier {} is no better than guessing the base rate ({})",
+        e.brier,
+        e.brier_base_rate
+    );
+    assert_eq!(report.model.version, 2);
+    assert_eq!(app.likelihood_model().await.unwrap().version, 2);
+    assert_eq!(report.rescored.assessed.contacts, 9_240);
+
+    // Every contact carries a likelihood, explained by features the model was allowed.
+    let ids = all_ids(&store).await;
+    let scores = store.scores(&ids).await.unwrap();
+    assert_eq!(scores.len(), 9_240);
+    for s in &scores {
+        let p = s.likelihood.expect("every contact has a likelihood");
+        assert!((0.0..=1.0).contains(&p));
+        for f in s.likelihood_factors.as_ref().unwrap().as_array().unwrap() {
+            let feature = f["feature"].as_str().unwrap();
+            assert!(!feature.starts_with("custom.sales_") && feature != "custom.lead_number", "{feature}");
+        }
+    }
+    let customers = ContactFilter { stage: Some("customer".parse().unwrap()), ..ContactFilter::default() };
+    let bought = store.contacts(&customers, None, 1).await.unwrap().remove(0);
+    let view = serde_json::to_value(app.contact_view(bought.id).await.unwrap()).unwrap();
+    let likelihood = view["scores"]["likelihood"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&likelihood));
+    let features: Vec<&serde_json::Value> =
+        view["scores"]["factors"].as_array().unwrap().iter().filter(|f| f.get("feature").is_some()).collect();
+    assert!(!features.is_empty(), "{view}");
+    assert!(features[0]["reason"].as_str().unwrap().contains("the likelihood by"), "{}", features[0]);
+}
+
+/// Forty contacts two years old, half of whom became customers (they were on the `pro`
+/// plan), and twenty from last week whose outcome is still open.
+fn history() -> Vec<u8> {
+    let mut csv = String::from("email,created,plan,won\n");
+    for i in 0..40 {
+        let (plan, won) = if i % 2 == 0 { ("pro", "2024-03-01") } else { ("free", "") };
+        csv += &format!("old{i}@example.com,2024-01-{:02},{plan},{won}\n", i % 28 + 1);
+    }
+    csv.into_bytes()
+}
+
+fn recent(now: leadgate_core::Timestamp) -> Vec<u8> {
+    let week_ago = leadgate_core::Timestamp(now.0 - 7 * 86_400_000_000).to_rfc3339();
+    let mut csv = String::from("email,created,plan,won\n");
+    for i in 0..20 {
+        csv += &format!("new{i}@example.com,{week_ago},{},\n", if i % 2 == 0 { "pro" } else { "free" });
+    }
+    csv.into_bytes()
+}
+
+const MAPPING: &str = r#"
+[contact]
+email = "email"
+[contact.custom]
+plan = "plan"
+[response]
+at = "created"
+action = { value = "form_fill" }
+[[stage]]
+stage = { value = "customer" }
+at = "won"
+"#;
+
+async fn contacts_whose_outcome_is_not_known_are_scored_not_learned_from(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let mapping = Mapping::from_toml(MAPPING).unwrap();
+    import(&app, history(), &mapping).await;
+    import(&app, recent(app.now()), &mapping).await;
+    let report = app.train_likelihood(TrainInput::default(), &Actor::Operator, &()).await.unwrap();
+    let e = &report.model.evaluation;
+    // The old ones are known: bought within a year, or a year passed without; the new
+    // ones are neither.
+    assert_eq!((e.positives, e.negatives, e.unknown), (20, 20, 20));
+
+    let likelihood_of = |emails: Vec<String>| {
+        let store = store.clone();
+        async move {
+            let mut out = Vec::new();
+            for email in emails {
+                let c = store
+                    .contacts(&ContactFilter { email: Some(email), ..ContactFilter::default() }, None, 1)
+                    .await
+                    .unwrap();
+                let s = store.scores(&[c[0].id]).await.unwrap();
+                out.push(s[0].likelihood.expect("scored"));
+            }
+            out
+        }
+    };
+    let pro = likelihood_of((0..20).step_by(2).map(|i| format!("new{i}@example.com")).collect()).await;
+    let free = likelihood_of((1..20).step_by(2).map(|i| format!("new{i}@example.com")).collect()).await;
+    let lowest_pro = pro.iter().copied().fold(1.0, f64::min);
+    let highest_free = free.iter().copied().fold(0.0, f64::max);
+    assert!(lowest_pro > highest_free, "pro {pro:?} free {free:?}");
+
+    // An event keeps the likelihood as the contact is rescored in the request path.
+    let c = store
+        .contacts(&ContactFilter { email: Some("new0@example.com".into()), ..ContactFilter::default() }, None, 1)
+        .await
+        .unwrap();
+    let before = store.scores(&[c[0].id]).await.unwrap().remove(0);
+    app.ingest_events(
+        json!({"contact_id": c[0].id, "kind": "page_view", "url": "https://example.com/pricing"}),
+        &Actor::Operator,
+    )
+    .await
+    .unwrap();
+    let after = store.scores(&[c[0].id]).await.unwrap().remove(0);
+    assert!(after.assessment.as_of > before.assessment.as_of, "the event assessed the contact");
+    assert!(after.likelihood.is_some_and(|p| (0.0..=1.0).contains(&p)));
+}
+
+async fn a_history_a_model_cannot_learn_from_is_refused_and_nothing_is_kept(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let refused = |input: TrainInput| {
+        let app = app.clone();
+        async move { app.train_likelihood(input, &Actor::Operator, &()).await.unwrap_err() }
+    };
+    let e = refused(TrainInput::default()).await;
+    assert_eq!((e.kind, e.code), (ErrorKind::Invalid, "no_outcomes"), "{e:?}");
+
+    // Everyone known bought: nothing to tell buyers from the others.
+    let mapping = Mapping::from_toml(MAPPING).unwrap();
+    let buyers: String = (0..30).map(|i| format!("b{i}@example.com,2024-01-01,pro,2024-02-01\n")).collect();
+    import(&app, format!("email,created,plan,won\n{buyers}").into_bytes(), &mapping).await;
+    let e = refused(TrainInput::default()).await;
+    assert_eq!(e.code, "one_outcome", "{e:?}");
+    assert!(e.message.contains("all 30 contacts"), "{}", e.message);
+
+    // Three that did not: too few for five folds.
+    import(&app, b"email,created,plan,won\nx1@example.com,2024-01-01,free,\nx2@example.com,2024-01-01,free,\nx3@example.com,2024-01-01,free,\n".to_vec(), &mapping).await;
+    let e = refused(TrainInput::default()).await;
+    assert_eq!(e.code, "too_few_outcomes", "{e:?}");
+
+    for (input, field) in [
+        (TrainInput { target: Some("banana".into()), ..TrainInput::default() }, "target"),
+        (TrainInput { target: Some("prospect".into()), ..TrainInput::default() }, "target"),
+        (TrainInput { horizon_days: Some(0), ..TrainInput::default() }, "horizon_days"),
+        (TrainInput { budget: Some(50.0), ..TrainInput::default() }, "budget"),
+        (TrainInput { exclude: Some(vec!["".into()]), ..TrainInput::default() }, "exclude"),
+    ] {
+        let e = refused(input).await;
+        assert_eq!((e.kind, e.field.as_deref()), (ErrorKind::Invalid, Some(field)), "{e:?}");
+    }
+    assert_eq!(app.likelihood_model().await.unwrap_err().code, "no_model");
+    let ids = all_ids(&store).await;
+    app.rescore(&()).await.unwrap();
+    assert!(store.scores(&ids).await.unwrap().iter().all(|s| s.likelihood.is_none()));
+}

@@ -1,0 +1,258 @@
+//! The predictive score: how likely a contact is to reach a target stage (by default
+//! `customer`) within a horizon, learned from the contacts whose outcome is known, with
+//! the features that weighed most for each contact.
+//!
+//! The learning is gradient boosting ([`perpetual`], which tunes itself from one
+//! `budget`). Quality is measured, not asserted: stratified k-fold cross-validation
+//! gives the ROC AUC and Brier score a trained model is reported with. Categorical
+//! values are one-hot encoded (see [`encoding`]) with an explicit "not known" column,
+//! which measured better than the learner's own categorical handling.
+
+pub mod encoding;
+pub mod features;
+pub mod metrics;
+pub mod outcome;
+
+use crate::Stage;
+use encoding::{Encoding, describe};
+use features::Row;
+use perpetual::booster::config::ContributionsMethod;
+use perpetual::objective::Objective;
+use perpetual::{Matrix, PerpetualBooster};
+use serde::{Deserialize, Serialize};
+
+/// How many folds cross-validation uses.
+pub const FOLDS: usize = 5;
+/// The default horizon: reaching the target later than this after creation counts as not.
+pub const DEFAULT_HORIZON_DAYS: i64 = 365;
+/// The learner's budget by default: more fits longer and can fit better.
+pub const DEFAULT_BUDGET: f32 = 1.0;
+/// At most this many features explain a likelihood.
+pub const FACTORS: usize = 3;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub target: Stage,
+    pub horizon_days: i64,
+    /// Feature names (or prefixes ending in `*`) left out, against leakage.
+    pub exclude: Vec<String>,
+    pub budget: f32,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self { target: Stage::Customer, horizon_days: DEFAULT_HORIZON_DAYS, exclude: vec![], budget: DEFAULT_BUDGET }
+    }
+}
+
+/// A contact's features, and whether it reached the target (`None`: not known yet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub row: Row,
+    pub label: Option<bool>,
+}
+
+/// How well a model predicts, measured on contacts it was not trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Cross-validated ROC AUC: 0.5 is a coin, 1 a perfect ranking.
+    pub roc_auc: f64,
+    /// Cross-validated Brier score: lower is better.
+    pub brier: f64,
+    /// The Brier score of always predicting the base rate, to compare with.
+    pub brier_base_rate: f64,
+    pub folds: usize,
+    /// Contacts learned from: reached the target, known not to have.
+    pub positives: u64,
+    pub negatives: u64,
+    /// Contacts whose outcome is not known yet: scored, not learned from.
+    pub unknown: u64,
+    /// Features, and the matrix columns they became.
+    pub features: usize,
+    pub columns: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    #[error(
+        "no contact has a known outcome yet: a model learns from contacts that reached the target or are known not to have"
+    )]
+    NoOutcomes,
+    #[error("all {count} contacts with a known outcome {what}: a model needs contacts of both kinds")]
+    OneClass { count: u64, what: &'static str },
+    #[error(
+        "{positives} contacts reached the target and {negatives} are known not to have: cross-validation needs at least {needed} of each"
+    )]
+    TooFew { positives: u64, negatives: u64, needed: u64 },
+    #[error("no feature varies among the contacts with a known outcome: there is nothing to learn from")]
+    NoFeatures,
+    #[error("the learner failed: {0}")]
+    Learner(String),
+}
+
+/// One feature's part in a contact's likelihood.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Factor {
+    pub feature: String,
+    /// How much it moved the likelihood (a change in probability, -1 to 1).
+    pub weight: f64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub likelihood: f64,
+    pub factors: Vec<Factor>,
+}
+
+/// A trained model: the columns it reads and the boosted trees.
+#[derive(Serialize, Deserialize)]
+pub struct Predictor {
+    pub encoding: Encoding,
+    booster: PerpetualBooster,
+}
+
+impl std::fmt::Debug for Predictor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Predictor").field("features", &self.encoding.features.len()).finish_non_exhaustive()
+    }
+}
+
+fn fit(rows: &[&Row], labels: &[bool], budget: f32) -> Result<Predictor, TrainError> {
+    let encoding = Encoding::learn(rows);
+    if encoding.features.is_empty() {
+        return Err(TrainError::NoFeatures);
+    }
+    let data = encoding.matrix(rows);
+    let y: Vec<f64> = labels.iter().map(|l| f64::from(u8::from(*l))).collect();
+    let mut booster = PerpetualBooster::default().set_objective(Objective::LogLoss).set_budget(budget).set_seed(0);
+    booster
+        .fit(&Matrix::new(&data, rows.len(), encoding.width()), &y, None, None)
+        .map_err(|e| TrainError::Learner(e.to_string()))?;
+    Ok(Predictor { encoding, booster })
+}
+
+/// Learns from the examples with a known outcome, measuring the model by
+/// cross-validation first.
+pub fn train(examples: &[Example], options: &TrainOptions) -> Result<(Predictor, Evaluation), TrainError> {
+    let known: Vec<(&Row, bool)> = examples.iter().filter_map(|e| e.label.map(|l| (&e.row, l))).collect();
+    let positives = known.iter().filter(|(_, l)| *l).count() as u64;
+    let negatives = known.len() as u64 - positives;
+    match (positives, negatives) {
+        (0, 0) => return Err(TrainError::NoOutcomes),
+        (0, n) => return Err(TrainError::OneClass { count: n, what: "did not reach the target" }),
+        (p, 0) => return Err(TrainError::OneClass { count: p, what: "reached the target" }),
+        (p, n) if p.min(n) < FOLDS as u64 * 2 => {
+            return Err(TrainError::TooFew { positives: p, negatives: n, needed: FOLDS as u64 * 2 });
+        }
+        _ => {}
+    }
+    let labels: Vec<bool> = known.iter().map(|(_, l)| *l).collect();
+    let rows: Vec<&Row> = known.iter().map(|(r, _)| *r).collect();
+    let folds = metrics::stratified_folds(&labels, FOLDS, 0);
+    let mut held_out = vec![0.0; rows.len()];
+    for k in 0..FOLDS {
+        let (train_rows, train_labels): (Vec<&Row>, Vec<bool>) =
+            (0..rows.len()).filter(|i| folds[*i] != k).map(|i| (rows[i], labels[i])).unzip();
+        let test: Vec<usize> = (0..rows.len()).filter(|i| folds[*i] == k).collect();
+        let model = fit(&train_rows, &train_labels, options.budget)?;
+        let test_rows: Vec<&Row> = test.iter().map(|i| rows[*i]).collect();
+        for (i, p) in test.iter().zip(model.probabilities(&test_rows)) {
+            held_out[*i] = p;
+        }
+    }
+    let base_rate = positives as f64 / known.len() as f64;
+    let model = fit(&rows, &labels, options.budget)?;
+    let evaluation = Evaluation {
+        roc_auc: metrics::roc_auc(&held_out, &labels).unwrap_or(0.5),
+        brier: metrics::brier(&held_out, &labels),
+        brier_base_rate: base_rate * (1.0 - base_rate),
+        folds: FOLDS,
+        positives,
+        negatives,
+        unknown: (examples.len() - known.len()) as u64,
+        features: model.encoding.features.len(),
+        columns: model.encoding.width(),
+    };
+    Ok((model, evaluation))
+}
+
+impl Predictor {
+    fn probabilities(&self, rows: &[&Row]) -> Vec<f64> {
+        if rows.is_empty() {
+            return vec![];
+        }
+        let data = self.encoding.matrix(rows);
+        self.booster.predict_proba(&Matrix::new(&data, rows.len(), self.encoding.width()), true, false)
+    }
+
+    /// The likelihood of each row, with the features that moved it most.
+    pub fn predict(&self, rows: &[&Row]) -> Vec<Prediction> {
+        if rows.is_empty() {
+            return vec![];
+        }
+        let width = self.encoding.width();
+        let data = self.encoding.matrix(rows);
+        let matrix = Matrix::new(&data, rows.len(), width);
+        let probabilities = self.booster.predict_proba(&matrix, true, false);
+        let contributions = self.booster.predict_contributions(&matrix, ContributionsMethod::ProbabilityChange, true);
+        let owners = self.encoding.owners();
+        let mut by_feature = vec![0.0; self.encoding.features.len()];
+        rows.iter()
+            .enumerate()
+            .map(|(r, row)| {
+                by_feature.iter_mut().for_each(|w| *w = 0.0);
+                // One row's contributions: a weight per column, then the bias.
+                for (c, w) in contributions[r * (width + 1)..r * (width + 1) + width].iter().enumerate() {
+                    by_feature[owners[c]] += w;
+                }
+                let mut order: Vec<usize> = (0..by_feature.len()).filter(|i| by_feature[*i].abs() >= 0.005).collect();
+                order.sort_by(|a, b| by_feature[*b].abs().total_cmp(&by_feature[*a].abs()));
+                let factors = order
+                    .into_iter()
+                    .take(FACTORS)
+                    .map(|i| {
+                        let f = &self.encoding.features[i];
+                        let w = by_feature[i];
+                        let direction = if w > 0.0 { "raises" } else { "lowers" };
+                        Factor {
+                            feature: f.name().to_owned(),
+                            weight: (w * 1000.0).round() / 1000.0,
+                            reason: format!(
+                                "{}: {direction} the likelihood by {:.0} points",
+                                describe(f, row),
+                                w.abs() * 100.0
+                            ),
+                        }
+                    })
+                    .collect();
+                Prediction { likelihood: probabilities[r].clamp(0.0, 1.0), factors }
+            })
+            .collect()
+    }
+
+    pub fn to_json(&self) -> Result<String, TrainError> {
+        serde_json::to_string(self).map_err(|e| TrainError::Learner(e.to_string()))
+    }
+
+    pub fn from_json(json: &str) -> Result<Self, TrainError> {
+        serde_json::from_str(json).map_err(|e| TrainError::Learner(e.to_string()))
+    }
+}
+
+/// A trained model as kept: what it was trained for, how it measured, who trained it
+/// and when. The latest version is the one in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainedModel {
+    pub version: i64,
+    pub options: TrainOptions,
+    pub evaluation: Evaluation,
+    pub author: String,
+    pub trained_at: crate::Timestamp,
+}
+
+impl TrainedModel {
+    pub fn label(&self) -> String {
+        format!("likelihood@{}", self.version)
+    }
+}

@@ -1,0 +1,118 @@
+//! Whether a contact's outcome is known: it reached the target stage within the horizon,
+//! or it is known not to have (it was lost or disqualified first, or the horizon passed).
+//! Contacts still within the horizon are neither: they are scored, not learned from.
+
+use crate::lifecycle::Stage;
+use crate::time::MICROS_PER_DAY;
+use crate::{StageChange, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Reached the target (or a later stage on the main path) at this moment.
+    Reached(Timestamp),
+    /// Known not to have reached it, since this moment.
+    Missed(Timestamp),
+    Unknown,
+}
+
+impl Outcome {
+    pub fn label(self) -> Option<bool> {
+        match self {
+            Outcome::Reached(_) => Some(true),
+            Outcome::Missed(_) => Some(false),
+            Outcome::Unknown => None,
+        }
+    }
+
+    /// The moment the outcome became known; `now` while it is not.
+    pub fn cutoff(self, now: Timestamp) -> Timestamp {
+        match self {
+            Outcome::Reached(at) | Outcome::Missed(at) => at,
+            Outcome::Unknown => now,
+        }
+    }
+}
+
+/// Whether a stage counts as having reached `target`.
+pub fn reaches(stage: Stage, target: Stage) -> bool {
+    stage == target || stage.is_after(target)
+}
+
+/// The outcome of a contact created at `created` with these stage changes (any order).
+pub fn outcome(
+    created: Timestamp,
+    current: Stage,
+    changes: &[&StageChange],
+    target: Stage,
+    horizon_days: i64,
+    now: Timestamp,
+) -> Outcome {
+    let deadline = Timestamp(created.0.saturating_add(horizon_days.saturating_mul(MICROS_PER_DAY)));
+    let reached = changes.iter().filter(|c| reaches(c.to, target)).map(|c| c.at.max(created)).min();
+    match reached {
+        Some(at) if at <= deadline => return Outcome::Reached(at),
+        Some(_) => return Outcome::Missed(deadline),
+        None => {}
+    }
+    if matches!(current, Stage::Lost | Stage::Disqualified) {
+        let closed = changes.iter().filter(|c| c.to == current).map(|c| c.at.max(created)).max();
+        return Outcome::Missed(closed.unwrap_or(created).min(deadline));
+    }
+    if now > deadline { Outcome::Missed(deadline) } else { Outcome::Unknown }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CauseKind;
+    use uuid::Uuid;
+
+    const DAY: i64 = MICROS_PER_DAY;
+
+    fn change(to: Stage, day: i64) -> StageChange {
+        StageChange {
+            contact_id: Uuid::nil(),
+            from: None,
+            to,
+            at: Timestamp(day * DAY),
+            cause: CauseKind::Import,
+            detail: String::new(),
+            actor: String::new(),
+            value: None,
+        }
+    }
+
+    fn of(current: Stage, changes: &[StageChange], now_day: i64) -> Outcome {
+        let refs: Vec<&StageChange> = changes.iter().collect();
+        outcome(Timestamp(0), current, &refs, Stage::Customer, 180, Timestamp(now_day * DAY))
+    }
+
+    #[test]
+    fn a_contact_that_bought_within_the_horizon_is_a_positive_as_of_that_day() {
+        let changes = [change(Stage::Prospect, 0), change(Stage::Customer, 40)];
+        assert_eq!(of(Stage::Customer, &changes, 400), Outcome::Reached(Timestamp(40 * DAY)));
+    }
+
+    #[test]
+    fn buying_after_the_horizon_counts_as_not_within_it() {
+        let changes = [change(Stage::Customer, 200)];
+        assert_eq!(of(Stage::Customer, &changes, 400), Outcome::Missed(Timestamp(180 * DAY)));
+    }
+
+    #[test]
+    fn a_young_open_contact_is_unknown_and_an_old_one_a_negative() {
+        let changes = [change(Stage::Mql, 3)];
+        assert_eq!(of(Stage::Mql, &changes, 100), Outcome::Unknown);
+        assert_eq!(of(Stage::Mql, &changes, 181), Outcome::Missed(Timestamp(180 * DAY)));
+    }
+
+    #[test]
+    fn a_lost_contact_is_known_at_once_and_a_later_stage_counts_as_reaching_an_earlier_target() {
+        assert_eq!(of(Stage::Lost, &[change(Stage::Lost, 10)], 20), Outcome::Missed(Timestamp(10 * DAY)));
+        let refs = [&change(Stage::Customer, 5)];
+        assert!(matches!(
+            outcome(Timestamp(0), Stage::Customer, &refs, Stage::Sql, 30, Timestamp(DAY)),
+            Outcome::Reached(_)
+        ));
+    }
+}
