@@ -70,7 +70,7 @@ echo "== rescore, 20-rule model"
 
 echo "== backtest, 5-clause definition, as of 90 days ago"
 AS_OF=$(date -u -d '90 days ago' +%Y-%m-%d)
-/usr/bin/time -f "   wall %e s, peak RSS %M KB" "$BIN" backtest bench --as-of "$AS_OF" 2>&1 | head -4
+/usr/bin/time -f "   wall %e s, peak RSS %M KB" "$BIN" backtest bench --as-of "$AS_OF" 2>&1 | sed -n 1,4p | cut -c1-160
 
 echo "== model train (likelihood of becoming a customer), then scoring every contact with it"
 /usr/bin/time -f "   wall %e s, peak RSS %M KB" "$BIN" model train 2>&1 | tail -4

@@ -8,7 +8,7 @@ use crate::rules::RescoreReport;
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::likelihood::features::{self, Exclusions};
 use leadgate_core::likelihood::outcome::outcome;
-use leadgate_core::likelihood::{self, Example, TrainError, TrainOptions, TrainedModel};
+use leadgate_core::likelihood::{self, Examples, TrainError, TrainOptions, TrainedModel};
 use leadgate_core::{Actor, Stage, StageChange};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -120,7 +120,8 @@ impl App {
         let started = std::time::Instant::now();
         let now = self.now();
         let exclude = Exclusions::new(&options.exclude);
-        let mut examples = Vec::new();
+        let mut examples = Examples::default();
+        let mut read = 0u64;
         let mut after = None;
         loop {
             let ids = self.store.live_contact_ids(after, ASSESS_BATCH as i64).await?;
@@ -136,9 +137,13 @@ impl App {
                 let c = &f.contact;
                 let changes = changes_of.get(&c.id).map_or(&[][..], Vec::as_slice);
                 let o = outcome(c.created_at, c.stage, changes, options.target, options.horizon_days, now);
-                examples.push(Example { row: features::row(f, o.cutoff(now), &exclude), label: o.label() });
+                match o.label() {
+                    Some(label) => examples.known.push((features::row(f, o.cutoff(now), &exclude), label)),
+                    None => examples.unknown += 1,
+                }
             }
-            progress.advance(examples.len() as u64, examples.len() as u64);
+            read += facts.len() as u64;
+            progress.advance(read, read);
             after = Some(last);
         }
         let reading = started.elapsed().as_secs_f64();

@@ -9,6 +9,7 @@ use crate::time::MICROS_PER_SECOND;
 use cel::Value;
 use cel::objects::{Key, Map};
 use serde_json::Value as Json;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -216,7 +217,7 @@ impl ContactFacts {
             vars.push(("funnel_position", string(funnel)));
             vars.push(("pain", string(pain)));
         }
-        Bound { vars, events: &self.events, now: self.now }
+        Bound::new(vars, &self.events, self.now)
     }
 }
 
@@ -281,17 +282,39 @@ impl<'a> ActivityFacts<'a> {
 }
 
 /// Variables ready to evaluate expressions with.
-#[derive(Debug, Clone)]
 pub struct Bound<'a> {
     vars: Vec<(&'static str, Value)>,
     events: &'a [EventFact],
     now: Timestamp,
+    /// The variables converted for the interpreter, once for every expression that
+    /// reads them: converting a contact's maps costs more than most expressions.
+    converted: OnceCell<cel::Context<'static, 'static>>,
+}
+
+impl Clone for Bound<'_> {
+    fn clone(&self) -> Self {
+        Bound::new(self.vars.clone(), self.events, self.now)
+    }
+}
+
+impl std::fmt::Debug for Bound<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bound")
+            .field("vars", &self.vars)
+            .field("events", &self.events.len())
+            .field("now", &self.now)
+            .finish()
+    }
 }
 
 impl<'a> Bound<'a> {
+    fn new(vars: Vec<(&'static str, Value)>, events: &'a [EventFact], now: Timestamp) -> Self {
+        Bound { vars, events, now, converted: OnceCell::new() }
+    }
+
     /// The activity scope, before an activity is given: `contact` only.
     pub fn for_activities(contact: &Contact, now: Timestamp) -> Bound<'a> {
-        Bound { vars: vec![("contact", contact_value(contact, now))], events: &[], now }
+        Bound::new(vec![("contact", contact_value(contact, now))], &[], now)
     }
 
     /// The activity scope: `contact` and one `activity`.
@@ -303,14 +326,18 @@ impl<'a> Bound<'a> {
     pub fn with_activity(&self, activity: &ActivityFacts<'_>) -> Bound<'a> {
         let mut vars: Vec<_> = self.vars.iter().filter(|(n, _)| *n != "activity").cloned().collect();
         vars.push(("activity", activity.value(self.now)));
-        Bound { vars, events: self.events, now: self.now }
+        Bound::new(vars, self.events, self.now)
     }
 
     pub(super) fn context(&self, counts: &[EventCount]) -> cel::Context<'_, 'static> {
-        let mut ctx = root().new_inner_scope();
-        for (name, value) in &self.vars {
-            ctx.add_variable_from_value(*name, value.clone());
-        }
+        let converted = self.converted.get_or_init(|| {
+            let mut ctx = root().new_inner_scope();
+            for (name, value) in &self.vars {
+                ctx.add_variable_from_value(*name, value.clone());
+            }
+            ctx
+        });
+        let mut ctx = converted.new_inner_scope();
         for (n, c) in counts.iter().enumerate() {
             let count =
                 self.events.iter().filter(|e| e.kind == c.kind && days_between(e.at, self.now) < c.days).count();

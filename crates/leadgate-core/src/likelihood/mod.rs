@@ -45,11 +45,13 @@ impl Default for TrainOptions {
     }
 }
 
-/// A contact's features, and whether it reached the target (`None`: not known yet).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Example {
-    pub row: Row,
-    pub label: Option<bool>,
+/// What a model learns from: the features of each contact whose outcome is known, and
+/// whether it reached the target; the others are only counted (their features are not
+/// kept, so that a history of mostly open contacts costs little memory).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Examples {
+    pub known: Vec<(Row, bool)>,
+    pub unknown: u64,
 }
 
 /// How well a model predicts, measured on contacts it was not trained on.
@@ -134,8 +136,8 @@ fn fit(rows: &[&Row], labels: &[bool], budget: f32) -> Result<Predictor, TrainEr
 
 /// Learns from the examples with a known outcome, measuring the model by
 /// cross-validation first.
-pub fn train(examples: &[Example], options: &TrainOptions) -> Result<(Predictor, Evaluation), TrainError> {
-    let known: Vec<(&Row, bool)> = examples.iter().filter_map(|e| e.label.map(|l| (&e.row, l))).collect();
+pub fn train(examples: &Examples, options: &TrainOptions) -> Result<(Predictor, Evaluation), TrainError> {
+    let known = &examples.known;
     let positives = known.iter().filter(|(_, l)| *l).count() as u64;
     let negatives = known.len() as u64 - positives;
     match (positives, negatives) {
@@ -148,7 +150,7 @@ pub fn train(examples: &[Example], options: &TrainOptions) -> Result<(Predictor,
         _ => {}
     }
     let labels: Vec<bool> = known.iter().map(|(_, l)| *l).collect();
-    let rows: Vec<&Row> = known.iter().map(|(r, _)| *r).collect();
+    let rows: Vec<&Row> = known.iter().map(|(r, _)| r).collect();
     let folds = metrics::stratified_folds(&labels, FOLDS, 0);
     let mut held_out = vec![0.0; rows.len()];
     for k in 0..FOLDS {
@@ -170,7 +172,7 @@ pub fn train(examples: &[Example], options: &TrainOptions) -> Result<(Predictor,
         folds: FOLDS,
         positives,
         negatives,
-        unknown: (examples.len() - known.len()) as u64,
+        unknown: examples.unknown,
         features: model.encoding.features.len(),
         columns: model.encoding.width(),
     };
