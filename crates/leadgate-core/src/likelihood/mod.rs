@@ -29,6 +29,9 @@ pub const DEFAULT_HORIZON_DAYS: i64 = 365;
 pub const DEFAULT_BUDGET: f32 = 1.0;
 /// At most this many features explain a likelihood.
 pub const FACTORS: usize = 3;
+/// Fewer rows than this are predicted on the calling thread: handing a few rows to the
+/// thread pool costs more than it saves (an event scores one contact).
+const PARALLEL_ROWS: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainOptions {
@@ -185,7 +188,11 @@ impl Predictor {
             return vec![];
         }
         let data = self.encoding.matrix(rows);
-        self.booster.predict_proba(&Matrix::new(&data, rows.len(), self.encoding.width()), true, false)
+        self.booster.predict_proba(
+            &Matrix::new(&data, rows.len(), self.encoding.width()),
+            rows.len() >= PARALLEL_ROWS,
+            false,
+        )
     }
 
     /// The likelihood of each row, with the features that moved it most.
@@ -196,8 +203,10 @@ impl Predictor {
         let width = self.encoding.width();
         let data = self.encoding.matrix(rows);
         let matrix = Matrix::new(&data, rows.len(), width);
-        let probabilities = self.booster.predict_proba(&matrix, true, false);
-        let contributions = self.booster.predict_contributions(&matrix, ContributionsMethod::ProbabilityChange, true);
+        let parallel = rows.len() >= PARALLEL_ROWS;
+        let probabilities = self.booster.predict_proba(&matrix, parallel, false);
+        let contributions =
+            self.booster.predict_contributions(&matrix, ContributionsMethod::ProbabilityChange, parallel);
         let owners = self.encoding.owners();
         let mut by_feature = vec![0.0; self.encoding.features.len()];
         rows.iter()
