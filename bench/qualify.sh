@@ -52,6 +52,9 @@ MODEL="$WORK/model.toml"
     done
 } > "$MODEL"
 
+echo "== rescore, built-in rules only (what reading and writing every contact costs)"
+/usr/bin/time -f "   wall %e s, peak RSS %M KB" "$BIN" rescore 2>&1 | tail -2
+
 KEY=$("$BIN" apikey create --name bench --role admin | tail -1)
 "$BIN" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
 SERVER=$!

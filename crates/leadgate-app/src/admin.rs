@@ -1,5 +1,6 @@
 //! Forms and API keys: what an administrator sets up.
 
+use crate::error::invalid;
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::access::{api_key_from_bytes, api_key_hash};
 use leadgate_core::ident::truncate;
@@ -38,10 +39,6 @@ pub(crate) struct KeyCache(RwLock<HashMap<Vec<u8>, (ApiKey, Instant)>>);
 
 const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
 const KEY_CACHE_MAX: usize = 10_000;
-
-fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
-    AppError::new(ErrorKind::Invalid, code, message).field(field)
-}
 
 fn optional_text(v: &Option<String>, field: &str, max: usize) -> Result<Option<String>, AppError> {
     let v = v.as_deref().map(str::trim).filter(|s| !s.is_empty());

@@ -1,14 +1,15 @@
 //! Backtesting a lead definition on the contacts as they were at a past date.
 
-use crate::qualify::{ASSESS_BATCH, FailureCount};
+use crate::batch::{LiveContacts, accounts_of, by_contact};
+use crate::error::invalid;
+use crate::qualify::FailureCount;
 use crate::{App, AppError, ErrorKind};
+use leadgate_core::Timestamp;
 use leadgate_core::backtest::{History, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
-use leadgate_core::expr::facts::EventFact;
 use leadgate_core::expr::{Expression, MAX_EVENT_DAYS};
-use leadgate_core::model::{ContactChange, Qualification, Response};
+use leadgate_core::model::Qualification;
 use leadgate_core::time::MICROS_PER_SECOND;
-use leadgate_core::{StageChange, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -68,10 +69,6 @@ pub struct BacktestReport {
     pub customers_turned_away: Sampled,
     pub failures: Vec<FailureCount>,
     pub seconds: f64,
-}
-
-fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
-    AppError::new(ErrorKind::Invalid, code, message).field(field)
 }
 
 /// `2026-01-01` (midnight UTC) or an RFC 3339 instant.
@@ -154,11 +151,8 @@ impl App {
                 });
             }
         };
-        let mut after = None;
-        loop {
-            let ids = self.store.live_contact_ids(after, ASSESS_BATCH as i64).await?;
-            let Some(last) = ids.last().copied() else { break };
-            after = Some(last);
+        let mut batches = LiveContacts::new(self.store.as_ref());
+        while let Some(ids) = batches.next().await? {
             for h in self.histories(&ids, as_of).await? {
                 let created = h.contact.created_at;
                 if from.is_some_and(|f| created < f) || to.is_some_and(|t| created >= t) {
@@ -232,27 +226,11 @@ impl App {
             s.contact_changes_of(ids),
             s.qualifications(ids),
         )?;
-        let mut account_ids: Vec<Uuid> = contacts.iter().filter_map(|c| c.account_id).collect();
-        account_ids.sort_unstable();
-        account_ids.dedup();
-        let accounts: HashMap<Uuid, _> =
-            s.accounts_by_ids(&account_ids).await?.into_iter().map(|a| (a.id, a)).collect();
-        let mut responses_of: HashMap<Uuid, Vec<Response>> = HashMap::new();
-        for r in responses {
-            responses_of.entry(r.contact_id).or_default().push(r);
-        }
-        let mut events_of: HashMap<Uuid, Vec<EventFact>> = HashMap::new();
-        for (c, e) in events.into_iter().filter(|(_, e)| e.at <= as_of) {
-            events_of.entry(c).or_default().push(e);
-        }
-        let mut stages_of: HashMap<Uuid, Vec<StageChange>> = HashMap::new();
-        for c in stages {
-            stages_of.entry(c.contact_id).or_default().push(c);
-        }
-        let mut changes_of: HashMap<Uuid, Vec<ContactChange>> = HashMap::new();
-        for c in changes {
-            changes_of.entry(c.contact_id).or_default().push(c);
-        }
+        let accounts = accounts_of(s.as_ref(), &contacts).await?;
+        let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
+        let mut events_of = by_contact(events.into_iter().filter(|(_, e)| e.at <= as_of));
+        let mut stages_of = by_contact(stages.into_iter().map(|c| (c.contact_id, c)));
+        let mut changes_of = by_contact(changes.into_iter().map(|c| (c.contact_id, c)));
         let mut qualifications: HashMap<Uuid, Qualification> = qualifications.into_iter().collect();
         Ok(contacts
             .into_iter()

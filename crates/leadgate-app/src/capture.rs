@@ -137,10 +137,23 @@ impl App {
             match self.record(item, &form, &inquiry, junk.as_ref()).await {
                 Ok(mut receipt) => {
                     // A definition may qualify the contact at once.
-                    if let Some(report) = self.assess_quietly(&[receipt.contact_id]).await
-                        && let Some(moved) = report.moves.iter().find(|m| m.contact_id == receipt.contact_id)
-                    {
-                        receipt.stage = moved.to;
+                    if let Some(report) = self.assess_quietly(&[receipt.contact_id]).await {
+                        match report.moves.iter().find(|m| m.contact_id == receipt.contact_id) {
+                            Some(moved) => receipt.stage = moved.to,
+                            // A rescore running beside this request may have moved
+                            // it first: answer with the stage it is at.
+                            None if report.definitions_applied => {
+                                if let Ok(Some(c)) = self
+                                    .store
+                                    .contacts_with_ids(&[receipt.contact_id])
+                                    .await
+                                    .map(|c| c.into_iter().next())
+                                {
+                                    receipt.stage = c.stage;
+                                }
+                            }
+                            None => {}
+                        }
                     }
                     return Ok(receipt);
                 }

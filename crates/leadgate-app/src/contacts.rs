@@ -1,5 +1,6 @@
 //! Reading contacts and moving them by hand.
 
+use crate::error::invalid;
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::lifecycle::{self, Actor, Cause, CauseKind, TransitionError};
 use leadgate_core::model::{Account, Contact, ContactFilter, Qualification, Response, StoredEvent};
@@ -66,10 +67,6 @@ pub struct ContactQuery {
 pub const RECENT_EVENTS: i64 = 50;
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 1_000;
-
-fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
-    AppError::new(ErrorKind::Invalid, code, message).field(field)
-}
 
 impl App {
     pub async fn contact_view(&self, id: Uuid) -> Result<ContactView, AppError> {

@@ -66,6 +66,11 @@ impl AppError {
     }
 }
 
+/// A value of the request is wrong: `field` names it.
+pub(crate) fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
+    AppError::new(ErrorKind::Invalid, code, message).field(field)
+}
+
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.field {

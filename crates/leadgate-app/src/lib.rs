@@ -5,6 +5,7 @@
 
 mod admin;
 pub mod backtest;
+mod batch;
 pub mod body;
 mod capture;
 mod contacts;

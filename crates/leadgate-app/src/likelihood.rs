@@ -2,18 +2,17 @@
 //! in force: every contact is then rescored with its likelihood, and each contact
 //! assessed afterwards (an inquiry, an event) gets one as part of its scores.
 
+use crate::batch::{LiveContacts, by_contact};
+use crate::error::invalid;
 use crate::import::Progress;
-use crate::qualify::ASSESS_BATCH;
 use crate::rules::RescoreReport;
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::likelihood::features::{self, Exclusions};
 use leadgate_core::likelihood::outcome::outcome;
 use leadgate_core::likelihood::{self, Examples, TrainError, TrainOptions, TrainedModel};
-use leadgate_core::{Actor, Stage, StageChange};
+use leadgate_core::{Actor, Stage};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::Arc;
-use uuid::Uuid;
 
 /// What `POST /v1/likelihood/train` takes; every field has a default.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -38,10 +37,6 @@ pub struct TrainReport {
     pub seconds_reading: f64,
     pub seconds_learning: f64,
     pub seconds: f64,
-}
-
-fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
-    AppError::new(ErrorKind::Invalid, code, message).field(field)
 }
 
 const MAX_EXCLUDE: usize = 200;
@@ -122,17 +117,12 @@ impl App {
         let exclude = Exclusions::new(&options.exclude);
         let mut examples = Examples::default();
         let mut read = 0u64;
-        let mut after = None;
-        loop {
-            let ids = self.store.live_contact_ids(after, ASSESS_BATCH as i64).await?;
-            let Some(last) = ids.last().copied() else { break };
+        let mut batches = LiveContacts::new(self.store.as_ref());
+        while let Some(ids) = batches.next().await? {
             let (facts, changes) = tokio::try_join!(self.assessor.facts(&ids, now), async {
                 self.store.stage_changes_of(&ids).await.map_err(AppError::from)
             })?;
-            let mut changes_of: HashMap<Uuid, Vec<&StageChange>> = HashMap::new();
-            for c in &changes {
-                changes_of.entry(c.contact_id).or_default().push(c);
-            }
+            let changes_of = by_contact(changes.iter().map(|c| (c.contact_id, c)));
             for f in &facts {
                 let c = &f.contact;
                 let changes = changes_of.get(&c.id).map_or(&[][..], Vec::as_slice);
@@ -144,7 +134,6 @@ impl App {
             }
             read += facts.len() as u64;
             progress.advance(read, read);
-            after = Some(last);
         }
         let reading = started.elapsed().as_secs_f64();
         let trained_options = options.clone();

@@ -9,14 +9,15 @@
 //! `name@version` as the cause. A contact whose stage changed meanwhile is left for the
 //! next assessment rather than moved from a stage it is no longer at.
 
+use crate::batch::{accounts_of, by_contact};
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
 use leadgate_core::expr::MAX_EVENT_DAYS;
-use leadgate_core::expr::facts::{ContactFacts, EventFact, ScoreFacts};
+use leadgate_core::expr::facts::{ContactFacts, ScoreFacts};
 use leadgate_core::lifecycle::{Actor, Stage};
 use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
-use leadgate_core::model::{Account, Qualification, Response};
+use leadgate_core::model::Qualification;
 use leadgate_core::scoring::{ContactScores, Model, ModelSpec};
 use leadgate_core::time::MICROS_PER_SECOND;
 use leadgate_core::{StageChange, Timestamp};
@@ -72,6 +73,9 @@ pub struct AssessReport {
     /// Contacts an active definition moved, by `name@version`.
     pub moved: u64,
     pub moves: Vec<StageChange>,
+    /// Whether any lead definition was in force: without one, nobody can have moved.
+    #[serde(skip)]
+    pub definitions_applied: bool,
     /// Rules and definitions that could not be evaluated for some contact: how often,
     /// and the first message.
     pub failures: Vec<FailureCount>,
@@ -95,6 +99,7 @@ impl AssessReport {
 
     pub fn absorb(&mut self, other: AssessReport) {
         self.contacts += other.contacts;
+        self.definitions_applied |= other.definitions_applied;
         self.moved += other.moved;
         if self.moves.len() < 1_000 {
             self.moves.extend(other.moves.into_iter().take(1_000 - self.moves.len()));
@@ -250,19 +255,9 @@ impl Assessor {
             store.qualifications(ids),
             store.scores(ids),
         )?;
-        let mut account_ids: Vec<Uuid> = contacts.iter().filter_map(|c| c.account_id).collect();
-        account_ids.sort_unstable();
-        account_ids.dedup();
-        let accounts: HashMap<Uuid, Account> =
-            store.accounts_by_ids(&account_ids).await?.into_iter().map(|a| (a.id, a)).collect();
-        let mut responses_of: HashMap<Uuid, Vec<Response>> = HashMap::new();
-        for r in responses {
-            responses_of.entry(r.contact_id).or_default().push(r);
-        }
-        let mut events_of: HashMap<Uuid, Vec<EventFact>> = HashMap::new();
-        for (c, e) in events {
-            events_of.entry(c).or_default().push(e);
-        }
+        let accounts = accounts_of(store.as_ref(), &contacts).await?;
+        let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
+        let mut events_of = by_contact(events);
         let last: HashMap<Uuid, Timestamp> = last.into_iter().collect();
         let mut qualifications: HashMap<Uuid, Qualification> = qualifications.into_iter().collect();
         let scores: HashMap<Uuid, _> = scores.into_iter().map(|s| (s.contact_id, s)).collect();
@@ -302,7 +297,11 @@ type Evaluated = (Vec<ContactScores>, Vec<StageChange>, AssessReport);
 /// Scores, grades, predicts and qualifies each contact: pure computation, run off the
 /// runtime.
 fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Evaluated {
-    let mut report = AssessReport { contacts: facts.len() as u64, ..AssessReport::default() };
+    let mut report = AssessReport {
+        contacts: facts.len() as u64,
+        definitions_applied: !rules.definitions.is_empty(),
+        ..AssessReport::default()
+    };
     let mut scores = Vec::with_capacity(facts.len());
     let mut moves = Vec::new();
     let mut predictions = rules.likelihood.as_ref().map(|l| l.predict(facts).into_iter());

@@ -1,7 +1,8 @@
 //! Managing scoring models and lead definitions, recording qualification, rescoring.
 
+use crate::batch::LiveContacts;
 use crate::import::Progress;
-use crate::qualify::{ASSESS_BATCH, AssessReport};
+use crate::qualify::AssessReport;
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::definition::{self, Definition, DefinitionKind, MAX_NOTE};
 use leadgate_core::ident::truncate;
@@ -350,13 +351,10 @@ impl App {
         self.assessor.forget_rules();
         let model = self.assessor.rules().await?.model.0.clone();
         let mut report = AssessReport::default();
-        let mut after = None;
-        loop {
-            let ids = self.store.live_contact_ids(after, ASSESS_BATCH as i64).await?;
-            let Some(last) = ids.last().copied() else { break };
+        let mut batches = LiveContacts::new(self.store.as_ref());
+        while let Some(ids) = batches.next().await? {
             report.absorb(self.assessor.assess(&ids).await?);
             progress.advance(report.contacts, report.contacts);
-            after = Some(last);
         }
         Ok(RescoreReport { assessed: report, model, seconds: started.elapsed().as_secs_f64() })
     }

@@ -168,6 +168,15 @@ async fn contacts_whose_outcome_is_not_known_are_scored_not_learned_from(store: 
     let highest_free = free.iter().copied().fold(0.0, f64::max);
     assert!(lowest_pro > highest_free, "pro {pro:?} free {free:?}");
 
+    // Two trainings at once: the second is refused while the first runs.
+    let (first, second) = tokio::join!(
+        app.train_likelihood(TrainInput::default(), &Actor::Operator, &()),
+        app.train_likelihood(TrainInput::default(), &Actor::Operator, &()),
+    );
+    assert_eq!(first.unwrap().model.version, 2);
+    let refused = second.unwrap_err();
+    assert_eq!((refused.kind, refused.code), (ErrorKind::Conflict, "training"), "{refused:?}");
+
     // An event keeps the likelihood as the contact is rescored in the request path.
     let c = store
         .contacts(&ContactFilter { email: Some("new0@example.com".into()), ..ContactFilter::default() }, None, 1)

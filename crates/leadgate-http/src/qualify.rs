@@ -192,8 +192,7 @@ pub async fn train_likelihood(
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageScoring)?;
-    let input: leadgate_app::likelihood::TrainInput =
-        if body.is_empty() { Default::default() } else { parse_json(&headers, &body)? };
+    let input: leadgate_app::likelihood::TrainInput = optional_json(&headers, &body)?;
     Ok(Json(s.app.train_likelihood(input, &caller_actor(&caller), &()).await?))
 }
 

@@ -859,6 +859,19 @@ macro_rules! impl_sql_store {
             }
         }
 
+        impl $tx {
+            /// One more than the highest version `sql` (`SELECT max(version) …`, with
+            /// `$1` bound to `name` when given) finds; 1 for the first.
+            async fn next_version(&mut self, sql: &'static str, name: Option<&str>) -> Result<i64> {
+                let mut q = sqlx::query_as::<_, (Option<i64>,)>(sql);
+                if let Some(name) = name {
+                    q = q.bind(name);
+                }
+                let (n,) = q.fetch_one(&mut *self.tx).await?;
+                Ok(n.unwrap_or(0) + 1)
+            }
+        }
+
         #[async_trait]
         impl Tx for $tx {
             async fn contact_by_email(&mut self, email: &str) -> Result<Option<Contact>> {
@@ -1330,10 +1343,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_likelihood_model(&mut self, m: &leadgate_core::likelihood::TrainedModel, predictor: &str) -> Result<i64> {
-                let (n,): (Option<i64>,) = sqlx::query_as("SELECT max(version) FROM likelihood_models")
-                    .fetch_one(&mut *self.tx)
-                    .await?;
-                let version = n.unwrap_or(0) + 1;
+                let version = self.next_version("SELECT max(version) FROM likelihood_models", None).await?;
                 sqlx::query(
                     "INSERT INTO likelihood_models (version, options, evaluation, predictor, author, trained_at) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -1350,11 +1360,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn next_model_version(&mut self, name: &str) -> Result<i64> {
-                let (n,): (Option<i64>,) = sqlx::query_as("SELECT max(version) FROM scoring_models WHERE name = $1")
-                    .bind(name)
-                    .fetch_one(&mut *self.tx)
-                    .await?;
-                Ok(n.unwrap_or(0) + 1)
+                self.next_version("SELECT max(version) FROM scoring_models WHERE name = $1", Some(name)).await
             }
 
             async fn insert_scoring_model(&mut self, m: &leadgate_core::scoring::ModelVersion) -> Result<()> {
@@ -1373,11 +1379,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn next_definition_version(&mut self, name: &str) -> Result<i64> {
-                let (n,): (Option<i64>,) = sqlx::query_as("SELECT max(version) FROM definitions WHERE name = $1")
-                    .bind(name)
-                    .fetch_one(&mut *self.tx)
-                    .await?;
-                Ok(n.unwrap_or(0) + 1)
+                self.next_version("SELECT max(version) FROM definitions WHERE name = $1", Some(name)).await
             }
 
             async fn insert_definition(&mut self, d: &leadgate_core::definition::Definition) -> Result<()> {

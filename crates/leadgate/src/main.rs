@@ -344,14 +344,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         }
         Command::Rescore => {
             let total = app.stats().await?.contacts.max(0) as u64;
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} rescoring [{bar:40}] {pos}/{len} contacts ({eta} left)",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
+            let bar = progress_bar(total, "{spinner} rescoring [{bar:40}] {pos}/{len} contacts ({eta} left)");
             let report = app.rescore(&Counter(bar.clone())).await.map_err(|e| anyhow::anyhow!(e.message));
             bar.finish_and_clear();
             let report = report?;
@@ -367,12 +360,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Model(ModelCommand::Train { target, exclude, horizon_days, budget }) => {
             let input = leadgate_app::likelihood::TrainInput { target, horizon_days, exclude, budget };
             let total = app.stats().await?.contacts.max(0) as u64;
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} contacts ({eta} left)")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            );
+            let bar = progress_bar(total, "{spinner} {msg} [{bar:40}] {pos}/{len} contacts ({eta} left)");
             bar.set_message("reading, then rescoring");
             let report = app
                 .train_likelihood(input, &leadgate_core::Actor::Operator, &Counter(bar.clone()))
@@ -555,6 +543,13 @@ async fn shutdown_signal() {
 }
 
 /// A progress bar counting items (the second figure of `Progress::advance`).
+/// A progress bar of `len` steps drawn by `template` (indicatif's template syntax).
+fn progress_bar(len: u64, template: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(indicatif::ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
+    bar
+}
+
 struct Counter(indicatif::ProgressBar);
 
 impl leadgate_app::import::Progress for Counter {
@@ -589,14 +584,7 @@ async fn import(
     let (mapping, described) = choose_mapping(text.as_deref(), preset).map_err(|e| anyhow::anyhow!(e.message))?;
     let input = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = indicatif::ProgressBar::new(size);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} importing [{bar:40}] {bytes}/{total_bytes}, {msg} ({eta} left)",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let bar = progress_bar(size, "{spinner} importing [{bar:40}] {bytes}/{total_bytes}, {msg} ({eta} left)");
     let started = std::time::Instant::now();
     let actor = leadgate_core::Actor::Operator;
     let source =
@@ -708,14 +696,8 @@ async fn demo(app: &App, contacts: usize, seed: u64) -> Result<()> {
             "the database already holds {existing} contacts; load demo data into an empty one (e.g. --data-dir ./demo-data)"
         );
     }
-    let bar = indicatif::ProgressBar::new(contacts as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} demo data [{bar:40}] {pos}/{len} contacts ({per_sec}, {eta} left)",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let bar =
+        progress_bar(contacts as u64, "{spinner} demo data [{bar:40}] {pos}/{len} contacts ({per_sec}, {eta} left)");
     let started = std::time::Instant::now();
     let summary =
         leadgate_app::demo::load(app.store().clone(), contacts, seed, app.now(), |n| bar.inc(n as u64)).await?;

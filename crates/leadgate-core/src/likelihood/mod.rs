@@ -5,8 +5,7 @@
 //! The learning is gradient boosting ([`perpetual`], which tunes itself from one
 //! `budget`). Quality is measured, not asserted: stratified k-fold cross-validation
 //! gives the ROC AUC and Brier score a trained model is reported with. Categorical
-//! values are one-hot encoded (see [`encoding`]) with an explicit "not known" column,
-//! which measured better than the learner's own categorical handling.
+//! values are one-hot encoded (see [`encoding`]) with an explicit "not known" column.
 
 pub mod encoding;
 pub mod features;
