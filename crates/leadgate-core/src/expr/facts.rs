@@ -139,45 +139,76 @@ fn response_value(r: &Response, now: Timestamp) -> Value {
     ])
 }
 
-impl ContactFacts {
-    /// Counts of events by kind in the windows the engagement variables use.
-    fn engagement(&self) -> Value {
+/// A contact's engagement as of a moment: the `engagement` variables of expressions,
+/// and the engagement features of the likelihood model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Engagement {
+    /// By window (7, 30 and 90 days): page views, downloads (events and responses),
+    /// emails opened, emails clicked.
+    pub visits: [i64; 3],
+    pub downloads: [i64; 3],
+    pub emails_opened: [i64; 3],
+    pub emails_clicked: [i64; 3],
+    /// Days with a page view in the last 90, less the first.
+    pub return_visits: i64,
+    pub days_since_last_activity: i64,
+}
+
+impl Engagement {
+    /// The windows, in days.
+    pub const WINDOWS: [i64; 3] = [7, 30, 90];
+
+    /// Counted from `events` and `responses` as of `now`; `last_activity` is when the
+    /// contact last did anything (older events included).
+    pub fn of(events: &[EventFact], responses: &[Response], last_activity: Option<Timestamp>, now: Timestamp) -> Self {
         let within = |kind: &str, days: i64| {
-            self.events.iter().filter(|e| e.kind == kind && days_between(e.at, self.now) < days).count() as i64
+            events.iter().filter(|e| e.kind == kind && days_between(e.at, now) < days).count() as i64
         };
-        let downloads = |days: i64| {
-            within("download", days)
-                + self
-                    .responses
-                    .iter()
-                    .filter(|r| r.action == "download" && days_between(r.at, self.now) < days)
-                    .count() as i64
-        };
-        let mut visit_days: Vec<i64> = self
-            .events
+        let by_window = |count: &dyn Fn(i64) -> i64| Self::WINDOWS.map(count);
+        let mut visit_days: Vec<i64> = events
             .iter()
-            .filter(|e| e.kind == "page_view" && days_between(e.at, self.now) < 90)
+            .filter(|e| e.kind == "page_view" && days_between(e.at, now) < 90)
             .map(|e| e.at.0.div_euclid(MICROS_PER_DAY))
             .collect();
         visit_days.sort_unstable();
         visit_days.dedup();
-        let last = self.last_activity.map_or(NEVER_DAYS, |at| days_between(at, self.now));
-        object(vec![
-            ("visits_7d", Value::Int(within("page_view", 7))),
-            ("visits_30d", Value::Int(within("page_view", 30))),
-            ("visits_90d", Value::Int(within("page_view", 90))),
-            ("downloads_7d", Value::Int(downloads(7))),
-            ("downloads_30d", Value::Int(downloads(30))),
-            ("downloads_90d", Value::Int(downloads(90))),
-            ("emails_opened_7d", Value::Int(within("email_open", 7))),
-            ("emails_opened_30d", Value::Int(within("email_open", 30))),
-            ("emails_opened_90d", Value::Int(within("email_open", 90))),
-            ("emails_clicked_7d", Value::Int(within("email_click", 7))),
-            ("emails_clicked_30d", Value::Int(within("email_click", 30))),
-            ("emails_clicked_90d", Value::Int(within("email_click", 90))),
-            ("return_visits", Value::Int(visit_days.len().saturating_sub(1) as i64)),
-            ("days_since_last_activity", Value::Int(last)),
-        ])
+        Engagement {
+            visits: by_window(&|d| within("page_view", d)),
+            downloads: by_window(&|d| {
+                within("download", d)
+                    + responses.iter().filter(|r| r.action == "download" && days_between(r.at, now) < d).count() as i64
+            }),
+            emails_opened: by_window(&|d| within("email_open", d)),
+            emails_clicked: by_window(&|d| within("email_click", d)),
+            return_visits: visit_days.len().saturating_sub(1) as i64,
+            days_since_last_activity: last_activity.map_or(NEVER_DAYS, |at| days_between(at, now)),
+        }
+    }
+
+    /// Every figure by its variable name (`visits_7d`, …, `days_since_last_activity`).
+    pub fn named(&self) -> Vec<(&'static str, i64)> {
+        const NAMES: [[&str; 3]; 4] = [
+            ["visits_7d", "visits_30d", "visits_90d"],
+            ["downloads_7d", "downloads_30d", "downloads_90d"],
+            ["emails_opened_7d", "emails_opened_30d", "emails_opened_90d"],
+            ["emails_clicked_7d", "emails_clicked_30d", "emails_clicked_90d"],
+        ];
+        let mut named = Vec::with_capacity(14);
+        for (names, counts) in NAMES.iter().zip([self.visits, self.downloads, self.emails_opened, self.emails_clicked])
+        {
+            named.extend(names.iter().copied().zip(counts));
+        }
+        named.push(("return_visits", self.return_visits));
+        named.push(("days_since_last_activity", self.days_since_last_activity));
+        named
+    }
+}
+
+impl ContactFacts {
+    /// The `engagement` variables.
+    fn engagement(&self) -> Value {
+        let e = Engagement::of(&self.events, &self.responses, self.last_activity, self.now);
+        object(e.named().into_iter().map(|(name, n)| (name, Value::Int(n))).collect())
     }
 
     /// The values of the contact scope, computed once for any number of expressions.

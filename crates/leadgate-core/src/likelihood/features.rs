@@ -7,9 +7,10 @@
 
 use crate::Timestamp;
 use crate::account::is_free_mail_domain;
-use crate::expr::facts::{ContactFacts, days_between};
-use crate::time::MICROS_PER_DAY as DAY;
+use crate::expr::facts::{ContactFacts, Engagement, EventFact};
+use crate::model::Response;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// One value of a feature.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,8 +83,12 @@ pub fn row(f: &ContactFacts, cutoff: Timestamp, exclude: &Exclusions) -> Row {
     }
 
     // Where, what and why of the first response; how many came before the cutoff.
-    let before: Vec<_> = f.responses.iter().filter(|r| r.at <= cutoff).collect();
-    if let Some(first) = before.first() {
+    let responses: Cow<[Response]> = if f.responses.iter().all(|r| r.at <= cutoff) {
+        Cow::Borrowed(&f.responses)
+    } else {
+        Cow::Owned(f.responses.iter().filter(|r| r.at <= cutoff).cloned().collect())
+    };
+    if let Some(first) = responses.first() {
         for (name, value) in [
             ("response.channel", text(&first.channel)),
             ("response.campaign", text(&first.campaign)),
@@ -98,36 +103,51 @@ pub fn row(f: &ContactFacts, cutoff: Timestamp, exclude: &Exclusions) -> Row {
             }
         }
     }
-    put("responses.count".into(), Raw::Number(before.len() as f64));
+    put("responses.count".into(), Raw::Number(responses.len() as f64));
 
-    // Engagement in the 30 and 90 days before the cutoff.
-    let mut counts = [0u32; 10];
-    let mut last = before.last().map(|r| r.at);
-    for e in f.events.iter().filter(|e| e.at <= cutoff) {
-        last = last.max(Some(e.at));
-        let recent = cutoff.0 - e.at.0 <= 30 * DAY;
-        if cutoff.0 - e.at.0 > 90 * DAY {
-            continue;
-        }
-        let kind = match e.kind.as_str() {
-            "page_view" if e.url.as_deref().is_some_and(|u| u.contains("pricing")) => 1,
-            "page_view" => 0,
-            "download" => 2,
-            "email_open" => 3,
-            "email_click" => 4,
-            _ => continue,
-        };
-        counts[kind * 2] += 1;
-        if recent {
-            counts[kind * 2 + 1] += 1;
-        }
-    }
-    for (i, kind) in ["page_views", "pricing_views", "downloads", "email_opens", "email_clicks"].iter().enumerate() {
-        put(format!("engagement.{kind}_90d"), Raw::Number(f64::from(counts[i * 2])));
-        put(format!("engagement.{kind}_30d"), Raw::Number(f64::from(counts[i * 2 + 1])));
-    }
-    if let Some(at) = last {
-        put("engagement.days_since_last_activity".into(), Raw::Number(days_between(at, cutoff) as f64));
+    // Engagement as the expressions' `engagement` variables give it, as of the cutoff.
+    let engagement = if cutoff >= f.now {
+        Engagement::of(&f.events, &f.responses, f.last_activity, f.now)
+    } else {
+        let events: Vec<EventFact> = f.events.iter().filter(|e| e.at <= cutoff).cloned().collect();
+        let last = events.iter().map(|e| e.at).chain(responses.iter().map(|r| r.at)).max();
+        Engagement::of(&events, &responses, last, cutoff)
+    };
+    for (name, n) in engagement.named() {
+        put(format!("engagement.{name}"), Raw::Number(n as f64));
     }
     row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::tests::{DAY, NOW, ann};
+
+    fn value<'r>(row: &'r Row, name: &str) -> Option<&'r Raw> {
+        row.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    #[test]
+    fn a_contact_read_as_of_a_cutoff_does_not_see_what_it_did_after() {
+        let f = ann();
+        let now = row(&f, NOW, &Exclusions::default());
+        assert_eq!(value(&now, "engagement.visits_7d"), Some(&Raw::Number(4.0)));
+        assert_eq!(value(&now, "responses.count"), Some(&Raw::Number(2.0)));
+        // Four days ago Ann had viewed one page in a week and not yet downloaded anything.
+        let before = row(&f, Timestamp(NOW.0 - 4 * DAY), &Exclusions::default());
+        assert_eq!(value(&before, "engagement.visits_7d"), Some(&Raw::Number(1.0)));
+        assert_eq!(value(&before, "responses.count"), Some(&Raw::Number(1.0)));
+        assert_eq!(value(&before, "engagement.days_since_last_activity"), Some(&Raw::Number(1.0)));
+        assert_eq!(value(&before, "response.action"), Some(&Raw::Text("form_fill".into())));
+    }
+
+    #[test]
+    fn excluded_names_and_prefixes_are_left_out() {
+        let all = row(&ann(), NOW, &Exclusions::default());
+        assert!(value(&all, "custom.employees").is_some() && value(&all, "contact.title").is_some());
+        let some = row(&ann(), NOW, &Exclusions::new(&["custom.*".into(), " contact.title ".into()]));
+        assert!(some.iter().all(|(n, _)| !n.starts_with("custom.") && n != "contact.title"), "{some:?}");
+        assert_eq!(value(&some, "contact.direction"), Some(&Raw::Text("inbound".into())));
+    }
 }
