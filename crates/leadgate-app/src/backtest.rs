@@ -158,16 +158,14 @@ impl App {
                 if from.is_some_and(|f| created < f) || to.is_some_and(|t| created >= t) {
                     continue;
                 }
-                let Some(mut facts) = h.as_of(as_of) else { continue };
+                let Some(facts) = h.as_of(as_of) else { continue };
                 let outcome = h.outcome_after(as_of);
                 contacts += 1;
                 customers += outcome.customer as u64;
                 // Scores and grades as the active model gives them at that date.
-                let a = rules.model.1.assess(&facts);
-                facts.scores.fit = a.fit;
-                facts.scores.engagement = a.engagement_at(as_of);
-                facts.grades = Some((a.funnel.grade.as_str().to_owned(), a.pain.grade.as_str().to_owned()));
-                let bound = facts.bind();
+                let contact = facts.bind();
+                let a = rules.model.1.assess_bound(&facts, &contact);
+                let bound = contact.with_scores(&a.score_facts(facts.scores.likelihood), Some(a.grades()));
                 let mut test = |e: &Expression, what: &str, tally: &mut Tally| match e.test(&bound) {
                     Ok(passed) => passed,
                     Err(err) => {

@@ -5,10 +5,12 @@
 //! its events has committed, so an acknowledgement always means "durable", while the
 //! cost of a commit (an fsync) is shared by every request that arrived meanwhile.
 
+use crate::qualify::Assessor;
 use crate::{App, AppError, AppOptions, Clock, ErrorKind};
 use leadgate_core::event::parse_event;
+use leadgate_core::expr::facts::EventFact;
 use leadgate_core::{Actor, FieldError, NewEvent};
-use leadgate_store::Store;
+use leadgate_store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -108,7 +110,7 @@ impl Committer {
     }
 }
 
-async fn commit(store: &dyn Store, clock: &dyn Clock, assessor: &crate::qualify::Assessor, jobs: Vec<Job>) {
+async fn commit(store: &dyn Store, clock: &dyn Clock, assessor: &Assessor, jobs: Vec<Job>) {
     // The events move into one batch; each request keeps the range of its own.
     let mut all = Vec::with_capacity(jobs.iter().map(|j| j.events.len()).sum());
     let mut waiters = Vec::with_capacity(jobs.len());
@@ -117,28 +119,17 @@ async fn commit(store: &dyn Store, clock: &dyn Clock, assessor: &crate::qualify:
         all.extend(job.events);
         waiters.push((start..all.len(), job.done));
     }
-    let result = match store.append_events(&all, clock.now()).await {
-        // The contacts that got events are scored before anyone is answered, so that a
-        // request that returns has moved its contacts' scores.
-        Ok(contacts) => {
-            crate::assess_quietly(assessor, &contacts).await;
-            Ok(())
-        }
+    let result = match append(store, clock, assessor, &all).await {
+        Ok(()) => Ok(()),
         // One request's events must not sink everyone else's: commit each on its own,
         // so that each request gets its own answer.
         Err(e) if waiters.len() > 1 => {
             tracing::warn!(error = %e, requests = waiters.len(), "group commit failed; committing request by request");
             for (range, done) in waiters {
-                let result = match store.append_events(&all[range], clock.now()).await {
-                    Ok(contacts) => {
-                        crate::assess_quietly(assessor, &contacts).await;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "event commit failed");
-                        Err(AppError::from(e))
-                    }
-                };
+                let result = append(store, clock, assessor, &all[range]).await.map_err(|e| {
+                    tracing::error!(error = %e, "event commit failed");
+                    AppError::from(e)
+                });
                 let _ = done.send(result);
             }
             return;
@@ -150,6 +141,57 @@ async fn commit(store: &dyn Store, clock: &dyn Clock, assessor: &crate::qualify:
     };
     for (_, done) in waiters {
         let _ = done.send(result.clone());
+    }
+}
+
+/// Contacts few enough to be assessed inside the events' own transaction.
+const ASSESSED_IN_COMMIT: usize = 16;
+
+/// Commits `events` and scores the contacts that got them before anyone is answered,
+/// so that a request that returns has moved its contacts' scores. When few contacts
+/// got events (a request's own, the common case), their scores are written in the
+/// events' transaction: one commit, one flush to disk. Many contacts (large batches)
+/// are assessed after the commit, so that the writer is not held while they are read,
+/// and so are the contacts of events that arrive while a rescore has its turn.
+async fn append(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    assessor: &Assessor,
+    events: &[NewEvent],
+) -> Result<(), StoreError> {
+    let now = clock.now();
+    let mut tx = store.begin().await?;
+    let attached = match tx.append_events(events, now).await {
+        Ok(attached) => attached,
+        Err(e) => {
+            let _ = tx.rollback().await;
+            return Err(e);
+        }
+    };
+    let arrived: Vec<(Uuid, EventFact)> =
+        attached.iter().zip(events).filter_map(|(contact, e)| contact.map(|c| (c, EventFact::from(e)))).collect();
+    let mut contacts: Vec<Uuid> = arrived.iter().map(|(c, _)| *c).collect();
+    contacts.sort_unstable();
+    contacts.dedup();
+    // While a rescore holds the turn, the events commit first and are assessed after.
+    let turn = (!contacts.is_empty() && contacts.len() <= ASSESSED_IN_COMMIT).then(|| assessor.turn_now()).flatten();
+    if turn.is_none() {
+        tx.commit().await?;
+        crate::assess_quietly(assessor, &contacts).await;
+        return Ok(());
+    }
+    match assessor.assess_arrivals(tx.as_mut(), &arrived, now).await {
+        Ok(_) => tx.commit().await,
+        Err(e) => {
+            drop(turn);
+            // Scoring must not cost the events: they are committed on their own, and
+            // their contacts assessed after.
+            tracing::warn!(error = %e, contacts = contacts.len(), "assessing in the events' commit failed; committing the events alone");
+            let _ = tx.rollback().await;
+            let contacts = store.append_events(events, now).await?;
+            crate::assess_quietly(assessor, &contacts).await;
+            Ok(())
+        }
     }
 }
 

@@ -9,19 +9,18 @@
 //! `name@version` as the cause. A contact whose stage changed meanwhile is left for the
 //! next assessment rather than moved from a stage it is no longer at.
 
-use crate::batch::{accounts_of, by_contact};
+use crate::batch::by_contact;
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
 use leadgate_core::expr::MAX_EVENT_DAYS;
-use leadgate_core::expr::facts::{ContactFacts, ScoreFacts};
+use leadgate_core::expr::facts::{ContactFacts, EventFact, ScoreFacts};
 use leadgate_core::lifecycle::{Actor, Stage};
 use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
-use leadgate_core::model::Qualification;
 use leadgate_core::scoring::{ContactScores, Model, ModelSpec};
 use leadgate_core::time::MICROS_PER_SECOND;
 use leadgate_core::{StageChange, Timestamp};
-use leadgate_store::Store;
+use leadgate_store::{Store, Subject, Tx};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,6 +31,8 @@ use uuid::Uuid;
 const RULES_TTL: Duration = Duration::from_secs(5);
 /// Contacts assessed per batch: read, scored and written together.
 pub const ASSESS_BATCH: usize = 2_000;
+/// Contacts few enough to assess on the calling thread.
+const INLINE_CONTACTS: usize = 8;
 /// The model that scores contacts while none is active: no fit or engagement rules,
 /// the built-in funnel and pain rules.
 pub const BUILTIN_MODEL: &str = "builtin@0";
@@ -120,11 +121,27 @@ pub struct Assessor {
     /// The likelihood model last read, kept while it is the latest: a predictor is
     /// large and does not change once trained.
     likelihood: Mutex<Option<Arc<Likelihood>>>,
+    /// Held from reading contacts to committing their scores (see [`Self::turn`]).
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl Assessor {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, cached: Mutex::new(None), likelihood: Mutex::new(None) }
+        Self { store, clock, cached: Mutex::new(None), likelihood: Mutex::new(None), turn: tokio::sync::Mutex::new(()) }
+    }
+
+    /// A turn to assess: held from reading contacts until their scores are committed,
+    /// so that within this process an assessment never overwrites a fresher one with
+    /// what it read before that one committed (a rescore beside a stream of events).
+    /// [`Self::assess`] takes it for each batch.
+    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.turn.lock().await
+    }
+
+    /// The turn, if nobody holds it. A caller with a write transaction open must not
+    /// wait for the turn: its holder may be waiting for the writer.
+    pub fn turn_now(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        self.turn.try_lock().ok()
     }
 
     /// Forgets the rules read, so that the next assessment reads them again.
@@ -205,30 +222,57 @@ impl Assessor {
         let rules = self.rules().await?;
         let mut report = AssessReport::default();
         for batch in ids.chunks(ASSESS_BATCH) {
+            let _turn = self.turn().await;
             let now = self.clock.now();
             let facts = self.facts(batch, now).await?;
-            let shared = rules.clone();
-            let (scores, moves, part) =
-                tokio::task::spawn_blocking(move || evaluate(&shared, &facts, now)).await.map_err(|e| {
-                    AppError::new(crate::ErrorKind::Internal, "internal", format!("assessment stopped: {e}"))
-                })?;
+            let (scores, moves, part) = evaluate_apart(rules.clone(), facts, now).await?;
             report.absorb(part);
             let mut tx = self.store.begin().await?;
-            let written = async {
-                tx.save_scores(&scores).await?;
-                let mut moved = Vec::new();
-                for change in moves {
-                    if tx.move_stage(&change).await? {
-                        moved.push(change);
-                    }
-                }
-                Ok::<_, leadgate_store::StoreError>(moved)
-            }
-            .await;
+            let written = write(tx.as_mut(), &scores, moves).await;
             let moved = crate::finish(tx, written.map_err(AppError::from)).await?;
             report.moved += moved.len() as u64;
             report.moves.extend(moved);
         }
+        Ok(report)
+    }
+
+    /// Assesses the contacts that `arrived` events were just attached to in `tx`, not
+    /// yet committed, and writes the scores and moves into the same transaction: the
+    /// events and what they change are then one commit. The contacts are read as
+    /// committed, with the arriving events added. Meant for the few contacts of a
+    /// request; [`Self::assess`] takes any number. The caller holds the turn
+    /// ([`Self::turn_now`]) until it commits.
+    pub async fn assess_arrivals(
+        &self,
+        tx: &mut dyn Tx,
+        arrived: &[(Uuid, EventFact)],
+        now: Timestamp,
+    ) -> Result<AssessReport, AppError> {
+        let rules = self.rules().await?;
+        let mut ids: Vec<Uuid> = arrived.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut facts = self.facts(&ids, now).await?;
+        let since = event_window_start(now);
+        let mut new_events = by_contact(arrived.iter().cloned());
+        for f in &mut facts {
+            for e in new_events.remove(&f.contact.id).unwrap_or_default() {
+                f.last_activity = f.last_activity.max(Some(e.at));
+                if e.at >= since {
+                    f.events.push(e);
+                }
+            }
+        }
+        // A handful of contacts is assessed on the calling thread: handing them to
+        // another thread costs about as much as assessing them.
+        let (scores, moves, mut report) = if facts.len() <= INLINE_CONTACTS {
+            evaluate(&rules, &facts, now)
+        } else {
+            evaluate_apart(rules, facts, now).await?
+        };
+        let moved = write(tx, &scores, moves).await?;
+        report.moved += moved.len() as u64;
+        report.moves.extend(moved);
         Ok(report)
     }
 
@@ -246,44 +290,48 @@ impl Assessor {
     /// What expressions read of `ids`, as of `now`; merged contacts are left out.
     pub async fn facts(&self, ids: &[Uuid], now: Timestamp) -> Result<Vec<ContactFacts>, AppError> {
         let store = &self.store;
-        let since = Timestamp(now.0 - MAX_EVENT_DAYS * 86_400 * MICROS_PER_SECOND);
-        let (contacts, responses, events, last, qualifications, scores) = tokio::try_join!(
-            store.contacts_with_ids(ids),
-            store.responses_of(ids),
-            store.events_of(ids, since),
-            store.last_events(ids),
-            store.qualifications(ids),
-            store.scores(ids),
-        )?;
-        let accounts = accounts_of(store.as_ref(), &contacts).await?;
+        let since = event_window_start(now);
+        // A contact's last event is the latest of those read, when any were: only the
+        // others' need a query of their own.
+        let events = async {
+            let events = by_contact(store.events_of(ids, since).await?);
+            let mut last: HashMap<Uuid, Timestamp> =
+                events.iter().filter_map(|(id, e)| Some((*id, e.iter().map(|e| e.at).max()?))).collect();
+            let quiet: Vec<Uuid> = ids.iter().filter(|id| !events.contains_key(id)).copied().collect();
+            if !quiet.is_empty() {
+                last.extend(store.last_events(&quiet).await?);
+            }
+            Ok((events, last))
+        };
+        let (subjects, responses, (mut events_of, last)) =
+            tokio::try_join!(store.subjects(ids), store.responses_of(ids), events)?;
         let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
-        let mut events_of = by_contact(events);
-        let last: HashMap<Uuid, Timestamp> = last.into_iter().collect();
-        let mut qualifications: HashMap<Uuid, Qualification> = qualifications.into_iter().collect();
-        let scores: HashMap<Uuid, _> = scores.into_iter().map(|s| (s.contact_id, s)).collect();
-        Ok(contacts
+        Ok(subjects
             .into_iter()
-            .filter(|c| c.merged_into.is_none())
-            .map(|contact| {
+            .filter(|s| s.contact.merged_into.is_none())
+            .map(|Subject { contact, account, qualification, stored }| {
                 let id = contact.id;
                 let responses = responses_of.remove(&id).unwrap_or_default();
                 let last_response = responses.iter().map(|r| r.at).max();
                 let last_activity = [last.get(&id).copied(), last_response].into_iter().flatten().max();
-                let stored = scores.get(&id);
+                let (scores, grades) = match &stored {
+                    Some((a, likelihood)) => {
+                        let (funnel, pain) = a.grades();
+                        (
+                            ScoreFacts { fit: a.fit, engagement: a.engagement_at(now), likelihood: *likelihood },
+                            Some((funnel.to_owned(), pain.to_owned())),
+                        )
+                    }
+                    None => (ScoreFacts::default(), None),
+                };
                 ContactFacts {
-                    account: contact.account_id.and_then(|a| accounts.get(&a).cloned()),
+                    account,
                     responses,
                     events: events_of.remove(&id).unwrap_or_default(),
                     last_activity,
-                    qualification: qualifications.remove(&id).unwrap_or_default(),
-                    scores: ScoreFacts {
-                        fit: stored.map_or(0, |s| s.assessment.fit),
-                        engagement: stored.map_or(0.0, |s| s.assessment.engagement_at(now)),
-                        likelihood: stored.and_then(|s| s.likelihood),
-                    },
-                    grades: stored.map(|s| {
-                        (s.assessment.funnel.grade.as_str().to_owned(), s.assessment.pain.grade.as_str().to_owned())
-                    }),
+                    qualification,
+                    scores,
+                    grades,
                     contact,
                     now,
                 }
@@ -292,7 +340,39 @@ impl Assessor {
     }
 }
 
+/// The earliest event that expressions read, as of `now`.
+fn event_window_start(now: Timestamp) -> Timestamp {
+    Timestamp(now.0 - MAX_EVENT_DAYS * 86_400 * MICROS_PER_SECOND)
+}
+
+/// Writes scores, and the stage moves that still apply; returns the moves made.
+async fn write(
+    tx: &mut dyn Tx,
+    scores: &[ContactScores],
+    moves: Vec<StageChange>,
+) -> Result<Vec<StageChange>, leadgate_store::StoreError> {
+    tx.save_scores(scores).await?;
+    let mut moved = Vec::new();
+    for change in moves {
+        if tx.move_stage(&change).await? {
+            moved.push(change);
+        }
+    }
+    Ok(moved)
+}
+
 type Evaluated = (Vec<ContactScores>, Vec<StageChange>, AssessReport);
+
+/// [`evaluate`] on a blocking thread, off the runtime.
+async fn evaluate_apart(
+    rules: Arc<ActiveRules>,
+    facts: Vec<ContactFacts>,
+    now: Timestamp,
+) -> Result<Evaluated, AppError> {
+    tokio::task::spawn_blocking(move || evaluate(&rules, &facts, now))
+        .await
+        .map_err(|e| AppError::new(crate::ErrorKind::Internal, "internal", format!("assessment stopped: {e}")))
+}
 
 /// Scores, grades, predicts and qualifies each contact: pure computation, run off the
 /// runtime.
@@ -306,25 +386,16 @@ fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Eval
     let mut moves = Vec::new();
     let mut predictions = rules.likelihood.as_ref().map(|l| l.predict(facts).into_iter());
     for f in facts {
-        let a = rules.model.1.assess(f);
+        let bound = f.bind();
+        let a = rules.model.1.assess_bound(f, &bound);
         let prediction = predictions.as_mut().and_then(Iterator::next);
         for e in &a.errors {
             report.fail(e.rule.clone(), &e.message);
         }
         if !rules.definitions.is_empty() && f.contact.stage != Stage::Customer {
-            let mut scored = f.clone();
-            scored.scores.fit = a.fit;
-            scored.scores.engagement = a.engagement_at(now);
-            scored.scores.likelihood = prediction.as_ref().map(|p| p.likelihood);
-            scored.grades = Some((a.funnel.grade.as_str().to_owned(), a.pain.grade.as_str().to_owned()));
-            let (change, failures) = definition::apply(
-                &rules.definitions,
-                f.contact.id,
-                f.contact.stage,
-                &scored.bind(),
-                &Actor::System,
-                now,
-            );
+            let scored = bound.with_scores(&a.score_facts(prediction.as_ref().map(|p| p.likelihood)), Some(a.grades()));
+            let (change, failures) =
+                definition::apply(&rules.definitions, f.contact.id, f.contact.stage, &scored, &Actor::System, now);
             for DefinitionFailure { definition, message } in failures {
                 report.fail(format!("definition: {definition}"), &message);
             }

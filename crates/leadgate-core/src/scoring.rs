@@ -17,7 +17,7 @@
 //! reading the history again ([`Assessment::engagement_at`]).
 
 use crate::Timestamp;
-use crate::expr::facts::{ActivityFacts, Bound, ContactFacts, days_between};
+use crate::expr::facts::{ActivityFacts, Bound, ContactFacts, ScoreFacts, days_between};
 use crate::expr::{ExprError, Expression, Scope, Type};
 use crate::time::MICROS_PER_SECOND;
 use serde::{Deserialize, Serialize};
@@ -229,11 +229,16 @@ impl Model {
 
     /// Scores and grades a contact, as of `facts.now`.
     pub fn assess(&self, facts: &ContactFacts) -> Assessment {
+        self.assess_bound(facts, &facts.bind())
+    }
+
+    /// [`Self::assess`], with the contact's variables already bound (`facts.bind()`),
+    /// for a caller that goes on evaluating expressions on them.
+    pub fn assess_bound(&self, facts: &ContactFacts, bound: &Bound<'_>) -> Assessment {
         let mut errors = Vec::new();
-        let bound = facts.bind();
         let mut fit_factors = Vec::new();
         for r in &self.fit {
-            match r.when.test(&bound) {
+            match r.when.test(bound) {
                 Ok(true) => fit_factors.push(FitFactor { rule: r.name.clone(), points: r.points }),
                 Ok(false) => {}
                 Err(e) => errors.push(RuleFailure { rule: format!("fit: {}", r.name), message: e.0 }),
@@ -245,7 +250,6 @@ impl Model {
             .map(|r| EngagementPart { rule: r.name.clone(), sum: 0.0, cap: r.cap, activities: 0 })
             .collect();
         if !self.engagement.is_empty() {
-            let contact_only = Bound::for_activities(&facts.contact, facts.now);
             let response_fields: Vec<serde_json::Value> =
                 facts.responses.iter().map(|r| serde_json::Value::Object(r.fields.clone())).collect();
             let activities = facts
@@ -254,8 +258,7 @@ impl Model {
                 .map(ActivityFacts::of_event)
                 .chain(facts.responses.iter().zip(&response_fields).map(|(r, f)| ActivityFacts::of_response(r, f)));
             for a in activities {
-                let bound = contact_only.with_activity(&a);
-                self.add(&mut parts, &bound, a.at, facts.now, &mut errors);
+                self.add(&mut parts, bound, &a, facts.now, &mut errors);
             }
         }
         let mut assessment = Assessment {
@@ -269,26 +272,32 @@ impl Model {
             errors,
         };
         // The grades may read the scores just computed.
-        let mut graded = facts.clone();
-        graded.scores.fit = assessment.fit;
-        graded.scores.engagement = assessment.engagement_at(facts.now);
-        let bound = graded.bind();
+        // Grading rules read the scores just given (and the grades last stored).
+        let scores =
+            ScoreFacts { fit: assessment.fit, engagement: assessment.engagement_at(facts.now), ..facts.scores };
+        let bound = bound.with_scores(&scores, None);
         assessment.funnel = first_grade(&self.funnel, &bound, FunnelPosition::Tofu, "funnel", &mut assessment.errors);
         assessment.pain = first_grade(&self.pain, &bound, Pain::Low, "pain", &mut assessment.errors);
         assessment
     }
 
-    /// Adds what one activity at `at` earns to `parts`, as of `now`.
+    /// Adds what one activity earns to `parts`, as of `now`. The activity is made a
+    /// variable of `contact`'s only for rules that could hold for its kind.
     fn add(
         &self,
         parts: &mut [EngagementPart],
-        bound: &Bound<'_>,
-        at: Timestamp,
+        contact: &Bound<'_>,
+        activity: &ActivityFacts<'_>,
         now: Timestamp,
         errors: &mut Vec<RuleFailure>,
     ) {
-        let decay = decay(now.0 - at.0, self.half_life_days);
+        let decay = decay(now.0 - activity.at.0, self.half_life_days);
+        let mut bound = None;
         for (r, part) in self.engagement.iter().zip(parts.iter_mut()) {
+            if r.when.required_kind().is_some_and(|kind| kind != activity.kind) {
+                continue;
+            }
+            let bound = bound.get_or_insert_with(|| contact.with_activity(activity));
             match r.when.test(bound) {
                 Ok(true) => {
                     part.sum += r.points as f64 * decay;
@@ -447,6 +456,16 @@ pub struct Factor {
 }
 
 impl Assessment {
+    /// The scores as expressions read them, as of the assessment, with `likelihood`.
+    pub fn score_facts(&self, likelihood: Option<f64>) -> ScoreFacts {
+        ScoreFacts { fit: self.fit, engagement: self.engagement_at(self.as_of), likelihood }
+    }
+
+    /// The funnel position and pain, by name.
+    pub fn grades(&self) -> (&'static str, &'static str) {
+        (self.funnel.grade.as_str(), self.pain.grade.as_str())
+    }
+
     /// The engagement score at `at`: each rule's sum decayed from `as_of`, then capped.
     pub fn engagement_at(&self, at: Timestamp) -> f64 {
         self.parts_at(at).map(|(_, v)| v).sum()
@@ -661,6 +680,25 @@ points = 5
         assert_eq!(a.fit, 20);
         assert_eq!(a.errors.len(), 1);
         assert_eq!(a.errors[0].rule, "fit: big company");
+    }
+
+    #[test]
+    fn rules_skipped_for_other_kinds_count_what_evaluating_them_would() {
+        // `(…) == true` says the same without beginning with the kind: evaluated for
+        // every activity.
+        let unguarded = MODEL
+            .replace("\"activity.kind == 'page_view'\"", "\"(activity.kind == 'page_view') == true\"")
+            .replace("\"activity.kind == 'pricing_view'\"", "\"(activity.kind == 'pricing_view') == true\"");
+        assert_ne!(unguarded, MODEL);
+        let assess = |text: &str| Model::compile(ModelSpec::parse(text).unwrap()).unwrap().assess(&ann());
+        let (guarded, unguarded) = (assess(MODEL), assess(&unguarded));
+        assert_eq!(guarded.engagement, unguarded.engagement);
+        assert!(guarded.engagement.iter().all(|p| p.activities > 0), "{:?}", guarded.engagement);
+        // A rule that fails on the activities of its kind is still reported.
+        let failing =
+            MODEL.replace("activity.kind == 'pricing_view'", "activity.kind == 'pricing_view' && activity.props.nope");
+        let errors = assess(&failing).errors;
+        assert!(!errors.is_empty() && errors.iter().all(|e| e.rule == "engagement: pricing"), "{errors:?}");
     }
 
     #[test]

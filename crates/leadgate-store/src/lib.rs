@@ -31,6 +31,16 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use error::StoreError;
+
+/// A contact with what assessing it reads beside its history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subject {
+    pub contact: Contact,
+    pub account: Option<Account>,
+    pub qualification: Qualification,
+    /// Its last assessment and likelihood, once assessed.
+    pub stored: Option<(leadgate_core::scoring::Assessment, Option<f64>)>,
+}
 pub use postgres::PgStore;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -149,6 +159,9 @@ pub trait Store: Send + Sync + 'static {
     async fn events_page(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>>;
 
     // What expressions read of contacts, for many at once.
+    /// The contacts with these ids (merged ones included, as they are), each with its
+    /// account, qualification fields and stored scores, read together.
+    async fn subjects(&self, ids: &[Uuid]) -> Result<Vec<Subject>>;
     /// The contacts with these ids (merged ones included, as they are).
     async fn contacts_with_ids(&self, ids: &[Uuid]) -> Result<Vec<Contact>>;
     /// The ids of contacts that are not merged into another, after `after`, in id order.
@@ -214,6 +227,9 @@ pub trait Tx: Send {
     async fn history_keys(&mut self, contacts: &[Uuid], events: bool) -> Result<HistoryKeys>;
     /// Records that `visitor_id` is `contact_id` and attaches the visitor's waiting
     /// events to the contact; returns how many were attached.
+    /// Appends events as [`Store::append_events`] does, inside this transaction;
+    /// returns the contact each event was attached to, in the order of `events`.
+    async fn append_events(&mut self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Option<Uuid>>>;
     async fn identify_visitor(&mut self, visitor_id: &str, contact_id: Uuid, at: Timestamp) -> Result<u64>;
     /// Attaches events that were sent for `email` before it was a contact.
     async fn attach_events_by_email(&mut self, email: &str, contact_id: Uuid) -> Result<u64>;

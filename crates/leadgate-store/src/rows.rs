@@ -432,6 +432,52 @@ impl TryFrom<InboxRow> for InboxItem {
     }
 }
 
+/// [`CONTACT_COLUMNS`] of `contacts c`, then the qualification, the account's
+/// domain, name and creation and the stored assessment and likelihood, of `accounts a`
+/// and `contact_scores s` joined to it.
+pub(crate) fn subject_columns() -> &'static str {
+    static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let contact: Vec<String> = CONTACT_COLUMNS.split(", ").map(|c| format!("c.{c} AS {c}")).collect();
+        format!(
+            "{}, c.qualification AS qualification, a.domain AS account_domain, a.name AS account_name, \
+             a.created_at AS account_created_at, s.assessment AS assessment, s.likelihood AS likelihood",
+            contact.join(", ")
+        )
+    });
+    &COLUMNS
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SubjectRow {
+    #[sqlx(flatten)]
+    contact: ContactRow,
+    qualification: Json<leadgate_core::model::Qualification>,
+    account_domain: Option<String>,
+    account_name: Option<String>,
+    account_created_at: Option<i64>,
+    assessment: Option<Json<leadgate_core::scoring::Assessment>>,
+    likelihood: Option<f64>,
+}
+
+impl TryFrom<SubjectRow> for crate::Subject {
+    type Error = StoreError;
+    fn try_from(r: SubjectRow) -> Result<Self, StoreError> {
+        let contact = Contact::try_from(r.contact)?;
+        let account = match (contact.account_id, r.account_domain, r.account_created_at) {
+            (Some(id), Some(domain), Some(created_at)) => {
+                Some(Account { id, domain, name: r.account_name, created_at: Timestamp(created_at) })
+            }
+            _ => None,
+        };
+        Ok(crate::Subject {
+            contact,
+            account,
+            qualification: r.qualification.0,
+            stored: r.assessment.map(|a| (a.0, r.likelihood)),
+        })
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct ScoresRow {
     contact_id: Uuid,

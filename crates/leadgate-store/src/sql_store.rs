@@ -266,7 +266,7 @@ macro_rules! impl_sql_store {
             events: &[NewEvent],
             received_at: Timestamp,
             resolve: bool,
-        ) -> Result<Vec<Uuid>> {
+        ) -> Result<Vec<Option<Uuid>>> {
             let mut contact_ids: Vec<Option<Uuid>> = events.iter().map(|e| e.contact_id).collect();
             if resolve {
                 let mut emails: Vec<&str> =
@@ -310,11 +310,7 @@ macro_rules! impl_sql_store {
                 });
                 qb.build().persistent(true).execute(&mut *conn).await?;
             }
-            // The contacts that now have new events.
-            let mut contacts: Vec<Uuid> = rows.iter().filter_map(|(_, id)| *id).collect();
-            contacts.sort_unstable();
-            contacts.dedup();
-            Ok(contacts)
+            Ok(rows.into_iter().map(|(_, id)| id).collect())
         }
 
         /// Like [`fetch_in`], with `tail` after the key list (`) GROUP BY …`).
@@ -502,8 +498,12 @@ macro_rules! impl_sql_store {
 
             async fn append_events(&self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Uuid>> {
                 let mut tx = self.write.begin_with($begin).await?;
-                let contacts = insert_events(&mut tx, events, received_at, true).await?;
+                let attached = insert_events(&mut tx, events, received_at, true).await?;
                 tx.commit().await?;
+                // The contacts that now have new events.
+                let mut contacts: Vec<Uuid> = attached.into_iter().flatten().collect();
+                contacts.sort_unstable();
+                contacts.dedup();
                 Ok(contacts)
             }
 
@@ -669,6 +669,17 @@ macro_rules! impl_sql_store {
                 .fetch_all(&self.read)
                 .await?;
                 Ok(rows.into_iter().map(StoredEvent::from).collect())
+            }
+
+            async fn subjects(&self, ids: &[Uuid]) -> Result<Vec<crate::Subject>> {
+                let mut conn = self.read.acquire().await?;
+                let sql = format!(
+                    "SELECT {} FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id \
+                     LEFT JOIN contact_scores s ON s.contact_id = c.id WHERE c.id IN (",
+                    crate::rows::subject_columns()
+                );
+                let rows: Vec<crate::rows::SubjectRow> = fetch_in(&mut conn, &sql, ids).await?;
+                rows.into_iter().map(crate::Subject::try_from).collect()
             }
 
             async fn contacts_with_ids(&self, ids: &[Uuid]) -> Result<Vec<Contact>> {
@@ -1063,6 +1074,10 @@ macro_rules! impl_sql_store {
 
             async fn insert_stage_change(&mut self, c: &StageChange) -> Result<()> {
                 insert_many(&mut self.tx, INSERT_STAGE_CHANGE, std::slice::from_ref(c), push_stage_change_values).await
+            }
+
+            async fn append_events(&mut self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Option<Uuid>>> {
+                insert_events(&mut self.tx, events, received_at, true).await
             }
 
             async fn identify_visitor(&mut self, visitor_id: &str, contact_id: Uuid, at: Timestamp) -> Result<u64> {

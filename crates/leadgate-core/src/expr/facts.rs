@@ -24,6 +24,12 @@ pub struct EventFact {
     pub props: Json,
 }
 
+impl From<&crate::NewEvent> for EventFact {
+    fn from(e: &crate::NewEvent) -> Self {
+        EventFact { kind: e.kind.to_string(), at: e.at, url: e.url.clone(), props: e.props.clone() }
+    }
+}
+
 /// The scores a contact had, for expressions that read them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ScoreFacts {
@@ -235,21 +241,27 @@ impl ContactFacts {
                     ("timeline", text(&q.timeline)),
                 ]),
             ),
-            (
-                "scores",
-                object(vec![
-                    ("fit", Value::Int(self.scores.fit)),
-                    ("engagement", Value::Float(self.scores.engagement)),
-                    ("likelihood", self.scores.likelihood.map_or(Value::Null, Value::Float)),
-                ]),
-            ),
         ];
-        if let Some((funnel, pain)) = &self.grades {
-            vars.push(("funnel_position", string(funnel)));
-            vars.push(("pain", string(pain)));
-        }
+        vars.extend(scores_vars(&self.scores, self.grades.as_ref().map(|(f, p)| (f.as_str(), p.as_str()))));
         Bound::new(vars, &self.events, self.now)
     }
+}
+
+/// The `scores` variable, and `funnel_position` and `pain` once graded.
+fn scores_vars(scores: &ScoreFacts, grades: Option<(&str, &str)>) -> Vec<(&'static str, Value)> {
+    let mut vars = vec![(
+        "scores",
+        object(vec![
+            ("fit", Value::Int(scores.fit)),
+            ("engagement", Value::Float(scores.engagement)),
+            ("likelihood", scores.likelihood.map_or(Value::Null, Value::Float)),
+        ]),
+    )];
+    if let Some((funnel, pain)) = grades {
+        vars.push(("funnel_position", string(funnel)));
+        vars.push(("pain", string(pain)));
+    }
+    vars
 }
 
 /// One thing a contact did, as an engagement rule sees it.
@@ -312,20 +324,18 @@ impl<'a> ActivityFacts<'a> {
     }
 }
 
-/// Variables ready to evaluate expressions with.
+/// Variables ready to evaluate expressions with: a contact's, or some of them in place
+/// of its (`with_activity`, `with_scores`), which shares what the contact's already
+/// converted.
 pub struct Bound<'a> {
     vars: Vec<(&'static str, Value)>,
     events: &'a [EventFact],
     now: Timestamp,
+    /// The variables this one adds to or replaces, converted.
+    parent: Option<&'a cel::Context<'a, 'static>>,
     /// The variables converted for the interpreter, once for every expression that
     /// reads them: converting a contact's maps costs more than most expressions.
-    converted: OnceCell<cel::Context<'static, 'static>>,
-}
-
-impl Clone for Bound<'_> {
-    fn clone(&self) -> Self {
-        Bound::new(self.vars.clone(), self.events, self.now)
-    }
+    converted: OnceCell<cel::Context<'a, 'static>>,
 }
 
 impl std::fmt::Debug for Bound<'_> {
@@ -334,41 +344,50 @@ impl std::fmt::Debug for Bound<'_> {
             .field("vars", &self.vars)
             .field("events", &self.events.len())
             .field("now", &self.now)
+            .field("child", &self.parent.is_some())
             .finish()
     }
 }
 
 impl<'a> Bound<'a> {
     fn new(vars: Vec<(&'static str, Value)>, events: &'a [EventFact], now: Timestamp) -> Self {
-        Bound { vars, events, now, converted: OnceCell::new() }
-    }
-
-    /// The activity scope, before an activity is given: `contact` only.
-    pub fn for_activities(contact: &Contact, now: Timestamp) -> Bound<'a> {
-        Bound::new(vec![("contact", contact_value(contact, now))], &[], now)
+        Bound { vars, events, now, parent: None, converted: OnceCell::new() }
     }
 
     /// The activity scope: `contact` and one `activity`.
     pub fn activity(contact: &Contact, activity: &ActivityFacts<'_>, now: Timestamp) -> Bound<'a> {
-        Self::for_activities(contact, now).with_activity(activity)
+        Bound::new(vec![("contact", contact_value(contact, now)), ("activity", activity.value(now))], &[], now)
     }
 
-    /// The same contact with another activity (the `contact` value is shared).
-    pub fn with_activity(&self, activity: &ActivityFacts<'_>) -> Bound<'a> {
-        let mut vars: Vec<_> = self.vars.iter().filter(|(n, _)| *n != "activity").cloned().collect();
-        vars.push(("activity", activity.value(self.now)));
-        Bound::new(vars, self.events, self.now)
+    /// The same variables with `activity` set (or replaced): what engagement rules read.
+    pub fn with_activity(&self, activity: &ActivityFacts<'_>) -> Bound<'_> {
+        self.child(vec![("activity", activity.value(self.now))])
     }
 
-    pub(super) fn context(&self, counts: &[EventCount]) -> cel::Context<'_, 'static> {
-        let converted = self.converted.get_or_init(|| {
-            let mut ctx = root().new_inner_scope();
+    /// The same variables with these scores and grades in place of the stored ones.
+    pub fn with_scores(&self, scores: &ScoreFacts, grades: Option<(&str, &str)>) -> Bound<'_> {
+        self.child(scores_vars(scores, grades))
+    }
+
+    fn child(&self, vars: Vec<(&'static str, Value)>) -> Bound<'_> {
+        Bound { vars, events: self.events, now: self.now, parent: Some(self.converted()), converted: OnceCell::new() }
+    }
+
+    fn converted(&self) -> &cel::Context<'a, 'static> {
+        self.converted.get_or_init(|| {
+            let mut ctx = match self.parent {
+                Some(parent) => parent.new_inner_scope(),
+                None => root().new_inner_scope(),
+            };
             for (name, value) in &self.vars {
                 ctx.add_variable_from_value(*name, value.clone());
             }
             ctx
-        });
-        let mut ctx = converted.new_inner_scope();
+        })
+    }
+
+    pub(super) fn context(&self, counts: &[EventCount]) -> cel::Context<'_, 'static> {
+        let mut ctx = self.converted().new_inner_scope();
         for (n, c) in counts.iter().enumerate() {
             let count =
                 self.events.iter().filter(|e| e.kind == c.kind && days_between(e.at, self.now) < c.days).count();

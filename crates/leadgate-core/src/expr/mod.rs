@@ -27,7 +27,7 @@ pub mod check;
 pub mod facts;
 pub mod schema;
 
-use cel::common::ast::{Expr, IdedExpr, LiteralValue, SourceInfo};
+use cel::common::ast::{Expr, IdedExpr, LiteralValue, SourceInfo, operators};
 pub use schema::{Scope, Type};
 use serde::Serialize;
 
@@ -73,6 +73,9 @@ pub struct Expression {
     result: Type,
     scope: Scope,
     counts: Vec<EventCount>,
+    /// The activity kind without which the expression is false, when it starts
+    /// `activity.kind == "…" &&` (or is only that).
+    required_kind: Option<String>,
 }
 
 impl PartialEq for Expression {
@@ -136,7 +139,8 @@ impl Expression {
             let (line, column) = at(id);
             ExprError { message, line, column }
         })?;
-        Ok(Self { source: source.to_owned(), ast, result, scope, counts })
+        let required_kind = if scope == Scope::Activity { leading_kind_test(&ast) } else { None };
+        Ok(Self { source: source.to_owned(), ast, result, scope, counts, required_kind })
     }
 
     pub fn source(&self) -> &str {
@@ -155,6 +159,14 @@ impl Expression {
     /// The `events(kind, days)` counts the expression reads.
     pub fn event_counts(&self) -> &[EventCount] {
         &self.counts
+    }
+
+    /// The activity kind an activity must be of for the expression to be true: an
+    /// engagement rule that begins `activity.kind == "download" &&` is false for every
+    /// other kind without being evaluated. (Only the first test counts: the interpreter
+    /// evaluates `&&` from the left, so it is false, not an error, whatever follows.)
+    pub fn required_kind(&self) -> Option<&str> {
+        self.required_kind.as_deref()
     }
 
     /// Evaluates the expression on `facts`.
@@ -220,6 +232,36 @@ fn tidy(message: &str) -> String {
     match message.split_once(" expecting ") {
         Some((head, expected)) if expected.len() > 60 => format!("{head}: an expression or an operator was expected"),
         _ => message.to_owned(),
+    }
+}
+
+/// The kind in `activity.kind == "kind"` (either way round), when `e` is that test or
+/// a conjunction that begins with it.
+fn leading_kind_test(e: &IdedExpr) -> Option<String> {
+    let Expr::Call(call) = &e.expr else { return None };
+    if call.target.is_some() {
+        return None;
+    }
+    match (call.func_name.as_str(), call.args.as_slice()) {
+        (operators::LOGICAL_AND, [first, ..]) => leading_kind_test(first),
+        (operators::EQUALS, [a, b]) => {
+            let is_kind = |e: &IdedExpr| {
+                matches!(&e.expr, Expr::Select(s) if s.field == "kind" && !s.test
+                    && matches!(&s.operand.expr, Expr::Ident(name) if name == "activity"))
+            };
+            let literal = |e: &IdedExpr| match &e.expr {
+                Expr::Literal(LiteralValue::String(s)) => Some(s.inner().to_string()),
+                _ => None,
+            };
+            if is_kind(a) {
+                literal(b)
+            } else if is_kind(b) {
+                literal(a)
+            } else {
+                None
+            }
+        }
+        _ => None,
     }
 }
 

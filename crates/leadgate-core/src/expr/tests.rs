@@ -233,6 +233,27 @@ fn engagement_rules_see_one_activity_and_the_contact() {
     assert!(offer.test(&other).unwrap());
 }
 
+#[test]
+fn an_engagement_rule_that_begins_by_naming_a_kind_is_false_for_every_other_kind() {
+    let kind = |source: &str| {
+        Expression::compile(source, Scope::Activity, &Type::Bool).unwrap().required_kind().map(str::to_owned)
+    };
+    let download = Some("download".to_owned());
+    assert_eq!(kind("activity.kind == 'download'"), download);
+    assert_eq!(kind("'download' == activity.kind && activity.url.contains('/guide')"), download);
+    assert_eq!(kind("activity.kind == 'download' && activity.url != '' && activity.days_ago < 7"), download);
+    // Not when the kind is only one way for the rule to hold, or is tested after
+    // something else (which may fail first).
+    assert_eq!(kind("activity.kind == 'download' || activity.source == 'response'"), None);
+    assert_eq!(kind("activity.url != '' && activity.kind == 'download'"), None);
+    assert_eq!(kind("!(activity.kind == 'download')"), None);
+    assert_eq!(kind("activity.kind != 'download'"), None);
+    assert_eq!(kind("activity.kind == activity.source"), None);
+    // A rule over the contact has no activity to test.
+    let contact = Expression::compile("contact.channel == 'download'", Scope::Contact, &Type::Bool).unwrap();
+    assert_eq!(contact.required_kind(), None);
+}
+
 proptest::proptest! {
     /// Whatever is typed, compiling and evaluating answers; nothing panics.
     #[test]
