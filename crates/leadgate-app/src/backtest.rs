@@ -7,9 +7,8 @@ use crate::{App, AppError, ErrorKind};
 use leadgate_core::Timestamp;
 use leadgate_core::backtest::{History, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
-use leadgate_core::expr::{Expression, MAX_EVENT_DAYS};
+use leadgate_core::expr::Expression;
 use leadgate_core::model::Qualification;
-use leadgate_core::time::MICROS_PER_SECOND;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -215,7 +214,7 @@ impl App {
     /// Everything recorded of these contacts that a backtest at `as_of` reads.
     async fn histories(&self, ids: &[Uuid], as_of: Timestamp) -> Result<Vec<History>, AppError> {
         let s = &self.store;
-        let since = Timestamp(as_of.0 - MAX_EVENT_DAYS * 86_400 * MICROS_PER_SECOND);
+        let since = leadgate_core::expr::event_window_start(as_of);
         let (contacts, responses, events, stages, changes, qualifications) = tokio::try_join!(
             s.contacts_with_ids(ids),
             s.responses_of(ids),

@@ -168,9 +168,7 @@ async fn append(
             return Err(e);
         }
     };
-    let arrived: Vec<(Uuid, EventFact)> =
-        attached.iter().zip(events).filter_map(|(contact, e)| contact.map(|c| (c, EventFact::from(e)))).collect();
-    let mut contacts: Vec<Uuid> = arrived.iter().map(|(c, _)| *c).collect();
+    let mut contacts: Vec<Uuid> = attached.iter().flatten().copied().collect();
     contacts.sort_unstable();
     contacts.dedup();
     // While a rescore holds the turn, the events commit first and are assessed after.
@@ -180,6 +178,8 @@ async fn append(
         crate::assess_quietly(assessor, &contacts).await;
         return Ok(());
     }
+    let arrived: Vec<(Uuid, EventFact)> =
+        attached.iter().zip(events).filter_map(|(contact, e)| contact.map(|c| (c, EventFact::from(e)))).collect();
     match assessor.assess_arrivals(tx.as_mut(), &arrived, now).await {
         Ok(_) => tx.commit().await,
         Err(e) => {

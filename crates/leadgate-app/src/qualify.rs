@@ -12,13 +12,12 @@
 use crate::batch::by_contact;
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
-use leadgate_core::expr::MAX_EVENT_DAYS;
+use leadgate_core::expr::event_window_start;
 use leadgate_core::expr::facts::{ContactFacts, EventFact, ScoreFacts};
 use leadgate_core::lifecycle::{Actor, Stage};
 use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
 use leadgate_core::scoring::{ContactScores, Model, ModelSpec};
-use leadgate_core::time::MICROS_PER_SECOND;
 use leadgate_core::{StageChange, Timestamp};
 use leadgate_store::{Store, Subject, Tx};
 use serde::Serialize;
@@ -340,11 +339,6 @@ impl Assessor {
     }
 }
 
-/// The earliest event that expressions read, as of `now`.
-fn event_window_start(now: Timestamp) -> Timestamp {
-    Timestamp(now.0 - MAX_EVENT_DAYS * 86_400 * MICROS_PER_SECOND)
-}
-
 /// Writes scores, and the stage moves that still apply; returns the moves made.
 async fn write(
     tx: &mut dyn Tx,
@@ -375,7 +369,7 @@ async fn evaluate_apart(
 }
 
 /// Scores, grades, predicts and qualifies each contact: pure computation, run off the
-/// runtime.
+/// runtime ([`evaluate_apart`]) unless the contacts are a handful.
 fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Evaluated {
     let mut report = AssessReport {
         contacts: facts.len() as u64,

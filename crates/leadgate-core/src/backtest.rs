@@ -8,10 +8,10 @@
 //! it became is read from the stage changes after `as_of`: whether it reached `sql`,
 //! `opportunity`, `customer`, and the value it closed for.
 
+use crate::Timestamp;
 use crate::expr::facts::{ContactFacts, EventFact};
 use crate::lifecycle::{Stage, StageChange};
 use crate::model::{Contact, ContactChange, Qualification, Response};
-use crate::{Timestamp, expr::MAX_EVENT_DAYS, time::MICROS_PER_SECOND};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -89,7 +89,7 @@ impl History {
                 set_back(&mut contact, &mut qualification, field, diff.get("from").unwrap_or(&Value::Null));
             }
         }
-        let since = Timestamp(as_of.0 - MAX_EVENT_DAYS * 86_400 * MICROS_PER_SECOND);
+        let since = crate::expr::event_window_start(as_of);
         let responses: Vec<Response> = self.responses.iter().filter(|r| r.at <= as_of).cloned().collect();
         let events: Vec<EventFact> = self.events.iter().filter(|e| e.at <= as_of && e.at >= since).cloned().collect();
         let last_activity =

@@ -271,7 +271,6 @@ impl Model {
             pain: Grade { grade: Pain::Low, reason: String::new() },
             errors,
         };
-        // The grades may read the scores just computed.
         // Grading rules read the scores just given (and the grades last stored).
         let scores =
             ScoreFacts { fit: assessment.fit, engagement: assessment.engagement_at(facts.now), ..facts.scores };

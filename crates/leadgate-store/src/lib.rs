@@ -225,11 +225,11 @@ pub trait Tx: Send {
     async fn accounts_by_domains(&mut self, domains: &[&str]) -> Result<Vec<Account>>;
     /// The keys of the history of `contacts` (events only when `events`).
     async fn history_keys(&mut self, contacts: &[Uuid], events: bool) -> Result<HistoryKeys>;
-    /// Records that `visitor_id` is `contact_id` and attaches the visitor's waiting
-    /// events to the contact; returns how many were attached.
     /// Appends events as [`Store::append_events`] does, inside this transaction;
     /// returns the contact each event was attached to, in the order of `events`.
     async fn append_events(&mut self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Option<Uuid>>>;
+    /// Records that `visitor_id` is `contact_id` and attaches the visitor's waiting
+    /// events to the contact; returns how many were attached.
     async fn identify_visitor(&mut self, visitor_id: &str, contact_id: Uuid, at: Timestamp) -> Result<u64>;
     /// Attaches events that were sent for `email` before it was a contact.
     async fn attach_events_by_email(&mut self, email: &str, contact_id: Uuid) -> Result<u64>;

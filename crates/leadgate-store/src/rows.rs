@@ -437,14 +437,18 @@ impl TryFrom<InboxRow> for InboxItem {
 /// and `contact_scores s` joined to it.
 pub(crate) fn subject_columns() -> &'static str {
     static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let contact: Vec<String> = CONTACT_COLUMNS.split(", ").map(|c| format!("c.{c} AS {c}")).collect();
         format!(
             "{}, c.qualification AS qualification, a.domain AS account_domain, a.name AS account_name, \
              a.created_at AS account_created_at, s.assessment AS assessment, s.likelihood AS likelihood",
-            contact.join(", ")
+            contact_columns_of_c()
         )
     });
     &COLUMNS
+}
+
+/// [`CONTACT_COLUMNS`] prefixed with `c.`, for joins.
+pub(crate) fn contact_columns_of_c() -> String {
+    CONTACT_COLUMNS.split(", ").map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", ")
 }
 
 #[derive(sqlx::FromRow)]

@@ -241,11 +241,6 @@ macro_rules! impl_sql_store {
                 .collect())
         }
 
-        /// The contact columns prefixed with `c.`, for joins.
-        fn contact_columns_of_c() -> String {
-            CONTACT_COLUMNS.split(", ").map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", ")
-        }
-
         /// Looks up `keys` (distinct) with `sql` (`SELECT key, contact_id … IN (`), in
         /// statements of fixed sizes so that they stay prepared.
         async fn lookup(
@@ -679,7 +674,11 @@ macro_rules! impl_sql_store {
                     crate::rows::subject_columns()
                 );
                 let rows: Vec<crate::rows::SubjectRow> = fetch_in(&mut conn, &sql, ids).await?;
-                rows.into_iter().map(crate::Subject::try_from).collect()
+                let mut subjects: Vec<crate::Subject> = rows.into_iter().map(crate::Subject::try_from).collect::<Result<_>>()?;
+                // In id order, whatever order the join gave them in: the same contacts
+                // read twice are given alike (a model learns from them in this order).
+                subjects.sort_unstable_by_key(|s| s.contact.id);
+                Ok(subjects)
             }
 
             async fn contacts_with_ids(&self, ids: &[Uuid]) -> Result<Vec<Contact>> {
@@ -890,7 +889,7 @@ macro_rules! impl_sql_store {
                 let sql = format!(
                     "SELECT {} FROM contacts m JOIN contacts c ON c.id = COALESCE(m.merged_into, m.id) \
                      WHERE m.email = $1{}",
-                    contact_columns_of_c(),
+                    crate::rows::contact_columns_of_c(),
                     $lock
                 );
                 let row: Option<ContactRow> = sqlx::query_as(&sql).bind(email).fetch_optional(&mut *self.tx).await?;

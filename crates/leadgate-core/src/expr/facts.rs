@@ -364,7 +364,8 @@ impl<'a> Bound<'a> {
         self.child(vec![("activity", activity.value(self.now))])
     }
 
-    /// The same variables with these scores and grades in place of the stored ones.
+    /// The same variables with these scores in place of the stored ones, and these
+    /// grades when given (without, the stored grades stay).
     pub fn with_scores(&self, scores: &ScoreFacts, grades: Option<(&str, &str)>) -> Bound<'_> {
         self.child(scores_vars(scores, grades))
     }

@@ -38,6 +38,11 @@ const MAX_DEPTH: u16 = 32;
 /// Longest window `events(kind, days)` may count over.
 pub const MAX_EVENT_DAYS: i64 = 365;
 
+/// The earliest event expressions read as of `now`: [`MAX_EVENT_DAYS`] before it.
+pub fn event_window_start(now: crate::Timestamp) -> crate::Timestamp {
+    crate::Timestamp(now.0 - MAX_EVENT_DAYS * 86_400 * crate::time::MICROS_PER_SECOND)
+}
+
 /// Why an expression was refused, and where.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExprError {
