@@ -1,16 +1,17 @@
 //! Backtesting a lead definition on the contacts as they were at a past date.
 
-use crate::batch::{LiveContacts, accounts_of, by_contact};
+use crate::batch::{LiveContacts, accounts_of, by_contact, split_over_cores};
 use crate::error::invalid;
-use crate::qualify::FailureCount;
+use crate::qualify::{ActiveRules, FailureCount};
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::Timestamp;
-use leadgate_core::backtest::{History, Sample, Tally};
+use leadgate_core::backtest::{History, Outcome, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
 use leadgate_core::expr::Expression;
 use leadgate_core::model::Qualification;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// What `POST /v1/definitions/{name}/backtest` takes.
@@ -139,53 +140,58 @@ impl App {
                 failures.push(FailureCount { rule: rule.to_owned(), contacts: 1, first_message: message.to_owned() })
             }
         };
-        let keep = |s: &mut Sampled, h: &History, o: &leadgate_core::backtest::Outcome| {
+        let keep = |s: &mut Sampled, j: &Judged| {
             s.count += 1;
             if s.sample.len() < sample_size {
                 s.sample.push(Sample {
-                    contact_id: h.contact.id,
-                    email: h.contact.email.clone(),
-                    became_customer: o.customer,
-                    value: o.value,
+                    contact_id: j.contact_id,
+                    email: j.email.clone(),
+                    became_customer: j.outcome.customer,
+                    value: j.outcome.value,
                 });
             }
         };
+        let draft = Arc::new(expression);
+        let compared = Arc::new(active.as_ref().map(|(_, e)| e.clone()));
+        let compared_label = active.as_ref().map(|(d, _)| d.label()).unwrap_or_default();
         let mut batches = LiveContacts::new(self.store.as_ref());
         while let Some(ids) = batches.next().await? {
-            for h in self.histories(&ids, as_of).await? {
-                let created = h.contact.created_at;
-                if from.is_some_and(|f| created < f) || to.is_some_and(|t| created >= t) {
-                    continue;
-                }
-                let Some(facts) = h.as_of(as_of) else { continue };
-                let outcome = h.outcome_after(as_of);
+            let histories = self.histories(&ids, as_of).await?;
+            let (rules, draft, compared) = (rules.clone(), draft.clone(), compared.clone());
+            let judged = tokio::task::spawn_blocking(move || {
+                split_over_cores(&histories, CONTACTS_PER_THREAD, |part| {
+                    judge(&rules, &draft, compared.as_ref().as_ref(), part, as_of, (from, to))
+                })
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| AppError::new(ErrorKind::Internal, "internal", format!("the backtest stopped: {e}")))?;
+            for j in judged {
                 contacts += 1;
-                customers += outcome.customer as u64;
-                // Scores and grades as the active model gives them at that date.
-                let contact = facts.bind();
-                let a = rules.model.1.assess_bound(&facts, &contact);
-                let bound = contact.with_scores(&a.score_facts(facts.scores.likelihood), Some(a.grades()));
-                let mut test = |e: &Expression, what: &str, tally: &mut Tally| match e.test(&bound) {
-                    Ok(passed) => passed,
-                    Err(err) => {
+                customers += j.outcome.customer as u64;
+                let mut tested = |result: &Result<bool, String>, what: &str, tally: &mut Tally| match result {
+                    Ok(passed) => *passed,
+                    Err(message) => {
                         tally.failed += 1;
-                        fail(what, &err.0);
+                        fail(what, message);
                         false
                     }
                 };
-                let passed = test(&expression, &label, &mut draft_tally);
-                draft_tally.add(passed, outcome);
-                if let Some((d, e)) = &active {
-                    let was = test(e, &d.label(), &mut active_tally);
-                    active_tally.add(was, outcome);
+                let passed = tested(&j.draft, &label, &mut draft_tally);
+                draft_tally.add(passed, j.outcome);
+                if let Some(result) = &j.compared {
+                    let was = tested(result, &compared_label, &mut active_tally);
+                    active_tally.add(was, j.outcome);
                     if passed && !was {
-                        keep(&mut included, &h, &outcome);
+                        keep(&mut included, &j);
                     } else if was && !passed {
-                        keep(&mut excluded, &h, &outcome);
+                        keep(&mut excluded, &j);
                     }
                 }
-                if outcome.customer && !passed {
-                    keep(&mut turned_away, &h, &outcome);
+                if j.outcome.customer && !passed {
+                    keep(&mut turned_away, &j);
                 }
             }
         }
@@ -251,4 +257,52 @@ fn compile_stored(d: &Definition) -> Result<Expression, AppError> {
     d.compile().map_err(|e| {
         AppError::new(ErrorKind::Conflict, "definition_invalid", format!("{} no longer compiles: {e}", d.label()))
     })
+}
+
+/// How one contact of the cohort fared: what it became after the date, and whether the
+/// tested and the compared definition took it in as it was then (or why they could not
+/// be evaluated).
+struct Judged {
+    contact_id: Uuid,
+    email: Option<String>,
+    outcome: Outcome,
+    draft: Result<bool, String>,
+    compared: Option<Result<bool, String>>,
+}
+
+/// Contacts per thread below which a batch is judged on one thread.
+const CONTACTS_PER_THREAD: usize = 250;
+
+/// Judges the contacts of `histories` created within `cohort` (from, inclusive; to,
+/// exclusive) as they were at `as_of`, scored and graded by `rules` as of then: pure
+/// computation, run off the runtime.
+fn judge(
+    rules: &ActiveRules,
+    draft: &Expression,
+    compared: Option<&Expression>,
+    histories: &[History],
+    as_of: Timestamp,
+    (from, to): (Option<Timestamp>, Option<Timestamp>),
+) -> Vec<Judged> {
+    let mut judged = Vec::with_capacity(histories.len());
+    for h in histories {
+        let created = h.contact.created_at;
+        if from.is_some_and(|f| created < f) || to.is_some_and(|t| created >= t) {
+            continue;
+        }
+        let Some(facts) = h.as_of(as_of) else { continue };
+        // Scores and grades as the active model gives them at that date.
+        let contact = facts.bind();
+        let a = rules.model.1.assess_bound(&facts, &contact);
+        let bound = contact.with_scores(&a.score_facts(facts.scores.likelihood), Some(a.grades()));
+        let test = |e: &Expression| e.test(&bound).map_err(|e| e.0);
+        judged.push(Judged {
+            contact_id: h.contact.id,
+            email: h.contact.email.clone(),
+            outcome: h.outcome_after(as_of),
+            draft: test(draft),
+            compared: compared.map(test),
+        });
+    }
+    judged
 }

@@ -43,3 +43,41 @@ pub(crate) async fn accounts_of(store: &dyn Store, contacts: &[Contact]) -> Resu
     ids.dedup();
     Ok(store.accounts_by_ids(&ids).await?.into_iter().map(|a| (a.id, a)).collect())
 }
+
+/// `work` applied to parts of `items`, one part per core (at least `min_per_part` items
+/// a part), the parts' results in the items' order: pure computation spread over the
+/// machine. Call it off the runtime.
+pub(crate) fn split_over_cores<T: Sync, R: Send>(
+    items: &[T],
+    min_per_part: usize,
+    work: impl Fn(&[T]) -> R + Sync,
+) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let parts = cores.min(items.len() / min_per_part.max(1)).max(1);
+    if parts == 1 {
+        return vec![work(items)];
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            items.chunks(items.len().div_ceil(parts)).map(|part| scope.spawn(move || work(part))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_over_cores;
+
+    #[test]
+    fn work_split_over_the_cores_comes_back_whole_and_in_order() {
+        let items: Vec<u32> = (0..1_000).collect();
+        let parts = split_over_cores(&items, 10, |part| part.to_vec());
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(parts.len(), cores.min(100));
+        assert_eq!(parts.concat(), items);
+        // Too few items for two parts: one.
+        assert_eq!(split_over_cores(&items[..15], 10, |part| part.len()), [15]);
+        assert_eq!(split_over_cores(&items[..0], 10, |part| part.len()), [0]);
+    }
+}

@@ -9,7 +9,7 @@
 //! `name@version` as the cause. A contact whose stage changed meanwhile is left for the
 //! next assessment rather than moved from a stage it is no longer at.
 
-use crate::batch::by_contact;
+use crate::batch::{by_contact, split_over_cores};
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
 use leadgate_core::expr::event_window_start;
@@ -363,9 +363,24 @@ async fn evaluate_apart(
     facts: Vec<ContactFacts>,
     now: Timestamp,
 ) -> Result<Evaluated, AppError> {
-    tokio::task::spawn_blocking(move || evaluate(&rules, &facts, now))
+    tokio::task::spawn_blocking(move || evaluate_in_parallel(&rules, &facts, now))
         .await
         .map_err(|e| AppError::new(crate::ErrorKind::Internal, "internal", format!("assessment stopped: {e}")))
+}
+
+/// Contacts per thread below which a batch is evaluated on one thread.
+const CONTACTS_PER_THREAD: usize = 250;
+
+/// [`evaluate`], split over the machine's cores for a large batch: the results are
+/// those of evaluating the batch whole, in the same order.
+fn evaluate_in_parallel(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Evaluated {
+    let mut whole: Evaluated = (Vec::with_capacity(facts.len()), Vec::new(), AssessReport::default());
+    for (scores, moves, report) in split_over_cores(facts, CONTACTS_PER_THREAD, |part| evaluate(rules, part, now)) {
+        whole.0.extend(scores);
+        whole.1.extend(moves);
+        whole.2.absorb(report);
+    }
+    whole
 }
 
 /// Scores, grades, predicts and qualifies each contact: pure computation, run off the
