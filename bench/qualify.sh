@@ -6,6 +6,8 @@
 #
 #   bench/qualify.sh                  # SQLite, 100,000 demo contacts
 #   CONTACTS=1000000 bench/qualify.sh
+#   LEADGATE_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test bench/qualify.sh
+#                                     # PostgreSQL instead, in a fresh schema dropped afterwards
 #
 # Targets (issue: 1,000,000 contacts, 10,000,000 events): backtest <= 2 s, full rescore
 # with a 20-rule model <= 10 s, scoring in the event path <= 1 ms p99; training on
@@ -16,11 +18,27 @@ cd "$(dirname "$0")/.."
 CONTACTS="${CONTACTS:-100000}"
 WORK="$(mktemp -d)"
 PORT="${PORT:-18090}"
-trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+PG_URL="${LEADGATE_BENCH_PG_URL:-}"
+SCHEMA="bench_qualify_$$"
+cleanup() {
+    kill "${SERVER:-0}" 2>/dev/null || true
+    if [ -n "$PG_URL" ]; then
+        psql "$PG_URL" -qAtc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
 cargo build --release -q -p leadgate
 BIN=target/release/leadgate
 export LEADGATE_LOG=warn LEADGATE_DATA_DIR="$WORK/data"
 unset LEADGATE_DATABASE_URL
+if [ -n "$PG_URL" ]; then
+    psql "$PG_URL" -qAtc "CREATE SCHEMA $SCHEMA" >/dev/null
+    sep='?'; case "$PG_URL" in *'?'*) sep='&' ;; esac
+    # The same way the tests reach a fresh schema (crates/leadgate-store/src/testing.rs).
+    export LEADGATE_DATABASE_URL="$PG_URL${sep}options=-c%20search_path%3D$SCHEMA&application_name=$SCHEMA"
+    echo "== PostgreSQL, schema $SCHEMA"
+fi
 
 echo "== demo --contacts $CONTACTS"
 "$BIN" demo --contacts "$CONTACTS" | tail -1
@@ -101,4 +119,4 @@ for label, make in [("known contact (assessed)", lambda i: {"contact_id": ids[i 
     print(f"   {label:36s} p50 {p(ms, .5):6.2f} ms   p99 {p(ms, .99):6.2f} ms")
 PY
 echo
-echo "reproduce: CONTACTS=$CONTACTS bench/qualify.sh"
+echo "reproduce: CONTACTS=$CONTACTS${PG_URL:+ LEADGATE_BENCH_PG_URL=$PG_URL} bench/qualify.sh"
