@@ -1,6 +1,6 @@
 //! Backtesting a lead definition on the contacts as they were at a past date.
 
-use crate::batch::{LiveContacts, accounts_of, by_contact, split_over_cores};
+use crate::batch::{CONTACTS_PER_CORE, LiveContacts, accounts_of, by_contact, split_over_cores};
 use crate::error::invalid;
 use crate::qualify::{ActiveRules, FailureCount};
 use crate::{App, AppError, ErrorKind};
@@ -158,16 +158,15 @@ impl App {
         while let Some(ids) = batches.next().await? {
             let histories = self.histories(&ids, as_of).await?;
             let (rules, draft, compared) = (rules.clone(), draft.clone(), compared.clone());
-            let judged = tokio::task::spawn_blocking(move || {
-                split_over_cores(&histories, CONTACTS_PER_THREAD, |part| {
+            let judged = crate::off_runtime("the backtest", move || {
+                split_over_cores(&histories, CONTACTS_PER_CORE, |part| {
                     judge(&rules, &draft, compared.as_ref().as_ref(), part, as_of, (from, to))
                 })
                 .into_iter()
                 .flatten()
                 .collect::<Vec<_>>()
             })
-            .await
-            .map_err(|e| AppError::new(ErrorKind::Internal, "internal", format!("the backtest stopped: {e}")))?;
+            .await?;
             for j in judged {
                 contacts += 1;
                 customers += j.outcome.customer as u64;
@@ -269,9 +268,6 @@ struct Judged {
     draft: Result<bool, String>,
     compared: Option<Result<bool, String>>,
 }
-
-/// Contacts per thread below which a batch is judged on one thread.
-const CONTACTS_PER_THREAD: usize = 250;
 
 /// Judges the contacts of `histories` created within `cohort` (from, inclusive; to,
 /// exclusive) as they were at `as_of`, scored and graded by `rules` as of then: pure

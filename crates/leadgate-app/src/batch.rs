@@ -1,5 +1,6 @@
-//! Reading contacts in batches: every live contact a batch at a time, and what the
-//! per-batch queries return grouped by contact.
+//! Reading contacts in batches: every live contact a batch at a time, what the
+//! per-batch queries return grouped by contact, and a batch's pure work spread over
+//! the cores.
 
 use crate::AppError;
 use crate::qualify::ASSESS_BATCH;
@@ -43,6 +44,10 @@ pub(crate) async fn accounts_of(store: &dyn Store, contacts: &[Contact]) -> Resu
     ids.dedup();
     Ok(store.accounts_by_ids(&ids).await?.into_iter().map(|a| (a.id, a)).collect())
 }
+
+/// Contacts fewer than this a part are evaluated on one thread: below it, starting a
+/// thread costs more than it saves.
+pub(crate) const CONTACTS_PER_CORE: usize = 250;
 
 /// `work` applied to parts of `items`, one part per core (at least `min_per_part` items
 /// a part), the parts' results in the items' order: pure computation spread over the

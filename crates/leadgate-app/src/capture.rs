@@ -143,12 +143,7 @@ impl App {
                             // A rescore running beside this request may have moved
                             // it first: answer with the stage it is at.
                             None if report.definitions_applied => {
-                                if let Ok(Some(c)) = self
-                                    .store
-                                    .contacts_with_ids(&[receipt.contact_id])
-                                    .await
-                                    .map(|c| c.into_iter().next())
-                                {
+                                if let Ok(Some(c)) = self.store.contact(receipt.contact_id).await {
                                     receipt.stage = c.stage;
                                 }
                             }

@@ -48,6 +48,17 @@ pub(crate) async fn finish<T, E: From<StoreError>>(tx: Box<dyn Tx>, result: Resu
     }
 }
 
+/// Runs CPU work (`what`, for the error should it stop) on a blocking thread, off the
+/// async workers that serve requests.
+pub(crate) async fn off_runtime<R: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::new(ErrorKind::Internal, "internal", format!("{what} stopped: {e}")))
+}
+
 pub(crate) async fn assess_quietly(assessor: &qualify::Assessor, ids: &[Uuid]) -> Option<qualify::AssessReport> {
     if ids.is_empty() {
         return None;

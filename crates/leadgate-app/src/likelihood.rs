@@ -138,9 +138,8 @@ impl App {
         let reading = started.elapsed().as_secs_f64();
         let trained_options = options.clone();
         let (predictor, evaluation) =
-            tokio::task::spawn_blocking(move || likelihood::train(&examples, &trained_options))
-                .await
-                .map_err(|e| AppError::new(ErrorKind::Internal, "internal", format!("training stopped: {e}")))?
+            crate::off_runtime("training", move || likelihood::train(&examples, &trained_options))
+                .await?
                 .map_err(refused)?;
         let learning = started.elapsed().as_secs_f64() - reading;
         let json = predictor.to_json().map_err(refused)?;

@@ -152,9 +152,7 @@ impl App {
         let candidates = self.store.duplicate_candidates().await?;
         // Grouping a million contacts is CPU work: off the async workers.
         let (pairs, candidates): (Vec<DuplicatePair>, Vec<Candidate>) =
-            tokio::task::spawn_blocking(move || (find_duplicates(&candidates), candidates))
-                .await
-                .map_err(|_| AppError::new(ErrorKind::Internal, "internal", "the duplicate search failed"))?;
+            crate::off_runtime("the duplicate search", move || (find_duplicates(&candidates), candidates)).await?;
         let pairs: Vec<DuplicatePair> =
             pairs.into_iter().filter(|p| reason.is_none_or(|r| p.reasons.contains(&r))).collect();
         let by_id: HashMap<Uuid, &Candidate> = candidates.iter().map(|c| (c.id, c)).collect();

@@ -9,7 +9,7 @@
 //! `name@version` as the cause. A contact whose stage changed meanwhile is left for the
 //! next assessment rather than moved from a stage it is no longer at.
 
-use crate::batch::{by_contact, split_over_cores};
+use crate::batch::{CONTACTS_PER_CORE, by_contact, split_over_cores};
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
 use leadgate_core::expr::event_window_start;
@@ -196,18 +196,11 @@ impl Assessor {
             return Ok(Some(kept.clone()));
         }
         let Some((model, json)) = self.store.likelihood_model(Some(latest)).await? else { return Ok(None) };
-        let predictor = match tokio::task::spawn_blocking(move || Predictor::from_json(&json)).await {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
+        let predictor = match crate::off_runtime("reading the model", move || Predictor::from_json(&json)).await? {
+            Ok(p) => p,
+            Err(e) => {
                 tracing::error!(model = %model.label(), error = %e, "the likelihood model cannot be read; retrain it");
                 return Ok(None);
-            }
-            Err(e) => {
-                return Err(AppError::new(
-                    crate::ErrorKind::Internal,
-                    "internal",
-                    format!("reading the model stopped: {e}"),
-                ));
             }
         };
         let exclude = Exclusions::new(&model.options.exclude);
@@ -279,9 +272,6 @@ impl Assessor {
     pub async fn assess_unsaved(&self, id: Uuid, now: Timestamp) -> Result<ContactScores, AppError> {
         let rules = self.rules().await?;
         let facts = self.facts(&[id], now).await?;
-        if facts.is_empty() {
-            return Err(AppError::not_found("unknown_contact", format!("no contact {id}")));
-        }
         let (scores, _, _) = evaluate(&rules, &facts, now);
         scores.into_iter().next().ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))
     }
@@ -363,19 +353,14 @@ async fn evaluate_apart(
     facts: Vec<ContactFacts>,
     now: Timestamp,
 ) -> Result<Evaluated, AppError> {
-    tokio::task::spawn_blocking(move || evaluate_in_parallel(&rules, &facts, now))
-        .await
-        .map_err(|e| AppError::new(crate::ErrorKind::Internal, "internal", format!("assessment stopped: {e}")))
+    crate::off_runtime("assessment", move || evaluate_in_parallel(&rules, &facts, now)).await
 }
-
-/// Contacts per thread below which a batch is evaluated on one thread.
-const CONTACTS_PER_THREAD: usize = 250;
 
 /// [`evaluate`], split over the machine's cores for a large batch: the results are
 /// those of evaluating the batch whole, in the same order.
 fn evaluate_in_parallel(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Evaluated {
     let mut whole: Evaluated = (Vec::with_capacity(facts.len()), Vec::new(), AssessReport::default());
-    for (scores, moves, report) in split_over_cores(facts, CONTACTS_PER_THREAD, |part| evaluate(rules, part, now)) {
+    for (scores, moves, report) in split_over_cores(facts, CONTACTS_PER_CORE, |part| evaluate(rules, part, now)) {
         whole.0.extend(scores);
         whole.1.extend(moves);
         whole.2.absorb(report);

@@ -272,9 +272,7 @@ impl Model {
             errors,
         };
         // Grading rules read the scores just given (and the grades last stored).
-        let scores =
-            ScoreFacts { fit: assessment.fit, engagement: assessment.engagement_at(facts.now), ..facts.scores };
-        let bound = bound.with_scores(&scores, None);
+        let bound = bound.with_scores(&assessment.score_facts(facts.scores.likelihood), None);
         assessment.funnel = first_grade(&self.funnel, &bound, FunnelPosition::Tofu, "funnel", &mut assessment.errors);
         assessment.pain = first_grade(&self.pain, &bound, Pain::Low, "pain", &mut assessment.errors);
         assessment

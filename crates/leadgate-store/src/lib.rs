@@ -31,6 +31,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use error::StoreError;
+pub use postgres::PgStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// A contact with what assessing it reads beside its history.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,8 +43,6 @@ pub struct Subject {
     /// Its last assessment and likelihood, once assessed.
     pub stored: Option<(leadgate_core::scoring::Assessment, Option<f64>)>,
 }
-pub use postgres::PgStore;
-pub use sqlite::{SqliteOptions, SqliteStore};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -272,7 +272,9 @@ pub trait Tx: Send {
     async fn save_scores(&mut self, scores: &[ContactScores]) -> Result<()>;
     /// Keeps a trained likelihood model under the next version, which it returns.
     async fn insert_likelihood_model(&mut self, model: &TrainedModel, predictor: &str) -> Result<i64>;
-    /// The next version number of a model, locking its name until the transaction ends.
+    /// The next version number of a model: one more than its highest. Two transactions
+    /// that take the same number cannot both save it (name and version are the key):
+    /// the second fails.
     async fn next_model_version(&mut self, name: &str) -> Result<i64>;
     async fn insert_scoring_model(&mut self, model: &ModelVersion) -> Result<()>;
     async fn next_definition_version(&mut self, name: &str) -> Result<i64>;

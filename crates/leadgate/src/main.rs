@@ -542,7 +542,6 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// A progress bar counting items (the second figure of `Progress::advance`).
 /// A progress bar of `len` steps drawn by `template` (indicatif's template syntax).
 fn progress_bar(len: u64, template: &'static str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
@@ -550,6 +549,7 @@ fn progress_bar(len: u64, template: &'static str) -> indicatif::ProgressBar {
     bar
 }
 
+/// A progress bar counting items (the second figure of `Progress::advance`).
 struct Counter(indicatif::ProgressBar);
 
 impl leadgate_app::import::Progress for Counter {
