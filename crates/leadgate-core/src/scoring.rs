@@ -250,13 +250,11 @@ impl Model {
             .map(|r| EngagementPart { rule: r.name.clone(), sum: 0.0, cap: r.cap, activities: 0 })
             .collect();
         if !self.engagement.is_empty() {
-            let response_fields: Vec<serde_json::Value> =
-                facts.responses.iter().map(|r| serde_json::Value::Object(r.fields.clone())).collect();
             let activities = facts
                 .events
                 .iter()
                 .map(ActivityFacts::of_event)
-                .chain(facts.responses.iter().zip(&response_fields).map(|(r, f)| ActivityFacts::of_response(r, f)));
+                .chain(facts.responses.iter().map(ActivityFacts::of_response));
             for a in activities {
                 self.add(&mut parts, bound, &a, facts.now, &mut errors);
             }

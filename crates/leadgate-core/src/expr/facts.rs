@@ -6,12 +6,13 @@ use crate::Timestamp;
 use crate::account::is_free_mail_domain;
 use crate::model::{Account, Contact, Qualification, Response};
 use crate::time::MICROS_PER_SECOND;
-use cel::Value;
-use cel::objects::{Key, Map};
+use cel::ExecutionError;
+use cel::common::traits::Indexer;
+use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, Type as CelType};
+use cel::common::value::CowVal;
 use serde_json::Value as Json;
-use std::cell::OnceCell;
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 
@@ -61,88 +62,200 @@ pub fn days_between(at: Timestamp, now: Timestamp) -> i64 {
     ((now.0 - at.0) / MICROS_PER_DAY).max(0)
 }
 
-fn text(s: &Option<String>) -> Value {
-    Value::String(Arc::new(s.clone().unwrap_or_default()))
-}
-
-fn string(s: &str) -> Value {
-    Value::String(Arc::new(s.to_owned()))
-}
-
-fn object(fields: Vec<(&'static str, Value)>) -> Value {
-    let map: HashMap<Key, Value> = fields.into_iter().map(|(k, v)| (Key::String(Arc::new(k.to_owned())), v)).collect();
-    Value::Map(Map { map: Arc::new(map) })
-}
-
-/// A JSON value (custom fields, form fields, event properties) as a value of the
-/// language.
-pub fn json(v: &Json) -> Value {
-    match v {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Json::String(s) => string(s),
-        Json::Array(items) => Value::List(Arc::new(items.iter().map(json).collect())),
-        Json::Object(m) => {
-            let map: HashMap<Key, Value> = m.iter().map(|(k, v)| (Key::String(Arc::new(k.clone())), json(v))).collect();
-            Value::Map(Map { map: Arc::new(map) })
-        }
-    }
-}
-
-fn json_map(m: &serde_json::Map<String, Json>) -> Value {
-    let map: HashMap<Key, Value> = m.iter().map(|(k, v)| (Key::String(Arc::new(k.clone())), json(v))).collect();
-    Value::Map(Map { map: Arc::new(map) })
-}
-
 /// The context every evaluation starts from: the standard functions, built once.
 fn root() -> &'static cel::Context<'static, 'static> {
     static ROOT: OnceLock<cel::Context<'static, 'static>> = OnceLock::new();
     ROOT.get_or_init(cel::Context::default)
 }
 
-/// The `contact` variable of a contact.
-pub fn contact_value(c: &Contact, now: Timestamp) -> Value {
-    let domain = c.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_owned());
-    object(vec![
-        ("email", text(&c.email)),
-        ("free_mail", Value::Bool(domain.as_deref().is_some_and(is_free_mail_domain))),
-        ("domain", text(&domain)),
-        ("first_name", text(&c.first_name)),
-        ("last_name", text(&c.last_name)),
-        ("company", text(&c.company)),
-        ("title", text(&c.title)),
-        ("phone", text(&c.phone)),
-        ("country", text(&c.country)),
-        ("owner", text(&c.owner)),
-        ("direction", string(c.direction.as_str())),
-        ("channel", text(&c.channel)),
-        ("stage", string(c.stage.as_str())),
-        ("days_in_stage", Value::Int(days_between(c.stage_at, now))),
-        ("age_days", Value::Int(days_between(c.created_at, now))),
-        ("do_not_email", Value::Bool(c.do_not_email)),
-        ("do_not_call", Value::Bool(c.do_not_call)),
-        ("custom", json_map(&c.custom)),
-    ])
+/// A value of the language that borrows its text from the facts.
+type Val<'a> = Box<dyn cel::common::value::Val + 'a>;
+
+fn string<'a>(s: &'a str) -> Val<'a> {
+    Box::new(CelString::from(s))
 }
 
-fn response_value(r: &Response, now: Timestamp) -> Value {
-    object(vec![
-        ("days_ago", Value::Int(days_between(r.at, now))),
-        ("direction", string(r.direction.as_str())),
-        ("channel", text(&r.channel)),
-        ("campaign", text(&r.campaign)),
-        ("placement", text(&r.placement)),
-        ("referrer", text(&r.referrer)),
-        ("vendor", text(&r.vendor)),
-        ("action", string(&r.action)),
-        ("obtained_via", string(&r.obtained_via)),
-        ("offer", text(&r.offer)),
-        ("fields", json_map(&r.fields)),
-    ])
+/// Text that may be missing reads as `""`.
+fn text(s: &Option<String>) -> Val<'_> {
+    string(s.as_deref().unwrap_or(""))
+}
+
+fn int(i: i64) -> Val<'static> {
+    Box::new(CelInt::from(i))
+}
+
+fn boolean(b: bool) -> Val<'static> {
+    Box::new(CelBool::from(b))
+}
+
+/// A JSON value (custom fields, form fields, event properties) as a value of the
+/// language, its text borrowed.
+fn json(v: &Json) -> Val<'_> {
+    match v {
+        Json::Null => Box::new(CelNull),
+        Json::Bool(b) => boolean(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => int(i),
+            None => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
+        },
+        Json::String(s) => string(s),
+        Json::Array(items) => Box::new(CelList::from(items.iter().map(json).collect::<Vec<_>>())),
+        Json::Object(m) => json_map(m),
+    }
+}
+
+fn json_map(m: &serde_json::Map<String, Json>) -> Val<'_> {
+    let map: HashMap<CelMapKey<'_>, Val<'_>> = m.iter().map(|(k, v)| (CelMapKey::from(k.as_str()), json(v))).collect();
+    Box::new(CelMap::from(map))
+}
+
+/// A record of the language (`contact`, `activity`, `scores`, …) whose fields are read
+/// from the facts when an expression reads them, borrowing their text: what no
+/// expression reads is never converted, and no text is copied. Which fields each has
+/// is [`super::schema`]'s to say; the type check refuses any other before this is
+/// ever asked for one.
+#[derive(Debug, Clone)]
+enum Record<'a> {
+    Contact(&'a Contact, Timestamp),
+    Account(Option<&'a Account>),
+    Response(&'a Response, Timestamp),
+    Engagement(Engagement),
+    Qualification(&'a Qualification),
+    Scores(ScoreFacts),
+    Activity(ActivityFacts<'a>, Timestamp),
+}
+
+static RECORD: CelType = CelType::new_struct_type("record");
+
+impl<'a> Record<'a> {
+    fn boxed(self) -> Val<'a> {
+        Box::new(self)
+    }
+
+    /// The field `name`, or `None` for a field the record does not have.
+    fn field(&self, name: &str) -> Option<Val<'a>> {
+        Some(match *self {
+            Record::Contact(c, now) => match name {
+                "email" => text(&c.email),
+                "free_mail" => boolean(email_domain(c).is_some_and(is_free_mail_domain)),
+                "domain" => string(email_domain(c).unwrap_or("")),
+                "first_name" => text(&c.first_name),
+                "last_name" => text(&c.last_name),
+                "company" => text(&c.company),
+                "title" => text(&c.title),
+                "phone" => text(&c.phone),
+                "country" => text(&c.country),
+                "owner" => text(&c.owner),
+                "direction" => string(c.direction.as_str()),
+                "channel" => text(&c.channel),
+                "stage" => string(c.stage.as_str()),
+                "days_in_stage" => int(days_between(c.stage_at, now)),
+                "age_days" => int(days_between(c.created_at, now)),
+                "do_not_email" => boolean(c.do_not_email),
+                "do_not_call" => boolean(c.do_not_call),
+                "custom" => json_map(&c.custom),
+                _ => return None,
+            },
+            Record::Account(a) => match name {
+                "domain" => string(a.map_or("", |a| a.domain.as_str())),
+                "name" => string(a.and_then(|a| a.name.as_deref()).unwrap_or("")),
+                _ => return None,
+            },
+            Record::Response(r, now) => match name {
+                "days_ago" => int(days_between(r.at, now)),
+                "direction" => string(r.direction.as_str()),
+                "channel" => text(&r.channel),
+                "campaign" => text(&r.campaign),
+                "placement" => text(&r.placement),
+                "referrer" => text(&r.referrer),
+                "vendor" => text(&r.vendor),
+                "action" => string(&r.action),
+                "obtained_via" => string(&r.obtained_via),
+                "offer" => text(&r.offer),
+                "fields" => json_map(&r.fields),
+                _ => return None,
+            },
+            Record::Engagement(e) => int(e.figure(name)?),
+            Record::Qualification(q) => match name {
+                "budget" => text(&q.budget),
+                "authority" => text(&q.authority),
+                "need" => text(&q.need),
+                "timeline" => text(&q.timeline),
+                _ => return None,
+            },
+            Record::Scores(s) => match name {
+                "fit" => int(s.fit),
+                "engagement" => Box::new(CelDouble::from(s.engagement)),
+                "likelihood" => {
+                    s.likelihood.map_or_else(|| Box::new(CelNull) as Val<'a>, |l| Box::new(CelDouble::from(l)))
+                }
+                _ => return None,
+            },
+            Record::Activity(ref a, now) => {
+                let opt = |s: Option<&'a str>| string(s.unwrap_or(""));
+                match name {
+                    "source" => string(a.source),
+                    "kind" => string(a.kind),
+                    "days_ago" => int(days_between(a.at, now)),
+                    "url" => opt(a.url),
+                    "channel" => opt(a.channel),
+                    "campaign" => opt(a.campaign),
+                    "offer" => opt(a.offer),
+                    "vendor" => opt(a.vendor),
+                    "props" => match a.props {
+                        Props::Json(j) => json(j),
+                        Props::Fields(m) => json_map(m),
+                    },
+                    _ => return None,
+                }
+            }
+        })
+    }
+}
+
+fn email_domain(c: &Contact) -> Option<&str> {
+    c.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d)
+}
+
+impl cel::common::value::Val for Record<'_> {
+    fn get_type(&self) -> &CelType {
+        &RECORD
+    }
+
+    fn cel_type() -> &'static CelType {
+        &RECORD
+    }
+
+    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
+    where
+        Self: 'v,
+    {
+        Some(self)
+    }
+
+    fn clone_as_boxed<'v>(&self) -> Box<dyn cel::common::value::Val + 'v>
+    where
+        Self: 'v,
+    {
+        Box::new(self.clone())
+    }
+}
+
+impl Indexer for Record<'_> {
+    fn get<'b, 'v>(&'b self, idx: &dyn cel::common::value::Val) -> Result<CowVal<'b, 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        let name = idx.downcast_ref::<CelString>().map(CelString::inner).unwrap_or_default();
+        self.field(name).map(CowVal::from).ok_or_else(|| ExecutionError::no_such_key(name))
+    }
+
+    fn steal<'v>(self: Box<Self>, idx: &dyn cel::common::value::Val) -> Result<Val<'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        self.get(idx).map(CowVal::into_owned)
+    }
 }
 
 /// A contact's engagement as of a moment: the `engagement` variables of expressions,
@@ -191,56 +304,68 @@ impl Engagement {
         }
     }
 
+    /// The variable names of the figures, in the order of [`Self::figures`].
+    pub const NAMES: [&'static str; 14] = [
+        "visits_7d",
+        "visits_30d",
+        "visits_90d",
+        "downloads_7d",
+        "downloads_30d",
+        "downloads_90d",
+        "emails_opened_7d",
+        "emails_opened_30d",
+        "emails_opened_90d",
+        "emails_clicked_7d",
+        "emails_clicked_30d",
+        "emails_clicked_90d",
+        "return_visits",
+        "days_since_last_activity",
+    ];
+
+    /// Every figure, in the order of [`Self::NAMES`].
+    pub fn figures(&self) -> [i64; 14] {
+        let [v, d, o, c] = [self.visits, self.downloads, self.emails_opened, self.emails_clicked];
+        [
+            v[0],
+            v[1],
+            v[2],
+            d[0],
+            d[1],
+            d[2],
+            o[0],
+            o[1],
+            o[2],
+            c[0],
+            c[1],
+            c[2],
+            self.return_visits,
+            self.days_since_last_activity,
+        ]
+    }
+
     /// Every figure by its variable name (`visits_7d`, …, `days_since_last_activity`).
     pub fn named(&self) -> Vec<(&'static str, i64)> {
-        const NAMES: [[&str; 3]; 4] = [
-            ["visits_7d", "visits_30d", "visits_90d"],
-            ["downloads_7d", "downloads_30d", "downloads_90d"],
-            ["emails_opened_7d", "emails_opened_30d", "emails_opened_90d"],
-            ["emails_clicked_7d", "emails_clicked_30d", "emails_clicked_90d"],
-        ];
-        let mut named = Vec::with_capacity(14);
-        for (names, counts) in NAMES.iter().zip([self.visits, self.downloads, self.emails_opened, self.emails_clicked])
-        {
-            named.extend(names.iter().copied().zip(counts));
-        }
-        named.push(("return_visits", self.return_visits));
-        named.push(("days_since_last_activity", self.days_since_last_activity));
-        named
+        Self::NAMES.into_iter().zip(self.figures()).collect()
+    }
+
+    /// The figure of one variable name.
+    pub fn figure(&self, name: &str) -> Option<i64> {
+        Self::NAMES.iter().position(|n| *n == name).map(|i| self.figures()[i])
     }
 }
 
 impl ContactFacts {
-    /// The `engagement` variables.
-    fn engagement(&self) -> Value {
-        let e = Engagement::of(&self.events, &self.responses, self.last_activity, self.now);
-        object(e.named().into_iter().map(|(name, n)| (name, Value::Int(n))).collect())
-    }
-
-    /// The values of the contact scope, computed once for any number of expressions.
+    /// The values of the contact scope, for any number of expressions. Fields are read
+    /// when an expression reads them; engagement is counted here, once.
     pub fn bind(&self) -> Bound<'_> {
-        let q = &self.qualification;
-        let account = self.account.as_ref();
+        let engagement = Engagement::of(&self.events, &self.responses, self.last_activity, self.now);
+        let responses: Vec<Val<'_>> = self.responses.iter().map(|r| Record::Response(r, self.now).boxed()).collect();
         let mut vars = vec![
-            ("contact", contact_value(&self.contact, self.now)),
-            (
-                "account",
-                object(vec![
-                    ("domain", string(account.map_or("", |a| a.domain.as_str()))),
-                    ("name", string(account.and_then(|a| a.name.as_deref()).unwrap_or(""))),
-                ]),
-            ),
-            ("responses", Value::List(Arc::new(self.responses.iter().map(|r| response_value(r, self.now)).collect()))),
-            ("engagement", self.engagement()),
-            (
-                "qualification",
-                object(vec![
-                    ("budget", text(&q.budget)),
-                    ("authority", text(&q.authority)),
-                    ("need", text(&q.need)),
-                    ("timeline", text(&q.timeline)),
-                ]),
-            ),
+            ("contact", Record::Contact(&self.contact, self.now).boxed()),
+            ("account", Record::Account(self.account.as_ref()).boxed()),
+            ("responses", Box::new(CelList::from(responses)) as Val<'_>),
+            ("engagement", Record::Engagement(engagement).boxed()),
+            ("qualification", Record::Qualification(&self.qualification).boxed()),
         ];
         vars.extend(scores_vars(&self.scores, self.grades.as_ref().map(|(f, p)| (f.as_str(), p.as_str()))));
         Bound::new(vars, &self.events, self.now)
@@ -248,20 +373,20 @@ impl ContactFacts {
 }
 
 /// The `scores` variable, and `funnel_position` and `pain` once graded.
-fn scores_vars(scores: &ScoreFacts, grades: Option<(&str, &str)>) -> Vec<(&'static str, Value)> {
-    let mut vars = vec![(
-        "scores",
-        object(vec![
-            ("fit", Value::Int(scores.fit)),
-            ("engagement", Value::Float(scores.engagement)),
-            ("likelihood", scores.likelihood.map_or(Value::Null, Value::Float)),
-        ]),
-    )];
+fn scores_vars<'a>(scores: &ScoreFacts, grades: Option<(&'a str, &'a str)>) -> Vec<(&'static str, Val<'a>)> {
+    let mut vars = vec![("scores", Record::Scores(*scores).boxed())];
     if let Some((funnel, pain)) = grades {
         vars.push(("funnel_position", string(funnel)));
         vars.push(("pain", string(pain)));
     }
     vars
+}
+
+/// The properties of an activity: an event's, or the fields of a response's form.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Props<'a> {
+    Json(&'a Json),
+    Fields(&'a serde_json::Map<String, Json>),
 }
 
 /// One thing a contact did, as an engagement rule sees it.
@@ -276,7 +401,7 @@ pub struct ActivityFacts<'a> {
     pub campaign: Option<&'a str>,
     pub offer: Option<&'a str>,
     pub vendor: Option<&'a str>,
-    pub props: &'a Json,
+    pub props: Props<'a>,
 }
 
 impl<'a> ActivityFacts<'a> {
@@ -290,11 +415,11 @@ impl<'a> ActivityFacts<'a> {
             campaign: None,
             offer: None,
             vendor: None,
-            props: &e.props,
+            props: Props::Json(&e.props),
         }
     }
 
-    pub fn of_response(r: &'a Response, fields: &'a Json) -> Self {
+    pub fn of_response(r: &'a Response) -> Self {
         Self {
             source: "response",
             kind: &r.action,
@@ -304,96 +429,68 @@ impl<'a> ActivityFacts<'a> {
             campaign: r.campaign.as_deref(),
             offer: r.offer.as_deref(),
             vendor: r.vendor.as_deref(),
-            props: fields,
+            props: Props::Fields(&r.fields),
         }
-    }
-
-    fn value(&self, now: Timestamp) -> Value {
-        let opt = |s: Option<&str>| string(s.unwrap_or(""));
-        object(vec![
-            ("source", string(self.source)),
-            ("kind", string(self.kind)),
-            ("days_ago", Value::Int(days_between(self.at, now))),
-            ("url", opt(self.url)),
-            ("channel", opt(self.channel)),
-            ("campaign", opt(self.campaign)),
-            ("offer", opt(self.offer)),
-            ("vendor", opt(self.vendor)),
-            ("props", json(self.props)),
-        ])
     }
 }
 
 /// Variables ready to evaluate expressions with: a contact's, or some of them in place
-/// of its (`with_activity`, `with_scores`), which shares what the contact's already
-/// converted.
+/// of its (`with_activity`, `with_scores`), in a scope inside the contact's.
 pub struct Bound<'a> {
-    vars: Vec<(&'static str, Value)>,
+    ctx: cel::Context<'a, 'a>,
     events: &'a [EventFact],
     now: Timestamp,
-    /// The variables this one adds to or replaces, converted.
-    parent: Option<&'a cel::Context<'a, 'static>>,
-    /// The variables converted for the interpreter, once for every expression that
-    /// reads them: converting a contact's maps costs more than most expressions.
-    converted: OnceCell<cel::Context<'a, 'static>>,
 }
 
 impl std::fmt::Debug for Bound<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bound")
-            .field("vars", &self.vars)
-            .field("events", &self.events.len())
-            .field("now", &self.now)
-            .field("child", &self.parent.is_some())
-            .finish()
+        f.debug_struct("Bound").field("events", &self.events.len()).field("now", &self.now).finish()
     }
 }
 
 impl<'a> Bound<'a> {
-    fn new(vars: Vec<(&'static str, Value)>, events: &'a [EventFact], now: Timestamp) -> Self {
-        Bound { vars, events, now, parent: None, converted: OnceCell::new() }
+    fn new(vars: Vec<(&'static str, Val<'a>)>, events: &'a [EventFact], now: Timestamp) -> Self {
+        Bound { ctx: with_vars(root().new_inner_scope(), vars), events, now }
     }
 
     /// The activity scope: `contact` and one `activity`.
-    pub fn activity(contact: &Contact, activity: &ActivityFacts<'_>, now: Timestamp) -> Bound<'a> {
-        Bound::new(vec![("contact", contact_value(contact, now)), ("activity", activity.value(now))], &[], now)
+    pub fn activity(contact: &'a Contact, activity: &ActivityFacts<'a>, now: Timestamp) -> Bound<'a> {
+        let vars = vec![
+            ("contact", Record::Contact(contact, now).boxed()),
+            ("activity", Record::Activity(activity.clone(), now).boxed()),
+        ];
+        Bound::new(vars, &[], now)
     }
 
     /// The same variables with `activity` set (or replaced): what engagement rules read.
-    pub fn with_activity(&self, activity: &ActivityFacts<'_>) -> Bound<'_> {
-        self.child(vec![("activity", activity.value(self.now))])
+    pub fn with_activity<'b>(&'b self, activity: &ActivityFacts<'b>) -> Bound<'b> {
+        self.child(vec![("activity", Record::Activity(activity.clone(), self.now).boxed())])
     }
 
     /// The same variables with these scores in place of the stored ones, and these
     /// grades when given (without, the stored grades stay).
-    pub fn with_scores(&self, scores: &ScoreFacts, grades: Option<(&str, &str)>) -> Bound<'_> {
+    pub fn with_scores<'b>(&'b self, scores: &ScoreFacts, grades: Option<(&'b str, &'b str)>) -> Bound<'b> {
         self.child(scores_vars(scores, grades))
     }
 
-    fn child(&self, vars: Vec<(&'static str, Value)>) -> Bound<'_> {
-        Bound { vars, events: self.events, now: self.now, parent: Some(self.converted()), converted: OnceCell::new() }
+    fn child<'b>(&'b self, vars: Vec<(&'static str, Val<'b>)>) -> Bound<'b> {
+        Bound { ctx: with_vars(self.ctx.new_inner_scope(), vars), events: self.events, now: self.now }
     }
 
-    fn converted(&self) -> &cel::Context<'a, 'static> {
-        self.converted.get_or_init(|| {
-            let mut ctx = match self.parent {
-                Some(parent) => parent.new_inner_scope(),
-                None => root().new_inner_scope(),
-            };
-            for (name, value) in &self.vars {
-                ctx.add_variable_from_value(*name, value.clone());
-            }
-            ctx
-        })
-    }
-
-    pub(super) fn context(&self, counts: &[EventCount]) -> cel::Context<'_, 'static> {
-        let mut ctx = self.converted().new_inner_scope();
+    pub(super) fn context(&self, counts: &[EventCount]) -> cel::Context<'_, 'a> {
+        let mut ctx = self.ctx.new_inner_scope();
         for (n, c) in counts.iter().enumerate() {
             let count =
                 self.events.iter().filter(|e| e.kind == c.kind && days_between(e.at, self.now) < c.days).count();
-            ctx.add_variable_from_value(format!("@events_{n}"), Value::Int(count as i64));
+            ctx.add_variable_as_val(format!("@events_{n}"), int(count as i64));
         }
         ctx
     }
+}
+
+fn with_vars<'p, 'a>(mut ctx: cel::Context<'p, 'a>, vars: Vec<(&'static str, Val<'a>)>) -> cel::Context<'p, 'a> {
+    for (name, value) in vars {
+        ctx.add_variable_as_val(name, value);
+    }
+    ctx
 }

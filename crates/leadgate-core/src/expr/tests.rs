@@ -221,8 +221,7 @@ fn engagement_rules_see_one_activity_and_the_contact() {
     let ev = &facts.events[0];
     let bound = Bound::activity(&facts.contact, &ActivityFacts::of_event(ev), NOW);
     assert!(e.test(&bound).unwrap());
-    let fields = json!({});
-    let other = bound.with_activity(&ActivityFacts::of_response(&facts.responses[0], &fields));
+    let other = bound.with_activity(&ActivityFacts::of_response(&facts.responses[0]));
     assert!(!e.test(&other).unwrap());
     let offer = Expression::compile(
         "activity.source == 'response' && activity.offer == 'white paper'",
@@ -281,6 +280,46 @@ proptest::proptest! {
         let facts = ann();
         if let Ok(e) = Expression::compile(&source, Scope::Contact, &Type::Dyn) {
             let _ = e.evaluate(&facts.bind());
+        }
+    }
+}
+
+/// Every field the schema documents reads as a value of its documented type, in both
+/// scopes: the records that read fields on access know each one.
+#[test]
+fn every_documented_field_reads_as_its_type() {
+    use super::schema::{FieldType, variables};
+    let mut facts = ann();
+    facts.scores.likelihood = Some(0.25);
+    let contact = facts.bind();
+    let event = facts.events[0].clone();
+    let activity = ActivityFacts::of_event(&event);
+    let in_activity_scope = contact.with_activity(&activity);
+    for scope in [Scope::Contact, Scope::Activity] {
+        for (name, ty) in variables(scope) {
+            let (path, object) = match &ty {
+                Type::Object(o) => (name.to_owned(), *o),
+                Type::List(item) => match item.as_ref() {
+                    Type::Object(o) => (format!("{name}[0]"), *o),
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            for field in object.fields {
+                let source = format!("{path}.{}", field.name);
+                let e = Expression::compile(&source, scope, &Type::Dyn).unwrap_or_else(|e| panic!("{source}: {e}"));
+                let bound = if scope == Scope::Activity { &in_activity_scope } else { &contact };
+                let value = e.evaluate(bound).unwrap_or_else(|e| panic!("{source}: {e}"));
+                let fits = matches!(
+                    (&field.ty, &value),
+                    (FieldType::Bool, cel::Value::Bool(_))
+                        | (FieldType::Int, cel::Value::Int(_))
+                        | (FieldType::Double, cel::Value::Float(_))
+                        | (FieldType::String, cel::Value::String(_))
+                        | (FieldType::MapOfDyn, cel::Value::Map(_))
+                );
+                assert!(fits, "{source} gave {value:?}, documented as {:?}", field.ty);
+            }
         }
     }
 }
