@@ -154,11 +154,9 @@ impl App {
         let draft = Arc::new(expression);
         let compared = Arc::new(active.as_ref().map(|(_, e)| e.clone()));
         let compared_label = active.as_ref().map(|(d, _)| d.label()).unwrap_or_default();
-        let mut batches = LiveContacts::new(self.store.as_ref());
-        while let Some(ids) = batches.next().await? {
-            let histories = self.histories(&ids, as_of).await?;
+        let judge_apart = |histories: Vec<History>| {
             let (rules, draft, compared) = (rules.clone(), draft.clone(), compared.clone());
-            let judged = crate::off_runtime("the backtest", move || {
+            crate::off_runtime("the backtest", move || {
                 split_over_cores(&histories, CONTACTS_PER_CORE, |part| {
                     judge(&rules, &draft, compared.as_ref().as_ref(), part, as_of, (from, to))
                 })
@@ -166,7 +164,8 @@ impl App {
                 .flatten()
                 .collect::<Vec<_>>()
             })
-            .await?;
+        };
+        let mut count = |judged: Vec<Judged>| {
             for j in judged {
                 contacts += 1;
                 customers += j.outcome.customer as u64;
@@ -193,6 +192,18 @@ impl App {
                     keep(&mut turned_away, &j);
                 }
             }
+        };
+        // Each batch is read while the one before is judged.
+        let mut batches = LiveContacts::new(self.store.as_ref());
+        let mut judging = None;
+        while let Some(ids) = batches.next().await? {
+            let next = judge_apart(self.histories(&ids, as_of).await?);
+            if let Some(judged) = judging.replace(next) {
+                count(judged.await?);
+            }
+        }
+        if let Some(judged) = judging {
+            count(judged.await?);
         }
         draft_tally.finish(customers);
         active_tally.finish(customers);

@@ -93,13 +93,15 @@ impl From<StoreError> for AppError {
             StoreError::Unavailable(_) => {
                 AppError::new(ErrorKind::Unavailable, "unavailable", "the database is unavailable; try again shortly")
             }
-            StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migrate(_) | StoreError::InvalidUrl(_) => {
-                AppError::new(
-                    ErrorKind::Internal,
-                    "internal",
-                    "an unexpected database error occurred; it has been logged",
-                )
-            }
+            StoreError::Corrupt(_)
+            | StoreError::Database(_)
+            | StoreError::Sqlite(_)
+            | StoreError::Migrate(_)
+            | StoreError::InvalidUrl(_) => AppError::new(
+                ErrorKind::Internal,
+                "internal",
+                "an unexpected database error occurred; it has been logged",
+            ),
         }
     }
 }

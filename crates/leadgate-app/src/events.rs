@@ -152,7 +152,8 @@ const ASSESSED_IN_COMMIT: usize = 16;
 /// got events (a request's own, the common case), their scores are written in the
 /// events' transaction: one commit, one flush to disk. Many contacts (large batches)
 /// are assessed after the commit, so that the writer is not held while they are read,
-/// and so are the contacts of events that arrive while a rescore has its turn.
+/// and so are the contacts of events that arrive while another assessment (a rescore)
+/// has claimed one of them.
 async fn append(
     store: &dyn Store,
     clock: &dyn Clock,
@@ -171,9 +172,11 @@ async fn append(
     let mut contacts: Vec<Uuid> = attached.iter().flatten().copied().collect();
     contacts.sort_unstable();
     contacts.dedup();
-    // While a rescore holds the turn, the events commit first and are assessed after.
-    let turn = (!contacts.is_empty() && contacts.len() <= ASSESSED_IN_COMMIT).then(|| assessor.turn_now()).flatten();
-    if turn.is_none() {
+    // While another assessment has claimed one of the contacts, the events commit first
+    // and are assessed after.
+    let claim =
+        (!contacts.is_empty() && contacts.len() <= ASSESSED_IN_COMMIT).then(|| assessor.try_claim(&contacts)).flatten();
+    if claim.is_none() {
         tx.commit().await?;
         crate::assess_quietly(assessor, &contacts).await;
         return Ok(());
@@ -183,7 +186,7 @@ async fn append(
     match assessor.assess_arrivals(tx.as_mut(), &arrived, now).await {
         Ok(_) => tx.commit().await,
         Err(e) => {
-            drop(turn);
+            drop(claim);
             // Scoring must not cost the events: they are committed on their own, and
             // their contacts assessed after.
             tracing::warn!(error = %e, contacts = contacts.len(), "assessing in the events' commit failed; committing the events alone");

@@ -8,6 +8,7 @@ pub mod backtest;
 mod batch;
 pub mod body;
 mod capture;
+pub mod claims;
 mod contacts;
 pub mod demo;
 mod error;
@@ -49,14 +50,16 @@ pub(crate) async fn finish<T, E: From<StoreError>>(tx: Box<dyn Tx>, result: Resu
 }
 
 /// Runs CPU work (`what`, for the error should it stop) on a blocking thread, off the
-/// async workers that serve requests.
-pub(crate) async fn off_runtime<R: Send + 'static>(
+/// async workers that serve requests. The work starts at once; the future gives its
+/// result.
+pub(crate) fn off_runtime<R: Send + 'static, W: FnOnce() -> R + Send + 'static>(
     what: &str,
-    work: impl FnOnce() -> R + Send + 'static,
-) -> Result<R, AppError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AppError::new(ErrorKind::Internal, "internal", format!("{what} stopped: {e}")))
+    work: W,
+) -> impl Future<Output = Result<R, AppError>> + use<R, W> {
+    // Started here, not when first awaited: a caller may go on with other work first.
+    let running = tokio::task::spawn_blocking(work);
+    let what = what.to_owned();
+    async move { running.await.map_err(|e| AppError::new(ErrorKind::Internal, "internal", format!("{what} stopped: {e}"))) }
 }
 
 pub(crate) async fn assess_quietly(assessor: &qualify::Assessor, ids: &[Uuid]) -> Option<qualify::AssessReport> {

@@ -9,7 +9,8 @@
 //! `name@version` as the cause. A contact whose stage changed meanwhile is left for the
 //! next assessment rather than moved from a stage it is no longer at.
 
-use crate::batch::{CONTACTS_PER_CORE, by_contact, split_over_cores};
+use crate::batch::{CONTACTS_PER_CORE, LiveContacts, by_contact, split_over_cores};
+use crate::claims::{Claim, Claims};
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
 use leadgate_core::expr::event_window_start;
@@ -120,27 +121,22 @@ pub struct Assessor {
     /// The likelihood model last read, kept while it is the latest: a predictor is
     /// large and does not change once trained.
     likelihood: Mutex<Option<Arc<Likelihood>>>,
-    /// Held from reading contacts to committing their scores (see [`Self::turn`]).
-    turn: tokio::sync::Mutex<()>,
+    /// The contacts being assessed, from reading them to committing their scores.
+    claims: Claims,
 }
 
 impl Assessor {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, cached: Mutex::new(None), likelihood: Mutex::new(None), turn: tokio::sync::Mutex::new(()) }
+        Self { store, clock, cached: Mutex::new(None), likelihood: Mutex::new(None), claims: Claims::default() }
     }
 
-    /// A turn to assess: held from reading contacts until their scores are committed,
-    /// so that within this process an assessment never overwrites a fresher one with
-    /// what it read before that one committed (a rescore beside a stream of events).
-    /// [`Self::assess`] takes it for each batch.
-    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.turn.lock().await
-    }
-
-    /// The turn, if nobody holds it. A caller with a write transaction open must not
-    /// wait for the turn: its holder may be waiting for the writer.
-    pub fn turn_now(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        self.turn.try_lock().ok()
+    /// Claims `ids` for an assessment if no other assessment has any of them, without
+    /// waiting (see [`crate::claims`]): held from reading them until their scores are
+    /// committed, so that within this process an assessment never overwrites a fresher
+    /// one with what it read before that one committed (a rescore beside a stream of
+    /// events). [`Self::assess`] and [`Self::assess_every`] claim their own.
+    pub fn try_claim(&self, ids: &[Uuid]) -> Option<Claim<'_>> {
+        self.claims.try_claim(ids)
     }
 
     /// Forgets the rules read, so that the next assessment reads them again.
@@ -214,17 +210,55 @@ impl Assessor {
         let rules = self.rules().await?;
         let mut report = AssessReport::default();
         for batch in ids.chunks(ASSESS_BATCH) {
-            let _turn = self.turn().await;
+            let _claim = self.claims.claim(batch).await;
             let now = self.clock.now();
             let facts = self.facts(batch, now).await?;
-            let (scores, moves, part) = evaluate_apart(rules.clone(), facts, now).await?;
-            report.absorb(part);
-            let mut tx = self.store.begin().await?;
-            let written = write(tx.as_mut(), &scores, moves).await;
-            let moved = crate::finish(tx, written.map_err(AppError::from)).await?;
-            report.moved += moved.len() as u64;
-            report.moves.extend(moved);
+            let evaluated = evaluate_apart(rules.clone(), facts, now).await?;
+            report.absorb(self.commit(evaluated).await?);
         }
+        Ok(report)
+    }
+
+    /// Assesses every live contact, a batch at a time in id order, each batch read
+    /// while the one before is evaluated, and evaluated while that one is written: the
+    /// reading, the evaluating over the cores and the writing overlap. `done` hears of
+    /// each batch's report.
+    pub(crate) async fn assess_every(&self, mut done: impl FnMut(&AssessReport)) -> Result<AssessReport, AppError> {
+        let rules = self.rules().await?;
+        let mut report = AssessReport::default();
+        let mut batches = LiveContacts::new(self.store.as_ref());
+        let mut evaluating = None;
+        // Only this holds claims while waiting for another (that of the next batch):
+        // every other claimant takes one at a time, so none waits for this in turn.
+        while let Some(ids) = batches.next().await? {
+            let claim = self.claims.claim(&ids).await;
+            let now = self.clock.now();
+            let facts = self.facts(&ids, now).await?;
+            let next = (claim, evaluate_apart(rules.clone(), facts, now));
+            if let Some((claim, evaluated)) = evaluating.replace(next) {
+                let part = self.commit(evaluated.await?).await?;
+                drop(claim);
+                done(&part);
+                report.absorb(part);
+            }
+        }
+        if let Some((claim, evaluated)) = evaluating {
+            let part = self.commit(evaluated.await?).await?;
+            drop(claim);
+            done(&part);
+            report.absorb(part);
+        }
+        Ok(report)
+    }
+
+    /// Writes what evaluating a batch gave, in one transaction; its report, with the
+    /// moves made.
+    async fn commit(&self, (scores, moves, mut report): Evaluated) -> Result<AssessReport, AppError> {
+        let mut tx = self.store.begin().await?;
+        let written = write(tx.as_mut(), &scores, moves).await;
+        let moved = crate::finish(tx, written.map_err(AppError::from)).await?;
+        report.moved += moved.len() as u64;
+        report.moves.extend(moved);
         Ok(report)
     }
 
@@ -232,8 +266,8 @@ impl Assessor {
     /// yet committed, and writes the scores and moves into the same transaction: the
     /// events and what they change are then one commit. The contacts are read as
     /// committed, with the arriving events added. Meant for the few contacts of a
-    /// request; [`Self::assess`] takes any number. The caller holds the turn
-    /// ([`Self::turn_now`]) until it commits.
+    /// request; [`Self::assess`] takes any number. The caller holds the claim of the
+    /// contacts ([`Self::try_claim`]) until it commits.
     pub async fn assess_arrivals(
         &self,
         tx: &mut dyn Tx,
@@ -347,13 +381,13 @@ async fn write(
 
 type Evaluated = (Vec<ContactScores>, Vec<StageChange>, AssessReport);
 
-/// [`evaluate`] on a blocking thread, off the runtime.
-async fn evaluate_apart(
+/// [`evaluate`] on blocking threads, off the runtime, started at once.
+fn evaluate_apart(
     rules: Arc<ActiveRules>,
     facts: Vec<ContactFacts>,
     now: Timestamp,
-) -> Result<Evaluated, AppError> {
-    crate::off_runtime("assessment", move || evaluate_in_parallel(&rules, &facts, now)).await
+) -> impl Future<Output = Result<Evaluated, AppError>> {
+    crate::off_runtime("assessment", move || evaluate_in_parallel(&rules, &facts, now))
 }
 
 /// [`evaluate`], split over the machine's cores for a large batch: the results are

@@ -1,6 +1,5 @@
 //! Managing scoring models and lead definitions, recording qualification, rescoring.
 
-use crate::batch::LiveContacts;
 use crate::import::Progress;
 use crate::qualify::AssessReport;
 use crate::{App, AppError, ErrorKind};
@@ -350,12 +349,14 @@ impl App {
         let started = std::time::Instant::now();
         self.assessor.forget_rules();
         let model = self.assessor.rules().await?.model.0.clone();
-        let mut report = AssessReport::default();
-        let mut batches = LiveContacts::new(self.store.as_ref());
-        while let Some(ids) = batches.next().await? {
-            report.absorb(self.assessor.assess(&ids).await?);
-            progress.advance(report.contacts, report.contacts);
-        }
+        let mut contacts = 0;
+        let report = self
+            .assessor
+            .assess_every(|batch| {
+                contacts += batch.contacts;
+                progress.advance(contacts, contacts);
+            })
+            .await?;
         Ok(RescoreReport { assessed: report, model, seconds: started.elapsed().as_secs_f64() })
     }
 

@@ -253,6 +253,15 @@ async fn rescoring_reaches_every_contact_and_counts_what_failed(store: Arc<dyn S
     let id = store.contacts(&filter, None, 1).await.unwrap()[0].id;
     let scores = store.scores(&[id]).await.unwrap();
     assert_eq!(scores[0].assessment.fit, 7);
+    // Every batch was written, the last one too, each contact with its own score.
+    let everyone = store.live_contact_ids(None, 10_000).await.unwrap();
+    let all = store.scores(&everyone).await.unwrap();
+    assert_eq!(all.len(), 2_500);
+    assert!(all.iter().all(|s| s.model == "default@1"));
+    assert_eq!(
+        all.iter().filter(|s| s.assessment.fit == 7).count(),
+        (0..2_500).filter(|i| i % 10 != 0 && i % 500 > 250).count()
+    );
 }
 
 async fn wrong_models_and_definitions_are_refused_and_nothing_is_saved(store: Arc<dyn Store>) {

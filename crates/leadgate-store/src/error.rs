@@ -13,6 +13,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// An error of SQLite read directly (`direct`).
+    #[error("database error: {0}")]
+    Sqlite(String),
     #[error("{0}")]
     InvalidUrl(String),
     #[error("migration failed: {0}")]

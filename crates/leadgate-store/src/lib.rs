@@ -7,6 +7,7 @@
 //! (`migrations/sqlite`, `migrations/postgres`) and connection set-up differ.
 //! The conformance suite in `tests/conformance.rs` runs every behaviour on both.
 
+mod direct;
 mod error;
 mod postgres;
 mod rows;

@@ -4,6 +4,7 @@
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
+use uuid::Uuid;
 
 pub struct PgStore {
     pub(crate) write: PgPool,
@@ -31,6 +32,36 @@ impl PgStore {
 
     pub(crate) async fn close_pools(&self) {
         self.write.close().await;
+    }
+
+    /// `head` + a list of placeholders for `keys` + `tail`, in statements of the fixed
+    /// sizes of `statement_chunks`, with `lead` bound first (`$1` … in `head`); every
+    /// statement's rows. SQLite's store reads the same SQL directly
+    /// (`DirectReader::rows_in`).
+    pub(crate) async fn rows_in<R>(&self, head: &str, lead: &[i64], keys: &[Uuid], tail: &str) -> crate::Result<Vec<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        let mut conn = self.read.acquire().await?;
+        let mut rows = Vec::new();
+        for chunk in crate::sql_store::statement_chunks(keys) {
+            let mut sql = String::with_capacity(head.len() + tail.len() + 7 * chunk.len());
+            sql.push_str(head);
+            for i in 0..chunk.len() {
+                let sep = if i == 0 { "" } else { ", " };
+                sql.push_str(&format!("{sep}${}", lead.len() + i + 1));
+            }
+            sql.push_str(tail);
+            let mut query = sqlx::query_as::<_, R>(&sql);
+            for l in lead {
+                query = query.bind(*l);
+            }
+            for k in chunk {
+                query = query.bind(*k);
+            }
+            rows.extend(query.persistent(true).fetch_all(&mut *conn).await?);
+        }
+        Ok(rows)
     }
 }
 

@@ -591,3 +591,60 @@ impl From<ActivationRow> for leadgate_core::model::Activation {
         Self { kind: r.kind, name: r.name, target: r.target, version: r.version, at: Timestamp(r.at), actor: r.actor }
     }
 }
+
+// The rows that bulk reads of SQLite decode directly (crate::direct), by the same names.
+crate::direct::from_sqlite!(AccountRow { id, domain, name, created_at });
+crate::direct::from_sqlite!(ContactRow {
+    id,
+    email,
+    first_name,
+    last_name,
+    company,
+    title,
+    phone,
+    country,
+    account_id,
+    direction,
+    channel,
+    stage,
+    stage_at,
+    owner,
+    do_not_email,
+    do_not_call,
+    custom,
+    created_at,
+    updated_at,
+    merged_into,
+});
+crate::direct::from_sqlite!(ResponseRow {
+    id,
+    contact_id,
+    at,
+    direction,
+    channel,
+    campaign,
+    placement,
+    referrer,
+    vendor,
+    action,
+    obtained_via,
+    offer,
+    form_id,
+    message,
+    fields,
+    junk,
+    inbox_id,
+});
+crate::direct::from_sqlite!(StageChangeRow { contact_id, from_stage, to_stage, at, cause, detail, actor, value });
+crate::direct::from_sqlite!(NumberedStageChangeRow { id, change: flatten });
+crate::direct::from_sqlite!(ContactChangeRow { contact_id, at, cause, actor, changes });
+crate::direct::from_sqlite!(NumberedContactChangeRow { id, change: flatten });
+crate::direct::from_sqlite!(SubjectRow {
+    contact: flatten,
+    qualification,
+    account_domain,
+    account_name,
+    account_created_at,
+    assessment,
+    likelihood,
+});

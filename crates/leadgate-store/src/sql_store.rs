@@ -629,9 +629,8 @@ macro_rules! impl_sql_store {
             }
 
             async fn accounts_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Account>> {
-                let mut conn = self.read.acquire().await?;
                 let rows: Vec<AccountRow> =
-                    fetch_in(&mut conn, "SELECT id, domain, name, created_at FROM accounts WHERE id IN (", ids).await?;
+                    self.rows_in("SELECT id, domain, name, created_at FROM accounts WHERE id IN (", &[], ids, ")").await?;
                 Ok(rows.into_iter().map(Account::from).collect())
             }
 
@@ -667,13 +666,12 @@ macro_rules! impl_sql_store {
             }
 
             async fn subjects(&self, ids: &[Uuid]) -> Result<Vec<crate::Subject>> {
-                let mut conn = self.read.acquire().await?;
                 let sql = format!(
                     "SELECT {} FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id \
                      LEFT JOIN contact_scores s ON s.contact_id = c.id WHERE c.id IN (",
                     crate::rows::subject_columns()
                 );
-                let rows: Vec<crate::rows::SubjectRow> = fetch_in(&mut conn, &sql, ids).await?;
+                let rows: Vec<crate::rows::SubjectRow> = self.rows_in(&sql, &[], ids, ")").await?;
                 let mut subjects: Vec<crate::Subject> = rows.into_iter().map(crate::Subject::try_from).collect::<Result<_>>()?;
                 // In id order, whatever order the join gave them in: the same contacts
                 // read twice are given alike (a model learns from them in this order).
@@ -682,9 +680,8 @@ macro_rules! impl_sql_store {
             }
 
             async fn contacts_with_ids(&self, ids: &[Uuid]) -> Result<Vec<Contact>> {
-                let mut conn = self.read.acquire().await?;
                 let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id IN (");
-                contacts_of(fetch_in(&mut conn, &sql, ids).await?)
+                contacts_of(self.rows_in(&sql, &[], ids, ")").await?)
             }
 
             async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>> {
@@ -699,62 +696,51 @@ macro_rules! impl_sql_store {
             }
 
             async fn responses_of(&self, contacts: &[Uuid]) -> Result<Vec<Response>> {
-                let mut conn = self.read.acquire().await?;
                 let sql = format!("SELECT {RESPONSE_COLUMNS} FROM responses WHERE contact_id IN (");
-                let rows: Vec<ResponseRow> = fetch_in(&mut conn, &sql, contacts).await?;
+                let rows: Vec<ResponseRow> = self.rows_in(&sql, &[], contacts, ")").await?;
                 let mut out: Vec<Response> = rows.into_iter().map(Response::try_from).collect::<Result<_>>()?;
                 out.sort_by_key(|r| (r.at, r.id));
                 Ok(out)
             }
 
             async fn events_of(&self, contacts: &[Uuid], since: Timestamp) -> Result<Vec<(Uuid, EventFact)>> {
-                let mut conn = self.read.acquire().await?;
-                let mut out = Vec::new();
-                for chunk in crate::sql_store::statement_chunks(contacts) {
-                    let mut qb = QueryBuilder::<$db>::new("SELECT contact_id, kind, at, url, props FROM events WHERE at >= ");
-                    qb.push_bind(since.0).push(" AND contact_id IN (");
-                    let mut sep = qb.separated(", ");
-                    for c in chunk {
-                        sep.push_bind(*c);
-                    }
-                    qb.push(")");
-                    let rows: Vec<(Uuid, String, i64, Option<String>, Json<serde_json::Value>)> =
-                        qb.build_query_as().persistent(true).fetch_all(&mut *conn).await?;
-                    out.extend(rows.into_iter().map(|(c, kind, at, url, props)| {
-                        (c, EventFact { kind, at: Timestamp(at), url, props: props.0 })
-                    }));
-                }
-                Ok(out)
+                let rows: Vec<(Uuid, String, i64, Option<String>, Json<serde_json::Value>)> = self
+                    .rows_in(
+                        "SELECT contact_id, kind, at, url, props FROM events WHERE at >= $1 AND contact_id IN (",
+                        &[since.0],
+                        contacts,
+                        ")",
+                    )
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(c, kind, at, url, props)| (c, EventFact { kind, at: Timestamp(at), url, props: props.0 }))
+                    .collect())
             }
 
             async fn last_events(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Timestamp)>> {
-                let mut conn = self.read.acquire().await?;
-                let rows: Vec<(Uuid, i64)> = fetch_in_grouped(
-                    &mut conn,
-                    "SELECT contact_id, max(at) FROM events WHERE contact_id IN (",
-                    ") GROUP BY contact_id",
-                    contacts,
-                )
-                .await?;
+                let rows: Vec<(Uuid, i64)> = self
+                    .rows_in("SELECT contact_id, max(at) FROM events WHERE contact_id IN (", &[], contacts, ") GROUP BY contact_id")
+                    .await?;
                 Ok(rows.into_iter().map(|(c, at)| (c, Timestamp(at))).collect())
             }
 
             async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>> {
-                let mut conn = self.read.acquire().await?;
                 let rows: Vec<(Uuid, Json<Qualification>)> =
-                    fetch_in(&mut conn, "SELECT id, qualification FROM contacts WHERE id IN (", contacts).await?;
+                    self.rows_in("SELECT id, qualification FROM contacts WHERE id IN (", &[], contacts, ")").await?;
                 Ok(rows.into_iter().map(|(c, q)| (c, q.0)).collect())
             }
 
             async fn stage_changes_of(&self, contacts: &[Uuid]) -> Result<Vec<StageChange>> {
-                let mut conn = self.read.acquire().await?;
-                let rows: Vec<NumberedStageChangeRow> = fetch_in(
-                    &mut conn,
-                    "SELECT id, contact_id, from_stage, to_stage, at, cause, detail, actor, value FROM stage_changes \
-                     WHERE contact_id IN (",
-                    contacts,
-                )
-                .await?;
+                let rows: Vec<NumberedStageChangeRow> = self
+                    .rows_in(
+                        "SELECT id, contact_id, from_stage, to_stage, at, cause, detail, actor, value FROM stage_changes \
+                         WHERE contact_id IN (",
+                        &[],
+                        contacts,
+                        ")",
+                    )
+                    .await?;
                 let mut rows: Vec<(i64, StageChange)> =
                     rows.into_iter().map(|r| Ok((r.id, StageChange::try_from(r.change)?))).collect::<Result<_>>()?;
                 rows.sort_by_key(|(id, c)| (c.at, *id));
@@ -762,13 +748,14 @@ macro_rules! impl_sql_store {
             }
 
             async fn contact_changes_of(&self, contacts: &[Uuid]) -> Result<Vec<ContactChange>> {
-                let mut conn = self.read.acquire().await?;
-                let rows: Vec<NumberedContactChangeRow> = fetch_in(
-                    &mut conn,
-                    "SELECT id, contact_id, at, cause, actor, changes FROM contact_changes WHERE contact_id IN (",
-                    contacts,
-                )
-                .await?;
+                let rows: Vec<NumberedContactChangeRow> = self
+                    .rows_in(
+                        "SELECT id, contact_id, at, cause, actor, changes FROM contact_changes WHERE contact_id IN (",
+                        &[],
+                        contacts,
+                        ")",
+                    )
+                    .await?;
                 let mut rows: Vec<(i64, ContactChange)> =
                     rows.into_iter().map(|r| (r.id, ContactChange::from(r.change))).collect();
                 rows.sort_by_key(|(id, c)| (c.at, *id));

@@ -4,9 +4,11 @@
 //! connection (waiting in line in the pool instead of failing with `SQLITE_BUSY`), and
 //! reads through a separate pool that WAL lets run beside the writer.
 
+use crate::direct::{DirectReader, FromSqlite};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
 use std::time::Duration;
+use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SqliteOptions {
@@ -27,6 +29,8 @@ pub struct SqliteStore {
     pub(crate) write: SqlitePool,
     pub(crate) read: SqlitePool,
     checkpointer: SqlitePool,
+    /// Bulk reads, done directly (see `direct`).
+    direct: DirectReader,
 }
 
 /// Turns off SQLite's memory statistics, once, before its first connection. Kept, they
@@ -91,12 +95,25 @@ impl SqliteStore {
             .await?;
         let checkpointer = SqlitePoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
         tokio::spawn(checkpoint_in_background(checkpointer.clone()));
-        Ok(Self { write, read, checkpointer })
+        Ok(Self { write, read, checkpointer, direct: DirectReader::new(path.to_owned()) })
+    }
+
+    /// `head` + a list of placeholders for `keys` + `tail`, with `lead` bound first; every
+    /// statement's rows, read directly on a blocking thread ([`DirectReader::rows_in`]).
+    pub(crate) async fn rows_in<R: FromSqlite + Send + 'static>(
+        &self,
+        head: &str,
+        lead: &[i64],
+        keys: &[Uuid],
+        tail: &str,
+    ) -> crate::Result<Vec<R>> {
+        self.direct.rows_in(head, lead, keys, tail).await
     }
 
     /// Closes every connection; the last one to close checkpoints and removes the WAL.
     pub(crate) async fn close_pools(&self) {
         self.checkpointer.close().await;
+        self.direct.close();
         self.read.close().await;
         self.write.close().await;
     }

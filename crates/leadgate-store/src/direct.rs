@@ -1,0 +1,265 @@
+//! Bulk reads of the SQLite file done directly (rusqlite), on a blocking thread.
+//!
+//! sqlx runs each SQLite connection on a worker thread of its own and hands every row
+//! to the async side through a channel, each value copied out of SQLite first. For
+//! the reads that rescores, backtests and training make (thousands of contacts with
+//! their responses, events and history, batch after batch) that hand-off cost several
+//! times what SQLite itself spends: a batch of 2,000 contacts with their scores took
+//! 31 ms through sqlx, of which SQLite's own part is about 7 ms (docs/benchmarks.md).
+//! Here a read-only connection of its own runs the same SQL on a blocking thread and
+//! decodes the rows into the same row structs ([`rows`](crate::rows)) that sqlx fills,
+//! so that both paths give the same records.
+
+use crate::{Result, StoreError};
+use rusqlite::types::ValueRef;
+use rusqlite::{OpenFlags, Row, RowIndex};
+use serde::de::DeserializeOwned;
+use sqlx::types::Json;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// A row struct read from a SQLite row by column name, as `sqlx::FromRow` reads it.
+pub(crate) trait FromSqlite: Sized {
+    fn from_sqlite(row: &Row<'_>, columns: &Columns) -> rusqlite::Result<Self>;
+}
+
+/// One column's value, as sqlx decodes it from SQLite.
+pub(crate) trait Column: Sized {
+    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self>;
+}
+
+/// A statement's column names, and where the next field read is expected: row structs
+/// read their fields in the order the statements select them, so finding a column by
+/// name is one comparison, not a search of every column for every value of every row.
+pub(crate) struct Columns {
+    names: Vec<String>,
+    next: std::cell::Cell<usize>,
+}
+
+impl Columns {
+    fn of(statement: &rusqlite::Statement<'_>) -> Self {
+        Self { names: statement.column_names().into_iter().map(str::to_owned).collect(), next: Default::default() }
+    }
+
+    /// The index of column `name`.
+    pub(crate) fn index(&self, name: &str) -> rusqlite::Result<usize> {
+        let guess = self.next.get();
+        let at = if self.names.get(guess).is_some_and(|n| n == name) {
+            guess
+        } else {
+            self.names
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| rusqlite::Error::InvalidColumnName(name.to_owned()))?
+        };
+        self.next.set(at + 1);
+        Ok(at)
+    }
+}
+
+fn wrong_type(what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Null, format!("not {what}").into())
+}
+
+macro_rules! plain_columns {
+    ($($t:ty),*) => {$(
+        impl Column for $t {
+            fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
+                row.get(at)
+            }
+        }
+    )*};
+}
+plain_columns!(i64, Option<i64>, f64, Option<f64>, bool, String, Option<String>);
+
+impl Column for Option<Uuid> {
+    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
+        match row.get_ref(at)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Blob(b) => Uuid::from_slice(b).map(Some).map_err(|_| wrong_type("a 16-byte id")),
+            _ => Err(wrong_type("an id")),
+        }
+    }
+}
+
+impl Column for Uuid {
+    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
+        Option::<Uuid>::column(row, at)?.ok_or_else(|| wrong_type("a missing id"))
+    }
+}
+
+impl<T: DeserializeOwned> Column for Option<Json<T>> {
+    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
+        let text = match row.get_ref(at)? {
+            ValueRef::Null => return Ok(None),
+            ValueRef::Text(t) | ValueRef::Blob(t) => t,
+            _ => return Err(wrong_type("JSON text")),
+        };
+        serde_json::from_slice(text)
+            .map(|v| Some(Json(v)))
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    }
+}
+
+impl<T: DeserializeOwned> Column for Json<T> {
+    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
+        Option::<Json<T>>::column(row, at)?.ok_or_else(|| wrong_type("JSON text, but NULL"))
+    }
+}
+
+/// `FromSqlite` for a row struct, its fields read by their names (the columns' names or
+/// aliases); a field marked `flatten` is a row struct read from the same row, as
+/// `#[sqlx(flatten)]` does. The struct literal names every field, so a field added to
+/// the struct and not here does not compile.
+macro_rules! from_sqlite {
+    ($t:ident { $($field:ident $(: $flatten:ident)?),* $(,)? }) => {
+        impl $crate::direct::FromSqlite for $t {
+            fn from_sqlite(row: &rusqlite::Row<'_>, columns: &$crate::direct::Columns) -> rusqlite::Result<Self> {
+                Ok(Self { $($field: $crate::direct::from_sqlite!(@field row, columns, $field $(, $flatten)?)),* })
+            }
+        }
+    };
+    (@field $row:ident, $columns:ident, $field:ident, flatten) => {
+        $crate::direct::FromSqlite::from_sqlite($row, $columns)?
+    };
+    (@field $row:ident, $columns:ident, $field:ident) => {
+        $crate::direct::Column::column($row, $columns.index(stringify!($field))?)?
+    };
+}
+pub(crate) use from_sqlite;
+
+macro_rules! tuple_rows {
+    ($(($($t:ident $i:tt),*)),*) => {$(
+        impl<$($t: Column),*> FromSqlite for ($($t,)*) {
+            fn from_sqlite(row: &Row<'_>, _: &Columns) -> rusqlite::Result<Self> {
+                Ok(($($t::column(row, $i)?,)*))
+            }
+        }
+    )*};
+}
+tuple_rows!((A 0, B 1), (A 0, B 1, C 2), (A 0, B 1, C 2, D 3), (A 0, B 1, C 2, D 3, E 4));
+
+/// A value bound to a statement: the numbers before the keys, then the keys.
+enum Param {
+    Int(i64),
+    Id(Uuid),
+}
+
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Int(i) => (*i).into(),
+            Param::Id(id) => rusqlite::types::ToSqlOutput::Borrowed(ValueRef::Blob(id.as_bytes())),
+        })
+    }
+}
+
+/// Read-only connections to the database file, opened when first needed and kept.
+#[derive(Clone)]
+pub(crate) struct DirectReader {
+    path: PathBuf,
+    idle: Arc<Mutex<Vec<rusqlite::Connection>>>,
+}
+
+/// Connections kept idle: one per blocking read that may run at once (the readers of
+/// the sqlx pool are as many).
+const KEPT: usize = 4;
+
+impl DirectReader {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self { path, idle: Arc::new(Mutex::new(Vec::new())) }
+    }
+
+    fn connection(&self) -> rusqlite::Result<rusqlite::Connection> {
+        if let Some(c) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(c);
+        }
+        let c = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        c.busy_timeout(std::time::Duration::from_secs(10))?;
+        c.pragma_update(None, "cache_size", -65536)?;
+        // One statement per size of `statement_chunks` and per query.
+        c.set_prepared_statement_cache_capacity(256);
+        Ok(c)
+    }
+
+    /// Closes the idle connections (those in use close when their reads end).
+    pub(crate) fn close(&self) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    fn give_back(&self, c: rusqlite::Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < KEPT {
+            idle.push(c);
+        }
+    }
+
+    /// `head` + a list of placeholders for `keys` + `tail`, in statements of the fixed
+    /// sizes of `statement_chunks`, with `lead` bound before the keys (`at >= $1 AND
+    /// contact_id IN (`); the rows of every statement, decoded.
+    pub(crate) async fn rows_in<R: FromSqlite + Send + 'static>(
+        &self,
+        head: &str,
+        lead: &[i64],
+        keys: &[Uuid],
+        tail: &str,
+    ) -> Result<Vec<R>> {
+        let (reader, head, tail, lead, keys) =
+            (self.clone(), head.to_owned(), tail.to_owned(), lead.to_vec(), keys.to_vec());
+        tokio::task::spawn_blocking(move || {
+            let c = reader.connection()?;
+            let rows = read_in(&c, &head, &lead, &keys, &tail);
+            reader.give_back(c);
+            rows
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("a read stopped: {e}")))?
+        .map_err(from_rusqlite)
+    }
+}
+
+fn read_in<R: FromSqlite>(
+    c: &rusqlite::Connection,
+    head: &str,
+    lead: &[i64],
+    keys: &[Uuid],
+    tail: &str,
+) -> rusqlite::Result<Vec<R>> {
+    let mut rows = Vec::new();
+    // One read transaction, so that every statement sees the same committed state.
+    let tx = c.unchecked_transaction()?;
+    for chunk in crate::sql_store::statement_chunks(keys) {
+        let mut sql = String::with_capacity(head.len() + tail.len() + 3 * chunk.len());
+        sql.push_str(head);
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "?" } else { ", ?" });
+        }
+        sql.push_str(tail);
+        let mut statement = tx.prepare_cached(&sql)?;
+        let columns = Columns::of(&statement);
+        let params = lead.iter().map(|i| Param::Int(*i)).chain(chunk.iter().map(|k| Param::Id(*k)));
+        let mut found = statement.query(rusqlite::params_from_iter(params))?;
+        while let Some(row) = found.next()? {
+            columns.next.set(0);
+            rows.push(R::from_sqlite(row, &columns)?);
+        }
+    }
+    tx.finish()?;
+    Ok(rows)
+}
+
+fn from_rusqlite(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {
+            StoreError::Corrupt(e.to_string())
+        }
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
+            StoreError::Unavailable(e.to_string())
+        }
+        other => StoreError::Sqlite(other.to_string()),
+    }
+}
