@@ -166,6 +166,9 @@ pub(crate) struct DirectReader {
 /// the sqlx pool are as many).
 const KEPT: usize = 4;
 
+/// Most of the file mapped: 64 GiB.
+const MMAP_BYTES: i64 = 1 << 36;
+
 impl DirectReader {
     pub(crate) fn new(path: PathBuf) -> Self {
         Self { path, idle: Arc::new(Mutex::new(Vec::new())) }
@@ -180,7 +183,11 @@ impl DirectReader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         c.busy_timeout(std::time::Duration::from_secs(10))?;
-        c.pragma_update(None, "cache_size", -65536)?;
+        // Pages are read from the operating system's cache in place, mapped, rather than
+        // copied into a page cache of the connection's own that every new connection
+        // would first have to fill (the kernel zeroing each page it hands out: 9 % of a
+        // rescore). The mapping is address space, not memory.
+        c.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         // One statement per size of `statement_chunks` and per query.
         c.set_prepared_statement_cache_capacity(256);
         Ok(c)

@@ -477,14 +477,24 @@ impl<'a> Bound<'a> {
         Bound { ctx: with_vars(self.ctx.new_inner_scope(), vars), events: self.events, now: self.now }
     }
 
-    pub(super) fn context(&self, counts: &[EventCount]) -> cel::Context<'_, 'a> {
+    /// Evaluates `ast`, with the `events(kind, days)` counts it reads (`counts`) as
+    /// variables of a scope of their own; an expression without any is evaluated in
+    /// these variables' own scope, one fewer for every name it looks up.
+    pub(super) fn resolve(
+        &self,
+        ast: &cel::common::ast::IdedExpr,
+        counts: &[EventCount],
+    ) -> Result<cel::Value, ExecutionError> {
+        if counts.is_empty() {
+            return self.ctx.resolve(ast);
+        }
         let mut ctx = self.ctx.new_inner_scope();
         for (n, c) in counts.iter().enumerate() {
             let count =
                 self.events.iter().filter(|e| e.kind == c.kind && days_between(e.at, self.now) < c.days).count();
             ctx.add_variable_as_val(format!("@events_{n}"), int(count as i64));
         }
-        ctx
+        ctx.resolve(ast)
     }
 }
 

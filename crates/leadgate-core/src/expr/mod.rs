@@ -176,8 +176,7 @@ impl Expression {
 
     /// Evaluates the expression on `facts`.
     pub fn evaluate(&self, facts: &facts::Bound<'_>) -> Result<cel::Value, EvalError> {
-        let ctx = facts.context(&self.counts);
-        ctx.resolve(&self.ast).map_err(|e| EvalError(describe_failure(&e)))
+        facts.resolve(&self.ast, &self.counts).map_err(|e| EvalError(describe_failure(&e)))
     }
 
     /// Evaluates an expression whose result is `bool`.
