@@ -6,6 +6,8 @@
 #
 #   bench/qualify.sh                  # SQLite, 100,000 demo contacts
 #   CONTACTS=1000000 bench/qualify.sh
+#   CONTACTS=1000000 ACTIVITY=5 bench/qualify.sh
+#                                     # five times the demo's activity: about ten events a contact
 #   LEADGATE_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test bench/qualify.sh
 #                                     # PostgreSQL instead, in a fresh schema dropped afterwards
 #
@@ -16,6 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONTACTS="${CONTACTS:-100000}"
+ACTIVITY="${ACTIVITY:-1}"
 WORK="$(mktemp -d)"
 PORT="${PORT:-18090}"
 PG_URL="${LEADGATE_BENCH_PG_URL:-}"
@@ -40,8 +43,8 @@ if [ -n "$PG_URL" ]; then
     echo "== PostgreSQL, schema $SCHEMA"
 fi
 
-echo "== demo --contacts $CONTACTS"
-"$BIN" demo --contacts "$CONTACTS" | tail -1
+echo "== demo --contacts $CONTACTS --activity $ACTIVITY"
+"$BIN" demo --contacts "$CONTACTS" --activity "$ACTIVITY" | tail -1
 
 MODEL="$WORK/model.toml"
 {
@@ -119,4 +122,4 @@ for label, make in [("known contact (assessed)", lambda i: {"contact_id": ids[i 
     print(f"   {label:36s} p50 {p(ms, .5):6.2f} ms   p99 {p(ms, .99):6.2f} ms")
 PY
 echo
-echo "reproduce: CONTACTS=$CONTACTS${PG_URL:+ LEADGATE_BENCH_PG_URL=$PG_URL} bench/qualify.sh"
+echo "reproduce: CONTACTS=$CONTACTS ACTIVITY=$ACTIVITY${PG_URL:+ LEADGATE_BENCH_PG_URL=$PG_URL} bench/qualify.sh"

@@ -140,11 +140,12 @@ pub async fn load(
     store: Arc<dyn Store>,
     contacts: usize,
     seed: u64,
+    activity: u32,
     now: Timestamp,
     mut progress: impl FnMut(usize),
 ) -> Result<Summary, AppError> {
     let end = Timestamp(now.0 - now.0.rem_euclid(MICROS_PER_DAY));
-    let world = Arc::new(World::new(contacts, seed, end));
+    let world = Arc::new(World::new(contacts, seed, activity, end));
     // Accounts go into the first chunk's transaction: an interrupted load leaves either
     // nothing or some contacts (which `demo` then refuses to add to), never orphans.
     let mut accounts = Some(world.accounts());
@@ -181,6 +182,8 @@ pub async fn load(
 struct World {
     seed: u64,
     contacts: usize,
+    /// Times the default activity (about two events a contact).
+    activity: u32,
     end: Timestamp,
     start: Timestamp,
     accounts: usize,
@@ -218,8 +221,15 @@ fn capitalise(s: &str) -> String {
 }
 
 impl World {
-    fn new(contacts: usize, seed: u64, end: Timestamp) -> Self {
-        Self { seed, contacts, end, start: Timestamp(end.0 - 365 * MICROS_PER_DAY), accounts: (contacts / 6).max(1) }
+    fn new(contacts: usize, seed: u64, activity: u32, end: Timestamp) -> Self {
+        Self {
+            seed,
+            contacts,
+            activity: activity.max(1),
+            end,
+            start: Timestamp(end.0 - 365 * MICROS_PER_DAY),
+            accounts: (contacts / 6).max(1),
+        }
     }
 
     fn domain(&self, i: usize) -> (String, String) {
@@ -357,7 +367,7 @@ impl World {
         }
         // Activity: more for contacts that went further.
         let depth = path.changes.len() as u32;
-        let n_events = rng.random_range(0..=2 + depth);
+        let n_events = rng.random_range(0..=(2 + depth) * self.activity);
         let horizon = (path.at.0 + 30 * MICROS_PER_DAY).min(self.end.0);
         for _ in 0..n_events {
             let at = Timestamp(rng.random_range(created.0..=horizon.max(created.0)));
@@ -473,7 +483,7 @@ mod tests {
     const DAY: Timestamp = Timestamp(1_790_000_000_000_000);
 
     fn generate(n: usize, seed: u64) -> Bulk {
-        World::new(n, seed, DAY).chunk(0, n)
+        World::new(n, seed, 1, DAY).chunk(0, n)
     }
 
     #[test]
@@ -485,8 +495,17 @@ mod tests {
     }
 
     #[test]
+    fn more_activity_gives_as_many_contacts_more_events() {
+        let usual = World::new(2_000, 5, 1, DAY).chunk(0, 2_000);
+        let busy = World::new(2_000, 5, 5, DAY).chunk(0, 2_000);
+        assert_eq!(usual.contacts.len(), busy.contacts.len());
+        let ratio = busy.events.len() as f64 / usual.events.len() as f64;
+        assert!((4.0..6.5).contains(&ratio), "{} events against {}", busy.events.len(), usual.events.len());
+    }
+
+    #[test]
     fn every_generated_history_obeys_the_lifecycle_rules_and_ends_at_the_contacts_stage() {
-        let world = World::new(3_000, 1, DAY);
+        let world = World::new(3_000, 1, 1, DAY);
         let bulk = world.chunk(0, 3_000);
         let account_ids: HashSet<_> = world.accounts().iter().map(|a| a.id).collect();
         let mut last: HashMap<Uuid, &StageChange> = HashMap::new();

@@ -70,6 +70,9 @@ enum Command {
         /// Seed of the generator: the same seed gives the same data.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Times the usual activity: 1 gives about two events a contact, 5 about ten.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=50))]
+        activity: u32,
     },
     /// Inspect and replay stored inquiries.
     #[command(subcommand)]
@@ -273,7 +276,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Serve { demo: with_demo, .. } => {
             if with_demo {
                 match app.store().totals().await?.contacts {
-                    0 => demo(&app, 5_000, 42).await?,
+                    0 => demo(&app, 5_000, 42, 1).await?,
                     n => eprintln!("the database already holds {n} contacts: no demo data loaded"),
                 }
             }
@@ -311,7 +314,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
             println!("{}", form.key);
             Ok(())
         }
-        Command::Demo { contacts, seed } => demo(&app, contacts, seed).await,
+        Command::Demo { contacts, seed, activity } => demo(&app, contacts, seed, activity).await,
         Command::Import { file, mapping, preset, dry_run, report } => {
             import(&app, &file, mapping.as_deref(), preset.as_deref(), dry_run, report.as_deref()).await
         }
@@ -689,7 +692,7 @@ async fn export(app: &App, kind: &str, format: &str, out: Option<&std::path::Pat
     Ok(())
 }
 
-async fn demo(app: &App, contacts: usize, seed: u64) -> Result<()> {
+async fn demo(app: &App, contacts: usize, seed: u64, activity: u32) -> Result<()> {
     let existing = app.store().totals().await?.contacts;
     if existing > 0 {
         bail!(
@@ -700,7 +703,8 @@ async fn demo(app: &App, contacts: usize, seed: u64) -> Result<()> {
         progress_bar(contacts as u64, "{spinner} demo data [{bar:40}] {pos}/{len} contacts ({per_sec}, {eta} left)");
     let started = std::time::Instant::now();
     let summary =
-        leadgate_app::demo::load(app.store().clone(), contacts, seed, app.now(), |n| bar.inc(n as u64)).await?;
+        leadgate_app::demo::load(app.store().clone(), contacts, seed, activity, app.now(), |n| bar.inc(n as u64))
+            .await?;
     bar.finish_and_clear();
     println!(
         "loaded {} contacts, {} accounts, {} responses, {} stage changes and {} events in {:.1} s",
