@@ -9,6 +9,7 @@ use leadgate_core::backtest::{History, Outcome, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
 use leadgate_core::expr::Expression;
 use leadgate_core::model::Qualification;
+use leadgate_core::scoring::Needs;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -154,11 +155,13 @@ impl App {
         let draft = Arc::new(expression);
         let compared = Arc::new(active.as_ref().map(|(_, e)| e.clone()));
         let compared_label = active.as_ref().map(|(d, _)| d.label()).unwrap_or_default();
+        // Only the parts of the assessment the definitions read are computed.
+        let needs = Needs::of(std::iter::once(draft.as_ref()).chain(compared.as_ref().as_ref()));
         let judge_apart = |histories: Vec<History>| {
             let (rules, draft, compared) = (rules.clone(), draft.clone(), compared.clone());
             crate::off_runtime("the backtest", move || {
                 split_over_cores(&histories, CONTACTS_PER_CORE, |part| {
-                    judge(&rules, &draft, compared.as_ref().as_ref(), part, as_of, (from, to))
+                    judge(&rules, &draft, compared.as_ref().as_ref(), needs, part, as_of, (from, to))
                 })
                 .into_iter()
                 .flatten()
@@ -287,6 +290,7 @@ fn judge(
     rules: &ActiveRules,
     draft: &Expression,
     compared: Option<&Expression>,
+    needs: Needs,
     histories: &[History],
     as_of: Timestamp,
     (from, to): (Option<Timestamp>, Option<Timestamp>),
@@ -300,7 +304,7 @@ fn judge(
         let Some(facts) = h.as_of(as_of) else { continue };
         // Scores and grades as the active model gives them at that date.
         let contact = facts.bind();
-        let a = rules.model.1.assess_bound(&facts, &contact);
+        let a = rules.model.1.assess_only(&facts, &contact, needs);
         let bound = contact.with_scores(&a.score_facts(facts.scores.likelihood), Some(a.grades()));
         let test = |e: &Expression| e.test(&bound).map_err(|e| e.0);
         judged.push(Judged {

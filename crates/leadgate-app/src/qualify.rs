@@ -310,9 +310,11 @@ impl Assessor {
         scores.into_iter().next().ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))
     }
 
-    /// What expressions read of `ids`, as of `now`; merged contacts are left out.
+    /// What expressions read of `ids`, as of `now`; merged contacts are left out. The
+    /// engagement score they had is left at 0 unless a rule of the active model reads it.
     pub async fn facts(&self, ids: &[Uuid], now: Timestamp) -> Result<Vec<ContactFacts>, AppError> {
         let store = &self.store;
+        let stored_engagement = self.rules().await?.model.1.reads_stored_engagement();
         let since = event_window_start(now);
         // A contact's last event is the latest of those read, when any were: only the
         // others' need a query of their own.
@@ -327,7 +329,7 @@ impl Assessor {
             Ok((events, last))
         };
         let (subjects, responses, (mut events_of, last)) =
-            tokio::try_join!(store.subjects(ids), store.responses_of(ids), events)?;
+            tokio::try_join!(store.subjects(ids, stored_engagement), store.responses_of(ids), events)?;
         let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
         Ok(subjects
             .into_iter()
@@ -337,14 +339,15 @@ impl Assessor {
                 let responses = responses_of.remove(&id).unwrap_or_default();
                 let last_response = responses.iter().map(|r| r.at).max();
                 let last_activity = [last.get(&id).copied(), last_response].into_iter().flatten().max();
-                let (scores, grades) = match &stored {
-                    Some((a, likelihood)) => {
-                        let (funnel, pain) = a.grades();
-                        (
-                            ScoreFacts { fit: a.fit, engagement: a.engagement_at(now), likelihood: *likelihood },
-                            Some((funnel.to_owned(), pain.to_owned())),
-                        )
-                    }
+                let (scores, grades) = match stored {
+                    Some(s) => (
+                        ScoreFacts {
+                            fit: s.fit,
+                            engagement: s.assessment.map_or(0.0, |a| a.engagement_at(now)),
+                            likelihood: s.likelihood,
+                        },
+                        Some((s.funnel_position, s.pain)),
+                    ),
                     None => (ScoreFacts::default(), None),
                 };
                 ContactFacts {

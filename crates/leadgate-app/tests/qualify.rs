@@ -135,6 +135,15 @@ async fn a_model_scores_contacts_when_they_act_and_explains_every_point(store: A
     app.rescore(&()).await.unwrap();
     let view = app.contact_view(ann).await.unwrap();
     assert_eq!((view.scores.fit, view.scores.model.as_str()), (20, "strict@1"));
+
+    // A fit rule may read the engagement a contact had before (Ann's 19).
+    let momentum =
+        format!("{MODEL}\n[[fit]]\nname = \"engaged before\"\nwhen = \"scores.engagement > 10.0\"\npoints = 1\n");
+    app.save_scoring_model("momentum", &momentum, &Actor::Operator).await.unwrap();
+    app.activate_scoring("momentum", None, &Actor::Operator).await.unwrap();
+    app.rescore(&()).await.unwrap();
+    assert_eq!(app.contact_view(ann).await.unwrap().scores.fit, 36);
+    assert_eq!(app.contact_view(bob.contact.id).await.unwrap().scores.fit, 0);
 }
 
 async fn a_definition_qualifies_only_while_active_and_can_be_rolled_back(store: Arc<dyn Store>) {

@@ -227,6 +227,13 @@ impl Model {
         Ok(Self { half_life_days: spec.half_life_days, spec, fit, engagement, funnel, pain })
     }
 
+    /// Whether a rule reads the engagement score the contact had before this
+    /// assessment (a fit rule may read the stored scores; every later rule reads the
+    /// fresh ones).
+    pub fn reads_stored_engagement(&self) -> bool {
+        self.fit.iter().any(|r| r.when.reads("scores", Some("engagement")))
+    }
+
     /// Scores and grades a contact, as of `facts.now`.
     pub fn assess(&self, facts: &ContactFacts) -> Assessment {
         self.assess_bound(facts, &facts.bind())
@@ -235,9 +242,19 @@ impl Model {
     /// [`Self::assess`], with the contact's variables already bound (`facts.bind()`),
     /// for a caller that goes on evaluating expressions on them.
     pub fn assess_bound(&self, facts: &ContactFacts, bound: &Bound<'_>) -> Assessment {
+        self.assess_only(facts, bound, Needs::ALL)
+    }
+
+    /// [`Self::assess_bound`], computing only what `needs` names: the other parts of
+    /// the assessment are left empty (no fit points, no engagement, the lowest
+    /// grades), for a caller that reads none of them, such as a backtest of a
+    /// definition that reads only the fit score.
+    pub fn assess_only(&self, facts: &ContactFacts, bound: &Bound<'_>, needs: Needs) -> Assessment {
+        // Grading rules read both scores.
+        let needs = if needs.grades { Needs::ALL } else { needs };
         let mut errors = Vec::new();
         let mut fit_factors = Vec::new();
-        for r in &self.fit {
+        for r in self.fit.iter().filter(|_| needs.fit) {
             match r.when.test(bound) {
                 Ok(true) => fit_factors.push(FitFactor { rule: r.name.clone(), points: r.points }),
                 Ok(false) => {}
@@ -249,7 +266,7 @@ impl Model {
             .iter()
             .map(|r| EngagementPart { rule: r.name.clone(), sum: 0.0, cap: r.cap, activities: 0 })
             .collect();
-        if !self.engagement.is_empty() {
+        if needs.engagement && !self.engagement.is_empty() {
             let activities = facts
                 .events
                 .iter()
@@ -269,6 +286,9 @@ impl Model {
             pain: Grade { grade: Pain::Low, reason: String::new() },
             errors,
         };
+        if !needs.grades {
+            return assessment;
+        }
         // Grading rules read the scores just given (and the grades last stored).
         let bound = bound.with_scores(&assessment.score_facts(facts.scores.likelihood), None);
         assessment.funnel = first_grade(&self.funnel, &bound, FunnelPosition::Tofu, "funnel", &mut assessment.errors);
@@ -306,6 +326,30 @@ impl Model {
                 }
             }
         }
+    }
+}
+
+/// The parts of an assessment a caller reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    pub fit: bool,
+    pub engagement: bool,
+    /// The funnel position and pain, which need both scores.
+    pub grades: bool,
+}
+
+impl Needs {
+    pub const ALL: Needs = Needs { fit: true, engagement: true, grades: true };
+
+    /// What expressions evaluated on the assessment's scores and grades may read.
+    pub fn of<'e>(expressions: impl IntoIterator<Item = &'e Expression>) -> Needs {
+        let mut needs = Needs { fit: false, engagement: false, grades: false };
+        for e in expressions {
+            needs.fit |= e.reads("scores", Some("fit"));
+            needs.engagement |= e.reads("scores", Some("engagement"));
+            needs.grades |= e.reads("funnel_position", None) || e.reads("pain", None);
+        }
+        needs
     }
 }
 
@@ -596,6 +640,26 @@ points = 5
         let rules: Vec<_> = a.fit_factors.iter().map(|f| f.rule.as_str()).collect();
         assert_eq!(rules, ["director or above", "big company"]);
         assert!(a.errors.is_empty(), "{:?}", a.errors);
+    }
+
+    #[test]
+    fn only_the_scores_a_definition_reads_are_computed_and_they_are_the_full_ones() {
+        let compile = |s: &str| crate::definition::compile_expression(s).unwrap();
+        let fit_only = compile("scores.fit > 30 && contact.country != ''");
+        let needs = Needs::of([&fit_only]);
+        assert_eq!(needs, Needs { fit: true, engagement: false, grades: false });
+        let engaged = compile("scores.engagement > 1.0 || responses.exists(r, r.offer == 'x')");
+        assert_eq!(Needs::of([&engaged]), Needs { fit: false, engagement: true, grades: false });
+        assert_eq!(Needs::of([&compile("pain == 'acute'")]), Needs { fit: false, engagement: false, grades: true });
+        assert_eq!(Needs::of([&fit_only, &engaged]), Needs { fit: true, engagement: true, grades: false });
+        let (model, facts) = (model(), ann());
+        let bound = facts.bind();
+        let full = model.assess_bound(&facts, &bound);
+        let fit = model.assess_only(&facts, &bound, Needs::of([&fit_only]));
+        assert_eq!((fit.fit, &fit.fit_factors), (full.fit, &full.fit_factors));
+        assert_eq!(fit.engagement_at(NOW), 0.0, "engagement was not computed");
+        let grades = model.assess_only(&facts, &bound, Needs { fit: false, engagement: false, grades: true });
+        assert_eq!(grades, full, "grading needs both scores: everything is computed");
     }
 
     #[test]

@@ -162,9 +162,9 @@ pub(crate) struct DirectReader {
     idle: Arc<Mutex<Vec<rusqlite::Connection>>>,
 }
 
-/// Connections kept idle: one per blocking read that may run at once (the readers of
-/// the sqlx pool are as many).
-const KEPT: usize = 4;
+/// Connections kept idle: as many as the reads that run at once (a backtest reads
+/// seven tables of a batch together), so that none is opened anew for every batch.
+const KEPT: usize = 8;
 
 /// Reads of this many keys or fewer run on the calling thread.
 const INLINE_KEYS: usize = 16;

@@ -41,8 +41,20 @@ pub struct Subject {
     pub contact: Contact,
     pub account: Option<Account>,
     pub qualification: Qualification,
-    /// Its last assessment and likelihood, once assessed.
-    pub stored: Option<(leadgate_core::scoring::Assessment, Option<f64>)>,
+    /// Its last scores, once assessed.
+    pub stored: Option<StoredScores>,
+}
+
+/// A contact's scores as last written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredScores {
+    pub fit: i64,
+    pub funnel_position: String,
+    pub pain: String,
+    pub likelihood: Option<f64>,
+    /// The whole assessment, which the engagement score at a later moment is computed
+    /// from, when asked for: reading it costs more than the rest of the contact.
+    pub assessment: Option<leadgate_core::scoring::Assessment>,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -162,7 +174,7 @@ pub trait Store: Send + Sync + 'static {
     // What expressions read of contacts, for many at once.
     /// The contacts with these ids (merged ones included, as they are), each with its
     /// account, qualification fields and stored scores, read together.
-    async fn subjects(&self, ids: &[Uuid]) -> Result<Vec<Subject>>;
+    async fn subjects(&self, ids: &[Uuid], with_assessment: bool) -> Result<Vec<Subject>>;
     /// The contacts with these ids (merged ones included, as they are).
     async fn contacts_with_ids(&self, ids: &[Uuid]) -> Result<Vec<Contact>>;
     /// The ids of contacts that are not merged into another, after `after`, in id order.

@@ -435,15 +435,18 @@ impl TryFrom<InboxRow> for InboxItem {
 /// [`CONTACT_COLUMNS`] of `contacts c`, then the qualification, the account's
 /// domain, name and creation and the stored assessment and likelihood, of `accounts a`
 /// and `contact_scores s` joined to it.
-pub(crate) fn subject_columns() -> &'static str {
-    static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+pub(crate) fn subject_columns(with_assessment: bool) -> &'static str {
+    fn columns(assessment: &str) -> String {
         format!(
             "{}, c.qualification AS qualification, a.domain AS account_domain, a.name AS account_name, \
-             a.created_at AS account_created_at, s.assessment AS assessment, s.likelihood AS likelihood",
+             a.created_at AS account_created_at, s.fit AS stored_fit, s.funnel_position AS stored_funnel, \
+             s.pain AS stored_pain, {assessment} AS assessment, s.likelihood AS likelihood",
             contact_columns_of_c()
         )
-    });
-    &COLUMNS
+    }
+    static WITH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| columns("s.assessment"));
+    static WITHOUT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| columns("NULL"));
+    if with_assessment { &WITH } else { &WITHOUT }
 }
 
 /// [`CONTACT_COLUMNS`] prefixed with `c.`, for joins.
@@ -459,6 +462,9 @@ pub(crate) struct SubjectRow {
     account_domain: Option<String>,
     account_name: Option<String>,
     account_created_at: Option<i64>,
+    stored_fit: Option<i64>,
+    stored_funnel: Option<String>,
+    stored_pain: Option<String>,
     assessment: Option<Json<leadgate_core::scoring::Assessment>>,
     likelihood: Option<f64>,
 }
@@ -477,7 +483,16 @@ impl TryFrom<SubjectRow> for crate::Subject {
             contact,
             account,
             qualification: r.qualification.0,
-            stored: r.assessment.map(|a| (a.0, r.likelihood)),
+            stored: match (r.stored_fit, r.stored_funnel, r.stored_pain) {
+                (Some(fit), Some(funnel_position), Some(pain)) => Some(crate::StoredScores {
+                    fit,
+                    funnel_position,
+                    pain,
+                    likelihood: r.likelihood,
+                    assessment: r.assessment.map(|a| a.0),
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -645,6 +660,9 @@ crate::direct::from_sqlite!(SubjectRow {
     account_domain,
     account_name,
     account_created_at,
+    stored_fit,
+    stored_funnel,
+    stored_pain,
     assessment,
     likelihood,
 });

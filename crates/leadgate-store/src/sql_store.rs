@@ -665,11 +665,11 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(StoredEvent::from).collect())
             }
 
-            async fn subjects(&self, ids: &[Uuid]) -> Result<Vec<crate::Subject>> {
+            async fn subjects(&self, ids: &[Uuid], with_assessment: bool) -> Result<Vec<crate::Subject>> {
                 let sql = format!(
                     "SELECT {} FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id \
                      LEFT JOIN contact_scores s ON s.contact_id = c.id WHERE c.id IN (",
-                    crate::rows::subject_columns()
+                    crate::rows::subject_columns(with_assessment)
                 );
                 let rows: Vec<crate::rows::SubjectRow> = self.rows_in(&sql, &[], ids, ")").await?;
                 let mut subjects: Vec<crate::Subject> = rows.into_iter().map(crate::Subject::try_from).collect::<Result<_>>()?;

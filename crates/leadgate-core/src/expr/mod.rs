@@ -174,6 +174,15 @@ impl Expression {
         self.required_kind.as_deref()
     }
 
+    /// Whether evaluating the expression may read `variable.field` (or, without a
+    /// field, `variable` at all). A variable used otherwise than by reading a field of
+    /// it (passed whole to a function, compared) counts as reading every field. What
+    /// an evaluation must have computed for the expression, such as the scores a
+    /// definition reads.
+    pub fn reads(&self, variable: &str, field: Option<&str>) -> bool {
+        reads_in(&self.ast, variable, field)
+    }
+
     /// Evaluates the expression on `facts`.
     pub fn evaluate(&self, facts: &facts::Bound<'_>) -> Result<cel::Value, EvalError> {
         facts.resolve(&self.ast, &self.counts).map_err(|e| EvalError(describe_failure(&e)))
@@ -266,6 +275,30 @@ fn leading_kind_test(e: &IdedExpr) -> Option<String> {
             }
         }
         _ => None,
+    }
+}
+
+fn reads_in(e: &IdedExpr, variable: &str, field: Option<&str>) -> bool {
+    match &e.expr {
+        Expr::Select(s) if matches!(&s.operand.expr, Expr::Ident(name) if name == variable) => {
+            field.is_none_or(|f| f == s.field)
+        }
+        Expr::Ident(name) => name == variable,
+        Expr::Call(c) => c.target.iter().map(|t| &**t).chain(&c.args).any(|a| reads_in(a, variable, field)),
+        Expr::Select(s) => reads_in(&s.operand, variable, field),
+        Expr::List(l) => l.elements.iter().any(|item| reads_in(item, variable, field)),
+        Expr::Map(m) => m.entries.iter().any(|entry| match &entry.expr {
+            cel::common::ast::EntryExpr::MapEntry(me) => {
+                reads_in(&me.key, variable, field) || reads_in(&me.value, variable, field)
+            }
+            _ => true,
+        }),
+        Expr::Comprehension(c) => [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result]
+            .into_iter()
+            .any(|part| reads_in(part, variable, field)),
+        Expr::Literal(_) => false,
+        // Anything else: assume it reads.
+        _ => true,
     }
 }
 
