@@ -276,6 +276,9 @@ impl Model {
                 self.add(&mut parts, bound, &a, facts.now, &mut errors);
             }
         }
+        // A rule that no activity satisfied contributes nothing, now or later: it is not
+        // kept (most contacts satisfy few rules, and every contact's assessment is stored).
+        parts.retain(|p| p.activities > 0);
         let mut assessment = Assessment {
             fit: fit_factors.iter().map(|f| f.points).sum(),
             fit_factors,
