@@ -219,35 +219,41 @@ impl Assessor {
         Ok(report)
     }
 
-    /// Assesses every live contact, a batch at a time in id order, each batch read
-    /// while the one before is evaluated, and evaluated while that one is written: the
-    /// reading, the evaluating over the cores and the writing overlap. `done` hears of
-    /// each batch's report.
+    /// Assesses every live contact, a batch at a time in id order: each batch is read
+    /// while the one before is evaluated (over the cores) and the one before that is
+    /// written, so that reading, evaluating and writing overlap. `done` hears of each
+    /// batch's report.
     pub(crate) async fn assess_every(&self, mut done: impl FnMut(&AssessReport)) -> Result<AssessReport, AppError> {
         let rules = self.rules().await?;
-        let mut report = AssessReport::default();
         let mut batches = LiveContacts::new(self.store.as_ref());
-        let mut evaluating = None;
-        // Only this holds claims while waiting for another (that of the next batch):
-        // every other claimant takes one at a time, so none waits for this in turn.
-        while let Some(ids) = batches.next().await? {
-            let claim = self.claims.claim(&ids).await;
-            let now = self.clock.now();
-            let facts = self.facts(&ids, now).await?;
-            let next = (claim, evaluate_apart(rules.clone(), facts, now));
-            if let Some((claim, evaluated)) = evaluating.replace(next) {
-                let part = self.commit(evaluated.await?).await?;
+        // One batch waits between the reading and the writing: with the one being read,
+        // the one evaluated and the one written, at most four are claimed at once.
+        let (evaluating, mut evaluated) = tokio::sync::mpsc::channel(1);
+        let reading = async {
+            // Only this holds claims while waiting for another (that of the next batch):
+            // every other claimant takes one at a time, so none waits for this in turn.
+            while let Some(ids) = batches.next().await? {
+                let claim = self.claims.claim(&ids).await;
+                let now = self.clock.now();
+                let facts = self.facts(&ids, now).await?;
+                if evaluating.send((claim, evaluate_apart(rules.clone(), facts, now))).await.is_err() {
+                    break; // the writing stopped, and says why
+                }
+            }
+            drop(evaluating);
+            Ok::<_, AppError>(())
+        };
+        let writing = async {
+            let mut report = AssessReport::default();
+            while let Some((claim, batch)) = evaluated.recv().await {
+                let part = self.commit(batch.await?).await?;
                 drop(claim);
                 done(&part);
                 report.absorb(part);
             }
-        }
-        if let Some((claim, evaluated)) = evaluating {
-            let part = self.commit(evaluated.await?).await?;
-            drop(claim);
-            done(&part);
-            report.absorb(part);
-        }
+            Ok(report)
+        };
+        let ((), report) = tokio::try_join!(reading, writing)?;
         Ok(report)
     }
 
