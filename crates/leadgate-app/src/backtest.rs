@@ -9,7 +9,7 @@ use leadgate_core::backtest::{History, Outcome, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
 use leadgate_core::expr::Expression;
 use leadgate_core::model::Qualification;
-use leadgate_core::scoring::Needs;
+use leadgate_core::scoring::{Needs, Remembered};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -296,6 +296,7 @@ fn judge(
     (from, to): (Option<Timestamp>, Option<Timestamp>),
 ) -> Vec<Judged> {
     let mut judged = Vec::with_capacity(histories.len());
+    let mut remembered = Remembered::default();
     for h in histories {
         let created = h.contact.created_at;
         if from.is_some_and(|f| created < f) || to.is_some_and(|t| created >= t) {
@@ -304,7 +305,7 @@ fn judge(
         let Some(facts) = h.as_of(as_of) else { continue };
         // Scores and grades as the active model gives them at that date.
         let contact = facts.bind();
-        let a = rules.model.1.assess_only(&facts, &contact, needs);
+        let a = rules.model.1.assess_only(&facts, &contact, needs, &mut remembered);
         let bound = contact.with_scores(&a.score_facts(facts.scores.likelihood), Some(a.grades()));
         let test = |e: &Expression| e.test(&bound).map_err(|e| e.0);
         judged.push(Judged {

@@ -18,7 +18,7 @@ use leadgate_core::expr::facts::{ContactFacts, EventFact, ScoreFacts};
 use leadgate_core::lifecycle::{Actor, Stage};
 use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
-use leadgate_core::scoring::{ContactScores, Model, ModelSpec};
+use leadgate_core::scoring::{ContactScores, Model, ModelSpec, Needs, Remembered};
 use leadgate_core::{StageChange, Timestamp};
 use leadgate_store::{Store, Subject, Tx};
 use serde::Serialize;
@@ -422,9 +422,10 @@ fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Eval
     let mut scores = Vec::with_capacity(facts.len());
     let mut moves = Vec::new();
     let mut predictions = rules.likelihood.as_ref().map(|l| l.predict(facts).into_iter());
+    let mut remembered = Remembered::default();
     for f in facts {
         let bound = f.bind();
-        let a = rules.model.1.assess_bound(f, &bound);
+        let a = rules.model.1.assess_only(f, &bound, Needs::ALL, &mut remembered);
         let prediction = predictions.as_mut().and_then(Iterator::next);
         for e in &a.errors {
             report.fail(e.rule.clone(), &e.message);

@@ -17,10 +17,12 @@
 //! reading the history again ([`Assessment::engagement_at`]).
 
 use crate::Timestamp;
-use crate::expr::facts::{ActivityFacts, Bound, ContactFacts, ScoreFacts, days_between};
-use crate::expr::{ExprError, Expression, Scope, Type};
+use crate::expr::facts::{ActivityFacts, Bound, ContactFacts, Plain, ScoreFacts, days_between};
+use crate::expr::{EvalError, ExprError, Expression, Scope, Type};
 use crate::time::MICROS_PER_SECOND;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 pub const MAX_RULES: usize = 100;
 pub const MAX_POINTS: i64 = 1_000;
@@ -138,6 +140,10 @@ pub struct Rule {
     pub when: Expression,
     pub points: i64,
     pub cap: Option<i64>,
+    /// For an engagement rule that reads nothing but these fields of the activity (not
+    /// its properties, not the contact, no event counts): what it gives for one
+    /// activity it gives for any activity alike in them (see [`Remembered`]).
+    pub plain_fields: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -242,14 +248,21 @@ impl Model {
     /// [`Self::assess`], with the contact's variables already bound (`facts.bind()`),
     /// for a caller that goes on evaluating expressions on them.
     pub fn assess_bound(&self, facts: &ContactFacts, bound: &Bound<'_>) -> Assessment {
-        self.assess_only(facts, bound, Needs::ALL)
+        self.assess_only(facts, bound, Needs::ALL, &mut Remembered::default())
     }
 
     /// [`Self::assess_bound`], computing only what `needs` names: the other parts of
     /// the assessment are left empty (no fit points, no engagement, the lowest
     /// grades), for a caller that reads none of them, such as a backtest of a
-    /// definition that reads only the fit score.
-    pub fn assess_only(&self, facts: &ContactFacts, bound: &Bound<'_>, needs: Needs) -> Assessment {
+    /// definition that reads only the fit score. `remembered` carries what engagement
+    /// rules gave for activities from one contact to the next.
+    pub fn assess_only(
+        &self,
+        facts: &ContactFacts,
+        bound: &Bound<'_>,
+        needs: Needs,
+        remembered: &mut Remembered,
+    ) -> Assessment {
         // Grading rules read both scores.
         let needs = if needs.grades { Needs::ALL } else { needs };
         let mut errors = Vec::new();
@@ -273,7 +286,7 @@ impl Model {
                 .map(ActivityFacts::of_event)
                 .chain(facts.responses.iter().map(ActivityFacts::of_response));
             for a in activities {
-                self.add(&mut parts, bound, &a, facts.now, &mut errors);
+                self.add(&mut parts, bound, &a, facts.now, remembered, &mut errors);
             }
         }
         // A rule that no activity satisfied contributes nothing, now or later: it is not
@@ -307,16 +320,24 @@ impl Model {
         contact: &Bound<'_>,
         activity: &ActivityFacts<'_>,
         now: Timestamp,
+        remembered: &mut Remembered,
         errors: &mut Vec<RuleFailure>,
     ) {
         let decay = decay(now.0 - activity.at.0, self.half_life_days);
         let mut bound = None;
-        for (r, part) in self.engagement.iter().zip(parts.iter_mut()) {
+        for (i, (r, part)) in self.engagement.iter().zip(parts.iter_mut()).enumerate() {
             if r.when.required_kind().is_some_and(|kind| kind != activity.kind) {
                 continue;
             }
-            let bound = bound.get_or_insert_with(|| contact.with_activity(activity));
-            match r.when.test(bound) {
+            let mut test = || r.when.test(bound.get_or_insert_with(|| contact.with_activity(activity)));
+            let result = match &r.plain_fields {
+                Some(fields) => {
+                    let key: Vec<Plain<'_>> = fields.iter().filter_map(|f| activity.plain(f, now)).collect();
+                    remembered.get_or(i, &key, test)
+                }
+                None => test(),
+            };
+            match result {
                 Ok(true) => {
                     part.sum += r.points as f64 * decay;
                     part.activities += 1;
@@ -329,6 +350,73 @@ impl Model {
                 }
             }
         }
+    }
+}
+
+/// What engagement rules gave for activities, kept from one contact to the next: a
+/// rule whose `plain_fields` are set gives the same for any two activities alike in
+/// them, and activities are alike far more often than not (the same pages, kinds and
+/// days), so each rule is evaluated once for each distinct activity rather than for
+/// every one.
+#[derive(Default)]
+pub struct Remembered {
+    by_hash: HashMap<u64, Vec<Seen>>,
+    kept: usize,
+}
+
+/// A rule, the fields of an activity it read, and what it gave.
+type Seen = (usize, Vec<Kept>, Result<bool, EvalError>);
+
+/// A remembered field value.
+#[derive(PartialEq)]
+enum Kept {
+    Text(String),
+    Int(i64),
+}
+
+impl Kept {
+    fn is(&self, p: &Plain<'_>) -> bool {
+        match (self, p) {
+            (Kept::Text(a), Plain::Text(b)) => a == b,
+            (Kept::Int(a), Plain::Int(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Results remembered at most: beyond, rules are evaluated without remembering.
+const REMEMBERED: usize = 100_000;
+
+impl Remembered {
+    /// What rule `rule` gave for an activity with these `fields`, or `evaluate()`.
+    fn get_or(
+        &mut self,
+        rule: usize,
+        fields: &[Plain<'_>],
+        evaluate: impl FnOnce() -> Result<bool, EvalError>,
+    ) -> Result<bool, EvalError> {
+        let mut h = std::hash::DefaultHasher::new();
+        (rule, fields).hash(&mut h);
+        let hash = h.finish();
+        let same = |(r, kept, _): &&Seen| {
+            *r == rule && kept.len() == fields.len() && kept.iter().zip(fields).all(|(k, f)| k.is(f))
+        };
+        if let Some((_, _, result)) = self.by_hash.get(&hash).and_then(|seen| seen.iter().find(same)) {
+            return result.clone();
+        }
+        let result = evaluate();
+        if self.kept < REMEMBERED {
+            self.kept += 1;
+            let kept = fields
+                .iter()
+                .map(|f| match f {
+                    Plain::Text(s) => Kept::Text((*s).to_owned()),
+                    Plain::Int(i) => Kept::Int(*i),
+                })
+                .collect();
+            self.by_hash.entry(hash).or_default().push((rule, kept, result.clone()));
+        }
+        result
     }
 }
 
@@ -413,7 +501,11 @@ fn rules(section: &str, specs: &[RuleSpec], scope: Scope, capped: bool) -> Resul
             message: e.message.clone(),
             expression: Some(e),
         })?;
-        out.push(Rule { name: s.name.trim().to_owned(), when, points: s.points, cap: s.cap });
+        let plain_fields = (scope == Scope::Activity && !when.reads("contact", None) && when.event_counts().is_empty())
+            .then(|| when.fields_read("activity"))
+            .flatten()
+            .filter(|fields| fields.iter().all(|f| f != "props"));
+        out.push(Rule { name: s.name.trim().to_owned(), when, points: s.points, cap: s.cap, plain_fields });
     }
     Ok(out)
 }
@@ -658,11 +750,53 @@ points = 5
         let (model, facts) = (model(), ann());
         let bound = facts.bind();
         let full = model.assess_bound(&facts, &bound);
-        let fit = model.assess_only(&facts, &bound, Needs::of([&fit_only]));
+        let fit = model.assess_only(&facts, &bound, Needs::of([&fit_only]), &mut Remembered::default());
         assert_eq!((fit.fit, &fit.fit_factors), (full.fit, &full.fit_factors));
         assert_eq!(fit.engagement_at(NOW), 0.0, "engagement was not computed");
-        let grades = model.assess_only(&facts, &bound, Needs { fit: false, engagement: false, grades: true });
+        let needs = Needs { fit: false, engagement: false, grades: true };
+        let grades = model.assess_only(&facts, &bound, needs, &mut Remembered::default());
         assert_eq!(grades, full, "grading needs both scores: everything is computed");
+    }
+
+    #[test]
+    fn rules_remembered_across_contacts_give_what_each_contact_earns() {
+        let text = r#"
+[[engagement]]
+name = "recent views"
+when = "activity.kind == 'page_view' && activity.days_ago < 3 && activity.url.endsWith('/page_view')"
+points = 2
+
+[[engagement]]
+name = "directors reading"
+when = "activity.kind == 'page_view' && contact.title.contains('Director')"
+points = 5
+
+[[engagement]]
+name = "anything with properties"
+when = "activity.props.size() >= 0"
+points = 1
+"#;
+        let model = Model::compile(ModelSpec::parse(text).unwrap()).unwrap();
+        let plain: Vec<_> = model.engagement.iter().map(|r| r.plain_fields.clone()).collect();
+        assert_eq!(plain[0].as_deref(), Some(&["kind".to_owned(), "days_ago".into(), "url".into()][..]));
+        assert_eq!(plain[1], None, "it reads the contact");
+        assert_eq!(plain[2], None, "it reads the properties");
+        let director = ann();
+        let mut other = ann();
+        other.contact.title = Some("Student".into());
+        // One memory for both, in either order, gives what each is given alone.
+        for (first, second) in [(&director, &other), (&other, &director)] {
+            let mut remembered = Remembered::default();
+            for facts in [first, second] {
+                let shared = model.assess_only(facts, &facts.bind(), Needs::ALL, &mut remembered);
+                assert_eq!(shared, model.assess(facts));
+            }
+        }
+        let part = |facts: &ContactFacts, rule: &str| {
+            model.assess(facts).engagement.iter().find(|p| p.rule == rule).map_or(0, |p| p.activities)
+        };
+        assert_eq!((part(&director, "directors reading"), part(&other, "directors reading")), (4, 0));
+        assert_eq!(part(&director, "recent views"), 3, "views 1, 1 and 2 days ago, not 5");
     }
 
     #[test]

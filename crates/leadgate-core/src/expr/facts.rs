@@ -191,24 +191,16 @@ impl<'a> Record<'a> {
                 }
                 _ => return None,
             },
-            Record::Activity(ref a, now) => {
-                let opt = |s: Option<&'a str>| string(s.unwrap_or(""));
-                match name {
-                    "source" => string(a.source),
-                    "kind" => string(a.kind),
-                    "days_ago" => int(days_between(a.at, now)),
-                    "url" => opt(a.url),
-                    "channel" => opt(a.channel),
-                    "campaign" => opt(a.campaign),
-                    "offer" => opt(a.offer),
-                    "vendor" => opt(a.vendor),
-                    "props" => match a.props {
-                        Props::Json(j) => json(j),
-                        Props::Fields(m) => json_map(m),
-                    },
-                    _ => return None,
-                }
-            }
+            Record::Activity(ref a, now) => match name {
+                "props" => match a.props {
+                    Props::Json(j) => json(j),
+                    Props::Fields(m) => json_map(m),
+                },
+                _ => match a.plain(name, now)? {
+                    Plain::Text(s) => string(s),
+                    Plain::Int(i) => int(i),
+                },
+            },
         })
     }
 }
@@ -404,7 +396,30 @@ pub struct ActivityFacts<'a> {
     pub props: Props<'a>,
 }
 
+/// A field of an activity other than its properties: text or a whole number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Plain<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
 impl<'a> ActivityFacts<'a> {
+    /// The field `name` as of `now`, for every field but `props`.
+    pub fn plain(&self, name: &str, now: Timestamp) -> Option<Plain<'a>> {
+        let text = |s: Option<&'a str>| Plain::Text(s.unwrap_or(""));
+        Some(match name {
+            "source" => Plain::Text(self.source),
+            "kind" => Plain::Text(self.kind),
+            "days_ago" => Plain::Int(days_between(self.at, now)),
+            "url" => text(self.url),
+            "channel" => text(self.channel),
+            "campaign" => text(self.campaign),
+            "offer" => text(self.offer),
+            "vendor" => text(self.vendor),
+            _ => return None,
+        })
+    }
+
     pub fn of_event(e: &'a EventFact) -> Self {
         Self {
             source: "event",

@@ -180,7 +180,17 @@ impl Expression {
     /// an evaluation must have computed for the expression, such as the scores a
     /// definition reads.
     pub fn reads(&self, variable: &str, field: Option<&str>) -> bool {
-        reads_in(&self.ast, variable, field)
+        match self.fields_read(variable) {
+            None => true,
+            Some(fields) => field.map_or(!fields.is_empty(), |f| fields.iter().any(|r| r == f)),
+        }
+    }
+
+    /// The fields of `variable` the expression reads, or `None` when it uses the
+    /// variable otherwise than by reading fields of it (and so may read any).
+    pub fn fields_read(&self, variable: &str) -> Option<Vec<String>> {
+        let mut fields = Vec::new();
+        fields_in(&self.ast, variable, &mut fields).then_some(fields)
     }
 
     /// Evaluates the expression on `facts`.
@@ -278,28 +288,33 @@ fn leading_kind_test(e: &IdedExpr) -> Option<String> {
     }
 }
 
-fn reads_in(e: &IdedExpr, variable: &str, field: Option<&str>) -> bool {
-    match &e.expr {
+/// Adds to `fields` those of `variable` that `e` reads; false if `e` uses the variable
+/// otherwise (or holds something this does not look into).
+fn fields_in(e: &IdedExpr, variable: &str, fields: &mut Vec<String>) -> bool {
+    let children: Vec<&IdedExpr> = match &e.expr {
         Expr::Select(s) if matches!(&s.operand.expr, Expr::Ident(name) if name == variable) => {
-            field.is_none_or(|f| f == s.field)
-        }
-        Expr::Ident(name) => name == variable,
-        Expr::Call(c) => c.target.iter().map(|t| &**t).chain(&c.args).any(|a| reads_in(a, variable, field)),
-        Expr::Select(s) => reads_in(&s.operand, variable, field),
-        Expr::List(l) => l.elements.iter().any(|item| reads_in(item, variable, field)),
-        Expr::Map(m) => m.entries.iter().any(|entry| match &entry.expr {
-            cel::common::ast::EntryExpr::MapEntry(me) => {
-                reads_in(&me.key, variable, field) || reads_in(&me.value, variable, field)
+            if !fields.contains(&s.field) {
+                fields.push(s.field.clone());
             }
-            _ => true,
-        }),
-        Expr::Comprehension(c) => [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result]
-            .into_iter()
-            .any(|part| reads_in(part, variable, field)),
-        Expr::Literal(_) => false,
-        // Anything else: assume it reads.
-        _ => true,
-    }
+            return true;
+        }
+        Expr::Ident(name) => return name != variable,
+        Expr::Literal(_) => return true,
+        Expr::Select(s) => vec![&s.operand],
+        Expr::Call(c) => c.target.iter().map(|t| &**t).chain(&c.args).collect(),
+        Expr::List(l) => l.elements.iter().collect(),
+        Expr::Map(m) => {
+            let mut items = Vec::new();
+            for entry in &m.entries {
+                let cel::common::ast::EntryExpr::MapEntry(me) = &entry.expr else { return false };
+                items.extend([&me.key, &me.value]);
+            }
+            items
+        }
+        Expr::Comprehension(c) => vec![&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result],
+        _ => return false,
+    };
+    children.into_iter().all(|child| fields_in(child, variable, fields))
 }
 
 /// Replaces each `events("kind", days)` by a variable `@events_N` whose value the
