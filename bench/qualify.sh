@@ -8,6 +8,7 @@
 #   CONTACTS=1000000 bench/qualify.sh
 #   CONTACTS=1000000 ACTIVITY=5 bench/qualify.sh
 #                                     # five times the demo's activity: about ten events a contact
+#   CONTACTS=1000000 TRAIN=0 bench/qualify.sh    # without the (long) training step
 #   LEADGATE_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test bench/qualify.sh
 #                                     # PostgreSQL instead, in a fresh schema dropped afterwards
 #
@@ -19,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CONTACTS="${CONTACTS:-100000}"
 ACTIVITY="${ACTIVITY:-1}"
+TRAIN="${TRAIN:-1}"
 WORK="$(mktemp -d)"
 PORT="${PORT:-18090}"
 PG_URL="${LEADGATE_BENCH_PG_URL:-}"
@@ -96,8 +98,10 @@ echo "== backtest, 5-clause definition, as of 90 days ago"
 AS_OF=$(date -u -d '90 days ago' +%Y-%m-%d)
 /usr/bin/time -f "   wall %e s, peak RSS %M KB" "$BIN" backtest bench --as-of "$AS_OF" 2>&1 | sed -n 1,4p | cut -c1-160
 
-echo "== model train (likelihood of becoming a customer), then scoring every contact with it"
-/usr/bin/time -f "   wall %e s, peak RSS %M KB" "$BIN" model train 2>&1 | tail -4
+if [ "$TRAIN" != 0 ]; then
+    echo "== model train (likelihood of becoming a customer), then scoring every contact with it"
+    /usr/bin/time -f "   wall %e s, peak RSS %M KB" "$BIN" model train 2>&1 | tail -4
+fi
 
 echo "== event path: POST /v1/events for known contacts, one at a time"
 "$BIN" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
@@ -122,4 +126,4 @@ for label, make in [("known contact (assessed)", lambda i: {"contact_id": ids[i 
     print(f"   {label:36s} p50 {p(ms, .5):6.2f} ms   p99 {p(ms, .99):6.2f} ms")
 PY
 echo
-echo "reproduce: CONTACTS=$CONTACTS ACTIVITY=$ACTIVITY${PG_URL:+ LEADGATE_BENCH_PG_URL=$PG_URL} bench/qualify.sh"
+echo "reproduce: CONTACTS=$CONTACTS ACTIVITY=$ACTIVITY TRAIN=$TRAIN${PG_URL:+ LEADGATE_BENCH_PG_URL=$PG_URL} bench/qualify.sh"
