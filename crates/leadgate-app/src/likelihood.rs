@@ -117,9 +117,12 @@ impl App {
         let exclude = Exclusions::new(&options.exclude);
         let mut examples = Examples::default();
         let mut read = 0u64;
+        // What the model learns from reads no scores: the rules in force only decide
+        // whether the stored ones are read.
+        let rules = self.assessor.rules().await?;
         let mut batches = LiveContacts::new(self.store.as_ref());
         while let Some(ids) = batches.next().await? {
-            let (facts, changes) = tokio::try_join!(self.assessor.facts(&ids, now), async {
+            let (facts, changes) = tokio::try_join!(self.assessor.facts(&ids, now, &rules), async {
                 self.store.stage_changes_of(&ids).await.map_err(AppError::from)
             })?;
             let changes_of = by_contact(changes.iter().map(|c| (c.contact_id, c)));

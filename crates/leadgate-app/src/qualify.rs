@@ -212,7 +212,7 @@ impl Assessor {
         for batch in ids.chunks(ASSESS_BATCH) {
             let _claim = self.claims.claim(batch).await;
             let now = self.clock.now();
-            let facts = self.facts(batch, now).await?;
+            let facts = self.facts(batch, now, &rules).await?;
             let evaluated = evaluate_apart(rules.clone(), facts, now).await?;
             report.absorb(self.commit(evaluated).await?);
         }
@@ -226,8 +226,8 @@ impl Assessor {
     pub(crate) async fn assess_every(&self, mut done: impl FnMut(&AssessReport)) -> Result<AssessReport, AppError> {
         let rules = self.rules().await?;
         let mut batches = LiveContacts::new(self.store.as_ref());
-        // One batch waits between the reading and the writing: with the one being read,
-        // the one evaluated and the one written, at most four are claimed at once.
+        // One batch waits between the reading and the writing: with the one being read
+        // and the one being written, at most three are claimed at once.
         let (evaluating, mut evaluated) = tokio::sync::mpsc::channel(1);
         let reading = async {
             // Only this holds claims while waiting for another (that of the next batch):
@@ -235,7 +235,7 @@ impl Assessor {
             while let Some(ids) = batches.next().await? {
                 let claim = self.claims.claim(&ids).await;
                 let now = self.clock.now();
-                let facts = self.facts(&ids, now).await?;
+                let facts = self.facts(&ids, now, &rules).await?;
                 if evaluating.send((claim, evaluate_apart(rules.clone(), facts, now))).await.is_err() {
                     break; // the writing stopped, and says why
                 }
@@ -284,7 +284,7 @@ impl Assessor {
         let mut ids: Vec<Uuid> = arrived.iter().map(|(id, _)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut facts = self.facts(&ids, now).await?;
+        let mut facts = self.facts(&ids, now, &rules).await?;
         let since = event_window_start(now);
         let mut new_events = by_contact(arrived.iter().cloned());
         for f in &mut facts {
@@ -311,16 +311,21 @@ impl Assessor {
     /// Assesses one contact without storing the result (for a contact not yet assessed).
     pub async fn assess_unsaved(&self, id: Uuid, now: Timestamp) -> Result<ContactScores, AppError> {
         let rules = self.rules().await?;
-        let facts = self.facts(&[id], now).await?;
+        let facts = self.facts(&[id], now, &rules).await?;
         let (scores, _, _) = evaluate(&rules, &facts, now);
         scores.into_iter().next().ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))
     }
 
-    /// What expressions read of `ids`, as of `now`; merged contacts are left out. The
-    /// engagement score they had is left at 0 unless a rule of the active model reads it.
-    pub async fn facts(&self, ids: &[Uuid], now: Timestamp) -> Result<Vec<ContactFacts>, AppError> {
+    /// What the expressions of `rules` read of `ids`, as of `now`; merged contacts are
+    /// left out. The engagement score they had is left at 0 unless a rule reads it.
+    pub async fn facts(
+        &self,
+        ids: &[Uuid],
+        now: Timestamp,
+        rules: &ActiveRules,
+    ) -> Result<Vec<ContactFacts>, AppError> {
         let store = &self.store;
-        let stored_engagement = self.rules().await?.model.1.reads_stored_engagement();
+        let stored_engagement = rules.model.1.reads_stored_engagement();
         let since = event_window_start(now);
         // A contact's last event is the latest of those read, when any were: only the
         // others' need a query of their own.

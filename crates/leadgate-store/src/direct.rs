@@ -189,7 +189,8 @@ impl DirectReader {
         // Pages are read from the operating system's cache in place, mapped, rather than
         // copied into a page cache of the connection's own that every new connection
         // would first have to fill (the kernel zeroing each page it hands out: 9 % of a
-        // rescore). The mapping is address space, not memory.
+        // rescore). Mapped pages count in the process's resident size, but they are the
+        // file cache's, shared and given back under memory pressure (docs/benchmarks.md).
         c.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         // One statement per size of `statement_chunks` and per query.
         c.set_prepared_statement_cache_capacity(256);
