@@ -1,6 +1,6 @@
 //! Backtesting a lead definition on the contacts as they were at a past date.
 
-use crate::batch::{CONTACTS_PER_CORE, LiveContacts, accounts_of, by_contact, split_over_cores};
+use crate::batch::{CONTACTS_PER_CORE, LiveContacts, by_contact, split_over_cores};
 use crate::error::invalid;
 use crate::qualify::{ActiveRules, FailureCount};
 use crate::{App, AppError, ErrorKind};
@@ -8,10 +8,9 @@ use leadgate_core::Timestamp;
 use leadgate_core::backtest::{History, Outcome, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
 use leadgate_core::expr::Expression;
-use leadgate_core::model::Qualification;
 use leadgate_core::scoring::{Needs, Remembered};
+use leadgate_store::Subject;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -234,27 +233,25 @@ impl App {
     async fn histories(&self, ids: &[Uuid], as_of: Timestamp) -> Result<Vec<History>, AppError> {
         let s = &self.store;
         let since = leadgate_core::expr::event_window_start(as_of);
-        let (contacts, responses, events, stages, changes, qualifications) = tokio::try_join!(
-            s.contacts_with_ids(ids),
+        // Each contact with its account and qualification fields in one query.
+        let (subjects, responses, events, stages, changes) = tokio::try_join!(
+            s.subjects(ids, false),
             s.responses_of(ids),
             s.events_of(ids, since),
             s.stage_changes_of(ids),
             s.contact_changes_of(ids),
-            s.qualifications(ids),
         )?;
-        let accounts = accounts_of(s.as_ref(), &contacts).await?;
         let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
         let mut events_of = by_contact(events.into_iter().filter(|(_, e)| e.at <= as_of));
         let mut stages_of = by_contact(stages.into_iter().map(|c| (c.contact_id, c)));
         let mut changes_of = by_contact(changes.into_iter().map(|c| (c.contact_id, c)));
-        let mut qualifications: HashMap<Uuid, Qualification> = qualifications.into_iter().collect();
-        Ok(contacts
+        Ok(subjects
             .into_iter()
-            .map(|contact| {
+            .map(|Subject { contact, account, qualification, .. }| {
                 let id = contact.id;
                 History {
-                    account: contact.account_id.and_then(|a| accounts.get(&a).cloned()),
-                    qualification: qualifications.remove(&id).unwrap_or_default(),
+                    account,
+                    qualification,
                     responses: responses_of.remove(&id).unwrap_or_default(),
                     events: events_of.remove(&id).unwrap_or_default(),
                     stages: stages_of.remove(&id).unwrap_or_default(),

@@ -4,8 +4,7 @@
 
 use crate::AppError;
 use crate::qualify::ASSESS_BATCH;
-use leadgate_core::model::{Account, Contact};
-use leadgate_store::{Store, StoreError};
+use leadgate_store::Store;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -35,14 +34,6 @@ pub(crate) fn by_contact<T>(items: impl IntoIterator<Item = (Uuid, T)>) -> HashM
         grouped.entry(contact).or_default().push(item);
     }
     grouped
-}
-
-/// The accounts of these contacts, by id.
-pub(crate) async fn accounts_of(store: &dyn Store, contacts: &[Contact]) -> Result<HashMap<Uuid, Account>, StoreError> {
-    let mut ids: Vec<Uuid> = contacts.iter().filter_map(|c| c.account_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(store.accounts_by_ids(&ids).await?.into_iter().map(|a| (a.id, a)).collect())
 }
 
 /// Contacts fewer than this a part are evaluated on one thread: below it, starting a
