@@ -9,7 +9,7 @@ use leadgate_core::backtest::{History, Outcome, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
 use leadgate_core::expr::Expression;
 use leadgate_core::scoring::{Needs, Remembered};
-use leadgate_store::Subject;
+use leadgate_store::{Contacts, Subject};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -233,13 +233,15 @@ impl App {
     async fn histories(&self, ids: &[Uuid], as_of: Timestamp) -> Result<Vec<History>, AppError> {
         let s = &self.store;
         let since = leadgate_core::expr::event_window_start(as_of);
-        // Each contact with its account and qualification fields in one query.
+        // A batch of live contacts: read as a range of ids. Each contact comes with its
+        // account and qualification fields.
+        let batch = Contacts::Run(ids);
         let (subjects, responses, events, stages, changes) = tokio::try_join!(
-            s.subjects(ids, false),
-            s.responses_of(ids),
-            s.events_of(ids, since),
-            s.stage_changes_of(ids),
-            s.contact_changes_of(ids),
+            s.subjects(batch, false),
+            s.responses_of(batch),
+            s.events_of(batch, since),
+            s.stage_changes_of(batch),
+            s.contact_changes_of(batch),
         )?;
         let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
         let mut events_of = by_contact(events.into_iter().filter(|(_, e)| e.at <= as_of));

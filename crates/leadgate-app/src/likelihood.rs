@@ -122,8 +122,9 @@ impl App {
         let rules = self.assessor.rules().await?;
         let mut batches = LiveContacts::new(self.store.as_ref());
         while let Some(ids) = batches.next().await? {
-            let (facts, changes) = tokio::try_join!(self.assessor.facts(&ids, now, &rules), async {
-                self.store.stage_changes_of(&ids).await.map_err(AppError::from)
+            let batch = leadgate_store::Contacts::Run(&ids);
+            let (facts, changes) = tokio::try_join!(self.assessor.facts(batch, now, &rules), async {
+                self.store.stage_changes_of(batch).await.map_err(AppError::from)
             })?;
             let changes_of = by_contact(changes.iter().map(|c| (c.contact_id, c)));
             for f in &facts {

@@ -20,7 +20,7 @@ use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
 use leadgate_core::scoring::{ContactScores, Model, ModelSpec, Needs, Remembered};
 use leadgate_core::{StageChange, Timestamp};
-use leadgate_store::{Store, Subject, Tx};
+use leadgate_store::{Contacts, Store, Subject, Tx};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -212,7 +212,7 @@ impl Assessor {
         for batch in ids.chunks(ASSESS_BATCH) {
             let _claim = self.claims.claim(batch).await;
             let now = self.clock.now();
-            let facts = self.facts(batch, now, &rules).await?;
+            let facts = self.facts(Contacts::Ids(batch), now, &rules).await?;
             let evaluated = evaluate_apart(rules.clone(), facts, now).await?;
             report.absorb(self.commit(evaluated).await?);
         }
@@ -235,7 +235,7 @@ impl Assessor {
             while let Some(ids) = batches.next().await? {
                 let claim = self.claims.claim(&ids).await;
                 let now = self.clock.now();
-                let facts = self.facts(&ids, now, &rules).await?;
+                let facts = self.facts(Contacts::Run(&ids), now, &rules).await?;
                 if evaluating.send((claim, evaluate_apart(rules.clone(), facts, now))).await.is_err() {
                     break; // the writing stopped, and says why
                 }
@@ -284,7 +284,7 @@ impl Assessor {
         let mut ids: Vec<Uuid> = arrived.iter().map(|(id, _)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut facts = self.facts(&ids, now, &rules).await?;
+        let mut facts = self.facts(Contacts::Ids(&ids), now, &rules).await?;
         let since = event_window_start(now);
         let mut new_events = by_contact(arrived.iter().cloned());
         for f in &mut facts {
@@ -311,7 +311,7 @@ impl Assessor {
     /// Assesses one contact without storing the result (for a contact not yet assessed).
     pub async fn assess_unsaved(&self, id: Uuid, now: Timestamp) -> Result<ContactScores, AppError> {
         let rules = self.rules().await?;
-        let facts = self.facts(&[id], now, &rules).await?;
+        let facts = self.facts(Contacts::Ids(&[id]), now, &rules).await?;
         let (scores, _, _) = evaluate(&rules, &facts, now);
         scores.into_iter().next().ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))
     }
@@ -320,17 +320,17 @@ impl Assessor {
     /// left out. The engagement score they had is left at 0 unless a rule reads it.
     pub async fn facts(
         &self,
-        ids: &[Uuid],
+        contacts: Contacts<'_>,
         now: Timestamp,
         rules: &ActiveRules,
     ) -> Result<Vec<ContactFacts>, AppError> {
-        let store = &self.store;
+        let (store, ids) = (&self.store, contacts.ids());
         let stored_engagement = rules.model.1.reads_stored_engagement();
         let since = event_window_start(now);
         // A contact's last event is the latest of those read, when any were: only the
         // others' need a query of their own.
         let events = async {
-            let events = by_contact(store.events_of(ids, since).await?);
+            let events = by_contact(store.events_of(contacts, since).await?);
             let mut last: HashMap<Uuid, Timestamp> =
                 events.iter().filter_map(|(id, e)| Some((*id, e.iter().map(|e| e.at).max()?))).collect();
             let quiet: Vec<Uuid> = ids.iter().filter(|id| !events.contains_key(id)).copied().collect();
@@ -340,7 +340,7 @@ impl Assessor {
             Ok((events, last))
         };
         let (subjects, responses, (mut events_of, last)) =
-            tokio::try_join!(store.subjects(ids, stored_engagement), store.responses_of(ids), events)?;
+            tokio::try_join!(store.subjects(contacts, stored_engagement), store.responses_of(contacts), events)?;
         let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
         Ok(subjects
             .into_iter()

@@ -209,29 +209,27 @@ impl DirectReader {
         }
     }
 
-    /// `head` + a list of placeholders for `keys` + `tail`, in statements of the fixed
-    /// sizes of `statement_chunks`, with `lead` bound before the keys (`at >= $1 AND
-    /// contact_id IN (`); the rows of every statement, decoded.
+    /// The rows of `statements` (each SQL text with the ids it binds after `lead`),
+    /// decoded. A read for `keys` contacts or fewer (a request's own) runs on the
+    /// calling thread.
     pub(crate) async fn rows_in<R: FromSqlite + Send + 'static>(
         &self,
-        head: &str,
+        statements: Vec<(String, Vec<Uuid>)>,
         lead: &[i64],
-        keys: &[Uuid],
-        tail: &str,
+        keys: usize,
     ) -> Result<Vec<R>> {
-        if keys.len() <= INLINE_KEYS {
-            // A request's own few contacts: read here, which costs less than handing the
-            // read to a thread and waiting for it (a contact's rows are tens of µs).
+        if keys <= INLINE_KEYS {
+            // Read here, which costs less than handing the read to a thread and waiting
+            // for it (a contact's rows are tens of µs).
             let c = self.connection().map_err(from_rusqlite)?;
-            let rows = read_in(&c, head, lead, keys, tail);
+            let rows = read_all(&c, &statements, lead);
             self.give_back(c);
             return rows.map_err(from_rusqlite);
         }
-        let (reader, head, tail, lead, keys) =
-            (self.clone(), head.to_owned(), tail.to_owned(), lead.to_vec(), keys.to_vec());
+        let (reader, lead) = (self.clone(), lead.to_vec());
         tokio::task::spawn_blocking(move || {
             let c = reader.connection()?;
-            let rows = read_in(&c, &head, &lead, &keys, &tail);
+            let rows = read_all(&c, &statements, &lead);
             reader.give_back(c);
             rows
         })
@@ -241,26 +239,18 @@ impl DirectReader {
     }
 }
 
-fn read_in<R: FromSqlite>(
+fn read_all<R: FromSqlite>(
     c: &rusqlite::Connection,
-    head: &str,
+    statements: &[(String, Vec<Uuid>)],
     lead: &[i64],
-    keys: &[Uuid],
-    tail: &str,
 ) -> rusqlite::Result<Vec<R>> {
     let mut rows = Vec::new();
     // One read transaction, so that every statement sees the same committed state.
     let tx = c.unchecked_transaction()?;
-    for chunk in crate::sql_store::statement_chunks(keys) {
-        let mut sql = String::with_capacity(head.len() + tail.len() + 3 * chunk.len());
-        sql.push_str(head);
-        for i in 0..chunk.len() {
-            sql.push_str(if i == 0 { "?" } else { ", ?" });
-        }
-        sql.push_str(tail);
-        let mut statement = tx.prepare_cached(&sql)?;
+    for (sql, ids) in statements {
+        let mut statement = tx.prepare_cached(sql)?;
         let columns = Columns::of(&statement);
-        let params = lead.iter().map(|i| Param::Int(*i)).chain(chunk.iter().map(|k| Param::Id(*k)));
+        let params = lead.iter().map(|i| Param::Int(*i)).chain(ids.iter().map(|k| Param::Id(*k)));
         let mut found = statement.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = found.next()? {
             columns.next.set(0);

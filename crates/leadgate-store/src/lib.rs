@@ -35,6 +35,35 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
+/// The contacts a bulk read is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Contacts<'a> {
+    /// These contacts.
+    Ids(&'a [Uuid]),
+    /// These contacts, in id order, and every live contact whose id lies between the
+    /// first and the last: a batch of [`Store::live_contact_ids`]. Read as one range of
+    /// ids (one search of each index instead of one per contact); rows of other
+    /// contacts within the range (merged ones) are left out.
+    Run(&'a [Uuid]),
+}
+
+impl Contacts<'_> {
+    /// The contacts' ids.
+    pub fn ids(&self) -> &[Uuid] {
+        match self {
+            Contacts::Ids(ids) | Contacts::Run(ids) => ids,
+        }
+    }
+
+    /// Whether rows of contact `id` belong to the read.
+    pub fn holds(&self, id: &Uuid) -> bool {
+        match self {
+            Contacts::Ids(_) => true,
+            Contacts::Run(ids) => ids.binary_search(id).is_ok(),
+        }
+    }
+}
+
 /// A contact with what assessing it reads beside its history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subject {
@@ -174,22 +203,22 @@ pub trait Store: Send + Sync + 'static {
     // What expressions read of contacts, for many at once.
     /// The contacts with these ids (merged ones included, as they are), each with its
     /// account, qualification fields and stored scores, read together.
-    async fn subjects(&self, ids: &[Uuid], with_assessment: bool) -> Result<Vec<Subject>>;
+    async fn subjects(&self, contacts: Contacts<'_>, with_assessment: bool) -> Result<Vec<Subject>>;
     /// The contacts with these ids (merged ones included, as they are).
     async fn contacts_with_ids(&self, ids: &[Uuid]) -> Result<Vec<Contact>>;
     /// The ids of contacts that are not merged into another, after `after`, in id order.
     async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>>;
     /// The responses of these contacts, oldest first.
-    async fn responses_of(&self, contacts: &[Uuid]) -> Result<Vec<Response>>;
+    async fn responses_of(&self, contacts: Contacts<'_>) -> Result<Vec<Response>>;
     /// The events of these contacts at or after `since`.
-    async fn events_of(&self, contacts: &[Uuid], since: Timestamp) -> Result<Vec<(Uuid, EventFact)>>;
+    async fn events_of(&self, contacts: Contacts<'_>, since: Timestamp) -> Result<Vec<(Uuid, EventFact)>>;
     /// When each of these contacts' latest event happened.
     async fn last_events(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Timestamp)>>;
     async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>>;
     /// The stage changes of these contacts, oldest first.
-    async fn stage_changes_of(&self, contacts: &[Uuid]) -> Result<Vec<StageChange>>;
+    async fn stage_changes_of(&self, contacts: Contacts<'_>) -> Result<Vec<StageChange>>;
     /// The recorded field changes of these contacts, oldest first.
-    async fn contact_changes_of(&self, contacts: &[Uuid]) -> Result<Vec<ContactChange>>;
+    async fn contact_changes_of(&self, contacts: Contacts<'_>) -> Result<Vec<ContactChange>>;
     async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<ContactScores>>;
 
     // Scoring models and lead definitions.

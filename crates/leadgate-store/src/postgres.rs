@@ -4,7 +4,6 @@
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
-use uuid::Uuid;
 
 pub struct PgStore {
     pub(crate) write: PgPool,
@@ -34,30 +33,29 @@ impl PgStore {
         self.write.close().await;
     }
 
-    /// `head` + a list of placeholders for `keys` + `tail`, in statements of the fixed
-    /// sizes of `statement_chunks`, with `lead` bound first (`$1` … in `head`); every
-    /// statement's rows. SQLite's store reads the same SQL directly
-    /// (`DirectReader::rows_in`).
-    pub(crate) async fn rows_in<R>(&self, head: &str, lead: &[i64], keys: &[Uuid], tail: &str) -> crate::Result<Vec<R>>
+    /// The rows of `select` over `contacts` by `column`, then `tail`, with `lead`
+    /// bound first (`$1` … in `select`): see [`crate::sql_store::statements`]. SQLite's
+    /// store reads the same SQL directly (`DirectReader::rows_in`).
+    pub(crate) async fn rows_in<R>(
+        &self,
+        select: &str,
+        column: &str,
+        lead: &[i64],
+        contacts: crate::Contacts<'_>,
+        tail: &str,
+    ) -> crate::Result<Vec<R>>
     where
         R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
     {
         let mut conn = self.read.acquire().await?;
         let mut rows = Vec::new();
-        for chunk in crate::sql_store::statement_chunks(keys) {
-            let mut sql = String::with_capacity(head.len() + tail.len() + 7 * chunk.len());
-            sql.push_str(head);
-            for i in 0..chunk.len() {
-                let sep = if i == 0 { "" } else { ", " };
-                sql.push_str(&format!("{sep}${}", lead.len() + i + 1));
-            }
-            sql.push_str(tail);
+        for (sql, ids) in crate::sql_store::statements(select, column, lead.len(), contacts, tail) {
             let mut query = sqlx::query_as::<_, R>(&sql);
             for l in lead {
                 query = query.bind(*l);
             }
-            for k in chunk {
-                query = query.bind(*k);
+            for id in ids {
+                query = query.bind(id);
             }
             rows.extend(query.persistent(true).fetch_all(&mut *conn).await?);
         }

@@ -32,6 +32,34 @@ pub(crate) fn statement_sizes(mut n: usize) -> impl Iterator<Item = usize> {
     })
 }
 
+/// The statements that read `select` (ending in `WHERE ` or `AND `, with `lead`
+/// numbered parameters of its own) for `contacts` by `column`, then `tail`: each
+/// statement's SQL, numbered parameters after the lead, and the ids it binds. A list
+/// of ids takes statements of the sizes of [`statement_chunks`]; a run of ids, one
+/// statement over the range from its first to its last.
+pub(crate) fn statements(
+    select: &str,
+    column: &str,
+    lead: usize,
+    contacts: crate::Contacts<'_>,
+    tail: &str,
+) -> Vec<(String, Vec<uuid::Uuid>)> {
+    let sql = |parameters: &str| format!("{select}{column}{parameters}{tail}");
+    match contacts {
+        crate::Contacts::Run([]) => Vec::new(),
+        crate::Contacts::Run(ids) => {
+            let range = format!(" BETWEEN ${} AND ${}", lead + 1, lead + 2);
+            vec![(sql(&range), vec![ids[0], ids[ids.len() - 1]])]
+        }
+        crate::Contacts::Ids(ids) => statement_chunks(ids)
+            .map(|chunk| {
+                let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", lead + i + 1)).collect();
+                (sql(&format!(" IN ({})", list.join(", "))), chunk.to_vec())
+            })
+            .collect(),
+    }
+}
+
 /// `$begin` starts a write transaction; `$lock` is appended to reads of rows that the
 /// transaction will rewrite; `$waiting` is appended to searches of events waiting for
 /// a contact, to match how the backend indexes them.
@@ -630,7 +658,7 @@ macro_rules! impl_sql_store {
 
             async fn accounts_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Account>> {
                 let rows: Vec<AccountRow> =
-                    self.rows_in("SELECT id, domain, name, created_at FROM accounts WHERE id IN (", &[], ids, ")").await?;
+                    self.rows_in("SELECT id, domain, name, created_at FROM accounts WHERE ", "id", &[], crate::Contacts::Ids(ids), "").await?;
                 Ok(rows.into_iter().map(Account::from).collect())
             }
 
@@ -665,14 +693,18 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(StoredEvent::from).collect())
             }
 
-            async fn subjects(&self, ids: &[Uuid], with_assessment: bool) -> Result<Vec<crate::Subject>> {
+            async fn subjects(&self, contacts: crate::Contacts<'_>, with_assessment: bool) -> Result<Vec<crate::Subject>> {
                 let sql = format!(
                     "SELECT {} FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id \
-                     LEFT JOIN contact_scores s ON s.contact_id = c.id WHERE c.id IN (",
+                     LEFT JOIN contact_scores s ON s.contact_id = c.id WHERE ",
                     crate::rows::subject_columns(with_assessment)
                 );
-                let rows: Vec<crate::rows::SubjectRow> = self.rows_in(&sql, &[], ids, ")").await?;
-                let mut subjects: Vec<crate::Subject> = rows.into_iter().map(crate::Subject::try_from).collect::<Result<_>>()?;
+                let rows: Vec<crate::rows::SubjectRow> = self.rows_in(&sql, "c.id", &[], contacts, "").await?;
+                let mut subjects: Vec<crate::Subject> = rows
+                    .into_iter()
+                    .map(crate::Subject::try_from)
+                    .filter(|s| s.as_ref().map_or(true, |s| contacts.holds(&s.contact.id)))
+                    .collect::<Result<_>>()?;
                 // In id order, whatever order the join gave them in: the same contacts
                 // read twice are given alike (a model learns from them in this order).
                 subjects.sort_unstable_by_key(|s| s.contact.id);
@@ -680,8 +712,8 @@ macro_rules! impl_sql_store {
             }
 
             async fn contacts_with_ids(&self, ids: &[Uuid]) -> Result<Vec<Contact>> {
-                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id IN (");
-                contacts_of(self.rows_in(&sql, &[], ids, ")").await?)
+                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE ");
+                contacts_of(self.rows_in(&sql, "id", &[], crate::Contacts::Ids(ids), "").await?)
             }
 
             async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>> {
@@ -695,69 +727,89 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
-            async fn responses_of(&self, contacts: &[Uuid]) -> Result<Vec<Response>> {
-                let sql = format!("SELECT {RESPONSE_COLUMNS} FROM responses WHERE contact_id IN (");
-                let rows: Vec<ResponseRow> = self.rows_in(&sql, &[], contacts, ")").await?;
-                let mut out: Vec<Response> = rows.into_iter().map(Response::try_from).collect::<Result<_>>()?;
+            async fn responses_of(&self, contacts: crate::Contacts<'_>) -> Result<Vec<Response>> {
+                let sql = format!("SELECT {RESPONSE_COLUMNS} FROM responses WHERE ");
+                let rows: Vec<ResponseRow> = self.rows_in(&sql, "contact_id", &[], contacts, "").await?;
+                let mut out: Vec<Response> = rows
+                    .into_iter()
+                    .map(Response::try_from)
+                    .filter(|r| r.as_ref().map_or(true, |r| contacts.holds(&r.contact_id)))
+                    .collect::<Result<_>>()?;
                 out.sort_by_key(|r| (r.at, r.id));
                 Ok(out)
             }
 
-            async fn events_of(&self, contacts: &[Uuid], since: Timestamp) -> Result<Vec<(Uuid, EventFact)>> {
+            async fn events_of(&self, contacts: crate::Contacts<'_>, since: Timestamp) -> Result<Vec<(Uuid, EventFact)>> {
                 let rows: Vec<(Uuid, String, i64, Option<String>, Json<serde_json::Value>)> = self
                     .rows_in(
-                        "SELECT contact_id, kind, at, url, props FROM events WHERE at >= $1 AND contact_id IN (",
+                        "SELECT contact_id, kind, at, url, props FROM events WHERE at >= $1 AND ",
+                        "contact_id",
                         &[since.0],
                         contacts,
-                        ")",
+                        "",
                     )
                     .await?;
                 Ok(rows
                     .into_iter()
+                    .filter(|(c, ..)| contacts.holds(c))
                     .map(|(c, kind, at, url, props)| (c, EventFact { kind, at: Timestamp(at), url, props: props.0 }))
                     .collect())
             }
 
             async fn last_events(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Timestamp)>> {
                 let rows: Vec<(Uuid, i64)> = self
-                    .rows_in("SELECT contact_id, max(at) FROM events WHERE contact_id IN (", &[], contacts, ") GROUP BY contact_id")
+                    .rows_in(
+                        "SELECT contact_id, max(at) FROM events WHERE ",
+                        "contact_id",
+                        &[],
+                        crate::Contacts::Ids(contacts),
+                        " GROUP BY contact_id",
+                    )
                     .await?;
                 Ok(rows.into_iter().map(|(c, at)| (c, Timestamp(at))).collect())
             }
 
             async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>> {
                 let rows: Vec<(Uuid, Json<Qualification>)> =
-                    self.rows_in("SELECT id, qualification FROM contacts WHERE id IN (", &[], contacts, ")").await?;
+                    self.rows_in("SELECT id, qualification FROM contacts WHERE ", "id", &[], crate::Contacts::Ids(contacts), "").await?;
                 Ok(rows.into_iter().map(|(c, q)| (c, q.0)).collect())
             }
 
-            async fn stage_changes_of(&self, contacts: &[Uuid]) -> Result<Vec<StageChange>> {
+            async fn stage_changes_of(&self, contacts: crate::Contacts<'_>) -> Result<Vec<StageChange>> {
                 let rows: Vec<NumberedStageChangeRow> = self
                     .rows_in(
                         "SELECT id, contact_id, from_stage, to_stage, at, cause, detail, actor, value FROM stage_changes \
-                         WHERE contact_id IN (",
+                         WHERE ",
+                        "contact_id",
                         &[],
                         contacts,
-                        ")",
+                        "",
                     )
                     .await?;
-                let mut rows: Vec<(i64, StageChange)> =
-                    rows.into_iter().map(|r| Ok((r.id, StageChange::try_from(r.change)?))).collect::<Result<_>>()?;
+                let mut rows: Vec<(i64, StageChange)> = rows
+                    .into_iter()
+                    .map(|r| Ok((r.id, StageChange::try_from(r.change)?)))
+                    .filter(|r| r.as_ref().map_or(true, |(_, c)| contacts.holds(&c.contact_id)))
+                    .collect::<Result<_>>()?;
                 rows.sort_by_key(|(id, c)| (c.at, *id));
                 Ok(rows.into_iter().map(|(_, c)| c).collect())
             }
 
-            async fn contact_changes_of(&self, contacts: &[Uuid]) -> Result<Vec<ContactChange>> {
+            async fn contact_changes_of(&self, contacts: crate::Contacts<'_>) -> Result<Vec<ContactChange>> {
                 let rows: Vec<NumberedContactChangeRow> = self
                     .rows_in(
-                        "SELECT id, contact_id, at, cause, actor, changes FROM contact_changes WHERE contact_id IN (",
+                        "SELECT id, contact_id, at, cause, actor, changes FROM contact_changes WHERE ",
+                        "contact_id",
                         &[],
                         contacts,
-                        ")",
+                        "",
                     )
                     .await?;
-                let mut rows: Vec<(i64, ContactChange)> =
-                    rows.into_iter().map(|r| (r.id, ContactChange::from(r.change))).collect();
+                let mut rows: Vec<(i64, ContactChange)> = rows
+                    .into_iter()
+                    .map(|r| (r.id, ContactChange::from(r.change)))
+                    .filter(|(_, c)| contacts.holds(&c.contact_id))
+                    .collect();
                 rows.sort_by_key(|(id, c)| (c.at, *id));
                 Ok(rows.into_iter().map(|(_, c)| c).collect())
             }

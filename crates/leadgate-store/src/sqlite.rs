@@ -8,7 +8,6 @@ use crate::direct::{DirectReader, FromSqlite};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
 use std::time::Duration;
-use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SqliteOptions {
@@ -98,16 +97,22 @@ impl SqliteStore {
         Ok(Self { write, read, checkpointer, direct: DirectReader::new(path.to_owned()) })
     }
 
-    /// `head` + a list of placeholders for `keys` + `tail`, with `lead` bound first; every
-    /// statement's rows, read directly on a blocking thread ([`DirectReader::rows_in`]).
+    /// The rows of `select` over `contacts` by `column`, then `tail`, with `lead`
+    /// bound first (see [`crate::sql_store::statements`]), read directly on a blocking
+    /// thread ([`DirectReader::rows_in`]).
     pub(crate) async fn rows_in<R: FromSqlite + Send + 'static>(
         &self,
-        head: &str,
+        select: &str,
+        column: &str,
         lead: &[i64],
-        keys: &[Uuid],
+        contacts: crate::Contacts<'_>,
         tail: &str,
     ) -> crate::Result<Vec<R>> {
-        self.direct.rows_in(head, lead, keys, tail).await
+        let few = match contacts {
+            crate::Contacts::Ids(ids) => ids.len(),
+            crate::Contacts::Run(_) => usize::MAX,
+        };
+        self.direct.rows_in(crate::sql_store::statements(select, column, lead.len(), contacts, tail), lead, few).await
     }
 
     /// Closes every connection; the last one to close checkpoints and removes the WAL.

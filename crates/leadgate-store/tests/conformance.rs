@@ -29,6 +29,7 @@ leadgate_store::on_both_stores!(
     a_processed_inbox_item_cannot_be_settled_again,
     a_rolled_back_transaction_releases_the_writer_at_once,
     identities_lead_through_merges_and_carry_the_fingerprint_last_imported,
+    a_run_of_contacts_reads_what_a_list_of_them_reads,
 );
 
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
@@ -436,4 +437,52 @@ async fn identities_lead_through_merges_and_carry_the_fingerprint_last_imported(
     assert_eq!(contacts.len(), 2);
     assert_eq!(store.contact(bob.id).await.unwrap().unwrap(), bob, "marking a contact changes nothing else");
     tx.rollback().await.unwrap();
+}
+
+/// A batch read as a range of ids gives what the same contacts read one by one give,
+/// without the rows of contacts inside the range that the batch leaves out.
+async fn a_run_of_contacts_reads_what_a_list_of_them_reads(store: Arc<dyn Store>) {
+    use leadgate_store::Contacts;
+    // Ids are v7: made in this order, they sort in this order.
+    let people: Vec<Contact> = ["a@x.example", "b@x.example", "c@x.example"].iter().map(|e| contact(e, T0)).collect();
+    for c in &people {
+        insert(&store, c).await;
+        let events: Vec<_> = (0..3).map(|i| event("page_view", None, None, Some(c.id), T0.plus_micros(i))).collect();
+        store.append_events(&events, T0).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let arrival = lifecycle::transition(
+            c.id,
+            None,
+            Stage::Prospect,
+            Cause::new(CauseKind::Inquiry, "form"),
+            &leadgate_core::Actor::System,
+            T0,
+        )
+        .unwrap();
+        tx.insert_stage_change(&arrival).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    // The first and the last: the middle one lies in the range and is left out.
+    let (first, last) = (people[0].id, people[2].id);
+    assert!(first < people[1].id && people[1].id < last);
+    let ends = [first, last];
+    let (run, list) = (Contacts::Run(&ends), Contacts::Ids(&ends));
+    let ids_of =
+        |subjects: Vec<leadgate_store::Subject>| subjects.into_iter().map(|s| s.contact.id).collect::<Vec<_>>();
+    assert_eq!(ids_of(store.subjects(run, false).await.unwrap()), ends);
+    assert_eq!(ids_of(store.subjects(list, false).await.unwrap()), ends);
+    let events = |read: Vec<(Uuid, leadgate_core::expr::facts::EventFact)>| {
+        let mut owners: Vec<Uuid> = read.into_iter().map(|(c, _)| c).collect();
+        owners.sort();
+        owners
+    };
+    let six = [first, first, first, last, last, last];
+    assert_eq!(events(store.events_of(run, T0).await.unwrap()), six);
+    assert_eq!(events(store.events_of(list, T0).await.unwrap()), six);
+    let owners = |changes: Vec<leadgate_core::StageChange>| changes.iter().map(|c| c.contact_id).collect::<Vec<_>>();
+    let mut from_run = owners(store.stage_changes_of(run).await.unwrap());
+    from_run.sort();
+    assert_eq!(from_run, ends);
+    // An empty run reads nothing.
+    assert!(store.subjects(Contacts::Run(&[]), false).await.unwrap().is_empty());
 }
