@@ -224,6 +224,16 @@ impl Checker {
                 bool_(a, 0)?;
                 Ok(Type::Bool)
             }
+            // Records read their fields when asked (facts.rs) and are not values to compare.
+            ("_==_" | "_!=_" | "@in", None, [Type::Object(o), _]) | ("_==_" | "_!=_", None, [_, Type::Object(o)]) => {
+                Err(fail(
+                    id,
+                    format!(
+                        "records are not compared whole: compare their fields, as in `{}.{}`",
+                        o.name, o.fields[0].name
+                    ),
+                ))
+            }
             ("_==_" | "_!=_", None, [a, b]) => {
                 let comparable = a.fits(b)
                     || (a.is_numeric() && b.is_numeric())

@@ -149,6 +149,8 @@ fn mistakes_are_refused_with_what_was_wrong_and_where() {
             ("contact.stage == 'mql' &&\n  contact.titel == ''", "did you mean `title`?", Some(2), Some(10)),
             ("contcat.title == 'CEO'", "did you mean `contact`?", Some(1), Some(1)),
             ("contact.title == 3", "string and int are never equal", Some(1), Some(15)),
+            ("contact == contact", "compare their fields, as in `contact.email`", Some(1), Some(9)),
+            ("responses[0] in responses", "not compared whole", Some(1), Some(14)),
             ("engagement.visits_30d > 'many'", "cannot be ordered", Some(1), Some(23)),
             ("engagement.visits_30d + 1.5 > 2.0", "same kind of number", Some(1), Some(23)),
             ("contact.title.contains(", "expression or an operator was expected", Some(1), Some(24)),
