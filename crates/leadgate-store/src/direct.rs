@@ -6,9 +6,10 @@
 //! their responses, events and history, batch after batch) that hand-off cost several
 //! times what SQLite itself spends: a batch of 2,000 contacts with their scores took
 //! 31 ms through sqlx, of which SQLite's own part is about 7 ms (docs/benchmarks.md).
-//! Here a read-only connection of its own runs the same SQL on a blocking thread and
-//! decodes the rows into the same row structs ([`rows`](crate::rows)) that sqlx fills,
-//! so that both paths give the same records.
+//! Here read-only connections of their own run the same SQL on a blocking thread (or,
+//! for a request's few contacts, on the calling one) and decode the rows into the same
+//! row structs ([`rows`](crate::rows)) that sqlx fills, so that both paths give the
+//! same records.
 
 use crate::{Result, StoreError};
 use rusqlite::types::ValueRef;
