@@ -37,6 +37,9 @@ async fn demo_data_fills_an_empty_database_and_the_start_page_shows_it() {
     let again = command(&env).args(["demo", "--contacts", "10"]).output().unwrap();
     assert!(!again.status.success(), "demo refuses a database that has data");
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds 3000 contacts"));
+    let none = command(&env).args(["demo", "--activity", "0"]).output().unwrap();
+    assert!(!none.status.success(), "no activity at all is refused");
+    assert!(String::from_utf8_lossy(&none.stderr).contains("0 is not in 1..=50"));
 
     let key = leadgate(&env, &["apikey", "create", "--name", "t", "--role", "readonly"]);
     let server = Server::start(&env);
