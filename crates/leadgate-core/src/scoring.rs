@@ -162,6 +162,10 @@ pub struct Model {
     pub engagement: Vec<Rule>,
     pub funnel: Vec<GradeRule<FunnelPosition>>,
     pub pain: Vec<GradeRule<Pain>>,
+    /// Whether a fit rule reads the engagement score stored before (see
+    /// [`Self::reads_stored_engagement`]): found once, when compiled, as every
+    /// assessment asks.
+    stored_engagement: bool,
 }
 
 fn model_error(field: String, message: impl Into<String>) -> ModelError {
@@ -230,14 +234,15 @@ impl Model {
         let pain_specs = if spec.pain.is_empty() { default_pain() } else { spec.pain.clone() };
         let funnel = grades("funnel", &funnel_specs, FunnelPosition::parse, "tofu, mofu or bofu")?;
         let pain = grades("pain", &pain_specs, Pain::parse, "low, medium or acute")?;
-        Ok(Self { half_life_days: spec.half_life_days, spec, fit, engagement, funnel, pain })
+        let stored_engagement = fit.iter().any(|r| r.when.reads("scores", Some("engagement")));
+        Ok(Self { half_life_days: spec.half_life_days, spec, fit, engagement, funnel, pain, stored_engagement })
     }
 
     /// Whether a rule reads the engagement score the contact had before this
     /// assessment (a fit rule may read the stored scores; every later rule reads the
     /// fresh ones).
     pub fn reads_stored_engagement(&self) -> bool {
-        self.fit.iter().any(|r| r.when.reads("scores", Some("engagement")))
+        self.stored_engagement
     }
 
     /// Scores and grades a contact, as of `facts.now`.

@@ -167,9 +167,6 @@ pub(crate) struct DirectReader {
 /// seven tables of a batch together), so that none is opened anew for every batch.
 const KEPT: usize = 8;
 
-/// Reads of this many keys or fewer run on the calling thread.
-const INLINE_KEYS: usize = 16;
-
 /// Most of the file mapped: 64 GiB.
 const MMAP_BYTES: i64 = 1 << 36;
 
@@ -211,15 +208,14 @@ impl DirectReader {
     }
 
     /// The rows of `statements` (each SQL text with the ids it binds after `lead`),
-    /// decoded. A read for `keys` contacts or fewer (a request's own) runs on the
-    /// calling thread.
+    /// decoded. A read of a request's `few` contacts runs on the calling thread.
     pub(crate) async fn rows_in<R: FromSqlite + Send + 'static>(
         &self,
         statements: Vec<(String, Vec<Uuid>)>,
         lead: &[i64],
-        keys: usize,
+        few: bool,
     ) -> Result<Vec<R>> {
-        if keys <= INLINE_KEYS {
+        if few {
             // Read here, which costs less than handing the read to a thread and waiting
             // for it (a contact's rows are tens of µs).
             let c = self.connection().map_err(from_rusqlite)?;

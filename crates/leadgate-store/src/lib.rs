@@ -35,6 +35,9 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
+/// Contacts few enough to be a request's own: SQLite reads them on the calling thread.
+pub const FEW_CONTACTS: usize = 16;
+
 /// The contacts a bulk read is for.
 #[derive(Debug, Clone, Copy)]
 pub enum Contacts<'a> {
@@ -53,6 +56,11 @@ impl Contacts<'_> {
         match self {
             Contacts::Ids(ids) | Contacts::Run(ids) => ids,
         }
+    }
+
+    /// A request's own few contacts (at most [`FEW_CONTACTS`]), rather than a batch.
+    pub fn is_few(&self) -> bool {
+        matches!(self, Contacts::Ids(ids) if ids.len() <= FEW_CONTACTS)
     }
 
     /// Whether rows of contact `id` belong to the read.
@@ -204,8 +212,6 @@ pub trait Store: Send + Sync + 'static {
     /// The contacts with these ids (merged ones included, as they are), each with its
     /// account, qualification fields and stored scores, read together.
     async fn subjects(&self, contacts: Contacts<'_>, with_assessment: bool) -> Result<Vec<Subject>>;
-    /// The contacts with these ids (merged ones included, as they are).
-    async fn contacts_with_ids(&self, ids: &[Uuid]) -> Result<Vec<Contact>>;
     /// The ids of contacts that are not merged into another, after `after`, in id order.
     async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>>;
     /// The responses of these contacts, oldest first.

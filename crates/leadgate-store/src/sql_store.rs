@@ -711,11 +711,6 @@ macro_rules! impl_sql_store {
                 Ok(subjects)
             }
 
-            async fn contacts_with_ids(&self, ids: &[Uuid]) -> Result<Vec<Contact>> {
-                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE ");
-                contacts_of(self.rows_in(&sql, "id", &[], crate::Contacts::Ids(ids), "").await?)
-            }
-
             async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>> {
                 let rows: Vec<(Uuid,)> = sqlx::query_as(
                     "SELECT id FROM contacts WHERE merged_into IS NULL AND id > $1 ORDER BY id LIMIT $2",

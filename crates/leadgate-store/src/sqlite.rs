@@ -108,11 +108,8 @@ impl SqliteStore {
         contacts: crate::Contacts<'_>,
         tail: &str,
     ) -> crate::Result<Vec<R>> {
-        let few = match contacts {
-            crate::Contacts::Ids(ids) => ids.len(),
-            crate::Contacts::Run(_) => usize::MAX,
-        };
-        self.direct.rows_in(crate::sql_store::statements(select, column, lead.len(), contacts, tail), lead, few).await
+        let statements = crate::sql_store::statements(select, column, lead.len(), contacts, tail);
+        self.direct.rows_in(statements, lead, contacts.is_few()).await
     }
 
     /// Closes every connection; the last one to close checkpoints and removes the WAL.
