@@ -1,16 +1,17 @@
 //! Backtesting a lead definition on the contacts as they were at a past date.
 
-use crate::batch::{CONTACTS_PER_CORE, LiveContacts, by_contact, split_over_cores};
+use crate::batch::{AccountBook, CONTACTS_PER_CORE, LiveContacts, by_contact, split_over_cores};
 use crate::error::invalid;
 use crate::qualify::{ActiveRules, FailureCount};
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::Timestamp;
 use leadgate_core::backtest::{History, Outcome, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
-use leadgate_core::expr::Expression;
+use leadgate_core::expr::{EventsRead, Expression};
 use leadgate_core::scoring::{Needs, Remembered};
-use leadgate_store::{Contacts, Subject};
+use leadgate_store::{Contacts, StoredParts, Subject, SubjectParts};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -155,7 +156,11 @@ impl App {
         let compared = Arc::new(active.as_ref().map(|(_, e)| e.clone()));
         let compared_label = active.as_ref().map(|(d, _)| d.label()).unwrap_or_default();
         // Only the parts of the assessment the definitions read are computed.
-        let needs = Needs::of(std::iter::once(draft.as_ref()).chain(compared.as_ref().as_ref()));
+        let definitions = || std::iter::once(draft.as_ref()).chain(compared.as_ref().as_ref());
+        let needs = Needs::of(definitions());
+        // And only the events they read: a definition of last month's visits and fit
+        // reads a month of events before the date, not a year.
+        let reads = definitions().fold(rules.model.1.events_read(needs), |read, e| read.and(e.events_read()));
         let judge_apart = |histories: Vec<History>| {
             let (rules, draft, compared) = (rules.clone(), draft.clone(), compared.clone());
             crate::off_runtime("the backtest", move || {
@@ -197,9 +202,10 @@ impl App {
         };
         // Each batch is read while the one before is judged.
         let mut batches = LiveContacts::new(self.store.as_ref());
+        let accounts = AccountBook::default();
         let mut judging = None;
         while let Some(ids) = batches.next().await? {
-            let next = judge_apart(self.histories(&ids, as_of).await?);
+            let next = judge_apart(self.histories(&ids, as_of, reads, &accounts).await?);
             if let Some(judged) = judging.replace(next) {
                 count(judged.await?);
             }
@@ -229,22 +235,48 @@ impl App {
         })
     }
 
-    /// Everything recorded of these contacts that a backtest at `as_of` reads.
-    async fn histories(&self, ids: &[Uuid], as_of: Timestamp) -> Result<Vec<History>, AppError> {
+    /// Everything recorded of these contacts that a backtest at `as_of` reads: of
+    /// their events, what `reads` names.
+    async fn histories(
+        &self,
+        ids: &[Uuid],
+        as_of: Timestamp,
+        reads: EventsRead,
+        accounts: &AccountBook,
+    ) -> Result<Vec<History>, AppError> {
         let s = &self.store;
-        let since = leadgate_core::expr::event_window_start(as_of);
         // A batch of live contacts: read as a range of ids. Each contact comes with its
-        // account and qualification fields.
+        // qualification fields; its stored scores are today's and not read.
         let batch = Contacts::Run(ids);
-        let (subjects, responses, events, stages, changes) = tokio::try_join!(
-            s.subjects(batch, false),
-            s.responses_of(batch),
-            s.events_of(batch, since),
-            s.stage_changes_of(batch),
-            s.contact_changes_of(batch),
-        )?;
+        let subjects = async {
+            let mut subjects = s.subjects(batch, SubjectParts { account: false, stored: StoredParts::None }).await?;
+            accounts.fill(s.as_ref(), &mut subjects).await?;
+            Ok::<_, AppError>(subjects)
+        };
+        let events = async {
+            match reads.days {
+                0 => Ok(Vec::new()),
+                _ => s.events_of(batch, reads.since(as_of), Some(as_of)).await,
+            }
+        };
+        let last_events = async {
+            match reads.last_activity {
+                true => s.last_events(batch, Some(as_of)).await,
+                false => Ok(Vec::new()),
+            }
+        };
+        let (subjects, (responses, events, last_events, stages, changes)) = tokio::try_join!(subjects, async {
+            Ok(tokio::try_join!(
+                s.responses_of(batch),
+                events,
+                last_events,
+                s.stage_changes_of(batch),
+                s.contact_changes_of(batch),
+            )?)
+        })?;
         let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
-        let mut events_of = by_contact(events.into_iter().filter(|(_, e)| e.at <= as_of));
+        let mut events_of = by_contact(events);
+        let mut last_event_of: HashMap<Uuid, Timestamp> = last_events.into_iter().collect();
         let mut stages_of = by_contact(stages.into_iter().map(|c| (c.contact_id, c)));
         let mut changes_of = by_contact(changes.into_iter().map(|c| (c.contact_id, c)));
         Ok(subjects
@@ -256,6 +288,7 @@ impl App {
                     qualification,
                     responses: responses_of.remove(&id).unwrap_or_default(),
                     events: events_of.remove(&id).unwrap_or_default(),
+                    last_event: last_event_of.remove(&id),
                     stages: stages_of.remove(&id).unwrap_or_default(),
                     changes: changes_of.remove(&id).unwrap_or_default(),
                     contact,

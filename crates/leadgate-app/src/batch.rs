@@ -4,8 +4,10 @@
 
 use crate::AppError;
 use crate::qualify::ASSESS_BATCH;
-use leadgate_store::Store;
+use leadgate_core::model::Account;
+use leadgate_store::{Store, Subject};
 use std::collections::HashMap;
+use std::sync::Mutex;
 use uuid::Uuid;
 
 /// Every live (not merged) contact's id, [`ASSESS_BATCH`] at a time, in id order.
@@ -24,6 +26,38 @@ impl<'a> LiveContacts<'a> {
         let ids = self.store.live_contact_ids(self.after, ASSESS_BATCH as i64).await?;
         self.after = ids.last().copied();
         Ok(self.after.is_some().then_some(ids))
+    }
+}
+
+/// The accounts a walk over every contact has met, each read once. Contacts share
+/// accounts in no particular order, so that joining each contact's account to it
+/// searches the accounts once for every contact; a batch instead reads the accounts
+/// not met yet and takes the others from here.
+#[derive(Default)]
+pub(crate) struct AccountBook(Mutex<HashMap<Uuid, Account>>);
+
+/// Accounts kept at most: past this many the book starts again, to bound its memory.
+const MOST_ACCOUNTS: usize = 1_000_000;
+
+impl AccountBook {
+    /// Gives each of `subjects` (read without their accounts) its account.
+    pub(crate) async fn fill(&self, store: &dyn Store, subjects: &mut [Subject]) -> Result<(), AppError> {
+        let mut missing: Vec<Uuid> = {
+            let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            subjects.iter().filter_map(|s| s.contact.account_id).filter(|id| !known.contains_key(id)).collect()
+        };
+        missing.sort_unstable();
+        missing.dedup();
+        let found = if missing.is_empty() { Vec::new() } else { store.accounts_by_ids(&missing).await? };
+        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() + found.len() > MOST_ACCOUNTS {
+            known.clear();
+        }
+        known.extend(found.into_iter().map(|a| (a.id, a)));
+        for s in subjects {
+            s.account = s.contact.account_id.and_then(|id| known.get(&id).cloned());
+        }
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 //! in force: every contact is then rescored with its likelihood, and each contact
 //! assessed afterwards (an inquiry, an event) gets one as part of its scores.
 
-use crate::batch::{LiveContacts, by_contact};
+use crate::batch::{AccountBook, LiveContacts, by_contact};
 use crate::error::invalid;
 use crate::import::Progress;
 use crate::rules::RescoreReport;
@@ -121,9 +121,10 @@ impl App {
         // whether the stored ones are read.
         let rules = self.assessor.rules().await?;
         let mut batches = LiveContacts::new(self.store.as_ref());
+        let accounts = AccountBook::default();
         while let Some(ids) = batches.next().await? {
             let batch = leadgate_store::Contacts::Run(&ids);
-            let (facts, changes) = tokio::try_join!(self.assessor.facts(batch, now, &rules), async {
+            let (facts, changes) = tokio::try_join!(self.assessor.facts(batch, now, &rules, Some(&accounts)), async {
                 self.store.stage_changes_of(batch).await.map_err(AppError::from)
             })?;
             let changes_of = by_contact(changes.iter().map(|c| (c.contact_id, c)));

@@ -9,7 +9,7 @@
 //! `name@version` as the cause. A contact whose stage changed meanwhile is left for the
 //! next assessment rather than moved from a stage it is no longer at.
 
-use crate::batch::{CONTACTS_PER_CORE, LiveContacts, by_contact, split_over_cores};
+use crate::batch::{AccountBook, CONTACTS_PER_CORE, LiveContacts, by_contact, split_over_cores};
 use crate::claims::{Claim, Claims};
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
@@ -20,7 +20,7 @@ use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
 use leadgate_core::scoring::{ContactScores, Model, ModelSpec, Needs, Remembered};
 use leadgate_core::{StageChange, Timestamp};
-use leadgate_store::{Contacts, Store, Subject, Tx};
+use leadgate_store::{Contacts, Store, StoredParts, Subject, SubjectParts, Tx};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -212,7 +212,7 @@ impl Assessor {
         for batch in ids.chunks(ASSESS_BATCH) {
             let _claim = self.claims.claim(batch).await;
             let now = self.clock.now();
-            let facts = self.facts(Contacts::Ids(batch), now, &rules).await?;
+            let facts = self.facts(Contacts::Ids(batch), now, &rules, None).await?;
             let evaluated = evaluate_apart(rules.clone(), facts, now).await?;
             report.absorb(self.commit(evaluated).await?);
         }
@@ -226,6 +226,7 @@ impl Assessor {
     pub(crate) async fn assess_every(&self, mut done: impl FnMut(&AssessReport)) -> Result<AssessReport, AppError> {
         let rules = self.rules().await?;
         let mut batches = LiveContacts::new(self.store.as_ref());
+        let accounts = AccountBook::default();
         // One batch waits between the reading and the writing: with the one being read
         // and the one being written, at most three are claimed at once.
         let (evaluating, mut evaluated) = tokio::sync::mpsc::channel(1);
@@ -235,7 +236,7 @@ impl Assessor {
             while let Some(ids) = batches.next().await? {
                 let claim = self.claims.claim(&ids).await;
                 let now = self.clock.now();
-                let facts = self.facts(Contacts::Run(&ids), now, &rules).await?;
+                let facts = self.facts(Contacts::Run(&ids), now, &rules, Some(&accounts)).await?;
                 if evaluating.send((claim, evaluate_apart(rules.clone(), facts, now))).await.is_err() {
                     break; // the writing stopped, and says why
                 }
@@ -284,7 +285,7 @@ impl Assessor {
         let mut ids: Vec<Uuid> = arrived.iter().map(|(id, _)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut facts = self.facts(Contacts::Ids(&ids), now, &rules).await?;
+        let mut facts = self.facts(Contacts::Ids(&ids), now, &rules, None).await?;
         let since = event_window_start(now);
         let mut new_events = by_contact(arrived.iter().cloned());
         for f in &mut facts {
@@ -311,36 +312,52 @@ impl Assessor {
     /// Assesses one contact without storing the result (for a contact not yet assessed).
     pub async fn assess_unsaved(&self, id: Uuid, now: Timestamp) -> Result<ContactScores, AppError> {
         let rules = self.rules().await?;
-        let facts = self.facts(Contacts::Ids(&[id]), now, &rules).await?;
+        let facts = self.facts(Contacts::Ids(&[id]), now, &rules, None).await?;
         let (scores, _, _) = evaluate(&rules, &facts, now);
         scores.into_iter().next().ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))
     }
 
     /// What the expressions of `rules` read of `ids`, as of `now`; merged contacts are
     /// left out. The engagement score they had is left at 0 unless a rule reads it.
-    pub async fn facts(
+    /// A walk over every contact gives its `accounts`; without, each contact's account
+    /// is read with it.
+    pub(crate) async fn facts(
         &self,
         contacts: Contacts<'_>,
         now: Timestamp,
         rules: &ActiveRules,
+        accounts: Option<&AccountBook>,
     ) -> Result<Vec<ContactFacts>, AppError> {
         let (store, ids) = (&self.store, contacts.ids());
-        let stored_engagement = rules.model.1.reads_stored_engagement();
+        let parts = SubjectParts {
+            account: accounts.is_none(),
+            stored: match rules.model.1.reads_stored_engagement() {
+                true => StoredParts::WithAssessment,
+                false => StoredParts::Scores,
+            },
+        };
         let since = event_window_start(now);
         // A contact's last event is the latest of those read, when any were: only the
         // others' need a query of their own.
         let events = async {
-            let events = by_contact(store.events_of(contacts, since).await?);
+            let events = by_contact(store.events_of(contacts, since, None).await?);
             let mut last: HashMap<Uuid, Timestamp> =
                 events.iter().filter_map(|(id, e)| Some((*id, e.iter().map(|e| e.at).max()?))).collect();
             let quiet: Vec<Uuid> = ids.iter().filter(|id| !events.contains_key(id)).copied().collect();
             if !quiet.is_empty() {
-                last.extend(store.last_events(&quiet).await?);
+                last.extend(store.last_events(Contacts::Ids(&quiet), None).await?);
             }
-            Ok((events, last))
+            Ok::<_, AppError>((events, last))
         };
-        let (subjects, responses, (mut events_of, last)) =
-            tokio::try_join!(store.subjects(contacts, stored_engagement), store.responses_of(contacts), events)?;
+        let subjects = async {
+            let mut subjects = store.subjects(contacts, parts).await?;
+            if let Some(book) = accounts {
+                book.fill(store.as_ref(), &mut subjects).await?;
+            }
+            Ok::<_, AppError>(subjects)
+        };
+        let responses = async { Ok::<_, AppError>(store.responses_of(contacts).await?) };
+        let (subjects, responses, (mut events_of, last)) = tokio::try_join!(subjects, responses, events)?;
         let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
         Ok(subjects
             .into_iter()

@@ -23,7 +23,11 @@ pub struct History {
     pub account: Option<crate::model::Account>,
     pub qualification: Qualification,
     pub responses: Vec<Response>,
+    /// The events read: those of the window its expressions read, at least.
     pub events: Vec<EventFact>,
+    /// When its latest event at or before the date happened, when that was read
+    /// (`events` alone may not reach back to it).
+    pub last_event: Option<Timestamp>,
     /// Oldest first.
     pub stages: Vec<StageChange>,
     /// Oldest first.
@@ -92,8 +96,11 @@ impl History {
         let since = crate::expr::event_window_start(as_of);
         let responses: Vec<Response> = self.responses.iter().filter(|r| r.at <= as_of).cloned().collect();
         let events: Vec<EventFact> = self.events.iter().filter(|e| e.at <= as_of && e.at >= since).cloned().collect();
-        let last_activity =
-            self.events.iter().map(|e| e.at).chain(responses.iter().map(|r| r.at)).filter(|at| *at <= as_of).max();
+        let last_activity = (self.events.iter().map(|e| e.at))
+            .chain(self.last_event)
+            .chain(responses.iter().map(|r| r.at))
+            .filter(|at| *at <= as_of)
+            .max();
         Some(ContactFacts {
             contact,
             account: self.account.clone(),
@@ -214,6 +221,7 @@ mod tests {
                 EventFact { kind: "page_view".into(), at: Timestamp(NOW.0 - 70 * DAY), url: None, props: json!({}) },
                 EventFact { kind: "page_view".into(), at: Timestamp(NOW.0 - 10 * DAY), url: None, props: json!({}) },
             ],
+            last_event: None,
             stages: vec![
                 change(Stage::Prospect, 100, None),
                 change(Stage::Mql, 80, None),
@@ -244,12 +252,32 @@ mod tests {
         assert_eq!(f.contact.custom["employees"], 150);
         assert_eq!(f.qualification.budget, None);
         assert_eq!(f.events.len(), 1, "only what it had done by then");
+        assert_eq!(f.last_activity, Some(Timestamp(NOW.0 - 70 * DAY)));
         assert_eq!(f.now, at);
         let o = h.outcome_after(at);
         assert_eq!(o, Outcome { sql: true, opportunity: true, customer: true, value: 20_000_000 });
         // Before it existed, there is nothing to evaluate; after it closed, nothing is to come.
         assert!(h.as_of(Timestamp(NOW.0 - 200 * DAY)).is_none());
         assert_eq!(h.outcome_after(Timestamp(NOW.0 - 5 * DAY)), Outcome::default());
+    }
+
+    #[test]
+    fn the_last_activity_is_found_beyond_the_events_read() {
+        // Only the last 30 days' events were read; the latest before them, 70 days
+        // back, was read apart.
+        let mut h = history();
+        h.events.retain(|e| e.at.0 >= NOW.0 - 30 * DAY);
+        h.last_event = Some(Timestamp(NOW.0 - 70 * DAY));
+        let f = h.as_of(Timestamp(NOW.0 - 60 * DAY)).unwrap();
+        assert!(f.events.is_empty());
+        assert_eq!(f.last_activity, Some(Timestamp(NOW.0 - 70 * DAY)));
+        let quiet = crate::expr::Expression::compile(
+            "engagement.days_since_last_activity == 10",
+            crate::expr::Scope::Contact,
+            &crate::expr::Type::Bool,
+        )
+        .unwrap();
+        assert_eq!(quiet.test(&f.bind()), Ok(true));
     }
 
     #[test]

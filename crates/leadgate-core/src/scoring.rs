@@ -18,7 +18,7 @@
 
 use crate::Timestamp;
 use crate::expr::facts::{ActivityFacts, Bound, ContactFacts, Plain, ScoreFacts, days_between};
-use crate::expr::{EvalError, ExprError, Expression, Scope, Type};
+use crate::expr::{EvalError, EventsRead, ExprError, Expression, Scope, Type};
 use crate::time::MICROS_PER_SECOND;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -243,6 +243,16 @@ impl Model {
     /// fresh ones).
     pub fn reads_stored_engagement(&self) -> bool {
         self.stored_engagement
+    }
+
+    /// What of a contact's events an assessment computing `needs` reads
+    /// ([`Self::assess_only`]): the engagement score counts every activity of the
+    /// window, and the grades read it; fit rules read what their expressions read.
+    pub fn events_read(&self, needs: Needs) -> EventsRead {
+        if needs.engagement || needs.grades {
+            return EventsRead::ALL;
+        }
+        self.fit.iter().filter(|_| needs.fit).fold(EventsRead::default(), |read, r| read.and(r.when.events_read()))
     }
 
     /// Scores and grades a contact, as of `facts.now`.
@@ -761,6 +771,14 @@ points = 5
         let needs = Needs { fit: false, engagement: false, grades: true };
         let grades = model.assess_only(&facts, &bound, needs, &mut Remembered::default());
         assert_eq!(grades, full, "grading needs both scores: everything is computed");
+        // And only the events they read: the fit rules here read none.
+        use crate::expr::EventsRead;
+        assert_eq!(model.events_read(Needs::of([&fit_only])), EventsRead::default());
+        assert_eq!(model.events_read(Needs::of([&engaged])), EventsRead::ALL, "every activity of the window");
+        assert_eq!(model.events_read(needs), EventsRead::ALL);
+        let recent = ModelSpec::parse("[[fit]]\nname = \"back\"\nwhen = \"engagement.visits_7d > 1\"\npoints = 1\n");
+        let recent = Model::compile(recent.unwrap()).unwrap();
+        assert_eq!(recent.events_read(Needs::of([&fit_only])), EventsRead { days: 7, last_activity: false });
     }
 
     #[test]

@@ -82,6 +82,25 @@ pub struct Subject {
     pub stored: Option<StoredScores>,
 }
 
+/// What [`Store::subjects`] reads with each contact, besides its qualification fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubjectParts {
+    /// Its account. Without it, `account` is `None` for the caller to find: a walk
+    /// over every contact reads each account once ([`Store::accounts_by_ids`]) rather
+    /// than searching the accounts anew for every contact of it.
+    pub account: bool,
+    pub stored: StoredParts,
+}
+
+/// Which of a contact's stored scores [`Store::subjects`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredParts {
+    None,
+    Scores,
+    /// The scores and the whole assessment they came from.
+    WithAssessment,
+}
+
 /// A contact's scores as last written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredScores {
@@ -210,16 +229,24 @@ pub trait Store: Send + Sync + 'static {
 
     // What expressions read of contacts, for many at once.
     /// The contacts with these ids (merged ones included, as they are), each with its
-    /// account, qualification fields and stored scores, read together.
-    async fn subjects(&self, contacts: Contacts<'_>, with_assessment: bool) -> Result<Vec<Subject>>;
+    /// qualification fields and what `parts` names of its account and stored scores,
+    /// read together.
+    async fn subjects(&self, contacts: Contacts<'_>, parts: SubjectParts) -> Result<Vec<Subject>>;
     /// The ids of contacts that are not merged into another, after `after`, in id order.
     async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>>;
     /// The responses of these contacts, oldest first.
     async fn responses_of(&self, contacts: Contacts<'_>) -> Result<Vec<Response>>;
-    /// The events of these contacts at or after `since`.
-    async fn events_of(&self, contacts: Contacts<'_>, since: Timestamp) -> Result<Vec<(Uuid, EventFact)>>;
-    /// When each of these contacts' latest event happened.
-    async fn last_events(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Timestamp)>>;
+    /// The events of these contacts at or after `since`, and at or before `until` when
+    /// given.
+    async fn events_of(
+        &self,
+        contacts: Contacts<'_>,
+        since: Timestamp,
+        until: Option<Timestamp>,
+    ) -> Result<Vec<(Uuid, EventFact)>>;
+    /// When each of these contacts' latest event (at or before `until`, when given)
+    /// happened; contacts without one are left out.
+    async fn last_events(&self, contacts: Contacts<'_>, until: Option<Timestamp>) -> Result<Vec<(Uuid, Timestamp)>>;
     async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>>;
     /// The stage changes of these contacts, oldest first.
     async fn stage_changes_of(&self, contacts: Contacts<'_>) -> Result<Vec<StageChange>>;

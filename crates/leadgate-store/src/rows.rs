@@ -432,21 +432,40 @@ impl TryFrom<InboxRow> for InboxItem {
     }
 }
 
-/// [`CONTACT_COLUMNS`] of `contacts c`, then the qualification, the account's
-/// domain, name and creation and the stored assessment and likelihood, of `accounts a`
-/// and `contact_scores s` joined to it.
-pub(crate) fn subject_columns(with_assessment: bool) -> &'static str {
-    fn columns(assessment: &str) -> String {
+/// The query of [`crate::Store::subjects`] up to its `WHERE`: [`CONTACT_COLUMNS`] of
+/// `contacts c`, then the qualification, and the account's domain, name and creation
+/// and the stored scores of `accounts a` and `contact_scores s` joined to it, when
+/// `parts` asks for them (the columns are `NULL` otherwise).
+pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
+    let (account, account_join) = match parts.account {
+        true => (
+            "a.domain AS account_domain, a.name AS account_name, a.created_at AS account_created_at",
+            " LEFT JOIN accounts a ON a.id = c.account_id",
+        ),
+        false => ("NULL AS account_domain, NULL AS account_name, NULL AS account_created_at", ""),
+    };
+    let scores = |assessment: &str| {
         format!(
-            "{}, c.qualification AS qualification, a.domain AS account_domain, a.name AS account_name, \
-             a.created_at AS account_created_at, s.fit AS stored_fit, s.funnel_position AS stored_funnel, \
-             s.pain AS stored_pain, {assessment} AS assessment, s.likelihood AS likelihood",
-            contact_columns_of_c()
+            "s.fit AS stored_fit, s.funnel_position AS stored_funnel, s.pain AS stored_pain, \
+             {assessment} AS assessment, s.likelihood AS likelihood"
         )
-    }
-    static WITH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| columns("s.assessment"));
-    static WITHOUT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| columns("NULL"));
-    if with_assessment { &WITH } else { &WITHOUT }
+    };
+    let (stored, stored_join) = match parts.stored {
+        crate::StoredParts::None => (
+            "NULL AS stored_fit, NULL AS stored_funnel, NULL AS stored_pain, NULL AS assessment, NULL AS likelihood"
+                .to_owned(),
+            "",
+        ),
+        crate::StoredParts::Scores => (scores("NULL"), " LEFT JOIN contact_scores s ON s.contact_id = c.id"),
+        crate::StoredParts::WithAssessment => {
+            (scores("s.assessment"), " LEFT JOIN contact_scores s ON s.contact_id = c.id")
+        }
+    };
+    static CONTACT: std::sync::LazyLock<String> = std::sync::LazyLock::new(contact_columns_of_c);
+    format!(
+        "SELECT {}, c.qualification AS qualification, {account}, {stored} FROM contacts c{account_join}{stored_join} WHERE ",
+        *CONTACT
+    )
 }
 
 /// [`CONTACT_COLUMNS`] prefixed with `c.`, for joins.

@@ -693,12 +693,8 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(StoredEvent::from).collect())
             }
 
-            async fn subjects(&self, contacts: crate::Contacts<'_>, with_assessment: bool) -> Result<Vec<crate::Subject>> {
-                let sql = format!(
-                    "SELECT {} FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id \
-                     LEFT JOIN contact_scores s ON s.contact_id = c.id WHERE ",
-                    crate::rows::subject_columns(with_assessment)
-                );
+            async fn subjects(&self, contacts: crate::Contacts<'_>, parts: crate::SubjectParts) -> Result<Vec<crate::Subject>> {
+                let sql = crate::rows::subject_select(parts);
                 let rows: Vec<crate::rows::SubjectRow> = self.rows_in(&sql, "c.id", &[], contacts, "").await?;
                 let mut subjects: Vec<crate::Subject> = rows
                     .into_iter()
@@ -734,16 +730,18 @@ macro_rules! impl_sql_store {
                 Ok(out)
             }
 
-            async fn events_of(&self, contacts: crate::Contacts<'_>, since: Timestamp) -> Result<Vec<(Uuid, EventFact)>> {
-                let rows: Vec<(Uuid, String, i64, Option<String>, Json<serde_json::Value>)> = self
-                    .rows_in(
-                        "SELECT contact_id, kind, at, url, props FROM events WHERE at >= $1 AND ",
-                        "contact_id",
-                        &[since.0],
-                        contacts,
-                        "",
-                    )
-                    .await?;
+            async fn events_of(
+                &self,
+                contacts: crate::Contacts<'_>,
+                since: Timestamp,
+                until: Option<Timestamp>,
+            ) -> Result<Vec<(Uuid, EventFact)>> {
+                let (sql, bounds) = match until {
+                    Some(until) => ("SELECT contact_id, kind, at, url, props FROM events WHERE at >= $1 AND at <= $2 AND ", vec![since.0, until.0]),
+                    None => ("SELECT contact_id, kind, at, url, props FROM events WHERE at >= $1 AND ", vec![since.0]),
+                };
+                let rows: Vec<(Uuid, String, i64, Option<String>, Json<serde_json::Value>)> =
+                    self.rows_in(sql, "contact_id", &bounds, contacts, "").await?;
                 Ok(rows
                     .into_iter()
                     .filter(|(c, ..)| contacts.holds(c))
@@ -751,17 +749,19 @@ macro_rules! impl_sql_store {
                     .collect())
             }
 
-            async fn last_events(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Timestamp)>> {
-                let rows: Vec<(Uuid, i64)> = self
-                    .rows_in(
-                        "SELECT contact_id, max(at) FROM events WHERE ",
-                        "contact_id",
-                        &[],
-                        crate::Contacts::Ids(contacts),
-                        " GROUP BY contact_id",
-                    )
-                    .await?;
-                Ok(rows.into_iter().map(|(c, at)| (c, Timestamp(at))).collect())
+            async fn last_events(
+                &self,
+                contacts: crate::Contacts<'_>,
+                until: Option<Timestamp>,
+            ) -> Result<Vec<(Uuid, Timestamp)>> {
+                // Read from the index of events by contact and time alone.
+                let (sql, bounds) = match until {
+                    Some(until) => ("SELECT contact_id, max(at) FROM events WHERE at <= $1 AND ", vec![until.0]),
+                    None => ("SELECT contact_id, max(at) FROM events WHERE ", vec![]),
+                };
+                let rows: Vec<(Uuid, i64)> =
+                    self.rows_in(sql, "contact_id", &bounds, contacts, " GROUP BY contact_id").await?;
+                Ok(rows.into_iter().filter(|(c, _)| contacts.holds(c)).map(|(c, at)| (c, Timestamp(at))).collect())
             }
 
             async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>> {

@@ -7,7 +7,10 @@
 use leadgate_core::model::ExternalId;
 use leadgate_core::model::{Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response};
 use leadgate_core::{Cause, CauseKind, Direction, Email, Ident, NewEvent, Role, Stage, Timestamp, lifecycle};
-use leadgate_store::{Bulk, Found, Store, StoreError};
+use leadgate_store::{Bulk, Found, Store, StoreError, StoredParts, SubjectParts};
+
+/// A contact with its account and stored scores.
+const JOINED: SubjectParts = SubjectParts { account: true, stored: StoredParts::Scores };
 use serde_json::{Map, json};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -30,6 +33,7 @@ leadgate_store::on_both_stores!(
     a_rolled_back_transaction_releases_the_writer_at_once,
     identities_lead_through_merges_and_carry_the_fingerprint_last_imported,
     a_run_of_contacts_reads_what_a_list_of_them_reads,
+    a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for,
 );
 
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
@@ -469,20 +473,60 @@ async fn a_run_of_contacts_reads_what_a_list_of_them_reads(store: Arc<dyn Store>
     let (run, list) = (Contacts::Run(&ends), Contacts::Ids(&ends));
     let ids_of =
         |subjects: Vec<leadgate_store::Subject>| subjects.into_iter().map(|s| s.contact.id).collect::<Vec<_>>();
-    assert_eq!(ids_of(store.subjects(run, false).await.unwrap()), ends);
-    assert_eq!(ids_of(store.subjects(list, false).await.unwrap()), ends);
+    assert_eq!(ids_of(store.subjects(run, JOINED).await.unwrap()), ends);
+    assert_eq!(ids_of(store.subjects(list, JOINED).await.unwrap()), ends);
     let events = |read: Vec<(Uuid, leadgate_core::expr::facts::EventFact)>| {
         let mut owners: Vec<Uuid> = read.into_iter().map(|(c, _)| c).collect();
         owners.sort();
         owners
     };
     let six = [first, first, first, last, last, last];
-    assert_eq!(events(store.events_of(run, T0).await.unwrap()), six);
-    assert_eq!(events(store.events_of(list, T0).await.unwrap()), six);
+    assert_eq!(events(store.events_of(run, T0, None).await.unwrap()), six);
+    assert_eq!(events(store.events_of(list, T0, None).await.unwrap()), six);
+    // Up to a moment: the events after it are left out; so are those before `since`.
+    let (second, third) = (T0.plus_micros(1), T0.plus_micros(2));
+    assert_eq!(events(store.events_of(run, T0, Some(second)).await.unwrap()), [first, first, last, last]);
+    assert_eq!(events(store.events_of(list, second, Some(second)).await.unwrap()), [first, last]);
+    let mut latest = store.last_events(run, None).await.unwrap();
+    latest.sort();
+    assert_eq!(latest, [(first, third), (last, third)]);
+    let mut until = store.last_events(list, Some(second)).await.unwrap();
+    until.sort();
+    assert_eq!(until, [(first, second), (last, second)]);
+    assert!(store.last_events(run, Some(T0.plus_micros(-1))).await.unwrap().is_empty(), "none that early");
     let owners = |changes: Vec<leadgate_core::StageChange>| changes.iter().map(|c| c.contact_id).collect::<Vec<_>>();
     let mut from_run = owners(store.stage_changes_of(run).await.unwrap());
     from_run.sort();
     assert_eq!(from_run, ends);
     // An empty run reads nothing.
-    assert!(store.subjects(Contacts::Run(&[]), false).await.unwrap().is_empty());
+    assert!(store.subjects(Contacts::Run(&[]), JOINED).await.unwrap().is_empty());
+}
+
+/// A walk over every contact reads each account once, apart: the contacts it reads
+/// come without them when it asks so.
+async fn a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for(store: Arc<dyn Store>) {
+    use leadgate_store::Contacts;
+    let account = leadgate_core::model::Account {
+        id: Uuid::now_v7(),
+        domain: "acme.example".into(),
+        name: Some("Acme".into()),
+        created_at: T0,
+    };
+    let mut ann = contact("ann@acme.example", T0);
+    ann.account_id = Some(account.id);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_account(&account).await.unwrap();
+    tx.insert_contact(&ann).await.unwrap();
+    tx.commit().await.unwrap();
+    let ids = [ann.id];
+    for contacts in [Contacts::Run(&ids), Contacts::Ids(&ids)] {
+        let joined = store.subjects(contacts, JOINED).await.unwrap();
+        assert_eq!(joined.len(), 1);
+        assert_eq!(joined[0].account.as_ref(), Some(&account));
+        let apart = store.subjects(contacts, SubjectParts { account: false, stored: StoredParts::None }).await.unwrap();
+        assert_eq!(apart[0].account, None);
+        assert_eq!(apart[0].contact, joined[0].contact, "the contact itself is read alike");
+        assert_eq!(apart[0].contact.account_id, Some(account.id), "the account is left to be found");
+    }
+    assert_eq!(store.accounts_by_ids(&[account.id]).await.unwrap(), [account]);
 }

@@ -89,7 +89,17 @@ async fn acknowledged_writes_survive_kill_9(env: Vec<(String, String)>) {
             }
         }));
     }
+    // Killed once traffic has flowed, however slow the machine: some of every kind
+    // acknowledged, and more in flight.
+    let flowing = Instant::now() + Duration::from_secs(60);
     tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let flowed = || {
+        let a = acked.lock().unwrap();
+        a.emails.len() > 20 && a.event_urls.len() > 100
+    };
+    while !flowed() && Instant::now() < flowing {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let server = server.kill_9();
     for w in workers {
         w.await.unwrap();

@@ -268,6 +268,18 @@ pub struct Engagement {
 impl Engagement {
     /// The windows, in days.
     pub const WINDOWS: [i64; 3] = [7, 30, 90];
+    /// The longest of them, over which return visits are counted too.
+    pub const LONGEST_WINDOW: i64 = 90;
+
+    /// The days of events the figure `name` counts, or `None` for
+    /// `days_since_last_activity`, which reads the last activity, however old.
+    pub fn window_of(name: &str) -> Option<i64> {
+        match Self::NAMES.iter().position(|n| *n == name) {
+            Some(i) if i < 12 => Some(Self::WINDOWS[i % 3]),
+            _ if name == "days_since_last_activity" => None,
+            _ => Some(Self::LONGEST_WINDOW),
+        }
+    }
 
     /// Counted from `events` and `responses` as of `now`; `last_activity` is when the
     /// contact last did anything (older events included).
@@ -278,7 +290,7 @@ impl Engagement {
         let by_window = |count: &dyn Fn(i64) -> i64| Self::WINDOWS.map(count);
         let mut visit_days: Vec<i64> = events
             .iter()
-            .filter(|e| e.kind == "page_view" && days_between(e.at, now) < 90)
+            .filter(|e| e.kind == "page_view" && days_between(e.at, now) < Self::LONGEST_WINDOW)
             .map(|e| e.at.0.div_euclid(MICROS_PER_DAY))
             .collect();
         visit_days.sort_unstable();

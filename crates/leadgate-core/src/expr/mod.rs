@@ -40,7 +40,32 @@ pub const MAX_EVENT_DAYS: i64 = 365;
 
 /// The earliest event expressions read as of `now`: [`MAX_EVENT_DAYS`] before it.
 pub fn event_window_start(now: crate::Timestamp) -> crate::Timestamp {
-    crate::Timestamp(now.0 - MAX_EVENT_DAYS * 86_400 * crate::time::MICROS_PER_SECOND)
+    EventsRead::ALL.since(now)
+}
+
+/// What of a contact's events an evaluation in the contact scope must be given: those
+/// of its last `days` days (none at all when 0), and, when `last_activity`, when it
+/// last did anything, however long ago. A backtest reads no more than that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EventsRead {
+    pub days: i64,
+    pub last_activity: bool,
+}
+
+impl EventsRead {
+    /// Everything any expression may read.
+    pub const ALL: EventsRead = EventsRead { days: MAX_EVENT_DAYS, last_activity: true };
+
+    /// What either reads.
+    pub fn and(self, other: EventsRead) -> EventsRead {
+        EventsRead { days: self.days.max(other.days), last_activity: self.last_activity || other.last_activity }
+    }
+
+    /// The earliest event read as of `now`. An event counts within `days` days when
+    /// fewer whole days than that separate it from `now`: none earlier than this does.
+    pub fn since(&self, now: crate::Timestamp) -> crate::Timestamp {
+        crate::Timestamp(now.0 - self.days * crate::time::MICROS_PER_DAY)
+    }
 }
 
 /// Why an expression was refused, and where.
@@ -164,6 +189,27 @@ impl Expression {
     /// The `events(kind, days)` counts the expression reads.
     pub fn event_counts(&self) -> &[EventCount] {
         &self.counts
+    }
+
+    /// What of a contact's events evaluating the expression reads: its event counts'
+    /// windows, and the engagement figures' (`visits_30d` reads 30 days, `return_visits`
+    /// 90, `days_since_last_activity` the last activity). An engagement rule is
+    /// evaluated on every activity an assessment is given: it reads them all.
+    pub fn events_read(&self) -> EventsRead {
+        if self.scope == Scope::Activity {
+            return EventsRead::ALL;
+        }
+        let counted = EventsRead { days: self.counts.iter().map(|c| c.days).max().unwrap_or(0), last_activity: false };
+        let figures = match self.fields_read("engagement") {
+            None => EventsRead { days: facts::Engagement::LONGEST_WINDOW, last_activity: true },
+            Some(fields) => fields.iter().fold(EventsRead::default(), |read, f| {
+                read.and(match facts::Engagement::window_of(f) {
+                    Some(days) => EventsRead { days, last_activity: false },
+                    None => EventsRead { days: 0, last_activity: true },
+                })
+            }),
+        };
+        counted.and(figures)
     }
 
     /// The activity kind an activity must be of for the expression to be true: an

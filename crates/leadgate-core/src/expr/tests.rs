@@ -325,3 +325,30 @@ fn every_documented_field_reads_as_its_type() {
         }
     }
 }
+
+#[test]
+fn an_expression_names_the_events_it_reads() {
+    use super::EventsRead;
+    let read = |source: &str, scope: Scope| Expression::compile(source, scope, &Type::Bool).unwrap().events_read();
+    let contact = |source: &str| read(source, Scope::Contact);
+    let days = |days: i64| EventsRead { days, last_activity: false };
+    assert_eq!(contact("contact.title == 'CIO' && size(responses) > 0"), days(0), "no events at all");
+    assert_eq!(contact("engagement.visits_30d >= 2"), days(30));
+    assert_eq!(contact("engagement.visits_7d > 0 || engagement.downloads_90d > 1"), days(90));
+    assert_eq!(contact("engagement.return_visits > 1"), days(90));
+    assert_eq!(contact("events('page_view', 200) > 0 && engagement.emails_clicked_7d > 0"), days(200));
+    assert_eq!(
+        contact("engagement.days_since_last_activity < 5"),
+        EventsRead { days: 0, last_activity: true },
+        "the last activity, however old, and no window"
+    );
+    assert_eq!(
+        contact("engagement.emails_opened_30d > 0 && engagement.days_since_last_activity < 5"),
+        EventsRead { days: 30, last_activity: true }
+    );
+    // An engagement rule is evaluated on every activity it is given.
+    assert_eq!(read("activity.kind == 'page_view'", Scope::Activity), EventsRead::ALL);
+    // Windows count whole days: an event exactly 30 days old is not within 30 days, and
+    // the window read starts there.
+    assert_eq!(days(30).since(NOW), ago(30));
+}
