@@ -202,10 +202,10 @@ impl App {
         };
         // Each batch is read while the one before is judged.
         let mut batches = LiveContacts::new(self.store.as_ref());
-        let accounts = AccountBook::default();
+        let mut accounts = AccountBook::default();
         let mut judging = None;
         while let Some(ids) = batches.next().await? {
-            let next = judge_apart(self.histories(&ids, as_of, reads, &accounts).await?);
+            let next = judge_apart(self.histories(&ids, as_of, reads, &mut accounts).await?);
             if let Some(judged) = judging.replace(next) {
                 count(judged.await?);
             }
@@ -242,7 +242,7 @@ impl App {
         ids: &[Uuid],
         as_of: Timestamp,
         reads: EventsRead,
-        accounts: &AccountBook,
+        accounts: &mut AccountBook,
     ) -> Result<Vec<History>, AppError> {
         let s = &self.store;
         // A batch of live contacts: read as a range of ids. Each contact comes with its

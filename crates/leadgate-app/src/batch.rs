@@ -7,7 +7,6 @@ use crate::qualify::ASSESS_BATCH;
 use leadgate_core::model::Account;
 use leadgate_store::{Store, Subject};
 use std::collections::HashMap;
-use std::sync::Mutex;
 use uuid::Uuid;
 
 /// Every live (not merged) contact's id, [`ASSESS_BATCH`] at a time, in id order.
@@ -34,28 +33,26 @@ impl<'a> LiveContacts<'a> {
 /// searches the accounts once for every contact; a batch instead reads the accounts
 /// not met yet and takes the others from here.
 #[derive(Default)]
-pub(crate) struct AccountBook(Mutex<HashMap<Uuid, Account>>);
+pub(crate) struct AccountBook(HashMap<Uuid, Account>);
 
 /// Accounts kept at most: past this many the book starts again, to bound its memory.
 const MOST_ACCOUNTS: usize = 1_000_000;
 
 impl AccountBook {
     /// Gives each of `subjects` (read without their accounts) its account.
-    pub(crate) async fn fill(&self, store: &dyn Store, subjects: &mut [Subject]) -> Result<(), AppError> {
-        let mut missing: Vec<Uuid> = {
-            let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            subjects.iter().filter_map(|s| s.contact.account_id).filter(|id| !known.contains_key(id)).collect()
-        };
+    pub(crate) async fn fill(&mut self, store: &dyn Store, subjects: &mut [Subject]) -> Result<(), AppError> {
+        if self.0.len() >= MOST_ACCOUNTS {
+            self.0.clear();
+        }
+        let mut missing: Vec<Uuid> =
+            subjects.iter().filter_map(|s| s.contact.account_id).filter(|id| !self.0.contains_key(id)).collect();
         missing.sort_unstable();
         missing.dedup();
-        let found = if missing.is_empty() { Vec::new() } else { store.accounts_by_ids(&missing).await? };
-        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if known.len() + found.len() > MOST_ACCOUNTS {
-            known.clear();
+        if !missing.is_empty() {
+            self.0.extend(store.accounts_by_ids(&missing).await?.into_iter().map(|a| (a.id, a)));
         }
-        known.extend(found.into_iter().map(|a| (a.id, a)));
         for s in subjects {
-            s.account = s.contact.account_id.and_then(|id| known.get(&id).cloned());
+            s.account = s.contact.account_id.and_then(|id| self.0.get(&id).cloned());
         }
         Ok(())
     }

@@ -121,12 +121,13 @@ impl App {
         // whether the stored ones are read.
         let rules = self.assessor.rules().await?;
         let mut batches = LiveContacts::new(self.store.as_ref());
-        let accounts = AccountBook::default();
+        let mut accounts = AccountBook::default();
         while let Some(ids) = batches.next().await? {
             let batch = leadgate_store::Contacts::Run(&ids);
-            let (facts, changes) = tokio::try_join!(self.assessor.facts(batch, now, &rules, Some(&accounts)), async {
-                self.store.stage_changes_of(batch).await.map_err(AppError::from)
-            })?;
+            let (facts, changes) =
+                tokio::try_join!(self.assessor.facts(batch, now, &rules, Some(&mut accounts)), async {
+                    self.store.stage_changes_of(batch).await.map_err(AppError::from)
+                })?;
             let changes_of = by_contact(changes.iter().map(|c| (c.contact_id, c)));
             for f in &facts {
                 let c = &f.contact;

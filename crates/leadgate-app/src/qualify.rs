@@ -226,7 +226,7 @@ impl Assessor {
     pub(crate) async fn assess_every(&self, mut done: impl FnMut(&AssessReport)) -> Result<AssessReport, AppError> {
         let rules = self.rules().await?;
         let mut batches = LiveContacts::new(self.store.as_ref());
-        let accounts = AccountBook::default();
+        let mut accounts = AccountBook::default();
         // One batch waits between the reading and the writing: with the one being read
         // and the one being written, at most three are claimed at once.
         let (evaluating, mut evaluated) = tokio::sync::mpsc::channel(1);
@@ -236,7 +236,7 @@ impl Assessor {
             while let Some(ids) = batches.next().await? {
                 let claim = self.claims.claim(&ids).await;
                 let now = self.clock.now();
-                let facts = self.facts(Contacts::Run(&ids), now, &rules, Some(&accounts)).await?;
+                let facts = self.facts(Contacts::Run(&ids), now, &rules, Some(&mut accounts)).await?;
                 if evaluating.send((claim, evaluate_apart(rules.clone(), facts, now))).await.is_err() {
                     break; // the writing stopped, and says why
                 }
@@ -326,7 +326,7 @@ impl Assessor {
         contacts: Contacts<'_>,
         now: Timestamp,
         rules: &ActiveRules,
-        accounts: Option<&AccountBook>,
+        mut accounts: Option<&mut AccountBook>,
     ) -> Result<Vec<ContactFacts>, AppError> {
         let (store, ids) = (&self.store, contacts.ids());
         let parts = SubjectParts {
@@ -351,7 +351,7 @@ impl Assessor {
         };
         let subjects = async {
             let mut subjects = store.subjects(contacts, parts).await?;
-            if let Some(book) = accounts {
+            if let Some(book) = accounts.as_deref_mut() {
                 book.fill(store.as_ref(), &mut subjects).await?;
             }
             Ok::<_, AppError>(subjects)
