@@ -13,7 +13,7 @@ use crate::batch::{AccountBook, CONTACTS_PER_CORE, LiveContacts, by_contact, spl
 use crate::claims::{Claim, Claims};
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
-use leadgate_core::expr::event_window_start;
+use leadgate_core::expr::EventsRead;
 use leadgate_core::expr::facts::{ContactFacts, EventFact, ScoreFacts};
 use leadgate_core::lifecycle::{Actor, Stage};
 use leadgate_core::likelihood::features::{self, Exclusions, Row};
@@ -286,7 +286,7 @@ impl Assessor {
         ids.sort_unstable();
         ids.dedup();
         let mut facts = self.facts(Contacts::Ids(&ids), now, &rules, None).await?;
-        let since = event_window_start(now);
+        let since = EventsRead::ALL.since(now);
         let mut new_events = by_contact(arrived.iter().cloned());
         for f in &mut facts {
             for e in new_events.remove(&f.contact.id).unwrap_or_default() {
@@ -336,7 +336,7 @@ impl Assessor {
                 false => StoredParts::Scores,
             },
         };
-        let since = event_window_start(now);
+        let since = EventsRead::ALL.since(now);
         // A contact's last event is the latest of those read, when any were: only the
         // others' need a query of their own.
         let events = async {

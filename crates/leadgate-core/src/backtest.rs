@@ -93,7 +93,7 @@ impl History {
                 set_back(&mut contact, &mut qualification, field, diff.get("from").unwrap_or(&Value::Null));
             }
         }
-        let since = crate::expr::event_window_start(as_of);
+        let since = crate::expr::EventsRead::ALL.since(as_of);
         let responses: Vec<Response> = self.responses.iter().filter(|r| r.at <= as_of).cloned().collect();
         let events: Vec<EventFact> = self.events.iter().filter(|e| e.at <= as_of && e.at >= since).cloned().collect();
         let last_activity = (self.events.iter().map(|e| e.at))

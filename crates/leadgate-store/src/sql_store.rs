@@ -32,6 +32,13 @@ pub(crate) fn statement_sizes(mut n: usize) -> impl Iterator<Item = usize> {
     })
 }
 
+/// Recorded changes, each with its row number, oldest first: by time, then in the order
+/// they were written.
+pub(crate) fn oldest_first<T>(mut rows: Vec<(i64, T)>, at: impl Fn(&T) -> leadgate_core::Timestamp) -> Vec<T> {
+    rows.sort_by_key(|(id, c)| (at(c), *id));
+    rows.into_iter().map(|(_, c)| c).collect()
+}
+
 /// The statements that read `select` (ending in `WHERE ` or `AND `, with `lead`
 /// numbered parameters of its own) for `contacts` by `column`, then `tail`: each
 /// statement's SQL, numbered parameters after the lead, and the ids it binds. A list
@@ -781,13 +788,12 @@ macro_rules! impl_sql_store {
                         "",
                     )
                     .await?;
-                let mut rows: Vec<(i64, StageChange)> = rows
+                let rows: Vec<(i64, StageChange)> = rows
                     .into_iter()
                     .map(|r| Ok((r.id, StageChange::try_from(r.change)?)))
                     .filter(|r| r.as_ref().map_or(true, |(_, c)| contacts.holds(&c.contact_id)))
                     .collect::<Result<_>>()?;
-                rows.sort_by_key(|(id, c)| (c.at, *id));
-                Ok(rows.into_iter().map(|(_, c)| c).collect())
+                Ok(crate::sql_store::oldest_first(rows, |c| c.at))
             }
 
             async fn contact_changes_of(&self, contacts: crate::Contacts<'_>) -> Result<Vec<ContactChange>> {
@@ -800,13 +806,12 @@ macro_rules! impl_sql_store {
                         "",
                     )
                     .await?;
-                let mut rows: Vec<(i64, ContactChange)> = rows
+                let rows: Vec<(i64, ContactChange)> = rows
                     .into_iter()
                     .map(|r| (r.id, ContactChange::from(r.change)))
                     .filter(|(_, c)| contacts.holds(&c.contact_id))
                     .collect();
-                rows.sort_by_key(|(id, c)| (c.at, *id));
-                Ok(rows.into_iter().map(|(_, c)| c).collect())
+                Ok(crate::sql_store::oldest_first(rows, |c| c.at))
             }
 
             async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<leadgate_core::scoring::ContactScores>> {

@@ -274,8 +274,11 @@ impl Engagement {
     /// The days of events the figure `name` counts, or `None` for
     /// `days_since_last_activity`, which reads the last activity, however old.
     pub fn window_of(name: &str) -> Option<i64> {
+        // NAMES: each of the four counts by window, then return visits and the last
+        // activity.
+        let windowed = 4 * Self::WINDOWS.len();
         match Self::NAMES.iter().position(|n| *n == name) {
-            Some(i) if i < 12 => Some(Self::WINDOWS[i % 3]),
+            Some(i) if i < windowed => Some(Self::WINDOWS[i % Self::WINDOWS.len()]),
             _ if name == "days_since_last_activity" => None,
             _ => Some(Self::LONGEST_WINDOW),
         }

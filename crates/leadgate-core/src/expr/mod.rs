@@ -38,11 +38,6 @@ const MAX_DEPTH: u16 = 32;
 /// Longest window `events(kind, days)` may count over.
 pub const MAX_EVENT_DAYS: i64 = 365;
 
-/// The earliest event expressions read as of `now`: [`MAX_EVENT_DAYS`] before it.
-pub fn event_window_start(now: crate::Timestamp) -> crate::Timestamp {
-    EventsRead::ALL.since(now)
-}
-
 /// What of a contact's events an evaluation in the contact scope must be given: those
 /// of its last `days` days (none at all when 0), and, when `last_activity`, when it
 /// last did anything, however long ago. A backtest reads no more than that.
@@ -53,7 +48,7 @@ pub struct EventsRead {
 }
 
 impl EventsRead {
-    /// Everything any expression may read.
+    /// Everything any expression may read: the events of the last [`MAX_EVENT_DAYS`].
     pub const ALL: EventsRead = EventsRead { days: MAX_EVENT_DAYS, last_activity: true };
 
     /// What either reads.
