@@ -256,7 +256,7 @@ impl App {
         let events = async {
             match reads.days {
                 0 => Ok(Vec::new()),
-                _ => s.events_of(batch, reads.since(as_of), Some(as_of)).await,
+                _ => s.events_of(batch, reads.since(as_of), Some(as_of), reads.props).await,
             }
         };
         let last_events = async {

@@ -18,7 +18,7 @@ use leadgate_core::expr::facts::{ContactFacts, EventFact, ScoreFacts};
 use leadgate_core::lifecycle::{Actor, Stage};
 use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
-use leadgate_core::scoring::{ContactScores, Model, ModelSpec, Needs, Remembered};
+use leadgate_core::scoring::{ContactScores, Model, ModelSpec, Needs, Remembered, StoredRead};
 use leadgate_core::{StageChange, Timestamp};
 use leadgate_store::{Contacts, Store, StoredParts, Subject, SubjectParts, Tx};
 use serde::Serialize;
@@ -318,7 +318,8 @@ impl Assessor {
     }
 
     /// What the expressions of `rules` read of `ids`, as of `now`; merged contacts are
-    /// left out. The engagement score they had is left at 0 unless a rule reads it.
+    /// left out. The scores and grades they had are left out unless a rule reads them,
+    /// and the engagement score they had unless a rule reads that.
     /// A walk over every contact gives its `accounts`; without, each contact's account
     /// is read with it.
     pub(crate) async fn facts(
@@ -331,16 +332,18 @@ impl Assessor {
         let (store, ids) = (&self.store, contacts.ids());
         let parts = SubjectParts {
             account: accounts.is_none(),
-            stored: match rules.model.1.reads_stored_engagement() {
-                true => StoredParts::WithAssessment,
-                false => StoredParts::Scores,
+            stored: match rules.model.1.reads_stored() {
+                StoredRead::WithEngagement => StoredParts::WithAssessment,
+                StoredRead::Scores => StoredParts::Scores,
+                StoredRead::Nothing => StoredParts::None,
             },
         };
         let since = EventsRead::ALL.since(now);
+        let props = rules.model.1.events_read(Needs::ALL).props;
         // A contact's last event is the latest of those read, when any were: only the
         // others' need a query of their own.
         let events = async {
-            let events = by_contact(store.events_of(contacts, since, None).await?);
+            let events = by_contact(store.events_of(contacts, since, None, props).await?);
             let mut last: HashMap<Uuid, Timestamp> =
                 events.iter().filter_map(|(id, e)| Some((*id, e.iter().map(|e| e.at).max()?))).collect();
             let quiet: Vec<Uuid> = ids.iter().filter(|id| !events.contains_key(id)).copied().collect();

@@ -144,6 +144,14 @@ async fn a_model_scores_contacts_when_they_act_and_explains_every_point(store: A
     app.rescore(&()).await.unwrap();
     assert_eq!(app.contact_view(ann).await.unwrap().scores.fit, 36);
     assert_eq!(app.contact_view(bob.contact.id).await.unwrap().scores.fit, 0);
+    // And the fit it had before (Ann's 36), which is read only for such a model.
+    let held =
+        format!("{MODEL}\n[[fit]]\nname = \"held\"\nwhen = \"scores.fit > 35 && funnel_position != ''\"\npoints = 2\n");
+    app.save_scoring_model("held", &held, &Actor::Operator).await.unwrap();
+    app.activate_scoring("held", None, &Actor::Operator).await.unwrap();
+    app.rescore(&()).await.unwrap();
+    assert_eq!(app.contact_view(ann).await.unwrap().scores.fit, 37);
+    assert_eq!(app.contact_view(bob.contact.id).await.unwrap().scores.fit, 0);
 }
 
 async fn a_definition_qualifies_only_while_active_and_can_be_rolled_back(store: Arc<dyn Store>) {

@@ -162,10 +162,21 @@ pub struct Model {
     pub engagement: Vec<Rule>,
     pub funnel: Vec<GradeRule<FunnelPosition>>,
     pub pain: Vec<GradeRule<Pain>>,
-    /// Whether a fit rule reads the engagement score stored before (see
-    /// [`Self::reads_stored_engagement`]): found once, when compiled, as every
-    /// assessment asks.
-    stored_engagement: bool,
+    /// What of the scores stored before its rules read (see [`Self::reads_stored`]):
+    /// found once, when compiled, as every assessment asks.
+    stored: StoredRead,
+}
+
+/// What of a contact's stored scores an assessment reads: they are read with the
+/// contact only when a rule reads them, as their table is wide (every assessment
+/// with its factors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StoredRead {
+    Nothing,
+    /// Fit, likelihood and grades.
+    Scores,
+    /// Those and the engagement score, decayed from the stored assessment.
+    WithEngagement,
 }
 
 fn model_error(field: String, message: impl Into<String>) -> ModelError {
@@ -234,23 +245,39 @@ impl Model {
         let pain_specs = if spec.pain.is_empty() { default_pain() } else { spec.pain.clone() };
         let funnel = grades("funnel", &funnel_specs, FunnelPosition::parse, "tofu, mofu or bofu")?;
         let pain = grades("pain", &pain_specs, Pain::parse, "low, medium or acute")?;
-        let stored_engagement = fit.iter().any(|r| r.when.reads("scores", Some("engagement")));
-        Ok(Self { half_life_days: spec.half_life_days, spec, fit, engagement, funnel, pain, stored_engagement })
+        // A fit rule may read the stored scores and grades; grading rules read the fresh
+        // fit and engagement, and the stored likelihood; every later rule reads the
+        // fresh ones.
+        let fit_reads = |variable: &str, field: Option<&str>| fit.iter().any(|r| r.when.reads(variable, field));
+        let graded = funnel.iter().map(|g| &g.when).chain(pain.iter().map(|g| &g.when));
+        let stored = if fit_reads("scores", Some("engagement")) {
+            StoredRead::WithEngagement
+        } else if fit_reads("scores", None)
+            || fit_reads("funnel_position", None)
+            || fit_reads("pain", None)
+            || graded.into_iter().any(|e| e.reads("scores", Some("likelihood")))
+        {
+            StoredRead::Scores
+        } else {
+            StoredRead::Nothing
+        };
+        Ok(Self { half_life_days: spec.half_life_days, spec, fit, engagement, funnel, pain, stored })
     }
 
-    /// Whether a rule reads the engagement score the contact had before this
-    /// assessment (a fit rule may read the stored scores; every later rule reads the
-    /// fresh ones).
-    pub fn reads_stored_engagement(&self) -> bool {
-        self.stored_engagement
+    /// What of the scores and grades the contact had before this assessment its rules
+    /// read.
+    pub fn reads_stored(&self) -> StoredRead {
+        self.stored
     }
 
     /// What of a contact's events an assessment computing `needs` reads
     /// ([`Self::assess_only`]): the engagement score counts every activity of the
-    /// window, and the grades read it; fit rules read what their expressions read.
+    /// window (their properties only if an engagement rule reads them), and the
+    /// grades read it; fit rules read what their expressions read.
     pub fn events_read(&self, needs: Needs) -> EventsRead {
         if needs.engagement || needs.grades {
-            return EventsRead::ALL;
+            let window = EventsRead { props: false, ..EventsRead::ALL };
+            return self.engagement.iter().fold(window, |read, r| read.and(r.when.events_read()));
         }
         self.fit.iter().filter(|_| needs.fit).fold(EventsRead::default(), |read, r| read.and(r.when.events_read()))
     }
@@ -774,11 +801,17 @@ points = 5
         // And only the events they read: the fit rules here read none.
         use crate::expr::EventsRead;
         assert_eq!(model.events_read(Needs::of([&fit_only])), EventsRead::default());
-        assert_eq!(model.events_read(Needs::of([&engaged])), EventsRead::ALL, "every activity of the window");
-        assert_eq!(model.events_read(needs), EventsRead::ALL);
+        let window = EventsRead { props: false, ..EventsRead::ALL };
+        assert_eq!(model.events_read(Needs::of([&engaged])), window, "every activity of the window");
+        assert_eq!(model.events_read(needs), window, "no rule reads their properties");
+        let props = ModelSpec::parse(&format!(
+            "{MODEL}\n[[engagement]]\nname = \"pro\"\nwhen = \"activity.props.plan == 'pro'\"\npoints = 1\n"
+        ));
+        let props = Model::compile(props.unwrap()).unwrap();
+        assert_eq!(props.events_read(needs), EventsRead::ALL, "a rule reads their properties");
         let recent = ModelSpec::parse("[[fit]]\nname = \"back\"\nwhen = \"engagement.visits_7d > 1\"\npoints = 1\n");
         let recent = Model::compile(recent.unwrap()).unwrap();
-        assert_eq!(recent.events_read(Needs::of([&fit_only])), EventsRead { days: 7, last_activity: false });
+        assert_eq!(recent.events_read(Needs::of([&fit_only])), EventsRead { days: 7, ..EventsRead::default() });
     }
 
     #[test]
@@ -870,6 +903,22 @@ points = 1
         quiet.responses[0].action = "form_fill".into();
         let q = model().assess(&quiet);
         assert_eq!((q.funnel.grade, q.pain.grade), (FunnelPosition::Tofu, Pain::Low));
+    }
+
+    #[test]
+    fn a_model_says_which_stored_scores_its_rules_read() {
+        let with = |extra: &str| Model::compile(ModelSpec::parse(&format!("{MODEL}\n{extra}")).unwrap()).unwrap();
+        let fit = |when: &str| format!("[[fit]]\nname = \"x\"\nwhen = \"{when}\"\npoints = 1\n");
+        assert_eq!(with("").reads_stored(), StoredRead::Nothing);
+        assert_eq!(with(&fit("scores.fit > 3")).reads_stored(), StoredRead::Scores);
+        assert_eq!(with(&fit("pain == 'acute'")).reads_stored(), StoredRead::Scores);
+        assert_eq!(with(&fit("scores.engagement > 3.0")).reads_stored(), StoredRead::WithEngagement);
+        let graded = "[[funnel]]\nposition = \"bofu\"\nwhen = \"scores.likelihood > 0.5\"\nreason = \"likely\"\n\
+                      [[funnel]]\nposition = \"tofu\"\nwhen = \"true\"\nreason = \"default\"\n";
+        assert_eq!(with(graded).reads_stored(), StoredRead::Scores, "grades read the stored likelihood");
+        let fresh = "[[funnel]]\nposition = \"bofu\"\nwhen = \"scores.fit > 30\"\nreason = \"fits\"\n\
+                     [[funnel]]\nposition = \"tofu\"\nwhen = \"true\"\nreason = \"default\"\n";
+        assert_eq!(with(fresh).reads_stored(), StoredRead::Nothing, "grades read the fresh fit");
     }
 
     #[test]

@@ -237,12 +237,15 @@ pub trait Store: Send + Sync + 'static {
     /// The responses of these contacts, oldest first.
     async fn responses_of(&self, contacts: Contacts<'_>) -> Result<Vec<Response>>;
     /// The events of these contacts at or after `since`, and at or before `until` when
-    /// given.
+    /// given; with their properties when `props`, else with `null` for them: all else
+    /// an event holds that expressions read is kept in the index of events by
+    /// contact, and read from it alone.
     async fn events_of(
         &self,
         contacts: Contacts<'_>,
         since: Timestamp,
         until: Option<Timestamp>,
+        props: bool,
     ) -> Result<Vec<(Uuid, EventFact)>>;
     /// When each of these contacts' latest event (at or before `until`, when given)
     /// happened; contacts without one are left out.

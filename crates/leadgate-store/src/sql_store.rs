@@ -742,17 +742,24 @@ macro_rules! impl_sql_store {
                 contacts: crate::Contacts<'_>,
                 since: Timestamp,
                 until: Option<Timestamp>,
+                props: bool,
             ) -> Result<Vec<(Uuid, EventFact)>> {
-                let (sql, bounds) = match until {
-                    Some(until) => ("SELECT contact_id, kind, at, url, props FROM events WHERE at >= $1 AND at <= $2 AND ", vec![since.0, until.0]),
-                    None => ("SELECT contact_id, kind, at, url, props FROM events WHERE at >= $1 AND ", vec![since.0]),
+                let columns = match props {
+                    true => "contact_id, kind, at, url, props",
+                    false => "contact_id, kind, at, url, NULL AS props",
                 };
-                let rows: Vec<(Uuid, String, i64, Option<String>, Json<serde_json::Value>)> =
-                    self.rows_in(sql, "contact_id", &bounds, contacts, "").await?;
+                let (sql, bounds) = match until {
+                    Some(until) => (format!("SELECT {columns} FROM events WHERE at >= $1 AND at <= $2 AND "), vec![since.0, until.0]),
+                    None => (format!("SELECT {columns} FROM events WHERE at >= $1 AND "), vec![since.0]),
+                };
+                let rows: Vec<(Uuid, String, i64, Option<String>, Option<Json<serde_json::Value>>)> =
+                    self.rows_in(&sql, "contact_id", &bounds, contacts, "").await?;
                 Ok(rows
                     .into_iter()
                     .filter(|(c, ..)| contacts.holds(c))
-                    .map(|(c, kind, at, url, props)| (c, EventFact { kind, at: Timestamp(at), url, props: props.0 }))
+                    .map(|(c, kind, at, url, props)| {
+                        (c, EventFact { kind, at: Timestamp(at), url, props: props.map_or(serde_json::Value::Null, |p| p.0) })
+                    })
                     .collect())
             }
 

@@ -481,12 +481,20 @@ async fn a_run_of_contacts_reads_what_a_list_of_them_reads(store: Arc<dyn Store>
         owners
     };
     let six = [first, first, first, last, last, last];
-    assert_eq!(events(store.events_of(run, T0, None).await.unwrap()), six);
-    assert_eq!(events(store.events_of(list, T0, None).await.unwrap()), six);
+    assert_eq!(events(store.events_of(run, T0, None, true).await.unwrap()), six);
+    assert_eq!(events(store.events_of(list, T0, None, false).await.unwrap()), six);
     // Up to a moment: the events after it are left out; so are those before `since`.
     let (second, third) = (T0.plus_micros(1), T0.plus_micros(2));
-    assert_eq!(events(store.events_of(run, T0, Some(second)).await.unwrap()), [first, first, last, last]);
-    assert_eq!(events(store.events_of(list, second, Some(second)).await.unwrap()), [first, last]);
+    assert_eq!(events(store.events_of(run, T0, Some(second), false).await.unwrap()), [first, first, last, last]);
+    assert_eq!(events(store.events_of(list, second, Some(second), true).await.unwrap()), [first, last]);
+    // With their properties, or everything else without them.
+    let facts = |(_, e): &(Uuid, leadgate_core::expr::facts::EventFact)| (e.kind.clone(), e.at, e.url.clone());
+    let with = store.events_of(list, T0, None, true).await.unwrap();
+    let without = store.events_of(list, T0, None, false).await.unwrap();
+    assert!(with.iter().all(|(_, e)| e.props == json!({"n": 1})), "{with:?}");
+    assert!(without.iter().all(|(_, e)| e.props.is_null()), "{without:?}");
+    assert_eq!(with.iter().map(facts).collect::<Vec<_>>(), without.iter().map(facts).collect::<Vec<_>>());
+    assert_eq!(with[0].1.url.as_deref(), Some("https://acme.example/pricing"));
     let mut latest = store.last_events(run, None).await.unwrap();
     latest.sort();
     assert_eq!(latest, [(first, third), (last, third)]);

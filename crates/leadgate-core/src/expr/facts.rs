@@ -75,11 +75,6 @@ fn string<'a>(s: &'a str) -> Val<'a> {
     Box::new(CelString::from(s))
 }
 
-/// Text that may be missing reads as `""`.
-fn text(s: &Option<String>) -> Val<'_> {
-    string(s.as_deref().unwrap_or(""))
-}
-
 fn int(i: i64) -> Val<'static> {
     Box::new(CelInt::from(i))
 }
@@ -109,13 +104,48 @@ fn json_map(m: &serde_json::Map<String, Json>) -> Val<'_> {
     Box::new(CelMap::from(map))
 }
 
+/// A field's value as the facts hold it, before it becomes a value of the language:
+/// what the interpreter converts ([`Self::into_val`]) and the compiled evaluation
+/// ([`super::compiled`]) reads directly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Value<'a> {
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Text(&'a str),
+    Null,
+    /// Custom fields, form fields.
+    Map(&'a serde_json::Map<String, Json>),
+    /// Event properties.
+    Json(&'a Json),
+}
+
+impl<'a> Value<'a> {
+    fn into_val(self) -> Val<'a> {
+        match self {
+            Value::Bool(b) => boolean(b),
+            Value::Int(i) => int(i),
+            Value::Double(d) => Box::new(CelDouble::from(d)),
+            Value::Text(s) => string(s),
+            Value::Null => Box::new(CelNull),
+            Value::Map(m) => json_map(m),
+            Value::Json(j) => json(j),
+        }
+    }
+
+    /// Text that may be missing reads as `""`.
+    fn text(s: &'a Option<String>) -> Self {
+        Value::Text(s.as_deref().unwrap_or(""))
+    }
+}
+
 /// A record of the language (`contact`, `activity`, `scores`, …) whose fields are read
 /// from the facts when an expression reads them, borrowing their text: what no
 /// expression reads is never converted, and no text is copied. Which fields each has
 /// is [`super::schema`]'s to say; the type check refuses any other before this is
 /// ever asked for one.
 #[derive(Debug, Clone)]
-enum Record<'a> {
+pub(super) enum Record<'a> {
     Contact(&'a Contact, Timestamp),
     Account(Option<&'a Account>),
     Response(&'a Response, Timestamp),
@@ -133,75 +163,78 @@ impl<'a> Record<'a> {
     }
 
     /// The field `name`, or `None` for a field the record does not have.
-    fn field(&self, name: &str) -> Option<Val<'a>> {
+    pub(super) fn read(&self, name: &str) -> Option<Value<'a>> {
+        use Value::{Bool, Int, Text};
         Some(match *self {
             Record::Contact(c, now) => match name {
-                "email" => text(&c.email),
-                "free_mail" => boolean(email_domain(c).is_some_and(is_free_mail_domain)),
-                "domain" => string(email_domain(c).unwrap_or("")),
-                "first_name" => text(&c.first_name),
-                "last_name" => text(&c.last_name),
-                "company" => text(&c.company),
-                "title" => text(&c.title),
-                "phone" => text(&c.phone),
-                "country" => text(&c.country),
-                "owner" => text(&c.owner),
-                "direction" => string(c.direction.as_str()),
-                "channel" => text(&c.channel),
-                "stage" => string(c.stage.as_str()),
-                "days_in_stage" => int(days_between(c.stage_at, now)),
-                "age_days" => int(days_between(c.created_at, now)),
-                "do_not_email" => boolean(c.do_not_email),
-                "do_not_call" => boolean(c.do_not_call),
-                "custom" => json_map(&c.custom),
+                "email" => Value::text(&c.email),
+                "free_mail" => Bool(email_domain(c).is_some_and(is_free_mail_domain)),
+                "domain" => Text(email_domain(c).unwrap_or("")),
+                "first_name" => Value::text(&c.first_name),
+                "last_name" => Value::text(&c.last_name),
+                "company" => Value::text(&c.company),
+                "title" => Value::text(&c.title),
+                "phone" => Value::text(&c.phone),
+                "country" => Value::text(&c.country),
+                "owner" => Value::text(&c.owner),
+                "direction" => Text(c.direction.as_str()),
+                "channel" => Value::text(&c.channel),
+                "stage" => Text(c.stage.as_str()),
+                "days_in_stage" => Int(days_between(c.stage_at, now)),
+                "age_days" => Int(days_between(c.created_at, now)),
+                "do_not_email" => Bool(c.do_not_email),
+                "do_not_call" => Bool(c.do_not_call),
+                "custom" => Value::Map(&c.custom),
                 _ => return None,
             },
             Record::Account(a) => match name {
-                "domain" => string(a.map_or("", |a| a.domain.as_str())),
-                "name" => string(a.and_then(|a| a.name.as_deref()).unwrap_or("")),
+                "domain" => Text(a.map_or("", |a| a.domain.as_str())),
+                "name" => Text(a.and_then(|a| a.name.as_deref()).unwrap_or("")),
                 _ => return None,
             },
             Record::Response(r, now) => match name {
-                "days_ago" => int(days_between(r.at, now)),
-                "direction" => string(r.direction.as_str()),
-                "channel" => text(&r.channel),
-                "campaign" => text(&r.campaign),
-                "placement" => text(&r.placement),
-                "referrer" => text(&r.referrer),
-                "vendor" => text(&r.vendor),
-                "action" => string(&r.action),
-                "obtained_via" => string(&r.obtained_via),
-                "offer" => text(&r.offer),
-                "fields" => json_map(&r.fields),
+                "days_ago" => Int(days_between(r.at, now)),
+                "direction" => Text(r.direction.as_str()),
+                "channel" => Value::text(&r.channel),
+                "campaign" => Value::text(&r.campaign),
+                "placement" => Value::text(&r.placement),
+                "referrer" => Value::text(&r.referrer),
+                "vendor" => Value::text(&r.vendor),
+                "action" => Text(&r.action),
+                "obtained_via" => Text(&r.obtained_via),
+                "offer" => Value::text(&r.offer),
+                "fields" => Value::Map(&r.fields),
                 _ => return None,
             },
-            Record::Engagement(e) => int(e.figure(name)?),
+            Record::Engagement(e) => Int(e.figure(name)?),
             Record::Qualification(q) => match name {
-                "budget" => text(&q.budget),
-                "authority" => text(&q.authority),
-                "need" => text(&q.need),
-                "timeline" => text(&q.timeline),
+                "budget" => Value::text(&q.budget),
+                "authority" => Value::text(&q.authority),
+                "need" => Value::text(&q.need),
+                "timeline" => Value::text(&q.timeline),
                 _ => return None,
             },
             Record::Scores(s) => match name {
-                "fit" => int(s.fit),
-                "engagement" => Box::new(CelDouble::from(s.engagement)),
-                "likelihood" => {
-                    s.likelihood.map_or_else(|| Box::new(CelNull) as Val<'a>, |l| Box::new(CelDouble::from(l)))
-                }
+                "fit" => Int(s.fit),
+                "engagement" => Value::Double(s.engagement),
+                "likelihood" => s.likelihood.map_or(Value::Null, Value::Double),
                 _ => return None,
             },
             Record::Activity(ref a, now) => match name {
                 "props" => match a.props {
-                    Props::Json(j) => json(j),
-                    Props::Fields(m) => json_map(m),
+                    Props::Json(j) => Value::Json(j),
+                    Props::Fields(m) => Value::Map(m),
                 },
                 _ => match a.plain(name, now)? {
-                    Plain::Text(s) => string(s),
-                    Plain::Int(i) => int(i),
+                    Plain::Text(s) => Text(s),
+                    Plain::Int(i) => Int(i),
                 },
             },
         })
+    }
+
+    fn field(&self, name: &str) -> Option<Val<'a>> {
+        self.read(name).map(Value::into_val)
     }
 }
 
@@ -366,27 +399,21 @@ impl ContactFacts {
     /// when an expression reads them; engagement is counted here, once.
     pub fn bind(&self) -> Bound<'_> {
         let engagement = Engagement::of(&self.events, &self.responses, self.last_activity, self.now);
-        let responses: Vec<Val<'_>> = self.responses.iter().map(|r| Record::Response(r, self.now).boxed()).collect();
-        let mut vars = vec![
-            ("contact", Record::Contact(&self.contact, self.now).boxed()),
-            ("account", Record::Account(self.account.as_ref()).boxed()),
-            ("responses", Box::new(CelList::from(responses)) as Val<'_>),
-            ("engagement", Record::Engagement(engagement).boxed()),
-            ("qualification", Record::Qualification(&self.qualification).boxed()),
-        ];
-        vars.extend(scores_vars(&self.scores, self.grades.as_ref().map(|(f, p)| (f.as_str(), p.as_str()))));
-        Bound::new(vars, &self.events, self.now)
+        Bound::new(View {
+            contact: &self.contact,
+            now: self.now,
+            of_contact: Some(ContactVars {
+                account: self.account.as_ref(),
+                responses: &self.responses,
+                engagement,
+                qualification: &self.qualification,
+                scores: self.scores,
+                grades: self.grades.as_ref().map(|(f, p)| (f.as_str(), p.as_str())),
+                events: &self.events,
+            }),
+            activity: None,
+        })
     }
-}
-
-/// The `scores` variable, and `funnel_position` and `pain` once graded.
-fn scores_vars<'a>(scores: &ScoreFacts, grades: Option<(&'a str, &'a str)>) -> Vec<(&'static str, Val<'a>)> {
-    let mut vars = vec![("scores", Record::Scores(*scores).boxed())];
-    if let Some((funnel, pain)) = grades {
-        vars.push(("funnel_position", string(funnel)));
-        vars.push(("pain", string(pain)));
-    }
-    vars
 }
 
 /// The properties of an activity: an event's, or the fields of a response's form.
@@ -397,7 +424,7 @@ pub enum Props<'a> {
 }
 
 /// One thing a contact did, as an engagement rule sees it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ActivityFacts<'a> {
     /// `event` or `response`.
     pub source: &'static str,
@@ -464,65 +491,186 @@ impl<'a> ActivityFacts<'a> {
     }
 }
 
-/// Variables ready to evaluate expressions with: a contact's, or some of them in place
-/// of its (`with_activity`, `with_scores`), in a scope inside the contact's.
-pub struct Bound<'a> {
-    ctx: cel::Context<'a, 'a>,
-    events: &'a [EventFact],
+/// A variable of a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Var {
+    Contact,
+    Activity,
+    Account,
+    Responses,
+    Engagement,
+    Qualification,
+    Scores,
+    FunnelPosition,
+    Pain,
+}
+
+impl Var {
+    const NAMED: [(&'static str, Var); 9] = [
+        ("contact", Var::Contact),
+        ("activity", Var::Activity),
+        ("account", Var::Account),
+        ("responses", Var::Responses),
+        ("engagement", Var::Engagement),
+        ("qualification", Var::Qualification),
+        ("scores", Var::Scores),
+        ("funnel_position", Var::FunnelPosition),
+        ("pain", Var::Pain),
+    ];
+
+    pub(super) fn named(name: &str) -> Option<Var> {
+        Self::NAMED.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+}
+
+/// What a variable holds.
+pub(super) enum Variable<'a> {
+    Record(Record<'a>),
+    Responses(&'a [Response], Timestamp),
+    Text(&'a str),
+}
+
+impl<'a> Variable<'a> {
+    fn into_val(self) -> Val<'a> {
+        match self {
+            Variable::Record(r) => r.boxed(),
+            Variable::Responses(rs, now) => {
+                Box::new(CelList::from(rs.iter().map(|r| Record::Response(r, now).boxed()).collect::<Vec<_>>()))
+            }
+            Variable::Text(s) => string(s),
+        }
+    }
+}
+
+/// The facts of a scope, by variable: what both ways of evaluating read.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct View<'a> {
+    contact: &'a Contact,
     now: Timestamp,
+    /// The contact scope's variables besides `contact`; `None` in the activity scope.
+    of_contact: Option<ContactVars<'a>>,
+    activity: Option<ActivityFacts<'a>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ContactVars<'a> {
+    account: Option<&'a Account>,
+    responses: &'a [Response],
+    engagement: Engagement,
+    qualification: &'a Qualification,
+    scores: ScoreFacts,
+    /// Funnel position and pain, once graded.
+    grades: Option<(&'a str, &'a str)>,
+    /// For `events(kind, days)`.
+    events: &'a [EventFact],
+}
+
+impl<'a> View<'a> {
+    /// The variable `var`, or `None` where the scope has none such.
+    pub(super) fn variable(&self, var: Var) -> Option<Variable<'a>> {
+        let now = self.now;
+        if let Var::Contact = var {
+            return Some(Variable::Record(Record::Contact(self.contact, now)));
+        }
+        if let Var::Activity = var {
+            return self.activity.map(|a| Variable::Record(Record::Activity(a, now)));
+        }
+        let c = self.of_contact.as_ref()?;
+        Some(match var {
+            Var::Account => Variable::Record(Record::Account(c.account)),
+            Var::Responses => Variable::Responses(c.responses, now),
+            Var::Engagement => Variable::Record(Record::Engagement(c.engagement)),
+            Var::Qualification => Variable::Record(Record::Qualification(c.qualification)),
+            Var::Scores => Variable::Record(Record::Scores(c.scores)),
+            Var::FunnelPosition => Variable::Text(c.grades?.0),
+            Var::Pain => Variable::Text(c.grades?.1),
+            Var::Contact | Var::Activity => return None,
+        })
+    }
+
+    pub(super) fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The value of `events(kind, days)`.
+    pub(super) fn count(&self, c: &EventCount) -> i64 {
+        let events = self.of_contact.as_ref().map_or(&[][..], |v| v.events);
+        events.iter().filter(|e| e.kind == c.kind && days_between(e.at, self.now) < c.days).count() as i64
+    }
+
+    /// Every variable of the scope, as the interpreter is given them.
+    fn variables(&self) -> Vec<(&'static str, Val<'a>)> {
+        Var::NAMED.iter().filter_map(|(name, var)| Some((*name, self.variable(*var)?.into_val()))).collect()
+    }
+}
+
+/// Variables ready to evaluate expressions with: a contact's, or some of them in place
+/// of its (`with_activity`, `with_scores`). The interpreter's context is made the
+/// first time an expression needs the interpreter: a compiled expression reads the
+/// facts without it.
+pub struct Bound<'a> {
+    view: View<'a>,
+    ctx: std::cell::OnceCell<cel::Context<'a, 'a>>,
 }
 
 impl std::fmt::Debug for Bound<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bound").field("events", &self.events.len()).field("now", &self.now).finish()
+        f.debug_struct("Bound").field("view", &self.view).finish()
     }
 }
 
 impl<'a> Bound<'a> {
-    fn new(vars: Vec<(&'static str, Val<'a>)>, events: &'a [EventFact], now: Timestamp) -> Self {
-        Bound { ctx: with_vars(root().new_inner_scope(), vars), events, now }
+    fn new(view: View<'a>) -> Self {
+        Bound { view, ctx: std::cell::OnceCell::new() }
     }
 
     /// The activity scope: `contact` and one `activity`.
     pub fn activity(contact: &'a Contact, activity: &ActivityFacts<'a>, now: Timestamp) -> Bound<'a> {
-        let vars = vec![
-            ("contact", Record::Contact(contact, now).boxed()),
-            ("activity", Record::Activity(activity.clone(), now).boxed()),
-        ];
-        Bound::new(vars, &[], now)
+        Bound::new(View { contact, now, of_contact: None, activity: Some(*activity) })
     }
 
-    /// The same variables with `activity` set (or replaced): what engagement rules read.
-    pub fn with_activity<'b>(&'b self, activity: &ActivityFacts<'b>) -> Bound<'b> {
-        self.child(vec![("activity", Record::Activity(activity.clone(), self.now).boxed())])
+    /// The activity scope of this contact, with `activity`: what engagement rules read.
+    pub fn with_activity<'b>(&self, activity: &ActivityFacts<'b>) -> Bound<'b>
+    where
+        'a: 'b,
+    {
+        Bound::activity(self.view.contact, activity, self.view.now)
     }
 
     /// The same variables with these scores in place of the stored ones, and these
     /// grades when given (without, the stored grades stay).
-    pub fn with_scores<'b>(&'b self, scores: &ScoreFacts, grades: Option<(&'b str, &'b str)>) -> Bound<'b> {
-        self.child(scores_vars(scores, grades))
+    pub fn with_scores<'b>(&self, scores: &ScoreFacts, grades: Option<(&'b str, &'b str)>) -> Bound<'b>
+    where
+        'a: 'b,
+    {
+        let mut view: View<'b> = self.view;
+        if let Some(c) = view.of_contact.as_mut() {
+            c.scores = *scores;
+            c.grades = grades.or(c.grades);
+        }
+        Bound::new(view)
     }
 
-    fn child<'b>(&'b self, vars: Vec<(&'static str, Val<'b>)>) -> Bound<'b> {
-        Bound { ctx: with_vars(self.ctx.new_inner_scope(), vars), events: self.events, now: self.now }
+    pub(super) fn view(&self) -> &View<'a> {
+        &self.view
     }
 
-    /// Evaluates `ast`, with the `events(kind, days)` counts it reads (`counts`) as
-    /// variables of a scope of their own; an expression without any is evaluated in
-    /// these variables' own scope, one fewer for every name it looks up.
+    /// Evaluates `ast` in the interpreter, with the `events(kind, days)` counts it
+    /// reads (`counts`) as variables of a scope of their own; an expression without
+    /// any is evaluated in these variables' own scope, one fewer for every name it
+    /// looks up.
     pub(super) fn resolve(
         &self,
         ast: &cel::common::ast::IdedExpr,
         counts: &[EventCount],
     ) -> Result<cel::Value, ExecutionError> {
+        let ctx = self.ctx.get_or_init(|| with_vars(root().new_inner_scope(), self.view.variables()));
         if counts.is_empty() {
-            return self.ctx.resolve(ast);
+            return ctx.resolve(ast);
         }
-        let mut ctx = self.ctx.new_inner_scope();
+        let mut ctx = ctx.new_inner_scope();
         for (n, c) in counts.iter().enumerate() {
-            let count =
-                self.events.iter().filter(|e| e.kind == c.kind && days_between(e.at, self.now) < c.days).count();
-            ctx.add_variable_as_val(format!("@events_{n}"), int(count as i64));
+            ctx.add_variable_as_val(format!("@events_{n}"), int(self.view.count(c)));
         }
         ctx.resolve(ast)
     }

@@ -24,6 +24,7 @@
 //! 2.0`), as in CEL.
 
 pub mod check;
+mod compiled;
 pub mod facts;
 pub mod schema;
 
@@ -38,22 +39,28 @@ const MAX_DEPTH: u16 = 32;
 /// Longest window `events(kind, days)` may count over.
 pub const MAX_EVENT_DAYS: i64 = 365;
 
-/// What of a contact's events an evaluation in the contact scope must be given: those
-/// of its last `days` days (none at all when 0), and, when `last_activity`, when it
-/// last did anything, however long ago. A backtest reads no more than that.
+/// What of a contact's events an evaluation must be given: those of its last `days`
+/// days (none at all when 0), with their properties when `props`, and, when
+/// `last_activity`, when it last did anything, however long ago. A backtest reads no
+/// more than that, and an assessment no more properties.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EventsRead {
     pub days: i64,
     pub last_activity: bool,
+    pub props: bool,
 }
 
 impl EventsRead {
     /// Everything any expression may read: the events of the last [`MAX_EVENT_DAYS`].
-    pub const ALL: EventsRead = EventsRead { days: MAX_EVENT_DAYS, last_activity: true };
+    pub const ALL: EventsRead = EventsRead { days: MAX_EVENT_DAYS, last_activity: true, props: true };
 
     /// What either reads.
     pub fn and(self, other: EventsRead) -> EventsRead {
-        EventsRead { days: self.days.max(other.days), last_activity: self.last_activity || other.last_activity }
+        EventsRead {
+            days: self.days.max(other.days),
+            last_activity: self.last_activity || other.last_activity,
+            props: self.props || other.props,
+        }
     }
 
     /// The earliest event read as of `now`. An event counts within `days` days when
@@ -101,6 +108,9 @@ pub struct Expression {
     /// The activity kind without which the expression is false, when it starts
     /// `activity.kind == "…" &&` (or is only that).
     required_kind: Option<String>,
+    /// The expression evaluated on the facts directly, when every part of it can be
+    /// ([`compiled`]).
+    compiled: Option<compiled::Node>,
 }
 
 impl PartialEq for Expression {
@@ -165,7 +175,8 @@ impl Expression {
             ExprError { message, line, column }
         })?;
         let required_kind = if scope == Scope::Activity { leading_kind_test(&ast) } else { None };
-        Ok(Self { source: source.to_owned(), ast, result, scope, counts, required_kind })
+        let compiled = compiled::compile(&ast);
+        Ok(Self { source: source.to_owned(), ast, result, scope, counts, required_kind, compiled })
     }
 
     pub fn source(&self) -> &str {
@@ -188,20 +199,20 @@ impl Expression {
 
     /// What of a contact's events evaluating the expression reads: its event counts'
     /// windows, and the engagement figures' (`visits_30d` reads 30 days, `return_visits`
-    /// 90, `days_since_last_activity` the last activity). An engagement rule is
-    /// evaluated on every activity an assessment is given: it reads them all.
+    /// 90, `days_since_last_activity` the last activity), none of their properties.
+    /// An engagement rule is evaluated on every activity an assessment is given: it
+    /// reads them all, and their properties if it reads `activity.props`.
     pub fn events_read(&self) -> EventsRead {
         if self.scope == Scope::Activity {
-            return EventsRead::ALL;
+            return EventsRead { props: self.reads("activity", Some("props")), ..EventsRead::ALL };
         }
-        let counted = EventsRead { days: self.counts.iter().map(|c| c.days).max().unwrap_or(0), last_activity: false };
+        let days = |days: i64| EventsRead { days, ..EventsRead::default() };
+        let counted = days(self.counts.iter().map(|c| c.days).max().unwrap_or(0));
+        let last_activity = EventsRead { last_activity: true, ..EventsRead::default() };
         let figures = match self.fields_read("engagement") {
-            None => EventsRead { days: facts::Engagement::LONGEST_WINDOW, last_activity: true },
+            None => days(facts::Engagement::LONGEST_WINDOW).and(last_activity),
             Some(fields) => fields.iter().fold(EventsRead::default(), |read, f| {
-                read.and(match facts::Engagement::window_of(f) {
-                    Some(days) => EventsRead { days, last_activity: false },
-                    None => EventsRead { days: 0, last_activity: true },
-                })
+                read.and(facts::Engagement::window_of(f).map_or(last_activity, days))
             }),
         };
         counted.and(figures)
@@ -236,12 +247,31 @@ impl Expression {
 
     /// Evaluates the expression on `facts`.
     pub fn evaluate(&self, facts: &facts::Bound<'_>) -> Result<cel::Value, EvalError> {
+        match self.compiled.as_ref().and_then(|c| c.evaluate(facts.view(), &self.counts)?.to_cel()) {
+            Some(value) => Ok(value),
+            None => self.interpret(facts),
+        }
+    }
+
+    /// Evaluates the expression with the interpreter alone, compiled or not: what the
+    /// compiled evaluation must agree with.
+    pub fn interpret(&self, facts: &facts::Bound<'_>) -> Result<cel::Value, EvalError> {
         facts.resolve(&self.ast, &self.counts).map_err(|e| EvalError(describe_failure(&e)))
+    }
+
+    /// Whether the expression is evaluated on the facts directly (see [`compiled`])
+    /// rather than by the interpreter.
+    pub fn is_compiled(&self) -> bool {
+        self.compiled.is_some()
     }
 
     /// Evaluates an expression whose result is `bool`.
     pub fn test(&self, facts: &facts::Bound<'_>) -> Result<bool, EvalError> {
-        match self.evaluate(facts)? {
+        if let Some(facts::Value::Bool(b)) = self.compiled.as_ref().and_then(|c| c.evaluate(facts.view(), &self.counts))
+        {
+            return Ok(b);
+        }
+        match self.interpret(facts)? {
             cel::Value::Bool(b) => Ok(b),
             other => Err(EvalError(format!("the expression gave {other:?}, not true or false"))),
         }

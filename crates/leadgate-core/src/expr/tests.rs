@@ -293,9 +293,9 @@ fn every_documented_field_reads_as_its_type() {
     use super::schema::{FieldType, variables};
     let mut facts = ann();
     facts.scores.likelihood = Some(0.25);
-    let contact = facts.bind();
     let event = facts.events[0].clone();
     let activity = ActivityFacts::of_event(&event);
+    let contact = facts.bind();
     let in_activity_scope = contact.with_activity(&activity);
     for scope in [Scope::Contact, Scope::Activity] {
         for (name, ty) in variables(scope) {
@@ -331,7 +331,7 @@ fn an_expression_names_the_events_it_reads() {
     use super::EventsRead;
     let read = |source: &str, scope: Scope| Expression::compile(source, scope, &Type::Bool).unwrap().events_read();
     let contact = |source: &str| read(source, Scope::Contact);
-    let days = |days: i64| EventsRead { days, last_activity: false };
+    let days = |days: i64| EventsRead { days, ..EventsRead::default() };
     assert_eq!(contact("contact.title == 'CIO' && size(responses) > 0"), days(0), "no events at all");
     assert_eq!(contact("engagement.visits_30d >= 2"), days(30));
     assert_eq!(contact("engagement.visits_7d > 0 || engagement.downloads_90d > 1"), days(90));
@@ -339,16 +339,195 @@ fn an_expression_names_the_events_it_reads() {
     assert_eq!(contact("events('page_view', 200) > 0 && engagement.emails_clicked_7d > 0"), days(200));
     assert_eq!(
         contact("engagement.days_since_last_activity < 5"),
-        EventsRead { days: 0, last_activity: true },
+        EventsRead { days: 0, last_activity: true, props: false },
         "the last activity, however old, and no window"
     );
     assert_eq!(
         contact("engagement.emails_opened_30d > 0 && engagement.days_since_last_activity < 5"),
-        EventsRead { days: 30, last_activity: true }
+        EventsRead { days: 30, last_activity: true, props: false }
     );
-    // An engagement rule is evaluated on every activity it is given.
-    assert_eq!(read("activity.kind == 'page_view'", Scope::Activity), EventsRead::ALL);
+    // An engagement rule is evaluated on every activity it is given; it reads their
+    // properties only if it names them.
+    let every = EventsRead { props: false, ..EventsRead::ALL };
+    assert_eq!(read("activity.kind == 'page_view'", Scope::Activity), every);
+    assert_eq!(read("activity.kind == 'page_view' && activity.props.plan == 'pro'", Scope::Activity), EventsRead::ALL);
+    assert_eq!(read("activity.props.size() > 0", Scope::Activity), EventsRead::ALL);
+    assert_eq!(every.and(EventsRead::ALL), EventsRead::ALL);
     // Windows count whole days: an event exactly 30 days old is not within 30 days, and
     // the window read starts there.
     assert_eq!(days(30).since(NOW), ago(30));
+}
+
+/// Contacts that differ where expressions look: `ann`, one with nothing recorded
+/// (no responses, events, account, grades or title), one with a likelihood and
+/// text in every field.
+fn varied_contacts() -> Vec<ContactFacts> {
+    let mut bare = ann();
+    bare.responses.clear();
+    bare.events.clear();
+    bare.account = None;
+    bare.grades = None;
+    bare.contact.title = None;
+    bare.contact.email = None;
+    bare.last_activity = None;
+    bare.qualification = Qualification::default();
+    let mut full = ann();
+    full.scores.likelihood = Some(0.75);
+    full.contact.country = Some("Germany".into());
+    full.contact.company = Some("Ácme Ünited".into());
+    full.responses.push(response("demo_request", "demo", 0));
+    vec![ann(), bare, full]
+}
+
+/// Every result of the compiled evaluation is the interpreter's, on each of
+/// `varied_contacts` (and, in the activity scope, each of their activities).
+fn agrees(e: &Expression) {
+    for facts in varied_contacts() {
+        let contact = facts.bind();
+        let mut bound = vec![];
+        if e.scope() == Scope::Activity {
+            let activities = facts.events.iter().map(ActivityFacts::of_event);
+            bound.extend(activities.chain(facts.responses.iter().map(ActivityFacts::of_response)));
+        }
+        let scoped: Vec<Bound<'_>> = match e.scope() {
+            Scope::Activity => bound.iter().map(|a| contact.with_activity(a)).collect(),
+            _ => vec![contact.with_scores(&facts.scores, None)],
+        };
+        for b in &scoped {
+            assert_eq!(e.evaluate(b), e.interpret(b), "{} on {:?}", e.source(), facts.contact.title);
+            if e.result() == &Type::Bool {
+                let interpreted = e.interpret(b).map(|v| v == cel::Value::Bool(true));
+                assert_eq!(e.test(b).ok(), interpreted.ok(), "{}", e.source());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_rules_most_models_are_made_of_are_evaluated_on_the_facts_and_agree_with_the_interpreter() {
+    let contact_scope = [
+        "contact.title.contains('Director') || contact.title.contains('VP')",
+        "contact.channel == 'paid_search' && !contact.free_mail",
+        "contact.country in ['United States', 'Germany', 'United Kingdom']",
+        "responses.exists(r, r.action == 'demo_request')",
+        "contact.direction == 'inbound' && contact.age_days < 60",
+        "scores.fit >= 20 && engagement.visits_30d >= 2 && contact.direction == 'inbound' && !contact.free_mail && size(responses) > 0",
+        "responses.exists(r, r.days_ago <= 30 && r.action in ['demo_request', 'proposal_request'])",
+        "engagement.return_visits >= 2 || engagement.downloads_90d > 0 || size(responses) > 1",
+        "engagement.return_visits >= 2 || engagement.downloads_30d > 0 || events('pricing_view', 90) > 0",
+        "responses.all(r, r.channel == 'paid_search') ? contact.age_days : -1",
+        "responses.exists(r, responses.exists(s, s.offer == r.offer && s.action != r.action))",
+        "responses.exists(contact, contact.action == 'download')",
+        "qualification.budget == 'confirmed' && account.name.startsWith('Ac') && account.domain.endsWith('.example')",
+        "scores.engagement > 10.0 && scores.engagement <= 12.5",
+        "funnel_position == 'mofu' && pain != 'acute'",
+        "size(contact.company) > 3 && contact.company.size() < 20",
+        "contact.do_not_email == false && contact.days_in_stage >= 12",
+        "contact.stage in ['prospect', 'mql'] && 3 in [1, 2, 3] && true",
+        "'Dir' < contact.title",
+    ];
+    let activity_scope = [
+        "activity.kind == 'page_view'",
+        "activity.kind == 'page_view' && activity.url.contains('pricing')",
+        "activity.kind == 'download' || activity.source == 'response'",
+        "activity.kind == 'webinar_attended' && activity.days_ago < 90",
+        "activity.offer == 'white paper' && contact.title.contains('IT')",
+    ];
+    let all =
+        contact_scope.iter().map(|s| (*s, Scope::Contact)).chain(activity_scope.iter().map(|s| (*s, Scope::Activity)));
+    for (source, scope) in all {
+        let e = Expression::compile(source, scope, &Type::Dyn).unwrap_or_else(|e| panic!("{source}: {e}"));
+        assert!(e.is_compiled(), "{source} is left to the interpreter");
+        agrees(&e);
+    }
+}
+
+#[test]
+fn what_is_not_compiled_is_interpreted_and_a_value_the_compiled_form_does_not_expect_too() {
+    let interpreted = [
+        "contact.custom.employees > 200",
+        "contact.title.matches('^Dir')",
+        "double(engagement.visits_30d) / 2.0 == 2.0",
+        "responses.filter(r, r.action == 'form_fill').size() == 1",
+        "has(contact.custom.budget)",
+        "responses[0].offer == 'white paper'",
+    ];
+    for source in interpreted {
+        let e = Expression::compile(source, Scope::Contact, &Type::Bool).unwrap();
+        assert!(!e.is_compiled(), "{source}");
+        agrees(&e);
+    }
+    // Compiled, but a null likelihood is the interpreter's to refuse, with its message.
+    let e = Expression::compile("scores.likelihood > 0.5", Scope::Contact, &Type::Bool).unwrap();
+    assert!(e.is_compiled());
+    let facts = ann();
+    let err = e.test(&facts.bind()).unwrap_err();
+    assert!(err.0.contains("scores.likelihood is null"), "{err}");
+    agrees(&e);
+}
+
+/// Well-formed expressions of the parts the compiled form takes (and of a few it
+/// meets only when evaluating: a null likelihood, an iteration variable outside its
+/// macro), nested.
+fn compilable() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    use proptest::sample::select;
+    let pick = |items: &'static [&'static str]| select(items).prop_map(String::from);
+    let texts = pick(&[
+        "contact.title",
+        "contact.email",
+        "account.name",
+        "funnel_position",
+        "pain",
+        "r.offer",
+        "'a'",
+        "'Director of IT'",
+        "''",
+        "'Ácme'",
+    ]);
+    let ints = pick(&[
+        "contact.age_days",
+        "engagement.visits_7d",
+        "size(responses)",
+        "events('page_view', 7)",
+        "r.days_ago",
+        "1",
+        "40",
+        "-3",
+        "size(contact.title)",
+        "-contact.age_days",
+    ]);
+    let doubles = pick(&["scores.engagement", "scores.likelihood", "2.5", "12.5", "-0.0"]);
+    let comparison = pick(&["==", "!=", "<", "<=", ">", ">="]);
+    let leaf = prop_oneof![
+        pick(&["contact.free_mail", "true", "false", "contact.do_not_email"]),
+        (ints.clone(), comparison.clone(), ints.clone()).prop_map(|(a, o, b)| format!("{a} {o} {b}")),
+        (texts.clone(), comparison.clone(), texts.clone()).prop_map(|(a, o, b)| format!("{a} {o} {b}")),
+        (doubles.clone(), comparison, doubles).prop_map(|(a, o, b)| format!("{a} {o} {b}")),
+        (texts.clone(), pick(&["contains", "startsWith", "endsWith"]), texts.clone())
+            .prop_map(|(a, f, b)| format!("{a}.{f}({b})")),
+        texts.prop_map(|a| format!("{a} in ['a', 'Director of IT', '']")),
+        ints.prop_map(|a| format!("{a} in [1, 40, 4]")),
+    ];
+    leaf.prop_recursive(3, 24, 3, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|b| format!("!({b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} && {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} || {b})")),
+            (inner.clone(), inner.clone(), inner.clone()).prop_map(|(a, b, c)| format!("({a} ? {b} : {c})")),
+            inner.clone().prop_map(|b| format!("responses.exists(r, {b})")),
+            inner.prop_map(|b| format!("responses.all(r, {b})")),
+        ]
+    })
+}
+
+proptest::proptest! {
+    /// Any expression of the parts the compiled form takes gives, compiled, what the
+    /// interpreter gives.
+    #[test]
+    fn compiled_expressions_agree_with_the_interpreter(source in compilable()) {
+        if let Ok(e) = Expression::compile(&source, Scope::Contact, &Type::Dyn) {
+            agrees(&e);
+        }
+    }
 }
