@@ -270,14 +270,14 @@ impl App {
                 s.responses_of(batch),
                 events,
                 last_events,
-                s.stage_changes_of(batch),
+                s.stage_steps_of(batch),
                 s.contact_changes_of(batch),
             )?)
         })?;
         let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
         let mut events_of = by_contact(events);
         let mut last_event_of: HashMap<Uuid, Timestamp> = last_events.into_iter().collect();
-        let mut stages_of = by_contact(stages.into_iter().map(|c| (c.contact_id, c)));
+        let mut stages_of = by_contact(stages);
         let mut changes_of = by_contact(changes.into_iter().map(|c| (c.contact_id, c)));
         Ok(subjects
             .into_iter()

@@ -126,9 +126,9 @@ impl App {
             let batch = leadgate_store::Contacts::Run(&ids);
             let (facts, changes) =
                 tokio::try_join!(self.assessor.facts(batch, now, &rules, Some(&mut accounts)), async {
-                    self.store.stage_changes_of(batch).await.map_err(AppError::from)
+                    self.store.stage_steps_of(batch).await.map_err(AppError::from)
                 })?;
-            let changes_of = by_contact(changes.iter().map(|c| (c.contact_id, c)));
+            let changes_of = by_contact(changes);
             for f in &facts {
                 let c = &f.contact;
                 let changes = changes_of.get(&c.id).map_or(&[][..], Vec::as_slice);

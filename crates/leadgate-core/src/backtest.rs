@@ -10,7 +10,7 @@
 
 use crate::Timestamp;
 use crate::expr::facts::{ContactFacts, EventFact};
-use crate::lifecycle::{Stage, StageChange};
+use crate::lifecycle::{Stage, StageStep};
 use crate::model::{Contact, ContactChange, Qualification, Response};
 use serde::Serialize;
 use serde_json::Value;
@@ -28,8 +28,8 @@ pub struct History {
     /// When its latest event at or before the date happened, when that was read
     /// (`events` alone may not reach back to it).
     pub last_event: Option<Timestamp>,
-    /// Oldest first.
-    pub stages: Vec<StageChange>,
+    /// Where it went, oldest first.
+    pub stages: Vec<StageStep>,
     /// Oldest first.
     pub changes: Vec<ContactChange>,
 }
@@ -184,21 +184,11 @@ pub struct Sample {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::CauseKind;
     use crate::{Direction, expr::tests::DAY, expr::tests::NOW};
     use serde_json::json;
 
-    fn change(to: Stage, days_ago: i64, value: Option<i64>) -> StageChange {
-        StageChange {
-            contact_id: Uuid::nil(),
-            from: None,
-            to,
-            at: Timestamp(NOW.0 - days_ago * DAY),
-            cause: CauseKind::Import,
-            detail: String::new(),
-            actor: "system".into(),
-            value,
-        }
+    fn change(to: Stage, days_ago: i64, value: Option<i64>) -> StageStep {
+        StageStep { to, at: Timestamp(NOW.0 - days_ago * DAY), value }
     }
 
     fn history() -> History {

@@ -192,6 +192,21 @@ pub struct StageChange {
     pub value: Option<i64>,
 }
 
+/// Where a contact went, when, and for what value: what reading its history (a
+/// backtest, the likelihood model's outcomes) needs of a stage change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageStep {
+    pub to: Stage,
+    pub at: Timestamp,
+    pub value: Option<i64>,
+}
+
+impl From<&StageChange> for StageStep {
+    fn from(c: &StageChange) -> Self {
+        StageStep { to: c.to, at: c.at, value: c.value }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     #[error("the contact is already at stage {0}")]

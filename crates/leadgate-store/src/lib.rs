@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use leadgate_core::dedupe::Candidate;
 use leadgate_core::definition::Definition;
 use leadgate_core::expr::facts::EventFact;
+use leadgate_core::lifecycle::StageStep;
 use leadgate_core::likelihood::TrainedModel;
 use leadgate_core::merge::{Merge, Moved};
 use leadgate_core::model::{
@@ -251,8 +252,9 @@ pub trait Store: Send + Sync + 'static {
     /// happened; contacts without one are left out.
     async fn last_events(&self, contacts: Contacts<'_>, until: Option<Timestamp>) -> Result<Vec<(Uuid, Timestamp)>>;
     async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>>;
-    /// The stage changes of these contacts, oldest first.
-    async fn stage_changes_of(&self, contacts: Contacts<'_>) -> Result<Vec<StageChange>>;
+    /// Where these contacts went and when, oldest first: of their stage changes, what
+    /// the index of stage changes by contact holds (with the value), read from it alone.
+    async fn stage_steps_of(&self, contacts: Contacts<'_>) -> Result<Vec<(Uuid, StageStep)>>;
     /// The recorded field changes of these contacts, oldest first.
     async fn contact_changes_of(&self, contacts: Contacts<'_>) -> Result<Vec<ContactChange>>;
     async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<ContactScores>>;

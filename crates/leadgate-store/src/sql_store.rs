@@ -91,6 +91,7 @@ macro_rules! impl_sql_store {
         };
         use leadgate_core::expr::facts::EventFact;
         use leadgate_core::model::Qualification;
+        use leadgate_core::lifecycle::StageStep;
         use leadgate_core::{NewEvent, StageChange, Timestamp};
         use sqlx::types::Json;
         use sqlx::{QueryBuilder, Row};
@@ -784,23 +785,16 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(|(c, q)| (c, q.0)).collect())
             }
 
-            async fn stage_changes_of(&self, contacts: crate::Contacts<'_>) -> Result<Vec<StageChange>> {
-                let rows: Vec<NumberedStageChangeRow> = self
-                    .rows_in(
-                        "SELECT id, contact_id, from_stage, to_stage, at, cause, detail, actor, value FROM stage_changes \
-                         WHERE ",
-                        "contact_id",
-                        &[],
-                        contacts,
-                        "",
-                    )
+            async fn stage_steps_of(&self, contacts: crate::Contacts<'_>) -> Result<Vec<(Uuid, StageStep)>> {
+                let rows: Vec<(i64, Uuid, String, i64, Option<i64>)> = self
+                    .rows_in("SELECT id, contact_id, to_stage, at, value FROM stage_changes WHERE ", "contact_id", &[], contacts, "")
                     .await?;
-                let rows: Vec<(i64, StageChange)> = rows
+                let rows: Vec<(i64, (Uuid, StageStep))> = rows
                     .into_iter()
-                    .map(|r| Ok((r.id, StageChange::try_from(r.change)?)))
-                    .filter(|r| r.as_ref().map_or(true, |(_, c)| contacts.holds(&c.contact_id)))
+                    .filter(|(_, c, ..)| contacts.holds(c))
+                    .map(|(id, c, to, at, value)| Ok((id, (c, StageStep { to: crate::rows::stage(&to)?, at: Timestamp(at), value }))))
                     .collect::<Result<_>>()?;
-                Ok(crate::sql_store::oldest_first(rows, |c| c.at))
+                Ok(crate::sql_store::oldest_first(rows, |(_, s)| s.at))
             }
 
             async fn contact_changes_of(&self, contacts: crate::Contacts<'_>) -> Result<Vec<ContactChange>> {

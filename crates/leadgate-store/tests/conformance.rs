@@ -502,10 +502,12 @@ async fn a_run_of_contacts_reads_what_a_list_of_them_reads(store: Arc<dyn Store>
     until.sort();
     assert_eq!(until, [(first, second), (last, second)]);
     assert!(store.last_events(run, Some(T0.plus_micros(-1))).await.unwrap().is_empty(), "none that early");
-    let owners = |changes: Vec<leadgate_core::StageChange>| changes.iter().map(|c| c.contact_id).collect::<Vec<_>>();
-    let mut from_run = owners(store.stage_changes_of(run).await.unwrap());
+    let steps = store.stage_steps_of(run).await.unwrap();
+    let mut from_run: Vec<Uuid> = steps.iter().map(|(c, _)| *c).collect();
     from_run.sort();
     assert_eq!(from_run, ends);
+    let arrival = leadgate_core::lifecycle::StageStep { to: Stage::Prospect, at: T0, value: None };
+    assert!(steps.iter().all(|(_, s)| *s == arrival), "{steps:?}");
     // An empty run reads nothing.
     assert!(store.subjects(Contacts::Run(&[]), JOINED).await.unwrap().is_empty());
 }

@@ -2,9 +2,10 @@
 //! or it is known not to have (it was lost or disqualified first, or the horizon passed).
 //! Contacts still within the horizon are neither: they are scored, not learned from.
 
+use crate::Timestamp;
 use crate::lifecycle::Stage;
+use crate::lifecycle::StageStep;
 use crate::time::MICROS_PER_DAY;
-use crate::{StageChange, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -42,7 +43,7 @@ pub fn reaches(stage: Stage, target: Stage) -> bool {
 pub fn outcome(
     created: Timestamp,
     current: Stage,
-    changes: &[&StageChange],
+    changes: &[StageStep],
     target: Stage,
     horizon_days: i64,
     now: Timestamp,
@@ -64,27 +65,15 @@ pub fn outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::CauseKind;
-    use uuid::Uuid;
 
     const DAY: i64 = MICROS_PER_DAY;
 
-    fn change(to: Stage, day: i64) -> StageChange {
-        StageChange {
-            contact_id: Uuid::nil(),
-            from: None,
-            to,
-            at: Timestamp(day * DAY),
-            cause: CauseKind::Import,
-            detail: String::new(),
-            actor: String::new(),
-            value: None,
-        }
+    fn change(to: Stage, day: i64) -> StageStep {
+        StageStep { to, at: Timestamp(day * DAY), value: None }
     }
 
-    fn of(current: Stage, changes: &[StageChange], now_day: i64) -> Outcome {
-        let refs: Vec<&StageChange> = changes.iter().collect();
-        outcome(Timestamp(0), current, &refs, Stage::Customer, 180, Timestamp(now_day * DAY))
+    fn of(current: Stage, changes: &[StageStep], now_day: i64) -> Outcome {
+        outcome(Timestamp(0), current, changes, Stage::Customer, 180, Timestamp(now_day * DAY))
     }
 
     #[test]
@@ -109,9 +98,9 @@ mod tests {
     #[test]
     fn a_lost_contact_is_known_at_once_and_a_later_stage_counts_as_reaching_an_earlier_target() {
         assert_eq!(of(Stage::Lost, &[change(Stage::Lost, 10)], 20), Outcome::Missed(Timestamp(10 * DAY)));
-        let refs = [&change(Stage::Customer, 5)];
+        let bought = [change(Stage::Customer, 5)];
         assert!(matches!(
-            outcome(Timestamp(0), Stage::Customer, &refs, Stage::Sql, 30, Timestamp(DAY)),
+            outcome(Timestamp(0), Stage::Customer, &bought, Stage::Sql, 30, Timestamp(DAY)),
             Outcome::Reached(_)
         ));
     }
