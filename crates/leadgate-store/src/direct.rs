@@ -214,19 +214,20 @@ impl DirectReader {
         statements: Vec<(String, Vec<Uuid>)>,
         lead: &[i64],
         few: bool,
+        expected: usize,
     ) -> Result<Vec<R>> {
         if few {
             // Read here, which costs less than handing the read to a thread and waiting
             // for it (a contact's rows are tens of µs).
             let c = self.connection().map_err(from_rusqlite)?;
-            let rows = read_all(&c, &statements, lead);
+            let rows = read_all(&c, &statements, lead, expected);
             self.give_back(c);
             return rows.map_err(from_rusqlite);
         }
         let (reader, lead) = (self.clone(), lead.to_vec());
         tokio::task::spawn_blocking(move || {
             let c = reader.connection()?;
-            let rows = read_all(&c, &statements, &lead);
+            let rows = read_all(&c, &statements, &lead, expected);
             reader.give_back(c);
             rows
         })
@@ -236,12 +237,16 @@ impl DirectReader {
     }
 }
 
+/// The rows of `statements`, at least `expected` of them foreseen (one a contact, for
+/// a batch of contacts): a batch's rows are large, and growing their vector from
+/// nothing took each size in turn from fresh memory, which the kernel zeroes.
 fn read_all<R: FromSqlite>(
     c: &rusqlite::Connection,
     statements: &[(String, Vec<Uuid>)],
     lead: &[i64],
+    expected: usize,
 ) -> rusqlite::Result<Vec<R>> {
-    let mut rows = Vec::new();
+    let mut rows = Vec::with_capacity(expected);
     // One read transaction, so that every statement sees the same committed state.
     let tx = c.unchecked_transaction()?;
     for (sql, ids) in statements {

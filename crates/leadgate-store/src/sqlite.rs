@@ -109,7 +109,7 @@ impl SqliteStore {
         tail: &str,
     ) -> crate::Result<Vec<R>> {
         let statements = crate::sql_store::statements(select, column, lead.len(), contacts, tail);
-        self.direct.rows_in(statements, lead, contacts.is_few()).await
+        self.direct.rows_in(statements, lead, contacts.is_few(), contacts.ids().len()).await
     }
 
     /// Closes every connection; the last one to close checkpoints and removes the WAL.
