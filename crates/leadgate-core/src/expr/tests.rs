@@ -422,6 +422,7 @@ fn the_rules_most_models_are_made_of_are_evaluated_on_the_facts_and_agree_with_t
         "scores.engagement > 10.0 && scores.engagement <= 12.5",
         "funnel_position == 'mofu' && pain != 'acute'",
         "size(contact.company) > 3 && contact.company.size() < 20",
+        "size(contact.company) == 11 || size(contact.company) == 0",
         "contact.do_not_email == false && contact.days_in_stage >= 12",
         "contact.stage in ['prospect', 'mql'] && 3 in [1, 2, 3] && true",
         "'Dir' < contact.title",
