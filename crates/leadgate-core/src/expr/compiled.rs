@@ -218,7 +218,11 @@ impl Compiler {
     }
 
     /// `responses.exists(r, test)` and `responses.all(r, test)`, as the parser expands
-    /// them; no other comprehension.
+    /// them; no other comprehension. The loop's condition is not read: it is the
+    /// macros' own (stop once the result is settled), which evaluating every response
+    /// up to the first that settles it matches. That holds while the parser has only
+    /// its standard macros, as `Expression::compile` gives it (a macro of leadgate's
+    /// own that expanded to the same shape with another condition would need it read).
     fn each(&mut self, c: &ComprehensionExpr) -> Option<Node> {
         let is_result = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if n == RESULT);
         let every = match &c.accu_init.expr {
