@@ -136,22 +136,22 @@ async fn a_model_scores_contacts_when_they_act_and_explains_every_point(store: A
     let view = app.contact_view(ann).await.unwrap();
     assert_eq!((view.scores.fit, view.scores.model.as_str()), (20, "strict@1"));
 
+    // The fit of Ann and Bob once everyone is rescored by MODEL with one more fit rule.
+    let fits_with = |name: &'static str, when: &'static str, points: i64| {
+        let app = &app;
+        async move {
+            let model = format!("{MODEL}\n[[fit]]\nname = \"{name}\"\nwhen = \"{when}\"\npoints = {points}\n");
+            app.save_scoring_model(name, &model, &Actor::Operator).await.unwrap();
+            app.activate_scoring(name, None, &Actor::Operator).await.unwrap();
+            app.rescore(&()).await.unwrap();
+            let fit = |id| async move { app.contact_view(id).await.unwrap().scores.fit };
+            (fit(ann).await, fit(bob.contact.id).await)
+        }
+    };
     // A fit rule may read the engagement a contact had before (Ann's 19).
-    let momentum =
-        format!("{MODEL}\n[[fit]]\nname = \"engaged before\"\nwhen = \"scores.engagement > 10.0\"\npoints = 1\n");
-    app.save_scoring_model("momentum", &momentum, &Actor::Operator).await.unwrap();
-    app.activate_scoring("momentum", None, &Actor::Operator).await.unwrap();
-    app.rescore(&()).await.unwrap();
-    assert_eq!(app.contact_view(ann).await.unwrap().scores.fit, 36);
-    assert_eq!(app.contact_view(bob.contact.id).await.unwrap().scores.fit, 0);
+    assert_eq!(fits_with("momentum", "scores.engagement > 10.0", 1).await, (36, 0));
     // And the fit it had before (Ann's 36), which is read only for such a model.
-    let held =
-        format!("{MODEL}\n[[fit]]\nname = \"held\"\nwhen = \"scores.fit > 35 && funnel_position != ''\"\npoints = 2\n");
-    app.save_scoring_model("held", &held, &Actor::Operator).await.unwrap();
-    app.activate_scoring("held", None, &Actor::Operator).await.unwrap();
-    app.rescore(&()).await.unwrap();
-    assert_eq!(app.contact_view(ann).await.unwrap().scores.fit, 37);
-    assert_eq!(app.contact_view(bob.contact.id).await.unwrap().scores.fit, 0);
+    assert_eq!(fits_with("held", "scores.fit > 35 && funnel_position != ''", 2).await, (37, 0));
 }
 
 async fn a_definition_qualifies_only_while_active_and_can_be_rolled_back(store: Arc<dyn Store>) {

@@ -201,12 +201,6 @@ pub struct StageStep {
     pub value: Option<i64>,
 }
 
-impl From<&StageChange> for StageStep {
-    fn from(c: &StageChange) -> Self {
-        StageStep { to: c.to, at: c.at, value: c.value }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     #[error("the contact is already at stage {0}")]

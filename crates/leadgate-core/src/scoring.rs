@@ -171,7 +171,7 @@ pub struct Model {
 /// What of a contact's stored scores an assessment reads: they are read with the
 /// contact only when a rule reads them, as their table is wide (every assessment
 /// with its factors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredRead {
     Nothing,
     /// Fit, likelihood and grades.
@@ -250,13 +250,13 @@ impl Model {
         // fit and engagement, and the stored likelihood; every later rule reads the
         // fresh ones.
         let fit_reads = |variable: &str, field: Option<&str>| fit.iter().any(|r| r.when.reads(variable, field));
-        let graded = funnel.iter().map(|g| &g.when).chain(pain.iter().map(|g| &g.when));
+        let mut graded = funnel.iter().map(|g| &g.when).chain(pain.iter().map(|g| &g.when));
         let stored = if fit_reads("scores", Some("engagement")) {
             StoredRead::WithEngagement
         } else if fit_reads("scores", None)
             || fit_reads("funnel_position", None)
             || fit_reads("pain", None)
-            || graded.into_iter().any(|e| e.reads("scores", Some("likelihood")))
+            || graded.any(|e| e.reads("scores", Some("likelihood")))
         {
             StoredRead::Scores
         } else {

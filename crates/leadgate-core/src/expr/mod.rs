@@ -111,6 +111,9 @@ pub struct Expression {
     /// The expression evaluated on the facts directly, when every part of it can be
     /// ([`compiled`]).
     compiled: Option<compiled::Node>,
+    /// What of a contact's events it reads, found once when compiled: every
+    /// assessment asks ([`Self::events_read`]).
+    events_read: EventsRead,
 }
 
 impl PartialEq for Expression {
@@ -176,7 +179,18 @@ impl Expression {
         })?;
         let required_kind = if scope == Scope::Activity { leading_kind_test(&ast) } else { None };
         let compiled = compiled::compile(&ast);
-        Ok(Self { source: source.to_owned(), ast, result, scope, counts, required_kind, compiled })
+        let mut e = Self {
+            source: source.to_owned(),
+            ast,
+            result,
+            scope,
+            counts,
+            required_kind,
+            compiled,
+            events_read: EventsRead::default(),
+        };
+        e.events_read = e.find_events_read();
+        Ok(e)
     }
 
     pub fn source(&self) -> &str {
@@ -203,6 +217,10 @@ impl Expression {
     /// An engagement rule is evaluated on every activity an assessment is given: it
     /// reads them all, and their properties if it reads `activity.props`.
     pub fn events_read(&self) -> EventsRead {
+        self.events_read
+    }
+
+    fn find_events_read(&self) -> EventsRead {
         if self.scope == Scope::Activity {
             return EventsRead { props: self.reads("activity", Some("props")), ..EventsRead::ALL };
         }
@@ -247,7 +265,7 @@ impl Expression {
 
     /// Evaluates the expression on `facts`.
     pub fn evaluate(&self, facts: &facts::Bound<'_>) -> Result<cel::Value, EvalError> {
-        match self.compiled.as_ref().and_then(|c| c.evaluate(facts.view(), &self.counts)?.to_cel()) {
+        match self.compiled_value(facts).and_then(facts::Value::to_cel) {
             Some(value) => Ok(value),
             None => self.interpret(facts),
         }
@@ -259,6 +277,11 @@ impl Expression {
         facts.resolve(&self.ast, &self.counts).map_err(|e| EvalError(describe_failure(&e)))
     }
 
+    /// The compiled evaluation's value, when the expression is compiled and it gives one.
+    fn compiled_value<'x>(&'x self, facts: &'x facts::Bound<'_>) -> Option<facts::Value<'x>> {
+        self.compiled.as_ref()?.evaluate(facts.view(), &self.counts)
+    }
+
     /// Whether the expression is evaluated on the facts directly (see [`compiled`])
     /// rather than by the interpreter.
     pub fn is_compiled(&self) -> bool {
@@ -267,8 +290,7 @@ impl Expression {
 
     /// Evaluates an expression whose result is `bool`.
     pub fn test(&self, facts: &facts::Bound<'_>) -> Result<bool, EvalError> {
-        if let Some(facts::Value::Bool(b)) = self.compiled.as_ref().and_then(|c| c.evaluate(facts.view(), &self.counts))
-        {
+        if let Some(facts::Value::Bool(b)) = self.compiled_value(facts) {
             return Ok(b);
         }
         match self.interpret(facts)? {
