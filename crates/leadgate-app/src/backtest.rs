@@ -161,10 +161,12 @@ impl App {
         // And only the events they read: a definition of last month's visits and fit
         // reads a month of events before the date, not a year.
         let reads = definitions().fold(rules.model.1.events_read(needs), |read, e| read.and(e.events_read()));
+        // And accounts only when an expression reads them.
+        let accounts_read = rules.model.1.reads("account", needs) || definitions().any(|e| e.reads("account", None));
         let judge_apart = |histories: Vec<History>| {
             let (rules, draft, compared) = (rules.clone(), draft.clone(), compared.clone());
             crate::off_runtime("the backtest", move || {
-                split_over_cores(&histories, CONTACTS_PER_CORE, |part| {
+                split_over_cores(histories, CONTACTS_PER_CORE, |part| {
                     judge(&rules, &draft, compared.as_ref().as_ref(), needs, part, as_of, (from, to))
                 })
                 .into_iter()
@@ -205,7 +207,8 @@ impl App {
         let mut accounts = AccountBook::default();
         let mut judging = None;
         while let Some(ids) = batches.next().await? {
-            let next = judge_apart(self.histories(&ids, as_of, reads, &mut accounts).await?);
+            let book = accounts_read.then_some(&mut accounts);
+            let next = judge_apart(self.histories(&ids, as_of, reads, book).await?);
             if let Some(judged) = judging.replace(next) {
                 count(judged.await?);
             }
@@ -236,21 +239,24 @@ impl App {
     }
 
     /// Everything recorded of these contacts that a backtest at `as_of` reads: of
-    /// their events, what `reads` names.
+    /// their events, what `reads` names; their accounts, from `accounts`, when given.
     async fn histories(
         &self,
         ids: &[Uuid],
         as_of: Timestamp,
         reads: EventsRead,
-        accounts: &mut AccountBook,
+        accounts: Option<&mut AccountBook>,
     ) -> Result<Vec<History>, AppError> {
         let s = &self.store;
         // A batch of live contacts: read as a range of ids. Each contact comes with its
         // qualification fields; its stored scores are today's and not read.
         let batch = Contacts::Run(ids);
         let subjects = async {
-            let mut subjects = s.subjects(batch, SubjectParts { account: false, stored: StoredParts::None }).await?;
-            accounts.fill(s.as_ref(), &mut subjects).await?;
+            let parts = SubjectParts { account: false, stored: StoredParts::None, created_by: Some(as_of) };
+            let mut subjects = s.subjects(batch, parts).await?;
+            if let Some(accounts) = accounts {
+                accounts.fill(s.as_ref(), &mut subjects).await?;
+            }
             Ok::<_, AppError>(subjects)
         };
         let events = async {
@@ -323,7 +329,7 @@ fn judge(
     draft: &Expression,
     compared: Option<&Expression>,
     needs: Needs,
-    histories: &[History],
+    histories: Vec<History>,
     as_of: Timestamp,
     (from, to): (Option<Timestamp>, Option<Timestamp>),
 ) -> Vec<Judged> {
@@ -334,19 +340,14 @@ fn judge(
         if from.is_some_and(|f| created < f) || to.is_some_and(|t| created >= t) {
             continue;
         }
+        let (contact_id, email, outcome) = (h.contact.id, h.contact.email.clone(), h.outcome_after(as_of));
         let Some(facts) = h.as_of(as_of) else { continue };
         // Scores and grades as the active model gives them at that date.
         let contact = facts.bind();
         let a = rules.model.1.assess_only(&facts, &contact, needs, &mut remembered);
         let bound = contact.with_scores(&a.score_facts(facts.scores.likelihood), Some(a.grades()));
         let test = |e: &Expression| e.test(&bound).map_err(|e| e.0);
-        judged.push(Judged {
-            contact_id: h.contact.id,
-            email: h.contact.email.clone(),
-            outcome: h.outcome_after(as_of),
-            draft: test(draft),
-            compared: compared.map(test),
-        });
+        judged.push(Judged { contact_id, email, outcome, draft: test(draft), compared: compared.map(test) });
     }
     judged
 }

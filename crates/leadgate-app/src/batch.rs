@@ -73,21 +73,28 @@ pub(crate) const CONTACTS_PER_CORE: usize = 250;
 
 /// `work` applied to parts of `items`, one part per core (at least `min_per_part` items
 /// a part), the parts' results in the items' order: pure computation spread over the
-/// machine. Call it off the runtime.
-pub(crate) fn split_over_cores<T: Sync, R: Send>(
-    items: &[T],
+/// machine. Each part is handed over whole, so that what the work does not keep is
+/// freed on its own core too. Call it off the runtime.
+pub(crate) fn split_over_cores<T: Send, R: Send>(
+    mut items: Vec<T>,
     min_per_part: usize,
-    work: impl Fn(&[T]) -> R + Sync,
+    work: impl Fn(Vec<T>) -> R + Sync,
 ) -> Vec<R> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let parts = cores.min(items.len() / min_per_part.max(1)).max(1);
     if parts == 1 {
         return vec![work(items)];
     }
+    let size = items.len().div_ceil(parts);
+    let mut split = Vec::with_capacity(parts);
+    while items.len() > size {
+        let rest = items.split_off(size);
+        split.push(std::mem::replace(&mut items, rest));
+    }
+    split.push(items);
     let work = &work;
     std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            items.chunks(items.len().div_ceil(parts)).map(|part| scope.spawn(move || work(part))).collect();
+        let handles: Vec<_> = split.into_iter().map(|part| scope.spawn(move || work(part))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     })
 }
@@ -99,12 +106,12 @@ mod tests {
     #[test]
     fn work_split_over_the_cores_comes_back_whole_and_in_order() {
         let items: Vec<u32> = (0..1_000).collect();
-        let parts = split_over_cores(&items, 10, |part| part.to_vec());
+        let parts = split_over_cores(items.clone(), 10, |part| part);
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         assert_eq!(parts.len(), cores.min(100));
         assert_eq!(parts.concat(), items);
         // Too few items for two parts: one.
-        assert_eq!(split_over_cores(&items[..15], 10, |part| part.len()), [15]);
-        assert_eq!(split_over_cores(&items[..0], 10, |part| part.len()), [0]);
+        assert_eq!(split_over_cores(items[..15].to_vec(), 10, |part| part.len()), [15]);
+        assert_eq!(split_over_cores(Vec::<u32>::new(), 10, |part| part.len()), [0]);
     }
 }

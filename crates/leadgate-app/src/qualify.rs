@@ -236,8 +236,12 @@ impl Assessor {
             while let Some(ids) = batches.next().await? {
                 let claim = self.claims.claim(&ids).await;
                 let now = self.clock.now();
-                let facts = self.facts(Contacts::Run(&ids), now, &rules, Some(&mut accounts)).await?;
-                if evaluating.send((claim, evaluate_apart(rules.clone(), facts, now))).await.is_err() {
+                let read = self.read_facts(Contacts::Run(&ids), now, &rules, Some(&mut accounts)).await?;
+                // Put together off the runtime too, where this task's writing does not wait for it.
+                let rules = rules.clone();
+                let evaluated =
+                    crate::off_runtime("assessment", move || evaluate_in_parallel(&rules, read.assemble(), now));
+                if evaluating.send((claim, evaluated)).await.is_err() {
                     break; // the writing stopped, and says why
                 }
             }
@@ -327,8 +331,20 @@ impl Assessor {
         contacts: Contacts<'_>,
         now: Timestamp,
         rules: &ActiveRules,
-        mut accounts: Option<&mut AccountBook>,
+        accounts: Option<&mut AccountBook>,
     ) -> Result<Vec<ContactFacts>, AppError> {
+        Ok(self.read_facts(contacts, now, rules, accounts).await?.assemble())
+    }
+
+    /// What [`Self::facts`] reads, not yet put together contact by contact (for a
+    /// caller that does that off the runtime).
+    pub(crate) async fn read_facts(
+        &self,
+        contacts: Contacts<'_>,
+        now: Timestamp,
+        rules: &ActiveRules,
+        mut accounts: Option<&mut AccountBook>,
+    ) -> Result<ReadFacts, AppError> {
         let (store, ids) = (&self.store, contacts.ids());
         let parts = SubjectParts {
             account: accounts.is_none(),
@@ -337,6 +353,7 @@ impl Assessor {
                 StoredRead::Scores => StoredParts::Scores,
                 StoredRead::Nothing => StoredParts::None,
             },
+            created_by: None,
         };
         let since = EventsRead::ALL.since(now);
         let props = rules.model.1.events_read(Needs::ALL).props;
@@ -360,9 +377,26 @@ impl Assessor {
             Ok::<_, AppError>(subjects)
         };
         let responses = async { Ok::<_, AppError>(store.responses_of(contacts).await?) };
-        let (subjects, responses, (mut events_of, last)) = tokio::try_join!(subjects, responses, events)?;
+        let (subjects, responses, (events_of, last)) = tokio::try_join!(subjects, responses, events)?;
+        Ok(ReadFacts { subjects, responses, events_of, last, now })
+    }
+}
+
+/// A batch's contacts as read, with their responses and events apart.
+pub(crate) struct ReadFacts {
+    subjects: Vec<Subject>,
+    responses: Vec<leadgate_core::model::Response>,
+    events_of: HashMap<Uuid, Vec<EventFact>>,
+    last: HashMap<Uuid, Timestamp>,
+    now: Timestamp,
+}
+
+impl ReadFacts {
+    /// Each live contact's facts: pure work.
+    pub(crate) fn assemble(self) -> Vec<ContactFacts> {
+        let ReadFacts { subjects, responses, mut events_of, last, now } = self;
         let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
-        Ok(subjects
+        subjects
             .into_iter()
             .filter(|s| s.contact.merged_into.is_none())
             .map(|Subject { contact, account, qualification, stored }| {
@@ -393,7 +427,7 @@ impl Assessor {
                     now,
                 }
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -421,14 +455,14 @@ fn evaluate_apart(
     facts: Vec<ContactFacts>,
     now: Timestamp,
 ) -> impl Future<Output = Result<Evaluated, AppError>> {
-    crate::off_runtime("assessment", move || evaluate_in_parallel(&rules, &facts, now))
+    crate::off_runtime("assessment", move || evaluate_in_parallel(&rules, facts, now))
 }
 
 /// [`evaluate`], split over the machine's cores for a large batch: the results are
 /// those of evaluating the batch whole, in the same order.
-fn evaluate_in_parallel(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Evaluated {
+fn evaluate_in_parallel(rules: &ActiveRules, facts: Vec<ContactFacts>, now: Timestamp) -> Evaluated {
     let mut whole: Evaluated = (Vec::with_capacity(facts.len()), Vec::new(), AssessReport::default());
-    for (scores, moves, report) in split_over_cores(facts, CONTACTS_PER_CORE, |part| evaluate(rules, part, now)) {
+    for (scores, moves, report) in split_over_cores(facts, CONTACTS_PER_CORE, |part| evaluate(rules, &part, now)) {
         whole.0.extend(scores);
         whole.1.extend(moves);
         whole.2.absorb(report);

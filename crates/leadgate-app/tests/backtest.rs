@@ -195,6 +195,9 @@ async fn a_backtest_counts_the_activity_as_of_the_date_however_little_it_reads(s
         ("engagement.days_since_last_activity == 380", &["cy"]),
         ("size(responses) == 1 && engagement.visits_90d == 0", &["bob", "cy"]),
         ("contact.email != ''", &["ann", "bob", "cy"]),
+        // Their account is read only when an expression reads it: this one does.
+        ("account.domain == 'acme.example' && engagement.visits_30d > 0", &["ann"]),
+        ("account.domain == 'other.example'", &[]),
     ] {
         let input = BacktestInput {
             expression: Some(draft.into()),

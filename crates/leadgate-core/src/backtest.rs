@@ -77,33 +77,35 @@ fn set_back(contact: &mut Contact, q: &mut Qualification, field: &str, from: &Va
 }
 
 impl History {
-    /// The contact as it was at `as_of`, or `None` if it did not exist yet.
-    pub fn as_of(&self, as_of: Timestamp) -> Option<ContactFacts> {
+    /// The contact as it was at `as_of`, or `None` if it did not exist yet. The
+    /// history is taken apart into it: a backtest reads each once.
+    pub fn as_of(self, as_of: Timestamp) -> Option<ContactFacts> {
         if self.contact.created_at > as_of {
             return None;
         }
         let last = self.stages.iter().filter(|s| s.at <= as_of).max_by_key(|s| s.at)?;
-        let mut contact = self.contact.clone();
-        contact.stage = last.to;
-        contact.stage_at = last.at;
-        let mut qualification = self.qualification.clone();
+        let (to, at) = (last.to, last.at);
+        let History { mut contact, account, mut qualification, mut responses, mut events, last_event, changes, .. } =
+            self;
+        contact.stage = to;
+        contact.stage_at = at;
         // Newest first, so that the earliest change after the date sets the field last.
-        for change in self.changes.iter().rev().filter(|c| c.at > as_of) {
+        for change in changes.iter().rev().filter(|c| c.at > as_of) {
             for (field, diff) in &change.changes {
                 set_back(&mut contact, &mut qualification, field, diff.get("from").unwrap_or(&Value::Null));
             }
         }
         let since = crate::expr::EventsRead::ALL.since(as_of);
-        let responses: Vec<Response> = self.responses.iter().filter(|r| r.at <= as_of).cloned().collect();
-        let events: Vec<EventFact> = self.events.iter().filter(|e| e.at <= as_of && e.at >= since).cloned().collect();
-        let last_activity = (self.events.iter().map(|e| e.at))
-            .chain(self.last_event)
+        responses.retain(|r| r.at <= as_of);
+        let last_activity = (events.iter().map(|e| e.at))
+            .chain(last_event)
             .chain(responses.iter().map(|r| r.at))
             .filter(|at| *at <= as_of)
             .max();
+        events.retain(|e| e.at <= as_of && e.at >= since);
         Some(ContactFacts {
             contact,
-            account: self.account.clone(),
+            account,
             responses,
             events,
             last_activity,
@@ -236,7 +238,7 @@ mod tests {
     fn a_contact_is_rebuilt_as_it_was_and_its_later_outcome_read() {
         let h = history();
         let at = Timestamp(NOW.0 - 60 * DAY);
-        let f = h.as_of(at).unwrap();
+        let f = h.clone().as_of(at).unwrap();
         assert_eq!(f.contact.stage, Stage::Mql, "the stage it had then");
         assert_eq!(f.contact.title.as_deref(), Some("IT Manager"), "the title before it changed");
         assert_eq!(f.contact.custom["employees"], 150);
@@ -247,7 +249,7 @@ mod tests {
         let o = h.outcome_after(at);
         assert_eq!(o, Outcome { sql: true, opportunity: true, customer: true, value: 20_000_000 });
         // Before it existed, there is nothing to evaluate; after it closed, nothing is to come.
-        assert!(h.as_of(Timestamp(NOW.0 - 200 * DAY)).is_none());
+        assert!(h.clone().as_of(Timestamp(NOW.0 - 200 * DAY)).is_none());
         assert_eq!(h.outcome_after(Timestamp(NOW.0 - 5 * DAY)), Outcome::default());
     }
 

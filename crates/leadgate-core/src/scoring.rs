@@ -283,6 +283,16 @@ impl Model {
         self.fit.iter().filter(|_| needs.fit).fold(EventsRead::default(), |read, r| read.and(r.when.events_read()))
     }
 
+    /// Whether any rule an assessment computing `needs` evaluates reads `variable`
+    /// (`account`, say), so that a caller reads it only when one does.
+    pub fn reads(&self, variable: &str, needs: Needs) -> bool {
+        let needs = if needs.grades { Needs::ALL } else { needs };
+        let fit = self.fit.iter().filter(|_| needs.fit).map(|r| &r.when);
+        let engagement = self.engagement.iter().filter(|_| needs.engagement).map(|r| &r.when);
+        let graded = self.funnel.iter().map(|g| &g.when).chain(self.pain.iter().map(|g| &g.when));
+        fit.chain(engagement).chain(graded.filter(|_| needs.grades)).any(|e| e.reads(variable, None))
+    }
+
     /// Scores and grades a contact, as of `facts.now`.
     pub fn assess(&self, facts: &ContactFacts) -> Assessment {
         self.assess_bound(facts, &facts.bind())
@@ -583,15 +593,17 @@ fn grades<G: Copy>(
         .collect()
 }
 
-/// A fit rule that holds for the contact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A fit rule that holds for the contact. Stored as `[rule, points]`, and read
+/// from that or from an object with those fields (as assessments were first stored).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct FitFactor {
     pub rule: String,
     pub points: i64,
 }
 
-/// What one engagement rule has earned, undecayed as of the assessment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What one engagement rule has earned, undecayed as of the assessment. Stored as
+/// `[rule, sum, cap, activities]`, and read from that or from an object.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct EngagementPart {
     pub rule: String,
     /// The rule's points over every activity it matched, decayed to `as_of`, before the cap.
@@ -599,6 +611,20 @@ pub struct EngagementPart {
     pub cap: Option<i64>,
     /// How many activities matched.
     pub activities: u32,
+}
+
+// Every contact's assessment is stored, with these repeated in it: without the
+// field names, a rescore writes a third less (docs/benchmarks.md).
+impl Serialize for FitFactor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (&self.rule, self.points).serialize(s)
+    }
+}
+
+impl Serialize for EngagementPart {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (&self.rule, self.sum, self.cap, self.activities).serialize(s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -624,6 +650,7 @@ pub struct Assessment {
     pub half_life_days: f64,
     pub funnel: Grade<FunnelPosition>,
     pub pain: Grade<Pain>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<RuleFailure>,
 }
 
@@ -781,6 +808,33 @@ points = 5
         let rules: Vec<_> = a.fit_factors.iter().map(|f| f.rule.as_str()).collect();
         assert_eq!(rules, ["director or above", "big company"]);
         assert!(a.errors.is_empty(), "{:?}", a.errors);
+    }
+
+    #[test]
+    fn an_assessment_is_stored_without_its_repeated_names_and_read_back_whole() {
+        let a = model().assess(&ann());
+        assert!(!a.fit_factors.is_empty() && !a.engagement.is_empty(), "{a:?}");
+        let stored = serde_json::to_string(&a).unwrap();
+        assert!(!stored.contains("\"rule\"") && !stored.contains("\"errors\""), "{stored}");
+        assert!(stored.contains(r#"["director or above",20]"#), "{stored}");
+        assert_eq!(serde_json::from_str::<Assessment>(&stored).unwrap(), a);
+        // As assessments were first stored: parts as objects, and the errors listed.
+        let first = r#"{"fit":20,"fit_factors":[{"rule":"director or above","points":20}],
+            "engagement":[{"rule":"pricing","sum":7.5,"cap":20,"activities":2}],
+            "as_of":"2026-03-01T00:00:00Z","half_life_days":30.0,
+            "funnel":{"grade":"mofu","reason":"came back"},"pain":{"grade":"low","reason":"none"},"errors":[]}"#;
+        let read: Assessment = serde_json::from_str(first).unwrap();
+        assert_eq!(read.fit_factors, [FitFactor { rule: "director or above".into(), points: 20 }]);
+        assert_eq!(
+            read.engagement,
+            [EngagementPart { rule: "pricing".into(), sum: 7.5, cap: Some(20), activities: 2 }]
+        );
+        assert_eq!(read.engagement_at(read.as_of), 7.5);
+        // A stored part of the wrong shape is refused, not half read.
+        let wrong =
+            first.replace(r#"{"rule":"pricing","sum":7.5,"cap":20,"activities":2}"#, r#"[7.5, "pricing", 20, 2]"#);
+        assert_ne!(wrong, first);
+        assert!(serde_json::from_str::<Assessment>(&wrong).is_err());
     }
 
     #[test]

@@ -139,7 +139,7 @@ macro_rules! tuple_rows {
         }
     )*};
 }
-tuple_rows!((A 0, B 1), (A 0, B 1, C 2), (A 0, B 1, C 2, D 3), (A 0, B 1, C 2, D 3, E 4));
+tuple_rows!((A 0), (A 0, B 1), (A 0, B 1, C 2), (A 0, B 1, C 2, D 3), (A 0, B 1, C 2, D 3, E 4));
 
 /// A value bound to a statement: the numbers before the keys, then the keys.
 enum Param {

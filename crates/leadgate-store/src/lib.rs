@@ -91,6 +91,10 @@ pub struct SubjectParts {
     /// than searching the accounts anew for every contact of it.
     pub account: bool,
     pub stored: StoredParts,
+    /// Only the contacts created at or before this moment: a backtest's date, before
+    /// which the others did not exist. Left out in the query, so that their rows are
+    /// not read.
+    pub created_by: Option<leadgate_core::Timestamp>,
 }
 
 /// Which of a contact's stored scores [`Store::subjects`] reads.

@@ -47,19 +47,56 @@ impl PgStore {
     where
         R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
     {
-        let mut conn = self.read.acquire().await?;
         let mut rows = Vec::new();
         for (sql, ids) in crate::sql_store::statements(select, column, lead.len(), contacts, tail) {
-            let mut query = sqlx::query_as::<_, R>(&sql);
-            for l in lead {
-                query = query.bind(*l);
-            }
-            for id in ids {
-                query = query.bind(id);
-            }
-            rows.extend(query.persistent(true).fetch_all(&mut *conn).await?);
+            rows.extend(self.rows(&sql, lead, &ids).await?);
         }
         Ok(rows)
+    }
+
+    /// The rows of one statement, with `lead` bound first, then `ids`.
+    pub(crate) async fn rows<R>(&self, sql: &str, lead: &[i64], ids: &[uuid::Uuid]) -> crate::Result<Vec<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        let mut query = sqlx::query_as::<_, R>(sql);
+        for l in lead {
+            query = query.bind(*l);
+        }
+        for id in ids {
+            query = query.bind(*id);
+        }
+        Ok(query.persistent(true).fetch_all(&self.read).await?)
+    }
+}
+
+impl imp::PgTx {
+    /// [`crate::Tx::save_scores`]: a statement of many rows a chunk.
+    pub(crate) async fn upsert_scores(
+        &mut self,
+        scores: &[leadgate_core::scoring::ContactScores],
+    ) -> crate::Result<()> {
+        use sqlx::types::Json;
+        let (insert, update) = crate::sql_store::UPSERT_SCORES;
+        for chunk in crate::sql_store::statement_chunks(scores) {
+            let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(insert);
+            qb.push_values(chunk, |mut b, s| {
+                let a = &s.assessment;
+                b.push_bind(s.contact_id)
+                    .push_bind(s.model.as_str())
+                    .push_bind(a.fit)
+                    .push_bind(a.engagement_at(a.as_of))
+                    .push_bind(a.funnel.grade.as_str())
+                    .push_bind(a.pain.grade.as_str())
+                    .push_bind(Json(a))
+                    .push_bind(a.as_of.0)
+                    .push_bind(s.likelihood)
+                    .push_bind(s.likelihood_factors.as_ref().map(Json));
+            });
+            qb.push(update);
+            qb.build().persistent(true).execute(&mut *self.tx).await?;
+        }
+        Ok(())
     }
 }
 

@@ -462,8 +462,10 @@ pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
         }
     };
     static CONTACT: std::sync::LazyLock<String> = std::sync::LazyLock::new(contact_columns_of_c);
+    // The one numbered parameter of its own, when there is one (`statements`' lead).
+    let created = if parts.created_by.is_some() { "c.created_at <= $1 AND " } else { "" };
     format!(
-        "SELECT {}, c.qualification AS qualification, {account}, {stored} FROM contacts c{account_join}{stored_join} WHERE ",
+        "SELECT {}, c.qualification AS qualification, {account}, {stored} FROM contacts c{account_join}{stored_join} WHERE {created}",
         *CONTACT
     )
 }

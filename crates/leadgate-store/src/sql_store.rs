@@ -67,6 +67,17 @@ pub(crate) fn statements(
     }
 }
 
+/// Writes a contact's scores over those it had: the same statement on both backends,
+/// one row at a time on SQLite, a chunk of rows at a time on PostgreSQL.
+pub(crate) const UPSERT_SCORES: (&str, &str) = (
+    "INSERT INTO contact_scores (contact_id, model, fit, engagement, funnel_position, pain, assessment, as_of, \
+     likelihood, likelihood_factors) ",
+    " ON CONFLICT (contact_id) DO UPDATE SET model = excluded.model, fit = excluded.fit, \
+     engagement = excluded.engagement, funnel_position = excluded.funnel_position, \
+     pain = excluded.pain, assessment = excluded.assessment, as_of = excluded.as_of, \
+     likelihood = excluded.likelihood, likelihood_factors = excluded.likelihood_factors",
+);
+
 /// `$begin` starts a write transaction; `$lock` is appended to reads of rows that the
 /// transaction will rewrite; `$waiting` is appended to searches of events waiting for
 /// a contact, to match how the backend indexes them.
@@ -98,7 +109,7 @@ macro_rules! impl_sql_store {
         use uuid::Uuid;
 
         pub struct $tx {
-            tx: sqlx::Transaction<'static, $db>,
+            pub(crate) tx: sqlx::Transaction<'static, $db>,
         }
 
         fn push_contact_values<'a>(
@@ -703,7 +714,8 @@ macro_rules! impl_sql_store {
 
             async fn subjects(&self, contacts: crate::Contacts<'_>, parts: crate::SubjectParts) -> Result<Vec<crate::Subject>> {
                 let sql = crate::rows::subject_select(parts);
-                let rows: Vec<crate::rows::SubjectRow> = self.rows_in(&sql, "c.id", &[], contacts, "").await?;
+                let lead: Vec<i64> = parts.created_by.iter().map(|t| t.0).collect();
+                let rows: Vec<crate::rows::SubjectRow> = self.rows_in(&sql, "c.id", &lead, contacts, "").await?;
                 let mut subjects: Vec<crate::Subject> = rows
                     .into_iter()
                     .map(crate::Subject::try_from)
@@ -716,13 +728,12 @@ macro_rules! impl_sql_store {
             }
 
             async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>> {
-                let rows: Vec<(Uuid,)> = sqlx::query_as(
-                    "SELECT id FROM contacts WHERE merged_into IS NULL AND id > $1 ORDER BY id LIMIT $2",
-                )
-                .bind(after.unwrap_or(Uuid::nil()))
-                .bind(limit)
-                .fetch_all(&self.read)
-                .await?;
+                // From the index of live contacts alone, read as the batches are (on SQLite,
+                // directly: a walk's every id passed through sqlx cost more than the read).
+                // The limit is in the text: SQLite numbers `$n` parameters in the order
+                // they appear, and the direct reads bind them in that order.
+                let sql = format!("SELECT id FROM contacts WHERE merged_into IS NULL AND id > $1 ORDER BY id LIMIT {limit}");
+                let rows: Vec<(Uuid,)> = self.rows(&sql, &[], &[after.unwrap_or(Uuid::nil())]).await?;
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
@@ -1367,33 +1378,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn save_scores(&mut self, scores: &[leadgate_core::scoring::ContactScores]) -> Result<()> {
-                for chunk in crate::sql_store::statement_chunks(scores) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO contact_scores (contact_id, model, fit, engagement, funnel_position, pain, assessment, as_of, \
-                         likelihood, likelihood_factors) ",
-                    );
-                    qb.push_values(chunk, |mut b, s| {
-                        let a = &s.assessment;
-                        b.push_bind(s.contact_id)
-                            .push_bind(s.model.as_str())
-                            .push_bind(a.fit)
-                            .push_bind(a.engagement_at(a.as_of))
-                            .push_bind(a.funnel.grade.as_str())
-                            .push_bind(a.pain.grade.as_str())
-                            .push_bind(Json(a))
-                            .push_bind(a.as_of.0)
-                            .push_bind(s.likelihood)
-                            .push_bind(s.likelihood_factors.as_ref().map(Json));
-                    });
-                    qb.push(
-                        " ON CONFLICT (contact_id) DO UPDATE SET model = excluded.model, fit = excluded.fit, \
-                         engagement = excluded.engagement, funnel_position = excluded.funnel_position, \
-                         pain = excluded.pain, assessment = excluded.assessment, as_of = excluded.as_of, \
-                         likelihood = excluded.likelihood, likelihood_factors = excluded.likelihood_factors",
-                    );
-                    qb.build().persistent(true).execute(&mut *self.tx).await?;
-                }
-                Ok(())
+                self.upsert_scores(scores).await
             }
 
             async fn insert_likelihood_model(&mut self, m: &leadgate_core::likelihood::TrainedModel, predictor: &str) -> Result<i64> {

@@ -112,6 +112,16 @@ impl SqliteStore {
         self.direct.rows_in(statements, lead, contacts.is_few(), contacts.ids().len()).await
     }
 
+    /// The rows of one statement, with `lead` bound first, then `ids`, read directly.
+    pub(crate) async fn rows<R: FromSqlite + Send + 'static>(
+        &self,
+        sql: &str,
+        lead: &[i64],
+        ids: &[uuid::Uuid],
+    ) -> crate::Result<Vec<R>> {
+        self.direct.rows_in(vec![(sql.to_owned(), ids.to_vec())], lead, false, 0).await
+    }
+
     /// Closes every connection; the last one to close checkpoints and removes the WAL.
     pub(crate) async fn close_pools(&self) {
         self.checkpointer.close().await;
@@ -164,4 +174,57 @@ mod imp {
         lock = "",
         waiting = super::WAITING_BUCKETS
     );
+}
+
+impl imp::SqliteTx {
+    /// [`crate::Tx::save_scores`], on the writer's own SQLite connection, inside its
+    /// transaction, with one prepared statement given each row's values as they are.
+    /// Through sqlx every value was copied into its arguments and a statement of many
+    /// rows built and parsed for every chunk: a rescore's writing cost more than
+    /// SQLite's own part of it (docs/benchmarks.md).
+    pub(crate) async fn upsert_scores(
+        &mut self,
+        scores: &[leadgate_core::scoring::ContactScores],
+    ) -> crate::Result<()> {
+        let mut locked = self.tx.lock_handle().await?;
+        // SAFETY: while `locked` lives, sqlx's worker thread makes no call on this
+        // connection; the wrapper does not own the connection (dropping it closes
+        // nothing) and is dropped, with its statements, before `locked` is.
+        let c = unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }
+            .map_err(|e| crate::StoreError::Sqlite(e.to_string()))?;
+        let written = write_scores(&c, scores);
+        drop(c);
+        drop(locked);
+        written
+    }
+}
+
+fn write_scores(c: &rusqlite::Connection, scores: &[leadgate_core::scoring::ContactScores]) -> crate::Result<()> {
+    let (insert, update) = crate::sql_store::UPSERT_SCORES;
+    let sql = format!("{insert}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10){update}");
+    let failed = |e: rusqlite::Error| crate::StoreError::Sqlite(e.to_string());
+    let mut statement = c.prepare(&sql).map_err(failed)?;
+    let mut assessment = Vec::with_capacity(1024);
+    for s in scores {
+        let a = &s.assessment;
+        assessment.clear();
+        serde_json::to_writer(&mut assessment, a).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
+        let factors = s.likelihood_factors.as_ref().map(|f| f.to_string());
+        statement
+            .execute(rusqlite::params![
+                s.contact_id.as_bytes().as_slice(),
+                s.model,
+                a.fit,
+                a.engagement_at(a.as_of),
+                a.funnel.grade.as_str(),
+                a.pain.grade.as_str(),
+                // As text, as sqlx binds JSON.
+                std::str::from_utf8(&assessment).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?,
+                a.as_of.0,
+                s.likelihood,
+                factors,
+            ])
+            .map_err(failed)?;
+    }
+    Ok(())
 }

@@ -10,7 +10,7 @@ use leadgate_core::{Cause, CauseKind, Direction, Email, Ident, NewEvent, Role, S
 use leadgate_store::{Bulk, Found, Store, StoreError, StoredParts, SubjectParts};
 
 /// A contact with its account and stored scores.
-const JOINED: SubjectParts = SubjectParts { account: true, stored: StoredParts::Scores };
+const JOINED: SubjectParts = SubjectParts { account: true, stored: StoredParts::Scores, created_by: None };
 use serde_json::{Map, json};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -34,6 +34,7 @@ leadgate_store::on_both_stores!(
     identities_lead_through_merges_and_carry_the_fingerprint_last_imported,
     a_run_of_contacts_reads_what_a_list_of_them_reads,
     a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for,
+    every_live_contact_is_walked_once_in_id_order,
 );
 
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
@@ -524,19 +525,62 @@ async fn a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for(store: Arc<
     };
     let mut ann = contact("ann@acme.example", T0);
     ann.account_id = Some(account.id);
+    // Created a day later.
+    let bob = contact("bob@acme.example", T0.plus_micros(86_400_000_000));
     let mut tx = store.begin().await.unwrap();
     tx.insert_account(&account).await.unwrap();
     tx.insert_contact(&ann).await.unwrap();
+    tx.insert_contact(&bob).await.unwrap();
     tx.commit().await.unwrap();
+    let apart = SubjectParts { account: false, stored: StoredParts::None, created_by: None };
     let ids = [ann.id];
     for contacts in [Contacts::Run(&ids), Contacts::Ids(&ids)] {
         let joined = store.subjects(contacts, JOINED).await.unwrap();
         assert_eq!(joined.len(), 1);
         assert_eq!(joined[0].account.as_ref(), Some(&account));
-        let apart = store.subjects(contacts, SubjectParts { account: false, stored: StoredParts::None }).await.unwrap();
+        let apart = store.subjects(contacts, apart).await.unwrap();
         assert_eq!(apart[0].account, None);
         assert_eq!(apart[0].contact, joined[0].contact, "the contact itself is read alike");
         assert_eq!(apart[0].contact.account_id, Some(account.id), "the account is left to be found");
     }
+    // As they were at a moment: only those created by then (a backtest's date).
+    let both = [ann.id, bob.id];
+    let ids_of =
+        |subjects: Vec<leadgate_store::Subject>| subjects.into_iter().map(|s| s.contact.id).collect::<Vec<_>>();
+    for contacts in [Contacts::Run(&both), Contacts::Ids(&both)] {
+        assert_eq!(ids_of(store.subjects(contacts, apart).await.unwrap()), both);
+        let by = |at: Timestamp| SubjectParts { created_by: Some(at), ..apart };
+        assert_eq!(ids_of(store.subjects(contacts, by(T0)).await.unwrap()), [ann.id], "created at that moment");
+        assert_eq!(ids_of(store.subjects(contacts, by(bob.created_at)).await.unwrap()), both);
+        assert!(store.subjects(contacts, by(T0.plus_micros(-1))).await.unwrap().is_empty());
+    }
     assert_eq!(store.accounts_by_ids(&[account.id]).await.unwrap(), [account]);
+}
+
+/// A walk over every contact (a rescore, a backtest) pages through the live ones in id
+/// order, each once, and passes over those merged into another.
+async fn every_live_contact_is_walked_once_in_id_order(store: Arc<dyn Store>) {
+    let people: Vec<Contact> = (0..7).map(|i| contact(&format!("p{i}@acme.example"), T0)).collect();
+    let mut tx = store.begin().await.unwrap();
+    for p in &people {
+        tx.insert_contact(p).await.unwrap();
+    }
+    tx.set_merged_into(people[3].id, Some(people[0].id)).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut live: Vec<Uuid> = people.iter().map(|p| p.id).filter(|id| *id != people[3].id).collect();
+    live.sort();
+    let (mut walked, mut after, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = store.live_contact_ids(after, 2).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 2, "{page:?}");
+        after = page.last().copied();
+        walked.extend(page);
+        pages += 1;
+    }
+    assert_eq!(walked, live);
+    assert_eq!(pages, 3);
+    assert!(store.live_contact_ids(Some(live[5]), 2).await.unwrap().is_empty(), "nothing after the last");
 }
