@@ -76,27 +76,7 @@ impl imp::PgTx {
         &mut self,
         scores: &[leadgate_core::scoring::ContactScores],
     ) -> crate::Result<()> {
-        use sqlx::types::Json;
-        let (insert, update) = crate::sql_store::UPSERT_SCORES;
-        for chunk in crate::sql_store::statement_chunks(scores) {
-            let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(insert);
-            qb.push_values(chunk, |mut b, s| {
-                let a = &s.assessment;
-                b.push_bind(s.contact_id)
-                    .push_bind(s.model.as_str())
-                    .push_bind(a.fit)
-                    .push_bind(a.engagement_at(a.as_of))
-                    .push_bind(a.funnel.grade.as_str())
-                    .push_bind(a.pain.grade.as_str())
-                    .push_bind(Json(a))
-                    .push_bind(a.as_of.0)
-                    .push_bind(s.likelihood)
-                    .push_bind(s.likelihood_factors.as_ref().map(Json));
-            });
-            qb.push(update);
-            qb.build().persistent(true).execute(&mut *self.tx).await?;
-        }
-        Ok(())
+        self.upsert_scores_in_chunks(scores).await
     }
 }
 

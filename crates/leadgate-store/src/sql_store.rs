@@ -921,6 +921,33 @@ macro_rules! impl_sql_store {
         }
 
         impl $tx {
+            /// Writes `scores` with statements of many rows (a chunk each).
+            pub(crate) async fn upsert_scores_in_chunks(
+                &mut self,
+                scores: &[leadgate_core::scoring::ContactScores],
+            ) -> Result<()> {
+                let (insert, update) = crate::sql_store::UPSERT_SCORES;
+                for chunk in crate::sql_store::statement_chunks(scores) {
+                    let mut qb = QueryBuilder::<$db>::new(insert);
+                    qb.push_values(chunk, |mut b, s| {
+                        let a = &s.assessment;
+                        b.push_bind(s.contact_id)
+                            .push_bind(s.model.as_str())
+                            .push_bind(a.fit)
+                            .push_bind(a.engagement_at(a.as_of))
+                            .push_bind(a.funnel.grade.as_str())
+                            .push_bind(a.pain.grade.as_str())
+                            .push_bind(Json(a))
+                            .push_bind(a.as_of.0)
+                            .push_bind(s.likelihood)
+                            .push_bind(s.likelihood_factors.as_ref().map(Json));
+                    });
+                    qb.push(update);
+                    qb.build().persistent(true).execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
             /// One more than the highest version `sql` (`SELECT max(version) …`, with
             /// `$1` bound to `name` when given) finds; 1 for the first.
             async fn next_version(&mut self, sql: &'static str, name: Option<&str>) -> Result<i64> {

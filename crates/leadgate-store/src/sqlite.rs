@@ -177,15 +177,19 @@ mod imp {
 }
 
 impl imp::SqliteTx {
-    /// [`crate::Tx::save_scores`], on the writer's own SQLite connection, inside its
-    /// transaction, with one prepared statement given each row's values as they are.
-    /// Through sqlx every value was copied into its arguments and a statement of many
-    /// rows built and parsed for every chunk: a rescore's writing cost more than
-    /// SQLite's own part of it (docs/benchmarks.md).
+    /// [`crate::Tx::save_scores`]: for a batch, on the writer's own SQLite connection,
+    /// inside its transaction, with one prepared statement given each row's values as
+    /// they are. Through sqlx every value was copied into its arguments and a statement
+    /// of many rows built and parsed for every chunk: a rescore's writing cost more
+    /// than SQLite's own part of it (docs/benchmarks.md). A request's few rows go
+    /// through sqlx, whose statement is prepared once for all requests.
     pub(crate) async fn upsert_scores(
         &mut self,
         scores: &[leadgate_core::scoring::ContactScores],
     ) -> crate::Result<()> {
+        if scores.len() <= crate::FEW_CONTACTS {
+            return self.upsert_scores_in_chunks(scores).await;
+        }
         let mut locked = self.tx.lock_handle().await?;
         // SAFETY: while `locked` lives, sqlx's worker thread makes no call on this
         // connection; the wrapper does not own the connection (dropping it closes

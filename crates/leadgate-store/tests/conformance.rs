@@ -35,6 +35,7 @@ leadgate_store::on_both_stores!(
     a_run_of_contacts_reads_what_a_list_of_them_reads,
     a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for,
     every_live_contact_is_walked_once_in_id_order,
+    scores_are_written_over_what_each_contact_had_and_read_back_whole,
 );
 
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
@@ -583,4 +584,68 @@ async fn every_live_contact_is_walked_once_in_id_order(store: Arc<dyn Store>) {
     assert_eq!(walked, live);
     assert_eq!(pages, 3);
     assert!(store.live_contact_ids(Some(live[5]), 2).await.unwrap().is_empty(), "nothing after the last");
+}
+
+/// Scores are written alike for a batch of contacts (a rescore) and for a request's
+/// few (an event), each over what the contact had, and read back whole.
+async fn scores_are_written_over_what_each_contact_had_and_read_back_whole(store: Arc<dyn Store>) {
+    use leadgate_core::scoring::{
+        Assessment, ContactScores, EngagementPart, FitFactor, FunnelPosition, Grade, Pain, RuleFailure,
+    };
+    let people: Vec<Contact> = (0..40).map(|i| contact(&format!("s{i}@acme.example"), T0)).collect();
+    let mut tx = store.begin().await.unwrap();
+    for p in &people {
+        tx.insert_contact(p).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let scores = |p: &Contact, fit: i64| ContactScores {
+        contact_id: p.id,
+        model: format!("bench@{fit}"),
+        assessment: Assessment {
+            fit,
+            fit_factors: vec![FitFactor { rule: "director \"or\" above".into(), points: fit }],
+            engagement: vec![EngagementPart {
+                rule: "pricing".into(),
+                sum: 0.1 + fit as f64,
+                cap: Some(20),
+                activities: 3,
+            }],
+            as_of: T0.plus_micros(fit),
+            half_life_days: 30.0,
+            funnel: Grade { grade: FunnelPosition::Mofu, reason: "came back".into() },
+            pain: Grade { grade: Pain::Acute, reason: "needs it now".into() },
+            errors: (fit % 2 == 0)
+                .then(|| RuleFailure { rule: "fit: x".into(), message: "no such key: y".into() })
+                .into_iter()
+                .collect(),
+        },
+        likelihood: (fit % 3 != 0).then_some(0.25),
+        likelihood_factors: (fit % 3 != 0).then(|| json!([{"feature": "contact.channel", "weight": 0.5}])),
+    };
+    let save = async |written: &[ContactScores]| {
+        let mut tx = store.begin().await.unwrap();
+        tx.save_scores(written).await.unwrap();
+        tx.commit().await.unwrap();
+    };
+    let read = async || {
+        let ids: Vec<Uuid> = people.iter().map(|p| p.id).collect();
+        let mut read = store.scores(&ids).await.unwrap();
+        read.sort_by_key(|s| s.contact_id);
+        read
+    };
+    let mut expected: Vec<ContactScores> = people.iter().enumerate().map(|(i, p)| scores(p, i as i64)).collect();
+    save(&expected).await;
+    assert_eq!(read().await, expected, "a batch");
+    // One contact's, then a few: written over what they had.
+    expected[3] = scores(&people[3], 99);
+    save(&expected[3..4]).await;
+    for i in 10..14 {
+        expected[i] = scores(&people[i], 200 + i as i64);
+    }
+    save(&expected[10..14]).await;
+    assert_eq!(read().await, expected, "a few");
+    // And every one of them again.
+    let expected: Vec<ContactScores> = people.iter().enumerate().map(|(i, p)| scores(p, 500 + i as i64)).collect();
+    save(&expected).await;
+    assert_eq!(read().await, expected, "a batch over them");
 }
