@@ -263,7 +263,7 @@ fn read_all<R: FromSqlite>(
     Ok(rows)
 }
 
-fn from_rusqlite(e: rusqlite::Error) -> StoreError {
+pub(crate) fn from_rusqlite(e: rusqlite::Error) -> StoreError {
     match e {
         rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {
             StoreError::Corrupt(e.to_string())

@@ -195,7 +195,7 @@ impl imp::SqliteTx {
         // connection; the wrapper does not own the connection (dropping it closes
         // nothing) and is dropped, with its statements, before `locked` is.
         let c = unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }
-            .map_err(|e| crate::StoreError::Sqlite(e.to_string()))?;
+            .map_err(crate::direct::from_rusqlite)?;
         let written = write_scores(&c, scores);
         drop(c);
         drop(locked);
@@ -206,7 +206,7 @@ impl imp::SqliteTx {
 fn write_scores(c: &rusqlite::Connection, scores: &[leadgate_core::scoring::ContactScores]) -> crate::Result<()> {
     let (insert, update) = crate::sql_store::UPSERT_SCORES;
     let sql = format!("{insert}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10){update}");
-    let failed = |e: rusqlite::Error| crate::StoreError::Sqlite(e.to_string());
+    let failed = crate::direct::from_rusqlite;
     let mut statement = c.prepare(&sql).map_err(failed)?;
     let mut assessment = Vec::with_capacity(1024);
     for s in scores {
