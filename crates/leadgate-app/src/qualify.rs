@@ -236,12 +236,8 @@ impl Assessor {
             while let Some(ids) = batches.next().await? {
                 let claim = self.claims.claim(&ids).await;
                 let now = self.clock.now();
-                let read = self.read_facts(Contacts::Run(&ids), now, &rules, Some(&mut accounts)).await?;
-                // Put together off the runtime too, where this task's writing does not wait for it.
-                let rules = rules.clone();
-                let evaluated =
-                    crate::off_runtime("assessment", move || evaluate_in_parallel(&rules, read.assemble(), now));
-                if evaluating.send((claim, evaluated)).await.is_err() {
+                let facts = self.facts(Contacts::Run(&ids), now, &rules, Some(&mut accounts)).await?;
+                if evaluating.send((claim, evaluate_apart(rules.clone(), facts, now))).await.is_err() {
                     break; // the writing stopped, and says why
                 }
             }
@@ -331,20 +327,8 @@ impl Assessor {
         contacts: Contacts<'_>,
         now: Timestamp,
         rules: &ActiveRules,
-        accounts: Option<&mut AccountBook>,
-    ) -> Result<Vec<ContactFacts>, AppError> {
-        Ok(self.read_facts(contacts, now, rules, accounts).await?.assemble())
-    }
-
-    /// What [`Self::facts`] reads, not yet put together contact by contact (for a
-    /// caller that does that off the runtime).
-    pub(crate) async fn read_facts(
-        &self,
-        contacts: Contacts<'_>,
-        now: Timestamp,
-        rules: &ActiveRules,
         mut accounts: Option<&mut AccountBook>,
-    ) -> Result<ReadFacts, AppError> {
+    ) -> Result<Vec<ContactFacts>, AppError> {
         let (store, ids) = (&self.store, contacts.ids());
         let parts = SubjectParts {
             account: accounts.is_none(),
@@ -377,26 +361,9 @@ impl Assessor {
             Ok::<_, AppError>(subjects)
         };
         let responses = async { Ok::<_, AppError>(store.responses_of(contacts).await?) };
-        let (subjects, responses, (events_of, last)) = tokio::try_join!(subjects, responses, events)?;
-        Ok(ReadFacts { subjects, responses, events_of, last, now })
-    }
-}
-
-/// A batch's contacts as read, with their responses and events apart.
-pub(crate) struct ReadFacts {
-    subjects: Vec<Subject>,
-    responses: Vec<leadgate_core::model::Response>,
-    events_of: HashMap<Uuid, Vec<EventFact>>,
-    last: HashMap<Uuid, Timestamp>,
-    now: Timestamp,
-}
-
-impl ReadFacts {
-    /// Each live contact's facts: pure work.
-    pub(crate) fn assemble(self) -> Vec<ContactFacts> {
-        let ReadFacts { subjects, responses, mut events_of, last, now } = self;
+        let (subjects, responses, (mut events_of, last)) = tokio::try_join!(subjects, responses, events)?;
         let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
-        subjects
+        Ok(subjects
             .into_iter()
             .filter(|s| s.contact.merged_into.is_none())
             .map(|Subject { contact, account, qualification, stored }| {
@@ -427,7 +394,7 @@ impl ReadFacts {
                     now,
                 }
             })
-            .collect()
+            .collect())
     }
 }
 
