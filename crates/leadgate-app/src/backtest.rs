@@ -273,7 +273,7 @@ impl App {
         };
         let (subjects, (responses, events, last_events, stages, changes)) = tokio::try_join!(subjects, async {
             Ok(tokio::try_join!(
-                s.responses_of(batch),
+                s.responses_of(batch, Some(as_of)),
                 events,
                 last_events,
                 s.stage_steps_of(batch),
@@ -335,6 +335,9 @@ fn judge(
 ) -> Vec<Judged> {
     let mut judged = Vec::with_capacity(histories.len());
     let mut remembered = Remembered::default();
+    // A draft compared with the version it was saved as (the active one, most often)
+    // gives what that gives: evaluated once.
+    let same = compared.is_some_and(|c| c.source() == draft.source());
     for h in histories {
         let created = h.contact.created_at;
         if from.is_some_and(|f| created < f) || to.is_some_and(|t| created >= t) {
@@ -347,7 +350,12 @@ fn judge(
         let a = rules.model.1.assess_only(&facts, &contact, needs, &mut remembered);
         let bound = contact.with_scores(&a.score_facts(facts.scores.likelihood), Some(a.grades()));
         let test = |e: &Expression| e.test(&bound).map_err(|e| e.0);
-        judged.push(Judged { contact_id, email, outcome, draft: test(draft), compared: compared.map(test) });
+        let draft = test(draft);
+        let compared = match same {
+            true => Some(draft.clone()),
+            false => compared.map(test),
+        };
+        judged.push(Judged { contact_id, email, outcome, draft, compared });
     }
     judged
 }

@@ -154,4 +154,9 @@ impl App {
     pub async fn stats(&self) -> Result<leadgate_core::model::Totals, AppError> {
         Ok(self.store.totals().await?)
     }
+
+    /// How many contacts are live: what a rescore walks.
+    pub async fn live_contacts(&self) -> Result<i64, AppError> {
+        Ok(self.store.live_contact_count().await?)
+    }
 }

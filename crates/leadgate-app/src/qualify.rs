@@ -360,7 +360,7 @@ impl Assessor {
             }
             Ok::<_, AppError>(subjects)
         };
-        let responses = async { Ok::<_, AppError>(store.responses_of(contacts).await?) };
+        let responses = async { Ok::<_, AppError>(store.responses_of(contacts, None).await?) };
         let (subjects, responses, (mut events_of, last)) = tokio::try_join!(subjects, responses, events)?;
         let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
         Ok(subjects

@@ -157,6 +157,7 @@ async fn a_merge_joins_all_history_and_undo_puts_both_back_exactly(store: Arc<dy
     assert!(stages.contains(&"customer") && stages.contains(&"mql"), "{stages:?}");
     assert!(store.responses(other.id).await.unwrap().is_empty());
     assert_eq!(store.totals().await.unwrap().contacts, totals.contacts - 1);
+    assert_eq!(store.live_contact_count().await.unwrap(), totals.contacts - 1, "what a rescore walks");
     assert_eq!(by_email(&store, "alee@acme.example").await.id, ann.id);
     let by_x = ContactFilter { external_id: Some("c-2".into()), ..Default::default() };
     assert_eq!(store.contacts(&by_x, None, 2).await.unwrap()[0].id, ann.id);

@@ -17,12 +17,12 @@
 //! reading the history again ([`Assessment::engagement_at`]).
 
 use crate::Timestamp;
-use crate::expr::facts::{ActivityFacts, Bound, ContactFacts, Plain, ScoreFacts, days_between};
+use crate::expr::facts::{ActivityFacts, Bound, ContactFacts, Plain, PlainField, ScoreFacts, days_between};
 use crate::expr::{EvalError, EventsRead, ExprError, Expression, Scope, Type};
 use crate::time::MICROS_PER_SECOND;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 
 pub const MAX_RULES: usize = 100;
 pub const MAX_POINTS: i64 = 1_000;
@@ -140,11 +140,52 @@ pub struct Rule {
     pub when: Expression,
     pub points: i64,
     pub cap: Option<i64>,
-    /// For an interpreted engagement rule that reads nothing but these fields of the
-    /// activity (not its properties, not the contact, no event counts): what it gives
-    /// for one activity it gives for any activity alike in them (see [`Remembered`]).
-    /// A compiled rule costs less to evaluate than to look up.
+    /// For an engagement rule that reads nothing but these fields of the activity (not
+    /// its properties, not the contact, no event counts): what it gives for one
+    /// activity it gives for any activity alike in them (see [`Remembered`]).
     pub plain_fields: Option<Vec<String>>,
+}
+
+/// Engagement rules whose results are remembered together (see [`Remembered`]): each
+/// reads nothing of an activity but some of `fields`, so that what they give for one
+/// activity they give for any activity alike in all of them.
+#[derive(Debug, Clone)]
+struct Alike {
+    fields: Vec<PlainField>,
+    /// Their places among the model's engagement rules.
+    rules: Vec<usize>,
+}
+
+/// The engagement rules remembered together, and the places of those evaluated for
+/// every activity. Rules reading only plain fields are remembered together, keyed by
+/// the fields any of them reads. Reading the activity's age as well, an interpreted
+/// rule is still remembered (with the other such, keyed by the age too), while a
+/// compiled one costs less to evaluate than to look up among activities of every age.
+fn alike(engagement: &[Rule]) -> (Vec<Alike>, Vec<usize>) {
+    let mut groups = [Alike { fields: vec![], rules: vec![] }, Alike { fields: vec![], rules: vec![] }];
+    let mut direct = Vec::new();
+    for (i, r) in engagement.iter().enumerate() {
+        let Some(fields) = &r.plain_fields else {
+            direct.push(i);
+            continue;
+        };
+        let aged = fields.iter().any(|f| f == "days_ago");
+        let group = match (aged, r.when.is_compiled()) {
+            (false, _) => &mut groups[0],
+            (true, false) => &mut groups[1],
+            (true, true) => {
+                direct.push(i);
+                continue;
+            }
+        };
+        group.rules.push(i);
+        for f in fields.iter().filter_map(|f| PlainField::named(f)) {
+            if !group.fields.contains(&f) {
+                group.fields.push(f);
+            }
+        }
+    }
+    (groups.into_iter().filter(|g| !g.rules.is_empty()).collect(), direct)
 }
 
 #[derive(Debug, Clone)]
@@ -166,6 +207,10 @@ pub struct Model {
     /// What of the scores stored before its rules read (see [`Self::reads_stored`]):
     /// found once, when compiled, as every assessment asks.
     stored: StoredRead,
+    /// The engagement rules remembered together, and those evaluated for every
+    /// activity (see [`alike`]).
+    alike: Vec<Alike>,
+    direct: Vec<usize>,
 }
 
 /// What of a contact's stored scores an assessment reads: they are read with the
@@ -262,7 +307,8 @@ impl Model {
         } else {
             StoredRead::Nothing
         };
-        Ok(Self { half_life_days: spec.half_life_days, spec, fit, engagement, funnel, pain, stored })
+        let (alike, direct) = alike(&engagement);
+        Ok(Self { half_life_days: spec.half_life_days, spec, fit, engagement, funnel, pain, stored, alike, direct })
     }
 
     /// What of the scores and grades the contact had before this assessment its rules
@@ -366,7 +412,9 @@ impl Model {
     }
 
     /// Adds what one activity earns to `parts`, as of `now`. The activity is made a
-    /// variable of `contact`'s only for rules that could hold for its kind.
+    /// variable of `contact`'s only when a rule is evaluated for it: not for a rule
+    /// that cannot hold for its kind, nor for rules that gave their results for an
+    /// activity alike before.
     fn add(
         &self,
         parts: &mut [EngagementPart],
@@ -378,47 +426,54 @@ impl Model {
     ) {
         let decay = decay(now.0 - activity.at.0, self.half_life_days);
         let mut bound = None;
-        for (i, (r, part)) in self.engagement.iter().zip(parts.iter_mut()).enumerate() {
+        let mut test = |r: &Rule| {
             if r.when.required_kind().is_some_and(|kind| kind != activity.kind) {
-                continue;
+                return Ok(false);
             }
-            let mut test = || r.when.test(bound.get_or_insert_with(|| contact.with_activity(activity)));
-            let result = match &r.plain_fields {
-                Some(fields) => {
-                    let key: Vec<Plain<'_>> = fields.iter().filter_map(|f| activity.plain(f, now)).collect();
-                    remembered.get_or(i, &key, test)
-                }
-                None => test(),
-            };
-            match result {
-                Ok(true) => {
-                    part.sum += r.points as f64 * decay;
-                    part.activities += 1;
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    if errors.len() < 20 {
-                        errors.push(RuleFailure { rule: format!("engagement: {}", r.name), message: e.0 });
-                    }
+            r.when.test(bound.get_or_insert_with(|| contact.with_activity(activity)))
+        };
+        let mut credit = |i: usize, result: &Result<bool, EvalError>| match result {
+            Ok(true) => {
+                parts[i].sum += self.engagement[i].points as f64 * decay;
+                parts[i].activities += 1;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                if errors.len() < 20 {
+                    errors.push(RuleFailure {
+                        rule: format!("engagement: {}", self.engagement[i].name),
+                        message: e.0.clone(),
+                    });
                 }
             }
+        };
+        for (g, alike) in self.alike.iter().enumerate() {
+            let results = remembered
+                .results(g, alike, activity, now, || alike.rules.iter().map(|i| test(&self.engagement[*i])).collect());
+            for (i, result) in alike.rules.iter().zip(results.iter()) {
+                credit(*i, result);
+            }
+        }
+        for i in &self.direct {
+            credit(*i, &test(&self.engagement[*i]));
         }
     }
 }
 
-/// What engagement rules gave for activities, kept from one contact to the next: a
-/// rule whose `plain_fields` are set gives the same for any two activities alike in
-/// them, and activities are alike far more often than not (the same pages, kinds and
-/// days), so each rule is evaluated once for each distinct activity rather than for
-/// every one.
+/// What engagement rules gave for activities, kept from one contact to the next: rules
+/// [`Alike`] give the same for any two activities alike in the fields they read, and
+/// activities are alike far more often than not (the same pages and kinds), so such
+/// rules are evaluated once for each distinct activity, together, rather than for
+/// every one: one look-up of the activity gives what all of them gave.
 #[derive(Default)]
 pub struct Remembered {
-    by_hash: HashMap<u64, Vec<Seen>>,
+    /// By group of rules alike, by the hash of the activity's fields they read.
+    seen: Vec<HashMap<u64, Vec<Seen>>>,
     kept: usize,
 }
 
-/// A rule, the fields of an activity it read, and what it gave.
-type Seen = (usize, Vec<Kept>, Result<bool, EvalError>);
+/// The fields of an activity that rules alike read, and what each of them gave.
+type Seen = (Vec<Kept>, Vec<Result<bool, EvalError>>);
 
 /// A remembered field value.
 #[derive(PartialEq)]
@@ -437,39 +492,50 @@ impl Kept {
     }
 }
 
-/// Results remembered at most: beyond, rules are evaluated without remembering.
+/// Activities remembered at most: beyond, rules are evaluated without remembering.
 const REMEMBERED: usize = 100_000;
 
 impl Remembered {
-    /// What rule `rule` gave for an activity with these `fields`, or `evaluate()`.
-    fn get_or(
-        &mut self,
-        rule: usize,
-        fields: &[Plain<'_>],
-        evaluate: impl FnOnce() -> Result<bool, EvalError>,
-    ) -> Result<bool, EvalError> {
-        let mut h = std::hash::DefaultHasher::new();
-        (rule, fields).hash(&mut h);
-        let hash = h.finish();
-        let same = |(r, kept, _): &&Seen| {
-            *r == rule && kept.len() == fields.len() && kept.iter().zip(fields).all(|(k, f)| k.is(f))
-        };
-        if let Some((_, _, result)) = self.by_hash.get(&hash).and_then(|seen| seen.iter().find(same)) {
-            return result.clone();
+    /// What the rules of `alike` (group `group` of the model) gave for an activity
+    /// alike to `activity`, or `evaluate()`, in the order of `alike.rules`.
+    fn results<'r>(
+        &'r mut self,
+        group: usize,
+        alike: &Alike,
+        activity: &ActivityFacts<'_>,
+        now: Timestamp,
+        evaluate: impl FnOnce() -> Vec<Result<bool, EvalError>>,
+    ) -> std::borrow::Cow<'r, [Result<bool, EvalError>]> {
+        // The fields read, on the stack: no activity has more than these.
+        let mut key = [Plain::Int(0); PlainField::ALL.len()];
+        for (k, f) in key.iter_mut().zip(&alike.fields) {
+            *k = activity.field(*f, now);
         }
-        let result = evaluate();
-        if self.kept < REMEMBERED {
-            self.kept += 1;
-            let kept = fields
-                .iter()
-                .map(|f| match f {
-                    Plain::Text(s) => Kept::Text((*s).to_owned()),
-                    Plain::Int(i) => Kept::Int(*i),
-                })
-                .collect();
-            self.by_hash.entry(hash).or_default().push((rule, kept, result.clone()));
+        let key = &key[..alike.fields.len()];
+        let hash = foldhash::fast::FixedState::default().hash_one(key);
+        if self.seen.len() <= group {
+            self.seen.resize_with(group + 1, HashMap::new);
         }
-        result
+        let same = |(kept, _): &Seen| kept.iter().zip(key).all(|(k, f)| k.is(f));
+        // Found again by its place, for the borrow to end in either branch.
+        if let Some(at) = self.seen[group].get(&hash).and_then(|seen| seen.iter().position(same)) {
+            return std::borrow::Cow::Borrowed(&self.seen[group][&hash][at].1);
+        }
+        let results = evaluate();
+        if self.kept >= REMEMBERED {
+            return std::borrow::Cow::Owned(results);
+        }
+        self.kept += 1;
+        let kept = key
+            .iter()
+            .map(|f| match f {
+                Plain::Text(s) => Kept::Text((*s).to_owned()),
+                Plain::Int(i) => Kept::Int(*i),
+            })
+            .collect();
+        let seen = self.seen[group].entry(hash).or_default();
+        seen.push((kept, results));
+        std::borrow::Cow::Borrowed(&seen[seen.len() - 1].1)
     }
 }
 
@@ -554,13 +620,10 @@ fn rules(section: &str, specs: &[RuleSpec], scope: Scope, capped: bool) -> Resul
             message: e.message.clone(),
             expression: Some(e),
         })?;
-        let plain_fields = (scope == Scope::Activity
-            && !when.is_compiled()
-            && !when.reads("contact", None)
-            && when.event_counts().is_empty())
-        .then(|| when.fields_read("activity"))
-        .flatten()
-        .filter(|fields| fields.iter().all(|f| f != "props"));
+        let plain_fields = (scope == Scope::Activity && !when.reads("contact", None) && when.event_counts().is_empty())
+            .then(|| when.fields_read("activity"))
+            .flatten()
+            .filter(|fields| fields.iter().all(|f| f != "props"));
         out.push(Rule { name: s.name.trim().to_owned(), when, points: s.points, cap: s.cap, plain_fields });
     }
     Ok(out)
@@ -895,10 +958,32 @@ points = 1
         assert_eq!(plain[0].as_deref(), Some(&["kind".to_owned(), "days_ago".into(), "url".into()][..]));
         assert_eq!(plain[1], None, "it reads the contact");
         assert_eq!(plain[2], None, "it reads the properties");
-        let compiled =
-            ModelSpec::parse("[[engagement]]\nname = \"v\"\nwhen = \"activity.kind == 'page_view'\"\npoints = 1\n");
+        // The interpreted rule reads the activity's age: remembered, keyed by it too.
+        let groups: Vec<_> = model.alike.iter().map(|g| (g.fields.clone(), g.rules.clone())).collect();
+        assert_eq!(groups, [(vec![PlainField::Kind, PlainField::DaysAgo, PlainField::Url], vec![0])]);
+        assert_eq!(model.direct, [1, 2]);
+        let compiled = ModelSpec::parse(
+            "[[engagement]]\nname = \"v\"\nwhen = \"activity.kind == 'page_view'\"\npoints = 1\n\n\
+             [[engagement]]\nname = \"p\"\nwhen = \"activity.url.contains('pricing') || activity.source == 'response'\"\npoints = 1\n\n\
+             [[engagement]]\nname = \"r\"\nwhen = \"activity.kind == 'page_view' && activity.days_ago < 3\"\npoints = 1\n",
+        );
         let compiled = Model::compile(compiled.unwrap()).unwrap();
-        assert_eq!(compiled.engagement[0].plain_fields, None, "compiled: evaluated, not looked up");
+        let groups: Vec<_> = compiled.alike.iter().map(|g| (g.fields.clone(), g.rules.clone())).collect();
+        assert_eq!(
+            groups,
+            [(vec![PlainField::Kind, PlainField::Url, PlainField::Source], vec![0, 1])],
+            "compiled rules are remembered together, keyed by every field either reads"
+        );
+        assert_eq!(compiled.direct, [2], "compiled and reading the age: evaluated for every activity");
+        // Each rule evaluated for every activity is what remembering must give.
+        let unremembered = Model { alike: vec![], direct: vec![0, 1, 2], ..compiled.clone() };
+        let mut remembered = Remembered::default();
+        for facts in [&ann(), &ContactFacts { responses: vec![], ..ann() }, &ann()] {
+            let shared = compiled.assess_only(facts, &facts.bind(), Needs::ALL, &mut remembered);
+            let alone = unremembered.assess(facts);
+            assert!(alone.engagement.iter().any(|p| p.activities > 0));
+            assert_eq!(shared, alone);
+        }
         let director = ann();
         let mut other = ann();
         other.contact.title = Some("Student".into());

@@ -16,6 +16,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{OpenFlags, Row, RowIndex};
 use serde::de::DeserializeOwned;
 use sqlx::types::Json;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
@@ -106,6 +107,71 @@ impl<T: DeserializeOwned> Column for Option<Json<T>> {
 impl<T: DeserializeOwned> Column for Json<T> {
     fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
         Option::<Json<T>>::column(row, at)?.ok_or_else(|| wrong_type("JSON text, but NULL"))
+    }
+}
+
+/// Text that repeats from row to row (an event's kind and page), read once and then
+/// shared: a batch's events hold a handful of distinct kinds and pages, and copying
+/// each into memory of its own, then freeing it, was a good part of reading them. Read
+/// through sqlx (PostgreSQL), it is copied as any text is.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared(pub(crate) Arc<str>);
+
+/// Distinct texts a reading thread keeps to share at most: past this many it starts
+/// again, so that texts that do not repeat (pages with ids in them) cost it no more.
+const MOST_SHARED: usize = 4_096;
+
+thread_local! {
+    static SHARED: std::cell::RefCell<HashSet<Arc<str>, foldhash::fast::FixedState>> = std::cell::RefCell::default();
+}
+
+impl Column for Option<Shared> {
+    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
+        let bytes = match row.get_ref(at)? {
+            ValueRef::Null => return Ok(None),
+            ValueRef::Text(t) => t,
+            _ => return Err(wrong_type("text")),
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| wrong_type("UTF-8 text"))?;
+        SHARED.with_borrow_mut(|shared| {
+            if let Some(text) = shared.get(text) {
+                return Ok(Some(Shared(text.clone())));
+            }
+            if shared.len() >= MOST_SHARED {
+                shared.clear();
+            }
+            let text: Arc<str> = text.into();
+            shared.insert(text.clone());
+            Ok(Some(Shared(text)))
+        })
+    }
+}
+
+impl Column for Shared {
+    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
+        Option::<Shared>::column(row, at)?.ok_or_else(|| wrong_type("text, but NULL"))
+    }
+}
+
+impl<DB: sqlx::Database> sqlx::Type<DB> for Shared
+where
+    str: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <str as sqlx::Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <str as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for Shared
+where
+    &'r str: sqlx::Decode<'r, DB>,
+{
+    fn decode(value: <DB as sqlx::Database>::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Shared(<&str as sqlx::Decode<DB>>::decode(value)?.into()))
     }
 }
 
@@ -272,5 +338,44 @@ pub(crate) fn from_rusqlite(e: rusqlite::Error) -> StoreError {
             StoreError::Unavailable(e.to_string())
         }
         other => StoreError::Sqlite(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Column, MOST_SHARED, Shared};
+    use std::sync::Arc;
+
+    /// The texts of `sql`'s one column, read as shared texts.
+    fn shared(c: &rusqlite::Connection, sql: &str) -> Vec<Option<Arc<str>>> {
+        let mut statement = c.prepare(sql).unwrap();
+        let rows = statement.query_map([], |row| Option::<Shared>::column(row, 0)).unwrap();
+        rows.map(|r| r.unwrap().map(|s| s.0)).collect()
+    }
+
+    #[test]
+    fn repeated_texts_are_read_once_and_every_text_reads_back_as_it_was() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        let read = shared(&c, "SELECT column1 FROM (VALUES ('page_view'), (NULL), ('download'), ('page_view'))");
+        assert_eq!(
+            read.iter().map(|t| t.as_deref()).collect::<Vec<_>>(),
+            [Some("page_view"), None, Some("download"), Some("page_view")]
+        );
+        assert!(Arc::ptr_eq(read[0].as_ref().unwrap(), read[3].as_ref().unwrap()), "one text, shared");
+        // More distinct texts than are kept: each still reads as itself.
+        let many = format!(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
+             SELECT 'https://x.example/' || (i % {}) FROM n",
+            3 * MOST_SHARED,
+            2 * MOST_SHARED
+        );
+        let read = shared(&c, &many);
+        assert_eq!(read.len(), 3 * MOST_SHARED + 1);
+        for (i, text) in read.iter().enumerate() {
+            assert_eq!(text.as_deref(), Some(format!("https://x.example/{}", i % (2 * MOST_SHARED)).as_str()));
+        }
+        // Bytes that are not UTF-8 are refused, not read as text.
+        let mut statement = c.prepare("SELECT CAST(x'ff' AS TEXT)").unwrap();
+        assert!(statement.query_row([], |row| Shared::column(row, 0)).is_err());
     }
 }

@@ -193,6 +193,9 @@ pub trait Store: Send + Sync + 'static {
     /// contact it was merged into).
     async fn existing_contacts(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>>;
     async fn totals(&self) -> Result<Totals>;
+    /// How many contacts are live (not merged): `totals().contacts`, counted from the
+    /// index of live contacts alone, for a walk's progress.
+    async fn live_contact_count(&self) -> Result<i64>;
 
     /// Appends events in one transaction, attaching each to the contact its
     /// `contact_id`, `email` or `visitor_id` names when that contact is known.
@@ -239,8 +242,9 @@ pub trait Store: Send + Sync + 'static {
     async fn subjects(&self, contacts: Contacts<'_>, parts: SubjectParts) -> Result<Vec<Subject>>;
     /// The ids of contacts that are not merged into another, after `after`, in id order.
     async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>>;
-    /// The responses of these contacts, oldest first.
-    async fn responses_of(&self, contacts: Contacts<'_>) -> Result<Vec<Response>>;
+    /// The responses of these contacts, oldest first; only those up to `until` when
+    /// given (a backtest's date).
+    async fn responses_of(&self, contacts: Contacts<'_>, until: Option<Timestamp>) -> Result<Vec<Response>>;
     /// The events of these contacts at or after `since`, and at or before `until` when
     /// given; with their properties when `props`, else with `null` for them: all else
     /// an event holds that expressions read is kept in the index of events by

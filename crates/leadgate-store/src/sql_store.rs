@@ -523,6 +523,12 @@ macro_rules! impl_sql_store {
                 fetch_in(&mut conn, "SELECT id, COALESCE(merged_into, id) FROM contacts WHERE id IN (", ids).await
             }
 
+            async fn live_contact_count(&self) -> Result<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE merged_into IS NULL")
+                    .fetch_one(&self.read)
+                    .await?)
+            }
+
             async fn totals(&self) -> Result<Totals> {
                 let row = sqlx::query(
                     "SELECT (SELECT COUNT(*) FROM contacts WHERE merged_into IS NULL), (SELECT COUNT(*) FROM accounts), \
@@ -737,9 +743,14 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
-            async fn responses_of(&self, contacts: crate::Contacts<'_>) -> Result<Vec<Response>> {
-                let sql = format!("SELECT {RESPONSE_COLUMNS} FROM responses WHERE ");
-                let rows: Vec<ResponseRow> = self.rows_in(&sql, "contact_id", &[], contacts, "").await?;
+            async fn responses_of(&self, contacts: crate::Contacts<'_>, until: Option<Timestamp>) -> Result<Vec<Response>> {
+                // Up to a moment, the later responses are left out in the index of
+                // responses by contact and time, before their rows are looked up.
+                let (sql, bounds) = match until {
+                    Some(until) => (format!("SELECT {RESPONSE_COLUMNS} FROM responses WHERE at <= $1 AND "), vec![until.0]),
+                    None => (format!("SELECT {RESPONSE_COLUMNS} FROM responses WHERE "), vec![]),
+                };
+                let rows: Vec<ResponseRow> = self.rows_in(&sql, "contact_id", &bounds, contacts, "").await?;
                 let mut out: Vec<Response> = rows
                     .into_iter()
                     .map(Response::try_from)
@@ -764,13 +775,15 @@ macro_rules! impl_sql_store {
                     Some(until) => (format!("SELECT {columns} FROM events WHERE at >= $1 AND at <= $2 AND "), vec![since.0, until.0]),
                     None => (format!("SELECT {columns} FROM events WHERE at >= $1 AND "), vec![since.0]),
                 };
-                let rows: Vec<(Uuid, String, i64, Option<String>, Option<Json<serde_json::Value>>)> =
+                type Shared = crate::direct::Shared;
+                let rows: Vec<(Uuid, Shared, i64, Option<Shared>, Option<Json<serde_json::Value>>)> =
                     self.rows_in(&sql, "contact_id", &bounds, contacts, "").await?;
                 Ok(rows
                     .into_iter()
                     .filter(|(c, ..)| contacts.holds(c))
                     .map(|(c, kind, at, url, props)| {
-                        (c, EventFact { kind, at: Timestamp(at), url, props: props.map_or(serde_json::Value::Null, |p| p.0) })
+                        let props = props.map_or(serde_json::Value::Null, |p| p.0);
+                        (c, EventFact { kind: kind.0, at: Timestamp(at), url: url.map(|u| u.0), props })
                     })
                     .collect())
             }

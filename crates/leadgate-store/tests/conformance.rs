@@ -33,6 +33,7 @@ leadgate_store::on_both_stores!(
     a_rolled_back_transaction_releases_the_writer_at_once,
     identities_lead_through_merges_and_carry_the_fingerprint_last_imported,
     a_run_of_contacts_reads_what_a_list_of_them_reads,
+    a_batch_s_responses_come_oldest_first_and_up_to_a_moment_when_asked,
     a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for,
     every_live_contact_is_walked_once_in_id_order,
     scores_are_written_over_what_each_contact_had_and_read_back_whole,
@@ -306,29 +307,34 @@ async fn forms_and_api_keys_are_found_by_key(store: Arc<dyn Store>) {
     assert_eq!(store.api_keys().await.unwrap(), vec![key]);
 }
 
+/// An inbound response of contact `contact_id` through a form of the organisation's own.
+fn response(contact_id: Uuid, at: Timestamp, action: &str) -> Response {
+    Response {
+        id: Uuid::now_v7(),
+        contact_id,
+        at,
+        direction: Direction::Inbound,
+        channel: Some("organic_search".into()),
+        campaign: None,
+        placement: None,
+        referrer: None,
+        vendor: None,
+        action: action.into(),
+        obtained_via: "own_form".into(),
+        offer: None,
+        form_id: None,
+        message: None,
+        fields: Map::new(),
+        junk: None,
+        inbox_id: None,
+    }
+}
+
 async fn a_bulk_load_is_counted_in_totals(store: Arc<dyn Store>) {
     let mut bulk = Bulk::default();
     for i in 0..2_500 {
         let c = contact(&format!("p{i}@acme.com"), T0);
-        bulk.responses.push(Response {
-            id: Uuid::now_v7(),
-            contact_id: c.id,
-            at: T0,
-            direction: Direction::Inbound,
-            channel: Some("organic_search".into()),
-            campaign: None,
-            placement: None,
-            referrer: None,
-            vendor: None,
-            action: "form_fill".into(),
-            obtained_via: "own_form".into(),
-            offer: None,
-            form_id: None,
-            message: None,
-            fields: Map::new(),
-            junk: None,
-            inbox_id: None,
-        });
+        bulk.responses.push(response(c.id, T0, "form_fill"));
         bulk.events.push(event("page_view", None, None, Some(c.id), T0));
         bulk.contacts.push(c);
     }
@@ -512,6 +518,32 @@ async fn a_run_of_contacts_reads_what_a_list_of_them_reads(store: Arc<dyn Store>
     assert!(steps.iter().all(|(_, s)| *s == arrival), "{steps:?}");
     // An empty run reads nothing.
     assert!(store.subjects(Contacts::Run(&[]), JOINED).await.unwrap().is_empty());
+}
+
+async fn a_batch_s_responses_come_oldest_first_and_up_to_a_moment_when_asked(store: Arc<dyn Store>) {
+    use leadgate_store::Contacts;
+    let people: Vec<Contact> = ["a@x.example", "b@x.example"].iter().map(|e| contact(e, T0)).collect();
+    let mut bulk = Bulk::default();
+    // Each made three responses, the second's first: the newest is written first.
+    for (n, c) in people.iter().enumerate() {
+        for i in (0..3).rev() {
+            bulk.responses.push(response(c.id, T0.plus_micros(i * 10 + 1 - n as i64), &format!("step {i}")));
+        }
+    }
+    bulk.contacts = people.clone();
+    store.bulk_load(&bulk).await.unwrap();
+    let ids: Vec<Uuid> = people.iter().map(|c| c.id).collect();
+    let read = |r: Vec<Response>| r.into_iter().map(|r| (r.contact_id, r.action)).collect::<Vec<_>>();
+    let (a, b) = (ids[0], ids[1]);
+    let step = |c: Uuid, i: u8| (c, format!("step {i}"));
+    let all = [step(b, 0), step(a, 0), step(b, 1), step(a, 1), step(b, 2), step(a, 2)];
+    for contacts in [Contacts::Run(&ids), Contacts::Ids(&ids)] {
+        assert_eq!(read(store.responses_of(contacts, None).await.unwrap()), all);
+        // Up to the moment of a's second response: it is in, the later ones are not.
+        let until = Some(T0.plus_micros(11));
+        assert_eq!(read(store.responses_of(contacts, until).await.unwrap()), all[..4]);
+        assert!(store.responses_of(contacts, Some(T0.plus_micros(-1))).await.unwrap().is_empty());
+    }
 }
 
 /// A walk over every contact reads each account once, apart: the contacts it reads

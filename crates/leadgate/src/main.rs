@@ -346,7 +346,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
             Ok(())
         }
         Command::Rescore => {
-            let total = app.stats().await?.contacts.max(0) as u64;
+            let total = app.live_contacts().await?.max(0) as u64;
             let bar = progress_bar(total, "{spinner} rescoring [{bar:40}] {pos}/{len} contacts ({eta} left)");
             let report = app.rescore(&Counter(bar.clone())).await.map_err(|e| anyhow::anyhow!(e.message));
             bar.finish_and_clear();
@@ -362,7 +362,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         }
         Command::Model(ModelCommand::Train { target, exclude, horizon_days, budget }) => {
             let input = leadgate_app::likelihood::TrainInput { target, horizon_days, exclude, budget };
-            let total = app.stats().await?.contacts.max(0) as u64;
+            let total = app.live_contacts().await?.max(0) as u64;
             let bar = progress_bar(total, "{spinner} {msg} [{bar:40}] {pos}/{len} contacts ({eta} left)");
             bar.set_message("reading, then rescoring");
             let report = app

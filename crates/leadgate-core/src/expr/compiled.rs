@@ -337,6 +337,10 @@ impl Node {
 /// `a how b` for two values of one kind; `None` for any other pair (an item of
 /// another kind than the list's included), and for a double that is not a number.
 fn compare(how: Comparison, a: Value<'_>, b: Value<'_>) -> Option<bool> {
+    // Texts of two lengths differ at once: most comparisons are equality tests of text.
+    if let (Value::Text(a), Value::Text(b), Comparison::Equal | Comparison::NotEqual) = (a, b, how) {
+        return Some((a == b) == (how == Comparison::Equal));
+    }
     let order = match (a, b) {
         (Value::Int(a), Value::Int(b)) => a.cmp(&b),
         (Value::Double(a), Value::Double(b)) => a.partial_cmp(&b)?,

@@ -12,22 +12,29 @@ use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey,
 use cel::common::value::CowVal;
 use serde_json::Value as Json;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 
 /// One event of a contact, as far as expressions read it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventFact {
-    pub kind: String,
+    /// Shared: a contact's events repeat a few kinds and pages, and a store reading
+    /// many events gives the same text once rather than a copy for every event.
+    pub kind: Arc<str>,
     pub at: Timestamp,
-    pub url: Option<String>,
+    pub url: Option<Arc<str>>,
     pub props: Json,
 }
 
 impl From<&crate::NewEvent> for EventFact {
     fn from(e: &crate::NewEvent) -> Self {
-        EventFact { kind: e.kind.to_string(), at: e.at, url: e.url.clone(), props: e.props.clone() }
+        EventFact {
+            kind: e.kind.as_str().into(),
+            at: e.at,
+            url: e.url.as_deref().map(Arc::from),
+            props: e.props.clone(),
+        }
     }
 }
 
@@ -320,25 +327,40 @@ impl Engagement {
     /// Counted from `events` and `responses` as of `now`; `last_activity` is when the
     /// contact last did anything (older events included).
     pub fn of(events: &[EventFact], responses: &[Response], last_activity: Option<Timestamp>, now: Timestamp) -> Self {
-        let within = |kind: &str, days: i64| {
-            events.iter().filter(|e| e.kind == kind && days_between(e.at, now) < days).count() as i64
+        // One pass over the events, each counted in every window it falls in.
+        let count = |counts: &mut [i64; 3], days: i64| {
+            for (c, window) in counts.iter_mut().zip(Self::WINDOWS) {
+                *c += (days < window) as i64;
+            }
         };
-        let by_window = |count: &dyn Fn(i64) -> i64| Self::WINDOWS.map(count);
-        let mut visit_days: Vec<i64> = events
-            .iter()
-            .filter(|e| e.kind == "page_view" && days_between(e.at, now) < Self::LONGEST_WINDOW)
-            .map(|e| e.at.0.div_euclid(MICROS_PER_DAY))
-            .collect();
+        let (mut visits, mut downloads, mut emails_opened, mut emails_clicked) = ([0; 3], [0; 3], [0; 3], [0; 3]);
+        let mut visit_days = Vec::new();
+        for e in events {
+            let days = days_between(e.at, now);
+            let counts = match &*e.kind {
+                "page_view" => {
+                    if days < Self::LONGEST_WINDOW {
+                        visit_days.push(e.at.0.div_euclid(MICROS_PER_DAY));
+                    }
+                    &mut visits
+                }
+                "download" => &mut downloads,
+                "email_open" => &mut emails_opened,
+                "email_click" => &mut emails_clicked,
+                _ => continue,
+            };
+            count(counts, days);
+        }
+        for r in responses.iter().filter(|r| r.action == "download") {
+            count(&mut downloads, days_between(r.at, now));
+        }
         visit_days.sort_unstable();
         visit_days.dedup();
         Engagement {
-            visits: by_window(&|d| within("page_view", d)),
-            downloads: by_window(&|d| {
-                within("download", d)
-                    + responses.iter().filter(|r| r.action == "download" && days_between(r.at, now) < d).count() as i64
-            }),
-            emails_opened: by_window(&|d| within("email_open", d)),
-            emails_clicked: by_window(&|d| within("email_click", d)),
+            visits,
+            downloads,
+            emails_opened,
+            emails_clicked,
             return_visits: visit_days.len().saturating_sub(1) as i64,
             days_since_last_activity: last_activity.map_or(NEVER_DAYS, |at| days_between(at, now)),
         }
@@ -445,21 +467,56 @@ pub enum Plain<'a> {
     Int(i64),
 }
 
+/// The fields of an activity other than its properties, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainField {
+    Source,
+    Kind,
+    DaysAgo,
+    Url,
+    Channel,
+    Campaign,
+    Offer,
+    Vendor,
+}
+
+impl PlainField {
+    pub const ALL: [(&'static str, PlainField); 8] = [
+        ("source", PlainField::Source),
+        ("kind", PlainField::Kind),
+        ("days_ago", PlainField::DaysAgo),
+        ("url", PlainField::Url),
+        ("channel", PlainField::Channel),
+        ("campaign", PlainField::Campaign),
+        ("offer", PlainField::Offer),
+        ("vendor", PlainField::Vendor),
+    ];
+
+    /// The field `name`; `None` for `props` and any name an activity does not have.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
+}
+
 impl<'a> ActivityFacts<'a> {
     /// The field `name` as of `now`, for every field but `props`.
     pub fn plain(&self, name: &str, now: Timestamp) -> Option<Plain<'a>> {
+        PlainField::named(name).map(|f| self.field(f, now))
+    }
+
+    /// The field `f` as of `now`; missing text reads as `""`.
+    pub fn field(&self, f: PlainField, now: Timestamp) -> Plain<'a> {
         let text = |s: Option<&'a str>| Plain::Text(s.unwrap_or(""));
-        Some(match name {
-            "source" => Plain::Text(self.source),
-            "kind" => Plain::Text(self.kind),
-            "days_ago" => Plain::Int(days_between(self.at, now)),
-            "url" => text(self.url),
-            "channel" => text(self.channel),
-            "campaign" => text(self.campaign),
-            "offer" => text(self.offer),
-            "vendor" => text(self.vendor),
-            _ => return None,
-        })
+        match f {
+            PlainField::Source => Plain::Text(self.source),
+            PlainField::Kind => Plain::Text(self.kind),
+            PlainField::DaysAgo => Plain::Int(days_between(self.at, now)),
+            PlainField::Url => text(self.url),
+            PlainField::Channel => text(self.channel),
+            PlainField::Campaign => text(self.campaign),
+            PlainField::Offer => text(self.offer),
+            PlainField::Vendor => text(self.vendor),
+        }
     }
 
     pub fn of_event(e: &'a EventFact) -> Self {
@@ -595,7 +652,7 @@ impl<'a> View<'a> {
     /// The value of `events(kind, days)`.
     pub(super) fn count(&self, c: &EventCount) -> i64 {
         let events = self.of_contact.as_ref().map_or(&[][..], |v| v.events);
-        events.iter().filter(|e| e.kind == c.kind && days_between(e.at, self.now) < c.days).count() as i64
+        events.iter().filter(|e| *e.kind == *c.kind && days_between(e.at, self.now) < c.days).count() as i64
     }
 
     /// Every variable of the scope, as the interpreter is given them.

@@ -38,7 +38,12 @@ fn response(action: &str, offer: &str, days: i64) -> Response {
 }
 
 fn event(kind: &str, days: i64) -> EventFact {
-    EventFact { kind: kind.into(), at: ago(days), url: Some(format!("https://acme.example/{kind}")), props: json!({}) }
+    EventFact {
+        kind: kind.into(),
+        at: ago(days),
+        url: Some(format!("https://acme.example/{kind}").into()),
+        props: json!({}),
+    }
 }
 
 pub(crate) fn ann() -> ContactFacts {
