@@ -61,6 +61,15 @@ impl Likelihood {
 }
 
 impl ActiveRules {
+    /// Whether assessing reads contacts' accounts: when a rule or a definition reads
+    /// one, or the likelihood model (which asks whether a contact has one). Otherwise
+    /// they are not read at all.
+    fn read_accounts(&self) -> bool {
+        self.likelihood.is_some()
+            || self.model.1.reads("account", Needs::ALL)
+            || self.definitions.iter().any(|d| d.expression.reads("account", None))
+    }
+
     fn builtin() -> Model {
         let spec = ModelSpec { half_life_days: 30.0, fit: vec![], engagement: vec![], funnel: vec![], pain: vec![] };
         Model::compile(spec).expect("the built-in model compiles")
@@ -319,7 +328,8 @@ impl Assessor {
 
     /// What the expressions of `rules` read of `ids`, as of `now`; merged contacts are
     /// left out. The scores and grades they had are left out unless a rule reads them,
-    /// and the engagement score they had unless a rule reads that.
+    /// the engagement score they had unless a rule reads that, and their accounts
+    /// unless something reads those ([`ActiveRules::read_accounts`]).
     /// A walk over every contact gives its `accounts`; without, each contact's account
     /// is read with it.
     pub(crate) async fn facts(
@@ -330,8 +340,9 @@ impl Assessor {
         mut accounts: Option<&mut AccountBook>,
     ) -> Result<Vec<ContactFacts>, AppError> {
         let (store, ids) = (&self.store, contacts.ids());
+        let accounts_read = rules.read_accounts();
         let parts = SubjectParts {
-            account: accounts.is_none(),
+            account: accounts.is_none() && accounts_read,
             stored: match rules.model.1.reads_stored() {
                 StoredRead::WithEngagement => StoredParts::WithAssessment,
                 StoredRead::Scores => StoredParts::Scores,
@@ -355,7 +366,7 @@ impl Assessor {
         };
         let subjects = async {
             let mut subjects = store.subjects(contacts, parts).await?;
-            if let Some(book) = accounts.as_deref_mut() {
+            if let Some(book) = accounts.as_deref_mut().filter(|_| accounts_read) {
                 book.fill(store.as_ref(), &mut subjects).await?;
             }
             Ok::<_, AppError>(subjects)

@@ -152,6 +152,8 @@ async fn a_model_scores_contacts_when_they_act_and_explains_every_point(store: A
     assert_eq!(fits_with("momentum", "scores.engagement > 10.0", 1).await, (36, 0));
     // And the fit it had before (Ann's 36), which is read only for such a model.
     assert_eq!(fits_with("held", "scores.fit > 35 && funnel_position != ''", 2).await, (37, 0));
+    // And the contact's account, which a rescore reads only for a model that reads it.
+    assert_eq!(fits_with("at-acme", "account.domain == 'acme.example'", 3).await, (38, 0));
 }
 
 async fn a_definition_qualifies_only_while_active_and_can_be_rolled_back(store: Arc<dyn Store>) {
