@@ -19,6 +19,7 @@ leadgate_store::on_both_stores!(
     a_definition_qualifies_only_while_active_and_can_be_rolled_back,
     qualification_fields_feed_the_definition_sales_writes,
     rescoring_reaches_every_contact_and_counts_what_failed,
+    a_rescore_finds_the_last_activity_however_long_ago_when_a_rule_reads_it,
     wrong_models_and_definitions_are_refused_and_nothing_is_saved,
 );
 
@@ -316,4 +317,37 @@ async fn wrong_models_and_definitions_are_refused_and_nothing_is_saved(store: Ar
     assert!(err.message.contains("no version 3"), "{err}");
     let err = app.activate_scoring("nothing", None, &Actor::Operator).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound);
+}
+
+/// Events older than a year count only for `days_since_last_activity`: a rescore looks
+/// them up for the contacts without newer ones when a rule reads it.
+async fn a_rescore_finds_the_last_activity_however_long_ago_when_a_rule_reads_it(store: Arc<dyn Store>) {
+    let app = app(&store);
+    const DAY: i64 = 86_400_000_000;
+    let now = app.now();
+    let ago = |days: i64| leadgate_core::Timestamp(now.0 - days * DAY).to_rfc3339();
+    let mapping = Mapping::from_toml(
+        "[contact]\nemail = \"email\"\ncreated_at = \"created\"\n\
+         [response]\nat = \"created\"\naction = { value = \"form_fill\" }\n",
+    )
+    .unwrap();
+    let csv = format!("email,created\nann@acme.example,{0}\ncy@acme.example,{0}\n", ago(500));
+    let csv = std::io::Cursor::new(csv.into_bytes());
+    app.import_csv(csv, &mapping, ImportOptions::default(), &Actor::Operator, &()).await.unwrap();
+    // Cy last viewed a page 400 days ago; Ann did nothing since her form, 500 days ago.
+    let view = json!({"events": [{"email": "cy@acme.example", "kind": "page_view", "at": ago(400)}]});
+    app.ingest_events(view, &Actor::Operator).await.unwrap();
+    let model = "[[fit]]\nname = \"gone quiet\"\nwhen = \"engagement.days_since_last_activity == 400\"\npoints = 4\n\n\
+                 [[fit]]\nname = \"never back\"\nwhen = \"engagement.days_since_last_activity == 500\"\npoints = 7\n";
+    app.save_scoring_model("quiet", model, &Actor::Operator).await.unwrap();
+    app.rescore(&()).await.unwrap();
+    let fit = |email: &'static str| {
+        let app = &app;
+        async move {
+            let filter = ContactFilter { email: Some(email.into()), ..ContactFilter::default() };
+            let id = app.store().contacts(&filter, None, 1).await.unwrap()[0].id;
+            app.contact_view(id).await.unwrap().scores.fit
+        }
+    };
+    assert_eq!((fit("cy@acme.example").await, fit("ann@acme.example").await), (4, 7));
 }
