@@ -320,7 +320,7 @@ async fn wrong_models_and_definitions_are_refused_and_nothing_is_saved(store: Ar
 }
 
 /// Events older than a year count only for `days_since_last_activity`: a rescore looks
-/// them up for the contacts without newer ones when a rule reads it.
+/// them up for the contacts without newer ones.
 async fn a_rescore_finds_the_last_activity_however_long_ago_when_a_rule_reads_it(store: Arc<dyn Store>) {
     let app = app(&store);
     const DAY: i64 = 86_400_000_000;

@@ -140,10 +140,17 @@ pub struct Rule {
     pub when: Expression,
     pub points: i64,
     pub cap: Option<i64>,
-    /// For an engagement rule that reads nothing but these fields of the activity (not
-    /// its properties, not the contact, no event counts): what it gives for one
-    /// activity it gives for any activity alike in them (see [`Remembered`]).
-    pub plain_fields: Option<Vec<String>>,
+}
+
+/// For an engagement rule that reads nothing but these fields of the activity (not its
+/// properties, not the contact, no event counts): what it gives for one activity it
+/// gives for any activity alike in them (see [`Remembered`]).
+fn plain_fields(when: &Expression) -> Option<Vec<PlainField>> {
+    if when.reads("contact", None) || !when.event_counts().is_empty() {
+        return None;
+    }
+    // `props` is the one field that is not plain: it names none.
+    when.fields_read("activity")?.iter().map(|f| PlainField::named(f)).collect()
 }
 
 /// Engagement rules whose results are remembered together (see [`Remembered`]): each
@@ -165,11 +172,11 @@ fn alike(engagement: &[Rule]) -> (Vec<Alike>, Vec<usize>) {
     let mut groups = [Alike { fields: vec![], rules: vec![] }, Alike { fields: vec![], rules: vec![] }];
     let mut direct = Vec::new();
     for (i, r) in engagement.iter().enumerate() {
-        let Some(fields) = &r.plain_fields else {
+        let Some(fields) = plain_fields(&r.when) else {
             direct.push(i);
             continue;
         };
-        let aged = fields.iter().any(|f| f == "days_ago");
+        let aged = fields.contains(&PlainField::DaysAgo);
         let group = match (aged, r.when.is_compiled()) {
             (false, _) => &mut groups[0],
             (true, false) => &mut groups[1],
@@ -179,7 +186,7 @@ fn alike(engagement: &[Rule]) -> (Vec<Alike>, Vec<usize>) {
             }
         };
         group.rules.push(i);
-        for f in fields.iter().filter_map(|f| PlainField::named(f)) {
+        for f in fields {
             if !group.fields.contains(&f) {
                 group.fields.push(f);
             }
@@ -620,11 +627,7 @@ fn rules(section: &str, specs: &[RuleSpec], scope: Scope, capped: bool) -> Resul
             message: e.message.clone(),
             expression: Some(e),
         })?;
-        let plain_fields = (scope == Scope::Activity && !when.reads("contact", None) && when.event_counts().is_empty())
-            .then(|| when.fields_read("activity"))
-            .flatten()
-            .filter(|fields| fields.iter().all(|f| f != "props"));
-        out.push(Rule { name: s.name.trim().to_owned(), when, points: s.points, cap: s.cap, plain_fields });
+        out.push(Rule { name: s.name.trim().to_owned(), when, points: s.points, cap: s.cap });
     }
     Ok(out)
 }
@@ -954,8 +957,8 @@ when = "activity.props.size() >= 0"
 points = 1
 "#;
         let model = Model::compile(ModelSpec::parse(text).unwrap()).unwrap();
-        let plain: Vec<_> = model.engagement.iter().map(|r| r.plain_fields.clone()).collect();
-        assert_eq!(plain[0].as_deref(), Some(&["kind".to_owned(), "days_ago".into(), "url".into()][..]));
+        let plain: Vec<_> = model.engagement.iter().map(|r| plain_fields(&r.when)).collect();
+        assert_eq!(plain[0].as_deref(), Some(&[PlainField::Kind, PlainField::DaysAgo, PlainField::Url][..]));
         assert_eq!(plain[1], None, "it reads the contact");
         assert_eq!(plain[2], None, "it reads the properties");
         // The interpreted rule reads the activity's age: remembered, keyed by it too.

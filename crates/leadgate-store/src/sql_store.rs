@@ -67,6 +67,9 @@ pub(crate) fn statements(
     }
 }
 
+/// How many contacts are live (not merged): counted from the index of live contacts.
+pub(crate) const COUNT_LIVE_CONTACTS: &str = "SELECT COUNT(*) FROM contacts WHERE merged_into IS NULL";
+
 /// Writes a contact's scores over those it had: the same statement on both backends,
 /// one row at a time on SQLite, a chunk of rows at a time on PostgreSQL.
 pub(crate) const UPSERT_SCORES: (&str, &str) = (
@@ -524,18 +527,16 @@ macro_rules! impl_sql_store {
             }
 
             async fn live_contact_count(&self) -> Result<i64> {
-                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE merged_into IS NULL")
-                    .fetch_one(&self.read)
-                    .await?)
+                Ok(sqlx::query_scalar(crate::sql_store::COUNT_LIVE_CONTACTS).fetch_one(&self.read).await?)
             }
 
             async fn totals(&self) -> Result<Totals> {
-                let row = sqlx::query(
-                    "SELECT (SELECT COUNT(*) FROM contacts WHERE merged_into IS NULL), (SELECT COUNT(*) FROM accounts), \
-                     (SELECT COUNT(*) FROM responses), (SELECT COUNT(*) FROM events)",
-                )
-                .fetch_one(&self.read)
-                .await?;
+                let sql = format!(
+                    "SELECT ({}), (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM responses), \
+                     (SELECT COUNT(*) FROM events)",
+                    crate::sql_store::COUNT_LIVE_CONTACTS
+                );
+                let row = sqlx::query(&sql).fetch_one(&self.read).await?;
                 Ok(Totals {
                     contacts: row.try_get(0)?,
                     accounts: row.try_get(1)?,
