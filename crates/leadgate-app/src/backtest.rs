@@ -1,6 +1,6 @@
 //! Backtesting a lead definition on the contacts as they were at a past date.
 
-use crate::batch::{AccountBook, CONTACTS_PER_CORE, LiveContacts, by_contact, split_over_cores};
+use crate::batch::{AccountBook, CONTACTS_PER_CORE, LiveContacts, split_over_cores};
 use crate::error::invalid;
 use crate::qualify::{ActiveRules, FailureCount};
 use crate::{App, AppError, ErrorKind};
@@ -261,7 +261,7 @@ impl App {
         };
         let events = async {
             match reads.days {
-                0 => Ok(Vec::new()),
+                0 => Ok(Default::default()),
                 _ => s.events_of(batch, reads.since(as_of), Some(as_of), reads.props).await,
             }
         };
@@ -271,20 +271,17 @@ impl App {
                 false => Ok(Vec::new()),
             }
         };
-        let (subjects, (responses, events, last_events, stages, changes)) = tokio::try_join!(subjects, async {
-            Ok(tokio::try_join!(
-                s.responses_of(batch, Some(as_of)),
-                events,
-                last_events,
-                s.stage_steps_of(batch),
-                s.contact_changes_of(batch),
-            )?)
-        })?;
-        let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
-        let mut events_of = by_contact(events);
+        let (subjects, (mut responses, mut events, last_events, mut stages, mut changes)) =
+            tokio::try_join!(subjects, async {
+                Ok(tokio::try_join!(
+                    s.responses_of(batch, Some(as_of)),
+                    events,
+                    last_events,
+                    s.stage_steps_of(batch),
+                    s.contact_changes_of(batch),
+                )?)
+            })?;
         let mut last_event_of: HashMap<Uuid, Timestamp> = last_events.into_iter().collect();
-        let mut stages_of = by_contact(stages);
-        let mut changes_of = by_contact(changes.into_iter().map(|c| (c.contact_id, c)));
         Ok(subjects
             .into_iter()
             .map(|Subject { contact, account, qualification, .. }| {
@@ -292,11 +289,11 @@ impl App {
                 History {
                     account,
                     qualification,
-                    responses: responses_of.remove(&id).unwrap_or_default(),
-                    events: events_of.remove(&id).unwrap_or_default(),
+                    responses: responses.take(&id),
+                    events: events.take(&id),
                     last_event: last_event_of.remove(&id),
-                    stages: stages_of.remove(&id).unwrap_or_default(),
-                    changes: changes_of.remove(&id).unwrap_or_default(),
+                    stages: stages.take(&id),
+                    changes: changes.take(&id),
                     contact,
                 }
             })

@@ -58,15 +58,6 @@ impl AccountBook {
     }
 }
 
-/// Items grouped by the contact they belong to, each group in the items' order.
-pub(crate) fn by_contact<T>(items: impl IntoIterator<Item = (Uuid, T)>) -> HashMap<Uuid, Vec<T>> {
-    let mut grouped: HashMap<Uuid, Vec<T>> = HashMap::new();
-    for (contact, item) in items {
-        grouped.entry(contact).or_default().push(item);
-    }
-    grouped
-}
-
 /// Contacts fewer than this a part are evaluated on one thread: below it, starting a
 /// thread costs more than it saves.
 pub(crate) const CONTACTS_PER_CORE: usize = 250;

@@ -2,7 +2,7 @@
 //! in force: every contact is then rescored with its likelihood, and each contact
 //! assessed afterwards (an inquiry, an event) gets one as part of its scores.
 
-use crate::batch::{AccountBook, LiveContacts, by_contact};
+use crate::batch::{AccountBook, LiveContacts};
 use crate::error::invalid;
 use crate::import::Progress;
 use crate::rules::RescoreReport;
@@ -128,10 +128,9 @@ impl App {
                 tokio::try_join!(self.assessor.facts(batch, now, &rules, Some(&mut accounts)), async {
                     self.store.stage_steps_of(batch).await.map_err(AppError::from)
                 })?;
-            let changes_of = by_contact(changes);
             for f in &facts {
                 let c = &f.contact;
-                let changes = changes_of.get(&c.id).map_or(&[][..], Vec::as_slice);
+                let changes = changes.get(&c.id);
                 let o = outcome(c.created_at, c.stage, changes, options.target, options.horizon_days, now);
                 match o.label() {
                     Some(label) => examples.known.push((features::row(f, o.cutoff(now), &exclude), label)),

@@ -9,7 +9,7 @@
 //! `name@version` as the cause. A contact whose stage changed meanwhile is left for the
 //! next assessment rather than moved from a stage it is no longer at.
 
-use crate::batch::{AccountBook, CONTACTS_PER_CORE, LiveContacts, by_contact, split_over_cores};
+use crate::batch::{AccountBook, CONTACTS_PER_CORE, LiveContacts, split_over_cores};
 use crate::claims::{Claim, Claims};
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
@@ -20,7 +20,7 @@ use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
 use leadgate_core::scoring::{ContactScores, Model, ModelSpec, Needs, Remembered, StoredRead};
 use leadgate_core::{StageChange, Timestamp};
-use leadgate_store::{Contacts, Store, StoredParts, Subject, SubjectParts, Tx};
+use leadgate_store::{ByContact, Contacts, Store, StoredParts, Subject, SubjectParts, Tx};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -296,9 +296,9 @@ impl Assessor {
         ids.dedup();
         let mut facts = self.facts(Contacts::Ids(&ids), now, &rules, None).await?;
         let since = EventsRead::ALL.since(now);
-        let mut new_events = by_contact(arrived.iter().cloned());
+        let mut new_events = ByContact::new(arrived.iter().cloned());
         for f in &mut facts {
-            for e in new_events.remove(&f.contact.id).unwrap_or_default() {
+            for e in new_events.take(&f.contact.id) {
                 f.last_activity = f.last_activity.max(Some(e.at));
                 if e.at >= since {
                     f.events.push(e);
@@ -355,10 +355,10 @@ impl Assessor {
         // A contact's last event is the latest of those read, when any were: only the
         // others' need a query of their own.
         let events = async {
-            let events = by_contact(store.events_of(contacts, since, None, props).await?);
+            let events = store.events_of(contacts, since, None, props).await?;
             let mut last: HashMap<Uuid, Timestamp> =
-                events.iter().filter_map(|(id, e)| Some((*id, e.iter().map(|e| e.at).max()?))).collect();
-            let quiet: Vec<Uuid> = ids.iter().filter(|id| !events.contains_key(id)).copied().collect();
+                events.iter().filter_map(|(id, e)| Some((id, e.iter().map(|e| e.at).max()?))).collect();
+            let quiet: Vec<Uuid> = ids.iter().filter(|id| events.get(id).is_empty()).copied().collect();
             if !quiet.is_empty() {
                 last.extend(store.last_events(Contacts::Ids(&quiet), None).await?);
             }
@@ -373,13 +373,13 @@ impl Assessor {
         };
         let responses = async { Ok::<_, AppError>(store.responses_of(contacts, None).await?) };
         let (subjects, responses, (mut events_of, last)) = tokio::try_join!(subjects, responses, events)?;
-        let mut responses_of = by_contact(responses.into_iter().map(|r| (r.contact_id, r)));
+        let mut responses_of = responses;
         Ok(subjects
             .into_iter()
             .filter(|s| s.contact.merged_into.is_none())
             .map(|Subject { contact, account, qualification, stored }| {
                 let id = contact.id;
-                let responses = responses_of.remove(&id).unwrap_or_default();
+                let responses = responses_of.take(&id);
                 let last_response = responses.iter().map(|r| r.at).max();
                 let last_activity = [last.get(&id).copied(), last_response].into_iter().flatten().max();
                 let (scores, grades) = match stored {
@@ -396,7 +396,7 @@ impl Assessor {
                 ContactFacts {
                     account,
                     responses,
-                    events: events_of.remove(&id).unwrap_or_default(),
+                    events: events_of.take(&id),
                     last_activity,
                     qualification,
                     scores,

@@ -89,7 +89,8 @@ impl fmt::Display for Stage {
 impl FromStr for Stage {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Stage::ALL.into_iter().find(|st| st.as_str() == s.trim().to_ascii_lowercase()).ok_or_else(|| {
+        let name = s.trim();
+        Stage::ALL.into_iter().find(|st| st.as_str().eq_ignore_ascii_case(name)).ok_or_else(|| {
             let names: Vec<_> = Stage::ALL.iter().map(|s| s.as_str()).collect();
             format!("unknown stage {:?}; stages are {}", truncate(s, 40), names.join(", "))
         })

@@ -21,11 +21,8 @@ impl Direction {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "inbound" => Some(Direction::Inbound),
-            "outbound" => Some(Direction::Outbound),
-            _ => None,
-        }
+        let s = s.trim();
+        [Direction::Inbound, Direction::Outbound].into_iter().find(|d| d.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -135,7 +132,8 @@ impl ObtainedVia {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s.trim().to_ascii_lowercase())
+        let s = s.trim();
+        Self::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s))
     }
 }
 

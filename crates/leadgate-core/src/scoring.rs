@@ -712,12 +712,20 @@ pub struct Assessment {
     pub fit: i64,
     pub fit_factors: Vec<FitFactor>,
     pub engagement: Vec<EngagementPart>,
+    /// The moment it was made. Stored in a column of its own beside the assessment, not
+    /// in it: the store sets it from there (assessments first stored held it as well).
+    #[serde(skip_serializing, default = "stored_apart")]
     pub as_of: Timestamp,
     pub half_life_days: f64,
     pub funnel: Grade<FunnelPosition>,
     pub pain: Grade<Pain>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<RuleFailure>,
+}
+
+/// An assessment's moment before the store sets it from its column.
+fn stored_apart() -> Timestamp {
+    Timestamp(0)
 }
 
 /// One line of a score's explanation.
@@ -883,13 +891,18 @@ points = 5
         let stored = serde_json::to_string(&a).unwrap();
         assert!(!stored.contains("\"rule\"") && !stored.contains("\"errors\""), "{stored}");
         assert!(stored.contains(r#"["director or above",20]"#), "{stored}");
-        assert_eq!(serde_json::from_str::<Assessment>(&stored).unwrap(), a);
+        // Its moment is the store's column, not repeated in it.
+        assert!(!stored.contains("as_of"), "{stored}");
+        let mut read = serde_json::from_str::<Assessment>(&stored).unwrap();
+        read.as_of = a.as_of;
+        assert_eq!(read, a);
         // As assessments were first stored: parts as objects, and the errors listed.
         let first = r#"{"fit":20,"fit_factors":[{"rule":"director or above","points":20}],
             "engagement":[{"rule":"pricing","sum":7.5,"cap":20,"activities":2}],
             "as_of":"2026-03-01T00:00:00Z","half_life_days":30.0,
             "funnel":{"grade":"mofu","reason":"came back"},"pain":{"grade":"low","reason":"none"},"errors":[]}"#;
         let read: Assessment = serde_json::from_str(first).unwrap();
+        assert_eq!(read.as_of, Timestamp::parse_rfc3339("2026-03-01T00:00:00Z").unwrap());
         assert_eq!(read.fit_factors, [FitFactor { rule: "director or above".into(), points: 20 }]);
         assert_eq!(
             read.engagement,

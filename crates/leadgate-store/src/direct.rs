@@ -16,7 +16,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{OpenFlags, Row, RowIndex};
 use serde::de::DeserializeOwned;
 use sqlx::types::Json;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
@@ -60,7 +60,7 @@ impl Columns {
     }
 }
 
-fn wrong_type(what: &str) -> rusqlite::Error {
+pub(crate) fn wrong_type(what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Null, format!("not {what}").into())
 }
 
@@ -122,7 +122,9 @@ pub(crate) struct Shared(pub(crate) Arc<str>);
 const MOST_SHARED: usize = 4_096;
 
 thread_local! {
-    static SHARED: std::cell::RefCell<HashSet<Arc<str>, foldhash::fast::FixedState>> = std::cell::RefCell::default();
+    /// Keyed by the text's bytes, so that a text met before is found without checking
+    /// again that it is UTF-8: only a new one is checked, once.
+    static SHARED: std::cell::RefCell<HashMap<Box<[u8]>, Arc<str>, foldhash::fast::FixedState>> = std::cell::RefCell::default();
 }
 
 impl Column for Option<Shared> {
@@ -132,16 +134,15 @@ impl Column for Option<Shared> {
             ValueRef::Text(t) => t,
             _ => return Err(wrong_type("text")),
         };
-        let text = std::str::from_utf8(bytes).map_err(|_| wrong_type("UTF-8 text"))?;
         SHARED.with_borrow_mut(|shared| {
-            if let Some(text) = shared.get(text) {
+            if let Some(text) = shared.get(bytes) {
                 return Ok(Some(Shared(text.clone())));
             }
+            let text: Arc<str> = std::str::from_utf8(bytes).map_err(|_| wrong_type("UTF-8 text"))?.into();
             if shared.len() >= MOST_SHARED {
                 shared.clear();
             }
-            let text: Arc<str> = text.into();
-            shared.insert(text.clone());
+            shared.insert(bytes.into(), text.clone());
             Ok(Some(Shared(text)))
         })
     }
@@ -227,6 +228,9 @@ impl rusqlite::ToSql for Param {
 pub(crate) struct DirectReader {
     path: PathBuf,
     idle: Arc<Mutex<Vec<rusqlite::Connection>>>,
+    /// How many rows the last read of each statement gave, by its SQL text: the rows
+    /// the next batch's read foresees (see [`read_all`]).
+    foreseen: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 /// Connections kept idle: as many as the reads that run at once (a backtest reads
@@ -238,7 +242,7 @@ const MMAP_BYTES: i64 = 1 << 36;
 
 impl DirectReader {
     pub(crate) fn new(path: PathBuf) -> Self {
-        Self { path, idle: Arc::new(Mutex::new(Vec::new())) }
+        Self { path, idle: Arc::new(Mutex::new(Vec::new())), foreseen: Default::default() }
     }
 
     fn connection(&self) -> rusqlite::Result<rusqlite::Connection> {
@@ -293,8 +297,20 @@ impl DirectReader {
         let (reader, lead) = (self.clone(), lead.to_vec());
         tokio::task::spawn_blocking(move || {
             let c = reader.connection()?;
-            let rows = read_all(&c, &statements, &lead, expected);
+            // A batch of contacts has about as many events (say) as the one before.
+            let key = statements.first().map(|(sql, _)| sql.as_str()).unwrap_or_default();
+            let before = reader.foreseen.lock().unwrap_or_else(|e| e.into_inner()).get(key).copied();
+            let rows = read_all(&c, &statements, &lead, expected.max(before.unwrap_or(0)));
             reader.give_back(c);
+            if let Ok(rows) = &rows {
+                let mut foreseen = reader.foreseen.lock().unwrap_or_else(|e| e.into_inner());
+                match foreseen.get_mut(key) {
+                    Some(n) => *n = rows.len(),
+                    None => {
+                        foreseen.insert(key.to_owned(), rows.len());
+                    }
+                }
+            }
             rows
         })
         .await
@@ -304,8 +320,9 @@ impl DirectReader {
 }
 
 /// The rows of `statements`, at least `expected` of them foreseen (one a contact, for
-/// a batch of contacts): a batch's rows are large, and growing their vector from
-/// nothing took each size in turn from fresh memory, which the kernel zeroes.
+/// a batch of contacts, or as many as the same statement's last read gave): a batch's
+/// rows are large, and growing their vector from nothing took each size in turn from
+/// fresh memory, which the kernel zeroes.
 fn read_all<R: FromSqlite>(
     c: &rusqlite::Connection,
     statements: &[(String, Vec<Uuid>)],
@@ -361,7 +378,8 @@ mod tests {
             read.iter().map(|t| t.as_deref()).collect::<Vec<_>>(),
             [Some("page_view"), None, Some("download"), Some("page_view")]
         );
-        assert!(Arc::ptr_eq(read[0].as_ref().unwrap(), read[3].as_ref().unwrap()), "one text, shared");
+        let (first, again) = (read[0].as_deref().unwrap(), read[3].as_deref().unwrap());
+        assert!(std::ptr::eq(first, again), "one text, shared");
         // More distinct texts than are kept: each still reads as itself.
         let many = format!(
             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \

@@ -7,6 +7,7 @@
 //! (`migrations/sqlite`, `migrations/postgres`) and connection set-up differ.
 //! The conformance suite in `tests/conformance.rs` runs every behaviour on both.
 
+mod by_contact;
 mod direct;
 mod error;
 mod postgres;
@@ -32,6 +33,7 @@ use leadgate_core::{NewEvent, Stage, StageChange, Timestamp};
 use std::sync::Arc;
 use uuid::Uuid;
 
+pub use by_contact::ByContact;
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::{SqliteOptions, SqliteStore};
@@ -242,10 +244,10 @@ pub trait Store: Send + Sync + 'static {
     async fn subjects(&self, contacts: Contacts<'_>, parts: SubjectParts) -> Result<Vec<Subject>>;
     /// The ids of contacts that are not merged into another, after `after`, in id order.
     async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>>;
-    /// The responses of these contacts, oldest first; only those up to `until` when
-    /// given (a backtest's date).
-    async fn responses_of(&self, contacts: Contacts<'_>, until: Option<Timestamp>) -> Result<Vec<Response>>;
-    /// The events of these contacts at or after `since`, and at or before `until` when
+    /// The responses of these contacts, by contact, each contact's oldest first; only
+    /// those up to `until` when given (a backtest's date).
+    async fn responses_of(&self, contacts: Contacts<'_>, until: Option<Timestamp>) -> Result<ByContact<Response>>;
+    /// The events of these contacts, by contact, at or after `since`, and at or before `until` when
     /// given; with their properties when `props`, else with `null` for them: all else
     /// an event holds that expressions read is kept in the index of events by
     /// contact, and read from it alone.
@@ -255,16 +257,18 @@ pub trait Store: Send + Sync + 'static {
         since: Timestamp,
         until: Option<Timestamp>,
         props: bool,
-    ) -> Result<Vec<(Uuid, EventFact)>>;
+    ) -> Result<ByContact<EventFact>>;
     /// When each of these contacts' latest event (at or before `until`, when given)
     /// happened; contacts without one are left out.
     async fn last_events(&self, contacts: Contacts<'_>, until: Option<Timestamp>) -> Result<Vec<(Uuid, Timestamp)>>;
     async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>>;
-    /// Where these contacts went and when, oldest first: of their stage changes, what
-    /// the index of stage changes by contact holds (with the value), read from it alone.
-    async fn stage_steps_of(&self, contacts: Contacts<'_>) -> Result<Vec<(Uuid, StageStep)>>;
-    /// The recorded field changes of these contacts, oldest first.
-    async fn contact_changes_of(&self, contacts: Contacts<'_>) -> Result<Vec<ContactChange>>;
+    /// Where these contacts went and when, by contact, each contact's oldest first: of
+    /// their stage changes, what the index of stage changes by contact holds (with the
+    /// value), read from it alone.
+    async fn stage_steps_of(&self, contacts: Contacts<'_>) -> Result<ByContact<StageStep>>;
+    /// The recorded field changes of these contacts, by contact, each contact's oldest
+    /// first.
+    async fn contact_changes_of(&self, contacts: Contacts<'_>) -> Result<ByContact<ContactChange>>;
     async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<ContactScores>>;
 
     // Scoring models and lead definitions.

@@ -22,6 +22,46 @@ pub(crate) fn stage(s: &str) -> Result<Stage, StoreError> {
     s.parse().map_err(|_| corrupt("stage", s))
 }
 
+/// A stage as a column, decoded from its name in place (a batch's history has millions).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StageText(pub(crate) Stage);
+
+impl crate::direct::Column for StageText {
+    fn column<I: rusqlite::RowIndex>(row: &rusqlite::Row<'_>, at: I) -> rusqlite::Result<Self> {
+        match row.get_ref(at)? {
+            rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(StageText)
+                .ok_or_else(|| crate::direct::wrong_type("a stage")),
+            _ => Err(crate::direct::wrong_type("a stage")),
+        }
+    }
+}
+
+impl<DB: sqlx::Database> sqlx::Type<DB> for StageText
+where
+    str: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <str as sqlx::Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <str as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for StageText
+where
+    &'r str: sqlx::Decode<'r, DB>,
+{
+    fn decode(value: <DB as sqlx::Database>::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let name = <&str as sqlx::Decode<DB>>::decode(value)?;
+        Ok(StageText(stage(name)?))
+    }
+}
+
 fn direction(s: &str) -> Result<Direction, StoreError> {
     Direction::parse(s).ok_or_else(|| corrupt("direction", s))
 }
@@ -447,12 +487,13 @@ pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
     let scores = |assessment: &str| {
         format!(
             "s.fit AS stored_fit, s.funnel_position AS stored_funnel, s.pain AS stored_pain, \
-             {assessment} AS assessment, s.likelihood AS likelihood"
+             {assessment} AS assessment, s.as_of AS scored_at, s.likelihood AS likelihood"
         )
     };
     let (stored, stored_join) = match parts.stored {
         crate::StoredParts::None => (
-            "NULL AS stored_fit, NULL AS stored_funnel, NULL AS stored_pain, NULL AS assessment, NULL AS likelihood"
+            "NULL AS stored_fit, NULL AS stored_funnel, NULL AS stored_pain, NULL AS assessment, NULL AS scored_at, \
+             NULL AS likelihood"
                 .to_owned(),
             "",
         ),
@@ -487,6 +528,7 @@ pub(crate) struct SubjectRow {
     stored_funnel: Option<String>,
     stored_pain: Option<String>,
     assessment: Option<Json<leadgate_core::scoring::Assessment>>,
+    scored_at: Option<i64>,
     likelihood: Option<f64>,
 }
 
@@ -510,7 +552,7 @@ impl TryFrom<SubjectRow> for crate::Subject {
                     funnel_position,
                     pain,
                     likelihood: r.likelihood,
-                    assessment: r.assessment.map(|a| a.0),
+                    assessment: r.assessment.map(|a| made_at(a.0, r.scored_at)),
                 }),
                 _ => None,
             },
@@ -518,11 +560,20 @@ impl TryFrom<SubjectRow> for crate::Subject {
     }
 }
 
+/// A stored assessment with its moment, which is stored in a column of its own.
+fn made_at(mut a: leadgate_core::scoring::Assessment, as_of: Option<i64>) -> leadgate_core::scoring::Assessment {
+    if let Some(at) = as_of {
+        a.as_of = Timestamp(at);
+    }
+    a
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct ScoresRow {
     contact_id: Uuid,
     model: String,
     assessment: Json<leadgate_core::scoring::Assessment>,
+    as_of: i64,
     likelihood: Option<f64>,
     likelihood_factors: Option<Json<Value>>,
 }
@@ -532,7 +583,7 @@ impl From<ScoresRow> for leadgate_core::scoring::ContactScores {
         Self {
             contact_id: r.contact_id,
             model: r.model,
-            assessment: r.assessment.0,
+            assessment: made_at(r.assessment.0, Some(r.as_of)),
             likelihood: r.likelihood,
             likelihood_factors: r.likelihood_factors.map(|j| j.0),
         }
@@ -685,5 +736,6 @@ crate::direct::from_sqlite!(SubjectRow {
     stored_funnel,
     stored_pain,
     assessment,
+    scored_at,
     likelihood,
 });

@@ -32,11 +32,17 @@ pub(crate) fn statement_sizes(mut n: usize) -> impl Iterator<Item = usize> {
     })
 }
 
-/// Recorded changes, each with its row number, oldest first: by time, then in the order
-/// they were written.
-pub(crate) fn oldest_first<T>(mut rows: Vec<(i64, T)>, at: impl Fn(&T) -> leadgate_core::Timestamp) -> Vec<T> {
-    rows.sort_by_key(|(id, c)| (at(c), *id));
-    rows.into_iter().map(|(_, c)| c).collect()
+/// Rows of a batch by contact, each contact's oldest first: by time, then in the order
+/// they were written (the middle of each row: its row number, or its time-ordered id).
+/// Read by contact, rows arrive sorted but for ties in time, which this sort finds in
+/// one pass.
+pub(crate) fn by_contact_oldest_first<T, W: Ord>(
+    mut rows: Vec<(uuid::Uuid, W, T)>,
+    contacts: crate::Contacts<'_>,
+    at: impl Fn(&T) -> leadgate_core::Timestamp,
+) -> crate::ByContact<T> {
+    rows.sort_by(|(c, w, row), (d, v, other)| (c.as_u128(), at(row), w).cmp(&(d.as_u128(), at(other), v)));
+    crate::ByContact::of(rows.into_iter().map(|(c, _, row)| (c, row)).collect(), contacts)
 }
 
 /// The statements that read `select` (ending in `WHERE ` or `AND `, with `lead`
@@ -744,7 +750,7 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
-            async fn responses_of(&self, contacts: crate::Contacts<'_>, until: Option<Timestamp>) -> Result<Vec<Response>> {
+            async fn responses_of(&self, contacts: crate::Contacts<'_>, until: Option<Timestamp>) -> Result<crate::ByContact<Response>> {
                 // Up to a moment, the later responses are left out in the index of
                 // responses by contact and time, before their rows are looked up.
                 let (sql, bounds) = match until {
@@ -752,13 +758,11 @@ macro_rules! impl_sql_store {
                     None => (format!("SELECT {RESPONSE_COLUMNS} FROM responses WHERE "), vec![]),
                 };
                 let rows: Vec<ResponseRow> = self.rows_in(&sql, "contact_id", &bounds, contacts, "").await?;
-                let mut out: Vec<Response> = rows
+                let rows: Vec<(Uuid, Uuid, Response)> = rows
                     .into_iter()
-                    .map(Response::try_from)
-                    .filter(|r| r.as_ref().map_or(true, |r| contacts.holds(&r.contact_id)))
+                    .map(|r| Response::try_from(r).map(|r| (r.contact_id, r.id, r)))
                     .collect::<Result<_>>()?;
-                out.sort_by_key(|r| (r.at, r.id));
-                Ok(out)
+                Ok(crate::sql_store::by_contact_oldest_first(rows, contacts, |r| r.at))
             }
 
             async fn events_of(
@@ -767,7 +771,7 @@ macro_rules! impl_sql_store {
                 since: Timestamp,
                 until: Option<Timestamp>,
                 props: bool,
-            ) -> Result<Vec<(Uuid, EventFact)>> {
+            ) -> Result<crate::ByContact<EventFact>> {
                 let columns = match props {
                     true => "contact_id, kind, at, url, props",
                     false => "contact_id, kind, at, url, NULL AS props",
@@ -779,14 +783,14 @@ macro_rules! impl_sql_store {
                 type Shared = crate::direct::Shared;
                 let rows: Vec<(Uuid, Shared, i64, Option<Shared>, Option<Json<serde_json::Value>>)> =
                     self.rows_in(&sql, "contact_id", &bounds, contacts, "").await?;
-                Ok(rows
+                let rows: Vec<(Uuid, EventFact)> = rows
                     .into_iter()
-                    .filter(|(c, ..)| contacts.holds(c))
                     .map(|(c, kind, at, url, props)| {
                         let props = props.map_or(serde_json::Value::Null, |p| p.0);
                         (c, EventFact { kind: kind.0, at: Timestamp(at), url: url.map(|u| u.0), props })
                     })
-                    .collect())
+                    .collect();
+                Ok(crate::ByContact::of(rows, contacts))
             }
 
             async fn last_events(
@@ -810,19 +814,18 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(|(c, q)| (c, q.0)).collect())
             }
 
-            async fn stage_steps_of(&self, contacts: crate::Contacts<'_>) -> Result<Vec<(Uuid, StageStep)>> {
-                let rows: Vec<(i64, Uuid, String, i64, Option<i64>)> = self
+            async fn stage_steps_of(&self, contacts: crate::Contacts<'_>) -> Result<crate::ByContact<StageStep>> {
+                let rows: Vec<(i64, Uuid, crate::rows::StageText, i64, Option<i64>)> = self
                     .rows_in("SELECT id, contact_id, to_stage, at, value FROM stage_changes WHERE ", "contact_id", &[], contacts, "")
                     .await?;
-                let rows: Vec<(i64, (Uuid, StageStep))> = rows
+                let rows = rows
                     .into_iter()
-                    .filter(|(_, c, ..)| contacts.holds(c))
-                    .map(|(id, c, to, at, value)| Ok((id, (c, StageStep { to: crate::rows::stage(&to)?, at: Timestamp(at), value }))))
-                    .collect::<Result<_>>()?;
-                Ok(crate::sql_store::oldest_first(rows, |(_, s)| s.at))
+                    .map(|(id, c, to, at, value)| (c, id, StageStep { to: to.0, at: Timestamp(at), value }))
+                    .collect();
+                Ok(crate::sql_store::by_contact_oldest_first(rows, contacts, |s| s.at))
             }
 
-            async fn contact_changes_of(&self, contacts: crate::Contacts<'_>) -> Result<Vec<ContactChange>> {
+            async fn contact_changes_of(&self, contacts: crate::Contacts<'_>) -> Result<crate::ByContact<ContactChange>> {
                 let rows: Vec<NumberedContactChangeRow> = self
                     .rows_in(
                         "SELECT id, contact_id, at, cause, actor, changes FROM contact_changes WHERE ",
@@ -832,19 +835,21 @@ macro_rules! impl_sql_store {
                         "",
                     )
                     .await?;
-                let rows: Vec<(i64, ContactChange)> = rows
+                let rows = rows
                     .into_iter()
-                    .map(|r| (r.id, ContactChange::from(r.change)))
-                    .filter(|(_, c)| contacts.holds(&c.contact_id))
+                    .map(|r| {
+                        let change = ContactChange::from(r.change);
+                        (change.contact_id, r.id, change)
+                    })
                     .collect();
-                Ok(crate::sql_store::oldest_first(rows, |c| c.at))
+                Ok(crate::sql_store::by_contact_oldest_first(rows, contacts, |c| c.at))
             }
 
             async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<leadgate_core::scoring::ContactScores>> {
                 let mut conn = self.read.acquire().await?;
                 let rows: Vec<ScoresRow> = fetch_in(
                     &mut conn,
-                    "SELECT contact_id, model, assessment, likelihood, likelihood_factors FROM contact_scores \
+                    "SELECT contact_id, model, assessment, as_of, likelihood, likelihood_factors FROM contact_scores \
                      WHERE contact_id IN (",
                     contacts,
                 )

@@ -33,7 +33,7 @@ leadgate_store::on_both_stores!(
     a_rolled_back_transaction_releases_the_writer_at_once,
     identities_lead_through_merges_and_carry_the_fingerprint_last_imported,
     a_run_of_contacts_reads_what_a_list_of_them_reads,
-    a_batch_s_responses_come_oldest_first_and_up_to_a_moment_when_asked,
+    a_batch_s_responses_come_by_contact_oldest_first_and_up_to_a_moment_when_asked,
     a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for,
     every_live_contact_is_walked_once_in_id_order,
     scores_are_written_over_what_each_contact_had_and_read_back_whole,
@@ -483,10 +483,9 @@ async fn a_run_of_contacts_reads_what_a_list_of_them_reads(store: Arc<dyn Store>
         |subjects: Vec<leadgate_store::Subject>| subjects.into_iter().map(|s| s.contact.id).collect::<Vec<_>>();
     assert_eq!(ids_of(store.subjects(run, JOINED).await.unwrap()), ends);
     assert_eq!(ids_of(store.subjects(list, JOINED).await.unwrap()), ends);
-    let events = |read: Vec<(Uuid, leadgate_core::expr::facts::EventFact)>| {
-        let mut owners: Vec<Uuid> = read.into_iter().map(|(c, _)| c).collect();
-        owners.sort();
-        owners
+    // By contact: each contact's events together, the contacts in id order.
+    let events = |read: leadgate_store::ByContact<leadgate_core::expr::facts::EventFact>| {
+        read.into_rows().map(|(c, _)| c).collect::<Vec<Uuid>>()
     };
     let six = [first, first, first, last, last, last];
     assert_eq!(events(store.events_of(run, T0, None, true).await.unwrap()), six);
@@ -497,8 +496,8 @@ async fn a_run_of_contacts_reads_what_a_list_of_them_reads(store: Arc<dyn Store>
     assert_eq!(events(store.events_of(list, second, Some(second), true).await.unwrap()), [first, last]);
     // With their properties, or everything else without them.
     let facts = |(_, e): &(Uuid, leadgate_core::expr::facts::EventFact)| (e.kind.clone(), e.at, e.url.clone());
-    let with = store.events_of(list, T0, None, true).await.unwrap();
-    let without = store.events_of(list, T0, None, false).await.unwrap();
+    let with: Vec<_> = store.events_of(list, T0, None, true).await.unwrap().into_rows().collect();
+    let without: Vec<_> = store.events_of(list, T0, None, false).await.unwrap().into_rows().collect();
     assert!(with.iter().all(|(_, e)| e.props == json!({"n": 1})), "{with:?}");
     assert!(without.iter().all(|(_, e)| e.props.is_null()), "{without:?}");
     assert_eq!(with.iter().map(facts).collect::<Vec<_>>(), without.iter().map(facts).collect::<Vec<_>>());
@@ -510,9 +509,8 @@ async fn a_run_of_contacts_reads_what_a_list_of_them_reads(store: Arc<dyn Store>
     until.sort();
     assert_eq!(until, [(first, second), (last, second)]);
     assert!(store.last_events(run, Some(T0.plus_micros(-1))).await.unwrap().is_empty(), "none that early");
-    let steps = store.stage_steps_of(run).await.unwrap();
-    let mut from_run: Vec<Uuid> = steps.iter().map(|(c, _)| *c).collect();
-    from_run.sort();
+    let steps: Vec<_> = store.stage_steps_of(run).await.unwrap().into_rows().collect();
+    let from_run: Vec<Uuid> = steps.iter().map(|(c, _)| *c).collect();
     assert_eq!(from_run, ends);
     let arrival = leadgate_core::lifecycle::StageStep { to: Stage::Prospect, at: T0, value: None };
     assert!(steps.iter().all(|(_, s)| *s == arrival), "{steps:?}");
@@ -520,7 +518,7 @@ async fn a_run_of_contacts_reads_what_a_list_of_them_reads(store: Arc<dyn Store>
     assert!(store.subjects(Contacts::Run(&[]), JOINED).await.unwrap().is_empty());
 }
 
-async fn a_batch_s_responses_come_oldest_first_and_up_to_a_moment_when_asked(store: Arc<dyn Store>) {
+async fn a_batch_s_responses_come_by_contact_oldest_first_and_up_to_a_moment_when_asked(store: Arc<dyn Store>) {
     use leadgate_store::Contacts;
     let people: Vec<Contact> = ["a@x.example", "b@x.example"].iter().map(|e| contact(e, T0)).collect();
     let mut bulk = Bulk::default();
@@ -533,15 +531,19 @@ async fn a_batch_s_responses_come_oldest_first_and_up_to_a_moment_when_asked(sto
     bulk.contacts = people.clone();
     store.bulk_load(&bulk).await.unwrap();
     let ids: Vec<Uuid> = people.iter().map(|c| c.id).collect();
-    let read = |r: Vec<Response>| r.into_iter().map(|r| (r.contact_id, r.action)).collect::<Vec<_>>();
+    let read = |r: leadgate_store::ByContact<Response>| {
+        r.into_rows().map(|(c, r)| (c, r.contact_id, r.action)).collect::<Vec<_>>()
+    };
     let (a, b) = (ids[0], ids[1]);
-    let step = |c: Uuid, i: u8| (c, format!("step {i}"));
-    let all = [step(b, 0), step(a, 0), step(b, 1), step(a, 1), step(b, 2), step(a, 2)];
+    assert!(a < b);
+    let step = |c: Uuid, i: u8| (c, c, format!("step {i}"));
+    let all = [step(a, 0), step(a, 1), step(a, 2), step(b, 0), step(b, 1), step(b, 2)];
     for contacts in [Contacts::Run(&ids), Contacts::Ids(&ids)] {
         assert_eq!(read(store.responses_of(contacts, None).await.unwrap()), all);
         // Up to the moment of a's second response: it is in, the later ones are not.
         let until = Some(T0.plus_micros(11));
-        assert_eq!(read(store.responses_of(contacts, until).await.unwrap()), all[..4]);
+        let up_to = [step(a, 0), step(a, 1), step(b, 0), step(b, 1)];
+        assert_eq!(read(store.responses_of(contacts, until).await.unwrap()), up_to);
         assert!(store.responses_of(contacts, Some(T0.plus_micros(-1))).await.unwrap().is_empty());
     }
 }

@@ -1,0 +1,126 @@
+//! A batch's rows grouped by the contact they belong to.
+
+use crate::Contacts;
+use uuid::Uuid;
+
+/// Rows of a batch of contacts grouped by contact, each group in its rows' order, and
+/// looked up by contact. The rows of a batch arrive sorted by contact (the indexes by
+/// contact give them so), which the stable sort that groups them finds in one pass;
+/// each group then gets a vector of its own exact size, rather than one grown row by
+/// row as rows are filed under their contact in a map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ByContact<T> {
+    /// Sorted by contact, one group per contact.
+    groups: Vec<(Uuid, Vec<T>)>,
+}
+
+impl<T> Default for ByContact<T> {
+    fn default() -> Self {
+        Self { groups: Vec::new() }
+    }
+}
+
+impl<T> ByContact<T> {
+    /// `rows` grouped by contact, each group in the rows' order.
+    pub fn new(rows: impl IntoIterator<Item = (Uuid, T)>) -> Self {
+        Self::of_rows(rows.into_iter().collect(), |_| true)
+    }
+
+    /// The rows that belong to `contacts` (see [`Contacts::holds`]), grouped, each
+    /// group in the rows' order.
+    pub(crate) fn of(rows: Vec<(Uuid, T)>, contacts: Contacts<'_>) -> Self {
+        Self::of_rows(rows, |c| contacts.holds(c))
+    }
+
+    fn of_rows(mut rows: Vec<(Uuid, T)>, keep: impl Fn(&Uuid) -> bool) -> Self {
+        // Compared as the integers their bytes spell (the same order as the ids'),
+        // which costs one comparison of two numbers rather than a call to compare bytes.
+        if !rows.is_sorted_by_key(|(c, _)| c.as_u128()) {
+            rows.sort_by_key(|(c, _)| c.as_u128());
+        }
+        let mut sizes: Vec<(Uuid, usize)> = Vec::new();
+        for (c, _) in &rows {
+            match sizes.last_mut() {
+                Some((last, n)) if last == c => *n += 1,
+                _ => sizes.push((*c, 1)),
+            }
+        }
+        let mut rows = rows.into_iter().map(|(_, row)| row);
+        let mut groups = Vec::with_capacity(sizes.len());
+        for (c, n) in sizes {
+            // `take` of an iterator of known length: collected into a vector of that size.
+            let group: Vec<T> = rows.by_ref().take(n).collect();
+            if keep(&c) {
+                groups.push((c, group));
+            }
+        }
+        Self { groups }
+    }
+
+    /// The rows of `contact`, taken out: none are left for it afterwards.
+    pub fn take(&mut self, contact: &Uuid) -> Vec<T> {
+        match self.groups.binary_search_by_key(contact, |(c, _)| *c) {
+            Ok(i) => std::mem::take(&mut self.groups[i].1),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The rows of `contact`.
+    pub fn get(&self, contact: &Uuid) -> &[T] {
+        match self.groups.binary_search_by_key(contact, |(c, _)| *c) {
+            Ok(i) => &self.groups[i].1,
+            Err(_) => &[],
+        }
+    }
+
+    /// Each contact with rows, in id order, and its rows.
+    pub fn iter(&self) -> impl Iterator<Item = (Uuid, &[T])> {
+        self.groups.iter().map(|(c, g)| (*c, g.as_slice()))
+    }
+
+    /// Every row with its contact, contact by contact.
+    pub fn into_rows(self) -> impl Iterator<Item = (Uuid, T)> {
+        self.groups.into_iter().flat_map(|(c, g)| g.into_iter().map(move |row| (c, row)))
+    }
+
+    /// How many rows there are.
+    pub fn rows(&self) -> usize {
+        self.groups.iter().map(|(_, g)| g.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.iter().all(|(_, g)| g.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_in_any_order_are_grouped_by_contact_each_group_in_their_order() {
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let mut grouped = ByContact::new([(b, 1), (a, 2), (b, 3), (c, 4), (a, 5)]);
+        assert_eq!(
+            grouped.iter().map(|(c, g)| (c, g.to_vec())).collect::<Vec<_>>(),
+            [(a, vec![2, 5]), (b, vec![1, 3]), (c, vec![4])]
+        );
+        assert_eq!(grouped.rows(), 5);
+        assert_eq!(grouped.get(&b), [1, 3]);
+        assert_eq!(grouped.take(&a), [2, 5]);
+        assert!(grouped.take(&a).is_empty(), "taken once");
+        assert!(grouped.get(&Uuid::from_u128(9)).is_empty());
+        assert_eq!(grouped.into_rows().collect::<Vec<_>>(), [(b, 1), (b, 3), (c, 4)]);
+    }
+
+    #[test]
+    fn a_run_keeps_only_its_own_contacts() {
+        let ids = [Uuid::from_u128(1), Uuid::from_u128(3)];
+        let rows = vec![(ids[0], 'a'), (ids[0], 'b'), (Uuid::from_u128(2), 'x'), (ids[1], 'c')];
+        let grouped = ByContact::of(rows, Contacts::Run(&ids));
+        assert!(grouped.get(&Uuid::from_u128(2)).is_empty(), "a merged contact within the range");
+        assert_eq!(grouped.get(&ids[0]), ['a', 'b']);
+        assert_eq!(grouped.get(&ids[1]), ['c']);
+        assert_eq!(grouped.rows(), 3);
+    }
+}
