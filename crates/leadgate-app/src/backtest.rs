@@ -2,7 +2,7 @@
 
 use crate::batch::{AccountBook, CONTACTS_PER_CORE, LiveContacts, split_over_cores};
 use crate::error::invalid;
-use crate::qualify::{ActiveRules, FailureCount};
+use crate::qualify::{ActiveRules, FailureCount, Reads};
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::Timestamp;
 use leadgate_core::backtest::{History, Outcome, Sample, Tally};
@@ -161,8 +161,8 @@ impl App {
         // And only the events they read: a definition of last month's visits and fit
         // reads a month of events before the date, not a year.
         let reads = definitions().fold(rules.model.1.events_read(needs), |read, e| read.and(e.events_read()));
-        // And accounts only when an expression reads them.
-        let accounts_read = rules.model.1.reads("account", needs) || definitions().any(|e| e.reads("account", None));
+        // And accounts and custom fields only when an expression reads them.
+        let contact_reads = Reads::of(&rules.model.1, needs, definitions());
         let judge_apart = |histories: Vec<History>| {
             let (rules, draft, compared) = (rules.clone(), draft.clone(), compared.clone());
             crate::off_runtime("the backtest", move || {
@@ -207,8 +207,8 @@ impl App {
         let mut accounts = AccountBook::default();
         let mut judging = None;
         while let Some(ids) = batches.next().await? {
-            let book = accounts_read.then_some(&mut accounts);
-            let next = judge_apart(self.histories(&ids, as_of, reads, book).await?);
+            let book = contact_reads.accounts.then_some(&mut accounts);
+            let next = judge_apart(self.histories(&ids, as_of, reads, contact_reads.custom, book).await?);
             if let Some(judged) = judging.replace(next) {
                 count(judged.await?);
             }
@@ -239,12 +239,14 @@ impl App {
     }
 
     /// Everything recorded of these contacts that a backtest at `as_of` reads: of
-    /// their events, what `reads` names; their accounts, from `accounts`, when given.
+    /// their events, what `reads` names; their custom fields when `custom`; their
+    /// accounts, from `accounts`, when given.
     async fn histories(
         &self,
         ids: &[Uuid],
         as_of: Timestamp,
         reads: EventsRead,
+        custom: bool,
         accounts: Option<&mut AccountBook>,
     ) -> Result<Vec<History>, AppError> {
         let s = &self.store;
@@ -252,7 +254,7 @@ impl App {
         // qualification fields; its stored scores are today's and not read.
         let batch = Contacts::Run(ids);
         let subjects = async {
-            let parts = SubjectParts { account: false, stored: StoredParts::None, created_by: Some(as_of) };
+            let parts = SubjectParts { account: false, custom, stored: StoredParts::None, created_by: Some(as_of) };
             let mut subjects = s.subjects(batch, parts).await?;
             if let Some(accounts) = accounts {
                 accounts.fill(s.as_ref(), &mut subjects).await?;

@@ -5,6 +5,7 @@
 use crate::batch::{AccountBook, LiveContacts};
 use crate::error::invalid;
 use crate::import::Progress;
+use crate::qualify::Reads;
 use crate::rules::RescoreReport;
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::likelihood::features::{self, Exclusions};
@@ -125,7 +126,7 @@ impl App {
         while let Some(ids) = batches.next().await? {
             let batch = leadgate_store::Contacts::Run(&ids);
             let (facts, changes) =
-                tokio::try_join!(self.assessor.facts(batch, now, &rules, Some(&mut accounts)), async {
+                tokio::try_join!(self.assessor.facts(batch, now, &rules, Reads::ALL, Some(&mut accounts)), async {
                     self.store.stage_steps_of(batch).await.map_err(AppError::from)
                 })?;
             for f in &facts {

@@ -13,8 +13,8 @@ use crate::batch::{AccountBook, CONTACTS_PER_CORE, LiveContacts, split_over_core
 use crate::claims::{Claim, Claims};
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
-use leadgate_core::expr::EventsRead;
 use leadgate_core::expr::facts::{ContactFacts, EventFact, ScoreFacts};
+use leadgate_core::expr::{EventsRead, Expression};
 use leadgate_core::lifecycle::{Actor, Stage};
 use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
@@ -60,14 +60,41 @@ impl Likelihood {
     }
 }
 
+/// What reading contacts for an assessment takes beside their own fields, which are
+/// always read: their accounts, their custom fields. Each is read only when something
+/// reads it, so that a batch of contacts is read and decoded with no more than that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reads {
+    pub(crate) accounts: bool,
+    pub(crate) custom: bool,
+}
+
+impl Reads {
+    /// Everything: what the likelihood model's features read (whether a contact has an
+    /// account, its custom fields), when learning them as much as when predicting.
+    pub(crate) const ALL: Reads = Reads { accounts: true, custom: true };
+
+    /// What `model` (computing `needs`) and `expressions` read.
+    pub(crate) fn of<'e>(
+        model: &Model,
+        needs: Needs,
+        expressions: impl Iterator<Item = &'e Expression> + Clone,
+    ) -> Self {
+        let reads = |variable: &str, field: Option<&str>| {
+            model.reads(variable, field, needs) || expressions.clone().any(|e| e.reads(variable, field))
+        };
+        Reads { accounts: reads("account", None), custom: reads("contact", Some("custom")) }
+    }
+}
+
 impl ActiveRules {
-    /// Whether assessing reads contacts' accounts: when a rule or a definition reads
-    /// one, or the likelihood model (which asks whether a contact has one). Otherwise
-    /// they are not read at all.
-    fn read_accounts(&self) -> bool {
-        self.likelihood.is_some()
-            || self.model.1.reads("account", Needs::ALL)
-            || self.definitions.iter().any(|d| d.expression.reads("account", None))
+    /// What assessing reads: what a rule or a definition reads, and everything when a
+    /// likelihood model is in force (see [`Reads::ALL`]).
+    pub(crate) fn reads(&self) -> Reads {
+        match self.likelihood {
+            Some(_) => Reads::ALL,
+            None => Reads::of(&self.model.1, Needs::ALL, self.definitions.iter().map(|d| &d.expression)),
+        }
     }
 
     fn builtin() -> Model {
@@ -221,7 +248,7 @@ impl Assessor {
         for batch in ids.chunks(ASSESS_BATCH) {
             let _claim = self.claims.claim(batch).await;
             let now = self.clock.now();
-            let facts = self.facts(Contacts::Ids(batch), now, &rules, None).await?;
+            let facts = self.facts(Contacts::Ids(batch), now, &rules, rules.reads(), None).await?;
             let evaluated = evaluate_apart(rules.clone(), facts, now).await?;
             report.absorb(self.commit(evaluated).await?);
         }
@@ -245,7 +272,7 @@ impl Assessor {
             while let Some(ids) = batches.next().await? {
                 let claim = self.claims.claim(&ids).await;
                 let now = self.clock.now();
-                let facts = self.facts(Contacts::Run(&ids), now, &rules, Some(&mut accounts)).await?;
+                let facts = self.facts(Contacts::Run(&ids), now, &rules, rules.reads(), Some(&mut accounts)).await?;
                 if evaluating.send((claim, evaluate_apart(rules.clone(), facts, now))).await.is_err() {
                     break; // the writing stopped, and says why
                 }
@@ -294,7 +321,7 @@ impl Assessor {
         let mut ids: Vec<Uuid> = arrived.iter().map(|(id, _)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut facts = self.facts(Contacts::Ids(&ids), now, &rules, None).await?;
+        let mut facts = self.facts(Contacts::Ids(&ids), now, &rules, rules.reads(), None).await?;
         let since = EventsRead::ALL.since(now);
         let mut new_events = ByContact::new(arrived.iter().cloned());
         for f in &mut facts {
@@ -321,7 +348,7 @@ impl Assessor {
     /// Assesses one contact without storing the result (for a contact not yet assessed).
     pub async fn assess_unsaved(&self, id: Uuid, now: Timestamp) -> Result<ContactScores, AppError> {
         let rules = self.rules().await?;
-        let facts = self.facts(Contacts::Ids(&[id]), now, &rules, None).await?;
+        let facts = self.facts(Contacts::Ids(&[id]), now, &rules, rules.reads(), None).await?;
         let (scores, _, _) = evaluate(&rules, &facts, now);
         scores.into_iter().next().ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))
     }
@@ -329,7 +356,8 @@ impl Assessor {
     /// What the expressions of `rules` read of `ids`, as of `now`; merged contacts are
     /// left out. The scores and grades they had are left out unless a rule reads them,
     /// the engagement score they had unless a rule reads that, and their accounts
-    /// unless something reads those ([`ActiveRules::read_accounts`]).
+    /// and their accounts and custom fields unless `reads` names them (what the rules
+    /// read, [`ActiveRules::reads`], or everything, for training).
     /// A walk over every contact gives its `accounts`; without, each contact's account
     /// is read with it.
     pub(crate) async fn facts(
@@ -337,12 +365,14 @@ impl Assessor {
         contacts: Contacts<'_>,
         now: Timestamp,
         rules: &ActiveRules,
+        reads: Reads,
         mut accounts: Option<&mut AccountBook>,
     ) -> Result<Vec<ContactFacts>, AppError> {
         let (store, ids) = (&self.store, contacts.ids());
-        let accounts_read = rules.read_accounts();
+        let accounts_read = reads.accounts;
         let parts = SubjectParts {
             account: accounts.is_none() && accounts_read,
+            custom: reads.custom,
             stored: match rules.model.1.reads_stored() {
                 StoredRead::WithEngagement => StoredParts::WithAssessment,
                 StoredRead::Scores => StoredParts::Scores,

@@ -337,13 +337,14 @@ impl Model {
     }
 
     /// Whether any rule an assessment computing `needs` evaluates reads `variable`
-    /// (`account`, say), so that a caller reads it only when one does.
-    pub fn reads(&self, variable: &str, needs: Needs) -> bool {
+    /// (`account`, say), or its `field` when one is given, so that a caller reads it
+    /// only when one does.
+    pub fn reads(&self, variable: &str, field: Option<&str>, needs: Needs) -> bool {
         let needs = if needs.grades { Needs::ALL } else { needs };
         let fit = self.fit.iter().filter(|_| needs.fit).map(|r| &r.when);
         let engagement = self.engagement.iter().filter(|_| needs.engagement).map(|r| &r.when);
         let graded = self.funnel.iter().map(|g| &g.when).chain(self.pain.iter().map(|g| &g.when));
-        fit.chain(engagement).chain(graded.filter(|_| needs.grades)).any(|e| e.reads(variable, None))
+        fit.chain(engagement).chain(graded.filter(|_| needs.grades)).any(|e| e.reads(variable, field))
     }
 
     /// Scores and grades a contact, as of `facts.now`.

@@ -92,6 +92,9 @@ pub struct SubjectParts {
     /// over every contact reads each account once ([`Store::accounts_by_ids`]) rather
     /// than searching the accounts anew for every contact of it.
     pub account: bool,
+    /// Its custom fields. Without them, `custom` is empty: reading and decoding them
+    /// is left out when nothing reads them.
+    pub custom: bool,
     pub stored: StoredParts,
     /// Only the contacts created at or before this moment: a backtest's date, before
     /// which the others did not exist. Left out in the query, so that their rows are

@@ -108,7 +108,8 @@ pub(crate) struct ContactRow {
     owner: Option<String>,
     do_not_email: bool,
     do_not_call: bool,
-    custom: Json<Value>,
+    /// `NULL` when a read leaves them out.
+    custom: Option<Json<Value>>,
     created_at: i64,
     updated_at: i64,
     merged_into: Option<Uuid>,
@@ -134,7 +135,7 @@ impl TryFrom<ContactRow> for Contact {
             owner: r.owner,
             do_not_email: r.do_not_email,
             do_not_call: r.do_not_call,
-            custom: object(r.custom.0),
+            custom: r.custom.map_or_else(Map::new, |c| object(c.0)),
             created_at: Timestamp(r.created_at),
             updated_at: Timestamp(r.updated_at),
             merged_into: r.merged_into,
@@ -503,11 +504,13 @@ pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
         }
     };
     static CONTACT: std::sync::LazyLock<String> = std::sync::LazyLock::new(contact_columns_of_c);
+    static WITHOUT_CUSTOM: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| contact_columns_of_c().replace("c.custom", "NULL AS custom"));
+    let contact = if parts.custom { &*CONTACT } else { &*WITHOUT_CUSTOM };
     // The one numbered parameter of its own, when there is one (`statements`' lead).
     let created = if parts.created_by.is_some() { "c.created_at <= $1 AND " } else { "" };
     format!(
-        "SELECT {}, c.qualification AS qualification, {account}, {stored} FROM contacts c{account_join}{stored_join} WHERE {created}",
-        *CONTACT
+        "SELECT {contact}, c.qualification AS qualification, {account}, {stored} FROM contacts c{account_join}{stored_join} WHERE {created}"
     )
 }
 

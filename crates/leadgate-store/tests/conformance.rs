@@ -10,7 +10,8 @@ use leadgate_core::{Cause, CauseKind, Direction, Email, Ident, NewEvent, Role, S
 use leadgate_store::{Bulk, Found, Store, StoreError, StoredParts, SubjectParts};
 
 /// A contact with its account and stored scores.
-const JOINED: SubjectParts = SubjectParts { account: true, stored: StoredParts::Scores, created_by: None };
+const JOINED: SubjectParts =
+    SubjectParts { account: true, custom: true, stored: StoredParts::Scores, created_by: None };
 use serde_json::{Map, json};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -560,6 +561,7 @@ async fn a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for(store: Arc<
     };
     let mut ann = contact("ann@acme.example", T0);
     ann.account_id = Some(account.id);
+    ann.custom = json!({"employees": 500}).as_object().unwrap().clone();
     // Created a day later.
     let bob = contact("bob@acme.example", T0.plus_micros(86_400_000_000));
     let mut tx = store.begin().await.unwrap();
@@ -567,16 +569,21 @@ async fn a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for(store: Arc<
     tx.insert_contact(&ann).await.unwrap();
     tx.insert_contact(&bob).await.unwrap();
     tx.commit().await.unwrap();
-    let apart = SubjectParts { account: false, stored: StoredParts::None, created_by: None };
+    let apart = SubjectParts { account: false, custom: true, stored: StoredParts::None, created_by: None };
     let ids = [ann.id];
     for contacts in [Contacts::Run(&ids), Contacts::Ids(&ids)] {
         let joined = store.subjects(contacts, JOINED).await.unwrap();
         assert_eq!(joined.len(), 1);
         assert_eq!(joined[0].account.as_ref(), Some(&account));
+        assert_eq!(joined[0].contact, ann);
         let apart = store.subjects(contacts, apart).await.unwrap();
         assert_eq!(apart[0].account, None);
         assert_eq!(apart[0].contact, joined[0].contact, "the contact itself is read alike");
         assert_eq!(apart[0].contact.account_id, Some(account.id), "the account is left to be found");
+        // Without its custom fields: the rest of it as it is.
+        let plain = store.subjects(contacts, SubjectParts { custom: false, ..JOINED }).await.unwrap();
+        assert!(plain[0].contact.custom.is_empty());
+        assert_eq!(Contact { custom: ann.custom.clone(), ..plain[0].contact.clone() }, ann);
     }
     // As they were at a moment: only those created by then (a backtest's date).
     let both = [ann.id, bob.id];
