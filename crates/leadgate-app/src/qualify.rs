@@ -355,9 +355,9 @@ impl Assessor {
 
     /// What the expressions of `rules` read of `ids`, as of `now`; merged contacts are
     /// left out. The scores and grades they had are left out unless a rule reads them,
-    /// the engagement score they had unless a rule reads that, and their accounts
-    /// and their accounts and custom fields unless `reads` names them (what the rules
-    /// read, [`ActiveRules::reads`], or everything, for training).
+    /// the engagement score they had unless a rule reads that, and their accounts and
+    /// custom fields unless `reads` names them (what the rules read,
+    /// [`ActiveRules::reads`], or everything, for training).
     /// A walk over every contact gives its `accounts`; without, each contact's account
     /// is read with it.
     pub(crate) async fn facts(
@@ -402,8 +402,7 @@ impl Assessor {
             Ok::<_, AppError>(subjects)
         };
         let responses = async { Ok::<_, AppError>(store.responses_of(contacts, None).await?) };
-        let (subjects, responses, (mut events_of, last)) = tokio::try_join!(subjects, responses, events)?;
-        let mut responses_of = responses;
+        let (subjects, mut responses_of, (mut events_of, last)) = tokio::try_join!(subjects, responses, events)?;
         Ok(subjects
             .into_iter()
             .filter(|s| s.contact.merged_into.is_none())

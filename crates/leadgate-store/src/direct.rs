@@ -154,18 +154,27 @@ impl Column for Shared {
     }
 }
 
-impl<DB: sqlx::Database> sqlx::Type<DB> for Shared
-where
-    str: sqlx::Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <str as sqlx::Type<DB>>::type_info()
-    }
+/// A column type read from text: of sqlx's type what `str` is (for the reads that go
+/// through sqlx, on PostgreSQL).
+macro_rules! typed_as_text {
+    ($t:ty) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $t
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
 
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <str as sqlx::Type<DB>>::compatible(ty)
-    }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+    };
 }
+pub(crate) use typed_as_text;
+
+typed_as_text!(Shared);
 
 impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for Shared
 where

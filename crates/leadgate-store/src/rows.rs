@@ -39,18 +39,7 @@ impl crate::direct::Column for StageText {
     }
 }
 
-impl<DB: sqlx::Database> sqlx::Type<DB> for StageText
-where
-    str: sqlx::Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <str as sqlx::Type<DB>>::type_info()
-    }
-
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <str as sqlx::Type<DB>>::compatible(ty)
-    }
-}
+crate::direct::typed_as_text!(StageText);
 
 impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for StageText
 where
