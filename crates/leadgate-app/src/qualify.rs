@@ -386,13 +386,12 @@ impl Assessor {
         // others' need a query of their own.
         let events = async {
             let events = store.events_of(contacts, since, None, props).await?;
-            let mut last: HashMap<Uuid, Timestamp> =
-                events.iter().filter_map(|(id, e)| Some((id, e.iter().map(|e| e.at).max()?))).collect();
             let quiet: Vec<Uuid> = ids.iter().filter(|id| events.get(id).is_empty()).copied().collect();
-            if !quiet.is_empty() {
-                last.extend(store.last_events(Contacts::Ids(&quiet), None).await?);
-            }
-            Ok::<_, AppError>((events, last))
+            let quiet_last: HashMap<Uuid, Timestamp> = match quiet.is_empty() {
+                true => HashMap::new(),
+                false => store.last_events(Contacts::Ids(&quiet), None).await?.into_iter().collect(),
+            };
+            Ok::<_, AppError>((events, quiet_last))
         };
         let subjects = async {
             let mut subjects = store.subjects(contacts, parts).await?;
@@ -402,15 +401,16 @@ impl Assessor {
             Ok::<_, AppError>(subjects)
         };
         let responses = async { Ok::<_, AppError>(store.responses_of(contacts, None).await?) };
-        let (subjects, mut responses_of, (mut events_of, last)) = tokio::try_join!(subjects, responses, events)?;
+        let (subjects, mut responses_of, (mut events_of, quiet_last)) = tokio::try_join!(subjects, responses, events)?;
         Ok(subjects
             .into_iter()
             .filter(|s| s.contact.merged_into.is_none())
             .map(|Subject { contact, account, qualification, stored }| {
                 let id = contact.id;
                 let responses = responses_of.take(&id);
-                let last_response = responses.iter().map(|r| r.at).max();
-                let last_activity = [last.get(&id).copied(), last_response].into_iter().flatten().max();
+                let events = events_of.take(&id);
+                let last_event = events.iter().map(|e| e.at).max().or_else(|| quiet_last.get(&id).copied());
+                let last_activity = last_event.into_iter().chain(responses.iter().map(|r| r.at)).max();
                 let (scores, grades) = match stored {
                     Some(s) => (
                         ScoreFacts {
@@ -422,17 +422,7 @@ impl Assessor {
                     ),
                     None => (ScoreFacts::default(), None),
                 };
-                ContactFacts {
-                    account,
-                    responses,
-                    events: events_of.take(&id),
-                    last_activity,
-                    qualification,
-                    scores,
-                    grades,
-                    contact,
-                    now,
-                }
+                ContactFacts { account, responses, events, last_activity, qualification, scores, grades, contact, now }
             })
             .collect())
     }

@@ -60,7 +60,7 @@ impl Columns {
     }
 }
 
-pub(crate) fn wrong_type(what: &str) -> rusqlite::Error {
+fn wrong_type(what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Null, format!("not {what}").into())
 }
 

@@ -28,14 +28,9 @@ pub(crate) struct StageText(pub(crate) Stage);
 
 impl crate::direct::Column for StageText {
     fn column<I: rusqlite::RowIndex>(row: &rusqlite::Row<'_>, at: I) -> rusqlite::Result<Self> {
-        match row.get_ref(at)? {
-            rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .map(StageText)
-                .ok_or_else(|| crate::direct::wrong_type("a stage")),
-            _ => Err(crate::direct::wrong_type("a stage")),
-        }
+        let name: &str = row.get_ref(at)?.as_str()?;
+        let text = rusqlite::types::Type::Text;
+        stage(name).map(StageText).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, text, Box::new(e)))
     }
 }
 

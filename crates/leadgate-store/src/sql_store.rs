@@ -32,19 +32,6 @@ pub(crate) fn statement_sizes(mut n: usize) -> impl Iterator<Item = usize> {
     })
 }
 
-/// Rows of a batch by contact, each contact's oldest first: by time, then in the order
-/// they were written (the middle of each row: its row number, or its time-ordered id).
-/// Read by contact, rows arrive sorted but for ties in time, which this sort finds in
-/// one pass.
-pub(crate) fn by_contact_oldest_first<T, W: Ord>(
-    mut rows: Vec<(uuid::Uuid, W, T)>,
-    contacts: crate::Contacts<'_>,
-    at: impl Fn(&T) -> leadgate_core::Timestamp,
-) -> crate::ByContact<T> {
-    rows.sort_by(|(c, w, row), (d, v, other)| (c.as_u128(), at(row), w).cmp(&(d.as_u128(), at(other), v)));
-    crate::ByContact::of(rows.into_iter().map(|(c, _, row)| (c, row)).collect(), contacts)
-}
-
 /// The statements that read `select` (ending in `WHERE ` or `AND `, with `lead`
 /// numbered parameters of its own) for `contacts` by `column`, then `tail`: each
 /// statement's SQL, numbered parameters after the lead, and the ids it binds. A list
@@ -762,7 +749,7 @@ macro_rules! impl_sql_store {
                     .into_iter()
                     .map(|r| Response::try_from(r).map(|r| (r.contact_id, r.id, r)))
                     .collect::<Result<_>>()?;
-                Ok(crate::sql_store::by_contact_oldest_first(rows, contacts, |r| r.at))
+                Ok(crate::ByContact::oldest_first(rows, contacts, |r| r.at))
             }
 
             async fn events_of(
@@ -822,7 +809,7 @@ macro_rules! impl_sql_store {
                     .into_iter()
                     .map(|(id, c, to, at, value)| (c, id, StageStep { to: to.0, at: Timestamp(at), value }))
                     .collect();
-                Ok(crate::sql_store::by_contact_oldest_first(rows, contacts, |s| s.at))
+                Ok(crate::ByContact::oldest_first(rows, contacts, |s| s.at))
             }
 
             async fn contact_changes_of(&self, contacts: crate::Contacts<'_>) -> Result<crate::ByContact<ContactChange>> {
@@ -842,7 +829,7 @@ macro_rules! impl_sql_store {
                         (change.contact_id, r.id, change)
                     })
                     .collect();
-                Ok(crate::sql_store::by_contact_oldest_first(rows, contacts, |c| c.at))
+                Ok(crate::ByContact::oldest_first(rows, contacts, |c| c.at))
             }
 
             async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<leadgate_core::scoring::ContactScores>> {
