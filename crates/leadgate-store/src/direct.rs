@@ -31,31 +31,51 @@ pub(crate) trait Column: Sized {
     fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self>;
 }
 
-/// A statement's column names, and where the next field read is expected: row structs
-/// read their fields in the order the statements select them, so finding a column by
-/// name is one comparison, not a search of every column for every value of every row.
+/// A statement's column names, and the columns its rows' fields were found in. A row
+/// struct reads its fields in the same order for every row, so that only the first row
+/// searches the names: each row after it reads the `n`th field from the column the
+/// first found for it, once the field's name is seen to be the same text (by address:
+/// one field of one row struct always names itself with the same literal).
 pub(crate) struct Columns {
     names: Vec<String>,
-    next: std::cell::Cell<usize>,
+    found: std::cell::RefCell<Vec<(&'static str, usize)>>,
+    read: std::cell::Cell<usize>,
 }
 
 impl Columns {
     fn of(statement: &rusqlite::Statement<'_>) -> Self {
-        Self { names: statement.column_names().into_iter().map(str::to_owned).collect(), next: Default::default() }
+        let names = statement.column_names().into_iter().map(str::to_owned).collect();
+        Self { names, found: Default::default(), read: Default::default() }
     }
 
-    /// The index of column `name`.
-    pub(crate) fn index(&self, name: &str) -> rusqlite::Result<usize> {
-        let guess = self.next.get();
-        let at = if self.names.get(guess).is_some_and(|n| n == name) {
-            guess
-        } else {
-            self.names
-                .iter()
-                .position(|n| n == name)
-                .ok_or_else(|| rusqlite::Error::InvalidColumnName(name.to_owned()))?
-        };
-        self.next.set(at + 1);
+    /// Starts reading a row's fields.
+    fn start_row(&self) {
+        self.read.set(0);
+    }
+
+    /// The index of column `name`, the next field a row struct reads.
+    #[inline]
+    pub(crate) fn index(&self, name: &'static str) -> rusqlite::Result<usize> {
+        let n = self.read.get();
+        self.read.set(n + 1);
+        let seen = self.found.borrow().get(n).copied();
+        match seen {
+            Some((seen, at)) if std::ptr::eq(seen, name) => Ok(at),
+            _ => self.find(n, name),
+        }
+    }
+
+    /// Searches the names for the `n`th field, `name`, and keeps where it is.
+    #[cold]
+    fn find(&self, n: usize, name: &'static str) -> rusqlite::Result<usize> {
+        let at = self
+            .names
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| rusqlite::Error::InvalidColumnName(name.to_owned()))?;
+        let mut found = self.found.borrow_mut();
+        found.truncate(n);
+        found.push((name, at));
         Ok(at)
     }
 }
@@ -347,7 +367,7 @@ fn read_all<R: FromSqlite>(
         let params = lead.iter().map(|i| Param::Int(*i)).chain(ids.iter().map(|k| Param::Id(*k)));
         let mut found = statement.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = found.next()? {
-            columns.next.set(0);
+            columns.start_row();
             rows.push(R::from_sqlite(row, &columns)?);
         }
     }
@@ -369,8 +389,42 @@ pub(crate) fn from_rusqlite(e: rusqlite::Error) -> StoreError {
 
 #[cfg(test)]
 mod tests {
-    use super::{Column, MOST_SHARED, Shared};
+    use super::{Column, MOST_SHARED, Shared, read_all};
     use std::sync::Arc;
+
+    #[derive(Debug, PartialEq)]
+    struct Inner {
+        b: i64,
+        c: Option<String>,
+    }
+    from_sqlite!(Inner { b, c });
+
+    #[derive(Debug, PartialEq)]
+    struct Outer {
+        a: String,
+        inner: Inner,
+        d: i64,
+    }
+    from_sqlite!(Outer { a, inner: flatten, d });
+
+    #[test]
+    fn every_row_s_fields_come_from_their_own_columns_in_whatever_order_a_statement_selects_them() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        // The columns in another order than the fields, and two statements of one
+        // read each in its own order.
+        let statements = [
+            "SELECT 1 AS d, column1 AS c, 'x' || column2 AS a, column2 AS b FROM (VALUES ('one', 1), (NULL, 2))",
+            "SELECT 'y' AS a, 7 AS b, 'seven' AS c, 8 AS d",
+        ]
+        .map(|sql| (sql.to_owned(), Vec::new()));
+        let rows: Vec<Outer> = read_all(&c, &statements, &[], 0).unwrap();
+        let outer = |a: &str, b, c: Option<&str>, d| Outer { a: a.into(), inner: Inner { b, c: c.map(Into::into) }, d };
+        assert_eq!(rows, [outer("x1", 1, Some("one"), 1), outer("x2", 2, None, 1), outer("y", 7, Some("seven"), 8)]);
+        // A statement without a field's column is refused, naming it.
+        let missing = [("SELECT 'z' AS a, 1 AS b, NULL AS c".to_owned(), Vec::new())];
+        let e = read_all::<Outer>(&c, &missing, &[], 0).unwrap_err();
+        assert!(matches!(&e, rusqlite::Error::InvalidColumnName(name) if name == "d"), "{e}");
+    }
 
     /// The texts of `sql`'s one column, read as shared texts.
     fn shared(c: &rusqlite::Connection, sql: &str) -> Vec<Option<Arc<str>>> {
