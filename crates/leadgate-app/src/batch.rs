@@ -12,19 +12,36 @@ use uuid::Uuid;
 /// Every live (not merged) contact's id, [`ASSESS_BATCH`] at a time, in id order.
 pub(crate) struct LiveContacts<'a> {
     store: &'a dyn Store,
-    after: Option<Uuid>,
+    /// Where the walk is: at the start, after a contact, or past the last.
+    at: Walk,
+}
+
+#[derive(Clone, Copy)]
+enum Walk {
+    Start,
+    After(Uuid),
+    Done,
 }
 
 impl<'a> LiveContacts<'a> {
     pub(crate) fn new(store: &'a dyn Store) -> Self {
-        Self { store, after: None }
+        Self { store, at: Walk::Start }
     }
 
-    /// The next batch; `None` once every contact has been given.
+    /// The next batch; `None` once every contact has been given, and from then on (the
+    /// walk does not start over).
     pub(crate) async fn next(&mut self) -> Result<Option<Vec<Uuid>>, AppError> {
-        let ids = self.store.live_contact_ids(self.after, ASSESS_BATCH as i64).await?;
-        self.after = ids.last().copied();
-        Ok(self.after.is_some().then_some(ids))
+        let after = match self.at {
+            Walk::Start => None,
+            Walk::After(id) => Some(id),
+            Walk::Done => return Ok(None),
+        };
+        let ids = self.store.live_contact_ids(after, ASSESS_BATCH as i64).await?;
+        match ids.last() {
+            Some(last) => self.at = Walk::After(*last),
+            None => self.at = Walk::Done,
+        }
+        Ok((!ids.is_empty()).then_some(ids))
     }
 }
 
@@ -92,7 +109,27 @@ pub(crate) fn split_over_cores<T: Send, R: Send>(
 
 #[cfg(test)]
 mod tests {
-    use super::split_over_cores;
+    use super::{LiveContacts, split_over_cores};
+    use crate::qualify::ASSESS_BATCH;
+
+    #[tokio::test]
+    async fn a_walk_gives_every_live_contact_once_and_then_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = leadgate_store::testing::sqlite_store(dir.path()).await;
+        let contacts = ASSESS_BATCH + 5;
+        let now = crate::Clock::now(&crate::SystemClock);
+        crate::demo::load(store.clone(), contacts, 7, 0, now, |_| {}).await.unwrap();
+        let mut walk = LiveContacts::new(store.as_ref());
+        let mut seen = Vec::new();
+        while let Some(batch) = walk.next().await.unwrap() {
+            assert!(batch.len() <= ASSESS_BATCH);
+            seen.extend(batch);
+        }
+        assert_eq!(seen.len(), contacts);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "in id order, each once");
+        // Asked again past the end, the walk does not start over.
+        assert_eq!(walk.next().await.unwrap(), None);
+    }
 
     #[test]
     fn work_split_over_the_cores_comes_back_whole_and_in_order() {
