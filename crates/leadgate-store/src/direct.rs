@@ -43,8 +43,14 @@ pub(crate) struct Columns {
 }
 
 impl Columns {
+    /// A statement's columns; each name once (a field is read from the first column of
+    /// its name, where sqlx would take the last).
     fn of(statement: &rusqlite::Statement<'_>) -> Self {
-        let names = statement.column_names().into_iter().map(str::to_owned).collect();
+        let names: Vec<String> = statement.column_names().into_iter().map(str::to_owned).collect();
+        debug_assert!(
+            names.iter().enumerate().all(|(i, n)| !names[..i].contains(n)),
+            "a statement read into a row struct names a column twice: {names:?}"
+        );
         Self { names, found: Default::default(), read: Default::default() }
     }
 
@@ -389,7 +395,7 @@ pub(crate) fn from_rusqlite(e: rusqlite::Error) -> StoreError {
 
 #[cfg(test)]
 mod tests {
-    use super::{Column, MOST_SHARED, Shared, read_all};
+    use super::{Column, FromSqlite, MOST_SHARED, Shared, read_all};
     use std::sync::Arc;
 
     #[derive(Debug, PartialEq)]
@@ -420,6 +426,25 @@ mod tests {
         let rows: Vec<Outer> = read_all(&c, &statements, &[], 0).unwrap();
         let outer = |a: &str, b, c: Option<&str>, d| Outer { a: a.into(), inner: Inner { b, c: c.map(Into::into) }, d };
         assert_eq!(rows, [outer("x1", 1, Some("one"), 1), outer("x2", 2, None, 1), outer("y", 7, Some("seven"), 8)]);
+        // Two row structs reading one row's fields in other orders, through the same
+        // columns: each field from its own column, not from where the other struct's
+        // field of that rank was found.
+        #[derive(Debug, PartialEq)]
+        struct Reversed {
+            d: i64,
+            b: i64,
+        }
+        from_sqlite!(Reversed { d, b });
+        let mut statement = c.prepare("SELECT 'a' AS a, 2 AS b, 'c' AS c, 4 AS d").unwrap();
+        let columns = super::Columns::of(&statement);
+        let mut found = statement.query([]).unwrap();
+        let row = found.next().unwrap().unwrap();
+        for _ in 0..2 {
+            columns.start_row();
+            assert_eq!(Outer::from_sqlite(row, &columns).unwrap(), outer("a", 2, Some("c"), 4));
+            columns.start_row();
+            assert_eq!(Reversed::from_sqlite(row, &columns).unwrap(), Reversed { d: 4, b: 2 });
+        }
         // A statement without a field's column is refused, naming it.
         let missing = [("SELECT 'z' AS a, 1 AS b, NULL AS c".to_owned(), Vec::new())];
         let e = read_all::<Outer>(&c, &missing, &[], 0).unwrap_err();
