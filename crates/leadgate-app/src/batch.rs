@@ -37,11 +37,12 @@ impl<'a> LiveContacts<'a> {
             Walk::Done => return Ok(None),
         };
         let ids = self.store.live_contact_ids(after, ASSESS_BATCH as i64).await?;
-        match ids.last() {
-            Some(last) => self.at = Walk::After(*last),
-            None => self.at = Walk::Done,
-        }
-        Ok((!ids.is_empty()).then_some(ids))
+        let Some(&last) = ids.last() else {
+            self.at = Walk::Done;
+            return Ok(None);
+        };
+        self.at = Walk::After(last);
+        Ok(Some(ids))
     }
 }
 
