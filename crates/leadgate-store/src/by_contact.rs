@@ -32,6 +32,14 @@ impl<T> ByContact<T> {
         Self::of_rows(rows, |c| contacts.holds(c))
     }
 
+    /// Groups made already, sorted by contact, one a contact; those of contacts not
+    /// in `contacts` and those without rows left out.
+    pub(crate) fn of_groups(mut groups: Vec<(Uuid, Vec<T>)>, contacts: Contacts<'_>) -> Self {
+        debug_assert!(groups.is_sorted_by_key(|(c, _)| *c), "groups sorted by contact");
+        groups.retain(|(c, rows)| !rows.is_empty() && contacts.holds(c));
+        Self { groups }
+    }
+
     /// The rows that belong to `contacts`, grouped, each contact's oldest first: by
     /// time, then in the order they were written (the middle of each row: its row
     /// number, or its time-ordered id). Read by contact, rows arrive sorted but for

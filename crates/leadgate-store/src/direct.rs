@@ -153,24 +153,38 @@ thread_local! {
     static SHARED: std::cell::RefCell<HashMap<Box<[u8]>, Arc<str>, foldhash::fast::FixedState>> = std::cell::RefCell::default();
 }
 
+/// The text of `bytes`, shared with every other read of the same bytes on this thread
+/// (see [`Shared`]); `None` when they are not UTF-8.
+pub(crate) fn shared(bytes: &[u8]) -> Option<Arc<str>> {
+    SHARED.with_borrow_mut(|shared| {
+        if let Some(text) = shared.get(bytes) {
+            return Some(text.clone());
+        }
+        let text: Arc<str> = std::str::from_utf8(bytes).ok()?.into();
+        if shared.len() >= MOST_SHARED {
+            shared.clear();
+        }
+        shared.insert(bytes.into(), text.clone());
+        Some(text)
+    })
+}
+
 impl Column for Option<Shared> {
     fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
-        let bytes = match row.get_ref(at)? {
-            ValueRef::Null => return Ok(None),
-            ValueRef::Text(t) => t,
-            _ => return Err(wrong_type("text")),
-        };
-        SHARED.with_borrow_mut(|shared| {
-            if let Some(text) = shared.get(bytes) {
-                return Ok(Some(Shared(text.clone())));
-            }
-            let text: Arc<str> = std::str::from_utf8(bytes).map_err(|_| wrong_type("UTF-8 text"))?.into();
-            if shared.len() >= MOST_SHARED {
-                shared.clear();
-            }
-            shared.insert(bytes.into(), text.clone());
-            Ok(Some(Shared(text)))
-        })
+        match row.get_ref(at)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(t) => shared(t).map(|t| Some(Shared(t))).ok_or_else(|| wrong_type("UTF-8 text")),
+            _ => Err(wrong_type("text")),
+        }
+    }
+}
+
+impl Column for Vec<u8> {
+    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
+        match row.get_ref(at)? {
+            ValueRef::Blob(b) => Ok(b.to_vec()),
+            _ => Err(wrong_type("bytes")),
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 mod by_contact;
 mod direct;
 mod error;
+mod packs;
 mod postgres;
 mod rows;
 mod sql_store;
@@ -252,8 +253,9 @@ pub trait Store: Send + Sync + 'static {
     async fn responses_of(&self, contacts: Contacts<'_>, until: Option<Timestamp>) -> Result<ByContact<Response>>;
     /// The events of these contacts, by contact, at or after `since`, and at or before `until` when
     /// given; with their properties when `props`, else with `null` for them: all else
-    /// an event holds that expressions read is kept in the index of events by
-    /// contact, and read from it alone.
+    /// an event holds that expressions read is kept packed by contact, and read from
+    /// there alone (each contact's oldest first), without stepping over the events
+    /// outside the window one by one.
     async fn events_of(
         &self,
         contacts: Contacts<'_>,

@@ -80,6 +80,12 @@ impl imp::PgTx {
     }
 }
 
+/// A contact's events (the rows grouped) packed as `crate::packs` reads them; the
+/// migration that created `event_packs` filled it with the same expression.
+pub(crate) const PACK_EVENTS: &str = "string_agg(int8send(at) || int4send(octet_length(kind)) || convert_to(kind, 'UTF8') \
+     || CASE WHEN url IS NULL THEN decode('ffffffff', 'hex') \
+     ELSE int4send(octet_length(url)) || convert_to(url, 'UTF8') END, ''::bytea ORDER BY at, id)";
+
 mod imp {
     // Several servers write at once: a contact read in order to be rewritten is locked,
     // so that concurrent changes (an inquiry and a manual stage change) queue instead
@@ -91,6 +97,8 @@ mod imp {
         "postgres",
         begin = "BEGIN",
         lock = " FOR UPDATE",
-        waiting = ""
+        waiting = "",
+        pack = super::PACK_EVENTS,
+        bytes = "BYTEA"
     );
 }

@@ -76,7 +76,9 @@ pub(crate) const UPSERT_SCORES: (&str, &str) = (
 
 /// `$begin` starts a write transaction; `$lock` is appended to reads of rows that the
 /// transaction will rewrite; `$waiting` is appended to searches of events waiting for
-/// a contact, to match how the backend indexes them.
+/// a contact, to match how the backend indexes them; `$pack` aggregates a contact's
+/// events into its pack (`crate::packs`); `$bytes` names the type of bytes (SQLite's
+/// `||` makes text of bytes, which a pack must not become).
 macro_rules! impl_sql_store {
     (
         $store:ty,
@@ -85,7 +87,9 @@ macro_rules! impl_sql_store {
         $backend:literal,
         begin = $begin:literal,
         lock = $lock:literal,
-        waiting = $waiting:expr
+        waiting = $waiting:expr,
+        pack = $pack:expr,
+        bytes = $bytes:literal
     ) => {
         use crate::rows::*;
         use crate::{Bulk, Result, Store, StoreError, Tx};
@@ -348,7 +352,96 @@ macro_rules! impl_sql_store {
                 });
                 qb.build().persistent(true).execute(&mut *conn).await?;
             }
+            append_packs(&mut *conn, &rows).await?;
             Ok(rows.into_iter().map(|(_, id)| id).collect())
+        }
+
+        /// Appends new events to their contacts' packs (`crate::packs`): each contact's
+        /// to its last row while that is short, the rest in rows after it.
+        async fn append_packs(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            events: &[(&NewEvent, Option<Uuid>)],
+        ) -> Result<()> {
+            let mut by_contact: Vec<(Uuid, &NewEvent)> = events.iter().filter_map(|(e, c)| c.map(|c| (c, *e))).collect();
+            if by_contact.is_empty() {
+                return Ok(());
+            }
+            // Stable: each contact's events in the order they came.
+            by_contact.sort_by_key(|(c, _)| *c);
+            let mut records: Vec<(Uuid, Vec<Vec<u8>>)> = Vec::new();
+            for (c, e) in by_contact {
+                let mut record = Vec::new();
+                crate::packs::encode(&mut record, e.kind.as_str(), e.at, e.url.as_deref());
+                match records.last_mut() {
+                    Some((last, of)) if *last == c => of.push(record),
+                    _ => records.push((c, vec![record])),
+                }
+            }
+            let ids: Vec<Uuid> = records.iter().map(|(c, _)| *c).collect();
+            let rows: Vec<(Uuid, i32, i32)> = fetch_in_grouped(
+                &mut *conn,
+                "SELECT contact_id, seq, CAST(length(events) AS INTEGER) FROM event_packs WHERE contact_id IN (",
+                ") ORDER BY contact_id, seq",
+                &ids,
+            )
+            .await?;
+            let last: std::collections::HashMap<Uuid, (i32, usize)> =
+                rows.into_iter().map(|(c, seq, len)| (c, (seq, len.max(0) as usize))).collect();
+            let mut new_rows: Vec<(Uuid, i32, Vec<u8>)> = Vec::new();
+            for (c, of) in records {
+                let (seq, len) = last.get(&c).copied().unwrap_or((-1, crate::packs::ROW_BYTES));
+                let (into_last, after) = crate::packs::cut(&of, crate::packs::ROW_BYTES.saturating_sub(len));
+                if !into_last.is_empty() {
+                    let done = sqlx::query(concat!("UPDATE event_packs SET events = CAST(events || $3 AS ", $bytes, ") WHERE contact_id = $1 AND seq = $2"))
+                        .bind(c)
+                        .bind(seq)
+                        .bind(into_last.as_slice())
+                        .persistent(true)
+                        .execute(&mut *conn)
+                        .await?;
+                    // Gone since it was read: another server's transaction packed this
+                    // contact anew (PostgreSQL; a merge that committed meanwhile, whose
+                    // read of the events table could not see these). The records go
+                    // into a row of their own, or into the one it made at that `seq`.
+                    if done.rows_affected() == 0 {
+                        new_rows.push((c, seq, into_last));
+                    }
+                }
+                new_rows.extend(after.into_iter().zip(seq + 1..).map(|(row, seq)| (c, seq, row)));
+            }
+            for chunk in crate::sql_store::statement_chunks(&new_rows) {
+                let mut qb = QueryBuilder::<$db>::new("INSERT INTO event_packs (contact_id, seq, events) ");
+                qb.push_values(chunk, |mut b, (c, seq, row)| {
+                    b.push_bind(*c).push_bind(*seq).push_bind(row.as_slice());
+                });
+                // Another server's transaction may have started the same row meanwhile
+                // (PostgreSQL): then both go into it.
+                qb.push(concat!(" ON CONFLICT (contact_id, seq) DO UPDATE SET events = CAST(event_packs.events || excluded.events AS ", $bytes, ")"));
+                qb.build().persistent(true).execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        /// Packs `contacts`' events anew from the events table, after events moved
+        /// between contacts (a merge, its undoing, waiting events attached).
+        async fn repack(conn: &mut <$db as sqlx::Database>::Connection, contacts: &[Uuid]) -> Result<()> {
+            let insert = format!(
+                "INSERT INTO event_packs (contact_id, seq, events) SELECT contact_id, 0, {} FROM events \
+                 WHERE contact_id IN (",
+                $pack
+            );
+            for chunk in crate::sql_store::statement_chunks(contacts) {
+                for (head, tail) in [("DELETE FROM event_packs WHERE contact_id IN (", ")"), (insert.as_str(), ") GROUP BY contact_id")] {
+                    let mut qb = QueryBuilder::<$db>::new(head);
+                    let mut list = qb.separated(", ");
+                    for c in chunk {
+                        list.push_bind(*c);
+                    }
+                    qb.push(tail);
+                    qb.build().persistent(true).execute(&mut *conn).await?;
+                }
+            }
+            Ok(())
         }
 
         /// Like [`fetch_in`], with `tail` after the key list (`) GROUP BY …`).
@@ -377,6 +470,23 @@ macro_rules! impl_sql_store {
 
         fn contacts_of(rows: Vec<ContactRow>) -> Result<Vec<Contact>> {
             rows.into_iter().map(Contact::try_from).collect()
+        }
+
+        impl $store {
+            /// Each of `contacts`' events from `since` to `until` (inclusive), read from
+            /// their packs, oldest first, and when its latest event up to `until`
+            /// happened; contacts without events are left out.
+            async fn packed_events(
+                &self,
+                contacts: crate::Contacts<'_>,
+                since: Timestamp,
+                until: Option<Timestamp>,
+            ) -> Result<Vec<crate::packs::Unpacked>> {
+                let rows: Vec<(Uuid, Vec<u8>)> = self
+                    .rows_in("SELECT contact_id, events FROM event_packs WHERE ", "contact_id", &[], contacts, " ORDER BY contact_id, seq")
+                    .await?;
+                crate::packs::unpack_by_contact(&rows, since, until)
+            }
         }
 
         #[async_trait]
@@ -759,22 +869,21 @@ macro_rules! impl_sql_store {
                 until: Option<Timestamp>,
                 props: bool,
             ) -> Result<crate::ByContact<EventFact>> {
-                let columns = match props {
-                    true => "contact_id, kind, at, url, props",
-                    false => "contact_id, kind, at, url, NULL AS props",
-                };
+                if !props {
+                    let packed = self.packed_events(contacts, since, until).await?;
+                    return Ok(crate::ByContact::of_groups(packed.into_iter().map(|u| (u.contact, u.events)).collect(), contacts));
+                }
                 let (sql, bounds) = match until {
-                    Some(until) => (format!("SELECT {columns} FROM events WHERE at >= $1 AND at <= $2 AND "), vec![since.0, until.0]),
-                    None => (format!("SELECT {columns} FROM events WHERE at >= $1 AND "), vec![since.0]),
+                    Some(until) => ("SELECT contact_id, kind, at, url, props FROM events WHERE at >= $1 AND at <= $2 AND ", vec![since.0, until.0]),
+                    None => ("SELECT contact_id, kind, at, url, props FROM events WHERE at >= $1 AND ", vec![since.0]),
                 };
                 type Shared = crate::direct::Shared;
-                let rows: Vec<(Uuid, Shared, i64, Option<Shared>, Option<Json<serde_json::Value>>)> =
-                    self.rows_in(&sql, "contact_id", &bounds, contacts, "").await?;
+                let rows: Vec<(Uuid, Shared, i64, Option<Shared>, Json<serde_json::Value>)> =
+                    self.rows_in(sql, "contact_id", &bounds, contacts, "").await?;
                 let rows: Vec<(Uuid, EventFact)> = rows
                     .into_iter()
                     .map(|(c, kind, at, url, props)| {
-                        let props = props.map_or(serde_json::Value::Null, |p| p.0);
-                        (c, EventFact { kind: kind.0, at: Timestamp(at), url: url.map(|u| u.0), props })
+                        (c, EventFact { kind: kind.0, at: Timestamp(at), url: url.map(|u| u.0), props: props.0 })
                     })
                     .collect();
                 Ok(crate::ByContact::of(rows, contacts))
@@ -785,14 +894,11 @@ macro_rules! impl_sql_store {
                 contacts: crate::Contacts<'_>,
                 until: Option<Timestamp>,
             ) -> Result<Vec<(Uuid, Timestamp)>> {
-                // Read from the index of events by contact and time alone.
-                let (sql, bounds) = match until {
-                    Some(until) => ("SELECT contact_id, max(at) FROM events WHERE at <= $1 AND ", vec![until.0]),
-                    None => ("SELECT contact_id, max(at) FROM events WHERE ", vec![]),
-                };
-                let rows: Vec<(Uuid, i64)> =
-                    self.rows_in(sql, "contact_id", &bounds, contacts, " GROUP BY contact_id").await?;
-                Ok(rows.into_iter().filter(|(c, _)| contacts.holds(c)).map(|(c, at)| (c, Timestamp(at))).collect())
+                // Nothing of the packs but their times is kept: a window that starts at
+                // the end keeps no events.
+                let since = until.unwrap_or(Timestamp(i64::MAX));
+                let packed = self.packed_events(contacts, since, until).await?;
+                Ok(packed.into_iter().filter(|u| contacts.holds(&u.contact)).filter_map(|u| u.latest.map(|at| (u.contact, at))).collect())
             }
 
             async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>> {
@@ -1106,13 +1212,21 @@ macro_rules! impl_sql_store {
                     .map(|(c, to, at)| Ok((c, stage(&to)?, Timestamp(at))))
                     .collect::<Result<_>>()?;
                 if events {
-                    let rows: Vec<(Uuid, String, i64, Option<String>)> = fetch_in(
+                    let rows: Vec<(Uuid, Vec<u8>)> = fetch_in_grouped(
                         &mut self.tx,
-                        "SELECT contact_id, kind, at, url FROM events WHERE contact_id IN (",
+                        "SELECT contact_id, events FROM event_packs WHERE contact_id IN (",
+                        ") ORDER BY contact_id, seq",
                         contacts,
                     )
                     .await?;
-                    keys.events = rows.into_iter().map(|(c, k, at, url)| (c, k, Timestamp(at), url)).collect();
+                    let packed = crate::packs::unpack_by_contact(&rows, Timestamp(i64::MIN), None)?;
+                    keys.events = packed
+                        .into_iter()
+                        .flat_map(|u| {
+                            let c = u.contact;
+                            u.events.into_iter().map(move |e| (c, e.kind.to_string(), e.at, e.url.map(|u| u.to_string())))
+                        })
+                        .collect();
                 }
                 Ok(keys)
             }
@@ -1183,6 +1297,13 @@ macro_rules! impl_sql_store {
                 let done = sqlx::query(&sql).bind(visitor_id)
                 .execute(&mut *self.tx)
                 .await?;
+                if done.rows_affected() > 0 {
+                    let owner: Uuid = sqlx::query_scalar("SELECT contact_id FROM visitors WHERE visitor_id = $1")
+                        .bind(visitor_id)
+                        .fetch_one(&mut *self.tx)
+                        .await?;
+                    repack(&mut *self.tx, &[owner]).await?;
+                }
                 Ok(done.rows_affected())
             }
 
@@ -1193,6 +1314,9 @@ macro_rules! impl_sql_store {
                     .bind(email)
                     .execute(&mut *self.tx)
                     .await?;
+                if done.rows_affected() > 0 {
+                    repack(&mut *self.tx, &[contact_id]).await?;
+                }
                 Ok(done.rows_affected())
             }
 
@@ -1244,6 +1368,9 @@ macro_rules! impl_sql_store {
                     .bind(to)
                     .fetch_all(&mut *tx)
                     .await?;
+                if !moved.events.is_empty() {
+                    repack(&mut *tx, &[from, to]).await?;
+                }
                 moved.contact_changes =
                     sqlx::query_scalar("UPDATE contact_changes SET contact_id = $2 WHERE contact_id = $1 RETURNING id")
                         .bind(from)
@@ -1284,7 +1411,14 @@ macro_rules! impl_sql_store {
                 let set = " WHERE id IN (";
                 reassign_in(&mut *tx, "UPDATE responses SET contact_id = ", to, set, &m.responses).await?;
                 reassign_in(&mut *tx, "UPDATE stage_changes SET contact_id = ", to, set, &m.stage_changes).await?;
+                // Packed again where the events were (the contact merged into) and are now.
+                let were: Vec<(Option<Uuid>,)> =
+                    fetch_in(&mut *tx, "SELECT DISTINCT contact_id FROM events WHERE id IN (", &m.events).await?;
                 reassign_in(&mut *tx, "UPDATE events SET contact_id = ", to, set, &m.events).await?;
+                let mut repacked: Vec<Uuid> = were.into_iter().filter_map(|(c,)| c).chain([to]).collect();
+                repacked.sort_unstable();
+                repacked.dedup();
+                repack(&mut *tx, &repacked).await?;
                 reassign_in(&mut *tx, "UPDATE contact_changes SET contact_id = ", to, set, &m.contact_changes).await?;
                 reassign_in(&mut *tx, "UPDATE visitors SET contact_id = ", to, " WHERE visitor_id IN (", &m.visitors).await?;
                 reassign_in(&mut *tx, "UPDATE contacts SET merged_into = ", to, set, &m.merged).await?;

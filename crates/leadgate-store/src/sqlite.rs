@@ -160,6 +160,12 @@ const WRITER_CHECKPOINT_FRAMES: u32 = 8_192;
 const WAITING_BUCKETS: &str = " AND (id >> 16) IN (WITH RECURSIVE bucket (n) AS (SELECT 0 UNION ALL \
      SELECT n + 1 FROM bucket WHERE n < (SELECT max(id) >> 16 FROM events)) SELECT n FROM bucket)";
 
+/// A contact's events (the rows grouped) packed as `crate::packs` reads them; the
+/// migration that created `event_packs` filled it with the same expression.
+pub(crate) const PACK_EVENTS: &str = "unhex(group_concat(printf('%016x%08x', at, length(CAST(kind AS BLOB))) || hex(kind) \
+     || CASE WHEN url IS NULL THEN 'FFFFFFFF' ELSE printf('%08x', length(CAST(url AS BLOB))) || hex(url) END, \
+     '' ORDER BY at, id))";
+
 mod imp {
     // IMMEDIATE takes the write lock at BEGIN, where the busy timeout applies; a
     // deferred transaction that reads first can fail at once (SQLITE_BUSY_SNAPSHOT)
@@ -172,7 +178,9 @@ mod imp {
         "sqlite",
         begin = "BEGIN IMMEDIATE",
         lock = "",
-        waiting = super::WAITING_BUCKETS
+        waiting = super::WAITING_BUCKETS,
+        pack = super::PACK_EVENTS,
+        bytes = "BLOB"
     );
 }
 

@@ -38,6 +38,7 @@ leadgate_store::on_both_stores!(
     a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for,
     every_live_contact_is_walked_once_in_id_order,
     scores_are_written_over_what_each_contact_had_and_read_back_whole,
+    events_read_in_bulk_follow_their_contacts_through_attaches_merges_and_undoing,
 );
 
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
@@ -689,4 +690,99 @@ async fn scores_are_written_over_what_each_contact_had_and_read_back_whole(store
     let expected: Vec<ContactScores> = people.iter().enumerate().map(|(i, p)| scores(p, 500 + i as i64)).collect();
     save(&expected).await;
     assert_eq!(read().await, expected, "a batch over them");
+}
+
+/// What a rescore or a backtest reads of many contacts' events at once (without their
+/// properties, which a store may keep apart: SQLite and PostgreSQL pack them by
+/// contact) is what each contact holds, through every way events reach a contact:
+/// naming it, one by one and in bulk, out of time order; waiting for its visitor id or
+/// its email; a merge, and its undoing. A busy contact's too, however they are stored.
+async fn events_read_in_bulk_follow_their_contacts_through_attaches_merges_and_undoing(store: Arc<dyn Store>) {
+    use leadgate_store::Contacts;
+    let (ann, bob) = (contact("ann@x.example", T0), contact("bob@x.example", T0));
+    insert(&store, &ann).await;
+    // 400 of Ann's events, their times shuffled, pages of many lengths (some none,
+    // some not ASCII), in bulk, then one by one, then in bulk again.
+    let busy: Vec<NewEvent> = (0..400)
+        .map(|i| {
+            let mut e = event(
+                ["page_view", "download"][i % 2],
+                None,
+                None,
+                Some(ann.id),
+                T0.plus_micros((i as i64 * 7_919) % 1_000),
+            );
+            e.url = (i % 7 != 0).then(|| format!("https://acme.example/{}{}", "ü".repeat(i % 13), "p".repeat(i % 300)));
+            e
+        })
+        .collect();
+    store.append_events(&busy[..150], T0).await.unwrap();
+    for e in &busy[150..170] {
+        store.append_events(std::slice::from_ref(e), T0).await.unwrap();
+    }
+    store.append_events(&busy[170..], T0).await.unwrap();
+    // Bob's come by his visitor id and his email, before he is known by either.
+    let waiting = [
+        event("webinar_attended", None, Some("v-bob"), None, T0.plus_micros(5)),
+        event("email_open", Some("bob@x.example"), None, None, T0.plus_micros(2_000)),
+        event("email_click", Some("bob@x.example"), None, None, T0.plus_micros(3)),
+    ];
+    store.append_events(&waiting, T0).await.unwrap();
+    insert(&store, &bob).await;
+    let both = [ann.id, bob.id];
+    // Each contact's events: when, what, which page.
+    type Held = Vec<(Uuid, Vec<(Timestamp, String, Option<String>)>)>;
+    let read = |store: Arc<dyn Store>| async move {
+        let contacts = Contacts::Ids(&both);
+        let facts =
+            |e: &leadgate_core::expr::facts::EventFact| (e.at, e.kind.to_string(), e.url.as_deref().map(str::to_owned));
+        let mut held: Vec<Held> = Vec::new();
+        for (props, since, until) in [
+            (true, T0, None),
+            (false, T0, None),
+            (true, T0.plus_micros(100), Some(T0.plus_micros(500))),
+            (false, T0.plus_micros(100), Some(T0.plus_micros(500))),
+        ] {
+            let mut of: Vec<(Uuid, Vec<_>)> = Vec::new();
+            for (c, events) in store.events_of(contacts, since, until, props).await.unwrap().iter() {
+                assert!(props || events.is_sorted_by_key(|e| e.at), "oldest first");
+                let mut events: Vec<_> = events.iter().map(facts).collect();
+                events.sort();
+                of.push((c, events));
+            }
+            held.push(of);
+        }
+        assert_eq!(held[0], held[1], "every event, with or without properties");
+        assert_eq!(held[2], held[3], "a window's events, with or without properties");
+        let mut latest = store.last_events(contacts, None).await.unwrap();
+        latest.sort();
+        let mut expected: Vec<(Uuid, Timestamp)> =
+            held[0].iter().map(|(c, events)| (*c, events.iter().map(|e| e.0).max().unwrap())).collect();
+        expected.sort();
+        assert_eq!(latest, expected);
+        held.swap_remove(0)
+    };
+    let counts = |held: &Held| both.map(|c| held.iter().find(|(d, _)| *d == c).map_or(0, |(_, e)| e.len()));
+    assert_eq!(counts(&read(store.clone()).await), [400, 0]);
+
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.identify_visitor("v-bob", bob.id, T0).await.unwrap(), 1);
+    assert_eq!(tx.attach_events_by_email("bob@x.example", bob.id).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+    store.append_events(&[event("page_view", None, Some("v-bob"), None, T0.plus_micros(400))], T0).await.unwrap();
+    let before = read(store.clone()).await;
+    assert_eq!(counts(&before), [400, 4]);
+
+    let mut tx = store.begin().await.unwrap();
+    let moved = tx.move_history(bob.id, ann.id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(counts(&read(store.clone()).await), [404, 0], "Bob's events are Ann's");
+    store.append_events(&[event("page_view", None, None, Some(ann.id), T0.plus_micros(1))], T0).await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    tx.move_back(&moved, bob.id).await.unwrap();
+    tx.commit().await.unwrap();
+    let after = read(store.clone()).await;
+    assert_eq!(counts(&after), [401, 4], "the merge undone, with what Ann did since");
+    assert_eq!(after.iter().find(|(c, _)| *c == bob.id), before.iter().find(|(c, _)| *c == bob.id));
 }
