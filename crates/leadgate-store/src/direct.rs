@@ -179,12 +179,11 @@ impl Column for Option<Shared> {
     }
 }
 
-impl Column for Vec<u8> {
-    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
-        match row.get_ref(at)? {
-            ValueRef::Blob(b) => Ok(b.to_vec()),
-            _ => Err(wrong_type("bytes")),
-        }
+/// The bytes of a blob column, borrowed from SQLite's memory for the length of a row.
+pub(crate) fn blob<'r, I: RowIndex>(row: &'r Row<'_>, at: I) -> rusqlite::Result<&'r [u8]> {
+    match row.get_ref(at)? {
+        ValueRef::Blob(b) => Ok(b),
+        _ => Err(wrong_type("bytes")),
     }
 }
 
@@ -335,11 +334,28 @@ impl DirectReader {
         few: bool,
         expected: usize,
     ) -> Result<Vec<R>> {
+        self.rows_in_as(statements, lead, few, expected, R::from_sqlite).await
+    }
+
+    /// Like [`rows_in`](Self::rows_in), each row made into what `decode` makes of it
+    /// where it is read: what it makes of a value can borrow the value in SQLite's
+    /// memory, rather than a copy of it first.
+    pub(crate) async fn rows_in_as<T: Send + 'static>(
+        &self,
+        statements: Vec<(String, Vec<Uuid>)>,
+        lead: &[i64],
+        few: bool,
+        expected: usize,
+        decode: impl Fn(&Row<'_>, &Columns) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<Vec<T>> {
+        let read = move |c: &rusqlite::Connection, statements: &[(String, Vec<Uuid>)], lead: &[i64], expected| {
+            read_all(c, statements, lead, expected, &decode)
+        };
         if few {
             // Read here, which costs less than handing the read to a thread and waiting
             // for it (a contact's rows are tens of µs).
             let c = self.connection().map_err(from_rusqlite)?;
-            let rows = read_all(&c, &statements, lead, expected);
+            let rows = read(&c, &statements, lead, expected);
             self.give_back(c);
             return rows.map_err(from_rusqlite);
         }
@@ -349,7 +365,7 @@ impl DirectReader {
             // A batch of contacts has about as many events (say) as the one before.
             let key = statements.first().map(|(sql, _)| sql.as_str()).unwrap_or_default();
             let before = reader.foreseen.lock().unwrap_or_else(|e| e.into_inner()).get(key).copied();
-            let rows = read_all(&c, &statements, &lead, expected.max(before.unwrap_or(0)));
+            let rows = read(&c, &statements, &lead, expected.max(before.unwrap_or(0)));
             reader.give_back(c);
             if let Ok(rows) = &rows {
                 let mut foreseen = reader.foreseen.lock().unwrap_or_else(|e| e.into_inner());
@@ -372,12 +388,13 @@ impl DirectReader {
 /// a batch of contacts, or as many as the same statement's last read gave): a batch's
 /// rows are large, and growing their vector from nothing took each size in turn from
 /// fresh memory, which the kernel zeroes.
-fn read_all<R: FromSqlite>(
+fn read_all<T>(
     c: &rusqlite::Connection,
     statements: &[(String, Vec<Uuid>)],
     lead: &[i64],
     expected: usize,
-) -> rusqlite::Result<Vec<R>> {
+    decode: impl Fn(&Row<'_>, &Columns) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
     let mut rows = Vec::with_capacity(expected);
     // One read transaction, so that every statement sees the same committed state.
     let tx = c.unchecked_transaction()?;
@@ -388,7 +405,7 @@ fn read_all<R: FromSqlite>(
         let mut found = statement.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = found.next()? {
             columns.start_row();
-            rows.push(R::from_sqlite(row, &columns)?);
+            rows.push(decode(row, &columns)?);
         }
     }
     tx.finish()?;
@@ -437,7 +454,7 @@ mod tests {
             "SELECT 'y' AS a, 7 AS b, 'seven' AS c, 8 AS d",
         ]
         .map(|sql| (sql.to_owned(), Vec::new()));
-        let rows: Vec<Outer> = read_all(&c, &statements, &[], 0).unwrap();
+        let rows: Vec<Outer> = read_all(&c, &statements, &[], 0, Outer::from_sqlite).unwrap();
         let outer = |a: &str, b, c: Option<&str>, d| Outer { a: a.into(), inner: Inner { b, c: c.map(Into::into) }, d };
         assert_eq!(rows, [outer("x1", 1, Some("one"), 1), outer("x2", 2, None, 1), outer("y", 7, Some("seven"), 8)]);
         // Two row structs reading one row's fields in other orders, through the same
@@ -461,7 +478,7 @@ mod tests {
         }
         // A statement without a field's column is refused, naming it.
         let missing = [("SELECT 'z' AS a, 1 AS b, NULL AS c".to_owned(), Vec::new())];
-        let e = read_all::<Outer>(&c, &missing, &[], 0).unwrap_err();
+        let e = read_all(&c, &missing, &[], 0, Outer::from_sqlite).unwrap_err();
         assert!(matches!(&e, rusqlite::Error::InvalidColumnName(name) if name == "d"), "{e}");
     }
 

@@ -111,65 +111,79 @@ pub(crate) fn records(mut pack: &[u8]) -> impl Iterator<Item = Result<Record<'_>
     })
 }
 
-/// The events of a contact's pack rows (in `seq` order) from `since` to `until`
-/// (inclusive), oldest first (those of the same moment in the order written), and
-/// when its latest event up to `until` happened, in or before the window.
-pub(crate) fn unpack<'a>(
-    rows: impl IntoIterator<Item = &'a [u8]>,
-    since: Timestamp,
-    until: Option<Timestamp>,
-) -> Result<(Vec<EventFact>, Option<Timestamp>), Damaged> {
-    let until = until.unwrap_or(Timestamp(i64::MAX));
-    let (mut events, mut latest) = (Vec::new(), None::<Timestamp>);
-    for row in rows {
-        for record in records(row) {
-            let Record { at, kind, url } = record?;
-            if at > until {
-                continue;
-            }
-            latest = Some(latest.map_or(at, |l| l.max(at)));
-            if at < since {
-                continue;
-            }
-            let text = |bytes: &[u8]| shared(bytes).ok_or(Damaged);
-            let url: Option<Arc<str>> = url.map(text).transpose()?;
-            events.push(EventFact { kind: text(kind)?, at, url, props: serde_json::Value::Null });
-        }
-    }
-    // Appended as they arrive, which is most often in time order: then the check is all
-    // the sort costs.
-    if !events.is_sorted_by_key(|e| e.at) {
-        events.sort_by_key(|e| e.at);
-    }
-    Ok((events, latest))
+/// What one row of a contact's pack holds of a window of time.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Window {
+    /// The row's events from the window's start to its end (inclusive), in the order
+    /// written.
+    pub(crate) events: Vec<EventFact>,
+    /// When the row's latest event up to the window's end happened, in or before it.
+    pub(crate) latest: Option<Timestamp>,
 }
 
-/// One contact's pack, [`unpack`]ed.
+/// What the pack row `row` holds from `since` to `until` (inclusive).
+pub(crate) fn unpack(row: &[u8], since: Timestamp, until: Option<Timestamp>) -> Result<Window, Damaged> {
+    let until = until.unwrap_or(Timestamp(i64::MAX));
+    let mut window = Window::default();
+    for record in records(row) {
+        let Record { at, kind, url } = record?;
+        if at > until {
+            continue;
+        }
+        window.latest = Some(window.latest.map_or(at, |l| l.max(at)));
+        if at < since {
+            continue;
+        }
+        let text = |bytes: &[u8]| shared(bytes).ok_or(Damaged);
+        let url: Option<Arc<str>> = url.map(text).transpose()?;
+        window.events.push(EventFact { kind: text(kind)?, at, url, props: serde_json::Value::Null });
+    }
+    Ok(window)
+}
+
+/// One contact's pack, [`unpack`]ed: its rows' windows together.
+#[derive(Debug, PartialEq)]
 pub(crate) struct Unpacked {
     pub(crate) contact: Uuid,
-    /// Its events in the window, oldest first.
+    /// Its events in the window, oldest first (those of the same moment in the order
+    /// written).
     pub(crate) events: Vec<EventFact>,
     /// When its latest event up to the window's end happened.
     pub(crate) latest: Option<Timestamp>,
 }
 
-/// The pack rows of many contacts (each contact's together, in `seq` order), each contact's
-/// [`unpack`]ed: its events from `since` to `until`, and its latest up to `until`.
+/// The windows of many contacts' pack rows (each contact's together, in `seq` order),
+/// each contact's put together.
+pub(crate) fn by_contact(rows: Vec<(Uuid, Result<Window, Damaged>)>) -> crate::Result<Vec<Unpacked>> {
+    let mut packed: Vec<Unpacked> = Vec::with_capacity(rows.len());
+    for (contact, window) in rows {
+        let window = window
+            .map_err(|_| crate::StoreError::Corrupt(format!("the events packed for contact {contact} are damaged")))?;
+        match packed.last_mut() {
+            Some(last) if last.contact == contact => {
+                last.events.extend(window.events);
+                last.latest = last.latest.max(window.latest);
+            }
+            _ => packed.push(Unpacked { contact, events: window.events, latest: window.latest }),
+        }
+    }
+    for u in &mut packed {
+        // Appended as they arrive, which is most often in time order: then the check is
+        // all the sort costs. Stable: ties keep the order written.
+        if !u.events.is_sorted_by_key(|e| e.at) {
+            u.events.sort_by_key(|e| e.at);
+        }
+    }
+    Ok(packed)
+}
+
+/// [`by_contact`] of pack rows read whole.
 pub(crate) fn unpack_by_contact(
     rows: &[(Uuid, Vec<u8>)],
     since: Timestamp,
     until: Option<Timestamp>,
 ) -> crate::Result<Vec<Unpacked>> {
-    let mut packed = Vec::new();
-    let mut rest = rows;
-    while let Some((c, _)) = rest.first() {
-        let (of, after) = rest.split_at(rest.iter().take_while(|(d, _)| d == c).count());
-        rest = after;
-        let (events, latest) = unpack(of.iter().map(|(_, pack)| pack.as_slice()), since, until)
-            .map_err(|_| crate::StoreError::Corrupt(format!("the events packed for contact {c} are damaged")))?;
-        packed.push(Unpacked { contact: *c, events, latest });
-    }
-    Ok(packed)
+    by_contact(rows.iter().map(|(c, row)| (*c, unpack(row, since, until))).collect())
 }
 
 #[cfg(test)]
@@ -207,32 +221,39 @@ mod tests {
 
     #[test]
     fn a_window_keeps_its_events_oldest_first_and_finds_the_latest_up_to_its_end() {
-        let (mut first, mut second) = (Vec::new(), Vec::new());
+        let (mut first, mut second, mut other) = (Vec::new(), Vec::new(), Vec::new());
         encode(&mut first, "a", Timestamp(50), None);
         encode(&mut first, "b", Timestamp(10), None);
         encode(&mut second, "c", Timestamp(40), Some("u"));
         encode(&mut second, "d", Timestamp(90), None);
         encode(&mut second, "e", Timestamp(40), None);
-        let rows = [first.as_slice(), second.as_slice()];
-        let (events, latest) = unpack(rows, Timestamp(20), Some(Timestamp(60))).unwrap();
-        let kinds: Vec<(&str, i64)> = events.iter().map(|e| (&*e.kind, e.at.0)).collect();
+        encode(&mut other, "f", Timestamp(30), None);
+        let (ann, bob) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let rows = [(ann, first.clone()), (ann, second.clone()), (bob, other.clone())];
+        let read =
+            |since, until: Option<i64>| unpack_by_contact(&rows, Timestamp(since), until.map(Timestamp)).unwrap();
+        let got = read(20, Some(60));
+        let kinds: Vec<(&str, i64)> = got[0].events.iter().map(|e| (&*e.kind, e.at.0)).collect();
         assert_eq!(kinds, [("c", 40), ("e", 40), ("a", 50)], "ties keep the order written");
-        assert_eq!(events[0].url.as_deref(), Some("u"));
-        assert_eq!(latest, Some(Timestamp(50)), "the latest at or before the end, not the one after it");
-        let (events, latest) = unpack(rows, Timestamp(0), Some(Timestamp(5))).unwrap();
-        assert!(events.is_empty());
-        assert_eq!(latest, None);
-        let (_, latest) = unpack(rows, Timestamp(95), None).unwrap();
-        assert_eq!(latest, Some(Timestamp(90)), "found before the window, which keeps nothing");
+        assert_eq!(got[0].events[0].url.as_deref(), Some("u"));
+        assert_eq!(got[0].latest, Some(Timestamp(50)), "the latest at or before the end, not the one after it");
+        assert_eq!((got[1].contact, got[1].events.len(), got[1].latest), (bob, 1, Some(Timestamp(30))));
+        assert_eq!(got.len(), 2, "a contact's rows together");
+        let got = read(0, Some(5));
+        assert!(got[0].events.is_empty());
+        assert_eq!(got[0].latest, None);
+        assert_eq!(read(95, None)[0].latest, Some(Timestamp(90)), "found before the window, which keeps nothing");
         let mut bad = first.clone();
         bad.extend_from_slice(&[0, 0, 0]);
-        assert_eq!(unpack([bad.as_slice()], Timestamp(0), None), Err(Damaged));
+        assert_eq!(unpack(&bad, Timestamp(0), None), Err(Damaged));
+        let damaged = unpack_by_contact(&[(ann, first), (bob, bad)], Timestamp(0), None).unwrap_err();
+        assert!(damaged.to_string().contains(&bob.to_string()), "{damaged}");
         let mut invalid = Vec::new();
         invalid.extend_from_slice(&1i64.to_be_bytes());
         invalid.extend_from_slice(&1u32.to_be_bytes());
         invalid.push(0xFF);
         invalid.extend_from_slice(&NO_URL.to_be_bytes());
-        assert_eq!(unpack([invalid.as_slice()], Timestamp(0), None), Err(Damaged), "a kind not UTF-8");
+        assert_eq!(unpack(&invalid, Timestamp(0), None), Err(Damaged), "a kind not UTF-8");
     }
 
     #[test]

@@ -54,6 +54,18 @@ impl PgStore {
         Ok(rows)
     }
 
+    /// What each pack row of `contacts` holds from `since` to `until`.
+    pub(crate) async fn pack_windows(
+        &self,
+        contacts: crate::Contacts<'_>,
+        since: leadgate_core::Timestamp,
+        until: Option<leadgate_core::Timestamp>,
+    ) -> crate::Result<Vec<(uuid::Uuid, Result<crate::packs::Window, crate::packs::Damaged>)>> {
+        let (select, column, tail) = crate::sql_store::PACK_ROWS;
+        let rows: Vec<(uuid::Uuid, Vec<u8>)> = self.rows_in(select, column, &[], contacts, tail).await?;
+        Ok(rows.into_iter().map(|(c, row)| (c, crate::packs::unpack(&row, since, until))).collect())
+    }
+
     /// The rows of one statement, with `lead` bound first, then `ids`.
     pub(crate) async fn rows<R>(&self, sql: &str, lead: &[i64], ids: &[uuid::Uuid]) -> crate::Result<Vec<R>>
     where

@@ -60,6 +60,11 @@ pub(crate) fn statements(
     }
 }
 
+/// The pack rows of a batch of contacts (`statements`' `select`, `column` and `tail`),
+/// each contact's together and in order.
+pub(crate) const PACK_ROWS: (&str, &str, &str) =
+    ("SELECT contact_id, events FROM event_packs WHERE ", "contact_id", " ORDER BY contact_id, seq");
+
 /// How many contacts are live (not merged): counted from the index of live contacts.
 pub(crate) const COUNT_LIVE_CONTACTS: &str = "SELECT COUNT(*) FROM contacts WHERE merged_into IS NULL";
 
@@ -482,10 +487,7 @@ macro_rules! impl_sql_store {
                 since: Timestamp,
                 until: Option<Timestamp>,
             ) -> Result<Vec<crate::packs::Unpacked>> {
-                let rows: Vec<(Uuid, Vec<u8>)> = self
-                    .rows_in("SELECT contact_id, events FROM event_packs WHERE ", "contact_id", &[], contacts, " ORDER BY contact_id, seq")
-                    .await?;
-                crate::packs::unpack_by_contact(&rows, since, until)
+                crate::packs::by_contact(self.pack_windows(contacts, since, until).await?)
             }
         }
 

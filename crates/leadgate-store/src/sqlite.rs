@@ -112,6 +112,23 @@ impl SqliteStore {
         self.direct.rows_in(statements, lead, contacts.is_few(), contacts.ids().len()).await
     }
 
+    /// What each pack row of `contacts` holds from `since` to `until`, unpacked where it
+    /// is read, from SQLite's memory.
+    pub(crate) async fn pack_windows(
+        &self,
+        contacts: crate::Contacts<'_>,
+        since: leadgate_core::Timestamp,
+        until: Option<leadgate_core::Timestamp>,
+    ) -> crate::Result<Vec<(uuid::Uuid, Result<crate::packs::Window, crate::packs::Damaged>)>> {
+        use crate::direct::Column;
+        let (select, column, tail) = crate::sql_store::PACK_ROWS;
+        let statements = crate::sql_store::statements(select, column, 0, contacts, tail);
+        let decode = move |row: &rusqlite::Row<'_>, _: &crate::direct::Columns| {
+            Ok((uuid::Uuid::column(row, 0)?, crate::packs::unpack(crate::direct::blob(row, 1)?, since, until)))
+        };
+        self.direct.rows_in_as(statements, &[], contacts.is_few(), contacts.ids().len(), decode).await
+    }
+
     /// The rows of one statement, with `lead` bound first, then `ids`, read directly.
     pub(crate) async fn rows<R: FromSqlite + Send + 'static>(
         &self,
