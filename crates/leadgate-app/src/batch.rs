@@ -49,28 +49,36 @@ impl<'a> LiveContacts<'a> {
 /// The accounts a walk over every contact has met, each read once. Contacts share
 /// accounts in no particular order, so that joining each contact's account to it
 /// searches the accounts once for every contact; a batch instead reads the accounts
-/// not met yet and takes the others from here.
+/// not met yet and takes the others from here. Batches read at once share it.
 #[derive(Default)]
-pub(crate) struct AccountBook(HashMap<Uuid, Account>);
+pub(crate) struct AccountBook(std::sync::Mutex<HashMap<Uuid, Account>>);
 
 /// Accounts kept at most: past this many the book starts again, to bound its memory.
 const MOST_ACCOUNTS: usize = 1_000_000;
 
 impl AccountBook {
     /// Gives each of `subjects` (read without their accounts) its account.
-    pub(crate) async fn fill(&mut self, store: &dyn Store, subjects: &mut [Subject]) -> Result<(), AppError> {
-        if self.0.len() >= MOST_ACCOUNTS {
-            self.0.clear();
-        }
-        let mut missing: Vec<Uuid> =
-            subjects.iter().filter_map(|s| s.contact.account_id).filter(|id| !self.0.contains_key(id)).collect();
+    pub(crate) async fn fill(&self, store: &dyn Store, subjects: &mut [Subject]) -> Result<(), AppError> {
+        let book = || self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut missing: Vec<Uuid> = {
+            let mut known = book();
+            if known.len() >= MOST_ACCOUNTS {
+                known.clear();
+            }
+            subjects.iter().filter_map(|s| s.contact.account_id).filter(|id| !known.contains_key(id)).collect()
+        };
         missing.sort_unstable();
         missing.dedup();
-        if !missing.is_empty() {
-            self.0.extend(store.accounts_by_ids(&missing).await?.into_iter().map(|a| (a.id, a)));
-        }
+        // Read without holding the book: a batch read at the same time may read some
+        // of the same accounts, which costs a little and changes nothing.
+        let read = match missing.is_empty() {
+            true => Vec::new(),
+            false => store.accounts_by_ids(&missing).await?,
+        };
+        let mut known = book();
+        known.extend(read.into_iter().map(|a| (a.id, a)));
         for s in subjects {
-            s.account = s.contact.account_id.and_then(|id| self.0.get(&id).cloned());
+            s.account = s.contact.account_id.and_then(|id| known.get(&id).cloned());
         }
         Ok(())
     }
@@ -101,11 +109,12 @@ pub(crate) fn split_over_cores<T: Send, R: Send>(
         split.push(std::mem::replace(&mut items, rest));
     }
     split.push(items);
+    // On the pool's threads, which last: a thread started for each batch began with an
+    // empty heap of its own, took fresh memory from the system for what it allocated
+    // (the kernel zeroing every page), and left its pages for others to take back.
+    use rayon::iter::{IntoParallelIterator, ParallelIterator};
     let work = &work;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = split.into_iter().map(|part| scope.spawn(move || work(part))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    })
+    split.into_par_iter().map(work).collect()
 }
 
 #[cfg(test)]

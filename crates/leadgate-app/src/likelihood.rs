@@ -122,11 +122,11 @@ impl App {
         // whether the stored ones are read.
         let rules = self.assessor.rules().await?;
         let mut batches = LiveContacts::new(self.store.as_ref());
-        let mut accounts = AccountBook::default();
+        let accounts = AccountBook::default();
         while let Some(ids) = batches.next().await? {
             let batch = leadgate_store::Contacts::Run(&ids);
             let (facts, changes) =
-                tokio::try_join!(self.assessor.facts(batch, now, &rules, Reads::ALL, Some(&mut accounts)), async {
+                tokio::try_join!(self.assessor.facts(batch, now, &rules, Reads::ALL, Some(&accounts)), async {
                     self.store.stage_steps_of(batch).await.map_err(AppError::from)
                 })?;
             for f in &facts {

@@ -262,7 +262,7 @@ impl Assessor {
     pub(crate) async fn assess_every(&self, mut done: impl FnMut(&AssessReport)) -> Result<AssessReport, AppError> {
         let rules = self.rules().await?;
         let mut batches = LiveContacts::new(self.store.as_ref());
-        let mut accounts = AccountBook::default();
+        let accounts = AccountBook::default();
         // One batch waits between the reading and the writing: with the one being read
         // and the one being written, at most three are claimed at once.
         let (evaluating, mut evaluated) = tokio::sync::mpsc::channel(1);
@@ -272,7 +272,7 @@ impl Assessor {
             while let Some(ids) = batches.next().await? {
                 let claim = self.claims.claim(&ids).await;
                 let now = self.clock.now();
-                let facts = self.facts(Contacts::Run(&ids), now, &rules, rules.reads(), Some(&mut accounts)).await?;
+                let facts = self.facts(Contacts::Run(&ids), now, &rules, rules.reads(), Some(&accounts)).await?;
                 if evaluating.send((claim, evaluate_apart(rules.clone(), facts, now))).await.is_err() {
                     break; // the writing stopped, and says why
                 }
@@ -366,7 +366,7 @@ impl Assessor {
         now: Timestamp,
         rules: &ActiveRules,
         reads: Reads,
-        mut accounts: Option<&mut AccountBook>,
+        accounts: Option<&AccountBook>,
     ) -> Result<Vec<ContactFacts>, AppError> {
         let (store, ids) = (&self.store, contacts.ids());
         let accounts_read = reads.accounts;
@@ -395,7 +395,7 @@ impl Assessor {
         };
         let subjects = async {
             let mut subjects = store.subjects(contacts, parts).await?;
-            if let Some(book) = accounts.as_deref_mut().filter(|_| accounts_read) {
+            if let Some(book) = accounts.filter(|_| accounts_read) {
                 book.fill(store.as_ref(), &mut subjects).await?;
             }
             Ok::<_, AppError>(subjects)
