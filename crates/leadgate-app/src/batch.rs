@@ -60,26 +60,33 @@ impl AccountBook {
     /// Gives each of `subjects` (read without their accounts) its account.
     pub(crate) async fn fill(&self, store: &dyn Store, subjects: &mut [Subject]) -> Result<(), AppError> {
         let book = || self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // The accounts met already, taken while the book is held: another batch may
+        // start the book again before this one's missing accounts are read.
         let mut missing: Vec<Uuid> = {
             let mut known = book();
             if known.len() >= MOST_ACCOUNTS {
                 known.clear();
             }
-            subjects.iter().filter_map(|s| s.contact.account_id).filter(|id| !known.contains_key(id)).collect()
+            let mut missing = Vec::new();
+            for s in subjects.iter_mut() {
+                s.account = s.contact.account_id.and_then(|id| known.get(&id).cloned());
+                missing.extend(s.contact.account_id.filter(|_| s.account.is_none()));
+            }
+            missing
         };
+        if missing.is_empty() {
+            return Ok(());
+        }
         missing.sort_unstable();
         missing.dedup();
         // Read without holding the book: a batch read at the same time may read some
         // of the same accounts, which costs a little and changes nothing.
-        let read = match missing.is_empty() {
-            true => Vec::new(),
-            false => store.accounts_by_ids(&missing).await?,
-        };
-        let mut known = book();
-        known.extend(read.into_iter().map(|a| (a.id, a)));
-        for s in subjects {
-            s.account = s.contact.account_id.and_then(|id| known.get(&id).cloned());
+        let read: HashMap<Uuid, Account> =
+            store.accounts_by_ids(&missing).await?.into_iter().map(|a| (a.id, a)).collect();
+        for s in subjects.iter_mut().filter(|s| s.account.is_none()) {
+            s.account = s.contact.account_id.and_then(|id| read.get(&id).cloned());
         }
+        book().extend(read);
         Ok(())
     }
 }
