@@ -212,7 +212,7 @@ impl App {
         let accounts = AccountBook::default();
         let accounts = contact_reads.accounts.then_some(&accounts);
         let read_and_judge = |ids: Vec<Uuid>| async move {
-            let histories = self.histories(&ids, as_of, reads, contact_reads.custom, accounts).await?;
+            let histories = self.histories(&ids, as_of, reads, contact_reads, accounts).await?;
             judge_apart(histories).await
         };
         let mut batches = LiveContacts::new(self.store.as_ref());
@@ -250,20 +250,20 @@ impl App {
     }
 
     /// Everything recorded of these contacts that a backtest at `as_of` reads: of
-    /// their events, what `reads` names; their custom fields when `custom`; their
-    /// accounts, from `accounts`, when given.
+    /// their events, what `reads` names; of themselves, what `contact_reads` names (their
+    /// accounts from `accounts`, when given).
     async fn histories(
         &self,
         ids: &[Uuid],
         as_of: Timestamp,
         reads: EventsRead,
-        custom: bool,
+        contact_reads: Reads,
         accounts: Option<&AccountBook>,
     ) -> Result<Vec<History>, AppError> {
         let s = &self.store;
-        // The contacts of the batch that existed at the date, each with its qualification
-        // fields; its stored scores are today's and not read.
-        let parts = SubjectParts { account: false, custom, stored: StoredParts::None, created_by: Some(as_of) };
+        // The contacts of the batch that existed at the date; their stored scores are
+        // today's and not read.
+        let parts = SubjectParts { created_by: Some(as_of), ..contact_reads.parts(false, StoredParts::None) };
         let mut subjects = s.subjects(Contacts::Run(ids), parts).await?;
         // The rest is read of those alone, as the range from the first to the last: a
         // contact's id is made when it is recorded and sorts by that time, so that the

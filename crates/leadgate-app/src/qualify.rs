@@ -20,7 +20,7 @@ use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
 use leadgate_core::scoring::{ContactScores, Model, ModelSpec, Needs, Remembered, StoredRead};
 use leadgate_core::{StageChange, Timestamp};
-use leadgate_store::{ByContact, Contacts, Store, StoredParts, Subject, SubjectParts, Tx};
+use leadgate_store::{ByContact, Contacts, Details, Store, StoredParts, Subject, SubjectParts, Tx};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -60,19 +60,23 @@ impl Likelihood {
     }
 }
 
-/// What reading contacts for an assessment takes beside their own fields, which are
-/// always read: their accounts, their custom fields. Each is read only when something
-/// reads it, so that a batch of contacts is read and decoded with no more than that.
+/// What reading contacts for an assessment takes beside the fields of theirs that are
+/// always read: their accounts, their custom fields, their details (names, title,
+/// country, …), their qualification fields. Each is read only when something reads it,
+/// so that a batch of contacts is read and decoded with no more than that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Reads {
     pub(crate) accounts: bool,
     pub(crate) custom: bool,
+    pub(crate) details: Details,
+    pub(crate) qualification: bool,
 }
 
 impl Reads {
     /// Everything: what the likelihood model's features read (whether a contact has an
-    /// account, its custom fields), when learning them as much as when predicting.
-    pub(crate) const ALL: Reads = Reads { accounts: true, custom: true };
+    /// account, its custom fields, its details), when learning them as much as when
+    /// predicting.
+    pub(crate) const ALL: Reads = Reads { accounts: true, custom: true, details: Details::ALL, qualification: true };
 
     /// What `model` (computing `needs`) and `expressions` read.
     pub(crate) fn of<'e>(
@@ -83,7 +87,28 @@ impl Reads {
         let reads = |variable: &str, field: Option<&str>| {
             model.reads(variable, field, needs) || expressions.clone().any(|e| e.reads(variable, field))
         };
-        Reads { accounts: reads("account", None), custom: reads("contact", Some("custom")) }
+        Reads {
+            accounts: reads("account", None),
+            custom: reads("contact", Some("custom")),
+            details: Details::NAMES
+                .iter()
+                .filter(|d| reads("contact", Some(d)))
+                .fold(Details::NONE, |ds, d| ds.with(d)),
+            qualification: reads("qualification", None),
+        }
+    }
+
+    /// What of a contact [`Store::subjects`](leadgate_store::Store::subjects) reads for
+    /// these (its account, when `account`) and the scores it had, `stored`.
+    pub(crate) fn parts(self, account: bool, stored: StoredParts) -> SubjectParts {
+        SubjectParts {
+            details: self.details,
+            qualification: self.qualification,
+            account,
+            custom: self.custom,
+            stored,
+            created_by: None,
+        }
     }
 }
 
@@ -370,16 +395,12 @@ impl Assessor {
     ) -> Result<Vec<ContactFacts>, AppError> {
         let (store, ids) = (&self.store, contacts.ids());
         let accounts_read = reads.accounts;
-        let parts = SubjectParts {
-            account: accounts.is_none() && accounts_read,
-            custom: reads.custom,
-            stored: match rules.model.1.reads_stored() {
-                StoredRead::WithEngagement => StoredParts::WithAssessment,
-                StoredRead::Scores => StoredParts::Scores,
-                StoredRead::Nothing => StoredParts::None,
-            },
-            created_by: None,
+        let stored = match rules.model.1.reads_stored() {
+            StoredRead::WithEngagement => StoredParts::WithAssessment,
+            StoredRead::Scores => StoredParts::Scores,
+            StoredRead::Nothing => StoredParts::None,
         };
+        let parts = reads.parts(accounts.is_none() && accounts_read, stored);
         let since = EventsRead::ALL.since(now);
         let props = rules.model.1.events_read(Needs::ALL).props;
         // A contact's last event is the latest of those read, when any were: only the
@@ -459,7 +480,12 @@ fn evaluate_apart(
 /// those of evaluating the batch whole, in the same order.
 fn evaluate_in_parallel(rules: &ActiveRules, facts: Vec<ContactFacts>, now: Timestamp) -> Evaluated {
     let mut whole: Evaluated = (Vec::with_capacity(facts.len()), Vec::new(), AssessReport::default());
-    for (scores, moves, report) in split_over_cores(facts, CONTACTS_PER_CORE, |part| evaluate(rules, &part, now)) {
+    let evaluated = split_over_cores(facts, CONTACTS_PER_CORE, |part| {
+        let (scores, moves, report) = evaluate(rules, &part, now);
+        // Their JSON made here, on every core, rather than by the one writer.
+        (scores.into_iter().map(ContactScores::ready_to_store).collect::<Vec<_>>(), moves, report)
+    });
+    for (scores, moves, report) in evaluated {
         whole.0.extend(scores);
         whole.1.extend(moves);
         whole.2.absorb(report);
@@ -501,7 +527,28 @@ fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Eval
             assessment: a,
             likelihood: prediction.as_ref().map(|p| p.likelihood),
             likelihood_factors: prediction.map(|p| serde_json::to_value(p.factors).unwrap_or_default()),
+            stored_form: Default::default(),
         });
     }
     (scores, moves, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reads;
+    use leadgate_core::scoring::{Model, ModelSpec, Needs};
+
+    #[test]
+    fn a_contact_is_read_with_the_details_and_fields_its_rules_and_definitions_read() {
+        let spec = "half_life_days = 30\n[[fit]]\nname = \"vp\"\nwhen = \"contact.title.contains('VP')\"\npoints = 5\n";
+        let model = Model::compile(ModelSpec::parse(spec).unwrap()).unwrap();
+        let sales = "contact.country == 'DE' && qualification.budget != ''";
+        let sales = leadgate_core::definition::compile_expression(sales).unwrap();
+        let reads = Reads::of(&model, Needs::ALL, std::iter::once(&sales));
+        assert!(reads.details.has("title") && reads.details.has("country"), "{reads:?}");
+        assert!(!reads.details.has("company") && !reads.details.has("first_name"), "{reads:?}");
+        assert!(reads.qualification && !reads.custom && !reads.accounts, "{reads:?}");
+        let model_alone = Reads::of(&model, Needs::ALL, std::iter::empty());
+        assert!(model_alone.details.has("title") && !model_alone.details.has("country"), "{model_alone:?}");
+    }
 }

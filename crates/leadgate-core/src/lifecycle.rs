@@ -60,6 +60,25 @@ impl Stage {
         }
     }
 
+    /// The stage named exactly `name`, as [`Self::as_str`] gives it: how stored stages
+    /// are read, millions at a time, where parsing (trimmed, in any case) compared the
+    /// name with each stage's in turn.
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Some(match name {
+            "suspect" => Stage::Suspect,
+            "prospect" => Stage::Prospect,
+            "mql" => Stage::Mql,
+            "sal" => Stage::Sal,
+            "sql" => Stage::Sql,
+            "opportunity" => Stage::Opportunity,
+            "customer" => Stage::Customer,
+            "nurture" => Stage::Nurture,
+            "lost" => Stage::Lost,
+            "disqualified" => Stage::Disqualified,
+            _ => return None,
+        })
+    }
+
     /// Position on the main path (0 = suspect … 6 = customer); `None` for side stages.
     pub fn rank(self) -> Option<u8> {
         match self {
@@ -335,6 +354,9 @@ mod tests {
         assert_eq!("MQL".parse::<Stage>(), Ok(Stage::Mql));
         let err = "hot".parse::<Stage>().unwrap_err();
         assert!(err.contains("suspect") && err.contains("disqualified"), "{err}");
+        // Named exactly, as stored: every stage by its own name, nothing else.
+        assert!(Stage::ALL.into_iter().all(|s| Stage::from_name(s.as_str()) == Some(s)));
+        assert_eq!((Stage::from_name("MQL"), Stage::from_name(" mql"), Stage::from_name("hot")), (None, None, None));
     }
 
     fn any_stage() -> impl Strategy<Value = Stage> {

@@ -825,6 +825,38 @@ pub struct ContactScores {
     pub likelihood: Option<f64>,
     /// Why: the features that weighed most, as the predictive model explains them.
     pub likelihood_factors: Option<serde_json::Value>,
+    /// The assessment as the store keeps it, when made already ([`Self::ready_to_store`]).
+    #[serde(skip)]
+    pub stored_form: StoredForm,
+}
+
+impl ContactScores {
+    /// With the assessment's JSON made now, where it was assessed: a rescore's many
+    /// contacts are assessed on every core but written by one connection, one batch
+    /// after another, which made each one's JSON as it wrote it (a quarter of its work,
+    /// docs/benchmarks.md) while the cores waited on it.
+    pub fn ready_to_store(mut self) -> Self {
+        self.stored_form = StoredForm(serde_json::value::to_raw_value(&self.assessment).ok());
+        self
+    }
+}
+
+/// An assessment's JSON as stored, made ahead of writing it; empty until then. It
+/// repeats what the assessment says, so it takes no part in comparing scores.
+#[derive(Debug, Clone, Default)]
+pub struct StoredForm(Option<Box<serde_json::value::RawValue>>);
+
+impl StoredForm {
+    /// The JSON, as it is written (serialised as it is, not again).
+    pub fn json(&self) -> Option<&serde_json::value::RawValue> {
+        self.0.as_deref()
+    }
+}
+
+impl PartialEq for StoredForm {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Rounded to one decimal, as scores are shown.

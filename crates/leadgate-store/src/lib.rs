@@ -86,9 +86,13 @@ pub struct Subject {
     pub stored: Option<StoredScores>,
 }
 
-/// What [`Store::subjects`] reads with each contact, besides its qualification fields.
+/// What [`Store::subjects`] reads with each contact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubjectParts {
+    /// Its details that are read (see [`Details`]); the others are none.
+    pub details: Details,
+    /// Its qualification fields. Without them, they are empty.
+    pub qualification: bool,
     /// Its account. Without it, `account` is `None` for the caller to find: a walk
     /// over every contact reads each account once ([`Store::accounts_by_ids`]) rather
     /// than searching the accounts anew for every contact of it.
@@ -101,6 +105,34 @@ pub struct SubjectParts {
     /// which the others did not exist. Left out in the query, so that their rows are
     /// not read.
     pub created_by: Option<leadgate_core::Timestamp>,
+}
+
+/// A contact's details: its columns of text that only expressions read. A read of
+/// many contacts ([`Store::subjects`]) leaves those no expression reads as none, so
+/// that their text is neither copied out of the database nor checked and kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Details(u8);
+
+impl Details {
+    /// Each detail by its name, which is its column's and its field's in expressions
+    /// (`contact.title`).
+    pub const NAMES: [&'static str; 8] =
+        ["first_name", "last_name", "company", "title", "phone", "country", "owner", "channel"];
+    pub const ALL: Details = Details(u8::MAX);
+    pub const NONE: Details = Details(0);
+
+    /// These and the detail `name` (these alone when `name` is not a detail).
+    pub fn with(self, name: &str) -> Details {
+        match Self::NAMES.iter().position(|n| *n == name) {
+            Some(i) => Details(self.0 | 1 << i),
+            None => self,
+        }
+    }
+
+    /// Whether the detail `name` is one of these.
+    pub fn has(self, name: &str) -> bool {
+        Self::NAMES.iter().position(|n| *n == name).is_some_and(|i| self.0 & 1 << i != 0)
+    }
 }
 
 /// Which of a contact's stored scores [`Store::subjects`] reads.

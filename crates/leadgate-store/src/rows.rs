@@ -19,7 +19,7 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 }
 
 pub(crate) fn stage(s: &str) -> Result<Stage, StoreError> {
-    s.parse().map_err(|_| corrupt("stage", s))
+    Stage::from_name(s).map_or_else(|| s.parse().map_err(|_| corrupt("stage", s)), Ok)
 }
 
 /// A stage as a column, decoded from its name in place (a batch's history has millions).
@@ -487,15 +487,24 @@ pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
             (scores("s.assessment"), " LEFT JOIN contact_scores s ON s.contact_id = c.id")
         }
     };
-    static CONTACT: std::sync::LazyLock<String> = std::sync::LazyLock::new(contact_columns_of_c);
-    static WITHOUT_CUSTOM: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| contact_columns_of_c().replace("c.custom", "NULL AS custom"));
-    let contact = if parts.custom { &*CONTACT } else { &*WITHOUT_CUSTOM };
+    // The columns left out are read as NULL, so that the row structs stay the same.
+    let read = |column: &str| match column {
+        "custom" => parts.custom,
+        "qualification" => parts.qualification,
+        detail => !crate::Details::NAMES.contains(&detail) || parts.details.has(detail),
+    };
+    let contact = CONTACT_COLUMNS
+        .split(", ")
+        .chain(["qualification"])
+        .map(|column| match read(column.trim()) {
+            true => format!("c.{}", column.trim()),
+            false => format!("NULL AS {}", column.trim()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     // The one numbered parameter of its own, when there is one (`statements`' lead).
     let created = if parts.created_by.is_some() { "c.created_at <= $1 AND " } else { "" };
-    format!(
-        "SELECT {contact}, c.qualification AS qualification, {account}, {stored} FROM contacts c{account_join}{stored_join} WHERE {created}"
-    )
+    format!("SELECT {contact}, {account}, {stored} FROM contacts c{account_join}{stored_join} WHERE {created}")
 }
 
 /// [`CONTACT_COLUMNS`] prefixed with `c.`, for joins.
@@ -507,7 +516,8 @@ pub(crate) fn contact_columns_of_c() -> String {
 pub(crate) struct SubjectRow {
     #[sqlx(flatten)]
     contact: ContactRow,
-    qualification: Json<leadgate_core::model::Qualification>,
+    /// `NULL` when a read leaves them out.
+    qualification: Option<Json<leadgate_core::model::Qualification>>,
     account_domain: Option<String>,
     account_name: Option<String>,
     account_created_at: Option<i64>,
@@ -532,7 +542,7 @@ impl TryFrom<SubjectRow> for crate::Subject {
         Ok(crate::Subject {
             contact,
             account,
-            qualification: r.qualification.0,
+            qualification: r.qualification.map(|q| q.0).unwrap_or_default(),
             stored: match (r.stored_fit, r.stored_funnel, r.stored_pain) {
                 (Some(fit), Some(funnel_position), Some(pain)) => Some(crate::StoredScores {
                     fit,
@@ -573,6 +583,7 @@ impl From<ScoresRow> for leadgate_core::scoring::ContactScores {
             assessment: made_at(r.assessment.0, Some(r.as_of)),
             likelihood: r.likelihood,
             likelihood_factors: r.likelihood_factors.map(|j| j.0),
+            stored_form: Default::default(),
         }
     }
 }

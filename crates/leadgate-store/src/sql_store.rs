@@ -1050,9 +1050,13 @@ macro_rules! impl_sql_store {
                             .push_bind(a.fit)
                             .push_bind(a.engagement_at(a.as_of))
                             .push_bind(a.funnel.grade.as_str())
-                            .push_bind(a.pain.grade.as_str())
-                            .push_bind(Json(a))
-                            .push_bind(a.as_of.0)
+                            .push_bind(a.pain.grade.as_str());
+                        // Made ahead where it was assessed (a rescore's), or here.
+                        match s.stored_form.json() {
+                            Some(json) => b.push_bind(Json(json)),
+                            None => b.push_bind(Json(a)),
+                        };
+                        b.push_bind(a.as_of.0)
                             .push_bind(s.likelihood)
                             .push_bind(s.likelihood_factors.as_ref().map(Json));
                     });

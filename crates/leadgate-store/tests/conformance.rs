@@ -7,11 +7,17 @@
 use leadgate_core::model::ExternalId;
 use leadgate_core::model::{Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response};
 use leadgate_core::{Cause, CauseKind, Direction, Email, Ident, NewEvent, Role, Stage, Timestamp, lifecycle};
-use leadgate_store::{Bulk, Found, Store, StoreError, StoredParts, SubjectParts};
+use leadgate_store::{Bulk, Details, Found, Store, StoreError, StoredParts, SubjectParts};
 
 /// A contact with its account and stored scores.
-const JOINED: SubjectParts =
-    SubjectParts { account: true, custom: true, stored: StoredParts::Scores, created_by: None };
+const JOINED: SubjectParts = SubjectParts {
+    details: Details::ALL,
+    qualification: true,
+    account: true,
+    custom: true,
+    stored: StoredParts::Scores,
+    created_by: None,
+};
 use serde_json::{Map, json};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -563,14 +569,17 @@ async fn a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for(store: Arc<
     let mut ann = contact("ann@acme.example", T0);
     ann.account_id = Some(account.id);
     ann.custom = json!({"employees": 500}).as_object().unwrap().clone();
+    (ann.title, ann.country, ann.company) = (Some("CTO".into()), Some("DE".into()), Some("Acme".into()));
+    let budget = leadgate_core::model::Qualification { budget: Some("50k".into()), ..Default::default() };
     // Created a day later.
     let bob = contact("bob@acme.example", T0.plus_micros(86_400_000_000));
     let mut tx = store.begin().await.unwrap();
     tx.insert_account(&account).await.unwrap();
     tx.insert_contact(&ann).await.unwrap();
     tx.insert_contact(&bob).await.unwrap();
+    tx.set_qualification(ann.id, &budget).await.unwrap();
     tx.commit().await.unwrap();
-    let apart = SubjectParts { account: false, custom: true, stored: StoredParts::None, created_by: None };
+    let apart = SubjectParts { account: false, stored: StoredParts::None, ..JOINED };
     let ids = [ann.id];
     for contacts in [Contacts::Run(&ids), Contacts::Ids(&ids)] {
         let joined = store.subjects(contacts, JOINED).await.unwrap();
@@ -585,6 +594,19 @@ async fn a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for(store: Arc<
         let plain = store.subjects(contacts, SubjectParts { custom: false, ..JOINED }).await.unwrap();
         assert!(plain[0].contact.custom.is_empty());
         assert_eq!(Contact { custom: ann.custom.clone(), ..plain[0].contact.clone() }, ann);
+        assert_eq!(joined[0].qualification, budget);
+        // With the details an expression reads alone (its title), without its
+        // qualification fields: the others are none, the rest of it as it is.
+        let titled = store
+            .subjects(contacts, SubjectParts { details: Details::NONE.with("title"), qualification: false, ..JOINED })
+            .await
+            .unwrap();
+        let c = &titled[0].contact;
+        assert_eq!((c.title.as_deref(), c.company.as_deref(), c.country.as_deref()), (Some("CTO"), None, None));
+        assert_eq!((c.first_name.as_deref(), c.channel.as_deref()), (None, None));
+        let undetailed = Contact { first_name: None, company: None, country: None, channel: None, ..ann.clone() };
+        assert_eq!(*c, undetailed);
+        assert_eq!(titled[0].qualification, Default::default());
     }
     // As they were at a moment: only those created by then (a backtest's date).
     let both = [ann.id, bob.id];
@@ -663,6 +685,7 @@ async fn scores_are_written_over_what_each_contact_had_and_read_back_whole(store
         },
         likelihood: (fit % 3 != 0).then_some(0.25),
         likelihood_factors: (fit % 3 != 0).then(|| json!([{"feature": "contact.channel", "weight": 0.5}])),
+        stored_form: Default::default(),
     };
     let save = async |written: &[ContactScores]| {
         let mut tx = store.begin().await.unwrap();
@@ -690,6 +713,14 @@ async fn scores_are_written_over_what_each_contact_had_and_read_back_whole(store
     let expected: Vec<ContactScores> = people.iter().enumerate().map(|(i, p)| scores(p, 500 + i as i64)).collect();
     save(&expected).await;
     assert_eq!(read().await, expected, "a batch over them");
+    // With their JSON made before the write, as a rescore's are: the same when read.
+    let ready: Vec<ContactScores> =
+        people.iter().enumerate().map(|(i, p)| scores(p, 700 + i as i64).ready_to_store()).collect();
+    assert!(ready.iter().all(|s| s.stored_form.json().is_some_and(|j| j.get().contains("needs it now"))));
+    save(&ready).await;
+    let read_back = read().await;
+    assert_eq!(read_back, ready, "a batch made ready");
+    assert_eq!(read_back[5].assessment.fit, 705);
 }
 
 /// What a rescore or a backtest reads of many contacts' events at once (without their
