@@ -493,15 +493,7 @@ pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
         "qualification" => parts.qualification,
         detail => !crate::Details::NAMES.contains(&detail) || parts.details.has(detail),
     };
-    let contact = CONTACT_COLUMNS
-        .split(", ")
-        .chain(["qualification"])
-        .map(|column| match read(column.trim()) {
-            true => format!("c.{}", column.trim()),
-            false => format!("NULL AS {}", column.trim()),
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let contact = columns_of_c(CONTACT_COLUMNS.split(", ").chain(["qualification"]), read);
     // The one numbered parameter of its own, when there is one (`statements`' lead).
     let created = if parts.created_by.is_some() { "c.created_at <= $1 AND " } else { "" };
     format!("SELECT {contact}, {account}, {stored} FROM contacts c{account_join}{stored_join} WHERE {created}")
@@ -509,7 +501,16 @@ pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
 
 /// [`CONTACT_COLUMNS`] prefixed with `c.`, for joins.
 pub(crate) fn contact_columns_of_c() -> String {
-    CONTACT_COLUMNS.split(", ").map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", ")
+    columns_of_c(CONTACT_COLUMNS.split(", "), |_| true)
+}
+
+/// `columns` prefixed with `c.`, those `read` refuses as `NULL` under their names.
+fn columns_of_c<'c>(columns: impl Iterator<Item = &'c str>, read: impl Fn(&str) -> bool) -> String {
+    let column = |c: &str| match read(c) {
+        true => format!("c.{c}"),
+        false => format!("NULL AS {c}"),
+    };
+    columns.map(|c| column(c.trim())).collect::<Vec<_>>().join(", ")
 }
 
 #[derive(sqlx::FromRow)]
