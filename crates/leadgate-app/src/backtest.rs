@@ -295,7 +295,7 @@ impl App {
         let (subjects, (mut responses, mut events, last_events, mut stages, mut changes)) =
             tokio::try_join!(subjects, async {
                 Ok(tokio::try_join!(
-                    s.responses_of(batch, Some(as_of)),
+                    s.responses_of(batch, Some(as_of), contact_reads.responses),
                     events,
                     last_events,
                     s.stage_steps_of(batch),

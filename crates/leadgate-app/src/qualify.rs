@@ -20,7 +20,7 @@ use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
 use leadgate_core::scoring::{ContactScores, Model, ModelSpec, Needs, Remembered, StoredRead};
 use leadgate_core::{StageChange, Timestamp};
-use leadgate_store::{ByContact, Contacts, Details, Store, StoredParts, Subject, SubjectParts, Tx};
+use leadgate_store::{ByContact, Contacts, Details, ResponseDetails, Store, StoredParts, Subject, SubjectParts, Tx};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -62,21 +62,29 @@ impl Likelihood {
 
 /// What reading contacts for an assessment takes beside the fields of theirs that are
 /// always read: their accounts, their custom fields, their details (names, title,
-/// country, …), their qualification fields. Each is read only when something reads it,
-/// so that a batch of contacts is read and decoded with no more than that.
+/// country, …), their qualification fields, their responses' details (where, what,
+/// why). Each is read only when something reads it, so that a batch of contacts is
+/// read and decoded with no more than that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Reads {
     pub(crate) accounts: bool,
     pub(crate) custom: bool,
     pub(crate) details: Details,
     pub(crate) qualification: bool,
+    pub(crate) responses: ResponseDetails,
 }
 
 impl Reads {
     /// Everything: what the likelihood model's features read (whether a contact has an
     /// account, its custom fields, its details), when learning them as much as when
     /// predicting.
-    pub(crate) const ALL: Reads = Reads { accounts: true, custom: true, details: Details::ALL, qualification: true };
+    pub(crate) const ALL: Reads = Reads {
+        accounts: true,
+        custom: true,
+        details: Details::ALL,
+        qualification: true,
+        responses: ResponseDetails::ALL,
+    };
 
     /// What `model` (computing `needs`) and `expressions` read.
     pub(crate) fn of<'e>(
@@ -95,6 +103,12 @@ impl Reads {
                 .filter(|d| reads("contact", Some(d)))
                 .fold(Details::NONE, |ds, d| ds.with(d)),
             qualification: reads("qualification", None),
+            // What expressions read of each response, and what engagement rules read of
+            // the activities responses are to them.
+            responses: ResponseDetails::NAMES
+                .iter()
+                .filter(|d| reads("responses", Some(d)) || reads("activity", Some(activity_field(d))))
+                .fold(ResponseDetails::NONE, |ds, d| ds.with(d)),
         }
     }
 
@@ -109,6 +123,15 @@ impl Reads {
             stored,
             created_by: None,
         }
+    }
+}
+
+/// The field of an activity (`activity.props`) that a response's column (`fields`)
+/// is, to engagement rules: the others are named alike.
+fn activity_field(response_column: &str) -> &str {
+    match response_column {
+        "fields" => "props",
+        same => same,
     }
 }
 
@@ -421,7 +444,7 @@ impl Assessor {
             }
             Ok::<_, AppError>(subjects)
         };
-        let responses = async { Ok::<_, AppError>(store.responses_of(contacts, None).await?) };
+        let responses = async { Ok::<_, AppError>(store.responses_of(contacts, None, reads.responses).await?) };
         let (subjects, mut responses_of, (mut events_of, quiet_last)) = tokio::try_join!(subjects, responses, events)?;
         Ok(subjects
             .into_iter()
@@ -537,6 +560,7 @@ fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Eval
 mod tests {
     use super::Reads;
     use leadgate_core::scoring::{Model, ModelSpec, Needs};
+    use leadgate_store::ResponseDetails;
 
     #[test]
     fn a_contact_is_read_with_the_details_and_fields_its_rules_and_definitions_read() {
@@ -550,5 +574,28 @@ mod tests {
         assert!(reads.qualification && !reads.custom && !reads.accounts, "{reads:?}");
         let model_alone = Reads::of(&model, Needs::ALL, std::iter::empty());
         assert!(model_alone.details.has("title") && !model_alone.details.has("country"), "{model_alone:?}");
+    }
+
+    #[test]
+    fn responses_are_read_with_the_details_rules_read_of_them_or_of_the_activities_they_are() {
+        let spec = r#"
+            half_life_days = 30
+            [[engagement]]
+            name = "paid"
+            when = "activity.channel == 'paid_search' && activity.props.plan == 'pro'"
+            points = 5
+        "#;
+        let model = Model::compile(ModelSpec::parse(spec).unwrap()).unwrap();
+        let guide = "responses.exists(r, r.offer == 'pricing guide') && size(responses) > 1";
+        let guide = leadgate_core::definition::compile_expression(guide).unwrap();
+        let read = |needs: Needs, definitions: &[&leadgate_core::expr::Expression]| {
+            let r = Reads::of(&model, needs, definitions.iter().copied()).responses;
+            ResponseDetails::NAMES.iter().filter(|d| r.has(d)).copied().collect::<Vec<_>>()
+        };
+        assert_eq!(read(Needs::ALL, &[&guide]), ["channel", "offer", "fields"]);
+        assert_eq!(read(Needs::ALL, &[]), ["channel", "fields"], "an activity's props are its response's fields");
+        let fit_alone = Needs { fit: true, engagement: false, grades: false };
+        assert_eq!(read(fit_alone, &[&guide]), ["offer"], "engagement rules not evaluated read nothing");
+        assert_eq!(Reads::ALL.responses, ResponseDetails::ALL);
     }
 }

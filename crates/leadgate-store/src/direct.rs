@@ -29,6 +29,12 @@ pub(crate) trait FromSqlite: Sized {
 /// One column's value, as sqlx decodes it from SQLite.
 pub(crate) trait Column: Sized {
     fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self>;
+
+    /// The value of a column that a statement selects as `NULL` (one a read leaves out),
+    /// known without asking SQLite.
+    fn null() -> rusqlite::Result<Self> {
+        Err(wrong_type("NULL"))
+    }
 }
 
 /// A statement's column names, and the columns its rows' fields were found in. A row
@@ -38,20 +44,23 @@ pub(crate) trait Column: Sized {
 /// one field of one row struct always names itself with the same literal).
 pub(crate) struct Columns {
     names: Vec<String>,
-    found: std::cell::RefCell<Vec<(&'static str, usize)>>,
+    /// Those the statement selects as `NULL AS name`: what a read leaves out.
+    nulls: Vec<bool>,
+    found: std::cell::RefCell<Vec<(&'static str, Option<usize>)>>,
     read: std::cell::Cell<usize>,
 }
 
 impl Columns {
-    /// A statement's columns; each name once (a field is read from the first column of
-    /// its name, where sqlx would take the last).
-    fn of(statement: &rusqlite::Statement<'_>) -> Self {
+    /// The columns of `statement`, whose text is `sql`; each name once (a field is read
+    /// from the first column of its name, where sqlx would take the last).
+    fn of(statement: &rusqlite::Statement<'_>, sql: &str) -> Self {
         let names: Vec<String> = statement.column_names().into_iter().map(str::to_owned).collect();
         debug_assert!(
             names.iter().enumerate().all(|(i, n)| !names[..i].contains(n)),
             "a statement read into a row struct names a column twice: {names:?}"
         );
-        Self { names, found: Default::default(), read: Default::default() }
+        let nulls = names.iter().map(|n| selects_null_as(sql, n)).collect();
+        Self { names, nulls, found: Default::default(), read: Default::default() }
     }
 
     /// Starts reading a row's fields.
@@ -59,9 +68,11 @@ impl Columns {
         self.read.set(0);
     }
 
-    /// The index of column `name`, the next field a row struct reads.
+    /// The index of column `name`, the next field a row struct reads; `None` when the
+    /// statement selects it as `NULL`, so that its value is known without asking
+    /// SQLite for it (the columns a read leaves out are a good part of its columns).
     #[inline]
-    pub(crate) fn index(&self, name: &'static str) -> rusqlite::Result<usize> {
+    pub(crate) fn index(&self, name: &'static str) -> rusqlite::Result<Option<usize>> {
         let n = self.read.get();
         self.read.set(n + 1);
         let seen = self.found.borrow().get(n).copied();
@@ -73,17 +84,27 @@ impl Columns {
 
     /// Searches the names for the `n`th field, `name`, and keeps where it is.
     #[cold]
-    fn find(&self, n: usize, name: &'static str) -> rusqlite::Result<usize> {
+    fn find(&self, n: usize, name: &'static str) -> rusqlite::Result<Option<usize>> {
         let at = self
             .names
             .iter()
             .position(|c| c == name)
             .ok_or_else(|| rusqlite::Error::InvalidColumnName(name.to_owned()))?;
+        let at = (!self.nulls[at]).then_some(at);
         let mut found = self.found.borrow_mut();
         found.truncate(n);
         found.push((name, at));
         Ok(at)
     }
+}
+
+/// Whether `sql` selects the column `name` as `NULL AS name`, as the reads that leave a
+/// column out write it ([`rows`](crate::rows)).
+fn selects_null_as(sql: &str, name: &str) -> bool {
+    sql.match_indices("NULL AS ").any(|(at, lead)| {
+        let rest = &sql[at + lead.len()..];
+        rest.strip_prefix(name).is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+    })
 }
 
 fn wrong_type(what: &str) -> rusqlite::Error {
@@ -97,9 +118,25 @@ macro_rules! plain_columns {
                 row.get(at)
             }
         }
+
+        impl Column for Option<$t> {
+            fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
+                row.get(at)
+            }
+
+            fn null() -> rusqlite::Result<Self> {
+                Ok(None)
+            }
+        }
     )*};
 }
-plain_columns!(i64, Option<i64>, f64, Option<f64>, bool, String, Option<String>);
+plain_columns!(i64, f64, String);
+
+impl Column for bool {
+    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
+        row.get(at)
+    }
+}
 
 impl Column for Option<Uuid> {
     fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
@@ -108,6 +145,10 @@ impl Column for Option<Uuid> {
             ValueRef::Blob(b) => Uuid::from_slice(b).map(Some).map_err(|_| wrong_type("a 16-byte id")),
             _ => Err(wrong_type("an id")),
         }
+    }
+
+    fn null() -> rusqlite::Result<Self> {
+        Ok(None)
     }
 }
 
@@ -127,6 +168,10 @@ impl<T: DeserializeOwned> Column for Option<Json<T>> {
         serde_json::from_slice(text)
             .map(|v| Some(Json(v)))
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    }
+
+    fn null() -> rusqlite::Result<Self> {
+        Ok(None)
     }
 }
 
@@ -176,6 +221,10 @@ impl Column for Option<Shared> {
             ValueRef::Text(t) => shared(t).map(|t| Some(Shared(t))).ok_or_else(|| wrong_type("UTF-8 text")),
             _ => Err(wrong_type("text")),
         }
+    }
+
+    fn null() -> rusqlite::Result<Self> {
+        Ok(None)
     }
 }
 
@@ -240,7 +289,10 @@ macro_rules! from_sqlite {
         $crate::direct::FromSqlite::from_sqlite($row, $columns)?
     };
     (@field $row:ident, $columns:ident, $field:ident) => {
-        $crate::direct::Column::column($row, $columns.index(stringify!($field))?)?
+        match $columns.index(stringify!($field))? {
+            Some(at) => $crate::direct::Column::column($row, at)?,
+            None => $crate::direct::Column::null()?,
+        }
     };
 }
 pub(crate) use from_sqlite;
@@ -400,7 +452,7 @@ fn read_all<T>(
     let tx = c.unchecked_transaction()?;
     for (sql, ids) in statements {
         let mut statement = tx.prepare_cached(sql)?;
-        let columns = Columns::of(&statement);
+        let columns = Columns::of(&statement, sql);
         let params = lead.iter().map(|i| Param::Int(*i)).chain(ids.iter().map(|k| Param::Id(*k)));
         let mut found = statement.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = found.next()? {
@@ -466,8 +518,9 @@ mod tests {
             b: i64,
         }
         from_sqlite!(Reversed { d, b });
-        let mut statement = c.prepare("SELECT 'a' AS a, 2 AS b, 'c' AS c, 4 AS d").unwrap();
-        let columns = super::Columns::of(&statement);
+        let sql = "SELECT 'a' AS a, 2 AS b, 'c' AS c, 4 AS d";
+        let mut statement = c.prepare(sql).unwrap();
+        let columns = super::Columns::of(&statement, sql);
         let mut found = statement.query([]).unwrap();
         let row = found.next().unwrap().unwrap();
         for _ in 0..2 {
@@ -480,6 +533,21 @@ mod tests {
         let missing = [("SELECT 'z' AS a, 1 AS b, NULL AS c".to_owned(), Vec::new())];
         let e = read_all(&c, &missing, &[], 0, Outer::from_sqlite).unwrap_err();
         assert!(matches!(&e, rusqlite::Error::InvalidColumnName(name) if name == "d"), "{e}");
+    }
+
+    #[test]
+    fn a_column_selected_as_null_reads_as_none_and_one_that_cannot_be_none_is_refused() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        let read = |sql: &str| read_all(&c, &[(sql.to_owned(), Vec::new())], &[], 0, Outer::from_sqlite);
+        // `c` left out; a column whose name begins with another's is not taken for it.
+        let rows = read("SELECT 'x' AS a, 1 AS b, NULL AS c, 2 AS d, NULL AS c_more").unwrap();
+        assert_eq!(rows, [Outer { a: "x".into(), inner: Inner { b: 1, c: None }, d: 2 }]);
+        let rows = read("SELECT 'x' AS a, 1 AS b, 'kept' AS c, 2 AS d, NULL AS cc").unwrap();
+        assert_eq!(rows[0].inner.c.as_deref(), Some("kept"));
+        // A field that is never none, selected as NULL: an error, not a value made up.
+        assert!(read("SELECT 'x' AS a, NULL AS b, NULL AS c, 2 AS d").is_err());
+        assert!(super::selects_null_as("SELECT NULL AS junk, x", "junk"));
+        assert!(!super::selects_null_as("SELECT NULL AS junk_kind, junk", "junk"));
     }
 
     /// The texts of `sql`'s one column, read as shared texts.

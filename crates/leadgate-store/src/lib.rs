@@ -107,32 +107,59 @@ pub struct SubjectParts {
     pub created_by: Option<leadgate_core::Timestamp>,
 }
 
-/// A contact's details: its columns of text that only expressions read. A read of
-/// many contacts ([`Store::subjects`]) leaves those no expression reads as none, so
-/// that their text is neither copied out of the database nor checked and kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Details(u8);
+/// A set of a record's columns, by name: those of them a read reads, the others read
+/// as none.
+macro_rules! column_set {
+    ($(#[$doc:meta])* $name:ident: $bits:ty = [$($column:literal),* $(,)?]) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name($bits);
 
-impl Details {
-    /// Each detail by its name, which is its column's and its field's in expressions
-    /// (`contact.title`).
-    pub const NAMES: [&'static str; 8] =
-        ["first_name", "last_name", "company", "title", "phone", "country", "owner", "channel"];
-    pub const ALL: Details = Details(u8::MAX);
-    pub const NONE: Details = Details(0);
+        impl $name {
+            /// Each by its name, which is its column's and its field's in expressions.
+            pub const NAMES: &'static [&'static str] = &[$($column),*];
+            pub const ALL: $name = $name(<$bits>::MAX);
+            pub const NONE: $name = $name(0);
 
-    /// These and the detail `name` (these alone when `name` is not a detail).
-    pub fn with(self, name: &str) -> Details {
-        match Self::NAMES.iter().position(|n| *n == name) {
-            Some(i) => Details(self.0 | 1 << i),
-            None => self,
+            /// These and the column `name` (these alone when `name` is not one of them).
+            pub fn with(self, name: &str) -> $name {
+                match Self::NAMES.iter().position(|n| *n == name) {
+                    Some(i) => $name(self.0 | 1 << i),
+                    None => self,
+                }
+            }
+
+            /// Whether the column `name` is one of these.
+            pub fn has(self, name: &str) -> bool {
+                Self::NAMES.iter().position(|n| *n == name).is_some_and(|i| self.0 & 1 << i != 0)
+            }
+
+            /// Whether a read of these reads the column `name`: those not in the set
+            /// are always read.
+            pub fn reads(self, name: &str) -> bool {
+                !Self::NAMES.contains(&name) || self.has(name)
+            }
         }
-    }
+    };
+}
 
-    /// Whether the detail `name` is one of these.
-    pub fn has(self, name: &str) -> bool {
-        Self::NAMES.iter().position(|n| *n == name).is_some_and(|i| self.0 & 1 << i != 0)
-    }
+column_set! {
+    /// A contact's details: its columns of text that only expressions read. A read of
+    /// many contacts ([`Store::subjects`]) leaves those no expression reads as none, so
+    /// that their text is neither copied out of the database nor checked and kept.
+    Details: u8 = ["first_name", "last_name", "company", "title", "phone", "country", "owner", "channel"]
+}
+
+column_set! {
+    /// A response's columns that a read of many contacts' responses
+    /// ([`Store::responses_of`]) may leave out (as none, `obtained_via` as empty text and
+    /// `fields` as no fields): its where, what and why, which only expressions read, and
+    /// what no assessment reads (its form, message, junk verdict and inbox item). Its id,
+    /// contact, time, direction and action are always read.
+    ResponseDetails: u16 = [
+        "channel", "campaign", "placement", "referrer", "vendor", "obtained_via", "offer", "fields",
+        "form_id", "message", "junk", "inbox_id",
+    ]
 }
 
 /// Which of a contact's stored scores [`Store::subjects`] reads.
@@ -281,8 +308,14 @@ pub trait Store: Send + Sync + 'static {
     /// The ids of contacts that are not merged into another, after `after`, in id order.
     async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>>;
     /// The responses of these contacts, by contact, each contact's oldest first; only
-    /// those up to `until` when given (a backtest's date).
-    async fn responses_of(&self, contacts: Contacts<'_>, until: Option<Timestamp>) -> Result<ByContact<Response>>;
+    /// those up to `until` when given (a backtest's date); with the columns `details`
+    /// names (see [`ResponseDetails`]).
+    async fn responses_of(
+        &self,
+        contacts: Contacts<'_>,
+        until: Option<Timestamp>,
+        details: ResponseDetails,
+    ) -> Result<ByContact<Response>>;
     /// The events of these contacts, by contact, at or after `since`, and at or before `until` when
     /// given; with their properties when `props`, else with `null` for them: all else
     /// an event holds that expressions read is kept packed by contact, and read from

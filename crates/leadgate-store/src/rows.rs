@@ -142,11 +142,12 @@ pub(crate) struct ResponseRow {
     referrer: Option<String>,
     vendor: Option<String>,
     action: String,
-    obtained_via: String,
+    /// `NULL` when a read leaves it out, as `fields` may be.
+    obtained_via: Option<String>,
     offer: Option<String>,
     form_id: Option<Uuid>,
     message: Option<String>,
-    fields: Json<Value>,
+    fields: Option<Json<Value>>,
     junk: Option<String>,
     inbox_id: Option<Uuid>,
 }
@@ -165,11 +166,11 @@ impl TryFrom<ResponseRow> for Response {
             referrer: r.referrer,
             vendor: r.vendor,
             action: r.action,
-            obtained_via: r.obtained_via,
+            obtained_via: r.obtained_via.unwrap_or_default(),
             offer: r.offer,
             form_id: r.form_id,
             message: r.message,
-            fields: object(r.fields.0),
+            fields: r.fields.map_or_else(Map::new, |f| object(f.0)),
             junk: r.junk,
             inbox_id: r.inbox_id,
         })
@@ -491,9 +492,9 @@ pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
     let read = |column: &str| match column {
         "custom" => parts.custom,
         "qualification" => parts.qualification,
-        detail => !crate::Details::NAMES.contains(&detail) || parts.details.has(detail),
+        detail => parts.details.reads(detail),
     };
-    let contact = columns_of_c(CONTACT_COLUMNS.split(", ").chain(["qualification"]), read);
+    let contact = columns_of("c.", CONTACT_COLUMNS.split(", ").chain(["qualification"]), read);
     // The one numbered parameter of its own, when there is one (`statements`' lead).
     let created = if parts.created_by.is_some() { "c.created_at <= $1 AND " } else { "" };
     format!("SELECT {contact}, {account}, {stored} FROM contacts c{account_join}{stored_join} WHERE {created}")
@@ -501,13 +502,18 @@ pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
 
 /// [`CONTACT_COLUMNS`] prefixed with `c.`, for joins.
 pub(crate) fn contact_columns_of_c() -> String {
-    columns_of_c(CONTACT_COLUMNS.split(", "), |_| true)
+    columns_of("c.", CONTACT_COLUMNS.split(", "), |_| true)
 }
 
-/// `columns` prefixed with `c.`, those `read` refuses as `NULL` under their names.
-fn columns_of_c<'c>(columns: impl Iterator<Item = &'c str>, read: impl Fn(&str) -> bool) -> String {
+/// [`RESPONSE_COLUMNS`], those `details` leaves out as `NULL`.
+pub(crate) fn response_columns(details: crate::ResponseDetails) -> String {
+    columns_of("", RESPONSE_COLUMNS.split(", "), |c| details.reads(c))
+}
+
+/// `columns` prefixed with `prefix`, those `read` refuses as `NULL` under their names.
+fn columns_of<'c>(prefix: &str, columns: impl Iterator<Item = &'c str>, read: impl Fn(&str) -> bool) -> String {
     let column = |c: &str| match read(c) {
-        true => format!("c.{c}"),
+        true => format!("{prefix}{c}"),
         false => format!("NULL AS {c}"),
     };
     columns.map(|c| column(c.trim())).collect::<Vec<_>>().join(", ")

@@ -849,12 +849,18 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
-            async fn responses_of(&self, contacts: crate::Contacts<'_>, until: Option<Timestamp>) -> Result<crate::ByContact<Response>> {
+            async fn responses_of(
+                &self,
+                contacts: crate::Contacts<'_>,
+                until: Option<Timestamp>,
+                details: crate::ResponseDetails,
+            ) -> Result<crate::ByContact<Response>> {
+                let columns = crate::rows::response_columns(details);
                 // Up to a moment, the later responses are left out in the index of
                 // responses by contact and time, before their rows are looked up.
                 let (sql, bounds) = match until {
-                    Some(until) => (format!("SELECT {RESPONSE_COLUMNS} FROM responses WHERE at <= $1 AND "), vec![until.0]),
-                    None => (format!("SELECT {RESPONSE_COLUMNS} FROM responses WHERE "), vec![]),
+                    Some(until) => (format!("SELECT {columns} FROM responses WHERE at <= $1 AND "), vec![until.0]),
+                    None => (format!("SELECT {columns} FROM responses WHERE "), vec![]),
                 };
                 let rows: Vec<ResponseRow> = self.rows_in(&sql, "contact_id", &bounds, contacts, "").await?;
                 let rows: Vec<(Uuid, Uuid, Response)> = rows

@@ -7,7 +7,7 @@
 use leadgate_core::model::ExternalId;
 use leadgate_core::model::{Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response};
 use leadgate_core::{Cause, CauseKind, Direction, Email, Ident, NewEvent, Role, Stage, Timestamp, lifecycle};
-use leadgate_store::{Bulk, Details, Found, Store, StoreError, StoredParts, SubjectParts};
+use leadgate_store::{Bulk, Details, Found, ResponseDetails, Store, StoreError, StoredParts, SubjectParts};
 
 /// A contact with its account and stored scores.
 const JOINED: SubjectParts = SubjectParts {
@@ -41,6 +41,7 @@ leadgate_store::on_both_stores!(
     identities_lead_through_merges_and_carry_the_fingerprint_last_imported,
     a_run_of_contacts_reads_what_a_list_of_them_reads,
     a_batch_s_responses_come_by_contact_oldest_first_and_up_to_a_moment_when_asked,
+    a_read_of_responses_leaves_out_the_details_it_is_not_asked_for,
     a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for,
     every_live_contact_is_walked_once_in_id_order,
     scores_are_written_over_what_each_contact_had_and_read_back_whole,
@@ -546,13 +547,56 @@ async fn a_batch_s_responses_come_by_contact_oldest_first_and_up_to_a_moment_whe
     assert!(a < b);
     let step = |c: Uuid, i: u8| (c, c, format!("step {i}"));
     let all = [step(a, 0), step(a, 1), step(a, 2), step(b, 0), step(b, 1), step(b, 2)];
+    let whole = ResponseDetails::ALL;
     for contacts in [Contacts::Run(&ids), Contacts::Ids(&ids)] {
-        assert_eq!(read(store.responses_of(contacts, None).await.unwrap()), all);
+        assert_eq!(read(store.responses_of(contacts, None, whole).await.unwrap()), all);
         // Up to the moment of a's second response: it is in, the later ones are not.
         let until = Some(T0.plus_micros(11));
         let up_to = [step(a, 0), step(a, 1), step(b, 0), step(b, 1)];
-        assert_eq!(read(store.responses_of(contacts, until).await.unwrap()), up_to);
-        assert!(store.responses_of(contacts, Some(T0.plus_micros(-1))).await.unwrap().is_empty());
+        assert_eq!(read(store.responses_of(contacts, until, whole).await.unwrap()), up_to);
+        assert!(store.responses_of(contacts, Some(T0.plus_micros(-1)), whole).await.unwrap().is_empty());
+    }
+}
+
+/// A read of many contacts' responses reads of each the details (where, what, why) it
+/// is asked for; the others are none, and the response otherwise whole.
+async fn a_read_of_responses_leaves_out_the_details_it_is_not_asked_for(store: Arc<dyn Store>) {
+    use leadgate_store::Contacts;
+    let ann = contact("ann@acme.example", T0);
+    let mut full = response(ann.id, T0, "demo_request");
+    full.campaign = Some("spring".into());
+    full.placement = Some("sidebar".into());
+    full.referrer = Some("https://news.example/".into());
+    full.vendor = Some("listco".into());
+    full.offer = Some("pricing guide".into());
+    full.message = Some("call me".into());
+    full.fields = json!({"plan": "pro"}).as_object().unwrap().clone();
+    full.junk = Some("bot".into());
+    let bulk = Bulk { contacts: vec![ann.clone()], responses: vec![full.clone()], ..Default::default() };
+    store.bulk_load(&bulk).await.unwrap();
+    let ids = [ann.id];
+    for contacts in [Contacts::Run(&ids), Contacts::Ids(&ids)] {
+        let store = &store;
+        let read = |details| async move {
+            let mut read = store.responses_of(contacts, None, details).await.unwrap();
+            read.take(&ann.id)
+        };
+        assert_eq!(read(ResponseDetails::ALL).await, [full.clone()]);
+        let offered = read(ResponseDetails::NONE.with("offer").with("fields")).await;
+        let bare = Response {
+            channel: None,
+            campaign: None,
+            placement: None,
+            referrer: None,
+            vendor: None,
+            obtained_via: String::new(),
+            message: None,
+            junk: None,
+            ..full.clone()
+        };
+        assert_eq!(offered, std::slice::from_ref(&bare), "the offer and fields as they are, the other details none");
+        let plain = read(ResponseDetails::NONE).await;
+        assert_eq!(plain, [Response { offer: None, fields: Map::new(), ..bare }], "id, time, direction and action");
     }
 }
 

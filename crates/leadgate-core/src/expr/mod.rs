@@ -382,9 +382,28 @@ fn leading_kind_test(e: &IdedExpr) -> Option<String> {
 }
 
 /// Adds to `fields` those of `variable` that `e` reads; false if `e` uses the variable
-/// otherwise (or holds something this does not look into).
+/// otherwise (or holds something this does not look into). Of a list (`responses`),
+/// what `exists` and `all` read of each item is read of it, and its `size` reads none.
 fn fields_in(e: &IdedExpr, variable: &str, fields: &mut Vec<String>) -> bool {
+    let is_variable = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(name) if name == variable);
     let children: Vec<&IdedExpr> = match &e.expr {
+        Expr::Comprehension(c) if is_variable(&c.iter_range) => {
+            let parts = [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result];
+            let item_read = c.iter_var != variable
+                && c.iter_var2.is_none()
+                && parts.iter().all(|part| fields_in(part, &c.iter_var, fields));
+            return item_read && parts.iter().all(|part| fields_in(part, variable, fields));
+        }
+        Expr::Call(c)
+            if c.func_name == "size"
+                && match (&c.target, c.args.as_slice()) {
+                    (None, [of]) => is_variable(of),
+                    (Some(of), []) => is_variable(of),
+                    _ => false,
+                } =>
+        {
+            return true;
+        }
         Expr::Select(s) if matches!(&s.operand.expr, Expr::Ident(name) if name == variable) => {
             if !fields.contains(&s.field) {
                 fields.push(s.field.clone());

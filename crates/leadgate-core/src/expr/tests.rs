@@ -332,6 +332,29 @@ fn every_documented_field_reads_as_its_type() {
 }
 
 #[test]
+fn an_expression_names_what_it_reads_of_each_response() {
+    let fields = |source: &str| {
+        let e = Expression::compile(source, Scope::Contact, &Type::Bool).unwrap();
+        e.fields_read("responses").map(|mut f| {
+            f.sort();
+            f
+        })
+    };
+    let named = |names: &[&str]| Some(names.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+    assert_eq!(fields("size(responses) > 0 && responses.size() < 9"), named(&[]), "a count reads no field");
+    assert_eq!(fields("responses.exists(r, r.action == 'demo_request')"), named(&["action"]));
+    assert_eq!(
+        fields("responses.all(r, r.channel == 'paid_search' || responses.exists(q, q.offer == r.vendor))"),
+        named(&["channel", "offer", "vendor"]),
+        "nested, each level's item"
+    );
+    assert_eq!(fields("responses.exists(r, r.fields.plan == 'pro')"), named(&["fields"]));
+    assert_eq!(fields("contact.title == 'CIO'"), named(&[]));
+    // The list used otherwise than by counting it or testing each item: any field may be read.
+    assert_eq!(fields("responses[0].channel == 'paid_search'"), None);
+}
+
+#[test]
 fn an_expression_names_the_events_it_reads() {
     use super::EventsRead;
     let read = |source: &str, scope: Scope| Expression::compile(source, scope, &Type::Bool).unwrap().events_read();
