@@ -104,7 +104,9 @@ pub(crate) fn split_over_cores<T: Send, R: Send>(
     min_per_part: usize,
     work: impl Fn(Vec<T>) -> R + Sync,
 ) -> Vec<R> {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    // The pool's threads, one a core: asking the system for the cores reads files of
+    // its own (control groups) every time, and this runs once a batch.
+    let cores = rayon::current_num_threads();
     let parts = cores.min(items.len() / min_per_part.max(1)).max(1);
     if parts == 1 {
         return vec![work(items)];
@@ -152,7 +154,7 @@ mod tests {
     fn work_split_over_the_cores_comes_back_whole_and_in_order() {
         let items: Vec<u32> = (0..1_000).collect();
         let parts = split_over_cores(items.clone(), 10, |part| part);
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cores = rayon::current_num_threads();
         assert_eq!(parts.len(), cores.min(100));
         assert_eq!(parts.concat(), items);
         // Too few items for two parts: one.

@@ -381,11 +381,7 @@ impl Model {
                 Err(e) => errors.push(RuleFailure { rule: format!("fit: {}", r.name), message: e.0 }),
             }
         }
-        let mut parts: Vec<EngagementPart> = self
-            .engagement
-            .iter()
-            .map(|r| EngagementPart { rule: r.name.clone(), sum: 0.0, cap: r.cap, activities: 0 })
-            .collect();
+        let mut earned = vec![Earned::default(); if needs.engagement { self.engagement.len() } else { 0 }];
         if needs.engagement && !self.engagement.is_empty() {
             let activities = facts
                 .events
@@ -393,12 +389,16 @@ impl Model {
                 .map(ActivityFacts::of_event)
                 .chain(facts.responses.iter().map(ActivityFacts::of_response));
             for a in activities {
-                self.add(&mut parts, bound, &a, facts.now, remembered, &mut errors);
+                self.add(&mut earned, bound, &a, facts.now, remembered, &mut errors);
             }
         }
         // A rule that no activity satisfied contributes nothing, now or later: it is not
-        // kept (most contacts satisfy few rules, and every contact's assessment is stored).
-        parts.retain(|p| p.activities > 0);
+        // kept (most contacts satisfy few rules, and every contact's assessment is stored),
+        // and its name is not copied into the assessment to be dropped again.
+        let parts = (self.engagement.iter().zip(earned))
+            .filter(|(_, e)| e.activities > 0)
+            .map(|(r, e)| EngagementPart { rule: r.name.clone(), sum: e.sum, cap: r.cap, activities: e.activities })
+            .collect();
         let mut assessment = Assessment {
             fit: fit_factors.iter().map(|f| f.points).sum(),
             fit_factors,
@@ -425,7 +425,7 @@ impl Model {
     /// activity alike before.
     fn add(
         &self,
-        parts: &mut [EngagementPart],
+        earned: &mut [Earned],
         contact: &Bound<'_>,
         activity: &ActivityFacts<'_>,
         now: Timestamp,
@@ -442,8 +442,8 @@ impl Model {
         };
         let mut credit = |i: usize, result: &Result<bool, EvalError>| match result {
             Ok(true) => {
-                parts[i].sum += self.engagement[i].points as f64 * decay;
-                parts[i].activities += 1;
+                earned[i].sum += self.engagement[i].points as f64 * decay;
+                earned[i].activities += 1;
             }
             Ok(false) => {}
             Err(e) => {
@@ -466,6 +466,14 @@ impl Model {
             credit(*i, &test(&self.engagement[*i]));
         }
     }
+}
+
+/// What one engagement rule has earned of a contact's activities so far.
+#[derive(Debug, Clone, Copy, Default)]
+struct Earned {
+    /// Its points for each, decayed to the assessment's moment.
+    sum: f64,
+    activities: u32,
 }
 
 /// What engagement rules gave for activities, kept from one contact to the next: rules

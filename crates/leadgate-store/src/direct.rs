@@ -243,10 +243,10 @@ impl Column for Shared {
 }
 
 /// A column type read from text: of sqlx's type what `str` is (for the reads that go
-/// through sqlx, on PostgreSQL).
+/// through sqlx, on PostgreSQL); generic over `$g` when named.
 macro_rules! typed_as_text {
-    ($t:ty) => {
-        impl<DB: sqlx::Database> sqlx::Type<DB> for $t
+    ($t:ty $(, $g:ident)?) => {
+        impl<$($g,)? DB: sqlx::Database> sqlx::Type<DB> for $t
         where
             str: sqlx::Type<DB>,
         {
@@ -260,6 +260,7 @@ macro_rules! typed_as_text {
         }
     };
 }
+
 pub(crate) use typed_as_text;
 
 typed_as_text!(Shared);

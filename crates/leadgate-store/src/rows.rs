@@ -14,6 +14,20 @@ use serde_json::{Map, Value};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+/// Each of `rows` converted by `convert`, or the first error: into a vector of their
+/// number made at once. Collected into a `Result`, the rows' number is not known, and
+/// the vector grew a step at a time, a batch's large records copied at every step.
+pub(crate) fn convert_all<R, T>(
+    rows: Vec<R>,
+    convert: impl FnMut(R) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut converted = Vec::with_capacity(rows.len());
+    for row in rows.into_iter().map(convert) {
+        converted.push(row?);
+    }
+    Ok(converted)
+}
+
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("unknown {what} {value:?} in the database"))
 }
@@ -22,27 +36,46 @@ pub(crate) fn stage(s: &str) -> Result<Stage, StoreError> {
     Stage::from_name(s).map_or_else(|| s.parse().map_err(|_| corrupt("stage", s)), Ok)
 }
 
-/// A stage as a column, decoded from its name in place (a batch's history has millions).
+/// A value of the domain stored as its name (a stage, a direction), as a column:
+/// decoded from the name in place, without a copy of it first (a batch of contacts'
+/// history holds millions).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct StageText(pub(crate) Stage);
+pub(crate) struct Named<T>(pub(crate) T);
 
-impl crate::direct::Column for StageText {
-    fn column<I: rusqlite::RowIndex>(row: &rusqlite::Row<'_>, at: I) -> rusqlite::Result<Self> {
-        let name: &str = row.get_ref(at)?.as_str()?;
-        let text = rusqlite::types::Type::Text;
-        stage(name).map(StageText).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, text, Box::new(e)))
+/// A value of the domain read from its stored name.
+pub(crate) trait FromName: Sized {
+    fn from_name(name: &str) -> Result<Self, StoreError>;
+}
+
+impl FromName for Stage {
+    fn from_name(name: &str) -> Result<Self, StoreError> {
+        stage(name)
     }
 }
 
-crate::direct::typed_as_text!(StageText);
+impl FromName for Direction {
+    fn from_name(name: &str) -> Result<Self, StoreError> {
+        direction(name)
+    }
+}
 
-impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for StageText
+impl<T: FromName> crate::direct::Column for Named<T> {
+    fn column<I: rusqlite::RowIndex>(row: &rusqlite::Row<'_>, at: I) -> rusqlite::Result<Self> {
+        let name: &str = row.get_ref(at)?.as_str()?;
+        let text = rusqlite::types::Type::Text;
+        T::from_name(name).map(Named).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, text, Box::new(e)))
+    }
+}
+
+crate::direct::typed_as_text!(Named<T>, T);
+
+impl<'r, T: FromName, DB: sqlx::Database> sqlx::Decode<'r, DB> for Named<T>
 where
     &'r str: sqlx::Decode<'r, DB>,
 {
     fn decode(value: <DB as sqlx::Database>::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
         let name = <&str as sqlx::Decode<DB>>::decode(value)?;
-        Ok(StageText(stage(name)?))
+        Ok(Named(T::from_name(name)?))
     }
 }
 
@@ -85,9 +118,9 @@ pub(crate) struct ContactRow {
     phone: Option<String>,
     country: Option<String>,
     account_id: Option<Uuid>,
-    direction: String,
+    direction: Named<Direction>,
     channel: Option<String>,
-    stage: String,
+    stage: Named<Stage>,
     stage_at: i64,
     owner: Option<String>,
     do_not_email: bool,
@@ -112,9 +145,9 @@ impl TryFrom<ContactRow> for Contact {
             phone: r.phone,
             country: r.country,
             account_id: r.account_id,
-            direction: direction(&r.direction)?,
+            direction: r.direction.0,
             channel: r.channel,
-            stage: stage(&r.stage)?,
+            stage: r.stage.0,
             stage_at: Timestamp(r.stage_at),
             owner: r.owner,
             do_not_email: r.do_not_email,
@@ -135,7 +168,7 @@ pub(crate) struct ResponseRow {
     id: Uuid,
     contact_id: Uuid,
     at: i64,
-    direction: String,
+    direction: Named<Direction>,
     channel: Option<String>,
     campaign: Option<String>,
     placement: Option<String>,
@@ -159,7 +192,7 @@ impl TryFrom<ResponseRow> for Response {
             id: r.id,
             contact_id: r.contact_id,
             at: Timestamp(r.at),
-            direction: direction(&r.direction)?,
+            direction: r.direction.0,
             channel: r.channel,
             campaign: r.campaign,
             placement: r.placement,

@@ -828,11 +828,8 @@ macro_rules! impl_sql_store {
                 let sql = crate::rows::subject_select(parts);
                 let lead: Vec<i64> = parts.created_by.iter().map(|t| t.0).collect();
                 let rows: Vec<crate::rows::SubjectRow> = self.rows_in(&sql, "c.id", &lead, contacts, "").await?;
-                let mut subjects: Vec<crate::Subject> = rows
-                    .into_iter()
-                    .map(crate::Subject::try_from)
-                    .filter(|s| s.as_ref().map_or(true, |s| contacts.holds(&s.contact.id)))
-                    .collect::<Result<_>>()?;
+                let mut subjects = crate::rows::convert_all(rows, crate::Subject::try_from)?;
+                subjects.retain(|s| contacts.holds(&s.contact.id));
                 // In id order, whatever order the join gave them in: the same contacts
                 // read twice are given alike (a model learns from them in this order).
                 subjects.sort_unstable_by_key(|s| s.contact.id);
@@ -863,10 +860,7 @@ macro_rules! impl_sql_store {
                     None => (format!("SELECT {columns} FROM responses WHERE "), vec![]),
                 };
                 let rows: Vec<ResponseRow> = self.rows_in(&sql, "contact_id", &bounds, contacts, "").await?;
-                let rows: Vec<(Uuid, Uuid, Response)> = rows
-                    .into_iter()
-                    .map(|r| Response::try_from(r).map(|r| (r.contact_id, r.id, r)))
-                    .collect::<Result<_>>()?;
+                let rows = crate::rows::convert_all(rows, |r| Response::try_from(r).map(|r| (r.contact_id, r.id, r)))?;
                 Ok(crate::ByContact::oldest_first(rows, contacts, |r| r.at))
             }
 
@@ -916,7 +910,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn stage_steps_of(&self, contacts: crate::Contacts<'_>) -> Result<crate::ByContact<StageStep>> {
-                let rows: Vec<(i64, Uuid, crate::rows::StageText, i64, Option<i64>)> = self
+                let rows: Vec<(i64, Uuid, crate::rows::Named<leadgate_core::Stage>, i64, Option<i64>)> = self
                     .rows_in("SELECT id, contact_id, to_stage, at, value FROM stage_changes WHERE ", "contact_id", &[], contacts, "")
                     .await?;
                 let rows = rows
