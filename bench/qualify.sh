@@ -33,8 +33,9 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-cargo build --release -q -p leadgate
-BIN=target/release/leadgate
+# The build leadgate is deployed with (Cargo.toml's `production` profile).
+cargo build --profile production -q -p leadgate
+BIN=target/production/leadgate
 export LEADGATE_LOG=warn LEADGATE_DATA_DIR="$WORK/data"
 unset LEADGATE_DATABASE_URL
 if [ -n "$PG_URL" ]; then

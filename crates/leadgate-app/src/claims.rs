@@ -51,7 +51,13 @@ impl Claims {
 
     fn try_sorted(&self, ids: &Arc<[Uuid]>) -> Option<Claim<'_>> {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        let taken = held.iter().any(|set| ids.iter().any(|id| set.binary_search(id).is_ok()));
+        // Sets whose ranges do not meet share no id, which is found without searching
+        // either: the batches of a walk over every contact are ranges apart.
+        let meet = |set: &[Uuid]| match (set.first(), set.last(), ids.first(), ids.last()) {
+            (Some(first), Some(last), Some(from), Some(to)) => first <= to && from <= last,
+            _ => false,
+        };
+        let taken = held.iter().any(|set| meet(set) && ids.iter().any(|id| set.binary_search(id).is_ok()));
         if taken {
             return None;
         }
@@ -102,5 +108,10 @@ mod tests {
         assert!(claims.try_claim(&[a]).is_none(), "a is held by the second claim");
         drop(second);
         assert!(claims.try_claim(&[a, b, c]).is_some());
+        // Contacts between those of a claim, not in it: at once.
+        let around = claims.claim(&[c, a]).await;
+        assert!(claims.try_claim(&[b]).is_some(), "b lies between a and c but is not claimed");
+        assert!(claims.try_claim(&[b, c]).is_none());
+        drop(around);
     }
 }

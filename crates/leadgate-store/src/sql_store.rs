@@ -832,7 +832,7 @@ macro_rules! impl_sql_store {
                 subjects.retain(|s| contacts.holds(&s.contact.id));
                 // In id order, whatever order the join gave them in: the same contacts
                 // read twice are given alike (a model learns from them in this order).
-                subjects.sort_unstable_by_key(|s| s.contact.id);
+                subjects.sort_unstable_by_key(|s| s.contact.id.as_u128());
                 Ok(subjects)
             }
 
