@@ -59,7 +59,8 @@ impl Columns {
             names.iter().enumerate().all(|(i, n)| !names[..i].contains(n)),
             "a statement read into a row struct names a column twice: {names:?}"
         );
-        let nulls = names.iter().map(|n| selects_null_as(sql, n)).collect();
+        let left_out = nulls_of(sql);
+        let nulls = names.iter().map(|n| left_out.contains(&n.as_str())).collect();
         Self { names, nulls, found: Default::default(), read: Default::default() }
     }
 
@@ -98,13 +99,18 @@ impl Columns {
     }
 }
 
-/// Whether `sql` selects the column `name` as `NULL AS name`, as the reads that leave a
-/// column out write it ([`rows`](crate::rows)).
-fn selects_null_as(sql: &str, name: &str) -> bool {
-    sql.match_indices("NULL AS ").any(|(at, lead)| {
-        let rest = &sql[at + lead.len()..];
-        rest.strip_prefix(name).is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
-    })
+/// The columns `sql` selects as `NULL AS name`, as the reads that leave a column out
+/// write them ([`rows`](crate::rows)): found in one pass over the text, which a read of
+/// one contact (the event path's) makes for each of its statements.
+fn nulls_of(sql: &str) -> Vec<&str> {
+    const LEAD: &str = "NULL AS ";
+    sql.match_indices(LEAD)
+        .map(|(at, _)| {
+            let rest = &sql[at + LEAD.len()..];
+            let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect()
 }
 
 fn wrong_type(what: &str) -> rusqlite::Error {
@@ -547,8 +553,8 @@ mod tests {
         assert_eq!(rows[0].inner.c.as_deref(), Some("kept"));
         // A field that is never none, selected as NULL: an error, not a value made up.
         assert!(read("SELECT 'x' AS a, NULL AS b, NULL AS c, 2 AS d").is_err());
-        assert!(super::selects_null_as("SELECT NULL AS junk, x", "junk"));
-        assert!(!super::selects_null_as("SELECT NULL AS junk_kind, junk", "junk"));
+        assert_eq!(super::nulls_of("SELECT NULL AS junk, x, NULL AS junk_kind FROM t"), ["junk", "junk_kind"]);
+        assert_eq!(super::nulls_of("SELECT x, NULL AS y"), ["y"]);
     }
 
     /// The texts of `sql`'s one column, read as shared texts.
