@@ -101,7 +101,9 @@ impl Columns {
 
 /// The columns `sql` selects as `NULL AS name`, as the reads that leave a column out
 /// write them ([`rows`](crate::rows)): found in one pass over the text, which a read of
-/// one contact (the event path's) makes for each of its statements.
+/// one contact (the event path's) makes for each of its statements. The phrase is
+/// kept for that: a statement read through [`Columns`] writes it for nothing else
+/// (values are bound, never written into the text).
 fn nulls_of(sql: &str) -> Vec<&str> {
     const LEAD: &str = "NULL AS ";
     sql.match_indices(LEAD)
