@@ -363,15 +363,26 @@ fn judge(
         }
         let (contact_id, email, outcome) = (h.contact.id, h.contact.email.clone(), h.outcome_after(as_of));
         let Some(facts) = h.as_of(as_of) else { continue };
-        // Scores and grades as the active model gives them at that date.
         let contact = facts.bind();
-        let a = rules.model.1.assess_only(&facts, &contact, needs, &mut remembered);
-        let bound = contact.with_scores(&a.score_facts(facts.scores.likelihood), Some(a.grades()));
-        let test = |e: &Expression| e.test(&bound).map_err(|e| e.0);
+        // Scores and grades as the active model gives them at that date, made when a
+        // definition first needs them: one false whatever they are (a part of its
+        // `&&` that reads none of them is false: no visit, no response, the wrong
+        // direction) turns the contact away unscored, as it does most contacts.
+        let mut scored = None;
+        let mut test = |e: &Expression| {
+            if e.false_whatever_scores(&contact) {
+                return Ok(false);
+            }
+            let bound = scored.get_or_insert_with(|| {
+                let a = rules.model.1.assess_only(&facts, &contact, needs, &mut remembered);
+                contact.with_scores(&a.score_facts(facts.scores.likelihood), Some(a.grades()))
+            });
+            e.test(bound).map_err(|e| e.0)
+        };
         let draft = test(draft);
         let compared = match same {
             true => Some(draft.clone()),
-            false => compared.map(test),
+            false => compared.map(&mut test),
         };
         judged.push(Judged { contact_id, email, outcome, draft, compared });
     }

@@ -262,6 +262,33 @@ impl Node {
         self.value(&mut Evaluation { view, counts, at: [None; MOST_NESTED] })
     }
 
+    /// Whether the node is false on `view` whatever the scores and grades are: a part
+    /// of an `&&` that reads none of them is false (which makes the whole false, an
+    /// error in another part or not, as the interpreter has it). `false` when that
+    /// cannot be told without them.
+    pub(super) fn false_whatever_scores<'x>(&'x self, view: &'x View<'x>, counts: &'x [EventCount]) -> bool {
+        match self {
+            Node::And(a, b) => a.false_whatever_scores(view, counts) || b.false_whatever_scores(view, counts),
+            node if !node.reads_scores() => matches!(node.evaluate(view, counts), Some(Value::Bool(false))),
+            _ => false,
+        }
+    }
+
+    /// Whether evaluating the node may read the scores or the grades.
+    fn reads_scores(&self) -> bool {
+        match self {
+            Node::Field(var, _) => *var == Var::Scores,
+            Node::Text(_) => true,
+            Node::Literal(_) | Node::ResponseField(..) | Node::Count(_) | Node::Responses => false,
+            Node::Size(a) | Node::Not(a) | Node::Negate(a) | Node::In(a, _) => a.reads_scores(),
+            Node::And(a, b) | Node::Or(a, b) | Node::Compare(_, a, b) | Node::TextTest(_, a, b) => {
+                a.reads_scores() || b.reads_scores()
+            }
+            Node::Choose(a, b, c) => a.reads_scores() || b.reads_scores() || c.reads_scores(),
+            Node::Each { test, .. } => test.reads_scores(),
+        }
+    }
+
     fn test<'x>(&'x self, ev: &mut Evaluation<'x>) -> Option<bool> {
         match self.value(ev)? {
             Value::Bool(b) => Some(b),

@@ -288,6 +288,14 @@ impl Expression {
         self.compiled.is_some()
     }
 
+    /// Whether the expression is false on `facts` whatever the contact's scores and
+    /// grades are: one of the parts of its `&&` that read neither is false. A backtest
+    /// turns away most contacts so, without scoring them. `false` when that cannot be
+    /// told (or the expression is not compiled): only evaluating it with the scores says.
+    pub fn false_whatever_scores(&self, facts: &facts::Bound<'_>) -> bool {
+        self.compiled.as_ref().is_some_and(|c| c.false_whatever_scores(facts.view(), &self.counts))
+    }
+
     /// Evaluates an expression whose result is `bool`.
     pub fn test(&self, facts: &facts::Bound<'_>) -> Result<bool, EvalError> {
         if let Some(facts::Value::Bool(b)) = self.compiled_value(facts) {

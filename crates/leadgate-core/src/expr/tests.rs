@@ -432,6 +432,48 @@ fn agrees(e: &Expression) {
 }
 
 #[test]
+fn a_definition_false_whatever_the_scores_is_told_so_without_them_and_only_then() {
+    let definition = |source: &str| Expression::compile(source, Scope::Contact, &Type::Bool).unwrap();
+    // Ann visited in the last 30 days and responded; she is inbound, from a company domain.
+    let cases = [
+        // A part that reads no scores is false: false whatever they are.
+        ("scores.fit >= 20 && engagement.visits_30d >= 100", true),
+        ("engagement.visits_30d >= 100 && funnel_position == 'bofu'", true),
+        ("scores.fit >= 20 && (contact.free_mail && size(responses) > 0)", true),
+        ("scores.fit >= 20 && engagement.visits_30d >= 2 && contact.direction == 'outbound'", true),
+        // Every part that reads no scores holds: the scores decide.
+        ("scores.fit >= 20 && engagement.visits_30d >= 2", false),
+        // False only through the scores, or not a conjunction of parts: not told.
+        ("scores.fit >= 1000 && contact.title.contains('Director')", false),
+        ("engagement.visits_30d >= 100 || scores.fit >= 20", false),
+        ("!(scores.fit >= 20 || engagement.visits_30d >= 2)", false),
+    ];
+    let mut anns = 0;
+    for facts in varied_contacts() {
+        let contact = facts.bind();
+        let is_ann = facts.contact.title.as_deref() == Some("Director of IT") && facts.responses.len() == 2;
+        anns += is_ann as usize;
+        for (source, on_ann) in cases {
+            let e = definition(source);
+            let told = e.false_whatever_scores(&contact);
+            if is_ann {
+                assert_eq!(told, on_ann, "{source}");
+            }
+            if told {
+                // Then it is false with any scores and grades at all.
+                for fit in [0, 20, 1_000_000] {
+                    let scores = ScoreFacts { fit, engagement: 1e9, likelihood: Some(1.0) };
+                    for grades in [None, Some(("bofu", "acute")), Some(("tofu", "low"))] {
+                        assert_eq!(e.test(&contact.with_scores(&scores, grades)), Ok(false), "{source}");
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(anns, 1, "Ann is among the contacts");
+}
+
+#[test]
 fn the_rules_most_models_are_made_of_are_evaluated_on_the_facts_and_agree_with_the_interpreter() {
     let contact_scope = [
         "contact.title.contains('Director') || contact.title.contains('VP')",
