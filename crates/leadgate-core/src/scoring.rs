@@ -847,6 +847,14 @@ impl ContactScores {
         self.stored_form = StoredForm(serde_json::value::to_raw_value(&self.assessment).ok());
         self
     }
+
+    /// The assessment's JSON as the stores keep it: as made ahead, or made now.
+    pub fn stored_json(&self) -> serde_json::Result<std::borrow::Cow<'_, serde_json::value::RawValue>> {
+        match self.stored_form.json() {
+            Some(json) => Ok(std::borrow::Cow::Borrowed(json)),
+            None => serde_json::value::to_raw_value(&self.assessment).map(std::borrow::Cow::Owned),
+        }
+    }
 }
 
 /// An assessment's JSON as stored, made ahead of writing it; empty until then. It

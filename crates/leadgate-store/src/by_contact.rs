@@ -108,11 +108,9 @@ impl<T> ByContact<T> {
         }
     }
 
-    /// Where `contact`'s group is, or would be. Ids compared as the integers their bytes
-    /// spell (in the same order): a batch's every contact is looked up in each of its
-    /// reads, and comparing ids as bytes called a comparison of memory at every step.
+    /// Where `contact`'s group is, or would be.
     fn find(&self, contact: &Uuid) -> Result<usize, usize> {
-        self.groups.binary_search_by_key(&contact.as_u128(), |(c, _)| c.as_u128())
+        crate::search_by_id(&self.groups, contact, |(c, _)| c)
     }
 
     /// Each contact with rows, in id order, and its rows.

@@ -71,11 +71,16 @@ impl Contacts<'_> {
     pub fn holds(&self, id: &Uuid) -> bool {
         match self {
             Contacts::Ids(_) => true,
-            // Compared as the integers their bytes spell, in the same order, rather than
-            // by a comparison of memory at every step: asked of every row's contact.
-            Contacts::Run(ids) => ids.binary_search_by_key(&id.as_u128(), |i| i.as_u128()).is_ok(),
+            Contacts::Run(ids) => search_by_id(ids, id, |i| i).is_ok(),
         }
     }
+}
+
+/// Where `id` is, or would be, among `sorted` (in the order of the ids `id_of` gives):
+/// ids compared as the integers their bytes spell (the same order) rather than by a
+/// comparison of memory at every step, for this is asked of every row of a batch.
+pub(crate) fn search_by_id<T>(sorted: &[T], id: &Uuid, id_of: impl Fn(&T) -> &Uuid) -> Result<usize, usize> {
+    sorted.binary_search_by_key(&id.as_u128(), |t| id_of(t).as_u128())
 }
 
 /// A contact with what assessing it reads beside its history.

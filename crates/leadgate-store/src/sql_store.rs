@@ -1042,21 +1042,21 @@ macro_rules! impl_sql_store {
             ) -> Result<()> {
                 let (insert, update) = crate::sql_store::UPSERT_SCORES;
                 for chunk in crate::sql_store::statement_chunks(scores) {
+                    let json = chunk
+                        .iter()
+                        .map(|s| s.stored_json().map_err(|e| crate::StoreError::Corrupt(e.to_string())))
+                        .collect::<Result<Vec<_>>>()?;
                     let mut qb = QueryBuilder::<$db>::new(insert);
-                    qb.push_values(chunk, |mut b, s| {
+                    qb.push_values(chunk.iter().zip(&json), |mut b, (s, json)| {
                         let a = &s.assessment;
                         b.push_bind(s.contact_id)
                             .push_bind(s.model.as_str())
                             .push_bind(a.fit)
                             .push_bind(a.engagement_at(a.as_of))
                             .push_bind(a.funnel.grade.as_str())
-                            .push_bind(a.pain.grade.as_str());
-                        // Made ahead where it was assessed (a rescore's), or here.
-                        match s.stored_form.json() {
-                            Some(json) => b.push_bind(Json(json)),
-                            None => b.push_bind(Json(a)),
-                        };
-                        b.push_bind(a.as_of.0)
+                            .push_bind(a.pain.grade.as_str())
+                            .push_bind(Json(json.as_ref()))
+                            .push_bind(a.as_of.0)
                             .push_bind(s.likelihood)
                             .push_bind(s.likelihood_factors.as_ref().map(Json));
                     });

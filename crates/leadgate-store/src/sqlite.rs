@@ -233,18 +233,9 @@ fn write_scores(c: &rusqlite::Connection, scores: &[leadgate_core::scoring::Cont
     let sql = format!("{insert}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10){update}");
     let failed = crate::direct::from_rusqlite;
     let mut statement = c.prepare(&sql).map_err(failed)?;
-    let mut assessment = Vec::with_capacity(1024);
     for s in scores {
         let a = &s.assessment;
-        // Made ahead where it was assessed (a rescore's), or here.
-        let json = match s.stored_form.json() {
-            Some(json) => json.get(),
-            None => {
-                assessment.clear();
-                serde_json::to_writer(&mut assessment, a).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
-                std::str::from_utf8(&assessment).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?
-            }
-        };
+        let json = s.stored_json().map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
         let factors = s.likelihood_factors.as_ref().map(|f| f.to_string());
         statement
             .execute(rusqlite::params![
@@ -255,7 +246,7 @@ fn write_scores(c: &rusqlite::Connection, scores: &[leadgate_core::scoring::Cont
                 a.funnel.grade.as_str(),
                 a.pain.grade.as_str(),
                 // As text, as sqlx binds JSON.
-                json,
+                json.get(),
                 a.as_of.0,
                 s.likelihood,
                 factors,

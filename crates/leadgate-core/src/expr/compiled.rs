@@ -262,15 +262,19 @@ impl Node {
         self.value(&mut Evaluation { view, counts, at: [None; MOST_NESTED] })
     }
 
-    /// Whether the node is false on `view` whatever the scores and grades are: a part
-    /// of an `&&` that reads none of them is false (which makes the whole false, an
-    /// error in another part or not, as the interpreter has it). `false` when that
-    /// cannot be told without them.
-    pub(super) fn false_whatever_scores<'x>(&'x self, view: &'x View<'x>, counts: &'x [EventCount]) -> bool {
+    /// The parts of the node's `&&` (the node itself when it is no `&&`) that read
+    /// neither the scores nor the grades: when one of them is false, so is the whole,
+    /// whatever the scores are and an error in another part or not, as the interpreter
+    /// has it.
+    pub(super) fn parts_without_scores(&self) -> Vec<Node> {
         match self {
-            Node::And(a, b) => a.false_whatever_scores(view, counts) || b.false_whatever_scores(view, counts),
-            node if !node.reads_scores() => matches!(node.evaluate(view, counts), Some(Value::Bool(false))),
-            _ => false,
+            Node::And(a, b) => {
+                let mut parts = a.parts_without_scores();
+                parts.extend(b.parts_without_scores());
+                parts
+            }
+            node if !node.reads_scores() => vec![node.clone()],
+            _ => Vec::new(),
         }
     }
 

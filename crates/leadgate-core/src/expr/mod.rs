@@ -111,6 +111,9 @@ pub struct Expression {
     /// The expression evaluated on the facts directly, when every part of it can be
     /// ([`compiled`]).
     compiled: Option<compiled::Node>,
+    /// The parts of its compiled `&&` that read neither scores nor grades, found once
+    /// when compiled: a backtest asks of every contact ([`Self::false_whatever_scores`]).
+    parts_without_scores: Vec<compiled::Node>,
     /// What of a contact's events it reads, found once when compiled: every
     /// assessment asks ([`Self::events_read`]).
     events_read: EventsRead,
@@ -179,6 +182,7 @@ impl Expression {
         })?;
         let required_kind = if scope == Scope::Activity { leading_kind_test(&ast) } else { None };
         let compiled = compiled::compile(&ast);
+        let parts_without_scores = compiled.as_ref().map(compiled::Node::parts_without_scores).unwrap_or_default();
         let mut e = Self {
             source: source.to_owned(),
             ast,
@@ -187,6 +191,7 @@ impl Expression {
             counts,
             required_kind,
             compiled,
+            parts_without_scores,
             events_read: EventsRead::default(),
         };
         e.events_read = e.find_events_read();
@@ -293,7 +298,10 @@ impl Expression {
     /// turns away most contacts so, without scoring them. `false` when that cannot be
     /// told (or the expression is not compiled): only evaluating it with the scores says.
     pub fn false_whatever_scores(&self, facts: &facts::Bound<'_>) -> bool {
-        self.compiled.as_ref().is_some_and(|c| c.false_whatever_scores(facts.view(), &self.counts))
+        let false_here = |part: &compiled::Node| {
+            matches!(part.evaluate(facts.view(), &self.counts), Some(facts::Value::Bool(false)))
+        };
+        self.parts_without_scores.iter().any(false_here)
     }
 
     /// Evaluates an expression whose result is `bool`.
