@@ -9,9 +9,12 @@ use futures_util::stream::FuturesOrdered;
 use leadgate_core::Timestamp;
 use leadgate_core::backtest::{History, Outcome, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
+use leadgate_core::expr::facts::EventFact;
 use leadgate_core::expr::{EventsRead, Expression};
+use leadgate_core::lifecycle::StageStep;
+use leadgate_core::model::{ContactChange, Response};
 use leadgate_core::scoring::{Needs, Remembered};
-use leadgate_store::{Contacts, StoredParts, Subject, SubjectParts};
+use leadgate_store::{ByContact, Contacts, StoredParts, Subject, SubjectParts};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -165,10 +168,10 @@ impl App {
         let reads = definitions().fold(rules.model.1.events_read(needs), |read, e| read.and(e.events_read()));
         // And accounts and custom fields only when an expression reads them.
         let contact_reads = Reads::of(&rules.model.1, needs, definitions());
-        let judge_apart = |histories: Vec<History>| {
+        let judge_apart = |read: Read| {
             let (rules, draft, compared) = (rules.clone(), draft.clone(), compared.clone());
             crate::off_runtime("the backtest", move || {
-                split_over_cores(histories, CONTACTS_PER_CORE, |part| {
+                split_over_cores(read.histories(), CONTACTS_PER_CORE, |part| {
                     judge(&rules, &draft, compared.as_ref().as_ref(), needs, part, as_of, (from, to))
                 })
                 .into_iter()
@@ -212,8 +215,8 @@ impl App {
         let accounts = AccountBook::default();
         let accounts = contact_reads.accounts.then_some(&accounts);
         let read_and_judge = |ids: Vec<Uuid>| async move {
-            let histories = self.histories(&ids, as_of, reads, contact_reads, accounts).await?;
-            judge_apart(histories).await
+            let read = self.read_histories(&ids, as_of, reads, contact_reads, accounts).await?;
+            judge_apart(read).await
         };
         let mut batches = LiveContacts::new(self.store.as_ref());
         let (mut walking, mut in_hand) = (true, FuturesOrdered::new());
@@ -252,14 +255,14 @@ impl App {
     /// Everything recorded of these contacts that a backtest at `as_of` reads: of
     /// their events, what `reads` names; of themselves, what `contact_reads` names (their
     /// accounts from `accounts`, when given).
-    async fn histories(
+    async fn read_histories(
         &self,
         ids: &[Uuid],
         as_of: Timestamp,
         reads: EventsRead,
         contact_reads: Reads,
         accounts: Option<&AccountBook>,
-    ) -> Result<Vec<History>, AppError> {
+    ) -> Result<Read, AppError> {
         let s = &self.store;
         // The contacts of the batch that existed at the date; their stored scores are
         // today's and not read.
@@ -271,7 +274,7 @@ impl App {
         // of which nothing more is read.
         let existed: Vec<Uuid> = subjects.iter().map(|s| s.contact.id).collect();
         if existed.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Read::default());
         }
         let batch = Contacts::Run(&existed);
         let subjects = async {
@@ -292,18 +295,37 @@ impl App {
                 false => Ok(Vec::new()),
             }
         };
-        let (subjects, (mut responses, mut events, last_events, mut stages, mut changes)) =
-            tokio::try_join!(subjects, async {
-                Ok(tokio::try_join!(
-                    s.responses_of(batch, Some(as_of), contact_reads.responses),
-                    events,
-                    last_events,
-                    s.stage_steps_of(batch),
-                    s.contact_changes_of(batch),
-                )?)
-            })?;
+        let (subjects, (responses, events, last_events, stages, changes)) = tokio::try_join!(subjects, async {
+            Ok(tokio::try_join!(
+                s.responses_of(batch, Some(as_of), contact_reads.responses),
+                events,
+                last_events,
+                s.stage_steps_of(batch),
+                s.contact_changes_of(batch),
+            )?)
+        })?;
+        Ok(Read { subjects, responses, events, last_events, stages, changes })
+    }
+}
+
+/// What was read of a batch's contacts, each contact's rows still among the batch's.
+#[derive(Default)]
+struct Read {
+    subjects: Vec<Subject>,
+    responses: ByContact<Response>,
+    events: ByContact<EventFact>,
+    last_events: Vec<(Uuid, Timestamp)>,
+    stages: ByContact<StageStep>,
+    changes: ByContact<ContactChange>,
+}
+
+impl Read {
+    /// Each contact's history, put together where it is judged rather than where the
+    /// batches are awaited, which is one thread for them all.
+    fn histories(self) -> Vec<History> {
+        let Read { subjects, mut responses, mut events, last_events, mut stages, mut changes } = self;
         let mut last_event_of: HashMap<Uuid, Timestamp> = last_events.into_iter().collect();
-        Ok(subjects
+        subjects
             .into_iter()
             .map(|Subject { contact, account, qualification, .. }| {
                 let id = contact.id;
@@ -318,7 +340,7 @@ impl App {
                     contact,
                 }
             })
-            .collect())
+            .collect()
     }
 }
 

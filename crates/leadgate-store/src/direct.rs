@@ -395,20 +395,25 @@ impl DirectReader {
         few: bool,
         expected: usize,
     ) -> Result<Vec<R>> {
-        self.rows_in_as(statements, lead, few, expected, R::from_sqlite).await
+        self.rows_in_as(statements, lead, few, expected, R::from_sqlite, Ok).await
     }
 
     /// Like [`rows_in`](Self::rows_in), each row made into what `decode` makes of it
-    /// where it is read: what it makes of a value can borrow the value in SQLite's
-    /// memory, rather than a copy of it first.
-    pub(crate) async fn rows_in_as<T: Send + 'static>(
+    /// where it is read (what it makes of a value can borrow the value in SQLite's
+    /// memory, rather than a copy of it first), and the rows then made into what
+    /// `then` makes of them on the same thread: what a read of a batch does with its
+    /// rows (converting them, grouping them by contact) is done beside the other reads
+    /// of the batch, on rows still in the core's cache, rather than one after the
+    /// other where the reads are awaited.
+    pub(crate) async fn rows_in_as<T: Send + 'static, U: Send + 'static>(
         &self,
         statements: Vec<(String, Vec<Uuid>)>,
         lead: &[i64],
         few: bool,
         expected: usize,
         decode: impl Fn(&Row<'_>, &Columns) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<Vec<T>> {
+        then: impl FnOnce(Vec<T>) -> Result<U> + Send + 'static,
+    ) -> Result<U> {
         let read = move |c: &rusqlite::Connection, statements: &[(String, Vec<Uuid>)], lead: &[i64], expected| {
             read_all(c, statements, lead, expected, &decode)
         };
@@ -418,30 +423,29 @@ impl DirectReader {
             let c = self.connection().map_err(from_rusqlite)?;
             let rows = read(&c, &statements, lead, expected);
             self.give_back(c);
-            return rows.map_err(from_rusqlite);
+            return then(rows.map_err(from_rusqlite)?);
         }
         let (reader, lead) = (self.clone(), lead.to_vec());
         tokio::task::spawn_blocking(move || {
-            let c = reader.connection()?;
+            let c = reader.connection().map_err(from_rusqlite)?;
             // A batch of contacts has about as many events (say) as the one before.
             let key = statements.first().map(|(sql, _)| sql.as_str()).unwrap_or_default();
             let before = reader.foreseen.lock().unwrap_or_else(|e| e.into_inner()).get(key).copied();
             let rows = read(&c, &statements, &lead, expected.max(before.unwrap_or(0)));
             reader.give_back(c);
-            if let Ok(rows) = &rows {
-                let mut foreseen = reader.foreseen.lock().unwrap_or_else(|e| e.into_inner());
-                match foreseen.get_mut(key) {
-                    Some(n) => *n = rows.len(),
-                    None => {
-                        foreseen.insert(key.to_owned(), rows.len());
-                    }
+            let rows = rows.map_err(from_rusqlite)?;
+            let mut foreseen = reader.foreseen.lock().unwrap_or_else(|e| e.into_inner());
+            match foreseen.get_mut(key) {
+                Some(n) => *n = rows.len(),
+                None => {
+                    foreseen.insert(key.to_owned(), rows.len());
                 }
             }
-            rows
+            drop(foreseen);
+            then(rows)
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("a read stopped: {e}")))?
-        .map_err(from_rusqlite)
     }
 }
 

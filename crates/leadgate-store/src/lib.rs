@@ -76,6 +76,30 @@ impl Contacts<'_> {
     }
 }
 
+/// [`Contacts`] with ids of their own, for what is done with a read's rows on the
+/// thread that read them.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedContacts {
+    ids: Vec<Uuid>,
+    run: bool,
+}
+
+impl OwnedContacts {
+    pub(crate) fn contacts(&self) -> Contacts<'_> {
+        match self.run {
+            true => Contacts::Run(&self.ids),
+            false => Contacts::Ids(&self.ids),
+        }
+    }
+}
+
+impl Contacts<'_> {
+    /// The same contacts, with their ids copied.
+    pub(crate) fn owned(&self) -> OwnedContacts {
+        OwnedContacts { ids: self.ids().to_vec(), run: matches!(self, Contacts::Run(_)) }
+    }
+}
+
 /// Where `id` is, or would be, among `sorted` (in the order of the ids `id_of` gives):
 /// ids compared as the integers their bytes spell (the same order) rather than by a
 /// comparison of memory at every step, for this is asked of every row of a batch.

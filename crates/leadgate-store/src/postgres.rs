@@ -54,16 +54,36 @@ impl PgStore {
         Ok(rows)
     }
 
-    /// What each pack row of `contacts` holds from `since` to `until`.
-    pub(crate) async fn pack_windows(
+    /// [`rows_in`](Self::rows_in), the rows then made into what `then` makes of them
+    /// (as SQLite's store does on the thread that read them).
+    pub(crate) async fn rows_in_then<R, U>(
+        &self,
+        select: &str,
+        column: &str,
+        lead: &[i64],
+        contacts: crate::Contacts<'_>,
+        tail: &str,
+        then: impl FnOnce(Vec<R>) -> crate::Result<U> + Send + 'static,
+    ) -> crate::Result<U>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        then(self.rows_in(select, column, lead, contacts, tail).await?)
+    }
+
+    /// Each of `contacts`' events from `since` to `until`, unpacked from their pack
+    /// rows and put together (see [`crate::packs::by_contact`]), then made into what
+    /// `then` makes of them.
+    pub(crate) async fn packed_events_then<U>(
         &self,
         contacts: crate::Contacts<'_>,
         since: leadgate_core::Timestamp,
         until: Option<leadgate_core::Timestamp>,
-    ) -> crate::Result<Vec<(uuid::Uuid, Result<crate::packs::Window, crate::packs::Damaged>)>> {
+        then: impl FnOnce(Vec<crate::packs::Unpacked>) -> crate::Result<U> + Send + 'static,
+    ) -> crate::Result<U> {
         let (select, column, tail) = crate::sql_store::PACK_ROWS;
         let rows: Vec<(uuid::Uuid, Vec<u8>)> = self.rows_in(select, column, &[], contacts, tail).await?;
-        Ok(rows.into_iter().map(|(c, row)| (c, crate::packs::unpack(&row, since, until))).collect())
+        then(crate::packs::unpack_by_contact(&rows, since, until)?)
     }
 
     /// The rows of one statement, with `lead` bound first, then `ids`.

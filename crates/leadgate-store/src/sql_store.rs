@@ -477,20 +477,6 @@ macro_rules! impl_sql_store {
             rows.into_iter().map(Contact::try_from).collect()
         }
 
-        impl $store {
-            /// Each of `contacts`' events from `since` to `until` (inclusive), read from
-            /// their packs, oldest first, and when its latest event up to `until`
-            /// happened; contacts without events are left out.
-            async fn packed_events(
-                &self,
-                contacts: crate::Contacts<'_>,
-                since: Timestamp,
-                until: Option<Timestamp>,
-            ) -> Result<Vec<crate::packs::Unpacked>> {
-                crate::packs::by_contact(self.pack_windows(contacts, since, until).await?)
-            }
-        }
-
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> &'static str {
@@ -827,13 +813,16 @@ macro_rules! impl_sql_store {
             async fn subjects(&self, contacts: crate::Contacts<'_>, parts: crate::SubjectParts) -> Result<Vec<crate::Subject>> {
                 let sql = crate::rows::subject_select(parts);
                 let lead: Vec<i64> = parts.created_by.iter().map(|t| t.0).collect();
-                let rows: Vec<crate::rows::SubjectRow> = self.rows_in(&sql, "c.id", &lead, contacts, "").await?;
-                let mut subjects = crate::rows::convert_all(rows, crate::Subject::try_from)?;
-                subjects.retain(|s| contacts.holds(&s.contact.id));
-                // In id order, whatever order the join gave them in: the same contacts
-                // read twice are given alike (a model learns from them in this order).
-                subjects.sort_unstable_by_key(|s| s.contact.id.as_u128());
-                Ok(subjects)
+                let batch = contacts.owned();
+                let then = move |rows: Vec<crate::rows::SubjectRow>| {
+                    let mut subjects = crate::rows::convert_all(rows, crate::Subject::try_from)?;
+                    subjects.retain(|s| batch.contacts().holds(&s.contact.id));
+                    // In id order, whatever order the join gave them in: the same contacts
+                    // read twice are given alike (a model learns from them in this order).
+                    subjects.sort_unstable_by_key(|s| s.contact.id.as_u128());
+                    Ok(subjects)
+                };
+                self.rows_in_then(&sql, "c.id", &lead, contacts, "", then).await
             }
 
             async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>> {
@@ -859,9 +848,12 @@ macro_rules! impl_sql_store {
                     Some(until) => (format!("SELECT {columns} FROM responses WHERE at <= $1 AND "), vec![until.0]),
                     None => (format!("SELECT {columns} FROM responses WHERE "), vec![]),
                 };
-                let rows: Vec<ResponseRow> = self.rows_in(&sql, "contact_id", &bounds, contacts, "").await?;
-                let rows = crate::rows::convert_all(rows, |r| Response::try_from(r).map(|r| (r.contact_id, r.id, r)))?;
-                Ok(crate::ByContact::oldest_first(rows, contacts, |r| r.at))
+                let batch = contacts.owned();
+                let then = move |rows: Vec<ResponseRow>| {
+                    let rows = crate::rows::convert_all(rows, |r| Response::try_from(r).map(|r| (r.contact_id, r.id, r)))?;
+                    Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |r| r.at))
+                };
+                self.rows_in_then(&sql, "contact_id", &bounds, contacts, "", then).await
             }
 
             async fn events_of(
@@ -872,8 +864,11 @@ macro_rules! impl_sql_store {
                 props: bool,
             ) -> Result<crate::ByContact<EventFact>> {
                 if !props {
-                    let packed = self.packed_events(contacts, since, until).await?;
-                    return Ok(crate::ByContact::of_groups(packed.into_iter().map(|u| (u.contact, u.events)).collect(), contacts));
+                    let batch = contacts.owned();
+                    let then = move |packed: Vec<crate::packs::Unpacked>| {
+                        Ok(crate::ByContact::of_groups(packed.into_iter().map(|u| (u.contact, u.events)).collect(), batch.contacts()))
+                    };
+                    return self.packed_events_then(contacts, since, until, then).await;
                 }
                 let (sql, bounds) = match until {
                     Some(until) => ("SELECT contact_id, kind, at, url, props FROM events WHERE at >= $1 AND at <= $2 AND ", vec![since.0, until.0]),
@@ -899,8 +894,12 @@ macro_rules! impl_sql_store {
                 // Nothing of the packs but their times is kept: a window that starts at
                 // the end keeps no events.
                 let since = until.unwrap_or(Timestamp(i64::MAX));
-                let packed = self.packed_events(contacts, since, until).await?;
-                Ok(packed.into_iter().filter(|u| contacts.holds(&u.contact)).filter_map(|u| u.latest.map(|at| (u.contact, at))).collect())
+                let batch = contacts.owned();
+                let then = move |packed: Vec<crate::packs::Unpacked>| {
+                    let held = packed.into_iter().filter(|u| batch.contacts().holds(&u.contact));
+                    Ok(held.filter_map(|u| u.latest.map(|at| (u.contact, at))).collect())
+                };
+                self.packed_events_then(contacts, since, until, then).await
             }
 
             async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>> {
@@ -910,34 +909,32 @@ macro_rules! impl_sql_store {
             }
 
             async fn stage_steps_of(&self, contacts: crate::Contacts<'_>) -> Result<crate::ByContact<StageStep>> {
-                let rows: Vec<(i64, Uuid, crate::rows::Named<leadgate_core::Stage>, i64, Option<i64>)> = self
-                    .rows_in("SELECT id, contact_id, to_stage, at, value FROM stage_changes WHERE ", "contact_id", &[], contacts, "")
-                    .await?;
-                let rows = rows
-                    .into_iter()
-                    .map(|(id, c, to, at, value)| (c, id, StageStep { to: to.0, at: Timestamp(at), value }))
-                    .collect();
-                Ok(crate::ByContact::oldest_first(rows, contacts, |s| s.at))
+                let batch = contacts.owned();
+                let then = move |rows: Vec<(i64, Uuid, crate::rows::Named<leadgate_core::Stage>, i64, Option<i64>)>| {
+                    let rows = rows
+                        .into_iter()
+                        .map(|(id, c, to, at, value)| (c, id, StageStep { to: to.0, at: Timestamp(at), value }))
+                        .collect();
+                    Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |s| s.at))
+                };
+                let sql = "SELECT id, contact_id, to_stage, at, value FROM stage_changes WHERE ";
+                self.rows_in_then(sql, "contact_id", &[], contacts, "", then).await
             }
 
             async fn contact_changes_of(&self, contacts: crate::Contacts<'_>) -> Result<crate::ByContact<ContactChange>> {
-                let rows: Vec<NumberedContactChangeRow> = self
-                    .rows_in(
-                        "SELECT id, contact_id, at, cause, actor, changes FROM contact_changes WHERE ",
-                        "contact_id",
-                        &[],
-                        contacts,
-                        "",
-                    )
-                    .await?;
-                let rows = rows
-                    .into_iter()
-                    .map(|r| {
-                        let change = ContactChange::from(r.change);
-                        (change.contact_id, r.id, change)
-                    })
-                    .collect();
-                Ok(crate::ByContact::oldest_first(rows, contacts, |c| c.at))
+                let batch = contacts.owned();
+                let then = move |rows: Vec<NumberedContactChangeRow>| {
+                    let rows = rows
+                        .into_iter()
+                        .map(|r| {
+                            let change = ContactChange::from(r.change);
+                            (change.contact_id, r.id, change)
+                        })
+                        .collect();
+                    Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |c| c.at))
+                };
+                let sql = "SELECT id, contact_id, at, cause, actor, changes FROM contact_changes WHERE ";
+                self.rows_in_then(sql, "contact_id", &[], contacts, "", then).await
             }
 
             async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<leadgate_core::scoring::ContactScores>> {

@@ -108,25 +108,44 @@ impl SqliteStore {
         contacts: crate::Contacts<'_>,
         tail: &str,
     ) -> crate::Result<Vec<R>> {
-        let statements = crate::sql_store::statements(select, column, lead.len(), contacts, tail);
-        self.direct.rows_in(statements, lead, contacts.is_few(), contacts.ids().len()).await
+        self.rows_in_then(select, column, lead, contacts, tail, Ok).await
     }
 
-    /// What each pack row of `contacts` holds from `since` to `until`, unpacked where it
-    /// is read, from SQLite's memory.
-    pub(crate) async fn pack_windows(
+    /// [`rows_in`](Self::rows_in), the rows then made into what `then` makes of them
+    /// on the thread that read them ([`DirectReader::rows_in_as`]).
+    pub(crate) async fn rows_in_then<R: FromSqlite + Send + 'static, U: Send + 'static>(
+        &self,
+        select: &str,
+        column: &str,
+        lead: &[i64],
+        contacts: crate::Contacts<'_>,
+        tail: &str,
+        then: impl FnOnce(Vec<R>) -> crate::Result<U> + Send + 'static,
+    ) -> crate::Result<U> {
+        let statements = crate::sql_store::statements(select, column, lead.len(), contacts, tail);
+        let (few, expected) = (contacts.is_few(), contacts.ids().len());
+        self.direct.rows_in_as(statements, lead, few, expected, R::from_sqlite, then).await
+    }
+
+    /// Each of `contacts`' events from `since` to `until`, unpacked where its pack
+    /// rows are read, from SQLite's memory, and put together there (see
+    /// [`crate::packs::by_contact`]), then made into what `then` makes of them.
+    pub(crate) async fn packed_events_then<U: Send + 'static>(
         &self,
         contacts: crate::Contacts<'_>,
         since: leadgate_core::Timestamp,
         until: Option<leadgate_core::Timestamp>,
-    ) -> crate::Result<Vec<(uuid::Uuid, Result<crate::packs::Window, crate::packs::Damaged>)>> {
+        then: impl FnOnce(Vec<crate::packs::Unpacked>) -> crate::Result<U> + Send + 'static,
+    ) -> crate::Result<U> {
         use crate::direct::Column;
         let (select, column, tail) = crate::sql_store::PACK_ROWS;
         let statements = crate::sql_store::statements(select, column, 0, contacts, tail);
         let decode = move |row: &rusqlite::Row<'_>, _: &crate::direct::Columns| {
             Ok((uuid::Uuid::column(row, 0)?, crate::packs::unpack(crate::direct::blob(row, 1)?, since, until)))
         };
-        self.direct.rows_in_as(statements, &[], contacts.is_few(), contacts.ids().len(), decode).await
+        let (few, expected) = (contacts.is_few(), contacts.ids().len());
+        let then = |windows| then(crate::packs::by_contact(windows)?);
+        self.direct.rows_in_as(statements, &[], few, expected, decode, then).await
     }
 
     /// The rows of one statement, with `lead` bound first, then `ids`, read directly.

@@ -231,6 +231,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 fn main() -> Result<()> {
+    without_transparent_huge_pages();
     let cli = Cli::parse();
     let listen = match &cli.command {
         Command::Serve { listen, .. } => listen.clone(),
@@ -242,6 +243,21 @@ fn main() -> Result<()> {
     init_tracing(&config);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(run(cli.command, config))
+}
+
+/// Memory is handed out a page (4 KiB) at a time rather than 2 MiB at once. The
+/// allocator asks for huge pages, and the kernel then zeroes (and, when memory is
+/// fragmented, first compacts) 2 MiB on the first touch of each: a backtest that frees
+/// and takes its batches' memory over and over spent a tenth of its time there, more
+/// or less from run to run with the state of the machine's memory (docs/benchmarks.md).
+/// The flag is the whole process's (its threads share one address space); it is set
+/// before any other thread starts.
+fn without_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+        // Only slower without it: carry on.
+        eprintln!("note: transparent huge pages stay on for this process: {e}");
+    }
 }
 
 fn init_tracing(config: &Config) {
