@@ -1,6 +1,6 @@
 //! Backtesting a lead definition on the contacts as they were at a past date.
 
-use crate::batch::{AccountBook, CONTACTS_PER_CORE, LiveContacts, split_over_cores};
+use crate::batch::{AccountBook, LiveContacts};
 use crate::error::invalid;
 use crate::qualify::{ActiveRules, FailureCount, Reads};
 use crate::{App, AppError, ErrorKind};
@@ -14,7 +14,7 @@ use leadgate_core::expr::{EventsRead, Expression};
 use leadgate_core::lifecycle::StageStep;
 use leadgate_core::model::{ContactChange, Response};
 use leadgate_core::scoring::{Needs, Remembered};
-use leadgate_store::{ByContact, Contacts, StoredParts, Subject, SubjectParts};
+use leadgate_store::{AccountPart, ByContact, Contacts, StoredParts, Subject, SubjectParts};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -168,15 +168,13 @@ impl App {
         let reads = definitions().fold(rules.model.1.events_read(needs), |read, e| read.and(e.events_read()));
         // And accounts and custom fields only when an expression reads them.
         let contact_reads = Reads::of(&rules.model.1, needs, definitions());
+        // Each batch judged whole on a thread of its own: the batches in hand keep the
+        // cores busy, so that one batch is not also cut in parts (its histories copied
+        // to be handed over) to be judged on several.
         let judge_apart = |read: Read| {
             let (rules, draft, compared) = (rules.clone(), draft.clone(), compared.clone());
             crate::off_runtime("the backtest", move || {
-                split_over_cores(read.histories(), CONTACTS_PER_CORE, |part| {
-                    judge(&rules, &draft, compared.as_ref().as_ref(), needs, part, as_of, (from, to))
-                })
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
+                judge(&rules, &draft, compared.as_ref().as_ref(), needs, read.histories(), as_of, (from, to))
             })
         };
         let mut count = |judged: Vec<Judged>| {
@@ -265,8 +263,14 @@ impl App {
     ) -> Result<Read, AppError> {
         let s = &self.store;
         // The contacts of the batch that existed at the date; their stored scores are
-        // today's and not read.
-        let parts = SubjectParts { created_by: Some(as_of), ..contact_reads.parts(false, StoredParts::None) };
+        // today's and not read, nor is their stage, which their history gives.
+        let account = match accounts {
+            Some(_) => AccountPart::Id,
+            None => AccountPart::Nothing,
+        };
+        // Nor their stage: it is rebuilt from their history.
+        let parts =
+            SubjectParts { created_by: Some(as_of), stage: false, ..contact_reads.parts(account, StoredParts::None) };
         let mut subjects = s.subjects(Contacts::Run(ids), parts).await?;
         // The rest is read of those alone, as the range from the first to the last: a
         // contact's id is made when it is recorded and sorts by that time, so that the
@@ -383,29 +387,34 @@ fn judge(
         if from.is_some_and(|f| created < f) || to.is_some_and(|t| created >= t) {
             continue;
         }
-        let (contact_id, email, outcome) = (h.contact.id, h.contact.email.clone(), h.outcome_after(as_of));
-        let Some(facts) = h.as_of(as_of) else { continue };
-        let contact = facts.bind();
-        // Scores and grades as the active model gives them at that date, made when a
-        // definition first needs them: one false whatever they are (a part of its
-        // `&&` that reads none of them is false: no visit, no response, the wrong
-        // direction) turns the contact away unscored, as it does most contacts.
-        let mut scored = None;
-        let mut test = |e: &Expression| {
-            if e.false_whatever_scores(&contact) {
-                return Ok(false);
-            }
-            let bound = scored.get_or_insert_with(|| {
-                let a = rules.model.1.assess_only(&facts, &contact, needs, &mut remembered);
-                contact.with_scores(&a.score_facts(facts.scores.likelihood), Some(a.grades()))
-            });
-            e.test(bound).map_err(|e| e.0)
+        let (contact_id, outcome) = (h.contact.id, h.outcome_after(as_of));
+        let Some(mut facts) = h.as_of(as_of) else { continue };
+        let (draft, compared) = {
+            let contact = facts.bind();
+            // Scores and grades as the active model gives them at that date, made when a
+            // definition first needs them: one false whatever they are (a part of its
+            // `&&` that reads none of them is false: no visit, no response, the wrong
+            // direction) turns the contact away unscored, as it does most contacts.
+            let mut scored = None;
+            let mut test = |e: &Expression| {
+                if e.false_whatever_scores(&contact) {
+                    return Ok(false);
+                }
+                let bound = scored.get_or_insert_with(|| {
+                    let a = rules.model.1.assess_only(&facts, &contact, needs, &mut remembered);
+                    contact.with_scores(&a.score_facts(facts.scores.likelihood), Some(a.grades()))
+                });
+                e.test(bound).map_err(|e| e.0)
+            };
+            let draft = test(draft);
+            let compared = match same {
+                true => Some(draft.clone()),
+                false => compared.map(&mut test),
+            };
+            (draft, compared)
         };
-        let draft = test(draft);
-        let compared = match same {
-            true => Some(draft.clone()),
-            false => compared.map(&mut test),
-        };
+        // Taken, not copied: the facts are done with, and few emails end in a sample.
+        let email = facts.contact.email.take();
         judged.push(Judged { contact_id, email, outcome, draft, compared });
     }
     judged

@@ -20,7 +20,9 @@ use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
 use leadgate_core::scoring::{ContactScores, Model, ModelSpec, Needs, Remembered, StoredRead};
 use leadgate_core::{StageChange, Timestamp};
-use leadgate_store::{ByContact, Contacts, Details, ResponseDetails, Store, StoredParts, Subject, SubjectParts, Tx};
+use leadgate_store::{
+    AccountPart, ByContact, Contacts, Details, ResponseDetails, Store, StoredParts, Subject, SubjectParts, Tx,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -113,13 +115,14 @@ impl Reads {
     }
 
     /// What of a contact [`Store::subjects`](leadgate_store::Store::subjects) reads for
-    /// these (its account, when `account`) and the scores it had, `stored`.
-    pub(crate) fn parts(self, account: bool, stored: StoredParts) -> SubjectParts {
+    /// these (what of its account, `account`) and the scores it had, `stored`.
+    pub(crate) fn parts(self, account: AccountPart, stored: StoredParts) -> SubjectParts {
         SubjectParts {
             details: self.details,
             qualification: self.qualification,
             account,
             custom: self.custom,
+            stage: true,
             stored,
             created_by: None,
         }
@@ -423,7 +426,12 @@ impl Assessor {
             StoredRead::Scores => StoredParts::Scores,
             StoredRead::Nothing => StoredParts::None,
         };
-        let parts = reads.parts(accounts.is_none() && accounts_read, stored);
+        let account = match (accounts_read, accounts) {
+            (false, _) => AccountPart::Nothing,
+            (true, None) => AccountPart::Joined,
+            (true, Some(_)) => AccountPart::Id,
+        };
+        let parts = reads.parts(account, stored);
         let since = EventsRead::ALL.since(now);
         let props = rules.model.1.events_read(Needs::ALL).props;
         // A contact's last event is the latest of those read, when any were: only the

@@ -146,6 +146,16 @@ impl Column for bool {
     }
 }
 
+impl Column for Option<bool> {
+    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
+        row.get(at)
+    }
+
+    fn null() -> rusqlite::Result<Self> {
+        Ok(None)
+    }
+}
+
 impl Column for Option<Uuid> {
     fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
         match row.get_ref(at)? {

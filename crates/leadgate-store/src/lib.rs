@@ -124,18 +124,33 @@ pub struct SubjectParts {
     pub details: Details,
     /// Its qualification fields. Without them, they are empty.
     pub qualification: bool,
-    /// Its account. Without it, `account` is `None` for the caller to find: a walk
-    /// over every contact reads each account once ([`Store::accounts_by_ids`]) rather
-    /// than searching the accounts anew for every contact of it.
-    pub account: bool,
+    /// What of its account.
+    pub account: AccountPart,
     /// Its custom fields. Without them, `custom` is empty: reading and decoding them
     /// is left out when nothing reads them.
     pub custom: bool,
+    /// Its stage, when it reached it, and when it was last changed. Without them, for
+    /// a reader that rebuilds its stage from its history (a backtest), it is given at
+    /// the first stage (`suspect`), reached and last changed when it was created.
+    pub stage: bool,
     pub stored: StoredParts,
     /// Only the contacts created at or before this moment: a backtest's date, before
     /// which the others did not exist. Left out in the query, so that their rows are
     /// not read.
     pub created_by: Option<leadgate_core::Timestamp>,
+}
+
+/// What [`Store::subjects`] reads of each contact's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountPart {
+    /// The account, joined to the contact.
+    Joined,
+    /// Its id alone (`account` is `None`, for the caller to find): a walk over every
+    /// contact reads each account once ([`Store::accounts_by_ids`]) rather than
+    /// searching the accounts anew for every contact of it.
+    Id,
+    /// Neither: the contact's `account_id` is none too, when nothing reads accounts.
+    Nothing,
 }
 
 /// A set of a record's columns, by name: those of them a read reads, the others read
@@ -175,10 +190,14 @@ macro_rules! column_set {
 }
 
 column_set! {
-    /// A contact's details: its columns of text that only expressions read. A read of
-    /// many contacts ([`Store::subjects`]) leaves those no expression reads as none, so
-    /// that their text is neither copied out of the database nor checked and kept.
-    Details: u8 = ["first_name", "last_name", "company", "title", "phone", "country", "owner", "channel"]
+    /// A contact's details: its columns that only expressions read (texts, and its
+    /// wishes not to be emailed or called). A read of many contacts ([`Store::subjects`])
+    /// leaves those no expression reads as none (the wishes as not made), so that they
+    /// are neither copied out of the database nor checked and kept.
+    Details: u16 = [
+        "first_name", "last_name", "company", "title", "phone", "country", "owner", "channel", "do_not_email",
+        "do_not_call",
+    ]
 }
 
 column_set! {

@@ -61,9 +61,29 @@ impl FromName for Direction {
 
 impl<T: FromName> crate::direct::Column for Named<T> {
     fn column<I: rusqlite::RowIndex>(row: &rusqlite::Row<'_>, at: I) -> rusqlite::Result<Self> {
-        let name: &str = row.get_ref(at)?.as_str()?;
+        Named::of(row.get_ref(at)?)
+    }
+}
+
+impl<T: FromName> crate::direct::Column for Option<Named<T>> {
+    fn column<I: rusqlite::RowIndex>(row: &rusqlite::Row<'_>, at: I) -> rusqlite::Result<Self> {
+        match row.get_ref(at)? {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            value => Named::of(value).map(Some),
+        }
+    }
+
+    fn null() -> rusqlite::Result<Self> {
+        Ok(None)
+    }
+}
+
+impl<T: FromName> Named<T> {
+    fn of(value: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<Self> {
         let text = rusqlite::types::Type::Text;
-        T::from_name(name).map(Named).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, text, Box::new(e)))
+        T::from_name(value.as_str()?)
+            .map(Named)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, text, Box::new(e)))
     }
 }
 
@@ -120,15 +140,18 @@ pub(crate) struct ContactRow {
     account_id: Option<Uuid>,
     direction: Named<Direction>,
     channel: Option<String>,
-    stage: Named<Stage>,
-    stage_at: i64,
+    /// `NULL` when a read leaves them out (see [`crate::SubjectParts::stage`]), as
+    /// `updated_at` is.
+    stage: Option<Named<Stage>>,
+    stage_at: Option<i64>,
     owner: Option<String>,
-    do_not_email: bool,
-    do_not_call: bool,
+    /// `NULL` when a read leaves them out (see [`crate::Details`]): not asked.
+    do_not_email: Option<bool>,
+    do_not_call: Option<bool>,
     /// `NULL` when a read leaves them out.
     custom: Option<Json<Value>>,
     created_at: i64,
-    updated_at: i64,
+    updated_at: Option<i64>,
     merged_into: Option<Uuid>,
 }
 
@@ -147,14 +170,14 @@ impl TryFrom<ContactRow> for Contact {
             account_id: r.account_id,
             direction: r.direction.0,
             channel: r.channel,
-            stage: r.stage.0,
-            stage_at: Timestamp(r.stage_at),
+            stage: r.stage.map_or(Stage::Suspect, |s| s.0),
+            stage_at: Timestamp(r.stage_at.unwrap_or(r.created_at)),
             owner: r.owner,
-            do_not_email: r.do_not_email,
-            do_not_call: r.do_not_call,
+            do_not_email: r.do_not_email.unwrap_or(false),
+            do_not_call: r.do_not_call.unwrap_or(false),
             custom: r.custom.map_or_else(Map::new, |c| object(c.0)),
             created_at: Timestamp(r.created_at),
-            updated_at: Timestamp(r.updated_at),
+            updated_at: Timestamp(r.updated_at.unwrap_or(r.created_at)),
             merged_into: r.merged_into,
         })
     }
@@ -497,11 +520,13 @@ impl TryFrom<InboxRow> for InboxItem {
 /// `parts` asks for them (the columns are `NULL` otherwise).
 pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
     let (account, account_join) = match parts.account {
-        true => (
+        crate::AccountPart::Joined => (
             "a.domain AS account_domain, a.name AS account_name, a.created_at AS account_created_at",
             " LEFT JOIN accounts a ON a.id = c.account_id",
         ),
-        false => ("NULL AS account_domain, NULL AS account_name, NULL AS account_created_at", ""),
+        crate::AccountPart::Id | crate::AccountPart::Nothing => {
+            ("NULL AS account_domain, NULL AS account_name, NULL AS account_created_at", "")
+        }
     };
     let scores = |assessment: &str| {
         format!(
@@ -525,6 +550,8 @@ pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
     let read = |column: &str| match column {
         "custom" => parts.custom,
         "qualification" => parts.qualification,
+        "account_id" => parts.account != crate::AccountPart::Nothing,
+        "stage" | "stage_at" | "updated_at" => parts.stage,
         detail => parts.details.reads(detail),
     };
     let contact = columns_of("c.", CONTACT_COLUMNS.split(", ").chain(["qualification"]), read);

@@ -7,14 +7,17 @@
 use leadgate_core::model::ExternalId;
 use leadgate_core::model::{Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response};
 use leadgate_core::{Cause, CauseKind, Direction, Email, Ident, NewEvent, Role, Stage, Timestamp, lifecycle};
-use leadgate_store::{Bulk, Details, Found, ResponseDetails, Store, StoreError, StoredParts, SubjectParts};
+use leadgate_store::{
+    AccountPart, Bulk, Details, Found, ResponseDetails, Store, StoreError, StoredParts, SubjectParts,
+};
 
 /// A contact with its account and stored scores.
 const JOINED: SubjectParts = SubjectParts {
     details: Details::ALL,
     qualification: true,
-    account: true,
+    account: AccountPart::Joined,
     custom: true,
+    stage: true,
     stored: StoredParts::Scores,
     created_by: None,
 };
@@ -614,6 +617,8 @@ async fn a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for(store: Arc<
     ann.account_id = Some(account.id);
     ann.custom = json!({"employees": 500}).as_object().unwrap().clone();
     (ann.title, ann.country, ann.company) = (Some("CTO".into()), Some("DE".into()), Some("Acme".into()));
+    ann.do_not_email = true;
+    (ann.stage, ann.stage_at, ann.updated_at) = (Stage::Mql, T0.plus_micros(5), T0.plus_micros(7));
     let budget = leadgate_core::model::Qualification { budget: Some("50k".into()), ..Default::default() };
     // Created a day later.
     let bob = contact("bob@acme.example", T0.plus_micros(86_400_000_000));
@@ -623,17 +628,28 @@ async fn a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for(store: Arc<
     tx.insert_contact(&bob).await.unwrap();
     tx.set_qualification(ann.id, &budget).await.unwrap();
     tx.commit().await.unwrap();
-    let apart = SubjectParts { account: false, stored: StoredParts::None, ..JOINED };
+    let apart = SubjectParts { account: AccountPart::Id, stored: StoredParts::None, ..JOINED };
     let ids = [ann.id];
     for contacts in [Contacts::Run(&ids), Contacts::Ids(&ids)] {
         let joined = store.subjects(contacts, JOINED).await.unwrap();
         assert_eq!(joined.len(), 1);
         assert_eq!(joined[0].account.as_ref(), Some(&account));
         assert_eq!(joined[0].contact, ann);
-        let apart = store.subjects(contacts, apart).await.unwrap();
-        assert_eq!(apart[0].account, None);
-        assert_eq!(apart[0].contact, joined[0].contact, "the contact itself is read alike");
-        assert_eq!(apart[0].contact.account_id, Some(account.id), "the account is left to be found");
+        let apart_read = store.subjects(contacts, apart).await.unwrap();
+        assert_eq!(apart_read[0].account, None);
+        assert_eq!(apart_read[0].contact, joined[0].contact, "the contact itself is read alike");
+        assert_eq!(apart_read[0].contact.account_id, Some(account.id), "the account is left to be found");
+        // Without its stage (a backtest rebuilds it from history): at the first stage,
+        // reached and last changed when it was created; the rest as it is.
+        let unstaged = store.subjects(contacts, SubjectParts { stage: false, ..JOINED }).await.unwrap();
+        let c = &unstaged[0].contact;
+        assert_eq!((c.stage, c.stage_at, c.updated_at), (Stage::Suspect, ann.created_at, ann.created_at));
+        assert_eq!(Contact { stage: ann.stage, stage_at: ann.stage_at, updated_at: ann.updated_at, ..c.clone() }, ann);
+        // Without anything of its account, when nothing reads accounts: the rest as it is.
+        let unaccounted = SubjectParts { account: AccountPart::Nothing, ..apart };
+        let unaccounted = store.subjects(contacts, unaccounted).await.unwrap();
+        assert_eq!(unaccounted[0].contact.account_id, None);
+        assert_eq!(Contact { account_id: Some(account.id), ..unaccounted[0].contact.clone() }, ann);
         // Without its custom fields: the rest of it as it is.
         let plain = store.subjects(contacts, SubjectParts { custom: false, ..JOINED }).await.unwrap();
         assert!(plain[0].contact.custom.is_empty());
@@ -648,7 +664,15 @@ async fn a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for(store: Arc<
         let c = &titled[0].contact;
         assert_eq!((c.title.as_deref(), c.company.as_deref(), c.country.as_deref()), (Some("CTO"), None, None));
         assert_eq!((c.first_name.as_deref(), c.channel.as_deref()), (None, None));
-        let undetailed = Contact { first_name: None, company: None, country: None, channel: None, ..ann.clone() };
+        // Its wish not to be emailed, a detail no expression read here, as not made.
+        let undetailed = Contact {
+            first_name: None,
+            company: None,
+            country: None,
+            channel: None,
+            do_not_email: false,
+            ..ann.clone()
+        };
         assert_eq!(*c, undetailed);
         assert_eq!(titled[0].qualification, Default::default());
     }
