@@ -264,11 +264,11 @@ impl App {
         let s = &self.store;
         // The contacts of the batch that existed at the date; their stored scores are
         // today's and not read, nor is their stage, which their history gives.
+        // Their accounts' ids only when accounts are read (from the book, once each).
         let account = match accounts {
             Some(_) => AccountPart::Id,
             None => AccountPart::Nothing,
         };
-        // Nor their stage: it is rebuilt from their history.
         let parts =
             SubjectParts { created_by: Some(as_of), stage: false, ..contact_reads.parts(account, StoredParts::None) };
         let mut subjects = s.subjects(Contacts::Run(ids), parts).await?;

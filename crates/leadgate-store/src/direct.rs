@@ -487,7 +487,20 @@ fn read_all<T>(
     Ok(rows)
 }
 
+/// A store error met while decoding a row, carried through rusqlite's error to the
+/// read's caller ([`from_rusqlite`] gives it back as it was).
+pub(crate) fn carried(e: StoreError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Null, Box::new(e))
+}
+
 pub(crate) fn from_rusqlite(e: rusqlite::Error) -> StoreError {
+    let e = match e {
+        rusqlite::Error::FromSqlConversionFailure(at, t, carried) => match carried.downcast::<StoreError>() {
+            Ok(e) => return *e,
+            Err(other) => rusqlite::Error::FromSqlConversionFailure(at, t, other),
+        },
+        e => e,
+    };
     match e {
         rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {
             StoreError::Corrupt(e.to_string())

@@ -71,6 +71,24 @@ impl PgStore {
         then(self.rows_in(select, column, lead, contacts, tail).await?)
     }
 
+    /// [`rows_in_then`](Self::rows_in_then), each row converted by `convert` first.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn rows_in_converted<R, T, U>(
+        &self,
+        select: &str,
+        column: &str,
+        lead: &[i64],
+        contacts: crate::Contacts<'_>,
+        tail: &str,
+        convert: fn(R) -> crate::Result<T>,
+        then: impl FnOnce(Vec<T>) -> crate::Result<U> + Send + 'static,
+    ) -> crate::Result<U>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        then(crate::rows::convert_all(self.rows_in(select, column, lead, contacts, tail).await?, convert)?)
+    }
+
     /// Each of `contacts`' events from `since` to `until`, unpacked from their pack
     /// rows and put together (see [`crate::packs::by_contact`]), then made into what
     /// `then` makes of them.

@@ -814,15 +814,15 @@ macro_rules! impl_sql_store {
                 let sql = crate::rows::subject_select(parts);
                 let lead: Vec<i64> = parts.created_by.iter().map(|t| t.0).collect();
                 let batch = contacts.owned();
-                let then = move |rows: Vec<crate::rows::SubjectRow>| {
-                    let mut subjects = crate::rows::convert_all(rows, crate::Subject::try_from)?;
+                let then = move |mut subjects: Vec<crate::Subject>| {
                     subjects.retain(|s| batch.contacts().holds(&s.contact.id));
                     // In id order, whatever order the join gave them in: the same contacts
                     // read twice are given alike (a model learns from them in this order).
                     subjects.sort_unstable_by_key(|s| s.contact.id.as_u128());
                     Ok(subjects)
                 };
-                self.rows_in_then(&sql, "c.id", &lead, contacts, "", then).await
+                let convert: fn(crate::rows::SubjectRow) -> Result<crate::Subject> = crate::Subject::try_from;
+                self.rows_in_converted(&sql, "c.id", &lead, contacts, "", convert, then).await
             }
 
             async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>> {
@@ -849,11 +849,10 @@ macro_rules! impl_sql_store {
                     None => (format!("SELECT {columns} FROM responses WHERE "), vec![]),
                 };
                 let batch = contacts.owned();
-                let then = move |rows: Vec<ResponseRow>| {
-                    let rows = crate::rows::convert_all(rows, |r| Response::try_from(r).map(|r| (r.contact_id, r.id, r)))?;
-                    Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |r| r.at))
-                };
-                self.rows_in_then(&sql, "contact_id", &bounds, contacts, "", then).await
+                let then = move |rows| Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |r: &Response| r.at));
+                let convert: fn(ResponseRow) -> Result<(Uuid, Uuid, Response)> =
+                    |r| Response::try_from(r).map(|r| (r.contact_id, r.id, r));
+                self.rows_in_converted(&sql, "contact_id", &bounds, contacts, "", convert, then).await
             }
 
             async fn events_of(

@@ -127,6 +127,28 @@ impl SqliteStore {
         self.direct.rows_in_as(statements, lead, few, expected, R::from_sqlite, then).await
     }
 
+    /// [`rows_in_then`](Self::rows_in_then), each row converted by `convert` as it is
+    /// read, so that a batch's large records are not first kept as rows and then copied
+    /// into what they convert to.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn rows_in_converted<R: FromSqlite + Send + 'static, T: Send + 'static, U: Send + 'static>(
+        &self,
+        select: &str,
+        column: &str,
+        lead: &[i64],
+        contacts: crate::Contacts<'_>,
+        tail: &str,
+        convert: fn(R) -> crate::Result<T>,
+        then: impl FnOnce(Vec<T>) -> crate::Result<U> + Send + 'static,
+    ) -> crate::Result<U> {
+        let statements = crate::sql_store::statements(select, column, lead.len(), contacts, tail);
+        let (few, expected) = (contacts.is_few(), contacts.ids().len());
+        let decode = move |row: &rusqlite::Row<'_>, columns: &crate::direct::Columns| {
+            convert(R::from_sqlite(row, columns)?).map_err(crate::direct::carried)
+        };
+        self.direct.rows_in_as(statements, lead, few, expected, decode, then).await
+    }
+
     /// Each of `contacts`' events from `since` to `until`, unpacked where its pack
     /// rows are read, from SQLite's memory, and put together there (see
     /// [`crate::packs::by_contact`]), then made into what `then` makes of them.
