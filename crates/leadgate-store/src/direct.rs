@@ -138,23 +138,7 @@ macro_rules! plain_columns {
         }
     )*};
 }
-plain_columns!(i64, f64, String);
-
-impl Column for bool {
-    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
-        row.get(at)
-    }
-}
-
-impl Column for Option<bool> {
-    fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {
-        row.get(at)
-    }
-
-    fn null() -> rusqlite::Result<Self> {
-        Ok(None)
-    }
-}
+plain_columns!(i64, f64, String, bool);
 
 impl Column for Option<Uuid> {
     fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {

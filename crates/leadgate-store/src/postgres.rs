@@ -54,26 +54,11 @@ impl PgStore {
         Ok(rows)
     }
 
-    /// [`rows_in`](Self::rows_in), the rows then made into what `then` makes of them
-    /// (as SQLite's store does on the thread that read them).
-    pub(crate) async fn rows_in_then<R, U>(
-        &self,
-        select: &str,
-        column: &str,
-        lead: &[i64],
-        contacts: crate::Contacts<'_>,
-        tail: &str,
-        then: impl FnOnce(Vec<R>) -> crate::Result<U> + Send + 'static,
-    ) -> crate::Result<U>
-    where
-        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
-    {
-        then(self.rows_in(select, column, lead, contacts, tail).await?)
-    }
-
-    /// [`rows_in_then`](Self::rows_in_then), each row converted by `convert` first.
+    /// [`rows_in`](Self::rows_in), each row converted by `convert`, and the rows then
+    /// made into what `then` makes of them (as SQLite's store does on the thread that
+    /// read them).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn rows_in_converted<R, T, U>(
+    pub(crate) async fn rows_in_then<R, T, U>(
         &self,
         select: &str,
         column: &str,

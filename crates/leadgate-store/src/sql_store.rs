@@ -822,7 +822,7 @@ macro_rules! impl_sql_store {
                     Ok(subjects)
                 };
                 let convert: fn(crate::rows::SubjectRow) -> Result<crate::Subject> = crate::Subject::try_from;
-                self.rows_in_converted(&sql, "c.id", &lead, contacts, "", convert, then).await
+                self.rows_in_then(&sql, "c.id", &lead, contacts, "", convert, then).await
             }
 
             async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>> {
@@ -852,7 +852,7 @@ macro_rules! impl_sql_store {
                 let then = move |rows| Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |r: &Response| r.at));
                 let convert: fn(ResponseRow) -> Result<(Uuid, Uuid, Response)> =
                     |r| Response::try_from(r).map(|r| (r.contact_id, r.id, r));
-                self.rows_in_converted(&sql, "contact_id", &bounds, contacts, "", convert, then).await
+                self.rows_in_then(&sql, "contact_id", &bounds, contacts, "", convert, then).await
             }
 
             async fn events_of(
@@ -909,31 +909,22 @@ macro_rules! impl_sql_store {
 
             async fn stage_steps_of(&self, contacts: crate::Contacts<'_>) -> Result<crate::ByContact<StageStep>> {
                 let batch = contacts.owned();
-                let then = move |rows: Vec<(i64, Uuid, crate::rows::Named<leadgate_core::Stage>, i64, Option<i64>)>| {
-                    let rows = rows
-                        .into_iter()
-                        .map(|(id, c, to, at, value)| (c, id, StageStep { to: to.0, at: Timestamp(at), value }))
-                        .collect();
-                    Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |s| s.at))
-                };
+                let convert: fn((i64, Uuid, crate::rows::Named<leadgate_core::Stage>, i64, Option<i64>)) -> Result<_> =
+                    |(id, c, to, at, value)| Ok((c, id, StageStep { to: to.0, at: Timestamp(at), value }));
+                let then = move |rows| Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |s: &StageStep| s.at));
                 let sql = "SELECT id, contact_id, to_stage, at, value FROM stage_changes WHERE ";
-                self.rows_in_then(sql, "contact_id", &[], contacts, "", then).await
+                self.rows_in_then(sql, "contact_id", &[], contacts, "", convert, then).await
             }
 
             async fn contact_changes_of(&self, contacts: crate::Contacts<'_>) -> Result<crate::ByContact<ContactChange>> {
                 let batch = contacts.owned();
-                let then = move |rows: Vec<NumberedContactChangeRow>| {
-                    let rows = rows
-                        .into_iter()
-                        .map(|r| {
-                            let change = ContactChange::from(r.change);
-                            (change.contact_id, r.id, change)
-                        })
-                        .collect();
-                    Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |c| c.at))
+                let convert: fn(NumberedContactChangeRow) -> Result<_> = |r| {
+                    let change = ContactChange::from(r.change);
+                    Ok((change.contact_id, r.id, change))
                 };
+                let then = move |rows| Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |c: &ContactChange| c.at));
                 let sql = "SELECT id, contact_id, at, cause, actor, changes FROM contact_changes WHERE ";
-                self.rows_in_then(sql, "contact_id", &[], contacts, "", then).await
+                self.rows_in_then(sql, "contact_id", &[], contacts, "", convert, then).await
             }
 
             async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<leadgate_core::scoring::ContactScores>> {

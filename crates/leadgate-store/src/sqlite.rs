@@ -108,30 +108,15 @@ impl SqliteStore {
         contacts: crate::Contacts<'_>,
         tail: &str,
     ) -> crate::Result<Vec<R>> {
-        self.rows_in_then(select, column, lead, contacts, tail, Ok).await
+        self.rows_in_then(select, column, lead, contacts, tail, Ok, Ok).await
     }
 
-    /// [`rows_in`](Self::rows_in), the rows then made into what `then` makes of them
-    /// on the thread that read them ([`DirectReader::rows_in_as`]).
-    pub(crate) async fn rows_in_then<R: FromSqlite + Send + 'static, U: Send + 'static>(
-        &self,
-        select: &str,
-        column: &str,
-        lead: &[i64],
-        contacts: crate::Contacts<'_>,
-        tail: &str,
-        then: impl FnOnce(Vec<R>) -> crate::Result<U> + Send + 'static,
-    ) -> crate::Result<U> {
-        let statements = crate::sql_store::statements(select, column, lead.len(), contacts, tail);
-        let (few, expected) = (contacts.is_few(), contacts.ids().len());
-        self.direct.rows_in_as(statements, lead, few, expected, R::from_sqlite, then).await
-    }
-
-    /// [`rows_in_then`](Self::rows_in_then), each row converted by `convert` as it is
-    /// read, so that a batch's large records are not first kept as rows and then copied
-    /// into what they convert to.
+    /// [`rows_in`](Self::rows_in), each row converted by `convert` as it is read (a
+    /// batch's large records are not first kept as rows and then copied into what
+    /// they convert to), and the rows then made into what `then` makes of them, on
+    /// the thread that read them ([`DirectReader::rows_in_as`]).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn rows_in_converted<R: FromSqlite + Send + 'static, T: Send + 'static, U: Send + 'static>(
+    pub(crate) async fn rows_in_then<R: FromSqlite + Send + 'static, T: Send + 'static, U: Send + 'static>(
         &self,
         select: &str,
         column: &str,

@@ -248,7 +248,7 @@ fn main() -> Result<()> {
 /// Memory is handed out a page (4 KiB) at a time rather than 2 MiB at once. The
 /// allocator asks for huge pages, and the kernel then zeroes (and, when memory is
 /// fragmented, first compacts) 2 MiB on the first touch of each: a backtest that frees
-/// and takes its batches' memory over and over spent a tenth of its time there, more
+/// and takes its batches' memory over and over spent up to 15 % of its time there, more
 /// or less from run to run with the state of the machine's memory (docs/benchmarks.md).
 /// The flag is the whole process's (its threads share one address space); it is set
 /// before any other thread starts.
