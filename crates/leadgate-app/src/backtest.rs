@@ -216,7 +216,7 @@ impl App {
             let read = self.read_histories(&ids, as_of, reads, contact_reads, accounts).await?;
             judge_apart(read).await
         };
-        let mut batches = LiveContacts::new(self.store.as_ref());
+        let mut batches = LiveContacts::created_by(self.store.as_ref(), as_of);
         let (mut walking, mut in_hand) = (true, FuturesOrdered::new());
         loop {
             while walking && in_hand.len() < IN_HAND {
@@ -272,10 +272,9 @@ impl App {
         let parts =
             SubjectParts { created_by: Some(as_of), stage: false, ..contact_reads.parts(account, StoredParts::None) };
         let mut subjects = s.subjects(Contacts::Run(ids), parts).await?;
-        // The rest is read of those alone, as the range from the first to the last: a
-        // contact's id is made when it is recorded and sorts by that time, so that the
-        // contacts recorded since the date are mostly in the last batches of the walk,
-        // of which nothing more is read.
+        // The rest is read of those alone, as the range from the first to the last (the
+        // walk gives only the contacts created by the date already; the read of their
+        // rows keeps to them all the same).
         let existed: Vec<Uuid> = subjects.iter().map(|s| s.contact.id).collect();
         if existed.is_empty() {
             return Ok(Read::default());

@@ -4,6 +4,7 @@
 
 use crate::AppError;
 use crate::qualify::ASSESS_BATCH;
+use leadgate_core::Timestamp;
 use leadgate_core::model::Account;
 use leadgate_store::{Store, Subject};
 use std::collections::HashMap;
@@ -12,6 +13,8 @@ use uuid::Uuid;
 /// Every live (not merged) contact's id, [`ASSESS_BATCH`] at a time, in id order.
 pub(crate) struct LiveContacts<'a> {
     store: &'a dyn Store,
+    /// Only the contacts created by then, when given.
+    created_by: Option<Timestamp>,
     /// Where the walk is: at the start, after a contact, or past the last.
     at: Walk,
 }
@@ -25,7 +28,14 @@ enum Walk {
 
 impl<'a> LiveContacts<'a> {
     pub(crate) fn new(store: &'a dyn Store) -> Self {
-        Self { store, at: Walk::Start }
+        Self { store, created_by: None, at: Walk::Start }
+    }
+
+    /// A walk over the live contacts that had been created by `at` (a backtest's date):
+    /// those created later are passed over in the index of live contacts, rather than
+    /// read in batches to be found to have been created too late.
+    pub(crate) fn created_by(store: &'a dyn Store, at: Timestamp) -> Self {
+        Self { created_by: Some(at), ..Self::new(store) }
     }
 
     /// The next batch; `None` once every contact has been given, and from then on (the
@@ -36,7 +46,7 @@ impl<'a> LiveContacts<'a> {
             Walk::After(id) => Some(id),
             Walk::Done => return Ok(None),
         };
-        let ids = self.store.live_contact_ids(after, ASSESS_BATCH as i64).await?;
+        let ids = self.store.live_contact_ids(after, self.created_by, ASSESS_BATCH as i64).await?;
         let Some(&last) = ids.last() else {
             self.at = Walk::Done;
             return Ok(None);

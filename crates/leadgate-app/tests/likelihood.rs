@@ -37,7 +37,7 @@ async fn import(app: &App, csv: Vec<u8>, mapping: &Mapping) {
 async fn all_ids(store: &Arc<dyn Store>) -> Vec<Uuid> {
     let mut ids = Vec::new();
     loop {
-        let page = store.live_contact_ids(ids.last().copied(), 5_000).await.unwrap();
+        let page = store.live_contact_ids(ids.last().copied(), None, 5_000).await.unwrap();
         if page.is_empty() {
             return ids;
         }

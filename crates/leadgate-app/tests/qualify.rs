@@ -274,7 +274,7 @@ async fn rescoring_reaches_every_contact_and_counts_what_failed(store: Arc<dyn S
     let scores = store.scores(&[id]).await.unwrap();
     assert_eq!(scores[0].assessment.fit, 7);
     // Every batch was written, the last one too, each contact with its own score.
-    let everyone = store.live_contact_ids(None, 10_000).await.unwrap();
+    let everyone = store.live_contact_ids(None, None, 10_000).await.unwrap();
     let all = store.scores(&everyone).await.unwrap();
     assert_eq!(all.len(), 2_500);
     assert!(all.iter().all(|s| s.model == "default@1"));

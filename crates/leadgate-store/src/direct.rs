@@ -340,7 +340,10 @@ pub(crate) struct DirectReader {
 /// seven tables of a batch together), so that none is opened anew for every batch.
 const KEPT: usize = 8;
 
-/// Most of the file mapped: 64 GiB.
+/// Up to 64 GiB of the file mapped. SQLite maps no more than it was built to
+/// (`SQLITE_MAX_MMAP_SIZE`, 2 GB unless told otherwise, past which pages are read with
+/// a system call and copied): leadgate builds it to map this much
+/// (`.cargo/config.toml`).
 const MMAP_BYTES: i64 = 1 << 36;
 
 impl DirectReader {
@@ -602,5 +605,18 @@ mod tests {
         // Bytes that are not UTF-8 are refused, not read as text.
         let mut statement = c.prepare("SELECT CAST(x'ff' AS TEXT)").unwrap();
         assert!(statement.query_row([], |row| Shared::column(row, 0)).is_err());
+    }
+
+    #[test]
+    fn a_database_larger_than_2_gb_is_read_mapped_whole() {
+        // SQLite clamps what it is asked to map to what it was built to map: the
+        // pragma gives back what it will map.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mapped.db");
+        rusqlite::Connection::open(&path).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+        let reader = super::DirectReader::new(path);
+        let c = reader.connection().unwrap();
+        let mapped: i64 = c.pragma_query_value(None, "mmap_size", |row| row.get(0)).unwrap();
+        assert_eq!(mapped, super::MMAP_BYTES, "SQLite built to map at most {mapped} bytes");
     }
 }

@@ -355,8 +355,14 @@ pub trait Store: Send + Sync + 'static {
     /// qualification fields and what `parts` names of its account and stored scores,
     /// read together.
     async fn subjects(&self, contacts: Contacts<'_>, parts: SubjectParts) -> Result<Vec<Subject>>;
-    /// The ids of contacts that are not merged into another, after `after`, in id order.
-    async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>>;
+    /// The ids of contacts that are not merged into another, after `after`, in id order;
+    /// only those created at or before `created_by` when given (a backtest's date).
+    async fn live_contact_ids(
+        &self,
+        after: Option<Uuid>,
+        created_by: Option<Timestamp>,
+        limit: i64,
+    ) -> Result<Vec<Uuid>>;
     /// The responses of these contacts, by contact, each contact's oldest first; only
     /// those up to `until` when given (a backtest's date); with the columns `details`
     /// names (see [`ResponseDetails`]).

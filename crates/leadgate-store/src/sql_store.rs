@@ -825,13 +825,26 @@ macro_rules! impl_sql_store {
                 self.rows_in_then(&sql, "c.id", &lead, contacts, "", convert, then).await
             }
 
-            async fn live_contact_ids(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>> {
+            async fn live_contact_ids(
+                &self,
+                after: Option<Uuid>,
+                created_by: Option<Timestamp>,
+                limit: i64,
+            ) -> Result<Vec<Uuid>> {
                 // From the index of live contacts alone, read as the batches are (on SQLite,
-                // directly: a walk's every id passed through sqlx cost more than the read).
+                // directly: a walk's every id passed through sqlx cost more than the read),
+                // which also holds when each was created.
                 // The limit is in the text: SQLite numbers `$n` parameters in the order
                 // they appear, and the direct reads bind them in that order.
-                let sql = format!("SELECT id FROM contacts WHERE merged_into IS NULL AND id > $1 ORDER BY id LIMIT {limit}");
-                let rows: Vec<(Uuid,)> = self.rows(&sql, &[], &[after.unwrap_or(Uuid::nil())]).await?;
+                let (created, lead) = match created_by {
+                    Some(at) => ("created_at <= $1 AND ", vec![at.0]),
+                    None => ("", vec![]),
+                };
+                let after_at = lead.len() + 1;
+                let sql = format!(
+                    "SELECT id FROM contacts WHERE {created}merged_into IS NULL AND id > ${after_at} ORDER BY id LIMIT {limit}"
+                );
+                let rows: Vec<(Uuid,)> = self.rows(&sql, &lead, &[after.unwrap_or(Uuid::nil())]).await?;
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 

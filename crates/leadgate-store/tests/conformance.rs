@@ -704,7 +704,7 @@ async fn every_live_contact_is_walked_once_in_id_order(store: Arc<dyn Store>) {
     live.sort();
     let (mut walked, mut after, mut pages) = (Vec::new(), None, 0);
     loop {
-        let page = store.live_contact_ids(after, 2).await.unwrap();
+        let page = store.live_contact_ids(after, None, 2).await.unwrap();
         if page.is_empty() {
             break;
         }
@@ -715,7 +715,37 @@ async fn every_live_contact_is_walked_once_in_id_order(store: Arc<dyn Store>) {
     }
     assert_eq!(walked, live);
     assert_eq!(pages, 3);
-    assert!(store.live_contact_ids(Some(live[5]), 2).await.unwrap().is_empty(), "nothing after the last");
+    assert!(store.live_contact_ids(Some(live[5]), None, 2).await.unwrap().is_empty(), "nothing after the last");
+
+    // A walk over the contacts as they were at a date (a backtest's) passes over those
+    // created later, wherever they are in id order, and still over the merged ones.
+    let later = |i: i64| contact(&format!("later{i}@acme.example"), T0.plus_micros(1_000 + i));
+    let (after_the_date, before_the_date) = (later(1), contact("again@acme.example", T0.plus_micros(-5)));
+    let mut tx = store.begin().await.unwrap();
+    // Recorded after those before it, one created after the date, one before (imported
+    // with the time it was created elsewhere): ids say when a contact was recorded.
+    tx.insert_contact(&after_the_date).await.unwrap();
+    tx.insert_contact(&before_the_date).await.unwrap();
+    tx.commit().await.unwrap();
+    let walk_by = |at: Timestamp| {
+        let store = store.clone();
+        async move {
+            let (mut walked, mut after) = (Vec::new(), None);
+            loop {
+                let page = store.live_contact_ids(after, Some(at), 2).await.unwrap();
+                let Some(last) = page.last().copied() else { return walked };
+                after = Some(last);
+                walked.extend(page);
+            }
+        }
+    };
+    let mut by_then = live.clone();
+    by_then.push(before_the_date.id);
+    assert_eq!(walk_by(T0).await, by_then, "created at the date or before, merged ones passed over");
+    assert_eq!(walk_by(T0.plus_micros(-5)).await, [before_the_date.id], "only the one created before");
+    assert!(walk_by(T0.plus_micros(-6)).await.is_empty(), "none yet");
+    let everyone = store.live_contact_ids(None, None, 100).await.unwrap();
+    assert_eq!(everyone.len(), live.len() + 2, "without a date, every live contact");
 }
 
 /// Scores are written alike for a batch of contacts (a rescore) and for a request's
