@@ -58,7 +58,7 @@ impl<T> ByContact<T> {
         if !rows.is_sorted_by(|a, b| order(a, b).is_le()) {
             rows.sort_by(order);
         }
-        Self::of_sorted(rows.into_iter().map(|(c, _, row)| (c, row)).collect(), |c| contacts.holds(c))
+        Self::of_sorted(rows, |(c, _, _)| *c, |(_, _, row)| row, |c| contacts.holds(c))
     }
 
     fn of_rows(mut rows: Vec<(Uuid, T)>, keep: impl Fn(&Uuid) -> bool) -> Self {
@@ -68,25 +68,35 @@ impl<T> ByContact<T> {
         if !rows.is_sorted_by_key(|(c, _)| c.as_u128()) {
             rows.sort_by_key(|(c, _)| c.as_u128());
         }
-        Self::of_sorted(rows, keep)
+        Self::of_sorted(rows, |(c, _)| *c, |(_, row)| row, keep)
     }
 
-    /// `rows`, sorted by contact, grouped; the groups of contacts `keep` refuses left out.
-    fn of_sorted(rows: Vec<(Uuid, T)>, keep: impl Fn(&Uuid) -> bool) -> Self {
+    /// `rows`, sorted by `contact`, grouped, each made into what its group holds as it
+    /// is moved there (a row is moved once: a batch's rows are many, and some large);
+    /// the groups of contacts `keep` refuses left out.
+    fn of_sorted<R>(
+        rows: Vec<R>,
+        contact: impl Fn(&R) -> Uuid,
+        into: impl FnMut(R) -> T,
+        keep: impl Fn(&Uuid) -> bool,
+    ) -> Self {
         let mut sizes: Vec<(Uuid, usize)> = Vec::new();
-        for (c, _) in &rows {
+        for row in &rows {
+            let c = contact(row);
             match sizes.last_mut() {
-                Some((last, n)) if last == c => *n += 1,
-                _ => sizes.push((*c, 1)),
+                Some((last, n)) if *last == c => *n += 1,
+                _ => sizes.push((c, 1)),
             }
         }
-        let mut rows = rows.into_iter().map(|(_, row)| row);
+        let mut rows = rows.into_iter().map(into);
         let mut groups = Vec::with_capacity(sizes.len());
         for (c, n) in sizes {
-            // `take` of an iterator of known length: collected into a vector of that size.
-            let group: Vec<T> = rows.by_ref().take(n).collect();
+            let group = rows.by_ref().take(n);
             if keep(&c) {
-                groups.push((c, group));
+                // `take` of an iterator of known length: collected into a vector of that size.
+                groups.push((c, group.collect()));
+            } else {
+                group.for_each(drop);
             }
         }
         Self { groups }
