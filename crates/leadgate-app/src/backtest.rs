@@ -14,7 +14,7 @@ use leadgate_core::expr::{EventsRead, Expression};
 use leadgate_core::lifecycle::StageStep;
 use leadgate_core::model::{ContactChange, Response};
 use leadgate_core::scoring::{Needs, Remembered};
-use leadgate_store::{AccountPart, ByContact, Contacts, StoredParts, Subject, SubjectParts};
+use leadgate_store::{AccountPart, ByContact, Contacts, Store, StoredParts, Subject, SubjectParts};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -168,14 +168,30 @@ impl App {
         let reads = definitions().fold(rules.model.1.events_read(needs), |read, e| read.and(e.events_read()));
         // And accounts and custom fields only when an expression reads them.
         let contact_reads = Reads::of(&rules.model.1, needs, definitions());
-        // Each batch judged whole on a thread of its own: the batches in hand keep the
-        // cores busy, so that one batch is not also cut in parts (its histories copied
-        // to be handed over) to be judged on several.
-        let judge_apart = |read: Read| {
-            let (rules, draft, compared) = (rules.clone(), draft.clone(), compared.clone());
-            crate::off_runtime("the backtest", move || {
-                judge(&rules, &draft, compared.as_ref().as_ref(), needs, read.histories(), as_of, (from, to))
-            })
+        // Each batch read and judged whole on a thread of its own, its reads made there
+        // one after the other (`reading_in_place`): the batches in hand keep the cores
+        // busy, so that one batch's reads are not also handed to threads of their own,
+        // nor its judging cut in parts over the cores (its histories copied to be handed
+        // over), and what is read is freed by the thread that made it.
+        let read_and_judge = |ids: Vec<Uuid>, accounts: Option<Arc<AccountBook>>| {
+            let (store, rules, draft, compared) = (self.store.clone(), rules.clone(), draft.clone(), compared.clone());
+            let runtime = tokio::runtime::Handle::current();
+            let judged = crate::off_runtime("the backtest", move || {
+                runtime.block_on(leadgate_store::reading_in_place(async {
+                    let read = read_histories(store.as_ref(), &ids, as_of, reads, contact_reads, accounts.as_deref());
+                    let histories = read.await?.histories();
+                    Ok::<_, AppError>(judge(
+                        &rules,
+                        &draft,
+                        compared.as_ref().as_ref(),
+                        needs,
+                        histories,
+                        as_of,
+                        (from, to),
+                    ))
+                }))
+            });
+            async { judged.await? }
         };
         let mut count = |judged: Vec<Judged>| {
             for j in judged {
@@ -205,23 +221,18 @@ impl App {
                 }
             }
         };
-        // Batches in hand at once, each read and then judged, so that both cores have
-        // work while a batch waits for its slowest query, is grouped by contact or is
-        // judged: with one batch read while the one before was judged the cores were
-        // busy 1.4 of 2, with two in hand 1.55, with four 1.75 (docs/benchmarks.md).
+        // Batches in hand at once, each read and judged on a thread of its own, so that
+        // both cores have work while the walk finds the next batch and the batches
+        // done are counted: with two in hand the cores were busy 1.7 of 2, with four
+        // 1.85, with six no sooner done (docs/benchmarks.md).
         const IN_HAND: usize = 4;
-        let accounts = AccountBook::default();
-        let accounts = contact_reads.accounts.then_some(&accounts);
-        let read_and_judge = |ids: Vec<Uuid>| async move {
-            let read = self.read_histories(&ids, as_of, reads, contact_reads, accounts).await?;
-            judge_apart(read).await
-        };
+        let accounts = contact_reads.accounts.then(|| Arc::new(AccountBook::default()));
         let mut batches = LiveContacts::created_by(self.store.as_ref(), as_of);
         let (mut walking, mut in_hand) = (true, FuturesOrdered::new());
         loop {
             while walking && in_hand.len() < IN_HAND {
                 match batches.next().await? {
-                    Some(ids) => in_hand.push_back(read_and_judge(ids)),
+                    Some(ids) => in_hand.push_back(read_and_judge(ids, accounts.clone())),
                     None => walking = false,
                 }
             }
@@ -249,66 +260,65 @@ impl App {
             seconds: started.elapsed().as_secs_f64(),
         })
     }
+}
 
-    /// Everything recorded of these contacts that a backtest at `as_of` reads: of
-    /// their events, what `reads` names; of themselves, what `contact_reads` names (their
-    /// accounts from `accounts`, when given).
-    async fn read_histories(
-        &self,
-        ids: &[Uuid],
-        as_of: Timestamp,
-        reads: EventsRead,
-        contact_reads: Reads,
-        accounts: Option<&AccountBook>,
-    ) -> Result<Read, AppError> {
-        let s = &self.store;
-        // The contacts of the batch that existed at the date; their stored scores are
-        // today's and not read, nor is their stage, which their history gives.
-        // Their accounts' ids only when accounts are read (from the book, once each).
-        let account = match accounts {
-            Some(_) => AccountPart::Id,
-            None => AccountPart::Nothing,
-        };
-        let parts =
-            SubjectParts { created_by: Some(as_of), stage: false, ..contact_reads.parts(account, StoredParts::None) };
-        let mut subjects = s.subjects(Contacts::Run(ids), parts).await?;
-        // The rest is read of those alone, as the range from the first to the last (the
-        // walk gives only the contacts created by the date already; the read of their
-        // rows keeps to them all the same).
-        let existed: Vec<Uuid> = subjects.iter().map(|s| s.contact.id).collect();
-        if existed.is_empty() {
-            return Ok(Read::default());
-        }
-        let batch = Contacts::Run(&existed);
-        let subjects = async {
-            if let Some(accounts) = accounts {
-                accounts.fill(s.as_ref(), &mut subjects).await?;
-            }
-            Ok::<_, AppError>(subjects)
-        };
-        let events = async {
-            match reads.days {
-                0 => Ok(Default::default()),
-                _ => s.events_of(batch, reads.since(as_of), Some(as_of), reads.props).await,
-            }
-        };
-        let last_events = async {
-            match reads.last_activity {
-                true => s.last_events(batch, Some(as_of)).await,
-                false => Ok(Vec::new()),
-            }
-        };
-        let (subjects, (responses, events, last_events, stages, changes)) = tokio::try_join!(subjects, async {
-            Ok(tokio::try_join!(
-                s.responses_of(batch, Some(as_of), contact_reads.responses),
-                events,
-                last_events,
-                s.stage_steps_of(batch),
-                s.contact_changes_of(batch),
-            )?)
-        })?;
-        Ok(Read { subjects, responses, events, last_events, stages, changes })
+/// Everything recorded of these contacts that a backtest at `as_of` reads: of
+/// their events, what `reads` names; of themselves, what `contact_reads` names (their
+/// accounts from `accounts`, when given).
+async fn read_histories(
+    s: &dyn Store,
+    ids: &[Uuid],
+    as_of: Timestamp,
+    reads: EventsRead,
+    contact_reads: Reads,
+    accounts: Option<&AccountBook>,
+) -> Result<Read, AppError> {
+    // The contacts of the batch that existed at the date; their stored scores are
+    // today's and not read, nor is their stage, which their history gives.
+    // Their accounts' ids only when accounts are read (from the book, once each).
+    let account = match accounts {
+        Some(_) => AccountPart::Id,
+        None => AccountPart::Nothing,
+    };
+    let parts =
+        SubjectParts { created_by: Some(as_of), stage: false, ..contact_reads.parts(account, StoredParts::None) };
+    let mut subjects = s.subjects(Contacts::Run(ids), parts).await?;
+    // The rest is read of those alone, as the range from the first to the last (the
+    // walk gives only the contacts created by the date already; the read of their
+    // rows keeps to them all the same).
+    let existed: Vec<Uuid> = subjects.iter().map(|s| s.contact.id).collect();
+    if existed.is_empty() {
+        return Ok(Read::default());
     }
+    let batch = Contacts::Run(&existed);
+    let subjects = async {
+        if let Some(accounts) = accounts {
+            accounts.fill(s, &mut subjects).await?;
+        }
+        Ok::<_, AppError>(subjects)
+    };
+    let events = async {
+        match reads.days {
+            0 => Ok(Default::default()),
+            _ => s.events_of(batch, reads.since(as_of), Some(as_of), reads.props).await,
+        }
+    };
+    let last_events = async {
+        match reads.last_activity {
+            true => s.last_events(batch, Some(as_of)).await,
+            false => Ok(Vec::new()),
+        }
+    };
+    let (subjects, (responses, events, last_events, stages, changes)) = tokio::try_join!(subjects, async {
+        Ok(tokio::try_join!(
+            s.responses_of(batch, Some(as_of), contact_reads.responses),
+            events,
+            last_events,
+            s.stage_steps_of(batch),
+            s.contact_changes_of(batch),
+        )?)
+    })?;
+    Ok(Read { subjects, responses, events, last_events, stages, changes })
 }
 
 /// What was read of a batch's contacts, each contact's rows still among the batch's.

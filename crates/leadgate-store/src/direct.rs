@@ -411,39 +411,55 @@ impl DirectReader {
         decode: impl Fn(&Row<'_>, &Columns) -> rusqlite::Result<T> + Send + 'static,
         then: impl FnOnce(Vec<T>) -> Result<U> + Send + 'static,
     ) -> Result<U> {
-        let read = move |c: &rusqlite::Connection, statements: &[(String, Vec<Uuid>)], lead: &[i64], expected| {
-            read_all(c, statements, lead, expected, &decode)
-        };
-        if few {
-            // Read here, which costs less than handing the read to a thread and waiting
-            // for it (a contact's rows are tens of µs).
-            let c = self.connection().map_err(from_rusqlite)?;
-            let rows = read(&c, &statements, lead, expected);
-            self.give_back(c);
-            return then(rows.map_err(from_rusqlite)?);
-        }
-        let (reader, lead) = (self.clone(), lead.to_vec());
-        tokio::task::spawn_blocking(move || {
+        let reader = self.clone();
+        let read = move |statements: Vec<(String, Vec<Uuid>)>, lead: &[i64]| {
             let c = reader.connection().map_err(from_rusqlite)?;
-            // A batch of contacts has about as many events (say) as the one before.
+            // A batch of contacts has about as many events (say) as the one before; a
+            // request's few rows are not worth foreseeing.
             let key = statements.first().map(|(sql, _)| sql.as_str()).unwrap_or_default();
-            let before = reader.foreseen.lock().unwrap_or_else(|e| e.into_inner()).get(key).copied();
-            let rows = read(&c, &statements, &lead, expected.max(before.unwrap_or(0)));
+            let foreseen = || reader.foreseen.lock().unwrap_or_else(|e| e.into_inner());
+            let before = if few { None } else { foreseen().get(key).copied() };
+            let rows = read_all(&c, &statements, lead, expected.max(before.unwrap_or(0)), &decode);
             reader.give_back(c);
             let rows = rows.map_err(from_rusqlite)?;
-            let mut foreseen = reader.foreseen.lock().unwrap_or_else(|e| e.into_inner());
-            match foreseen.get_mut(key) {
-                Some(n) => *n = rows.len(),
-                None => {
-                    foreseen.insert(key.to_owned(), rows.len());
+            if !few {
+                let mut foreseen = foreseen();
+                match foreseen.get_mut(key) {
+                    Some(n) => *n = rows.len(),
+                    None => {
+                        foreseen.insert(key.to_owned(), rows.len());
+                    }
                 }
             }
-            drop(foreseen);
             then(rows)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("a read stopped: {e}")))?
+        };
+        if few || IN_PLACE.try_with(|_| ()).is_ok() {
+            // Read here: a request's few contacts cost less to read than handing the
+            // read to a thread and waiting for it (tens of µs), and a caller reading in
+            // place is on a thread of its own already (`reading_in_place`).
+            return read(statements, lead);
+        }
+        let lead = lead.to_vec();
+        tokio::task::spawn_blocking(move || read(statements, &lead))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("a read stopped: {e}")))?
     }
+}
+
+tokio::task_local! {
+    /// Set while the reads of `reading_in_place` are made.
+    static IN_PLACE: ();
+}
+
+/// Runs `reads` with the SQLite store's reads of many contacts made on the thread
+/// that polls them rather than each handed to a blocking thread of its own: for a
+/// caller on a blocking thread already (`spawn_blocking`), which reads a batch of
+/// contacts and works on what it read there. The rows are then made, used and freed
+/// on one thread (memory freed by the thread that took it costs the allocator least),
+/// and the batch's reads cost no hand-overs between threads. PostgreSQL's reads are
+/// not blocking and run as they always do.
+pub async fn reading_in_place<F: std::future::Future>(reads: F) -> F::Output {
+    IN_PLACE.scope((), reads).await
 }
 
 /// The rows of `statements`, at least `expected` of them foreseen (one a contact, for

@@ -35,6 +35,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use by_contact::ByContact;
+pub use direct::reading_in_place;
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::{SqliteOptions, SqliteStore};

@@ -47,6 +47,7 @@ leadgate_store::on_both_stores!(
     a_read_of_responses_leaves_out_the_details_it_is_not_asked_for,
     a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for,
     every_live_contact_is_walked_once_in_id_order,
+    reads_made_in_place_give_what_reads_handed_to_threads_give,
     scores_are_written_over_what_each_contact_had_and_read_back_whole,
     events_read_in_bulk_follow_their_contacts_through_attaches_merges_and_undoing,
 );
@@ -746,6 +747,45 @@ async fn every_live_contact_is_walked_once_in_id_order(store: Arc<dyn Store>) {
     assert!(walk_by(T0.plus_micros(-6)).await.is_empty(), "none yet");
     let everyone = store.live_contact_ids(None, None, 100).await.unwrap();
     assert_eq!(everyone.len(), live.len() + 2, "without a date, every live contact");
+}
+
+/// A batch read and worked on by one blocking thread (a backtest's) makes its reads
+/// there (`reading_in_place`), and they give what the same reads give made apart.
+async fn reads_made_in_place_give_what_reads_handed_to_threads_give(store: Arc<dyn Store>) {
+    use leadgate_store::Contacts;
+    let people: Vec<Contact> = (0..30).map(|i| contact(&format!("r{i}@acme.example"), T0)).collect();
+    let mut tx = store.begin().await.unwrap();
+    for (i, p) in people.iter().enumerate() {
+        tx.insert_contact(p).await.unwrap();
+        for n in 0..i % 3 {
+            tx.insert_response(&response(p.id, T0.plus_micros(n as i64), "demo_request")).await.unwrap();
+        }
+        let cause = Cause::new(CauseKind::Definition, "mql@1");
+        let actor = leadgate_core::Actor::ApiKey("ops".into());
+        let change = lifecycle::transition(p.id, Some(Stage::Prospect), Stage::Mql, cause, &actor, T0).unwrap();
+        tx.insert_stage_change(&change).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut ids: Vec<Uuid> = people.iter().map(|p| p.id).collect();
+    ids.sort();
+    let read = |store: Arc<dyn Store>, ids: Vec<Uuid>| async move {
+        let batch = Contacts::Run(&ids);
+        let subjects = store.subjects(batch, JOINED).await.unwrap();
+        let responses = store.responses_of(batch, None, ResponseDetails::ALL).await.unwrap();
+        let stages = store.stage_steps_of(batch).await.unwrap();
+        (subjects.into_iter().map(|s| s.contact).collect::<Vec<_>>(), responses, stages)
+    };
+    let apart = read(store.clone(), ids.clone()).await;
+    let runtime = tokio::runtime::Handle::current();
+    let (in_place_store, in_place_ids) = (store.clone(), ids.clone());
+    let in_place = tokio::task::spawn_blocking(move || {
+        runtime.block_on(leadgate_store::reading_in_place(read(in_place_store, in_place_ids)))
+    })
+    .await
+    .unwrap();
+    assert_eq!(apart.0.len(), 30, "every contact of the batch");
+    assert_eq!(apart.1.iter().map(|(_, r)| r.len()).sum::<usize>(), 30, "every response");
+    assert_eq!(in_place, apart);
 }
 
 /// Scores are written alike for a batch of contacts (a rescore) and for a request's
