@@ -45,6 +45,9 @@ pub struct ActiveRules {
     pub model: (String, Model),
     pub likelihood: Option<Arc<Likelihood>>,
     pub definitions: Vec<Active>,
+    /// What assessing reads, worked out once: it walks every rule and definition for
+    /// every field, which cost an event's assessment about a fifth of its own time.
+    reads: Reads,
 }
 
 /// The trained likelihood model in force.
@@ -139,13 +142,18 @@ fn activity_field(response_column: &str) -> &str {
 }
 
 impl ActiveRules {
+    pub(crate) fn new(model: (String, Model), likelihood: Option<Arc<Likelihood>>, definitions: Vec<Active>) -> Self {
+        let reads = match likelihood {
+            Some(_) => Reads::ALL,
+            None => Reads::of(&model.1, Needs::ALL, definitions.iter().map(|d| &d.expression)),
+        };
+        Self { model, likelihood, definitions, reads }
+    }
+
     /// What assessing reads: what a rule or a definition reads, and everything when a
     /// likelihood model is in force (see [`Reads::ALL`]).
     pub(crate) fn reads(&self) -> Reads {
-        match self.likelihood {
-            Some(_) => Reads::ALL,
-            None => Reads::of(&self.model.1, Needs::ALL, self.definitions.iter().map(|d| &d.expression)),
-        }
+        self.reads
     }
 
     fn builtin() -> Model {
@@ -268,7 +276,7 @@ impl Assessor {
                 }
             }
         }
-        Ok(ActiveRules { model, likelihood, definitions })
+        Ok(ActiveRules::new(model, likelihood, definitions))
     }
 
     async fn read_likelihood(&self) -> Result<Option<Arc<Likelihood>>, AppError> {

@@ -330,7 +330,9 @@ impl rusqlite::ToSql for Param {
 #[derive(Clone)]
 pub(crate) struct DirectReader {
     path: PathBuf,
-    idle: Arc<Mutex<Vec<rusqlite::Connection>>>,
+    /// Idle connections for reads of batches, mapping the file, and for reads of a
+    /// request's few contacts, not mapping it ([`Reading`]).
+    idle: Arc<[Mutex<Vec<rusqlite::Connection>>; 2]>,
     /// How many rows the last read of each statement gave, by its SQL text: the rows
     /// the next batch's read foresees (see [`read_all`]).
     foreseen: Arc<Mutex<HashMap<String, usize>>>,
@@ -346,13 +348,24 @@ const KEPT: usize = 8;
 /// (`.cargo/config.toml`).
 const MMAP_BYTES: i64 = 1 << 36;
 
+/// What a connection reads: batches of contacts, or a request's few.
+#[derive(Clone, Copy, PartialEq)]
+enum Reading {
+    Batches = 0,
+    Few = 1,
+}
+
 impl DirectReader {
     pub(crate) fn new(path: PathBuf) -> Self {
-        Self { path, idle: Arc::new(Mutex::new(Vec::new())), foreseen: Default::default() }
+        Self { path, idle: Default::default(), foreseen: Default::default() }
     }
 
-    fn connection(&self) -> rusqlite::Result<rusqlite::Connection> {
-        if let Some(c) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+    fn idle(&self, reading: Reading) -> std::sync::MutexGuard<'_, Vec<rusqlite::Connection>> {
+        self.idle[reading as usize].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn connection(&self, reading: Reading) -> rusqlite::Result<rusqlite::Connection> {
+        if let Some(c) = self.idle(reading).pop() {
             return Ok(c);
         }
         let c = rusqlite::Connection::open_with_flags(
@@ -365,7 +378,16 @@ impl DirectReader {
         // would first have to fill (the kernel zeroing each page it hands out: 9 % of a
         // rescore). Mapped pages count in the process's resident size, but they are the
         // file cache's, shared and given back under memory pressure (docs/benchmarks.md).
-        c.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+        //
+        // Not for a request's few contacts, though: once anything is written, SQLite
+        // unmaps the whole file at a connection's next read (its pages may have changed)
+        // and maps it again, which costs every thread of the process a flush of its
+        // address translations; the event path, which reads after every write, spent
+        // about 60 µs an event in it. A connection of its own reads the few pages
+        // a contact's rows are on from the file cache instead.
+        if reading == Reading::Batches {
+            c.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+        }
         // One statement per size of `statement_chunks` and per query.
         c.set_prepared_statement_cache_capacity(256);
         Ok(c)
@@ -373,11 +395,12 @@ impl DirectReader {
 
     /// Closes the idle connections (those in use close when their reads end).
     pub(crate) fn close(&self) {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.idle(Reading::Batches).clear();
+        self.idle(Reading::Few).clear();
     }
 
-    fn give_back(&self, c: rusqlite::Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+    fn give_back(&self, c: rusqlite::Connection, reading: Reading) {
+        let mut idle = self.idle(reading);
         if idle.len() < KEPT {
             idle.push(c);
         }
@@ -413,14 +436,15 @@ impl DirectReader {
     ) -> Result<U> {
         let reader = self.clone();
         let read = move |statements: Vec<(String, Vec<Uuid>)>, lead: &[i64]| {
-            let c = reader.connection().map_err(from_rusqlite)?;
+            let reading = if few { Reading::Few } else { Reading::Batches };
+            let c = reader.connection(reading).map_err(from_rusqlite)?;
             // A batch of contacts has about as many events (say) as the one before; a
             // request's few rows are not worth foreseeing.
             let key = statements.first().map(|(sql, _)| sql.as_str()).unwrap_or_default();
             let foreseen = || reader.foreseen.lock().unwrap_or_else(|e| e.into_inner());
             let before = if few { None } else { foreseen().get(key).copied() };
             let rows = read_all(&c, &statements, lead, expected.max(before.unwrap_or(0)), &decode);
-            reader.give_back(c);
+            reader.give_back(c, reading);
             let rows = rows.map_err(from_rusqlite)?;
             if !few {
                 let mut foreseen = foreseen();
@@ -631,8 +655,13 @@ mod tests {
         let path = dir.path().join("mapped.db");
         rusqlite::Connection::open(&path).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
         let reader = super::DirectReader::new(path);
-        let c = reader.connection().unwrap();
+        let c = reader.connection(super::Reading::Batches).unwrap();
         let mapped: i64 = c.pragma_query_value(None, "mmap_size", |row| row.get(0)).unwrap();
         assert_eq!(mapped, super::MMAP_BYTES, "SQLite built to map at most {mapped} bytes");
+        // A request's few contacts are read without the mapping, which every write
+        // would make the next read undo.
+        let few = reader.connection(super::Reading::Few).unwrap();
+        let mapped: i64 = few.pragma_query_value(None, "mmap_size", |row| row.get(0)).unwrap();
+        assert_eq!(mapped, 0);
     }
 }
