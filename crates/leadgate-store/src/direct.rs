@@ -434,9 +434,9 @@ impl DirectReader {
         decode: impl Fn(&Row<'_>, &Columns) -> rusqlite::Result<T> + Send + 'static,
         then: impl FnOnce(Vec<T>) -> Result<U> + Send + 'static,
     ) -> Result<U> {
+        let reading = if few { Reading::Few } else { Reading::Batches };
         let reader = self.clone();
         let read = move |statements: Vec<(String, Vec<Uuid>)>, lead: &[i64]| {
-            let reading = if few { Reading::Few } else { Reading::Batches };
             let c = reader.connection(reading).map_err(from_rusqlite)?;
             // A batch of contacts has about as many events (say) as the one before; a
             // request's few rows are not worth foreseeing.
@@ -648,7 +648,7 @@ mod tests {
     }
 
     #[test]
-    fn a_database_larger_than_2_gb_is_read_mapped_whole() {
+    fn batches_are_read_through_a_mapping_of_up_to_64_gib_and_a_request_s_few_contacts_through_none() {
         // SQLite clamps what it is asked to map to what it was built to map: the
         // pragma gives back what it will map.
         let dir = tempfile::tempdir().unwrap();
