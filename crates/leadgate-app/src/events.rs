@@ -24,6 +24,18 @@ pub const MAX_EVENTS_PER_BATCH: usize = 1_000;
 pub struct EventsReceipt {
     pub accepted: usize,
     pub rejected: Vec<Rejected>,
+    /// How long the request waited for its contacts to be assessed (scored, graded,
+    /// requalified), when any were: what scoring adds to taking in events. Not part of
+    /// the receipt's JSON; the API sends it as a `Server-Timing` header.
+    #[serde(skip)]
+    pub assessing: Option<std::time::Duration>,
+}
+
+/// What committing a request's events took beyond writing them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Committed {
+    /// The time spent assessing the contacts that got events, when any did.
+    assessing: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,7 +59,7 @@ impl From<FieldError> for RejectedError {
 
 struct Job {
     events: Vec<NewEvent>,
-    done: oneshot::Sender<Result<(), AppError>>,
+    done: oneshot::Sender<Result<Committed, AppError>>,
 }
 
 pub(crate) struct Committer {
@@ -99,7 +111,7 @@ impl Committer {
         Self { queue }
     }
 
-    async fn submit(&self, events: Vec<NewEvent>) -> Result<(), AppError> {
+    async fn submit(&self, events: Vec<NewEvent>) -> Result<Committed, AppError> {
         let (done, wait) = oneshot::channel();
         let unavailable = |m: String| AppError::new(ErrorKind::Unavailable, "unavailable", m);
         self.queue.send(Job { events, done }).await.map_err(|_| unavailable("the server is shutting down".into()))?;
@@ -120,7 +132,7 @@ async fn commit(store: &dyn Store, clock: &dyn Clock, assessor: &Assessor, jobs:
         waiters.push((start..all.len(), job.done));
     }
     let result = match append(store, clock, assessor, &all).await {
-        Ok(()) => Ok(()),
+        Ok(committed) => Ok(committed),
         // One request's events must not sink everyone else's: commit each on its own,
         // so that each request gets its own answer.
         Err(e) if waiters.len() > 1 => {
@@ -159,7 +171,7 @@ async fn append(
     clock: &dyn Clock,
     assessor: &Assessor,
     events: &[NewEvent],
-) -> Result<(), StoreError> {
+) -> Result<Committed, StoreError> {
     let now = clock.now();
     let mut tx = store.begin().await?;
     let attached = match tx.append_events(events, now).await {
@@ -178,13 +190,17 @@ async fn append(
         (!contacts.is_empty() && contacts.len() <= ASSESSED_IN_COMMIT).then(|| assessor.try_claim(&contacts)).flatten();
     if claim.is_none() {
         tx.commit().await?;
+        let started = std::time::Instant::now();
         crate::assess_quietly(assessor, &contacts).await;
-        return Ok(());
+        return Ok(Committed { assessing: (!contacts.is_empty()).then(|| started.elapsed()) });
     }
     let arrived: Vec<(Uuid, EventFact)> =
         attached.iter().zip(events).filter_map(|(contact, e)| contact.map(|c| (c, EventFact::from(e)))).collect();
-    match assessor.assess_arrivals(tx.as_mut(), &arrived, now).await {
-        Ok(_) => tx.commit().await,
+    let started = std::time::Instant::now();
+    let assessed = assessor.assess_arrivals(tx.as_mut(), &arrived, now).await;
+    let assessing = Some(started.elapsed());
+    match assessed {
+        Ok(_) => tx.commit().await.map(|()| Committed { assessing }),
         Err(e) => {
             drop(claim);
             // Scoring must not cost the events: they are committed on their own, and
@@ -192,8 +208,10 @@ async fn append(
             tracing::warn!(error = %e, contacts = contacts.len(), "assessing in the events' commit failed; committing the events alone");
             let _ = tx.rollback().await;
             let contacts = store.append_events(events, now).await?;
+            let started = std::time::Instant::now();
             crate::assess_quietly(assessor, &contacts).await;
-            Ok(())
+            // Both tries, the one that failed and the one after the commit.
+            Ok(Committed { assessing: assessing.map(|failed| failed + started.elapsed()) })
         }
     }
 }
@@ -283,10 +301,11 @@ impl App {
             return Err(err);
         }
         let count = accepted.len();
-        self.events.submit(accepted.into_iter().map(|(_, e)| e).collect()).await?;
+        let committed = self.events.submit(accepted.into_iter().map(|(_, e)| e).collect()).await?;
         Ok(EventsReceipt {
             accepted: count,
             rejected: rejected.into_iter().map(|(index, e)| Rejected { index, error: e.into() }).collect(),
+            assessing: committed.assessing,
         })
     }
 }

@@ -29,6 +29,8 @@ pub struct Metrics {
     pub durations: Family<RequestLabels, Histogram>,
     pub events_accepted: Counter,
     pub events_rejected: Counter,
+    /// What assessing the contacts that got events added to each `POST /v1/events`.
+    pub event_assessing: Histogram,
     pub inquiries: Family<OutcomeLabels, Counter>,
 }
 
@@ -41,13 +43,19 @@ impl Metrics {
         });
         let events_accepted = Counter::default();
         let events_rejected = Counter::default();
+        let event_assessing = Histogram::new([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0]);
         let inquiries = Family::<OutcomeLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register("http_request_duration_seconds", "Time to answer HTTP requests", durations.clone());
         registry.register("events_accepted", "Activity events committed", events_accepted.clone());
         registry.register("events_rejected", "Activity events refused as invalid", events_rejected.clone());
+        registry.register(
+            "event_assessing_seconds",
+            "Time a request taking in events waited for its contacts to be scored, graded and requalified",
+            event_assessing.clone(),
+        );
         registry.register("inquiries", "Inquiries by outcome (created, duplicate, junk, refused)", inquiries.clone());
-        Self { registry, requests, durations, events_accepted, events_rejected, inquiries }
+        Self { registry, requests, durations, events_accepted, events_rejected, event_assessing, inquiries }
     }
 
     pub fn render(&self) -> String {
