@@ -12,6 +12,8 @@
 use crate::batch::{AccountBook, CONTACTS_PER_CORE, LiveContacts, split_over_cores};
 use crate::claims::{Claim, Claims};
 use crate::{AppError, Clock};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use leadgate_core::definition::{self, Active, DefinitionFailure};
 use leadgate_core::expr::facts::{ContactFacts, EventFact, ScoreFacts};
 use leadgate_core::expr::{EventsRead, Expression};
@@ -33,6 +35,9 @@ use uuid::Uuid;
 const RULES_TTL: Duration = Duration::from_secs(5);
 /// Contacts assessed per batch: read, scored and written together.
 pub const ASSESS_BATCH: usize = 2_000;
+/// Batches a walk over every contact has in hand at once, each read and evaluated on
+/// a thread of its own (as a backtest's are: with four, the cores were busiest).
+const IN_HAND: usize = 4;
 /// Contacts few enough to assess on the calling thread.
 const INLINE_CONTACTS: usize = 8;
 /// The model that scores contacts while none is active: no fit or engagement rules,
@@ -314,42 +319,53 @@ impl Assessor {
         Ok(report)
     }
 
-    /// Assesses every live contact, a batch at a time in id order: each batch is read
-    /// while the one before is evaluated (over the cores) and the one before that is
-    /// written, so that reading, evaluating and writing overlap. `done` hears of each
-    /// batch's report.
+    /// Assesses every live contact, a batch at a time in id order: several batches are
+    /// in hand at once, each read and evaluated whole on a thread of its own, while the
+    /// batches done are written in order, so that reading, evaluating and writing
+    /// overlap. `done` hears of each batch's report.
     pub(crate) async fn assess_every(&self, mut done: impl FnMut(&AssessReport)) -> Result<AssessReport, AppError> {
         let rules = self.rules().await?;
         let mut batches = LiveContacts::new(self.store.as_ref());
-        let accounts = AccountBook::default();
-        // One batch waits between the reading and the writing: with the one being read
-        // and the one being written, at most three are claimed at once.
-        let (evaluating, mut evaluated) = tokio::sync::mpsc::channel(1);
-        let reading = async {
+        let accounts = Arc::new(AccountBook::default());
+        // Each batch's reads are made one after the other on its own thread
+        // (`reading_in_place`), and it is evaluated there whole: the batches in hand keep
+        // the cores busy, so that a batch's reads are not each handed to a thread, nor
+        // its evaluation cut in parts over the cores, and what is read is freed by the
+        // thread that read it (as a backtest's batches are, `backtest.rs`).
+        let read_and_evaluate = |ids: Vec<Uuid>, now: Timestamp| {
+            let (store, rules, accounts) = (self.store.clone(), rules.clone(), accounts.clone());
+            let runtime = tokio::runtime::Handle::current();
+            let evaluated = crate::off_runtime("the rescore", move || {
+                runtime.block_on(leadgate_store::reading_in_place(async {
+                    let contacts = Contacts::Run(&ids);
+                    let facts =
+                        read_facts(store.as_ref(), contacts, now, &rules, rules.reads(), Some(&accounts)).await?;
+                    Ok::<_, AppError>(evaluate_to_store(&rules, &facts, now))
+                }))
+            });
+            async { evaluated.await? }
+        };
+        let mut report = AssessReport::default();
+        let (mut walking, mut in_hand) = (true, FuturesOrdered::new());
+        loop {
             // Only this holds claims while waiting for another (that of the next batch):
             // every other claimant takes one at a time, so none waits for this in turn.
-            while let Some(ids) = batches.next().await? {
-                let claim = self.claims.claim(&ids).await;
-                let now = self.clock.now();
-                let facts = self.facts(Contacts::Run(&ids), now, &rules, rules.reads(), Some(&accounts)).await?;
-                if evaluating.send((claim, evaluate_apart(rules.clone(), facts, now))).await.is_err() {
-                    break; // the writing stopped, and says why
+            while walking && in_hand.len() < IN_HAND {
+                match batches.next().await? {
+                    Some(ids) => {
+                        let claim = self.claims.claim(&ids).await;
+                        let evaluated = read_and_evaluate(ids, self.clock.now());
+                        in_hand.push_back(async move { (claim, evaluated.await) });
+                    }
+                    None => walking = false,
                 }
             }
-            drop(evaluating);
-            Ok::<_, AppError>(())
-        };
-        let writing = async {
-            let mut report = AssessReport::default();
-            while let Some((claim, batch)) = evaluated.recv().await {
-                let part = self.commit(batch.await?).await?;
-                drop(claim);
-                done(&part);
-                report.absorb(part);
-            }
-            Ok(report)
-        };
-        let ((), report) = tokio::try_join!(reading, writing)?;
+            let Some((claim, evaluated)) = in_hand.next().await else { break };
+            let part = self.commit(evaluated?).await?;
+            drop(claim);
+            done(&part);
+            report.absorb(part);
+        }
         Ok(report)
     }
 
@@ -412,13 +428,7 @@ impl Assessor {
         scores.into_iter().next().ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))
     }
 
-    /// What the expressions of `rules` read of `ids`, as of `now`; merged contacts are
-    /// left out. The scores and grades they had are left out unless a rule reads them,
-    /// the engagement score they had unless a rule reads that, and their accounts and
-    /// custom fields unless `reads` names them (what the rules read,
-    /// [`ActiveRules::reads`], or everything, for training).
-    /// A walk over every contact gives its `accounts`; without, each contact's account
-    /// is read with it.
+    /// [`read_facts`] from this assessor's store.
     pub(crate) async fn facts(
         &self,
         contacts: Contacts<'_>,
@@ -427,65 +437,83 @@ impl Assessor {
         reads: Reads,
         accounts: Option<&AccountBook>,
     ) -> Result<Vec<ContactFacts>, AppError> {
-        let (store, ids) = (&self.store, contacts.ids());
-        let accounts_read = reads.accounts;
-        let stored = match rules.model.1.reads_stored() {
-            StoredRead::WithEngagement => StoredParts::WithAssessment,
-            StoredRead::Scores => StoredParts::Scores,
-            StoredRead::Nothing => StoredParts::None,
-        };
-        let account = match (accounts_read, accounts) {
-            (false, _) => AccountPart::Nothing,
-            (true, None) => AccountPart::Joined,
-            (true, Some(_)) => AccountPart::Id,
-        };
-        let parts = reads.parts(account, stored);
-        let since = EventsRead::ALL.since(now);
-        let props = rules.model.1.events_read(Needs::ALL).props;
-        // A contact's last event is the latest of those read, when any were: only the
-        // others' need a query of their own.
-        let events = async {
-            let events = store.events_of(contacts, since, None, props).await?;
-            let quiet: Vec<Uuid> = ids.iter().filter(|id| events.get(id).is_empty()).copied().collect();
-            let quiet_last: HashMap<Uuid, Timestamp> = match quiet.is_empty() {
-                true => HashMap::new(),
-                false => store.last_events(Contacts::Ids(&quiet), None).await?.into_iter().collect(),
-            };
-            Ok::<_, AppError>((events, quiet_last))
-        };
-        let subjects = async {
-            let mut subjects = store.subjects(contacts, parts).await?;
-            if let Some(book) = accounts.filter(|_| accounts_read) {
-                book.fill(store.as_ref(), &mut subjects).await?;
-            }
-            Ok::<_, AppError>(subjects)
-        };
-        let responses = async { Ok::<_, AppError>(store.responses_of(contacts, None, reads.responses).await?) };
-        let (subjects, mut responses_of, (mut events_of, quiet_last)) = tokio::try_join!(subjects, responses, events)?;
-        Ok(subjects
-            .into_iter()
-            .filter(|s| s.contact.merged_into.is_none())
-            .map(|Subject { contact, account, qualification, stored }| {
-                let id = contact.id;
-                let responses = responses_of.take(&id);
-                let events = events_of.take(&id);
-                let last_event = events.iter().map(|e| e.at).max().or_else(|| quiet_last.get(&id).copied());
-                let last_activity = last_event.into_iter().chain(responses.iter().map(|r| r.at)).max();
-                let (scores, grades) = match stored {
-                    Some(s) => (
-                        ScoreFacts {
-                            fit: s.fit,
-                            engagement: s.assessment.map_or(0.0, |a| a.engagement_at(now)),
-                            likelihood: s.likelihood,
-                        },
-                        Some((s.funnel_position, s.pain)),
-                    ),
-                    None => (ScoreFacts::default(), None),
-                };
-                ContactFacts { account, responses, events, last_activity, qualification, scores, grades, contact, now }
-            })
-            .collect())
+        read_facts(self.store.as_ref(), contacts, now, rules, reads, accounts).await
     }
+}
+
+/// What the expressions of `rules` read of `ids`, as of `now`; merged contacts are
+/// left out. The scores and grades they had are left out unless a rule reads them,
+/// the engagement score they had unless a rule reads that, and their accounts and
+/// custom fields unless `reads` names them (what the rules read,
+/// [`ActiveRules::reads`], or everything, for training).
+/// A walk over every contact gives its `accounts`; without, each contact's account
+/// is read with it.
+pub(crate) async fn read_facts(
+    store: &dyn Store,
+    contacts: Contacts<'_>,
+    now: Timestamp,
+    rules: &ActiveRules,
+    reads: Reads,
+    accounts: Option<&AccountBook>,
+) -> Result<Vec<ContactFacts>, AppError> {
+    let ids = contacts.ids();
+    let accounts_read = reads.accounts;
+    let stored = match rules.model.1.reads_stored() {
+        StoredRead::WithEngagement => StoredParts::WithAssessment,
+        StoredRead::Scores => StoredParts::Scores,
+        StoredRead::Nothing => StoredParts::None,
+    };
+    let account = match (accounts_read, accounts) {
+        (false, _) => AccountPart::Nothing,
+        (true, None) => AccountPart::Joined,
+        (true, Some(_)) => AccountPart::Id,
+    };
+    let parts = reads.parts(account, stored);
+    let since = EventsRead::ALL.since(now);
+    let props = rules.model.1.events_read(Needs::ALL).props;
+    // A contact's last event is the latest of those read, when any were: only the
+    // others' need a query of their own.
+    let events = async {
+        let events = store.events_of(contacts, since, None, props).await?;
+        let quiet: Vec<Uuid> = ids.iter().filter(|id| events.get(id).is_empty()).copied().collect();
+        let quiet_last: HashMap<Uuid, Timestamp> = match quiet.is_empty() {
+            true => HashMap::new(),
+            false => store.last_events(Contacts::Ids(&quiet), None).await?.into_iter().collect(),
+        };
+        Ok::<_, AppError>((events, quiet_last))
+    };
+    let subjects = async {
+        let mut subjects = store.subjects(contacts, parts).await?;
+        if let Some(book) = accounts.filter(|_| accounts_read) {
+            book.fill(store, &mut subjects).await?;
+        }
+        Ok::<_, AppError>(subjects)
+    };
+    let responses = async { Ok::<_, AppError>(store.responses_of(contacts, None, reads.responses).await?) };
+    let (subjects, mut responses_of, (mut events_of, quiet_last)) = tokio::try_join!(subjects, responses, events)?;
+    Ok(subjects
+        .into_iter()
+        .filter(|s| s.contact.merged_into.is_none())
+        .map(|Subject { contact, account, qualification, stored }| {
+            let id = contact.id;
+            let responses = responses_of.take(&id);
+            let events = events_of.take(&id);
+            let last_event = events.iter().map(|e| e.at).max().or_else(|| quiet_last.get(&id).copied());
+            let last_activity = last_event.into_iter().chain(responses.iter().map(|r| r.at)).max();
+            let (scores, grades) = match stored {
+                Some(s) => (
+                    ScoreFacts {
+                        fit: s.fit,
+                        engagement: s.assessment.map_or(0.0, |a| a.engagement_at(now)),
+                        likelihood: s.likelihood,
+                    },
+                    Some((s.funnel_position, s.pain)),
+                ),
+                None => (ScoreFacts::default(), None),
+            };
+            ContactFacts { account, responses, events, last_activity, qualification, scores, grades, contact, now }
+        })
+        .collect())
 }
 
 /// Writes scores, and the stage moves that still apply; returns the moves made.
@@ -519,17 +547,20 @@ fn evaluate_apart(
 /// those of evaluating the batch whole, in the same order.
 fn evaluate_in_parallel(rules: &ActiveRules, facts: Vec<ContactFacts>, now: Timestamp) -> Evaluated {
     let mut whole: Evaluated = (Vec::with_capacity(facts.len()), Vec::new(), AssessReport::default());
-    let evaluated = split_over_cores(facts, CONTACTS_PER_CORE, |part| {
-        let (scores, moves, report) = evaluate(rules, &part, now);
-        // Their JSON made here, on every core, rather than by the one writer.
-        (scores.into_iter().map(ContactScores::ready_to_store).collect::<Vec<_>>(), moves, report)
-    });
+    let evaluated = split_over_cores(facts, CONTACTS_PER_CORE, |part| evaluate_to_store(rules, &part, now));
     for (scores, moves, report) in evaluated {
         whole.0.extend(scores);
         whole.1.extend(moves);
         whole.2.absorb(report);
     }
     whole
+}
+
+/// [`evaluate`], with the scores' JSON made here, on the thread that evaluated them,
+/// rather than by the one writer.
+fn evaluate_to_store(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Evaluated {
+    let (scores, moves, report) = evaluate(rules, facts, now);
+    (scores.into_iter().map(ContactScores::ready_to_store).collect(), moves, report)
 }
 
 /// Scores, grades, predicts and qualifies each contact: pure computation, run off the
