@@ -64,8 +64,7 @@ impl SqliteStore {
             .synchronous(if opts.full_sync { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("temp_store", "memory")
-            .page_size(PAGE_BYTES);
+            .pragma("temp_store", "memory");
         // The writer's cache holds the pages its writes touch: 64 MiB. More was not
         // faster: importing 1,000,000 contacts took 54.6 s with 64 MiB, 57-59 s with
         // 256 MiB and 65 s with 1 GiB (a bigger cache costs more to search and fill than
@@ -195,16 +194,7 @@ async fn checkpoint_in_background(pool: SqlitePool) {
     }
 }
 
-/// The size of a new database's pages. A database keeps the size it was created with
-/// (SQLite sets it only before the first table), so this applies to new files alone.
-/// With 16 KiB rather than SQLite's 4 KiB, a rescore after a model change, which
-/// rewrites every contact's scores with a larger assessment, splits and writes fewer
-/// pages: 8.2 s instead of 9.2 s at 1,000,000 contacts (median of five runs each),
-/// with backtests and single events no slower (docs/benchmarks.md).
-const PAGE_BYTES: u32 = 16_384;
-
-/// WAL frames after which the writer checkpoints the rest itself (128 MiB of 16 KiB
-/// pages).
+/// WAL frames (4 KiB pages) after which the writer checkpoints the rest itself.
 const WRITER_CHECKPOINT_FRAMES: u32 = 8_192;
 
 /// Restricts a search of waiting events to their index's buckets (migration 0002),
@@ -290,36 +280,4 @@ fn write_scores(c: &rusqlite::Connection, scores: &[leadgate_core::scoring::Cont
             .map_err(failed)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{SqliteOptions, SqliteStore};
-    use crate::Store;
-
-    fn page_size(path: &std::path::Path) -> i64 {
-        let c = rusqlite::Connection::open(path).unwrap();
-        c.pragma_query_value(None, "page_size", |row| row.get(0)).unwrap()
-    }
-
-    #[tokio::test]
-    async fn a_new_database_has_16_kib_pages_and_an_older_one_keeps_its_own() {
-        let dir = tempfile::tempdir().unwrap();
-        let new = dir.path().join("new.db");
-        drop(SqliteStore::open(&new, SqliteOptions::default()).await.unwrap());
-        assert_eq!(page_size(&new), 16_384);
-
-        // A file made with SQLite's default pages, as databases made before were: it
-        // opens, is migrated and keeps its pages.
-        let older = dir.path().join("older.db");
-        rusqlite::Connection::open(&older)
-            .unwrap()
-            .execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (x)")
-            .unwrap();
-        assert_eq!(page_size(&older), 4_096);
-        let store = SqliteStore::open(&older, SqliteOptions::default()).await.unwrap();
-        assert_eq!(store.live_contact_count().await.unwrap(), 0, "migrated and readable");
-        drop(store);
-        assert_eq!(page_size(&older), 4_096);
-    }
 }
