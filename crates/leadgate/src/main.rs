@@ -288,6 +288,17 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
 async fn run(command: Command, config: Config) -> Result<()> {
     let store = open_store(&config).await?;
     let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
+    let done = run_command(command, &config, app).await;
+    // Closing the store leaves the database whole in its file (SQLite's last connection
+    // to close copies the WAL into it and removes it) rather than leaving a large WAL to
+    // the next command: a rescore left hundreds of megabytes of it, which a backtest run
+    // next read page by page through the WAL's index, with a system call for each page
+    // (docs/benchmarks.md).
+    store.close().await;
+    done
+}
+
+async fn run_command(command: Command, config: &Config, app: Arc<App>) -> Result<()> {
     match command {
         Command::Serve { demo: with_demo, .. } => {
             if with_demo {
@@ -296,10 +307,10 @@ async fn run(command: Command, config: Config) -> Result<()> {
                     n => eprintln!("the database already holds {n} contacts: no demo data loaded"),
                 }
             }
-            serve(app, &config).await
+            serve(app, config).await
         }
         Command::Migrate => {
-            println!("database is up to date ({})", store.backend());
+            println!("database is up to date ({})", app.store().backend());
             Ok(())
         }
         Command::Apikey(ApikeyCommand::Create { name, role }) => {
@@ -541,7 +552,6 @@ async fn serve(app: Arc<App>, config: &Config) -> Result<()> {
     let mut out = std::io::stdout();
     let _ = writeln!(out, "leadgate listening on http://{addr}").and_then(|_| out.flush());
     leadgate_http::serve(listener, router, shutdown_signal()).await?;
-    app.store().close().await;
     tracing::info!("leadgate stopped");
     Ok(())
 }

@@ -170,6 +170,12 @@ fn model_train_reports_its_figures_and_refuses_a_history_without_outcomes() {
     assert!(stdout.contains("likelihood@1: reaching customer within 365 days"), "{stdout}");
     assert!(stdout.contains("5-fold cross-validated ROC AUC"), "{stdout}");
     assert!(stdout.contains("3000 contacts scored"), "{stdout}");
+    // A command that wrote (the model, every contact's scores) leaves the database whole
+    // in its file, not partly in a WAL for the next command to read through.
+    assert!(!dir.path().join("leadgate.db-wal").exists(), "the WAL was checkpointed and removed");
+    let out = command(&env).args(["rescore"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!dir.path().join("leadgate.db-wal").exists(), "the WAL was checkpointed and removed");
     let out =
         command(&env).args(["model", "train", "--target", "opportunity", "--horizon-days", "0"]).output().unwrap();
     assert!(!out.status.success());
