@@ -290,10 +290,10 @@ async fn run(command: Command, config: Config) -> Result<()> {
     let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
     let done = run_command(command, &config, app).await;
     // Closing the store leaves the database whole in its file (SQLite's last connection
-    // to close copies the WAL into it and removes it) rather than leaving a large WAL to
-    // the next command: a rescore left hundreds of megabytes of it, which a backtest run
-    // next read page by page through the WAL's index, with a system call for each page
-    // (docs/benchmarks.md).
+    // to close copies the WAL into it and removes it) rather than leaving a WAL to the
+    // next command: a rescore leaves tens to hundreds of megabytes of it, which a
+    // backtest run next read page by page through the WAL's index, with a system call
+    // for each page (docs/benchmarks.md).
     store.close().await;
     done
 }
