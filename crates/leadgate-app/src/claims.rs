@@ -5,8 +5,8 @@
 //! wrong order: the one that read first, and so missed the other's change, writing
 //! last. Each claims its contacts for that span; a claim waits while any of its
 //! contacts is claimed by another. A rescore holds the claims of a few consecutive
-//! batches at once (one read, one evaluated, one written), so that reading, evaluating
-//! and writing overlap; everyone else claims one set at a time and never waits for a
+//! batches at once (those in hand, being read and evaluated, and the one being
+//! written), so that reading, evaluating and writing overlap; everyone else claims one set at a time and never waits for a
 //! claim while holding one, so that no two claimants can wait for each other.
 
 use std::sync::{Arc, Mutex};

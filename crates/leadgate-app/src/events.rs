@@ -34,8 +34,31 @@ pub struct EventsReceipt {
 /// What committing a request's events took beyond writing them.
 #[derive(Debug, Clone, Copy, Default)]
 struct Committed {
+    /// The time spent assessing the contacts that got events, when any of the
+    /// request's own events got one.
+    assessing: Option<std::time::Duration>,
+}
+
+/// What committing a batch of events (several requests' in a group commit) did.
+struct Appended {
     /// The time spent assessing the contacts that got events, when any did.
     assessing: Option<std::time::Duration>,
+    /// Whether each event went to a known contact (rather than waiting for its person).
+    found: Vec<bool>,
+}
+
+impl Appended {
+    fn new(attached: &[Option<Uuid>], assessing: Option<std::time::Duration>) -> Self {
+        Self { assessing, found: attached.iter().map(Option::is_some).collect() }
+    }
+
+    /// What the request whose events are `range` of the batch is told: that assessing
+    /// took this long only when one of its own events went to a contact, not because
+    /// another request committed with it did.
+    fn of_request(&self, range: std::ops::Range<usize>) -> Committed {
+        let found = self.found.get(range).is_some_and(|found| found.contains(&true));
+        Committed { assessing: self.assessing.filter(|_| found) }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -131,28 +154,32 @@ async fn commit(store: &dyn Store, clock: &dyn Clock, assessor: &Assessor, jobs:
         all.extend(job.events);
         waiters.push((start..all.len(), job.done));
     }
-    let result = match append(store, clock, assessor, &all).await {
-        Ok(committed) => Ok(committed),
+    match append(store, clock, assessor, &all).await {
+        Ok(appended) => {
+            for (range, done) in waiters {
+                let _ = done.send(Ok(appended.of_request(range)));
+            }
+        }
         // One request's events must not sink everyone else's: commit each on its own,
         // so that each request gets its own answer.
         Err(e) if waiters.len() > 1 => {
             tracing::warn!(error = %e, requests = waiters.len(), "group commit failed; committing request by request");
             for (range, done) in waiters {
-                let result = append(store, clock, assessor, &all[range]).await.map_err(|e| {
+                let events = &all[range];
+                let result = append(store, clock, assessor, events).await.map(|a| a.of_request(0..events.len()));
+                let _ = done.send(result.map_err(|e| {
                     tracing::error!(error = %e, "event commit failed");
                     AppError::from(e)
-                });
-                let _ = done.send(result);
+                }));
             }
-            return;
         }
         Err(e) => {
             tracing::error!(error = %e, events = all.len(), "event commit failed");
-            Err(AppError::from(e))
+            let e = AppError::from(e);
+            for (_, done) in waiters {
+                let _ = done.send(Err(e.clone()));
+            }
         }
-    };
-    for (_, done) in waiters {
-        let _ = done.send(result.clone());
     }
 }
 
@@ -171,7 +198,7 @@ async fn append(
     clock: &dyn Clock,
     assessor: &Assessor,
     events: &[NewEvent],
-) -> Result<Committed, StoreError> {
+) -> Result<Appended, StoreError> {
     let now = clock.now();
     let mut tx = store.begin().await?;
     let attached = match tx.append_events(events, now).await {
@@ -192,7 +219,7 @@ async fn append(
         tx.commit().await?;
         let started = std::time::Instant::now();
         crate::assess_quietly(assessor, &contacts).await;
-        return Ok(Committed { assessing: (!contacts.is_empty()).then(|| started.elapsed()) });
+        return Ok(Appended::new(&attached, (!contacts.is_empty()).then(|| started.elapsed())));
     }
     let arrived: Vec<(Uuid, EventFact)> =
         attached.iter().zip(events).filter_map(|(contact, e)| contact.map(|c| (c, EventFact::from(e)))).collect();
@@ -200,7 +227,7 @@ async fn append(
     let assessed = assessor.assess_arrivals(tx.as_mut(), &arrived, now).await;
     let assessing = Some(started.elapsed());
     match assessed {
-        Ok(_) => tx.commit().await.map(|()| Committed { assessing }),
+        Ok(_) => tx.commit().await.map(|()| Appended::new(&attached, assessing)),
         Err(e) => {
             drop(claim);
             // Scoring must not cost the events: they are committed on their own, and
@@ -211,7 +238,7 @@ async fn append(
             let started = std::time::Instant::now();
             crate::assess_quietly(assessor, &contacts).await;
             // Both tries, the one that failed and the one after the commit.
-            Ok(Committed { assessing: assessing.map(|failed| failed + started.elapsed()) })
+            Ok(Appended::new(&attached, assessing.map(|failed| failed + started.elapsed())))
         }
     }
 }
@@ -307,5 +334,50 @@ impl App {
             rejected: rejected.into_iter().map(|(index, e)| Rejected { index, error: e.into() }).collect(),
             assessing: committed.assessing,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Job, commit};
+    use crate::import::ImportOptions;
+    use crate::{App, AppOptions, SystemClock};
+    use leadgate_core::Actor;
+    use leadgate_core::event::parse_event;
+    use leadgate_core::import::Mapping;
+    use serde_json::json;
+    use std::sync::Arc;
+    use tokio::sync::oneshot;
+
+    #[tokio::test]
+    async fn of_requests_committed_together_only_those_whose_events_found_a_contact_are_told_of_assessing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = leadgate_store::testing::sqlite_store(dir.path()).await;
+        let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
+        let mapping = Mapping::from_toml("[contact]\nemail = \"email\"\n").unwrap();
+        let csv = "email\nann@acme.example\n";
+        app.import_csv(
+            std::io::Cursor::new(csv.as_bytes().to_vec()),
+            &mapping,
+            ImportOptions::default(),
+            &Actor::Operator,
+            &(),
+        )
+        .await
+        .unwrap();
+        let now = app.now();
+        let job = |email: &str| {
+            let event = parse_event(&json!({"email": email, "kind": "page_view"}), now).unwrap();
+            let (done, told) = oneshot::channel();
+            (Job { events: vec![event], done }, told)
+        };
+        let (known, known_told) = job("ann@acme.example");
+        let (unknown, unknown_told) = job("nobody@nowhere.example");
+        // One commit for both, as the committer makes when requests arrive together.
+        commit(store.as_ref(), &SystemClock, &app.assessor, vec![unknown, known]).await;
+        let known_told = known_told.await.unwrap().unwrap();
+        assert!(known_told.assessing.is_some(), "Ann's event went to her, and she was assessed");
+        let unknown_told = unknown_told.await.unwrap().unwrap();
+        assert_eq!(unknown_told.assessing, None, "an event waiting for its person: nothing of its was assessed");
     }
 }

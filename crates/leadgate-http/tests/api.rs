@@ -239,7 +239,7 @@ async fn visits_before_the_first_form_join_the_contact(store: Arc<dyn Store>) {
     let ms: f64 = timing.strip_prefix("assess;dur=").and_then(|d| d.parse().ok()).unwrap_or(-1.0);
     assert!(ms > 0.0, "Server-Timing: {timing:?}");
     let metrics = api.get("/metrics").await;
-    assert!(metrics.text.contains("leadgate_event_assessing_seconds_count 1"), "{}", metrics.text);
+    assert!(metrics.text.contains("leadgate_event_assessing_seconds_count 1\n"), "{}", metrics.text);
 }
 
 async fn events_report_each_rejected_item_and_refuse_oversized_batches(store: Arc<dyn Store>) {
