@@ -168,30 +168,16 @@ impl App {
         let reads = definitions().fold(rules.model.1.events_read(needs), |read, e| read.and(e.events_read()));
         // And accounts and custom fields only when an expression reads them.
         let contact_reads = Reads::of(&rules.model.1, needs, definitions());
-        // Each batch read and judged whole on a thread of its own, its reads made there
-        // one after the other (`reading_in_place`): the batches in hand keep the cores
-        // busy, so that one batch's reads are not also handed to threads of their own,
-        // nor its judging cut in parts over the cores (its histories copied to be handed
-        // over), and what is read is freed by the thread that made it.
+        // Each batch read and judged whole on a thread of its own: nor is its judging cut
+        // in parts over the cores (its histories copied to be handed over), and what is
+        // read is freed by the thread that made it.
         let read_and_judge = |ids: Vec<Uuid>, accounts: Option<Arc<AccountBook>>| {
             let (store, rules, draft, compared) = (self.store.clone(), rules.clone(), draft.clone(), compared.clone());
-            let runtime = tokio::runtime::Handle::current();
-            let judged = crate::off_runtime("the backtest", move || {
-                runtime.block_on(leadgate_store::reading_in_place(async {
-                    let read = read_histories(store.as_ref(), &ids, as_of, reads, contact_reads, accounts.as_deref());
-                    let histories = read.await?.histories();
-                    Ok::<_, AppError>(judge(
-                        &rules,
-                        &draft,
-                        compared.as_ref().as_ref(),
-                        needs,
-                        histories,
-                        as_of,
-                        (from, to),
-                    ))
-                }))
-            });
-            async { judged.await? }
+            crate::read_on_a_thread_of_its_own("the backtest", async move {
+                let read = read_histories(store.as_ref(), &ids, as_of, reads, contact_reads, accounts.as_deref());
+                let histories = read.await?.histories();
+                Ok(judge(&rules, &draft, compared.as_ref().as_ref(), needs, histories, as_of, (from, to)))
+            })
         };
         let mut count = |judged: Vec<Judged>| {
             for j in judged {

@@ -31,14 +31,6 @@ pub struct EventsReceipt {
     pub assessing: Option<std::time::Duration>,
 }
 
-/// What committing a request's events took beyond writing them.
-#[derive(Debug, Clone, Copy, Default)]
-struct Committed {
-    /// The time spent assessing the contacts that got events, when any of the
-    /// request's own events got one.
-    assessing: Option<std::time::Duration>,
-}
-
 /// What committing a batch of events (several requests' in a group commit) did.
 struct Appended {
     /// The time spent assessing the contacts that got events, when any did.
@@ -52,12 +44,12 @@ impl Appended {
         Self { assessing, found: attached.iter().map(Option::is_some).collect() }
     }
 
-    /// What the request whose events are `range` of the batch is told: that assessing
-    /// took this long only when one of its own events went to a contact, not because
-    /// another request committed with it did.
-    fn of_request(&self, range: std::ops::Range<usize>) -> Committed {
+    /// How long the request whose events are `range` of the batch waited for assessing:
+    /// told only when one of its own events went to a contact, not because another
+    /// request committed with it did.
+    fn assessing_of(&self, range: std::ops::Range<usize>) -> Option<std::time::Duration> {
         let found = self.found.get(range).is_some_and(|found| found.contains(&true));
-        Committed { assessing: self.assessing.filter(|_| found) }
+        self.assessing.filter(|_| found)
     }
 }
 
@@ -82,7 +74,8 @@ impl From<FieldError> for RejectedError {
 
 struct Job {
     events: Vec<NewEvent>,
-    done: oneshot::Sender<Result<Committed, AppError>>,
+    /// Told, once the events are committed, how long assessing their contacts took.
+    done: oneshot::Sender<Result<Option<std::time::Duration>, AppError>>,
 }
 
 pub(crate) struct Committer {
@@ -134,7 +127,8 @@ impl Committer {
         Self { queue }
     }
 
-    async fn submit(&self, events: Vec<NewEvent>) -> Result<Committed, AppError> {
+    /// Commits `events`; how long assessing their contacts took, when any were.
+    async fn submit(&self, events: Vec<NewEvent>) -> Result<Option<std::time::Duration>, AppError> {
         let (done, wait) = oneshot::channel();
         let unavailable = |m: String| AppError::new(ErrorKind::Unavailable, "unavailable", m);
         self.queue.send(Job { events, done }).await.map_err(|_| unavailable("the server is shutting down".into()))?;
@@ -157,7 +151,7 @@ async fn commit(store: &dyn Store, clock: &dyn Clock, assessor: &Assessor, jobs:
     match append(store, clock, assessor, &all).await {
         Ok(appended) => {
             for (range, done) in waiters {
-                let _ = done.send(Ok(appended.of_request(range)));
+                let _ = done.send(Ok(appended.assessing_of(range)));
             }
         }
         // One request's events must not sink everyone else's: commit each on its own,
@@ -166,7 +160,7 @@ async fn commit(store: &dyn Store, clock: &dyn Clock, assessor: &Assessor, jobs:
             tracing::warn!(error = %e, requests = waiters.len(), "group commit failed; committing request by request");
             for (range, done) in waiters {
                 let events = &all[range];
-                let result = append(store, clock, assessor, events).await.map(|a| a.of_request(0..events.len()));
+                let result = append(store, clock, assessor, events).await.map(|a| a.assessing_of(0..events.len()));
                 let _ = done.send(result.map_err(|e| {
                     tracing::error!(error = %e, "event commit failed");
                     AppError::from(e)
@@ -328,11 +322,11 @@ impl App {
             return Err(err);
         }
         let count = accepted.len();
-        let committed = self.events.submit(accepted.into_iter().map(|(_, e)| e).collect()).await?;
+        let assessing = self.events.submit(accepted.into_iter().map(|(_, e)| e).collect()).await?;
         Ok(EventsReceipt {
             accepted: count,
             rejected: rejected.into_iter().map(|(index, e)| Rejected { index, error: e.into() }).collect(),
-            assessing: committed.assessing,
+            assessing,
         })
     }
 }
@@ -340,12 +334,9 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::{Job, commit};
-    use crate::import::ImportOptions;
     use crate::{App, AppOptions, SystemClock};
-    use leadgate_core::Actor;
     use leadgate_core::event::parse_event;
-    use leadgate_core::import::Mapping;
-    use serde_json::json;
+    use serde_json::{Value, json};
     use std::sync::Arc;
     use tokio::sync::oneshot;
 
@@ -354,30 +345,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = leadgate_store::testing::sqlite_store(dir.path()).await;
         let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
-        let mapping = Mapping::from_toml("[contact]\nemail = \"email\"\n").unwrap();
-        let csv = "email\nann@acme.example\n";
-        app.import_csv(
-            std::io::Cursor::new(csv.as_bytes().to_vec()),
-            &mapping,
-            ImportOptions::default(),
-            &Actor::Operator,
-            &(),
-        )
-        .await
-        .unwrap();
         let now = app.now();
-        let job = |email: &str| {
-            let event = parse_event(&json!({"email": email, "kind": "page_view"}), now).unwrap();
+        crate::demo::load(store.clone(), 1, 7, 0, now, |_| {}).await.unwrap();
+        let ann = store.live_contact_ids(None, None, 1).await.unwrap()[0];
+        let job = |event: Value| {
             let (done, told) = oneshot::channel();
-            (Job { events: vec![event], done }, told)
+            (Job { events: vec![parse_event(&event, now).unwrap()], done }, told)
         };
-        let (known, known_told) = job("ann@acme.example");
-        let (unknown, unknown_told) = job("nobody@nowhere.example");
+        let (known, known_told) = job(json!({"contact_id": ann, "kind": "page_view"}));
+        let (unknown, unknown_told) = job(json!({"email": "nobody@nowhere.example", "kind": "page_view"}));
         // One commit for both, as the committer makes when requests arrive together.
         commit(store.as_ref(), &SystemClock, &app.assessor, vec![unknown, known]).await;
-        let known_told = known_told.await.unwrap().unwrap();
-        assert!(known_told.assessing.is_some(), "Ann's event went to her, and she was assessed");
+        assert!(known_told.await.unwrap().unwrap().is_some(), "Ann's event went to her, and she was assessed");
         let unknown_told = unknown_told.await.unwrap().unwrap();
-        assert_eq!(unknown_told.assessing, None, "an event waiting for its person: nothing of its was assessed");
+        assert_eq!(unknown_told, None, "an event waiting for its person: nothing of its was assessed");
     }
 }

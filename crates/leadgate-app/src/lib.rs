@@ -49,6 +49,22 @@ pub(crate) async fn finish<T, E: From<StoreError>>(tx: Box<dyn Tx>, result: Resu
     }
 }
 
+/// Runs `work` (reads of a batch and what is done with them) whole on a blocking thread
+/// of its own, its SQLite reads made there one after the other
+/// ([`leadgate_store::reading_in_place`]) rather than each handed to a thread: a walk
+/// over every contact keeps several such batches in hand to keep the cores busy.
+pub(crate) fn read_on_a_thread_of_its_own<
+    R: Send + 'static,
+    W: Future<Output = Result<R, AppError>> + Send + 'static,
+>(
+    what: &str,
+    work: W,
+) -> impl Future<Output = Result<R, AppError>> + use<R, W> {
+    let runtime = tokio::runtime::Handle::current();
+    let done = off_runtime(what, move || runtime.block_on(leadgate_store::reading_in_place(work)));
+    async { done.await? }
+}
+
 /// Runs CPU work (`what`, for the error should it stop) on a blocking thread, off the
 /// async workers that serve requests. The work starts at once; the future gives its
 /// result.

@@ -5,7 +5,7 @@
 use crate::batch::{AccountBook, LiveContacts};
 use crate::error::invalid;
 use crate::import::Progress;
-use crate::qualify::Reads;
+use crate::qualify::{Reads, read_facts};
 use crate::rules::RescoreReport;
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::likelihood::features::{self, Exclusions};
@@ -125,10 +125,10 @@ impl App {
         let accounts = AccountBook::default();
         while let Some(ids) = batches.next().await? {
             let batch = leadgate_store::Contacts::Run(&ids);
-            let (facts, changes) =
-                tokio::try_join!(self.assessor.facts(batch, now, &rules, Reads::ALL, Some(&accounts)), async {
-                    self.store.stage_steps_of(batch).await.map_err(AppError::from)
-                })?;
+            let (facts, changes) = tokio::try_join!(
+                read_facts(self.store.as_ref(), batch, now, &rules, Reads::ALL, Some(&accounts)),
+                async { self.store.stage_steps_of(batch).await.map_err(AppError::from) }
+            )?;
             for f in &facts {
                 let c = &f.contact;
                 let changes = changes.get(&c.id);

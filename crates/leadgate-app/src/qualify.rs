@@ -312,7 +312,7 @@ impl Assessor {
         for batch in ids.chunks(ASSESS_BATCH) {
             let _claim = self.claims.claim(batch).await;
             let now = self.clock.now();
-            let facts = self.facts(Contacts::Ids(batch), now, &rules, rules.reads(), None).await?;
+            let facts = read_facts(self.store.as_ref(), Contacts::Ids(batch), now, &rules, rules.reads(), None).await?;
             let evaluated = evaluate_apart(rules.clone(), facts, now).await?;
             report.absorb(self.commit(evaluated).await?);
         }
@@ -327,23 +327,16 @@ impl Assessor {
         let rules = self.rules().await?;
         let mut batches = LiveContacts::new(self.store.as_ref());
         let accounts = Arc::new(AccountBook::default());
-        // Each batch's reads are made one after the other on its own thread
-        // (`reading_in_place`), and it is evaluated there whole: the batches in hand keep
-        // the cores busy, so that a batch's reads are not each handed to a thread, nor
-        // its evaluation cut in parts over the cores, and what is read is freed by the
-        // thread that read it (as a backtest's batches are, `backtest.rs`).
+        // Each batch read and evaluated whole on a thread of its own, as a backtest's
+        // batches are judged: nor is its evaluation cut in parts over the cores, and
+        // what is read is freed by the thread that read it.
         let read_and_evaluate = |ids: Vec<Uuid>, now: Timestamp| {
             let (store, rules, accounts) = (self.store.clone(), rules.clone(), accounts.clone());
-            let runtime = tokio::runtime::Handle::current();
-            let evaluated = crate::off_runtime("the rescore", move || {
-                runtime.block_on(leadgate_store::reading_in_place(async {
-                    let contacts = Contacts::Run(&ids);
-                    let facts =
-                        read_facts(store.as_ref(), contacts, now, &rules, rules.reads(), Some(&accounts)).await?;
-                    Ok::<_, AppError>(evaluate_to_store(&rules, &facts, now))
-                }))
-            });
-            async { evaluated.await? }
+            crate::read_on_a_thread_of_its_own("the rescore", async move {
+                let contacts = Contacts::Run(&ids);
+                let facts = read_facts(store.as_ref(), contacts, now, &rules, rules.reads(), Some(&accounts)).await?;
+                Ok(evaluate_to_store(&rules, &facts, now))
+            })
         };
         let mut report = AssessReport::default();
         let (mut walking, mut in_hand) = (true, FuturesOrdered::new());
@@ -396,7 +389,7 @@ impl Assessor {
         let mut ids: Vec<Uuid> = arrived.iter().map(|(id, _)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut facts = self.facts(Contacts::Ids(&ids), now, &rules, rules.reads(), None).await?;
+        let mut facts = read_facts(self.store.as_ref(), Contacts::Ids(&ids), now, &rules, rules.reads(), None).await?;
         let since = EventsRead::ALL.since(now);
         let mut new_events = ByContact::new(arrived.iter().cloned());
         for f in &mut facts {
@@ -423,21 +416,9 @@ impl Assessor {
     /// Assesses one contact without storing the result (for a contact not yet assessed).
     pub async fn assess_unsaved(&self, id: Uuid, now: Timestamp) -> Result<ContactScores, AppError> {
         let rules = self.rules().await?;
-        let facts = self.facts(Contacts::Ids(&[id]), now, &rules, rules.reads(), None).await?;
+        let facts = read_facts(self.store.as_ref(), Contacts::Ids(&[id]), now, &rules, rules.reads(), None).await?;
         let (scores, _, _) = evaluate(&rules, &facts, now);
         scores.into_iter().next().ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))
-    }
-
-    /// [`read_facts`] from this assessor's store.
-    pub(crate) async fn facts(
-        &self,
-        contacts: Contacts<'_>,
-        now: Timestamp,
-        rules: &ActiveRules,
-        reads: Reads,
-        accounts: Option<&AccountBook>,
-    ) -> Result<Vec<ContactFacts>, AppError> {
-        read_facts(self.store.as_ref(), contacts, now, rules, reads, accounts).await
     }
 }
 
