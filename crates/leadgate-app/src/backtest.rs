@@ -11,7 +11,6 @@ use leadgate_core::backtest::{History, Outcome, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
 use leadgate_core::expr::facts::EventFact;
 use leadgate_core::expr::{EventsRead, Expression};
-use leadgate_core::lifecycle::StageStep;
 use leadgate_core::model::{ContactChange, Response};
 use leadgate_core::scoring::{Needs, Remembered};
 use leadgate_store::{AccountPart, ByContact, Contacts, Store, StoredParts, Subject, SubjectParts};
@@ -259,15 +258,20 @@ async fn read_histories(
     contact_reads: Reads,
     accounts: Option<&AccountBook>,
 ) -> Result<Read, AppError> {
-    // The contacts of the batch that existed at the date; their stored scores are
-    // today's and not read, nor is their stage, which their history gives.
-    // Their accounts' ids only when accounts are read (from the book, once each).
+    // The contacts of the batch that existed at the date, with where they went (their
+    // stage steps); their stored scores are today's and not read, nor is their stage,
+    // which their steps give. Their accounts' ids only when accounts are read (from
+    // the book, once each).
     let account = match accounts {
         Some(_) => AccountPart::Id,
         None => AccountPart::Nothing,
     };
-    let parts =
-        SubjectParts { created_by: Some(as_of), stage: false, ..contact_reads.parts(account, StoredParts::None) };
+    let parts = SubjectParts {
+        created_by: Some(as_of),
+        stage: false,
+        stage_steps: true,
+        ..contact_reads.parts(account, StoredParts::None)
+    };
     let mut subjects = s.subjects(Contacts::Run(ids), parts).await?;
     // The rest is read of those alone, as the range from the first to the last (the
     // walk gives only the contacts created by the date already; the read of their
@@ -295,16 +299,15 @@ async fn read_histories(
             false => Ok(Vec::new()),
         }
     };
-    let (subjects, (responses, events, last_events, stages, changes)) = tokio::try_join!(subjects, async {
+    let (subjects, (responses, events, last_events, changes)) = tokio::try_join!(subjects, async {
         Ok(tokio::try_join!(
             s.responses_of(batch, Some(as_of), contact_reads.responses),
             events,
             last_events,
-            s.stage_steps_of(batch),
             s.contact_changes_of(batch),
         )?)
     })?;
-    Ok(Read { subjects, responses, events, last_events, stages, changes })
+    Ok(Read { subjects, responses, events, last_events, changes })
 }
 
 /// What was read of a batch's contacts, each contact's rows still among the batch's.
@@ -314,7 +317,6 @@ struct Read {
     responses: ByContact<Response>,
     events: ByContact<EventFact>,
     last_events: Vec<(Uuid, Timestamp)>,
-    stages: ByContact<StageStep>,
     changes: ByContact<ContactChange>,
 }
 
@@ -322,11 +324,11 @@ impl Read {
     /// Each contact's history, put together where it is judged rather than where the
     /// batches are awaited, which is one thread for them all.
     fn histories(self) -> Vec<History> {
-        let Read { subjects, mut responses, mut events, last_events, mut stages, mut changes } = self;
+        let Read { subjects, mut responses, mut events, last_events, mut changes } = self;
         let mut last_event_of: HashMap<Uuid, Timestamp> = last_events.into_iter().collect();
         subjects
             .into_iter()
-            .map(|Subject { contact, account, qualification, .. }| {
+            .map(|Subject { contact, account, qualification, stage_steps, .. }| {
                 let id = contact.id;
                 History {
                     account,
@@ -334,7 +336,7 @@ impl Read {
                     responses: responses.take(&id),
                     events: events.take(&id),
                     last_event: last_event_of.remove(&id),
-                    stages: stages.take(&id),
+                    stages: stage_steps,
                     changes: changes.take(&id),
                     contact,
                 }

@@ -12,6 +12,7 @@ use leadgate_core::likelihood::features::{self, Exclusions};
 use leadgate_core::likelihood::outcome::outcome;
 use leadgate_core::likelihood::{self, Examples, TrainError, TrainOptions, TrainedModel};
 use leadgate_core::{Actor, Stage};
+use leadgate_store::{AccountPart, Contacts, Details, Store, StoredParts, SubjectParts};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -124,10 +125,10 @@ impl App {
         let mut batches = LiveContacts::new(self.store.as_ref());
         let accounts = AccountBook::default();
         while let Some(ids) = batches.next().await? {
-            let batch = leadgate_store::Contacts::Run(&ids);
+            let batch = Contacts::Run(&ids);
             let (facts, changes) = tokio::try_join!(
                 read_facts(self.store.as_ref(), batch, now, &rules, Reads::ALL, Some(&accounts)),
-                async { self.store.stage_steps_of(batch).await.map_err(AppError::from) }
+                stage_steps_of(self.store.as_ref(), batch)
             )?;
             for f in &facts {
                 let c = &f.contact;
@@ -172,4 +173,27 @@ impl App {
             .map(|(m, _)| m)
             .ok_or_else(|| AppError::not_found("no_model", "no likelihood model has been trained yet"))
     }
+}
+
+/// Where these contacts went, by contact, oldest first: their stage steps, which are
+/// packed on their rows, read with nothing else of them.
+async fn stage_steps_of(
+    store: &dyn Store,
+    batch: Contacts<'_>,
+) -> Result<leadgate_store::ByContact<leadgate_core::lifecycle::StageStep>, AppError> {
+    let parts = SubjectParts {
+        details: Details::NONE,
+        qualification: false,
+        account: AccountPart::Nothing,
+        custom: false,
+        stage: false,
+        stage_steps: true,
+        stored: StoredParts::None,
+        created_by: None,
+    };
+    let subjects = store.subjects(batch, parts).await?;
+    Ok(leadgate_store::ByContact::new(subjects.into_iter().flat_map(|s| {
+        let id = s.contact.id;
+        s.stage_steps.into_iter().map(move |step| (id, step))
+    })))
 }

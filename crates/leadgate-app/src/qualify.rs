@@ -131,6 +131,7 @@ impl Reads {
             account,
             custom: self.custom,
             stage: true,
+            stage_steps: false,
             stored,
             created_by: None,
         }
@@ -475,7 +476,7 @@ pub(crate) async fn read_facts(
     Ok(subjects
         .into_iter()
         .filter(|s| s.contact.merged_into.is_none())
-        .map(|Subject { contact, account, qualification, stored }| {
+        .map(|Subject { contact, account, qualification, stored, .. }| {
             let id = contact.id;
             let responses = responses_of.take(&id);
             let events = events_of.take(&id);

@@ -138,7 +138,7 @@ macro_rules! plain_columns {
         }
     )*};
 }
-plain_columns!(i64, f64, String, bool);
+plain_columns!(i64, f64, String, bool, Vec<u8>);
 
 impl Column for Option<Uuid> {
     fn column<I: RowIndex>(row: &Row<'_>, at: I) -> rusqlite::Result<Self> {

@@ -15,6 +15,7 @@ mod postgres;
 mod rows;
 mod sql_store;
 mod sqlite;
+mod stage_steps;
 pub mod testing;
 
 use async_trait::async_trait;
@@ -116,6 +117,8 @@ pub struct Subject {
     pub qualification: Qualification,
     /// Its last scores, once assessed.
     pub stored: Option<StoredScores>,
+    /// Where it went, oldest first, when read ([`SubjectParts::stage_steps`]).
+    pub stage_steps: Vec<StageStep>,
 }
 
 /// What [`Store::subjects`] reads with each contact.
@@ -134,6 +137,9 @@ pub struct SubjectParts {
     /// a reader that rebuilds its stage from its history (a backtest), it is given at
     /// the first stage (`suspect`), reached and last changed when it was created.
     pub stage: bool,
+    /// Where it went: its stage steps, oldest first, packed on its row (a backtest
+    /// rebuilds its stage at a date from them and reads what it became after).
+    pub stage_steps: bool,
     pub stored: StoredParts,
     /// Only the contacts created at or before this moment: a backtest's date, before
     /// which the others did not exist. Left out in the query, so that their rows are
@@ -389,10 +395,6 @@ pub trait Store: Send + Sync + 'static {
     /// happened; contacts without one are left out.
     async fn last_events(&self, contacts: Contacts<'_>, until: Option<Timestamp>) -> Result<Vec<(Uuid, Timestamp)>>;
     async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>>;
-    /// Where these contacts went and when, by contact, each contact's oldest first: of
-    /// their stage changes, what the index of stage changes by contact holds (with the
-    /// value), read from it alone.
-    async fn stage_steps_of(&self, contacts: Contacts<'_>) -> Result<ByContact<StageStep>>;
     /// The recorded field changes of these contacts, by contact, each contact's oldest
     /// first.
     async fn contact_changes_of(&self, contacts: Contacts<'_>) -> Result<ByContact<ContactChange>>;

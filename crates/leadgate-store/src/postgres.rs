@@ -121,6 +121,13 @@ pub(crate) const PACK_EVENTS: &str = "string_agg(int8send(at) || int4send(octet_
      || CASE WHEN url IS NULL THEN decode('ffffffff', 'hex') \
      ELSE int4send(octet_length(url)) || convert_to(url, 'UTF8') END, ''::bytea ORDER BY at, id)";
 
+/// A contact's stage steps (its stage changes grouped) packed as `crate::stage_steps`
+/// reads them; the migration that added `contacts.stage_steps` filled it with the same
+/// expression.
+pub(crate) const PACK_STAGE_STEPS: &str = "string_agg(int8send(at) || int4send(octet_length(to_stage)) \
+     || convert_to(to_stage, 'UTF8') || CASE WHEN value IS NULL THEN decode('00', 'hex') \
+     ELSE decode('01', 'hex') || int8send(value) END, ''::bytea ORDER BY at, id)";
+
 mod imp {
     // Several servers write at once: a contact read in order to be rewritten is locked,
     // so that concurrent changes (an inquiry and a manual stage change) queue instead
@@ -134,6 +141,7 @@ mod imp {
         lock = " FOR UPDATE",
         waiting = "",
         pack = super::PACK_EVENTS,
+        steps = super::PACK_STAGE_STEPS,
         bytes = "BYTEA"
     );
 }

@@ -552,9 +552,10 @@ pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
         "qualification" => parts.qualification,
         "account_id" => parts.account != crate::AccountPart::Nothing,
         "stage" | "stage_at" | "updated_at" => parts.stage,
+        "stage_steps" => parts.stage_steps,
         detail => parts.details.reads(detail),
     };
-    let contact = columns_of("c.", CONTACT_COLUMNS.split(", ").chain(["qualification"]), read);
+    let contact = columns_of("c.", CONTACT_COLUMNS.split(", ").chain(["qualification", "stage_steps"]), read);
     // The one numbered parameter of its own, when there is one (`statements`' lead).
     let created = if parts.created_by.is_some() { "c.created_at <= $1 AND " } else { "" };
     format!("SELECT {contact}, {account}, {stored} FROM contacts c{account_join}{stored_join} WHERE {created}")
@@ -594,6 +595,8 @@ pub(crate) struct SubjectRow {
     assessment: Option<Json<leadgate_core::scoring::Assessment>>,
     scored_at: Option<i64>,
     likelihood: Option<f64>,
+    /// Packed (`crate::stage_steps`); `NULL` when a read leaves them out.
+    stage_steps: Option<Vec<u8>>,
 }
 
 impl TryFrom<SubjectRow> for crate::Subject {
@@ -607,7 +610,6 @@ impl TryFrom<SubjectRow> for crate::Subject {
             _ => None,
         };
         Ok(crate::Subject {
-            contact,
             account,
             qualification: r.qualification.map(|q| q.0).unwrap_or_default(),
             stored: match (r.stored_fit, r.stored_funnel, r.stored_pain) {
@@ -620,6 +622,13 @@ impl TryFrom<SubjectRow> for crate::Subject {
                 }),
                 _ => None,
             },
+            stage_steps: match r.stage_steps {
+                Some(pack) => crate::stage_steps::decode(&pack).map_err(|_| {
+                    StoreError::Corrupt(format!("the stage steps packed for contact {} are damaged", contact.id))
+                })?,
+                None => Vec::new(),
+            },
+            contact,
         })
     }
 }
@@ -803,4 +812,5 @@ crate::direct::from_sqlite!(SubjectRow {
     assessment,
     scored_at,
     likelihood,
+    stage_steps,
 });

@@ -82,7 +82,8 @@ pub(crate) const UPSERT_SCORES: (&str, &str) = (
 /// `$begin` starts a write transaction; `$lock` is appended to reads of rows that the
 /// transaction will rewrite; `$waiting` is appended to searches of events waiting for
 /// a contact, to match how the backend indexes them; `$pack` aggregates a contact's
-/// events into its pack (`crate::packs`); `$bytes` names the type of bytes (SQLite's
+/// events into its pack (`crate::packs`); `$steps` aggregates a contact's stage
+/// changes into its packed stage steps (`crate::stage_steps`); `$bytes` names the type of bytes (SQLite's
 /// `||` makes text of bytes, which a pack must not become).
 macro_rules! impl_sql_store {
     (
@@ -94,6 +95,7 @@ macro_rules! impl_sql_store {
         lock = $lock:literal,
         waiting = $waiting:expr,
         pack = $pack:expr,
+        steps = $steps:expr,
         bytes = $bytes:literal
     ) => {
         use crate::rows::*;
@@ -422,6 +424,50 @@ macro_rules! impl_sql_store {
                 // Another server's transaction may have started the same row meanwhile
                 // (PostgreSQL): then both go into it.
                 qb.push(concat!(" ON CONFLICT (contact_id, seq) DO UPDATE SET events = CAST(event_packs.events || excluded.events AS ", $bytes, ")"));
+                qb.build().persistent(true).execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        /// Records stage changes, each appended to its contact's packed stage steps
+        /// (`crate::stage_steps`) in the same transaction. Appended, not packed anew: on
+        /// PostgreSQL a concurrent writer's append to the same contact waits for this
+        /// one's and then appends to what it left.
+        async fn insert_stage_changes(conn: &mut <$db as sqlx::Database>::Connection, changes: &[StageChange]) -> Result<()> {
+            insert_many(&mut *conn, INSERT_STAGE_CHANGE, changes, push_stage_change_values).await?;
+            let mut by_contact: Vec<&StageChange> = changes.iter().collect();
+            // Stable: each contact's changes in the order they were recorded.
+            by_contact.sort_by_key(|c| c.contact_id);
+            for of_one in by_contact.chunk_by(|a, b| a.contact_id == b.contact_id) {
+                let mut records = Vec::new();
+                for c in of_one {
+                    crate::stage_steps::encode(&mut records, &StageStep { to: c.to, at: c.at, value: c.value });
+                }
+                sqlx::query(concat!("UPDATE contacts SET stage_steps = CAST(stage_steps || $2 AS ", $bytes, ") WHERE id = $1"))
+                    .bind(of_one[0].contact_id)
+                    .bind(records.as_slice())
+                    .persistent(true)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        /// Packs `contacts`' stage steps anew from the stage changes table, after stage
+        /// changes moved between contacts (a merge, its undoing).
+        async fn repack_stage_steps(conn: &mut <$db as sqlx::Database>::Connection, contacts: &[Uuid]) -> Result<()> {
+            let head = format!(
+                "UPDATE contacts SET stage_steps = COALESCE((SELECT {} FROM stage_changes s WHERE s.contact_id = contacts.id), \
+                 CAST('' AS {})) WHERE id IN (",
+                $steps, $bytes
+            );
+            for chunk in crate::sql_store::statement_chunks(contacts) {
+                let mut qb = QueryBuilder::<$db>::new(head.as_str());
+                let mut list = qb.separated(", ");
+                for c in chunk {
+                    list.push_bind(*c);
+                }
+                qb.push(")");
                 qb.build().persistent(true).execute(&mut *conn).await?;
             }
             Ok(())
@@ -920,15 +966,6 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(|(c, q)| (c, q.0)).collect())
             }
 
-            async fn stage_steps_of(&self, contacts: crate::Contacts<'_>) -> Result<crate::ByContact<StageStep>> {
-                let batch = contacts.owned();
-                let convert: fn((i64, Uuid, crate::rows::Named<leadgate_core::Stage>, i64, Option<i64>)) -> Result<_> =
-                    |(id, c, to, at, value)| Ok((c, id, StageStep { to: to.0, at: Timestamp(at), value }));
-                let then = move |rows| Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |s: &StageStep| s.at));
-                let sql = "SELECT id, contact_id, to_stage, at, value FROM stage_changes WHERE ";
-                self.rows_in_then(sql, "contact_id", &[], contacts, "", convert, then).await
-            }
-
             async fn contact_changes_of(&self, contacts: crate::Contacts<'_>) -> Result<crate::ByContact<ContactChange>> {
                 let batch = contacts.owned();
                 let convert: fn(NumberedContactChangeRow) -> Result<_> = |r| {
@@ -1165,7 +1202,7 @@ macro_rules! impl_sql_store {
                 )
                 .await?;
                 insert_many(tx, INSERT_RESPONSE, &bulk.responses, push_response_values).await?;
-                insert_many(tx, INSERT_STAGE_CHANGE, &bulk.stage_changes, push_stage_change_values).await?;
+                insert_stage_changes(tx, &bulk.stage_changes).await?;
                 if let Some(first) = bulk.events.first() {
                     insert_events(tx, &bulk.events, first.at, false).await?;
                 }
@@ -1276,7 +1313,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_stage_change(&mut self, c: &StageChange) -> Result<()> {
-                insert_many(&mut self.tx, INSERT_STAGE_CHANGE, std::slice::from_ref(c), push_stage_change_values).await
+                insert_stage_changes(&mut self.tx, std::slice::from_ref(c)).await
             }
 
             async fn append_events(&mut self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Option<Uuid>>> {
@@ -1369,6 +1406,9 @@ macro_rules! impl_sql_store {
                         .bind(to)
                         .fetch_all(&mut *tx)
                         .await?;
+                if !moved.stage_changes.is_empty() {
+                    repack_stage_steps(&mut *tx, &[from, to]).await?;
+                }
                 moved.events = sqlx::query_scalar("UPDATE events SET contact_id = $2 WHERE contact_id = $1 RETURNING id")
                     .bind(from)
                     .bind(to)
@@ -1416,7 +1456,14 @@ macro_rules! impl_sql_store {
                 let tx = &mut *self.tx;
                 let set = " WHERE id IN (";
                 reassign_in(&mut *tx, "UPDATE responses SET contact_id = ", to, set, &m.responses).await?;
+                // Packed again where the stage changes were (the contact merged into) and are now.
+                let were: Vec<(Uuid,)> =
+                    fetch_in(&mut *tx, "SELECT DISTINCT contact_id FROM stage_changes WHERE id IN (", &m.stage_changes).await?;
                 reassign_in(&mut *tx, "UPDATE stage_changes SET contact_id = ", to, set, &m.stage_changes).await?;
+                let mut repacked: Vec<Uuid> = were.into_iter().map(|(c,)| c).chain([to]).collect();
+                repacked.sort_unstable();
+                repacked.dedup();
+                repack_stage_steps(&mut *tx, &repacked).await?;
                 // Packed again where the events were (the contact merged into) and are now.
                 let were: Vec<(Option<Uuid>,)> =
                     fetch_in(&mut *tx, "SELECT DISTINCT contact_id FROM events WHERE id IN (", &m.events).await?;
@@ -1668,7 +1715,7 @@ macro_rules! impl_sql_store {
                 .await?
                 .rows_affected();
                 if moved > 0 {
-                    insert_many(&mut self.tx, INSERT_STAGE_CHANGE, std::slice::from_ref(c), push_stage_change_values).await?;
+                    insert_stage_changes(&mut self.tx, std::slice::from_ref(c)).await?;
                 }
                 Ok(moved > 0)
             }

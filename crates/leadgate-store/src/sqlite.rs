@@ -209,6 +209,12 @@ pub(crate) const PACK_EVENTS: &str = "unhex(group_concat(printf('%016x%08x', at,
      || CASE WHEN url IS NULL THEN 'FFFFFFFF' ELSE printf('%08x', length(CAST(url AS BLOB))) || hex(url) END, \
      '' ORDER BY at, id))";
 
+/// A contact's stage steps (its stage changes grouped) packed as `crate::stage_steps`
+/// reads them; the migration that added `contacts.stage_steps` filled it with the same
+/// expression.
+pub(crate) const PACK_STAGE_STEPS: &str = "unhex(group_concat(printf('%016x%08x', at, length(CAST(to_stage AS BLOB))) \
+     || hex(to_stage) || CASE WHEN value IS NULL THEN '00' ELSE '01' || printf('%016x', value) END, '' ORDER BY at, id))";
+
 mod imp {
     // IMMEDIATE takes the write lock at BEGIN, where the busy timeout applies; a
     // deferred transaction that reads first can fail at once (SQLITE_BUSY_SNAPSHOT)
@@ -223,6 +229,7 @@ mod imp {
         lock = "",
         waiting = super::WAITING_BUCKETS,
         pack = super::PACK_EVENTS,
+        steps = super::PACK_STAGE_STEPS,
         bytes = "BLOB"
     );
 }

@@ -18,6 +18,7 @@ const JOINED: SubjectParts = SubjectParts {
     account: AccountPart::Joined,
     custom: true,
     stage: true,
+    stage_steps: true,
     stored: StoredParts::Scores,
     created_by: None,
 };
@@ -50,6 +51,7 @@ leadgate_store::on_both_stores!(
     reads_made_in_place_give_what_reads_handed_to_threads_give,
     scores_are_written_over_what_each_contact_had_and_read_back_whole,
     events_read_in_bulk_follow_their_contacts_through_attaches_merges_and_undoing,
+    stage_steps_come_with_their_contact_however_recorded_and_follow_merges_and_undoing,
 );
 
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
@@ -522,11 +524,11 @@ async fn a_run_of_contacts_reads_what_a_list_of_them_reads(store: Arc<dyn Store>
     until.sort();
     assert_eq!(until, [(first, second), (last, second)]);
     assert!(store.last_events(run, Some(T0.plus_micros(-1))).await.unwrap().is_empty(), "none that early");
-    let steps: Vec<_> = store.stage_steps_of(run).await.unwrap().into_rows().collect();
-    let from_run: Vec<Uuid> = steps.iter().map(|(c, _)| *c).collect();
-    assert_eq!(from_run, ends);
+    // Where each went comes with it.
     let arrival = leadgate_core::lifecycle::StageStep { to: Stage::Prospect, at: T0, value: None };
-    assert!(steps.iter().all(|(_, s)| *s == arrival), "{steps:?}");
+    let steps: Vec<_> =
+        store.subjects(run, JOINED).await.unwrap().into_iter().map(|s| (s.contact.id, s.stage_steps)).collect();
+    assert_eq!(steps, [(first, vec![arrival]), (last, vec![arrival])]);
     // An empty run reads nothing.
     assert!(store.subjects(Contacts::Run(&[]), JOINED).await.unwrap().is_empty());
 }
@@ -772,8 +774,7 @@ async fn reads_made_in_place_give_what_reads_handed_to_threads_give(store: Arc<d
         let batch = Contacts::Run(&ids);
         let subjects = store.subjects(batch, JOINED).await.unwrap();
         let responses = store.responses_of(batch, None, ResponseDetails::ALL).await.unwrap();
-        let stages = store.stage_steps_of(batch).await.unwrap();
-        (subjects.into_iter().map(|s| s.contact).collect::<Vec<_>>(), responses, stages)
+        (subjects.into_iter().map(|s| (s.contact, s.stage_steps)).collect::<Vec<_>>(), responses)
     };
     let apart = read(store.clone(), ids.clone()).await;
     let runtime = tokio::runtime::Handle::current();
@@ -954,4 +955,77 @@ async fn events_read_in_bulk_follow_their_contacts_through_attaches_merges_and_u
     let after = read(store.clone()).await;
     assert_eq!(counts(&after), [401, 4], "the merge undone, with what Ann did since");
     assert_eq!(after.iter().find(|(c, _)| *c == bob.id), before.iter().find(|(c, _)| *c == bob.id));
+}
+
+/// A contact's stage steps are packed on its row as each stage change is recorded (one
+/// at a time, a stage move, an import's bulk), and packed anew from the stage changes
+/// when they move between contacts: read back, they are what was recorded, oldest
+/// first, whichever way they were packed.
+async fn stage_steps_come_with_their_contact_however_recorded_and_follow_merges_and_undoing(store: Arc<dyn Store>) {
+    use leadgate_core::lifecycle::{StageChange, StageStep};
+    use leadgate_store::Contacts;
+    let (ann, bob) = (contact("ann@steps.example", T0), contact("bob@steps.example", T0));
+    let change = |who: &Contact, from: Option<Stage>, to: Stage, micros: i64, value: Option<i64>| StageChange {
+        contact_id: who.id,
+        from,
+        to,
+        at: T0.plus_micros(micros),
+        cause: CauseKind::Import,
+        detail: "crm".into(),
+        actor: "ops".into(),
+        value,
+    };
+    let step = |c: &StageChange| StageStep { to: c.to, at: c.at, value: c.value };
+    // Ann's one at a time, the last recorded being the oldest; Bob's in an import's bulk.
+    let ann_changes = [
+        change(&ann, None, Stage::Prospect, 0, None),
+        change(&ann, Some(Stage::Prospect), Stage::Customer, 20, Some(1_250_000)),
+        change(&ann, Some(Stage::Prospect), Stage::Sql, 10, None),
+    ];
+    let bob_changes =
+        [change(&bob, None, Stage::Prospect, 5, None), change(&bob, Some(Stage::Prospect), Stage::Lost, 15, Some(0))];
+    insert(&store, &ann).await;
+    let mut tx = store.begin().await.unwrap();
+    for c in &ann_changes[..2] {
+        tx.insert_stage_change(c).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.move_stage(&ann_changes[2]).await.unwrap(), "Ann was a prospect");
+    tx.commit().await.unwrap();
+    let bulk = Bulk { contacts: vec![bob.clone()], stage_changes: bob_changes.to_vec(), ..Bulk::default() };
+    store.bulk_load(&bulk).await.unwrap();
+
+    let mut both = [ann.id, bob.id];
+    both.sort();
+    let read = |store: Arc<dyn Store>| async move {
+        let subjects = store.subjects(Contacts::Ids(&both), JOINED).await.unwrap();
+        let of = |id: Uuid| subjects.iter().find(|s| s.contact.id == id).map(|s| s.stage_steps.clone()).unwrap();
+        (of(ann.id), of(bob.id))
+    };
+    let recorded = (
+        vec![step(&ann_changes[0]), step(&ann_changes[2]), step(&ann_changes[1])],
+        vec![step(&bob_changes[0]), step(&bob_changes[1])],
+    );
+    assert_eq!(read(store.clone()).await, recorded, "oldest first, with their values");
+
+    // Merged: Bob's steps are Ann's, packed anew by the database, the same records.
+    let mut tx = store.begin().await.unwrap();
+    let moved = tx.move_history(bob.id, ann.id).await.unwrap();
+    tx.commit().await.unwrap();
+    let (merged, left) = read(store.clone()).await;
+    let mut all = [recorded.0.clone(), recorded.1.clone()].concat();
+    all.sort_by_key(|s| s.at);
+    assert_eq!((merged, left), (all, vec![]), "Bob's steps went to Ann");
+    // A step Ann takes while merged stays hers when the merge is undone.
+    let later = change(&ann, Some(Stage::Sql), Stage::Opportunity, 30, Some(7));
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_stage_change(&later).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.move_back(&moved, bob.id).await.unwrap();
+    tx.commit().await.unwrap();
+    let (ann_after, bob_after) = read(store.clone()).await;
+    assert_eq!(ann_after, [recorded.0.clone(), vec![step(&later)]].concat());
+    assert_eq!(bob_after, recorded.1, "the merge undone");
 }
