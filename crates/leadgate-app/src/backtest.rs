@@ -11,7 +11,7 @@ use leadgate_core::backtest::{History, Outcome, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
 use leadgate_core::expr::facts::EventFact;
 use leadgate_core::expr::{EventsRead, Expression};
-use leadgate_core::model::{ContactChange, Response};
+use leadgate_core::model::ContactChange;
 use leadgate_core::scoring::{Needs, Remembered};
 use leadgate_store::{AccountPart, ByContact, Contacts, Store, StoredParts, Subject, SubjectParts};
 use serde::{Deserialize, Serialize};
@@ -258,9 +258,10 @@ async fn read_histories(
     contact_reads: Reads,
     accounts: Option<&AccountBook>,
 ) -> Result<Read, AppError> {
-    // The contacts of the batch that existed at the date, with where they went (their
-    // stage steps); their stored scores are today's and not read, nor is their stage,
-    // which their steps give. Their accounts' ids only when accounts are read (from
+    // The contacts of the batch that existed at the date, with their responses (all of
+    // them: those after the date are left out as each is rebuilt) and where they went
+    // (their stage steps); their stored scores are today's and not read, nor is their
+    // stage, which their steps give. Their accounts' ids only when accounts are read (from
     // the book, once each).
     let account = match accounts {
         Some(_) => AccountPart::Id,
@@ -299,22 +300,15 @@ async fn read_histories(
             false => Ok(Vec::new()),
         }
     };
-    let (subjects, (responses, events, last_events, changes)) = tokio::try_join!(subjects, async {
-        Ok(tokio::try_join!(
-            s.responses_of(batch, Some(as_of), contact_reads.responses),
-            events,
-            last_events,
-            s.contact_changes_of(batch),
-        )?)
-    })?;
-    Ok(Read { subjects, responses, events, last_events, changes })
+    let (subjects, (events, last_events, changes)) =
+        tokio::try_join!(subjects, async { Ok(tokio::try_join!(events, last_events, s.contact_changes_of(batch))?) })?;
+    Ok(Read { subjects, events, last_events, changes })
 }
 
 /// What was read of a batch's contacts, each contact's rows still among the batch's.
 #[derive(Default)]
 struct Read {
     subjects: Vec<Subject>,
-    responses: ByContact<Response>,
     events: ByContact<EventFact>,
     last_events: Vec<(Uuid, Timestamp)>,
     changes: ByContact<ContactChange>,
@@ -324,16 +318,16 @@ impl Read {
     /// Each contact's history, put together where it is judged rather than where the
     /// batches are awaited, which is one thread for them all.
     fn histories(self) -> Vec<History> {
-        let Read { subjects, mut responses, mut events, last_events, mut changes } = self;
+        let Read { subjects, mut events, last_events, mut changes } = self;
         let mut last_event_of: HashMap<Uuid, Timestamp> = last_events.into_iter().collect();
         subjects
             .into_iter()
-            .map(|Subject { contact, account, qualification, stage_steps, .. }| {
+            .map(|Subject { contact, account, qualification, stage_steps, responses, .. }| {
                 let id = contact.id;
                 History {
                     account,
                     qualification,
-                    responses: responses.take(&id),
+                    responses,
                     events: events.take(&id),
                     last_event: last_event_of.remove(&id),
                     stages: stage_steps,

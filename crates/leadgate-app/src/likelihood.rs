@@ -188,6 +188,7 @@ async fn stage_steps_of(
         custom: false,
         stage: false,
         stage_steps: true,
+        responses: None,
         stored: StoredParts::None,
         created_by: None,
     };

@@ -132,6 +132,7 @@ impl Reads {
             custom: self.custom,
             stage: true,
             stage_steps: false,
+            responses: Some(self.responses),
             stored,
             created_by: None,
         }
@@ -471,14 +472,12 @@ pub(crate) async fn read_facts(
         }
         Ok::<_, AppError>(subjects)
     };
-    let responses = async { Ok::<_, AppError>(store.responses_of(contacts, None, reads.responses).await?) };
-    let (subjects, mut responses_of, (mut events_of, quiet_last)) = tokio::try_join!(subjects, responses, events)?;
+    let (subjects, (mut events_of, quiet_last)) = tokio::try_join!(subjects, events)?;
     Ok(subjects
         .into_iter()
         .filter(|s| s.contact.merged_into.is_none())
-        .map(|Subject { contact, account, qualification, stored, .. }| {
+        .map(|Subject { contact, account, qualification, stored, responses, .. }| {
             let id = contact.id;
-            let responses = responses_of.take(&id);
             let events = events_of.take(&id);
             let last_event = events.iter().map(|e| e.at).max().or_else(|| quiet_last.get(&id).copied());
             let last_activity = last_event.into_iter().chain(responses.iter().map(|r| r.at)).max();

@@ -12,6 +12,7 @@ mod direct;
 mod error;
 mod packs;
 mod postgres;
+mod responses_brief;
 mod rows;
 mod sql_store;
 mod sqlite;
@@ -119,6 +120,8 @@ pub struct Subject {
     pub stored: Option<StoredScores>,
     /// Where it went, oldest first, when read ([`SubjectParts::stage_steps`]).
     pub stage_steps: Vec<StageStep>,
+    /// Its responses, oldest first, when read ([`SubjectParts::responses`]).
+    pub responses: Vec<Response>,
 }
 
 /// What [`Store::subjects`] reads with each contact.
@@ -140,11 +143,23 @@ pub struct SubjectParts {
     /// Where it went: its stage steps, oldest first, packed on its row (a backtest
     /// rebuilds its stage at a date from them and reads what it became after).
     pub stage_steps: bool,
+    /// Its responses, with these of their details (the others none). When these are
+    /// within what its row keeps of them ([`ResponseDetails::IN_BRIEF`]), they come
+    /// with it from its row, with all it keeps (their channel, asked for or not); any
+    /// others, from the responses table.
+    pub responses: Option<ResponseDetails>,
     pub stored: StoredParts,
     /// Only the contacts created at or before this moment: a backtest's date, before
     /// which the others did not exist. Left out in the query, so that their rows are
     /// not read.
     pub created_by: Option<leadgate_core::Timestamp>,
+}
+
+impl SubjectParts {
+    /// Whether the responses read come from the contacts' rows, in brief.
+    pub(crate) fn responses_in_brief(&self) -> bool {
+        self.responses.is_some_and(|d| d.within(ResponseDetails::IN_BRIEF))
+    }
 }
 
 /// What [`Store::subjects`] reads of each contact's account.
@@ -187,6 +202,11 @@ macro_rules! column_set {
                 Self::NAMES.iter().position(|n| *n == name).is_some_and(|i| self.0 & 1 << i != 0)
             }
 
+            /// Whether every one of these is one of `others`.
+            pub fn within(self, others: $name) -> bool {
+                self.0 & !others.0 == 0
+            }
+
             /// Whether a read of these reads the column `name`: those not in the set
             /// are always read.
             pub fn reads(self, name: &str) -> bool {
@@ -217,6 +237,13 @@ column_set! {
         "channel", "campaign", "placement", "referrer", "vendor", "obtained_via", "offer", "fields",
         "form_id", "message", "junk", "inbox_id",
     ]
+}
+
+impl ResponseDetails {
+    /// What a contact's row keeps of each of its responses besides its id, time,
+    /// direction and action (`crate::responses_brief`): its channel, the first of
+    /// [`Self::NAMES`].
+    pub const IN_BRIEF: ResponseDetails = ResponseDetails(1);
 }
 
 /// Which of a contact's stored scores [`Store::subjects`] reads.

@@ -128,6 +128,15 @@ pub(crate) const PACK_STAGE_STEPS: &str = "string_agg(int8send(at) || int4send(o
      || convert_to(to_stage, 'UTF8') || CASE WHEN value IS NULL THEN decode('00', 'hex') \
      ELSE decode('01', 'hex') || int8send(value) END, ''::bytea ORDER BY at, id)";
 
+/// A contact's responses in brief (its responses grouped) packed as
+/// `crate::responses_brief` reads them; the migration that added
+/// `contacts.responses_brief` filled it with the same expression.
+pub(crate) const PACK_RESPONSES: &str = "string_agg(int8send(at) || uuid_send(id) \
+     || int4send(octet_length(direction)) || convert_to(direction, 'UTF8') \
+     || int4send(octet_length(action)) || convert_to(action, 'UTF8') \
+     || CASE WHEN channel IS NULL THEN decode('ffffffff', 'hex') ELSE int4send(octet_length(channel)) || convert_to(channel, 'UTF8') END, \
+     ''::bytea ORDER BY at, id)";
+
 mod imp {
     // Several servers write at once: a contact read in order to be rewritten is locked,
     // so that concurrent changes (an inquiry and a manual stage change) queue instead
@@ -142,6 +151,7 @@ mod imp {
         waiting = "",
         pack = super::PACK_EVENTS,
         steps = super::PACK_STAGE_STEPS,
+        responses = super::PACK_RESPONSES,
         bytes = "BYTEA"
     );
 }

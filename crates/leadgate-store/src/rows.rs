@@ -553,9 +553,11 @@ pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
         "account_id" => parts.account != crate::AccountPart::Nothing,
         "stage" | "stage_at" | "updated_at" => parts.stage,
         "stage_steps" => parts.stage_steps,
+        "responses_brief" => parts.responses_in_brief(),
         detail => parts.details.reads(detail),
     };
-    let contact = columns_of("c.", CONTACT_COLUMNS.split(", ").chain(["qualification", "stage_steps"]), read);
+    let contact =
+        columns_of("c.", CONTACT_COLUMNS.split(", ").chain(["qualification", "stage_steps", "responses_brief"]), read);
     // The one numbered parameter of its own, when there is one (`statements`' lead).
     let created = if parts.created_by.is_some() { "c.created_at <= $1 AND " } else { "" };
     format!("SELECT {contact}, {account}, {stored} FROM contacts c{account_join}{stored_join} WHERE {created}")
@@ -597,6 +599,8 @@ pub(crate) struct SubjectRow {
     likelihood: Option<f64>,
     /// Packed (`crate::stage_steps`); `NULL` when a read leaves them out.
     stage_steps: Option<Vec<u8>>,
+    /// Packed (`crate::responses_brief`); `NULL` when a read leaves them out.
+    responses_brief: Option<Vec<u8>>,
 }
 
 impl TryFrom<SubjectRow> for crate::Subject {
@@ -625,6 +629,12 @@ impl TryFrom<SubjectRow> for crate::Subject {
             stage_steps: match r.stage_steps {
                 Some(pack) => crate::stage_steps::decode(&pack).map_err(|_| {
                     StoreError::Corrupt(format!("the stage steps packed for contact {} are damaged", contact.id))
+                })?,
+                None => Vec::new(),
+            },
+            responses: match r.responses_brief {
+                Some(pack) => crate::responses_brief::decode(contact.id, &pack).map_err(|_| {
+                    StoreError::Corrupt(format!("the responses packed for contact {} are damaged", contact.id))
                 })?,
                 None => Vec::new(),
             },
@@ -813,4 +823,5 @@ crate::direct::from_sqlite!(SubjectRow {
     scored_at,
     likelihood,
     stage_steps,
+    responses_brief,
 });

@@ -83,7 +83,8 @@ pub(crate) const UPSERT_SCORES: (&str, &str) = (
 /// transaction will rewrite; `$waiting` is appended to searches of events waiting for
 /// a contact, to match how the backend indexes them; `$pack` aggregates a contact's
 /// events into its pack (`crate::packs`); `$steps` aggregates a contact's stage
-/// changes into its packed stage steps (`crate::stage_steps`); `$bytes` names the type of bytes (SQLite's
+/// changes into its packed stage steps (`crate::stage_steps`), `$responses` its
+/// responses into their brief (`crate::responses_brief`); `$bytes` names the type of bytes (SQLite's
 /// `||` makes text of bytes, which a pack must not become).
 macro_rules! impl_sql_store {
     (
@@ -96,6 +97,7 @@ macro_rules! impl_sql_store {
         waiting = $waiting:expr,
         pack = $pack:expr,
         steps = $steps:expr,
+        responses = $responses:expr,
         bytes = $bytes:literal
     ) => {
         use crate::rows::*;
@@ -430,36 +432,55 @@ macro_rules! impl_sql_store {
         }
 
         /// Records stage changes, each appended to its contact's packed stage steps
-        /// (`crate::stage_steps`) in the same transaction. Appended, not packed anew: on
-        /// PostgreSQL a concurrent writer's append to the same contact waits for this
-        /// one's and then appends to what it left.
+        /// (`crate::stage_steps`) in the same transaction.
         async fn insert_stage_changes(conn: &mut <$db as sqlx::Database>::Connection, changes: &[StageChange]) -> Result<()> {
             insert_many(&mut *conn, INSERT_STAGE_CHANGE, changes, push_stage_change_values).await?;
-            let mut by_contact: Vec<&StageChange> = changes.iter().collect();
-            // Stable: each contact's changes in the order they were recorded.
-            by_contact.sort_by_key(|c| c.contact_id);
-            for of_one in by_contact.chunk_by(|a, b| a.contact_id == b.contact_id) {
-                let mut records = Vec::new();
-                for c in of_one {
-                    crate::stage_steps::encode(&mut records, &StageStep { to: c.to, at: c.at, value: c.value });
+            let steps = changes.iter().map(|c| (c.contact_id, StageStep { to: c.to, at: c.at, value: c.value }));
+            let update = concat!("UPDATE contacts SET stage_steps = CAST(stage_steps || $2 AS ", $bytes, ") WHERE id = $1");
+            append_to_contacts(conn, update, steps, |pack, step| crate::stage_steps::encode(pack, step)).await
+        }
+
+        /// Records responses, each appended to its contact's responses in brief
+        /// (`crate::responses_brief`) in the same transaction.
+        async fn insert_responses(conn: &mut <$db as sqlx::Database>::Connection, responses: &[Response]) -> Result<()> {
+            insert_many(&mut *conn, INSERT_RESPONSE, responses, push_response_values).await?;
+            let update = concat!("UPDATE contacts SET responses_brief = CAST(responses_brief || $2 AS ", $bytes, ") WHERE id = $1");
+            append_to_contacts(conn, update, responses.iter().map(|r| (r.contact_id, r)), |pack, r| crate::responses_brief::encode(pack, r)).await
+        }
+
+        /// Appends each of `records`' contact's records, encoded, to what `update`
+        /// (`$1` the contact, `$2` the bytes) appends them to: one statement a contact.
+        /// Appended, not packed anew: on PostgreSQL a concurrent writer's append to the
+        /// same contact waits for this one's, then appends to what it left.
+        async fn append_to_contacts<T>(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            update: &'static str,
+            records: impl Iterator<Item = (Uuid, T)>,
+            encode: impl Fn(&mut Vec<u8>, &T),
+        ) -> Result<()> {
+            let mut by_contact: Vec<(Uuid, T)> = records.collect();
+            // Stable: each contact's records in the order they were recorded.
+            by_contact.sort_by_key(|(c, _)| *c);
+            for of_one in by_contact.chunk_by(|(a, _), (b, _)| a == b) {
+                let mut bytes = Vec::new();
+                for (_, record) in of_one {
+                    encode(&mut bytes, record);
                 }
-                sqlx::query(concat!("UPDATE contacts SET stage_steps = CAST(stage_steps || $2 AS ", $bytes, ") WHERE id = $1"))
-                    .bind(of_one[0].contact_id)
-                    .bind(records.as_slice())
-                    .persistent(true)
-                    .execute(&mut *conn)
-                    .await?;
+                sqlx::query(update).bind(of_one[0].0).bind(bytes.as_slice()).persistent(true).execute(&mut *conn).await?;
             }
             Ok(())
         }
 
-        /// Packs `contacts`' stage steps anew from the stage changes table, after stage
-        /// changes moved between contacts (a merge, its undoing).
-        async fn repack_stage_steps(conn: &mut <$db as sqlx::Database>::Connection, contacts: &[Uuid]) -> Result<()> {
+        /// Packs `contacts`' stage steps and responses in brief anew from the stage
+        /// changes and responses tables, after they moved between contacts (a merge,
+        /// its undoing).
+        async fn repack_on_contacts(conn: &mut <$db as sqlx::Database>::Connection, contacts: &[Uuid]) -> Result<()> {
             let head = format!(
-                "UPDATE contacts SET stage_steps = COALESCE((SELECT {} FROM stage_changes s WHERE s.contact_id = contacts.id), \
-                 CAST('' AS {})) WHERE id IN (",
-                $steps, $bytes
+                "UPDATE contacts SET \
+                 stage_steps = COALESCE((SELECT {} FROM stage_changes s WHERE s.contact_id = contacts.id), CAST('' AS {bytes})), \
+                 responses_brief = COALESCE((SELECT {} FROM responses r WHERE r.contact_id = contacts.id), CAST('' AS {bytes})) \
+                 WHERE id IN (",
+                $steps, $responses, bytes = $bytes
             );
             for chunk in crate::sql_store::statement_chunks(contacts) {
                 let mut qb = QueryBuilder::<$db>::new(head.as_str());
@@ -868,7 +889,19 @@ macro_rules! impl_sql_store {
                     Ok(subjects)
                 };
                 let convert: fn(crate::rows::SubjectRow) -> Result<crate::Subject> = crate::Subject::try_from;
-                self.rows_in_then(&sql, "c.id", &lead, contacts, "", convert, then).await
+                let subjects = self.rows_in_then(&sql, "c.id", &lead, contacts, "", convert, then);
+                // Responses with more than their rows keep of them: from the responses table.
+                match parts.responses.filter(|_| !parts.responses_in_brief()) {
+                    None => subjects.await,
+                    Some(details) => {
+                        let (mut subjects, mut responses) =
+                            tokio::try_join!(subjects, self.responses_of(contacts, None, details))?;
+                        for s in &mut subjects {
+                            s.responses = responses.take(&s.contact.id);
+                        }
+                        Ok(subjects)
+                    }
+                }
             }
 
             async fn live_contact_ids(
@@ -1201,7 +1234,7 @@ macro_rules! impl_sql_store {
                     },
                 )
                 .await?;
-                insert_many(tx, INSERT_RESPONSE, &bulk.responses, push_response_values).await?;
+                insert_responses(tx, &bulk.responses).await?;
                 insert_stage_changes(tx, &bulk.stage_changes).await?;
                 if let Some(first) = bulk.events.first() {
                     insert_events(tx, &bulk.events, first.at, false).await?;
@@ -1309,7 +1342,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_response(&mut self, r: &Response) -> Result<()> {
-                insert_many(&mut self.tx, INSERT_RESPONSE, std::slice::from_ref(r), push_response_values).await
+                insert_responses(&mut self.tx, std::slice::from_ref(r)).await
             }
 
             async fn insert_stage_change(&mut self, c: &StageChange) -> Result<()> {
@@ -1406,8 +1439,8 @@ macro_rules! impl_sql_store {
                         .bind(to)
                         .fetch_all(&mut *tx)
                         .await?;
-                if !moved.stage_changes.is_empty() {
-                    repack_stage_steps(&mut *tx, &[from, to]).await?;
+                if !moved.stage_changes.is_empty() || !moved.responses.is_empty() {
+                    repack_on_contacts(&mut *tx, &[from, to]).await?;
                 }
                 moved.events = sqlx::query_scalar("UPDATE events SET contact_id = $2 WHERE contact_id = $1 RETURNING id")
                     .bind(from)
@@ -1455,15 +1488,17 @@ macro_rules! impl_sql_store {
             async fn move_back(&mut self, m: &Moved, to: Uuid) -> Result<()> {
                 let tx = &mut *self.tx;
                 let set = " WHERE id IN (";
-                reassign_in(&mut *tx, "UPDATE responses SET contact_id = ", to, set, &m.responses).await?;
-                // Packed again where the stage changes were (the contact merged into) and are now.
-                let were: Vec<(Uuid,)> =
+                // Packed again where the stage changes and responses were (the contact
+                // merged into) and are now.
+                let mut were: Vec<(Uuid,)> =
                     fetch_in(&mut *tx, "SELECT DISTINCT contact_id FROM stage_changes WHERE id IN (", &m.stage_changes).await?;
+                were.extend(fetch_in::<(Uuid,), _>(&mut *tx, "SELECT DISTINCT contact_id FROM responses WHERE id IN (", &m.responses).await?);
+                reassign_in(&mut *tx, "UPDATE responses SET contact_id = ", to, set, &m.responses).await?;
                 reassign_in(&mut *tx, "UPDATE stage_changes SET contact_id = ", to, set, &m.stage_changes).await?;
                 let mut repacked: Vec<Uuid> = were.into_iter().map(|(c,)| c).chain([to]).collect();
                 repacked.sort_unstable();
                 repacked.dedup();
-                repack_stage_steps(&mut *tx, &repacked).await?;
+                repack_on_contacts(&mut *tx, &repacked).await?;
                 // Packed again where the events were (the contact merged into) and are now.
                 let were: Vec<(Option<Uuid>,)> =
                     fetch_in(&mut *tx, "SELECT DISTINCT contact_id FROM events WHERE id IN (", &m.events).await?;

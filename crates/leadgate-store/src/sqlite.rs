@@ -215,6 +215,15 @@ pub(crate) const PACK_EVENTS: &str = "unhex(group_concat(printf('%016x%08x', at,
 pub(crate) const PACK_STAGE_STEPS: &str = "unhex(group_concat(printf('%016x%08x', at, length(CAST(to_stage AS BLOB))) \
      || hex(to_stage) || CASE WHEN value IS NULL THEN '00' ELSE '01' || printf('%016x', value) END, '' ORDER BY at, id))";
 
+/// A contact's responses in brief (its responses grouped) packed as
+/// `crate::responses_brief` reads them; the migration that added
+/// `contacts.responses_brief` filled it with the same expression.
+pub(crate) const PACK_RESPONSES: &str = "unhex(group_concat(printf('%016x', at) || hex(id) \
+     || printf('%08x', length(CAST(direction AS BLOB))) || hex(direction) \
+     || printf('%08x', length(CAST(action AS BLOB))) || hex(action) \
+     || CASE WHEN channel IS NULL THEN 'FFFFFFFF' ELSE printf('%08x', length(CAST(channel AS BLOB))) || hex(channel) END, \
+     '' ORDER BY at, id))";
+
 mod imp {
     // IMMEDIATE takes the write lock at BEGIN, where the busy timeout applies; a
     // deferred transaction that reads first can fail at once (SQLITE_BUSY_SNAPSHOT)
@@ -230,6 +239,7 @@ mod imp {
         waiting = super::WAITING_BUCKETS,
         pack = super::PACK_EVENTS,
         steps = super::PACK_STAGE_STEPS,
+        responses = super::PACK_RESPONSES,
         bytes = "BLOB"
     );
 }

@@ -19,6 +19,7 @@ const JOINED: SubjectParts = SubjectParts {
     custom: true,
     stage: true,
     stage_steps: true,
+    responses: Some(ResponseDetails::ALL),
     stored: StoredParts::Scores,
     created_by: None,
 };
@@ -51,7 +52,7 @@ leadgate_store::on_both_stores!(
     reads_made_in_place_give_what_reads_handed_to_threads_give,
     scores_are_written_over_what_each_contact_had_and_read_back_whole,
     events_read_in_bulk_follow_their_contacts_through_attaches_merges_and_undoing,
-    stage_steps_come_with_their_contact_however_recorded_and_follow_merges_and_undoing,
+    stage_steps_and_responses_come_with_their_contact_however_recorded_and_follow_merges_and_undoing,
 );
 
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
@@ -957,11 +958,14 @@ async fn events_read_in_bulk_follow_their_contacts_through_attaches_merges_and_u
     assert_eq!(after.iter().find(|(c, _)| *c == bob.id), before.iter().find(|(c, _)| *c == bob.id));
 }
 
-/// A contact's stage steps are packed on its row as each stage change is recorded (one
-/// at a time, a stage move, an import's bulk), and packed anew from the stage changes
-/// when they move between contacts: read back, they are what was recorded, oldest
-/// first, whichever way they were packed.
-async fn stage_steps_come_with_their_contact_however_recorded_and_follow_merges_and_undoing(store: Arc<dyn Store>) {
+/// A contact's stage steps and responses in brief are packed on its row as each is
+/// recorded (one at a time, a stage move, an import's bulk), and packed anew from their
+/// tables when they move between contacts: read back with the contact, they are what
+/// was recorded, oldest first, whichever way they were packed, and the responses what
+/// the responses table gives.
+async fn stage_steps_and_responses_come_with_their_contact_however_recorded_and_follow_merges_and_undoing(
+    store: Arc<dyn Store>,
+) {
     use leadgate_core::lifecycle::{StageChange, StageStep};
     use leadgate_store::Contacts;
     let (ann, bob) = (contact("ann@steps.example", T0), contact("bob@steps.example", T0));
@@ -984,48 +988,93 @@ async fn stage_steps_come_with_their_contact_however_recorded_and_follow_merges_
     ];
     let bob_changes =
         [change(&bob, None, Stage::Prospect, 5, None), change(&bob, Some(Stage::Prospect), Stage::Lost, 15, Some(0))];
+    let mut ann_responses = [
+        response(ann.id, T0.plus_micros(8), "demo_request"),
+        response(ann.id, T0.plus_micros(2), "ebook_download"),
+        response(ann.id, T0.plus_micros(8), "pricing_request"),
+    ];
+    ann_responses[1].channel = None;
+    ann_responses[1].direction = Direction::Outbound;
+    ann_responses[2].channel = Some("paid_social·ü".into());
+    ann_responses[2].campaign = Some("spring".into());
+    let bob_responses = [response(bob.id, T0.plus_micros(3), "webinar_signup")];
     insert(&store, &ann).await;
     let mut tx = store.begin().await.unwrap();
     for c in &ann_changes[..2] {
         tx.insert_stage_change(c).await.unwrap();
     }
+    for r in &ann_responses {
+        tx.insert_response(r).await.unwrap();
+    }
     tx.commit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
     assert!(tx.move_stage(&ann_changes[2]).await.unwrap(), "Ann was a prospect");
     tx.commit().await.unwrap();
-    let bulk = Bulk { contacts: vec![bob.clone()], stage_changes: bob_changes.to_vec(), ..Bulk::default() };
+    let bulk = Bulk {
+        contacts: vec![bob.clone()],
+        stage_changes: bob_changes.to_vec(),
+        responses: bob_responses.to_vec(),
+        ..Bulk::default()
+    };
     store.bulk_load(&bulk).await.unwrap();
 
     let mut both = [ann.id, bob.id];
     both.sort();
+    // Each contact's steps and responses in brief; and its responses in brief and in
+    // full, each checked against the responses table's.
+    type Held = (Vec<StageStep>, Vec<Uuid>);
     let read = |store: Arc<dyn Store>| async move {
-        let subjects = store.subjects(Contacts::Ids(&both), JOINED).await.unwrap();
-        let of = |id: Uuid| subjects.iter().find(|s| s.contact.id == id).map(|s| s.stage_steps.clone()).unwrap();
-        (of(ann.id), of(bob.id))
+        let contacts = Contacts::Ids(&both);
+        let mut held: Vec<Held> = Vec::new();
+        // Asked for less than the brief, they come with all the brief holds.
+        let brief = ResponseDetails::IN_BRIEF;
+        for (asked, given) in
+            [(brief, brief), (ResponseDetails::NONE, brief), (ResponseDetails::ALL, ResponseDetails::ALL)]
+        {
+            let parts = SubjectParts { responses: Some(asked), ..JOINED };
+            let subjects = store.subjects(contacts, parts).await.unwrap();
+            let table = store.responses_of(contacts, None, given).await.unwrap();
+            for id in [ann.id, bob.id] {
+                let s = subjects.iter().find(|s| s.contact.id == id).unwrap();
+                assert_eq!(s.responses, table.get(&id), "{asked:?}");
+            }
+            held = [ann.id, bob.id]
+                .iter()
+                .map(|id| subjects.iter().find(|s| s.contact.id == *id).unwrap())
+                .map(|s| (s.stage_steps.clone(), s.responses.iter().map(|r| r.id).collect()))
+                .collect();
+        }
+        (held[0].clone(), held[1].clone())
     };
+    let ids = |rs: &[&Response]| rs.iter().map(|r| r.id).collect::<Vec<_>>();
+    let [a0, a1, a2] = &ann_responses;
+    let (first, third) = if a0.id < a2.id { (a0, a2) } else { (a2, a0) };
     let recorded = (
-        vec![step(&ann_changes[0]), step(&ann_changes[2]), step(&ann_changes[1])],
-        vec![step(&bob_changes[0]), step(&bob_changes[1])],
+        (vec![step(&ann_changes[0]), step(&ann_changes[2]), step(&ann_changes[1])], ids(&[a1, first, third])),
+        (vec![step(&bob_changes[0]), step(&bob_changes[1])], ids(&[&bob_responses[0]])),
     );
     assert_eq!(read(store.clone()).await, recorded, "oldest first, with their values");
 
-    // Merged: Bob's steps are Ann's, packed anew by the database, the same records.
+    // Merged: Bob's steps and responses are Ann's, packed anew by the database.
     let mut tx = store.begin().await.unwrap();
     let moved = tx.move_history(bob.id, ann.id).await.unwrap();
     tx.commit().await.unwrap();
     let (merged, left) = read(store.clone()).await;
-    let mut all = [recorded.0.clone(), recorded.1.clone()].concat();
-    all.sort_by_key(|s| s.at);
-    assert_eq!((merged, left), (all, vec![]), "Bob's steps went to Ann");
-    // A step Ann takes while merged stays hers when the merge is undone.
+    let mut steps = [recorded.0.0.clone(), recorded.1.0.clone()].concat();
+    steps.sort_by_key(|s| s.at);
+    let responses = ids(&[a1, &bob_responses[0], first, third]);
+    assert_eq!((merged, left), ((steps, responses), (vec![], vec![])), "Bob's went to Ann");
+    // What Ann does while merged stays hers when the merge is undone.
     let later = change(&ann, Some(Stage::Sql), Stage::Opportunity, 30, Some(7));
+    let again = response(ann.id, T0.plus_micros(1), "contact_us");
     let mut tx = store.begin().await.unwrap();
     tx.insert_stage_change(&later).await.unwrap();
+    tx.insert_response(&again).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
     tx.move_back(&moved, bob.id).await.unwrap();
     tx.commit().await.unwrap();
     let (ann_after, bob_after) = read(store.clone()).await;
-    assert_eq!(ann_after, [recorded.0.clone(), vec![step(&later)]].concat());
+    assert_eq!(ann_after, ([recorded.0.0.clone(), vec![step(&later)]].concat(), ids(&[&again, a1, first, third])));
     assert_eq!(bob_after, recorded.1, "the merge undone");
 }
