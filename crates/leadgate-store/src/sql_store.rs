@@ -65,6 +65,62 @@ pub(crate) fn statements(
 pub(crate) const PACK_ROWS: (&str, &str, &str) =
     ("SELECT contact_id, events FROM event_packs WHERE ", "contact_id", " ORDER BY contact_id, seq");
 
+/// What new contacts' rows are written with: the stage changes and responses recorded
+/// with them, packed (`crate::stage_steps`, `crate::responses_brief`).
+#[derive(Debug, Default)]
+pub(crate) struct Packed {
+    pub(crate) stage_steps: Vec<u8>,
+    pub(crate) responses: Vec<u8>,
+}
+
+impl Packed {
+    /// Of the contacts `new`, what their rows keep of `changes` and `responses`.
+    pub(crate) fn of_new(
+        new: &std::collections::HashSet<uuid::Uuid>,
+        changes: &[leadgate_core::lifecycle::StageChange],
+        responses: &[leadgate_core::model::Response],
+    ) -> std::collections::HashMap<uuid::Uuid, Packed> {
+        let mut packed: std::collections::HashMap<uuid::Uuid, Packed> = std::collections::HashMap::new();
+        for c in changes.iter().filter(|c| new.contains(&c.contact_id)) {
+            encode_step(&mut packed.entry(c.contact_id).or_default().stage_steps, c);
+        }
+        for r in responses.iter().filter(|r| new.contains(&r.contact_id)) {
+            crate::responses_brief::encode(&mut packed.entry(r.contact_id).or_default().responses, r);
+        }
+        packed
+    }
+}
+
+/// A stage change's record in its contact's packed stage steps.
+pub(crate) fn encode_step(pack: &mut Vec<u8>, c: &leadgate_core::lifecycle::StageChange) {
+    let step = leadgate_core::lifecycle::StageStep { to: c.to, at: c.at, value: c.value };
+    crate::stage_steps::encode(pack, &step);
+}
+
+/// `records` encoded, each contact's together in the order given, the contacts sorted.
+pub(crate) fn packs_by_contact<'r, T: 'r>(
+    records: impl Iterator<Item = &'r T>,
+    contact: impl Fn(&T) -> uuid::Uuid,
+    encode: impl Fn(&mut Vec<u8>, &T),
+) -> Vec<(uuid::Uuid, Vec<u8>)> {
+    let mut by_contact: Vec<&T> = records.collect();
+    // Stable: each contact's records in the order they were recorded.
+    by_contact.sort_by_key(|r| contact(r));
+    let mut packs: Vec<(uuid::Uuid, Vec<u8>)> = Vec::new();
+    for r in by_contact {
+        let c = contact(r);
+        match packs.last_mut() {
+            Some((last, bytes)) if *last == c => encode(bytes, r),
+            _ => {
+                let mut bytes = Vec::new();
+                encode(&mut bytes, r);
+                packs.push((c, bytes));
+            }
+        }
+    }
+    packs
+}
+
 /// How many contacts are live (not merged): counted from the index of live contacts.
 pub(crate) const COUNT_LIVE_CONTACTS: &str = "SELECT COUNT(*) FROM contacts WHERE merged_into IS NULL";
 
@@ -111,7 +167,6 @@ macro_rules! impl_sql_store {
         };
         use leadgate_core::expr::facts::EventFact;
         use leadgate_core::model::Qualification;
-        use leadgate_core::lifecycle::StageStep;
         use leadgate_core::{NewEvent, StageChange, Timestamp};
         use sqlx::types::Json;
         use sqlx::{QueryBuilder, Row};
@@ -121,10 +176,13 @@ macro_rules! impl_sql_store {
             pub(crate) tx: sqlx::Transaction<'static, $db>,
         }
 
+        /// A new contact's values, with what its row keeps packed of the stage changes and
+        /// responses recorded with it (`Packed`).
         fn push_contact_values<'a>(
             b: &mut sqlx::query_builder::Separated<'_, 'a, $db, &'static str>,
             c: &'a Contact,
             fingerprint: Option<i64>,
+            packed: &'a crate::sql_store::Packed,
         ) {
             b.push_bind(c.id)
                 .push_bind(c.email.as_deref())
@@ -145,7 +203,9 @@ macro_rules! impl_sql_store {
                 .push_bind(Json(&c.custom))
                 .push_bind(c.created_at.0)
                 .push_bind(c.updated_at.0)
-                .push_bind(fingerprint);
+                .push_bind(fingerprint)
+                .push_bind(packed.stage_steps.as_slice())
+                .push_bind(packed.responses.as_slice());
         }
 
         fn push_response_values<'a>(b: &mut sqlx::query_builder::Separated<'_, 'a, $db, &'static str>, r: &'a Response) {
@@ -184,7 +244,7 @@ macro_rules! impl_sql_store {
 
         const INSERT_CONTACT: &str = "INSERT INTO contacts (id, email, first_name, last_name, company, title, \
              phone, country, account_id, direction, channel, stage, stage_at, owner, do_not_email, do_not_call, custom, \
-             created_at, updated_at, import_fingerprint) ";
+             created_at, updated_at, import_fingerprint, stage_steps, responses_brief) ";
         const INSERT_RESPONSE: &str = "INSERT INTO responses (id, contact_id, at, direction, channel, campaign, \
              placement, referrer, vendor, action, obtained_via, offer, form_id, message, fields, junk, inbox_id) ";
         const INSERT_STAGE_CHANGE: &str =
@@ -431,42 +491,48 @@ macro_rules! impl_sql_store {
             Ok(())
         }
 
-        /// Records stage changes, each appended to its contact's packed stage steps
-        /// (`crate::stage_steps`) in the same transaction.
-        async fn insert_stage_changes(conn: &mut <$db as sqlx::Database>::Connection, changes: &[StageChange]) -> Result<()> {
-            insert_many(&mut *conn, INSERT_STAGE_CHANGE, changes, push_stage_change_values).await?;
-            let steps = changes.iter().map(|c| (c.contact_id, StageStep { to: c.to, at: c.at, value: c.value }));
-            let update = concat!("UPDATE contacts SET stage_steps = CAST(stage_steps || $2 AS ", $bytes, ") WHERE id = $1");
-            append_to_contacts(conn, update, steps, |pack, step| crate::stage_steps::encode(pack, step)).await
-        }
-
-        /// Records responses, each appended to its contact's responses in brief
-        /// (`crate::responses_brief`) in the same transaction.
-        async fn insert_responses(conn: &mut <$db as sqlx::Database>::Connection, responses: &[Response]) -> Result<()> {
-            insert_many(&mut *conn, INSERT_RESPONSE, responses, push_response_values).await?;
-            let update = concat!("UPDATE contacts SET responses_brief = CAST(responses_brief || $2 AS ", $bytes, ") WHERE id = $1");
-            append_to_contacts(conn, update, responses.iter().map(|r| (r.contact_id, r)), |pack, r| crate::responses_brief::encode(pack, r)).await
-        }
-
-        /// Appends each of `records`' contact's records, encoded, to what `update`
-        /// (`$1` the contact, `$2` the bytes) appends them to: one statement a contact.
-        /// Appended, not packed anew: on PostgreSQL a concurrent writer's append to the
-        /// same contact waits for this one's, then appends to what it left.
-        async fn append_to_contacts<T>(
+        /// Records stage changes, those of the contacts `append` names appended to their
+        /// packed stage steps (`crate::stage_steps`) in the same transaction (the others'
+        /// contacts are written with them packed already).
+        async fn insert_stage_changes(
             conn: &mut <$db as sqlx::Database>::Connection,
-            update: &'static str,
-            records: impl Iterator<Item = (Uuid, T)>,
-            encode: impl Fn(&mut Vec<u8>, &T),
+            changes: &[StageChange],
+            append: impl Fn(&Uuid) -> bool,
         ) -> Result<()> {
-            let mut by_contact: Vec<(Uuid, T)> = records.collect();
-            // Stable: each contact's records in the order they were recorded.
-            by_contact.sort_by_key(|(c, _)| *c);
-            for of_one in by_contact.chunk_by(|(a, _), (b, _)| a == b) {
-                let mut bytes = Vec::new();
-                for (_, record) in of_one {
-                    encode(&mut bytes, record);
-                }
-                sqlx::query(update).bind(of_one[0].0).bind(bytes.as_slice()).persistent(true).execute(&mut *conn).await?;
+            insert_many(&mut *conn, INSERT_STAGE_CHANGE, changes, push_stage_change_values).await?;
+            let packs = crate::sql_store::packs_by_contact(changes.iter().filter(|c| append(&c.contact_id)), |c| c.contact_id, crate::sql_store::encode_step);
+            append_to_contacts(conn, "stage_steps", &packs).await
+        }
+
+        /// Records responses, those of the contacts `append` names appended to their
+        /// responses in brief (`crate::responses_brief`) in the same transaction (the
+        /// others' contacts are written with them packed already).
+        async fn insert_responses(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            responses: &[Response],
+            append: impl Fn(&Uuid) -> bool,
+        ) -> Result<()> {
+            insert_many(&mut *conn, INSERT_RESPONSE, responses, push_response_values).await?;
+            let packs = crate::sql_store::packs_by_contact(responses.iter().filter(|r| append(&r.contact_id)), |r| r.contact_id, crate::responses_brief::encode);
+            append_to_contacts(conn, "responses_brief", &packs).await
+        }
+
+        /// Appends each contact's bytes of `packs` to its `column`, in statements of
+        /// many contacts. Appended, not packed anew: on PostgreSQL a concurrent writer's
+        /// append to the same contact waits for this one's, then appends to what it left.
+        async fn append_to_contacts(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            column: &'static str,
+            packs: &[(Uuid, Vec<u8>)],
+        ) -> Result<()> {
+            let head = format!("UPDATE contacts SET {column} = CAST(contacts.{column} || v.column2 AS {}) FROM (", $bytes);
+            for chunk in crate::sql_store::statement_chunks(packs) {
+                let mut qb = QueryBuilder::<$db>::new(head.as_str());
+                qb.push_values(chunk.iter(), |mut b, (id, bytes)| {
+                    b.push_bind(*id).push_bind(bytes.as_slice());
+                });
+                qb.push(") AS v WHERE contacts.id = v.column1");
+                qb.build().persistent(true).execute(&mut *conn).await?;
             }
             Ok(())
         }
@@ -1194,8 +1260,13 @@ macro_rules! impl_sql_store {
                     b.push_bind(a.id).push_bind(a.domain.as_str()).push_bind(a.name.as_deref()).push_bind(a.created_at.0);
                 })
                 .await?;
+                // New contacts are written with their stage steps and responses packed
+                // already: appended to after they were written, each row was written twice.
+                let new: std::collections::HashSet<Uuid> = bulk.contacts.iter().map(|c| c.id).collect();
+                let packed = crate::sql_store::Packed::of_new(&new, &bulk.stage_changes, &bulk.responses);
+                let nothing = crate::sql_store::Packed::default();
                 insert_many(tx, INSERT_CONTACT, &bulk.contacts, |b, c| {
-                    push_contact_values(b, c, bulk.fingerprints.get(&c.id).copied())
+                    push_contact_values(b, c, bulk.fingerprints.get(&c.id).copied(), packed.get(&c.id).unwrap_or(&nothing))
                 })
                 .await?;
                 for c in &bulk.updated_contacts {
@@ -1205,7 +1276,6 @@ macro_rules! impl_sql_store {
                 // Fingerprints of contacts that existed already, in statements of fixed sizes.
                 let mut marks: Vec<(Uuid, i64)> = bulk.fingerprints.iter().map(|(id, f)| (*id, *f)).collect();
                 if !marks.is_empty() {
-                    let new: std::collections::HashSet<Uuid> = bulk.contacts.iter().map(|c| c.id).collect();
                     marks.retain(|(id, _)| !new.contains(id));
                     marks.sort_unstable();
                     for chunk in crate::sql_store::statement_chunks(&marks) {
@@ -1234,8 +1304,9 @@ macro_rules! impl_sql_store {
                     },
                 )
                 .await?;
-                insert_responses(tx, &bulk.responses).await?;
-                insert_stage_changes(tx, &bulk.stage_changes).await?;
+                let existed = |c: &Uuid| !new.contains(c);
+                insert_responses(tx, &bulk.responses, existed).await?;
+                insert_stage_changes(tx, &bulk.stage_changes, existed).await?;
                 if let Some(first) = bulk.events.first() {
                     insert_events(tx, &bulk.events, first.at, false).await?;
                 }
@@ -1308,7 +1379,11 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_contact(&mut self, c: &Contact) -> Result<()> {
-                insert_many(&mut self.tx, INSERT_CONTACT, std::slice::from_ref(c), |b, c| push_contact_values(b, c, None)).await
+                let nothing = crate::sql_store::Packed::default();
+                insert_many(&mut self.tx, INSERT_CONTACT, std::slice::from_ref(c), |b, c| {
+                    push_contact_values(b, c, None, &nothing)
+                })
+                .await
             }
 
             async fn update_contact(&mut self, c: &Contact) -> Result<()> {
@@ -1342,11 +1417,11 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_response(&mut self, r: &Response) -> Result<()> {
-                insert_responses(&mut self.tx, std::slice::from_ref(r)).await
+                insert_responses(&mut self.tx, std::slice::from_ref(r), |_| true).await
             }
 
             async fn insert_stage_change(&mut self, c: &StageChange) -> Result<()> {
-                insert_stage_changes(&mut self.tx, std::slice::from_ref(c)).await
+                insert_stage_changes(&mut self.tx, std::slice::from_ref(c), |_| true).await
             }
 
             async fn append_events(&mut self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Option<Uuid>>> {
@@ -1750,7 +1825,7 @@ macro_rules! impl_sql_store {
                 .await?
                 .rows_affected();
                 if moved > 0 {
-                    insert_stage_changes(&mut self.tx, std::slice::from_ref(c)).await?;
+                    insert_stage_changes(&mut self.tx, std::slice::from_ref(c), |_| true).await?;
                 }
                 Ok(moved > 0)
             }

@@ -980,11 +980,13 @@ async fn stage_steps_and_responses_come_with_their_contact_however_recorded_and_
         value,
     };
     let step = |c: &StageChange| StageStep { to: c.to, at: c.at, value: c.value };
-    // Ann's one at a time, the last recorded being the oldest; Bob's in an import's bulk.
+    // Ann's one at a time, the last recorded being the oldest, then in an import's bulk
+    // after she was written; Bob's in the bulk that writes him.
     let ann_changes = [
         change(&ann, None, Stage::Prospect, 0, None),
         change(&ann, Some(Stage::Prospect), Stage::Customer, 20, Some(1_250_000)),
         change(&ann, Some(Stage::Prospect), Stage::Sql, 10, None),
+        change(&ann, Some(Stage::Sql), Stage::Opportunity, 12, Some(900)),
     ];
     let bob_changes =
         [change(&bob, None, Stage::Prospect, 5, None), change(&bob, Some(Stage::Prospect), Stage::Lost, 15, Some(0))];
@@ -992,6 +994,7 @@ async fn stage_steps_and_responses_come_with_their_contact_however_recorded_and_
         response(ann.id, T0.plus_micros(8), "demo_request"),
         response(ann.id, T0.plus_micros(2), "ebook_download"),
         response(ann.id, T0.plus_micros(8), "pricing_request"),
+        response(ann.id, T0.plus_micros(9), "proposal_request"),
     ];
     ann_responses[1].channel = None;
     ann_responses[1].direction = Direction::Outbound;
@@ -1003,7 +1006,7 @@ async fn stage_steps_and_responses_come_with_their_contact_however_recorded_and_
     for c in &ann_changes[..2] {
         tx.insert_stage_change(c).await.unwrap();
     }
-    for r in &ann_responses {
+    for r in &ann_responses[..3] {
         tx.insert_response(r).await.unwrap();
     }
     tx.commit().await.unwrap();
@@ -1012,8 +1015,8 @@ async fn stage_steps_and_responses_come_with_their_contact_however_recorded_and_
     tx.commit().await.unwrap();
     let bulk = Bulk {
         contacts: vec![bob.clone()],
-        stage_changes: bob_changes.to_vec(),
-        responses: bob_responses.to_vec(),
+        stage_changes: [&bob_changes[..], &ann_changes[3..]].concat(),
+        responses: [&bob_responses[..], &ann_responses[3..]].concat(),
         ..Bulk::default()
     };
     store.bulk_load(&bulk).await.unwrap();
@@ -1047,10 +1050,11 @@ async fn stage_steps_and_responses_come_with_their_contact_however_recorded_and_
         (held[0].clone(), held[1].clone())
     };
     let ids = |rs: &[&Response]| rs.iter().map(|r| r.id).collect::<Vec<_>>();
-    let [a0, a1, a2] = &ann_responses;
+    let [a0, a1, a2, a3] = &ann_responses;
     let (first, third) = if a0.id < a2.id { (a0, a2) } else { (a2, a0) };
+    let ann_steps = [&ann_changes[0], &ann_changes[2], &ann_changes[3], &ann_changes[1]].map(step).to_vec();
     let recorded = (
-        (vec![step(&ann_changes[0]), step(&ann_changes[2]), step(&ann_changes[1])], ids(&[a1, first, third])),
+        (ann_steps, ids(&[a1, first, third, a3])),
         (vec![step(&bob_changes[0]), step(&bob_changes[1])], ids(&[&bob_responses[0]])),
     );
     assert_eq!(read(store.clone()).await, recorded, "oldest first, with their values");
@@ -1062,7 +1066,7 @@ async fn stage_steps_and_responses_come_with_their_contact_however_recorded_and_
     let (merged, left) = read(store.clone()).await;
     let mut steps = [recorded.0.0.clone(), recorded.1.0.clone()].concat();
     steps.sort_by_key(|s| s.at);
-    let responses = ids(&[a1, &bob_responses[0], first, third]);
+    let responses = ids(&[a1, &bob_responses[0], first, third, a3]);
     assert_eq!((merged, left), ((steps, responses), (vec![], vec![])), "Bob's went to Ann");
     // What Ann does while merged stays hers when the merge is undone.
     let later = change(&ann, Some(Stage::Sql), Stage::Opportunity, 30, Some(7));
@@ -1075,6 +1079,6 @@ async fn stage_steps_and_responses_come_with_their_contact_however_recorded_and_
     tx.move_back(&moved, bob.id).await.unwrap();
     tx.commit().await.unwrap();
     let (ann_after, bob_after) = read(store.clone()).await;
-    assert_eq!(ann_after, ([recorded.0.0.clone(), vec![step(&later)]].concat(), ids(&[&again, a1, first, third])));
+    assert_eq!(ann_after, ([recorded.0.0.clone(), vec![step(&later)]].concat(), ids(&[&again, a1, first, third, a3])));
     assert_eq!(bob_after, recorded.1, "the merge undone");
 }
