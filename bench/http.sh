@@ -16,7 +16,8 @@ DURATION="${DURATION:-15s}"
 CONNS=64
 PORT="${PORT:-18080}"
 WORK="$(mktemp -d)"
-trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# Only a server this script started: `kill 0` would stop the caller's whole process group.
+trap 'if [ -n "${SERVER:-}" ]; then kill "$SERVER" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
 
 cargo build --release -q
 BIN=target/release/leadgate

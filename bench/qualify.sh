@@ -26,7 +26,9 @@ PORT="${PORT:-18090}"
 PG_URL="${LEADGATE_BENCH_PG_URL:-}"
 SCHEMA="bench_qualify_$$"
 cleanup() {
-    kill "${SERVER:-0}" 2>/dev/null || true
+    # Only a server this script started: `kill 0` would stop the caller's whole
+    # process group (a pipe into `tee`, say).
+    if [ -n "${SERVER:-}" ]; then kill "$SERVER" 2>/dev/null || true; fi
     if [ -n "$PG_URL" ]; then
         psql "$PG_URL" -qAtc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
     fi

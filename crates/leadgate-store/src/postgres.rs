@@ -25,7 +25,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        crate::migrate(&sqlx::migrate!("migrations/postgres"), &pool).await?;
         Ok(Self { write: pool.clone(), read: pool })
     }
 

@@ -85,7 +85,7 @@ impl SqliteStore {
                     .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_FRAMES.to_string()),
             )
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&write).await?;
+        crate::migrate(&sqlx::migrate!("migrations/sqlite"), &write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(opts.readers.max(1))
             .test_before_acquire(false)

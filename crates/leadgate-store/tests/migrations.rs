@@ -1,0 +1,153 @@
+//! A database made before each contact's row kept its stage steps and responses in
+//! brief (migrations 0014 and 0015) gets them from what it holds when it is opened.
+
+use leadgate_core::lifecycle::{StageChange, StageStep};
+use leadgate_core::model::{Contact, Response};
+use leadgate_core::{CauseKind, Direction, Stage, Timestamp};
+use leadgate_store::testing::{PgSchema, pg_url};
+use leadgate_store::{
+    AccountPart, Bulk, Contacts, Details, ResponseDetails, SqliteOptions, SqliteStore, Store, StoredParts, SubjectParts,
+};
+use std::sync::Arc;
+use uuid::Uuid;
+
+const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
+
+/// What comes with each contact: its stage steps and its responses' ids, in id order.
+async fn packed(store: &dyn Store, ids: &[Uuid]) -> Vec<(Uuid, Vec<StageStep>, Vec<Uuid>)> {
+    let parts = SubjectParts {
+        details: Details::NONE,
+        qualification: false,
+        account: AccountPart::Nothing,
+        custom: false,
+        stage: true,
+        stage_steps: true,
+        responses: Some(ResponseDetails::IN_BRIEF),
+        stored: StoredParts::None,
+        created_by: None,
+    };
+    let subjects = store.subjects(Contacts::Ids(ids), parts).await.unwrap();
+    subjects.into_iter().map(|s| (s.contact.id, s.stage_steps, s.responses.iter().map(|r| r.id).collect())).collect()
+}
+
+/// Three contacts: one with steps and responses (one without a channel, two at the
+/// same moment), one with a step alone, one with neither.
+fn history() -> Bulk {
+    let contacts: Vec<Contact> = (0..3)
+        .map(|i| {
+            let email = Some(format!("m{i}@migrate.example"));
+            Contact::new(Uuid::now_v7(), email, Direction::Inbound, None, Stage::Prospect, T0)
+        })
+        .collect();
+    let change = |c: &Contact, to: Stage, micros: i64, value: Option<i64>| StageChange {
+        contact_id: c.id,
+        from: None,
+        to,
+        at: T0.plus_micros(micros),
+        cause: CauseKind::Import,
+        detail: "crm".into(),
+        actor: "ops".into(),
+        value,
+    };
+    let response = |c: &Contact, micros: i64, action: &str, channel: Option<&str>| Response {
+        id: Uuid::now_v7(),
+        contact_id: c.id,
+        at: T0.plus_micros(micros),
+        direction: Direction::Inbound,
+        channel: channel.map(str::to_owned),
+        campaign: Some("spring".into()),
+        placement: None,
+        referrer: None,
+        vendor: None,
+        action: action.into(),
+        obtained_via: "own_form".into(),
+        offer: None,
+        form_id: None,
+        message: None,
+        fields: Default::default(),
+        junk: None,
+        inbox_id: None,
+    };
+    let [a, b, _] = [&contacts[0], &contacts[1], &contacts[2]];
+    Bulk {
+        stage_changes: vec![
+            change(a, Stage::Customer, 20, Some(1_250_000)),
+            change(a, Stage::Prospect, 0, None),
+            change(b, Stage::Mql, 5, None),
+        ],
+        responses: vec![
+            response(a, 8, "demo_request", Some("organic_search")),
+            response(a, 2, "ebook_download", None),
+            response(a, 8, "pricing_request", Some("paid_social")),
+        ],
+        contacts,
+        ..Bulk::default()
+    }
+}
+
+/// Takes the database back to before 0014: the columns gone, the migrations not
+/// applied. `sql` runs one statement.
+async fn unmigrate<F: Future<Output = ()>>(sql: impl Fn(&'static str) -> F) {
+    sql("ALTER TABLE contacts DROP COLUMN stage_steps").await;
+    sql("ALTER TABLE contacts DROP COLUMN responses_brief").await;
+    sql("DELETE FROM _sqlx_migrations WHERE version IN (14, 15)").await;
+}
+
+#[tokio::test]
+async fn sqlite_a_database_made_before_the_packs_on_contacts_is_migrated_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leadgate.db");
+    let open = || async { Arc::new(SqliteStore::open(&path, SqliteOptions::default()).await.unwrap()) };
+    let bulk = history();
+    let ids: Vec<Uuid> = bulk.contacts.iter().map(|c| c.id).collect();
+    let store = open().await;
+    store.bulk_load(&bulk).await.unwrap();
+    let recorded = packed(store.as_ref(), &ids).await;
+    assert_eq!(recorded[0].1.len(), 2, "{recorded:?}");
+    assert_eq!(recorded[0].2.len(), 3, "{recorded:?}");
+    store.close().await;
+    drop(store);
+
+    let url = format!("sqlite://{}", path.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    unmigrate(|sql| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+    })
+    .await;
+    pool.close().await;
+
+    let store = open().await;
+    assert_eq!(packed(store.as_ref(), &ids).await, recorded);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_a_database_made_before_the_packs_on_contacts_is_migrated_with_them() {
+    let Some(url) = pg_url() else { return };
+    let schema = PgSchema::create(&url).await;
+    let bulk = history();
+    let ids: Vec<Uuid> = bulk.contacts.iter().map(|c| c.id).collect();
+    let store = schema.store().await;
+    store.bulk_load(&bulk).await.unwrap();
+    let recorded = packed(store.as_ref(), &ids).await;
+    assert_eq!((recorded[0].1.len(), recorded[0].2.len()), (2, 3), "{recorded:?}");
+    store.close().await;
+    drop(store);
+
+    let pool = sqlx::PgPool::connect_with(schema.options()).await.unwrap();
+    unmigrate(|sql| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+    })
+    .await;
+    pool.close().await;
+
+    let store = schema.store().await;
+    assert_eq!(packed(store.as_ref(), &ids).await, recorded);
+    store.close().await;
+}
