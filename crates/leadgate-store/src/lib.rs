@@ -555,19 +555,21 @@ pub async fn open(url: &str, sqlite: SqliteOptions) -> Result<Arc<dyn Store>> {
     }
 }
 
-/// Applies `migrator`'s migrations that the database of `pool` has not had, saying
-/// which and how long they took: some rewrite every contact (0014 and 0015 took 10 s
-/// on 1,000,000 contacts), and a server that starts silently for minutes on a large
-/// database looks stuck.
-pub(crate) async fn migrate<DB>(migrator: &sqlx::migrate::Migrator, pool: &sqlx::Pool<DB>) -> Result<()>
+/// Applies `migrator`'s migrations that the database `conn` is connected to has not
+/// had, saying which and how long they took: some rewrite every contact (0014 and 0015
+/// took 10 s on 1,000,000 contacts), and a server that starts silently for minutes on a
+/// large database looks stuck. `conn` is one of its own, without statement logging:
+/// sqlx would warn of every slow statement with its whole text, as a migration's are.
+pub(crate) async fn migrate<DB>(migrator: &sqlx::migrate::Migrator, conn: &mut DB::Connection) -> Result<()>
 where
     DB: sqlx::Database,
     DB::Connection: sqlx::migrate::Migrate,
+    for<'c> &'c mut DB::Connection: sqlx::Acquire<'c, Database = DB>,
 {
     use sqlx::migrate::Migrate;
     // A new database has no table of applied migrations yet (and the run below, which
     // holds the migration lock, makes it): then none were applied.
-    let applied: std::collections::HashSet<i64> = match pool.acquire().await?.list_applied_migrations().await {
+    let applied: std::collections::HashSet<i64> = match conn.list_applied_migrations().await {
         Ok(applied) => applied.into_iter().map(|m| m.version).collect(),
         Err(_) => Default::default(),
     };
@@ -582,7 +584,7 @@ where
         tracing::info!(migrations = %pending.join(", "), "migrating the database; on a large one this takes a while");
     }
     let started = std::time::Instant::now();
-    migrator.run(pool).await?;
+    migrator.run(&mut *conn).await?;
     if upgrading {
         tracing::info!(seconds = started.elapsed().as_secs_f64(), "database migrated");
     }

@@ -20,12 +20,15 @@ impl PgStore {
     /// Connects and applies migrations. Several servers may start at once: sqlx takes
     /// an advisory lock so that only one of them migrates.
     pub async fn connect_with(opts: PgConnectOptions) -> crate::Result<Self> {
+        use sqlx::{ConnectOptions, Connection};
+        let mut migrating = opts.clone().disable_statement_logging().connect().await?;
+        crate::migrate::<sqlx::Postgres>(&sqlx::migrate!("migrations/postgres"), &mut migrating).await?;
+        migrating.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        crate::migrate(&sqlx::migrate!("migrations/postgres"), &pool).await?;
         Ok(Self { write: pool.clone(), read: pool })
     }
 
