@@ -75,25 +75,7 @@ pub(crate) fn decode(contact: Uuid, mut pack: &[u8]) -> Result<Vec<Response>, Da
             NO_CHANNEL => None,
             len => Some(text(&mut pack, len)?.to_owned()),
         };
-        responses.push(Response {
-            id,
-            contact_id: contact,
-            at,
-            direction,
-            channel,
-            campaign: None,
-            placement: None,
-            referrer: None,
-            vendor: None,
-            action,
-            obtained_via: String::new(),
-            offer: None,
-            form_id: None,
-            message: None,
-            fields: Default::default(),
-            junk: None,
-            inbox_id: None,
-        });
+        responses.push(in_brief(id, contact, at, direction, action, channel));
     }
     // Appended as they arrive, which is most often in time order: then the check is
     // all the sort costs.
@@ -103,30 +85,43 @@ pub(crate) fn decode(contact: Uuid, mut pack: &[u8]) -> Result<Vec<Response>, Da
     Ok(responses)
 }
 
+/// A response of which these alone are known: its other details none.
+fn in_brief(
+    id: Uuid,
+    contact_id: Uuid,
+    at: Timestamp,
+    direction: Direction,
+    action: String,
+    channel: Option<String>,
+) -> Response {
+    Response {
+        id,
+        contact_id,
+        at,
+        direction,
+        channel,
+        campaign: None,
+        placement: None,
+        referrer: None,
+        vendor: None,
+        action,
+        obtained_via: String::new(),
+        offer: None,
+        form_id: None,
+        message: None,
+        fields: Default::default(),
+        junk: None,
+        inbox_id: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn response(id: u128, at: i64, direction: Direction, action: &str, channel: Option<&str>) -> Response {
-        Response {
-            id: Uuid::from_u128(id),
-            contact_id: Uuid::from_u128(9),
-            at: Timestamp(at),
-            direction,
-            channel: channel.map(str::to_owned),
-            campaign: None,
-            placement: None,
-            referrer: None,
-            vendor: None,
-            action: action.to_owned(),
-            obtained_via: String::new(),
-            offer: None,
-            form_id: None,
-            message: None,
-            fields: Default::default(),
-            junk: None,
-            inbox_id: None,
-        }
+        let (id, contact, action) = (Uuid::from_u128(id), Uuid::from_u128(9), action.to_owned());
+        in_brief(id, contact, Timestamp(at), direction, action, channel.map(str::to_owned))
     }
 
     #[test]

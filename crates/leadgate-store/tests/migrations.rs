@@ -85,69 +85,65 @@ fn history() -> Bulk {
     }
 }
 
-/// Takes the database back to before 0014: the columns gone, the migrations not
-/// applied. `sql` runs one statement.
-async fn unmigrate<F: Future<Output = ()>>(sql: impl Fn(&'static str) -> F) {
-    sql("ALTER TABLE contacts DROP COLUMN stage_steps").await;
-    sql("ALTER TABLE contacts DROP COLUMN responses_brief").await;
-    sql("DELETE FROM _sqlx_migrations WHERE version IN (14, 15)").await;
+/// Records a history on the store `open` gives, takes its database back to before 0014
+/// (the columns gone, the migrations not applied) with `run`, which runs one statement,
+/// and checks that the store, opened again, gives each contact what it gave before.
+async fn migrated_again_gives_what_was_packed<S, R>(open: impl Fn() -> S, run: impl Fn(&'static str) -> R)
+where
+    S: Future<Output = Arc<dyn Store>>,
+    R: Future<Output = ()>,
+{
+    let bulk = history();
+    let ids: Vec<Uuid> = bulk.contacts.iter().map(|c| c.id).collect();
+    let store = open().await;
+    store.bulk_load(&bulk).await.unwrap();
+    let recorded = packed(store.as_ref(), &ids).await;
+    assert_eq!((recorded[0].1.len(), recorded[0].2.len()), (2, 3), "{recorded:?}");
+    store.close().await;
+    drop(store);
+    for sql in [
+        "ALTER TABLE contacts DROP COLUMN stage_steps",
+        "ALTER TABLE contacts DROP COLUMN responses_brief",
+        "DELETE FROM _sqlx_migrations WHERE version IN (14, 15)",
+    ] {
+        run(sql).await;
+    }
+    let store = open().await;
+    assert_eq!(packed(store.as_ref(), &ids).await, recorded);
+    store.close().await;
 }
 
 #[tokio::test]
 async fn sqlite_a_database_made_before_the_packs_on_contacts_is_migrated_with_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("leadgate.db");
-    let open = || async { Arc::new(SqliteStore::open(&path, SqliteOptions::default()).await.unwrap()) };
-    let bulk = history();
-    let ids: Vec<Uuid> = bulk.contacts.iter().map(|c| c.id).collect();
-    let store = open().await;
-    store.bulk_load(&bulk).await.unwrap();
-    let recorded = packed(store.as_ref(), &ids).await;
-    assert_eq!(recorded[0].1.len(), 2, "{recorded:?}");
-    assert_eq!(recorded[0].2.len(), 3, "{recorded:?}");
-    store.close().await;
-    drop(store);
-
+    let open = || async {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, SqliteOptions::default()).await.unwrap());
+        store
+    };
     let url = format!("sqlite://{}", path.display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    unmigrate(|sql| {
-        let pool = pool.clone();
+    let run = |sql: &'static str| {
+        let url = url.clone();
         async move {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
             sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
         }
-    })
-    .await;
-    pool.close().await;
-
-    let store = open().await;
-    assert_eq!(packed(store.as_ref(), &ids).await, recorded);
-    store.close().await;
+    };
+    migrated_again_gives_what_was_packed(open, run).await;
 }
 
 #[tokio::test]
 async fn postgres_a_database_made_before_the_packs_on_contacts_is_migrated_with_them() {
     let Some(url) = pg_url() else { return };
     let schema = PgSchema::create(&url).await;
-    let bulk = history();
-    let ids: Vec<Uuid> = bulk.contacts.iter().map(|c| c.id).collect();
-    let store = schema.store().await;
-    store.bulk_load(&bulk).await.unwrap();
-    let recorded = packed(store.as_ref(), &ids).await;
-    assert_eq!((recorded[0].1.len(), recorded[0].2.len()), (2, 3), "{recorded:?}");
-    store.close().await;
-    drop(store);
-
-    let pool = sqlx::PgPool::connect_with(schema.options()).await.unwrap();
-    unmigrate(|sql| {
-        let pool = pool.clone();
+    let run = |sql: &'static str| {
+        let options = schema.options();
         async move {
+            let pool = sqlx::PgPool::connect_with(options).await.unwrap();
             sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
         }
-    })
-    .await;
-    pool.close().await;
-
-    let store = schema.store().await;
-    assert_eq!(packed(store.as_ref(), &ids).await, recorded);
-    store.close().await;
+    };
+    migrated_again_gives_what_was_packed(|| schema.store(), run).await;
 }
