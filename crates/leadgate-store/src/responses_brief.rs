@@ -20,6 +20,13 @@
 //! new response is appended to its contact's pack in the transaction that records it,
 //! and the contacts that responses move between (a merge, its undoing) are packed anew
 //! from the table.
+//!
+//! Unlike the event packs, a contact's responses are not cut into rows of a bounded
+//! length: a contact has a few responses (the demo's about one, an import's one or
+//! two), and each is appended by rewriting its contact's row, about 75 bytes a
+//! response. A contact that somebody sends thousands of responses for (a bot posting
+//! one email again and again, which capture keeps, marked junk) makes each new one cost
+//! a rewrite of all of them.
 
 use leadgate_core::Direction;
 use leadgate_core::Timestamp;

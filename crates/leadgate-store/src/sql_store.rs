@@ -539,8 +539,18 @@ macro_rules! impl_sql_store {
 
         /// Packs `contacts`' stage steps and responses in brief anew from the stage
         /// changes and responses tables, after they moved between contacts (a merge,
-        /// its undoing).
+        /// its undoing). The contacts are locked first (PostgreSQL), in a statement of
+        /// its own: an UPDATE that waits for another transaction's append to the same
+        /// contact would then write what its sub-select saw before it waited, without
+        /// that append; one that starts after the lock is held sees it.
         async fn repack_on_contacts(conn: &mut <$db as sqlx::Database>::Connection, contacts: &[Uuid]) -> Result<()> {
+            if !$lock.is_empty() {
+                let mut sorted = contacts.to_vec();
+                // In id order, as merges lock their contacts, so that two cannot deadlock.
+                sorted.sort_unstable();
+                let _: Vec<(Uuid,)> =
+                    fetch_in_grouped(&mut *conn, "SELECT id FROM contacts WHERE id IN (", concat!(") ORDER BY id", $lock), &sorted).await?;
+            }
             let head = format!(
                 "UPDATE contacts SET \
                  stage_steps = COALESCE((SELECT {} FROM stage_changes s WHERE s.contact_id = contacts.id), CAST('' AS {bytes})), \

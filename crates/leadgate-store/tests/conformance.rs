@@ -986,10 +986,14 @@ async fn stage_steps_and_responses_come_with_their_contact_however_recorded_and_
         change(&ann, None, Stage::Prospect, 0, None),
         change(&ann, Some(Stage::Prospect), Stage::Customer, 20, Some(1_250_000)),
         change(&ann, Some(Stage::Prospect), Stage::Sql, 10, None),
-        change(&ann, Some(Stage::Sql), Stage::Opportunity, 12, Some(900)),
+        // At the same moment as the one before it: ties keep the order written.
+        change(&ann, Some(Stage::Sql), Stage::Opportunity, 10, Some(900)),
     ];
-    let bob_changes =
-        [change(&bob, None, Stage::Prospect, 5, None), change(&bob, Some(Stage::Prospect), Stage::Lost, 15, Some(0))];
+    // Bob's lost deal of a negative value (a refund), to check the numbers' encoding.
+    let bob_changes = [
+        change(&bob, None, Stage::Prospect, 5, None),
+        change(&bob, Some(Stage::Prospect), Stage::Lost, 15, Some(-250)),
+    ];
     let mut ann_responses = [
         response(ann.id, T0.plus_micros(8), "demo_request"),
         response(ann.id, T0.plus_micros(2), "ebook_download"),

@@ -13,8 +13,9 @@ use uuid::Uuid;
 
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
 
-/// What comes with each contact: its stage steps and its responses' ids, in id order.
-async fn packed(store: &dyn Store, ids: &[Uuid]) -> Vec<(Uuid, Vec<StageStep>, Vec<Uuid>)> {
+/// What comes with each contact: its stage steps and its responses in brief, in id
+/// order; the responses checked against what the responses table gives of them.
+async fn packed(store: &dyn Store, ids: &[Uuid]) -> Vec<(Uuid, Vec<StageStep>, Vec<Response>)> {
     let parts = SubjectParts {
         details: Details::NONE,
         qualification: false,
@@ -27,11 +28,16 @@ async fn packed(store: &dyn Store, ids: &[Uuid]) -> Vec<(Uuid, Vec<StageStep>, V
         created_by: None,
     };
     let subjects = store.subjects(Contacts::Ids(ids), parts).await.unwrap();
-    subjects.into_iter().map(|s| (s.contact.id, s.stage_steps, s.responses.iter().map(|r| r.id).collect())).collect()
+    let table = store.responses_of(Contacts::Ids(ids), None, ResponseDetails::IN_BRIEF).await.unwrap();
+    for s in &subjects {
+        assert_eq!(s.responses, table.get(&s.contact.id), "what the row keeps is what the table holds");
+    }
+    subjects.into_iter().map(|s| (s.contact.id, s.stage_steps, s.responses)).collect()
 }
 
-/// Three contacts: one with steps and responses (one without a channel, two at the
-/// same moment), one with a step alone, one with neither.
+/// Three contacts: one with steps (two at the same moment, one of a negative value)
+/// and responses (one without a channel, two at the same moment, a channel not ASCII),
+/// one with a step alone, one with neither.
 fn history() -> Bulk {
     let contacts: Vec<Contact> = (0..3)
         .map(|i| {
@@ -72,13 +78,14 @@ fn history() -> Bulk {
     Bulk {
         stage_changes: vec![
             change(a, Stage::Customer, 20, Some(1_250_000)),
+            change(a, Stage::Lost, 20, Some(-1)),
             change(a, Stage::Prospect, 0, None),
             change(b, Stage::Mql, 5, None),
         ],
         responses: vec![
             response(a, 8, "demo_request", Some("organic_search")),
             response(a, 2, "ebook_download", None),
-            response(a, 8, "pricing_request", Some("paid_social")),
+            response(a, 8, "pricing_request", Some("paid_social·ü")),
         ],
         contacts,
         ..Bulk::default()
@@ -98,7 +105,7 @@ where
     let store = open().await;
     store.bulk_load(&bulk).await.unwrap();
     let recorded = packed(store.as_ref(), &ids).await;
-    assert_eq!((recorded[0].1.len(), recorded[0].2.len()), (2, 3), "{recorded:?}");
+    assert_eq!((recorded[0].1.len(), recorded[0].2.len()), (3, 3), "{recorded:?}");
     store.close().await;
     drop(store);
     for sql in [
