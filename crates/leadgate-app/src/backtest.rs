@@ -1,11 +1,9 @@
 //! Backtesting a lead definition on the contacts as they were at a past date.
 
-use crate::batch::{AccountBook, LiveContacts};
+use crate::batch::{AccountBook, InHand, LiveContacts};
 use crate::error::invalid;
 use crate::qualify::{ActiveRules, FailureCount, Reads};
 use crate::{App, AppError, ErrorKind};
-use futures_util::StreamExt;
-use futures_util::stream::FuturesOrdered;
 use leadgate_core::Timestamp;
 use leadgate_core::backtest::{History, Outcome, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
@@ -206,22 +204,13 @@ impl App {
                 }
             }
         };
-        // Batches in hand at once, each read and judged on a thread of its own, so that
-        // both cores have work while the walk finds the next batch and the batches
-        // done are counted: with two in hand the cores were busy 1.7 of 2, with four
-        // 1.85, with six no sooner done (docs/benchmarks.md).
-        const IN_HAND: usize = 4;
         let accounts = contact_reads.accounts.then(|| Arc::new(AccountBook::default()));
-        let mut batches = LiveContacts::created_by(self.store.as_ref(), as_of);
-        let (mut walking, mut in_hand) = (true, FuturesOrdered::new());
+        let mut in_hand = InHand::new(LiveContacts::created_by(self.store.as_ref(), as_of));
         loop {
-            while walking && in_hand.len() < IN_HAND {
-                match batches.next().await? {
-                    Some(ids) => in_hand.push_back(read_and_judge(ids, accounts.clone())),
-                    None => walking = false,
-                }
+            while let Some(ids) = in_hand.next_batch().await? {
+                in_hand.start(read_and_judge(ids, accounts.clone()));
             }
-            let Some(judged) = in_hand.next().await else { break };
+            let Some(judged) = in_hand.next_done().await else { break };
             count(judged?);
         }
         draft_tally.finish(customers);

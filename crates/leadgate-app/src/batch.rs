@@ -56,6 +56,55 @@ impl<'a> LiveContacts<'a> {
     }
 }
 
+/// Batches whose work a walk keeps in hand at once, each read and worked on a thread of
+/// its own, so that both cores have work while the walk finds the next batch and the
+/// batches done are finished: in a backtest with two in hand the cores were busy 1.7 of
+/// 2, with four 1.85, with six no sooner done (docs/benchmarks.md).
+const IN_HAND: usize = 4;
+
+/// A walk over the live contacts with the work of up to [`IN_HAND`] batches in hand at
+/// once, finished in the walk's order (a backtest's, a rescore's):
+///
+/// ```text
+/// loop {
+///     while let Some(ids) = in_hand.next_batch().await? { in_hand.start(work(ids)) }
+///     let Some(done) = in_hand.next_done().await else { break };
+///     …
+/// }
+/// ```
+pub(crate) struct InHand<'a, W: Future> {
+    walk: LiveContacts<'a>,
+    walking: bool,
+    work: futures_util::stream::FuturesOrdered<W>,
+}
+
+impl<'a, W: Future> InHand<'a, W> {
+    pub(crate) fn new(walk: LiveContacts<'a>) -> Self {
+        Self { walk, walking: true, work: futures_util::stream::FuturesOrdered::new() }
+    }
+
+    /// The next batch to start while there is room in hand and the walk goes on.
+    pub(crate) async fn next_batch(&mut self) -> Result<Option<Vec<Uuid>>, AppError> {
+        if !self.walking || self.work.len() >= IN_HAND {
+            return Ok(None);
+        }
+        let ids = self.walk.next().await?;
+        self.walking = ids.is_some();
+        Ok(ids)
+    }
+
+    /// Puts a batch's work in hand, after those started before it.
+    pub(crate) fn start(&mut self, work: W) {
+        self.work.push_back(work);
+    }
+
+    /// The result of the oldest work in hand; `None` when none is left.
+    pub(crate) async fn next_done(&mut self) -> Option<W::Output> {
+        use futures_util::StreamExt;
+        self.work.next().await
+    }
+}
+
 /// The accounts a walk over every contact has met, each read once. Contacts share
 /// accounts in no particular order, so that joining each contact's account to it
 /// searches the accounts once for every contact; a batch instead reads the accounts

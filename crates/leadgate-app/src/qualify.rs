@@ -9,11 +9,9 @@
 //! `name@version` as the cause. A contact whose stage changed meanwhile is left for the
 //! next assessment rather than moved from a stage it is no longer at.
 
-use crate::batch::{AccountBook, CONTACTS_PER_CORE, LiveContacts, split_over_cores};
+use crate::batch::{AccountBook, CONTACTS_PER_CORE, InHand, LiveContacts, split_over_cores};
 use crate::claims::{Claim, Claims};
 use crate::{AppError, Clock};
-use futures_util::StreamExt;
-use futures_util::stream::FuturesOrdered;
 use leadgate_core::definition::{self, Active, DefinitionFailure};
 use leadgate_core::expr::facts::{ContactFacts, EventFact, ScoreFacts};
 use leadgate_core::expr::{EventsRead, Expression};
@@ -35,9 +33,6 @@ use uuid::Uuid;
 const RULES_TTL: Duration = Duration::from_secs(5);
 /// Contacts assessed per batch: read, scored and written together.
 pub const ASSESS_BATCH: usize = 2_000;
-/// Batches a walk over every contact has in hand at once, each read and evaluated on
-/// a thread of its own (as a backtest's are: with four, the cores were busiest).
-const IN_HAND: usize = 4;
 /// Contacts few enough to assess on the calling thread.
 const INLINE_CONTACTS: usize = 8;
 /// The model that scores contacts while none is active: no fit or engagement rules,
@@ -327,7 +322,7 @@ impl Assessor {
     /// overlap. `done` hears of each batch's report.
     pub(crate) async fn assess_every(&self, mut done: impl FnMut(&AssessReport)) -> Result<AssessReport, AppError> {
         let rules = self.rules().await?;
-        let mut batches = LiveContacts::new(self.store.as_ref());
+        let mut in_hand = InHand::new(LiveContacts::new(self.store.as_ref()));
         let accounts = Arc::new(AccountBook::default());
         // Each batch read and evaluated whole on a thread of its own, as a backtest's
         // batches are judged: nor is its evaluation cut in parts over the cores, and
@@ -341,21 +336,15 @@ impl Assessor {
             })
         };
         let mut report = AssessReport::default();
-        let (mut walking, mut in_hand) = (true, FuturesOrdered::new());
         loop {
             // Only this holds claims while waiting for another (that of the next batch):
             // every other claimant takes one at a time, so none waits for this in turn.
-            while walking && in_hand.len() < IN_HAND {
-                match batches.next().await? {
-                    Some(ids) => {
-                        let claim = self.claims.claim(&ids).await;
-                        let evaluated = read_and_evaluate(ids, self.clock.now());
-                        in_hand.push_back(async move { (claim, evaluated.await) });
-                    }
-                    None => walking = false,
-                }
+            while let Some(ids) = in_hand.next_batch().await? {
+                let claim = self.claims.claim(&ids).await;
+                let evaluated = read_and_evaluate(ids, self.clock.now());
+                in_hand.start(async move { (claim, evaluated.await) });
             }
-            let Some((claim, evaluated)) = in_hand.next().await else { break };
+            let Some((claim, evaluated)) = in_hand.next_done().await else { break };
             let part = self.commit(evaluated?).await?;
             drop(claim);
             done(&part);

@@ -38,13 +38,9 @@ const NO_URL: u32 = u32::MAX;
 /// Appends one event's record to `pack`.
 pub(crate) fn encode(pack: &mut Vec<u8>, kind: &str, at: Timestamp, url: Option<&str>) {
     pack.extend_from_slice(&at.0.to_be_bytes());
-    pack.extend_from_slice(&(kind.len() as u32).to_be_bytes());
-    pack.extend_from_slice(kind.as_bytes());
+    put_text(pack, kind);
     match url {
-        Some(url) => {
-            pack.extend_from_slice(&(url.len() as u32).to_be_bytes());
-            pack.extend_from_slice(url.as_bytes());
-        }
+        Some(url) => put_text(pack, url),
         None => pack.extend_from_slice(&NO_URL.to_be_bytes()),
     }
 }
@@ -75,20 +71,35 @@ pub(crate) struct Record<'a> {
     pub(crate) url: Option<&'a [u8]>,
 }
 
-/// A pack that does not hold whole records.
+/// A pack that does not hold whole records (of events, stage steps or responses).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Damaged;
 
+/// The next `n` bytes of `pack`, taken off it.
+pub(crate) fn take<'a>(pack: &mut &'a [u8], n: usize) -> Result<&'a [u8], Damaged> {
+    let (head, rest) = pack.split_at_checked(n).ok_or(Damaged)?;
+    *pack = rest;
+    Ok(head)
+}
+
+/// The next `N` bytes of `pack` (a number's), taken off it.
+pub(crate) fn number<const N: usize>(pack: &mut &[u8]) -> Result<[u8; N], Damaged> {
+    Ok(take(pack, N)?.try_into().expect("N bytes taken"))
+}
+
+/// The next `len` bytes of `pack` as UTF-8 text, taken off it.
+pub(crate) fn text<'a>(pack: &mut &'a [u8], len: u32) -> Result<&'a str, Damaged> {
+    std::str::from_utf8(take(pack, len as usize)?).map_err(|_| Damaged)
+}
+
+/// Appends `text` to `pack`, after its length (u32, big-endian).
+pub(crate) fn put_text(pack: &mut Vec<u8>, text: &str) {
+    pack.extend_from_slice(&(text.len() as u32).to_be_bytes());
+    pack.extend_from_slice(text.as_bytes());
+}
+
 /// The records of `pack`, in the order they were written.
 pub(crate) fn records(mut pack: &[u8]) -> impl Iterator<Item = Result<Record<'_>, Damaged>> {
-    fn take<'a>(pack: &mut &'a [u8], n: usize) -> Result<&'a [u8], Damaged> {
-        let (head, rest) = pack.split_at_checked(n).ok_or(Damaged)?;
-        *pack = rest;
-        Ok(head)
-    }
-    fn number<const N: usize>(pack: &mut &[u8]) -> Result<[u8; N], Damaged> {
-        Ok(take(pack, N)?.try_into().expect("N bytes taken"))
-    }
     std::iter::from_fn(move || {
         if pack.is_empty() {
             return None;

@@ -28,6 +28,7 @@
 //! one email again and again, which capture keeps, marked junk) makes each new one cost
 //! a rewrite of all of them.
 
+use crate::packs::{Damaged, number, put_text, text};
 use leadgate_core::Direction;
 use leadgate_core::Timestamp;
 use leadgate_core::model::Response;
@@ -37,39 +38,20 @@ const NO_CHANNEL: u32 = u32::MAX;
 
 /// Appends one response's record to `pack`.
 pub(crate) fn encode(pack: &mut Vec<u8>, r: &Response) {
-    let text = |pack: &mut Vec<u8>, s: &str| {
-        pack.extend_from_slice(&(s.len() as u32).to_be_bytes());
-        pack.extend_from_slice(s.as_bytes());
-    };
     pack.extend_from_slice(&r.at.0.to_be_bytes());
     pack.extend_from_slice(r.id.as_bytes());
-    text(pack, r.direction.as_str());
-    text(pack, &r.action);
+    put_text(pack, r.direction.as_str());
+    put_text(pack, &r.action);
     match &r.channel {
-        Some(channel) => text(pack, channel),
+        Some(channel) => put_text(pack, channel),
         None => pack.extend_from_slice(&NO_CHANNEL.to_be_bytes()),
     }
 }
-
-/// A pack that does not hold whole records.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Damaged;
 
 /// The responses of `contact`'s `pack`, oldest first (those of the same moment by id,
 /// as a read of the responses table gives them), with their time, id, direction, action
 /// and channel; their other details none (`obtained_via` empty, `fields` none).
 pub(crate) fn decode(contact: Uuid, mut pack: &[u8]) -> Result<Vec<Response>, Damaged> {
-    fn take<'a>(pack: &mut &'a [u8], n: usize) -> Result<&'a [u8], Damaged> {
-        let (head, rest) = pack.split_at_checked(n).ok_or(Damaged)?;
-        *pack = rest;
-        Ok(head)
-    }
-    fn number<const N: usize>(pack: &mut &[u8]) -> Result<[u8; N], Damaged> {
-        Ok(take(pack, N)?.try_into().expect("N bytes taken"))
-    }
-    fn text<'a>(pack: &mut &'a [u8], len: u32) -> Result<&'a str, Damaged> {
-        std::str::from_utf8(take(pack, len as usize)?).map_err(|_| Damaged)
-    }
     let mut responses = Vec::new();
     while !pack.is_empty() {
         let at = Timestamp(i64::from_be_bytes(number(&mut pack)?));

@@ -19,16 +19,15 @@
 //! that records it, and the contacts that stage changes move between (a merge, its
 //! undoing) are packed anew from the table.
 
+use crate::packs::{Damaged, number, put_text, text};
 use crate::rows::stage;
 use leadgate_core::Timestamp;
 use leadgate_core::lifecycle::StageStep;
 
 /// Appends one stage step's record to `pack`.
 pub(crate) fn encode(pack: &mut Vec<u8>, step: &StageStep) {
-    let name = step.to.as_str();
     pack.extend_from_slice(&step.at.0.to_be_bytes());
-    pack.extend_from_slice(&(name.len() as u32).to_be_bytes());
-    pack.extend_from_slice(name.as_bytes());
+    put_text(pack, step.to.as_str());
     match step.value {
         Some(value) => {
             pack.push(1);
@@ -38,26 +37,14 @@ pub(crate) fn encode(pack: &mut Vec<u8>, step: &StageStep) {
     }
 }
 
-/// A pack that does not hold whole records of known stages.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Damaged;
-
-/// The steps of `pack`, oldest first (those of the same moment in the order written).
+/// The steps of `pack`, oldest first (those of the same moment in the order written);
+/// damaged when it does not hold whole records of known stages.
 pub(crate) fn decode(mut pack: &[u8]) -> Result<Vec<StageStep>, Damaged> {
-    fn take<'a>(pack: &mut &'a [u8], n: usize) -> Result<&'a [u8], Damaged> {
-        let (head, rest) = pack.split_at_checked(n).ok_or(Damaged)?;
-        *pack = rest;
-        Ok(head)
-    }
-    fn number<const N: usize>(pack: &mut &[u8]) -> Result<[u8; N], Damaged> {
-        Ok(take(pack, N)?.try_into().expect("N bytes taken"))
-    }
     let mut steps = Vec::new();
     while !pack.is_empty() {
         let at = Timestamp(i64::from_be_bytes(number(&mut pack)?));
-        let len = u32::from_be_bytes(number(&mut pack)?) as usize;
-        let name = std::str::from_utf8(take(&mut pack, len)?).map_err(|_| Damaged)?;
-        let to = stage(name).map_err(|_| Damaged)?;
+        let len = u32::from_be_bytes(number(&mut pack)?);
+        let to = stage(text(&mut pack, len)?).map_err(|_| Damaged)?;
         let value = match number::<1>(&mut pack)? {
             [0] => None,
             [1] => Some(i64::from_be_bytes(number(&mut pack)?)),
