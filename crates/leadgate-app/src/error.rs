@@ -33,11 +33,14 @@ pub struct AppError {
     pub details: Vec<crate::Rejected>,
     /// Where in a written expression the problem is: 1-based line and column.
     pub position: Option<(u32, u32)>,
+    /// For a fault on our side: the id it was logged under, which the answer gives so
+    /// that an operator can find the details.
+    pub incident: Option<uuid::Uuid>,
 }
 
 impl AppError {
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
-        Self { kind, code, message: message.into(), field: None, details: Vec::new(), position: None }
+        Self { kind, code, message: message.into(), field: None, details: Vec::new(), position: None, incident: None }
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
@@ -46,7 +49,15 @@ impl AppError {
     }
 
     pub fn from_field(kind: ErrorKind, e: FieldError) -> Self {
-        Self { kind, code: e.code, message: e.message, field: e.field, details: Vec::new(), position: None }
+        Self {
+            kind,
+            code: e.code,
+            message: e.message,
+            field: e.field,
+            details: Vec::new(),
+            position: None,
+            incident: None,
+        }
     }
 
     /// Points at a line and column of the expression the error is about.
@@ -85,23 +96,31 @@ impl std::error::Error for AppError {}
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         // Details go to the log, not to the client.
-        tracing::error!(error = %e, "store error");
         match e {
             StoreError::Conflict(_) => {
+                tracing::info!(error = %e, "store conflict");
                 AppError::new(ErrorKind::Conflict, "conflict", "a concurrent change got there first; try again")
             }
             StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "store unavailable");
                 AppError::new(ErrorKind::Unavailable, "unavailable", "the database is unavailable; try again shortly")
             }
             StoreError::Corrupt(_)
             | StoreError::Database(_)
             | StoreError::Sqlite(_)
             | StoreError::Migrate(_)
-            | StoreError::InvalidUrl(_) => AppError::new(
-                ErrorKind::Internal,
-                "internal",
-                "an unexpected database error occurred; it has been logged",
-            ),
+            | StoreError::InvalidUrl(_) => {
+                let incident = uuid::Uuid::now_v7();
+                tracing::error!(error_id = %incident, error = %e, "store error");
+                AppError {
+                    incident: Some(incident),
+                    ..AppError::new(
+                        ErrorKind::Internal,
+                        "internal",
+                        format!("an unexpected database error occurred; it has been logged with the id {incident}"),
+                    )
+                }
+            }
         }
     }
 }

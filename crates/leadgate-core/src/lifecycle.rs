@@ -308,12 +308,30 @@ mod tests {
         transition(Uuid::nil(), from, to, Cause::new(kind, detail), &Actor::System, Timestamp(0))
     }
 
+    /// The change a move records: from, to, cause and detail.
+    fn moved(change: Result<StageChange, TransitionError>) -> (Option<Stage>, Stage, CauseKind, String) {
+        let c = change.expect("the move is allowed");
+        (c.from, c.to, c.cause, c.detail)
+    }
+
+    /// The refusal of a move the rules do not allow, as the API names it.
+    fn not_allowed(cause: CauseKind, from: Option<Stage>, to: Stage) -> Result<StageChange, TransitionError> {
+        let from = from.map_or_else(|| "(new contact)".to_owned(), |s| s.to_string());
+        Err(TransitionError::NotAllowed { cause: cause.as_str(), from, to })
+    }
+
     #[test]
     fn an_inquiry_makes_a_suspect_or_a_new_contact_a_prospect_only() {
-        assert!(try_move(None, Stage::Prospect, CauseKind::Inquiry, "r1").is_ok());
-        assert!(try_move(Some(Stage::Suspect), Stage::Prospect, CauseKind::Inquiry, "r1").is_ok());
-        assert!(try_move(Some(Stage::Customer), Stage::Prospect, CauseKind::Inquiry, "r1").is_err());
-        assert!(try_move(Some(Stage::Nurture), Stage::Prospect, CauseKind::Inquiry, "r1").is_err());
+        use Stage::*;
+        let inquiry = CauseKind::Inquiry;
+        assert_eq!(moved(try_move(None, Prospect, inquiry, "r1")), (None, Prospect, inquiry, "r1".into()));
+        assert_eq!(
+            moved(try_move(Some(Suspect), Prospect, inquiry, "r2")),
+            (Some(Suspect), Prospect, inquiry, "r2".into())
+        );
+        assert_eq!(try_move(Some(Customer), Prospect, inquiry, "r1"), not_allowed(inquiry, Some(Customer), Prospect));
+        assert_eq!(try_move(Some(Nurture), Prospect, inquiry, "r1"), not_allowed(inquiry, Some(Nurture), Prospect));
+        assert_eq!(try_move(None, Mql, inquiry, "r1"), not_allowed(inquiry, None, Mql));
     }
 
     #[test]
@@ -324,21 +342,50 @@ mod tests {
         );
         let c = try_move(Some(Stage::Sql), Stage::Prospect, CauseKind::Manual, " budget frozen ").unwrap();
         assert_eq!(c.detail, "budget frozen");
-        assert_eq!(c.from, Some(Stage::Sql));
+        assert_eq!((c.from, c.to, c.cause), (Some(Stage::Sql), Stage::Prospect, CauseKind::Manual));
+        assert_eq!(
+            try_move(Some(Stage::Sql), Stage::Prospect, CauseKind::Manual, &"x".repeat(REASON_MAX + 1)),
+            Err(TransitionError::ReasonTooLong)
+        );
+        assert_eq!(
+            try_move(Some(Stage::Sql), Stage::Prospect, CauseKind::Manual, "a\u{7}b"),
+            Err(TransitionError::ReasonInvalid)
+        );
     }
 
     #[test]
     fn rejection_sends_to_nurture_never_elsewhere() {
-        assert!(try_move(Some(Stage::Mql), Stage::Nurture, CauseKind::Rejection, "not ready").is_ok());
-        assert!(try_move(Some(Stage::Mql), Stage::Disqualified, CauseKind::Rejection, "x").is_err());
-        assert!(try_move(Some(Stage::Mql), Stage::Lost, CauseKind::Rejection, "x").is_err());
+        use Stage::*;
+        let rejection = CauseKind::Rejection;
+        assert_eq!(
+            moved(try_move(Some(Mql), Nurture, rejection, "not ready")),
+            (Some(Mql), Nurture, rejection, "not ready".into())
+        );
+        assert_eq!(try_move(Some(Mql), Disqualified, rejection, "x"), not_allowed(rejection, Some(Mql), Disqualified));
+        assert_eq!(try_move(Some(Mql), Lost, rejection, "x"), not_allowed(rejection, Some(Mql), Lost));
+        assert_eq!(try_move(Some(Prospect), Nurture, rejection, "x"), not_allowed(rejection, Some(Prospect), Nurture));
     }
 
     #[test]
     fn junk_never_throws_out_a_worked_contact() {
-        assert!(try_move(None, Stage::Disqualified, CauseKind::Junk, "honeypot").is_ok());
-        assert!(try_move(Some(Stage::Customer), Stage::Disqualified, CauseKind::Junk, "bot").is_err());
-        assert!(try_move(Some(Stage::Sal), Stage::Disqualified, CauseKind::Definition, "junk@1").is_err());
+        use Stage::*;
+        let (junk, definition) = (CauseKind::Junk, CauseKind::Definition);
+        assert_eq!(
+            moved(try_move(None, Disqualified, junk, "honeypot")),
+            (None, Disqualified, junk, "honeypot".into())
+        );
+        assert_eq!(
+            try_move(Some(Customer), Disqualified, junk, "bot"),
+            not_allowed(junk, Some(Customer), Disqualified)
+        );
+        assert_eq!(
+            try_move(Some(Sal), Disqualified, definition, "junk@1"),
+            not_allowed(definition, Some(Sal), Disqualified)
+        );
+        assert_eq!(
+            moved(try_move(Some(Nurture), Disqualified, definition, "junk@1")),
+            (Some(Nurture), Disqualified, definition, "junk@1".into())
+        );
     }
 
     #[test]
@@ -383,23 +430,54 @@ mod tests {
             }
         }
 
+        /// The stage a contact's recorded history gives at any moment (what a backtest
+        /// rebuilds, `History::as_of`) is the stage the contact was at then, changes at
+        /// the same instant included; a refused move changes nothing and says which
+        /// move it refused.
         #[test]
-        fn replaying_recorded_changes_gives_the_current_stage(
-            steps in prop::collection::vec((any_stage(), any_cause(), "[a-z]{1,8}"), 0..40)
+        fn the_recorded_history_gives_the_stage_the_contact_was_at_at_any_moment(
+            steps in prop::collection::vec((any_stage(), any_cause(), "[a-z]{1,8}", 0i64..3), 1..40),
+            probes in prop::collection::vec(0i64..150, 1..20),
         ) {
+            use crate::backtest::History;
+            use crate::model::Contact;
             let mut current: Option<Stage> = None;
+            let mut at = 10;
+            // The stage after each moment something was tried: (moment, stage).
+            let mut lived: Vec<(i64, Option<Stage>)> = Vec::new();
             let mut history = Vec::new();
-            for (to, kind, detail) in steps {
-                if let Ok(change) = try_move(current, to, kind, &detail) {
-                    prop_assert_eq!(change.from, current);
-                    current = Some(change.to);
-                    history.push(change);
+            for (to, kind, detail, gap) in steps {
+                at += gap;
+                match transition(Uuid::nil(), current, to, Cause::new(kind, &detail), &Actor::System, Timestamp(at)) {
+                    Ok(change) => {
+                        prop_assert_eq!(change.from, current);
+                        current = Some(change.to);
+                        history.push(StageStep { to: change.to, at: change.at, value: None });
+                    }
+                    Err(TransitionError::NotAllowed { cause, to: refused, .. }) => {
+                        prop_assert_eq!((cause, refused), (kind.as_str(), to));
+                    }
+                    Err(TransitionError::NoChange(stage)) => prop_assert_eq!(Some(stage), current),
+                    Err(e) => prop_assert!(false, "unexpected refusal {e:?}"),
                 }
+                lived.push((at, current));
             }
-            let replayed = history.last().map(|c| c.to);
-            prop_assert_eq!(replayed, current);
-            for pair in history.windows(2) {
-                prop_assert_eq!(pair[1].from, Some(pair[0].to));
+            let Some(first) = history.first().map(|s| s.at) else { return Ok(()) };
+            for probe in probes {
+                let expected = lived.iter().rev().find(|(t, _)| *t <= probe).and_then(|(_, s)| *s);
+                let contact = Contact::new(Uuid::nil(), None, crate::Direction::Inbound, None, Stage::Suspect, first);
+                let past = History {
+                    contact,
+                    account: None,
+                    qualification: Default::default(),
+                    responses: vec![],
+                    events: vec![],
+                    last_event: None,
+                    stages: history.clone(),
+                    changes: vec![],
+                }
+                .as_of(Timestamp(probe));
+                prop_assert_eq!(past.map(|f| f.contact.stage), expected, "at {}", probe);
             }
         }
     }

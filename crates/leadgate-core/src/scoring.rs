@@ -1194,16 +1194,19 @@ points = 1
             (format!("{MODEL}\n[[pain]]\nlevel = \"low\"\nwhen = \"pain == 'low'\"\nreason = \"r\"\n"), "pain[0].when"),
         ];
         for (text, field) in cases {
+            assert_ne!(text, MODEL, "the case for {field} changes the model");
             let err = ModelSpec::parse(&text).and_then(Model::compile).expect_err(field);
             assert_eq!(err.field, field, "{err}");
         }
         let err = ModelSpec::parse("[[fit]]\nname = \"x\"\nwhen = \"true\"\npoints = 1\ncolour = 2\n").unwrap_err();
         assert!(err.message.contains("colour"), "{err}");
-        let err = ModelSpec::parse(&MODEL.replace("activity.knd", "x")).map(|_| ());
-        assert!(err.is_ok());
-        let e = ModelSpec::parse(&MODEL.replace("activity.kind == 'pricing_view'", "activity.knd == 'pricing_view'"))
-            .and_then(Model::compile)
-            .unwrap_err();
+        // Parsing reads the model's shape; a field an expression misspells is found when
+        // it is compiled, which says where.
+        let misspelt = MODEL.replace("activity.kind == 'pricing_view'", "activity.knd == 'pricing_view'");
+        assert_ne!(misspelt, MODEL);
+        let spec = ModelSpec::parse(&misspelt).expect("the shape of the model is right");
+        let e = Model::compile(spec).unwrap_err();
+        assert_eq!(e.field, "engagement[1].when", "{e}");
         let at = e.expression.unwrap();
         assert_eq!((at.line, at.column), (Some(1), Some(9)));
         assert!(at.message.contains("did you mean `kind`?"));

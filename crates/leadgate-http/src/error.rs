@@ -34,11 +34,27 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
     (status, axum::Json(json!({"error": {"code": code, "message": message, "field": null}}))).into_response()
 }
 
+/// The answer to a fault on our side: logged under a new id, which the answer gives.
+pub fn internal_error(what: &str) -> Response {
+    let id = uuid::Uuid::now_v7();
+    tracing::error!(error_id = %id, "{what}");
+    let message = format!("an unexpected error occurred; it has been logged with the id {id}");
+    let mut body = json!({"error": {"code": "internal", "message": message, "field": null}});
+    body["error"]["id"] = json!(id);
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
         let status = status_of(e.kind);
+        if e.kind == ErrorKind::Internal && e.incident.is_none() {
+            return internal_error(&format!("{}: {}", e.code, e.message));
+        }
         let mut body = json!({"error": {"code": e.code, "message": e.message, "field": e.field}});
+        if let Some(id) = e.incident {
+            body["error"]["id"] = json!(id);
+        }
         if let Some((line, column)) = e.position {
             body["error"]["line"] = json!(line);
             body["error"]["column"] = json!(column);

@@ -114,12 +114,13 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
             )
         })
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
-        .layer(CatchPanicLayer::custom(|_| {
-            error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "an unexpected error occurred; it has been logged",
-            )
+        .layer(CatchPanicLayer::custom(|panic: Box<dyn std::any::Any + Send>| {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a request handler panicked");
+            error::internal_error(&format!("panic: {what}"))
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

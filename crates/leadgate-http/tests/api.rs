@@ -304,6 +304,17 @@ async fn requests_without_the_right_key_or_role_are_refused(store: Arc<dyn Store
     let event = json!({"email": "a@b.example", "kind": "page_view"});
     let none = api.send(api.req(Method::GET, "/v1/contacts", None).body(Body::empty()).unwrap()).await;
     assert_error(&none, StatusCode::UNAUTHORIZED, "unauthenticated");
+    // A client is told how to authenticate.
+    assert_eq!(none.headers.get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap()), Some("Bearer"));
+    // The key may come in X-Api-Key instead of Authorization.
+    let by_header = |key: &str| {
+        let req = Request::builder().method(Method::GET).uri("/v1/contacts").header("x-api-key", key);
+        req.body(Body::empty()).unwrap()
+    };
+    assert_eq!(api.send(by_header(&api.admin)).await.status, StatusCode::OK);
+    let wrong = api.send(by_header("lg_wrong")).await;
+    assert_error(&wrong, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_eq!(wrong.headers.get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap()), Some("Bearer"));
     assert_error(
         &api.post_as("/v1/events", "lg_wrong", event.clone()).await,
         StatusCode::UNAUTHORIZED,
@@ -590,6 +601,16 @@ async fn the_start_page_health_and_metrics_answer(store: Arc<dyn Store>) {
     );
     let doc = api.get("/v1/api.md").await;
     assert!(doc.text.contains("POST /v1/inquiries"), "the API description is served");
+
+    // A database that does not answer: 503, and when to try again.
+    api.app.store().close().await;
+    let down = api.send(anonymous("/readyz")).await;
+    assert_error(&down, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    assert_eq!(down.headers.get(header::RETRY_AFTER).map(|v| v.to_str().unwrap()), Some("1"));
+    let down = api.get("/v1/stats").await;
+    assert_error(&down, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    assert_eq!(down.headers.get(header::RETRY_AFTER).map(|v| v.to_str().unwrap()), Some("1"));
+    assert_eq!(api.send(anonymous("/healthz")).await.status, StatusCode::OK, "the process still answers");
 }
 
 impl Api {

@@ -1,37 +1,83 @@
 //! Support for tests that run against both databases.
 //!
 //! PostgreSQL tests need `LEADGATE_TEST_PG_URL` (e.g. `postgres://postgres@127.0.0.1/test`).
-//! Without it they print, once, that they did not run, and pass; with
-//! `LEADGATE_REQUIRE_PG=1` (as CI sets) a missing URL fails them instead. Each test gets
-//! a schema of its own, dropped when the test's [`PgSchema`] is dropped.
+//! Without it they do nothing and pass, and each leaves a note (`not_run`) that the
+//! last test binary of `cargo test` (`leadgate-store`'s `what_did_not_run`) counts and
+//! reports, so that a run without PostgreSQL ends by saying how much it did not test.
+//! With `LEADGATE_REQUIRE_PG=1` (as CI sets) a missing URL fails them instead. Each test
+//! gets a schema of its own, dropped when the test's [`PgSchema`] is dropped. A test
+//! that uses PostgreSQL has `postgres` in its name (checked here), which is how CI
+//! finds them in the list of tests and checks that every one of them ran.
 
 use crate::{PgStore, SqliteOptions, SqliteStore, Store};
 use sqlx::postgres::PgConnectOptions;
 use std::io::Write;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Once};
 
 pub const PG_URL_VAR: &str = "LEADGATE_TEST_PG_URL";
 pub const REQUIRE_PG_VAR: &str = "LEADGATE_REQUIRE_PG";
 
-/// The PostgreSQL URL for tests, or `None` (after saying so) when it is not set.
+/// The PostgreSQL URL for tests, or `None` (after noting that this test did not run)
+/// when it is not set.
 pub fn pg_url() -> Option<String> {
+    let test = std::thread::current().name().map(str::to_owned);
+    // The harness names a test's thread after the test.
+    if let Some(name) = test.as_deref().filter(|n| *n != "main")
+        && !name.contains("postgres")
+    {
+        panic!("{name} uses PostgreSQL, so its name must contain `postgres`: CI counts these tests by name");
+    }
     match std::env::var(PG_URL_VAR) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             if std::env::var(REQUIRE_PG_VAR).is_ok_and(|v| v == "1") {
                 panic!("{REQUIRE_PG_VAR}=1 but {PG_URL_VAR} is not set: the PostgreSQL tests cannot run");
             }
+            not_run(test.as_deref().unwrap_or("unnamed"));
             static SAID: Once = Once::new();
             SAID.call_once(|| {
                 // Written straight to the terminal, past the test harness's capture.
                 let _ = writeln!(
                     std::io::stderr(),
-                    "\nNOTE: {PG_URL_VAR} is not set: the PostgreSQL tests did NOT run (they pass vacuously).\n"
+                    "\nNOTE: {PG_URL_VAR} is not set: this binary's PostgreSQL tests did NOT run (they pass without testing anything).\n"
                 );
             });
             None
         }
+    }
+}
+
+/// Where the tests of one `cargo test` run note what did not run: a folder per run,
+/// named after the process that started the test binaries (cargo), which is the same
+/// for every binary of one run.
+pub fn not_run_folder() -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        let run = std::os::unix::process::parent_id();
+        Some(std::env::temp_dir().join("leadgate-tests-not-run").join(run.to_string()))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Notes that `test` (of this test binary) did not run.
+fn not_run(test: &str) {
+    let Some(folder) = not_run_folder() else { return };
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|stem| stem.rsplit_once('-').map_or(stem.clone(), |(name, _hash)| name.to_owned()))
+        .unwrap_or_default();
+    let file: String = format!("{binary} {test}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == ' ' { c } else { '-' })
+        .collect();
+    if std::fs::create_dir_all(&folder).is_ok() {
+        let _ = std::fs::write(folder.join(file), b"");
     }
 }
 

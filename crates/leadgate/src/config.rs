@@ -135,7 +135,14 @@ mod tests {
             assert_eq!(c.listen, "0.0.0.0:9000");
             assert_eq!(c.inquiries_per_minute, 7, "environment beats the file");
             assert_eq!(c.data_dir, PathBuf::from("/srv/lg"), "flags beat everything");
-            assert!(!format!("{c:?}").contains("postgres://"));
+
+            // The URL's password never shows, but that a database is set does.
+            jail.set_env("LEADGATE_DATABASE_URL", "postgres://leads:s3cret-pw@db.example/leads");
+            let c = Config::load(None, Overrides::default()).unwrap();
+            assert_eq!(c.external_database(), Some("postgres://leads:s3cret-pw@db.example/leads"));
+            let shown = format!("{c:?}");
+            assert!(!shown.contains("s3cret-pw") && !shown.contains("db.example"), "{shown}");
+            assert!(shown.contains("database_url: Some(\"<hidden>\")"), "{shown}");
 
             jail.set_env("LEADGATE_DATABASE_URL", "db.example:5432/leads");
             let err = format!("{:#}", Config::load(None, Overrides::default()).unwrap_err());

@@ -27,6 +27,8 @@ pub fn command(env: &[(String, String)]) -> Command {
 pub struct Server {
     child: Child,
     pub base: String,
+    /// What it logged, when started with [`Server::start_logged`].
+    log: Option<std::sync::Arc<std::sync::Mutex<String>>>,
 }
 
 impl Server {
@@ -48,13 +50,39 @@ impl Server {
     }
 
     pub fn start_with(env: &[(String, String)], extra: &[&str]) -> Self {
+        Self::spawn(env, extra, false)
+    }
+
+    /// Starts a server whose log (standard error) is kept for [`Server::log`].
+    pub fn start_logged(env: &[(String, String)]) -> Self {
+        Self::spawn(env, &[], true)
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        self.log.as_ref().map(|l| l.lock().unwrap().clone()).unwrap_or_default()
+    }
+
+    fn spawn(env: &[(String, String)], extra: &[&str], logged: bool) -> Self {
         let mut child = command(env)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if logged { Stdio::piped() } else { Stdio::inherit() })
             .spawn()
             .expect("start leadgate serve");
+        let log = child.stderr.take().map(|stderr| {
+            let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let kept = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut kept = kept.lock().unwrap();
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
+            });
+            log
+        });
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let base = lines
             .by_ref()
@@ -63,7 +91,7 @@ impl Server {
             .expect("the server printed its address");
         // Keep reading so the server never writes into a closed pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        Self { child, base }
+        Self { child, base, log }
     }
 
     /// Stops the server as an operator would (SIGTERM) and waits for it to exit.
