@@ -23,6 +23,8 @@ pub struct FormInput {
     /// Origins (`https://www.example.com`) allowed to post from a browser; none = any.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// Where a browser that posted the form is sent afterwards (an `http(s)://` URL).
+    pub thank_you_url: Option<String>,
 }
 
 /// A key just created: the secret is shown once and never stored.
@@ -59,6 +61,18 @@ fn parse_origin(s: &str) -> Option<String> {
     ok.then_some(s)
 }
 
+/// An absolute `http(s)://host/…` URL of at most 2,048 characters, without spaces or
+/// control characters: a browser is sent there.
+fn parse_thank_you_url(s: &str) -> Option<String> {
+    let s = s.trim();
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let ok = !host.is_empty()
+        && s.len() <= 2_048
+        && !s.chars().any(|c| c.is_control() || c.is_whitespace() || c == '"' || c == '<' || c == '>' || c == '\\');
+    ok.then(|| s.to_owned())
+}
+
 fn random_hex<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     rand::rng().fill_bytes(&mut bytes);
@@ -91,6 +105,19 @@ impl App {
             offer: optional_text(&input.offer, "offer", 200)?,
             campaign: optional_text(&input.campaign, "campaign", 200)?,
             allowed_origins: origins,
+            thank_you_url: match input.thank_you_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(url) => Some(parse_thank_you_url(url).ok_or_else(|| {
+                    invalid(
+                        "invalid_url",
+                        "thank_you_url",
+                        format!(
+                            "{:?} is not an http:// or https:// URL such as https://www.example.com/thanks",
+                            truncate(url, 80)
+                        ),
+                    )
+                })?),
+                None => None,
+            },
             created_at: self.now(),
         };
         let mut tx = self.store.begin().await?;

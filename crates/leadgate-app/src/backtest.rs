@@ -99,6 +99,7 @@ impl App {
             return Err(invalid("invalid_value", "sample", "sample must be at most 200"));
         }
         let latest = self.definition(name, None).await?;
+        let _ration = self.ration(crate::HeavyWork::Backtest)?;
         let (label, expression, source) = match (&input.expression, input.version) {
             (Some(_), Some(_)) => {
                 return Err(invalid("invalid_value", "expression", "give a version or an expression, not both"));

@@ -5,7 +5,7 @@
 use crate::body;
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::account::name_from_domain;
-use leadgate_core::capture::{self, CapturePlan, Stamp};
+use leadgate_core::capture::{self, CapturePlan, Sender, Stamp};
 use leadgate_core::model::{Account, Form, InboxItem, InboxStatus};
 use leadgate_core::{Stage, Timestamp, inquiry, junk};
 use leadgate_store::{StoreError, Tx};
@@ -24,8 +24,12 @@ pub struct RawInquiry {
     pub origin: Option<String>,
 }
 
+/// What capturing an inquiry did. Only its `receipt` is for the public: the rest says
+/// whether the email was known and what it is, which only a caller with a key may learn.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InquiryReceipt {
+    /// The inbox item the inquiry was kept as.
+    pub receipt: Uuid,
     pub contact_id: Uuid,
     pub response_id: Uuid,
     pub stage: Stage,
@@ -34,15 +38,22 @@ pub struct InquiryReceipt {
     /// The inquiry was recognised as junk.
     #[serde(skip)]
     pub junk: bool,
+    /// Where the form sends a browser afterwards.
     #[serde(skip)]
-    pub inbox_id: Uuid,
+    pub thank_you_url: Option<String>,
 }
 
 const MAX_CONFLICT_RETRIES: usize = 3;
 
+/// The most inbox items a page holds: their bodies may be up to 64 KiB each.
+pub const INBOX_PAGE_MAX: i64 = 200;
+/// How much of each body a page of inbox items shows; one item shows it whole.
+pub const INBOX_PREVIEW_BYTES: i64 = 512;
+
 impl App {
-    /// Takes one inquiry from a public form.
-    pub async fn capture_inquiry(&self, raw: RawInquiry) -> Result<InquiryReceipt, AppError> {
+    /// Takes one inquiry from a form: posted by anyone (`Sender::Public`), or by a
+    /// caller with an API key, trusted to speak for the person.
+    pub async fn capture_inquiry(&self, raw: RawInquiry, sender: Sender) -> Result<InquiryReceipt, AppError> {
         let parsed = body::fields(raw.content_type.as_deref(), &raw.body);
         let form_key = body::query_param(raw.query.as_deref(), "form_key").or_else(|| {
             parsed.as_ref().ok().and_then(|f| f.get("form_key")).and_then(|v| v.as_str()).map(str::to_owned)
@@ -77,11 +88,12 @@ impl App {
         let mut tx = self.store.begin().await?;
         tx.insert_inbox(&item).await?;
         tx.commit().await?;
-        self.process(&item, Some(form)).await
+        self.process(&item, Some(form), &sender).await
     }
 
     /// Processes a stored inbox item again (after a failure, or after the rules that
-    /// refused it were changed).
+    /// refused it were changed), as an inquiry of the public: the inbox does not keep
+    /// who sent it.
     pub async fn replay_inbox(&self, id: Uuid) -> Result<InquiryReceipt, AppError> {
         let item = self
             .store
@@ -95,11 +107,33 @@ impl App {
                 format!("inbox item {id} was already processed"),
             ));
         }
-        self.process(&item, None).await
+        if item.body_removed_at.is_some() {
+            return Err(AppError::new(
+                ErrorKind::Conflict,
+                "body_removed",
+                format!("inbox item {id} has no body left to process (removed by retention or erasure)"),
+            ));
+        }
+        self.process(&item, None, &Sender::Public).await
     }
 
-    pub async fn inbox(&self, status: Option<InboxStatus>, limit: i64) -> Result<Vec<InboxItem>, AppError> {
-        Ok(self.store.inbox(status, limit.clamp(1, 10_000)).await?)
+    /// A page of inbox items, oldest first, after the item `after`: at most
+    /// [`INBOX_PAGE_MAX`], each with the first [`INBOX_PREVIEW_BYTES`] of its body.
+    pub async fn inbox(
+        &self,
+        status: Option<InboxStatus>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<InboxItem>, AppError> {
+        Ok(self.store.inbox(status, after, limit.clamp(1, INBOX_PAGE_MAX), INBOX_PREVIEW_BYTES).await?)
+    }
+
+    /// One inbox item, whole body included.
+    pub async fn inbox_item(&self, id: Uuid) -> Result<InboxItem, AppError> {
+        self.store
+            .inbox_item(id)
+            .await?
+            .ok_or_else(|| AppError::not_found("unknown_inbox_item", format!("no inbox item {id}")))
     }
 
     async fn form(&self, key: &str) -> Result<Form, AppError> {
@@ -109,7 +143,7 @@ impl App {
             .ok_or_else(|| AppError::not_found("unknown_form", "no form has this form_key").field("form_key"))
     }
 
-    async fn process(&self, item: &InboxItem, form: Option<Form>) -> Result<InquiryReceipt, AppError> {
+    async fn process(&self, item: &InboxItem, form: Option<Form>, sender: &Sender) -> Result<InquiryReceipt, AppError> {
         let prepared = async {
             let fields = body::fields(item.content_type.as_deref(), &item.body)?;
             let form = match form {
@@ -134,7 +168,7 @@ impl App {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.record(item, &form, &inquiry, junk.as_ref()).await {
+            match self.record(item, &form, &inquiry, junk.as_ref(), sender).await {
                 Ok(mut receipt) => {
                     // A definition may qualify the contact at once.
                     if let Some(report) = self.assess_quietly(&[receipt.contact_id]).await {
@@ -167,9 +201,10 @@ impl App {
         form: &Form,
         inquiry: &leadgate_core::Inquiry,
         junk: Option<&junk::JunkReason>,
+        sender: &Sender,
     ) -> Result<InquiryReceipt, StoreError> {
         let mut tx = self.store.begin().await?;
-        let result = self.record_in(&mut *tx, item, form, inquiry, junk).await;
+        let result = self.record_in(&mut *tx, item, form, inquiry, junk, sender).await;
         crate::finish(tx, result).await
     }
 
@@ -180,6 +215,7 @@ impl App {
         form: &Form,
         inquiry: &leadgate_core::Inquiry,
         junk: Option<&junk::JunkReason>,
+        sender: &Sender,
     ) -> Result<InquiryReceipt, StoreError> {
         let email = inquiry.email();
         let existing = tx.contact_by_email(email.as_str()).await?;
@@ -191,29 +227,37 @@ impl App {
         };
         let stamp =
             Stamp { contact: Uuid::now_v7(), response: Uuid::now_v7(), inbox_id: Some(item.id), at: item.received_at };
-        let CapturePlan { contact, is_new, response, stage_change } =
-            capture::plan(existing.as_ref(), inquiry, Some(form), junk, account_id, stamp);
+        let CapturePlan { contact, is_new, response, stage_change, change, consent } =
+            capture::plan(existing.as_ref(), inquiry, Some(form), junk, account_id, stamp, sender);
         if is_new {
             tx.insert_contact(&contact).await?;
             tx.attach_events_by_email(email.as_str(), contact.id).await?;
-        } else {
+        } else if existing.as_ref() != Some(&contact) {
             tx.update_contact(&contact).await?;
         }
         tx.insert_response(&response).await?;
         if let Some(change) = &stage_change {
             tx.insert_stage_change(change).await?;
         }
-        if let Some(visitor) = &inquiry.visitor_id {
+        if let Some(change) = &change {
+            tx.insert_contact_change(change).await?;
+        }
+        if !consent.is_empty() {
+            tx.insert_consents(&consent).await?;
+        }
+        // Junk does not get to say which browser is a known person's.
+        if let Some(visitor) = inquiry.visitor_id.as_ref().filter(|_| is_new || junk.is_none()) {
             tx.identify_visitor(visitor, contact.id, item.received_at).await?;
         }
         tx.settle_inbox(item.id, InboxStatus::Processed, None, Some((contact.id, response.id)), self.now()).await?;
         Ok(InquiryReceipt {
+            receipt: item.id,
             contact_id: contact.id,
             response_id: response.id,
             stage: contact.stage,
             duplicate: !is_new,
             junk: junk.is_some(),
-            inbox_id: item.id,
+            thank_you_url: form.thank_you_url.clone(),
         })
     }
 

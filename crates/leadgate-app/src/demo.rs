@@ -334,6 +334,7 @@ impl World {
             form_id: None,
             message: None,
             fields: Map::new(),
+            contact_fields: Map::new(),
             junk: None,
             inbox_id: None,
         };

@@ -17,6 +17,13 @@ pub enum ErrorKind {
     Conflict,
     UnsupportedMediaType,
     TooLarge,
+    /// The request took too long to arrive (its body, sent too slowly).
+    Timeout,
+    /// The caller sent too many requests of this kind; try again later.
+    RateLimited,
+    /// The server is doing as much of this kind of work as it may at once; try again
+    /// later.
+    Busy,
     /// The database is unreachable or overloaded; try again.
     Unavailable,
     /// A fault on our side that retrying will not fix (logged with its details).
@@ -35,12 +42,23 @@ pub struct AppError {
     pub position: Option<(u32, u32)>,
     /// For a fault on our side: the id it was logged under, which the answer gives so
     /// that an operator can find the details.
-    pub incident: Option<uuid::Uuid>,
+    pub incident: Option<Box<uuid::Uuid>>,
+    /// Seconds after which trying again may succeed (rate limits, busy, unavailable).
+    pub retry_after: Option<u32>,
 }
 
 impl AppError {
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
-        Self { kind, code, message: message.into(), field: None, details: Vec::new(), position: None, incident: None }
+        Self {
+            kind,
+            code,
+            message: message.into(),
+            field: None,
+            details: Vec::new(),
+            position: None,
+            incident: None,
+            retry_after: None,
+        }
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
@@ -57,7 +75,14 @@ impl AppError {
             details: Vec::new(),
             position: None,
             incident: None,
+            retry_after: None,
         }
+    }
+
+    /// Says when trying again may succeed.
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     /// Points at a line and column of the expression the error is about.
@@ -113,7 +138,7 @@ impl From<StoreError> for AppError {
                 let incident = uuid::Uuid::now_v7();
                 tracing::error!(error_id = %incident, error = %e, "store error");
                 AppError {
-                    incident: Some(incident),
+                    incident: Some(Box::new(incident)),
                     ..AppError::new(
                         ErrorKind::Internal,
                         "internal",

@@ -96,6 +96,7 @@ impl ExportKind {
                 "offer",
                 "message",
                 "fields",
+                "contact_fields",
                 "junk",
                 "form_id",
             ],
@@ -149,19 +150,29 @@ enum Position {
     Done,
 }
 
-/// An export being read, page by page.
+/// An export being read, page by page. It holds a place among the server's heavy work
+/// until it is dropped.
 pub struct Export {
     kind: ExportKind,
     format: ExportFormat,
+    cells: Cells,
     position: Position,
     rows: u64,
+    _ration: crate::Ration,
+}
+
+/// How CSV cells are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cells {
+    /// A cell a spreadsheet would take for a formula (`=`, `+`, `-`, `@`, a tab or a
+    /// carriage return first) is written with a `'` before it, which spreadsheets show
+    /// as text; leadgate's import presets take it off again.
+    SpreadsheetSafe,
+    /// Every cell as it is, for programs.
+    Raw,
 }
 
 impl Export {
-    pub fn new(kind: ExportKind, format: ExportFormat) -> Self {
-        Self { kind, format, position: Position::Start, rows: 0 }
-    }
-
     /// Records written so far.
     pub fn rows(&self) -> u64 {
         self.rows
@@ -187,6 +198,12 @@ pub fn amount(cents: i64) -> String {
 }
 
 impl App {
+    /// Starts an export, if the server may run one more.
+    pub fn start_export(&self, kind: ExportKind, format: ExportFormat, cells: Cells) -> Result<Export, AppError> {
+        let ration = self.ration(crate::HeavyWork::Export)?;
+        Ok(Export { kind, format, cells, position: Position::Start, rows: 0, _ration: ration })
+    }
+
     /// The next page of `export`, encoded (the CSV header comes with the first); `None`
     /// when everything was written.
     pub async fn export_page(&self, export: &mut Export) -> Result<Option<Vec<u8>>, AppError> {
@@ -232,7 +249,13 @@ impl App {
             ExportFormat::Csv => {
                 let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(&mut out);
                 for (cells, _) in &records {
-                    w.write_record(cells).map_err(|e| AppError::new(ErrorKind::Internal, "internal", e.to_string()))?;
+                    let written = match export.cells {
+                        Cells::Raw => w.write_record(cells),
+                        Cells::SpreadsheetSafe => {
+                            w.write_record(cells.iter().map(|c| leadgate_core::spreadsheet::neutralise(c).into_owned()))
+                        }
+                    };
+                    written.map_err(|e| AppError::new(ErrorKind::Internal, "internal", e.to_string()))?;
                 }
                 w.flush().map_err(|e| AppError::new(ErrorKind::Internal, "internal", e.to_string()))?;
             }
@@ -323,6 +346,7 @@ fn response_record(r: &Response, emails: &HashMap<Uuid, String>) -> (Vec<String>
         opt(&r.offer),
         opt(&r.message),
         json_text(&r.fields),
+        json_text(&r.contact_fields),
         opt(&r.junk),
         r.form_id.map(|f| f.to_string()).unwrap_or_default(),
     ];

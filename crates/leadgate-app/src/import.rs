@@ -35,6 +35,37 @@ pub const TRANSACTION_ROWS: usize = 50_000;
 const ACCOUNTS_KEPT: usize = 500_000;
 /// Row errors kept in a report; the count goes on beyond them.
 pub const ERRORS_KEPT: usize = 1_000;
+/// The longest row (record) a file may have. A row of hundreds of columns fits many
+/// times over; a "row" that runs on for megabytes is a quote left open, or not CSV, and
+/// would be held whole in memory.
+pub const RECORD_BYTES_MAX: u64 = 1 << 20;
+
+/// A file read by the CSV reader, refused once a row runs past [`RECORD_BYTES_MAX`]:
+/// the reader says where each row starts (`row_start`), and this counts what it took.
+pub struct RowLimit<R> {
+    inner: R,
+    taken: u64,
+    row_start: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for RowLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // The reader takes its buffer's worth (8 KiB) beyond the row it is reading.
+        let start = self.row_start.load(std::sync::atomic::Ordering::Relaxed);
+        if self.taken.saturating_sub(start) > RECORD_BYTES_MAX + CSV_BUFFER as u64 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a row runs on past {} MiB (a quote left open?)", RECORD_BYTES_MAX >> 20),
+            ));
+        }
+        let n = self.inner.read(buf)?;
+        self.taken += n as u64;
+        Ok(n)
+    }
+}
+
+/// The CSV reader's buffer.
+const CSV_BUFFER: usize = 8 * 1024;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ImportOptions {
@@ -114,7 +145,8 @@ struct Run<'a> {
 
 /// A file whose header matched the mapping, and its job, recorded as running.
 pub struct PreparedImport<R> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<RowLimit<R>>,
+    row_start: Arc<std::sync::atomic::AtomicU64>,
     binding: Arc<Binding>,
     job: ImportJob,
 }
@@ -152,8 +184,14 @@ impl App {
     ) -> Result<PreparedImport<R>, AppError> {
         let delimiter = u8::try_from(mapping.delimiter.unwrap_or(','))
             .map_err(|_| refused("invalid_mapping", "the delimiter must be a single ASCII character"))?;
-        let mut reader =
-            csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(input);
+        let row_start = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let input = RowLimit { inner: input, taken: 0, row_start: row_start.clone() };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .buffer_capacity(CSV_BUFFER)
+            .from_reader(input);
         let binding = Arc::new(read_header(&mut reader, mapping)?);
         let now = self.now();
         let job = ImportJob {
@@ -172,7 +210,7 @@ impl App {
             failure: None,
         };
         self.store.save_import(&job).await?;
-        Ok(PreparedImport { reader, binding, job })
+        Ok(PreparedImport { reader, row_start, binding, job })
     }
 
     /// Imports the rows of a prepared file. A thread reads and checks the rows while
@@ -184,11 +222,11 @@ impl App {
         actor: &Actor,
         progress: &dyn Progress,
     ) -> Result<ImportJob, AppError> {
-        let PreparedImport { reader, binding, mut job } = prepared;
+        let PreparedImport { reader, row_start, binding, mut job } = prepared;
         let (send, mut chunks) = tokio::sync::mpsc::channel::<ReadChunk>(2);
         let reading = tokio::task::spawn_blocking({
             let binding = binding.clone();
-            move || read_chunks(reader, &binding, &send)
+            move || read_chunks(reader, &row_start, &binding, &send)
         });
         let label = format!("import {}", job.id);
         let run = Run { binding: &binding, label: &label, actor };
@@ -272,6 +310,7 @@ impl App {
 
     /// Starts importing a file already on disk (spooled from an upload) in the
     /// background, once its header matched the mapping; the job tells how it goes.
+    /// `ration` is the place among the server's imports it runs in, held until it ends.
     pub async fn start_import(
         self: &Arc<Self>,
         file: std::fs::File,
@@ -279,6 +318,7 @@ impl App {
         source: ImportSource,
         opts: ImportOptions,
         actor: Actor,
+        ration: crate::Ration,
     ) -> Result<ImportJob, AppError> {
         let input = std::io::BufReader::with_capacity(1 << 20, file);
         let prepared = self.prepare_import(input, mapping, source, opts, &actor).await?;
@@ -287,8 +327,9 @@ impl App {
         tokio::spawn(async move {
             // The outcome, success or failure, is recorded on the job.
             if let Err(e) = app.run_import(prepared, &actor, &()).await {
-                tracing::warn!(error = %e, "import failed");
+                tracing::warn!(import = %e.code, "import failed");
             }
+            drop(ration);
         });
         Ok(job)
     }
@@ -596,10 +637,16 @@ async fn end_transaction(tx: Box<dyn Tx>, dry_run: bool) -> Result<(), AppError>
 
 /// Reads the rows after the header in chunks of [`CHUNK_ROWS`], until the end of the
 /// file or until nobody takes the chunks any more. Runs on a blocking thread.
-fn read_chunks<R: Read>(mut reader: csv::Reader<R>, binding: &Binding, send: &mpsc::Sender<ReadChunk>) {
+fn read_chunks<R: Read>(
+    mut reader: csv::Reader<R>,
+    row_start: &std::sync::atomic::AtomicU64,
+    binding: &Binding,
+    send: &mpsc::Sender<ReadChunk>,
+) {
     let mut record = csv::ByteRecord::new();
     let mut rows: Vec<ReadRow> = Vec::with_capacity(CHUNK_ROWS);
     loop {
+        row_start.store(reader.position().byte(), std::sync::atomic::Ordering::Relaxed);
         let more = match reader.read_byte_record(&mut record) {
             Ok(more) => more,
             Err(e) => {

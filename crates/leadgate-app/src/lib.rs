@@ -17,7 +17,9 @@ pub mod export;
 pub mod import;
 pub mod likelihood;
 pub mod merges;
+pub mod privacy;
 pub mod qualify;
+mod rations;
 pub mod rules;
 
 use leadgate_core::Timestamp;
@@ -26,11 +28,12 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use admin::{FormInput, NewApiKey};
-pub use capture::{InquiryReceipt, RawInquiry};
+pub use capture::{INBOX_PAGE_MAX, INBOX_PREVIEW_BYTES, InquiryReceipt, RawInquiry};
 pub use contacts::{ContactPage, ContactQuery, ContactView};
 pub use error::{AppError, ErrorKind};
 pub use events::{EventsReceipt, MAX_EVENTS_PER_BATCH, Rejected};
 pub use merges::{DuplicateQuery, Duplicates, MergeView};
+pub use rations::{HeavyWork, Ration};
 
 /// Ends a transaction by the outcome of the work done in it: commit on success, roll
 /// back on error. Rolling back explicitly releases its locks now (PostgreSQL), rather
@@ -111,11 +114,20 @@ pub struct AppOptions {
     pub max_commit_events: usize,
     /// How many group commits may run at once (1 for SQLite, which has one writer).
     pub committers: usize,
+    /// Backtests, duplicate searches and exports that may run at once.
+    pub heavy_reads: usize,
+    /// Imports that may run at once.
+    pub imports: usize,
 }
 
 impl AppOptions {
     pub fn for_backend(backend: &str) -> Self {
-        Self { max_commit_events: 20_000, committers: if backend == "postgres" { 4 } else { 1 } }
+        Self {
+            max_commit_events: 20_000,
+            committers: if backend == "postgres" { 4 } else { 1 },
+            heavy_reads: 2,
+            imports: 2,
+        }
     }
 }
 
@@ -129,6 +141,7 @@ pub struct App {
     /// Held while every contact is rescored: one rescore at a time.
     rescoring: tokio::sync::Mutex<()>,
     training: tokio::sync::Mutex<()>,
+    rations: rations::Rations,
 }
 
 impl App {
@@ -144,6 +157,7 @@ impl App {
             assessor,
             rescoring: Default::default(),
             training: Default::default(),
+            rations: rations::Rations::new(opts.heavy_reads, opts.imports),
         })
     }
 

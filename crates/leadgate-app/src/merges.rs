@@ -149,6 +149,7 @@ impl App {
             )
             .field("limit"));
         }
+        let _ration = self.ration(crate::HeavyWork::DuplicateSearch)?;
         let candidates = self.store.duplicate_candidates().await?;
         // Grouping a million contacts is CPU work: off the async workers.
         let (pairs, candidates): (Vec<DuplicatePair>, Vec<Candidate>) =

@@ -1,7 +1,7 @@
 //! Duplicates, merging and undoing a merge, and exports that import back as they were,
 //! on SQLite and PostgreSQL.
 
-use leadgate_app::export::{Export, ExportFormat, ExportKind};
+use leadgate_app::export::{Cells, ExportFormat, ExportKind};
 use leadgate_app::import::ImportOptions;
 use leadgate_app::{App, AppOptions, DuplicateQuery, ErrorKind, SystemClock};
 use leadgate_core::Actor;
@@ -269,7 +269,7 @@ fn example(name: &str) -> Mapping {
 }
 
 async fn export_all(app: &App, kind: ExportKind, format: ExportFormat) -> String {
-    let mut export = Export::new(kind, format);
+    let mut export = app.start_export(kind, format, Cells::SpreadsheetSafe).unwrap();
     let mut out = Vec::new();
     while let Some(page) = app.export_page(&mut export).await.unwrap() {
         out.extend_from_slice(&page);

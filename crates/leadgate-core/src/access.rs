@@ -37,6 +37,12 @@ pub enum Permission {
     ManageDefinitions,
     /// Record qualification fields (budget, authority, need, timeline).
     Qualify,
+    /// Run a backtest: a walk over every contact, so not for every reader.
+    RunBacktests,
+    /// Record consent, and the wishes not to be emailed or called.
+    ManageConsent,
+    /// Erase a person, read everything held about one, set legal holds, read the audit.
+    ManagePersonalData,
 }
 
 impl Role {
@@ -71,11 +77,21 @@ impl Role {
                     | ManageScoring
                     | ManageDefinitions
                     | Qualify
+                    | RunBacktests
+                    | ManageConsent
             ),
             // Sales owns the definition of a lead, and qualifies what it is handed.
-            Role::Sales => {
-                matches!(p, ReadContacts | WriteEvents | ChangeStage | MergeContacts | ManageDefinitions | Qualify)
-            }
+            Role::Sales => matches!(
+                p,
+                ReadContacts
+                    | WriteEvents
+                    | ChangeStage
+                    | MergeContacts
+                    | ManageDefinitions
+                    | Qualify
+                    | RunBacktests
+                    | ManageConsent
+            ),
             Role::Readonly => matches!(p, ReadContacts),
         }
     }
@@ -114,6 +130,11 @@ mod tests {
         assert!(!Role::Readonly.can(Permission::WriteEvents));
         assert!(!Role::Sales.can(Permission::ManageForms));
         assert!(Role::Admin.can(Permission::ManageInbox));
+        // Heavy work and personal data are not for every reader.
+        assert!(!Role::Readonly.can(Permission::RunBacktests));
+        assert!(Role::Sales.can(Permission::RunBacktests));
+        assert!(!Role::Marketing.can(Permission::ManagePersonalData));
+        assert!(Role::Admin.can(Permission::ManagePersonalData));
     }
 
     #[test]

@@ -36,6 +36,18 @@ pub struct Inquiry {
     /// Every field the form sent that leadgate does not know by name.
     pub custom: Map<String, Value>,
     pub honeypot_filled: bool,
+    /// What the person asked us not to do (an unsubscribe or do-not-call box).
+    pub opt_out: OptOut,
+    /// What the form said of consent, by purpose (`consent.newsletter=no`): a public
+    /// form can withdraw consent, never give it (see `capture::plan`).
+    pub consent: Vec<(Ident, bool)>,
+}
+
+/// Ways of being reached the person asked us not to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OptOut {
+    pub email: bool,
+    pub call: bool,
 }
 
 impl Inquiry {
@@ -69,6 +81,15 @@ pub fn parse(fields: &Map<String, Value>) -> Result<Inquiry, FieldError> {
             source.insert(inner.to_owned(), value.clone());
             continue;
         }
+        if let Some(purpose) =
+            key.strip_prefix("consent.").or_else(|| key.strip_prefix("consent[").and_then(|k| k.strip_suffix(']')))
+        {
+            let purpose = Ident::field(purpose, key, "purpose")?;
+            if let Some(given) = flag(value, key)? {
+                q.consent.push((purpose, given));
+            }
+            continue;
+        }
         match key {
             HONEYPOT_FIELD => q.honeypot_filled = !is_blank(value),
             "form_key" => {}
@@ -88,6 +109,8 @@ pub fn parse(fields: &Map<String, Value>) -> Result<Inquiry, FieldError> {
                     }
                 }
             }
+            "do_not_email" | "unsubscribe" => q.opt_out.email |= flag(value, key)?.unwrap_or(false),
+            "do_not_call" => q.opt_out.call |= flag(value, key)?.unwrap_or(false),
             "company" => q.company = text(value, key, NAME_MAX)?,
             "title" => q.title = text(value, key, NAME_MAX)?,
             "phone" => q.phone = text(value, key, 50)?,
@@ -194,6 +217,29 @@ fn text(v: &Value, field: &str, max: usize) -> Result<Option<String>, FieldError
     Ok((!s.is_empty()).then_some(s))
 }
 
+/// A yes or no as forms send it: a JSON boolean, `1`/`0`, or the text `true`, `yes`,
+/// `on`, `1` (a ticked checkbox) or `false`, `no`, `off`, `0`; blank is no answer.
+fn flag(v: &Value, field: &str) -> Result<Option<bool>, FieldError> {
+    let refused = || FieldError::new("invalid_value", field, format!("{field} must be yes or no (true or false)"));
+    match v {
+        Value::Bool(b) => Ok(Some(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(1) => Ok(Some(true)),
+            Some(0) => Ok(Some(false)),
+            _ => Err(refused()),
+        },
+        Value::Array(a) if a.len() == 1 => flag(&a[0], field),
+        Value::Null => Ok(None),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "" => Ok(None),
+            "true" | "yes" | "on" | "1" => Ok(Some(true)),
+            "false" | "no" | "off" | "0" => Ok(Some(false)),
+            _ => Err(refused()),
+        },
+        _ => Err(refused()),
+    }
+}
+
 /// Control characters other than line breaks and tabs (NUL above all, which PostgreSQL
 /// cannot store in text).
 pub fn has_control_chars(s: &str) -> bool {
@@ -298,6 +344,22 @@ mod tests {
             let err = parse_json(input.clone()).unwrap_err();
             assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{input}");
         }
+    }
+
+    #[test]
+    fn opt_outs_and_consent_are_read_as_yes_or_no() {
+        let q = parse_json(json!({"email": "a@b.co", "unsubscribe": "on", "do_not_call": "no",
+                                  "consent.newsletter": "false", "consent[events]": true}))
+        .unwrap();
+        assert_eq!(q.opt_out, OptOut { email: true, call: false });
+        let mut consent: Vec<(&str, bool)> = q.consent.iter().map(|(p, g)| (p.as_str(), *g)).collect();
+        consent.sort();
+        assert_eq!(consent, [("events", true), ("newsletter", false)]);
+        assert!(q.custom.is_empty(), "{:?}", q.custom);
+        let err = parse_json(json!({"email": "a@b.co", "do_not_email": "maybe"})).unwrap_err();
+        assert_eq!((err.code, err.field.as_deref()), ("invalid_value", Some("do_not_email")));
+        let err = parse_json(json!({"email": "a@b.co", "consent.<b>": "no"})).unwrap_err();
+        assert_eq!((err.code, err.field.as_deref()), ("invalid_identifier", Some("consent.<b>")));
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct Moved {
     pub visitors: Vec<String>,
     /// Contacts merged into the other earlier, now pointing at the survivor.
     pub merged: Vec<Uuid>,
+    /// Records of consent.
+    pub consents: Vec<i64>,
     /// The record of changes the merge added to the survivor.
     pub added_contact_change: Option<i64>,
 }

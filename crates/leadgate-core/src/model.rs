@@ -104,6 +104,9 @@ pub struct Response {
     pub message: Option<String>,
     /// The custom fields sent with this response.
     pub fields: Map<String, Value>,
+    /// What this response said of the contact's own fields (`first_name`, `company`,
+    /// …, `do_not_email`, `consent.<purpose>`), as sent, whether or not it changed them.
+    pub contact_fields: Map<String, Value>,
     /// Why it was judged junk, when it was.
     pub junk: Option<String>,
     pub inbox_id: Option<Uuid>,
@@ -135,6 +138,8 @@ pub struct Form {
     pub campaign: Option<String>,
     /// Origins allowed to post from a browser; empty means any.
     pub allowed_origins: Vec<String>,
+    /// Where a browser that posted the form is sent afterwards (`303 See Other`).
+    pub thank_you_url: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -195,8 +200,13 @@ pub struct InboxItem {
     pub form_key: Option<String>,
     pub content_type: Option<String>,
     pub query: Option<String>,
+    /// The raw body (in a list of items, only its first bytes).
     #[serde(skip)]
     pub body: Vec<u8>,
+    /// How long the whole body is, in bytes.
+    pub body_bytes: i64,
+    /// When the body was removed (retention, or the person's erasure).
+    pub body_removed_at: Option<Timestamp>,
     pub remote_ip: Option<String>,
     pub user_agent: Option<String>,
     pub status: InboxStatus,
@@ -217,7 +227,9 @@ impl InboxItem {
             form_key: None,
             content_type: None,
             query: None,
+            body_bytes: body.len() as i64,
             body,
+            body_removed_at: None,
             remote_ip: None,
             user_agent: None,
             status: InboxStatus::Pending,

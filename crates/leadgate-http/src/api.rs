@@ -124,6 +124,16 @@ pub async fn change_stage(
 pub struct InboxQuery {
     status: Option<String>,
     limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// An inbox item with its body as text (as much of it as was read), and whether that is
+/// all of it.
+fn inbox_item_json(item: &leadgate_core::model::InboxItem) -> serde_json::Value {
+    let mut v = serde_json::to_value(item).unwrap_or_default();
+    v["body"] = json!(String::from_utf8_lossy(&item.body));
+    v["body_truncated"] = json!((item.body.len() as i64) < item.body_bytes);
+    v
 }
 
 pub async fn list_inbox(
@@ -147,8 +157,38 @@ pub async fn list_inbox(
             })
         })
         .transpose()?;
-    let items = s.app.inbox(status, q.limit.unwrap_or(100)).await?;
-    Ok(Json(json!({ "items": items })))
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=leadgate_app::INBOX_PAGE_MAX).contains(&limit) {
+        return Err(ApiError(
+            AppError::new(
+                ErrorKind::Invalid,
+                "invalid_value",
+                format!("limit must be from 1 to {}", leadgate_app::INBOX_PAGE_MAX),
+            )
+            .field("limit"),
+        ));
+    }
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
+            AppError::new(ErrorKind::Invalid, "invalid_cursor", "cursor is not one this server gave out")
+                .field("cursor")
+        })?),
+        None => None,
+    };
+    let items = s.app.inbox(status, after, limit).await?;
+    let next = (items.len() as i64 == limit).then(|| items.last().map(|i| i.id)).flatten();
+    let items: Vec<serde_json::Value> = items.iter().map(inbox_item_json).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
+}
+
+pub async fn get_inbox_item(
+    State(s): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ManageInbox)?;
+    let id = parse_id(id, "unknown_inbox_item")?;
+    Ok(Json(inbox_item_json(&s.app.inbox_item(id).await?)))
 }
 
 pub async fn replay_inbox(
@@ -172,7 +212,8 @@ pub async fn duplicates(
     caller: Caller,
     q: Result<Query<DuplicateQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    // A search walks every contact: for those who merge them, not every reader.
+    s.app.authorize(&caller.0, Permission::MergeContacts)?;
     let Query(q) = q.map_err(query_error)?;
     Ok(Json(s.app.duplicates(&q).await?))
 }
@@ -221,6 +262,9 @@ pub async fn undo_merge(
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     format: Option<String>,
+    /// CSV cells exactly as stored, for programs, rather than safe to open in a
+    /// spreadsheet.
+    raw: Option<bool>,
 }
 
 /// `GET /v1/exports/{kind}[.csv|.jsonl]`: streamed page by page as it is read.
@@ -230,7 +274,7 @@ pub async fn export(
     name: Result<Path<String>, PathRejection>,
     q: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    use leadgate_app::export::{Export, ExportFormat, ExportKind};
+    use leadgate_app::export::{Cells, ExportFormat, ExportKind};
     s.app.authorize(&caller.0, Permission::ExportData)?;
     let Query(q) = q.map_err(query_error)?;
     let Path(name) = name.map_err(|_| ApiError(AppError::not_found("unknown_export", "no such export")))?;
@@ -249,7 +293,8 @@ pub async fn export(
         (Some(f), _) | (None, Some(f)) => ExportFormat::parse(f)?,
         (None, None) => ExportFormat::Csv,
     };
-    let mut export = Export::new(kind, format);
+    let cells = if q.raw.unwrap_or(false) { Cells::Raw } else { Cells::SpreadsheetSafe };
+    let mut export = s.app.start_export(kind, format, cells)?;
     // The first page is read before answering, so that a failure can still be an error
     // status; later failures end the stream early.
     let first = s.app.export_page(&mut export).await?;

@@ -24,7 +24,9 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Busy | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -52,7 +54,7 @@ impl IntoResponse for ApiError {
             return internal_error(&format!("{}: {}", e.code, e.message));
         }
         let mut body = json!({"error": {"code": e.code, "message": e.message, "field": e.field}});
-        if let Some(id) = e.incident {
+        if let Some(id) = e.incident.as_deref() {
             body["error"]["id"] = json!(id);
         }
         if let Some((line, column)) = e.position {
@@ -64,14 +66,15 @@ impl IntoResponse for ApiError {
             body["rejected"] = serde_json::to_value(&e.details).unwrap_or_default();
         }
         let mut resp = (status, axum::Json(body)).into_response();
-        match e.kind {
-            ErrorKind::Unavailable => {
-                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            ErrorKind::Unauthenticated => {
-                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            _ => {}
+        let retry_after = match e.kind {
+            ErrorKind::Unavailable | ErrorKind::RateLimited | ErrorKind::Busy => Some(e.retry_after.unwrap_or(1)),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if e.kind == ErrorKind::Unauthenticated {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }

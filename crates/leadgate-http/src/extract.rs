@@ -6,10 +6,11 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use leadgate_app::{AppError, ErrorKind};
 use leadgate_core::model::ApiKey;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 /// The API key that made the request, verified.
 pub struct Caller(pub ApiKey);
@@ -18,39 +19,68 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header_value = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let secret = header_value(header::AUTHORIZATION)
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .or_else(|| parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()));
-        Ok(Caller(state.app.authenticate(secret).await?))
+        Ok(Caller(state.app.authenticate(api_key_secret(&parts.headers)).await?))
     }
 }
 
-/// The raw body, with the body-size limit reported as JSON.
+/// The API key a request presents: `Authorization: Bearer KEY` or `X-Api-Key: KEY`.
+pub fn api_key_secret(headers: &HeaderMap) -> Option<&str> {
+    let header_value = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    header_value(header::AUTHORIZATION)
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+}
+
+/// The raw body, read within the endpoint's size limit (`DefaultBodyLimit`) and the
+/// time a client has to send a body; either exceeded is reported as JSON.
 pub struct Body(pub Bytes);
 
-impl<S: Send + Sync> FromRequest<S> for Body {
+impl FromRequest<AppState> for Body {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        Bytes::from_request(req, state).await.map(Body).map_err(body_rejection)
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let deadline = state.opts.body_timeout;
+        match tokio::time::timeout(deadline, Bytes::from_request(req, state)).await {
+            Ok(read) => read.map(Body).map_err(body_rejection),
+            Err(_) => Err(body_timeout(deadline)),
+        }
     }
+}
+
+/// Reads a whole body of at most `limit` bytes within `deadline`.
+pub async fn read_body(body: axum::body::Body, limit: usize, deadline: Duration) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(body_timeout(deadline)),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
+            let e = e.into_inner();
+            Err(if e.is::<http_body_util::LengthLimitError>() { body_too_large() } else { unreadable_body(&e) })
+        }
+    }
+}
+
+pub fn body_timeout(deadline: Duration) -> ApiError {
+    ApiError(AppError::new(
+        ErrorKind::Timeout,
+        "body_timeout",
+        format!("the request body did not arrive within {} s", deadline.as_secs()),
+    ))
+}
+
+fn body_too_large() -> ApiError {
+    ApiError(AppError::new(
+        ErrorKind::TooLarge,
+        "body_too_large",
+        "the request body is larger than this endpoint accepts",
+    ))
+}
+
+fn unreadable_body(e: &dyn std::fmt::Display) -> ApiError {
+    ApiError(AppError::new(ErrorKind::Malformed, "invalid_body", format!("the request body could not be read: {e}")))
 }
 
 pub fn body_rejection(r: BytesRejection) -> ApiError {
-    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError(AppError::new(
-            ErrorKind::TooLarge,
-            "body_too_large",
-            "the request body is larger than this endpoint accepts",
-        ))
-    } else {
-        ApiError(AppError::new(
-            ErrorKind::Malformed,
-            "invalid_body",
-            format!("the request body could not be read: {r}"),
-        ))
-    }
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE { body_too_large() } else { unreadable_body(&r) }
 }
 
 /// Deserializes a JSON request body into `T`; errors name the offending field.

@@ -21,6 +21,7 @@ use leadgate_core::Permission;
 use serde::Deserialize;
 use serde_json::json;
 use std::io::{Seek, Write};
+use std::time::Duration;
 
 /// The largest file an upload may carry (a million contacts take about 200 MB).
 pub const IMPORT_BODY_LIMIT: usize = 1024 * 1024 * 1024;
@@ -91,9 +92,26 @@ fn invalid_part(code: &'static str, message: String, part: &str) -> ApiError {
 
 /// Reads a multipart import form: the `file` part into `spool`, the other parts into
 /// `q` (a part overrides the query parameter of the same name).
-async fn read_form(mut form: Multipart, q: &mut ImportQuery, spool: &mut Spool) -> Result<(), ApiError> {
+/// The next piece of an upload, which must come within `idle` of the one before.
+async fn next_piece<T, E>(
+    idle: Duration,
+    piece: impl Future<Output = Result<Option<T>, E>>,
+    failed: impl FnOnce(E) -> ApiError,
+) -> Result<Option<T>, ApiError> {
+    match tokio::time::timeout(idle, piece).await {
+        Ok(read) => read.map_err(failed),
+        Err(_) => Err(crate::extract::body_timeout(idle)),
+    }
+}
+
+async fn read_form(
+    mut form: Multipart,
+    q: &mut ImportQuery,
+    spool: &mut Spool,
+    idle: Duration,
+) -> Result<(), ApiError> {
     let mut has_file = false;
-    while let Some(mut field) = form.next_field().await.map_err(|e| unreadable("form", e.body_text()))? {
+    while let Some(mut field) = next_piece(idle, form.next_field(), |e| unreadable("form", e.body_text())).await? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             if has_file {
@@ -101,13 +119,15 @@ async fn read_form(mut form: Multipart, q: &mut ImportQuery, spool: &mut Spool) 
             }
             has_file = true;
             q.file_name = q.file_name.take().or_else(|| field.file_name().map(str::to_owned));
-            while let Some(chunk) = field.chunk().await.map_err(|e| {
+            while let Some(chunk) = next_piece(idle, field.chunk(), |e| {
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     too_large()
                 } else {
                     unreadable("file part", e.body_text())
                 }
-            })? {
+            })
+            .await?
+            {
                 spool.write(&chunk)?;
             }
             continue;
@@ -116,13 +136,20 @@ async fn read_form(mut form: Multipart, q: &mut ImportQuery, spool: &mut Spool) 
             let message = format!("the form has a part {name:?}; parts are file, mapping, preset and dry_run");
             return Err(invalid_part("unknown_field", message, &name));
         }
-        let bytes = field.bytes().await.map_err(|e| unreadable(&format!("{name} part"), e.body_text()))?;
-        if bytes.len() > MAPPING_LIMIT {
-            return Err(ApiError(
-                AppError::new(ErrorKind::TooLarge, "too_long", "the part is larger than 256 KiB").field(name),
-            ));
+        // Read a piece at a time and refused as soon as it is too large, never held
+        // whole past its limit.
+        let mut bytes = Vec::new();
+        while let Some(chunk) =
+            next_piece(idle, field.chunk(), |e| unreadable(&format!("{name} part"), e.body_text())).await?
+        {
+            if bytes.len() + chunk.len() > MAPPING_LIMIT {
+                return Err(ApiError(
+                    AppError::new(ErrorKind::TooLarge, "body_too_large", "the part is larger than 256 KiB").field(name),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
         }
-        let text = String::from_utf8(bytes.to_vec())
+        let text = String::from_utf8(bytes)
             .map_err(|_| invalid_part("not_utf8", "the part is not UTF-8 text".into(), &name))?;
         match name.as_str() {
             "mapping" => q.mapping = Some(text),
@@ -156,13 +183,19 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ImportData)?;
     let Query(mut q) = q.map_err(query_error)?;
+    // A place among the server's imports is taken before the upload is read: a busy
+    // server refuses at once rather than after a gigabyte.
+    let ration = s.app.ration(leadgate_app::HeavyWork::Import)?;
     let media = media_type(request.headers());
+    let idle = s.opts.body_timeout;
     let mut spool = Spool::new()?;
     match media.as_str() {
         "text/csv" | "application/csv" | "text/plain" => {
             let mut body: Body = request.into_body();
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| unreadable("upload", e.to_string()))?;
+            while let Some(frame) =
+                next_piece(idle, async { body.frame().await.transpose() }, |e| unreadable("upload", e.to_string()))
+                    .await?
+            {
                 if let Some(data) = frame.data_ref() {
                     spool.write(data)?;
                 }
@@ -170,7 +203,7 @@ pub async fn create(
         }
         "multipart/form-data" => {
             let form = Multipart::from_request(request, &s).await.map_err(|e| unreadable("form", e.body_text()))?;
-            read_form(form, &mut q, &mut spool).await?;
+            read_form(form, &mut q, &mut spool, idle).await?;
         }
         other => {
             return Err(ApiError(AppError::new(
@@ -187,7 +220,7 @@ pub async fn create(
     let source =
         ImportSource { file_name: q.file_name.map(|n| leadgate_core::ident::truncate(&n, 200)), mapping: described };
     let opts = ImportOptions { dry_run: q.dry_run.unwrap_or(false) };
-    let job = s.app.start_import(spool.rewound()?, &mapping, source, opts, caller_actor(&caller)).await?;
+    let job = s.app.start_import(spool.rewound()?, &mapping, source, opts, caller_actor(&caller), ration).await?;
     let location = format!("/v1/imports/{}", job.id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(job)))
 }

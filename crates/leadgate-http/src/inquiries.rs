@@ -1,18 +1,18 @@
 //! The public capture endpoint: the only one that needs no API key, so it carries its
-//! own defences: a body limit, a per-IP rate limit, a honeypot (in the core) and CORS
-//! limited per form.
+//! own defences: a per-IP rate limit applied before the body is read, a body limit of
+//! size and time, a honeypot (in the core), CORS limited per form, and an answer that
+//! says nothing of the contact to whoever posts without a key.
 
-use crate::AppState;
-use crate::error::{ApiError, error_response};
-use crate::extract::body_rejection;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use crate::error::ApiError;
+use crate::{AppState, INQUIRY_BODY_LIMIT};
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use leadgate_app::RawInquiry;
+use leadgate_app::{AppError, ErrorKind, InquiryReceipt, RawInquiry};
+use leadgate_core::capture::Sender;
+use leadgate_core::{Actor, Permission};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -91,45 +91,32 @@ pub async fn preflight(headers: HeaderMap) -> Response {
     resp
 }
 
+/// How the sender wants to be answered: a browser's plain HTML form post reads a page
+/// (or follows a redirect), anything else reads JSON.
+fn wants_html(headers: &HeaderMap) -> bool {
+    let mime = header_string(headers, header::CONTENT_TYPE).unwrap_or_default().to_ascii_lowercase();
+    let form_post = mime.starts_with("application/x-www-form-urlencoded") || mime.starts_with("multipart/form-data");
+    form_post && header_string(headers, header::ACCEPT).is_some_and(|a| a.to_ascii_lowercase().contains("text/html"))
+}
+
+/// An API key on a request, if it carries one (which must then be valid).
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    crate::extract::api_key_secret(headers)
+}
+
 pub async fn create(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: axum::body::Body,
 ) -> Response {
     let origin = headers.get(header::ORIGIN).cloned();
-    let ip = client_ip(&headers, peer, state.opts.trust_forwarded_for);
+    let html = wants_html(&headers);
     let outcome =
         |o: &'static str| state.metrics.inquiries.get_or_create(&crate::metrics::OutcomeLabels { outcome: o }).inc();
-    if let Err(not_until) = state.limiter.check_key(&limit_key(ip)) {
-        outcome("refused");
-        let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1);
-        let mut resp = error_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            &format!("too many inquiries from this address; try again in {wait} s"),
-        );
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        allow_origin(&mut resp, origin.as_ref());
-        return resp;
-    }
-    let result = match body {
-        Err(r) => Err(body_rejection(r)),
-        Ok(body) => {
-            let raw = RawInquiry {
-                body: body.to_vec(),
-                content_type: header_string(&headers, header::CONTENT_TYPE),
-                query,
-                remote_ip: Some(ip.to_string()),
-                user_agent: header_string(&headers, header::USER_AGENT),
-                origin: origin.as_ref().and_then(|o| o.to_str().ok()).map(str::to_owned),
-            };
-            state.app.capture_inquiry(raw).await.map_err(ApiError)
-        }
-    };
-    let mut resp = match result {
-        Ok(receipt) => {
+    let mut resp = match receive(&state, peer, query, &headers, body).await {
+        Ok((receipt, trusted)) => {
             outcome(if receipt.junk {
                 "junk"
             } else if receipt.duplicate {
@@ -137,20 +124,93 @@ pub async fn create(
             } else {
                 "created"
             });
-            (StatusCode::CREATED, axum::Json(receipt)).into_response()
+            match (trusted, html, receipt.thank_you_url.as_deref()) {
+                // A caller with a key may learn what became of the inquiry.
+                (true, _, _) => (StatusCode::CREATED, axum::Json(&receipt)).into_response(),
+                // The public learns only that it was received, the same for a new, a
+                // known and a junk sender.
+                (false, true, Some(url)) => thanked_by_redirect(url),
+                (false, true, None) => crate::pages::thank_you(),
+                (false, false, _) => {
+                    (StatusCode::CREATED, axum::Json(serde_json::json!({"receipt": receipt.receipt}))).into_response()
+                }
+            }
         }
-        // A refused origin gets no CORS grant, so the page cannot read the answer.
-        Err(e) if e.0.code == "origin_not_allowed" => {
+        Err((e, cors)) => {
             outcome("refused");
-            return e.into_response();
-        }
-        Err(e) => {
-            outcome("refused");
-            e.into_response()
+            let resp = if html { crate::pages::refused(e) } else { e.into_response() };
+            // A refused origin gets no CORS grant, so the page cannot read the answer.
+            if !cors {
+                return resp;
+            }
+            resp
         }
     };
     allow_origin(&mut resp, origin.as_ref());
     resp
+}
+
+fn thanked_by_redirect(url: &str) -> Response {
+    match HeaderValue::from_str(url) {
+        Ok(location) => {
+            let mut resp = StatusCode::SEE_OTHER.into_response();
+            resp.headers_mut().insert(header::LOCATION, location);
+            resp
+        }
+        // Checked when the form was saved; a page rather than nothing if it is not one.
+        Err(_) => crate::pages::thank_you(),
+    }
+}
+
+/// Authenticates the sender if it gave a key, limits the rate of those who did not
+/// (before reading the body, so that a slow body is counted too), reads the body
+/// within its size and time limits, and captures the inquiry. An error says whether
+/// the answer may carry a CORS grant.
+async fn receive(
+    state: &AppState,
+    peer: SocketAddr,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<(InquiryReceipt, bool), (ApiError, bool)> {
+    let sender = match presented_key(headers) {
+        Some(secret) => {
+            let key = state.app.authenticate(Some(secret)).await.map_err(|e| (ApiError(e), true))?;
+            state.app.authorize(&key, Permission::WriteEvents).map_err(|e| (ApiError(e), true))?;
+            Sender::Trusted(Actor::ApiKey(key.name))
+        }
+        None => Sender::Public,
+    };
+    let ip = client_ip(headers, peer, state.opts.trust_forwarded_for);
+    if sender == Sender::Public
+        && let Err(not_until) = state.limiter.check_key(&limit_key(ip))
+    {
+        let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1);
+        let e = AppError::new(
+            ErrorKind::RateLimited,
+            "rate_limited",
+            format!("too many inquiries from this address; try again in {wait} s"),
+        );
+        return Err((ApiError(e.retry_after(u32::try_from(wait).unwrap_or(u32::MAX))), true));
+    }
+    let body =
+        crate::extract::read_body(body, INQUIRY_BODY_LIMIT, state.opts.body_timeout).await.map_err(|e| (e, true))?;
+    let raw = RawInquiry {
+        body: body.to_vec(),
+        content_type: header_string(headers, header::CONTENT_TYPE),
+        query,
+        remote_ip: Some(ip.to_string()),
+        user_agent: header_string(headers, header::USER_AGENT),
+        origin: headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_owned),
+    };
+    let trusted = matches!(sender, Sender::Trusted(_));
+    match state.app.capture_inquiry(raw, sender).await {
+        Ok(receipt) => Ok((receipt, trusted)),
+        Err(e) => {
+            let cors = e.code != "origin_not_allowed";
+            Err((ApiError(e), cors))
+        }
+    }
 }
 
 #[cfg(test)]

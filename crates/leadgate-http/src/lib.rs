@@ -9,32 +9,38 @@ mod imports;
 mod inquiries;
 pub mod metrics;
 mod ops;
+mod pages;
+mod privacy;
 mod qualify;
+mod server;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use leadgate_app::App;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::error_response;
+pub use server::{ConnectionLimits, serve};
 
-/// Limits of the public capture endpoint.
+/// Limits of requests, above all of the public capture endpoint.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
     /// Inquiries one IP address may send per minute.
     pub inquiries_per_minute: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
     pub trust_forwarded_for: bool,
+    /// Time a client has to send a whole body (of the endpoints that take at most a
+    /// few MiB), and, for an upload, each part of it.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self { inquiries_per_minute: 30, trust_forwarded_for: false }
+        Self { inquiries_per_minute: 30, trust_forwarded_for: false, body_timeout: std::time::Duration::from_secs(30) }
     }
 }
 
@@ -78,7 +84,12 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
         .route("/v1/merges/{id}/undo", post(api::undo_merge))
         .route("/v1/forms", post(api::create_form))
         .route("/v1/contacts", get(api::list_contacts))
-        .route("/v1/contacts/{id}", get(api::get_contact))
+        .route("/v1/contacts/{id}", get(api::get_contact).delete(privacy::erase))
+        .route("/v1/contacts/{id}/personal-data", get(privacy::personal_data))
+        .route("/v1/contacts/{id}/consent", get(privacy::get_consent).post(privacy::record_consent))
+        .route("/v1/contacts/{id}/do-not-contact", axum::routing::put(privacy::do_not_contact))
+        .route("/v1/contacts/{id}/legal-hold", axum::routing::put(privacy::legal_hold))
+        .route("/v1/audit", get(privacy::audit))
         .route("/v1/contacts/{id}/stage", post(api::change_stage))
         .route("/v1/stats", get(api::stats))
         .route("/v1/contacts/{id}/qualification", axum::routing::put(qualify::put_qualification))
@@ -93,6 +104,7 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
         .route("/v1/likelihood", get(qualify::get_likelihood))
         .route("/v1/likelihood/train", post(qualify::train_likelihood))
         .route("/v1/inbox", get(api::list_inbox))
+        .route("/v1/inbox/{id}", get(api::get_inbox_item))
         .route("/v1/inbox/{id}/replay", post(api::replay_inbox))
         .route("/", get(ops::index))
         .route("/healthz", get(ops::healthz))
@@ -124,15 +136,4 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then drains requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
 }

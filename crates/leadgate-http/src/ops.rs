@@ -29,27 +29,11 @@ pub async fn api_description() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], API_DESCRIPTION)
 }
 
-/// Escapes text for HTML; every value shown on a page goes through this.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The public start page says what is running and where to go next; it shows no data,
 /// since only the capture endpoints are open without credentials.
 pub async fn index(State(s): State<AppState>) -> impl IntoResponse {
-    let backend = escape(s.app.store().backend());
-    let version = escape(env!("CARGO_PKG_VERSION"));
+    let backend = crate::pages::escape(s.app.store().backend());
+    let version = crate::pages::escape(env!("CARGO_PKG_VERSION"));
     Html(format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>leadgate</title>

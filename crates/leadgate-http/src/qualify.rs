@@ -177,7 +177,7 @@ pub async fn backtest(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    s.app.authorize(&caller.0, Permission::RunBacktests)?;
     let n = name(n, "unknown_definition")?;
     let input: leadgate_app::backtest::BacktestInput = parse_json(&headers, &body)?;
     Ok(Json(s.app.backtest(&n, input).await?))

@@ -1,19 +1,16 @@
 //! The API as a client sees it, on both databases: status codes, JSON bodies and
 //! errors, through the real router (in-process, no socket).
 
-use axum::Router;
+mod support;
+
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
-use leadgate_app::{App, AppOptions, SystemClock};
+use axum::http::{Method, Request, StatusCode, header};
 use leadgate_core::Role;
-use leadgate_http::{HttpOptions, router};
+use leadgate_http::HttpOptions;
 use leadgate_store::Store;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::sync::Arc;
-use tower::ServiceExt;
+use support::{Api, assert_error, multipart};
 
 leadgate_store::on_both_stores!(
     an_inquiry_creates_a_prospect_and_a_repeat_is_the_same_contact,
@@ -39,102 +36,6 @@ leadgate_store::on_both_stores!(
     the_likelihood_model_is_trained_over_the_api,
 );
 
-struct Api {
-    router: Router,
-    app: Arc<App>,
-    admin: String,
-    form_key: String,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    json: Value,
-    text: String,
-}
-
-impl Api {
-    async fn new(store: Arc<dyn Store>) -> Self {
-        Self::with(store, HttpOptions { inquiries_per_minute: 10_000, ..HttpOptions::default() }).await
-    }
-
-    async fn with(store: Arc<dyn Store>, opts: HttpOptions) -> Self {
-        let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
-        let admin = app.create_api_key("ops", Role::Admin).await.unwrap().secret;
-        let router = router(app.clone(), opts).layer(MockConnectInfo(SocketAddr::from(([203, 0, 113, 7], 4242))));
-        let mut api = Self { router, app, admin, form_key: String::new() };
-        let form = api
-            .post("/v1/forms", json!({"name": "CRM guide", "channel": "paid_search", "offer": "CRM buyer's guide"}))
-            .await;
-        assert_eq!(form.status, StatusCode::CREATED, "{}", form.text);
-        api.form_key = form.json["key"].as_str().unwrap().to_owned();
-        api
-    }
-
-    async fn send(&self, req: Request<Body>) -> Reply {
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, json, text }
-    }
-
-    fn req(&self, method: Method, uri: &str, key: Option<&str>) -> axum::http::request::Builder {
-        let b = Request::builder().method(method).uri(uri);
-        match key {
-            Some(k) => b.header(header::AUTHORIZATION, format!("Bearer {k}")),
-            None => b,
-        }
-    }
-
-    async fn get(&self, uri: &str) -> Reply {
-        self.send(self.req(Method::GET, uri, Some(&self.admin)).body(Body::empty()).unwrap()).await
-    }
-
-    async fn post(&self, uri: &str, body: Value) -> Reply {
-        self.post_as(uri, &self.admin.clone(), body).await
-    }
-
-    async fn post_as(&self, uri: &str, key: &str, body: Value) -> Reply {
-        let req = self.req(Method::POST, uri, Some(key)).header(header::CONTENT_TYPE, "application/json");
-        self.send(req.body(Body::from(body.to_string())).unwrap()).await
-    }
-
-    async fn put_text(&self, uri: &str, key: &str, content_type: &str, body: &str) -> Reply {
-        let req = self.req(Method::PUT, uri, Some(key)).header(header::CONTENT_TYPE, content_type);
-        self.send(req.body(Body::from(body.to_owned())).unwrap()).await
-    }
-
-    async fn put(&self, uri: &str, body: Value) -> Reply {
-        self.put_text(uri, &self.admin.clone(), "application/json", &body.to_string()).await
-    }
-
-    /// Posts an inquiry as a browser would: no API key.
-    async fn inquire(&self, content_type: &str, body: impl Into<Body>) -> Reply {
-        let req = self.req(Method::POST, "/v1/inquiries", None).header(header::CONTENT_TYPE, content_type);
-        self.send(req.body(body.into()).unwrap()).await
-    }
-
-    async fn inquire_json(&self, mut body: Value) -> Reply {
-        body["form_key"] = json!(self.form_key);
-        self.inquire("application/json", body.to_string()).await
-    }
-
-    async fn contact(&self, id: &Value) -> Value {
-        let r = self.get(&format!("/v1/contacts/{}", id.as_str().unwrap())).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        r.json
-    }
-}
-
-fn assert_error(r: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(r.status, status, "{}", r.text);
-    assert_eq!(r.json["error"]["code"], json!(code), "{}", r.text);
-    assert!(r.json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.text);
-}
-
 async fn an_inquiry_creates_a_prospect_and_a_repeat_is_the_same_contact(store: Arc<dyn Store>) {
     let api = Api::new(store).await;
     let first = api
@@ -142,16 +43,12 @@ async fn an_inquiry_creates_a_prospect_and_a_repeat_is_the_same_contact(store: A
                             "action": "download", "source": {"campaign": "q3"}}))
         .await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
-    assert_eq!((first.json["stage"].clone(), first.json["duplicate"].clone()), (json!("prospect"), json!(false)));
-
     let again = api.inquire_json(json!({"email": "ann.lee@acme.com", "title": "CTO", "action": "demo_request"})).await;
     assert_eq!(again.status, StatusCode::CREATED);
-    assert_eq!(again.json["contact_id"], first.json["contact_id"]);
-    assert_eq!(again.json["duplicate"], json!(true));
-    assert_ne!(again.json["response_id"], first.json["response_id"]);
+    assert_ne!(again.json["receipt"], first.json["receipt"]);
 
-    let c = api.contact(&first.json["contact_id"]).await;
-    assert_eq!(c["email"], json!("ann.lee@acme.com"));
+    let c = api.contact_by_email("ann.lee@acme.com").await;
+    assert_eq!(c["stage"], json!("prospect"));
     assert_eq!((c["first_name"].clone(), c["title"].clone()), (json!("Ann"), json!("CTO")));
     assert_eq!(c["account"]["domain"], json!("acme.com"));
     assert_eq!(c["account"]["name"], json!("Acme"));
@@ -164,8 +61,8 @@ async fn an_inquiry_creates_a_prospect_and_a_repeat_is_the_same_contact(store: A
     assert_eq!(c["stage_history"].as_array().unwrap().len(), 1, "a repeat inquiry does not move a prospect");
 
     // A free-mail address makes no account.
-    let gmail = api.inquire_json(json!({"email": "bob@gmail.com"})).await;
-    assert_eq!(api.contact(&gmail.json["contact_id"]).await["account"], Value::Null);
+    api.inquire_json(json!({"email": "bob@gmail.com"})).await;
+    assert_eq!(api.contact_by_email("bob@gmail.com").await["account"], Value::Null);
 }
 
 async fn a_plain_html_form_works_and_keeps_every_field_literally(store: Arc<dyn Store>) {
@@ -178,7 +75,7 @@ async fn a_plain_html_form_works_and_keeps_every_field_literally(store: Arc<dyn 
     );
     let r = api.inquire("application/x-www-form-urlencoded", body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let c = api.contact(&r.json["contact_id"]).await;
+    let c = api.contact_by_email("eve@example.org").await;
     assert_eq!(c["company"], json!("Robert'); DROP TABLE contacts;--"));
     assert_eq!(c["last_name"], json!("O'Neil"));
     assert_eq!(c["custom"]["team_size"], json!("40"));
@@ -202,10 +99,11 @@ async fn junk_is_kept_as_disqualified_with_its_reason(store: Arc<dyn Store>) {
         ),
     ];
     for (body, reason) in cases {
+        let email = body["email"].as_str().unwrap().to_owned();
         let r = api.inquire_json(body).await;
         assert_eq!(r.status, StatusCode::CREATED, "junk is stored, not dropped: {}", r.text);
-        assert_eq!(r.json["stage"], json!("disqualified"));
-        let c = api.contact(&r.json["contact_id"]).await;
+        let c = api.contact_by_email(&email).await;
+        assert_eq!(c["stage"], json!("disqualified"));
         let change = &c["stage_history"][0];
         assert_eq!((change["to"].clone(), change["cause"].clone()), (json!("disqualified"), json!("junk")));
         assert!(change["detail"].as_str().unwrap().starts_with(reason), "{change}");
@@ -225,7 +123,7 @@ async fn visits_before_the_first_form_join_the_contact(store: Arc<dyn Store>) {
     assert_eq!((r.status, r.json["accepted"].clone()), (StatusCode::ACCEPTED, json!(3)), "{}", r.text);
     assert_eq!(r.headers.get("server-timing"), None, "events of no known contact: nothing is assessed");
 
-    let q = api.inquire_json(json!({"email": "kim@bigco.example", "visitor_id": "v-77"})).await;
+    let q = api.inquire_with_key(json!({"email": "kim@bigco.example", "visitor_id": "v-77"})).await;
     let c = api.contact(&q.json["contact_id"]).await;
     let kinds: Vec<_> = c["recent_events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["pricing_view", "page_view", "email_open"], "the timeline shows the visits before the form");
@@ -244,7 +142,7 @@ async fn visits_before_the_first_form_join_the_contact(store: Arc<dyn Store>) {
 
 async fn events_report_each_rejected_item_and_refuse_oversized_batches(store: Arc<dyn Store>) {
     let api = Api::new(store).await;
-    let q = api.inquire_json(json!({"email": "ann@acme.example"})).await;
+    let q = api.inquire_with_key(json!({"email": "ann@acme.example"})).await;
     let id = q.json["contact_id"].clone();
     let batch = json!({"events": [
         {"contact_id": id, "kind": "page_view"},
@@ -421,7 +319,7 @@ async fn malformed_input_gets_a_json_error_and_the_server_keeps_serving(store: A
 
 async fn stage_changes_need_a_reason_and_are_recorded_with_the_actor(store: Arc<dyn Store>) {
     let api = Api::new(store).await;
-    let q = api.inquire_json(json!({"email": "ann@acme.example"})).await;
+    let q = api.inquire_with_key(json!({"email": "ann@acme.example"})).await;
     let id = q.json["contact_id"].as_str().unwrap().to_owned();
     let uri = format!("/v1/contacts/{id}/stage");
     assert_error(&api.post(&uri, json!({"stage": "sql"})).await, StatusCode::UNPROCESSABLE_ENTITY, "reason_required");
@@ -504,7 +402,7 @@ async fn each_address_is_rate_limited(store: Arc<dyn Store>) {
 }
 
 async fn behind_a_proxy_the_address_it_saw_is_limited_not_the_one_the_client_claims(store: Arc<dyn Store>) {
-    let opts = HttpOptions { inquiries_per_minute: 2, trust_forwarded_for: true };
+    let opts = HttpOptions { inquiries_per_minute: 2, trust_forwarded_for: true, ..HttpOptions::default() };
     let api = Api::with(store, opts).await;
     let mut statuses = Vec::new();
     for i in 0..3 {
@@ -573,7 +471,7 @@ async fn the_inbox_keeps_refused_inquiries_and_replays_them(store: Arc<dyn Store
 
     let processed = api.get("/v1/inbox?status=processed").await;
     let item = &processed.json["items"][0];
-    assert_eq!(item["response_id"], good.json["response_id"]);
+    assert_eq!(item["id"], good.json["receipt"], "the receipt names the inbox item");
     let again = api.post(&format!("/v1/inbox/{}/replay", item["id"].as_str().unwrap()), json!({})).await;
     assert_error(&again, StatusCode::CONFLICT, "already_processed");
     assert_error(&api.get("/v1/inbox?status=lost").await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
@@ -613,44 +511,10 @@ async fn the_start_page_health_and_metrics_answer(store: Arc<dyn Store>) {
     assert_eq!(api.send(anonymous("/healthz")).await.status, StatusCode::OK, "the process still answers");
 }
 
-impl Api {
-    async fn upload(&self, uri: &str, key: &str, content_type: &str, body: impl Into<Body>) -> Reply {
-        let req = self.req(Method::POST, uri, Some(key)).header(header::CONTENT_TYPE, content_type);
-        self.send(req.body(body.into()).unwrap()).await
-    }
-
-    /// Waits for an import job to stop running.
-    async fn finished(&self, id: &Value) -> Value {
-        for _ in 0..500 {
-            let r = self.get(&format!("/v1/imports/{}", id.as_str().unwrap())).await;
-            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-            if r.json["status"] != json!("running") {
-                return r.json;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        panic!("the import did not finish");
-    }
-}
-
 const HUBSPOT_CSV: &str = "Record ID,First Name,Last Name,Email,Create Date,Original Traffic Source\n\
     1,Ann,Lee,ann@acme.example,2024-01-05 10:00,Organic Search\n\
     2,Bob,Ray,bob@initech.example,2024-01-06 10:00,Paid Search\n\
     3,Cy,Day,not-an-email,2024-01-07 10:00,Paid Search\n";
-
-fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (String, String) {
-    let boundary = "leadgate-test-boundary";
-    let mut body = String::new();
-    for (name, file_name, content) in parts {
-        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""));
-        if let Some(f) = file_name {
-            body.push_str(&format!("; filename=\"{f}\""));
-        }
-        body.push_str(&format!("\r\n\r\n{content}\r\n"));
-    }
-    body.push_str(&format!("--{boundary}--\r\n"));
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
 
 async fn an_uploaded_csv_is_imported_in_the_background_and_its_job_reports_it(store: Arc<dyn Store>) {
     let api = Api::new(store).await;
@@ -792,8 +656,8 @@ async fn exports_stream_csv_and_json_lines(store: Arc<dyn Store>) {
 
 async fn duplicates_are_merged_and_unmerged_over_the_api(store: Arc<dyn Store>) {
     let api = Api::new(store).await;
-    let a = api.inquire_json(json!({"email": "john.smith@initech.example", "first_name": "John"})).await;
-    let b = api.inquire_json(json!({"email": "jsmith@initech.example", "last_name": "Smith"})).await;
+    let a = api.inquire_with_key(json!({"email": "john.smith@initech.example", "first_name": "John"})).await;
+    let b = api.inquire_with_key(json!({"email": "jsmith@initech.example", "last_name": "Smith"})).await;
     let (a, b) = (a.json["contact_id"].clone(), b.json["contact_id"].clone());
     let dups = api.get("/v1/duplicates").await;
     assert_eq!(dups.status, StatusCode::OK, "{}", dups.text);
@@ -859,7 +723,7 @@ async fn scoring_models_and_definitions_are_managed_over_the_api(store: Arc<dyn 
     );
 
     // An inquiry from a director: scored in the request path.
-    let r = api.inquire_json(json!({"email": "dee@acme.example", "title": "Director of Sales"})).await;
+    let r = api.inquire_with_key(json!({"email": "dee@acme.example", "title": "Director of Sales"})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let contact = api.contact(&r.json["contact_id"]).await;
     assert_eq!(contact["scores"]["fit"], 25);
@@ -877,7 +741,7 @@ async fn scoring_models_and_definitions_are_managed_over_the_api(store: Arc<dyn 
     assert_eq!((put.json["version"].clone(), put.json["author"].clone()), (json!(1), json!("api_key:sales-lead")));
     let activated = api.post_as("/v1/definitions/marketing/activate", &sales, json!({})).await;
     assert_eq!(activated.status, StatusCode::OK, "{}", activated.text);
-    let r = api.inquire_json(json!({"email": "dan@acme.example", "title": "Director of IT"})).await;
+    let r = api.inquire_with_key(json!({"email": "dan@acme.example", "title": "Director of IT"})).await;
     assert_eq!(r.json["stage"], "mql", "qualified as it arrived: {}", r.text);
     let contact = api.contact(&r.json["contact_id"]).await;
     let last = contact["stage_history"].as_array().unwrap().last().unwrap().clone();
@@ -987,7 +851,7 @@ async fn bad_models_definitions_and_qualification_are_refused_over_the_api(store
         "not_active",
     );
 
-    let r = api.inquire_json(json!({"email": "q@acme.example"})).await;
+    let r = api.inquire_with_key(json!({"email": "q@acme.example"})).await;
     let id = r.json["contact_id"].as_str().unwrap().to_owned();
     let uri = format!("/v1/contacts/{id}/qualification");
     assert_error(&api.put(&uri, json!({"budget": 5})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");

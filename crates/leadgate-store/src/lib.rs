@@ -12,6 +12,7 @@ mod direct;
 mod error;
 mod packs;
 mod postgres;
+mod privacy;
 mod responses_brief;
 mod rows;
 mod sql_store;
@@ -40,6 +41,7 @@ pub use by_contact::ByContact;
 pub use direct::reading_in_place;
 pub use error::StoreError;
 pub use postgres::PgStore;
+pub use privacy::{Erased, PersonalRecords, PrivacyReads, PrivacyWrites, Retained};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// Contacts few enough to be a request's own: SQLite reads them on the calling thread.
@@ -235,7 +237,7 @@ column_set! {
     /// contact, time, direction and action are always read.
     ResponseDetails: u16 = [
         "channel", "campaign", "placement", "referrer", "vendor", "obtained_via", "offer", "fields",
-        "form_id", "message", "junk", "inbox_id",
+        "form_id", "message", "junk", "inbox_id", "contact_fields",
     ]
 }
 
@@ -314,7 +316,7 @@ impl Bulk {
 /// Reads that need no consistency with a write run directly here; writes that must
 /// happen together run in a [`Tx`] from [`Store::begin`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: PrivacyReads + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> Result<()>;
@@ -352,8 +354,16 @@ pub trait Store: Send + Sync + 'static {
     async fn append_events(&self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Uuid>>;
 
     async fn inbox_item(&self, id: Uuid) -> Result<Option<InboxItem>>;
-    /// Inbox items, oldest first, optionally only those with `status`.
-    async fn inbox(&self, status: Option<InboxStatus>, limit: i64) -> Result<Vec<InboxItem>>;
+    /// Inbox items, oldest first, after the item `after`, optionally only those with
+    /// `status`; each with only the first `preview` bytes of its body
+    /// ([`InboxItem::body_bytes`] says how long it is).
+    async fn inbox(
+        &self,
+        status: Option<InboxStatus>,
+        after: Option<Uuid>,
+        limit: i64,
+        preview: i64,
+    ) -> Result<Vec<InboxItem>>;
 
     /// Writes a batch of prepared records in one transaction.
     async fn bulk_load(&self, bulk: &Bulk) -> Result<()>;
@@ -449,7 +459,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// One write transaction. Dropped without [`Tx::commit`], it rolls back.
 #[async_trait]
-pub trait Tx: Send {
+pub trait Tx: PrivacyWrites + Send {
     async fn contact_by_email(&mut self, email: &str) -> Result<Option<Contact>>;
     async fn contact_by_id(&mut self, id: Uuid) -> Result<Option<Contact>>;
     async fn account_by_domain(&mut self, domain: &str) -> Result<Option<Account>>;

@@ -157,4 +157,12 @@ mod imp {
         responses = super::PACK_RESPONSES,
         bytes = "BYTEA"
     );
+    crate::privacy::impl_privacy!(
+        super::PgStore,
+        PgTx,
+        sqlx::Postgres,
+        begin = "BEGIN",
+        lock = " FOR UPDATE",
+        contains = "position($2 in body) > 0 OR position($3 in body) > 0"
+    );
 }

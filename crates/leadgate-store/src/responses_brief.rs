@@ -99,6 +99,7 @@ fn in_brief(
         form_id: None,
         message: None,
         fields: Default::default(),
+        contact_fields: Default::default(),
         junk: None,
         inbox_id: None,
     }

@@ -184,7 +184,7 @@ impl TryFrom<ContactRow> for Contact {
 }
 
 pub(crate) const RESPONSE_COLUMNS: &str = "id, contact_id, at, direction, channel, campaign, placement, referrer, \
-     vendor, action, obtained_via, offer, form_id, message, fields, junk, inbox_id";
+     vendor, action, obtained_via, offer, form_id, message, fields, contact_fields, junk, inbox_id";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ResponseRow {
@@ -204,6 +204,7 @@ pub(crate) struct ResponseRow {
     form_id: Option<Uuid>,
     message: Option<String>,
     fields: Option<Json<Value>>,
+    contact_fields: Option<Json<Value>>,
     junk: Option<String>,
     inbox_id: Option<Uuid>,
 }
@@ -227,6 +228,7 @@ impl TryFrom<ResponseRow> for Response {
             form_id: r.form_id,
             message: r.message,
             fields: r.fields.map_or_else(Map::new, |f| object(f.0)),
+            contact_fields: r.contact_fields.map_or_else(Map::new, |f| object(f.0)),
             junk: r.junk,
             inbox_id: r.inbox_id,
         })
@@ -429,6 +431,7 @@ pub(crate) struct FormRow {
     offer: Option<String>,
     campaign: Option<String>,
     allowed_origins: Json<Vec<String>>,
+    thank_you_url: Option<String>,
     created_at: i64,
 }
 
@@ -442,6 +445,7 @@ impl From<FormRow> for Form {
             offer: r.offer,
             campaign: r.campaign,
             allowed_origins: r.allowed_origins.0,
+            thank_you_url: r.thank_you_url,
             created_at: Timestamp(r.created_at),
         }
     }
@@ -471,8 +475,17 @@ impl TryFrom<ApiKeyRow> for ApiKey {
     }
 }
 
-pub(crate) const INBOX_COLUMNS: &str = "id, received_at, form_key, content_type, query, body, remote_ip, user_agent, \
-     status, error, contact_id, response_id, processed_at, attempts";
+pub(crate) const INBOX_COLUMNS: &str = "id, received_at, form_key, content_type, query, body, \
+     CAST(length(body) AS BIGINT) AS body_bytes, body_removed_at, remote_ip, user_agent, status, error, contact_id, response_id, \
+     processed_at, attempts";
+
+/// [`INBOX_COLUMNS`] with only the first bytes of the body: the length goes between
+/// the two parts.
+pub(crate) const INBOX_PREVIEW_COLUMNS: (&str, &str) = (
+    "id, received_at, form_key, content_type, query, substr(body, 1, ",
+    ") AS body, CAST(length(body) AS BIGINT) AS body_bytes, body_removed_at, remote_ip, user_agent, status, error, \
+     contact_id, response_id, processed_at, attempts",
+);
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct InboxRow {
@@ -482,6 +495,8 @@ pub(crate) struct InboxRow {
     content_type: Option<String>,
     query: Option<String>,
     body: Vec<u8>,
+    body_bytes: i64,
+    body_removed_at: Option<i64>,
     remote_ip: Option<String>,
     user_agent: Option<String>,
     status: String,
@@ -502,6 +517,8 @@ impl TryFrom<InboxRow> for InboxItem {
             content_type: r.content_type,
             query: r.query,
             body: r.body,
+            body_bytes: r.body_bytes,
+            body_removed_at: r.body_removed_at.map(Timestamp),
             remote_ip: r.remote_ip,
             user_agent: r.user_agent,
             status: InboxStatus::parse(&r.status).ok_or_else(|| corrupt("inbox status", &r.status))?,
@@ -803,6 +820,7 @@ crate::direct::from_sqlite!(ResponseRow {
     form_id,
     message,
     fields,
+    contact_fields,
     junk,
     inbox_id,
 });

@@ -224,6 +224,7 @@ macro_rules! impl_sql_store {
                 .push_bind(r.form_id)
                 .push_bind(r.message.as_deref())
                 .push_bind(Json(&r.fields))
+                .push_bind(Json(&r.contact_fields))
                 .push_bind(r.junk.as_deref())
                 .push_bind(r.inbox_id);
         }
@@ -246,7 +247,7 @@ macro_rules! impl_sql_store {
              phone, country, account_id, direction, channel, stage, stage_at, owner, do_not_email, do_not_call, custom, \
              created_at, updated_at, import_fingerprint, stage_steps, responses_brief) ";
         const INSERT_RESPONSE: &str = "INSERT INTO responses (id, contact_id, at, direction, channel, campaign, \
-             placement, referrer, vendor, action, obtained_via, offer, form_id, message, fields, junk, inbox_id) ";
+             placement, referrer, vendor, action, obtained_via, offer, form_id, message, fields, contact_fields, junk, inbox_id) ";
         const INSERT_STAGE_CHANGE: &str =
             "INSERT INTO stage_changes (contact_id, from_stage, to_stage, at, cause, detail, actor, value) ";
         const INSERT_ACCOUNT: &str = "INSERT INTO accounts (id, domain, name, created_at) ";
@@ -641,7 +642,8 @@ macro_rules! impl_sql_store {
 
             async fn form_by_key(&self, key: &str) -> Result<Option<Form>> {
                 let row: Option<FormRow> = sqlx::query_as(
-                    "SELECT id, key, name, channel, offer, campaign, allowed_origins, created_at FROM forms WHERE key = $1",
+                    "SELECT id, key, name, channel, offer, campaign, allowed_origins, thank_you_url, created_at \
+                     FROM forms WHERE key = $1",
                 )
                 .bind(key)
                 .fetch_optional(&self.read)
@@ -796,10 +798,25 @@ macro_rules! impl_sql_store {
                 row.map(InboxItem::try_from).transpose()
             }
 
-            async fn inbox(&self, status: Option<InboxStatus>, limit: i64) -> Result<Vec<InboxItem>> {
-                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {INBOX_COLUMNS} FROM inbox"));
+            async fn inbox(
+                &self,
+                status: Option<InboxStatus>,
+                after: Option<Uuid>,
+                limit: i64,
+                preview: i64,
+            ) -> Result<Vec<InboxItem>> {
+                let (head, tail) = INBOX_PREVIEW_COLUMNS;
+                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {head}"));
+                // An `integer`, as PostgreSQL's `substr` takes.
+                qb.push_bind(i32::try_from(preview).unwrap_or(i32::MAX));
+                qb.push(tail).push(" FROM inbox WHERE true");
                 if let Some(status) = status {
-                    qb.push(" WHERE status = ").push_bind(status.as_str());
+                    qb.push(" AND status = ").push_bind(status.as_str());
+                }
+                if let Some(after) = after {
+                    qb.push(" AND (received_at, id) > (SELECT received_at, id FROM inbox WHERE id = ")
+                        .push_bind(after)
+                        .push(")");
                 }
                 qb.push(" ORDER BY received_at, id LIMIT ").push_bind(limit);
                 let rows: Vec<InboxRow> = qb.build_query_as().fetch_all(&self.read).await?;
@@ -1559,6 +1576,11 @@ macro_rules! impl_sql_store {
                     .bind(to)
                     .fetch_all(&mut *tx)
                     .await?;
+                moved.consents = sqlx::query_scalar("UPDATE consents SET contact_id = $2 WHERE contact_id = $1 RETURNING id")
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&mut *tx)
+                    .await?;
                 // Listed in a stable order, so that a merge reads the same on both databases.
                 moved.responses.sort_unstable();
                 moved.stage_changes.sort_unstable();
@@ -1567,6 +1589,7 @@ macro_rules! impl_sql_store {
                 moved.external_ids.sort_unstable();
                 moved.visitors.sort_unstable();
                 moved.merged.sort_unstable();
+                moved.consents.sort_unstable();
                 Ok(moved)
             }
 
@@ -1595,6 +1618,7 @@ macro_rules! impl_sql_store {
                 reassign_in(&mut *tx, "UPDATE contact_changes SET contact_id = ", to, set, &m.contact_changes).await?;
                 reassign_in(&mut *tx, "UPDATE visitors SET contact_id = ", to, " WHERE visitor_id IN (", &m.visitors).await?;
                 reassign_in(&mut *tx, "UPDATE contacts SET merged_into = ", to, set, &m.merged).await?;
+                reassign_in(&mut *tx, "UPDATE consents SET contact_id = ", to, set, &m.consents).await?;
                 for (system, id) in &m.external_ids {
                     sqlx::query("UPDATE external_ids SET contact_id = $1 WHERE system = $2 AND external_id = $3")
                         .bind(to)
@@ -1643,8 +1667,8 @@ macro_rules! impl_sql_store {
 
             async fn insert_form(&mut self, f: &Form) -> Result<()> {
                 sqlx::query(
-                    "INSERT INTO forms (id, key, name, channel, offer, campaign, allowed_origins, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO forms (id, key, name, channel, offer, campaign, allowed_origins, thank_you_url, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(f.id)
                 .bind(f.key.as_str())
@@ -1653,6 +1677,7 @@ macro_rules! impl_sql_store {
                 .bind(f.offer.as_deref())
                 .bind(f.campaign.as_deref())
                 .bind(Json(&f.allowed_origins))
+                .bind(f.thank_you_url.as_deref())
                 .bind(f.created_at.0)
                 .execute(&mut *self.tx)
                 .await?;

@@ -64,7 +64,10 @@ impl SqliteStore {
             .synchronous(if opts.full_sync { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // What is deleted or overwritten is overwritten with zeros in the file too,
+            // not left in free space: an erased person is gone from the bytes on disk.
+            .pragma("secure_delete", "on");
         use sqlx::{ConnectOptions, Connection};
         let mut migrating = base.clone().disable_statement_logging().connect().await?;
         crate::migrate::<sqlx::Sqlite>(&sqlx::migrate!("migrations/sqlite"), &mut migrating).await?;
@@ -244,6 +247,14 @@ mod imp {
         steps = super::PACK_STAGE_STEPS,
         responses = super::PACK_RESPONSES,
         bytes = "BLOB"
+    );
+    crate::privacy::impl_privacy!(
+        super::SqliteStore,
+        SqliteTx,
+        sqlx::Sqlite,
+        begin = "BEGIN IMMEDIATE",
+        lock = "",
+        contains = "instr(body, $2) > 0 OR instr(body, $3) > 0"
     );
 }
 

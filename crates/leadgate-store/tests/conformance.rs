@@ -281,7 +281,7 @@ async fn the_inbox_keeps_raw_bodies_and_their_outcome(store: Arc<dyn Store>) {
     let mut tx = store.begin().await.unwrap();
     tx.insert_inbox(&item).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(store.inbox(Some(InboxStatus::Pending), 10).await.unwrap().len(), 1);
+    assert_eq!(store.inbox(Some(InboxStatus::Pending), None, 10, 1_000).await.unwrap().len(), 1);
 
     let mut tx = store.begin().await.unwrap();
     tx.settle_inbox(item.id, InboxStatus::Failed, Some("boom"), None, T0).await.unwrap();
@@ -289,8 +289,25 @@ async fn the_inbox_keeps_raw_bodies_and_their_outcome(store: Arc<dyn Store>) {
     let got = store.inbox_item(item.id).await.unwrap().unwrap();
     assert_eq!((got.status, got.error.as_deref(), got.attempts), (InboxStatus::Failed, Some("boom"), 1));
     assert_eq!(got.body, body, "raw bytes, even invalid UTF-8, come back exactly");
-    assert!(store.inbox(Some(InboxStatus::Pending), 10).await.unwrap().is_empty());
-    assert_eq!(store.inbox(None, 10).await.unwrap().len(), 1);
+    assert!(store.inbox(Some(InboxStatus::Pending), None, 10, 1_000).await.unwrap().is_empty());
+    assert_eq!(store.inbox(None, None, 10, 1_000).await.unwrap().len(), 1);
+
+    // A list shows the first bytes of each body and how long it is; pages follow on.
+    let mut tx = store.begin().await.unwrap();
+    let later: Vec<InboxItem> = (1..=3)
+        .map(|i| InboxItem::received(Uuid::now_v7(), Timestamp(T0.0 + i), vec![b'x'; 100 * i as usize]))
+        .collect();
+    for i in &later {
+        tx.insert_inbox(i).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let first = store.inbox(None, None, 2, 10).await.unwrap();
+    let seen: Vec<(Uuid, usize, i64)> = first.iter().map(|i| (i.id, i.body.len(), i.body_bytes)).collect();
+    assert_eq!(seen, [(item.id, 10, body.len() as i64), (later[0].id, 10, 100)]);
+    let rest = store.inbox(None, Some(later[0].id), 10, 10).await.unwrap();
+    let seen: Vec<(Uuid, i64)> = rest.iter().map(|i| (i.id, i.body_bytes)).collect();
+    assert_eq!(seen, [(later[1].id, 200), (later[2].id, 300)]);
+    assert_eq!(store.inbox_item(later[2].id).await.unwrap().unwrap().body.len(), 300, "one item whole");
 }
 
 async fn forms_and_api_keys_are_found_by_key(store: Arc<dyn Store>) {
@@ -302,6 +319,7 @@ async fn forms_and_api_keys_are_found_by_key(store: Arc<dyn Store>) {
         offer: Some("CRM guide".into()),
         campaign: None,
         allowed_origins: vec!["https://acme.example".into()],
+        thank_you_url: Some("https://acme.example/thanks".into()),
         created_at: T0,
     };
     let key = ApiKey {
@@ -341,6 +359,7 @@ fn response(contact_id: Uuid, at: Timestamp, action: &str) -> Response {
         form_id: None,
         message: None,
         fields: Map::new(),
+        contact_fields: Map::new(),
         junk: None,
         inbox_id: None,
     }
@@ -578,6 +597,7 @@ async fn a_read_of_responses_leaves_out_the_details_it_is_not_asked_for(store: A
     full.offer = Some("pricing guide".into());
     full.message = Some("call me".into());
     full.fields = json!({"plan": "pro"}).as_object().unwrap().clone();
+    full.contact_fields = json!({"first_name": "Mallory"}).as_object().unwrap().clone();
     full.junk = Some("bot".into());
     let bulk = Bulk { contacts: vec![ann.clone()], responses: vec![full.clone()], ..Default::default() };
     store.bulk_load(&bulk).await.unwrap();
@@ -599,6 +619,7 @@ async fn a_read_of_responses_leaves_out_the_details_it_is_not_asked_for(store: A
             obtained_via: String::new(),
             message: None,
             junk: None,
+            contact_fields: Map::new(),
             ..full.clone()
         };
         assert_eq!(offered, std::slice::from_ref(&bare), "the offer and fields as they are, the other details none");

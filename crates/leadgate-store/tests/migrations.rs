@@ -71,6 +71,7 @@ fn history() -> Bulk {
         form_id: None,
         message: None,
         fields: Default::default(),
+        contact_fields: Default::default(),
         junk: None,
         inbox_id: None,
     };

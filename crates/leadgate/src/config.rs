@@ -25,6 +25,22 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// `text` or `json`.
     pub log_format: String,
+    /// Connections the server holds open at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers.
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body (of an upload: each part of it).
+    pub body_timeout_secs: u64,
+    /// Backtests, duplicate searches and exports a server runs at once.
+    pub concurrent_heavy_reads: usize,
+    /// Imports a server runs at once.
+    pub concurrent_imports: usize,
+    /// Days the raw body of a processed inquiry is kept.
+    pub retain_inbox_bodies_days: u32,
+    /// Days the IP address an inquiry came from is kept, once processed.
+    pub retain_ip_addresses_days: u32,
+    /// Days the user agent an inquiry came with is kept, once processed.
+    pub retain_user_agents_days: u32,
 }
 
 impl Default for Config {
@@ -37,6 +53,14 @@ impl Default for Config {
             inquiries_per_minute: 30,
             trust_forwarded_for: false,
             log_format: "text".into(),
+            max_connections: 1_000,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            concurrent_heavy_reads: 2,
+            concurrent_imports: 2,
+            retain_inbox_bodies_days: 90,
+            retain_ip_addresses_days: 90,
+            retain_user_agents_days: 90,
         }
     }
 }
@@ -52,11 +76,19 @@ impl fmt::Debug for Config {
             .field("inquiries_per_minute", &self.inquiries_per_minute)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("log_format", &self.log_format)
+            .field("max_connections", &self.max_connections)
+            .field("header_timeout_secs", &self.header_timeout_secs)
+            .field("body_timeout_secs", &self.body_timeout_secs)
+            .field("concurrent_heavy_reads", &self.concurrent_heavy_reads)
+            .field("concurrent_imports", &self.concurrent_imports)
+            .field("retain_inbox_bodies_days", &self.retain_inbox_bodies_days)
+            .field("retain_ip_addresses_days", &self.retain_ip_addresses_days)
+            .field("retain_user_agents_days", &self.retain_user_agents_days)
             .finish()
     }
 }
 
-const KEYS: [&str; 7] = [
+pub const KEYS: [&str; 15] = [
     "data_dir",
     "listen",
     "database_url",
@@ -64,6 +96,14 @@ const KEYS: [&str; 7] = [
     "inquiries_per_minute",
     "trust_forwarded_for",
     "log_format",
+    "max_connections",
+    "header_timeout_secs",
+    "body_timeout_secs",
+    "concurrent_heavy_reads",
+    "concurrent_imports",
+    "retain_inbox_bodies_days",
+    "retain_ip_addresses_days",
+    "retain_user_agents_days",
 ];
 
 /// Flags given on the command line; `None` leaves the lower layers' value.
@@ -104,7 +144,32 @@ impl Config {
             "log_format must be \"text\" or \"json\", not {:?}",
             config.log_format
         );
+        for (key, value) in [
+            ("max_connections", config.max_connections as u64),
+            ("header_timeout_secs", config.header_timeout_secs),
+            ("body_timeout_secs", config.body_timeout_secs),
+            ("concurrent_heavy_reads", config.concurrent_heavy_reads as u64),
+            ("concurrent_imports", config.concurrent_imports as u64),
+        ] {
+            anyhow::ensure!(value > 0, "{key} must be at least 1");
+        }
         Ok(config)
+    }
+
+    pub fn connection_limits(&self) -> leadgate_http::ConnectionLimits {
+        leadgate_http::ConnectionLimits {
+            max_connections: self.max_connections,
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
+            ..Default::default()
+        }
+    }
+
+    pub fn retention(&self) -> leadgate_app::privacy::Retention {
+        leadgate_app::privacy::Retention {
+            inbox_body_days: self.retain_inbox_bodies_days,
+            ip_address_days: self.retain_ip_addresses_days,
+            user_agent_days: self.retain_user_agents_days,
+        }
     }
 
     /// The store to open: PostgreSQL when `database_url` is set, else the SQLite file.

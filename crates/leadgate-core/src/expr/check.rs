@@ -369,9 +369,16 @@ impl Checker {
         }
     }
 
-    /// A `matches` pattern given as a literal must be a valid, small regular expression.
+    /// A `matches` pattern must be a literal (not taken from a contact's data, which a
+    /// public inquiry writes: every contact would compile its own, of the sender's
+    /// choosing), and a valid, small regular expression.
     fn regex(&self, arg: &IdedExpr) -> Result<(), CheckError> {
-        let Expr::Literal(LiteralValue::String(s)) = &arg.expr else { return Ok(()) };
+        let Expr::Literal(LiteralValue::String(s)) = &arg.expr else {
+            return Err(fail(
+                arg.id,
+                "the pattern of matches() must be written as a literal text such as '^Dir', not taken from a value",
+            ));
+        };
         let pattern: &str = s.inner();
         if pattern.len() > MAX_REGEX {
             return Err(fail(arg.id, format!("the pattern is longer than {MAX_REGEX} characters")));

@@ -32,6 +32,7 @@ fn response(action: &str, offer: &str, days: i64) -> Response {
         form_id: None,
         message: None,
         fields: json!({"employees": 250}).as_object().unwrap().clone(),
+        contact_fields: Default::default(),
         junk: None,
         inbox_id: None,
     }
@@ -164,6 +165,8 @@ fn mistakes_are_refused_with_what_was_wrong_and_where() {
             ("sizee(responses) > 1", "did you mean `size`?", Some(1), Some(6)),
             ("responses.exists(r, r.ofer == 'x')", "did you mean `offer`?", Some(1), Some(22)),
             ("contact.title.matches('[')", "not a valid regular expression", Some(1), Some(23)),
+            ("contact.title.matches(contact.company)", "must be written as a literal", Some(1), Some(30)),
+            ("contact.title.matches('^' + contact.company)", "must be written as a literal", Some(1), Some(27)),
             ("events(contact.channel, 30) > 0", "literal string", Some(1), Some(7)),
             ("events('page_view', 9999) > 0", "1 to 365 days", Some(1), Some(7)),
             ("contact['title'] == ''", "with a dot", Some(1), Some(8)),

@@ -26,6 +26,11 @@ pub struct Mapping {
     pub empty: Vec<String>,
     /// The field separator; `,` unless set.
     pub delimiter: Option<char>,
+    /// The file was written spreadsheet-safe (as leadgate exports CSV for people): a
+    /// `'` before a cell that starts with `=`, `+`, `-`, `@`, a tab, a carriage return
+    /// or `'` is taken off.
+    #[serde(default)]
+    pub spreadsheet_safe: bool,
     pub contact: ContactMap,
     pub response: Option<ResponseMap>,
     #[serde(default, rename = "stage")]
@@ -86,6 +91,9 @@ pub struct ResponseMap {
     pub fields: BTreeMap<String, Field>,
     /// A column holding the form's fields as one JSON object.
     pub fields_json: Option<Field>,
+    /// A column holding what the response said of the contact's own fields, as one
+    /// JSON object (as leadgate exports them).
+    pub contact_fields_json: Option<Field>,
 }
 
 /// A stage change or outcome. It applies when `stage` has a value and, if `at` names a
@@ -290,6 +298,7 @@ impl Mapping {
                 ("offer", &r.offer),
                 ("message", &r.message),
                 ("fields_json", &r.fields_json),
+                ("contact_fields_json", &r.contact_fields_json),
             ];
             for (name, field) in response {
                 if let Some(field) = field {

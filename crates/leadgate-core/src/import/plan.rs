@@ -317,6 +317,7 @@ fn response(
         form_id: None,
         message: r.message.clone(),
         fields: r.fields.clone(),
+        contact_fields: r.contact_fields.clone(),
         junk: None,
         inbox_id: None,
     }

@@ -72,6 +72,7 @@ pub struct ResponseDraft {
     pub offer: Option<String>,
     pub message: Option<String>,
     pub fields: Map<String, Value>,
+    pub contact_fields: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -143,6 +144,7 @@ struct BoundResponse {
     message: Option<Bound>,
     fields: Vec<(String, Bound)>,
     fields_json: Option<Bound>,
+    contact_fields_json: Option<Bound>,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +169,7 @@ struct BoundEvent {
 pub struct Binding {
     pub system: Option<String>,
     pub existing_only: bool,
+    spreadsheet_safe: bool,
     /// Hash of the mapping and the header: what a row's cells are read through.
     fingerprint_seed: u64,
     header: Vec<String>,
@@ -249,6 +252,7 @@ impl Mapping {
             message: opt(&r.message, &mut bind),
             fields: r.fields.iter().map(|(k, f)| (k.clone(), bind(f))).collect(),
             fields_json: opt(&r.fields_json, &mut bind),
+            contact_fields_json: opt(&r.contact_fields_json, &mut bind),
         });
         let stages = self
             .stages
@@ -287,6 +291,7 @@ impl Mapping {
         // change between versions, a re-import merely reads every contact once more.
         let fingerprint_seed = xxh3_64(format!("{self:?}\u{0}{}", header.join("\u{0}")).as_bytes());
         Ok(Binding {
+            spreadsheet_safe: self.spreadsheet_safe,
             fingerprint_seed,
             system: self.system.as_ref().map(|s| s.trim().to_owned()),
             existing_only: c.existing_only,
@@ -437,6 +442,13 @@ impl Binding {
     /// Reads one row (its cells, and the line it starts on for messages). Returns every
     /// problem found in the row, or what it says.
     pub fn read(&self, cells: &[&str], line: u64) -> Result<ImportRow, Vec<RowError>> {
+        let restored: Vec<&str>;
+        let cells = if self.spreadsheet_safe {
+            restored = cells.iter().map(|c| crate::spreadsheet::restore(c)).collect();
+            &restored[..]
+        } else {
+            cells
+        };
         if cells.len() != self.columns {
             return Err(vec![RowError {
                 row: line,
@@ -506,6 +518,7 @@ impl Binding {
                 offer: r.text(m.offer.as_ref()),
                 message: r.text(m.message.as_ref()),
                 fields: r.fields(&m.fields, m.fields_json.as_ref()),
+                contact_fields: r.fields(&[], m.contact_fields_json.as_ref()),
             });
         }
         for s in &self.stages {

@@ -1,0 +1,144 @@
+//! A person's data over the API: erasure, subject access, consent, do-not-contact,
+//! legal holds and the audit log.
+
+use crate::AppState;
+use crate::api::{caller_actor, parse_id, query_error};
+use crate::error::ApiError;
+use crate::extract::{Body, Caller, parse_json};
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use leadgate_app::privacy::{ConsentInput, DoNotContactInput};
+use leadgate_app::{AppError, ErrorKind};
+use leadgate_core::Permission;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Why {
+    reason: Option<String>,
+}
+
+/// `DELETE /v1/contacts/{id}`: erases the person, with a reason given as `?reason=` or
+/// in a JSON body `{"reason": "…"}`.
+pub async fn erase(
+    State(s): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    q: Result<Query<Why>, QueryRejection>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ManagePersonalData)?;
+    let Query(q) = q.map_err(query_error)?;
+    let from_body: Why = if body.is_empty() { Why::default() } else { parse_json(&headers, &body)? };
+    let id = parse_id(id, "unknown_contact")?;
+    let reason = from_body.reason.or(q.reason);
+    Ok(Json(s.app.erase_contact(id, reason.as_deref(), &caller_actor(&caller)).await?))
+}
+
+/// `GET /v1/contacts/{id}/personal-data`: everything held about the person.
+pub async fn personal_data(
+    State(s): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ManagePersonalData)?;
+    let id = parse_id(id, "unknown_contact")?;
+    Ok(Json(s.app.personal_data(id, &caller_actor(&caller)).await?))
+}
+
+pub async fn get_consent(
+    State(s): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    let id = parse_id(id, "unknown_contact")?;
+    Ok(Json(s.app.consent(id).await?))
+}
+
+pub async fn record_consent(
+    State(s): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ManageConsent)?;
+    let input: ConsentInput = parse_json(&headers, &body)?;
+    let id = parse_id(id, "unknown_contact")?;
+    Ok((StatusCode::CREATED, Json(s.app.record_consent(id, input, &caller_actor(&caller)).await?)))
+}
+
+pub async fn do_not_contact(
+    State(s): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ManageConsent)?;
+    let input: DoNotContactInput = parse_json(&headers, &body)?;
+    let id = parse_id(id, "unknown_contact")?;
+    Ok(Json(s.app.set_do_not_contact(id, input, &caller_actor(&caller)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldInput {
+    hold: bool,
+    reason: Option<String>,
+}
+
+pub async fn legal_hold(
+    State(s): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ManagePersonalData)?;
+    let input: HoldInput = parse_json(&headers, &body)?;
+    let id = parse_id(id, "unknown_contact")?;
+    Ok(Json(s.app.set_legal_hold(id, input.hold, input.reason.as_deref(), &caller_actor(&caller)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    contact: Option<Uuid>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/audit`: what was done to personal data, oldest first, in pages.
+pub async fn audit(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ManagePersonalData)?;
+    let Query(q) = q.map_err(query_error)?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1_000).contains(&limit) {
+        return Err(ApiError(
+            AppError::new(ErrorKind::Invalid, "invalid_value", "limit must be from 1 to 1000").field("limit"),
+        ));
+    }
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            AppError::new(ErrorKind::Invalid, "invalid_cursor", "cursor is not one this server gave out")
+                .field("cursor")
+        })?,
+        None => 0,
+    };
+    let entries = s.app.audit_log(q.contact, after, limit).await?;
+    let next = (entries.len() as i64 == limit).then(|| entries.last().map(|(id, _)| id.to_string())).flatten();
+    let entries: Vec<_> = entries.into_iter().map(|(_, e)| e).collect();
+    Ok(Json(json!({"entries": entries, "next_cursor": next})))
+}

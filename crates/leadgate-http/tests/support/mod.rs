@@ -1,0 +1,168 @@
+//! What the API tests share: the real router in-process, with an admin key and a form,
+//! and the requests a client sends.
+
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use leadgate_app::{App, AppOptions, SystemClock};
+use leadgate_core::Role;
+use leadgate_http::{HttpOptions, router};
+use leadgate_store::Store;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+pub struct Api {
+    pub router: Router,
+    pub app: Arc<App>,
+    pub admin: String,
+    pub form_key: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub json: Value,
+    pub text: String,
+}
+
+impl Api {
+    pub async fn new(store: Arc<dyn Store>) -> Self {
+        Self::with(store, HttpOptions { inquiries_per_minute: 10_000, ..HttpOptions::default() }).await
+    }
+
+    pub async fn with(store: Arc<dyn Store>, opts: HttpOptions) -> Self {
+        let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
+        let admin = app.create_api_key("ops", Role::Admin).await.unwrap().secret;
+        let router = router(app.clone(), opts).layer(MockConnectInfo(SocketAddr::from(([203, 0, 113, 7], 4242))));
+        let mut api = Self { router, app, admin, form_key: String::new() };
+        let form = api
+            .post("/v1/forms", json!({"name": "CRM guide", "channel": "paid_search", "offer": "CRM buyer's guide"}))
+            .await;
+        assert_eq!(form.status, StatusCode::CREATED, "{}", form.text);
+        api.form_key = form.json["key"].as_str().unwrap().to_owned();
+        api
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, headers, json, text }
+    }
+
+    pub fn req(&self, method: Method, uri: &str, key: Option<&str>) -> axum::http::request::Builder {
+        let b = Request::builder().method(method).uri(uri);
+        match key {
+            Some(k) => b.header(header::AUTHORIZATION, format!("Bearer {k}")),
+            None => b,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.send(self.req(Method::GET, uri, Some(&self.admin)).body(Body::empty()).unwrap()).await
+    }
+
+    pub async fn post(&self, uri: &str, body: Value) -> Reply {
+        self.post_as(uri, &self.admin.clone(), body).await
+    }
+
+    pub async fn post_as(&self, uri: &str, key: &str, body: Value) -> Reply {
+        let req = self.req(Method::POST, uri, Some(key)).header(header::CONTENT_TYPE, "application/json");
+        self.send(req.body(Body::from(body.to_string())).unwrap()).await
+    }
+
+    pub async fn put_text(&self, uri: &str, key: &str, content_type: &str, body: &str) -> Reply {
+        let req = self.req(Method::PUT, uri, Some(key)).header(header::CONTENT_TYPE, content_type);
+        self.send(req.body(Body::from(body.to_owned())).unwrap()).await
+    }
+
+    pub async fn put(&self, uri: &str, body: Value) -> Reply {
+        self.put_text(uri, &self.admin.clone(), "application/json", &body.to_string()).await
+    }
+
+    /// Posts an inquiry as a browser would: no API key.
+    pub async fn inquire(&self, content_type: &str, body: impl Into<Body>) -> Reply {
+        let req = self.req(Method::POST, "/v1/inquiries", None).header(header::CONTENT_TYPE, content_type);
+        self.send(req.body(body.into()).unwrap()).await
+    }
+
+    pub async fn inquire_json(&self, mut body: Value) -> Reply {
+        body["form_key"] = json!(self.form_key);
+        self.inquire("application/json", body.to_string()).await
+    }
+
+    pub async fn contact(&self, id: &Value) -> Value {
+        let r = self.get(&format!("/v1/contacts/{}", id.as_str().unwrap())).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.json
+    }
+}
+
+pub fn assert_error(r: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(r.json["error"]["code"], json!(code), "{}", r.text);
+    assert!(r.json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.text);
+}
+
+impl Api {
+    pub async fn upload(&self, uri: &str, key: &str, content_type: &str, body: impl Into<Body>) -> Reply {
+        let req = self.req(Method::POST, uri, Some(key)).header(header::CONTENT_TYPE, content_type);
+        self.send(req.body(body.into()).unwrap()).await
+    }
+
+    /// Waits for an import job to stop running.
+    pub async fn finished(&self, id: &Value) -> Value {
+        for _ in 0..500 {
+            let r = self.get(&format!("/v1/imports/{}", id.as_str().unwrap())).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            if r.json["status"] != json!("running") {
+                return r.json;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the import did not finish");
+    }
+}
+
+pub fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (String, String) {
+    let boundary = "leadgate-test-boundary";
+    let mut body = String::new();
+    for (name, file_name, content) in parts {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""));
+        if let Some(f) = file_name {
+            body.push_str(&format!("; filename=\"{f}\""));
+        }
+        body.push_str(&format!("\r\n\r\n{content}\r\n"));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl Api {
+    /// Posts an inquiry as an integration would, with the admin key: the answer says
+    /// what became of it.
+    pub async fn inquire_with_key(&self, mut body: Value) -> Reply {
+        body["form_key"] = json!(self.form_key);
+        let req =
+            self.req(Method::POST, "/v1/inquiries", Some(&self.admin)).header(header::CONTENT_TYPE, "application/json");
+        self.send(req.body(Body::from(body.to_string())).unwrap()).await
+    }
+
+    /// The contact with this email, as `GET /v1/contacts/{id}` shows it.
+    pub async fn contact_by_email(&self, email: &str) -> Value {
+        let found = self.get(&format!("/v1/contacts?email={}", email.replace('+', "%2B"))).await;
+        assert_eq!(found.status, StatusCode::OK, "{}", found.text);
+        let id = found.json["contacts"][0]["id"].clone();
+        assert!(id.is_string(), "no contact {email}: {}", found.text);
+        self.contact(&id).await
+    }
+}

@@ -1,0 +1,604 @@
+//! Personal data in the store: consent, legal holds and erasure, the audit log,
+//! retention, and everything held about a person (subject access). Ports of their own,
+//! [`PrivacyReads`] on the store and [`PrivacyWrites`] in a transaction (supertraits of
+//! `Store` and `Tx`), implemented for SQLite and PostgreSQL from one SQL text by
+//! `impl_privacy!`, beside `impl_sql_store!` in each adapter's module, whose helpers it
+//! uses. What is personal is decided by the core (`leadgate_core::erasure`); this
+//! applies it.
+
+use crate::Result;
+use async_trait::async_trait;
+use leadgate_core::Timestamp;
+use leadgate_core::consent::ConsentRecord;
+use leadgate_core::erasure::{AuditEntry, ContactPrivacy, Erasure, Hold};
+use leadgate_core::merge::Merge;
+use leadgate_core::model::{Contact, ExternalId, InboxItem, StoredEvent};
+use serde::Serialize;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// What is held of a person beside their contact, responses and history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PersonalRecords {
+    /// Every event, oldest first.
+    pub events: Vec<StoredEvent>,
+    /// Their inquiries as received, raw bodies included.
+    pub inbox: Vec<InboxItem>,
+    pub external_ids: Vec<ExternalId>,
+    pub visitor_ids: Vec<String>,
+    /// Merges of their records, with both records as they were before.
+    pub merges: Vec<Merge>,
+}
+
+/// What an erasure removed, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Erased {
+    pub contacts: u64,
+    pub responses: u64,
+    pub events: u64,
+    pub inbox_items: u64,
+    pub field_changes: u64,
+    pub external_ids: u64,
+    pub visitor_ids: u64,
+    pub merges: u64,
+}
+
+/// What of an inbox item is kept for a while only (see `retention` in the settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retained {
+    /// The raw body.
+    Bodies,
+    /// The client's IP address.
+    Addresses,
+    /// The client's user agent.
+    Browsers,
+}
+
+impl Retained {
+    pub const ALL: [Retained; 3] = [Retained::Bodies, Retained::Addresses, Retained::Browsers];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Retained::Bodies => "inbox_bodies",
+            Retained::Addresses => "ip_addresses",
+            Retained::Browsers => "user_agents",
+        }
+    }
+
+    /// The statement's `SET` and the test of an item still holding it.
+    pub(crate) fn set_and_held(self) -> (&'static str, &'static str) {
+        match self {
+            Retained::Bodies => ("body = $3, body_removed_at = $4", "body_removed_at IS NULL"),
+            Retained::Addresses => ("remote_ip = NULL", "remote_ip IS NOT NULL"),
+            Retained::Browsers => ("user_agent = NULL", "user_agent IS NOT NULL"),
+        }
+    }
+}
+
+/// Inbox items a sweep settles in one transaction, so that the writer is never held
+/// long (SQLite has one).
+pub(crate) const SWEEP_ITEMS: i64 = 2_000;
+
+#[async_trait]
+pub trait PrivacyReads: Send + Sync {
+    /// A contact's consent records, in the order they were made.
+    async fn consents(&self, contacts: &[Uuid]) -> Result<Vec<ConsentRecord>>;
+    /// A contact's legal hold and erasure.
+    async fn privacy(&self, contact: Uuid) -> Result<ContactPrivacy>;
+    /// The audit log, oldest first, after the entry `after`; only about `contact` when
+    /// given.
+    async fn audit_log(&self, contact: Option<Uuid>, after: i64, limit: i64) -> Result<Vec<(i64, AuditEntry)>>;
+    /// The contacts merged into `id` (each merged contact points straight at the
+    /// contact it lives on as).
+    async fn merged_into(&self, id: Uuid) -> Result<Vec<Uuid>>;
+    /// What else is held of these contacts (a person: a contact and those merged into
+    /// it).
+    async fn personal_records(&self, contacts: &[Uuid]) -> Result<PersonalRecords>;
+    /// Removes `what` from the inbox items processed or refused before `before` (and
+    /// after the last sweep of it), in transactions of a few thousand items; returns
+    /// how many items it changed. Items pending or failed keep everything: they have
+    /// not been made into responses yet.
+    async fn sweep_inbox(&self, what: Retained, before: Timestamp, now: Timestamp) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait PrivacyWrites: Send {
+    async fn insert_consents(&mut self, records: &[ConsentRecord]) -> Result<()>;
+    async fn insert_audit(&mut self, entry: &AuditEntry) -> Result<()>;
+    /// A contact's legal hold and erasure, locked until the transaction ends.
+    async fn privacy_for_update(&mut self, contact: Uuid) -> Result<ContactPrivacy>;
+    async fn save_privacy(&mut self, privacy: &ContactPrivacy) -> Result<()>;
+    /// Removes the personal data of `contacts` (a person: a contact and those merged
+    /// into it, as they are now) as `leadgate_core::erasure` says, keeping the
+    /// anonymous facts; and clears the inquiries that named one of their emails but
+    /// became no contact (refused, failed, pending).
+    async fn erase_personal_data(&mut self, contacts: &[Contact], at: Timestamp) -> Result<Erased>;
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConsentRow {
+    contact_id: Uuid,
+    purpose: String,
+    granted: bool,
+    source: String,
+    at: i64,
+    actor: String,
+    reason: Option<String>,
+}
+
+impl From<ConsentRow> for ConsentRecord {
+    fn from(r: ConsentRow) -> Self {
+        ConsentRecord {
+            contact_id: r.contact_id,
+            purpose: r.purpose,
+            granted: r.granted,
+            source: r.source,
+            at: Timestamp(r.at),
+            actor: r.actor,
+            reason: r.reason,
+        }
+    }
+}
+
+/// `{at, actor, reason}`, as a hold and an erasure are stored.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub(crate) struct Stamped {
+    at: i64,
+    actor: String,
+    reason: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PrivacyRow {
+    legal_hold: Option<Json<Stamped>>,
+    erased: Option<Json<Stamped>>,
+}
+
+impl PrivacyRow {
+    pub(crate) fn into_privacy(self, contact_id: Uuid) -> ContactPrivacy {
+        ContactPrivacy {
+            contact_id,
+            legal_hold: self.legal_hold.map(|Json(s)| Hold { at: Timestamp(s.at), actor: s.actor, reason: s.reason }),
+            erased: self.erased.map(|Json(s)| Erasure { at: Timestamp(s.at), actor: s.actor, reason: s.reason }),
+        }
+    }
+}
+
+pub(crate) fn stamped_hold(h: &Hold) -> Json<Stamped> {
+    Json(Stamped { at: h.at.0, actor: h.actor.clone(), reason: h.reason.clone() })
+}
+
+pub(crate) fn stamped_erasure(e: &Erasure) -> Json<Stamped> {
+    Json(Stamped { at: e.at.0, actor: e.actor.clone(), reason: e.reason.clone() })
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    id: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    contact_id: Option<Uuid>,
+    detail: String,
+}
+
+impl From<AuditRow> for (i64, AuditEntry) {
+    fn from(r: AuditRow) -> Self {
+        let entry = AuditEntry {
+            at: Timestamp(r.at),
+            actor: r.actor,
+            action: r.action,
+            contact_id: r.contact_id,
+            detail: r.detail,
+        };
+        (r.id, entry)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ExternalIdRow {
+    system: String,
+    external_id: String,
+    contact_id: Uuid,
+}
+
+impl From<ExternalIdRow> for ExternalId {
+    fn from(r: ExternalIdRow) -> Self {
+        ExternalId { system: r.system, external_id: r.external_id, contact_id: r.contact_id }
+    }
+}
+
+/// An email as it appears in the raw body of a plain HTML form post.
+pub(crate) fn form_encoded(email: &str) -> String {
+    email.replace('@', "%40").replace('+', "%2B")
+}
+
+/// `$begin` and `$lock` as for `impl_sql_store!`; `$contains` is a test of whether an
+/// inbox item's body holds the bytes of the parameter `$2` or `$3` (SQLite's `instr`
+/// and PostgreSQL's `position` both find bytes in bytes).
+macro_rules! impl_privacy {
+    ($store:ty, $tx:ident, $db:ty, begin = $begin:literal, lock = $lock:literal, contains = $contains:literal) => {
+        use crate::privacy::{
+            AuditRow, ConsentRow, Erased, ExternalIdRow, PersonalRecords, PrivacyReads, PrivacyRow, PrivacyWrites,
+            Retained,
+        };
+        use leadgate_core::consent::ConsentRecord;
+        use leadgate_core::erasure::{self, AuditEntry, ContactPrivacy};
+        use leadgate_core::model::ExternalId;
+
+        #[async_trait]
+        impl PrivacyReads for $store {
+            async fn consents(&self, contacts: &[Uuid]) -> Result<Vec<ConsentRecord>> {
+                let mut conn = self.read.acquire().await?;
+                let rows: Vec<ConsentRow> = fetch_in(
+                    &mut conn,
+                    "SELECT contact_id, purpose, granted, source, at, actor, reason FROM consents WHERE contact_id IN (",
+                    contacts,
+                )
+                .await?;
+                let mut records: Vec<ConsentRecord> = rows.into_iter().map(ConsentRecord::from).collect();
+                records.sort_by_key(|r| r.at);
+                Ok(records)
+            }
+
+            async fn privacy(&self, contact: Uuid) -> Result<ContactPrivacy> {
+                let row: Option<PrivacyRow> =
+                    sqlx::query_as("SELECT legal_hold, erased FROM contact_privacy WHERE contact_id = $1")
+                        .bind(contact)
+                        .fetch_optional(&self.read)
+                        .await?;
+                Ok(row.map_or_else(|| ContactPrivacy { contact_id: contact, ..Default::default() }, |r| r.into_privacy(contact)))
+            }
+
+            async fn audit_log(&self, contact: Option<Uuid>, after: i64, limit: i64) -> Result<Vec<(i64, AuditEntry)>> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT id, at, actor, action, contact_id, detail FROM audit_log WHERE id > ");
+                qb.push_bind(after);
+                if let Some(contact) = contact {
+                    qb.push(" AND contact_id = ").push_bind(contact);
+                }
+                qb.push(" ORDER BY id LIMIT ").push_bind(limit);
+                let rows: Vec<AuditRow> = qb.build_query_as().fetch_all(&self.read).await?;
+                Ok(rows.into_iter().map(<(i64, AuditEntry)>::from).collect())
+            }
+
+            async fn merged_into(&self, id: Uuid) -> Result<Vec<Uuid>> {
+                Ok(sqlx::query_scalar("SELECT id FROM contacts WHERE merged_into = $1 ORDER BY id")
+                    .bind(id)
+                    .fetch_all(&self.read)
+                    .await?)
+            }
+
+            async fn personal_records(&self, contacts: &[Uuid]) -> Result<PersonalRecords> {
+                let mut conn = self.read.acquire().await?;
+                let conn = &mut *conn;
+                let events: Vec<EventRow> = fetch_in(
+                    conn,
+                    "SELECT id, contact_id, email, visitor_id, kind, at, url, props, received_at FROM events \
+                     WHERE contact_id IN (",
+                    contacts,
+                )
+                .await?;
+                let inbox_ids: Vec<(Uuid,)> = fetch_in(
+                    conn,
+                    "SELECT inbox_id FROM responses WHERE inbox_id IS NOT NULL AND contact_id IN (",
+                    contacts,
+                )
+                .await?;
+                let inbox_ids: Vec<Uuid> = inbox_ids.into_iter().map(|(id,)| id).collect();
+                let inbox: Vec<InboxRow> =
+                    fetch_in(conn, &format!("SELECT {INBOX_COLUMNS} FROM inbox WHERE id IN ("), &inbox_ids).await?;
+                let mut inbox = inbox.into_iter().map(InboxItem::try_from).collect::<Result<Vec<_>>>()?;
+                inbox.sort_by_key(|i| (i.received_at, i.id));
+                let external_ids: Vec<ExternalIdRow> =
+                    fetch_in(conn, "SELECT system, external_id, contact_id FROM external_ids WHERE contact_id IN (", contacts)
+                        .await?;
+                let visitors: Vec<(String,)> =
+                    fetch_in(conn, "SELECT visitor_id FROM visitors WHERE contact_id IN (", contacts).await?;
+                let mut merges: Vec<MergeRow> =
+                    fetch_in(conn, &format!("SELECT {MERGE_COLUMNS} FROM merges WHERE contact_id IN ("), contacts).await?;
+                merges.extend(
+                    fetch_in::<MergeRow, _>(conn, &format!("SELECT {MERGE_COLUMNS} FROM merges WHERE other_id IN ("), contacts)
+                        .await?,
+                );
+                let mut merges: Vec<Merge> = merges.into_iter().map(Merge::from).collect();
+                merges.sort_by_key(|m| (m.at, m.id));
+                merges.dedup_by_key(|m| m.id);
+                let mut visitor_ids: Vec<String> = visitors.into_iter().map(|(v,)| v).collect();
+                visitor_ids.sort_unstable();
+                let mut events: Vec<StoredEvent> = events.into_iter().map(StoredEvent::from).collect();
+                events.sort_by_key(|e| (e.at, e.id));
+                Ok(PersonalRecords {
+                    events,
+                    inbox,
+                    external_ids: external_ids.into_iter().map(ExternalId::from).collect(),
+                    visitor_ids,
+                    merges,
+                })
+            }
+
+            async fn sweep_inbox(&self, what: Retained, before: Timestamp, now: Timestamp) -> Result<u64> {
+                let (set, held) = what.set_and_held();
+                let update = format!(
+                    "UPDATE inbox SET {set} WHERE processed_at >= $1 AND processed_at < $2 \
+                     AND status IN ('processed', 'rejected') AND {held}"
+                );
+                let mut changed = 0;
+                loop {
+                    let mut tx = self.write.begin_with($begin).await?;
+                    let from: i64 = sqlx::query_scalar("SELECT up_to FROM retention_sweeps WHERE what = $1")
+                        .bind(what.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .unwrap_or(i64::MIN);
+                    if from >= before.0 {
+                        return Ok(changed);
+                    }
+                    // Up to the next few thousand items at most, whole instants at a time.
+                    let next: Option<i64> = sqlx::query_scalar(
+                        "SELECT processed_at FROM inbox WHERE processed_at >= $1 AND processed_at < $2 \
+                         ORDER BY processed_at LIMIT 1 OFFSET $3",
+                    )
+                    .bind(from)
+                    .bind(before.0)
+                    .bind(crate::privacy::SWEEP_ITEMS)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let until = next.unwrap_or(before.0).max(from.saturating_add(1));
+                    let mut statement = sqlx::query(&update).bind(from).bind(until);
+                    if what == Retained::Bodies {
+                        statement = statement.bind(&[] as &[u8]).bind(now.0);
+                    }
+                    let done = statement.execute(&mut *tx).await?;
+                    changed += done.rows_affected();
+                    sqlx::query(
+                        "INSERT INTO retention_sweeps (what, up_to) VALUES ($1, $2) ON CONFLICT (what) DO UPDATE \
+                         SET up_to = CASE WHEN excluded.up_to > retention_sweeps.up_to THEN excluded.up_to \
+                         ELSE retention_sweeps.up_to END",
+                    )
+                    .bind(what.as_str())
+                    .bind(until)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                }
+            }
+        }
+
+        #[async_trait]
+        impl PrivacyWrites for $tx {
+            async fn insert_consents(&mut self, records: &[ConsentRecord]) -> Result<()> {
+                insert_many(
+                    &mut self.tx,
+                    "INSERT INTO consents (contact_id, purpose, granted, source, at, actor, reason) ",
+                    records,
+                    |b, r| {
+                        b.push_bind(r.contact_id)
+                            .push_bind(r.purpose.as_str())
+                            .push_bind(r.granted)
+                            .push_bind(r.source.as_str())
+                            .push_bind(r.at.0)
+                            .push_bind(r.actor.as_str())
+                            .push_bind(r.reason.as_deref());
+                    },
+                )
+                .await
+            }
+
+            async fn insert_audit(&mut self, e: &AuditEntry) -> Result<()> {
+                sqlx::query("INSERT INTO audit_log (at, actor, action, contact_id, detail) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(e.at.0)
+                    .bind(e.actor.as_str())
+                    .bind(e.action.as_str())
+                    .bind(e.contact_id)
+                    .bind(e.detail.as_str())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn privacy_for_update(&mut self, contact: Uuid) -> Result<ContactPrivacy> {
+                let sql = format!("SELECT legal_hold, erased FROM contact_privacy WHERE contact_id = $1{}", $lock);
+                let row: Option<PrivacyRow> = sqlx::query_as(&sql).bind(contact).fetch_optional(&mut *self.tx).await?;
+                Ok(row.map_or_else(|| ContactPrivacy { contact_id: contact, ..Default::default() }, |r| r.into_privacy(contact)))
+            }
+
+            async fn save_privacy(&mut self, p: &ContactPrivacy) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO contact_privacy (contact_id, legal_hold, erased) VALUES ($1, $2, $3) \
+                     ON CONFLICT (contact_id) DO UPDATE SET legal_hold = excluded.legal_hold, erased = excluded.erased",
+                )
+                .bind(p.contact_id)
+                .bind(p.legal_hold.as_ref().map(crate::privacy::stamped_hold))
+                .bind(p.erased.as_ref().map(crate::privacy::stamped_erasure))
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn erase_personal_data(&mut self, contacts: &[Contact], at: Timestamp) -> Result<Erased> {
+                let nothing = Json(serde_json::Map::new());
+                let mut erased = Erased::default();
+                for original in contacts {
+                    let id = original.id;
+                    let mut contact = original.clone();
+                    erasure::erase_contact(&mut contact, at);
+                    crate::Tx::update_contact(self, &contact).await?;
+                    let tx = &mut *self.tx;
+                    sqlx::query(
+                        "UPDATE contacts SET qualification = $2, import_fingerprint = NULL WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(&nothing)
+                    .execute(&mut *tx)
+                    .await?;
+                    erased.contacts += 1;
+
+                    // What its responses said, and the verdicts' evidence.
+                    let done = sqlx::query(
+                        "UPDATE responses SET message = NULL, fields = $2, contact_fields = $2, referrer = NULL \
+                         WHERE contact_id = $1",
+                    )
+                    .bind(id)
+                    .bind(&nothing)
+                    .execute(&mut *tx)
+                    .await?;
+                    erased.responses += done.rows_affected();
+                    let judged: Vec<(Uuid, String)> =
+                        sqlx::query_as("SELECT id, junk FROM responses WHERE contact_id = $1 AND junk IS NOT NULL")
+                            .bind(id)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    for (response, junk) in judged {
+                        sqlx::query("UPDATE responses SET junk = $2 WHERE id = $1")
+                            .bind(response)
+                            .bind(erasure::verdict_only(&junk))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let judged: Vec<(i64, String)> =
+                        sqlx::query_as("SELECT id, detail FROM stage_changes WHERE contact_id = $1 AND cause = 'junk'")
+                            .bind(id)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    for (change, detail) in judged {
+                        sqlx::query("UPDATE stage_changes SET detail = $2 WHERE id = $1")
+                            .bind(change)
+                            .bind(erasure::verdict_only(&detail))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+
+                    // Its events: what they carried, and the queries of their pages.
+                    let pages: Vec<(i64, String)> = sqlx::query_as(
+                        "SELECT id, url FROM events WHERE contact_id = $1 AND (url LIKE '%?%' OR url LIKE '%#%')",
+                    )
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for (event, url) in &pages {
+                        sqlx::query("UPDATE events SET url = $2 WHERE id = $1")
+                            .bind(event)
+                            .bind(erasure::page_only(url))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    if !pages.is_empty() {
+                        repack(&mut *tx, &[id]).await?;
+                    }
+                    let done = sqlx::query(
+                        "UPDATE events SET email = NULL, visitor_id = NULL, props = $2 WHERE contact_id = $1",
+                    )
+                    .bind(id)
+                    .bind(&nothing)
+                    .execute(&mut *tx)
+                    .await?;
+                    erased.events += done.rows_affected();
+                    if let Some(email) = &original.email {
+                        // Sent for the email, never attached to it.
+                        let done = sqlx::query(
+                            "UPDATE events SET email = NULL, url = NULL, props = $2 WHERE email = $1 AND contact_id IS NULL",
+                        )
+                        .bind(email.as_str())
+                        .bind(&nothing)
+                        .execute(&mut *tx)
+                        .await?;
+                        erased.events += done.rows_affected();
+                    }
+
+                    let done = sqlx::query("DELETE FROM visitors WHERE contact_id = $1").bind(id).execute(&mut *tx).await?;
+                    erased.visitor_ids += done.rows_affected();
+                    let done = sqlx::query("DELETE FROM external_ids WHERE contact_id = $1").bind(id).execute(&mut *tx).await?;
+                    erased.external_ids += done.rows_affected();
+                    sqlx::query("UPDATE contact_scores SET likelihood_factors = NULL WHERE contact_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+
+                    // Recorded field changes keep only what is not personal.
+                    let changes: Vec<(i64, Json<serde_json::Map<String, serde_json::Value>>)> =
+                        sqlx::query_as("SELECT id, changes FROM contact_changes WHERE contact_id = $1")
+                            .bind(id)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    for (change, Json(fields)) in changes {
+                        let kept = erasure::anonymous_change(&fields);
+                        if kept.as_ref() == Some(&fields) {
+                            continue;
+                        }
+                        erased.field_changes += 1;
+                        match kept {
+                            Some(kept) => {
+                                sqlx::query("UPDATE contact_changes SET changes = $2 WHERE id = $1")
+                                    .bind(change)
+                                    .bind(Json(kept))
+                                    .execute(&mut *tx)
+                                    .await?
+                            }
+                            None => sqlx::query("DELETE FROM contact_changes WHERE id = $1").bind(change).execute(&mut *tx).await?,
+                        };
+                    }
+
+                    // Merges keep both records as they were before, erased too.
+                    let merges: Vec<(Uuid, Json<leadgate_core::merge::Before>)> =
+                        sqlx::query_as("SELECT id, before FROM merges WHERE contact_id = $1 OR other_id = $1")
+                            .bind(id)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    for (merge, Json(mut before)) in merges {
+                        erasure::erase_contact(&mut before.contact, at);
+                        erasure::erase_contact(&mut before.other, at);
+                        sqlx::query("UPDATE merges SET before = $2 WHERE id = $1")
+                            .bind(merge)
+                            .bind(Json(&before))
+                            .execute(&mut *tx)
+                            .await?;
+                        erased.merges += 1;
+                    }
+
+                    // Its inquiries as received, and those naming its email that became
+                    // no contact.
+                    let mut items: Vec<Uuid> =
+                        sqlx::query_scalar("SELECT inbox_id FROM responses WHERE contact_id = $1 AND inbox_id IS NOT NULL")
+                            .bind(id)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    if let Some(email) = &original.email {
+                        let encoded = crate::privacy::form_encoded(email);
+                        for status in ["rejected", "failed", "pending"] {
+                            let sql = format!(
+                                "SELECT id FROM inbox WHERE status = $1 AND contact_id IS NULL AND ({})",
+                                $contains
+                            );
+                            let naming: Vec<Uuid> = sqlx::query_scalar(&sql)
+                                .bind(status)
+                                .bind(email.as_bytes())
+                                .bind(encoded.as_bytes())
+                                .fetch_all(&mut *tx)
+                                .await?;
+                            items.extend(naming);
+                        }
+                    }
+                    items.sort_unstable();
+                    items.dedup();
+                    for chunk in crate::sql_store::statement_chunks(&items) {
+                        let mut qb = QueryBuilder::<$db>::new("UPDATE inbox SET body = ");
+                        qb.push_bind(&[] as &[u8])
+                            .push(", body_removed_at = ")
+                            .push_bind(at.0)
+                            .push(", query = NULL, remote_ip = NULL, user_agent = NULL, \
+                                   error = CASE WHEN error IS NULL THEN NULL ELSE 'erased' END WHERE id IN (");
+                        let mut ids = qb.separated(", ");
+                        for item in chunk {
+                            ids.push_bind(*item);
+                        }
+                        qb.push(")");
+                        erased.inbox_items += qb.build().execute(&mut *tx).await?.rows_affected();
+                    }
+                }
+                Ok(erased)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_privacy;

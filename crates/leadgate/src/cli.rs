@@ -1,0 +1,249 @@
+//! The command line: every subcommand and its flags.
+
+use clap::{Args, Parser, Subcommand};
+use leadgate_core::Role;
+use std::path::PathBuf;
+use uuid::Uuid;
+
+/// leadgate: B2B lead management. Captures every inquiry and list entry, decides which
+/// are leads, and keeps everything so the numbers can be trusted.
+#[derive(Parser)]
+#[command(version, about)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Args)]
+pub(crate) struct Global {
+    /// Configuration file (default: ./leadgate.toml if it exists).
+    #[arg(long, global = true)]
+    pub(crate) config: Option<PathBuf>,
+    /// Directory of the embedded database [default: ./leadgate-data].
+    #[arg(long, global = true)]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://…); without it the embedded SQLite is used.
+    #[arg(long, global = true, hide_env_values = true)]
+    pub(crate) database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free one.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Load demo data first if the database is empty (5,000 contacts).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit (the server also applies them at start).
+    Migrate,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// Manage web forms.
+    #[command(subcommand)]
+    Form(FormCommand),
+    /// Load realistic, deterministic demo data.
+    Demo {
+        /// How many contacts to create.
+        #[arg(long, default_value_t = 5_000)]
+        contacts: usize,
+        /// Seed of the generator: the same seed gives the same data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Times the usual activity: 1 gives about two events a contact, 5 about ten.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=50))]
+        activity: u32,
+    },
+    /// Inspect and replay stored inquiries, and remove what retention no longer keeps.
+    #[command(subcommand)]
+    Inbox(InboxCommand),
+    /// A person's data: erase it, or show all of it.
+    #[command(subcommand)]
+    Contact(ContactCommand),
+    /// Import a CSV file of contacts, their history and outcomes (see docs/import.md).
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// The mapping of the file's columns (TOML).
+        #[arg(long, conflicts_with = "preset", required_unless_present = "preset")]
+        mapping: Option<PathBuf>,
+        /// A built-in mapping instead: hubspot, salesforce, or leadgate-contacts,
+        /// leadgate-responses, leadgate-stage-changes, leadgate-events for files of
+        /// `leadgate export`.
+        #[arg(long)]
+        preset: Option<String>,
+        /// Read and check everything, report what would happen, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the whole report (counts and the first 1,000 row errors) as JSON here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// Export contacts, responses, stage_changes or events as CSV (which `import` reads
+    /// back with the leadgate-* presets) or JSON Lines.
+    Export {
+        /// contacts, responses, stage_changes or events.
+        kind: String,
+        /// csv or jsonl.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// The file to write; standard output if not given.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// CSV cells exactly as stored, for programs. Without it, a cell a spreadsheet
+        /// would run as a formula (=, +, -, @ first) is written with a ' before it,
+        /// which the leadgate-* import presets take off again.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// List likely duplicate contacts, with the reason for each pair.
+    Duplicates {
+        /// Only pairs with this reason: same_mailbox, same_name_at_account, similar_email.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Pairs shown at most.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Score, grade and requalify every contact with the active scoring model and lead
+    /// definitions (after changing them, or after an import).
+    Rescore,
+    /// The predictive score: `leadgate model train` learns the likelihood of reaching a
+    /// stage from the contacts whose outcome is known, and scores every contact with it.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Run a lead definition on the contacts as they were at a date, beside the active
+    /// version, against how they actually ended.
+    Backtest {
+        /// The definition.
+        name: String,
+        /// The date the contacts are taken as they were (2026-01-01 or RFC 3339).
+        #[arg(long)]
+        as_of: String,
+        /// A saved version to test (default: the latest).
+        #[arg(long, conflicts_with = "expression")]
+        version: Option<i64>,
+        /// A draft expression to test instead, without saving it.
+        #[arg(long)]
+        expression: Option<String>,
+        /// Compare with this version instead of the active one.
+        #[arg(long)]
+        against: Option<i64>,
+        /// Only contacts created on or after this date.
+        #[arg(long)]
+        from: Option<String>,
+        /// Only contacts created before this date.
+        #[arg(long)]
+        to: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ApikeyCommand {
+    /// Create a key; the key itself is printed once, as the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// admin, marketing, sales or readonly.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// List keys (names and roles; keys are stored hashed and cannot be shown).
+    List,
+    /// Revoke a key by its id (see `apikey list`); running servers stop accepting it
+    /// within 30 seconds.
+    Revoke { id: Uuid },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum FormCommand {
+    /// Create a web form; prints its public form key as the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        offer: Option<String>,
+        #[arg(long)]
+        campaign: Option<String>,
+        /// Origin allowed to post from a browser (repeatable); none means any.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// Where a browser that posted the form is sent afterwards (https://…).
+        #[arg(long)]
+        thank_you_url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ModelCommand {
+    /// Learn the likelihood model again from the contacts whose outcome is known, report
+    /// its cross-validated ROC AUC and Brier score, and score every contact with it.
+    Train {
+        /// The stage to predict reaching (default customer).
+        #[arg(long)]
+        target: Option<String>,
+        /// Features to leave out, against leakage: names, or prefixes ending in `*`
+        /// (`--exclude 'custom.sales_*,custom.tags'`).
+        #[arg(long, value_delimiter = ',')]
+        exclude: Option<Vec<String>>,
+        /// Reaching the target later than this many days after creation counts as not
+        /// (default 365).
+        #[arg(long)]
+        horizon_days: Option<i64>,
+        /// The learner's budget (default 1.0; 0.1 to 3): more fits longer, may fit better.
+        #[arg(long)]
+        budget: Option<f32>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum InboxCommand {
+    /// List stored inquiries (default: those not processed).
+    List {
+        /// pending, processed, rejected or failed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Process stored inquiries again.
+    Replay {
+        /// Inbox item ids; with --all, every pending and failed item.
+        ids: Vec<Uuid>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Remove the raw bodies, IP addresses and user agents of inquiries processed longer
+    /// ago than the retention settings keep them (the server does this every hour).
+    Sweep,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ContactCommand {
+    /// Erase a person: their contact (and those merged into it) lose everything that
+    /// says who they are; the anonymous facts stay, so that reports still add up.
+    Erase {
+        /// The contact's id or email.
+        contact: String,
+        /// Why, for the audit log (a request of the person, say).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Print everything held about a person, as JSON (a subject access request).
+    PersonalData {
+        /// The contact's id or email.
+        contact: String,
+    },
+}
+
+pub(crate) fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}; roles are admin, marketing, sales, readonly"))
+}
