@@ -209,11 +209,13 @@ impl App {
             field_changes.extend(self.store.contact_changes(*c).await?);
         }
         let one = [id];
+        let emails: Vec<&str> =
+            std::iter::once(&contact).chain(&merged_contacts).filter_map(|c| c.email.as_deref()).collect();
         let (qualification, consent, privacy, records) = tokio::try_join!(
             self.store.qualifications(&one),
             self.store.consents(&person),
             self.store.privacy(id),
-            self.store.personal_records(&person),
+            self.store.personal_records(&person, &emails),
         )?;
         let audit = self.store.audit_log(Some(id), 0, 1_000).await?.into_iter().map(|(_, e)| e).collect();
         let mut tx = self.store.begin().await?;

@@ -22,12 +22,39 @@ use uuid::Uuid;
 pub struct PersonalRecords {
     /// Every event, oldest first.
     pub events: Vec<StoredEvent>,
-    /// Their inquiries as received, raw bodies included.
+    /// Their inquiries as received, raw bodies included (as text).
+    #[serde(serialize_with = "with_bodies")]
     pub inbox: Vec<InboxItem>,
     pub external_ids: Vec<ExternalId>,
     pub visitor_ids: Vec<String>,
     /// Merges of their records, with both records as they were before.
+    #[serde(serialize_with = "with_before")]
     pub merges: Vec<Merge>,
+}
+
+/// Inbox items with their bodies, which their own serialization leaves out.
+fn with_bodies<S: serde::Serializer>(items: &[InboxItem], s: S) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::{Error, SerializeSeq};
+    let mut seq = s.serialize_seq(Some(items.len()))?;
+    for item in items {
+        let mut value = serde_json::to_value(item).map_err(S::Error::custom)?;
+        value["body"] = serde_json::Value::String(String::from_utf8_lossy(&item.body).into_owned());
+        seq.serialize_element(&value)?;
+    }
+    seq.end()
+}
+
+/// Merges with both records as they were before, which their own serialization leaves
+/// out.
+fn with_before<S: serde::Serializer>(merges: &[Merge], s: S) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::{Error, SerializeSeq};
+    let mut seq = s.serialize_seq(Some(merges.len()))?;
+    for merge in merges {
+        let mut value = serde_json::to_value(merge).map_err(S::Error::custom)?;
+        value["before"] = serde_json::to_value(&merge.before).map_err(S::Error::custom)?;
+        seq.serialize_element(&value)?;
+    }
+    seq.end()
 }
 
 /// What an erasure removed, counted.
@@ -92,8 +119,8 @@ pub trait PrivacyReads: Send + Sync {
     /// contact it lives on as).
     async fn merged_into(&self, id: Uuid) -> Result<Vec<Uuid>>;
     /// What else is held of these contacts (a person: a contact and those merged into
-    /// it).
-    async fn personal_records(&self, contacts: &[Uuid]) -> Result<PersonalRecords>;
+    /// it), and the inquiries naming one of `emails` that became no contact.
+    async fn personal_records(&self, contacts: &[Uuid], emails: &[&str]) -> Result<PersonalRecords>;
     /// Removes `what` from the inbox items processed or refused before `before` (and
     /// after the last sweep of it), in transactions of a few thousand items; returns
     /// how many items it changed. Items pending or failed keep everything: they have
@@ -226,6 +253,28 @@ macro_rules! impl_privacy {
         use leadgate_core::erasure::{self, AuditEntry, ContactPrivacy};
         use leadgate_core::model::ExternalId;
 
+        /// The inbox items that name `email` in their raw body (as sent, or as a plain
+        /// HTML form encodes it) but became no contact: refused, failed or pending.
+        async fn unlinked_items_naming(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            email: &str,
+        ) -> Result<Vec<Uuid>> {
+            let encoded = crate::privacy::form_encoded(email);
+            let sql = format!("SELECT id FROM inbox WHERE status = $1 AND contact_id IS NULL AND ({})", $contains);
+            let mut found = Vec::new();
+            // Each status through the index of statuses: processed items are left alone.
+            for status in ["rejected", "failed", "pending"] {
+                let naming: Vec<Uuid> = sqlx::query_scalar(&sql)
+                    .bind(status)
+                    .bind(email.as_bytes())
+                    .bind(encoded.as_bytes())
+                    .fetch_all(&mut *conn)
+                    .await?;
+                found.extend(naming);
+            }
+            Ok(found)
+        }
+
         #[async_trait]
         impl PrivacyReads for $store {
             async fn consents(&self, contacts: &[Uuid]) -> Result<Vec<ConsentRecord>> {
@@ -268,7 +317,7 @@ macro_rules! impl_privacy {
                     .await?)
             }
 
-            async fn personal_records(&self, contacts: &[Uuid]) -> Result<PersonalRecords> {
+            async fn personal_records(&self, contacts: &[Uuid], emails: &[&str]) -> Result<PersonalRecords> {
                 let mut conn = self.read.acquire().await?;
                 let conn = &mut *conn;
                 let events: Vec<EventRow> = fetch_in(
@@ -284,7 +333,10 @@ macro_rules! impl_privacy {
                     contacts,
                 )
                 .await?;
-                let inbox_ids: Vec<Uuid> = inbox_ids.into_iter().map(|(id,)| id).collect();
+                let mut inbox_ids: Vec<Uuid> = inbox_ids.into_iter().map(|(id,)| id).collect();
+                for email in emails {
+                    inbox_ids.extend(unlinked_items_naming(conn, email).await?);
+                }
                 let inbox: Vec<InboxRow> =
                     fetch_in(conn, &format!("SELECT {INBOX_COLUMNS} FROM inbox WHERE id IN ("), &inbox_ids).await?;
                 let mut inbox = inbox.into_iter().map(InboxItem::try_from).collect::<Result<Vec<_>>>()?;
@@ -563,20 +615,7 @@ macro_rules! impl_privacy {
                             .fetch_all(&mut *tx)
                             .await?;
                     if let Some(email) = &original.email {
-                        let encoded = crate::privacy::form_encoded(email);
-                        for status in ["rejected", "failed", "pending"] {
-                            let sql = format!(
-                                "SELECT id FROM inbox WHERE status = $1 AND contact_id IS NULL AND ({})",
-                                $contains
-                            );
-                            let naming: Vec<Uuid> = sqlx::query_scalar(&sql)
-                                .bind(status)
-                                .bind(email.as_bytes())
-                                .bind(encoded.as_bytes())
-                                .fetch_all(&mut *tx)
-                                .await?;
-                            items.extend(naming);
-                        }
+                        items.extend(unlinked_items_naming(&mut *tx, email).await?);
                     }
                     items.sort_unstable();
                     items.dedup();

@@ -37,7 +37,12 @@ impl Api {
     }
 
     pub async fn with(store: Arc<dyn Store>, opts: HttpOptions) -> Self {
-        let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
+        let app_opts = AppOptions::for_backend(store.backend());
+        Self::with_app(store, opts, app_opts).await
+    }
+
+    pub async fn with_app(store: Arc<dyn Store>, opts: HttpOptions, app_opts: AppOptions) -> Self {
+        let app = App::new(store.clone(), Arc::new(SystemClock), app_opts);
         let admin = app.create_api_key("ops", Role::Admin).await.unwrap().secret;
         let router = router(app.clone(), opts).layer(MockConnectInfo(SocketAddr::from(([203, 0, 113, 7], 4242))));
         let mut api = Self { router, app, admin, form_key: String::new() };
@@ -154,6 +159,26 @@ impl Api {
         body["form_key"] = json!(self.form_key);
         let req =
             self.req(Method::POST, "/v1/inquiries", Some(&self.admin)).header(header::CONTENT_TYPE, "application/json");
+        self.send(req.body(Body::from(body.to_string())).unwrap()).await
+    }
+
+    /// A key of a new API key with `role`.
+    pub async fn key(&self, role: Role) -> String {
+        self.app.create_api_key(&format!("{role}-{}", uuid::Uuid::now_v7()), role).await.unwrap().secret
+    }
+
+    pub async fn get_as(&self, uri: &str, key: &str) -> Reply {
+        self.send(self.req(Method::GET, uri, Some(key)).body(Body::empty()).unwrap()).await
+    }
+
+    /// Sends `body` as JSON with `method`, with `key`.
+    /// (`Value::Null` sends no body.)
+    pub async fn json_as(&self, method: Method, uri: &str, key: &str, body: Value) -> Reply {
+        let req = self.req(method, uri, Some(key));
+        if body.is_null() {
+            return self.send(req.body(Body::empty()).unwrap()).await;
+        }
+        let req = req.header(header::CONTENT_TYPE, "application/json");
         self.send(req.body(Body::from(body.to_string())).unwrap()).await
     }
 

@@ -94,6 +94,23 @@ impl Server {
         Self { child, base, log }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `host:port` the server listens on.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
+    /// The most memory the server has held at once (its peak resident set), in KiB.
+    pub fn peak_memory_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("the process status");
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
     /// Stops the server as an operator would (SIGTERM) and waits for it to exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let term = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("run kill");
