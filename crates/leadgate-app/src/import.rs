@@ -647,12 +647,13 @@ fn read_chunks<R: Read>(
     let mut rows: Vec<ReadRow> = Vec::with_capacity(CHUNK_ROWS);
     loop {
         row_start.store(reader.position().byte(), std::sync::atomic::Ordering::Relaxed);
+        let next_line = reader.position().line();
         let more = match reader.read_byte_record(&mut record) {
             Ok(more) => more,
             Err(e) => {
                 // The reader cannot go on past a broken record (e.g. an I/O error); what
                 // was read so far is still imported.
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(next_line, |p| p.line());
                 let error = RowError { row: line, column: None, code: "unreadable".into(), message: e.to_string() };
                 rows.push(ReadRow { line, row: Err(vec![error]) });
                 false

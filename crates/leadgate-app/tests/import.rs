@@ -20,6 +20,7 @@ leadgate_store::on_both_stores!(
     the_hubspot_preset_reads_a_hubspot_export,
     a_person_repeated_far_down_a_long_file_stays_one_contact,
     the_same_file_through_another_mapping_is_read_again,
+    a_row_that_runs_on_for_megabytes_is_refused_and_the_rows_before_it_kept,
 );
 
 fn shared(path: &str) -> PathBuf {
@@ -306,4 +307,25 @@ async fn the_same_file_through_another_mapping_is_read_again(store: Arc<dyn Stor
     let report = import(&app, other, &titles).await.unwrap();
     assert_eq!((report.counts.contacts_unchanged, report.counts.contacts_updated), (2, 0));
     assert_eq!(store.contact(ann.id).await.unwrap().unwrap().country, None);
+}
+
+async fn a_row_that_runs_on_for_megabytes_is_refused_and_the_rows_before_it_kept(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let mapping = Mapping::from_toml("[contact]\nemail = \"email\"\nfirst_name = \"name\"\n").unwrap();
+    // A quote left open: the rest of the file would be one cell, held whole.
+    let mut csv = b"email,name\nann@acme.example,Ann\nbob@acme.example,\"Bob".to_vec();
+    csv.extend(std::iter::repeat_n(b'x', 3 << 20));
+    csv.extend(b"\"\ncy@acme.example,Cy\n");
+    let job = import(&app, &csv, &mapping).await.unwrap();
+    assert_eq!((job.counts.contacts_created, job.error_count), (1, 1), "{job:?}");
+    let e = &job.errors[0];
+    assert_eq!((e.row, &*e.code), (3, "unreadable"), "{e:?}");
+    assert!(e.message.contains("runs on past 1 MiB"), "{}", e.message);
+    assert_eq!(count(&app, ContactFilter::default()).await, 1, "nothing of the long row, nor after it");
+
+    // A header that never ends is not CSV.
+    let endless: Vec<u8> = std::iter::repeat_n(b'h', 3 << 20).collect();
+    let refused = import(&app, &endless, &mapping).await.unwrap_err();
+    assert_eq!(refused.code, "not_csv", "{refused}");
+    assert!(refused.message.contains("runs on past 1 MiB"), "{}", refused.message);
 }

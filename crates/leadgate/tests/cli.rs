@@ -181,3 +181,52 @@ fn model_train_reports_its_figures_and_refuses_a_history_without_outcomes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("horizon_days must be from 1 to 3650"), "{out:?}");
 }
+
+#[test]
+fn contact_erase_finds_a_person_by_email_and_says_what_it_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = data_dir_env(&dir);
+    leadgate(&env, &["demo", "--contacts", "20"]);
+    let export = command(&env).args(["export", "contacts"]).output().unwrap();
+    let csv = String::from_utf8(export.stdout).unwrap();
+    let mut rows = csv.lines().skip(1).map(|l| l.split(',').collect::<Vec<_>>());
+    let row = rows.next().unwrap();
+    let (id, email) = (row[0].to_owned(), row[1].to_owned());
+    assert!(email.contains('@'), "{email}");
+
+    let no_reason = command(&env).args(["contact", "erase", &email]).output().unwrap();
+    assert!(!no_reason.status.success() && String::from_utf8_lossy(&no_reason.stderr).contains("--reason"));
+    let erased = leadgate(&env, &["contact", "erase", &email, "--reason", "asked by letter"]);
+    assert!(erased.starts_with(&format!("erased contact {id} (0 merged into it)")), "{erased}");
+    let data = leadgate(&env, &["contact", "personal-data", &id]);
+    assert!(data.ends_with('}'), "the last line closes the JSON: {data}");
+    let all = command(&env).args(["contact", "personal-data", &id]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    assert_eq!(json["contact"]["email"], serde_json::Value::Null);
+    assert_eq!(json["privacy"]["erased"]["actor"], "operator");
+    assert_eq!(json["audit"][0]["action"], "contact.erased");
+
+    let again = command(&env).args(["contact", "erase", &id, "--reason", "again"]).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already_erased"));
+    let gone = command(&env).args(["contact", "erase", &email, "--reason", "x"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("no contact has this email"));
+    let swept = leadgate(&env, &["inbox", "sweep"]);
+    assert!(swept.starts_with("removed 0 raw bodies"), "{swept}");
+}
+
+#[test]
+fn exports_are_spreadsheet_safe_unless_raw_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = data_dir_env(&dir);
+    let file = dir.path().join("people.csv");
+    std::fs::write(&file, "email,name\neve@acme.example,=1+1\n").unwrap();
+    let mapping = dir.path().join("people.toml");
+    std::fs::write(&mapping, "[contact]\nemail = \"email\"\nfirst_name = \"name\"\n").unwrap();
+    leadgate(&env, &["import", file.to_str().unwrap(), "--mapping", mapping.to_str().unwrap()]);
+    let safe = command(&env).args(["export", "contacts"]).output().unwrap();
+    assert!(String::from_utf8(safe.stdout).unwrap().contains(",'=1+1,"));
+    let raw = command(&env).args(["export", "contacts", "--raw"]).output().unwrap();
+    let raw = String::from_utf8(raw.stdout).unwrap();
+    assert!(raw.contains(",=1+1,") && !raw.contains("'=1+1"), "{raw}");
+}
