@@ -49,6 +49,10 @@ pub struct AppError {
 
 impl AppError {
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(
+            leadgate_core::error::is_code(code),
+            "the error code {code:?} is not in leadgate_core::error::CODES"
+        );
         Self {
             kind,
             code,

@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 pub use admin::{FormInput, NewApiKey};
 pub use capture::{INBOX_PAGE_MAX, INBOX_PREVIEW_BYTES, InquiryReceipt, RawInquiry};
-pub use contacts::{ContactPage, ContactQuery, ContactView};
+pub use contacts::{ContactPage, ContactQuery, ContactView, MAX_PAGE as CONTACTS_PAGE_MAX};
 pub use error::{AppError, ErrorKind};
 pub use events::{EventsReceipt, MAX_EVENTS_PER_BATCH, Rejected};
 pub use merges::{DuplicateQuery, Duplicates, MergeView};

@@ -86,7 +86,7 @@ impl App {
         if text.len() > MAX_MODEL {
             return Err(AppError::new(
                 ErrorKind::TooLarge,
-                "too_large",
+                "body_too_large",
                 format!("a model is at most {MAX_MODEL} bytes"),
             ));
         }

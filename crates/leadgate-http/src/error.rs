@@ -33,6 +33,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 
 /// A JSON error response outside the use cases (routing, limits, panics).
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    debug_assert!(leadgate_core::error::is_code(code), "the error code {code:?} is not in leadgate_core::error::CODES");
     (status, axum::Json(json!({"error": {"code": code, "message": message, "field": null}}))).into_response()
 }
 

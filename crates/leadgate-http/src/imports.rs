@@ -25,8 +25,8 @@ use std::time::Duration;
 
 /// The largest file an upload may carry (a million contacts take about 200 MB).
 pub const IMPORT_BODY_LIMIT: usize = 1024 * 1024 * 1024;
-/// The largest mapping: generous for any real one.
-const MAPPING_LIMIT: usize = 256 * 1024;
+/// The largest mapping (or other part beside the file): generous for any real one.
+pub const MAPPING_LIMIT: usize = 256 * 1024;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -24,6 +24,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::error_response;
+pub use imports::{IMPORT_BODY_LIMIT, MAPPING_LIMIT};
 pub use server::{ConnectionLimits, serve};
 
 /// Limits of requests, above all of the public capture endpoint.

@@ -106,6 +106,13 @@ pub const KEYS: [&str; 15] = [
     "retain_user_agents_days",
 ];
 
+/// What a `database_url` of another kind (`mysql://…`) is answered with.
+pub const BAD_DATABASE_URL: &str =
+    "database_url must start with postgres:// (or sqlite://PATH); leave it unset for the embedded database";
+
+/// What is logged when `LEADGATE_LOG` does not say.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,perpetual=warn";
+
 /// Flags given on the command line; `None` leaves the lower layers' value.
 #[derive(Debug, Default, Serialize)]
 pub struct Overrides {
@@ -136,7 +143,7 @@ impl Config {
         if let Some(url) = config.external_database() {
             anyhow::ensure!(
                 ["postgres://", "postgresql://", "sqlite://"].iter().any(|p| url.starts_with(p)),
-                "database_url must start with postgres:// (or sqlite://PATH); leave it unset for the embedded database"
+                BAD_DATABASE_URL
             );
         }
         anyhow::ensure!(
@@ -219,5 +226,43 @@ mod tests {
             assert!(err.contains("listn"), "{err}");
             Ok(())
         });
+    }
+
+    const DOC: &str = include_str!("../../../docs/configuration.md");
+
+    /// The documented default of `key`, from the table of keys.
+    fn documented_default(key: &str) -> String {
+        let row = DOC
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{key}` |")))
+            .unwrap_or_else(|| panic!("docs/configuration.md has no row for {key}"));
+        row.split(" | ").nth(2).unwrap().trim_matches('`').to_owned()
+    }
+
+    #[test]
+    fn the_documented_keys_and_defaults_are_the_code_s() {
+        let defaults = toml::Value::try_from(Config::default()).unwrap();
+        for key in KEYS {
+            let documented = documented_default(key);
+            let value = match defaults.get(key) {
+                None => "none (SQLite)".to_owned(),
+                Some(toml::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            };
+            assert_eq!(documented, value, "the default of {key}");
+            let var = format!("`LEADGATE_{}`", key.to_uppercase());
+            assert!(DOC.contains(&var), "the environment variable {var} is documented");
+        }
+        let keys = DOC.lines().filter(|l| l.starts_with("| `")).count();
+        assert_eq!(keys, KEYS.len(), "every key documented, and no other");
+        assert!(DOC.contains(BAD_DATABASE_URL), "the message for another database is the one a user sees");
+        assert!(DOC.contains(&format!("`{DEFAULT_LOG_FILTER}`")), "the default log filter");
+
+        // The example file is one leadgate reads, with the defaults but where it says.
+        let example = DOC.split("```toml\n").nth(1).unwrap().split("```").next().unwrap();
+        let read: Config =
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(example)).extract().unwrap();
+        assert_eq!(read.listen, "0.0.0.0:8080", "the one value it changes");
+        assert_eq!(format!("{:?}", Config { listen: "0.0.0.0:8080".into(), ..Config::default() }), format!("{read:?}"));
     }
 }
