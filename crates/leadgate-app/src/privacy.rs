@@ -144,11 +144,13 @@ impl App {
         let at = self.now();
         let mut tx = self.store.begin().await?;
         let result = async {
-            let mut privacy = tx.privacy_for_update(id).await?;
+            // The contacts first (locked on PostgreSQL), then what is kept beside them: a
+            // second erasure of the same person waits here, then finds it done.
             let mut contacts = Vec::with_capacity(1 + merged.len());
             for c in std::iter::once(id).chain(merged.iter().copied()) {
                 contacts.push(tx.contact_by_id(c).await?.ok_or_else(|| unknown(c))?);
             }
+            let mut privacy = tx.privacy_for_update(id).await?;
             if contacts[0].merged_into.is_some() {
                 return Err(AppError::new(
                     ErrorKind::Conflict,

@@ -19,6 +19,7 @@ leadgate_store::on_both_stores!(
     subject_access_shows_everything_held_and_is_audited,
     consent_and_do_not_contact_are_recorded_with_who_and_why,
     retention_removes_bodies_addresses_and_browsers_after_their_time,
+    two_erasures_of_one_person_at_once_erase_it_once,
 );
 
 /// What says who the person is: none of it may be left after erasure.
@@ -393,4 +394,28 @@ async fn retention_removes_bodies_addresses_and_browsers_after_their_time(store:
     assert_error(&replay, StatusCode::CONFLICT, "body_removed");
     // The contact the inquiry made keeps everything it became.
     assert_eq!(api.contact_by_email("old@acme.example").await["responses"].as_array().unwrap().len(), 1);
+}
+
+async fn two_erasures_of_one_person_at_once_erase_it_once(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let made = api.inquire_with_key(json!({"email": "twice@acme.example", "first_name": "Twice"})).await;
+    let id = made.json["contact_id"].as_str().unwrap().to_owned();
+    let uri = format!("/v1/contacts/{id}?reason=asked");
+    let admin = api.admin.clone();
+    let (a, b, c) = tokio::join!(
+        api.json_as(Method::DELETE, &uri, &admin, Value::Null),
+        api.json_as(Method::DELETE, &uri, &admin, Value::Null),
+        api.inquire_json(json!({"email": "twice@acme.example", "first_name": "Again"})),
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{} / {}", a.text, b.text);
+    assert_eq!(c.status, StatusCode::CREATED, "an inquiry beside them is taken: {}", c.text);
+    let audit = api.get(&format!("/v1/audit?contact={id}")).await;
+    let erasures =
+        audit.json["entries"].as_array().unwrap().iter().filter(|e| e["action"] == json!("contact.erased")).count();
+    assert_eq!(erasures, 1, "{}", audit.text);
+    // The inquiry came before the erasure (and was erased with it) or after (a new contact).
+    let erased = api.contact(&json!(id)).await;
+    assert_eq!((erased["email"].clone(), erased["first_name"].clone()), (Value::Null, Value::Null));
 }
