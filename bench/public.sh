@@ -45,7 +45,7 @@ SERVER=$!
 for _ in $(seq 50); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.2; done
 
 # Emails of known contacts, and contact ids to erase (other contacts than those).
-curl -sf -H "Authorization: Bearer $KEY" "$BASE/v1/exports/contacts.csv?raw=true" -o "$WORK/contacts.csv"
+curl -sf -H "Authorization: Bearer $KEY" "$BASE/v1/exports/contacts.csv" -o "$WORK/contacts.csv"
 python3 - "$WORK" "$ERASE" <<'PY'
 import csv, random, sys
 work, erase = sys.argv[1], int(sys.argv[2])

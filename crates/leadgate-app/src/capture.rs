@@ -245,8 +245,10 @@ impl App {
         if !consent.is_empty() {
             tx.insert_consents(&consent).await?;
         }
-        // Junk does not get to say which browser is a known person's.
-        if let Some(visitor) = inquiry.visitor_id.as_ref().filter(|_| is_new || junk.is_none()) {
+        // Which browser is a known person's is said by a trusted sender only: anyone
+        // could otherwise tie their own browsing to someone else's timeline and score.
+        let trusted = matches!(sender, Sender::Trusted(_));
+        if let Some(visitor) = inquiry.visitor_id.as_ref().filter(|_| is_new || (trusted && junk.is_none())) {
             tx.identify_visitor(visitor, contact.id, item.received_at).await?;
         }
         tx.settle_inbox(item.id, InboxStatus::Processed, None, Some((contact.id, response.id)), self.now()).await?;

@@ -149,11 +149,17 @@ impl App {
             )
             .field("limit"));
         }
-        let _ration = self.ration(crate::HeavyWork::DuplicateSearch)?;
+        let ration = self.ration(crate::HeavyWork::DuplicateSearch)?;
         let candidates = self.store.duplicate_candidates().await?;
-        // Grouping a million contacts is CPU work: off the async workers.
+        // Grouping a million contacts is CPU work: off the async workers. It goes on if
+        // the caller goes away, and holds its place among the heavy work until it ends.
         let (pairs, candidates): (Vec<DuplicatePair>, Vec<Candidate>) =
-            crate::off_runtime("the duplicate search", move || (find_duplicates(&candidates), candidates)).await?;
+            crate::off_runtime("the duplicate search", move || {
+                let found = find_duplicates(&candidates);
+                drop(ration);
+                (found, candidates)
+            })
+            .await?;
         let pairs: Vec<DuplicatePair> =
             pairs.into_iter().filter(|p| reason.is_none_or(|r| p.reasons.contains(&r))).collect();
         let by_id: HashMap<Uuid, &Candidate> = candidates.iter().map(|c| (c.id, c)).collect();

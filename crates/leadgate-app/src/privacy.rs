@@ -92,6 +92,8 @@ pub struct SweepReport {
 }
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
+/// How far behind the present a retention sweep stays (see `sweep_retention`).
+const SETTLING_MICROS: i64 = 5 * 60 * 1_000_000;
 pub const REASON_MAX: usize = 1_000;
 
 /// A reason a person gives for something done to personal data: required, trimmed,
@@ -140,34 +142,23 @@ impl App {
     /// of who did it and why. Refused while a legal hold is set.
     pub async fn erase_contact(&self, id: Uuid, why: Option<&str>, actor: &Actor) -> Result<ErasureReport, AppError> {
         let why = reason(why)?;
-        let merged = self.store.merged_into(id).await?;
         let at = self.now();
         let mut tx = self.store.begin().await?;
         let result = async {
-            // The contacts first (locked on PostgreSQL), then what is kept beside them: a
-            // second erasure of the same person waits here, then finds it done.
-            let mut contacts = Vec::with_capacity(1 + merged.len());
-            for c in std::iter::once(id).chain(merged.iter().copied()) {
-                contacts.push(tx.contact_by_id(c).await?.ok_or_else(|| unknown(c))?);
-            }
-            let mut privacy = tx.privacy_for_update(id).await?;
-            if contacts[0].merged_into.is_some() {
+            // The contact and those merged into it, as they are in this transaction
+            // (locked on PostgreSQL: a merge or a second erasure waits), then what is
+            // kept beside them.
+            let contact = tx.contact_by_id(id).await?.ok_or_else(|| unknown(id))?;
+            if contact.merged_into.is_some() {
                 return Err(AppError::new(
                     ErrorKind::Conflict,
                     "already_merged",
                     "this contact was merged into another: erase that one, which erases both",
                 ));
             }
-            if let Some(hold) = &privacy.legal_hold {
-                return Err(AppError::new(
-                    ErrorKind::Conflict,
-                    "legal_hold",
-                    format!(
-                        "the contact is under a legal hold (set by {}: {}); lift it first",
-                        hold.actor, hold.reason
-                    ),
-                ));
-            }
+            let mut contacts = vec![contact];
+            contacts.extend(tx.merged_into_for_update(id).await?);
+            let mut privacy = tx.privacy_for_update(id).await?;
             if let Some(done) = &privacy.erased {
                 return Err(AppError::new(
                     ErrorKind::Conflict,
@@ -175,16 +166,30 @@ impl App {
                     format!("the contact was erased at {} by {}", done.at, done.actor),
                 ));
             }
+            for c in &contacts {
+                let held = if c.id == id { privacy.clone() } else { tx.privacy_for_update(c.id).await? };
+                if let Some(hold) = &held.legal_hold {
+                    return Err(AppError::new(
+                        ErrorKind::Conflict,
+                        "legal_hold",
+                        format!(
+                            "contact {} is under a legal hold (set by {}: {}); lift it first",
+                            c.id, hold.actor, hold.reason
+                        ),
+                    ));
+                }
+            }
             let removed = tx.erase_personal_data(&contacts, at).await?;
             privacy.erased = Some(Erasure { at, actor: actor.label(), reason: why.clone() });
             tx.save_privacy(&privacy).await?;
             let counts = serde_json::to_string(&removed).unwrap_or_default();
             let detail = format!("{why} (removed {counts})");
             tx.insert_audit(&AuditEntry::new(at, actor, "contact.erased", id, detail)).await?;
-            Ok::<_, AppError>(removed)
+            let merged: Vec<Uuid> = contacts[1..].iter().map(|c| c.id).collect();
+            Ok::<_, AppError>((removed, merged))
         }
         .await;
-        let removed = crate::finish(tx, result).await?;
+        let (removed, merged) = crate::finish(tx, result).await?;
         tracing::info!(contact_id = %id, merged = merged.len(), "personal data erased");
         Ok(ErasureReport { contact_id: id, merged_contacts: merged, erased_at: at, removed })
     }
@@ -193,6 +198,10 @@ impl App {
     /// it); the reading is itself audited.
     pub async fn personal_data(&self, id: Uuid, actor: &Actor) -> Result<PersonalData, AppError> {
         let contact = self.store.contact(id).await?.ok_or_else(|| unknown(id))?;
+        // A record merged into another is the person that one is.
+        if let Some(survivor) = contact.merged_into {
+            return Box::pin(self.personal_data(survivor, actor)).await;
+        }
         let merged = self.store.merged_into(id).await?;
         let mut person = vec![id];
         person.extend(&merged);
@@ -340,7 +349,8 @@ impl App {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let result = async {
-            self.live_contact(&mut *tx, id).await?;
+            // A record merged into another may hold one too (set before the merge).
+            tx.contact_by_id(id).await?.ok_or_else(|| unknown(id))?;
             let mut privacy = tx.privacy_for_update(id).await?;
             if privacy.legal_hold.is_some() == hold {
                 return Ok(privacy);
@@ -368,7 +378,10 @@ impl App {
     /// Removes from the inbox what `retention` no longer keeps.
     pub async fn sweep_retention(&self, retention: &Retention) -> Result<SweepReport, AppError> {
         let now = self.now();
-        let before = |days: u32| Timestamp(now.0.saturating_sub(i64::from(days) * DAY_MICROS));
+        // Never up to the last minutes: an inquiry settled at a moment still being
+        // committed by another server would be passed over for good.
+        let settled = now.0.saturating_sub(SETTLING_MICROS);
+        let before = |days: u32| Timestamp(now.0.saturating_sub(i64::from(days) * DAY_MICROS).min(settled));
         let mut report = SweepReport::default();
         for what in Retained::ALL {
             let (days, count) = match what {

@@ -35,6 +35,8 @@ pub struct ImportQuery {
     mapping: Option<String>,
     dry_run: Option<bool>,
     file_name: Option<String>,
+    /// The file's cells are as stored (a raw export), not spreadsheet-safe.
+    raw: Option<bool>,
 }
 
 fn malformed(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -61,17 +63,34 @@ fn spool_failed(e: std::io::Error) -> ApiError {
 struct Spool {
     file: std::fs::File,
     len: usize,
+    started: std::time::Instant,
+    /// After this long, the upload must have come at [`UPLOAD_MIN_PACE`] at least.
+    grace: Duration,
 }
 
+/// The slowest an upload may come, on average, once its first `body_timeout_secs` are
+/// past: a client that trickles a byte now and then holds a place among the server's
+/// imports, which it takes before the upload is read.
+pub const UPLOAD_MIN_PACE: usize = 16 * 1024;
+
 impl Spool {
-    fn new() -> Result<Self, ApiError> {
-        Ok(Self { file: tempfile::tempfile().map_err(spool_failed)?, len: 0 })
+    fn new(grace: Duration) -> Result<Self, ApiError> {
+        let file = tempfile::tempfile().map_err(spool_failed)?;
+        Ok(Self { file, len: 0, started: std::time::Instant::now(), grace })
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
         self.len += bytes.len();
         if self.len > IMPORT_BODY_LIMIT {
             return Err(too_large());
+        }
+        let elapsed = self.started.elapsed();
+        if elapsed > self.grace && (self.len as f64) < elapsed.as_secs_f64() * UPLOAD_MIN_PACE as f64 {
+            return Err(ApiError(AppError::new(
+                ErrorKind::Timeout,
+                "body_timeout",
+                format!("the upload arrives slower than {} KiB/s", UPLOAD_MIN_PACE >> 10),
+            )));
         }
         self.file.write_all(bytes).map_err(spool_failed)
     }
@@ -188,7 +207,7 @@ pub async fn create(
     let ration = s.app.ration(leadgate_app::HeavyWork::Import)?;
     let media = media_type(request.headers());
     let idle = s.opts.body_timeout;
-    let mut spool = Spool::new()?;
+    let mut spool = Spool::new(idle)?;
     match media.as_str() {
         "text/csv" | "application/csv" | "text/plain" => {
             let mut body: Body = request.into_body();
@@ -216,7 +235,10 @@ pub async fn create(
             )));
         }
     }
-    let (mapping, described) = choose_mapping(q.mapping.as_deref(), q.preset.as_deref())?;
+    let (mut mapping, described) = choose_mapping(q.mapping.as_deref(), q.preset.as_deref())?;
+    if q.raw.unwrap_or(false) {
+        mapping.spreadsheet_safe = false;
+    }
     let source =
         ImportSource { file_name: q.file_name.map(|n| leadgate_core::ident::truncate(&n, 200)), mapping: described };
     let opts = ImportOptions { dry_run: q.dry_run.unwrap_or(false) };

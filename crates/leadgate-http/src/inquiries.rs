@@ -150,6 +150,15 @@ pub async fn create(
     resp
 }
 
+fn rate_limited(wait: u64) -> ApiError {
+    let e = AppError::new(
+        ErrorKind::RateLimited,
+        "rate_limited",
+        format!("too many inquiries from this address; try again in {wait} s"),
+    );
+    ApiError(e.retry_after(u32::try_from(wait).unwrap_or(u32::MAX)))
+}
+
 fn thanked_by_redirect(url: &str) -> Response {
     match HeaderValue::from_str(url) {
         Ok(location) => {
@@ -173,25 +182,31 @@ async fn receive(
     headers: &HeaderMap,
     body: axum::body::Body,
 ) -> Result<(InquiryReceipt, bool), (ApiError, bool)> {
+    let ip = client_ip(headers, peer, state.opts.trust_forwarded_for);
+    // Counted against the address's limit, as everything from the public is.
+    // Seconds to wait, when over it.
+    let over_limit = || -> Option<u64> {
+        let not_until = state.limiter.check_key(&limit_key(ip)).err()?;
+        Some(not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1))
+    };
     let sender = match presented_key(headers) {
-        Some(secret) => {
-            let key = state.app.authenticate(Some(secret)).await.map_err(|e| (ApiError(e), true))?;
-            state.app.authorize(&key, Permission::WriteEvents).map_err(|e| (ApiError(e), true))?;
-            Sender::Trusted(Actor::ApiKey(key.name))
-        }
+        Some(secret) => match state.app.authenticate(Some(secret)).await {
+            Ok(key) => {
+                state.app.authorize(&key, Permission::WriteEvents).map_err(|e| (ApiError(e), true))?;
+                Sender::Trusted(Actor::ApiKey(key.name))
+            }
+            // A key that is not one is the public's guess: it counts like a post.
+            Err(e) => {
+                let refused = over_limit().map_or(ApiError(e), rate_limited);
+                return Err((refused, true));
+            }
+        },
         None => Sender::Public,
     };
-    let ip = client_ip(headers, peer, state.opts.trust_forwarded_for);
     if sender == Sender::Public
-        && let Err(not_until) = state.limiter.check_key(&limit_key(ip))
+        && let Some(wait) = over_limit()
     {
-        let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1);
-        let e = AppError::new(
-            ErrorKind::RateLimited,
-            "rate_limited",
-            format!("too many inquiries from this address; try again in {wait} s"),
-        );
-        return Err((ApiError(e.retry_after(u32::try_from(wait).unwrap_or(u32::MAX))), true));
+        return Err((rate_limited(wait), true));
     }
     let body =
         crate::extract::read_body(body, INQUIRY_BODY_LIMIT, state.opts.body_timeout).await.map_err(|e| (e, true))?;

@@ -23,6 +23,7 @@ leadgate_store::on_both_stores!(
     formulas_in_contact_data_are_neutralised_in_exports_and_read_back_exactly,
     heavy_work_needs_a_role_that_may_start_it_and_waits_its_turn,
     the_inbox_is_read_in_pages_with_bodies_cut_short,
+    a_guessed_key_counts_against_the_address_like_any_public_post,
 );
 
 /// A customer known by name, company, title, phone, country and a custom field.
@@ -123,6 +124,23 @@ async fn a_public_inquiry_never_rewrites_what_is_known(store: Arc<dyn Store>) {
     let events = api.post("/v1/events", json!({"visitor_id": "v-bot", "kind": "page_view"})).await;
     assert_eq!(events.status, StatusCode::ACCEPTED);
     assert!(api.contact(&before["id"]).await["recent_events"].as_array().unwrap().is_empty(), "junk claims no browser");
+
+    // Nor does what junk claims qualify anyone.
+    let asks_for_a_demo = json!({"expression": "responses.exists(r, r.action == 'demo_request')", "kind": "mql"});
+    assert_eq!(api.put("/v1/definitions/demo", asks_for_a_demo).await.status, StatusCode::CREATED);
+    assert_eq!(api.post("/v1/definitions/demo/activate", json!({})).await.status, StatusCode::OK);
+    api.inquire_json(json!({"email": "pat@acme.example"})).await;
+    let bot = json!({"email": "pat@acme.example", "action": "demo_request", "_gotcha": "x"});
+    assert_eq!(api.inquire_json(bot).await.status, StatusCode::CREATED);
+    assert_eq!(api.contact_by_email("pat@acme.example").await["stage"], json!("prospect"));
+    api.inquire_json(json!({"email": "pat@acme.example", "action": "demo_request"})).await;
+    assert_eq!(api.contact_by_email("pat@acme.example").await["stage"], json!("mql"), "a real request does");
+
+    // Nor does the public say which browser is a known person's.
+    let claim = json!({"email": "ann@acme.example", "visitor_id": "v-mallory"});
+    assert_eq!(api.inquire_json(claim).await.status, StatusCode::CREATED);
+    api.post("/v1/events", json!({"visitor_id": "v-mallory", "kind": "pricing_view"})).await;
+    assert!(api.contact(&before["id"]).await["recent_events"].as_array().unwrap().is_empty());
 
     // A caller with a key still updates what it sends, as documented.
     api.inquire_with_key(json!({"email": "ann@acme.example", "title": "CEO"})).await;
@@ -341,4 +359,25 @@ async fn the_inbox_is_read_in_pages_with_bodies_cut_short(store: Arc<dyn Store>)
     assert_error(&api.get("/v1/inbox/nope").await, StatusCode::NOT_FOUND, "unknown_inbox_item");
     let marketing = api.key(Role::Marketing).await;
     assert_error(&api.get_as(&format!("/v1/inbox/{}", seen[0]), &marketing).await, StatusCode::FORBIDDEN, "forbidden");
+}
+
+async fn a_guessed_key_counts_against_the_address_like_any_public_post(store: Arc<dyn Store>) {
+    let opts = HttpOptions { inquiries_per_minute: 2, ..HttpOptions::default() };
+    let api = Api::with(store, opts).await;
+    let guess = || {
+        let body = json!({"form_key": api.form_key, "email": "ann@acme.example"}).to_string();
+        let req =
+            api.req(Method::POST, "/v1/inquiries", Some("lg_guess")).header(header::CONTENT_TYPE, "application/json");
+        api.send(req.body(Body::from(body)).unwrap())
+    };
+    assert_error(&guess().await, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_error(&guess().await, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_error(&guess().await, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert_error(
+        &api.inquire_json(json!({"email": "ann@acme.example"})).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    );
+    // A real key is not limited.
+    assert_eq!(api.inquire_with_key(json!({"email": "ann@acme.example"})).await.status, StatusCode::CREATED);
 }

@@ -407,7 +407,8 @@ pub trait Store: PrivacyReads + Send + Sync + 'static {
         created_by: Option<Timestamp>,
         limit: i64,
     ) -> Result<Vec<Uuid>>;
-    /// The responses of these contacts, by contact, each contact's oldest first; only
+    /// The responses of these contacts that count (not junk: what a junk inquiry made up
+    /// says nothing of the person), by contact, each contact's oldest first; only
     /// those up to `until` when given (a backtest's date); with the columns `details`
     /// names (see [`ResponseDetails`]).
     async fn responses_of(

@@ -163,6 +163,9 @@ mod imp {
         sqlx::Postgres,
         begin = "BEGIN",
         lock = " FOR UPDATE",
-        contains = "position($2 in body) > 0 OR position($3 in body) > 0"
+        waiting = "",
+        contains =
+            "position($2 in lower(encode(body, 'escape'))) > 0 OR position($3 in lower(encode(body, 'escape'))) > 0",
+        errors_hold = "position($1 in lower(errors::text)) > 0"
     );
 }

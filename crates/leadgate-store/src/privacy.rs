@@ -132,6 +132,8 @@ pub trait PrivacyReads: Send + Sync {
 pub trait PrivacyWrites: Send {
     async fn insert_consents(&mut self, records: &[ConsentRecord]) -> Result<()>;
     async fn insert_audit(&mut self, entry: &AuditEntry) -> Result<()>;
+    /// The contacts merged into `id`, locked until the transaction ends.
+    async fn merged_into_for_update(&mut self, id: Uuid) -> Result<Vec<Contact>>;
     /// A contact's legal hold and erasure, locked until the transaction ends.
     async fn privacy_for_update(&mut self, contact: Uuid) -> Result<ContactPrivacy>;
     async fn save_privacy(&mut self, privacy: &ContactPrivacy) -> Result<()>;
@@ -144,11 +146,12 @@ pub trait PrivacyWrites: Send {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ConsentRow {
+    pub(crate) id: i64,
     contact_id: Uuid,
     purpose: String,
     granted: bool,
     source: String,
-    at: i64,
+    pub(crate) at: i64,
     actor: String,
     reason: Option<String>,
 }
@@ -235,16 +238,34 @@ impl From<ExternalIdRow> for ExternalId {
     }
 }
 
-/// An email as it appears in the raw body of a plain HTML form post.
+/// An email as it appears, lower-cased, in the raw body of a plain HTML form post
+/// (`application/x-www-form-urlencoded`: letters, digits and `*-._` as they are, every
+/// other byte as `%XX`).
 pub(crate) fn form_encoded(email: &str) -> String {
-    email.replace('@', "%40").replace('+', "%2B")
+    let mut out = String::with_capacity(email.len() + 8);
+    for b in email.to_ascii_lowercase().bytes() {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b as char),
+            other => out.push_str(&format!("%{other:02x}")),
+        }
+    }
+    out
 }
 
-/// `$begin` and `$lock` as for `impl_sql_store!`; `$contains` is a test of whether an
-/// inbox item's body holds the bytes of the parameter `$2` or `$3` (SQLite's `instr`
-/// and PostgreSQL's `position` both find bytes in bytes).
+/// `$begin`, `$lock` and `$waiting` as for `impl_sql_store!`; `$contains` tests whether
+/// an inbox item's body, lower-cased, holds the text `$2` or `$3`; `$errors_hold`
+/// whether an import job's row errors, lower-cased, hold the text `$1`.
 macro_rules! impl_privacy {
-    ($store:ty, $tx:ident, $db:ty, begin = $begin:literal, lock = $lock:literal, contains = $contains:literal) => {
+    (
+        $store:ty,
+        $tx:ident,
+        $db:ty,
+        begin = $begin:literal,
+        lock = $lock:literal,
+        waiting = $waiting:expr,
+        contains = $contains:literal,
+        errors_hold = $errors_hold:literal
+    ) => {
         use crate::privacy::{
             AuditRow, ConsentRow, Erased, ExternalIdRow, PersonalRecords, PrivacyReads, PrivacyRow, PrivacyWrites,
             Retained,
@@ -259,15 +280,15 @@ macro_rules! impl_privacy {
             conn: &mut <$db as sqlx::Database>::Connection,
             email: &str,
         ) -> Result<Vec<Uuid>> {
-            let encoded = crate::privacy::form_encoded(email);
+            let (email, encoded) = (email.to_ascii_lowercase(), crate::privacy::form_encoded(email));
             let sql = format!("SELECT id FROM inbox WHERE status = $1 AND contact_id IS NULL AND ({})", $contains);
             let mut found = Vec::new();
             // Each status through the index of statuses: processed items are left alone.
             for status in ["rejected", "failed", "pending"] {
                 let naming: Vec<Uuid> = sqlx::query_scalar(&sql)
                     .bind(status)
-                    .bind(email.as_bytes())
-                    .bind(encoded.as_bytes())
+                    .bind(email.as_str())
+                    .bind(encoded.as_str())
                     .fetch_all(&mut *conn)
                     .await?;
                 found.extend(naming);
@@ -281,13 +302,14 @@ macro_rules! impl_privacy {
                 let mut conn = self.read.acquire().await?;
                 let rows: Vec<ConsentRow> = fetch_in(
                     &mut conn,
-                    "SELECT contact_id, purpose, granted, source, at, actor, reason FROM consents WHERE contact_id IN (",
+                    "SELECT id, contact_id, purpose, granted, source, at, actor, reason FROM consents WHERE contact_id IN (",
                     contacts,
                 )
                 .await?;
-                let mut records: Vec<ConsentRecord> = rows.into_iter().map(ConsentRecord::from).collect();
-                records.sort_by_key(|r| r.at);
-                Ok(records)
+                // In the order they were made, which decides between two of one moment.
+                let mut rows = rows;
+                rows.sort_by_key(|r| (r.at, r.id));
+                Ok(rows.into_iter().map(ConsentRecord::from).collect())
             }
 
             async fn privacy(&self, contact: Uuid) -> Result<ContactPrivacy> {
@@ -448,6 +470,12 @@ macro_rules! impl_privacy {
                 Ok(())
             }
 
+            async fn merged_into_for_update(&mut self, id: Uuid) -> Result<Vec<Contact>> {
+                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE merged_into = $1 ORDER BY id{}", $lock);
+                let rows: Vec<ContactRow> = sqlx::query_as(&sql).bind(id).fetch_all(&mut *self.tx).await?;
+                rows.into_iter().map(Contact::try_from).collect()
+            }
+
             async fn privacy_for_update(&mut self, contact: Uuid) -> Result<ContactPrivacy> {
                 let sql = format!("SELECT legal_hold, erased FROM contact_privacy WHERE contact_id = $1{}", $lock);
                 let row: Option<PrivacyRow> = sqlx::query_as(&sql).bind(contact).fetch_optional(&mut *self.tx).await?;
@@ -470,6 +498,7 @@ macro_rules! impl_privacy {
             async fn erase_personal_data(&mut self, contacts: &[Contact], at: Timestamp) -> Result<Erased> {
                 let nothing = Json(serde_json::Map::new());
                 let mut erased = Erased::default();
+                let mut merges_seen = std::collections::HashSet::new();
                 for original in contacts {
                     let id = original.id;
                     let mut contact = original.clone();
@@ -520,42 +549,59 @@ macro_rules! impl_privacy {
                             .await?;
                     }
 
-                    // Its events: what they carried, and the queries of their pages.
-                    let pages: Vec<(i64, String)> = sqlx::query_as(
-                        "SELECT id, url FROM events WHERE contact_id = $1 AND (url LIKE '%?%' OR url LIKE '%#%')",
-                    )
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    for (event, url) in &pages {
-                        sqlx::query("UPDATE events SET url = $2 WHERE id = $1")
-                            .bind(event)
-                            .bind(erasure::page_only(url))
-                            .execute(&mut *tx)
+                    // Its events, and those sent for its email and never attached to it:
+                    // what they carried, whose they were, and the queries of their pages.
+                    let mut events: Vec<(i64, Option<String>)> =
+                        sqlx::query_as("SELECT id, url FROM events WHERE contact_id = $1")
+                            .bind(id)
+                            .fetch_all(&mut *tx)
                             .await?;
+                    let attached = events.len();
+                    if let Some(email) = &original.email {
+                        let sql = format!("SELECT id, url FROM events WHERE email = $1 AND contact_id IS NULL{}", $waiting);
+                        events.extend(sqlx::query_as::<_, (i64, Option<String>)>(&sql).bind(email.as_str()).fetch_all(&mut *tx).await?);
                     }
-                    if !pages.is_empty() {
+                    let pages: Vec<(i64, &str)> = events
+                        .iter()
+                        .filter_map(|(event, url)| {
+                            let url = url.as_deref()?;
+                            let page = erasure::page_only(url);
+                            (page != url).then_some((*event, page))
+                        })
+                        .collect();
+                    // Many at a time: a contact may have tens of thousands.
+                    for chunk in crate::sql_store::statement_chunks(&pages) {
+                        let mut qb = QueryBuilder::<$db>::new("UPDATE events SET url = v.column2 FROM (");
+                        qb.push_values(chunk, |mut b, (event, page)| {
+                            b.push_bind(*event).push_bind(*page);
+                        });
+                        qb.push(") AS v WHERE events.id = v.column1");
+                        qb.build().execute(&mut *tx).await?;
+                    }
+                    // Its packed events hold their pages too.
+                    let moved_pages = events[..attached]
+                        .iter()
+                        .any(|(_, url)| url.as_deref().is_some_and(|u| erasure::page_only(u) != u));
+                    if moved_pages {
                         repack(&mut *tx, &[id]).await?;
                     }
-                    let done = sqlx::query(
-                        "UPDATE events SET email = NULL, visitor_id = NULL, props = $2 WHERE contact_id = $1",
-                    )
-                    .bind(id)
-                    .bind(&nothing)
-                    .execute(&mut *tx)
-                    .await?;
-                    erased.events += done.rows_affected();
-                    if let Some(email) = &original.email {
-                        // Sent for the email, never attached to it.
-                        let done = sqlx::query(
-                            "UPDATE events SET email = NULL, url = NULL, props = $2 WHERE email = $1 AND contact_id IS NULL",
-                        )
-                        .bind(email.as_str())
+                    sqlx::query("UPDATE events SET email = NULL, visitor_id = NULL, props = $2 WHERE contact_id = $1")
+                        .bind(id)
                         .bind(&nothing)
                         .execute(&mut *tx)
                         .await?;
-                        erased.events += done.rows_affected();
+                    let waiting: Vec<i64> = events[attached..].iter().map(|(e, _)| *e).collect();
+                    for chunk in crate::sql_store::statement_chunks(&waiting) {
+                        let mut qb = QueryBuilder::<$db>::new("UPDATE events SET email = NULL, visitor_id = NULL, props = ");
+                        qb.push_bind(&nothing).push(" WHERE id IN (");
+                        let mut ids = qb.separated(", ");
+                        for event in chunk {
+                            ids.push_bind(*event);
+                        }
+                        qb.push(")");
+                        qb.build().execute(&mut *tx).await?;
                     }
+                    erased.events += events.len() as u64;
 
                     let done = sqlx::query("DELETE FROM visitors WHERE contact_id = $1").bind(id).execute(&mut *tx).await?;
                     erased.visitor_ids += done.rows_affected();
@@ -590,21 +636,30 @@ macro_rules! impl_privacy {
                         };
                     }
 
-                    // Merges keep both records as they were before, erased too.
-                    let merges: Vec<(Uuid, Json<leadgate_core::merge::Before>)> =
-                        sqlx::query_as("SELECT id, before FROM merges WHERE contact_id = $1 OR other_id = $1")
-                            .bind(id)
-                            .fetch_all(&mut *tx)
-                            .await?;
-                    for (merge, Json(mut before)) in merges {
-                        erasure::erase_contact(&mut before.contact, at);
-                        erasure::erase_contact(&mut before.other, at);
+                    // Merges keep both records as they were before: both are this person,
+                    // unless the merge was undone (then the other is someone else).
+                    let merges: Vec<(Uuid, Uuid, Json<leadgate_core::merge::Before>, Option<i64>)> = sqlx::query_as(
+                        "SELECT id, contact_id, before, undone_at FROM merges WHERE contact_id = $1 OR other_id = $1",
+                    )
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for (merge, survivor, Json(mut before), undone_at) in merges {
+                        let both = undone_at.is_none();
+                        if both || survivor == id {
+                            erasure::erase_contact(&mut before.contact, at);
+                        }
+                        if both || survivor != id {
+                            erasure::erase_contact(&mut before.other, at);
+                        }
                         sqlx::query("UPDATE merges SET before = $2 WHERE id = $1")
                             .bind(merge)
                             .bind(Json(&before))
                             .execute(&mut *tx)
                             .await?;
-                        erased.merges += 1;
+                        if merges_seen.insert(merge) {
+                            erased.merges += 1;
+                        }
                     }
 
                     // Its inquiries as received, and those naming its email that became
@@ -632,6 +687,23 @@ macro_rules! impl_privacy {
                         }
                         qb.push(")");
                         erased.inbox_items += qb.build().execute(&mut *tx).await?.rows_affected();
+                    }
+                    // Row errors of imports that quote its email.
+                    if let Some(email) = &original.email {
+                        let email = email.to_ascii_lowercase();
+                        let sql = format!("SELECT id, errors FROM imports WHERE {}", $errors_hold);
+                        let jobs: Vec<(Uuid, Json<Vec<leadgate_core::import::RowError>>)> =
+                            sqlx::query_as(&sql).bind(email.as_str()).fetch_all(&mut *tx).await?;
+                        for (job, Json(mut errors)) in jobs {
+                            for e in errors.iter_mut().filter(|e| e.message.to_ascii_lowercase().contains(&email)) {
+                                e.message = "(erased)".into();
+                            }
+                            sqlx::query("UPDATE imports SET errors = $2 WHERE id = $1")
+                                .bind(job)
+                                .bind(Json(&errors))
+                                .execute(&mut *tx)
+                                .await?;
+                        }
                     }
                 }
                 Ok(erased)

@@ -148,6 +148,9 @@ mod tests {
                 include_str!("../migrations/postgres/0015_responses_brief_on_contacts.sql"),
                 crate::postgres::PACK_RESPONSES,
             ),
+            // Packed again without junk.
+            (include_str!("../migrations/sqlite/0016_personal_data.sql"), crate::sqlite::PACK_RESPONSES),
+            (include_str!("../migrations/postgres/0016_personal_data.sql"), crate::postgres::PACK_RESPONSES),
         ] {
             assert!(squeezed(migration).contains(&squeezed(pack)), "{pack}");
         }

@@ -84,11 +84,19 @@ impl Packed {
         for c in changes.iter().filter(|c| new.contains(&c.contact_id)) {
             encode_step(&mut packed.entry(c.contact_id).or_default().stage_steps, c);
         }
-        for r in responses.iter().filter(|r| new.contains(&r.contact_id)) {
+        for r in responses.iter().filter(|r| new.contains(&r.contact_id) && counts(r)) {
             crate::responses_brief::encode(&mut packed.entry(r.contact_id).or_default().responses, r);
         }
         packed
     }
+}
+
+/// Whether a response counts as something the contact did: one judged junk says nothing
+/// of the person it names, so it is kept (in the contact's timeline, and its raw body
+/// in the inbox) but neither packed in brief on the contact's row nor read with it for
+/// an assessment (`Store::responses_of`): what the sender made up cannot qualify them.
+pub(crate) fn counts(r: &leadgate_core::model::Response) -> bool {
+    r.junk.is_none()
 }
 
 /// A stage change's record in its contact's packed stage steps.
@@ -514,7 +522,11 @@ macro_rules! impl_sql_store {
             append: impl Fn(&Uuid) -> bool,
         ) -> Result<()> {
             insert_many(&mut *conn, INSERT_RESPONSE, responses, push_response_values).await?;
-            let packs = crate::sql_store::packs_by_contact(responses.iter().filter(|r| append(&r.contact_id)), |r| r.contact_id, crate::responses_brief::encode);
+            let packs = crate::sql_store::packs_by_contact(
+                responses.iter().filter(|r| append(&r.contact_id) && crate::sql_store::counts(r)),
+                |r| r.contact_id,
+                crate::responses_brief::encode,
+            );
             append_to_contacts(conn, "responses_brief", &packs).await
         }
 
@@ -555,7 +567,8 @@ macro_rules! impl_sql_store {
             let head = format!(
                 "UPDATE contacts SET \
                  stage_steps = COALESCE((SELECT {} FROM stage_changes s WHERE s.contact_id = contacts.id), CAST('' AS {bytes})), \
-                 responses_brief = COALESCE((SELECT {} FROM responses r WHERE r.contact_id = contacts.id), CAST('' AS {bytes})) \
+                 responses_brief = COALESCE((SELECT {} FROM responses r WHERE r.contact_id = contacts.id AND r.junk IS NULL), \
+                 CAST('' AS {bytes})) \
                  WHERE id IN (",
                 $steps, $responses, bytes = $bytes
             );
@@ -1029,9 +1042,10 @@ macro_rules! impl_sql_store {
                 let columns = crate::rows::response_columns(details);
                 // Up to a moment, the later responses are left out in the index of
                 // responses by contact and time, before their rows are looked up.
+                // Junk is left out (`counts`).
                 let (sql, bounds) = match until {
-                    Some(until) => (format!("SELECT {columns} FROM responses WHERE at <= $1 AND "), vec![until.0]),
-                    None => (format!("SELECT {columns} FROM responses WHERE "), vec![]),
+                    Some(until) => (format!("SELECT {columns} FROM responses WHERE junk IS NULL AND at <= $1 AND "), vec![until.0]),
+                    None => (format!("SELECT {columns} FROM responses WHERE junk IS NULL AND "), vec![]),
                 };
                 let batch = contacts.owned();
                 let then = move |rows| Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |r: &Response| r.at));

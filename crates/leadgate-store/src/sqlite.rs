@@ -254,7 +254,9 @@ mod imp {
         sqlx::Sqlite,
         begin = "BEGIN IMMEDIATE",
         lock = "",
-        contains = "instr(body, $2) > 0 OR instr(body, $3) > 0"
+        waiting = super::WAITING_BUCKETS,
+        contains = "instr(lower(CAST(body AS TEXT)), $2) > 0 OR instr(lower(CAST(body AS TEXT)), $3) > 0",
+        errors_hold = "instr(lower(errors), $1) > 0"
     );
 }
 

@@ -53,6 +53,7 @@ leadgate_store::on_both_stores!(
     scores_are_written_over_what_each_contact_had_and_read_back_whole,
     events_read_in_bulk_follow_their_contacts_through_attaches_merges_and_undoing,
     stage_steps_and_responses_come_with_their_contact_however_recorded_and_follow_merges_and_undoing,
+    junk_responses_stay_in_the_timeline_but_are_not_read_with_the_contact,
 );
 
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
@@ -598,7 +599,6 @@ async fn a_read_of_responses_leaves_out_the_details_it_is_not_asked_for(store: A
     full.message = Some("call me".into());
     full.fields = json!({"plan": "pro"}).as_object().unwrap().clone();
     full.contact_fields = json!({"first_name": "Mallory"}).as_object().unwrap().clone();
-    full.junk = Some("bot".into());
     let bulk = Bulk { contacts: vec![ann.clone()], responses: vec![full.clone()], ..Default::default() };
     store.bulk_load(&bulk).await.unwrap();
     let ids = [ann.id];
@@ -1106,4 +1106,40 @@ async fn stage_steps_and_responses_come_with_their_contact_however_recorded_and_
     let (ann_after, bob_after) = read(store.clone()).await;
     assert_eq!(ann_after, ([recorded.0.0.clone(), vec![step(&later)]].concat(), ids(&[&again, a1, first, third, a3])));
     assert_eq!(bob_after, recorded.1, "the merge undone");
+}
+
+/// A response judged junk is kept (the contact's timeline shows it) but says nothing of
+/// the person: an assessment reads neither it from the contact's row nor from the table.
+async fn junk_responses_stay_in_the_timeline_but_are_not_read_with_the_contact(store: Arc<dyn Store>) {
+    use leadgate_store::Contacts;
+    let ann = contact("ann@acme.example", T0);
+    let real = response(ann.id, T0, "download");
+    let mut junk = response(ann.id, Timestamp(T0.0 + 1), "demo_request");
+    junk.junk = Some("honeypot".into());
+    // One written with the new contact, one appended afterwards.
+    let bulk = Bulk { contacts: vec![ann.clone()], responses: vec![real.clone(), junk.clone()], ..Default::default() };
+    store.bulk_load(&bulk).await.unwrap();
+    let mut later = response(ann.id, Timestamp(T0.0 + 2), "pricing_view");
+    later.junk = Some("bot".into());
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_response(&later).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let timeline: Vec<String> = store.responses(ann.id).await.unwrap().into_iter().map(|r| r.action).collect();
+    assert_eq!(timeline, ["pricing_view", "demo_request", "download"], "all kept, newest first");
+    let ids = [ann.id];
+    let read = store.responses_of(Contacts::Ids(&ids), None, ResponseDetails::ALL).await.unwrap().take(&ann.id);
+    assert_eq!(read, std::slice::from_ref(&real));
+    let brief = store.subjects(Contacts::Ids(&ids), JOINED).await.unwrap().remove(0).responses;
+    assert_eq!(brief.iter().map(|r| r.id).collect::<Vec<_>>(), [real.id]);
+
+    // Packed anew (a merge and its undoing do so): still without the junk.
+    let other = contact("ann.other@acme.example", T0);
+    insert(&store, &other).await;
+    let mut tx = store.begin().await.unwrap();
+    let moved = tx.move_history(ann.id, other.id).await.unwrap();
+    tx.move_back(&moved, ann.id).await.unwrap();
+    tx.commit().await.unwrap();
+    let brief = store.subjects(Contacts::Ids(&ids), JOINED).await.unwrap().remove(0).responses;
+    assert_eq!(brief.iter().map(|r| r.id).collect::<Vec<_>>(), [real.id]);
 }

@@ -84,6 +84,10 @@ pub(crate) enum Command {
         /// Write the whole report (counts and the first 1,000 row errors) as JSON here.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// The cells are as stored (a `leadgate export --raw` file): a leading ' is kept,
+        /// which the leadgate-* presets otherwise take off before =, +, -, @ and '.
+        #[arg(long)]
+        raw: bool,
     },
     /// Export contacts, responses, stage_changes or events as CSV (which `import` reads
     /// back with the leadgate-* presets) or JSON Lines.

@@ -167,6 +167,7 @@ impl Config {
         leadgate_http::ConnectionLimits {
             max_connections: self.max_connections,
             header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
+            write_timeout: std::time::Duration::from_secs(self.body_timeout_secs),
             ..Default::default()
         }
     }

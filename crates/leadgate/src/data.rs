@@ -10,6 +10,7 @@ pub(crate) async fn import(
     mapping: Option<&std::path::Path>,
     preset: Option<&str>,
     dry_run: bool,
+    raw: bool,
     report_to: Option<&std::path::Path>,
 ) -> Result<()> {
     use leadgate_app::import::{ImportOptions, ImportSource, choose_mapping};
@@ -18,7 +19,8 @@ pub(crate) async fn import(
             std::fs::read_to_string(path).with_context(|| format!("cannot read the mapping {}", path.display()))
         })
         .transpose()?;
-    let (mapping, described) = choose_mapping(text.as_deref(), preset).map_err(|e| anyhow::anyhow!(e.message))?;
+    let (mut mapping, described) = choose_mapping(text.as_deref(), preset).map_err(|e| anyhow::anyhow!(e.message))?;
+    mapping.spreadsheet_safe &= !raw;
     let input = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress_bar(size, "{spinner} importing [{bar:40}] {bytes}/{total_bytes}, {msg} ({eta} left)");

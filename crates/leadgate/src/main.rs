@@ -139,8 +139,9 @@ async fn run_command(command: Command, config: &Config, app: Arc<App>) -> Result
             Ok(())
         }
         Command::Demo { contacts, seed, activity } => data::demo(&app, contacts, seed, activity).await,
-        Command::Import { file, mapping, preset, dry_run, report } => {
-            data::import(&app, &file, mapping.as_deref(), preset.as_deref(), dry_run, report.as_deref()).await
+        Command::Import { file, mapping, preset, dry_run, report, raw } => {
+            let (mapping, preset) = (mapping.as_deref(), preset.as_deref());
+            data::import(&app, &file, mapping, preset, dry_run, raw, report.as_deref()).await
         }
         Command::Export { kind, format, out, raw } => data::export(&app, &kind, &format, raw, out.as_deref()).await,
         Command::Duplicates { reason, limit } => qualify::duplicates(&app, reason, limit).await,

@@ -229,4 +229,17 @@ fn exports_are_spreadsheet_safe_unless_raw_is_asked_for() {
     let raw = command(&env).args(["export", "contacts", "--raw"]).output().unwrap();
     let raw = String::from_utf8(raw.stdout).unwrap();
     assert!(raw.contains(",=1+1,") && !raw.contains("'=1+1"), "{raw}");
+
+    // A raw export of a value that starts with ' imports back as it is with --raw.
+    std::fs::write(&file, "email,name\nbo@acme.example,'=quoted\n").unwrap();
+    leadgate(&env, &["import", file.to_str().unwrap(), "--mapping", mapping.to_str().unwrap()]);
+    let exported = dir.path().join("raw.csv");
+    leadgate(&env, &["export", "contacts", "--raw", "--out", exported.to_str().unwrap()]);
+    let other = tempfile::tempdir().unwrap();
+    let other_env = data_dir_env(&other);
+    let path = exported.to_str().unwrap();
+    leadgate(&other_env, &["import", path, "--preset", "leadgate-contacts", "--raw"]);
+    let back = command(&other_env).args(["export", "contacts", "--raw"]).output().unwrap();
+    let back = String::from_utf8(back.stdout).unwrap();
+    assert!(back.contains(",'=quoted,") && back.contains(",=1+1,"), "{back}");
 }

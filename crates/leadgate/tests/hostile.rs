@@ -50,6 +50,43 @@ fn a_client_sending_its_headers_a_byte_a_second_is_cut_off() {
     assert!(sent < request.len(), "the server waited for all {} bytes of headers", request.len());
 }
 
+#[test]
+fn a_connection_that_sends_nothing_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&env_in(&dir, &[("LEADGATE_HEADER_TIMEOUT_SECS", "2")]));
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut got = Vec::new();
+    let read = stream.read_to_end(&mut got);
+    assert!(read.is_ok(), "the server closed the connection rather than waiting: {read:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_an_export_gives_its_place_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_in(&dir, &[("LEADGATE_BODY_TIMEOUT_SECS", "2"), ("LEADGATE_CONCURRENT_HEAVY_READS", "1")]);
+    let key = leadgate(&env, &["apikey", "create", "--name", "ops", "--role", "admin"]);
+    leadgate(&env, &["demo", "--contacts", "30000"]);
+    let server = Server::start(&env);
+    // Asks for an export of many megabytes, and reads none of it.
+    let mut stalled = TcpStream::connect(server.addr()).unwrap();
+    let ask = format!("GET /v1/exports/contacts.csv HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n");
+    stalled.write_all(ask.as_bytes()).unwrap();
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..60 {
+        let r = client.get(format!("{}/v1/exports/events.csv", server.base)).bearer_auth(&key).send().await.unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(statuses.first(), Some(&503), "the stalled export held the one place at first: {statuses:?}");
+    assert_eq!(statuses.last(), Some(&200), "then gave it back: {statuses:?}");
+    drop(stalled);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_body_is_cut_off_and_counted_against_the_rate_limit() {
     let dir = tempfile::tempdir().unwrap();

@@ -46,3 +46,18 @@ CREATE TABLE retention_sweeps (
     what   TEXT PRIMARY KEY NOT NULL,
     up_to  BIGINT NOT NULL
 );
+
+-- A response judged junk says nothing of the person it names: it stays in the
+-- timeline, but not in the contact's responses in brief, which assessments read.
+UPDATE contacts SET responses_brief = COALESCE((
+    SELECT string_agg(
+            int8send(at) || uuid_send(id)
+                || int4send(octet_length(direction)) || convert_to(direction, 'UTF8')
+                || int4send(octet_length(action)) || convert_to(action, 'UTF8')
+                || CASE WHEN channel IS NULL THEN decode('ffffffff', 'hex') ELSE int4send(octet_length(channel)) || convert_to(channel, 'UTF8') END,
+            ''::bytea ORDER BY at, id)
+    FROM responses r WHERE r.contact_id = contacts.id AND r.junk IS NULL), ''::bytea)
+WHERE id IN (SELECT contact_id FROM responses WHERE junk IS NOT NULL);
+
+-- Erasure deletes a contact's visitor ids.
+CREATE INDEX visitors_contact ON visitors (contact_id);

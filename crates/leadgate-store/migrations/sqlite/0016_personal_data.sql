@@ -46,3 +46,18 @@ CREATE TABLE retention_sweeps (
     what   TEXT PRIMARY KEY NOT NULL,
     up_to  INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- A response judged junk says nothing of the person it names: it stays in the
+-- timeline, but not in the contact's responses in brief, which assessments read.
+UPDATE contacts SET responses_brief = COALESCE((
+    SELECT unhex(group_concat(
+            printf('%016x', at) || hex(id)
+                || printf('%08x', length(CAST(direction AS BLOB))) || hex(direction)
+                || printf('%08x', length(CAST(action AS BLOB))) || hex(action)
+                || CASE WHEN channel IS NULL THEN 'FFFFFFFF' ELSE printf('%08x', length(CAST(channel AS BLOB))) || hex(channel) END,
+            '' ORDER BY at, id))
+    FROM responses r WHERE r.contact_id = contacts.id AND r.junk IS NULL), x'')
+WHERE id IN (SELECT contact_id FROM responses WHERE junk IS NOT NULL);
+
+-- Erasure deletes a contact's visitor ids.
+CREATE INDEX visitors_contact ON visitors (contact_id);
