@@ -6,6 +6,7 @@
 #   bench/http.sh                       # SQLite, 1,000,000 contacts
 #   CONTACTS=100000 bench/http.sh       # smaller
 #   DATABASE_URL=postgres://postgres@127.0.0.1/lgbench bench/http.sh   # PostgreSQL
+#   BIN=/path/to/other/leadgate bench/http.sh   # another build, for a side-by-side run
 #
 # Needs: wrk (apt-get install wrk), python3; psql for PostgreSQL. Prints figures only;
 # it asserts nothing. Results and the machine they came from go in docs/benchmarks.md.
@@ -19,8 +20,10 @@ WORK="$(mktemp -d)"
 # Only a server this script started: `kill 0` would stop the caller's whole process group.
 trap 'if [ -n "${SERVER:-}" ]; then kill "$SERVER" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
 
-cargo build --release -q
-BIN=target/release/leadgate
+if [ -z "${BIN:-}" ]; then
+    cargo build --release -q
+    BIN=target/release/leadgate
+fi
 export LEADGATE_LOG=warn
 if [ -n "${DATABASE_URL:-}" ]; then
     export LEADGATE_DATABASE_URL="$DATABASE_URL"

@@ -2,7 +2,6 @@
 
 use crate::error::invalid;
 use crate::{App, AppError, ErrorKind};
-use leadgate_core::erasure::ContactPrivacy;
 use leadgate_core::lifecycle::{self, Actor, Cause, CauseKind, TransitionError};
 use leadgate_core::model::{Account, Contact, ContactChange, ContactFilter, Qualification, Response, StoredEvent};
 use leadgate_core::{Direction, Email, Ident, Stage, StageChange};
@@ -28,10 +27,6 @@ pub struct ContactView {
     pub field_changes: Vec<ContactChange>,
     pub responses: Vec<Response>,
     pub recent_events: Vec<StoredEvent>,
-    /// Its consent in force, by purpose.
-    pub consent: std::collections::BTreeMap<String, bool>,
-    /// Its legal hold, and its erasure.
-    pub privacy: ContactPrivacy,
 }
 
 /// A contact's scores now, and every rule and feature behind them.
@@ -88,18 +83,14 @@ impl App {
             None => None,
         };
         let one = [id];
-        let (stage_history, field_changes, responses, recent_events, qualification, stored, consent, privacy) = tokio::try_join!(
+        let (stage_history, field_changes, responses, recent_events, qualification, stored) = tokio::try_join!(
             self.store.stage_history(id),
             self.store.contact_changes(id),
             self.store.responses(id),
             self.store.recent_events(id, RECENT_EVENTS),
             self.store.qualifications(&one),
             self.store.scores(&one),
-            self.store.consents(&one),
-            self.store.privacy(id),
         )?;
-        let consent =
-            leadgate_core::consent::in_force(&consent).into_iter().map(|(p, r)| (p.to_owned(), r.granted)).collect();
         let now = self.now();
         let stored = match stored.into_iter().next() {
             Some(s) => s,
@@ -134,8 +125,6 @@ impl App {
             field_changes,
             responses,
             recent_events,
-            consent,
-            privacy,
         })
     }
 

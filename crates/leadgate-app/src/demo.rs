@@ -176,6 +176,7 @@ pub async fn load(
         progress(bulk.contacts.len());
     }
     producer.await.map_err(|e| AppError::new(crate::ErrorKind::Unavailable, "internal", e.to_string()))?;
+    store.refresh_statistics().await?;
     Ok(summary)
 }
 

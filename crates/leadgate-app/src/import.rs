@@ -296,6 +296,11 @@ impl App {
         match outcome {
             Ok(()) => {
                 job.status = ImportStatus::Finished;
+                if !job.dry_run
+                    && let Err(e) = self.store.refresh_statistics().await
+                {
+                    tracing::warn!(error = %e, "the database's statistics were not refreshed after the import");
+                }
                 self.store.save_import(&job).await?;
                 Ok(job)
             }

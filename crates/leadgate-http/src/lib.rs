@@ -135,6 +135,8 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
                 .unwrap_or("a request handler panicked");
             error::internal_error(&format!("panic: {what}"))
         }))
-        .layer(TraceLayer::new_for_http())
+        // Failures are logged where they happen (an internal error with its id); a 503
+        // a client is told to retry is not one.
+        .layer(TraceLayer::new_for_http().on_failure(()))
         .with_state(state)
 }

@@ -10,15 +10,15 @@
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tower::ServiceExt;
 
@@ -56,8 +56,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    // hyper's own header timeout would arm a timer for every request; `IdleLimit`
+    // does its work with one a connection.
     let mut builder = Builder::new(TokioExecutor::new()).http1_only();
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    builder.http1().header_read_timeout(None);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -78,12 +80,12 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let (starting, ending) = (in_flight.clone(), in_flight.clone());
+        let activity = Activity::new();
+        let (starting, ending) = (activity.clone(), activity.clone());
         let service = router
             .clone()
             .map_request(move |mut request: axum::http::Request<Incoming>| {
-                starting.fetch_add(1, Ordering::SeqCst);
+                starting.begin();
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request.map(axum::body::Body::new)
             })
@@ -93,7 +95,7 @@ pub async fn serve(
             });
         let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
         stream.set_write_timeout(Some(limits.write_timeout));
-        let stream = IdleLimit { io: Box::pin(stream), in_flight, idle: limits.header_timeout, deadline: None };
+        let stream = IdleLimit::new(Box::pin(stream), activity, limits.header_timeout);
         let io = TokioIo::new(stream);
         let connection = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
         let connection = graceful.watch(connection.into_owned());
@@ -111,42 +113,75 @@ pub async fn serve(
     Ok(())
 }
 
-/// A connection on which no request is being answered may wait for its client's next
-/// bytes only so long: a client that connects and sends nothing, or keeps a connection
-/// open between requests, gives its place back. (hyper's own header timeout starts
-/// only with the first byte of a request.) While a request is answered, reads wait as
-/// long as the answer takes: hyper reads beside it, to notice a client that leaves.
+/// What a connection's reads and its router share: how many of its requests are being
+/// answered, and since when it has had none.
+struct Activity {
+    started: Instant,
+    in_flight: AtomicUsize,
+    /// Microseconds after `started` that its last request was answered.
+    idle_since: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Arc<Self> {
+        Arc::new(Self { started: Instant::now(), in_flight: AtomicUsize::new(0), idle_since: AtomicU64::new(0) })
+    }
+
+    fn begin(&self) {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn end(&self) {
+        let now = self.started.elapsed().as_micros() as u64;
+        self.idle_since.store(now, Ordering::SeqCst);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// When a connection with no request in flight has waited long enough for one.
+    fn idle_deadline(&self, idle: Duration) -> Instant {
+        self.started + Duration::from_micros(self.idle_since.load(Ordering::SeqCst)) + idle
+    }
+}
+
+/// A connection on which no request is being answered has `idle` for its client to
+/// send the next request's headers whole, from when it connected or its last request
+/// was answered: a client that connects and sends nothing, sends its headers a byte at
+/// a time, or keeps the connection between requests, gives its place back. While a
+/// request is answered, reads wait as long as the answer takes (hyper reads beside it,
+/// to notice a client that leaves); its body has limits of its own. One timer a
+/// connection, moved only when it fires: nothing is armed for each request.
 struct IdleLimit<S> {
     io: S,
-    in_flight: Arc<AtomicUsize>,
+    activity: Arc<Activity>,
     idle: Duration,
-    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<S> IdleLimit<S> {
+    fn new(io: S, activity: Arc<Activity>, idle: Duration) -> Self {
+        let timer = Box::pin(tokio::time::sleep_until(activity.idle_deadline(idle).into()));
+        Self { io, activity, idle, timer }
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for IdleLimit<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
-        match Pin::new(&mut this.io).poll_read(cx, buf) {
-            Poll::Ready(read) => {
-                this.deadline = None;
-                Poll::Ready(read)
-            }
-            Poll::Pending if this.in_flight.load(Ordering::SeqCst) > 0 => {
-                this.deadline = None;
-                Poll::Pending
-            }
-            Poll::Pending => {
-                let idle = this.idle;
-                let deadline = this.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-                match deadline.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(std::io::ErrorKind::TimedOut.into())),
-                    Poll::Pending => Poll::Pending,
-                }
-            }
+        let read = Pin::new(&mut this.io).poll_read(cx, buf);
+        if this.activity.in_flight.load(Ordering::SeqCst) > 0 {
+            return read;
         }
+        // Waiting for a request, or reading one's headers: is its time up?
+        while this.timer.as_mut().poll(cx).is_ready() {
+            let deadline = this.activity.idle_deadline(this.idle);
+            if Instant::now() >= deadline {
+                return Poll::Ready(Err(std::io::ErrorKind::TimedOut.into()));
+            }
+            this.timer.as_mut().reset(deadline.into());
+        }
+        read
     }
 }
-
 impl<S: AsyncWrite + Unpin> AsyncWrite for IdleLimit<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.io).poll_write(cx, buf)
@@ -174,11 +209,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleLimit<S> {
 }
 
 /// Counts a request as answered when its response body is done (sent, or dropped).
-struct Done(Arc<AtomicUsize>);
+struct Done(Arc<Activity>);
 
 impl Drop for Done {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.end();
     }
 }
 

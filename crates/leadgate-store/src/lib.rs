@@ -347,6 +347,11 @@ pub trait Store: PrivacyReads + Send + Sync + 'static {
     /// How many contacts are live (not merged): `totals().contacts`, counted from the
     /// index of live contacts alone, for a walk's progress.
     async fn live_contact_count(&self) -> Result<i64>;
+    /// After a bulk load (demo data, an import): lets the database's planner see how
+    /// much there is now. PostgreSQL plans from statistics that its autovacuum updates
+    /// in the background, which may be off or not yet run: a page of an export then
+    /// read and sorted every contact. SQLite plans without them.
+    async fn refresh_statistics(&self) -> Result<()>;
 
     /// Appends events in one transaction, attaching each to the contact its
     /// `contact_id`, `email` or `visitor_id` names when that contact is known.

@@ -775,6 +775,13 @@ macro_rules! impl_sql_store {
                 fetch_in(&mut conn, "SELECT id, COALESCE(merged_into, id) FROM contacts WHERE id IN (", ids).await
             }
 
+            async fn refresh_statistics(&self) -> Result<()> {
+                if $backend == "postgres" {
+                    sqlx::query("ANALYZE").execute(&self.write).await?;
+                }
+                Ok(())
+            }
+
             async fn live_contact_count(&self) -> Result<i64> {
                 Ok(sqlx::query_scalar(crate::sql_store::COUNT_LIVE_CONTACTS).fetch_one(&self.read).await?)
             }
