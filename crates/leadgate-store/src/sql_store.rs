@@ -777,7 +777,13 @@ macro_rules! impl_sql_store {
 
             async fn refresh_statistics(&self) -> Result<()> {
                 if $backend == "postgres" {
-                    sqlx::query("ANALYZE").execute(&self.write).await?;
+                    // On a connection that does not log it: it takes seconds, which sqlx
+                    // would warn of as a slow statement.
+                    use sqlx::{ConnectOptions, Connection};
+                    let options = self.write.connect_options().as_ref().clone().disable_statement_logging();
+                    let mut conn = options.connect().await?;
+                    sqlx::query("ANALYZE").execute(&mut conn).await?;
+                    conn.close().await?;
                 }
                 Ok(())
             }
