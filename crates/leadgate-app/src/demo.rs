@@ -8,6 +8,7 @@
 //! `.example` domain, so demo data can never email a real person.
 
 use crate::AppError;
+use leadgate_core::consent::ConsentRecord;
 use leadgate_core::model::{Account, Contact, Response};
 use leadgate_core::time::MICROS_PER_DAY;
 use leadgate_core::{CauseKind, Direction, Ident, NewEvent, Stage, StageChange, Timestamp};
@@ -28,6 +29,7 @@ pub struct Summary {
     pub responses: usize,
     pub stage_changes: usize,
     pub events: usize,
+    pub consents: usize,
 }
 
 struct Channel {
@@ -173,6 +175,7 @@ pub async fn load(
         summary.responses += bulk.responses.len();
         summary.stage_changes += bulk.stage_changes.len();
         summary.events += bulk.events.len();
+        summary.consents += bulk.consents.len();
         progress(bulk.contacts.len());
     }
     producer.await.map_err(|e| AppError::new(crate::ErrorKind::Unavailable, "internal", e.to_string()))?;
@@ -388,7 +391,39 @@ impl World {
             });
         }
         bulk.stage_changes.extend(path.changes);
+        self.consent(&mut contact, bulk);
         bulk.contacts.push(contact);
+    }
+
+    /// Consent, for some of those who came to us: a newsletter confirmed by a double
+    /// opt-in, which some later withdraw, some of them asking not to be emailed at all.
+    /// Drawn apart from the rest, so that the rest of a contact is what it always was.
+    fn consent(&self, contact: &mut Contact, bulk: &mut Bulk) {
+        let mut rng = ChaCha8Rng::seed_from_u64(contact.id.as_u128() as u64 ^ self.seed);
+        if contact.direction != Direction::Inbound || !rng.random_bool(0.3) {
+            return;
+        }
+        let record = |at: Timestamp, granted: bool, source: &str| ConsentRecord {
+            contact_id: contact.id,
+            purpose: "newsletter".into(),
+            granted,
+            source: source.into(),
+            at,
+            actor: "system".into(),
+            reason: None,
+        };
+        let confirmed = Timestamp(contact.created_at.0 + rng.random_range(60..86_400) * 1_000_000);
+        if confirmed >= self.end {
+            return;
+        }
+        bulk.consents.push(record(confirmed, true, "double opt-in email"));
+        if rng.random_bool(0.12) {
+            let left = Timestamp(confirmed.0 + rng.random_range(1..120) * MICROS_PER_DAY);
+            if left < self.end {
+                bulk.consents.push(record(left, false, "unsubscribe link"));
+                contact.do_not_email = rng.random_bool(0.3);
+            }
+        }
     }
 
     /// From prospect onwards: qualification, hand-off, acceptance or rejection to
@@ -553,5 +588,23 @@ mod tests {
             .filter(|c| bulk.stage_changes.iter().any(|s| s.contact_id == c.id && s.to == Stage::Nurture))
             .count();
         assert!(rejected_then_won > 0, "some rejected leads later closed");
+    }
+
+    #[test]
+    fn some_who_came_to_us_confirmed_the_newsletter_and_some_withdrew() {
+        let bulk = generate(5_000, 3);
+        let by_id: HashMap<Uuid, &Contact> = bulk.contacts.iter().map(|c| (c.id, c)).collect();
+        let granted = bulk.consents.iter().filter(|r| r.granted).count();
+        let withdrawn: Vec<_> = bulk.consents.iter().filter(|r| !r.granted).collect();
+        assert!((500..1_200).contains(&granted), "{granted} confirmed of 5000");
+        assert!(!withdrawn.is_empty() && withdrawn.len() < granted / 5, "{} withdrew", withdrawn.len());
+        for r in &bulk.consents {
+            let c = by_id[&r.contact_id];
+            assert_eq!(c.direction, Direction::Inbound, "only those who came to us");
+            assert!(r.at > c.created_at && r.at < DAY, "after they came, before the anchor day");
+        }
+        let unreachable = bulk.contacts.iter().filter(|c| c.do_not_email).collect::<Vec<_>>();
+        assert!(!unreachable.is_empty());
+        assert!(unreachable.iter().all(|c| withdrawn.iter().any(|r| r.contact_id == c.id)), "only those who withdrew");
     }
 }

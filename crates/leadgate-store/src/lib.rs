@@ -287,6 +287,7 @@ pub struct Bulk {
     /// The fingerprint of the imported row last applied to each contact (written with
     /// a new contact, or on its own).
     pub fingerprints: std::collections::HashMap<Uuid, i64>,
+    pub consents: Vec<leadgate_core::consent::ConsentRecord>,
 }
 
 /// Where an identity (an email, an id, an external id) leads: the contact, after any
@@ -308,6 +309,7 @@ impl Bulk {
             && self.stage_changes.is_empty()
             && self.events.is_empty()
             && self.fingerprints.is_empty()
+            && self.consents.is_empty()
     }
 }
 

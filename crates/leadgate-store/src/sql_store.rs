@@ -1364,6 +1364,7 @@ macro_rules! impl_sql_store {
                 if let Some(first) = bulk.events.first() {
                     insert_events(tx, &bulk.events, first.at, false).await?;
                 }
+                crate::PrivacyWrites::insert_consents(self, &bulk.consents).await?;
                 Ok(())
             }
 

@@ -150,12 +150,13 @@ pub(crate) async fn demo(app: &App, contacts: usize, seed: u64, activity: u32) -
             .await?;
     bar.finish_and_clear();
     println!(
-        "loaded {} contacts, {} accounts, {} responses, {} stage changes and {} events in {:.1} s",
+        "loaded {} contacts, {} accounts, {} responses, {} stage changes, {} events and {} consent records in {:.1} s",
         summary.contacts,
         summary.accounts,
         summary.responses,
         summary.stage_changes,
         summary.events,
+        summary.consents,
         started.elapsed().as_secs_f64()
     );
     Ok(())
