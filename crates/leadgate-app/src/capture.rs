@@ -43,7 +43,7 @@ pub struct InquiryReceipt {
     pub thank_you_url: Option<String>,
 }
 
-const MAX_CONFLICT_RETRIES: usize = 3;
+const MAX_CONFLICT_RETRIES: u32 = 3;
 
 /// The most inbox items a page holds: their bodies may be up to 64 KiB each.
 pub const INBOX_PAGE_MAX: i64 = 200;
@@ -189,6 +189,13 @@ impl App {
                 // Two first inquiries from one email (or one new domain) raced; the
                 // retry finds the other's contact.
                 Err(StoreError::Conflict(_)) if attempt < MAX_CONFLICT_RETRIES => continue,
+                // The database broke a deadlock with another writer of the same
+                // contact: nothing was kept, so the inquiry is recorded again.
+                Err(StoreError::Contention(e)) if attempt < crate::retry::ATTEMPTS => {
+                    tracing::info!(error = %e, attempt, "recording an inquiry aborted by the database; trying again");
+                    tokio::time::sleep(crate::retry::pause(attempt)).await;
+                    continue;
+                }
                 Err(e) => return Err(self.fail(item, e.into()).await),
             }
         }

@@ -130,6 +130,12 @@ impl From<StoreError> for AppError {
                 tracing::info!(error = %e, "store conflict");
                 AppError::new(ErrorKind::Conflict, "conflict", "a concurrent change got there first; try again")
             }
+            // Retried already where it can happen (`crate::retry`); still failing, it is
+            // the load, and the client may try again.
+            StoreError::Contention(_) => {
+                tracing::warn!(error = %e, "transaction aborted by the database after retries");
+                AppError::new(ErrorKind::Unavailable, "unavailable", "the database is busy; try again shortly")
+            }
             StoreError::Unavailable(_) => {
                 tracing::warn!(error = %e, "store unavailable");
                 AppError::new(ErrorKind::Unavailable, "unavailable", "the database is unavailable; try again shortly")

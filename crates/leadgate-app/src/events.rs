@@ -148,7 +148,7 @@ async fn commit(store: &dyn Store, clock: &dyn Clock, assessor: &Assessor, jobs:
         all.extend(job.events);
         waiters.push((start..all.len(), job.done));
     }
-    match append(store, clock, assessor, &all).await {
+    match crate::retry::on_contention("an event commit", || append(store, clock, assessor, &all)).await {
         Ok(appended) => {
             for (range, done) in waiters {
                 let _ = done.send(Ok(appended.assessing_of(range)));
@@ -160,7 +160,9 @@ async fn commit(store: &dyn Store, clock: &dyn Clock, assessor: &Assessor, jobs:
             tracing::warn!(error = %e, requests = waiters.len(), "group commit failed; committing request by request");
             for (range, done) in waiters {
                 let events = &all[range];
-                let result = append(store, clock, assessor, events).await.map(|a| a.assessing_of(0..events.len()));
+                let result = crate::retry::on_contention("an event commit", || append(store, clock, assessor, events))
+                    .await
+                    .map(|a| a.assessing_of(0..events.len()));
                 let _ = done.send(result.map_err(|e| {
                     tracing::error!(error = %e, "event commit failed");
                     AppError::from(e)

@@ -20,6 +20,7 @@ pub mod merges;
 pub mod privacy;
 pub mod qualify;
 mod rations;
+mod retry;
 pub mod rules;
 
 use leadgate_core::Timestamp;

@@ -6,6 +6,11 @@ pub enum StoreError {
     /// once); the caller may retry.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The database aborted the transaction to break a deadlock or because it could
+    /// not be serialized with another (PostgreSQL); nothing of it was kept, and trying
+    /// the whole transaction again is expected to succeed.
+    #[error("transaction aborted by the database: {0}")]
+    Contention(String),
     /// The database could not be reached or timed out.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -26,6 +31,10 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_owned()),
+            // deadlock_detected, serialization_failure
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")) => {
+                StoreError::Contention(db.message().to_owned())
+            }
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e.to_string())
             }

@@ -465,11 +465,17 @@ macro_rules! impl_sql_store {
             .await?;
             let last: std::collections::HashMap<Uuid, (i32, usize)> =
                 rows.into_iter().map(|(c, seq, len)| (c, (seq, len.max(0) as usize))).collect();
+            // Rows are locked in contact order, updates and inserts alike, so that two
+            // transactions appending to the same contacts (PostgreSQL's several
+            // committers, or servers) wait for each other instead of deadlocking: the
+            // new rows gathered so far, all of contacts before this one, are written
+            // before this one's last row is updated.
             let mut new_rows: Vec<(Uuid, i32, Vec<u8>)> = Vec::new();
             for (c, of) in records {
                 let (seq, len) = last.get(&c).copied().unwrap_or((-1, crate::packs::ROW_BYTES));
                 let (into_last, after) = crate::packs::cut(&of, crate::packs::ROW_BYTES.saturating_sub(len));
                 if !into_last.is_empty() {
+                    insert_pack_rows(&mut *conn, &std::mem::take(&mut new_rows)).await?;
                     let done = sqlx::query(concat!("UPDATE event_packs SET events = CAST(events || $3 AS ", $bytes, ") WHERE contact_id = $1 AND seq = $2"))
                         .bind(c)
                         .bind(seq)
@@ -487,7 +493,14 @@ macro_rules! impl_sql_store {
                 }
                 new_rows.extend(after.into_iter().zip(seq + 1..).map(|(row, seq)| (c, seq, row)));
             }
-            for chunk in crate::sql_store::statement_chunks(&new_rows) {
+            insert_pack_rows(&mut *conn, &new_rows).await
+        }
+
+        async fn insert_pack_rows(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            new_rows: &[(Uuid, i32, Vec<u8>)],
+        ) -> Result<()> {
+            for chunk in crate::sql_store::statement_chunks(new_rows) {
                 let mut qb = QueryBuilder::<$db>::new("INSERT INTO event_packs (contact_id, seq, events) ");
                 qb.push_values(chunk, |mut b, (c, seq, row)| {
                     b.push_bind(*c).push_bind(*seq).push_bind(row.as_slice());
