@@ -5,9 +5,8 @@ use leadgate_app::App;
 use leadgate_core::Actor;
 
 pub(crate) async fn erase(app: &App, contact: &str, reason: &str) -> Result<()> {
-    let id = app.find_person(contact).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let report =
-        app.erase_contact(id, Some(reason), &Actor::Operator).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let id = app.find_person(contact).await.map_err(crate::exit::app)?;
+    let report = app.erase_contact(id, Some(reason), &Actor::Operator).await.map_err(crate::exit::app)?;
     let r = &report.removed;
     println!(
         "erased contact {} ({} merged into it): {} responses, {} events, {} inquiries as received, {} recorded \
@@ -26,8 +25,8 @@ pub(crate) async fn erase(app: &App, contact: &str, reason: &str) -> Result<()> 
 }
 
 pub(crate) async fn personal_data(app: &App, contact: &str) -> Result<()> {
-    let id = app.find_person(contact).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let data = app.personal_data(id, &Actor::Operator).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let id = app.find_person(contact).await.map_err(crate::exit::app)?;
+    let data = app.personal_data(id, &Actor::Operator).await.map_err(crate::exit::app)?;
     println!("{}", serde_json::to_string_pretty(&data).context("cannot write the personal data as JSON")?);
     Ok(())
 }

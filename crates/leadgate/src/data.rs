@@ -16,12 +16,14 @@ pub(crate) async fn import(
     use leadgate_app::import::{ImportOptions, ImportSource, choose_mapping};
     let text = mapping
         .map(|path| {
-            std::fs::read_to_string(path).with_context(|| format!("cannot read the mapping {}", path.display()))
+            std::fs::read_to_string(path)
+                .map_err(|e| crate::exit::bad_input(format!("cannot read the mapping {}: {e}", path.display())))
         })
         .transpose()?;
-    let (mut mapping, described) = choose_mapping(text.as_deref(), preset).map_err(|e| anyhow::anyhow!(e.message))?;
+    let (mut mapping, described) = choose_mapping(text.as_deref(), preset).map_err(crate::exit::app)?;
     mapping.spreadsheet_safe &= !raw;
-    let input = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let input = std::fs::File::open(file)
+        .map_err(|e| crate::exit::bad_input(format!("cannot open {}: {e}", file.display())))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress_bar(size, "{spinner} importing [{bar:40}] {bytes}/{total_bytes}, {msg} ({eta} left)");
     let started = std::time::Instant::now();
@@ -34,7 +36,7 @@ pub(crate) async fn import(
         Err(e) => Err(e),
     };
     bar.finish_and_clear();
-    let report = result.map_err(|e| anyhow::anyhow!("{} was not imported: {}", file.display(), e.message))?;
+    let report = result.map_err(|e| crate::exit::app(e).context(format!("{} was not imported", file.display())))?;
     let c = &report.counts;
     let verb = if dry_run { "would import" } else { "imported" };
     println!(
@@ -77,7 +79,7 @@ pub(crate) async fn import(
     }
     println!("import {}", report.id);
     if c.rows_failed == c.rows {
-        bail!("no row could be imported");
+        return Err(crate::exit::bad_input("no row could be imported"));
     }
     Ok(())
 }
@@ -91,8 +93,8 @@ pub(crate) async fn export(
 ) -> Result<()> {
     use leadgate_app::export::{Cells, ExportFormat, ExportKind};
     use std::io::Write;
-    let kind = ExportKind::parse(kind).map_err(|e| anyhow::anyhow!(e.message))?;
-    let format = ExportFormat::parse(format).map_err(|e| anyhow::anyhow!(e.message))?;
+    let kind = ExportKind::parse(kind).map_err(|e| crate::exit::usage(e.message))?;
+    let format = ExportFormat::parse(format).map_err(|e| crate::exit::usage(e.message))?;
     let mut writer: Box<dyn Write> = match out {
         // Written beside the target and renamed at the end, so that a failed export
         // never leaves a file that looks whole.
@@ -105,8 +107,8 @@ pub(crate) async fn export(
     let bar = if out.is_some() { indicatif::ProgressBar::new_spinner() } else { indicatif::ProgressBar::hidden() };
     let started = std::time::Instant::now();
     let cells = if raw { Cells::Raw } else { Cells::SpreadsheetSafe };
-    let mut export = app.start_export(kind, format, cells).map_err(|e| anyhow::anyhow!(e.message))?;
-    while let Some(page) = app.export_page(&mut export).await.map_err(|e| anyhow::anyhow!(e.message))? {
+    let mut export = app.start_export(kind, format, cells).map_err(crate::exit::app)?;
+    while let Some(page) = app.export_page(&mut export).await.map_err(crate::exit::app)? {
         match writer.write_all(&page) {
             // The reader (`| head`) has seen enough.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),

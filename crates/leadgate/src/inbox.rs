@@ -62,7 +62,7 @@ pub(crate) async fn replay(app: &App, ids: Vec<Uuid>, all: bool) -> Result<()> {
         }
     }
     if ids.is_empty() {
-        bail!("nothing to replay: give inbox item ids, or --all");
+        return Err(crate::exit::usage("nothing to replay: give inbox item ids, or --all"));
     }
     let mut failed = 0;
     for id in ids {

@@ -4,6 +4,7 @@ mod cli;
 mod config;
 mod contact;
 mod data;
+mod exit;
 mod inbox;
 mod progress;
 mod qualify;
@@ -22,16 +23,27 @@ use leadgate_app::{App, AppOptions, FormInput, SystemClock};
 use leadgate_store::{SqliteOptions, Store};
 use std::sync::Arc;
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     without_transparent_huge_pages();
+    // A wrong flag is told by clap, with exit status 2.
     let cli = Cli::parse();
+    match start(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", exit::line(&e));
+            std::process::ExitCode::from(exit::status(&e))
+        }
+    }
+}
+
+fn start(cli: Cli) -> Result<()> {
     let listen = match &cli.command {
         Command::Serve { listen, .. } => listen.clone(),
         _ => None,
     };
     let overrides =
         Overrides { data_dir: cli.global.data_dir.clone(), listen, database_url: cli.global.database_url.clone() };
-    let config = Config::load(cli.global.config.as_deref(), overrides)?;
+    let config = Config::load(cli.global.config.as_deref(), overrides).map_err(|e| exit::usage(exit::line(&e)))?;
     init_tracing(&config);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(run(cli.command, config))

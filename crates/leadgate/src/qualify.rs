@@ -7,10 +7,8 @@ use leadgate_app::App;
 
 pub(crate) async fn duplicates(app: &App, reason: Option<String>, limit: usize) -> Result<()> {
     let started = std::time::Instant::now();
-    let found = app
-        .duplicates(&leadgate_app::DuplicateQuery { reason, limit: Some(limit) })
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let found =
+        app.duplicates(&leadgate_app::DuplicateQuery { reason, limit: Some(limit) }).await.map_err(crate::exit::app)?;
     for p in &found.pairs {
         let reasons: Vec<&str> = p.reasons.iter().map(|r| r.as_str()).collect();
         let who = |c: &leadgate_app::merges::ContactSummary| {
@@ -32,7 +30,7 @@ pub(crate) async fn duplicates(app: &App, reason: Option<String>, limit: usize) 
 pub(crate) async fn rescore(app: &App) -> Result<()> {
     let total = app.live_contacts().await?.max(0) as u64;
     let bar = progress_bar(total, "{spinner} rescoring [{bar:40}] {pos}/{len} contacts ({eta} left)");
-    let report = app.rescore(&Counter(bar.clone())).await.map_err(|e| anyhow::anyhow!(e.message));
+    let report = app.rescore(&Counter(bar.clone())).await.map_err(crate::exit::app);
     bar.finish_and_clear();
     let report = report?;
     println!(
@@ -59,7 +57,7 @@ pub(crate) async fn train(
     let report = app
         .train_likelihood(input, &leadgate_core::Actor::Operator, &Counter(bar.clone()))
         .await
-        .map_err(|e| anyhow::anyhow!(e.message));
+        .map_err(crate::exit::app);
     bar.finish_and_clear();
     let r = report?;
     let e = &r.model.evaluation;
@@ -104,7 +102,7 @@ pub(crate) async fn backtest(app: &App, args: BacktestArgs) -> Result<()> {
         sample: Some(10),
         against,
     };
-    let r = app.backtest(&name, input).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let r = app.backtest(&name, input).await.map_err(crate::exit::app)?;
     println!(
         "{} ({}) as of {}: {} contacts, {} of whom became customers later ({:.1} s)",
         r.name,

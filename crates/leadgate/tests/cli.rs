@@ -208,7 +208,8 @@ fn contact_erase_finds_a_person_by_email_and_says_what_it_removed() {
 
     let again = command(&env).args(["contact", "erase", &id, "--reason", "again"]).output().unwrap();
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already_erased"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("the contact was erased at"), "{again:?}");
+    assert_eq!(again.status.code(), Some(65), "erasing twice is bad input");
     let gone = command(&env).args(["contact", "erase", &email, "--reason", "x"]).output().unwrap();
     assert!(String::from_utf8_lossy(&gone.stderr).contains("no contact has this email"));
     let swept = leadgate(&env, &["inbox", "sweep"]);
@@ -242,4 +243,42 @@ fn exports_are_spreadsheet_safe_unless_raw_is_asked_for() {
     let back = command(&other_env).args(["export", "contacts", "--raw"]).output().unwrap();
     let back = String::from_utf8(back.stdout).unwrap();
     assert!(back.contains(",'=quoted,") && back.contains(",=1+1,"), "{back}");
+}
+
+/// What a script sees of each kind of failure: one line on stderr, and a status saying
+/// whether the command, its data, or something else was wrong (docs/operations.md).
+#[test]
+fn a_failed_command_says_what_to_fix_in_one_line_with_a_status_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = data_dir_env(&dir);
+    env.push(("RUST_BACKTRACE".to_owned(), "1".to_owned()));
+    let cfg = dir.path().join("leadgate.toml");
+    std::fs::write(&cfg, "listn = \"127.0.0.1:1\"\n").unwrap();
+    let mapping = dir.path().join("mapping.toml");
+    std::fs::write(&mapping, "[columns]\nEmail = \"nonsense\"\n").unwrap();
+    let csv = dir.path().join("contacts.csv");
+    std::fs::write(&csv, "Email\nann@acme.example\n").unwrap();
+    let (cfg, mapping, csv) = (cfg.to_str().unwrap(), mapping.to_str().unwrap(), csv.to_str().unwrap());
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["export", "contactz"], 2, "exports are contacts, responses, stage_changes and events"),
+        (&["--config", cfg, "migrate"], 2, "listn"),
+        (&["inbox", "replay"], 2, "nothing to replay"),
+        (&["import", "no-such-file.csv", "--preset", "hubspot"], 65, "cannot open no-such-file.csv"),
+        (&["import", csv, "--mapping", mapping], 65, "unknown field `columns`"),
+        (&["contact", "erase", "nobody@acme.example", "--reason", "asked"], 65, "no contact has this email"),
+        (&["backtest", "nosuch", "--as-of", "2025-01-01"], 65, "there is no definition \"nosuch\""),
+        (&["--database-url", "postgres://127.0.0.1:1/none", "migrate"], 1, "Connection refused"),
+    ];
+    for (args, status, says) in cases {
+        let out = command(&env).args(*args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(*status), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?} says it in one line: {stderr}");
+        assert!(stderr.starts_with("error: ") && stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("backtrace"), "{args:?}: {stderr}");
+    }
+    // A flag clap does not know: its usage text, and status 2.
+    let out = command(&env).args(["export", "--nope", "contacts"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--nope'"));
 }
