@@ -195,7 +195,7 @@ impl App {
             Err(AppError::new(
                 ErrorKind::Forbidden,
                 "forbidden",
-                format!("the {} role may not do this ({p:?})", key.role),
+                format!("the {} role may not {}", key.role, p.action()),
             ))
         }
     }

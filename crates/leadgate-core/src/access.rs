@@ -45,6 +45,28 @@ pub enum Permission {
     ManagePersonalData,
 }
 
+impl Permission {
+    /// What it allows, as the end of "the readonly role may not …".
+    pub fn action(self) -> &'static str {
+        match self {
+            Permission::ReadContacts => "read contacts",
+            Permission::WriteEvents => "send events or inquiries with a key",
+            Permission::ChangeStage => "move contacts between stages",
+            Permission::ManageForms => "manage web forms",
+            Permission::ManageInbox => "inspect or replay the inquiry inbox",
+            Permission::ImportData => "import data",
+            Permission::ExportData => "export data",
+            Permission::MergeContacts => "merge contacts",
+            Permission::ManageScoring => "manage scoring models or train the predictive model",
+            Permission::ManageDefinitions => "manage lead definitions",
+            Permission::Qualify => "record qualification",
+            Permission::RunBacktests => "run backtests or duplicate searches",
+            Permission::ManageConsent => "record consent or do-not-contact wishes",
+            Permission::ManagePersonalData => "erase or read a person's data, set legal holds or read the audit",
+        }
+    }
+}
+
 impl Role {
     pub const ALL: [Role; 4] = [Role::Admin, Role::Marketing, Role::Sales, Role::Readonly];
 

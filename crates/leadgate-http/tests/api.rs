@@ -220,7 +220,9 @@ async fn requests_without_the_right_key_or_role_are_refused(store: Arc<dyn Store
     );
     let readonly = api.app.create_api_key("viewer", Role::Readonly).await.unwrap().secret;
     assert_error(&api.post_as("/v1/events", &readonly, event.clone()).await, StatusCode::FORBIDDEN, "forbidden");
-    assert_error(&api.post_as("/v1/forms", &readonly, json!({"name": "x"})).await, StatusCode::FORBIDDEN, "forbidden");
+    let refused = api.post_as("/v1/forms", &readonly, json!({"name": "x"})).await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(refused.json["error"]["message"], "the readonly role may not manage web forms", "said in words");
     let list = api.send(api.req(Method::GET, "/v1/contacts", Some(&readonly)).body(Body::empty()).unwrap()).await;
     assert_eq!(list.status, StatusCode::OK, "readonly may read");
     // The role is checked before the body is read.
