@@ -194,8 +194,11 @@ async fn checkpoint_in_background(pool: SqlitePool) {
         if pool.is_closed() {
             return;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-            tracing::warn!(error = %e, "background checkpoint failed; the writer's own checkpoint remains");
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            Ok(_) => {}
+            // Closed while the checkpoint waited: the store is shutting down.
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(e) => tracing::warn!(error = %e, "background checkpoint failed; the writer's own checkpoint remains"),
         }
     }
 }
