@@ -14,6 +14,9 @@ pub enum ErrorKind {
     Unauthenticated,
     Forbidden,
     NotFound,
+    /// What was asked for existed once and was removed (a change feed cursor whose
+    /// entries were pruned).
+    Gone,
     Conflict,
     UnsupportedMediaType,
     TooLarge,

@@ -8,6 +8,7 @@ pub mod backtest;
 mod batch;
 pub mod body;
 mod capture;
+pub mod changes;
 pub mod claims;
 mod contacts;
 pub mod demo;
@@ -143,6 +144,7 @@ pub struct App {
     rescoring: tokio::sync::Mutex<()>,
     training: tokio::sync::Mutex<()>,
     rations: rations::Rations,
+    feed_watch: changes::FeedWatch,
 }
 
 impl App {
@@ -159,6 +161,7 @@ impl App {
             rescoring: Default::default(),
             training: Default::default(),
             rations: rations::Rations::new(opts.heavy_reads, opts.imports),
+            feed_watch: Default::default(),
         })
     }
 

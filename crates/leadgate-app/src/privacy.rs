@@ -69,17 +69,19 @@ pub struct DoNotContactInput {
     pub reason: Option<String>,
 }
 
-/// How long what inquiries carry beside their fields is kept after they were processed.
+/// How long what inquiries carry beside their fields is kept after they were processed,
+/// and how long the change feed's entries are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     pub inbox_body_days: u32,
     pub ip_address_days: u32,
     pub user_agent_days: u32,
+    pub changes_days: u32,
 }
 
 impl Default for Retention {
     fn default() -> Self {
-        Self { inbox_body_days: 90, ip_address_days: 90, user_agent_days: 90 }
+        Self { inbox_body_days: 90, ip_address_days: 90, user_agent_days: 90, changes_days: 30 }
     }
 }
 
@@ -89,6 +91,8 @@ pub struct SweepReport {
     pub inbox_bodies: u64,
     pub ip_addresses: u64,
     pub user_agents: u64,
+    /// Entries of the change feed.
+    pub changes: u64,
 }
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
@@ -375,7 +379,8 @@ impl App {
         Ok(self.store.audit_log(contact, after, limit.clamp(1, 1_000)).await?)
     }
 
-    /// Removes from the inbox what `retention` no longer keeps.
+    /// Removes from the inbox, and from the change feed, what `retention` no longer
+    /// keeps.
     pub async fn sweep_retention(&self, retention: &Retention) -> Result<SweepReport, AppError> {
         let now = self.now();
         // Never up to the last minutes: an inquiry settled at a moment still being
@@ -391,6 +396,7 @@ impl App {
             };
             *count = self.store.sweep_inbox(what, before(days), now).await?;
         }
+        report.changes = self.store.prune_changes(before(retention.changes_days)).await?;
         Ok(report)
     }
 

@@ -11,6 +11,7 @@ pub mod access;
 pub mod account;
 pub mod backtest;
 pub mod capture;
+pub mod changes;
 pub mod consent;
 pub mod dedupe;
 pub mod definition;

@@ -3,6 +3,7 @@
 //! they never touch the store.
 
 mod api;
+mod changes;
 mod error;
 mod extract;
 mod imports;
@@ -91,6 +92,8 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
         .route("/v1/contacts/{id}/do-not-contact", axum::routing::put(privacy::do_not_contact))
         .route("/v1/contacts/{id}/legal-hold", axum::routing::put(privacy::legal_hold))
         .route("/v1/audit", get(privacy::audit))
+        .route("/v1/changes", get(changes::page))
+        .route("/v1/changes/stream", get(changes::stream))
         .route("/v1/contacts/{id}/stage", post(api::change_stage))
         .route("/v1/stats", get(api::stats))
         .route("/v1/contacts/{id}/qualification", axum::routing::put(qualify::put_qualification))

@@ -52,7 +52,7 @@ fn amount(text: &str) -> u64 {
 
 #[test]
 fn the_limits_documented_are_the_limits_in_force() {
-    let in_force: [(&str, u64); 11] = [
+    let in_force: [(&str, u64); 13] = [
         ("Body of `POST /v1/inquiries`", leadgate_http::INQUIRY_BODY_LIMIT as u64),
         ("Body of `POST /v1/events`", leadgate_http::EVENTS_BODY_LIMIT as u64),
         ("Body of `POST /v1/imports`", leadgate_http::IMPORT_BODY_LIMIT as u64),
@@ -64,6 +64,8 @@ fn the_limits_documented_are_the_limits_in_force() {
         ("Bytes of each body in a page of `GET /v1/inbox`", leadgate_app::INBOX_PREVIEW_BYTES as u64),
         ("Contacts in a page of `GET /v1/contacts`", leadgate_app::CONTACTS_PAGE_MAX as u64),
         ("Custom fields of one inquiry", leadgate_core::inquiry::CUSTOM_FIELDS_MAX as u64),
+        ("Entries in a page of `GET /v1/changes`", leadgate_app::changes::MAX_LIMIT as u64),
+        ("Seconds a `GET /v1/changes` may wait", leadgate_app::changes::MAX_WAIT_SECS),
     ];
     let documented = table("### Limits");
     assert_eq!(documented.len(), in_force.len(), "{documented:?}");

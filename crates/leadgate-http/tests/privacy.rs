@@ -398,9 +398,19 @@ async fn retention_removes_bodies_addresses_and_browsers_after_their_time(store:
     // 100 days on, bodies (kept 90 days) and addresses (kept 30) go; browsers (kept 365) stay.
     let later = Timestamp(leadgate_app::SystemClock.now().0 + 100 * 86_400 * 1_000_000);
     let app = App::new(store.clone(), Arc::new(At(later)), AppOptions::for_backend(store.backend()));
-    let retention = Retention { inbox_body_days: 90, ip_address_days: 30, user_agent_days: 365 };
+    let visit = api.post("/v1/events", json!({"email": "old@acme.example", "kind": "page_view"})).await;
+    assert!(visit.status.is_success(), "{}", visit.text);
+    let (before, _) = api.changes_until(None, 2, "").await;
+    assert!(before.len() >= 2, "{before:?}");
+    let retention = Retention { inbox_body_days: 90, ip_address_days: 30, user_agent_days: 365, changes_days: 30 };
     let swept = app.sweep_retention(&retention).await.unwrap();
     assert_eq!((swept.inbox_bodies, swept.ip_addresses, swept.user_agents), (2, 2, 0));
+    // The change feed's entries (kept 30 days) go too; a reader still at the start is
+    // told so, and the history the entries told of stays (below).
+    assert!(swept.changes > 0, "{swept:?}");
+    let first = before[0]["cursor"].as_str().unwrap();
+    let expired = api.get(&format!("/v1/changes?after={first}")).await;
+    assert_error(&expired, StatusCode::GONE, "cursor_expired");
     for item in &items {
         let now = api.get(&format!("/v1/inbox/{}", item["id"].as_str().unwrap())).await.json;
         assert_eq!(

@@ -8,6 +8,7 @@
 //! The conformance suite in `tests/conformance.rs` runs every behaviour on both.
 
 mod by_contact;
+mod changes;
 mod direct;
 mod error;
 mod packs;
@@ -19,6 +20,8 @@ mod sql_store;
 mod sqlite;
 mod stage_steps;
 pub mod testing;
+
+pub use changes::{ChangesPage, FeedInfo};
 
 use async_trait::async_trait;
 use leadgate_core::dedupe::Candidate;
@@ -463,6 +466,20 @@ pub trait Store: PrivacyReads + Send + Sync + 'static {
     async fn likelihood_model(&self, version: Option<i64>) -> Result<Option<(TrainedModel, String)>>;
     /// The version of the latest trained likelihood model, without reading it.
     async fn latest_likelihood_version(&self) -> Result<Option<i64>>;
+
+    /// Entries of the change feed after `after` whose kinds meet `kinds`, at most
+    /// `limit`, in order; only entries no later commit can precede.
+    async fn changes(
+        &self,
+        after: leadgate_core::changes::Position,
+        limit: i64,
+        kinds: leadgate_core::changes::Kinds,
+    ) -> Result<ChangesPage>;
+    /// This database's feed and how far it was pruned.
+    async fn feed_info(&self) -> Result<FeedInfo>;
+    /// Deletes the feed's entries written before `before` (never the history itself);
+    /// returns how many.
+    async fn prune_changes(&self, before: Timestamp) -> Result<u64>;
 }
 
 /// One write transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -553,7 +570,12 @@ pub trait Tx: PrivacyWrites + Send {
     /// change starts from; records the change. Returns whether it moved.
     async fn move_stage(&mut self, change: &StageChange) -> Result<bool>;
 
+    /// Writes the change feed's entries of everything this transaction changed, then
+    /// commits.
     async fn commit(self: Box<Self>) -> Result<()>;
+    /// Records a change the store cannot tell from the writes themselves (the feed
+    /// entry of `contact` in this transaction will hold `kind`).
+    fn note_change(&mut self, contact: Uuid, kind: leadgate_core::changes::ChangeKind);
     /// Ends the transaction without writing, releasing its locks now rather than when
     /// the connection is next used.
     async fn rollback(self: Box<Self>) -> Result<()>;

@@ -169,3 +169,33 @@ mod imp {
         errors_hold = "position($1 in lower(errors::text)) > 0"
     );
 }
+
+/// The change feed ([`crate::changes`]) on this database.
+impl PgStore {
+    pub(crate) async fn read_changes(
+        &self,
+        after: leadgate_core::changes::Position,
+        limit: i64,
+        kinds: leadgate_core::changes::Kinds,
+    ) -> crate::Result<crate::ChangesPage> {
+        crate::changes::postgres::read(&self.read, after, limit, kinds).await
+    }
+
+    pub(crate) async fn read_feed_info(&self) -> crate::Result<crate::FeedInfo> {
+        crate::changes::postgres::info(&self.read).await
+    }
+
+    pub(crate) async fn delete_changes_before(&self, before: leadgate_core::Timestamp) -> crate::Result<u64> {
+        crate::changes::postgres::prune(&self.write, before).await
+    }
+}
+
+impl imp::PgTx {
+    pub(crate) async fn write_changes(
+        &mut self,
+        entries: &[leadgate_core::changes::NewChange],
+        at: leadgate_core::Timestamp,
+    ) -> crate::Result<()> {
+        crate::changes::postgres::write(&mut self.tx, entries, at).await
+    }
+}

@@ -441,6 +441,9 @@ macro_rules! impl_privacy {
         #[async_trait]
         impl PrivacyWrites for $tx {
             async fn insert_consents(&mut self, records: &[ConsentRecord]) -> Result<()> {
+                for r in records {
+                    self.changes.note(r.contact_id, leadgate_core::changes::ChangeKind::ConsentChanged);
+                }
                 insert_many(
                     &mut self.tx,
                     "INSERT INTO consents (contact_id, purpose, granted, source, at, actor, reason) ",
@@ -501,6 +504,10 @@ macro_rules! impl_privacy {
                 let mut merges_seen = std::collections::HashSet::new();
                 for original in contacts {
                     let id = original.id;
+                    // What this transaction gathered of the person goes; the entry says
+                    // only that they were erased (earlier entries hold no personal data).
+                    self.changes.forget(&id);
+                    self.changes.note(id, leadgate_core::changes::ChangeKind::Erased);
                     let mut contact = original.clone();
                     erasure::erase_contact(&mut contact, at);
                     crate::Tx::update_contact(self, &contact).await?;

@@ -182,6 +182,25 @@ macro_rules! impl_sql_store {
 
         pub struct $tx {
             pub(crate) tx: sqlx::Transaction<'static, $db>,
+            /// What this transaction changed, written to the change feed as it commits.
+            pub(crate) changes: leadgate_core::changes::Pending,
+        }
+
+        impl $tx {
+            pub(crate) fn new(tx: sqlx::Transaction<'static, $db>) -> Self {
+                Self { tx, changes: Default::default() }
+            }
+
+            /// Writes the change feed's entries of this transaction, then commits: the
+            /// one way a transaction of this store ends well.
+            pub(crate) async fn finish(mut self) -> Result<()> {
+                if !self.changes.is_empty() {
+                    let entries = self.changes.take();
+                    self.write_changes(&entries, crate::changes::wall_clock()).await?;
+                }
+                self.tx.commit().await?;
+                Ok(())
+            }
         }
 
         /// A new contact's values, with what its row keeps packed of the stage changes and
@@ -383,6 +402,7 @@ macro_rules! impl_sql_store {
         /// event is attached to its contact when that contact is already known.
         async fn insert_events(
             conn: &mut <$db as sqlx::Database>::Connection,
+            changes: &mut leadgate_core::changes::Pending,
             events: &[NewEvent],
             received_at: Timestamp,
             resolve: bool,
@@ -431,6 +451,11 @@ macro_rules! impl_sql_store {
                 qb.build().persistent(true).execute(&mut *conn).await?;
             }
             append_packs(&mut *conn, &rows).await?;
+            for (e, id) in &rows {
+                if let Some(id) = id {
+                    changes.event(*id, e.kind.as_str());
+                }
+            }
             Ok(rows.into_iter().map(|(_, id)| id).collect())
         }
 
@@ -663,7 +688,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn begin(&self) -> Result<Box<dyn Tx>> {
-                Ok(Box::new($tx { tx: self.write.begin_with($begin).await? }))
+                Ok(Box::new($tx::new(self.write.begin_with($begin).await?)))
             }
 
             async fn form_by_key(&self, key: &str) -> Result<Option<Form>> {
@@ -821,9 +846,9 @@ macro_rules! impl_sql_store {
             }
 
             async fn append_events(&self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Uuid>> {
-                let mut tx = self.write.begin_with($begin).await?;
-                let attached = insert_events(&mut tx, events, received_at, true).await?;
-                tx.commit().await?;
+                let mut tx = $tx::new(self.write.begin_with($begin).await?);
+                let attached = insert_events(&mut tx.tx, &mut tx.changes, events, received_at, true).await?;
+                tx.finish().await?;
                 // The contacts that now have new events.
                 let mut contacts: Vec<Uuid> = attached.into_iter().flatten().collect();
                 contacts.sort_unstable();
@@ -863,10 +888,9 @@ macro_rules! impl_sql_store {
             }
 
             async fn bulk_load(&self, bulk: &Bulk) -> Result<()> {
-                let mut tx = $tx { tx: self.write.begin_with($begin).await? };
+                let mut tx = $tx::new(self.write.begin_with($begin).await?);
                 tx.insert_bulk(bulk).await?;
-                tx.tx.commit().await?;
-                Ok(())
+                tx.finish().await
             }
 
             async fn save_import(&self, j: &ImportJob) -> Result<()> {
@@ -1183,6 +1207,23 @@ macro_rules! impl_sql_store {
                 Ok(v)
             }
 
+            async fn changes(
+                &self,
+                after: leadgate_core::changes::Position,
+                limit: i64,
+                kinds: leadgate_core::changes::Kinds,
+            ) -> Result<crate::ChangesPage> {
+                self.read_changes(after, limit, kinds).await
+            }
+
+            async fn feed_info(&self) -> Result<crate::FeedInfo> {
+                self.read_feed_info().await
+            }
+
+            async fn prune_changes(&self, before: Timestamp) -> Result<u64> {
+                self.delete_changes_before(before).await
+            }
+
             async fn scoring_models(&self) -> Result<Vec<leadgate_core::scoring::ModelVersion>> {
                 let rows: Vec<ModelRow> = sqlx::query_as(
                     "SELECT m.name, m.version, m.spec, m.source, m.author, m.created_at FROM scoring_models m \
@@ -1322,6 +1363,27 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_bulk(&mut self, bulk: &Bulk) -> Result<()> {
+                {
+                    use leadgate_core::changes::ChangeKind;
+                    let c = &mut self.changes;
+                    for contact in &bulk.contacts {
+                        c.note(contact.id, ChangeKind::Created);
+                        c.note(contact.id, ChangeKind::Imported);
+                    }
+                    for contact in &bulk.updated_contacts {
+                        c.note(contact.id, ChangeKind::FieldsChanged);
+                        c.note(contact.id, ChangeKind::Imported);
+                    }
+                    for change in &bulk.contact_changes {
+                        c.note(change.contact_id, ChangeKind::FieldsChanged);
+                    }
+                    for r in &bulk.responses {
+                        c.response(r.contact_id);
+                    }
+                    for s in &bulk.stage_changes {
+                        c.stage(s);
+                    }
+                }
                 let tx = &mut self.tx;
                 insert_many(tx, INSERT_ACCOUNT, &bulk.accounts, |b, a| {
                     b.push_bind(a.id).push_bind(a.domain.as_str()).push_bind(a.name.as_deref()).push_bind(a.created_at.0);
@@ -1375,7 +1437,7 @@ macro_rules! impl_sql_store {
                 insert_responses(tx, &bulk.responses, existed).await?;
                 insert_stage_changes(tx, &bulk.stage_changes, existed).await?;
                 if let Some(first) = bulk.events.first() {
-                    insert_events(tx, &bulk.events, first.at, false).await?;
+                    insert_events(tx, &mut self.changes, &bulk.events, first.at, false).await?;
                 }
                 crate::PrivacyWrites::insert_consents(self, &bulk.consents).await?;
                 Ok(())
@@ -1447,6 +1509,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_contact(&mut self, c: &Contact) -> Result<()> {
+                self.changes.note(c.id, leadgate_core::changes::ChangeKind::Created);
                 let nothing = crate::sql_store::Packed::default();
                 insert_many(&mut self.tx, INSERT_CONTACT, std::slice::from_ref(c), |b, c| {
                     push_contact_values(b, c, None, &nothing)
@@ -1485,15 +1548,17 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_response(&mut self, r: &Response) -> Result<()> {
+                self.changes.response(r.contact_id);
                 insert_responses(&mut self.tx, std::slice::from_ref(r), |_| true).await
             }
 
             async fn insert_stage_change(&mut self, c: &StageChange) -> Result<()> {
+                self.changes.stage(c);
                 insert_stage_changes(&mut self.tx, std::slice::from_ref(c), |_| true).await
             }
 
             async fn append_events(&mut self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Option<Uuid>>> {
-                insert_events(&mut self.tx, events, received_at, true).await
+                insert_events(&mut self.tx, &mut self.changes, events, received_at, true).await
             }
 
             async fn identify_visitor(&mut self, visitor_id: &str, contact_id: Uuid, at: Timestamp) -> Result<u64> {
@@ -1522,6 +1587,7 @@ macro_rules! impl_sql_store {
                         .fetch_one(&mut *self.tx)
                         .await?;
                     repack(&mut *self.tx, &[owner]).await?;
+                    self.changes.attached(owner, done.rows_affected());
                 }
                 Ok(done.rows_affected())
             }
@@ -1535,11 +1601,13 @@ macro_rules! impl_sql_store {
                     .await?;
                 if done.rows_affected() > 0 {
                     repack(&mut *self.tx, &[contact_id]).await?;
+                    self.changes.attached(contact_id, done.rows_affected());
                 }
                 Ok(done.rows_affected())
             }
 
             async fn insert_contact_change(&mut self, c: &ContactChange) -> Result<i64> {
+                self.changes.note(c.contact_id, leadgate_core::changes::ChangeKind::FieldsChanged);
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO contact_changes (contact_id, at, cause, actor, changes) VALUES ($1, $2, $3, $4, $5) \
                      RETURNING id",
@@ -1560,6 +1628,14 @@ macro_rules! impl_sql_store {
             }
 
             async fn set_merged_into(&mut self, id: Uuid, into: Option<Uuid>) -> Result<()> {
+                use leadgate_core::changes::ChangeKind;
+                match into {
+                    Some(into) => {
+                        self.changes.merged(id, into, ChangeKind::Merged);
+                        self.changes.merged(into, id, ChangeKind::Merged);
+                    }
+                    None => self.changes.note(id, ChangeKind::Unmerged),
+                }
                 sqlx::query("UPDATE contacts SET merged_into = $2 WHERE id = $1")
                     .bind(id)
                     .bind(into)
@@ -1635,6 +1711,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn move_back(&mut self, m: &Moved, to: Uuid) -> Result<()> {
+                self.changes.note(to, leadgate_core::changes::ChangeKind::Unmerged);
                 let tx = &mut *self.tx;
                 let set = " WHERE id IN (";
                 // Packed again where the stage changes and responses were (the contact
@@ -1775,6 +1852,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn set_qualification(&mut self, contact_id: Uuid, q: &Qualification) -> Result<()> {
+                self.changes.note(contact_id, leadgate_core::changes::ChangeKind::QualificationChanged);
                 sqlx::query("UPDATE contacts SET qualification = $2 WHERE id = $1")
                     .bind(contact_id)
                     .bind(Json(q))
@@ -1784,6 +1862,9 @@ macro_rules! impl_sql_store {
             }
 
             async fn save_scores(&mut self, scores: &[leadgate_core::scoring::ContactScores]) -> Result<()> {
+                for s in scores {
+                    self.changes.note(s.contact_id, leadgate_core::changes::ChangeKind::ScoresChanged);
+                }
                 self.upsert_scores(scores).await
             }
 
@@ -1901,6 +1982,7 @@ macro_rules! impl_sql_store {
                 .await?
                 .rows_affected();
                 if moved > 0 {
+                    self.changes.stage(c);
                     insert_stage_changes(&mut self.tx, std::slice::from_ref(c), |_| true).await?;
                 }
                 Ok(moved > 0)
@@ -1935,8 +2017,11 @@ macro_rules! impl_sql_store {
             }
 
             async fn commit(self: Box<Self>) -> Result<()> {
-                self.tx.commit().await?;
-                Ok(())
+                self.finish().await
+            }
+
+            fn note_change(&mut self, contact: Uuid, kind: leadgate_core::changes::ChangeKind) {
+                self.changes.note(contact, kind);
             }
 
             async fn rollback(self: Box<Self>) -> Result<()> {

@@ -317,3 +317,33 @@ fn write_scores(c: &rusqlite::Connection, scores: &[leadgate_core::scoring::Cont
     }
     Ok(())
 }
+
+/// The change feed ([`crate::changes`]) on this database.
+impl SqliteStore {
+    pub(crate) async fn read_changes(
+        &self,
+        after: leadgate_core::changes::Position,
+        limit: i64,
+        kinds: leadgate_core::changes::Kinds,
+    ) -> crate::Result<crate::ChangesPage> {
+        crate::changes::sqlite::read(&self.read, after, limit, kinds).await
+    }
+
+    pub(crate) async fn read_feed_info(&self) -> crate::Result<crate::FeedInfo> {
+        crate::changes::sqlite::info(&self.read).await
+    }
+
+    pub(crate) async fn delete_changes_before(&self, before: leadgate_core::Timestamp) -> crate::Result<u64> {
+        crate::changes::sqlite::prune(&self.write, before).await
+    }
+}
+
+impl imp::SqliteTx {
+    pub(crate) async fn write_changes(
+        &mut self,
+        entries: &[leadgate_core::changes::NewChange],
+        at: leadgate_core::Timestamp,
+    ) -> crate::Result<()> {
+        crate::changes::sqlite::write(&mut self.tx, entries, at).await
+    }
+}

@@ -41,6 +41,9 @@ pub struct Config {
     pub retain_ip_addresses_days: u32,
     /// Days the user agent an inquiry came with is kept, once processed.
     pub retain_user_agents_days: u32,
+    /// Days the entries of the change feed are kept (the history they tell of is kept
+    /// whatever this says).
+    pub retain_changes_days: u32,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             retain_inbox_bodies_days: 90,
             retain_ip_addresses_days: 90,
             retain_user_agents_days: 90,
+            retain_changes_days: 30,
         }
     }
 }
@@ -84,11 +88,12 @@ impl fmt::Debug for Config {
             .field("retain_inbox_bodies_days", &self.retain_inbox_bodies_days)
             .field("retain_ip_addresses_days", &self.retain_ip_addresses_days)
             .field("retain_user_agents_days", &self.retain_user_agents_days)
+            .field("retain_changes_days", &self.retain_changes_days)
             .finish()
     }
 }
 
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 16] = [
     "data_dir",
     "listen",
     "database_url",
@@ -104,6 +109,7 @@ pub const KEYS: [&str; 15] = [
     "retain_inbox_bodies_days",
     "retain_ip_addresses_days",
     "retain_user_agents_days",
+    "retain_changes_days",
 ];
 
 /// What a `database_url` of another kind (`mysql://…`) is answered with.
@@ -157,6 +163,7 @@ impl Config {
             ("body_timeout_secs", config.body_timeout_secs),
             ("concurrent_heavy_reads", config.concurrent_heavy_reads as u64),
             ("concurrent_imports", config.concurrent_imports as u64),
+            ("retain_changes_days", u64::from(config.retain_changes_days)),
         ] {
             anyhow::ensure!(value > 0, "{key} must be at least 1");
         }
@@ -177,6 +184,7 @@ impl Config {
             inbox_body_days: self.retain_inbox_bodies_days,
             ip_address_days: self.retain_ip_addresses_days,
             user_agent_days: self.retain_user_agents_days,
+            changes_days: self.retain_changes_days,
         }
     }
 

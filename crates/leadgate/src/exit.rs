@@ -48,6 +48,7 @@ fn status_of_kind(kind: ErrorKind) -> u8 {
         ErrorKind::Malformed
         | ErrorKind::Invalid
         | ErrorKind::NotFound
+        | ErrorKind::Gone
         | ErrorKind::Conflict
         | ErrorKind::UnsupportedMediaType
         | ErrorKind::TooLarge => BAD_INPUT,

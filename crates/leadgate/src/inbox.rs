@@ -86,8 +86,9 @@ pub(crate) async fn replay(app: &App, ids: Vec<Uuid>, all: bool) -> Result<()> {
 pub(crate) async fn sweep(app: &App, retention: &Retention) -> Result<()> {
     let r = app.sweep_retention(retention).await?;
     println!(
-        "removed {} raw bodies, {} IP addresses and {} user agents of inquiries processed longer ago than kept",
-        r.inbox_bodies, r.ip_addresses, r.user_agents
+        "removed {} raw bodies, {} IP addresses and {} user agents of inquiries processed longer ago than kept, \
+         and {} entries of the change feed",
+        r.inbox_bodies, r.ip_addresses, r.user_agents, r.changes
     );
     Ok(())
 }

@@ -27,7 +27,15 @@ pub(crate) async fn serve(app: Arc<App>, config: &Config) -> Result<()> {
     // stdout must not stop the server, so write errors are ignored.
     let mut out = std::io::stdout();
     let _ = writeln!(out, "leadgate listening on http://{addr}").and_then(|_| out.flush());
-    leadgate_http::serve(listener, router, config.connection_limits(), shutdown_signal()).await?;
+    let stopping = {
+        let app = app.clone();
+        async move {
+            shutdown_signal().await;
+            // Open change streams end now, so that they do not hold the drain.
+            app.close_streams();
+        }
+    };
+    leadgate_http::serve(listener, router, config.connection_limits(), stopping).await?;
     sweeping.abort();
     tracing::info!("leadgate stopped");
     Ok(())
@@ -45,6 +53,7 @@ async fn sweep_now_and_then(app: Arc<App>, retention: leadgate_app::privacy::Ret
                 inbox_bodies = r.inbox_bodies,
                 ip_addresses = r.ip_addresses,
                 user_agents = r.user_agents,
+                changes = r.changes,
                 "removed what retention no longer keeps"
             ),
             Err(e) => tracing::warn!(error = %e, "the retention sweep failed; it is tried again in an hour"),

@@ -191,3 +191,28 @@ impl Api {
         self.contact(&id).await
     }
 }
+
+impl Api {
+    /// Follows `GET /v1/changes` (with `extra` query parameters) from `after` until at
+    /// least `n` entries came, or 20 seconds passed: on PostgreSQL an entry is read once
+    /// every transaction older than its own has ended, and other tests run meanwhile.
+    /// Returns the entries and the cursor to read on from.
+    pub async fn changes_until(&self, after: Option<&str>, n: usize, extra: &str) -> (Vec<Value>, String) {
+        let started = std::time::Instant::now();
+        let mut all = Vec::new();
+        let mut after = after.map(str::to_owned);
+        loop {
+            let uri = match &after {
+                Some(a) => format!("/v1/changes?wait=1&limit=1000&after={a}{extra}"),
+                None => format!("/v1/changes?wait=1&limit=1000{extra}"),
+            };
+            let r = self.get(&uri).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            all.extend(r.json["changes"].as_array().unwrap().iter().cloned());
+            after = Some(r.json["next"].as_str().unwrap().to_owned());
+            if all.len() >= n || started.elapsed() > std::time::Duration::from_secs(20) {
+                return (all, after.unwrap());
+            }
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Following the change feed: pages after a cursor, waiting for the next entry, and the
+//! cursors integrators hold.
+//!
+//! A cursor is opaque to its holder: it names this database's feed and a position in
+//! it, so that a cursor of another database, or a made-up one, is refused rather than
+//! read from the wrong place.
+
+use crate::{App, AppError, ErrorKind};
+use leadgate_core::changes::{Change, ChangeDetail, ChangeKind, Kinds, Position};
+use leadgate_store::{ChangesPage, Store};
+use serde::Serialize;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::{OnceCell, watch};
+use uuid::Uuid;
+
+/// Entries in a page when the caller names no `limit`.
+pub const DEFAULT_LIMIT: i64 = 100;
+/// Most entries in one page.
+pub const MAX_LIMIT: i64 = 1_000;
+/// Longest a request may wait for the next entry.
+pub const MAX_WAIT_SECS: u64 = 60;
+/// How often a waiting reader's server looks for new entries: those of other servers
+/// sharing the database are seen this late at most.
+const WATCH_EVERY: Duration = Duration::from_millis(20);
+
+/// An opaque cursor: hex of this feed's number and a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub feed: i64,
+    pub position: Position,
+}
+
+impl Cursor {
+    pub fn encode(self) -> String {
+        let mut bytes = [0u8; 24];
+        bytes[..8].copy_from_slice(&self.feed.to_be_bytes());
+        bytes[8..16].copy_from_slice(&self.position.major.to_be_bytes());
+        bytes[16..].copy_from_slice(&self.position.minor.to_be_bytes());
+        hex::encode(bytes)
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let bytes: [u8; 24] = hex::decode(text).ok()?.try_into().ok()?;
+        let part = |i: usize| i64::from_be_bytes(bytes[i..i + 8].try_into().expect("eight bytes"));
+        Some(Cursor { feed: part(0), position: Position { major: part(8), minor: part(16) } })
+    }
+}
+
+/// What a reader asks for; every part optional.
+#[derive(Debug, Clone, Default)]
+pub struct ChangesQuery {
+    /// Read after this cursor; none: from the oldest entry kept.
+    pub after: Option<String>,
+    pub limit: Option<i64>,
+    /// Kinds by name, comma-separated; none: every kind.
+    pub kinds: Option<String>,
+    /// Seconds to wait for an entry when there is none yet.
+    pub wait: Option<u64>,
+}
+
+/// A reader's request, checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    pub after: Position,
+    pub limit: i64,
+    pub kinds: Kinds,
+    pub wait: Duration,
+}
+
+/// An entry as integrators read it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChangeView {
+    /// Read after this to read what came after this entry.
+    pub cursor: String,
+    pub contact_id: Uuid,
+    pub kinds: Vec<ChangeKind>,
+    pub at: String,
+    #[serde(flatten)]
+    pub detail: ChangeDetail,
+}
+
+/// A page, and the cursor to read on from (past entries of kinds not asked for too).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChangesView {
+    pub changes: Vec<ChangeView>,
+    pub next: String,
+}
+
+/// Wakes readers waiting for entries: one task per server looks for a new last position
+/// while anyone waits, however many wait.
+pub(crate) struct FeedWatch {
+    latest: OnceCell<watch::Receiver<Position>>,
+    /// Set when the server stops: open streams end.
+    closing: watch::Sender<bool>,
+}
+
+impl Default for FeedWatch {
+    fn default() -> Self {
+        Self { latest: OnceCell::new(), closing: watch::channel(false).0 }
+    }
+}
+
+impl FeedWatch {
+    async fn subscribe(&self, store: &Arc<dyn Store>) -> Result<watch::Receiver<Position>, AppError> {
+        let rx = self
+            .latest
+            .get_or_try_init(|| async {
+                let start = last_position(store.as_ref()).await?;
+                let (tx, rx) = watch::channel(start);
+                tokio::spawn(watch_feed(Arc::downgrade(store), tx, start));
+                Ok::<_, AppError>(rx)
+            })
+            .await?;
+        Ok(rx.clone())
+    }
+}
+
+async fn last_position(store: &dyn Store) -> Result<Position, AppError> {
+    let mut at = Position::default();
+    loop {
+        let page = store.changes(at, MAX_LIMIT, Kinds::all()).await?;
+        if page.next == at {
+            return Ok(at);
+        }
+        at = page.next;
+    }
+}
+
+/// Looks for entries after `seen` every [`WATCH_EVERY`] while someone waits; ends when
+/// the store is gone.
+async fn watch_feed(store: Weak<dyn Store>, tx: watch::Sender<Position>, mut seen: Position) {
+    loop {
+        if tx.receiver_count() <= 1 {
+            // Only the watch's own receiver: nobody waits. Look again a little later.
+            tokio::time::sleep(WATCH_EVERY * 5).await;
+        } else {
+            tokio::time::sleep(WATCH_EVERY).await;
+        }
+        let Some(store) = store.upgrade() else { return };
+        match store.changes(seen, 1, Kinds::all()).await {
+            Ok(ChangesPage { next, .. }) if next > seen => {
+                seen = next;
+                tx.send_replace(next);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "looking for new changes failed; trying again"),
+        }
+    }
+}
+
+impl App {
+    /// Checks a reader's request: the cursor is this feed's and not pruned, the limit,
+    /// kinds and wait within bounds.
+    pub async fn reading(&self, q: &ChangesQuery) -> Result<Reading, AppError> {
+        let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(invalid("invalid_limit", "limit", format!("limit must be between 1 and {MAX_LIMIT}")));
+        }
+        let wait = q.wait.unwrap_or(0);
+        if wait > MAX_WAIT_SECS {
+            return Err(invalid("invalid_wait", "wait", format!("wait is at most {MAX_WAIT_SECS} seconds")));
+        }
+        let kinds = match q.kinds.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+            None => Kinds::all(),
+            Some(names) => names.split(',').map(str::trim).try_fold(Kinds::default(), |kinds, name| {
+                ChangeKind::parse(name).map(|k| kinds.with(k)).ok_or_else(|| {
+                    let known: Vec<&str> = ChangeKind::ALL.iter().map(|k| k.as_str()).collect();
+                    invalid(
+                        "unknown_kind",
+                        "kinds",
+                        format!("no kind of change is called {name:?}; the kinds are {}", known.join(", ")),
+                    )
+                })
+            })?,
+        };
+        let info = self.store.feed_info().await?;
+        let after = match q.after.as_deref() {
+            None => info.pruned_through,
+            Some(text) => {
+                let cursor = Cursor::decode(text.trim())
+                    .ok_or_else(|| invalid("invalid_cursor", "after", "after is not a cursor this server gave out"))?;
+                if cursor.feed != info.feed {
+                    return Err(invalid(
+                        "invalid_cursor",
+                        "after",
+                        "after is a cursor of another database's feed; start again without after",
+                    ));
+                }
+                if cursor.position < info.pruned_through {
+                    return Err(AppError::new(
+                        ErrorKind::Gone,
+                        "cursor_expired",
+                        "the entries after this cursor were pruned (older than the feed keeps); start again without after",
+                    )
+                    .field("after"));
+                }
+                cursor.position
+            }
+        };
+        Ok(Reading { after, limit, kinds, wait: Duration::from_secs(wait) })
+    }
+
+    /// A page of the feed after `r.after`; when there is none yet and `r.wait` allows,
+    /// waits for the first entry.
+    pub async fn changes(&self, r: &Reading) -> Result<ChangesView, AppError> {
+        let deadline = tokio::time::Instant::now() + r.wait;
+        let mut after = r.after;
+        let mut latest = None;
+        loop {
+            let page = self.store.changes(after, r.limit, r.kinds).await?;
+            after = page.next;
+            let now = tokio::time::Instant::now();
+            if !page.entries.is_empty() || now >= deadline {
+                let feed = self.store.feed_info().await?.feed;
+                return Ok(view(feed, page));
+            }
+            let rx = match &mut latest {
+                Some(rx) => rx,
+                None => latest.insert(self.feed_watch.subscribe(&self.store).await?),
+            };
+            // Woken by a new last position, or at the deadline to answer empty.
+            let _ = tokio::time::timeout_at(deadline, rx.changed()).await;
+        }
+    }
+
+    /// Ends every open stream of changes ([`App::next_changes`]): the server stops.
+    pub fn close_streams(&self) {
+        self.feed_watch.closing.send_replace(true);
+    }
+
+    /// The next entries after `after` for a stream: waits (without bound) until there
+    /// is at least one; an error when the server is stopping.
+    pub async fn next_changes(&self, after: Position, kinds: Kinds) -> Result<ChangesView, AppError> {
+        let mut latest = self.feed_watch.subscribe(&self.store).await?;
+        let mut closing = self.feed_watch.closing.subscribe();
+        let stopping = || AppError::new(ErrorKind::Unavailable, "unavailable", "the server is stopping");
+        let mut after = after;
+        loop {
+            if *closing.borrow_and_update() {
+                return Err(stopping());
+            }
+            let page = self.store.changes(after, DEFAULT_LIMIT, kinds).await?;
+            after = page.next;
+            if !page.entries.is_empty() {
+                let feed = self.store.feed_info().await?.feed;
+                return Ok(view(feed, page));
+            }
+            tokio::select! {
+                changed = latest.changed() => changed.map_err(|_| stopping())?,
+                _ = closing.changed() => return Err(stopping()),
+            }
+        }
+    }
+}
+
+fn view(feed: i64, page: ChangesPage) -> ChangesView {
+    let cursor = |position| Cursor { feed, position }.encode();
+    ChangesView { changes: page.entries.into_iter().map(|c| change_view(feed, c)).collect(), next: cursor(page.next) }
+}
+
+fn change_view(feed: i64, c: Change) -> ChangeView {
+    ChangeView {
+        cursor: Cursor { feed, position: c.position }.encode(),
+        contact_id: c.contact_id,
+        kinds: c.kinds.iter().collect(),
+        at: c.at.to_rfc3339(),
+        detail: c.detail,
+    }
+}
+
+fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
+    AppError::new(ErrorKind::Invalid, code, message).field(field)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_as_written_and_garbage_is_no_cursor() {
+        let c = Cursor { feed: 42, position: Position { major: 7_000_000_001, minor: 9 } };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        for bad in ["", "zz", "0011", &"0".repeat(47), &"g".repeat(48), &"0".repeat(50)] {
+            assert_eq!(Cursor::decode(bad), None, "{bad:?}");
+        }
+    }
+}

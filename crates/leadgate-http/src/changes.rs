@@ -1,0 +1,95 @@
+//! The change feed for integrators: pages by cursor with long polling, and a stream of
+//! server-sent events that resumes from `Last-Event-ID`.
+
+use crate::AppState;
+use crate::api::query_error;
+use crate::error::ApiError;
+use crate::extract::Caller;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use leadgate_app::changes::{ChangeView, ChangesQuery};
+use leadgate_core::Permission;
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    after: Option<String>,
+    limit: Option<i64>,
+    kinds: Option<String>,
+    wait: Option<u64>,
+}
+
+/// `GET /v1/changes?after=&limit=&kinds=&wait=`: the entries after a cursor.
+pub async fn page(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    let Query(q) = q.map_err(query_error)?;
+    let reading = s.app.reading(&ChangesQuery { after: q.after, limit: q.limit, kinds: q.kinds, wait: q.wait }).await?;
+    Ok(Json(s.app.changes(&reading).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    after: Option<String>,
+    kinds: Option<String>,
+}
+
+/// How often an idle stream says it is alive, so that proxies keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// `GET /v1/changes/stream`: every entry after the cursor (`Last-Event-ID`, else
+/// `?after=`), then each new one as it commits. Entries are read a page at a time as the
+/// client takes them: a client that stops reading holds the server to one page.
+pub async fn stream(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<StreamQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    let Query(q) = q.map_err(query_error)?;
+    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let reading =
+        s.app.reading(&ChangesQuery { after: resume.or(q.after), limit: None, kinds: q.kinds, wait: None }).await?;
+    Ok(Sse::new(entries(s, reading.after, reading.kinds)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+fn entries(
+    s: AppState,
+    after: leadgate_core::changes::Position,
+    kinds: leadgate_core::changes::Kinds,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let start = (s, after, VecDeque::<ChangeView>::new());
+    stream::unfold(start, move |(s, mut after, mut ready)| async move {
+        if ready.is_empty() {
+            match s.app.next_changes(after, kinds).await {
+                Ok(page) => {
+                    // Read on past what the page examined, entries of other kinds too.
+                    after = leadgate_app::changes::Cursor::decode(&page.next).map_or(after, |c| c.position);
+                    ready.extend(page.changes);
+                }
+                Err(e) => {
+                    // The client reconnects with the last id it got and loses nothing.
+                    tracing::warn!(error = %e.message, "a change stream ended");
+                    return None;
+                }
+            }
+        }
+        let change = ready.pop_front()?;
+        let event = Event::default().id(change.cursor.clone()).event("change").json_data(&change).ok()?;
+        Some((Ok(event), (s, after, ready)))
+    })
+}
