@@ -106,7 +106,7 @@ impl FeedWatch {
         let rx = self
             .latest
             .get_or_try_init(|| async {
-                let start = last_position(store.as_ref()).await?;
+                let start = store.last_change_position().await?;
                 let (tx, rx) = watch::channel(start);
                 tokio::spawn(watch_feed(Arc::downgrade(store), tx, start));
                 Ok::<_, AppError>(rx)
@@ -116,19 +116,8 @@ impl FeedWatch {
     }
 }
 
-async fn last_position(store: &dyn Store) -> Result<Position, AppError> {
-    let mut at = Position::default();
-    loop {
-        let page = store.changes(at, MAX_LIMIT, Kinds::all()).await?;
-        if page.next == at {
-            return Ok(at);
-        }
-        at = page.next;
-    }
-}
-
-/// Looks for entries after `seen` every [`WATCH_EVERY`] while someone waits; ends when
-/// the store is gone.
+/// Looks for a last position past `seen` every [`WATCH_EVERY`] while someone waits
+/// (jumping to it, however many entries came between); ends when the store is gone.
 async fn watch_feed(store: Weak<dyn Store>, tx: watch::Sender<Position>, mut seen: Position) {
     loop {
         if tx.receiver_count() <= 1 {
@@ -138,13 +127,16 @@ async fn watch_feed(store: Weak<dyn Store>, tx: watch::Sender<Position>, mut see
             tokio::time::sleep(WATCH_EVERY).await;
         }
         let Some(store) = store.upgrade() else { return };
-        match store.changes(seen, 1, Kinds::all()).await {
-            Ok(ChangesPage { next, .. }) if next > seen => {
-                seen = next;
-                tx.send_replace(next);
+        match store.last_change_position().await {
+            Ok(last) if last > seen => {
+                seen = last;
+                tx.send_replace(last);
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "looking for new changes failed; trying again"),
+            Err(e) => {
+                tracing::warn!(error = %e, "looking for new changes failed; trying again in a second");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
     }
 }
@@ -207,6 +199,7 @@ impl App {
         let deadline = tokio::time::Instant::now() + r.wait;
         let mut after = r.after;
         let mut latest = None;
+        let mut closing = self.feed_watch.closing.subscribe();
         loop {
             let page = self.store.changes(after, r.limit, r.kinds).await?;
             after = page.next;
@@ -219,8 +212,15 @@ impl App {
                 Some(rx) => rx,
                 None => latest.insert(self.feed_watch.subscribe(&self.store).await?),
             };
-            // Woken by a new last position, or at the deadline to answer empty.
-            let _ = tokio::time::timeout_at(deadline, rx.changed()).await;
+            // Woken by a new last position, or at the deadline (or when the server stops)
+            // to answer empty.
+            if *closing.borrow_and_update() {
+                return Ok(view(self.store.feed_info().await?.feed, ChangesPage { entries: Vec::new(), next: after }));
+            }
+            tokio::select! {
+                _ = tokio::time::timeout_at(deadline, rx.changed()) => {}
+                _ = closing.changed() => {}
+            }
         }
     }
 

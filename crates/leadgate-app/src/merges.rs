@@ -271,6 +271,9 @@ impl App {
             tx.update_contact(other).await?;
             tx.set_merged_into(other.id, other.merged_into).await?;
             tx.move_back(&merge.moved, other.id).await?;
+            // The survivor gets its own fields and history back: integrators hear of it.
+            tx.note_change(contact.id, leadgate_core::changes::ChangeKind::Unmerged);
+            tx.note_change(contact.id, leadgate_core::changes::ChangeKind::FieldsChanged);
             if let Some(change) = merge.moved.added_contact_change {
                 tx.delete_contact_change(change).await?;
             }

@@ -102,6 +102,12 @@ pub(crate) mod sqlite {
         page_of(rows, limit, last.map(|(p,)| (0, p)), after)
     }
 
+    pub(crate) async fn last(pool: &SqlitePool) -> Result<Position> {
+        let last: Option<(i64,)> =
+            sqlx::query_as("SELECT position FROM changes ORDER BY position DESC LIMIT 1").fetch_optional(pool).await?;
+        Ok(last.map_or(Position::default(), |(minor,)| Position { major: 0, minor }))
+    }
+
     pub(crate) async fn info(pool: &SqlitePool) -> Result<FeedInfo> {
         let (feed, major, minor): (i64, i64, i64) =
             sqlx::query_as("SELECT feed, pruned_major, pruned_minor FROM change_feed WHERE id = 1")
@@ -219,6 +225,16 @@ pub(crate) mod postgres {
         page_of(rows, limit, last, after)
     }
 
+    pub(crate) async fn last(pool: &PgPool) -> Result<Position> {
+        let last: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM changes \
+             WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, seq DESC LIMIT 1",
+        )
+        .fetch_optional(pool)
+        .await?;
+        Ok(last.map_or(Position::default(), |(major, minor)| Position { major, minor }))
+    }
+
     pub(crate) async fn info(pool: &PgPool) -> Result<FeedInfo> {
         let (feed, major, minor): (i64, i64, i64) =
             sqlx::query_as("SELECT feed, pruned_major, pruned_minor FROM change_feed WHERE id = 1")
@@ -233,14 +249,23 @@ pub(crate) mod postgres {
         let mut tx = pool.begin().await?;
         // Serialises pruners (several servers): the bound only moves forward.
         sqlx::query("SELECT 1 FROM change_feed WHERE id = 1 FOR UPDATE").execute(&mut *tx).await?;
-        let last_old: Option<(i64, i64)> = sqlx::query_as(
-            "WITH young AS (SELECT xid, seq FROM changes WHERE at >= $1 ORDER BY xid, seq LIMIT 1) \
-             SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM changes \
-             WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) \
-             AND (NOT EXISTS (SELECT 1 FROM young) OR (xid, seq) < (SELECT xid, seq FROM young)) \
-             ORDER BY xid DESC, seq DESC LIMIT 1",
+        // The first young entry bounds the old ones (entries are written nearly in time
+        // order): only the old part is walked, then the bound is a plain range.
+        let young: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM changes WHERE at >= $1 ORDER BY xid, seq LIMIT 1",
         )
         .bind(before.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (young_major, young_minor) = young.unwrap_or((i64::MAX, i64::MAX));
+        let last_old: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM changes \
+             WHERE (xid, seq) < (CAST(CAST($1 AS TEXT) AS xid8), $2) \
+             AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
+             ORDER BY xid DESC, seq DESC LIMIT 1",
+        )
+        .bind(young_major)
+        .bind(young_minor)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((major, minor)) = last_old else {

@@ -475,6 +475,8 @@ pub trait Store: PrivacyReads + Send + Sync + 'static {
         limit: i64,
         kinds: leadgate_core::changes::Kinds,
     ) -> Result<ChangesPage>;
+    /// The position of the last entry readers can read now (the start when none).
+    async fn last_change_position(&self) -> Result<leadgate_core::changes::Position>;
     /// This database's feed and how far it was pruned.
     async fn feed_info(&self) -> Result<FeedInfo>;
     /// Deletes the feed's entries written before `before` (never the history itself);

@@ -181,6 +181,10 @@ impl PgStore {
         crate::changes::postgres::read(&self.read, after, limit, kinds).await
     }
 
+    pub(crate) async fn read_last_change_position(&self) -> crate::Result<leadgate_core::changes::Position> {
+        crate::changes::postgres::last(&self.read).await
+    }
+
     pub(crate) async fn read_feed_info(&self) -> crate::Result<crate::FeedInfo> {
         crate::changes::postgres::info(&self.read).await
     }

@@ -1216,6 +1216,10 @@ macro_rules! impl_sql_store {
                 self.read_changes(after, limit, kinds).await
             }
 
+            async fn last_change_position(&self) -> Result<leadgate_core::changes::Position> {
+                self.read_last_change_position().await
+            }
+
             async fn feed_info(&self) -> Result<crate::FeedInfo> {
                 self.read_feed_info().await
             }

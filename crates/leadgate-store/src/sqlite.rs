@@ -329,6 +329,10 @@ impl SqliteStore {
         crate::changes::sqlite::read(&self.read, after, limit, kinds).await
     }
 
+    pub(crate) async fn read_last_change_position(&self) -> crate::Result<leadgate_core::changes::Position> {
+        crate::changes::sqlite::last(&self.read).await
+    }
+
     pub(crate) async fn read_feed_info(&self) -> crate::Result<crate::FeedInfo> {
         crate::changes::sqlite::info(&self.read).await
     }
