@@ -62,6 +62,8 @@ pub struct ChangesQuery {
 /// A reader's request, checked.
 #[derive(Debug, Clone, Copy)]
 pub struct Reading {
+    /// This database's feed, which the cursors given back name.
+    pub feed: i64,
     pub after: Position,
     pub limit: i64,
     pub kinds: Kinds,
@@ -190,7 +192,7 @@ impl App {
                 cursor.position
             }
         };
-        Ok(Reading { after, limit, kinds, wait: Duration::from_secs(wait) })
+        Ok(Reading { feed: info.feed, after, limit, kinds, wait: Duration::from_secs(wait) })
     }
 
     /// A page of the feed after `r.after`; when there is none yet and `r.wait` allows,
@@ -205,8 +207,7 @@ impl App {
             after = page.next;
             let now = tokio::time::Instant::now();
             if !page.entries.is_empty() || now >= deadline {
-                let feed = self.store.feed_info().await?.feed;
-                return Ok(view(feed, page));
+                return Ok(view(r.feed, page));
             }
             let rx = match &mut latest {
                 Some(rx) => rx,
@@ -215,7 +216,7 @@ impl App {
             // Woken by a new last position, or at the deadline (or when the server stops)
             // to answer empty.
             if *closing.borrow_and_update() {
-                return Ok(view(self.store.feed_info().await?.feed, ChangesPage { entries: Vec::new(), next: after }));
+                return Ok(view(r.feed, ChangesPage { entries: Vec::new(), next: after }));
             }
             tokio::select! {
                 _ = tokio::time::timeout_at(deadline, rx.changed()) => {}
@@ -229,22 +230,22 @@ impl App {
         self.feed_watch.closing.send_replace(true);
     }
 
-    /// The next entries after `after` for a stream: waits (without bound) until there
-    /// is at least one; an error when the server is stopping.
-    pub async fn next_changes(&self, after: Position, kinds: Kinds) -> Result<ChangesView, AppError> {
+    /// The next entries after `r.after` for a stream (`r.limit` and `r.wait` aside): waits
+    /// (without bound) until there is at least one; an error when the server is stopping.
+    /// Gives the position to read on from with them.
+    pub async fn next_changes(&self, r: &Reading) -> Result<(ChangesView, Position), AppError> {
         let mut latest = self.feed_watch.subscribe(&self.store).await?;
         let mut closing = self.feed_watch.closing.subscribe();
         let stopping = || AppError::new(ErrorKind::Unavailable, "unavailable", "the server is stopping");
-        let mut after = after;
+        let mut after = r.after;
         loop {
             if *closing.borrow_and_update() {
                 return Err(stopping());
             }
-            let page = self.store.changes(after, DEFAULT_LIMIT, kinds).await?;
+            let page = self.store.changes(after, DEFAULT_LIMIT, r.kinds).await?;
             after = page.next;
             if !page.entries.is_empty() {
-                let feed = self.store.feed_info().await?.feed;
-                return Ok(view(feed, page));
+                return Ok((view(r.feed, page), after));
             }
             tokio::select! {
                 changed = latest.changed() => changed.map_err(|_| stopping())?,

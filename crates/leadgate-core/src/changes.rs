@@ -98,10 +98,6 @@ impl Kinds {
         self.0 & kind.bit() != 0
     }
 
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
     pub fn iter(self) -> impl Iterator<Item = ChangeKind> {
         ChangeKind::ALL.into_iter().filter(move |k| self.has(*k))
     }
@@ -223,10 +219,6 @@ impl Pending {
 
     pub fn is_empty(&self) -> bool {
         self.by_contact.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_contact.len()
     }
 
     /// The entries, in contact order (the order their rows are locked in).

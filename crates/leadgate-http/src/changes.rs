@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
-use leadgate_app::changes::{ChangeView, ChangesQuery};
+use leadgate_app::changes::{ChangeView, ChangesQuery, Reading};
 use leadgate_core::Permission;
 use serde::Deserialize;
 use std::collections::VecDeque;
@@ -64,21 +64,17 @@ pub async fn stream(
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let reading =
         s.app.reading(&ChangesQuery { after: resume.or(q.after), limit: None, kinds: q.kinds, wait: None }).await?;
-    Ok(Sse::new(entries(s, reading.after, reading.kinds)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+    Ok(Sse::new(entries(s, reading)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
-fn entries(
-    s: AppState,
-    after: leadgate_core::changes::Position,
-    kinds: leadgate_core::changes::Kinds,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    let start = (s, after, VecDeque::<ChangeView>::new());
-    stream::unfold(start, move |(s, mut after, mut ready)| async move {
+fn entries(s: AppState, reading: Reading) -> impl Stream<Item = Result<Event, Infallible>> {
+    let start = (s, reading, VecDeque::<ChangeView>::new());
+    stream::unfold(start, move |(s, mut reading, mut ready)| async move {
         if ready.is_empty() {
-            match s.app.next_changes(after, kinds).await {
-                Ok(page) => {
+            match s.app.next_changes(&reading).await {
+                Ok((page, next)) => {
                     // Read on past what the page examined, entries of other kinds too.
-                    after = leadgate_app::changes::Cursor::decode(&page.next).map_or(after, |c| c.position);
+                    reading.after = next;
                     ready.extend(page.changes);
                 }
                 Err(e) => {
@@ -90,6 +86,6 @@ fn entries(
         }
         let change = ready.pop_front()?;
         let event = Event::default().id(change.cursor.clone()).event("change").json_data(&change).ok()?;
-        Some((Ok(event), (s, after, ready)))
+        Some((Ok(event), (s, reading, ready)))
     })
 }
