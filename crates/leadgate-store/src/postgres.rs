@@ -155,7 +155,8 @@ mod imp {
         pack = super::PACK_EVENTS,
         steps = super::PACK_STAGE_STEPS,
         responses = super::PACK_RESPONSES,
-        bytes = "BYTEA"
+        bytes = "BYTEA",
+        feed = postgres
     );
     crate::privacy::impl_privacy!(
         super::PgStore,
@@ -168,38 +169,4 @@ mod imp {
             "position($2 in lower(encode(body, 'escape'))) > 0 OR position($3 in lower(encode(body, 'escape'))) > 0",
         errors_hold = "position($1 in lower(errors::text)) > 0"
     );
-}
-
-/// The change feed ([`crate::changes`]) on this database.
-impl PgStore {
-    pub(crate) async fn read_changes(
-        &self,
-        after: leadgate_core::changes::Position,
-        limit: i64,
-        kinds: leadgate_core::changes::Kinds,
-    ) -> crate::Result<crate::ChangesPage> {
-        crate::changes::postgres::read(&self.read, after, limit, kinds).await
-    }
-
-    pub(crate) async fn read_last_change_position(&self) -> crate::Result<leadgate_core::changes::Position> {
-        crate::changes::postgres::last(&self.read).await
-    }
-
-    pub(crate) async fn read_feed_info(&self) -> crate::Result<crate::FeedInfo> {
-        crate::changes::postgres::info(&self.read).await
-    }
-
-    pub(crate) async fn delete_changes_before(&self, before: leadgate_core::Timestamp) -> crate::Result<u64> {
-        crate::changes::postgres::prune(&self.write, before).await
-    }
-}
-
-impl imp::PgTx {
-    pub(crate) async fn write_changes(
-        &mut self,
-        entries: &[leadgate_core::changes::NewChange],
-        at: leadgate_core::Timestamp,
-    ) -> crate::Result<()> {
-        crate::changes::postgres::write(&mut self.tx, entries, at).await
-    }
 }

@@ -249,7 +249,8 @@ mod imp {
         pack = super::PACK_EVENTS,
         steps = super::PACK_STAGE_STEPS,
         responses = super::PACK_RESPONSES,
-        bytes = "BLOB"
+        bytes = "BLOB",
+        feed = sqlite
     );
     crate::privacy::impl_privacy!(
         super::SqliteStore,
@@ -316,38 +317,4 @@ fn write_scores(c: &rusqlite::Connection, scores: &[leadgate_core::scoring::Cont
             .map_err(failed)?;
     }
     Ok(())
-}
-
-/// The change feed ([`crate::changes`]) on this database.
-impl SqliteStore {
-    pub(crate) async fn read_changes(
-        &self,
-        after: leadgate_core::changes::Position,
-        limit: i64,
-        kinds: leadgate_core::changes::Kinds,
-    ) -> crate::Result<crate::ChangesPage> {
-        crate::changes::sqlite::read(&self.read, after, limit, kinds).await
-    }
-
-    pub(crate) async fn read_last_change_position(&self) -> crate::Result<leadgate_core::changes::Position> {
-        crate::changes::sqlite::last(&self.read).await
-    }
-
-    pub(crate) async fn read_feed_info(&self) -> crate::Result<crate::FeedInfo> {
-        crate::changes::sqlite::info(&self.read).await
-    }
-
-    pub(crate) async fn delete_changes_before(&self, before: leadgate_core::Timestamp) -> crate::Result<u64> {
-        crate::changes::sqlite::prune(&self.write, before).await
-    }
-}
-
-impl imp::SqliteTx {
-    pub(crate) async fn write_changes(
-        &mut self,
-        entries: &[leadgate_core::changes::NewChange],
-        at: leadgate_core::Timestamp,
-    ) -> crate::Result<()> {
-        crate::changes::sqlite::write(&mut self.tx, entries, at).await
-    }
 }
