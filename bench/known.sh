@@ -12,6 +12,9 @@
 #   DATABASE_URL=postgres://postgres@127.0.0.1/lgbench bench/known.sh   # PostgreSQL (an empty database)
 #   BIN=/path/to/other/leadgate bench/known.sh   # another build, for a side-by-side run
 #
+# Each load is followed by the time the scoring consumer took to catch up after it, and
+# the feed lag of the entries it handled (commit to scored, from /metrics).
+#
 # Needs: wrk, python3; psql for PostgreSQL. Prints figures only; it asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +62,8 @@ kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 "$BIN" serve --listen "127.0.0.1:$PORT" >> "$WORK/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+# The scoring consumer goes through what the demo load wrote to the change feed.
+echo -n "start-up: "; python3 bench/lib/lag.py "$PORT" "$KEY" wait
 
 # 10,000 random known contacts' emails.
 if [ "$BACKEND" = postgres ]; then
@@ -142,12 +147,19 @@ run() { # name, script-or-empty, path
     echo "$rps" > "$WORK/$1.rps"
 }
 
+scored() { # runs "run" with its arguments, then tells the feed lag of what it sent
+    python3 bench/lib/lag.py "$PORT" "$KEY" snapshot "$WORK/lag.json"
+    run "$@"
+    echo -n "    after the load, "; python3 bench/lib/lag.py "$PORT" "$KEY" wait
+    echo -n "    "; python3 bench/lib/lag.py "$PORT" "$KEY" since "$WORK/lag.json"
+}
+
 echo "== known contacts, 20-rule model and an MQL definition in force"
 run healthz "" /healthz
-run single-uniform "$WORK/single-uniform.lua" /v1/events
-run single-zipf "$WORK/single-zipf.lua" /v1/events
-run batched-x100-uniform "$WORK/batch-uniform.lua" /v1/events
-run batched-x100-zipf "$WORK/batch-zipf.lua" /v1/events
+scored single-uniform "$WORK/single-uniform.lua" /v1/events
+scored single-zipf "$WORK/single-zipf.lua" /v1/events
+scored batched-x100-uniform "$WORK/batch-uniform.lua" /v1/events
+scored batched-x100-zipf "$WORK/batch-zipf.lua" /v1/events
 python3 - "$WORK" <<'PY'
 import sys
 w = sys.argv[1]
@@ -158,6 +170,7 @@ for order in ("uniform", "zipf"):
 PY
 
 echo "== a hot contact: $HOT events for one contact, batches of 100, one after another"
+python3 bench/lib/lag.py "$PORT" "$KEY" snapshot "$WORK/lag.json"
 python3 - "$PORT" "$KEY" "$HOT" "$(head -1 "$WORK/emails")" <<'PY'
 import http.client, json, sys, time
 port, key, total, email = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -175,3 +188,5 @@ first = 10_000 / (stamps[99] - (stamps[0] - (stamps[1] - stamps[0])))
 last = 10_000 / (stamps[-1] - stamps[-101])
 print(f"first 10,000 events: {first:,.0f} events/s; last 10,000: {last:,.0f} events/s ({100 * last / first:.0f} %)")
 PY
+echo -n "    after the load, "; python3 bench/lib/lag.py "$PORT" "$KEY" wait
+echo -n "    "; python3 bench/lib/lag.py "$PORT" "$KEY" since "$WORK/lag.json"

@@ -169,20 +169,12 @@ impl App {
         loop {
             attempt += 1;
             match self.record(item, &form, &inquiry, junk.as_ref(), sender).await {
-                Ok(mut receipt) => {
-                    // A definition may qualify the contact at once.
-                    if let Some(report) = self.assess_quietly(&[receipt.contact_id]).await {
-                        match report.moves.iter().find(|m| m.contact_id == receipt.contact_id) {
-                            Some(moved) => receipt.stage = moved.to,
-                            // A rescore running beside this request may have moved
-                            // it first: answer with the stage it is at.
-                            None if report.definitions_applied => {
-                                if let Ok(Some(c)) = self.store.contact(receipt.contact_id).await {
-                                    receipt.stage = c.stage;
-                                }
-                            }
-                            None => {}
-                        }
+                Ok((mut receipt, last_change)) => {
+                    // A definition may qualify the contact at once: the answer names
+                    // the stage it is at once scored.
+                    self.wait_until_scored(last_change).await;
+                    if let Ok(Some(c)) = self.store.contact(receipt.contact_id).await {
+                        receipt.stage = c.stage;
                     }
                     return Ok(receipt);
                 }
@@ -209,10 +201,10 @@ impl App {
         inquiry: &leadgate_core::Inquiry,
         junk: Option<&junk::JunkReason>,
         sender: &Sender,
-    ) -> Result<InquiryReceipt, StoreError> {
+    ) -> Result<(InquiryReceipt, Option<leadgate_core::changes::Position>), StoreError> {
         let mut tx = self.store.begin().await?;
         let result = self.record_in(&mut *tx, item, form, inquiry, junk, sender).await;
-        crate::finish(tx, result).await
+        crate::finish_in_feed(tx, result).await
     }
 
     async fn record_in(

@@ -93,24 +93,37 @@ pub struct ChangesView {
 /// while anyone waits, however many wait.
 pub(crate) struct FeedWatch {
     latest: OnceCell<watch::Receiver<Position>>,
-    /// Set when the server stops: open streams end.
-    closing: watch::Sender<bool>,
+    /// Set when the server stops: open streams end, consumers let their leases go.
+    pub(crate) closing: watch::Sender<bool>,
+    /// Told by this server's writers that they committed: the watch looks at once.
+    pub(crate) committed: Poke,
 }
 
 impl Default for FeedWatch {
     fn default() -> Self {
-        Self { latest: OnceCell::new(), closing: watch::channel(false).0 }
+        Self { latest: OnceCell::new(), closing: watch::channel(false).0, committed: Poke::default() }
+    }
+}
+
+/// Tells the feed's watch that this server committed changes, so that the consumers and
+/// readers waiting here see them without waiting for the next look.
+#[derive(Clone, Default)]
+pub(crate) struct Poke(Arc<tokio::sync::Notify>);
+
+impl Poke {
+    pub(crate) fn poke(&self) {
+        self.0.notify_one();
     }
 }
 
 impl FeedWatch {
-    async fn subscribe(&self, store: &Arc<dyn Store>) -> Result<watch::Receiver<Position>, AppError> {
+    pub(crate) async fn subscribe(&self, store: &Arc<dyn Store>) -> Result<watch::Receiver<Position>, AppError> {
         let rx = self
             .latest
             .get_or_try_init(|| async {
                 let start = store.last_change_position().await?;
                 let (tx, rx) = watch::channel(start);
-                tokio::spawn(watch_feed(Arc::downgrade(store), tx, start));
+                tokio::spawn(watch_feed(Arc::downgrade(store), tx, start, self.committed.clone()));
                 Ok::<_, AppError>(rx)
             })
             .await?;
@@ -119,14 +132,15 @@ impl FeedWatch {
 }
 
 /// Looks for a last position past `seen` every [`WATCH_EVERY`] while someone waits
-/// (jumping to it, however many entries came between); ends when the store is gone.
-async fn watch_feed(store: Weak<dyn Store>, tx: watch::Sender<Position>, mut seen: Position) {
+/// (jumping to it, however many entries came between), and at once when this server
+/// commits; ends when the store is gone.
+async fn watch_feed(store: Weak<dyn Store>, tx: watch::Sender<Position>, mut seen: Position, committed: Poke) {
     loop {
-        if tx.receiver_count() <= 1 {
-            // Only the watch's own receiver: nobody waits. Look again a little later.
-            tokio::time::sleep(WATCH_EVERY * 5).await;
-        } else {
-            tokio::time::sleep(WATCH_EVERY).await;
+        // With only the watch's own receiver nobody waits: look again a little later.
+        let every = if tx.receiver_count() <= 1 { WATCH_EVERY * 5 } else { WATCH_EVERY };
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = committed.0.notified() => {}
         }
         let Some(store) = store.upgrade() else { return };
         match store.last_change_position().await {

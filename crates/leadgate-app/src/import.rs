@@ -635,7 +635,7 @@ async fn end_transaction(tx: Box<dyn Tx>, dry_run: bool) -> Result<(), AppError>
     if dry_run {
         tx.rollback().await?
     } else {
-        tx.commit().await?
+        tx.commit().await.map(drop)?
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod body;
 mod capture;
 pub mod changes;
 pub mod claims;
+mod consumers;
 mod contacts;
 pub mod demo;
 mod error;
@@ -27,10 +28,10 @@ pub mod rules;
 use leadgate_core::Timestamp;
 use leadgate_store::{Store, StoreError, Tx};
 use std::sync::Arc;
-use uuid::Uuid;
 
 pub use admin::{FormInput, NewApiKey};
 pub use capture::{INBOX_PAGE_MAX, INBOX_PREVIEW_BYTES, InquiryReceipt, RawInquiry};
+pub use consumers::{ConsumerLabel, ConsumerView, LEASE as CONSUMER_LEASE};
 pub use contacts::{ContactPage, ContactQuery, ContactView, MAX_PAGE as CONTACTS_PAGE_MAX};
 pub use error::{AppError, ErrorKind};
 pub use events::{EventsReceipt, MAX_EVENTS_PER_BATCH, Rejected};
@@ -42,10 +43,19 @@ pub use rations::{HeavyWork, Ration};
 /// than when the pool next uses the connection, so that a retry or the next request
 /// does not wait on them.
 pub(crate) async fn finish<T, E: From<StoreError>>(tx: Box<dyn Tx>, result: Result<T, E>) -> Result<T, E> {
+    finish_in_feed(tx, result).await.map(|(value, _)| value)
+}
+
+/// [`finish`], giving too the position of the last entry the transaction wrote to the
+/// change feed, for a caller that waits for it to be scored ([`App::wait_until_scored`]).
+pub(crate) async fn finish_in_feed<T, E: From<StoreError>>(
+    tx: Box<dyn Tx>,
+    result: Result<T, E>,
+) -> Result<(T, Option<leadgate_core::changes::Position>), E> {
     match result {
         Ok(value) => {
-            tx.commit().await?;
-            Ok(value)
+            let last = tx.commit().await?;
+            Ok((value, last))
         }
         Err(e) => {
             let _ = tx.rollback().await;
@@ -81,19 +91,6 @@ pub(crate) fn off_runtime<R: Send + 'static, W: FnOnce() -> R + Send + 'static>(
     let running = tokio::task::spawn_blocking(work);
     let what = what.to_owned();
     async move { running.await.map_err(|e| AppError::new(ErrorKind::Internal, "internal", format!("{what} stopped: {e}"))) }
-}
-
-pub(crate) async fn assess_quietly(assessor: &qualify::Assessor, ids: &[Uuid]) -> Option<qualify::AssessReport> {
-    if ids.is_empty() {
-        return None;
-    }
-    match assessor.assess(ids).await {
-        Ok(report) => Some(report),
-        Err(e) => {
-            tracing::warn!(error = %e, contacts = ids.len(), "assessing contacts failed; they are scored at the next change");
-            None
-        }
-    }
 }
 
 /// Where "now" comes from; tests use a fixed clock.
@@ -145,13 +142,15 @@ pub struct App {
     training: tokio::sync::Mutex<()>,
     rations: rations::Rations,
     feed_watch: changes::FeedWatch,
+    consumers: consumers::Consumers,
 }
 
 impl App {
     /// Builds the application; starts the event committer(s) on the current runtime.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, opts: AppOptions) -> Arc<Self> {
         let assessor = Arc::new(qualify::Assessor::new(store.clone(), clock.clone()));
-        let events = events::Committer::start(store.clone(), clock.clone(), assessor.clone(), &opts);
+        let feed_watch = changes::FeedWatch::default();
+        let events = events::Committer::start(store.clone(), clock.clone(), feed_watch.committed.clone(), &opts);
         Arc::new(Self {
             store,
             clock,
@@ -161,7 +160,8 @@ impl App {
             rescoring: Default::default(),
             training: Default::default(),
             rations: rations::Rations::new(opts.heavy_reads, opts.imports),
-            feed_watch: Default::default(),
+            feed_watch,
+            consumers: Default::default(),
         })
     }
 
@@ -175,13 +175,6 @@ impl App {
 
     pub async fn health(&self) -> Result<(), AppError> {
         self.store.ping().await.map_err(AppError::from)
-    }
-
-    /// Scores, grades and qualifies `ids` now. A failure is logged and does not fail
-    /// what caused it: the event or inquiry is stored, and the next assessment (or
-    /// `leadgate rescore`) catches up.
-    pub(crate) async fn assess_quietly(&self, ids: &[Uuid]) -> Option<qualify::AssessReport> {
-        assess_quietly(&self.assessor, ids).await
     }
 
     /// How much is stored.

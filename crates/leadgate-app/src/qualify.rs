@@ -11,18 +11,17 @@
 
 use crate::batch::{AccountBook, CONTACTS_PER_CORE, InHand, LiveContacts, split_over_cores};
 use crate::claims::{Claim, Claims};
+use crate::consumers::Step;
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
-use leadgate_core::expr::facts::{ContactFacts, EventFact, ScoreFacts};
+use leadgate_core::expr::facts::{ContactFacts, ScoreFacts};
 use leadgate_core::expr::{EventsRead, Expression};
 use leadgate_core::lifecycle::{Actor, Stage};
 use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
 use leadgate_core::scoring::{ContactScores, Model, ModelSpec, Needs, Remembered, StoredRead};
 use leadgate_core::{StageChange, Timestamp};
-use leadgate_store::{
-    AccountPart, ByContact, Contacts, Details, ResponseDetails, Store, StoredParts, Subject, SubjectParts, Tx,
-};
+use leadgate_store::{AccountPart, Contacts, Details, ResponseDetails, Store, StoredParts, Subject, SubjectParts, Tx};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -364,44 +363,34 @@ impl Assessor {
         Ok(report)
     }
 
-    /// Assesses the contacts that `arrived` events were just attached to in `tx`, not
-    /// yet committed, and writes the scores and moves into the same transaction: the
-    /// events and what they change are then one commit. The contacts are read as
-    /// committed, with the arriving events added. Meant for the few contacts of a
-    /// request; [`Self::assess`] takes any number. The caller holds the claim of the
-    /// contacts ([`Self::try_claim`]) until it commits.
-    pub async fn assess_arrivals(
-        &self,
-        tx: &mut dyn Tx,
-        arrived: &[(Uuid, EventFact)],
-        now: Timestamp,
-    ) -> Result<AssessReport, AppError> {
+    /// Assesses `ids` for the change feed's scoring consumer: reads and evaluates them
+    /// (the writer is not held meanwhile), then writes their scores and moves in the
+    /// transaction that takes the consumer's `step`; whether it was taken.
+    pub(crate) async fn assess_in_step(&self, ids: &[Uuid], step: &Step<'_>) -> Result<bool, AppError> {
         let rules = self.rules().await?;
-        let mut ids: Vec<Uuid> = arrived.iter().map(|(id, _)| *id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut facts = read_facts(self.store.as_ref(), Contacts::Ids(&ids), now, &rules, rules.reads(), None).await?;
-        let since = EventsRead::ALL.since(now);
-        let mut new_events = ByContact::new(arrived.iter().cloned());
-        for f in &mut facts {
-            for e in new_events.take(&f.contact.id) {
-                f.last_activity = f.last_activity.max(Some(e.at));
-                if e.at >= since {
-                    f.events.push(e);
-                }
-            }
-        }
+        let _claim = self.claims.claim(ids).await;
+        let now = self.clock.now();
+        let facts = read_facts(self.store.as_ref(), Contacts::Ids(ids), now, &rules, rules.reads(), None).await?;
         // A handful of contacts is assessed on the calling thread: handing them to
         // another thread costs about as much as assessing them.
-        let (scores, moves, mut report) = if facts.len() <= INLINE_CONTACTS {
+        let (scores, moves, report) = if facts.len() <= INLINE_CONTACTS {
             evaluate(&rules, &facts, now)
         } else {
             evaluate_apart(rules, facts, now).await?
         };
-        let moved = write(tx, &scores, moves).await?;
-        report.moved += moved.len() as u64;
-        report.moves.extend(moved);
-        Ok(report)
+        for f in &report.failures {
+            tracing::debug!(rule = %f.rule, contacts = f.contacts, message = %f.first_message, "a rule failed for some contacts");
+        }
+        let taken = crate::retry::on_contention("scoring changed contacts", || async {
+            let mut tx = step.begin().await?;
+            if let Err(e) = write(tx.as_mut(), &scores, moves.clone()).await {
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+            step.commit(tx).await
+        })
+        .await?;
+        Ok(taken)
     }
 
     /// Assesses one contact without storing the result (for a contact not yet assessed).

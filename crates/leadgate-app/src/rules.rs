@@ -336,8 +336,9 @@ impl App {
             }
             .await
             .map_err(AppError::from);
-            crate::finish(tx, result).await?;
-            self.assess_quietly(&[id]).await;
+            let ((), last_change) = crate::finish_in_feed(tx, result).await?;
+            // Sales' answer may qualify the contact: it is scored before this returns.
+            self.wait_until_scored(last_change).await;
         }
         Ok(q)
     }

@@ -35,7 +35,9 @@ fn example(name: &str) -> Mapping {
 }
 
 fn app(store: &Arc<dyn Store>) -> Arc<App> {
-    App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()))
+    let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
+    app.start_consumers();
+    app
 }
 
 async fn import(app: &App, csv: &[u8], mapping: &Mapping) -> Result<ImportJob, AppError> {

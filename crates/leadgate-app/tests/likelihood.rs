@@ -23,7 +23,9 @@ leadgate_store::on_both_stores!(
 );
 
 fn app(store: &Arc<dyn Store>) -> Arc<App> {
-    App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()))
+    let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
+    app.start_consumers();
+    app
 }
 
 async fn import(app: &App, csv: Vec<u8>, mapping: &Mapping) {
@@ -177,7 +179,7 @@ async fn contacts_whose_outcome_is_not_known_are_scored_not_learned_from(store: 
     let refused = second.unwrap_err();
     assert_eq!((refused.kind, refused.code), (ErrorKind::Conflict, "training"), "{refused:?}");
 
-    // An event keeps the likelihood as the contact is rescored in the request path.
+    // An event keeps the likelihood as the contact is scored again.
     let c = store
         .contacts(&ContactFilter { email: Some("new0@example.com".into()), ..ContactFilter::default() }, None, 1)
         .await
@@ -189,6 +191,7 @@ async fn contacts_whose_outcome_is_not_known_are_scored_not_learned_from(store: 
     )
     .await
     .unwrap();
+    assert!(app.wait_until_caught_up(std::time::Duration::from_secs(20)).await.unwrap(), "scoring caught up");
     let after = store.scores(&[c[0].id]).await.unwrap().remove(0);
     assert!(after.assessment.as_of > before.assessment.as_of, "the event assessed the contact");
     assert!(after.likelihood.is_some_and(|p| (0.0..=1.0).contains(&p)));

@@ -22,7 +22,9 @@ leadgate_store::on_both_stores!(
 );
 
 fn app(store: &Arc<dyn Store>) -> Arc<App> {
-    App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()))
+    let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
+    app.start_consumers();
+    app
 }
 
 const PEOPLE: &str = "system = \"crm\"\n[contact]\nexternal_id = { column = \"id\", optional = true }\n\

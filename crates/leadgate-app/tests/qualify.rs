@@ -12,6 +12,7 @@ use leadgate_core::model::{ContactFilter, Qualification};
 use leadgate_store::Store;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
 leadgate_store::on_both_stores!(
@@ -21,6 +22,7 @@ leadgate_store::on_both_stores!(
     rescoring_reaches_every_contact_and_counts_what_failed,
     a_rescore_finds_the_last_activity_however_long_ago_when_a_rule_reads_it,
     wrong_models_and_definitions_are_refused_and_nothing_is_saved,
+    imports_and_merges_are_scored_through_the_change_feed,
 );
 
 const MODEL: &str = r#"
@@ -49,7 +51,9 @@ points = 10
 "#;
 
 fn app(store: &Arc<dyn Store>) -> Arc<App> {
-    App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()))
+    let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
+    app.start_consumers();
+    app
 }
 
 /// Ann (a director at a big company) and Bob (an engineer at a small one), as prospects.
@@ -80,6 +84,7 @@ async fn visit(app: &App, email: &str, urls: &[&str]) {
     let events: Vec<_> = urls.iter().map(|u| json!({"email": email, "kind": "page_view", "url": u})).collect();
     let receipt = app.ingest_events(json!({"events": events}), &Actor::Operator).await.unwrap();
     assert_eq!(receipt.accepted, urls.len());
+    assert!(app.wait_until_caught_up(Duration::from_secs(20)).await.unwrap(), "scoring caught up");
 }
 
 fn definition(expression: &str, kind: &str) -> DefinitionInput {
@@ -195,7 +200,7 @@ async fn a_definition_qualifies_only_while_active_and_can_be_rolled_back(store: 
     assert_eq!(store.contact(bob).await.unwrap().unwrap().stage.as_str(), "prospect");
     app.activate_definition("marketing", None, &Actor::Operator).await.unwrap();
     assert_eq!(app.definition_versions("marketing").await.unwrap().active_version, Some(2));
-    // The next visit is the third: the event qualifies him in the request path.
+    // The next visit is the third: scoring the change qualifies him.
     visit(&app, "bob@small.example", &["https://small.example/3"]).await;
     let bob_now = store.contact(bob).await.unwrap().unwrap();
     assert_eq!(bob_now.stage.as_str(), "mql");
@@ -350,4 +355,27 @@ async fn a_rescore_finds_the_last_activity_however_long_ago_when_a_rule_reads_it
         }
     };
     assert_eq!((fit("cy@acme.example").await, fit("ann@acme.example").await), (4, 7));
+}
+
+/// Nothing but the change feed tells scoring of an import or a merge: both are scored.
+async fn imports_and_merges_are_scored_through_the_change_feed(store: Arc<dyn Store>) {
+    let app = app(&store);
+    app.save_scoring_model("default", MODEL, &Actor::Operator).await.unwrap();
+    app.rescore(&()).await.unwrap();
+    let (ann, bob) = people(&app).await;
+    assert!(app.wait_until_caught_up(Duration::from_secs(20)).await.unwrap(), "scoring caught up");
+    let scores = store.scores(&[ann, bob]).await.unwrap();
+    let fit = |id| scores.iter().find(|s| s.contact_id == id).map(|s| (s.assessment.fit, s.model.clone()));
+    // Ann is a director at a company of 250: her fit is stored, by the model in force.
+    assert_eq!(fit(ann), Some((35, "default@1".to_owned())), "{scores:?}");
+    assert_eq!(fit(bob).map(|f| f.1), Some("default@1".to_owned()));
+    // Bob's visits, then Bob merged into Ann: the survivor is scored with his history.
+    visit(&app, "bob@small.example", &["https://small.example/pricing"]).await;
+    let before = store.scores(&[ann]).await.unwrap().remove(0);
+    app.merge_contacts(ann, bob, &Actor::Operator).await.unwrap();
+    assert!(app.wait_until_caught_up(Duration::from_secs(20)).await.unwrap(), "scoring caught up");
+    let after = store.scores(&[ann]).await.unwrap().remove(0);
+    assert!(after.assessment.as_of > before.assessment.as_of, "the merge was scored");
+    let rules: Vec<String> = after.assessment.factors(after.assessment.as_of).into_iter().map(|f| f.rule).collect();
+    assert!(rules.iter().any(|r| r == "pricing"), "Bob's pricing visit counts for Ann now: {rules:?}");
 }

@@ -59,17 +59,7 @@ pub async fn ingest_events(
         Ok(receipt) => {
             s.metrics.events_accepted.inc_by(receipt.accepted as u64);
             s.metrics.events_rejected.inc_by(receipt.rejected.len() as u64);
-            let mut timing = HeaderMap::new();
-            if let Some(took) = receipt.assessing {
-                s.metrics.event_assessing.observe(took.as_secs_f64());
-                // W3C Server Timing, in milliseconds, as browsers' developer tools and
-                // load tools read it; digits and a name always make a valid value.
-                let value = format!("assess;dur={:.3}", took.as_secs_f64() * 1000.0);
-                if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
-                    timing.insert("server-timing", value);
-                }
-            }
-            Ok((StatusCode::ACCEPTED, timing, Json(receipt)))
+            Ok((StatusCode::ACCEPTED, Json(receipt)))
         }
         Err(e) => {
             s.metrics.events_rejected.inc_by(e.details.len().max(1) as u64);

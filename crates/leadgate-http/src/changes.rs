@@ -89,3 +89,9 @@ fn entries(s: AppState, reading: Reading) -> impl Stream<Item = Result<Event, In
         Some((Ok(event), (s, reading, ready)))
     })
 }
+
+/// `GET /v1/consumers`: where each consumer of the feed inside leadgate stands.
+pub async fn consumers(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    Ok(Json(serde_json::json!({ "consumers": s.app.consumers().await?, "this_server": s.app.server_name() })))
+}

@@ -61,7 +61,7 @@ pub struct AppState {
 }
 
 pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
-    let metrics = Arc::new(metrics::Metrics::new());
+    let metrics = Arc::new(metrics::Metrics::new(app.consumer_lag()));
     let state = AppState {
         app,
         metrics: metrics.clone(),
@@ -94,6 +94,7 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
         .route("/v1/audit", get(privacy::audit))
         .route("/v1/changes", get(changes::page))
         .route("/v1/changes/stream", get(changes::stream))
+        .route("/v1/consumers", get(changes::consumers))
         .route("/v1/contacts/{id}/stage", post(api::change_stage))
         .route("/v1/stats", get(api::stats))
         .route("/v1/contacts/{id}/qualification", axum::routing::put(qualify::put_qualification))

@@ -29,13 +29,13 @@ pub struct Metrics {
     pub durations: Family<RequestLabels, Histogram>,
     pub events_accepted: Counter,
     pub events_rejected: Counter,
-    /// What assessing the contacts that got events added to each `POST /v1/events`.
-    pub event_assessing: Histogram,
     pub inquiries: Family<OutcomeLabels, Counter>,
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    /// `consumer_lag`: how long after a change each consumer of the change feed had
+    /// handled it, kept by the application.
+    pub fn new(consumer_lag: Family<leadgate_app::ConsumerLabel, Histogram>) -> Self {
         let mut registry = Registry::with_prefix("leadgate");
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
@@ -43,31 +43,24 @@ impl Metrics {
         });
         let events_accepted = Counter::default();
         let events_rejected = Counter::default();
-        let event_assessing = Histogram::new([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0]);
         let inquiries = Family::<OutcomeLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register("http_request_duration_seconds", "Time to answer HTTP requests", durations.clone());
         registry.register("events_accepted", "Activity events committed", events_accepted.clone());
         registry.register("events_rejected", "Activity events refused as invalid", events_rejected.clone());
         registry.register(
-            "event_assessing_seconds",
-            "Time a request taking in events waited for its contacts to be scored, graded and requalified",
-            event_assessing.clone(),
+            "change_lag_seconds",
+            "Time from a change's commit to a consumer of the change feed (scoring) committing what it did about it",
+            consumer_lag,
         );
         registry.register("inquiries", "Inquiries by outcome (created, duplicate, junk, refused)", inquiries.clone());
-        Self { registry, requests, durations, events_accepted, events_rejected, event_assessing, inquiries }
+        Self { registry, requests, durations, events_accepted, events_rejected, inquiries }
     }
 
     pub fn render(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

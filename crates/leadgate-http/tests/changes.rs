@@ -37,6 +37,7 @@ async fn an_integrator_reads_every_change_of_a_contact_in_order(store: Arc<dyn S
     let r = api.post(&format!("/v1/contacts/{id}/stage"), json!({"stage": "mql", "reason": "asked for a demo"})).await;
     assert!(r.status.is_success(), "{}", r.text);
 
+    api.scored().await;
     let (entries, next) = api.changes_until(None, 4, "").await;
     let ann: Vec<&Value> = entries.iter().filter(|e| e["contact_id"] == json!(id)).collect();
     let find = |what: &str, holds: &dyn Fn(&Value) -> bool| {
@@ -83,6 +84,7 @@ async fn a_reader_that_waits_gets_the_next_change_when_it_commits(store: Arc<dyn
     assert_eq!(waited.status, StatusCode::OK, "{}", waited.text);
     assert_eq!(waited.json["changes"][0]["events"], json!({"webinar_attended": 1}), "{}", waited.text);
     // With nothing to come, a wait ends empty at its time.
+    api.scored().await;
     let (_, end) = api.changes_until(None, 2, "").await;
     let empty = api.get(&format!("/v1/changes?after={end}&wait=1")).await;
     assert_eq!((empty.status, empty.json["changes"].clone()), (StatusCode::OK, json!([])), "{}", empty.text);

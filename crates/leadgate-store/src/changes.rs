@@ -66,7 +66,8 @@ pub(crate) mod sqlite {
     use super::*;
     use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
-    pub(crate) async fn write(conn: &mut SqliteConnection, entries: &[NewChange], at: Timestamp) -> Result<()> {
+    /// Writes the entries of the transaction now ending; the position of the last.
+    pub(crate) async fn write(conn: &mut SqliteConnection, entries: &[NewChange], at: Timestamp) -> Result<Position> {
         let details = details(entries)?;
         let rows: Vec<(&NewChange, &String)> = entries.iter().zip(&details).collect();
         for chunk in crate::sql_store::statement_chunks(&rows) {
@@ -76,7 +77,8 @@ pub(crate) mod sqlite {
             });
             qb.build().persistent(true).execute(&mut *conn).await?;
         }
-        Ok(())
+        let (last,): (i64,) = sqlx::query_as("SELECT last_insert_rowid()").fetch_one(&mut *conn).await?;
+        Ok(Position { major: 0, minor: last })
     }
 
     /// One read transaction, so that the page and the last position agree.
@@ -106,6 +108,11 @@ pub(crate) mod sqlite {
         let last: Option<(i64,)> =
             sqlx::query_as("SELECT position FROM changes ORDER BY position DESC LIMIT 1").fetch_optional(pool).await?;
         Ok(last.map_or(Position::default(), |(minor,)| Position { major: 0, minor }))
+    }
+
+    /// One writer commits in order: every entry committed is readable.
+    pub(crate) async fn last_written(pool: &SqlitePool) -> Result<Position> {
+        last(pool).await
     }
 
     pub(crate) async fn info(pool: &SqlitePool) -> Result<FeedInfo> {
@@ -157,8 +164,9 @@ pub(crate) mod postgres {
     /// contact's head row, locked until this transaction ends, keeps that part, and the
     /// second part comes from a sequence taken under the lock. Either way the first part
     /// is an id given no later than this transaction's own, so no reader can have read
-    /// past it while this transaction runs.
-    pub(crate) async fn write(conn: &mut PgConnection, entries: &[NewChange], at: Timestamp) -> Result<()> {
+    /// past it while this transaction runs. Gives the position of the last entry.
+    pub(crate) async fn write(conn: &mut PgConnection, entries: &[NewChange], at: Timestamp) -> Result<Position> {
+        let mut last = Position::default();
         for chunk in entries.chunks(CHUNK) {
             let ids: Vec<Uuid> = chunk.iter().map(|e| e.contact_id).collect();
             let heads: Vec<(Uuid, i64)> = sqlx::query_as(
@@ -177,21 +185,23 @@ pub(crate) mod postgres {
                 .collect::<Result<Vec<i64>>>()?;
             let kinds: Vec<i32> = chunk.iter().map(|e| e.kinds.0 as i32).collect();
             let details = details(chunk)?;
-            sqlx::query(
-                "INSERT INTO changes (xid, contact_id, kinds, detail, at) \
+            let (major, minor): (i64, i64) = sqlx::query_as(
+                "WITH written AS (INSERT INTO changes (xid, contact_id, kinds, detail, at) \
                  SELECT CAST(CAST(major AS TEXT) AS xid8), id, kinds, detail, $5 \
                  FROM unnest($1::int8[], $2::uuid[], $3::int4[], $4::text[]) WITH ORDINALITY AS t (major, id, kinds, detail, n) \
-                 ORDER BY n",
+                 ORDER BY n RETURNING xid, seq) \
+                 SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM written ORDER BY xid DESC, seq DESC LIMIT 1",
             )
             .bind(&majors)
             .bind(&ids)
             .bind(&kinds)
             .bind(&details)
             .bind(at.0)
-            .execute(&mut *conn)
+            .fetch_one(&mut *conn)
             .await?;
+            last = last.max(Position { major, minor });
         }
-        Ok(())
+        Ok(last)
     }
 
     /// Reads only entries of transactions older than every one still running (the
@@ -229,6 +239,16 @@ pub(crate) mod postgres {
         let last: Option<(i64, i64)> = sqlx::query_as(
             "SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM changes \
              WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, seq DESC LIMIT 1",
+        )
+        .fetch_optional(pool)
+        .await?;
+        Ok(last.map_or(Position::default(), |(major, minor)| Position { major, minor }))
+    }
+
+    /// The last entry committed, readable or not yet (a transaction older than it runs).
+    pub(crate) async fn last_written(pool: &PgPool) -> Result<Position> {
+        let last: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM changes ORDER BY xid DESC, seq DESC LIMIT 1",
         )
         .fetch_optional(pool)
         .await?;

@@ -9,6 +9,7 @@
 
 mod by_contact;
 mod changes;
+mod consumers;
 mod direct;
 mod error;
 mod packs;
@@ -22,6 +23,7 @@ mod stage_steps;
 pub mod testing;
 
 pub use changes::{ChangesPage, FeedInfo};
+pub use consumers::{Advance, ConsumerLeases, ConsumerState, ConsumerWrites};
 
 use async_trait::async_trait;
 use leadgate_core::dedupe::Candidate;
@@ -321,7 +323,7 @@ impl Bulk {
 /// Reads that need no consistency with a write run directly here; writes that must
 /// happen together run in a [`Tx`] from [`Store::begin`].
 #[async_trait]
-pub trait Store: PrivacyReads + Send + Sync + 'static {
+pub trait Store: PrivacyReads + ConsumerLeases + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> Result<()>;
@@ -477,6 +479,9 @@ pub trait Store: PrivacyReads + Send + Sync + 'static {
     ) -> Result<ChangesPage>;
     /// The position of the last entry readers can read now (the start when none).
     async fn last_change_position(&self) -> Result<leadgate_core::changes::Position>;
+    /// The position of the last entry committed, which readers may not read yet (on
+    /// PostgreSQL, until every transaction older than it has ended).
+    async fn last_change_written(&self) -> Result<leadgate_core::changes::Position>;
     /// This database's feed and how far it was pruned.
     async fn feed_info(&self) -> Result<FeedInfo>;
     /// Deletes the feed's entries written before `before` (never the history itself);
@@ -486,7 +491,7 @@ pub trait Store: PrivacyReads + Send + Sync + 'static {
 
 /// One write transaction. Dropped without [`Tx::commit`], it rolls back.
 #[async_trait]
-pub trait Tx: PrivacyWrites + Send {
+pub trait Tx: PrivacyWrites + ConsumerWrites + Send {
     async fn contact_by_email(&mut self, email: &str) -> Result<Option<Contact>>;
     async fn contact_by_id(&mut self, id: Uuid) -> Result<Option<Contact>>;
     async fn account_by_domain(&mut self, domain: &str) -> Result<Option<Account>>;
@@ -573,8 +578,9 @@ pub trait Tx: PrivacyWrites + Send {
     async fn move_stage(&mut self, change: &StageChange) -> Result<bool>;
 
     /// Writes the change feed's entries of everything this transaction changed, then
-    /// commits.
-    async fn commit(self: Box<Self>) -> Result<()>;
+    /// commits; gives the position of its last entry (none when it changed no contact),
+    /// for a caller that waits for the feed's consumers to handle it.
+    async fn commit(self: Box<Self>) -> Result<Option<leadgate_core::changes::Position>>;
     /// Records a change the store cannot tell from the writes themselves (the feed
     /// entry of `contact` in this transaction will hold `kind`).
     fn note_change(&mut self, contact: Uuid, kind: leadgate_core::changes::ChangeKind);

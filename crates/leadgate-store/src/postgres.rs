@@ -158,6 +158,7 @@ mod imp {
         bytes = "BYTEA",
         feed = postgres
     );
+    crate::consumers::impl_consumers!(super::PgStore, PgTx);
     crate::privacy::impl_privacy!(
         super::PgStore,
         PgTx,

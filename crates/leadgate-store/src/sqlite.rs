@@ -252,6 +252,7 @@ mod imp {
         bytes = "BLOB",
         feed = sqlite
     );
+    crate::consumers::impl_consumers!(super::SqliteStore, SqliteTx);
     crate::privacy::impl_privacy!(
         super::SqliteStore,
         SqliteTx,

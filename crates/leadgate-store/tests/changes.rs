@@ -293,5 +293,5 @@ async fn count_once_more(store: &dyn Store, pair: [Uuid; 2]) -> Result<(), Store
         tokio::task::yield_now().await;
     }
     tx.append_events(&events, T0).await?;
-    tx.commit().await
+    tx.commit().await.map(drop)
 }

@@ -21,6 +21,7 @@ pub(crate) async fn serve(app: Arc<App>, config: &Config) -> Result<()> {
         body_timeout: Duration::from_secs(config.body_timeout_secs),
     };
     let router = leadgate_http::router(app.clone(), opts);
+    app.start_consumers();
     let sweeping = tokio::spawn(sweep_now_and_then(app.clone(), config.retention()));
     tracing::info!(%addr, database = app.store().backend(), "leadgate started");
     // Scripts and tests read the address from this line (useful with port 0). A closed
@@ -37,6 +38,7 @@ pub(crate) async fn serve(app: Arc<App>, config: &Config) -> Result<()> {
     };
     leadgate_http::serve(listener, router, config.connection_limits(), stopping).await?;
     sweeping.abort();
+    app.stop_consumers().await;
     tracing::info!("leadgate stopped");
     Ok(())
 }

@@ -68,6 +68,9 @@ async fn a_client_that_stops_reading_an_export_gives_its_place_back() {
     let key = leadgate(&env, &["apikey", "create", "--name", "ops", "--role", "admin"]);
     leadgate(&env, &["demo", "--contacts", "30000"]);
     let server = Server::start(&env);
+    // Once the demo contacts are scored, the server has nothing else to do.
+    let consumers = server.caught_up(&key, Duration::from_secs(120)).await;
+    assert_eq!(consumers["consumers"][0]["caught_up"], true, "{consumers}");
     // Asks for an export of many megabytes, and reads none of it.
     let mut stalled = TcpStream::connect(server.addr()).unwrap();
     let ask = format!("GET /v1/exports/contacts.csv HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n");

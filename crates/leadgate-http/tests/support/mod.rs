@@ -43,6 +43,7 @@ impl Api {
 
     pub async fn with_app(store: Arc<dyn Store>, opts: HttpOptions, app_opts: AppOptions) -> Self {
         let app = App::new(store.clone(), Arc::new(SystemClock), app_opts);
+        app.start_consumers();
         let admin = app.create_api_key("ops", Role::Admin).await.unwrap().secret;
         let router = router(app.clone(), opts).layer(MockConnectInfo(SocketAddr::from(([203, 0, 113, 7], 4242))));
         let mut api = Self { router, app, admin, form_key: String::new() };
@@ -213,6 +214,23 @@ impl Api {
             if all.len() >= n || started.elapsed() > std::time::Duration::from_secs(20) {
                 return (all, after.unwrap());
             }
+        }
+    }
+
+    /// Waits until the scoring consumer has handled every change committed so far
+    /// (`GET /v1/consumers`), so that scores and the stages definitions lead to can be
+    /// read; at most 20 seconds.
+    pub async fn scored(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let r = self.get("/v1/consumers").await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            let scoring = r.json["consumers"].as_array().unwrap().iter().find(|c| c["name"] == "scoring").cloned();
+            if scoring.is_some_and(|c| c["caught_up"] == true) {
+                return;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "scoring did not catch up: {}", r.text);
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
 }

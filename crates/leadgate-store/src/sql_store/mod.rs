@@ -197,14 +197,16 @@ macro_rules! impl_sql_store {
             }
 
             /// Writes the change feed's entries of this transaction, then commits: the
-            /// one way a transaction of this store ends well.
-            pub(crate) async fn finish(mut self) -> Result<()> {
+            /// one way a transaction of this store ends well. Gives the position of its
+            /// last entry, when it changed a contact.
+            pub(crate) async fn finish(mut self) -> Result<Option<leadgate_core::changes::Position>> {
+                let mut last = None;
                 if !self.changes.is_empty() {
                     let entries = self.changes.take();
-                    crate::changes::$feed::write(&mut self.tx, &entries, crate::changes::wall_clock()).await?;
+                    last = Some(crate::changes::$feed::write(&mut self.tx, &entries, crate::changes::wall_clock()).await?);
                 }
                 self.tx.commit().await?;
-                Ok(())
+                Ok(last)
             }
         }
 

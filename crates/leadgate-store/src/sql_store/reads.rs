@@ -235,7 +235,8 @@ macro_rules! impl_sql_reads {
             async fn bulk_load(&self, bulk: &Bulk) -> Result<()> {
                 let mut tx = $tx::new(self.write.begin_with($begin).await?);
                 tx.insert_bulk(bulk).await?;
-                tx.finish().await
+                tx.finish().await?;
+                Ok(())
             }
 
             async fn save_import(&self, j: &ImportJob) -> Result<()> {
@@ -563,6 +564,10 @@ macro_rules! impl_sql_reads {
 
             async fn last_change_position(&self) -> Result<leadgate_core::changes::Position> {
                 crate::changes::$feed::last(&self.read).await
+            }
+
+            async fn last_change_written(&self) -> Result<leadgate_core::changes::Position> {
+                crate::changes::$feed::last_written(&self.read).await
             }
 
             async fn feed_info(&self) -> Result<crate::FeedInfo> {

@@ -755,7 +755,7 @@ macro_rules! impl_sql_writes {
                 Ok(())
             }
 
-            async fn commit(self: Box<Self>) -> Result<()> {
+            async fn commit(self: Box<Self>) -> Result<Option<leadgate_core::changes::Position>> {
                 self.finish().await
             }
 

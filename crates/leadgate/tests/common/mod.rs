@@ -45,6 +45,20 @@ impl Server {
             .expect("a JSON body")
     }
 
+    /// Waits until the change feed's consumers have handled every change so far
+    /// (`GET /v1/consumers`), at most `within`; the consumers as last read.
+    pub async fn caught_up(&self, key: &str, within: std::time::Duration) -> serde_json::Value {
+        let started = std::time::Instant::now();
+        loop {
+            let all = self.get_json("/v1/consumers", key).await;
+            let list = all["consumers"].as_array().cloned().unwrap_or_default();
+            if (!list.is_empty() && list.iter().all(|c| c["caught_up"] == true)) || started.elapsed() > within {
+                return all;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn start(env: &[(String, String)]) -> Self {
         Self::start_with(env, &[])
     }
