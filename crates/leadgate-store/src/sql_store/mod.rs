@@ -488,15 +488,29 @@ macro_rules! impl_sql_store {
                 }
             }
             let ids: Vec<Uuid> = records.iter().map(|(c, _)| *c).collect();
-            let rows: Vec<(Uuid, i32, i32)> = fetch_in_grouped(
-                &mut *conn,
-                "SELECT contact_id, seq, CAST(length(events) AS INTEGER) FROM event_packs WHERE contact_id IN (",
-                ") ORDER BY contact_id, seq",
-                &ids,
-            )
-            .await?;
-            let last: std::collections::HashMap<Uuid, (i32, usize)> =
-                rows.into_iter().map(|(c, seq, len)| (c, (seq, len.max(0) as usize))).collect();
+            // Each contact's last row only, found from the end of its rows in the index:
+            // a busy contact (a bot) has thousands of rows, and reading them all made
+            // each append cost more the longer its history.
+            let mut last: std::collections::HashMap<Uuid, (i32, usize)> = std::collections::HashMap::new();
+            for chunk in crate::sql_store::statement_chunks(&ids) {
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT v.column1, \
+                     (SELECT seq FROM event_packs WHERE contact_id = v.column1 ORDER BY seq DESC LIMIT 1), \
+                     (SELECT CAST(length(events) AS INTEGER) FROM event_packs WHERE contact_id = v.column1 \
+                      ORDER BY seq DESC LIMIT 1) \
+                     FROM (",
+                );
+                qb.push_values(chunk, |mut b, id| {
+                    b.push_bind(*id);
+                });
+                qb.push(") AS v");
+                let rows: Vec<(Uuid, Option<i32>, Option<i32>)> = qb.build_query_as().persistent(true).fetch_all(&mut *conn).await?;
+                for (c, seq, len) in rows {
+                    if let (Some(seq), Some(len)) = (seq, len) {
+                        last.insert(c, (seq, len.max(0) as usize));
+                    }
+                }
+            }
             // Rows are locked in contact order, updates and inserts alike, so that two
             // transactions appending to the same contacts (PostgreSQL's several
             // committers, or servers) wait for each other instead of deadlocking: the
