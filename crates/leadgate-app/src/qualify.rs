@@ -367,8 +367,17 @@ impl Assessor {
     /// (the writer is not held meanwhile), then writes their scores and moves in the
     /// transaction that takes the consumer's `step`; whether it was taken.
     pub(crate) async fn assess_in_step(&self, ids: &[Uuid], step: &Step<'_>) -> Result<bool, AppError> {
+        // A rescore may hold some of the contacts: wait for it, keeping the lease.
+        let _claim = loop {
+            match tokio::time::timeout(crate::consumers::RENEW_EVERY, self.claims.claim(ids)).await {
+                Ok(claim) => break claim,
+                Err(_) if step.renew().await? => continue,
+                Err(_) => return Ok(false),
+            }
+        };
+        // Read once the claim is held: a rescore of new rules that held it is done, and
+        // its rules are the ones read.
         let rules = self.rules().await?;
-        let _claim = self.claims.claim(ids).await;
         let now = self.clock.now();
         let facts = read_facts(self.store.as_ref(), Contacts::Ids(ids), now, &rules, rules.reads(), None).await?;
         // A handful of contacts is assessed on the calling thread: handing them to

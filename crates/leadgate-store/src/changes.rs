@@ -136,7 +136,10 @@ pub(crate) mod sqlite {
         .bind(before.0)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((through,)) = last_old else {
+        // Never past what a consumer inside leadgate has yet to handle.
+        let (slowest,): (Option<i64>,) =
+            sqlx::query_as("SELECT min(position_minor) FROM consumers").fetch_one(&mut *tx).await?;
+        let Some(through) = last_old.map(|(old,)| slowest.map_or(old, |s| old.min(s))) else {
             tx.commit().await?;
             return Ok(0);
         };
@@ -288,7 +291,13 @@ pub(crate) mod postgres {
         .bind(young_minor)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((major, minor)) = last_old else {
+        // Never past what a consumer inside leadgate has yet to handle.
+        let slowest: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT position_major, position_minor FROM consumers ORDER BY position_major, position_minor LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((major, minor)) = last_old.map(|old| slowest.map_or(old, |s| old.min(s))) else {
             tx.commit().await?;
             return Ok(0);
         };

@@ -2,14 +2,17 @@
 //! consumer at a time, and its position moves only from where it stands, by its holder,
 //! in the transaction of its work.
 
-use leadgate_core::Timestamp;
 use leadgate_core::changes::Position;
+use leadgate_core::model::Contact;
+use leadgate_core::{Direction, Stage, Timestamp};
 use leadgate_store::{Advance, Store};
 use std::sync::Arc;
+use uuid::Uuid;
 
 leadgate_store::on_both_stores!(
     one_server_holds_a_consumer_until_its_lease_runs_out_or_it_lets_go,
     a_position_moves_only_from_where_it_stands_and_only_with_its_work,
+    entries_a_consumer_has_yet_to_handle_are_never_pruned,
 );
 
 const T: Timestamp = Timestamp(1_767_225_600_000_000);
@@ -69,4 +72,49 @@ async fn a_position_moves_only_from_where_it_stands_and_only_with_its_work(store
     assert!(advance(step("a", p(4), p(9)), true).await);
     let c = store.consumers().await.unwrap().remove(0);
     assert_eq!((c.position, c.handled, c.lease_until), (p(9), 6, at(9)), "the step renews the lease");
+}
+
+async fn entries_a_consumer_has_yet_to_handle_are_never_pruned(store: Arc<dyn Store>) {
+    let mut written = Vec::new();
+    for email in ["ann@acme.example", "bob@acme.example"] {
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_contact(&Contact::new(
+            Uuid::now_v7(),
+            Some(email.into()),
+            Direction::Inbound,
+            None,
+            Stage::Prospect,
+            T,
+        ))
+        .await
+        .unwrap();
+        written.push(tx.commit().await.unwrap().expect("an entry was written"));
+    }
+    assert!(store.take_lease("scoring", "a", at(5), at(0)).await.unwrap().is_some());
+    // Pruning everything older than tomorrow, again until the entries are readable (on
+    // PostgreSQL, once other tests' older transactions have ended).
+    let tomorrow = Timestamp(leadgate_core::Timestamp(i64::MAX / 2).0);
+    let prune_until = |expected: u64| {
+        let store = store.clone();
+        async move {
+            let started = std::time::Instant::now();
+            loop {
+                let pruned = store.prune_changes(tomorrow).await.unwrap();
+                if pruned == expected || started.elapsed() > std::time::Duration::from_secs(20) {
+                    return pruned;
+                }
+                assert_eq!(pruned, 0, "pruned too much");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    // The consumer has handled nothing: nothing goes.
+    assert_eq!(store.prune_changes(tomorrow).await.unwrap(), 0);
+    let step =
+        Advance { name: "scoring", holder: "a", from: Position::default(), to: written[0], handled: 1, until: at(9) };
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.advance_consumer(&step).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(prune_until(1).await, 1, "only what the consumer handled");
+    assert_eq!(store.feed_info().await.unwrap().pruned_through, written[0]);
 }

@@ -31,12 +31,19 @@ async fn postgres_two_servers_handle_each_change_once_when_one_is_killed() {
 }
 
 /// Sends inquiries and events to every server until told to stop; counts the
-/// acknowledged ones.
-fn traffic(bases: Vec<String>, key: String, form_key: String, stop: Arc<AtomicBool>, acked: Arc<AtomicU64>) {
+/// acknowledged ones. A sender ends with a panic should an answer be an error.
+fn traffic(
+    bases: Vec<String>,
+    key: String,
+    form_key: String,
+    stop: Arc<AtomicBool>,
+    acked: Arc<AtomicU64>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut senders = Vec::new();
     for w in 0..8 {
         let (bases, key, form_key, stop, acked) =
             (bases.clone(), key.clone(), form_key.clone(), stop.clone(), acked.clone());
-        tokio::spawn(async move {
+        senders.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             for i in 0.. {
                 if stop.load(Ordering::SeqCst) {
@@ -69,8 +76,9 @@ fn traffic(bases: Vec<String>, key: String, form_key: String, stop: Arc<AtomicBo
                     Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
                 }
             }
-        });
+        }));
     }
+    senders
 }
 
 /// Entries of the kinds the scoring consumer reads, from the start of the feed.
@@ -104,7 +112,7 @@ async fn each_change_is_handled_once_when_the_consumer_s_server_is_killed(env: V
     let mut running: Vec<Server> = (0..servers).map(|_| Server::start(&env)).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(AtomicU64::new(0));
-    traffic(
+    let mut senders = traffic(
         running.iter().map(|s| s.base.clone()).collect(),
         key.clone(),
         form_key.clone(),
@@ -136,11 +144,20 @@ async fn each_change_is_handled_once_when_the_consumer_s_server_is_killed(env: V
     }
     // Traffic goes on meanwhile, to the server left.
     if servers == 1 {
-        traffic(vec![running[0].base.clone()], key.clone(), form_key.clone(), stop.clone(), acked.clone());
+        senders.extend(traffic(
+            vec![running[0].base.clone()],
+            key.clone(),
+            form_key.clone(),
+            stop.clone(),
+            acked.clone(),
+        ));
     }
     wait_for(&acked, before + 200).await;
     stop.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Every request answered before looking: none commits after.
+    for sender in senders {
+        sender.await.expect("every answer was a success");
+    }
 
     let survivor = &running[0];
     let consumers = survivor.caught_up(&key, Duration::from_secs(120)).await;

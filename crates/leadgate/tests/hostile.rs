@@ -245,3 +245,40 @@ async fn an_erased_person_is_not_in_the_database_files_nor_in_the_log() {
     }
     assert!(log.contains("personal data erased"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_stream_nobody_reads_is_cut_off_not_buffered() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_in(&dir, &[("LEADGATE_BODY_TIMEOUT_SECS", "2")]);
+    let key = leadgate(&env, &["apikey", "create", "--name", "ops", "--role", "admin"]);
+    // Tens of megabytes of entries: more than the connection's buffers hold.
+    leadgate(&env, &["demo", "--contacts", "30000"]);
+    let server = Server::start(&env);
+    let mut total = 0;
+    let mut after = String::new();
+    loop {
+        let page = server.get_json(&format!("/v1/changes?limit=1000{after}"), &key).await;
+        let n = page["changes"].as_array().unwrap().len();
+        if n == 0 {
+            break;
+        }
+        total += n;
+        after = format!("&after={}", page["next"].as_str().unwrap());
+    }
+    // Asks for every entry from the start, and reads none of them.
+    let mut stalled = TcpStream::connect(server.addr()).unwrap();
+    let ask = format!("GET /v1/changes/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n");
+    stalled.write_all(ask.as_bytes()).unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    // The server goes on answering others meanwhile.
+    let health = reqwest::get(format!("{}/healthz", server.base)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    // What it wrote before giving up is all there is: the stream was closed, and held
+    // no more than the connection's buffers, not the whole feed.
+    stalled.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut got = Vec::new();
+    let ended = stalled.read_to_end(&mut got);
+    assert!(ended.is_ok(), "the server closed the stalled stream: {ended:?}");
+    let sent = String::from_utf8_lossy(&got).matches("event: change").count();
+    assert!(sent > 0 && sent < total, "{sent} of {total} entries were sent before the stream was cut");
+}

@@ -31,14 +31,15 @@ pub(crate) use scoring::Scoring;
 /// long after the holder died.
 pub const LEASE: Duration = Duration::from_secs(5);
 /// How often an idle holder renews its lease (and records how far it has read).
-const RENEW_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const RENEW_EVERY: Duration = Duration::from_secs(1);
 /// Entries read and handled at once.
 const PAGE: i64 = 2_000;
 /// How long a use case that needs the answer at once (an inquiry's stage) waits for the
-/// scoring consumer before answering with what is there.
-const SETTLE_AT_MOST: Duration = Duration::from_secs(5);
+/// scoring consumer before answering with what is there (it is behind: a rescore runs,
+/// or a large import is being scored).
+const SETTLE_AT_MOST: Duration = Duration::from_secs(2);
 /// How often a waiter looks at a consumer another server holds.
-const LOOK_EVERY: Duration = Duration::from_millis(10);
+const LOOK_EVERY: Duration = Duration::from_millis(25);
 
 /// A consumer of the feed: which entries it reads, and what it does with a page of them.
 pub(crate) trait Consumer: Send + Sync + 'static {
@@ -58,6 +59,7 @@ pub(crate) trait Consumer: Send + Sync + 'static {
 
 /// One step of a consumer: the transaction of its work, and the move of its position
 /// that commits with it.
+#[derive(Clone, Copy)]
 pub(crate) struct Step<'a> {
     store: &'a dyn Store,
     name: &'a str,
@@ -70,6 +72,14 @@ pub(crate) struct Step<'a> {
 impl Step<'_> {
     pub(crate) async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
         self.store.begin().await
+    }
+
+    /// Renews the lease without moving the position, for a step that waits (for a
+    /// rescore to let go of its contacts); whether this server still holds it.
+    pub(crate) async fn renew(&self) -> Result<bool, StoreError> {
+        let unmoved = Step { to: self.from, handled: 0, ..*self };
+        let tx = unmoved.begin().await?;
+        unmoved.commit(tx).await
     }
 
     /// Moves the consumer's position in `tx`, then commits: whether it did (`false`:
@@ -131,6 +141,9 @@ pub(crate) struct Consumers {
     running: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The scoring consumer's position as this server last committed or read it.
     scored: watch::Sender<Position>,
+    /// Whether this server holds the scoring consumer: then `scored` is its position,
+    /// and waiters need not look in the store.
+    holding: std::sync::atomic::AtomicBool,
     /// Seconds from an entry's commit to its consumer committing what it did.
     pub(crate) lag: Family<ConsumerLabel, Histogram>,
 }
@@ -142,6 +155,7 @@ impl Default for Consumers {
             started: OnceLock::new(),
             running: Default::default(),
             scored: watch::channel(Position::default()).0,
+            holding: Default::default(),
             lag: Family::new_with_constructor(|| {
                 Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
             }),
@@ -167,8 +181,8 @@ impl App {
         if self.consumers.started.set(()).is_err() {
             return;
         }
-        let scoring = Scoring::new(self.assessor.clone());
-        let running = tokio::spawn(follow(Arc::downgrade(self), scoring, self.consumers.scored.clone()));
+        let scoring = Arc::new(Scoring::new(self.assessor.clone()));
+        let running = tokio::spawn(supervise(Arc::downgrade(self), scoring));
         self.consumers.running.lock().unwrap_or_else(|e| e.into_inner()).push(running);
     }
 
@@ -186,14 +200,20 @@ impl App {
     /// Where each consumer stands: how far it has handled the feed, whether anything
     /// it reads is left, which server runs it.
     pub async fn consumers(&self) -> Result<Vec<ConsumerView>, crate::AppError> {
+        let written = self.store.last_change_written().await?;
+        self.consumers_as_of(written).await
+    }
+
+    /// [`App::consumers`], caught up when every entry up to `written` is readable and
+    /// each consumer has handled those of its kinds.
+    async fn consumers_as_of(&self, written: Position) -> Result<Vec<ConsumerView>, crate::AppError> {
         let feed = self.store.feed_info().await?.feed;
         let kinds_of = |name: &str| match name {
             Scoring::NAME => Some(Scoring::new(self.assessor.clone()).kinds()),
             _ => None,
         };
-        // Read first: an entry committed before this call, and not readable yet, keeps
-        // every consumer from being caught up.
-        let written = self.store.last_change_written().await?;
+        // An entry committed before, and not readable yet (on PostgreSQL, an older
+        // transaction still runs), keeps every consumer from being caught up.
         let readable = self.store.last_change_position().await? >= written;
         let mut views = Vec::new();
         for c in self.store.consumers().await? {
@@ -223,9 +243,12 @@ impl App {
     /// committed so far, for at most `within`; whether they had.
     pub async fn wait_until_caught_up(&self, within: Duration) -> Result<bool, crate::AppError> {
         let deadline = tokio::time::Instant::now() + within;
+        let written = self.store.last_change_written().await?;
         loop {
-            let all = self.consumers().await?;
-            if !all.is_empty() && all.iter().all(|c| c.caught_up) {
+            // Those this build runs: a consumer of another version is not waited for.
+            let all = self.consumers_as_of(written).await?;
+            let ours: Vec<&ConsumerView> = all.iter().filter(|c| c.name == Scoring::NAME).collect();
+            if !ours.is_empty() && ours.iter().all(|c| c.caught_up) {
                 return Ok(true);
             }
             if tokio::time::Instant::now() >= deadline {
@@ -250,13 +273,15 @@ impl App {
             return;
         }
         let mut local = self.consumers.scored.subscribe();
+        let mut closing = self.feed_watch.closing.subscribe();
         let deadline = tokio::time::Instant::now() + SETTLE_AT_MOST;
         loop {
-            if *local.borrow_and_update() >= target {
+            if *local.borrow_and_update() >= target || *closing.borrow_and_update() {
                 return;
             }
             // Another server may hold the consumer: its position is in the store.
-            if let Ok(all) = self.store.consumers().await
+            if !self.consumers.holding.load(std::sync::atomic::Ordering::Relaxed)
+                && let Ok(all) = self.store.consumers().await
                 && all.iter().any(|c| c.name == Scoring::NAME && c.position >= target)
             {
                 return;
@@ -265,23 +290,51 @@ impl App {
                 tracing::debug!(?target, "answering before the scoring consumer caught up");
                 return;
             }
-            let _ = tokio::time::timeout(LOOK_EVERY, local.changed()).await;
+            tokio::select! {
+                _ = tokio::time::timeout(LOOK_EVERY, local.changed()) => {}
+                _ = closing.changed() => {}
+            }
+        }
+    }
+}
+
+/// Runs a consumer's loop, and runs it again should it panic: a consumer that stopped
+/// would leave every change unhandled.
+async fn supervise<C: Consumer>(app: Weak<App>, consumer: Arc<C>) {
+    loop {
+        match tokio::spawn(follow(app.clone(), consumer.clone())).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::error!(consumer = C::NAME, error = %e, "the consumer stopped; starting it again in a second");
+                tokio::time::sleep(RENEW_EVERY).await;
+            }
         }
     }
 }
 
 /// A consumer's loop on this server: takes the lease when free, then reads and handles
 /// pages until it loses it or the server stops.
-async fn follow<C: Consumer>(app: Weak<App>, consumer: C, published: watch::Sender<Position>) {
+async fn follow<C: Consumer>(app: Weak<App>, consumer: Arc<C>) {
     let Some(started) = app.upgrade() else { return };
     let (store, holder) = (started.store.clone(), started.consumers.holder.clone());
     let mut closing = started.feed_watch.closing.subscribe();
     let lag = started.consumers.lag.get_or_create(&ConsumerLabel { consumer: C::NAME }).clone();
-    let mut latest = match started.feed_watch.subscribe(&store).await {
-        Ok(latest) => latest,
-        Err(e) => {
-            tracing::error!(consumer = C::NAME, error = %e, "the change feed cannot be watched; the consumer does not run");
+    let published = started.consumers.scored.clone();
+    let mut latest = loop {
+        match started.feed_watch.subscribe(&store).await {
+            Ok(latest) => break latest,
+            Err(e) => {
+                tracing::warn!(consumer = C::NAME, error = %e, "the change feed cannot be watched yet; trying again")
+            }
+        }
+        if *closing.borrow_and_update() {
             return;
+        }
+        pause(&mut closing, RENEW_EVERY).await;
+    };
+    let holding = |held: bool| {
+        if let Some(app) = app.upgrade() {
+            app.consumers.holding.store(held, std::sync::atomic::Ordering::Relaxed);
         }
     };
     drop(started);
@@ -291,9 +344,10 @@ async fn follow<C: Consumer>(app: Weak<App>, consumer: C, published: watch::Send
     let mut renewed = tokio::time::Instant::now();
     loop {
         if *closing.borrow_and_update() || app.strong_count() == 0 {
-            if held.is_some() {
-                let _ = store.release_lease(C::NAME, &holder).await;
-            }
+            // Whether or not this server thinks it holds it: a lease taken whose answer
+            // was lost is let go too (only the holder's is).
+            let _ = store.release_lease(C::NAME, &holder).await;
+            holding(false);
             return;
         }
         let Some((durable, read_from)) = held else {
@@ -303,6 +357,7 @@ async fn follow<C: Consumer>(app: Weak<App>, consumer: C, published: watch::Send
                     held = Some((at, at));
                     renewed = tokio::time::Instant::now();
                     published.send_replace(at);
+                    holding(true);
                     continue;
                 }
                 Ok(None) => {}
@@ -321,13 +376,13 @@ async fn follow<C: Consumer>(app: Weak<App>, consumer: C, published: watch::Send
         };
         if page.entries.is_empty() {
             held = Some((durable, page.next));
+            // What it read past needs nothing of it: a waiter for those entries is done.
+            published.send_replace(page.next);
             // Idle: renew the lease now and then, recording how far it has read.
             if renewed.elapsed() >= RENEW_EVERY {
                 held = renew::<C>(store.as_ref(), &holder, durable, page.next).await;
                 renewed = tokio::time::Instant::now();
-                if let Some((at, _)) = held {
-                    published.send_replace(at);
-                }
+                holding(held.is_some());
             }
             tokio::select! {
                 _ = latest.changed() => {}
@@ -352,6 +407,7 @@ async fn follow<C: Consumer>(app: Weak<App>, consumer: C, published: watch::Send
             Ok(false) => {
                 tracing::info!(consumer = C::NAME, "another server took the consumer over");
                 held = None;
+                holding(false);
             }
             Err(e) => {
                 tracing::warn!(consumer = C::NAME, error = %e, "handling changes failed; trying again in a second");
