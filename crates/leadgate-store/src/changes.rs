@@ -193,7 +193,7 @@ pub(crate) mod postgres {
                  SELECT CAST(CAST(major AS TEXT) AS xid8), id, kinds, detail, $5 \
                  FROM unnest($1::int8[], $2::uuid[], $3::int4[], $4::text[]) WITH ORDINALITY AS t (major, id, kinds, detail, n) \
                  ORDER BY n RETURNING xid, seq) \
-                 SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM written ORDER BY xid DESC, seq DESC LIMIT 1",
+                 SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq FROM written ORDER BY xid DESC, seq DESC LIMIT 1",
             )
             .bind(&majors)
             .bind(&ids)
@@ -213,7 +213,7 @@ pub(crate) mod postgres {
     pub(crate) async fn read(pool: &PgPool, after: Position, limit: i64, kinds: Kinds) -> Result<ChangesPage> {
         let mut tx = pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq, contact_id, kinds, detail, at FROM changes \
+            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq, contact_id, kinds, detail, at FROM changes \
              WHERE (xid, seq) > (CAST(CAST($1 AS TEXT) AS xid8), $2) \
              AND xid < pg_snapshot_xmin(pg_current_snapshot()) AND (kinds & $3) <> 0 \
              ORDER BY xid, seq LIMIT $4",
@@ -226,7 +226,7 @@ pub(crate) mod postgres {
         .await?;
         let last: Option<(i64, i64)> = if (rows.len() as i64) < limit {
             sqlx::query_as(
-                "SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM changes \
+                "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq FROM changes \
                  WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, seq DESC LIMIT 1",
             )
             .fetch_optional(&mut *tx)
@@ -240,7 +240,7 @@ pub(crate) mod postgres {
 
     pub(crate) async fn last(pool: &PgPool) -> Result<Position> {
         let last: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM changes \
+            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq FROM changes \
              WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, seq DESC LIMIT 1",
         )
         .fetch_optional(pool)
@@ -251,7 +251,7 @@ pub(crate) mod postgres {
     /// The last entry committed, readable or not yet (a transaction older than it runs).
     pub(crate) async fn last_written(pool: &PgPool) -> Result<Position> {
         let last: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM changes ORDER BY xid DESC, seq DESC LIMIT 1",
+            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq FROM changes ORDER BY xid DESC, seq DESC LIMIT 1",
         )
         .fetch_optional(pool)
         .await?;
@@ -275,14 +275,14 @@ pub(crate) mod postgres {
         // The first young entry bounds the old ones (entries are written nearly in time
         // order): only the old part is walked, then the bound is a plain range.
         let young: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM changes WHERE at >= $1 ORDER BY xid, seq LIMIT 1",
+            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq FROM changes WHERE at >= $1 ORDER BY xid, seq LIMIT 1",
         )
         .bind(before.0)
         .fetch_optional(&mut *tx)
         .await?;
         let (young_major, young_minor) = young.unwrap_or((i64::MAX, i64::MAX));
         let last_old: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT), seq FROM changes \
+            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq FROM changes \
              WHERE (xid, seq) < (CAST(CAST($1 AS TEXT) AS xid8), $2) \
              AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
              ORDER BY xid DESC, seq DESC LIMIT 1",
