@@ -1,6 +1,6 @@
 //! Backtesting a lead definition on the contacts as they were at a past date.
 
-use crate::batch::{AccountBook, InHand, LiveContacts};
+use crate::batch::{AccountBook, BatchesInFlight, LiveContacts};
 use crate::error::invalid;
 use crate::qualify::{ActiveRules, FailureCount, Reads};
 use crate::{App, AppError, ErrorKind};
@@ -10,8 +10,8 @@ use leadgate_core::definition::{self, Definition};
 use leadgate_core::expr::facts::EventFact;
 use leadgate_core::expr::{EventsRead, Expression};
 use leadgate_core::model::ContactChange;
-use leadgate_core::scoring::{Needs, Remembered};
-use leadgate_store::{AccountPart, ByContact, Contacts, Store, StoredParts, Subject, SubjectParts};
+use leadgate_core::scoring::{Needs, RuleResultCache};
+use leadgate_store::{AccountPart, ByContact, ContactSnapshot, Contacts, SnapshotParts, Store, StoredParts};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -206,7 +206,7 @@ impl App {
             }
         };
         let accounts = contact_reads.accounts.then(|| Arc::new(AccountBook::default()));
-        let mut in_hand = InHand::new(LiveContacts::created_by(self.store.as_ref(), as_of));
+        let mut in_hand = BatchesInFlight::new(LiveContacts::created_by(self.store.as_ref(), as_of));
         loop {
             while let Some(ids) = in_hand.next_batch().await? {
                 in_hand.start(read_and_judge(ids, accounts.clone()));
@@ -257,13 +257,13 @@ async fn read_histories(
         Some(_) => AccountPart::Id,
         None => AccountPart::Nothing,
     };
-    let parts = SubjectParts {
+    let parts = SnapshotParts {
         created_by: Some(as_of),
         stage: false,
         stage_steps: true,
         ..contact_reads.parts(account, StoredParts::None)
     };
-    let mut subjects = s.subjects(Contacts::Run(ids), parts).await?;
+    let mut subjects = s.contact_snapshots(Contacts::Run(ids), parts).await?;
     // The rest is read of those alone, as the range from the first to the last (the
     // walk gives only the contacts created by the date already; the read of their
     // rows keeps to them all the same).
@@ -298,7 +298,7 @@ async fn read_histories(
 /// What was read of a batch's contacts, each contact's rows still among the batch's.
 #[derive(Default)]
 struct Read {
-    subjects: Vec<Subject>,
+    subjects: Vec<ContactSnapshot>,
     events: ByContact<EventFact>,
     last_events: Vec<(Uuid, Timestamp)>,
     changes: ByContact<ContactChange>,
@@ -312,7 +312,7 @@ impl Read {
         let mut last_event_of: HashMap<Uuid, Timestamp> = last_events.into_iter().collect();
         subjects
             .into_iter()
-            .map(|Subject { contact, account, qualification, stage_steps, responses, .. }| {
+            .map(|ContactSnapshot { contact, account, qualification, stage_steps, responses, .. }| {
                 let id = contact.id;
                 History {
                     account,
@@ -359,7 +359,7 @@ fn judge(
     (from, to): (Option<Timestamp>, Option<Timestamp>),
 ) -> Vec<Judged> {
     let mut judged = Vec::with_capacity(histories.len());
-    let mut remembered = Remembered::default();
+    let mut remembered = RuleResultCache::default();
     // A draft compared with the version it was saved as (the active one, most often)
     // gives what that gives: evaluated once.
     let same = compared.is_some_and(|c| c.source() == draft.source());

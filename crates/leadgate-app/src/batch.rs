@@ -6,7 +6,7 @@ use crate::AppError;
 use crate::qualify::ASSESS_BATCH;
 use leadgate_core::Timestamp;
 use leadgate_core::model::Account;
-use leadgate_store::{Store, Subject};
+use leadgate_store::{ContactSnapshot, Store};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -72,13 +72,13 @@ const IN_HAND: usize = 4;
 ///     …
 /// }
 /// ```
-pub(crate) struct InHand<'a, W: Future> {
+pub(crate) struct BatchesInFlight<'a, W: Future> {
     walk: LiveContacts<'a>,
     walking: bool,
     work: futures_util::stream::FuturesOrdered<W>,
 }
 
-impl<'a, W: Future> InHand<'a, W> {
+impl<'a, W: Future> BatchesInFlight<'a, W> {
     pub(crate) fn new(walk: LiveContacts<'a>) -> Self {
         Self { walk, walking: true, work: futures_util::stream::FuturesOrdered::new() }
     }
@@ -117,7 +117,7 @@ const MOST_ACCOUNTS: usize = 1_000_000;
 
 impl AccountBook {
     /// Gives each of `subjects` (read without their accounts) its account.
-    pub(crate) async fn fill(&self, store: &dyn Store, subjects: &mut [Subject]) -> Result<(), AppError> {
+    pub(crate) async fn fill(&self, store: &dyn Store, subjects: &mut [ContactSnapshot]) -> Result<(), AppError> {
         let book = || self.0.lock().unwrap_or_else(|e| e.into_inner());
         // The accounts met already, taken while the book is held: another batch may
         // start the book again before this one's missing accounts are read.

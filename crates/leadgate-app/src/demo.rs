@@ -511,6 +511,19 @@ fn ascii(s: &str) -> String {
     s.replace('ü', "ue")
 }
 
+impl crate::App {
+    /// Loads `contacts` demo contacts ([`load`]) as of now.
+    pub async fn load_demo(
+        &self,
+        contacts: usize,
+        seed: u64,
+        activity: u32,
+        progress: impl FnMut(usize),
+    ) -> Result<Summary, AppError> {
+        load(self.store().clone(), contacts, seed, activity, self.now(), progress).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -165,8 +165,19 @@ impl App {
         })
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The database in use: `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    /// Closes the database's connections: what a command does last, and what a test
+    /// does to see the database go away.
+    pub async fn close(&self) {
+        self.store.close().await;
     }
 
     pub fn now(&self) -> Timestamp {

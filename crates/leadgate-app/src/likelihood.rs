@@ -12,7 +12,7 @@ use leadgate_core::likelihood::features::{self, Exclusions};
 use leadgate_core::likelihood::outcome::outcome;
 use leadgate_core::likelihood::{self, Examples, TrainError, TrainOptions, TrainedModel};
 use leadgate_core::{Actor, Stage};
-use leadgate_store::{AccountPart, Contacts, Details, Store, StoredParts, SubjectParts};
+use leadgate_store::{AccountPart, Contacts, Details, SnapshotParts, Store, StoredParts};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -181,7 +181,7 @@ async fn stage_steps_of(
     store: &dyn Store,
     batch: Contacts<'_>,
 ) -> Result<leadgate_store::ByContact<leadgate_core::lifecycle::StageStep>, AppError> {
-    let parts = SubjectParts {
+    let parts = SnapshotParts {
         details: Details::NONE,
         qualification: false,
         account: AccountPart::Nothing,
@@ -192,7 +192,7 @@ async fn stage_steps_of(
         stored: StoredParts::None,
         created_by: None,
     };
-    let subjects = store.subjects(batch, parts).await?;
+    let subjects = store.contact_snapshots(batch, parts).await?;
     Ok(leadgate_store::ByContact::new(subjects.into_iter().flat_map(|s| {
         let id = s.contact.id;
         s.stage_steps.into_iter().map(move |step| (id, step))

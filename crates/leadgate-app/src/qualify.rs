@@ -9,7 +9,7 @@
 //! `name@version` as the cause. A contact whose stage changed meanwhile is left for the
 //! next assessment rather than moved from a stage it is no longer at.
 
-use crate::batch::{AccountBook, CONTACTS_PER_CORE, InHand, LiveContacts, split_over_cores};
+use crate::batch::{AccountBook, BatchesInFlight, CONTACTS_PER_CORE, LiveContacts, split_over_cores};
 use crate::claims::{Claim, Claims};
 use crate::consumers::Step;
 use crate::{AppError, Clock};
@@ -19,9 +19,11 @@ use leadgate_core::expr::{EventsRead, Expression};
 use leadgate_core::lifecycle::{Actor, Stage};
 use leadgate_core::likelihood::features::{self, Exclusions, Row};
 use leadgate_core::likelihood::{Prediction, Predictor, TrainedModel};
-use leadgate_core::scoring::{ContactScores, Model, ModelSpec, Needs, Remembered, StoredRead};
+use leadgate_core::scoring::{ContactScores, Model, ModelSpec, Needs, RuleResultCache, StoredRead};
 use leadgate_core::{StageChange, Timestamp};
-use leadgate_store::{AccountPart, Contacts, Details, ResponseDetails, Store, StoredParts, Subject, SubjectParts, Tx};
+use leadgate_store::{
+    AccountPart, ContactSnapshot, Contacts, Details, ResponseDetails, SnapshotParts, Store, StoredParts, Tx,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -116,10 +118,10 @@ impl Reads {
         }
     }
 
-    /// What of a contact [`Store::subjects`](leadgate_store::Store::subjects) reads for
+    /// What of a contact [`Store::contact_snapshots`](leadgate_store::Store::contact_snapshots) reads for
     /// these (what of its account, `account`) and the scores it had, `stored`.
-    pub(crate) fn parts(self, account: AccountPart, stored: StoredParts) -> SubjectParts {
-        SubjectParts {
+    pub(crate) fn parts(self, account: AccountPart, stored: StoredParts) -> SnapshotParts {
+        SnapshotParts {
             details: self.details,
             qualification: self.qualification,
             account,
@@ -321,7 +323,7 @@ impl Assessor {
     /// overlap. `done` hears of each batch's report.
     pub(crate) async fn assess_every(&self, mut done: impl FnMut(&AssessReport)) -> Result<AssessReport, AppError> {
         let rules = self.rules().await?;
-        let mut in_hand = InHand::new(LiveContacts::new(self.store.as_ref()));
+        let mut in_hand = BatchesInFlight::new(LiveContacts::new(self.store.as_ref()));
         let accounts = Arc::new(AccountBook::default());
         // Each batch read and evaluated whole on a thread of its own, as a backtest's
         // batches are judged: nor is its evaluation cut in parts over the cores, and
@@ -453,7 +455,7 @@ pub(crate) async fn read_facts(
         Ok::<_, AppError>((events, quiet_last))
     };
     let subjects = async {
-        let mut subjects = store.subjects(contacts, parts).await?;
+        let mut subjects = store.contact_snapshots(contacts, parts).await?;
         if let Some(book) = accounts.filter(|_| accounts_read) {
             book.fill(store, &mut subjects).await?;
         }
@@ -463,7 +465,7 @@ pub(crate) async fn read_facts(
     Ok(subjects
         .into_iter()
         .filter(|s| s.contact.merged_into.is_none())
-        .map(|Subject { contact, account, qualification, stored, responses, .. }| {
+        .map(|ContactSnapshot { contact, account, qualification, stored, responses, .. }| {
             let id = contact.id;
             let events = events_of.take(&id);
             let last_event = events.iter().map(|e| e.at).max().or_else(|| quiet_last.get(&id).copied());
@@ -542,7 +544,7 @@ fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Eval
     let mut scores = Vec::with_capacity(facts.len());
     let mut moves = Vec::new();
     let mut predictions = rules.likelihood.as_ref().map(|l| l.predict(facts).into_iter());
-    let mut remembered = Remembered::default();
+    let mut remembered = RuleResultCache::default();
     for f in facts {
         let bound = f.bind();
         let a = rules.model.1.assess_only(f, &bound, Needs::ALL, &mut remembered);

@@ -5,7 +5,7 @@
 
 use leadgate_app::import::ImportOptions;
 use leadgate_app::rules::DefinitionInput;
-use leadgate_app::{App, AppOptions, ErrorKind, SystemClock};
+use leadgate_app::{App, AppOptions, ContactQuery, ErrorKind, SystemClock};
 use leadgate_core::Actor;
 use leadgate_core::import::Mapping;
 use leadgate_core::model::{ContactFilter, Qualification};
@@ -74,8 +74,8 @@ async fn people(app: &App) -> (Uuid, Uuid) {
     .await
     .unwrap();
     let id = |email: &str| {
-        let filter = ContactFilter { email: Some(email.into()), ..ContactFilter::default() };
-        async move { app.store().contacts(&filter, None, 1).await.unwrap()[0].id }
+        let filter = ContactQuery { email: Some(email.into()), ..ContactQuery::default() };
+        async move { app.list_contacts(&filter).await.unwrap().contacts[0].id }
     };
     (id("ann@acme.example").await, id("bob@small.example").await)
 }
@@ -349,8 +349,8 @@ async fn a_rescore_finds_the_last_activity_however_long_ago_when_a_rule_reads_it
     let fit = |email: &'static str| {
         let app = &app;
         async move {
-            let filter = ContactFilter { email: Some(email.into()), ..ContactFilter::default() };
-            let id = app.store().contacts(&filter, None, 1).await.unwrap()[0].id;
+            let filter = ContactQuery { email: Some(email.into()), ..ContactQuery::default() };
+            let id = app.list_contacts(&filter).await.unwrap().contacts[0].id;
             app.contact_view(id).await.unwrap().scores.fit
         }
     };

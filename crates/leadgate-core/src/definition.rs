@@ -7,7 +7,7 @@
 //! version moves contacts only while it is the active one. Every move records the
 //! definition's `name@version` as its cause.
 
-use crate::expr::facts::Bound;
+use crate::expr::facts::Bindings;
 use crate::expr::{ExprError, Expression, Scope, Type};
 use crate::lifecycle::{self, Actor, Cause, CauseKind, Stage, StageChange};
 use crate::{Timestamp, ident::truncate};
@@ -121,7 +121,7 @@ pub fn apply(
     active: &[Active],
     contact_id: uuid::Uuid,
     stage: Stage,
-    bound: &Bound<'_>,
+    bound: &Bindings<'_>,
     actor: &Actor,
     at: Timestamp,
 ) -> (Option<StageChange>, Vec<DefinitionFailure>) {

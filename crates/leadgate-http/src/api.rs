@@ -194,7 +194,7 @@ pub async fn replay_inbox(
 pub async fn stats(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
     let totals = s.app.stats().await?;
-    Ok(Json(json!({ "totals": totals, "database": s.app.store().backend() })))
+    Ok(Json(json!({ "totals": totals, "database": s.app.backend() })))
 }
 
 pub async fn duplicates(

@@ -17,7 +17,7 @@ pub async fn healthz() -> impl IntoResponse {
 /// Readiness: the database answers too.
 pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     s.app.health().await?;
-    Ok(axum::Json(json!({"status": "ready", "database": s.app.store().backend()})))
+    Ok(axum::Json(json!({"status": "ready", "database": s.app.backend()})))
 }
 
 /// Metrics say how busy the business is: any valid API key may read them.
@@ -32,7 +32,7 @@ pub async fn api_description() -> impl IntoResponse {
 /// The public start page says what is running and where to go next; it shows no data,
 /// since only the capture endpoints are open without credentials.
 pub async fn index(State(s): State<AppState>) -> impl IntoResponse {
-    let backend = crate::pages::escape(s.app.store().backend());
+    let backend = crate::pages::escape(s.app.backend());
     let version = crate::pages::escape(env!("CARGO_PKG_VERSION"));
     Html(format!(
         r#"<!doctype html>

@@ -466,7 +466,7 @@ async fn the_inbox_keeps_refused_inquiries_and_replays_them(store: Arc<dyn Store
     assert_eq!(items.len(), 1, "{}", rejected.text);
     assert!(items[0]["error"].as_str().unwrap().contains("invalid_email"));
     let id = items[0]["id"].as_str().unwrap().to_owned();
-    let stored = api.app.store().inbox_item(id.parse().unwrap()).await.unwrap().unwrap();
+    let stored = api.app.inbox_item(id.parse().unwrap()).await.unwrap();
     assert!(String::from_utf8(stored.body).unwrap().contains("not-an-email"), "the raw body is kept");
 
     let replay = api.post(&format!("/v1/inbox/{id}/replay"), json!({})).await;
@@ -505,7 +505,7 @@ async fn the_start_page_health_and_metrics_answer(store: Arc<dyn Store>) {
     assert!(doc.text.contains("POST /v1/inquiries"), "the API description is served");
 
     // A database that does not answer: 503, and when to try again.
-    api.app.store().close().await;
+    api.app.close().await;
     let down = api.send(anonymous("/readyz")).await;
     assert_error(&down, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     assert_eq!(down.headers.get(header::RETRY_AFTER).map(|v| v.to_str().unwrap()), Some("1"));

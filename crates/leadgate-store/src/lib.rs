@@ -119,21 +119,21 @@ pub(crate) fn search_by_id<T>(sorted: &[T], id: &Uuid, id_of: impl Fn(&T) -> &Uu
 
 /// A contact with what assessing it reads beside its history.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Subject {
+pub struct ContactSnapshot {
     pub contact: Contact,
     pub account: Option<Account>,
     pub qualification: Qualification,
     /// Its last scores, once assessed.
     pub stored: Option<StoredScores>,
-    /// Where it went, oldest first, when read ([`SubjectParts::stage_steps`]).
+    /// Where it went, oldest first, when read ([`SnapshotParts::stage_steps`]).
     pub stage_steps: Vec<StageStep>,
-    /// Its responses, oldest first, when read ([`SubjectParts::responses`]).
+    /// Its responses, oldest first, when read ([`SnapshotParts::responses`]).
     pub responses: Vec<Response>,
 }
 
-/// What [`Store::subjects`] reads with each contact.
+/// What [`Store::contact_snapshots`] reads with each contact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SubjectParts {
+pub struct SnapshotParts {
     /// Its details that are read (see [`Details`]); the others are none.
     pub details: Details,
     /// Its qualification fields. Without them, they are empty.
@@ -162,14 +162,14 @@ pub struct SubjectParts {
     pub created_by: Option<leadgate_core::Timestamp>,
 }
 
-impl SubjectParts {
+impl SnapshotParts {
     /// Whether the responses read come from the contacts' rows, in brief.
     pub(crate) fn responses_in_brief(&self) -> bool {
         self.responses.is_some_and(|d| d.within(ResponseDetails::IN_BRIEF))
     }
 }
 
-/// What [`Store::subjects`] reads of each contact's account.
+/// What [`Store::contact_snapshots`] reads of each contact's account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountPart {
     /// The account, joined to the contact.
@@ -225,7 +225,7 @@ macro_rules! column_set {
 
 column_set! {
     /// A contact's details: its columns that only expressions read (texts, and its
-    /// wishes not to be emailed or called). A read of many contacts ([`Store::subjects`])
+    /// wishes not to be emailed or called). A read of many contacts ([`Store::contact_snapshots`])
     /// leaves those no expression reads as none (the wishes as not made), so that they
     /// are neither copied out of the database nor checked and kept.
     Details: u16 = [
@@ -253,7 +253,7 @@ impl ResponseDetails {
     pub const IN_BRIEF: ResponseDetails = ResponseDetails(1);
 }
 
-/// Which of a contact's stored scores [`Store::subjects`] reads.
+/// Which of a contact's stored scores [`Store::contact_snapshots`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredParts {
     None,
@@ -410,7 +410,7 @@ pub trait Store: PrivacyReads + ConsumerLeases + Send + Sync + 'static {
     /// The contacts with these ids (merged ones included, as they are), each with its
     /// qualification fields and what `parts` names of its account and stored scores,
     /// read together.
-    async fn subjects(&self, contacts: Contacts<'_>, parts: SubjectParts) -> Result<Vec<Subject>>;
+    async fn contact_snapshots(&self, contacts: Contacts<'_>, parts: SnapshotParts) -> Result<Vec<ContactSnapshot>>;
     /// The ids of contacts that are not merged into another, after `after`, in id order;
     /// only those created at or before `created_by` when given (a backtest's date).
     async fn live_contact_ids(

@@ -32,7 +32,7 @@ pub struct SqliteStore {
     direct: DirectReader,
 }
 
-/// Turns off SQLite's memory statistics, once, before its first connection. Kept, they
+/// Turns off SQLite's memory statistics, once, before its first connection. CachedValue, they
 /// take one lock shared by every connection for each allocation and release SQLite
 /// makes, and the readers and the writer, on their own threads, queue on it: perf
 /// showed 15 % of a rescore in futex waits and wake-ups under SQLite's allocations, and

@@ -8,11 +8,11 @@ use leadgate_core::model::ExternalId;
 use leadgate_core::model::{Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response};
 use leadgate_core::{Cause, CauseKind, Direction, Email, Ident, NewEvent, Role, Stage, Timestamp, lifecycle};
 use leadgate_store::{
-    AccountPart, Bulk, Details, Found, ResponseDetails, Store, StoreError, StoredParts, SubjectParts,
+    AccountPart, Bulk, Details, Found, ResponseDetails, SnapshotParts, Store, StoreError, StoredParts,
 };
 
 /// A contact with its account and stored scores.
-const JOINED: SubjectParts = SubjectParts {
+const JOINED: SnapshotParts = SnapshotParts {
     details: Details::ALL,
     qualification: true,
     account: AccountPart::Joined,
@@ -516,9 +516,9 @@ async fn a_run_of_contacts_reads_what_a_list_of_them_reads(store: Arc<dyn Store>
     let ends = [first, last];
     let (run, list) = (Contacts::Run(&ends), Contacts::Ids(&ends));
     let ids_of =
-        |subjects: Vec<leadgate_store::Subject>| subjects.into_iter().map(|s| s.contact.id).collect::<Vec<_>>();
-    assert_eq!(ids_of(store.subjects(run, JOINED).await.unwrap()), ends);
-    assert_eq!(ids_of(store.subjects(list, JOINED).await.unwrap()), ends);
+        |subjects: Vec<leadgate_store::ContactSnapshot>| subjects.into_iter().map(|s| s.contact.id).collect::<Vec<_>>();
+    assert_eq!(ids_of(store.contact_snapshots(run, JOINED).await.unwrap()), ends);
+    assert_eq!(ids_of(store.contact_snapshots(list, JOINED).await.unwrap()), ends);
     // By contact: each contact's events together, the contacts in id order.
     let events = |read: leadgate_store::ByContact<leadgate_core::expr::facts::EventFact>| {
         read.into_rows().map(|(c, _)| c).collect::<Vec<Uuid>>()
@@ -547,11 +547,16 @@ async fn a_run_of_contacts_reads_what_a_list_of_them_reads(store: Arc<dyn Store>
     assert!(store.last_events(run, Some(T0.plus_micros(-1))).await.unwrap().is_empty(), "none that early");
     // Where each went comes with it.
     let arrival = leadgate_core::lifecycle::StageStep { to: Stage::Prospect, at: T0, value: None };
-    let steps: Vec<_> =
-        store.subjects(run, JOINED).await.unwrap().into_iter().map(|s| (s.contact.id, s.stage_steps)).collect();
+    let steps: Vec<_> = store
+        .contact_snapshots(run, JOINED)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.contact.id, s.stage_steps))
+        .collect();
     assert_eq!(steps, [(first, vec![arrival]), (last, vec![arrival])]);
     // An empty run reads nothing.
-    assert!(store.subjects(Contacts::Run(&[]), JOINED).await.unwrap().is_empty());
+    assert!(store.contact_snapshots(Contacts::Run(&[]), JOINED).await.unwrap().is_empty());
 }
 
 async fn a_batch_s_responses_come_by_contact_oldest_first_and_up_to_a_moment_when_asked(store: Arc<dyn Store>) {
@@ -653,37 +658,40 @@ async fn a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for(store: Arc<
     tx.insert_contact(&bob).await.unwrap();
     tx.set_qualification(ann.id, &budget).await.unwrap();
     tx.commit().await.unwrap();
-    let apart = SubjectParts { account: AccountPart::Id, stored: StoredParts::None, ..JOINED };
+    let apart = SnapshotParts { account: AccountPart::Id, stored: StoredParts::None, ..JOINED };
     let ids = [ann.id];
     for contacts in [Contacts::Run(&ids), Contacts::Ids(&ids)] {
-        let joined = store.subjects(contacts, JOINED).await.unwrap();
+        let joined = store.contact_snapshots(contacts, JOINED).await.unwrap();
         assert_eq!(joined.len(), 1);
         assert_eq!(joined[0].account.as_ref(), Some(&account));
         assert_eq!(joined[0].contact, ann);
-        let apart_read = store.subjects(contacts, apart).await.unwrap();
+        let apart_read = store.contact_snapshots(contacts, apart).await.unwrap();
         assert_eq!(apart_read[0].account, None);
         assert_eq!(apart_read[0].contact, joined[0].contact, "the contact itself is read alike");
         assert_eq!(apart_read[0].contact.account_id, Some(account.id), "the account is left to be found");
         // Without its stage (a backtest rebuilds it from history): at the first stage,
         // reached and last changed when it was created; the rest as it is.
-        let unstaged = store.subjects(contacts, SubjectParts { stage: false, ..JOINED }).await.unwrap();
+        let unstaged = store.contact_snapshots(contacts, SnapshotParts { stage: false, ..JOINED }).await.unwrap();
         let c = &unstaged[0].contact;
         assert_eq!((c.stage, c.stage_at, c.updated_at), (Stage::Suspect, ann.created_at, ann.created_at));
         assert_eq!(Contact { stage: ann.stage, stage_at: ann.stage_at, updated_at: ann.updated_at, ..c.clone() }, ann);
         // Without anything of its account, when nothing reads accounts: the rest as it is.
-        let unaccounted = SubjectParts { account: AccountPart::Nothing, ..apart };
-        let unaccounted = store.subjects(contacts, unaccounted).await.unwrap();
+        let unaccounted = SnapshotParts { account: AccountPart::Nothing, ..apart };
+        let unaccounted = store.contact_snapshots(contacts, unaccounted).await.unwrap();
         assert_eq!(unaccounted[0].contact.account_id, None);
         assert_eq!(Contact { account_id: Some(account.id), ..unaccounted[0].contact.clone() }, ann);
         // Without its custom fields: the rest of it as it is.
-        let plain = store.subjects(contacts, SubjectParts { custom: false, ..JOINED }).await.unwrap();
+        let plain = store.contact_snapshots(contacts, SnapshotParts { custom: false, ..JOINED }).await.unwrap();
         assert!(plain[0].contact.custom.is_empty());
         assert_eq!(Contact { custom: ann.custom.clone(), ..plain[0].contact.clone() }, ann);
         assert_eq!(joined[0].qualification, budget);
         // With the details an expression reads alone (its title), without its
         // qualification fields: the others are none, the rest of it as it is.
         let titled = store
-            .subjects(contacts, SubjectParts { details: Details::NONE.with("title"), qualification: false, ..JOINED })
+            .contact_snapshots(
+                contacts,
+                SnapshotParts { details: Details::NONE.with("title"), qualification: false, ..JOINED },
+            )
             .await
             .unwrap();
         let c = &titled[0].contact;
@@ -704,13 +712,17 @@ async fn a_read_of_many_contacts_leaves_out_what_it_does_not_ask_for(store: Arc<
     // As they were at a moment: only those created by then (a backtest's date).
     let both = [ann.id, bob.id];
     let ids_of =
-        |subjects: Vec<leadgate_store::Subject>| subjects.into_iter().map(|s| s.contact.id).collect::<Vec<_>>();
+        |subjects: Vec<leadgate_store::ContactSnapshot>| subjects.into_iter().map(|s| s.contact.id).collect::<Vec<_>>();
     for contacts in [Contacts::Run(&both), Contacts::Ids(&both)] {
-        assert_eq!(ids_of(store.subjects(contacts, apart).await.unwrap()), both);
-        let by = |at: Timestamp| SubjectParts { created_by: Some(at), ..apart };
-        assert_eq!(ids_of(store.subjects(contacts, by(T0)).await.unwrap()), [ann.id], "created at that moment");
-        assert_eq!(ids_of(store.subjects(contacts, by(bob.created_at)).await.unwrap()), both);
-        assert!(store.subjects(contacts, by(T0.plus_micros(-1))).await.unwrap().is_empty());
+        assert_eq!(ids_of(store.contact_snapshots(contacts, apart).await.unwrap()), both);
+        let by = |at: Timestamp| SnapshotParts { created_by: Some(at), ..apart };
+        assert_eq!(
+            ids_of(store.contact_snapshots(contacts, by(T0)).await.unwrap()),
+            [ann.id],
+            "created at that moment"
+        );
+        assert_eq!(ids_of(store.contact_snapshots(contacts, by(bob.created_at)).await.unwrap()), both);
+        assert!(store.contact_snapshots(contacts, by(T0.plus_micros(-1))).await.unwrap().is_empty());
     }
     assert_eq!(store.accounts_by_ids(&[account.id]).await.unwrap(), [account]);
 }
@@ -794,7 +806,7 @@ async fn reads_made_in_place_give_what_reads_handed_to_threads_give(store: Arc<d
     ids.sort();
     let read = |store: Arc<dyn Store>, ids: Vec<Uuid>| async move {
         let batch = Contacts::Run(&ids);
-        let subjects = store.subjects(batch, JOINED).await.unwrap();
+        let subjects = store.contact_snapshots(batch, JOINED).await.unwrap();
         let responses = store.responses_of(batch, None, ResponseDetails::ALL).await.unwrap();
         (subjects.into_iter().map(|s| (s.contact, s.stage_steps)).collect::<Vec<_>>(), responses)
     };
@@ -1059,8 +1071,8 @@ async fn stage_steps_and_responses_come_with_their_contact_however_recorded_and_
         for (asked, given) in
             [(brief, brief), (ResponseDetails::NONE, brief), (ResponseDetails::ALL, ResponseDetails::ALL)]
         {
-            let parts = SubjectParts { responses: Some(asked), ..JOINED };
-            let subjects = store.subjects(contacts, parts).await.unwrap();
+            let parts = SnapshotParts { responses: Some(asked), ..JOINED };
+            let subjects = store.contact_snapshots(contacts, parts).await.unwrap();
             let table = store.responses_of(contacts, None, given).await.unwrap();
             for id in [ann.id, bob.id] {
                 let s = subjects.iter().find(|s| s.contact.id == id).unwrap();
@@ -1130,7 +1142,7 @@ async fn junk_responses_stay_in_the_timeline_but_are_not_read_with_the_contact(s
     let ids = [ann.id];
     let read = store.responses_of(Contacts::Ids(&ids), None, ResponseDetails::ALL).await.unwrap().take(&ann.id);
     assert_eq!(read, std::slice::from_ref(&real));
-    let brief = store.subjects(Contacts::Ids(&ids), JOINED).await.unwrap().remove(0).responses;
+    let brief = store.contact_snapshots(Contacts::Ids(&ids), JOINED).await.unwrap().remove(0).responses;
     assert_eq!(brief.iter().map(|r| r.id).collect::<Vec<_>>(), [real.id]);
 
     // Packed anew (a merge and its undoing do so): still without the junk.
@@ -1140,6 +1152,6 @@ async fn junk_responses_stay_in_the_timeline_but_are_not_read_with_the_contact(s
     let moved = tx.move_history(ann.id, other.id).await.unwrap();
     tx.move_back(&moved, ann.id).await.unwrap();
     tx.commit().await.unwrap();
-    let brief = store.subjects(Contacts::Ids(&ids), JOINED).await.unwrap().remove(0).responses;
+    let brief = store.contact_snapshots(Contacts::Ids(&ids), JOINED).await.unwrap().remove(0).responses;
     assert_eq!(brief.iter().map(|r| r.id).collect::<Vec<_>>(), [real.id]);
 }

@@ -6,7 +6,8 @@ use leadgate_core::model::{Contact, Response};
 use leadgate_core::{CauseKind, Direction, Stage, Timestamp};
 use leadgate_store::testing::{PgSchema, pg_url};
 use leadgate_store::{
-    AccountPart, Bulk, Contacts, Details, ResponseDetails, SqliteOptions, SqliteStore, Store, StoredParts, SubjectParts,
+    AccountPart, Bulk, Contacts, Details, ResponseDetails, SnapshotParts, SqliteOptions, SqliteStore, Store,
+    StoredParts,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -16,7 +17,7 @@ const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
 /// What comes with each contact: its stage steps and its responses in brief, in id
 /// order; the responses checked against what the responses table gives of them.
 async fn packed(store: &dyn Store, ids: &[Uuid]) -> Vec<(Uuid, Vec<StageStep>, Vec<Response>)> {
-    let parts = SubjectParts {
+    let parts = SnapshotParts {
         details: Details::NONE,
         qualification: false,
         account: AccountPart::Nothing,
@@ -27,7 +28,7 @@ async fn packed(store: &dyn Store, ids: &[Uuid]) -> Vec<(Uuid, Vec<StageStep>, V
         stored: StoredParts::None,
         created_by: None,
     };
-    let subjects = store.subjects(Contacts::Ids(ids), parts).await.unwrap();
+    let subjects = store.contact_snapshots(Contacts::Ids(ids), parts).await.unwrap();
     let table = store.responses_of(Contacts::Ids(ids), None, ResponseDetails::IN_BRIEF).await.unwrap();
     for s in &subjects {
         assert_eq!(s.responses, table.get(&s.contact.id), "what the row keeps is what the table holds");

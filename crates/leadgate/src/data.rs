@@ -138,7 +138,7 @@ pub(crate) async fn export(
 }
 
 pub(crate) async fn demo(app: &App, contacts: usize, seed: u64, activity: u32) -> Result<()> {
-    let existing = app.store().totals().await?.contacts;
+    let existing = app.stats().await?.contacts;
     if existing > 0 {
         bail!(
             "the database already holds {existing} contacts; load demo data into an empty one (e.g. --data-dir ./demo-data)"
@@ -147,9 +147,7 @@ pub(crate) async fn demo(app: &App, contacts: usize, seed: u64, activity: u32) -
     let bar =
         progress_bar(contacts as u64, "{spinner} demo data [{bar:40}] {pos}/{len} contacts ({per_sec}, {eta} left)");
     let started = std::time::Instant::now();
-    let summary =
-        leadgate_app::demo::load(app.store().clone(), contacts, seed, activity, app.now(), |n| bar.inc(n as u64))
-            .await?;
+    let summary = app.load_demo(contacts, seed, activity, |n| bar.inc(n as u64)).await?;
     bar.finish_and_clear();
     println!(
         "loaded {} contacts, {} accounts, {} responses, {} stage changes, {} events and {} consent records in {:.1} s",

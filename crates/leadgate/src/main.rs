@@ -110,7 +110,7 @@ async fn run_command(command: Command, config: &Config, app: Arc<App>) -> Result
     match command {
         Command::Serve { demo: with_demo, .. } => {
             if with_demo {
-                match app.store().totals().await?.contacts {
+                match app.stats().await?.contacts {
                     0 => data::demo(&app, 5_000, 42, 1).await?,
                     n => eprintln!("the database already holds {n} contacts: no demo data loaded"),
                 }
@@ -118,7 +118,7 @@ async fn run_command(command: Command, config: &Config, app: Arc<App>) -> Result
             serve::serve(app, config).await
         }
         Command::Migrate => {
-            println!("database is up to date ({})", app.store().backend());
+            println!("database is up to date ({})", app.backend());
             Ok(())
         }
         Command::Apikey(ApikeyCommand::Create { name, role }) => {

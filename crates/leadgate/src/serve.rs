@@ -23,7 +23,7 @@ pub(crate) async fn serve(app: Arc<App>, config: &Config) -> Result<()> {
     let router = leadgate_http::router(app.clone(), opts);
     app.start_consumers();
     let sweeping = tokio::spawn(sweep_now_and_then(app.clone(), config.retention()));
-    tracing::info!(%addr, database = app.store().backend(), "leadgate started");
+    tracing::info!(%addr, database = app.backend(), "leadgate started");
     // Scripts and tests read the address from this line (useful with port 0). A closed
     // stdout must not stop the server, so write errors are ignored.
     let mut out = std::io::stdout();

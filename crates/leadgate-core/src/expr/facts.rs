@@ -419,9 +419,9 @@ impl Engagement {
 impl ContactFacts {
     /// The values of the contact scope, for any number of expressions. Fields are read
     /// when an expression reads them; engagement is counted here, once.
-    pub fn bind(&self) -> Bound<'_> {
+    pub fn bind(&self) -> Bindings<'_> {
         let engagement = Engagement::of(&self.events, &self.responses, self.last_activity, self.now);
-        Bound::new(View {
+        Bindings::new(View {
             contact: &self.contact,
             now: self.now,
             of_contact: Some(ContactVars {
@@ -665,38 +665,38 @@ impl<'a> View<'a> {
 /// of its (`with_activity`, `with_scores`). The interpreter's context is made the
 /// first time an expression needs the interpreter: a compiled expression reads the
 /// facts without it.
-pub struct Bound<'a> {
+pub struct Bindings<'a> {
     view: View<'a>,
     ctx: std::cell::OnceCell<cel::Context<'a, 'a>>,
 }
 
-impl std::fmt::Debug for Bound<'_> {
+impl std::fmt::Debug for Bindings<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bound").field("view", &self.view).finish()
+        f.debug_struct("Bindings").field("view", &self.view).finish()
     }
 }
 
-impl<'a> Bound<'a> {
+impl<'a> Bindings<'a> {
     fn new(view: View<'a>) -> Self {
-        Bound { view, ctx: std::cell::OnceCell::new() }
+        Bindings { view, ctx: std::cell::OnceCell::new() }
     }
 
     /// The activity scope: `contact` and one `activity`.
-    pub fn activity(contact: &'a Contact, activity: &ActivityFacts<'a>, now: Timestamp) -> Bound<'a> {
-        Bound::new(View { contact, now, of_contact: None, activity: Some(*activity) })
+    pub fn activity(contact: &'a Contact, activity: &ActivityFacts<'a>, now: Timestamp) -> Bindings<'a> {
+        Bindings::new(View { contact, now, of_contact: None, activity: Some(*activity) })
     }
 
     /// The activity scope of this contact, with `activity`: what engagement rules read.
-    pub fn with_activity<'b>(&self, activity: &ActivityFacts<'b>) -> Bound<'b>
+    pub fn with_activity<'b>(&self, activity: &ActivityFacts<'b>) -> Bindings<'b>
     where
         'a: 'b,
     {
-        Bound::activity(self.view.contact, activity, self.view.now)
+        Bindings::activity(self.view.contact, activity, self.view.now)
     }
 
     /// The same variables with these scores in place of the stored ones, and these
     /// grades when given (without, the stored grades stay).
-    pub fn with_scores<'b>(&self, scores: &ScoreFacts, grades: Option<(&'b str, &'b str)>) -> Bound<'b>
+    pub fn with_scores<'b>(&self, scores: &ScoreFacts, grades: Option<(&'b str, &'b str)>) -> Bindings<'b>
     where
         'a: 'b,
     {
@@ -705,7 +705,7 @@ impl<'a> Bound<'a> {
             c.scores = *scores;
             c.grades = grades.or(c.grades);
         }
-        Bound::new(view)
+        Bindings::new(view)
     }
 
     pub(super) fn view(&self) -> &View<'a> {

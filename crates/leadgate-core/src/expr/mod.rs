@@ -269,7 +269,7 @@ impl Expression {
     }
 
     /// Evaluates the expression on `facts`.
-    pub fn evaluate(&self, facts: &facts::Bound<'_>) -> Result<cel::Value, EvalError> {
+    pub fn evaluate(&self, facts: &facts::Bindings<'_>) -> Result<cel::Value, EvalError> {
         match self.compiled_value(facts).and_then(facts::Value::to_cel) {
             Some(value) => Ok(value),
             None => self.interpret(facts),
@@ -278,12 +278,12 @@ impl Expression {
 
     /// Evaluates the expression with the interpreter alone, compiled or not: what the
     /// compiled evaluation must agree with.
-    pub fn interpret(&self, facts: &facts::Bound<'_>) -> Result<cel::Value, EvalError> {
+    pub fn interpret(&self, facts: &facts::Bindings<'_>) -> Result<cel::Value, EvalError> {
         facts.resolve(&self.ast, &self.counts).map_err(|e| EvalError(describe_failure(&e)))
     }
 
     /// The compiled evaluation's value, when the expression is compiled and it gives one.
-    fn compiled_value<'x>(&'x self, facts: &'x facts::Bound<'_>) -> Option<facts::Value<'x>> {
+    fn compiled_value<'x>(&'x self, facts: &'x facts::Bindings<'_>) -> Option<facts::Value<'x>> {
         self.compiled.as_ref()?.evaluate(facts.view(), &self.counts)
     }
 
@@ -297,7 +297,7 @@ impl Expression {
     /// grades are: one of the parts of its `&&` that read neither is false. A backtest
     /// turns away most contacts so, without scoring them. `false` when that cannot be
     /// told (or the expression is not compiled): only evaluating it with the scores says.
-    pub fn false_whatever_scores(&self, facts: &facts::Bound<'_>) -> bool {
+    pub fn false_whatever_scores(&self, facts: &facts::Bindings<'_>) -> bool {
         let false_here = |part: &compiled::Node| {
             matches!(part.evaluate(facts.view(), &self.counts), Some(facts::Value::Bool(false)))
         };
@@ -305,7 +305,7 @@ impl Expression {
     }
 
     /// Evaluates an expression whose result is `bool`.
-    pub fn test(&self, facts: &facts::Bound<'_>) -> Result<bool, EvalError> {
+    pub fn test(&self, facts: &facts::Bindings<'_>) -> Result<bool, EvalError> {
         if let Some(facts::Value::Bool(b)) = self.compiled_value(facts) {
             return Ok(b);
         }
@@ -316,7 +316,7 @@ impl Expression {
     }
 
     /// Evaluates an expression whose result is a number, as a double.
-    pub fn number(&self, facts: &facts::Bound<'_>) -> Result<f64, EvalError> {
+    pub fn number(&self, facts: &facts::Bindings<'_>) -> Result<f64, EvalError> {
         match self.evaluate(facts)? {
             cel::Value::Int(i) => Ok(i as f64),
             cel::Value::UInt(u) => Ok(u as f64),

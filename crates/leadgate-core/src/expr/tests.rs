@@ -1,7 +1,7 @@
 //! The language as a user writes it: what evaluates to what, and what is refused with
 //! which message at which place.
 
-use super::facts::{ActivityFacts, Bound, ContactFacts, EventFact, ScoreFacts};
+use super::facts::{ActivityFacts, Bindings, ContactFacts, EventFact, ScoreFacts};
 use super::{Expression, Scope, Type};
 use crate::model::{Account, Contact, Qualification, Response};
 use crate::{Direction, Stage, Timestamp};
@@ -229,7 +229,7 @@ fn engagement_rules_see_one_activity_and_the_contact() {
     )
     .unwrap();
     let ev = &facts.events[0];
-    let bound = Bound::activity(&facts.contact, &ActivityFacts::of_event(ev), NOW);
+    let bound = Bindings::activity(&facts.contact, &ActivityFacts::of_event(ev), NOW);
     assert!(e.test(&bound).unwrap());
     let other = bound.with_activity(&ActivityFacts::of_response(&facts.responses[0]));
     assert!(!e.test(&other).unwrap());
@@ -420,7 +420,7 @@ fn agrees(e: &Expression) {
             let activities = facts.events.iter().map(ActivityFacts::of_event);
             bound.extend(activities.chain(facts.responses.iter().map(ActivityFacts::of_response)));
         }
-        let scoped: Vec<Bound<'_>> = match e.scope() {
+        let scoped: Vec<Bindings<'_>> = match e.scope() {
             Scope::Activity => bound.iter().map(|a| contact.with_activity(a)).collect(),
             _ => vec![contact.with_scores(&facts.scores, None)],
         };

@@ -172,7 +172,7 @@ impl Columns {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unmapped {
-    /// Kept as it is in the file.
+    /// CachedValue as it is in the file.
     #[default]
     Keep,
     /// Treated as no value.

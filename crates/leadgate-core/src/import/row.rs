@@ -94,7 +94,7 @@ pub struct EventDraft {
 
 /// A field of the mapping, resolved against the header.
 #[derive(Debug, Clone)]
-struct Bound {
+struct MappedField {
     /// The column's index and name in the file.
     column: Option<(usize, String)>,
     /// The mapping names a column (which an optional field may not find).
@@ -108,60 +108,60 @@ struct Bound {
 }
 
 #[derive(Debug, Clone, Default)]
-struct BoundContact {
-    id: Option<Bound>,
-    custom_json: Option<Bound>,
-    email: Option<Bound>,
-    external_id: Option<Bound>,
-    first_name: Option<Bound>,
-    last_name: Option<Bound>,
-    company: Option<Bound>,
-    title: Option<Bound>,
-    phone: Option<Bound>,
-    country: Option<Bound>,
-    owner: Option<Bound>,
-    direction: Option<Bound>,
-    channel: Option<Bound>,
-    website: Option<Bound>,
-    do_not_email: Option<Bound>,
-    do_not_call: Option<Bound>,
-    created_at: Option<Bound>,
-    custom: Vec<(String, Bound)>,
+struct MappedContact {
+    id: Option<MappedField>,
+    custom_json: Option<MappedField>,
+    email: Option<MappedField>,
+    external_id: Option<MappedField>,
+    first_name: Option<MappedField>,
+    last_name: Option<MappedField>,
+    company: Option<MappedField>,
+    title: Option<MappedField>,
+    phone: Option<MappedField>,
+    country: Option<MappedField>,
+    owner: Option<MappedField>,
+    direction: Option<MappedField>,
+    channel: Option<MappedField>,
+    website: Option<MappedField>,
+    do_not_email: Option<MappedField>,
+    do_not_call: Option<MappedField>,
+    created_at: Option<MappedField>,
+    custom: Vec<(String, MappedField)>,
 }
 
 #[derive(Debug, Clone, Default)]
-struct BoundResponse {
-    at: Option<Bound>,
-    direction: Option<Bound>,
-    channel: Option<Bound>,
-    campaign: Option<Bound>,
-    placement: Option<Bound>,
-    referrer: Option<Bound>,
-    vendor: Option<Bound>,
-    action: Option<Bound>,
-    obtained_via: Option<Bound>,
-    offer: Option<Bound>,
-    message: Option<Bound>,
-    fields: Vec<(String, Bound)>,
-    fields_json: Option<Bound>,
-    contact_fields_json: Option<Bound>,
+struct MappedResponse {
+    at: Option<MappedField>,
+    direction: Option<MappedField>,
+    channel: Option<MappedField>,
+    campaign: Option<MappedField>,
+    placement: Option<MappedField>,
+    referrer: Option<MappedField>,
+    vendor: Option<MappedField>,
+    action: Option<MappedField>,
+    obtained_via: Option<MappedField>,
+    offer: Option<MappedField>,
+    message: Option<MappedField>,
+    fields: Vec<(String, MappedField)>,
+    fields_json: Option<MappedField>,
+    contact_fields_json: Option<MappedField>,
 }
 
 #[derive(Debug, Clone)]
-struct BoundStage {
-    stage: Bound,
-    at: Option<Bound>,
-    reason: Option<Bound>,
-    value: Option<Bound>,
+struct MappedStage {
+    stage: MappedField,
+    at: Option<MappedField>,
+    reason: Option<MappedField>,
+    value: Option<MappedField>,
 }
 
 #[derive(Debug, Clone)]
-struct BoundEvent {
-    kind: Bound,
-    at: Option<Bound>,
-    url: Option<Bound>,
-    props: Vec<(String, Bound)>,
-    props_json: Option<Bound>,
+struct MappedEvent {
+    kind: MappedField,
+    at: Option<MappedField>,
+    url: Option<MappedField>,
+    props: Vec<(String, MappedField)>,
+    props_json: Option<MappedField>,
 }
 
 /// A mapping bound to one file's columns: reads its rows.
@@ -175,10 +175,10 @@ pub struct Binding {
     header: Vec<String>,
     columns: usize,
     empty: Vec<String>,
-    contact: BoundContact,
-    response: Option<BoundResponse>,
-    stages: Vec<BoundStage>,
-    events: Vec<BoundEvent>,
+    contact: MappedContact,
+    response: Option<MappedResponse>,
+    stages: Vec<MappedStage>,
+    events: Vec<MappedEvent>,
 }
 
 impl Mapping {
@@ -193,7 +193,7 @@ impl Mapping {
         let index: HashMap<&str, usize> =
             header.iter().enumerate().rev().map(|(i, h)| (h.trim().trim_start_matches('\u{feff}'), i)).collect();
         let mut missing = Vec::new();
-        let mut bind = |f: &Field| -> Bound {
+        let mut bind = |f: &Field| -> MappedField {
             let spec = f.spec();
             let column = spec.column.as_ref().and_then(|cols| {
                 let found = cols.names().iter().find_map(|c| index.get(c.trim()).map(|&i| (i, c.trim().to_owned())));
@@ -205,7 +205,7 @@ impl Mapping {
             let mut formats: Vec<OwnedFormatItem> = spec.format.iter().filter_map(|f| parse_format(f).ok()).collect();
             formats.extend(globals.iter().cloned());
             formats.extend(builtin_formats());
-            Bound {
+            MappedField {
                 column,
                 names_column: spec.column.is_some(),
                 value: spec.value.clone(),
@@ -216,9 +216,9 @@ impl Mapping {
                 kind: spec.kind,
             }
         };
-        let opt = |f: &Option<Field>, bind: &mut dyn FnMut(&Field) -> Bound| f.as_ref().map(bind);
+        let opt = |f: &Option<Field>, bind: &mut dyn FnMut(&Field) -> MappedField| f.as_ref().map(bind);
         let c = &self.contact;
-        let contact = BoundContact {
+        let contact = MappedContact {
             id: opt(&c.id, &mut bind),
             custom_json: opt(&c.custom_json, &mut bind),
             email: opt(&c.email, &mut bind),
@@ -238,7 +238,7 @@ impl Mapping {
             created_at: opt(&c.created_at, &mut bind),
             custom: c.custom.iter().map(|(k, f)| (k.clone(), bind(f))).collect(),
         };
-        let response = self.response.as_ref().map(|r| BoundResponse {
+        let response = self.response.as_ref().map(|r| MappedResponse {
             at: opt(&r.at, &mut bind),
             direction: opt(&r.direction, &mut bind),
             channel: opt(&r.channel, &mut bind),
@@ -257,7 +257,7 @@ impl Mapping {
         let stages = self
             .stages
             .iter()
-            .map(|s| BoundStage {
+            .map(|s| MappedStage {
                 stage: bind(&s.stage),
                 at: opt(&s.at, &mut bind),
                 reason: opt(&s.reason, &mut bind),
@@ -267,7 +267,7 @@ impl Mapping {
         let events = self
             .events
             .iter()
-            .map(|e| BoundEvent {
+            .map(|e| MappedEvent {
                 kind: bind(&e.kind),
                 at: opt(&e.at, &mut bind),
                 url: opt(&e.url, &mut bind),
@@ -315,16 +315,16 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn column_name(b: &Bound) -> Option<String> {
+    fn column_name(b: &MappedField) -> Option<String> {
         b.column.as_ref().map(|(_, n)| n.clone())
     }
 
-    fn fail(&mut self, b: &Bound, code: &'static str, message: String) {
+    fn fail(&mut self, b: &MappedField, code: &'static str, message: String) {
         self.errors.push(RowError { row: self.line, column: Self::column_name(b), code: code.into(), message });
     }
 
     /// The cell's text after `empty`, `map` and `value` are applied.
-    fn text(&mut self, b: Option<&Bound>) -> Option<String> {
+    fn text(&mut self, b: Option<&MappedField>) -> Option<String> {
         let b = b?;
         let raw = b.column.as_ref().and_then(|(i, _)| self.cells.get(*i)).map(|s| s.trim());
         let raw = raw.filter(|s| !s.is_empty() && !self.binding.empty.iter().any(|e| e == s));
@@ -360,7 +360,12 @@ impl Reader<'_> {
         Some(text)
     }
 
-    fn parsed<T>(&mut self, b: Option<&Bound>, what: &str, parse: impl Fn(&str, &Bound) -> Option<T>) -> Option<T> {
+    fn parsed<T>(
+        &mut self,
+        b: Option<&MappedField>,
+        what: &str,
+        parse: impl Fn(&str, &MappedField) -> Option<T>,
+    ) -> Option<T> {
         let bound = b?;
         let text = self.text(b)?;
         let value = parse(&text, bound);
@@ -370,19 +375,19 @@ impl Reader<'_> {
         value
     }
 
-    fn date(&mut self, b: Option<&Bound>) -> Option<Timestamp> {
+    fn date(&mut self, b: Option<&MappedField>) -> Option<Timestamp> {
         self.parsed(b, "a date this mapping understands", |s, b| parse_date(s, &b.formats))
     }
 
-    fn flag(&mut self, b: Option<&Bound>) -> Option<bool> {
+    fn flag(&mut self, b: Option<&MappedField>) -> Option<bool> {
         self.parsed(b, "yes or no", |s, _| parse_bool(s))
     }
 
-    fn ident(&mut self, b: Option<&Bound>, what: &str) -> Option<Ident> {
+    fn ident(&mut self, b: Option<&MappedField>, what: &str) -> Option<Ident> {
         self.parsed(b, what, |s, _| Ident::parse_lenient(s))
     }
 
-    fn typed(&mut self, b: &Bound) -> Option<Value> {
+    fn typed(&mut self, b: &MappedField) -> Option<Value> {
         match b.kind {
             ValueType::Text => self.text(Some(b)).map(Value::String),
             ValueType::Number => self.parsed(Some(b), "a number", |s, _| parse_number(s)).map(Value::from),
@@ -392,7 +397,7 @@ impl Reader<'_> {
     }
 
     /// Named fields, after those of a JSON-object column (`json`), which they override.
-    fn fields(&mut self, fields: &[(String, Bound)], json: Option<&Bound>) -> Map<String, Value> {
+    fn fields(&mut self, fields: &[(String, MappedField)], json: Option<&MappedField>) -> Map<String, Value> {
         let mut all = self
             .parsed(json, "a JSON object", |s, _| match serde_json::from_str::<Value>(s) {
                 Ok(Value::Object(m)) => Some(m),
@@ -405,7 +410,7 @@ impl Reader<'_> {
 
     /// Whether an entry with this `at` applies: not when `at` names a column that is
     /// blank, or absent from the file.
-    fn at_given(&mut self, at: Option<&Bound>) -> Result<Option<Timestamp>, ()> {
+    fn at_given(&mut self, at: Option<&MappedField>) -> Result<Option<Timestamp>, ()> {
         match at {
             None => Ok(None),
             Some(b) => match self.date(Some(b)) {

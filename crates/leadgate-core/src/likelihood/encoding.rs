@@ -44,12 +44,12 @@ impl Encoding {
     /// model nothing and gets none; a name used both for numbers and texts is read as text.
     pub fn learn(rows: &[&Row]) -> Self {
         #[derive(Default)]
-        struct Seen {
+        struct FeatureValues {
             rows: usize,
             numbers: Vec<f64>,
             texts: HashMap<String, usize>,
         }
-        let mut seen: HashMap<&str, Seen> = HashMap::new();
+        let mut seen: HashMap<&str, FeatureValues> = HashMap::new();
         for row in rows {
             for (name, value) in row.iter() {
                 let s = seen.entry(name.as_str()).or_default();

@@ -17,7 +17,7 @@
 //! reading the history again ([`Assessment::engagement_at`]).
 
 use crate::Timestamp;
-use crate::expr::facts::{ActivityFacts, Bound, ContactFacts, Plain, PlainField};
+use crate::expr::facts::{ActivityFacts, Bindings, ContactFacts, Plain, PlainField};
 use crate::expr::{EvalError, EventsRead, ExprError, Expression, Scope, Type};
 use crate::time::MICROS_PER_SECOND;
 use serde::{Deserialize, Serialize};
@@ -144,7 +144,7 @@ pub struct Rule {
 
 /// For an engagement rule that reads nothing but these fields of the activity (not its
 /// properties, not the contact, no event counts): what it gives for one activity it
-/// gives for any activity alike in them (see [`Remembered`]).
+/// gives for any activity alike in them (see [`RuleResultCache`]).
 fn plain_fields(when: &Expression) -> Option<Vec<PlainField>> {
     if when.reads("contact", None) || !when.event_counts().is_empty() {
         return None;
@@ -153,11 +153,11 @@ fn plain_fields(when: &Expression) -> Option<Vec<PlainField>> {
     when.fields_read("activity")?.iter().map(|f| PlainField::named(f)).collect()
 }
 
-/// Engagement rules whose results are remembered together (see [`Remembered`]): each
+/// Engagement rules whose results are remembered together (see [`RuleResultCache`]): each
 /// reads nothing of an activity but some of `fields`, so that what they give for one
 /// activity they give for any activity alike in all of them.
 #[derive(Debug, Clone)]
-struct Alike {
+struct SameFieldRules {
     fields: Vec<PlainField>,
     /// Their places among the model's engagement rules.
     rules: Vec<usize>,
@@ -168,8 +168,9 @@ struct Alike {
 /// the fields any of them reads. Reading the activity's age as well, an interpreted
 /// rule is still remembered (with the other such, keyed by the age too), while a
 /// compiled one costs less to evaluate than to look up among activities of every age.
-fn alike(engagement: &[Rule]) -> (Vec<Alike>, Vec<usize>) {
-    let mut groups = [Alike { fields: vec![], rules: vec![] }, Alike { fields: vec![], rules: vec![] }];
+fn alike(engagement: &[Rule]) -> (Vec<SameFieldRules>, Vec<usize>) {
+    let mut groups =
+        [SameFieldRules { fields: vec![], rules: vec![] }, SameFieldRules { fields: vec![], rules: vec![] }];
     let mut direct = Vec::new();
     for (i, r) in engagement.iter().enumerate() {
         let Some(fields) = plain_fields(&r.when) else {
@@ -216,7 +217,7 @@ pub struct Model {
     stored: StoredRead,
     /// The engagement rules remembered together, and those evaluated for every
     /// activity (see [`alike`]).
-    alike: Vec<Alike>,
+    alike: Vec<SameFieldRules>,
     direct: Vec<usize>,
 }
 
@@ -354,8 +355,8 @@ impl Model {
 
     /// [`Self::assess`], with the contact's variables already bound (`facts.bind()`),
     /// for a caller that goes on evaluating expressions on them.
-    pub fn assess_bound(&self, facts: &ContactFacts, bound: &Bound<'_>) -> Assessment {
-        self.assess_only(facts, bound, Needs::ALL, &mut Remembered::default())
+    pub fn assess_bound(&self, facts: &ContactFacts, bound: &Bindings<'_>) -> Assessment {
+        self.assess_only(facts, bound, Needs::ALL, &mut RuleResultCache::default())
     }
 
     /// [`Self::assess_bound`], computing only what `needs` names: the other parts of
@@ -366,9 +367,9 @@ impl Model {
     pub fn assess_only(
         &self,
         facts: &ContactFacts,
-        bound: &Bound<'_>,
+        bound: &Bindings<'_>,
         needs: Needs,
-        remembered: &mut Remembered,
+        remembered: &mut RuleResultCache,
     ) -> Assessment {
         // Grading rules read both scores.
         let needs = if needs.grades { Needs::ALL } else { needs };
@@ -426,10 +427,10 @@ impl Model {
     fn add(
         &self,
         earned: &mut [Earned],
-        contact: &Bound<'_>,
+        contact: &Bindings<'_>,
         activity: &ActivityFacts<'_>,
         now: Timestamp,
-        remembered: &mut Remembered,
+        remembered: &mut RuleResultCache,
         errors: &mut Vec<RuleFailure>,
     ) {
         let decay = decay(now.0 - activity.at.0, self.half_life_days);
@@ -477,32 +478,32 @@ struct Earned {
 }
 
 /// What engagement rules gave for activities, kept from one contact to the next: rules
-/// [`Alike`] give the same for any two activities alike in the fields they read, and
+/// [`SameFieldRules`] give the same for any two activities alike in the fields they read, and
 /// activities are alike far more often than not (the same pages and kinds), so such
 /// rules are evaluated once for each distinct activity, together, rather than for
 /// every one: one look-up of the activity gives what all of them gave.
 #[derive(Default)]
-pub struct Remembered {
+pub struct RuleResultCache {
     /// By group of rules alike, by the hash of the activity's fields they read.
-    seen: Vec<HashMap<u64, Vec<Seen>>>,
+    seen: Vec<HashMap<u64, Vec<CachedResults>>>,
     kept: usize,
 }
 
 /// The fields of an activity that rules alike read, and what each of them gave.
-type Seen = (Vec<Kept>, Vec<Result<bool, EvalError>>);
+type CachedResults = (Vec<CachedValue>, Vec<Result<bool, EvalError>>);
 
 /// A remembered field value.
 #[derive(PartialEq)]
-enum Kept {
+enum CachedValue {
     Text(String),
     Int(i64),
 }
 
-impl Kept {
+impl CachedValue {
     fn is(&self, p: &Plain<'_>) -> bool {
         match (self, p) {
-            (Kept::Text(a), Plain::Text(b)) => a == b,
-            (Kept::Int(a), Plain::Int(b)) => a == b,
+            (CachedValue::Text(a), Plain::Text(b)) => a == b,
+            (CachedValue::Int(a), Plain::Int(b)) => a == b,
             _ => false,
         }
     }
@@ -511,13 +512,13 @@ impl Kept {
 /// Activities remembered at most: beyond, rules are evaluated without remembering.
 const REMEMBERED: usize = 100_000;
 
-impl Remembered {
+impl RuleResultCache {
     /// What the rules of `alike` (group `group` of the model) gave for an activity
     /// alike to `activity`, or `evaluate()`, in the order of `alike.rules`.
     fn results<'r>(
         &'r mut self,
         group: usize,
-        alike: &Alike,
+        alike: &SameFieldRules,
         activity: &ActivityFacts<'_>,
         now: Timestamp,
         evaluate: impl FnOnce() -> Vec<Result<bool, EvalError>>,
@@ -532,7 +533,7 @@ impl Remembered {
         if self.seen.len() <= group {
             self.seen.resize_with(group + 1, HashMap::new);
         }
-        let same = |(kept, _): &Seen| kept.iter().zip(key).all(|(k, f)| k.is(f));
+        let same = |(kept, _): &CachedResults| kept.iter().zip(key).all(|(k, f)| k.is(f));
         // Found again by its place, for the borrow to end in either branch.
         if let Some(at) = self.seen[group].get(&hash).and_then(|seen| seen.iter().position(same)) {
             return std::borrow::Cow::Borrowed(&self.seen[group][&hash][at].1);
@@ -545,8 +546,8 @@ impl Remembered {
         let kept = key
             .iter()
             .map(|f| match f {
-                Plain::Text(s) => Kept::Text((*s).to_owned()),
-                Plain::Int(i) => Kept::Int(*i),
+                Plain::Text(s) => CachedValue::Text((*s).to_owned()),
+                Plain::Int(i) => CachedValue::Int(*i),
             })
             .collect();
         let seen = self.seen[group].entry(hash).or_default();
@@ -587,7 +588,7 @@ fn decay(elapsed_micros: i64, half_life_days: f64) -> f64 {
 
 fn first_grade<G: Copy>(
     rules: &[GradeRule<G>],
-    bound: &Bound<'_>,
+    bound: &Bindings<'_>,
     fallback: G,
     what: &str,
     errors: &mut Vec<RuleFailure>,

@@ -92,11 +92,11 @@ fn only_the_scores_a_definition_reads_are_computed_and_they_are_the_full_ones() 
     let (model, facts) = (model(), ann());
     let bound = facts.bind();
     let full = model.assess_bound(&facts, &bound);
-    let fit = model.assess_only(&facts, &bound, Needs::of([&fit_only]), &mut Remembered::default());
+    let fit = model.assess_only(&facts, &bound, Needs::of([&fit_only]), &mut RuleResultCache::default());
     assert_eq!((fit.fit, &fit.fit_factors), (full.fit, &full.fit_factors));
     assert_eq!(fit.engagement_at(NOW), 0.0, "engagement was not computed");
     let needs = Needs { fit: false, engagement: false, grades: true };
-    let grades = model.assess_only(&facts, &bound, needs, &mut Remembered::default());
+    let grades = model.assess_only(&facts, &bound, needs, &mut RuleResultCache::default());
     assert_eq!(grades, full, "grading needs both scores: everything is computed");
     // And only the events they read: the fit rules here read none.
     use crate::expr::EventsRead;
@@ -156,7 +156,7 @@ points = 1
     assert_eq!(compiled.direct, [2], "compiled and reading the age: evaluated for every activity");
     // Each rule evaluated for every activity is what remembering must give.
     let unremembered = Model { alike: vec![], direct: vec![0, 1, 2], ..compiled.clone() };
-    let mut remembered = Remembered::default();
+    let mut remembered = RuleResultCache::default();
     for facts in [&ann(), &ContactFacts { responses: vec![], ..ann() }, &ann()] {
         let shared = compiled.assess_only(facts, &facts.bind(), Needs::ALL, &mut remembered);
         let alone = unremembered.assess(facts);
@@ -168,7 +168,7 @@ points = 1
     other.contact.title = Some("Student".into());
     // One memory for both, in either order, gives what each is given alone.
     for (first, second) in [(&director, &other), (&other, &director)] {
-        let mut remembered = Remembered::default();
+        let mut remembered = RuleResultCache::default();
         for facts in [first, second] {
             let shared = model.assess_only(facts, &facts.bind(), Needs::ALL, &mut remembered);
             assert_eq!(shared, model.assess(facts));

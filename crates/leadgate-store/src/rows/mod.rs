@@ -140,7 +140,7 @@ pub(crate) struct ContactRow {
     account_id: Option<Uuid>,
     direction: Named<Direction>,
     channel: Option<String>,
-    /// `NULL` when a read leaves them out (see [`crate::SubjectParts::stage`]), as
+    /// `NULL` when a read leaves them out (see [`crate::SnapshotParts::stage`]), as
     /// `updated_at` is.
     stage: Option<Named<Stage>>,
     stage_at: Option<i64>,

@@ -1,14 +1,14 @@
 //! Rows of what assessment reads and writes: a contact with what it is judged on
-//! (`Subject`), stored scores, scoring models, definitions, activations, the likelihood
+//! (`ContactSnapshot`), stored scores, scoring models, definitions, activations, the likelihood
 //! model; and the columns SQLite's bulk reads decode directly.
 
 use super::*;
 
-/// The query of [`crate::Store::subjects`] up to its `WHERE`: [`CONTACT_COLUMNS`] of
+/// The query of [`crate::Store::contact_snapshots`] up to its `WHERE`: [`CONTACT_COLUMNS`] of
 /// `contacts c`, then the qualification, and the account's domain, name and creation
 /// and the stored scores of `accounts a` and `contact_scores s` joined to it, when
 /// `parts` asks for them (the columns are `NULL` otherwise).
-pub(crate) fn subject_select(parts: crate::SubjectParts) -> String {
+pub(crate) fn subject_select(parts: crate::SnapshotParts) -> String {
     let (account, account_join) = match parts.account {
         crate::AccountPart::Joined => (
             "a.domain AS account_domain, a.name AS account_name, a.created_at AS account_created_at",
@@ -93,7 +93,7 @@ pub(crate) struct SubjectRow {
     responses_brief: Option<Vec<u8>>,
 }
 
-impl TryFrom<SubjectRow> for crate::Subject {
+impl TryFrom<SubjectRow> for crate::ContactSnapshot {
     type Error = StoreError;
     fn try_from(r: SubjectRow) -> Result<Self, StoreError> {
         let contact = Contact::try_from(r.contact)?;
@@ -103,7 +103,7 @@ impl TryFrom<SubjectRow> for crate::Subject {
             }
             _ => None,
         };
-        Ok(crate::Subject {
+        Ok(crate::ContactSnapshot {
             account,
             qualification: r.qualification.map(|q| q.0).unwrap_or_default(),
             stored: match (r.stored_fit, r.stored_funnel, r.stored_pain) {

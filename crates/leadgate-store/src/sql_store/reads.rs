@@ -379,18 +379,18 @@ macro_rules! impl_sql_reads {
                 Ok(rows.into_iter().map(StoredEvent::from).collect())
             }
 
-            async fn subjects(&self, contacts: crate::Contacts<'_>, parts: crate::SubjectParts) -> Result<Vec<crate::Subject>> {
+            async fn contact_snapshots(&self, contacts: crate::Contacts<'_>, parts: crate::SnapshotParts) -> Result<Vec<crate::ContactSnapshot>> {
                 let sql = crate::rows::subject_select(parts);
                 let lead: Vec<i64> = parts.created_by.iter().map(|t| t.0).collect();
                 let batch = contacts.owned();
-                let then = move |mut subjects: Vec<crate::Subject>| {
+                let then = move |mut subjects: Vec<crate::ContactSnapshot>| {
                     subjects.retain(|s| batch.contacts().holds(&s.contact.id));
                     // In id order, whatever order the join gave them in: the same contacts
                     // read twice are given alike (a model learns from them in this order).
                     subjects.sort_unstable_by_key(|s| s.contact.id.as_u128());
                     Ok(subjects)
                 };
-                let convert: fn(crate::rows::SubjectRow) -> Result<crate::Subject> = crate::Subject::try_from;
+                let convert: fn(crate::rows::SubjectRow) -> Result<crate::ContactSnapshot> = crate::ContactSnapshot::try_from;
                 let subjects = self.rows_in_then(&sql, "c.id", &lead, contacts, "", convert, then);
                 // Responses with more than their rows keep of them: from the responses table.
                 match parts.responses.filter(|_| !parts.responses_in_brief()) {
