@@ -160,6 +160,22 @@ pub(crate) mod postgres {
     /// Rows per statement when a bulk load writes a million entries.
     const CHUNK: usize = 20_000;
 
+    // Each names the number it makes of the transaction id `major`: an output column
+    // named like a table's column is what `ORDER BY` takes, and ordered by the number
+    // rather than by the column, a read sorted the whole feed instead of walking its
+    // index from the cursor (see the test below).
+    /// A page after a position: entries of transactions older than any still running.
+    pub(crate) const PAGE: &str = "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq, contact_id, kinds, detail, at \
+         FROM changes WHERE (xid, seq) > (CAST(CAST($1 AS TEXT) AS xid8), $2) \
+         AND xid < pg_snapshot_xmin(pg_current_snapshot()) AND (kinds & $3) <> 0 \
+         ORDER BY xid, seq LIMIT $4";
+    /// The last entry readers can read.
+    pub(crate) const LAST_READABLE: &str = "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq FROM changes \
+         WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, seq DESC LIMIT 1";
+    /// The last entry committed.
+    pub(crate) const LAST_WRITTEN: &str =
+        "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq FROM changes ORDER BY xid DESC, seq DESC LIMIT 1";
+
     /// Writes the entries (in contact order) of the transaction now ending. Each
     /// contact's entry sorts after the last one written of that contact: its first part
     /// is this transaction's id, or that entry's first part when it is larger (a
@@ -212,25 +228,15 @@ pub(crate) mod postgres {
     /// page's last. One snapshot for both statements.
     pub(crate) async fn read(pool: &PgPool, after: Position, limit: i64, kinds: Kinds) -> Result<ChangesPage> {
         let mut tx = pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq, contact_id, kinds, detail, at FROM changes \
-             WHERE (xid, seq) > (CAST(CAST($1 AS TEXT) AS xid8), $2) \
-             AND xid < pg_snapshot_xmin(pg_current_snapshot()) AND (kinds & $3) <> 0 \
-             ORDER BY xid, seq LIMIT $4",
-        )
-        .bind(after.major)
-        .bind(after.minor)
-        .bind(kinds.0 as i32)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows: Vec<Row> = sqlx::query_as(PAGE)
+            .bind(after.major)
+            .bind(after.minor)
+            .bind(kinds.0 as i32)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
         let last: Option<(i64, i64)> = if (rows.len() as i64) < limit {
-            sqlx::query_as(
-                "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq FROM changes \
-                 WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, seq DESC LIMIT 1",
-            )
-            .fetch_optional(&mut *tx)
-            .await?
+            sqlx::query_as(LAST_READABLE).fetch_optional(&mut *tx).await?
         } else {
             None
         };
@@ -239,22 +245,13 @@ pub(crate) mod postgres {
     }
 
     pub(crate) async fn last(pool: &PgPool) -> Result<Position> {
-        let last: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq FROM changes \
-             WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, seq DESC LIMIT 1",
-        )
-        .fetch_optional(pool)
-        .await?;
+        let last: Option<(i64, i64)> = sqlx::query_as(LAST_READABLE).fetch_optional(pool).await?;
         Ok(last.map_or(Position::default(), |(major, minor)| Position { major, minor }))
     }
 
     /// The last entry committed, readable or not yet (a transaction older than it runs).
     pub(crate) async fn last_written(pool: &PgPool) -> Result<Position> {
-        let last: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq FROM changes ORDER BY xid DESC, seq DESC LIMIT 1",
-        )
-        .fetch_optional(pool)
-        .await?;
+        let last: Option<(i64, i64)> = sqlx::query_as(LAST_WRITTEN).fetch_optional(pool).await?;
         Ok(last.map_or(Position::default(), |(major, minor)| Position { major, minor }))
     }
 
@@ -313,5 +310,36 @@ pub(crate) mod postgres {
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    /// On PostgreSQL every read of the feed walks its index from a position, never
+    /// sorting the whole feed, however many entries it holds: asked for a plan with
+    /// whole-table scans ruled out, none needs a sort.
+    #[tokio::test]
+    async fn postgres_feed_reads_walk_the_index_instead_of_sorting_the_feed() {
+        let Some(url) = crate::testing::pg_url() else { return };
+        let schema = crate::testing::PgSchema::create(&url).await;
+        let _migrated = schema.store().await;
+        let mut conn = sqlx::PgConnection::connect(&schema.url()).await.unwrap();
+        // A small table is read best whole: plans as for a large one.
+        sqlx::raw_sql("SET enable_seqscan = off; SET enable_bitmapscan = off").execute(&mut conn).await.unwrap();
+        for (name, sql, args) in [
+            ("page", super::postgres::PAGE, "('0', 0, 1, 100)"),
+            ("last readable", super::postgres::LAST_READABLE, ""),
+            ("last written", super::postgres::LAST_WRITTEN, ""),
+        ] {
+            // The simple protocol: the statement's own `$1…` are not parameters of this one.
+            sqlx::raw_sql(&format!("PREPARE feed_read AS {sql}")).execute(&mut conn).await.unwrap();
+            let plan: Vec<(String,)> =
+                sqlx::query_as(&format!("EXPLAIN EXECUTE feed_read{args}")).fetch_all(&mut conn).await.unwrap();
+            sqlx::raw_sql("DEALLOCATE feed_read").execute(&mut conn).await.unwrap();
+            let plan: String = plan.into_iter().map(|(line,)| line + "\n").collect();
+            assert!(plan.contains("changes_pkey") && !plan.contains("Sort"), "{name}: {plan}");
+        }
     }
 }
