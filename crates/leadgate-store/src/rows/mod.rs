@@ -531,5 +531,5 @@ impl TryFrom<InboxRow> for InboxItem {
     }
 }
 
-mod subjects;
-pub(crate) use subjects::*;
+mod snapshots;
+pub(crate) use snapshots::*;
