@@ -385,7 +385,8 @@ async fn follow<C: Consumer>(app: Weak<App>, consumer: Arc<C>) {
                 holding(held.is_some());
             }
             tokio::select! {
-                _ = latest.changed() => {}
+                // A watch that stopped wakes no one: look again each second instead.
+                changed = latest.changed() => if changed.is_err() { pause(&mut closing, RENEW_EVERY).await },
                 _ = tokio::time::sleep(RENEW_EVERY) => {}
                 _ = closing.changed() => {}
             }
