@@ -75,6 +75,10 @@ async fn a_client_that_stops_reading_an_export_gives_its_place_back() {
     let mut stalled = TcpStream::connect(server.addr()).unwrap();
     let ask = format!("GET /v1/exports/contacts.csv HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n");
     stalled.write_all(ask.as_bytes()).unwrap();
+    // Its answer has begun (the export holds its place), and is read no further.
+    let mut head = [0u8; 12];
+    stalled.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200", "the export began");
     let client = reqwest::Client::new();
     let mut statuses = Vec::new();
     for _ in 0..60 {
