@@ -13,7 +13,7 @@
 
 mod scoring;
 
-use crate::App;
+use crate::{App, Clock, SystemClock};
 use leadgate_core::Timestamp;
 use leadgate_core::changes::{Change, Kinds, Position};
 use leadgate_store::{Advance, Store, StoreError, Tx};
@@ -46,7 +46,7 @@ pub(crate) trait Consumer: Send + Sync + 'static {
     /// Its name in the store, in metrics and in `GET /v1/consumers`.
     const NAME: &'static str;
     /// The kinds of entries it reads; the others are skipped.
-    fn kinds(&self) -> Kinds;
+    fn kinds() -> Kinds;
     /// Does what `entries` ask, its writes in one transaction from `step.begin()`
     /// committed with `step.commit(tx)`; whether the step was taken (`false`: another
     /// server holds the consumer now, and nothing was kept).
@@ -77,9 +77,14 @@ impl Step<'_> {
     /// Renews the lease without moving the position, for a step that waits (for a
     /// rescore to let go of its contacts); whether this server still holds it.
     pub(crate) async fn renew(&self) -> Result<bool, StoreError> {
-        let unmoved = Step { to: self.from, handled: 0, ..*self };
-        let tx = unmoved.begin().await?;
-        unmoved.commit(tx).await
+        Step { to: self.from, handled: 0, ..*self }.commit_alone().await
+    }
+
+    /// Takes the step with no work beside it (renewing the lease, moving past entries
+    /// of other kinds); whether it was taken.
+    async fn commit_alone(&self) -> Result<bool, StoreError> {
+        let tx = self.begin().await?;
+        self.commit(tx).await
     }
 
     /// Moves the consumer's position in `tx`, then commits: whether it did (`false`:
@@ -163,11 +168,10 @@ impl Default for Consumers {
     }
 }
 
-/// The machine's clock, as the store's feed entries are stamped: leases are compared
-/// between servers, never with the application's clock (tests fix that one).
+/// The machine's clock ([`SystemClock`]), as the store stamps feed entries: leases are
+/// compared between servers, never by the application's clock (tests fix that one).
 fn wall_clock() -> Timestamp {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Timestamp(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+    SystemClock.now()
 }
 
 fn lease_until() -> Timestamp {
@@ -209,7 +213,7 @@ impl App {
     async fn consumers_as_of(&self, written: Position) -> Result<Vec<ConsumerView>, crate::AppError> {
         let feed = self.store.feed_info().await?.feed;
         let kinds_of = |name: &str| match name {
-            Scoring::NAME => Some(Scoring::new(self.assessor.clone()).kinds()),
+            Scoring::NAME => Some(Scoring::kinds()),
             _ => None,
         };
         // An entry committed before, and not readable yet (on PostgreSQL, an older
@@ -366,7 +370,7 @@ async fn follow<C: Consumer>(app: Weak<App>, consumer: Arc<C>) {
             pause(&mut closing, RENEW_EVERY).await;
             continue;
         };
-        let page = match store.changes(read_from, PAGE, consumer.kinds()).await {
+        let page = match store.changes(read_from, PAGE, C::kinds()).await {
             Ok(page) => page,
             Err(e) => {
                 tracing::warn!(consumer = C::NAME, error = %e, "reading the change feed failed; trying again");
@@ -427,14 +431,7 @@ async fn renew<C: Consumer>(
     to: Position,
 ) -> Option<(Position, Position)> {
     let step = Step { store, name: C::NAME, holder, from, to, handled: 0 };
-    let tx = match step.begin().await {
-        Ok(tx) => tx,
-        Err(e) => {
-            tracing::warn!(consumer = C::NAME, error = %e, "renewing the consumer's lease failed");
-            return Some((from, to));
-        }
-    };
-    match step.commit(tx).await {
+    match step.commit_alone().await {
         Ok(true) => Some((to, to)),
         Ok(false) => None,
         Err(e) => {

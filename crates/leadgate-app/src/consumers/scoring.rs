@@ -37,7 +37,7 @@ const READS: [ChangeKind; 9] = [
 impl Consumer for Scoring {
     const NAME: &'static str = "scoring";
 
-    fn kinds(&self) -> Kinds {
+    fn kinds() -> Kinds {
         READS.into_iter().fold(Kinds::default(), Kinds::with)
     }
 
