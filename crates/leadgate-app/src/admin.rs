@@ -1,7 +1,8 @@
 //! Forms and API keys: what an administrator sets up.
 
+use crate::ErrorCode;
 use crate::error::invalid;
-use crate::{App, AppError, ErrorKind};
+use crate::{App, AppError};
 use leadgate_core::access::{api_key_from_bytes, api_key_hash};
 use leadgate_core::ident::truncate;
 use leadgate_core::model::{ApiKey, Form};
@@ -45,10 +46,10 @@ const KEY_CACHE_MAX: usize = 10_000;
 fn optional_text(v: &Option<String>, field: &str, max: usize) -> Result<Option<String>, AppError> {
     let v = v.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if v.is_some_and(|s| s.chars().count() > max) {
-        return Err(invalid("too_long", field, format!("{field} is longer than {max} characters")));
+        return Err(invalid(ErrorCode::TooLong, field, format!("{field} is longer than {max} characters")));
     }
     if v.is_some_and(leadgate_core::inquiry::has_control_chars) {
-        return Err(invalid("invalid_value", field, format!("{field} contains control characters")));
+        return Err(invalid(ErrorCode::InvalidValue, field, format!("{field} contains control characters")));
     }
     Ok(v.map(str::to_owned))
 }
@@ -82,16 +83,16 @@ fn random_hex<const N: usize>() -> [u8; N] {
 impl App {
     pub async fn create_form(&self, input: FormInput) -> Result<Form, AppError> {
         let name = optional_text(&Some(input.name), "name", 200)?
-            .ok_or_else(|| invalid("missing_field", "name", "name is required"))?;
+            .ok_or_else(|| invalid(ErrorCode::MissingField, "name", "name is required"))?;
         let channel = match input.channel.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(c) => Some(Ident::field(c, "channel", "channel").map_err(AppError::invalid)?.to_string()),
+            Some(c) => Some(Ident::field(c, "channel", "channel").map_err(AppError::from)?.to_string()),
             None => None,
         };
         let mut origins = Vec::new();
         for (i, o) in input.allowed_origins.iter().enumerate() {
             origins.push(parse_origin(o).ok_or_else(|| {
                 invalid(
-                    "invalid_origin",
+                    ErrorCode::InvalidOrigin,
                     &format!("allowed_origins[{i}]"),
                     format!("{:?} is not an origin such as https://www.example.com", truncate(o, 80)),
                 )
@@ -108,7 +109,7 @@ impl App {
             thank_you_url: match input.thank_you_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 Some(url) => Some(parse_thank_you_url(url).ok_or_else(|| {
                     invalid(
-                        "invalid_url",
+                        ErrorCode::InvalidUrl,
                         "thank_you_url",
                         format!(
                             "{:?} is not an http:// or https:// URL such as https://www.example.com/thanks",
@@ -128,7 +129,7 @@ impl App {
 
     pub async fn create_api_key(&self, name: &str, role: Role) -> Result<NewApiKey, AppError> {
         let name = optional_text(&Some(name.to_owned()), "name", 100)?
-            .ok_or_else(|| invalid("missing_field", "name", "a key needs a name"))?;
+            .ok_or_else(|| invalid(ErrorCode::MissingField, "name", "a key needs a name"))?;
         let secret = api_key_from_bytes(&random_hex::<32>());
         let key = ApiKey {
             id: Uuid::now_v7(),
@@ -149,7 +150,7 @@ impl App {
     pub async fn revoke_api_key(&self, id: Uuid) -> Result<(), AppError> {
         let mut tx = self.store.begin().await?;
         if !tx.revoke_api_key(id, self.now()).await? {
-            return Err(AppError::not_found("unknown_api_key", format!("no active API key {id}")));
+            return Err(AppError::new(ErrorCode::UnknownApiKey, format!("no active API key {id}")));
         }
         tx.commit().await?;
         self.keys.0.write().expect("key cache lock").retain(|_, (k, _)| k.id != id);
@@ -162,7 +163,7 @@ impl App {
 
     /// The key a request presented, if it is valid and not revoked.
     pub async fn authenticate(&self, secret: Option<&str>) -> Result<ApiKey, AppError> {
-        let unauthenticated = |m: &str| AppError::new(ErrorKind::Unauthenticated, "unauthenticated", m);
+        let unauthenticated = |m: &str| AppError::new(ErrorCode::Unauthenticated, m);
         let secret = secret
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -192,11 +193,7 @@ impl App {
         if key.role.can(p) {
             Ok(())
         } else {
-            Err(AppError::new(
-                ErrorKind::Forbidden,
-                "forbidden",
-                format!("the {} role may not {}", key.role, p.action()),
-            ))
+            Err(AppError::new(ErrorCode::Forbidden, format!("the {} role may not {}", key.role, p.action())))
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Backtesting a lead definition on the contacts as they were at a past date.
 
+use crate::ErrorCode;
 use crate::batch::{AccountBook, BatchesInFlight, LiveContacts};
 use crate::error::invalid;
 use crate::qualify::{ActiveRules, FailureCount, Reads};
-use crate::{App, AppError, ErrorKind};
+use crate::{App, AppError};
 use leadgate_core::Timestamp;
 use leadgate_core::backtest::{History, Outcome, Sample, Tally};
 use leadgate_core::definition::{self, Definition};
@@ -78,7 +79,7 @@ pub struct BacktestReport {
 fn date(s: &str, field: &str) -> Result<Timestamp, AppError> {
     let s = s.trim();
     Timestamp::parse_rfc3339(s).or_else(|| Timestamp::parse_rfc3339(&format!("{s}T00:00:00Z"))).ok_or_else(|| {
-        invalid("invalid_date", field, format!("{field} must be a date (2026-01-01) or an RFC 3339 instant"))
+        invalid(ErrorCode::InvalidDate, field, format!("{field} must be a date (2026-01-01) or an RFC 3339 instant"))
     })
 }
 
@@ -90,23 +91,32 @@ impl App {
         let started = std::time::Instant::now();
         let as_of = date(&input.as_of, "as_of")?;
         if as_of > self.now() {
-            return Err(invalid("invalid_date", "as_of", "as_of is in the future: there is nothing to measure yet"));
+            return Err(invalid(
+                ErrorCode::InvalidDate,
+                "as_of",
+                "as_of is in the future: there is nothing to measure yet",
+            ));
         }
         let from = input.created_from.as_deref().map(|s| date(s, "created_from")).transpose()?;
         let to = input.created_to.as_deref().map(|s| date(s, "created_to")).transpose()?;
         let sample_size = input.sample.unwrap_or(20);
         if sample_size > 200 {
-            return Err(invalid("invalid_value", "sample", "sample must be at most 200"));
+            return Err(invalid(ErrorCode::InvalidValue, "sample", "sample must be at most 200"));
         }
         let latest = self.definition(name, None).await?;
         let _ration = self.ration(crate::HeavyWork::Backtest)?;
         let (label, expression, source) = match (&input.expression, input.version) {
             (Some(_), Some(_)) => {
-                return Err(invalid("invalid_value", "expression", "give a version or an expression, not both"));
+                return Err(invalid(
+                    ErrorCode::InvalidValue,
+                    "expression",
+                    "give a version or an expression, not both",
+                ));
             }
             (Some(e), None) => {
-                let compiled = definition::compile_expression(e)
-                    .map_err(|x| invalid("invalid_expression", "expression", x.to_string()).at(x.line, x.column))?;
+                let compiled = definition::compile_expression(e).map_err(|x| {
+                    invalid(ErrorCode::InvalidExpression, "expression", x.to_string()).at(x.line, x.column)
+                })?;
                 ("draft".to_owned(), compiled, e.clone())
             }
             (None, v) => {
@@ -330,9 +340,8 @@ impl Read {
 }
 
 fn compile_stored(d: &Definition) -> Result<Expression, AppError> {
-    d.compile().map_err(|e| {
-        AppError::new(ErrorKind::Conflict, "definition_invalid", format!("{} no longer compiles: {e}", d.label()))
-    })
+    d.compile()
+        .map_err(|e| AppError::new(ErrorCode::DefinitionInvalid, format!("{} no longer compiles: {e}", d.label())))
 }
 
 /// How one contact of the cohort fared: what it became after the date, and whether the

@@ -2,7 +2,8 @@
 //! plain HTML form posts. Lives here (not in the HTTP layer) because the inbox replays
 //! stored raw bodies without any HTTP around them.
 
-use crate::{AppError, ErrorKind};
+use crate::AppError;
+use crate::ErrorCode;
 use leadgate_core::ident::truncate;
 use serde_json::{Map, Value};
 
@@ -17,13 +18,11 @@ pub fn fields(content_type: Option<&str>, body: &[u8]) -> Result<Map<String, Val
         "application/json" | "text/plain" => json_object(body),
         "application/x-www-form-urlencoded" => urlencoded(body),
         "" => Err(AppError::new(
-            ErrorKind::UnsupportedMediaType,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("a Content-Type header is required: {ACCEPTED_TYPES}"),
         )),
         other => Err(AppError::new(
-            ErrorKind::UnsupportedMediaType,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("Content-Type {:?} is not accepted; use {ACCEPTED_TYPES}", truncate(other, 60)),
         )),
     }
@@ -33,18 +32,17 @@ pub fn fields(content_type: Option<&str>, body: &[u8]) -> Result<Map<String, Val
 pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, AppError> {
     match json_value(body)? {
         Value::Object(m) => Ok(m),
-        _ => Err(AppError::new(ErrorKind::Malformed, "invalid_json", "the body must be a JSON object")),
+        _ => Err(AppError::new(ErrorCode::InvalidJson, "the body must be a JSON object")),
     }
 }
 
 pub fn json_value(body: &[u8]) -> Result<Value, AppError> {
     if std::str::from_utf8(body).is_err() {
-        return Err(AppError::new(ErrorKind::Malformed, "invalid_encoding", "the body is not valid UTF-8"));
+        return Err(AppError::new(ErrorCode::InvalidEncoding, "the body is not valid UTF-8"));
     }
     serde_json::from_slice(body).map_err(|e| {
         AppError::new(
-            ErrorKind::Malformed,
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
         )
     })
@@ -73,9 +71,10 @@ fn urlencoded(body: &[u8]) -> Result<Map<String, Value>, AppError> {
 /// Decodes one `+`/percent-encoded component, refusing bytes that are not UTF-8.
 pub fn decode_component(raw: &[u8]) -> Result<String, AppError> {
     let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
-    percent_encoding::percent_decode(&plus_as_space).decode_utf8().map(|s| s.into_owned()).map_err(|_| {
-        AppError::new(ErrorKind::Malformed, "invalid_encoding", "the form data is not valid UTF-8 once decoded")
-    })
+    percent_encoding::percent_decode(&plus_as_space)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| AppError::new(ErrorCode::InvalidEncoding, "the form data is not valid UTF-8 once decoded"))
 }
 
 /// The value of `name` in a query string, if present.
@@ -114,7 +113,7 @@ mod tests {
 
     #[test]
     fn wrong_or_missing_content_types_are_named() {
-        assert_eq!(fields(None, b"{}").unwrap_err().kind, ErrorKind::UnsupportedMediaType);
+        assert_eq!(fields(None, b"{}").unwrap_err().kind(), crate::ErrorKind::UnsupportedMediaType);
         let e = fields(Some("application/xml"), b"<a/>").unwrap_err();
         assert!(e.message.contains("application/xml"), "{}", e.message);
         assert_eq!(fields(Some("application/json"), b"[1]").unwrap_err().code, "invalid_json");

@@ -2,6 +2,7 @@
 //! happens, then processed in one transaction that also settles the inbox item; a
 //! failure leaves the item `failed` (or `rejected` for bad input) to be replayed.
 
+use crate::ErrorCode;
 use crate::body;
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::account::name_from_domain;
@@ -60,7 +61,7 @@ impl App {
         });
         let Some(form_key) = form_key.filter(|k| !k.trim().is_empty()) else {
             return Err(parsed.err().unwrap_or_else(|| {
-                AppError::new(ErrorKind::Invalid, "missing_field", "form_key is required (in the body or the query)")
+                AppError::new(ErrorCode::MissingField, "form_key is required (in the body or the query)")
                     .field("form_key")
             }));
         };
@@ -69,8 +70,7 @@ impl App {
             && !form.allows_origin(origin)
         {
             return Err(AppError::new(
-                ErrorKind::Forbidden,
-                "origin_not_allowed",
+                ErrorCode::OriginNotAllowed,
                 format!("this form does not accept posts from {origin}"),
             )
             .field("Origin"));
@@ -99,18 +99,13 @@ impl App {
             .store
             .inbox_item(id)
             .await?
-            .ok_or_else(|| AppError::not_found("unknown_inbox_item", format!("no inbox item {id}")))?;
+            .ok_or_else(|| AppError::new(ErrorCode::UnknownInboxItem, format!("no inbox item {id}")))?;
         if item.status == InboxStatus::Processed {
-            return Err(AppError::new(
-                ErrorKind::Conflict,
-                "already_processed",
-                format!("inbox item {id} was already processed"),
-            ));
+            return Err(AppError::new(ErrorCode::AlreadyProcessed, format!("inbox item {id} was already processed")));
         }
         if item.body_removed_at.is_some() {
             return Err(AppError::new(
-                ErrorKind::Conflict,
-                "body_removed",
+                ErrorCode::BodyRemoved,
                 format!("inbox item {id} has no body left to process (removed by retention or erasure)"),
             ));
         }
@@ -133,14 +128,14 @@ impl App {
         self.store
             .inbox_item(id)
             .await?
-            .ok_or_else(|| AppError::not_found("unknown_inbox_item", format!("no inbox item {id}")))
+            .ok_or_else(|| AppError::new(ErrorCode::UnknownInboxItem, format!("no inbox item {id}")))
     }
 
     async fn form(&self, key: &str) -> Result<Form, AppError> {
         self.store
             .form_by_key(key.trim())
             .await?
-            .ok_or_else(|| AppError::not_found("unknown_form", "no form has this form_key").field("form_key"))
+            .ok_or_else(|| AppError::new(ErrorCode::UnknownForm, "no form has this form_key").field("form_key"))
     }
 
     async fn process(&self, item: &InboxItem, form: Option<Form>, sender: &Sender) -> Result<InquiryReceipt, AppError> {
@@ -150,13 +145,13 @@ impl App {
                 Some(f) => f,
                 None => self.form(item.form_key.as_deref().unwrap_or_default()).await?,
             };
-            let inquiry = inquiry::parse(&fields).map_err(AppError::invalid)?;
+            let inquiry = inquiry::parse(&fields).map_err(AppError::from)?;
             Ok::<_, AppError>((form, inquiry))
         }
         .await;
         let (form, inquiry) = match prepared {
             Ok(p) => p,
-            Err(e) if matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Internal) => {
+            Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Internal) => {
                 return Err(self.fail(item, e).await);
             }
             Err(e) => {

@@ -5,7 +5,9 @@
 //! it, so that a cursor of another database, or a made-up one, is refused rather than
 //! read from the wrong place.
 
-use crate::{App, AppError, ErrorKind};
+use crate::ErrorCode;
+use crate::error::invalid;
+use crate::{App, AppError};
 use leadgate_core::changes::{Change, ChangeDetail, ChangeKind, Kinds, Position};
 use leadgate_store::{ChangesPage, Store};
 use serde::Serialize;
@@ -163,11 +165,11 @@ impl App {
     pub async fn reading(&self, q: &ChangesQuery) -> Result<Reading, AppError> {
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(invalid("invalid_limit", "limit", format!("limit must be between 1 and {MAX_LIMIT}")));
+            return Err(invalid(ErrorCode::InvalidLimit, "limit", format!("limit must be between 1 and {MAX_LIMIT}")));
         }
         let wait = q.wait.unwrap_or(0);
         if wait > MAX_WAIT_SECS {
-            return Err(invalid("invalid_wait", "wait", format!("wait is at most {MAX_WAIT_SECS} seconds")));
+            return Err(invalid(ErrorCode::InvalidWait, "wait", format!("wait is at most {MAX_WAIT_SECS} seconds")));
         }
         let kinds = match q.kinds.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
             None => Kinds::all(),
@@ -175,7 +177,7 @@ impl App {
                 ChangeKind::parse(name).map(|k| kinds.with(k)).ok_or_else(|| {
                     let known: Vec<&str> = ChangeKind::ALL.iter().map(|k| k.as_str()).collect();
                     invalid(
-                        "unknown_kind",
+                        ErrorCode::UnknownKind,
                         "kinds",
                         format!("no kind of change is called {name:?}; the kinds are {}", known.join(", ")),
                     )
@@ -186,19 +188,19 @@ impl App {
         let after = match q.after.as_deref() {
             None => info.pruned_through,
             Some(text) => {
-                let cursor = Cursor::decode(text.trim())
-                    .ok_or_else(|| invalid("invalid_cursor", "after", "after is not a cursor this server gave out"))?;
+                let cursor = Cursor::decode(text.trim()).ok_or_else(|| {
+                    invalid(ErrorCode::InvalidCursor, "after", "after is not a cursor this server gave out")
+                })?;
                 if cursor.feed != info.feed {
                     return Err(invalid(
-                        "invalid_cursor",
+                        ErrorCode::InvalidCursor,
                         "after",
                         "after is a cursor of another database's feed; start again without after",
                     ));
                 }
                 if cursor.position < info.pruned_through {
                     return Err(AppError::new(
-                        ErrorKind::Gone,
-                        "cursor_expired",
+                        ErrorCode::CursorExpired,
                         "the entries after this cursor were pruned (older than the feed keeps); start again without after",
                     )
                     .field("after"));
@@ -250,7 +252,7 @@ impl App {
     pub async fn next_changes(&self, r: &Reading) -> Result<(ChangesView, Position), AppError> {
         let mut latest = self.feed_watch.subscribe(&self.store).await?;
         let mut closing = self.feed_watch.closing.subscribe();
-        let stopping = || AppError::new(ErrorKind::Unavailable, "unavailable", "the server is stopping");
+        let stopping = || AppError::new(ErrorCode::Unavailable, "the server is stopping");
         let mut after = r.after;
         loop {
             if *closing.borrow_and_update() {
@@ -282,10 +284,6 @@ fn change_view(feed: i64, c: Change) -> ChangeView {
         at: c.at.to_rfc3339(),
         detail: c.detail,
     }
-}
-
-fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
-    AppError::new(ErrorKind::Invalid, code, message).field(field)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Reading contacts and moving them by hand.
 
+use crate::ErrorCode;
 use crate::error::invalid;
-use crate::{App, AppError, ErrorKind};
+use crate::{App, AppError};
 use leadgate_core::lifecycle::{self, Actor, Cause, CauseKind, TransitionError};
 use leadgate_core::model::{Account, Contact, ContactChange, ContactFilter, Qualification, Response, StoredEvent};
 use leadgate_core::{Direction, Email, Ident, Stage, StageChange};
@@ -77,7 +78,7 @@ impl App {
             .store
             .contact(id)
             .await?
-            .ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))?;
+            .ok_or_else(|| AppError::new(ErrorCode::UnknownContact, format!("no contact {id}")))?;
         let account = match contact.account_id {
             Some(a) => self.store.account(a).await?,
             None => None,
@@ -135,26 +136,27 @@ impl App {
                 .map(|e| {
                     Email::parse(&e)
                         .map(|e| e.to_string())
-                        .map_err(|why| invalid("invalid_email", "email", format!("email {why}")))
+                        .map_err(|why| invalid(ErrorCode::InvalidEmail, "email", format!("email {why}")))
                 })
                 .transpose()?,
             stage: blank(&q.stage)
-                .map(|s| s.parse::<Stage>().map_err(|m| invalid("invalid_stage", "stage", m)))
+                .map(|s| s.parse::<Stage>().map_err(|m| invalid(ErrorCode::InvalidStage, "stage", m)))
                 .transpose()?,
             direction: blank(&q.direction)
                 .map(|d| {
-                    Direction::parse(&d)
-                        .ok_or_else(|| invalid("invalid_value", "direction", "direction must be inbound or outbound"))
+                    Direction::parse(&d).ok_or_else(|| {
+                        invalid(ErrorCode::InvalidValue, "direction", "direction must be inbound or outbound")
+                    })
                 })
                 .transpose()?,
             channel: blank(&q.channel)
-                .map(|c| Ident::field(&c, "channel", "channel").map(|c| c.to_string()).map_err(AppError::invalid))
+                .map(|c| Ident::field(&c, "channel", "channel").map(|c| c.to_string()).map_err(AppError::from))
                 .transpose()?,
             external_id: blank(&q.external_id)
                 .map(|x| {
                     if x.len() > 200 || leadgate_core::inquiry::has_control_chars(&x) {
                         Err(invalid(
-                            "invalid_value",
+                            ErrorCode::InvalidValue,
                             "external_id",
                             "external_id must be at most 200 printable characters",
                         ))
@@ -168,13 +170,13 @@ impl App {
         let limit = match blank(&q.limit) {
             None => DEFAULT_PAGE,
             Some(l) => l.parse::<i64>().ok().filter(|l| (1..=MAX_PAGE).contains(l)).ok_or_else(|| {
-                invalid("invalid_value", "limit", format!("limit must be a whole number from 1 to {MAX_PAGE}"))
+                invalid(ErrorCode::InvalidValue, "limit", format!("limit must be a whole number from 1 to {MAX_PAGE}"))
             })?,
         };
         let after = blank(&q.cursor)
             .map(|c| {
                 Uuid::parse_str(&c)
-                    .map_err(|_| invalid("invalid_cursor", "cursor", "cursor is not one this server gave out"))
+                    .map_err(|_| invalid(ErrorCode::InvalidCursor, "cursor", "cursor is not one this server gave out"))
             })
             .transpose()?;
         // One more than asked tells whether another page exists.
@@ -193,7 +195,7 @@ impl App {
         reason: Option<&str>,
         actor: &Actor,
     ) -> Result<StageChange, AppError> {
-        let to: Stage = stage.parse().map_err(|m| invalid("invalid_stage", "stage", m))?;
+        let to: Stage = stage.parse().map_err(|m| invalid(ErrorCode::InvalidStage, "stage", m))?;
         let mut tx = self.store.begin().await?;
         let result = self.change_stage_in(&mut *tx, id, to, reason, actor).await;
         crate::finish(tx, result).await
@@ -210,24 +212,21 @@ impl App {
         let mut contact = tx
             .contact_by_id(id)
             .await?
-            .ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))?;
+            .ok_or_else(|| AppError::new(ErrorCode::UnknownContact, format!("no contact {id}")))?;
         if let Some(into) = contact.merged_into {
             return Err(AppError::new(
-                ErrorKind::Conflict,
-                "already_merged",
+                ErrorCode::AlreadyMerged,
                 format!("contact {id} was merged into contact {into}; change that contact's stage"),
             ));
         }
         let now = self.now();
         let cause = Cause::new(CauseKind::Manual, reason.unwrap_or_default());
         let change = lifecycle::transition(id, Some(contact.stage), to, cause, actor, now).map_err(|e| match e {
-            TransitionError::ReasonRequired => invalid("reason_required", "reason", e.to_string()),
-            TransitionError::ReasonTooLong => invalid("too_long", "reason", e.to_string()),
-            TransitionError::ReasonInvalid => invalid("invalid_value", "reason", e.to_string()),
-            TransitionError::NoChange(_) => {
-                AppError::new(ErrorKind::Conflict, "no_change", e.to_string()).field("stage")
-            }
-            TransitionError::NotAllowed { .. } => invalid("transition_not_allowed", "stage", e.to_string()),
+            TransitionError::ReasonRequired => invalid(ErrorCode::ReasonRequired, "reason", e.to_string()),
+            TransitionError::ReasonTooLong => invalid(ErrorCode::TooLong, "reason", e.to_string()),
+            TransitionError::ReasonInvalid => invalid(ErrorCode::InvalidValue, "reason", e.to_string()),
+            TransitionError::NoChange(_) => AppError::new(ErrorCode::NoChange, e.to_string()).field("stage"),
+            TransitionError::NotAllowed { .. } => invalid(ErrorCode::TransitionNotAllowed, "stage", e.to_string()),
         })?;
         contact.stage = to;
         contact.stage_at = now;

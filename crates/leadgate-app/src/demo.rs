@@ -8,6 +8,7 @@
 //! `.example` domain, so demo data can never email a real person.
 
 use crate::AppError;
+use crate::ErrorCode;
 use leadgate_core::consent::ConsentRecord;
 use leadgate_core::model::{Account, Contact, Response};
 use leadgate_core::time::MICROS_PER_DAY;
@@ -178,7 +179,7 @@ pub async fn load(
         summary.consents += bulk.consents.len();
         progress(bulk.contacts.len());
     }
-    producer.await.map_err(|e| AppError::new(crate::ErrorKind::Unavailable, "internal", e.to_string()))?;
+    producer.await.map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
     store.refresh_statistics().await?;
     Ok(summary)
 }

@@ -1,42 +1,13 @@
 //! Errors of the use cases, each with a stable code for API clients.
 
 use leadgate_core::FieldError;
+pub use leadgate_core::{ErrorCode, ErrorKind};
 use leadgate_store::StoreError;
 use std::fmt;
 
-/// The broad kind of a failure; the HTTP layer maps each to one status code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The request could not be read at all (malformed JSON, bad encoding).
-    Malformed,
-    /// The request was read but a value is wrong or missing.
-    Invalid,
-    Unauthenticated,
-    Forbidden,
-    NotFound,
-    /// What was asked for existed once and was removed (a change feed cursor whose
-    /// entries were pruned).
-    Gone,
-    Conflict,
-    UnsupportedMediaType,
-    TooLarge,
-    /// The request took too long to arrive (its body, sent too slowly).
-    Timeout,
-    /// The caller sent too many requests of this kind; try again later.
-    RateLimited,
-    /// The server is doing as much of this kind of work as it may at once; try again
-    /// later.
-    Busy,
-    /// The database is unreachable or overloaded; try again.
-    Unavailable,
-    /// A fault on our side that retrying will not fix (logged with its details).
-    Internal,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppError {
-    pub kind: ErrorKind,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
     /// Per-item problems of a batch, when the whole batch was refused.
@@ -51,13 +22,8 @@ pub struct AppError {
 }
 
 impl AppError {
-    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
-        debug_assert!(
-            leadgate_core::error::is_code(code),
-            "the error code {code:?} is not in leadgate_core::error::CODES"
-        );
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            kind,
             code,
             message: message.into(),
             field: None,
@@ -73,9 +39,13 @@ impl AppError {
         self
     }
 
-    pub fn from_field(kind: ErrorKind, e: FieldError) -> Self {
+    /// The kind of failure, which its code decides.
+    pub fn kind(&self) -> ErrorKind {
+        self.code.kind()
+    }
+
+    fn from_field(e: FieldError) -> Self {
         Self {
-            kind,
             code: e.code,
             message: e.message,
             field: e.field,
@@ -99,19 +69,11 @@ impl AppError {
         }
         self
     }
-
-    pub fn invalid(e: FieldError) -> Self {
-        Self::from_field(ErrorKind::Invalid, e)
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::NotFound, code, message)
-    }
 }
 
 /// A value of the request is wrong: `field` names it.
-pub(crate) fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
-    AppError::new(ErrorKind::Invalid, code, message).field(field)
+pub(crate) fn invalid(code: ErrorCode, field: &str, message: impl Into<String>) -> AppError {
+    AppError::new(code, message).field(field)
 }
 
 impl fmt::Display for AppError {
@@ -125,23 +87,29 @@ impl fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
+impl From<FieldError> for AppError {
+    fn from(e: FieldError) -> Self {
+        Self::from_field(e)
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         // Details go to the log, not to the client.
         match e {
             StoreError::Conflict(_) => {
                 tracing::info!(error = %e, "store conflict");
-                AppError::new(ErrorKind::Conflict, "conflict", "a concurrent change got there first; try again")
+                AppError::new(ErrorCode::Conflict, "a concurrent change got there first; try again")
             }
             // Retried already where it can happen (`crate::retry`); still failing, it is
             // the load, and the client may try again.
             StoreError::Contention(_) => {
                 tracing::warn!(error = %e, "transaction aborted by the database after retries");
-                AppError::new(ErrorKind::Unavailable, "unavailable", "the database is busy; try again shortly")
+                AppError::new(ErrorCode::Unavailable, "the database is busy; try again shortly")
             }
             StoreError::Unavailable(_) => {
                 tracing::warn!(error = %e, "store unavailable");
-                AppError::new(ErrorKind::Unavailable, "unavailable", "the database is unavailable; try again shortly")
+                AppError::new(ErrorCode::Unavailable, "the database is unavailable; try again shortly")
             }
             StoreError::Corrupt(_)
             | StoreError::Database(_)
@@ -153,8 +121,7 @@ impl From<StoreError> for AppError {
                 AppError {
                     incident: Some(Box::new(incident)),
                     ..AppError::new(
-                        ErrorKind::Internal,
-                        "internal",
+                        ErrorCode::Internal,
                         format!("an unexpected database error occurred; it has been logged with the id {incident}"),
                     )
                 }

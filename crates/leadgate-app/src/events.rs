@@ -5,7 +5,8 @@
 //! its events has committed, so an acknowledgement always means "durable", while the
 //! cost of a commit (an fsync) is shared by every request that arrived meanwhile.
 
-use crate::{App, AppError, AppOptions, Clock, ErrorKind};
+use crate::ErrorCode;
+use crate::{App, AppError, AppOptions, Clock};
 use leadgate_core::event::parse_event;
 use leadgate_core::{Actor, FieldError, NewEvent};
 use leadgate_store::{Store, StoreError};
@@ -32,7 +33,7 @@ pub struct Rejected {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RejectedError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
 }
@@ -102,7 +103,7 @@ impl Committer {
     /// Commits `events`.
     async fn submit(&self, events: Vec<NewEvent>) -> Result<(), AppError> {
         let (done, wait) = oneshot::channel();
-        let unavailable = |m: String| AppError::new(ErrorKind::Unavailable, "unavailable", m);
+        let unavailable = |m: String| AppError::new(ErrorCode::Unavailable, m);
         self.queue.send(Job { events, done }).await.map_err(|_| unavailable("the server is shutting down".into()))?;
         match wait.await {
             Ok(result) => result,
@@ -173,8 +174,7 @@ impl App {
             Value::Object(mut m) if m.contains_key("events") => {
                 if let Some(other) = m.keys().find(|k| *k != "events") {
                     return Err(AppError::new(
-                        ErrorKind::Invalid,
-                        "unknown_field",
+                        ErrorCode::UnknownField,
                         format!("a batch is {{\"events\": [...]}} only; unexpected field {other:?}"),
                     )
                     .field(other.clone()));
@@ -182,27 +182,24 @@ impl App {
                 match m.remove("events") {
                     Some(Value::Array(items)) => (items, false),
                     _ => {
-                        return Err(AppError::new(ErrorKind::Invalid, "invalid_type", "events must be an array")
-                            .field("events"));
+                        return Err(AppError::new(ErrorCode::InvalidType, "events must be an array").field("events"));
                     }
                 }
             }
             v @ Value::Object(_) => (vec![v], true),
             _ => {
                 return Err(AppError::new(
-                    ErrorKind::Malformed,
-                    "invalid_json",
+                    ErrorCode::InvalidJson,
                     "the body must be an event object or {\"events\": [...]}",
                 ));
             }
         };
         if items.is_empty() {
-            return Err(AppError::new(ErrorKind::Invalid, "empty_batch", "events is empty").field("events"));
+            return Err(AppError::new(ErrorCode::EmptyBatch, "events is empty").field("events"));
         }
         if items.len() > MAX_EVENTS_PER_BATCH {
             return Err(AppError::new(
-                ErrorKind::Invalid,
-                "batch_too_large",
+                ErrorCode::BatchTooLarge,
                 format!("a batch holds at most {MAX_EVENTS_PER_BATCH} events; this one has {}", items.len()),
             )
             .field("events"));
@@ -228,21 +225,19 @@ impl App {
                 e.contact_id = e.contact_id.and_then(|id| known.get(&id).copied());
             }
             accepted = ok;
-            rejected.extend(
-                unknown.into_iter().map(|(i, _)| {
-                    (i, FieldError::new("unknown_contact", "contact_id", "no contact has this contact_id"))
-                }),
-            );
+            rejected.extend(unknown.into_iter().map(|(i, _)| {
+                (i, FieldError::new(ErrorCode::UnknownContact, "contact_id", "no contact has this contact_id"))
+            }));
             rejected.sort_by_key(|(i, _)| *i);
         }
         if accepted.is_empty() {
             let within = |i: usize, e: FieldError| if single { e } else { e.within(&format!("events[{i}]")) };
             let mut err = match rejected.first() {
-                Some((i, e)) => AppError::invalid(within(*i, e.clone())),
-                None => AppError::new(ErrorKind::Invalid, "empty_batch", "no events"),
+                Some((i, e)) => AppError::from(within(*i, e.clone())),
+                None => AppError::new(ErrorCode::EmptyBatch, "no events"),
             };
             if !single {
-                err.code = "no_valid_events";
+                err.code = ErrorCode::NoValidEvents;
                 err.message = format!("none of the {} events is valid; first problem: {}", items.len(), err.message);
                 err.details = rejected.into_iter().map(|(index, e)| Rejected { index, error: e.into() }).collect();
             }

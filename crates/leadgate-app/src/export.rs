@@ -6,7 +6,8 @@
 //! importing into another database gives the same contacts (same ids), the same
 //! responses and events, and the same stage history.
 
-use crate::{App, AppError, ErrorKind};
+use crate::ErrorCode;
+use crate::{App, AppError};
 use leadgate_core::model::{Contact, Response, StoredEvent};
 use leadgate_core::{StageChange, Timestamp};
 use serde::Serialize;
@@ -40,8 +41,8 @@ impl ExportKind {
 
     pub fn parse(s: &str) -> Result<Self, AppError> {
         Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            AppError::not_found(
-                "unknown_export",
+            AppError::new(
+                ErrorCode::UnknownExport,
                 "exports are contacts, responses, stage_changes and events (e.g. /v1/exports/contacts.csv)",
             )
         })
@@ -119,10 +120,7 @@ impl ExportFormat {
         match s {
             "csv" => Ok(ExportFormat::Csv),
             "jsonl" | "ndjson" => Ok(ExportFormat::Jsonl),
-            _ => {
-                Err(AppError::new(ErrorKind::Invalid, "invalid_value", "the format must be csv or jsonl")
-                    .field("format"))
-            }
+            _ => Err(AppError::new(ErrorCode::InvalidValue, "the format must be csv or jsonl").field("format")),
         }
     }
 
@@ -255,9 +253,9 @@ impl App {
                             w.write_record(cells.iter().map(|c| leadgate_core::spreadsheet::neutralise(c).into_owned()))
                         }
                     };
-                    written.map_err(|e| AppError::new(ErrorKind::Internal, "internal", e.to_string()))?;
+                    written.map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
                 }
-                w.flush().map_err(|e| AppError::new(ErrorKind::Internal, "internal", e.to_string()))?;
+                w.flush().map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
             }
             ExportFormat::Jsonl => {
                 for (_, value) in &records {

@@ -8,7 +8,8 @@
 //! is refused before anything is written. Re-importing a file writes nothing new, so an
 //! import stopped half-way can simply be run again.
 
-use crate::{App, AppError, ErrorKind};
+use crate::ErrorCode;
+use crate::{App, AppError};
 use leadgate_core::ident::truncate;
 use leadgate_core::import::plan::Stamp;
 use leadgate_core::import::{Binding, ImportRow, Known, Mapping, RowError, plan_row, presets};
@@ -84,24 +85,25 @@ pub struct ImportSource {
 /// with the description its job records.
 pub fn choose_mapping(toml: Option<&str>, preset: Option<&str>) -> Result<(Mapping, String), AppError> {
     match (toml, preset) {
-        (Some(_), Some(_)) => Err(refused("invalid_mapping", "give a mapping or a preset, not both")),
+        (Some(_), Some(_)) => Err(AppError::new(ErrorCode::InvalidMapping, "give a mapping or a preset, not both")),
         (Some(text), None) => {
             let mapping = Mapping::from_toml(text)
-                .map_err(|e| refused("invalid_mapping", format!("the mapping is not usable: {e}")))?;
+                .map_err(|e| AppError::new(ErrorCode::InvalidMapping, format!("the mapping is not usable: {e}")))?;
             Ok((mapping, text.to_owned()))
         }
         (None, Some(name)) => {
             let mapping = presets::preset(name).ok_or_else(|| {
-                refused(
-                    "unknown_preset",
+                AppError::new(
+                    ErrorCode::UnknownPreset,
                     format!("there is no preset {:?}; presets are {}", truncate(name, 40), presets::names().join(", ")),
                 )
             })?;
             Ok((mapping, format!("preset {}", name.trim().to_ascii_lowercase())))
         }
-        (None, None) => {
-            Err(refused("missing_mapping", "an import needs a mapping (TOML) or a preset; see docs/import.md"))
-        }
+        (None, None) => Err(AppError::new(
+            ErrorCode::MissingMapping,
+            "an import needs a mapping (TOML) or a preset; see docs/import.md",
+        )),
     }
 }
 
@@ -117,10 +119,6 @@ impl Progress for () {
 /// A running import that has not advanced for this long was interrupted (its server
 /// stopped): a chunk takes seconds.
 const STALE_MICROS: i64 = 5 * 60 * MICROS_PER_SECOND;
-
-fn refused(code: &'static str, message: impl Into<String>) -> AppError {
-    AppError::new(ErrorKind::Invalid, code, message)
-}
 
 /// A row read from the file: where it starts, and what it says (or what is wrong).
 struct ReadRow {
@@ -183,7 +181,7 @@ impl App {
         actor: &Actor,
     ) -> Result<PreparedImport<R>, AppError> {
         let delimiter = u8::try_from(mapping.delimiter.unwrap_or(','))
-            .map_err(|_| refused("invalid_mapping", "the delimiter must be a single ASCII character"))?;
+            .map_err(|_| AppError::new(ErrorCode::InvalidMapping, "the delimiter must be a single ASCII character"))?;
         let row_start = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let input = RowLimit { inner: input, taken: 0, row_start: row_start.clone() };
         let mut reader = csv::ReaderBuilder::new()
@@ -288,7 +286,7 @@ impl App {
         // The reader stops at the end of the file, or when the chunks stop being taken.
         let _ = reading.await;
         if outcome.is_ok() && job.counts.rows == 0 {
-            outcome = Err(refused("empty_file", "the file has a header but no rows"));
+            outcome = Err(AppError::new(ErrorCode::EmptyFile, "the file has a header but no rows"));
         }
         let now = self.now();
         job.updated_at = now;
@@ -346,7 +344,7 @@ impl App {
             .store
             .import_job(id)
             .await?
-            .ok_or_else(|| AppError::not_found("unknown_import", "no import has this id"))?;
+            .ok_or_else(|| AppError::new(ErrorCode::UnknownImport, "no import has this id"))?;
         Ok(self.as_seen_now(job))
     }
 
@@ -683,19 +681,23 @@ fn read_chunks<R: Read>(
 /// Reads the header and binds the mapping to it; refuses what is not a CSV file.
 fn read_header<R: Read>(reader: &mut csv::Reader<R>, mapping: &Mapping) -> Result<Binding, AppError> {
     let mut header = csv::ByteRecord::new();
-    let has =
-        reader.read_byte_record(&mut header).map_err(|e| refused("not_csv", format!("the file is not CSV: {e}")))?;
+    let has = reader
+        .read_byte_record(&mut header)
+        .map_err(|e| AppError::new(ErrorCode::NotCsv, format!("the file is not CSV: {e}")))?;
     if !has || header.iter().all(|h| h.is_empty()) {
-        return Err(refused("empty_file", "the file is empty: a CSV file starts with a header row naming its columns"));
+        return Err(AppError::new(
+            ErrorCode::EmptyFile,
+            "the file is empty: a CSV file starts with a header row naming its columns",
+        ));
     }
     if header.iter().any(|h| h.contains(&0)) {
-        return Err(refused("not_csv", "the file is not CSV: its first line holds binary data"));
+        return Err(AppError::new(ErrorCode::NotCsv, "the file is not CSV: its first line holds binary data"));
     }
     let names: Vec<String> =
         header.iter().map(|h| std::str::from_utf8(h).map(str::to_owned)).collect::<Result<_, _>>().map_err(|_| {
-            refused("not_csv", "the file is not CSV: its header is not UTF-8 text (save it as UTF-8 CSV)")
+            AppError::new(ErrorCode::NotCsv, "the file is not CSV: its header is not UTF-8 text (save it as UTF-8 CSV)")
         })?;
-    mapping.bind(&names).map_err(|e| refused("mapping_mismatch", e.to_string()))
+    mapping.bind(&names).map_err(|e| AppError::new(ErrorCode::MappingMismatch, e.to_string()))
 }
 
 fn read_row(binding: &Binding, record: &csv::ByteRecord, line: u64) -> Result<ImportRow, Vec<RowError>> {

@@ -33,7 +33,7 @@ pub use admin::{FormInput, NewApiKey};
 pub use capture::{INBOX_PAGE_MAX, INBOX_PREVIEW_BYTES, InquiryReceipt, RawInquiry};
 pub use consumers::{ConsumerLabel, ConsumerView, LEASE as CONSUMER_LEASE};
 pub use contacts::{ContactPage, ContactQuery, ContactView, MAX_PAGE as CONTACTS_PAGE_MAX};
-pub use error::{AppError, ErrorKind};
+pub use error::{AppError, ErrorCode, ErrorKind};
 pub use events::{EventsReceipt, MAX_EVENTS_PER_BATCH, Rejected};
 pub use merges::{DuplicateQuery, Duplicates, MergeView};
 pub use rations::{HeavyWork, Ration};
@@ -90,7 +90,7 @@ pub(crate) fn off_runtime<R: Send + 'static, W: FnOnce() -> R + Send + 'static>(
     // Started here, not when first awaited: a caller may go on with other work first.
     let running = tokio::task::spawn_blocking(work);
     let what = what.to_owned();
-    async move { running.await.map_err(|e| AppError::new(ErrorKind::Internal, "internal", format!("{what} stopped: {e}"))) }
+    async move { running.await.map_err(|e| AppError::new(ErrorCode::Internal, format!("{what} stopped: {e}"))) }
 }
 
 /// Where "now" comes from; tests use a fixed clock.

@@ -2,12 +2,13 @@
 //! in force: every contact is then rescored with its likelihood, and each contact
 //! assessed afterwards (an inquiry, an event) gets one as part of its scores.
 
+use crate::ErrorCode;
 use crate::batch::{AccountBook, LiveContacts};
 use crate::error::invalid;
 use crate::import::Progress;
 use crate::qualify::{Reads, read_facts};
 use crate::rules::RescoreReport;
-use crate::{App, AppError, ErrorKind};
+use crate::{App, AppError};
 use leadgate_core::likelihood::features::{self, Exclusions};
 use leadgate_core::likelihood::outcome::outcome;
 use leadgate_core::likelihood::{self, Examples, TrainError, TrainOptions, TrainedModel};
@@ -46,10 +47,10 @@ const MAX_EXCLUDE: usize = 200;
 fn options(input: TrainInput) -> Result<TrainOptions, AppError> {
     let mut o = TrainOptions::default();
     if let Some(t) = input.target {
-        o.target = t.trim().parse::<Stage>().map_err(|e| invalid("invalid_stage", "target", e))?;
+        o.target = t.trim().parse::<Stage>().map_err(|e| invalid(ErrorCode::InvalidStage, "target", e))?;
         if o.target.rank().is_none_or(|r| r < 2) {
             return Err(invalid(
-                "invalid_stage",
+                ErrorCode::InvalidStage,
                 "target",
                 format!(
                     "target must be a stage on the way to customer after prospect (mql … customer), not {}",
@@ -60,25 +61,29 @@ fn options(input: TrainInput) -> Result<TrainOptions, AppError> {
     }
     if let Some(h) = input.horizon_days {
         if !(1..=3650).contains(&h) {
-            return Err(invalid("invalid_value", "horizon_days", "horizon_days must be from 1 to 3650"));
+            return Err(invalid(ErrorCode::InvalidValue, "horizon_days", "horizon_days must be from 1 to 3650"));
         }
         o.horizon_days = h;
     }
     if let Some(exclude) = input.exclude {
         if exclude.len() > MAX_EXCLUDE {
-            return Err(invalid("invalid_value", "exclude", format!("exclude takes at most {MAX_EXCLUDE} names")));
+            return Err(invalid(
+                ErrorCode::InvalidValue,
+                "exclude",
+                format!("exclude takes at most {MAX_EXCLUDE} names"),
+            ));
         }
         for name in &exclude {
             let n = name.trim();
             if n.is_empty() || n.len() > 200 || n.chars().any(char::is_control) {
-                return Err(invalid("invalid_value", "exclude", format!("{name:?} is not a feature name")));
+                return Err(invalid(ErrorCode::InvalidValue, "exclude", format!("{name:?} is not a feature name")));
             }
         }
         o.exclude = exclude.iter().map(|n| n.trim().to_owned()).collect();
     }
     if let Some(b) = input.budget {
         if !(0.1..=3.0).contains(&b) {
-            return Err(invalid("invalid_value", "budget", "budget must be from 0.1 to 3"));
+            return Err(invalid(ErrorCode::InvalidValue, "budget", "budget must be from 0.1 to 3"));
         }
         o.budget = b;
     }
@@ -87,13 +92,13 @@ fn options(input: TrainInput) -> Result<TrainOptions, AppError> {
 
 fn refused(e: TrainError) -> AppError {
     let code = match e {
-        TrainError::NoOutcomes => "no_outcomes",
-        TrainError::OneClass { .. } => "one_outcome",
-        TrainError::TooFew { .. } => "too_few_outcomes",
-        TrainError::NoFeatures => "no_features",
-        TrainError::Learner(_) => return AppError::new(ErrorKind::Internal, "internal", e.to_string()),
+        TrainError::NoOutcomes => ErrorCode::NoOutcomes,
+        TrainError::OneClass { .. } => ErrorCode::OneOutcome,
+        TrainError::TooFew { .. } => ErrorCode::TooFewOutcomes,
+        TrainError::NoFeatures => ErrorCode::NoFeatures,
+        TrainError::Learner(_) => return AppError::new(ErrorCode::Internal, e.to_string()),
     };
-    AppError::new(ErrorKind::Invalid, code, e.to_string())
+    AppError::new(code, e.to_string())
 }
 
 impl App {
@@ -109,8 +114,7 @@ impl App {
         let options = options(input)?;
         let Ok(_one_at_a_time) = self.training.try_lock() else {
             return Err(AppError::new(
-                ErrorKind::Conflict,
-                "training",
+                ErrorCode::Training,
                 "a model is being trained already; try again when it is done",
             ));
         };
@@ -171,7 +175,7 @@ impl App {
             .likelihood_model(None)
             .await?
             .map(|(m, _)| m)
-            .ok_or_else(|| AppError::not_found("no_model", "no likelihood model has been trained yet"))
+            .ok_or_else(|| AppError::new(ErrorCode::NoModel, "no likelihood model has been trained yet"))
     }
 }
 

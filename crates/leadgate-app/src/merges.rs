@@ -7,7 +7,8 @@
 //! that undoing it puts everything back exactly. What reached the survivor after the
 //! merge stays with it.
 
-use crate::{App, AppError, ErrorKind};
+use crate::ErrorCode;
+use crate::{App, AppError};
 use leadgate_core::dedupe::{Candidate, DuplicatePair, DuplicateReason, find_duplicates};
 use leadgate_core::merge::{Before, Merge, plan_merge};
 use leadgate_core::model::{Contact, ContactChange};
@@ -102,15 +103,15 @@ impl From<&Merge> for MergeView {
 /// merged already.
 async fn lock_unmerged(tx: &mut dyn Tx, id: Uuid, field: Option<&str>) -> Result<Contact, AppError> {
     let Some(c) = tx.contact_by_id(id).await? else {
-        let e = AppError::not_found("unknown_contact", format!("no contact {id}"));
+        let e = AppError::new(ErrorCode::UnknownContact, format!("no contact {id}"));
         return Err(match field {
             Some(f) => e.field(f),
             None => e,
         });
     };
     if let Some(into) = c.merged_into {
-        return Err(conflict(
-            "already_merged",
+        return Err(AppError::new(
+            ErrorCode::AlreadyMerged,
             format!("contact {id} was merged into contact {into}; merge with that one instead"),
         ));
     }
@@ -118,10 +119,6 @@ async fn lock_unmerged(tx: &mut dyn Tx, id: Uuid, field: Option<&str>) -> Result
 }
 
 pub const DUPLICATES_LIMIT_MAX: usize = 10_000;
-
-fn conflict(code: &'static str, message: String) -> AppError {
-    AppError::new(ErrorKind::Conflict, code, message)
-}
 
 impl App {
     /// Likely duplicate pairs among all contacts, strongest reason first.
@@ -132,8 +129,7 @@ impl App {
             .map(|r| {
                 DuplicateReason::parse(r).ok_or_else(|| {
                     AppError::new(
-                        ErrorKind::Invalid,
-                        "invalid_value",
+                        ErrorCode::InvalidValue,
                         "reason must be same_mailbox, same_name_at_account or similar_email",
                     )
                     .field("reason")
@@ -143,8 +139,7 @@ impl App {
         let limit = q.limit.unwrap_or(100);
         if limit == 0 || limit > DUPLICATES_LIMIT_MAX {
             return Err(AppError::new(
-                ErrorKind::Invalid,
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 format!("limit must be between 1 and {DUPLICATES_LIMIT_MAX}"),
             )
             .field("limit"));
@@ -185,8 +180,9 @@ impl App {
         actor: &Actor,
     ) -> Result<(MergeView, Contact), AppError> {
         if id == other_id {
-            return Err(AppError::new(ErrorKind::Invalid, "same_contact", "a contact cannot be merged into itself")
-                .field("other_id"));
+            return Err(
+                AppError::new(ErrorCode::SameContact, "a contact cannot be merged into itself").field("other_id")
+            );
         }
         let mut tx = self.store.begin().await?;
         let result = async {
@@ -242,8 +238,11 @@ impl App {
 
     /// A recorded merge.
     pub async fn merge_view(&self, id: Uuid) -> Result<MergeView, AppError> {
-        let merge =
-            self.store.merge(id).await?.ok_or_else(|| AppError::not_found("unknown_merge", "no merge has this id"))?;
+        let merge = self
+            .store
+            .merge(id)
+            .await?
+            .ok_or_else(|| AppError::new(ErrorCode::UnknownMerge, "no merge has this id"))?;
         Ok(MergeView::from(&merge))
     }
 
@@ -254,14 +253,14 @@ impl App {
             let mut merge = tx
                 .merge_for_update(id)
                 .await?
-                .ok_or_else(|| AppError::not_found("unknown_merge", "no merge has this id"))?;
+                .ok_or_else(|| AppError::new(ErrorCode::UnknownMerge, "no merge has this id"))?;
             if let Some(at) = merge.undone_at {
-                return Err(conflict("already_undone", format!("this merge was undone at {at}")));
+                return Err(AppError::new(ErrorCode::AlreadyUndone, format!("this merge was undone at {at}")));
             }
             let survivor = tx.contact_by_id(merge.contact_id).await?;
             if let Some(into) = survivor.as_ref().and_then(|c| c.merged_into) {
-                return Err(conflict(
-                    "merged_since",
+                return Err(AppError::new(
+                    ErrorCode::MergedSince,
                     format!("contact {} was merged into contact {into} since; undo that merge first", merge.contact_id),
                 ));
             }

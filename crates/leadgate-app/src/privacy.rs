@@ -2,8 +2,9 @@
 //! wishes not to be emailed or called, legal holds, the audit of all this, and the
 //! retention of what inquiries carry beside their fields.
 
+use crate::ErrorCode;
 use crate::error::invalid;
-use crate::{App, AppError, ErrorKind};
+use crate::{App, AppError};
 use leadgate_core::consent::{ConsentRecord, in_force};
 use leadgate_core::erasure::{AuditEntry, ContactPrivacy, Erasure, Hold};
 use leadgate_core::model::{Account, Contact, ContactChange, Qualification, Response};
@@ -105,19 +106,19 @@ pub const REASON_MAX: usize = 1_000;
 fn reason(text: Option<&str>) -> Result<String, AppError> {
     let text = text.map(str::trim).unwrap_or_default();
     if text.is_empty() {
-        return Err(invalid("reason_required", "reason", "say why (reason), for the audit"));
+        return Err(invalid(ErrorCode::ReasonRequired, "reason", "say why (reason), for the audit"));
     }
     if text.chars().count() > REASON_MAX {
-        return Err(invalid("too_long", "reason", format!("reason is longer than {REASON_MAX} characters")));
+        return Err(invalid(ErrorCode::TooLong, "reason", format!("reason is longer than {REASON_MAX} characters")));
     }
     if leadgate_core::inquiry::has_control_chars(text) {
-        return Err(invalid("invalid_value", "reason", "reason contains control characters"));
+        return Err(invalid(ErrorCode::InvalidValue, "reason", "reason contains control characters"));
     }
     Ok(text.to_owned())
 }
 
 fn unknown(id: Uuid) -> AppError {
-    AppError::not_found("unknown_contact", format!("no contact {id}"))
+    AppError::new(ErrorCode::UnknownContact, format!("no contact {id}"))
 }
 
 impl App {
@@ -128,12 +129,12 @@ impl App {
         let id = match Uuid::parse_str(target) {
             Ok(id) => id,
             Err(_) => {
-                let email = Email::field(target, "contact").map_err(AppError::invalid)?;
+                let email = Email::field(target, "contact").map_err(AppError::from)?;
                 let filter =
                     leadgate_core::model::ContactFilter { email: Some(email.to_string()), ..Default::default() };
                 let found = self.store.contacts(&filter, None, 1).await?.into_iter().next();
                 return found.map(|c| c.id).ok_or_else(|| {
-                    AppError::not_found("unknown_contact", "no contact has this email (or it was erased)")
+                    AppError::new(ErrorCode::UnknownContact, "no contact has this email (or it was erased)")
                 });
             }
         };
@@ -155,8 +156,7 @@ impl App {
             let contact = tx.contact_by_id(id).await?.ok_or_else(|| unknown(id))?;
             if contact.merged_into.is_some() {
                 return Err(AppError::new(
-                    ErrorKind::Conflict,
-                    "already_merged",
+                    ErrorCode::AlreadyMerged,
                     "this contact was merged into another: erase that one, which erases both",
                 ));
             }
@@ -165,8 +165,7 @@ impl App {
             let mut privacy = tx.privacy_for_update(id).await?;
             if let Some(done) = &privacy.erased {
                 return Err(AppError::new(
-                    ErrorKind::Conflict,
-                    "already_erased",
+                    ErrorCode::AlreadyErased,
                     format!("the contact was erased at {} by {}", done.at, done.actor),
                 ));
             }
@@ -174,8 +173,7 @@ impl App {
                 let held = if c.id == id { privacy.clone() } else { tx.privacy_for_update(c.id).await? };
                 if let Some(hold) = &held.legal_hold {
                     return Err(AppError::new(
-                        ErrorKind::Conflict,
-                        "legal_hold",
+                        ErrorCode::LegalHold,
                         format!(
                             "contact {} is under a legal hold (set by {}: {}); lift it first",
                             c.id, hold.actor, hold.reason
@@ -254,11 +252,11 @@ impl App {
 
     /// Records a grant or withdrawal of consent, which is then in force for its purpose.
     pub async fn record_consent(&self, id: Uuid, input: ConsentInput, actor: &Actor) -> Result<ConsentView, AppError> {
-        let purpose = Ident::field(&input.purpose, "purpose", "purpose").map_err(AppError::invalid)?;
+        let purpose = Ident::field(&input.purpose, "purpose", "purpose").map_err(AppError::from)?;
         let source = input.source.trim();
         if source.is_empty() || source.chars().count() > 200 || leadgate_core::inquiry::has_control_chars(source) {
             return Err(invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "source",
                 "source says where consent was given or withdrawn: 1 to 200 characters",
             ));
@@ -304,7 +302,7 @@ impl App {
         actor: &Actor,
     ) -> Result<Contact, AppError> {
         if input.do_not_email.is_none() && input.do_not_call.is_none() {
-            return Err(invalid("missing_field", "do_not_email", "give do_not_email, do_not_call or both"));
+            return Err(invalid(ErrorCode::MissingField, "do_not_email", "give do_not_email, do_not_call or both"));
         }
         let why = reason(input.reason.as_deref())?;
         let now = self.now();
@@ -405,8 +403,7 @@ impl App {
         let contact = tx.contact_by_id(id).await?.ok_or_else(|| unknown(id))?;
         if let Some(into) = contact.merged_into {
             return Err(AppError::new(
-                ErrorKind::Conflict,
-                "already_merged",
+                ErrorCode::AlreadyMerged,
                 format!("contact {id} was merged into {into}; act on that one"),
             ));
         }

@@ -9,6 +9,7 @@
 //! `name@version` as the cause. A contact whose stage changed meanwhile is left for the
 //! next assessment rather than moved from a stage it is no longer at.
 
+use crate::ErrorCode;
 use crate::batch::{AccountBook, BatchesInFlight, CONTACTS_PER_CORE, LiveContacts, split_over_cores};
 use crate::claims::{Claim, Claims};
 use crate::consumers::Step;
@@ -409,7 +410,7 @@ impl Assessor {
         let rules = self.rules().await?;
         let facts = read_facts(self.store.as_ref(), Contacts::Ids(&[id]), now, &rules, rules.reads(), None).await?;
         let (scores, _, _) = evaluate(&rules, &facts, now);
-        scores.into_iter().next().ok_or_else(|| AppError::not_found("unknown_contact", format!("no contact {id}")))
+        scores.into_iter().next().ok_or_else(|| AppError::new(ErrorCode::UnknownContact, format!("no contact {id}")))
     }
 }
 

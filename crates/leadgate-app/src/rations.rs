@@ -3,7 +3,8 @@
 //! them is answered `busy` with when to try again, rather than every one of them slowing
 //! the server down for everyone (its capture endpoint above all).
 
-use crate::{App, AppError, ErrorKind};
+use crate::ErrorCode;
+use crate::{App, AppError};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -67,8 +68,7 @@ impl App {
         };
         places.clone().try_acquire_owned().map(Ration).map_err(|_| {
             AppError::new(
-                ErrorKind::Busy,
-                "busy",
+                ErrorCode::Busy,
                 format!(
                     "this server runs at most {size} {} at once, and that many are running; try again in {} s",
                     work.describe(),

@@ -1,8 +1,9 @@
 //! Managing scoring models and lead definitions, recording qualification, rescoring.
 
+use crate::ErrorCode;
 use crate::import::Progress;
 use crate::qualify::AssessReport;
-use crate::{App, AppError, ErrorKind};
+use crate::{App, AppError};
 use leadgate_core::definition::{self, Definition, DefinitionKind, MAX_NOTE};
 use leadgate_core::ident::truncate;
 use leadgate_core::lifecycle::Actor;
@@ -17,12 +18,8 @@ use uuid::Uuid;
 pub const MAX_MODEL: usize = 256 * 1024;
 const MAX_QUALIFICATION: usize = 200;
 
-fn invalid(code: &'static str, message: impl Into<String>) -> AppError {
-    AppError::new(ErrorKind::Invalid, code, message)
-}
-
 fn check_name(name: &str, field: &str) -> Result<(), AppError> {
-    definition::check_name(name).map_err(|m| invalid("invalid_name", m).field(field))
+    definition::check_name(name).map_err(|m| AppError::new(ErrorCode::InvalidName, m).field(field))
 }
 
 /// A lead definition as written: what `PUT /v1/definitions/{name}` takes.
@@ -84,11 +81,7 @@ impl App {
     ) -> Result<SavedModel, AppError> {
         check_name(name, "name")?;
         if text.len() > MAX_MODEL {
-            return Err(AppError::new(
-                ErrorKind::TooLarge,
-                "body_too_large",
-                format!("a model is at most {MAX_MODEL} bytes"),
-            ));
+            return Err(AppError::new(ErrorCode::BodyTooLarge, format!("a model is at most {MAX_MODEL} bytes")));
         }
         let spec = ModelSpec::parse(text).map_err(model_error)?;
         Model::compile(spec.clone()).map_err(model_error)?;
@@ -123,8 +116,8 @@ impl App {
 
     pub async fn scoring_model(&self, name: &str, version: Option<i64>) -> Result<ModelVersion, AppError> {
         self.store.scoring_model(name, version).await?.ok_or_else(|| {
-            AppError::not_found(
-                "unknown_model",
+            AppError::new(
+                ErrorCode::UnknownModel,
                 match version {
                     Some(v) => format!("scoring model {:?} has no version {v}", truncate(name, 60)),
                     None => format!("there is no scoring model {:?}", truncate(name, 60)),
@@ -166,15 +159,17 @@ impl App {
     ) -> Result<Definition, AppError> {
         check_name(name, "name")?;
         let kind = DefinitionKind::parse(&input.kind)
-            .ok_or_else(|| invalid("invalid_kind", "kind must be mql, sql or junk").field("kind"))?;
+            .ok_or_else(|| AppError::new(ErrorCode::InvalidKind, "kind must be mql, sql or junk").field("kind"))?;
         let note = input.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
         if let Some(n) = &note
             && (n.chars().count() > MAX_NOTE
                 || leadgate_core::inquiry::has_control_chars(n.replace('\n', " ").as_str()))
         {
-            return Err(
-                invalid("invalid_note", format!("note must be at most {MAX_NOTE} printable characters")).field("note")
-            );
+            return Err(AppError::new(
+                ErrorCode::InvalidNote,
+                format!("note must be at most {MAX_NOTE} printable characters"),
+            )
+            .field("note"));
         }
         definition::compile_expression(&input.expression).map_err(expression_error)?;
         let mut tx = self.store.begin().await?;
@@ -201,8 +196,8 @@ impl App {
     pub async fn definition_versions(&self, name: &str) -> Result<DefinitionVersions, AppError> {
         let versions = self.store.definition_versions(name).await?;
         if versions.is_empty() {
-            return Err(AppError::not_found(
-                "unknown_definition",
+            return Err(AppError::new(
+                ErrorCode::UnknownDefinition,
                 format!("there is no definition {:?}", truncate(name, 60)),
             ));
         }
@@ -230,8 +225,8 @@ impl App {
 
     pub async fn definition(&self, name: &str, version: Option<i64>) -> Result<Definition, AppError> {
         self.store.definition(name, version).await?.ok_or_else(|| {
-            AppError::not_found(
-                "unknown_definition",
+            AppError::new(
+                ErrorCode::UnknownDefinition,
                 match version {
                     Some(v) => format!("definition {:?} has no version {v}", truncate(name, 60)),
                     None => format!("there is no definition {:?}", truncate(name, 60)),
@@ -272,7 +267,7 @@ impl App {
         let result = tx.deactivate("definition", name, self.now(), &actor.label()).await.map_err(AppError::from);
         let was = crate::finish(tx, result).await?;
         if !was {
-            return Err(AppError::new(ErrorKind::Conflict, "not_active", format!("definition {name:?} is not active")));
+            return Err(AppError::new(ErrorCode::NotActive, format!("definition {name:?} is not active")));
         }
         self.assessor.forget_rules();
         Ok(())
@@ -290,8 +285,8 @@ impl App {
             let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
             match &v {
                 Some(s) if s.chars().count() > MAX_QUALIFICATION || leadgate_core::inquiry::has_control_chars(s) => {
-                    Err(invalid(
-                        "invalid_value",
+                    Err(AppError::new(
+                        ErrorCode::InvalidValue,
                         format!("{field} must be at most {MAX_QUALIFICATION} printable characters"),
                     )
                     .field(field))
@@ -307,7 +302,7 @@ impl App {
         };
         let before = self.store.qualifications(&[id]).await?.into_iter().next().map(|(_, q)| q);
         let Some(before) = before else {
-            return Err(AppError::not_found("unknown_contact", format!("no contact {id}")));
+            return Err(AppError::new(ErrorCode::UnknownContact, format!("no contact {id}")));
         };
         if before != q {
             let mut changes = serde_json::Map::new();
@@ -393,9 +388,9 @@ fn scoring_activation(m: &ModelVersion, at: leadgate_core::Timestamp, actor: &Ac
 
 fn model_error(e: leadgate_core::scoring::ModelError) -> AppError {
     let (line, column) = e.expression.as_ref().map_or((None, None), |x| (x.line, x.column));
-    invalid("invalid_model", e.to_string()).field(e.field.clone()).at(line, column)
+    AppError::new(ErrorCode::InvalidModel, e.to_string()).field(e.field.clone()).at(line, column)
 }
 
 fn expression_error(e: leadgate_core::expr::ExprError) -> AppError {
-    invalid("invalid_expression", e.to_string()).field("expression").at(e.line, e.column)
+    AppError::new(ErrorCode::InvalidExpression, e.to_string()).field("expression").at(e.line, e.column)
 }

@@ -136,7 +136,7 @@ async fn a_backtest_counts_what_the_contacts_were_then_and_what_they_became(stor
 async fn a_backtest_refuses_what_it_cannot_run(store: Arc<dyn Store>) {
     let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
     let err = app.backtest("nothing", input(None)).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert_eq!(err.kind(), ErrorKind::NotFound);
     let def = DefinitionInput { expression: "true".into(), kind: "mql".into(), note: None };
     app.save_definition("x", def, &Actor::Operator).await.unwrap();
     let cases = [
@@ -149,10 +149,10 @@ async fn a_backtest_refuses_what_it_cannot_run(store: Arc<dyn Store>) {
     ];
     for (i, field) in cases {
         let err = app.backtest("x", i).await.unwrap_err();
-        assert_eq!((err.kind, err.field.as_deref()), (ErrorKind::Invalid, Some(field)), "{err}");
+        assert_eq!((err.kind(), err.field.as_deref()), (ErrorKind::Invalid, Some(field)), "{err}");
     }
     let err = app.backtest("x", BacktestInput { version: Some(9), ..input(None) }).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert_eq!(err.kind(), ErrorKind::NotFound);
 }
 
 /// A backtest reads only the events its definitions need (a month of them for

@@ -177,7 +177,7 @@ async fn contacts_whose_outcome_is_not_known_are_scored_not_learned_from(store: 
     );
     assert_eq!(first.unwrap().model.version, 2);
     let refused = second.unwrap_err();
-    assert_eq!((refused.kind, refused.code), (ErrorKind::Conflict, "training"), "{refused:?}");
+    assert_eq!((refused.kind(), refused.code.as_str()), (ErrorKind::Conflict, "training"), "{refused:?}");
 
     // An event keeps the likelihood as the contact is scored again.
     let c = store
@@ -204,7 +204,7 @@ async fn a_history_a_model_cannot_learn_from_is_refused_and_nothing_is_kept(stor
         async move { app.train_likelihood(input, &Actor::Operator, &()).await.unwrap_err() }
     };
     let e = refused(TrainInput::default()).await;
-    assert_eq!((e.kind, e.code), (ErrorKind::Invalid, "no_outcomes"), "{e:?}");
+    assert_eq!((e.kind(), e.code.as_str()), (ErrorKind::Invalid, "no_outcomes"), "{e:?}");
 
     // Everyone known bought: nothing to tell buyers from the others.
     let mapping = Mapping::from_toml(MAPPING).unwrap();
@@ -227,7 +227,7 @@ async fn a_history_a_model_cannot_learn_from_is_refused_and_nothing_is_kept(stor
         (TrainInput { exclude: Some(vec!["".into()]), ..TrainInput::default() }, "exclude"),
     ] {
         let e = refused(input).await;
-        assert_eq!((e.kind, e.field.as_deref()), (ErrorKind::Invalid, Some(field)), "{e:?}");
+        assert_eq!((e.kind(), e.field.as_deref()), (ErrorKind::Invalid, Some(field)), "{e:?}");
     }
     assert_eq!(app.likelihood_model().await.unwrap_err().code, "no_model");
     let ids = all_ids(&store).await;

@@ -208,7 +208,7 @@ async fn a_definition_qualifies_only_while_active_and_can_be_rolled_back(store: 
     assert_eq!(last.detail, "marketing@2");
     // Deactivated, it moves nobody; deactivating twice is a conflict.
     app.deactivate_definition("marketing", &Actor::Operator).await.unwrap();
-    assert_eq!(app.deactivate_definition("marketing", &Actor::Operator).await.unwrap_err().kind, ErrorKind::Conflict);
+    assert_eq!(app.deactivate_definition("marketing", &Actor::Operator).await.unwrap_err().kind(), ErrorKind::Conflict);
     assert_eq!(app.definitions().await.unwrap()[0].active_version, None);
 }
 
@@ -249,9 +249,9 @@ async fn qualification_fields_feed_the_definition_sales_writes(store: Arc<dyn St
     // Bad values are refused and change nothing.
     let long = Qualification { need: Some("x".repeat(201)), ..Qualification::default() };
     let err = app.set_qualification(ann, long, &Actor::Operator).await.unwrap_err();
-    assert_eq!((err.kind, err.field.as_deref()), (ErrorKind::Invalid, Some("need")));
+    assert_eq!((err.kind(), err.field.as_deref()), (ErrorKind::Invalid, Some("need")));
     let err = app.set_qualification(Uuid::now_v7(), Qualification::default(), &Actor::Operator).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert_eq!(err.kind(), ErrorKind::NotFound);
 }
 
 async fn rescoring_reaches_every_contact_and_counts_what_failed(store: Arc<dyn Store>) {
@@ -300,7 +300,7 @@ async fn wrong_models_and_definitions_are_refused_and_nothing_is_saved(store: Ar
     ];
     for (name, text, field, at) in cases {
         let err = app.save_scoring_model(name, text, &Actor::Operator).await.unwrap_err();
-        assert_eq!((err.kind, err.field.as_deref()), (ErrorKind::Invalid, Some(field)), "{text}: {err}");
+        assert_eq!((err.kind(), err.field.as_deref()), (ErrorKind::Invalid, Some(field)), "{text}: {err}");
         assert_eq!(err.position, at, "{text}: {err}");
     }
     assert!(app.scoring_models().await.unwrap().models.is_empty());
@@ -312,16 +312,16 @@ async fn wrong_models_and_definitions_are_refused_and_nothing_is_saved(store: Ar
     ];
     for (input, field) in bad {
         let err = app.save_definition("marketing", input, &Actor::Operator).await.unwrap_err();
-        assert_eq!((err.kind, err.field.as_deref()), (ErrorKind::Invalid, Some(field)), "{err}");
+        assert_eq!((err.kind(), err.field.as_deref()), (ErrorKind::Invalid, Some(field)), "{err}");
     }
     assert!(app.definitions().await.unwrap().is_empty());
     let err = app.activate_definition("marketing", Some(3), &Actor::Operator).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert_eq!(err.kind(), ErrorKind::NotFound);
     app.save_definition("marketing", definition("true", "mql"), &Actor::Operator).await.unwrap();
     let err = app.activate_definition("marketing", Some(3), &Actor::Operator).await.unwrap_err();
     assert!(err.message.contains("no version 3"), "{err}");
     let err = app.activate_scoring("nothing", None, &Actor::Operator).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert_eq!(err.kind(), ErrorKind::NotFound);
 }
 
 /// Events older than a year count only for `days_since_last_activity`: a rescore looks

@@ -1,5 +1,6 @@
 //! Email addresses, the identity of a contact.
 
+use crate::ErrorCode;
 use crate::FieldError;
 use crate::account::Domain;
 use crate::ident::truncate;
@@ -49,7 +50,7 @@ impl Email {
     pub fn field(raw: &str, field: &str) -> Result<Self, FieldError> {
         Self::parse(raw).map_err(|why| {
             FieldError::new(
-                "invalid_email",
+                ErrorCode::InvalidEmail,
                 field,
                 format!("{:?} is not a valid email address: it {why}", truncate(raw, 80)),
             )

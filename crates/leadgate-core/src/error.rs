@@ -2,115 +2,223 @@
 
 use std::fmt;
 
-/// Every error code leadgate answers with: what API clients program against. The API
-/// description lists the same (a test compares them), and an error made with a code
-/// not here fails in debug builds, so that none goes undocumented.
-pub const CODES: &[&str] = &[
-    "already_erased",
-    "already_merged",
-    "already_processed",
-    "already_undone",
-    "batch_too_large",
-    "body_removed",
-    "body_timeout",
-    "body_too_large",
-    "busy",
-    "conflict",
-    "cursor_expired",
-    "definition_invalid",
-    "empty_batch",
-    "empty_file",
-    "forbidden",
-    "future_timestamp",
-    "internal",
-    "invalid_body",
-    "invalid_cursor",
-    "invalid_date",
-    "invalid_email",
-    "invalid_encoding",
-    "invalid_event",
-    "invalid_expression",
-    "invalid_field",
-    "invalid_field_name",
-    "invalid_id",
-    "invalid_identifier",
-    "invalid_json",
-    "invalid_kind",
-    "invalid_limit",
-    "invalid_mapping",
-    "invalid_model",
-    "invalid_name",
-    "invalid_note",
-    "invalid_origin",
-    "invalid_query",
-    "invalid_stage",
-    "invalid_timestamp",
-    "invalid_type",
-    "invalid_url",
-    "invalid_value",
-    "invalid_visitor_id",
-    "invalid_wait",
-    "legal_hold",
-    "mapping_mismatch",
-    "merged_since",
-    "method_not_allowed",
-    "missing_field",
-    "missing_file",
-    "missing_identity",
-    "missing_mapping",
-    "no_change",
-    "no_features",
-    "no_model",
-    "no_outcomes",
-    "no_valid_events",
-    "not_active",
-    "not_csv",
-    "not_found",
-    "not_utf8",
-    "one_outcome",
-    "origin_not_allowed",
-    "rate_limited",
-    "reason_required",
-    "same_contact",
-    "too_few_outcomes",
-    "too_long",
-    "too_many_fields",
-    "training",
-    "transition_not_allowed",
-    "unauthenticated",
-    "unavailable",
-    "unknown_api_key",
-    "unknown_contact",
-    "unknown_definition",
-    "unknown_export",
-    "unknown_field",
-    "unknown_form",
-    "unknown_import",
-    "unknown_inbox_item",
-    "unknown_kind",
-    "unknown_merge",
-    "unknown_model",
-    "unknown_preset",
-    "unsupported_media_type",
-];
+/// The broad kind of a failure; each has one HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request could not be read at all (malformed JSON, bad encoding).
+    Malformed,
+    /// The request was read but a value is wrong or missing.
+    Invalid,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    /// What was asked for existed once and was removed (a change feed cursor whose
+    /// entries were pruned).
+    Gone,
+    Conflict,
+    UnsupportedMediaType,
+    TooLarge,
+    /// The request took too long to arrive (its body, sent too slowly).
+    Timeout,
+    /// The caller sent too many requests of this kind; try again later.
+    RateLimited,
+    /// The server is doing as much of this kind of work as it may at once; try again
+    /// later.
+    Busy,
+    /// The database is unreachable or overloaded; try again.
+    Unavailable,
+    /// A fault on our side that retrying will not fix (logged with its details).
+    Internal,
+}
 
-/// Whether `code` is one of [`CODES`].
-pub fn is_code(code: &str) -> bool {
-    CODES.contains(&code)
+impl ErrorKind {
+    /// The HTTP status an error of this kind is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorKind::Malformed => 400,
+            ErrorKind::Unauthenticated => 401,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::Timeout => 408,
+            ErrorKind::Conflict => 409,
+            ErrorKind::Gone => 410,
+            ErrorKind::TooLarge => 413,
+            ErrorKind::UnsupportedMediaType => 415,
+            ErrorKind::Invalid => 422,
+            ErrorKind::RateLimited => 429,
+            ErrorKind::Internal => 500,
+            ErrorKind::Busy | ErrorKind::Unavailable => 503,
+        }
+    }
+
+    /// Whether trying again later may succeed (the answer says when, in `Retry-After`).
+    pub fn retry_later(self) -> bool {
+        matches!(self, ErrorKind::RateLimited | ErrorKind::Busy | ErrorKind::Unavailable)
+    }
+}
+
+/// One table gives every code its name on the wire and its kind, so that a code cannot
+/// be answered with two statuses.
+macro_rules! error_codes {
+    ($($variant:ident = $text:literal => $kind:ident,)*) => {
+        /// Every error code leadgate answers with: what API clients program against.
+        /// The API description lists each with its status (a test compares them).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The code as API clients see it, e.g. `invalid_email`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text,)*
+                }
+            }
+
+            pub fn kind(self) -> ErrorKind {
+                match self {
+                    $(ErrorCode::$variant => ErrorKind::$kind,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    AlreadyErased = "already_erased" => Conflict,
+    AlreadyMerged = "already_merged" => Conflict,
+    AlreadyProcessed = "already_processed" => Conflict,
+    AlreadyUndone = "already_undone" => Conflict,
+    BatchTooLarge = "batch_too_large" => Invalid,
+    BodyRemoved = "body_removed" => Conflict,
+    BodyTimeout = "body_timeout" => Timeout,
+    BodyTooLarge = "body_too_large" => TooLarge,
+    Busy = "busy" => Busy,
+    Conflict = "conflict" => Conflict,
+    CursorExpired = "cursor_expired" => Gone,
+    DefinitionInvalid = "definition_invalid" => Conflict,
+    EmptyBatch = "empty_batch" => Invalid,
+    EmptyFile = "empty_file" => Invalid,
+    Forbidden = "forbidden" => Forbidden,
+    FutureTimestamp = "future_timestamp" => Invalid,
+    Internal = "internal" => Internal,
+    InvalidBody = "invalid_body" => Malformed,
+    InvalidCursor = "invalid_cursor" => Invalid,
+    InvalidDate = "invalid_date" => Invalid,
+    InvalidEmail = "invalid_email" => Invalid,
+    InvalidEncoding = "invalid_encoding" => Malformed,
+    InvalidEvent = "invalid_event" => Invalid,
+    InvalidExpression = "invalid_expression" => Invalid,
+    InvalidField = "invalid_field" => Invalid,
+    InvalidFieldName = "invalid_field_name" => Invalid,
+    InvalidId = "invalid_id" => Invalid,
+    InvalidIdentifier = "invalid_identifier" => Invalid,
+    InvalidJson = "invalid_json" => Malformed,
+    InvalidKind = "invalid_kind" => Invalid,
+    InvalidLimit = "invalid_limit" => Invalid,
+    InvalidMapping = "invalid_mapping" => Invalid,
+    InvalidModel = "invalid_model" => Invalid,
+    InvalidName = "invalid_name" => Invalid,
+    InvalidNote = "invalid_note" => Invalid,
+    InvalidOrigin = "invalid_origin" => Invalid,
+    InvalidQuery = "invalid_query" => Invalid,
+    InvalidStage = "invalid_stage" => Invalid,
+    InvalidTimestamp = "invalid_timestamp" => Invalid,
+    InvalidType = "invalid_type" => Invalid,
+    InvalidUrl = "invalid_url" => Invalid,
+    InvalidValue = "invalid_value" => Invalid,
+    InvalidVisitorId = "invalid_visitor_id" => Invalid,
+    InvalidWait = "invalid_wait" => Invalid,
+    LegalHold = "legal_hold" => Conflict,
+    MappingMismatch = "mapping_mismatch" => Invalid,
+    MergedSince = "merged_since" => Conflict,
+    MethodNotAllowed = "method_not_allowed" => MethodNotAllowed,
+    MissingField = "missing_field" => Invalid,
+    MissingFile = "missing_file" => Invalid,
+    MissingIdentity = "missing_identity" => Invalid,
+    MissingMapping = "missing_mapping" => Invalid,
+    NoChange = "no_change" => Conflict,
+    NoFeatures = "no_features" => Invalid,
+    NoModel = "no_model" => NotFound,
+    NoOutcomes = "no_outcomes" => Invalid,
+    NoValidEvents = "no_valid_events" => Invalid,
+    NotActive = "not_active" => Conflict,
+    NotCsv = "not_csv" => Invalid,
+    NotFound = "not_found" => NotFound,
+    NotUtf8 = "not_utf8" => Invalid,
+    OneOutcome = "one_outcome" => Invalid,
+    OriginNotAllowed = "origin_not_allowed" => Forbidden,
+    RateLimited = "rate_limited" => RateLimited,
+    ReasonRequired = "reason_required" => Invalid,
+    SameContact = "same_contact" => Invalid,
+    TooFewOutcomes = "too_few_outcomes" => Invalid,
+    TooLong = "too_long" => Invalid,
+    TooManyFields = "too_many_fields" => Invalid,
+    Training = "training" => Conflict,
+    TransitionNotAllowed = "transition_not_allowed" => Invalid,
+    Unauthenticated = "unauthenticated" => Unauthenticated,
+    Unavailable = "unavailable" => Unavailable,
+    UnknownApiKey = "unknown_api_key" => NotFound,
+    UnknownContact = "unknown_contact" => NotFound,
+    UnknownDefinition = "unknown_definition" => NotFound,
+    UnknownExport = "unknown_export" => NotFound,
+    UnknownField = "unknown_field" => Invalid,
+    UnknownForm = "unknown_form" => NotFound,
+    UnknownImport = "unknown_import" => NotFound,
+    UnknownInboxItem = "unknown_inbox_item" => NotFound,
+    UnknownKind = "unknown_kind" => Invalid,
+    UnknownMerge = "unknown_merge" => NotFound,
+    UnknownModel = "unknown_model" => NotFound,
+    UnknownPreset = "unknown_preset" => Invalid,
+    UnsupportedMediaType = "unsupported_media_type" => UnsupportedMediaType,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is answered with.
+    pub fn status(self) -> u16 {
+        self.kind().status()
+    }
+
+    /// The code with this name, if there is one.
+    pub fn parse(text: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == text)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// A validation failure: a stable machine-readable `code`, a sentence for a person, and
 /// the field it concerns (dotted path, e.g. `source.channel` or `events[3].at`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
 }
 
 impl FieldError {
-    pub fn new(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
-        debug_assert!(is_code(code), "the error code {code:?} is not in leadgate_core::error::CODES");
+    pub fn new(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), field: Some(field.into()) }
     }
 

@@ -1,5 +1,6 @@
 //! Activity events: page views, email opens and clicks, downloads, meetings…
 
+use crate::ErrorCode;
 use crate::ident::truncate;
 use crate::{Email, FieldError, Ident, Timestamp};
 use serde_json::{Map, Value};
@@ -48,14 +49,14 @@ pub struct NewEvent {
 /// Validates one event. `now` fills a missing `at` and bounds a future one.
 pub fn parse_event(input: &Value, now: Timestamp) -> Result<NewEvent, FieldError> {
     let obj = input.as_object().ok_or_else(|| FieldError {
-        code: "invalid_event",
+        code: ErrorCode::InvalidEvent,
         message: "an event must be a JSON object".into(),
         field: None,
     })?;
     for key in obj.keys() {
         if !["email", "contact_id", "visitor_id", "kind", "at", "url", "props"].contains(&key.as_str()) {
             return Err(FieldError::new(
-                "unknown_field",
+                ErrorCode::UnknownField,
                 key.as_str(),
                 format!("unknown field {:?}; put custom data under \"props\"", truncate(key, 40)),
             ));
@@ -64,20 +65,21 @@ pub fn parse_event(input: &Value, now: Timestamp) -> Result<NewEvent, FieldError
     let email = opt_str(obj, "email")?.map(|s| Email::field(s, "email")).transpose()?;
     let contact_id = opt_str(obj, "contact_id")?
         .map(|s| {
-            Uuid::parse_str(s).map_err(|_| FieldError::new("invalid_id", "contact_id", "contact_id is not a valid id"))
+            Uuid::parse_str(s)
+                .map_err(|_| FieldError::new(ErrorCode::InvalidId, "contact_id", "contact_id is not a valid id"))
         })
         .transpose()?;
     let visitor_id = opt_str(obj, "visitor_id")?.map(|s| parse_visitor_id(s, "visitor_id")).transpose()?;
     if email.is_none() && contact_id.is_none() && visitor_id.is_none() {
         return Err(FieldError::new(
-            "missing_identity",
+            ErrorCode::MissingIdentity,
             "email",
             "an event needs an email, a contact_id or a visitor_id",
         ));
     }
     let kind = match opt_str(obj, "kind")? {
         Some(k) => Ident::field(k, "kind", "kind")?,
-        None => return Err(FieldError::new("missing_field", "kind", "kind is required (e.g. page_view)")),
+        None => return Err(FieldError::new(ErrorCode::MissingField, "kind", "kind is required (e.g. page_view)")),
     };
     let at = match opt_str(obj, "at")? {
         None => now,
@@ -85,10 +87,10 @@ pub fn parse_event(input: &Value, now: Timestamp) -> Result<NewEvent, FieldError
     };
     let url = opt_str(obj, "url")?.map(str::to_owned);
     if url.as_ref().is_some_and(|u| u.len() > URL_MAX) {
-        return Err(FieldError::new("too_long", "url", format!("url is longer than {URL_MAX} bytes")));
+        return Err(FieldError::new(ErrorCode::TooLong, "url", format!("url is longer than {URL_MAX} bytes")));
     }
     if url.as_ref().is_some_and(|u| u.chars().any(char::is_control)) {
-        return Err(FieldError::new("invalid_value", "url", "url contains control characters"));
+        return Err(FieldError::new(ErrorCode::InvalidValue, "url", "url contains control characters"));
     }
     let props = match obj.get("props") {
         None | Some(Value::Null) => Value::Object(Map::new()),
@@ -96,18 +98,18 @@ pub fn parse_event(input: &Value, now: Timestamp) -> Result<NewEvent, FieldError
             let text = v.to_string();
             if text.len() > PROPS_MAX_BYTES {
                 return Err(FieldError::new(
-                    "too_long",
+                    ErrorCode::TooLong,
                     "props",
                     format!("props is larger than {PROPS_MAX_BYTES} bytes"),
                 ));
             }
             // NUL cannot be stored as text by PostgreSQL; JSON writes it as \u0000.
             if text.contains("\\u0000") {
-                return Err(FieldError::new("invalid_value", "props", "props contains a NUL character"));
+                return Err(FieldError::new(ErrorCode::InvalidValue, "props", "props contains a NUL character"));
             }
             v.clone()
         }
-        Some(_) => return Err(FieldError::new("invalid_type", "props", "props must be a JSON object")),
+        Some(_) => return Err(FieldError::new(ErrorCode::InvalidType, "props", "props must be a JSON object")),
     };
     Ok(NewEvent { contact_id, email, visitor_id, kind, at, url, props })
 }
@@ -117,16 +119,16 @@ pub fn parse_event(input: &Value, now: Timestamp) -> Result<NewEvent, FieldError
 pub fn parse_instant(s: &str, field: &str, now: Timestamp) -> Result<Timestamp, FieldError> {
     let at = Timestamp::parse_rfc3339(s).ok_or_else(|| {
         FieldError::new(
-            "invalid_timestamp",
+            ErrorCode::InvalidTimestamp,
             field,
             format!("{field} must be an RFC 3339 instant such as 2026-03-01T10:05:00Z; got {:?}", truncate(s, 60)),
         )
     })?;
     if at > now.plus_micros(FUTURE_SKEW_MICROS) {
-        return Err(FieldError::new("future_timestamp", field, format!("{field} is in the future ({at})")));
+        return Err(FieldError::new(ErrorCode::FutureTimestamp, field, format!("{field} is in the future ({at})")));
     }
     if at < EARLIEST_EVENT {
-        return Err(FieldError::new("invalid_timestamp", field, format!("{field} is before 1990 ({at})")));
+        return Err(FieldError::new(ErrorCode::InvalidTimestamp, field, format!("{field} is before 1990 ({at})")));
     }
     Ok(at)
 }
@@ -141,7 +143,7 @@ pub fn parse_visitor_id(s: &str, field: &str) -> Result<String, FieldError> {
         Ok(s.to_owned())
     } else {
         Err(FieldError::new(
-            "invalid_visitor_id",
+            ErrorCode::InvalidVisitorId,
             field,
             format!("{field} must be 1 to {VISITOR_ID_MAX} letters, digits, '-', '_', '.' or ':'"),
         ))
@@ -153,7 +155,7 @@ fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(FieldError::new("invalid_type", key, format!("{key} must be a string"))),
+        Some(_) => Err(FieldError::new(ErrorCode::InvalidType, key, format!("{key} must be a string"))),
     }
 }
 
@@ -198,7 +200,7 @@ mod tests {
         ];
         for (input, code, field) in cases {
             let err = parse_event(&input, NOW).unwrap_err();
-            assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{input}");
+            assert_eq!((err.code.as_str(), err.field.as_deref()), (code, Some(field)), "{input}");
         }
     }
 

@@ -1,5 +1,6 @@
 //! Identifiers chosen by users: event kinds, actions, channels, custom field names.
 
+use crate::ErrorCode;
 use crate::FieldError;
 use serde::Serialize;
 use std::fmt;
@@ -37,7 +38,7 @@ impl Ident {
     pub fn field(value: &str, field: &str, what: &str) -> Result<Self, FieldError> {
         Self::parse_lenient(value).ok_or_else(|| {
             FieldError::new(
-                "invalid_identifier",
+                ErrorCode::InvalidIdentifier,
                 field,
                 format!(
                     "{what} must be an identifier (a letter, then letters, digits or _, \

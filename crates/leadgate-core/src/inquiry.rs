@@ -4,6 +4,7 @@
 //! fields are validated; everything else is kept as custom fields, so nothing a form
 //! asks for is lost.
 
+use crate::ErrorCode;
 use crate::ident::truncate;
 use crate::response::{Direction, ObtainedVia, Source};
 use crate::{Email, FieldError, Ident};
@@ -125,7 +126,7 @@ pub fn parse(fields: &Map<String, Value>) -> Result<Inquiry, FieldError> {
                 q.direction = text(value, key, 20)?
                     .map(|d| {
                         Direction::parse(&d).ok_or_else(|| {
-                            FieldError::new("invalid_value", key, "direction must be inbound or outbound")
+                            FieldError::new(ErrorCode::InvalidValue, key, "direction must be inbound or outbound")
                         })
                     })
                     .transpose()?
@@ -136,7 +137,7 @@ pub fn parse(fields: &Map<String, Value>) -> Result<Inquiry, FieldError> {
                         ObtainedVia::parse(&d).ok_or_else(|| {
                             let all: Vec<_> = ObtainedVia::ALL.iter().map(|v| v.as_str()).collect();
                             FieldError::new(
-                                "invalid_value",
+                                ErrorCode::InvalidValue,
                                 key,
                                 format!("obtained_via must be one of {}", all.join(", ")),
                             )
@@ -147,7 +148,7 @@ pub fn parse(fields: &Map<String, Value>) -> Result<Inquiry, FieldError> {
             "source" => match value {
                 Value::Object(m) => source.extend(m.iter().map(|(k, v)| (k.clone(), v.clone()))),
                 Value::Null => {}
-                _ => return Err(FieldError::new("invalid_type", "source", "source must be an object")),
+                _ => return Err(FieldError::new(ErrorCode::InvalidType, "source", "source must be an object")),
             },
             k if SOURCE_KEYS.contains(&k) => {
                 source.entry(k.to_owned()).or_insert_with(|| value.clone());
@@ -162,7 +163,7 @@ pub fn parse(fields: &Map<String, Value>) -> Result<Inquiry, FieldError> {
         }
     }
     if q.email.is_none() {
-        return Err(FieldError::new("missing_field", "email", "email is required"));
+        return Err(FieldError::new(ErrorCode::MissingField, "email", "email is required"));
     }
     q.source = parse_source(&source)?;
     Ok(q)
@@ -180,7 +181,7 @@ fn parse_source(m: &Map<String, Value>) -> Result<Source, FieldError> {
             "vendor" => s.vendor = text(v, &field, NAME_MAX)?,
             _ => {
                 return Err(FieldError::new(
-                    "unknown_field",
+                    ErrorCode::UnknownField,
                     field,
                     format!("source has no field {:?}; it takes {}", truncate(k, 40), SOURCE_KEYS.join(", ")),
                 ));
@@ -206,13 +207,13 @@ fn text(v: &Value, field: &str, max: usize) -> Result<Option<String>, FieldError
         Value::String(s) => s.trim().to_owned(),
         Value::Number(n) => n.to_string(),
         Value::Array(a) if a.len() == 1 => return text(&a[0], field, max),
-        _ => return Err(FieldError::new("invalid_type", field, format!("{field} must be a string"))),
+        _ => return Err(FieldError::new(ErrorCode::InvalidType, field, format!("{field} must be a string"))),
     };
     if s.chars().count() > max {
-        return Err(FieldError::new("too_long", field, format!("{field} is longer than {max} characters")));
+        return Err(FieldError::new(ErrorCode::TooLong, field, format!("{field} is longer than {max} characters")));
     }
     if has_control_chars(&s) {
-        return Err(FieldError::new("invalid_value", field, format!("{field} contains control characters")));
+        return Err(FieldError::new(ErrorCode::InvalidValue, field, format!("{field} contains control characters")));
     }
     Ok((!s.is_empty()).then_some(s))
 }
@@ -220,7 +221,8 @@ fn text(v: &Value, field: &str, max: usize) -> Result<Option<String>, FieldError
 /// A yes or no as forms send it: a JSON boolean, `1`/`0`, or the text `true`, `yes`,
 /// `on`, `1` (a ticked checkbox) or `false`, `no`, `off`, `0`; blank is no answer.
 fn flag(v: &Value, field: &str) -> Result<Option<bool>, FieldError> {
-    let refused = || FieldError::new("invalid_value", field, format!("{field} must be yes or no (true or false)"));
+    let refused =
+        || FieldError::new(ErrorCode::InvalidValue, field, format!("{field} must be yes or no (true or false)"));
     match v {
         Value::Bool(b) => Ok(Some(*b)),
         Value::Number(n) => match n.as_i64() {
@@ -251,7 +253,7 @@ fn custom(into: &mut Map<String, Value>, key: &str, value: &Value) -> Result<(),
         !key.is_empty() && key.len() <= 64 && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-. ".contains(c));
     if !key_ok {
         return Err(FieldError::new(
-            "invalid_field_name",
+            ErrorCode::InvalidFieldName,
             truncate(key, 64),
             "custom field names are 1 to 64 letters, digits, spaces, '_', '-' or '.'",
         ));
@@ -267,7 +269,7 @@ fn custom(into: &mut Map<String, Value>, key: &str, value: &Value) -> Result<(),
     };
     if !ok {
         return Err(FieldError::new(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             key,
             format!(
                 "custom field {key} must be text (at most {CUSTOM_VALUE_MAX} characters), a number, a boolean or a list of them"
@@ -278,7 +280,11 @@ fn custom(into: &mut Map<String, Value>, key: &str, value: &Value) -> Result<(),
         return Ok(());
     }
     if into.len() >= CUSTOM_FIELDS_MAX {
-        return Err(FieldError::new("too_many_fields", key, format!("at most {CUSTOM_FIELDS_MAX} custom fields")));
+        return Err(FieldError::new(
+            ErrorCode::TooManyFields,
+            key,
+            format!("at most {CUSTOM_FIELDS_MAX} custom fields"),
+        ));
     }
     into.insert(key.to_owned(), value.clone());
     Ok(())
@@ -342,7 +348,7 @@ mod tests {
         ];
         for (input, code, field) in cases {
             let err = parse_json(input.clone()).unwrap_err();
-            assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{input}");
+            assert_eq!((err.code.as_str(), err.field.as_deref()), (code, Some(field)), "{input}");
         }
     }
 
@@ -357,9 +363,9 @@ mod tests {
         assert_eq!(consent, [("events", true), ("newsletter", false)]);
         assert!(q.custom.is_empty(), "{:?}", q.custom);
         let err = parse_json(json!({"email": "a@b.co", "do_not_email": "maybe"})).unwrap_err();
-        assert_eq!((err.code, err.field.as_deref()), ("invalid_value", Some("do_not_email")));
+        assert_eq!((err.code.as_str(), err.field.as_deref()), ("invalid_value", Some("do_not_email")));
         let err = parse_json(json!({"email": "a@b.co", "consent.<b>": "no"})).unwrap_err();
-        assert_eq!((err.code, err.field.as_deref()), ("invalid_identifier", Some("consent.<b>")));
+        assert_eq!((err.code.as_str(), err.field.as_deref()), ("invalid_identifier", Some("consent.<b>")));
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub mod time;
 pub use access::{Permission, Role};
 pub use account::{Domain, is_free_mail_domain};
 pub use email::Email;
-pub use error::FieldError;
+pub use error::{ErrorCode, ErrorKind, FieldError};
 pub use event::NewEvent;
 pub use ident::Ident;
 pub use inquiry::Inquiry;

@@ -8,7 +8,8 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use leadgate_app::{AppError, ContactQuery, DuplicateQuery, ErrorKind, FormInput};
+use leadgate_app::{AppError, ContactQuery, DuplicateQuery, FormInput};
+use leadgate_core::ErrorCode;
 use leadgate_core::model::InboxStatus;
 use leadgate_core::{Actor, Permission};
 use serde::Deserialize;
@@ -21,14 +22,14 @@ pub(crate) fn caller_actor(caller: &Caller) -> Actor {
 
 /// An id from the path; anything that is not one (including undecodable bytes) is
 /// answered like an unknown id.
-pub(crate) fn parse_id(raw: Result<Path<String>, PathRejection>, what: &'static str) -> Result<Uuid, ApiError> {
-    let not_found = || ApiError(AppError::not_found(what, "the path does not name a valid id"));
+pub(crate) fn parse_id(raw: Result<Path<String>, PathRejection>, what: ErrorCode) -> Result<Uuid, ApiError> {
+    let not_found = || ApiError(AppError::new(what, "the path does not name a valid id"));
     let Path(raw) = raw.map_err(|_| not_found())?;
     Uuid::parse_str(&raw).map_err(|_| not_found())
 }
 
 pub(crate) fn query_error(r: QueryRejection) -> ApiError {
-    ApiError(AppError::new(ErrorKind::Invalid, "invalid_query", r.body_text()))
+    ApiError(AppError::new(ErrorCode::InvalidQuery, r.body_text()))
 }
 
 // Handlers check the caller's role before reading the body, so that a caller without
@@ -74,7 +75,7 @@ pub async fn get_contact(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
-    let id = parse_id(id, "unknown_contact")?;
+    let id = parse_id(id, ErrorCode::UnknownContact)?;
     Ok(Json(s.app.contact_view(id).await?))
 }
 
@@ -104,7 +105,7 @@ pub async fn change_stage(
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ChangeStage)?;
     let input: StageInput = parse_json(&headers, &body)?;
-    let id = parse_id(id, "unknown_contact")?;
+    let id = parse_id(id, ErrorCode::UnknownContact)?;
     let change = s.app.change_stage(id, &input.stage, input.reason.as_deref(), &caller_actor(&caller)).await?;
     Ok(Json(change))
 }
@@ -138,30 +139,21 @@ pub async fn list_inbox(
         .as_deref()
         .map(|st| {
             InboxStatus::parse(st).ok_or_else(|| {
-                AppError::new(
-                    ErrorKind::Invalid,
-                    "invalid_value",
-                    "status must be pending, processed, rejected or failed",
-                )
-                .field("status")
+                AppError::new(ErrorCode::InvalidValue, "status must be pending, processed, rejected or failed")
+                    .field("status")
             })
         })
         .transpose()?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=leadgate_app::INBOX_PAGE_MAX).contains(&limit) {
         return Err(ApiError(
-            AppError::new(
-                ErrorKind::Invalid,
-                "invalid_value",
-                format!("limit must be from 1 to {}", leadgate_app::INBOX_PAGE_MAX),
-            )
-            .field("limit"),
+            AppError::new(ErrorCode::InvalidValue, format!("limit must be from 1 to {}", leadgate_app::INBOX_PAGE_MAX))
+                .field("limit"),
         ));
     }
     let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
-            AppError::new(ErrorKind::Invalid, "invalid_cursor", "cursor is not one this server gave out")
-                .field("cursor")
+            AppError::new(ErrorCode::InvalidCursor, "cursor is not one this server gave out").field("cursor")
         })?),
         None => None,
     };
@@ -177,7 +169,7 @@ pub async fn get_inbox_item(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageInbox)?;
-    let id = parse_id(id, "unknown_inbox_item")?;
+    let id = parse_id(id, ErrorCode::UnknownInboxItem)?;
     Ok(Json(inbox_item_json(&s.app.inbox_item(id).await?)))
 }
 
@@ -187,7 +179,7 @@ pub async fn replay_inbox(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageInbox)?;
-    let id = parse_id(id, "unknown_inbox_item")?;
+    let id = parse_id(id, ErrorCode::UnknownInboxItem)?;
     Ok(Json(s.app.replay_inbox(id).await?))
 }
 
@@ -223,7 +215,7 @@ pub async fn merge(
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::MergeContacts)?;
     let input: MergeInput = parse_json(&headers, &body)?;
-    let id = parse_id(id, "unknown_contact")?;
+    let id = parse_id(id, ErrorCode::UnknownContact)?;
     let (merge, contact) = s.app.merge_contacts(id, input.other_id, &caller_actor(&caller)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "merge": merge, "contact": contact }))))
 }
@@ -234,7 +226,7 @@ pub async fn get_merge(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
-    let id = parse_id(id, "unknown_merge")?;
+    let id = parse_id(id, ErrorCode::UnknownMerge)?;
     Ok(Json(s.app.merge_view(id).await?))
 }
 
@@ -244,7 +236,7 @@ pub async fn undo_merge(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::MergeContacts)?;
-    let id = parse_id(id, "unknown_merge")?;
+    let id = parse_id(id, ErrorCode::UnknownMerge)?;
     Ok(Json(s.app.undo_merge(id, &caller_actor(&caller)).await?))
 }
 
@@ -267,7 +259,7 @@ pub async fn export(
     use leadgate_app::export::{Cells, ExportFormat, ExportKind};
     s.app.authorize(&caller.0, Permission::ExportData)?;
     let Query(q) = q.map_err(query_error)?;
-    let Path(name) = name.map_err(|_| ApiError(AppError::not_found("unknown_export", "no such export")))?;
+    let Path(name) = name.map_err(|_| ApiError(AppError::new(ErrorCode::UnknownExport, "no such export")))?;
     let (kind, ext) = match name.split_once('.') {
         Some((kind, ext)) => (kind, Some(ext)),
         None => (name.as_str(), None),
@@ -276,8 +268,7 @@ pub async fn export(
     let format = match (ext, q.format.as_deref()) {
         (Some(a), Some(b)) if a != b => {
             return Err(ApiError(
-                AppError::new(ErrorKind::Invalid, "invalid_value", "the file extension and format disagree")
-                    .field("format"),
+                AppError::new(ErrorCode::InvalidValue, "the file extension and format disagree").field("format"),
             ));
         }
         (Some(f), _) | (None, Some(f)) => ExportFormat::parse(f)?,

@@ -7,7 +7,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use leadgate_app::{AppError, ErrorKind};
+use leadgate_app::AppError;
+use leadgate_core::ErrorCode;
 use leadgate_core::model::ApiKey;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -61,22 +62,17 @@ pub async fn read_body(body: axum::body::Body, limit: usize, deadline: Duration)
 
 pub fn body_timeout(deadline: Duration) -> ApiError {
     ApiError(AppError::new(
-        ErrorKind::Timeout,
-        "body_timeout",
+        ErrorCode::BodyTimeout,
         format!("the request body did not arrive within {} s", deadline.as_secs()),
     ))
 }
 
 fn body_too_large() -> ApiError {
-    ApiError(AppError::new(
-        ErrorKind::TooLarge,
-        "body_too_large",
-        "the request body is larger than this endpoint accepts",
-    ))
+    ApiError(AppError::new(ErrorCode::BodyTooLarge, "the request body is larger than this endpoint accepts"))
 }
 
 fn unreadable_body(e: &dyn std::fmt::Display) -> ApiError {
-    ApiError(AppError::new(ErrorKind::Malformed, "invalid_body", format!("the request body could not be read: {e}")))
+    ApiError(AppError::new(ErrorCode::InvalidBody, format!("the request body could not be read: {e}")))
 }
 
 pub fn body_rejection(r: BytesRejection) -> ApiError {
@@ -89,7 +85,7 @@ pub fn parse_json<T: DeserializeOwned>(headers: &axum::http::HeaderMap, body: &[
     let value = leadgate_app::body::json_value(body)?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let mut err = AppError::new(ErrorKind::Invalid, "invalid_field", e.inner().to_string());
+        let mut err = AppError::new(ErrorCode::InvalidField, e.inner().to_string());
         err.field = (path != ".").then_some(path);
         ApiError(err)
     })
@@ -102,8 +98,7 @@ pub fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError(AppError::new(
-            ErrorKind::UnsupportedMediaType,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!(
                 "this endpoint takes Content-Type application/json, not {:?}",
                 if ct.is_empty() { "(none)" } else { ct }

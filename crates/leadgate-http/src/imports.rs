@@ -15,8 +15,9 @@ use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use http_body_util::BodyExt;
+use leadgate_app::AppError;
 use leadgate_app::import::{ImportOptions, ImportSource, choose_mapping};
-use leadgate_app::{AppError, ErrorKind};
+use leadgate_core::ErrorCode;
 use leadgate_core::Permission;
 use serde::Deserialize;
 use serde_json::json;
@@ -39,14 +40,13 @@ pub struct ImportQuery {
     raw: Option<bool>,
 }
 
-fn malformed(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError(AppError::new(ErrorKind::Malformed, code, message))
+fn refused(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    ApiError(AppError::new(code, message))
 }
 
 fn too_large() -> ApiError {
     ApiError(AppError::new(
-        ErrorKind::TooLarge,
-        "body_too_large",
+        ErrorCode::BodyTooLarge,
         format!(
             "the file is larger than an upload may be ({} MiB); import it with `leadgate import`",
             IMPORT_BODY_LIMIT >> 20
@@ -56,7 +56,7 @@ fn too_large() -> ApiError {
 
 fn spool_failed(e: std::io::Error) -> ApiError {
     tracing::error!(error = %e, "cannot spool an upload");
-    ApiError(AppError::new(ErrorKind::Unavailable, "unavailable", "the upload could not be stored; try again"))
+    ApiError(AppError::new(ErrorCode::Unavailable, "the upload could not be stored; try again"))
 }
 
 /// A temporary file that the upload is written to; removed when dropped.
@@ -87,8 +87,7 @@ impl Spool {
         let elapsed = self.started.elapsed();
         if elapsed > self.grace && (self.len as f64) < elapsed.as_secs_f64() * UPLOAD_MIN_PACE as f64 {
             return Err(ApiError(AppError::new(
-                ErrorKind::Timeout,
-                "body_timeout",
+                ErrorCode::BodyTimeout,
                 format!("the upload arrives slower than {} KiB/s", UPLOAD_MIN_PACE >> 10),
             )));
         }
@@ -102,11 +101,11 @@ impl Spool {
 }
 
 fn unreadable(what: &str, why: String) -> ApiError {
-    malformed("invalid_body", format!("the {what} could not be read: {why}"))
+    refused(ErrorCode::InvalidBody, format!("the {what} could not be read: {why}"))
 }
 
-fn invalid_part(code: &'static str, message: String, part: &str) -> ApiError {
-    ApiError(AppError::new(ErrorKind::Invalid, code, message).field(part.to_owned()))
+fn invalid_part(code: ErrorCode, message: String, part: &str) -> ApiError {
+    ApiError(AppError::new(code, message).field(part.to_owned()))
 }
 
 /// Reads a multipart import form: the `file` part into `spool`, the other parts into
@@ -134,7 +133,7 @@ async fn read_form(
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             if has_file {
-                return Err(malformed("invalid_body", "the form has more than one `file` part"));
+                return Err(refused(ErrorCode::InvalidBody, "the form has more than one `file` part"));
             }
             has_file = true;
             q.file_name = q.file_name.take().or_else(|| field.file_name().map(str::to_owned));
@@ -153,7 +152,7 @@ async fn read_form(
         }
         if !matches!(name.as_str(), "mapping" | "preset" | "dry_run") {
             let message = format!("the form has a part {name:?}; parts are file, mapping, preset and dry_run");
-            return Err(invalid_part("unknown_field", message, &name));
+            return Err(invalid_part(ErrorCode::UnknownField, message, &name));
         }
         // Read a piece at a time and refused as soon as it is too large, never held
         // whole past its limit.
@@ -163,13 +162,13 @@ async fn read_form(
         {
             if bytes.len() + chunk.len() > MAPPING_LIMIT {
                 return Err(ApiError(
-                    AppError::new(ErrorKind::TooLarge, "body_too_large", "the part is larger than 256 KiB").field(name),
+                    AppError::new(ErrorCode::BodyTooLarge, "the part is larger than 256 KiB").field(name),
                 ));
             }
             bytes.extend_from_slice(&chunk);
         }
         let text = String::from_utf8(bytes)
-            .map_err(|_| invalid_part("not_utf8", "the part is not UTF-8 text".into(), &name))?;
+            .map_err(|_| invalid_part(ErrorCode::NotUtf8, "the part is not UTF-8 text".into(), &name))?;
         match name.as_str() {
             "mapping" => q.mapping = Some(text),
             "preset" => q.preset = Some(text),
@@ -177,7 +176,13 @@ async fn read_form(
                 q.dry_run = Some(match text.trim() {
                     "true" | "1" => true,
                     "false" | "0" | "" => false,
-                    _ => return Err(invalid_part("invalid_value", "dry_run must be true or false".into(), &name)),
+                    _ => {
+                        return Err(invalid_part(
+                            ErrorCode::InvalidValue,
+                            "dry_run must be true or false".into(),
+                            &name,
+                        ));
+                    }
                 })
             }
         }
@@ -185,7 +190,7 @@ async fn read_form(
     if has_file {
         Ok(())
     } else {
-        Err(invalid_part("missing_file", "the form has no `file` part with the CSV".into(), "file"))
+        Err(invalid_part(ErrorCode::MissingFile, "the form has no `file` part with the CSV".into(), "file"))
     }
 }
 
@@ -226,8 +231,7 @@ pub async fn create(
         }
         other => {
             return Err(ApiError(AppError::new(
-                ErrorKind::UnsupportedMediaType,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 format!(
                     "an import takes the CSV as the body (Content-Type text/csv) or in a multipart/form-data form, not {:?}",
                     if other.is_empty() { "(none)" } else { other }
@@ -253,7 +257,7 @@ pub async fn get(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ImportData)?;
-    let id = parse_id(id, "unknown_import")?;
+    let id = parse_id(id, ErrorCode::UnknownImport)?;
     Ok(Json(s.app.import_job(id).await?))
 }
 

@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use leadgate_app::{AppError, ErrorKind, InquiryReceipt, RawInquiry};
+use leadgate_app::{AppError, InquiryReceipt, RawInquiry};
+use leadgate_core::ErrorCode;
 use leadgate_core::capture::Sender;
 use leadgate_core::{Actor, Permission};
 use std::net::{IpAddr, SocketAddr};
@@ -151,11 +152,8 @@ pub async fn create(
 }
 
 fn rate_limited(wait: u64) -> ApiError {
-    let e = AppError::new(
-        ErrorKind::RateLimited,
-        "rate_limited",
-        format!("too many inquiries from this address; try again in {wait} s"),
-    );
+    let e =
+        AppError::new(ErrorCode::RateLimited, format!("too many inquiries from this address; try again in {wait} s"));
     ApiError(e.retry_after(u32::try_from(wait).unwrap_or(u32::MAX)))
 }
 

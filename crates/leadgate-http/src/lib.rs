@@ -17,9 +17,9 @@ mod server;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use leadgate_app::App;
+use leadgate_core::ErrorCode;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -122,13 +122,9 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
         .merge(events)
         .merge(imports)
         .merge(rest)
-        .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /v1/api.md") })
+        .fallback(|| async { error_response(ErrorCode::NotFound, "no such endpoint; see /v1/api.md") })
         .method_not_allowed_fallback(|| async {
-            error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this endpoint does not take that method",
-            )
+            error_response(ErrorCode::MethodNotAllowed, "this endpoint does not take that method")
         })
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
         .layer(CatchPanicLayer::custom(|panic: Box<dyn std::any::Any + Send>| {

@@ -10,8 +10,9 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use leadgate_app::AppError;
 use leadgate_app::privacy::{ConsentInput, DoNotContactInput};
-use leadgate_app::{AppError, ErrorKind};
+use leadgate_core::ErrorCode;
 use leadgate_core::Permission;
 use serde::Deserialize;
 use serde_json::json;
@@ -36,7 +37,7 @@ pub async fn erase(
     s.app.authorize(&caller.0, Permission::ManagePersonalData)?;
     let Query(q) = q.map_err(query_error)?;
     let from_body: Why = if body.is_empty() { Why::default() } else { parse_json(&headers, &body)? };
-    let id = parse_id(id, "unknown_contact")?;
+    let id = parse_id(id, ErrorCode::UnknownContact)?;
     let reason = from_body.reason.or(q.reason);
     Ok(Json(s.app.erase_contact(id, reason.as_deref(), &caller_actor(&caller)).await?))
 }
@@ -48,7 +49,7 @@ pub async fn personal_data(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManagePersonalData)?;
-    let id = parse_id(id, "unknown_contact")?;
+    let id = parse_id(id, ErrorCode::UnknownContact)?;
     Ok(Json(s.app.personal_data(id, &caller_actor(&caller)).await?))
 }
 
@@ -58,7 +59,7 @@ pub async fn get_consent(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
-    let id = parse_id(id, "unknown_contact")?;
+    let id = parse_id(id, ErrorCode::UnknownContact)?;
     Ok(Json(s.app.consent(id).await?))
 }
 
@@ -71,7 +72,7 @@ pub async fn record_consent(
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageConsent)?;
     let input: ConsentInput = parse_json(&headers, &body)?;
-    let id = parse_id(id, "unknown_contact")?;
+    let id = parse_id(id, ErrorCode::UnknownContact)?;
     Ok((StatusCode::CREATED, Json(s.app.record_consent(id, input, &caller_actor(&caller)).await?)))
 }
 
@@ -84,7 +85,7 @@ pub async fn do_not_contact(
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageConsent)?;
     let input: DoNotContactInput = parse_json(&headers, &body)?;
-    let id = parse_id(id, "unknown_contact")?;
+    let id = parse_id(id, ErrorCode::UnknownContact)?;
     Ok(Json(s.app.set_do_not_contact(id, input, &caller_actor(&caller)).await?))
 }
 
@@ -104,7 +105,7 @@ pub async fn legal_hold(
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManagePersonalData)?;
     let input: HoldInput = parse_json(&headers, &body)?;
-    let id = parse_id(id, "unknown_contact")?;
+    let id = parse_id(id, ErrorCode::UnknownContact)?;
     Ok(Json(s.app.set_legal_hold(id, input.hold, input.reason.as_deref(), &caller_actor(&caller)).await?))
 }
 
@@ -126,14 +127,11 @@ pub async fn audit(
     let Query(q) = q.map_err(query_error)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1_000).contains(&limit) {
-        return Err(ApiError(
-            AppError::new(ErrorKind::Invalid, "invalid_value", "limit must be from 1 to 1000").field("limit"),
-        ));
+        return Err(ApiError(AppError::new(ErrorCode::InvalidValue, "limit must be from 1 to 1000").field("limit")));
     }
     let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            AppError::new(ErrorKind::Invalid, "invalid_cursor", "cursor is not one this server gave out")
-                .field("cursor")
+            AppError::new(ErrorCode::InvalidCursor, "cursor is not one this server gave out").field("cursor")
         })?,
         None => 0,
     };

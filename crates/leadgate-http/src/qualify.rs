@@ -9,14 +9,15 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
+use leadgate_app::AppError;
 use leadgate_app::rules::DefinitionInput;
-use leadgate_app::{AppError, ErrorKind};
+use leadgate_core::ErrorCode;
 use leadgate_core::Permission;
 use leadgate_core::model::Qualification;
 use serde::Deserialize;
 
-fn name(raw: Result<Path<String>, PathRejection>, what: &'static str) -> Result<String, ApiError> {
-    raw.map(|Path(n)| n).map_err(|_| ApiError(AppError::not_found(what, "the path does not name a valid name")))
+fn name(raw: Result<Path<String>, PathRejection>, what: ErrorCode) -> Result<String, ApiError> {
+    raw.map(|Path(n)| n).map_err(|_| ApiError(AppError::new(what, "the path does not name a valid name")))
 }
 
 #[derive(Deserialize)]
@@ -38,19 +39,17 @@ fn model_text(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
     let json = mime == "application/json";
     if !(json || matches!(mime.as_str(), "application/toml" | "text/toml" | "text/x-toml" | "text/plain")) {
         return Err(ApiError(AppError::new(
-            ErrorKind::UnsupportedMediaType,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!(
                 "a scoring model is sent as application/toml or application/json, not {:?}",
                 if ct.is_empty() { "(none)" } else { ct }
             ),
         )));
     }
-    let text = std::str::from_utf8(body).map_err(|_| {
-        ApiError(AppError::new(ErrorKind::Malformed, "invalid_encoding", "the model is not UTF-8 text"))
-    })?;
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError(AppError::new(ErrorCode::InvalidEncoding, "the model is not UTF-8 text")))?;
     if json && !text.trim_start().starts_with('{') {
-        return Err(ApiError(AppError::new(ErrorKind::Malformed, "invalid_json", "a JSON model is an object")));
+        return Err(ApiError(AppError::new(ErrorCode::InvalidJson, "a JSON model is an object")));
     }
     Ok(text.to_owned())
 }
@@ -68,7 +67,7 @@ pub async fn put_model(
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageScoring)?;
-    let n = name(n, "unknown_model")?;
+    let n = name(n, ErrorCode::UnknownModel)?;
     let text = model_text(&headers, &body)?;
     let saved = s.app.save_scoring_model(&n, &text, &caller_actor(&caller)).await?;
     Ok((StatusCode::CREATED, Json(saved)))
@@ -81,7 +80,7 @@ pub async fn get_model(
     q: Result<Query<VersionQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
-    let n = name(n, "unknown_model")?;
+    let n = name(n, ErrorCode::UnknownModel)?;
     let Query(q) = q.map_err(query_error)?;
     Ok(Json(s.app.scoring_model(&n, q.version).await?))
 }
@@ -99,7 +98,7 @@ pub async fn activate_model(
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageScoring)?;
-    let n = name(n, "unknown_model")?;
+    let n = name(n, ErrorCode::UnknownModel)?;
     let input: VersionInput = optional_json(&headers, &body)?;
     Ok(Json(s.app.activate_scoring(&n, input.version, &caller_actor(&caller)).await?))
 }
@@ -112,7 +111,7 @@ pub async fn put_definition(
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageDefinitions)?;
-    let n = name(n, "unknown_definition")?;
+    let n = name(n, ErrorCode::UnknownDefinition)?;
     let input: DefinitionInput = parse_json(&headers, &body)?;
     let saved = s.app.save_definition(&n, input, &caller_actor(&caller)).await?;
     Ok((StatusCode::CREATED, Json(saved)))
@@ -124,7 +123,7 @@ pub async fn get_definition(
     n: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
-    let n = name(n, "unknown_definition")?;
+    let n = name(n, ErrorCode::UnknownDefinition)?;
     Ok(Json(s.app.definition_versions(&n).await?))
 }
 
@@ -141,7 +140,7 @@ pub async fn activate_definition(
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageDefinitions)?;
-    let n = name(n, "unknown_definition")?;
+    let n = name(n, ErrorCode::UnknownDefinition)?;
     let input: VersionInput = optional_json(&headers, &body)?;
     Ok(Json(s.app.activate_definition(&n, input.version, &caller_actor(&caller)).await?))
 }
@@ -152,7 +151,7 @@ pub async fn deactivate_definition(
     n: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageDefinitions)?;
-    let n = name(n, "unknown_definition")?;
+    let n = name(n, ErrorCode::UnknownDefinition)?;
     s.app.deactivate_definition(&n, &caller_actor(&caller)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -166,7 +165,7 @@ pub async fn put_qualification(
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::Qualify)?;
     let input: Qualification = parse_json(&headers, &body)?;
-    let id = parse_id(id, "unknown_contact")?;
+    let id = parse_id(id, ErrorCode::UnknownContact)?;
     Ok(Json(s.app.set_qualification(id, input, &caller_actor(&caller)).await?))
 }
 
@@ -178,7 +177,7 @@ pub async fn backtest(
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::RunBacktests)?;
-    let n = name(n, "unknown_definition")?;
+    let n = name(n, ErrorCode::UnknownDefinition)?;
     let input: leadgate_app::backtest::BacktestInput = parse_json(&headers, &body)?;
     Ok(Json(s.app.backtest(&n, input).await?))
 }

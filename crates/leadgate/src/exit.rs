@@ -40,7 +40,7 @@ pub(crate) fn bad_input(message: impl fmt::Display) -> anyhow::Error {
 /// A use case's refusal, as a person at the command line reads it: its message, and the
 /// status its kind calls for.
 pub(crate) fn app(e: AppError) -> anyhow::Error {
-    Failure { status: status_of_kind(e.kind), message: e.message }.into()
+    Failure { status: status_of_kind(e.kind()), message: e.message }.into()
 }
 
 fn status_of_kind(kind: ErrorKind) -> u8 {
@@ -54,6 +54,7 @@ fn status_of_kind(kind: ErrorKind) -> u8 {
         | ErrorKind::TooLarge => BAD_INPUT,
         ErrorKind::Unauthenticated
         | ErrorKind::Forbidden
+        | ErrorKind::MethodNotAllowed
         | ErrorKind::Timeout
         | ErrorKind::RateLimited
         | ErrorKind::Busy
@@ -69,7 +70,7 @@ pub(crate) fn status(e: &anyhow::Error) -> u8 {
             if let Some(f) = cause.downcast_ref::<Failure>() {
                 Some(f.status)
             } else {
-                cause.downcast_ref::<AppError>().map(|a| status_of_kind(a.kind))
+                cause.downcast_ref::<AppError>().map(|a| status_of_kind(a.kind()))
             }
         })
         .unwrap_or(OTHER)
@@ -84,6 +85,7 @@ pub(crate) fn line(e: &anyhow::Error) -> String {
 mod tests {
     use super::*;
     use anyhow::Context;
+    use leadgate_app::ErrorCode;
 
     #[test]
     fn the_status_is_found_under_the_context_added_on_the_way() {
@@ -92,10 +94,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(status(&e), BAD_INPUT);
         assert_eq!(line(&e), "data.csv was not imported: the file has no column \"email\"");
-        let unknown = AppError::new(ErrorKind::NotFound, "not_found", "no contact has this email");
+        let unknown = AppError::new(ErrorCode::NotFound, "no contact has this email");
         assert_eq!(status(&anyhow::Error::from(unknown.clone())), BAD_INPUT, "an AppError passed on with ?");
         assert_eq!(status(&app(unknown)), BAD_INPUT);
-        let down = AppError::new(ErrorKind::Unavailable, "unavailable", "the database is unavailable");
+        let down = AppError::new(ErrorCode::Unavailable, "the database is unavailable");
         assert_eq!(status(&app(down)), OTHER);
         assert_eq!(status(&anyhow::anyhow!("disk full")), OTHER);
         assert_eq!(status(&usage("give ids or --all")), USAGE);
