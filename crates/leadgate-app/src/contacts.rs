@@ -54,8 +54,9 @@ pub struct ContactPage {
 }
 
 /// Query parameters of the contact list, as given.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ContactQuery {
     pub email: Option<String>,
     pub stage: Option<String>,

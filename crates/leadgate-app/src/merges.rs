@@ -55,8 +55,9 @@ pub struct Duplicates {
     pub pairs: Vec<DuplicateView>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DuplicateQuery {
     pub reason: Option<String>,
     pub limit: Option<usize>,

@@ -43,7 +43,7 @@ pub struct PersonalData {
 }
 
 /// A grant or withdrawal of consent, as the API takes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentInput {
     pub purpose: String,
@@ -62,7 +62,7 @@ pub struct ConsentView {
 
 /// The wishes not to be emailed or called, as the API takes them: each left as it is
 /// when not given.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DoNotContactInput {
     pub do_not_email: Option<bool>,

@@ -23,7 +23,7 @@ fn check_name(name: &str, field: &str) -> Result<(), AppError> {
 }
 
 /// A lead definition as written: what `PUT /v1/definitions/{name}` takes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DefinitionInput {
     pub expression: String,

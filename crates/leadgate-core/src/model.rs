@@ -363,7 +363,7 @@ pub struct ImportJob {
 
 /// What a qualifier or a seller recorded about a contact's buying situation (BANT:
 /// budget, authority, need, timeline), each as they wrote it; `None` is not yet known.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Qualification {
     pub budget: Option<String>,

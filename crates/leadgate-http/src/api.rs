@@ -1,7 +1,7 @@
 //! The authenticated JSON API.
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, Caller, parse_json, require_json};
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -35,6 +35,7 @@ pub(crate) fn query_error(r: QueryRejection) -> ApiError {
 // Handlers check the caller's role before reading the body, so that a caller without
 // the right gets 403 whatever it sent.
 
+#[utoipa::path(post, path = "/v1/forms", tag = "capture", request_body = FormInput, responses((status = 201, description = "The form, with the `form_key` its page posts with.", body = Object), (status = 422, description = "`missing_field`, `invalid_identifier`, `invalid_origin`, `invalid_url`, `invalid_field`.", body = ErrorBody)))]
 pub async fn create_form(
     State(s): State<AppState>,
     caller: Caller,
@@ -47,6 +48,7 @@ pub async fn create_form(
     Ok((StatusCode::CREATED, Json(form)))
 }
 
+#[utoipa::path(post, path = "/v1/events", tag = "events", request_body(content = Object, description = "One event (`{\"email\"|\"contact_id\"|\"visitor_id\", \"kind\", \"at\", \"url\", \"props\"}`) or a batch `{\"events\": [...]}` of at most 1,000.", content_type = "application/json"), responses((status = 202, description = "Stored: `{\"accepted\": n, \"rejected\": [{\"index\", \"error\"}]}`.", body = Object), (status = 404, description = "`unknown_contact`: a single event names no contact.", body = ErrorBody), (status = 422, description = "`no_valid_events`, `empty_batch`, `batch_too_large`, `missing_identity`, `invalid_event`, `unknown_field`, `invalid_timestamp`, `future_timestamp`, and the field codes.", body = ErrorBody)))]
 pub async fn ingest_events(
     State(s): State<AppState>,
     caller: Caller,
@@ -69,6 +71,7 @@ pub async fn ingest_events(
     }
 }
 
+#[utoipa::path(get, path = "/v1/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id.")), responses((status = 200, description = "The contact: fields, stage and its history, scores and their factors, responses, recent events, qualification.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody)))]
 pub async fn get_contact(
     State(s): State<AppState>,
     caller: Caller,
@@ -79,6 +82,7 @@ pub async fn get_contact(
     Ok(Json(s.app.contact_view(id).await?))
 }
 
+#[utoipa::path(get, path = "/v1/contacts", tag = "contacts", params(ContactQuery), responses((status = 200, description = "A page of contacts: `{\"contacts\": [...], \"next_cursor\"}`.", body = Object), (status = 422, description = "`invalid_query`, `invalid_value`, `invalid_stage`, `invalid_cursor`.", body = ErrorBody)))]
 pub async fn list_contacts(
     State(s): State<AppState>,
     caller: Caller,
@@ -89,13 +93,14 @@ pub async fn list_contacts(
     Ok(Json(s.app.list_contacts(&q).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageInput {
     stage: String,
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/contacts/{id}/stage", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = StageInput, responses((status = 200, description = "The stage change made.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`no_change`, `already_merged`, `conflict`.", body = ErrorBody), (status = 422, description = "`invalid_stage`, `reason_required`, `transition_not_allowed`, `invalid_field`.", body = ErrorBody)))]
 pub async fn change_stage(
     State(s): State<AppState>,
     caller: Caller,
@@ -110,8 +115,9 @@ pub async fn change_stage(
     Ok(Json(change))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InboxQuery {
     status: Option<String>,
     limit: Option<i64>,
@@ -127,6 +133,7 @@ fn inbox_item_json(item: &leadgate_core::model::InboxItem) -> serde_json::Value 
     v
 }
 
+#[utoipa::path(get, path = "/v1/inbox", tag = "inbox", params(InboxQuery), responses((status = 200, description = "A page of inbox items: `{\"items\": [...], \"next_cursor\"}`.", body = Object), (status = 422, description = "`invalid_value`, `invalid_cursor`, `invalid_query`.", body = ErrorBody)))]
 pub async fn list_inbox(
     State(s): State<AppState>,
     caller: Caller,
@@ -163,6 +170,7 @@ pub async fn list_inbox(
     Ok(Json(json!({ "items": items, "next_cursor": next })))
 }
 
+#[utoipa::path(get, path = "/v1/inbox/{id}", tag = "inbox", params(("id" = Uuid, Path, description = "The inbox item's id.")), responses((status = 200, description = "The item, with its body as text.", body = Object), (status = 404, description = "`unknown_inbox_item`.", body = ErrorBody)))]
 pub async fn get_inbox_item(
     State(s): State<AppState>,
     caller: Caller,
@@ -173,6 +181,7 @@ pub async fn get_inbox_item(
     Ok(Json(inbox_item_json(&s.app.inbox_item(id).await?)))
 }
 
+#[utoipa::path(post, path = "/v1/inbox/{id}/replay", tag = "inbox", params(("id" = Uuid, Path, description = "The inbox item's id.")), responses((status = 200, description = "What capturing the item again gave.", body = Object), (status = 404, description = "`unknown_inbox_item`.", body = ErrorBody), (status = 409, description = "`already_processed`, `body_removed`.", body = ErrorBody)))]
 pub async fn replay_inbox(
     State(s): State<AppState>,
     caller: Caller,
@@ -183,12 +192,14 @@ pub async fn replay_inbox(
     Ok(Json(s.app.replay_inbox(id).await?))
 }
 
+#[utoipa::path(get, path = "/v1/stats", tag = "operations", responses((status = 200, description = "What is stored: `{\"totals\": {...}, \"database\"}`.", body = Object)))]
 pub async fn stats(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
     let totals = s.app.stats().await?;
     Ok(Json(json!({ "totals": totals, "database": s.app.backend() })))
 }
 
+#[utoipa::path(get, path = "/v1/duplicates", tag = "identity", params(DuplicateQuery), responses((status = 200, description = "Pairs of contacts that may be one person, with the reason.", body = Object), (status = 422, description = "`invalid_value`, `invalid_query`.", body = ErrorBody)))]
 pub async fn duplicates(
     State(s): State<AppState>,
     caller: Caller,
@@ -200,12 +211,13 @@ pub async fn duplicates(
     Ok(Json(s.app.duplicates(&q).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeInput {
     other_id: Uuid,
 }
 
+#[utoipa::path(post, path = "/v1/contacts/{id}/merge", tag = "identity", params(("id" = Uuid, Path, description = "The surviving contact's id.")), request_body = MergeInput, responses((status = 201, description = "`{\"merge\", \"contact\"}`: the merge, which can be undone, and the survivor.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`already_merged`, `conflict`.", body = ErrorBody), (status = 422, description = "`same_contact`, `invalid_field`.", body = ErrorBody)))]
 pub async fn merge(
     State(s): State<AppState>,
     caller: Caller,
@@ -220,6 +232,7 @@ pub async fn merge(
     Ok((StatusCode::CREATED, Json(json!({ "merge": merge, "contact": contact }))))
 }
 
+#[utoipa::path(get, path = "/v1/merges/{id}", tag = "identity", params(("id" = Uuid, Path, description = "The merge's id.")), responses((status = 200, description = "The merge.", body = Object), (status = 404, description = "`unknown_merge`.", body = ErrorBody)))]
 pub async fn get_merge(
     State(s): State<AppState>,
     caller: Caller,
@@ -230,6 +243,7 @@ pub async fn get_merge(
     Ok(Json(s.app.merge_view(id).await?))
 }
 
+#[utoipa::path(post, path = "/v1/merges/{id}/undo", tag = "identity", params(("id" = Uuid, Path, description = "The merge's id.")), responses((status = 200, description = "The merge, undone.", body = Object), (status = 404, description = "`unknown_merge`.", body = ErrorBody), (status = 409, description = "`already_undone`, `merged_since`.", body = ErrorBody)))]
 pub async fn undo_merge(
     State(s): State<AppState>,
     caller: Caller,
@@ -240,8 +254,9 @@ pub async fn undo_merge(
     Ok(Json(s.app.undo_merge(id, &caller_actor(&caller)).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     format: Option<String>,
     /// CSV cells exactly as stored, for programs, rather than safe to open in a
@@ -250,6 +265,7 @@ pub struct ExportQuery {
 }
 
 /// `GET /v1/exports/{kind}[.csv|.jsonl]`: streamed page by page as it is read.
+#[utoipa::path(get, path = "/v1/exports/{name}", tag = "operations", params(("name" = String, Path, description = "`contacts`, `responses`, `stage_changes` or `events`, optionally with `.csv` or `.jsonl`."), ExportQuery), responses((status = 200, description = "The export, streamed as it is read.", content((String = "text/csv"), (String = "application/x-ndjson"))), (status = 404, description = "`unknown_export`.", body = ErrorBody), (status = 422, description = "`invalid_value`, `invalid_query`.", body = ErrorBody)))]
 pub async fn export(
     State(s): State<AppState>,
     caller: Caller,

@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::api::query_error;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -19,8 +19,9 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     after: Option<String>,
     limit: Option<i64>,
@@ -29,6 +30,7 @@ pub struct PageQuery {
 }
 
 /// `GET /v1/changes?after=&limit=&kinds=&wait=`: the entries after a cursor.
+#[utoipa::path(get, path = "/v1/changes", operation_id = "changes_page", tag = "changes", params(PageQuery), responses((status = 200, description = "`{\"changes\": [...], \"next_cursor\"}`: the entries after the cursor, oldest first.", body = Object), (status = 410, description = "`cursor_expired`.", body = ErrorBody), (status = 422, description = "`invalid_cursor`, `invalid_limit`, `invalid_wait`, `unknown_kind`, `invalid_query`.", body = ErrorBody)))]
 pub async fn page(
     State(s): State<AppState>,
     caller: Caller,
@@ -40,8 +42,9 @@ pub async fn page(
     Ok(Json(s.app.changes(&reading).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     after: Option<String>,
     kinds: Option<String>,
@@ -53,6 +56,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// `GET /v1/changes/stream`: every entry after the cursor (`Last-Event-ID`, else
 /// `?after=`), then each new one as it commits. Entries are read a page at a time as the
 /// client takes them: a client that stops reading holds the server to one page.
+#[utoipa::path(get, path = "/v1/changes/stream", operation_id = "changes_stream", tag = "changes", params(StreamQuery, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this cursor.")), responses((status = 200, description = "Server-sent events, one per entry, each with its cursor as the event id.", content_type = "text/event-stream", body = String), (status = 410, description = "`cursor_expired`.", body = ErrorBody), (status = 422, description = "`invalid_cursor`, `unknown_kind`, `invalid_query`.", body = ErrorBody)))]
 pub async fn stream(
     State(s): State<AppState>,
     caller: Caller,
@@ -91,6 +95,7 @@ fn entries(s: AppState, reading: Reading) -> impl Stream<Item = Result<Event, In
 }
 
 /// `GET /v1/consumers`: where each consumer of the feed inside leadgate stands.
+#[utoipa::path(get, path = "/v1/consumers", operation_id = "list_consumers", tag = "changes", responses((status = 200, description = "`{\"consumers\": [...], \"this_server\"}`: each consumer's cursor, whether it has caught up and the server holding it.", body = Object)))]
 pub async fn consumers(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
     Ok(Json(serde_json::json!({ "consumers": s.app.consumers().await?, "this_server": s.app.server_name() })))

@@ -6,7 +6,7 @@
 
 use crate::AppState;
 use crate::api::{caller_actor, parse_id, query_error};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
 use axum::Json;
 use axum::body::Body;
@@ -29,8 +29,9 @@ pub const IMPORT_BODY_LIMIT: usize = 1024 * 1024 * 1024;
 /// The largest mapping (or other part beside the file): generous for any real one.
 pub const MAPPING_LIMIT: usize = 256 * 1024;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     preset: Option<String>,
     mapping: Option<String>,
@@ -199,6 +200,7 @@ fn media_type(headers: &HeaderMap) -> String {
     ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
+#[utoipa::path(post, path = "/v1/imports", operation_id = "create_import", tag = "import", params(ImportQuery), request_body(description = "The CSV file as the body, or a multipart form with `file` and optional `mapping`, `preset`, `dry_run` parts.", content((String = "text/csv"), (Object = "multipart/form-data"))), responses((status = 202, description = "The import job, running; `Location` names it.", body = Object), (status = 422, description = "`missing_mapping`, `invalid_mapping`, `unknown_preset`, `not_csv`, `empty_file`, `mapping_mismatch`, `missing_file`, `not_utf8`.", body = ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -251,6 +253,7 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(job)))
 }
 
+#[utoipa::path(get, path = "/v1/imports/{id}", operation_id = "get_import", tag = "import", params(("id" = Uuid, Path, description = "The import's id.")), responses((status = 200, description = "The import job and how far it is.", body = Object), (status = 404, description = "`unknown_import`.", body = ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
     caller: Caller,
@@ -261,12 +264,14 @@ pub async fn get(
     Ok(Json(s.app.import_job(id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/imports", operation_id = "list_imports", tag = "import", params(ListQuery), responses((status = 200, description = "`{\"imports\": [...]}`, newest first.", body = Object)))]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,

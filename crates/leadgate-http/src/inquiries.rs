@@ -3,7 +3,7 @@
 //! size and time, a honeypot (in the core), CORS limited per form, and an answer that
 //! says nothing of the contact to whoever posts without a key.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::{AppState, INQUIRY_BODY_LIMIT};
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -82,6 +82,7 @@ fn allow_origin(resp: &mut Response, origin: Option<&HeaderValue>) {
     }
 }
 
+#[utoipa::path(options, path = "/v1/inquiries", operation_id = "inquiry_preflight", tag = "capture", security(()), responses((status = 204, description = "A browser may post from another origin.")))]
 pub async fn preflight(headers: HeaderMap) -> Response {
     let mut resp = StatusCode::NO_CONTENT.into_response();
     allow_origin(&mut resp, headers.get(header::ORIGIN));
@@ -105,6 +106,7 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     crate::extract::api_key_secret(headers)
 }
 
+#[utoipa::path(post, path = "/v1/inquiries", operation_id = "create_inquiry", tag = "capture", security((), ("api_key" = [])), params(("form_key" = Option<String>, Query, description = "The form the inquiry comes from (or the `form_key` field).")), request_body(description = "The form's fields: `email` and any others.", content((Object = "application/x-www-form-urlencoded"), (Object = "application/json"), (Object = "multipart/form-data"))), responses((status = 201, description = "Kept: `{\"receipt\"}`; with an API key, what became of the inquiry.", body = Object), (status = 303, description = "A browser's form post, sent to the form's thank-you page."), (status = 403, description = "`origin_not_allowed`.", body = ErrorBody), (status = 404, description = "`unknown_form`.", body = ErrorBody), (status = 422, description = "`missing_field`, `invalid_email`, `too_long`, `too_many_fields`, `invalid_field_name`, `invalid_value`.", body = ErrorBody), (status = 429, description = "`rate_limited`.", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

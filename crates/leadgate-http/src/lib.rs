@@ -9,6 +9,7 @@ mod extract;
 mod imports;
 mod inquiries;
 pub mod metrics;
+mod openapi;
 mod ops;
 mod pages;
 mod privacy;
@@ -17,12 +18,13 @@ mod server;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use leadgate_app::App;
 use leadgate_core::ErrorCode;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use error::error_response;
 pub use imports::{IMPORT_BODY_LIMIT, MAPPING_LIMIT};
@@ -58,6 +60,69 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     limiter: Arc<inquiries::Limiter>,
     opts: Arc<HttpOptions>,
+    openapi: Arc<utoipa::openapi::OpenApi>,
+}
+
+/// Every route, each with its description: a route is added here with
+/// `routes!(handler)`, whose `#[utoipa::path]` attribute gives its method and path.
+fn routes() -> OpenApiRouter<AppState> {
+    let public = OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(inquiries::create, inquiries::preflight))
+        .layer(DefaultBodyLimit::max(INQUIRY_BODY_LIMIT));
+    let events =
+        OpenApiRouter::new().routes(routes!(api::ingest_events)).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT));
+    let imports = OpenApiRouter::new()
+        .routes(routes!(imports::create, imports::list))
+        .layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT));
+    let rest = OpenApiRouter::new()
+        .routes(routes!(imports::get))
+        .routes(routes!(api::duplicates))
+        .routes(routes!(api::export))
+        .routes(routes!(api::merge))
+        .routes(routes!(api::get_merge))
+        .routes(routes!(api::undo_merge))
+        .routes(routes!(api::create_form))
+        .routes(routes!(api::list_contacts))
+        .routes(routes!(api::get_contact, privacy::erase))
+        .routes(routes!(privacy::personal_data))
+        .routes(routes!(privacy::get_consent, privacy::record_consent))
+        .routes(routes!(privacy::do_not_contact))
+        .routes(routes!(privacy::legal_hold))
+        .routes(routes!(privacy::audit))
+        .routes(routes!(changes::page))
+        .routes(routes!(changes::stream))
+        .routes(routes!(changes::consumers))
+        .routes(routes!(api::change_stage))
+        .routes(routes!(api::stats))
+        .routes(routes!(qualify::put_qualification))
+        .routes(routes!(qualify::list_models))
+        .routes(routes!(qualify::put_model, qualify::get_model))
+        .routes(routes!(qualify::activate_model))
+        .routes(routes!(qualify::list_definitions))
+        .routes(routes!(qualify::put_definition, qualify::get_definition))
+        .routes(routes!(qualify::activate_definition))
+        .routes(routes!(qualify::deactivate_definition))
+        .routes(routes!(qualify::backtest))
+        .routes(routes!(qualify::get_likelihood))
+        .routes(routes!(qualify::train_likelihood))
+        .routes(routes!(api::list_inbox))
+        .routes(routes!(api::get_inbox_item))
+        .routes(routes!(api::replay_inbox))
+        .routes(routes!(ops::index))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::api_guide))
+        .routes(routes!(ops::openapi_json))
+        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT));
+    public.merge(events).merge(imports).merge(rest)
+}
+
+/// The OpenAPI description of every route, as `GET /v1/openapi.json` serves it.
+pub fn openapi_description() -> utoipa::openapi::OpenApi {
+    let mut api = routes().into_openapi();
+    openapi::complete(&mut api);
+    api
 }
 
 pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
@@ -67,62 +132,14 @@ pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
         metrics: metrics.clone(),
         limiter: Arc::new(inquiries::limiter(opts.inquiries_per_minute)),
         opts: Arc::new(opts),
+        openapi: Arc::default(),
     };
     inquiries::spawn_limiter_cleanup(state.limiter.clone());
-    let public = Router::new()
-        .route("/v1/inquiries", post(inquiries::create).options(inquiries::preflight))
-        .layer(DefaultBodyLimit::max(INQUIRY_BODY_LIMIT));
-    let events =
-        Router::new().route("/v1/events", post(api::ingest_events)).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT));
-    let imports = Router::new()
-        .route("/v1/imports", post(imports::create).get(imports::list))
-        .layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT));
-    let rest = Router::new()
-        .route("/v1/imports/{id}", get(imports::get))
-        .route("/v1/duplicates", get(api::duplicates))
-        .route("/v1/exports/{name}", get(api::export))
-        .route("/v1/contacts/{id}/merge", post(api::merge))
-        .route("/v1/merges/{id}", get(api::get_merge))
-        .route("/v1/merges/{id}/undo", post(api::undo_merge))
-        .route("/v1/forms", post(api::create_form))
-        .route("/v1/contacts", get(api::list_contacts))
-        .route("/v1/contacts/{id}", get(api::get_contact).delete(privacy::erase))
-        .route("/v1/contacts/{id}/personal-data", get(privacy::personal_data))
-        .route("/v1/contacts/{id}/consent", get(privacy::get_consent).post(privacy::record_consent))
-        .route("/v1/contacts/{id}/do-not-contact", axum::routing::put(privacy::do_not_contact))
-        .route("/v1/contacts/{id}/legal-hold", axum::routing::put(privacy::legal_hold))
-        .route("/v1/audit", get(privacy::audit))
-        .route("/v1/changes", get(changes::page))
-        .route("/v1/changes/stream", get(changes::stream))
-        .route("/v1/consumers", get(changes::consumers))
-        .route("/v1/contacts/{id}/stage", post(api::change_stage))
-        .route("/v1/stats", get(api::stats))
-        .route("/v1/contacts/{id}/qualification", axum::routing::put(qualify::put_qualification))
-        .route("/v1/scoring", get(qualify::list_models))
-        .route("/v1/scoring/{name}", axum::routing::put(qualify::put_model).get(qualify::get_model))
-        .route("/v1/scoring/{name}/activate", post(qualify::activate_model))
-        .route("/v1/definitions", get(qualify::list_definitions))
-        .route("/v1/definitions/{name}", axum::routing::put(qualify::put_definition).get(qualify::get_definition))
-        .route("/v1/definitions/{name}/activate", post(qualify::activate_definition))
-        .route("/v1/definitions/{name}/deactivate", post(qualify::deactivate_definition))
-        .route("/v1/definitions/{name}/backtest", post(qualify::backtest))
-        .route("/v1/likelihood", get(qualify::get_likelihood))
-        .route("/v1/likelihood/train", post(qualify::train_likelihood))
-        .route("/v1/inbox", get(api::list_inbox))
-        .route("/v1/inbox/{id}", get(api::get_inbox_item))
-        .route("/v1/inbox/{id}/replay", post(api::replay_inbox))
-        .route("/", get(ops::index))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/v1/api.md", get(ops::api_description))
-        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT));
-    Router::new()
-        .merge(public)
-        .merge(events)
-        .merge(imports)
-        .merge(rest)
-        .fallback(|| async { error_response(ErrorCode::NotFound, "no such endpoint; see /v1/api.md") })
+    let (routes, mut api) = routes().split_for_parts();
+    openapi::complete(&mut api);
+    let state = AppState { openapi: Arc::new(api), ..state };
+    routes
+        .fallback(|| async { error_response(ErrorCode::NotFound, "no such endpoint; see /v1/openapi.json") })
         .method_not_allowed_fallback(|| async {
             error_response(ErrorCode::MethodNotAllowed, "this endpoint does not take that method")
         })

@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::api::{caller_actor, parse_id, query_error};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, Caller, parse_json};
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -18,14 +18,16 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Why {
     reason: Option<String>,
 }
 
 /// `DELETE /v1/contacts/{id}`: erases the person, with a reason given as `?reason=` or
 /// in a JSON body `{"reason": "…"}`.
+#[utoipa::path(delete, path = "/v1/contacts/{id}", operation_id = "erase_contact", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id."), Why), request_body(content = Option<Why>, description = "The reason, if not given as `?reason=`."), responses((status = 200, description = "What was erased.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`already_erased`, `legal_hold`.", body = ErrorBody)))]
 pub async fn erase(
     State(s): State<AppState>,
     caller: Caller,
@@ -43,6 +45,7 @@ pub async fn erase(
 }
 
 /// `GET /v1/contacts/{id}/personal-data`: everything held about the person.
+#[utoipa::path(get, path = "/v1/contacts/{id}/personal-data", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), responses((status = 200, description = "Everything stored about the person.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody)))]
 pub async fn personal_data(
     State(s): State<AppState>,
     caller: Caller,
@@ -53,6 +56,7 @@ pub async fn personal_data(
     Ok(Json(s.app.personal_data(id, &caller_actor(&caller)).await?))
 }
 
+#[utoipa::path(get, path = "/v1/contacts/{id}/consent", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), responses((status = 200, description = "`{\"in_force\", \"records\"}`.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody)))]
 pub async fn get_consent(
     State(s): State<AppState>,
     caller: Caller,
@@ -63,6 +67,7 @@ pub async fn get_consent(
     Ok(Json(s.app.consent(id).await?))
 }
 
+#[utoipa::path(post, path = "/v1/contacts/{id}/consent", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = ConsentInput, responses((status = 201, description = "The consent record.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_identifier`, `invalid_field`.", body = ErrorBody)))]
 pub async fn record_consent(
     State(s): State<AppState>,
     caller: Caller,
@@ -76,6 +81,7 @@ pub async fn record_consent(
     Ok((StatusCode::CREATED, Json(s.app.record_consent(id, input, &caller_actor(&caller)).await?)))
 }
 
+#[utoipa::path(put, path = "/v1/contacts/{id}/do-not-contact", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = DoNotContactInput, responses((status = 200, description = "The flags now in force.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_field`.", body = ErrorBody)))]
 pub async fn do_not_contact(
     State(s): State<AppState>,
     caller: Caller,
@@ -89,13 +95,14 @@ pub async fn do_not_contact(
     Ok(Json(s.app.set_do_not_contact(id, input, &caller_actor(&caller)).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldInput {
     hold: bool,
     reason: Option<String>,
 }
 
+#[utoipa::path(put, path = "/v1/contacts/{id}/legal-hold", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = HoldInput, responses((status = 200, description = "The hold now in force.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_field`.", body = ErrorBody)))]
 pub async fn legal_hold(
     State(s): State<AppState>,
     caller: Caller,
@@ -109,8 +116,9 @@ pub async fn legal_hold(
     Ok(Json(s.app.set_legal_hold(id, input.hold, input.reason.as_deref(), &caller_actor(&caller)).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     contact: Option<Uuid>,
     limit: Option<i64>,
@@ -118,6 +126,7 @@ pub struct AuditQuery {
 }
 
 /// `GET /v1/audit`: what was done to personal data, oldest first, in pages.
+#[utoipa::path(get, path = "/v1/audit", operation_id = "audit_log", tag = "privacy", params(AuditQuery), responses((status = 200, description = "`{\"entries\": [...], \"next_cursor\"}`, oldest first.", body = Object), (status = 422, description = "`invalid_value`, `invalid_cursor`, `invalid_query`.", body = ErrorBody)))]
 pub async fn audit(
     State(s): State<AppState>,
     caller: Caller,

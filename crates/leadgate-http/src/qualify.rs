@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::api::{caller_actor, parse_id, query_error};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, Caller, parse_json};
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -10,6 +10,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use leadgate_app::AppError;
+use leadgate_app::backtest::BacktestInput;
+use leadgate_app::likelihood::TrainInput;
 use leadgate_app::rules::DefinitionInput;
 use leadgate_core::ErrorCode;
 use leadgate_core::Permission;
@@ -20,13 +22,14 @@ fn name(raw: Result<Path<String>, PathRejection>, what: ErrorCode) -> Result<Str
     raw.map(|Path(n)| n).map_err(|_| ApiError(AppError::new(what, "the path does not name a valid name")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct VersionQuery {
     version: Option<i64>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VersionInput {
     version: Option<i64>,
@@ -59,6 +62,7 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, 
     if body.iter().all(u8::is_ascii_whitespace) { Ok(T::default()) } else { parse_json(headers, body) }
 }
 
+#[utoipa::path(put, path = "/v1/scoring/{name}", tag = "qualification", params(("name" = String, Path, description = "The model's name.")), request_body(description = "The model, as TOML or JSON.", content((String = "application/toml"), (String = "text/plain"), (Object = "application/json"))), responses((status = 201, description = "The new version, saved (not yet active).", body = Object), (status = 422, description = "`invalid_model`, `invalid_name`.", body = ErrorBody)))]
 pub async fn put_model(
     State(s): State<AppState>,
     caller: Caller,
@@ -73,6 +77,7 @@ pub async fn put_model(
     Ok((StatusCode::CREATED, Json(saved)))
 }
 
+#[utoipa::path(get, path = "/v1/scoring/{name}", tag = "qualification", params(("name" = String, Path, description = "The model's name."), VersionQuery), responses((status = 200, description = "The model version.", body = Object), (status = 404, description = "`unknown_model`.", body = ErrorBody)))]
 pub async fn get_model(
     State(s): State<AppState>,
     caller: Caller,
@@ -85,11 +90,13 @@ pub async fn get_model(
     Ok(Json(s.app.scoring_model(&n, q.version).await?))
 }
 
+#[utoipa::path(get, path = "/v1/scoring", tag = "qualification", responses((status = 200, description = "Every model version and which is active.", body = Object)))]
 pub async fn list_models(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
     Ok(Json(s.app.scoring_models().await?))
 }
 
+#[utoipa::path(post, path = "/v1/scoring/{name}/activate", tag = "qualification", params(("name" = String, Path, description = "The model's name.")), request_body(content = Option<VersionInput>, description = "The version (the latest if none)."), responses((status = 200, description = "The activation; every contact is rescored.", body = Object), (status = 404, description = "`unknown_model`.", body = ErrorBody)))]
 pub async fn activate_model(
     State(s): State<AppState>,
     caller: Caller,
@@ -103,6 +110,7 @@ pub async fn activate_model(
     Ok(Json(s.app.activate_scoring(&n, input.version, &caller_actor(&caller)).await?))
 }
 
+#[utoipa::path(put, path = "/v1/definitions/{name}", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body = DefinitionInput, responses((status = 201, description = "The new version, saved (not yet active).", body = Object), (status = 422, description = "`invalid_expression`, `invalid_kind`, `invalid_note`, `invalid_name`.", body = ErrorBody)))]
 pub async fn put_definition(
     State(s): State<AppState>,
     caller: Caller,
@@ -117,6 +125,7 @@ pub async fn put_definition(
     Ok((StatusCode::CREATED, Json(saved)))
 }
 
+#[utoipa::path(get, path = "/v1/definitions/{name}", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), responses((status = 200, description = "Every version of the definition.", body = Object), (status = 404, description = "`unknown_definition`.", body = ErrorBody)))]
 pub async fn get_definition(
     State(s): State<AppState>,
     caller: Caller,
@@ -127,11 +136,13 @@ pub async fn get_definition(
     Ok(Json(s.app.definition_versions(&n).await?))
 }
 
+#[utoipa::path(get, path = "/v1/definitions", tag = "qualification", responses((status = 200, description = "`{\"definitions\": [...]}`.", body = Object)))]
 pub async fn list_definitions(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
     Ok(Json(serde_json::json!({"definitions": s.app.definitions().await?})))
 }
 
+#[utoipa::path(post, path = "/v1/definitions/{name}/activate", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body(content = Option<VersionInput>, description = "The version (the latest if none)."), responses((status = 200, description = "The activation.", body = Object), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 409, description = "`definition_invalid`.", body = ErrorBody)))]
 pub async fn activate_definition(
     State(s): State<AppState>,
     caller: Caller,
@@ -145,6 +156,7 @@ pub async fn activate_definition(
     Ok(Json(s.app.activate_definition(&n, input.version, &caller_actor(&caller)).await?))
 }
 
+#[utoipa::path(post, path = "/v1/definitions/{name}/deactivate", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), responses((status = 200, description = "The deactivation.", body = Object), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 409, description = "`not_active`.", body = ErrorBody)))]
 pub async fn deactivate_definition(
     State(s): State<AppState>,
     caller: Caller,
@@ -156,6 +168,7 @@ pub async fn deactivate_definition(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(put, path = "/v1/contacts/{id}/qualification", tag = "qualification", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = Qualification, responses((status = 200, description = "The qualification fields and the stage they led to.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_value`, `invalid_field`.", body = ErrorBody)))]
 pub async fn put_qualification(
     State(s): State<AppState>,
     caller: Caller,
@@ -169,6 +182,7 @@ pub async fn put_qualification(
     Ok(Json(s.app.set_qualification(id, input, &caller_actor(&caller)).await?))
 }
 
+#[utoipa::path(post, path = "/v1/definitions/{name}/backtest", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body = BacktestInput, responses((status = 200, description = "Who the definition would have qualified, and what became of them.", body = Object), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 422, description = "`invalid_date`, `invalid_expression`.", body = ErrorBody)))]
 pub async fn backtest(
     State(s): State<AppState>,
     caller: Caller,
@@ -178,12 +192,13 @@ pub async fn backtest(
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::RunBacktests)?;
     let n = name(n, ErrorCode::UnknownDefinition)?;
-    let input: leadgate_app::backtest::BacktestInput = parse_json(&headers, &body)?;
+    let input: BacktestInput = parse_json(&headers, &body)?;
     Ok(Json(s.app.backtest(&n, input).await?))
 }
 
 /// `POST /v1/likelihood/train`: trains the likelihood model (an empty body takes every
 /// default) and answers when every contact has been rescored with it.
+#[utoipa::path(post, path = "/v1/likelihood/train", tag = "likelihood", request_body(content = Option<TrainInput>, description = "What to train on (defaults if none)."), responses((status = 200, description = "The trained model, its cross-validated quality, and the rescoring.", body = Object), (status = 409, description = "`training`.", body = ErrorBody), (status = 422, description = "`no_outcomes`, `one_outcome`, `too_few_outcomes`, `no_features`, `invalid_value`.", body = ErrorBody)))]
 pub async fn train_likelihood(
     State(s): State<AppState>,
     caller: Caller,
@@ -191,11 +206,12 @@ pub async fn train_likelihood(
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageScoring)?;
-    let input: leadgate_app::likelihood::TrainInput = optional_json(&headers, &body)?;
+    let input: TrainInput = optional_json(&headers, &body)?;
     Ok(Json(s.app.train_likelihood(input, &caller_actor(&caller), &()).await?))
 }
 
 /// `GET /v1/likelihood`: the model in force, with its cross-validated figures.
+#[utoipa::path(get, path = "/v1/likelihood", tag = "likelihood", responses((status = 200, description = "The likelihood model in force and its quality.", body = Object), (status = 404, description = "`no_model`.", body = ErrorBody)))]
 pub async fn get_likelihood(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
     Ok(Json(s.app.likelihood_model().await?))

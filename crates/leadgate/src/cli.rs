@@ -42,6 +42,9 @@ pub(crate) enum Command {
     },
     /// Apply database migrations and exit (the server also applies them at start).
     Migrate,
+    /// Print the OpenAPI description of the HTTP API, as `GET /v1/openapi.json` serves
+    /// it (no database needed).
+    Openapi,
     /// Manage API keys.
     #[command(subcommand)]
     Apikey(ApikeyCommand),

@@ -37,6 +37,10 @@ fn main() -> std::process::ExitCode {
 }
 
 fn start(cli: Cli) -> Result<()> {
+    if let Command::Openapi = cli.command {
+        // Needs no configuration and no database.
+        return print_openapi();
+    }
     let listen = match &cli.command {
         Command::Serve { listen, .. } => listen.clone(),
         _ => None,
@@ -62,6 +66,11 @@ fn without_transparent_huge_pages() {
         // Only slower without it: carry on.
         eprintln!("note: transparent huge pages stay on for this process: {e}");
     }
+}
+
+fn print_openapi() -> Result<()> {
+    println!("{}", leadgate_http::openapi_description().to_pretty_json()?);
+    Ok(())
 }
 
 fn init_tracing(config: &Config) {
@@ -117,6 +126,7 @@ async fn run_command(command: Command, config: &Config, app: Arc<App>) -> Result
             }
             serve::serve(app, config).await
         }
+        Command::Openapi => print_openapi(),
         Command::Migrate => {
             println!("database is up to date ({})", app.backend());
             Ok(())
