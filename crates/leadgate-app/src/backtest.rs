@@ -38,7 +38,7 @@ pub struct BacktestInput {
     pub against: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Sorted {
     /// What was tested: `name@version`, or `draft`.
     pub definition: String,
@@ -47,13 +47,13 @@ pub struct Sorted {
     pub tally: Tally,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Sampled {
     pub count: u64,
     pub sample: Vec<Sample>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BacktestReport {
     pub name: String,
     pub kind: &'static str,

@@ -27,7 +27,7 @@ pub struct RawInquiry {
 
 /// What capturing an inquiry did. Only its `receipt` is for the public: the rest says
 /// whether the email was known and what it is, which only a caller with a key may learn.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct InquiryReceipt {
     /// The inbox item the inquiry was kept as.
     pub receipt: Uuid,

@@ -73,7 +73,7 @@ pub struct Reading {
 }
 
 /// An entry as integrators read it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ChangeView {
     /// Read after this to read what came after this entry.
     pub cursor: String,
@@ -85,7 +85,7 @@ pub struct ChangeView {
 }
 
 /// A page, and the cursor to read on from (past entries of kinds not asked for too).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ChangesView {
     pub changes: Vec<ChangeView>,
     pub next: String,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 /// A contact with everything known about it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactView {
     #[serde(flatten)]
     pub contact: Contact,
@@ -31,7 +31,7 @@ pub struct ContactView {
 }
 
 /// A contact's scores now, and every rule and feature behind them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScoresView {
     pub fit: i64,
     /// Engagement decayed to the time of reading.
@@ -46,7 +46,7 @@ pub struct ScoresView {
     pub failures: Vec<leadgate_core::scoring::RuleFailure>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactPage {
     pub contacts: Vec<Contact>,
     /// Pass as `cursor` to get the next page; `null` on the last page.

@@ -19,19 +19,19 @@ use uuid::Uuid;
 
 pub const MAX_EVENTS_PER_BATCH: usize = 1_000;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct EventsReceipt {
     pub accepted: usize,
     pub rejected: Vec<Rejected>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Rejected {
     pub index: usize,
     pub error: RejectedError,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RejectedError {
     pub code: ErrorCode,
     pub message: String,

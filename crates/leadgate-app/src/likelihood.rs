@@ -31,7 +31,7 @@ pub struct TrainInput {
     pub budget: Option<f32>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TrainReport {
     pub model: TrainedModel,
     /// The rescore that gave every contact its likelihood.

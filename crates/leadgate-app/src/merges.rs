@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 /// One side of a likely duplicate pair, enough to tell the two apart.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactSummary {
     pub id: Uuid,
     pub email: Option<String>,
@@ -41,14 +41,14 @@ impl From<&Candidate> for ContactSummary {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DuplicateView {
     pub contact: ContactSummary,
     pub other: ContactSummary,
     pub reasons: Vec<DuplicateReason>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Duplicates {
     /// Pairs found in all (before `limit`).
     pub total: usize,
@@ -64,7 +64,7 @@ pub struct DuplicateQuery {
 }
 
 /// A merge as shown to users: what moved is counted rather than listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MergeView {
     pub id: Uuid,
     pub contact_id: Uuid,

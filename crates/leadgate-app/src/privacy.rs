@@ -15,17 +15,19 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// What erasing a person did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ErasureReport {
     pub contact_id: Uuid,
     /// The contacts merged into it, erased with it: the same person.
     pub merged_contacts: Vec<Uuid>,
     pub erased_at: Timestamp,
+    /// How many records of each kind were removed or blanked.
+    #[schema(value_type = Object)]
     pub removed: Erased,
 }
 
 /// Everything held about a person.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PersonalData {
     pub contact: Contact,
     /// The records merged into it, as they are.
@@ -37,7 +39,9 @@ pub struct PersonalData {
     pub field_changes: Vec<ContactChange>,
     pub consent: Vec<ConsentRecord>,
     pub privacy: ContactPrivacy,
+    /// Inbox items, events and the other records kept of the person.
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub records: PersonalRecords,
     pub audit: Vec<AuditEntry>,
 }
@@ -54,7 +58,7 @@ pub struct ConsentInput {
 }
 
 /// The consent in force for each purpose, and every record of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConsentView {
     pub in_force: BTreeMap<String, ConsentRecord>,
     pub records: Vec<ConsentRecord>,
@@ -87,7 +91,7 @@ impl Default for Retention {
 }
 
 /// What a retention sweep removed: how many inbox items lost each.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SweepReport {
     pub inbox_bodies: u64,
     pub ip_addresses: u64,

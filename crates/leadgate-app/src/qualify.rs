@@ -167,7 +167,7 @@ impl ActiveRules {
 }
 
 /// What assessing some contacts did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AssessReport {
     pub contacts: u64,
     /// Contacts an active definition moved, by `name@version`.
@@ -181,7 +181,7 @@ pub struct AssessReport {
     pub failures: Vec<FailureCount>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FailureCount {
     pub rule: String,
     pub contacts: u64,

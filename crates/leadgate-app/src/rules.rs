@@ -32,28 +32,28 @@ pub struct DefinitionInput {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SavedModel {
     #[serde(flatten)]
     pub model: ModelVersion,
     pub active: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScoringModels {
     pub models: Vec<ModelVersion>,
     /// The active model, or `null` while contacts are graded by the built-in rules.
     pub active: Option<Activation>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DefinitionVersions {
     pub name: String,
     pub versions: Vec<Definition>,
     pub active_version: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DefinitionSummary {
     #[serde(flatten)]
     pub latest: Definition,
@@ -61,7 +61,7 @@ pub struct DefinitionSummary {
 }
 
 /// What rescoring every contact did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RescoreReport {
     #[serde(flatten)]
     pub assessed: AssessReport,

@@ -4,7 +4,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// A lower-case DNS domain name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Domain(String);
 

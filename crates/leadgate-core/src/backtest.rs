@@ -138,7 +138,7 @@ impl History {
 }
 
 /// How a definition sorted the contacts, against how they ended.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Tally {
     /// Contacts it passed.
     pub qualified: u64,
@@ -175,7 +175,7 @@ impl Tally {
 
 /// A contact a draft sorts differently from the active definition, or a customer it
 /// turns away.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Sample {
     pub contact_id: Uuid,
     pub email: Option<String>,

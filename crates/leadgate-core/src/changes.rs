@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// What a feed entry says happened; an entry holds one or more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// The contact was created (by an inquiry, a list entry, an import, demo data).
@@ -109,7 +109,7 @@ impl Kinds {
 }
 
 /// A stage change as the feed tells it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StageStepChange {
     pub from: Option<Stage>,
     pub to: Stage,
@@ -118,7 +118,7 @@ pub struct StageStepChange {
 
 /// What an entry says beyond its kinds; every part is optional and none holds personal
 /// data (field names, not values).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChangeDetail {
     /// Activity events by kind (`page_view: 3`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// One grant or withdrawal of consent for one purpose (`newsletter`, `events`, …).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ConsentRecord {
     pub contact_id: Uuid,
     /// An identifier: what the person may be contacted about.

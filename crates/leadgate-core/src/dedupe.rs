@@ -29,7 +29,7 @@ pub struct Candidate {
     pub account_id: Option<Uuid>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DuplicateReason {
     SameMailbox,
@@ -52,7 +52,7 @@ impl DuplicateReason {
 }
 
 /// Two contacts that are probably one person (`contact_id < other_id`), and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DuplicatePair {
     pub contact_id: Uuid,
     pub other_id: Uuid,

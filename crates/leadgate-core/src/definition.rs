@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_NOTE: usize = 2_000;
 const MAX_NAME: usize = 60;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DefinitionKind {
     /// Junk is looked at first: a bot is thrown out before it can qualify.
@@ -58,7 +58,7 @@ impl DefinitionKind {
 }
 
 /// One version of a definition, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Definition {
     pub name: String,
     pub version: i64,
@@ -108,7 +108,7 @@ pub struct Active {
 }
 
 /// A definition that could not be evaluated for a contact.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DefinitionFailure {
     pub definition: String,
     pub message: String,

@@ -12,7 +12,7 @@ use std::fmt;
 /// Lower-casing the local part is a product decision: real mailboxes that differ only by
 /// case are vanishingly rare, while the same person typing `Ann@X.com` and `ann@x.com`
 /// is common, and a duplicate contact is the worse failure.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Email(String);
 

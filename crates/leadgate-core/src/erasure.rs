@@ -61,7 +61,7 @@ pub fn verdict_only(junk: &str) -> &str {
 }
 
 /// A contact's legal hold and erasure: what is kept beside it about its personal data.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ContactPrivacy {
     pub contact_id: Uuid,
     /// Erasure is refused while a hold is set (litigation, an audit).
@@ -70,7 +70,7 @@ pub struct ContactPrivacy {
 }
 
 /// Who set a legal hold, when and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Hold {
     pub at: Timestamp,
     pub actor: String,
@@ -78,7 +78,7 @@ pub struct Hold {
 }
 
 /// When a person was erased, by whom and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Erasure {
     pub at: Timestamp,
     pub actor: String,
@@ -86,7 +86,7 @@ pub struct Erasure {
 }
 
 /// One entry of the audit log: something done to personal data, by whom and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub at: Timestamp,
     pub actor: String,

@@ -10,7 +10,7 @@ use std::fmt;
 /// Event kinds, actions and channels outside the documented lists are accepted when
 /// they are identifiers (so integrators can add their own), and refused otherwise (so
 /// that free text, markup or injection attempts never become a category in reports).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Ident(String);
 

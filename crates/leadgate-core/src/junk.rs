@@ -7,7 +7,7 @@
 use crate::Inquiry;
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct JunkReason {
     /// `honeypot`, `bot`, `job_application` or `vendor_solicitation`.
     pub code: &'static str,

@@ -16,7 +16,7 @@ use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Suspect,
@@ -117,7 +117,7 @@ impl FromStr for Stage {
 }
 
 /// What made a stage change happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CauseKind {
     /// The contact made an inquiry (filled a form, called, downloaded…).
@@ -163,7 +163,7 @@ impl CauseKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Cause {
     pub kind: CauseKind,
     /// The reason, definition `name@version`, response id or import source.
@@ -199,7 +199,7 @@ impl Actor {
 }
 
 /// One recorded move of a contact between stages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StageChange {
     pub contact_id: Uuid,
     pub from: Option<Stage>,

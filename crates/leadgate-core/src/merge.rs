@@ -31,7 +31,7 @@ pub struct MergePlan {
 
 /// The ids of everything a merge moved from the other contact to the survivor, and
 /// of what it added: what undoing needs to put back.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Moved {
     pub responses: Vec<Uuid>,
@@ -50,14 +50,14 @@ pub struct Moved {
 }
 
 /// Both contacts as they were just before the merge.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Before {
     pub contact: Contact,
     pub other: Contact,
 }
 
 /// A recorded merge.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Merge {
     pub id: Uuid,
     /// The survivor.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Account {
     pub id: Uuid,
     pub domain: String,
@@ -15,7 +15,7 @@ pub struct Account {
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contact {
     pub id: Uuid,
     /// Normalised; `None` only for contacts imported without an address.
@@ -83,7 +83,7 @@ impl Contact {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Response {
     pub id: Uuid,
     pub contact_id: Uuid,
@@ -114,7 +114,7 @@ pub struct Response {
 
 /// An activity event as stored; `contact_id` is `None` until its visitor or email
 /// becomes a known contact.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredEvent {
     pub id: i64,
     pub contact_id: Option<Uuid>,
@@ -127,7 +127,7 @@ pub struct StoredEvent {
     pub received_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Form {
     pub id: Uuid,
     /// The public key a web page posts with; not a secret.
@@ -149,7 +149,7 @@ impl Form {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: Uuid,
     pub name: String,
@@ -161,7 +161,7 @@ pub struct ApiKey {
 }
 
 /// Where an inquiry stands in the inbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InboxStatus {
     /// Stored, not yet processed (or the server stopped while processing).
@@ -193,7 +193,7 @@ impl InboxStatus {
 }
 
 /// The raw body of an inquiry, kept exactly as received before anything else happens.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct InboxItem {
     pub id: Uuid,
     pub received_at: Timestamp,
@@ -255,7 +255,7 @@ pub struct ContactFilter {
 }
 
 /// A contact as another system knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ExternalId {
     pub system: String,
     pub external_id: String,
@@ -263,7 +263,7 @@ pub struct ExternalId {
 }
 
 /// What changed on a contact outside its stage (which has its own history).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ContactChange {
     pub contact_id: Uuid,
     pub at: Timestamp,
@@ -286,7 +286,7 @@ pub struct HistoryKeys {
 }
 
 /// Totals shown on the start page and exported as metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Totals {
     pub contacts: i64,
     pub accounts: i64,
@@ -295,7 +295,7 @@ pub struct Totals {
 }
 
 /// Where an import job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportStatus {
     Running,
@@ -323,7 +323,7 @@ impl ImportStatus {
 }
 
 /// What an import did, row by row.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ImportCounts {
     pub rows: u64,
@@ -338,7 +338,7 @@ pub struct ImportCounts {
 }
 
 /// An import of one file: what was asked, how far it got, what went wrong.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ImportJob {
     pub id: Uuid,
     pub status: ImportStatus,
@@ -374,7 +374,7 @@ pub struct Qualification {
 
 /// What is active: the scoring model (`kind` `scoring`), or a lead definition's version
 /// (`kind` `definition`, `name` the definition).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Activation {
     pub kind: String,
     pub name: String,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Inbound came to us; outbound we went and found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Inbound,
@@ -62,7 +62,7 @@ pub fn channel_direction(channel: Option<&Ident>) -> Direction {
 }
 
 /// Where a response came from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Source {
     pub channel: Option<Ident>,
     pub campaign: Option<String>,
@@ -89,7 +89,7 @@ pub const KNOWN_ACTIONS: &[&str] = &[
 ];
 
 /// How the data reached us, which says much about its quality.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ObtainedVia {
     /// The person filled in one of our own forms.

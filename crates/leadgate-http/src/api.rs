@@ -9,11 +9,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use leadgate_app::{AppError, ContactQuery, DuplicateQuery, FormInput};
+use leadgate_app::{ContactPage, ContactView, Duplicates, EventsReceipt, InquiryReceipt, MergeView};
 use leadgate_core::ErrorCode;
-use leadgate_core::model::InboxStatus;
+use leadgate_core::lifecycle::StageChange;
+use leadgate_core::model::{Contact, Form, InboxItem, InboxStatus, Totals};
 use leadgate_core::{Actor, Permission};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub(crate) fn caller_actor(caller: &Caller) -> Actor {
@@ -35,7 +37,7 @@ pub(crate) fn query_error(r: QueryRejection) -> ApiError {
 // Handlers check the caller's role before reading the body, so that a caller without
 // the right gets 403 whatever it sent.
 
-#[utoipa::path(post, path = "/v1/forms", tag = "capture", request_body = FormInput, responses((status = 201, description = "The form, with the `form_key` its page posts with.", body = Object), (status = 422, description = "`missing_field`, `invalid_identifier`, `invalid_origin`, `invalid_url`, `invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/forms", tag = "capture", request_body = FormInput, responses((status = 201, description = "The form, with the `form_key` its page posts with.", body = Form), (status = 422, description = "`missing_field`, `invalid_identifier`, `invalid_origin`, `invalid_url`, `invalid_field`.", body = ErrorBody)))]
 pub async fn create_form(
     State(s): State<AppState>,
     caller: Caller,
@@ -48,7 +50,7 @@ pub async fn create_form(
     Ok((StatusCode::CREATED, Json(form)))
 }
 
-#[utoipa::path(post, path = "/v1/events", tag = "events", request_body(content = Object, description = "One event (`{\"email\"|\"contact_id\"|\"visitor_id\", \"kind\", \"at\", \"url\", \"props\"}`) or a batch `{\"events\": [...]}` of at most 1,000.", content_type = "application/json"), responses((status = 202, description = "Stored: `{\"accepted\": n, \"rejected\": [{\"index\", \"error\"}]}`.", body = Object), (status = 404, description = "`unknown_contact`: a single event names no contact.", body = ErrorBody), (status = 422, description = "`no_valid_events`, `empty_batch`, `batch_too_large`, `missing_identity`, `invalid_event`, `unknown_field`, `invalid_timestamp`, `future_timestamp`, and the field codes.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/events", tag = "events", request_body(content = Object, description = "One event (`{\"email\"|\"contact_id\"|\"visitor_id\", \"kind\", \"at\", \"url\", \"props\"}`) or a batch `{\"events\": [...]}` of at most 1,000.", content_type = "application/json"), responses((status = 202, description = "Stored: `{\"accepted\": n, \"rejected\": [{\"index\", \"error\"}]}`.", body = EventsReceipt), (status = 404, description = "`unknown_contact`: a single event names no contact.", body = ErrorBody), (status = 422, description = "`no_valid_events`, `empty_batch`, `batch_too_large`, `missing_identity`, `invalid_event`, `unknown_field`, `invalid_timestamp`, `future_timestamp`, and the field codes.", body = ErrorBody)))]
 pub async fn ingest_events(
     State(s): State<AppState>,
     caller: Caller,
@@ -71,7 +73,7 @@ pub async fn ingest_events(
     }
 }
 
-#[utoipa::path(get, path = "/v1/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id.")), responses((status = 200, description = "The contact: fields, stage and its history, scores and their factors, responses, recent events, qualification.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id.")), responses((status = 200, description = "The contact: fields, stage and its history, scores and their factors, responses, recent events, qualification.", body = ContactView), (status = 404, description = "`unknown_contact`.", body = ErrorBody)))]
 pub async fn get_contact(
     State(s): State<AppState>,
     caller: Caller,
@@ -82,7 +84,7 @@ pub async fn get_contact(
     Ok(Json(s.app.contact_view(id).await?))
 }
 
-#[utoipa::path(get, path = "/v1/contacts", tag = "contacts", params(ContactQuery), responses((status = 200, description = "A page of contacts: `{\"contacts\": [...], \"next_cursor\"}`.", body = Object), (status = 422, description = "`invalid_query`, `invalid_value`, `invalid_stage`, `invalid_cursor`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/contacts", tag = "contacts", params(ContactQuery), responses((status = 200, description = "A page of contacts: `{\"contacts\": [...], \"next_cursor\"}`.", body = ContactPage), (status = 422, description = "`invalid_query`, `invalid_value`, `invalid_stage`, `invalid_cursor`.", body = ErrorBody)))]
 pub async fn list_contacts(
     State(s): State<AppState>,
     caller: Caller,
@@ -100,7 +102,7 @@ pub struct StageInput {
     reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/v1/contacts/{id}/stage", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = StageInput, responses((status = 200, description = "The stage change made.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`no_change`, `already_merged`, `conflict`.", body = ErrorBody), (status = 422, description = "`invalid_stage`, `reason_required`, `transition_not_allowed`, `invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/contacts/{id}/stage", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = StageInput, responses((status = 200, description = "The stage change made.", body = StageChange), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`no_change`, `already_merged`, `conflict`.", body = ErrorBody), (status = 422, description = "`invalid_stage`, `reason_required`, `transition_not_allowed`, `invalid_field`.", body = ErrorBody)))]
 pub async fn change_stage(
     State(s): State<AppState>,
     caller: Caller,
@@ -126,14 +128,45 @@ pub struct InboxQuery {
 
 /// An inbox item with its body as text (as much of it as was read), and whether that is
 /// all of it.
-fn inbox_item_json(item: &leadgate_core::model::InboxItem) -> serde_json::Value {
-    let mut v = serde_json::to_value(item).unwrap_or_default();
-    v["body"] = json!(String::from_utf8_lossy(&item.body));
-    v["body_truncated"] = json!((item.body.len() as i64) < item.body_bytes);
-    v
+#[derive(Serialize, ToSchema)]
+pub struct InboxItemView {
+    #[serde(flatten)]
+    item: InboxItem,
+    body: String,
+    body_truncated: bool,
 }
 
-#[utoipa::path(get, path = "/v1/inbox", tag = "inbox", params(InboxQuery), responses((status = 200, description = "A page of inbox items: `{\"items\": [...], \"next_cursor\"}`.", body = Object), (status = 422, description = "`invalid_value`, `invalid_cursor`, `invalid_query`.", body = ErrorBody)))]
+impl From<InboxItem> for InboxItemView {
+    fn from(item: InboxItem) -> Self {
+        let body = String::from_utf8_lossy(&item.body).into_owned();
+        let body_truncated = (item.body.len() as i64) < item.body_bytes;
+        Self { item, body, body_truncated }
+    }
+}
+
+/// A page of the inbox; `next_cursor` is `null` on the last.
+#[derive(Serialize, ToSchema)]
+pub struct InboxPage {
+    items: Vec<InboxItemView>,
+    next_cursor: Option<Uuid>,
+}
+
+/// What is stored, and in which database.
+#[derive(Serialize, ToSchema)]
+pub struct Stats {
+    totals: Totals,
+    /// `sqlite` or `postgres`.
+    database: &'static str,
+}
+
+/// A merge made, and the contact that survives it.
+#[derive(Serialize, ToSchema)]
+pub struct MergeResult {
+    merge: MergeView,
+    contact: Contact,
+}
+
+#[utoipa::path(get, path = "/v1/inbox", tag = "inbox", params(InboxQuery), responses((status = 200, description = "A page of inbox items: `{\"items\": [...], \"next_cursor\"}`.", body = InboxPage), (status = 422, description = "`invalid_value`, `invalid_cursor`, `invalid_query`.", body = ErrorBody)))]
 pub async fn list_inbox(
     State(s): State<AppState>,
     caller: Caller,
@@ -166,11 +199,10 @@ pub async fn list_inbox(
     };
     let items = s.app.inbox(status, after, limit).await?;
     let next = (items.len() as i64 == limit).then(|| items.last().map(|i| i.id)).flatten();
-    let items: Vec<serde_json::Value> = items.iter().map(inbox_item_json).collect();
-    Ok(Json(json!({ "items": items, "next_cursor": next })))
+    Ok(Json(InboxPage { items: items.into_iter().map(InboxItemView::from).collect(), next_cursor: next }))
 }
 
-#[utoipa::path(get, path = "/v1/inbox/{id}", tag = "inbox", params(("id" = Uuid, Path, description = "The inbox item's id.")), responses((status = 200, description = "The item, with its body as text.", body = Object), (status = 404, description = "`unknown_inbox_item`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/inbox/{id}", tag = "inbox", params(("id" = Uuid, Path, description = "The inbox item's id.")), responses((status = 200, description = "The item, with its body as text.", body = InboxItemView), (status = 404, description = "`unknown_inbox_item`.", body = ErrorBody)))]
 pub async fn get_inbox_item(
     State(s): State<AppState>,
     caller: Caller,
@@ -178,10 +210,10 @@ pub async fn get_inbox_item(
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageInbox)?;
     let id = parse_id(id, ErrorCode::UnknownInboxItem)?;
-    Ok(Json(inbox_item_json(&s.app.inbox_item(id).await?)))
+    Ok(Json(InboxItemView::from(s.app.inbox_item(id).await?)))
 }
 
-#[utoipa::path(post, path = "/v1/inbox/{id}/replay", tag = "inbox", params(("id" = Uuid, Path, description = "The inbox item's id.")), responses((status = 200, description = "What capturing the item again gave.", body = Object), (status = 404, description = "`unknown_inbox_item`.", body = ErrorBody), (status = 409, description = "`already_processed`, `body_removed`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/inbox/{id}/replay", tag = "inbox", params(("id" = Uuid, Path, description = "The inbox item's id.")), responses((status = 200, description = "What capturing the item again gave.", body = InquiryReceipt), (status = 404, description = "`unknown_inbox_item`.", body = ErrorBody), (status = 409, description = "`already_processed`, `body_removed`.", body = ErrorBody)))]
 pub async fn replay_inbox(
     State(s): State<AppState>,
     caller: Caller,
@@ -192,14 +224,14 @@ pub async fn replay_inbox(
     Ok(Json(s.app.replay_inbox(id).await?))
 }
 
-#[utoipa::path(get, path = "/v1/stats", tag = "operations", responses((status = 200, description = "What is stored: `{\"totals\": {...}, \"database\"}`.", body = Object)))]
+#[utoipa::path(get, path = "/v1/stats", tag = "operations", responses((status = 200, description = "What is stored: `{\"totals\": {...}, \"database\"}`.", body = Stats)))]
 pub async fn stats(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
     let totals = s.app.stats().await?;
-    Ok(Json(json!({ "totals": totals, "database": s.app.backend() })))
+    Ok(Json(Stats { totals, database: s.app.backend() }))
 }
 
-#[utoipa::path(get, path = "/v1/duplicates", tag = "identity", params(DuplicateQuery), responses((status = 200, description = "Pairs of contacts that may be one person, with the reason.", body = Object), (status = 422, description = "`invalid_value`, `invalid_query`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/duplicates", tag = "identity", params(DuplicateQuery), responses((status = 200, description = "Pairs of contacts that may be one person, with the reason.", body = Duplicates), (status = 422, description = "`invalid_value`, `invalid_query`.", body = ErrorBody)))]
 pub async fn duplicates(
     State(s): State<AppState>,
     caller: Caller,
@@ -217,7 +249,7 @@ pub struct MergeInput {
     other_id: Uuid,
 }
 
-#[utoipa::path(post, path = "/v1/contacts/{id}/merge", tag = "identity", params(("id" = Uuid, Path, description = "The surviving contact's id.")), request_body = MergeInput, responses((status = 201, description = "`{\"merge\", \"contact\"}`: the merge, which can be undone, and the survivor.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`already_merged`, `conflict`.", body = ErrorBody), (status = 422, description = "`same_contact`, `invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/contacts/{id}/merge", tag = "identity", params(("id" = Uuid, Path, description = "The surviving contact's id.")), request_body = MergeInput, responses((status = 201, description = "`{\"merge\", \"contact\"}`: the merge, which can be undone, and the survivor.", body = MergeResult), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`already_merged`, `conflict`.", body = ErrorBody), (status = 422, description = "`same_contact`, `invalid_field`.", body = ErrorBody)))]
 pub async fn merge(
     State(s): State<AppState>,
     caller: Caller,
@@ -229,10 +261,10 @@ pub async fn merge(
     let input: MergeInput = parse_json(&headers, &body)?;
     let id = parse_id(id, ErrorCode::UnknownContact)?;
     let (merge, contact) = s.app.merge_contacts(id, input.other_id, &caller_actor(&caller)).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "merge": merge, "contact": contact }))))
+    Ok((StatusCode::CREATED, Json(MergeResult { merge, contact })))
 }
 
-#[utoipa::path(get, path = "/v1/merges/{id}", tag = "identity", params(("id" = Uuid, Path, description = "The merge's id.")), responses((status = 200, description = "The merge.", body = Object), (status = 404, description = "`unknown_merge`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/merges/{id}", tag = "identity", params(("id" = Uuid, Path, description = "The merge's id.")), responses((status = 200, description = "The merge.", body = MergeView), (status = 404, description = "`unknown_merge`.", body = ErrorBody)))]
 pub async fn get_merge(
     State(s): State<AppState>,
     caller: Caller,
@@ -243,7 +275,7 @@ pub async fn get_merge(
     Ok(Json(s.app.merge_view(id).await?))
 }
 
-#[utoipa::path(post, path = "/v1/merges/{id}/undo", tag = "identity", params(("id" = Uuid, Path, description = "The merge's id.")), responses((status = 200, description = "The merge, undone.", body = Object), (status = 404, description = "`unknown_merge`.", body = ErrorBody), (status = 409, description = "`already_undone`, `merged_since`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/merges/{id}/undo", tag = "identity", params(("id" = Uuid, Path, description = "The merge's id.")), responses((status = 200, description = "The merge, undone.", body = MergeView), (status = 404, description = "`unknown_merge`.", body = ErrorBody), (status = 409, description = "`already_undone`, `merged_since`.", body = ErrorBody)))]
 pub async fn undo_merge(
     State(s): State<AppState>,
     caller: Caller,

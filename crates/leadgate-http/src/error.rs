@@ -21,7 +21,6 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    #[schema(schema_with = crate::openapi::error_code_schema)]
     code: ErrorCode,
     /// A sentence for a person.
     message: String,
@@ -47,7 +46,6 @@ pub struct RejectedItem {
 
 #[derive(Serialize, ToSchema)]
 pub struct RejectedProblem {
-    #[schema(schema_with = crate::openapi::error_code_schema)]
     code: ErrorCode,
     message: String,
     field: Option<String>,

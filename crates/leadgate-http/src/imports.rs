@@ -19,8 +19,8 @@ use leadgate_app::AppError;
 use leadgate_app::import::{ImportOptions, ImportSource, choose_mapping};
 use leadgate_core::ErrorCode;
 use leadgate_core::Permission;
+use leadgate_core::model::ImportJob;
 use serde::Deserialize;
-use serde_json::json;
 use std::io::{Seek, Write};
 use std::time::Duration;
 
@@ -200,7 +200,7 @@ fn media_type(headers: &HeaderMap) -> String {
     ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
-#[utoipa::path(post, path = "/v1/imports", operation_id = "create_import", tag = "import", params(ImportQuery), request_body(description = "The CSV file as the body, or a multipart form with `file` and optional `mapping`, `preset`, `dry_run` parts.", content((String = "text/csv"), (Object = "multipart/form-data"))), responses((status = 202, description = "The import job, running; `Location` names it.", body = Object), (status = 422, description = "`missing_mapping`, `invalid_mapping`, `unknown_preset`, `not_csv`, `empty_file`, `mapping_mismatch`, `missing_file`, `not_utf8`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/imports", operation_id = "create_import", tag = "import", params(ImportQuery), request_body(description = "The CSV file as the body, or a multipart form with `file` and optional `mapping`, `preset`, `dry_run` parts.", content((String = "text/csv"), (Object = "multipart/form-data"))), responses((status = 202, description = "The import job, running; `Location` names it.", body = ImportJob), (status = 422, description = "`missing_mapping`, `invalid_mapping`, `unknown_preset`, `not_csv`, `empty_file`, `mapping_mismatch`, `missing_file`, `not_utf8`.", body = ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -253,7 +253,7 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(job)))
 }
 
-#[utoipa::path(get, path = "/v1/imports/{id}", operation_id = "get_import", tag = "import", params(("id" = Uuid, Path, description = "The import's id.")), responses((status = 200, description = "The import job and how far it is.", body = Object), (status = 404, description = "`unknown_import`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/imports/{id}", operation_id = "get_import", tag = "import", params(("id" = Uuid, Path, description = "The import's id.")), responses((status = 200, description = "The import job and how far it is.", body = ImportJob), (status = 404, description = "`unknown_import`.", body = ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
     caller: Caller,
@@ -264,6 +264,12 @@ pub async fn get(
     Ok(Json(s.app.import_job(id).await?))
 }
 
+/// Import jobs, newest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ImportList {
+    imports: Vec<ImportJob>,
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -271,7 +277,7 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/imports", operation_id = "list_imports", tag = "import", params(ListQuery), responses((status = 200, description = "`{\"imports\": [...]}`, newest first.", body = Object)))]
+#[utoipa::path(get, path = "/v1/imports", operation_id = "list_imports", tag = "import", params(ListQuery), responses((status = 200, description = "`{\"imports\": [...]}`, newest first.", body = ImportList)))]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -279,5 +285,5 @@ pub async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ImportData)?;
     let Query(q) = q.map_err(query_error)?;
-    Ok(Json(json!({ "imports": s.app.imports(q.limit.unwrap_or(50)).await? })))
+    Ok(Json(ImportList { imports: s.app.imports(q.limit.unwrap_or(50)).await? }))
 }

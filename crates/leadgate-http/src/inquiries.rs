@@ -93,6 +93,22 @@ pub async fn preflight(headers: HeaderMap) -> Response {
     resp
 }
 
+/// What the public learns of an inquiry it sent: that it was received, the same for a
+/// new, a known and a junk sender.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublicReceipt {
+    receipt: uuid::Uuid,
+}
+
+/// The answer to an inquiry: all of it to a caller with a key, the receipt to the public.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum InquiryAnswer {
+    WithKey(InquiryReceipt),
+    Public(PublicReceipt),
+}
+
 /// How the sender wants to be answered: a browser's plain HTML form post reads a page
 /// (or follows a redirect), anything else reads JSON.
 fn wants_html(headers: &HeaderMap) -> bool {
@@ -106,7 +122,7 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     crate::extract::api_key_secret(headers)
 }
 
-#[utoipa::path(post, path = "/v1/inquiries", operation_id = "create_inquiry", tag = "capture", security((), ("api_key" = [])), params(("form_key" = Option<String>, Query, description = "The form the inquiry comes from (or the `form_key` field).")), request_body(description = "The form's fields: `email` and any others.", content((Object = "application/x-www-form-urlencoded"), (Object = "application/json"), (Object = "multipart/form-data"))), responses((status = 201, description = "Kept: `{\"receipt\"}`; with an API key, what became of the inquiry.", body = Object), (status = 303, description = "A browser's form post, sent to the form's thank-you page."), (status = 403, description = "`origin_not_allowed`.", body = ErrorBody), (status = 404, description = "`unknown_form`.", body = ErrorBody), (status = 422, description = "`missing_field`, `invalid_email`, `too_long`, `too_many_fields`, `invalid_field_name`, `invalid_value`.", body = ErrorBody), (status = 429, description = "`rate_limited`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/inquiries", operation_id = "create_inquiry", tag = "capture", security((), ("api_key" = [])), params(("form_key" = Option<String>, Query, description = "The form the inquiry comes from (or the `form_key` field).")), request_body(description = "The form's fields: `email` and any others.", content((Object = "application/x-www-form-urlencoded"), (Object = "application/json"), (Object = "multipart/form-data"))), responses((status = 201, description = "Kept: the receipt; with an API key, also what became of the inquiry.", body = InquiryAnswer), (status = 303, description = "A browser's form post, sent to the form's thank-you page."), (status = 403, description = "`origin_not_allowed`.", body = ErrorBody), (status = 404, description = "`unknown_form`.", body = ErrorBody), (status = 422, description = "`missing_field`, `invalid_email`, `too_long`, `too_many_fields`, `invalid_field_name`, `invalid_value`.", body = ErrorBody), (status = 429, description = "`rate_limited`.", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -129,13 +145,14 @@ pub async fn create(
             });
             match (trusted, html, receipt.thank_you_url.as_deref()) {
                 // A caller with a key may learn what became of the inquiry.
-                (true, _, _) => (StatusCode::CREATED, axum::Json(&receipt)).into_response(),
+                (true, _, _) => (StatusCode::CREATED, axum::Json(InquiryAnswer::WithKey(receipt))).into_response(),
                 // The public learns only that it was received, the same for a new, a
                 // known and a junk sender.
                 (false, true, Some(url)) => thanked_by_redirect(url),
                 (false, true, None) => crate::pages::thank_you(),
                 (false, false, _) => {
-                    (StatusCode::CREATED, axum::Json(serde_json::json!({"receipt": receipt.receipt}))).into_response()
+                    (StatusCode::CREATED, axum::Json(InquiryAnswer::Public(PublicReceipt { receipt: receipt.receipt })))
+                        .into_response()
                 }
             }
         }

@@ -7,9 +7,8 @@ use crate::error::{ErrorBody, ErrorDetail, RejectedItem, RejectedProblem};
 use leadgate_core::ErrorCode;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Schema};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
 use utoipa::{Modify, OpenApi as _};
 
 /// The name under which the API key is described.
@@ -23,7 +22,7 @@ const API_KEY: &str = "api_key";
                        docs/api.md (served at /v1/api.md) is the guide; this is the reference.",
         license(name = "AGPL-3.0-or-later")
     ),
-    components(schemas(ErrorBody, ErrorDetail, RejectedItem, RejectedProblem)),
+    components(schemas(ErrorBody, ErrorDetail, RejectedItem, RejectedProblem, ErrorCode)),
     modifiers(&Shared)
 )]
 struct Base;
@@ -31,20 +30,6 @@ struct Base;
 /// The description's frame, before the routes add their paths.
 pub fn base() -> OpenApi {
     Base::openapi()
-}
-
-/// The schema of `error.code`: every code, each with its status.
-pub fn error_code_schema() -> Schema {
-    let list: Vec<String> = ErrorCode::ALL.iter().map(|c| format!("`{}` ({})", c.as_str(), c.status())).collect();
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
-        .description(Some(format!(
-            "A stable, machine-readable code; each is answered with one HTTP status: {}.",
-            list.join(", ")
-        )))
-        .build()
-        .into()
 }
 
 /// Describes the API key.

@@ -11,11 +11,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use leadgate_app::AppError;
-use leadgate_app::privacy::{ConsentInput, DoNotContactInput};
+use leadgate_app::privacy::{ConsentInput, ConsentView, DoNotContactInput, ErasureReport, PersonalData};
 use leadgate_core::ErrorCode;
 use leadgate_core::Permission;
+use leadgate_core::erasure::{AuditEntry, ContactPrivacy};
+use leadgate_core::model::Contact;
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 #[derive(Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
@@ -27,7 +28,7 @@ pub struct Why {
 
 /// `DELETE /v1/contacts/{id}`: erases the person, with a reason given as `?reason=` or
 /// in a JSON body `{"reason": "…"}`.
-#[utoipa::path(delete, path = "/v1/contacts/{id}", operation_id = "erase_contact", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id."), Why), request_body(content = Option<Why>, description = "The reason, if not given as `?reason=`."), responses((status = 200, description = "What was erased.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`already_erased`, `legal_hold`.", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/contacts/{id}", operation_id = "erase_contact", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id."), Why), request_body(content = Option<Why>, description = "The reason, if not given as `?reason=`."), responses((status = 200, description = "What was erased.", body = ErasureReport), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`already_erased`, `legal_hold`.", body = ErrorBody), (status = 422, description = "`reason_required`, `invalid_field`.", body = ErrorBody)))]
 pub async fn erase(
     State(s): State<AppState>,
     caller: Caller,
@@ -45,7 +46,7 @@ pub async fn erase(
 }
 
 /// `GET /v1/contacts/{id}/personal-data`: everything held about the person.
-#[utoipa::path(get, path = "/v1/contacts/{id}/personal-data", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), responses((status = 200, description = "Everything stored about the person.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/contacts/{id}/personal-data", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), responses((status = 200, description = "Everything stored about the person.", body = PersonalData), (status = 404, description = "`unknown_contact`.", body = ErrorBody)))]
 pub async fn personal_data(
     State(s): State<AppState>,
     caller: Caller,
@@ -56,7 +57,7 @@ pub async fn personal_data(
     Ok(Json(s.app.personal_data(id, &caller_actor(&caller)).await?))
 }
 
-#[utoipa::path(get, path = "/v1/contacts/{id}/consent", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), responses((status = 200, description = "`{\"in_force\", \"records\"}`.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/contacts/{id}/consent", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), responses((status = 200, description = "`{\"in_force\", \"records\"}`.", body = ConsentView), (status = 404, description = "`unknown_contact`.", body = ErrorBody)))]
 pub async fn get_consent(
     State(s): State<AppState>,
     caller: Caller,
@@ -67,7 +68,7 @@ pub async fn get_consent(
     Ok(Json(s.app.consent(id).await?))
 }
 
-#[utoipa::path(post, path = "/v1/contacts/{id}/consent", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = ConsentInput, responses((status = 201, description = "The consent record.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_identifier`, `invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/contacts/{id}/consent", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = ConsentInput, responses((status = 201, description = "The consent record.", body = ConsentView), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_identifier`, `invalid_field`.", body = ErrorBody)))]
 pub async fn record_consent(
     State(s): State<AppState>,
     caller: Caller,
@@ -81,7 +82,7 @@ pub async fn record_consent(
     Ok((StatusCode::CREATED, Json(s.app.record_consent(id, input, &caller_actor(&caller)).await?)))
 }
 
-#[utoipa::path(put, path = "/v1/contacts/{id}/do-not-contact", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = DoNotContactInput, responses((status = 200, description = "The flags now in force.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/contacts/{id}/do-not-contact", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = DoNotContactInput, responses((status = 200, description = "The flags now in force.", body = Contact), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_field`.", body = ErrorBody)))]
 pub async fn do_not_contact(
     State(s): State<AppState>,
     caller: Caller,
@@ -102,7 +103,7 @@ pub struct HoldInput {
     reason: Option<String>,
 }
 
-#[utoipa::path(put, path = "/v1/contacts/{id}/legal-hold", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = HoldInput, responses((status = 200, description = "The hold now in force.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/contacts/{id}/legal-hold", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = HoldInput, responses((status = 200, description = "The hold now in force.", body = ContactPrivacy), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_field`.", body = ErrorBody)))]
 pub async fn legal_hold(
     State(s): State<AppState>,
     caller: Caller,
@@ -125,8 +126,15 @@ pub struct AuditQuery {
     cursor: Option<String>,
 }
 
+/// A page of the audit log; `next_cursor` is `null` on the last.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    entries: Vec<AuditEntry>,
+    next_cursor: Option<String>,
+}
+
 /// `GET /v1/audit`: what was done to personal data, oldest first, in pages.
-#[utoipa::path(get, path = "/v1/audit", operation_id = "audit_log", tag = "privacy", params(AuditQuery), responses((status = 200, description = "`{\"entries\": [...], \"next_cursor\"}`, oldest first.", body = Object), (status = 422, description = "`invalid_value`, `invalid_cursor`, `invalid_query`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/audit", operation_id = "audit_log", tag = "privacy", params(AuditQuery), responses((status = 200, description = "`{\"entries\": [...], \"next_cursor\"}`, oldest first.", body = AuditPage), (status = 422, description = "`invalid_value`, `invalid_cursor`, `invalid_query`.", body = ErrorBody)))]
 pub async fn audit(
     State(s): State<AppState>,
     caller: Caller,
@@ -147,5 +155,5 @@ pub async fn audit(
     let entries = s.app.audit_log(q.contact, after, limit).await?;
     let next = (entries.len() as i64 == limit).then(|| entries.last().map(|(id, _)| id.to_string())).flatten();
     let entries: Vec<_> = entries.into_iter().map(|(_, e)| e).collect();
-    Ok(Json(json!({"entries": entries, "next_cursor": next})))
+    Ok(Json(AuditPage { entries, next_cursor: next }))
 }

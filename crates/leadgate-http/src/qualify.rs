@@ -11,15 +11,27 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use leadgate_app::AppError;
 use leadgate_app::backtest::BacktestInput;
+use leadgate_app::backtest::BacktestReport;
 use leadgate_app::likelihood::TrainInput;
-use leadgate_app::rules::DefinitionInput;
+use leadgate_app::likelihood::TrainReport;
+use leadgate_app::rules::{DefinitionInput, DefinitionSummary, DefinitionVersions, SavedModel, ScoringModels};
 use leadgate_core::ErrorCode;
 use leadgate_core::Permission;
+use leadgate_core::definition::Definition;
+use leadgate_core::likelihood::TrainedModel;
+use leadgate_core::model::Activation;
 use leadgate_core::model::Qualification;
+use leadgate_core::scoring::ModelVersion;
 use serde::Deserialize;
 
 fn name(raw: Result<Path<String>, PathRejection>, what: ErrorCode) -> Result<String, ApiError> {
     raw.map(|Path(n)| n).map_err(|_| ApiError(AppError::new(what, "the path does not name a valid name")))
+}
+
+/// Every lead definition, with the version in force.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DefinitionList {
+    definitions: Vec<DefinitionSummary>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -62,7 +74,7 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, 
     if body.iter().all(u8::is_ascii_whitespace) { Ok(T::default()) } else { parse_json(headers, body) }
 }
 
-#[utoipa::path(put, path = "/v1/scoring/{name}", tag = "qualification", params(("name" = String, Path, description = "The model's name.")), request_body(description = "The model, as TOML or JSON.", content((String = "application/toml"), (String = "text/plain"), (Object = "application/json"))), responses((status = 201, description = "The new version, saved (not yet active).", body = Object), (status = 422, description = "`invalid_model`, `invalid_name`.", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/scoring/{name}", tag = "qualification", params(("name" = String, Path, description = "The model's name.")), request_body(description = "The model, as TOML or JSON.", content((String = "application/toml"), (String = "text/plain"), (Object = "application/json"))), responses((status = 201, description = "The new version, saved (not yet active).", body = SavedModel), (status = 422, description = "`invalid_model`, `invalid_name`.", body = ErrorBody)))]
 pub async fn put_model(
     State(s): State<AppState>,
     caller: Caller,
@@ -77,7 +89,7 @@ pub async fn put_model(
     Ok((StatusCode::CREATED, Json(saved)))
 }
 
-#[utoipa::path(get, path = "/v1/scoring/{name}", tag = "qualification", params(("name" = String, Path, description = "The model's name."), VersionQuery), responses((status = 200, description = "The model version.", body = Object), (status = 404, description = "`unknown_model`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/scoring/{name}", tag = "qualification", params(("name" = String, Path, description = "The model's name."), VersionQuery), responses((status = 200, description = "The model version.", body = ModelVersion), (status = 404, description = "`unknown_model`.", body = ErrorBody)))]
 pub async fn get_model(
     State(s): State<AppState>,
     caller: Caller,
@@ -90,13 +102,13 @@ pub async fn get_model(
     Ok(Json(s.app.scoring_model(&n, q.version).await?))
 }
 
-#[utoipa::path(get, path = "/v1/scoring", tag = "qualification", responses((status = 200, description = "Every model version and which is active.", body = Object)))]
+#[utoipa::path(get, path = "/v1/scoring", tag = "qualification", responses((status = 200, description = "Every model version and which is active.", body = ScoringModels)))]
 pub async fn list_models(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
     Ok(Json(s.app.scoring_models().await?))
 }
 
-#[utoipa::path(post, path = "/v1/scoring/{name}/activate", tag = "qualification", params(("name" = String, Path, description = "The model's name.")), request_body(content = Option<VersionInput>, description = "The version (the latest if none)."), responses((status = 200, description = "The activation; every contact is rescored.", body = Object), (status = 404, description = "`unknown_model`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/scoring/{name}/activate", tag = "qualification", params(("name" = String, Path, description = "The model's name.")), request_body(content = Option<VersionInput>, description = "The version (the latest if none)."), responses((status = 200, description = "The activation; every contact is rescored.", body = Activation), (status = 404, description = "`unknown_model`.", body = ErrorBody)))]
 pub async fn activate_model(
     State(s): State<AppState>,
     caller: Caller,
@@ -110,7 +122,7 @@ pub async fn activate_model(
     Ok(Json(s.app.activate_scoring(&n, input.version, &caller_actor(&caller)).await?))
 }
 
-#[utoipa::path(put, path = "/v1/definitions/{name}", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body = DefinitionInput, responses((status = 201, description = "The new version, saved (not yet active).", body = Object), (status = 422, description = "`invalid_expression`, `invalid_kind`, `invalid_note`, `invalid_name`.", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/definitions/{name}", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body = DefinitionInput, responses((status = 201, description = "The new version, saved (not yet active).", body = Definition), (status = 422, description = "`invalid_expression`, `invalid_kind`, `invalid_note`, `invalid_name`.", body = ErrorBody)))]
 pub async fn put_definition(
     State(s): State<AppState>,
     caller: Caller,
@@ -125,7 +137,7 @@ pub async fn put_definition(
     Ok((StatusCode::CREATED, Json(saved)))
 }
 
-#[utoipa::path(get, path = "/v1/definitions/{name}", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), responses((status = 200, description = "Every version of the definition.", body = Object), (status = 404, description = "`unknown_definition`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/definitions/{name}", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), responses((status = 200, description = "Every version of the definition.", body = DefinitionVersions), (status = 404, description = "`unknown_definition`.", body = ErrorBody)))]
 pub async fn get_definition(
     State(s): State<AppState>,
     caller: Caller,
@@ -136,13 +148,13 @@ pub async fn get_definition(
     Ok(Json(s.app.definition_versions(&n).await?))
 }
 
-#[utoipa::path(get, path = "/v1/definitions", tag = "qualification", responses((status = 200, description = "`{\"definitions\": [...]}`.", body = Object)))]
+#[utoipa::path(get, path = "/v1/definitions", tag = "qualification", responses((status = 200, description = "`{\"definitions\": [...]}`.", body = DefinitionList)))]
 pub async fn list_definitions(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
-    Ok(Json(serde_json::json!({"definitions": s.app.definitions().await?})))
+    Ok(Json(DefinitionList { definitions: s.app.definitions().await? }))
 }
 
-#[utoipa::path(post, path = "/v1/definitions/{name}/activate", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body(content = Option<VersionInput>, description = "The version (the latest if none)."), responses((status = 200, description = "The activation.", body = Object), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 409, description = "`definition_invalid`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/definitions/{name}/activate", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body(content = Option<VersionInput>, description = "The version (the latest if none)."), responses((status = 200, description = "The activation.", body = Activation), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 409, description = "`definition_invalid`.", body = ErrorBody)))]
 pub async fn activate_definition(
     State(s): State<AppState>,
     caller: Caller,
@@ -156,7 +168,7 @@ pub async fn activate_definition(
     Ok(Json(s.app.activate_definition(&n, input.version, &caller_actor(&caller)).await?))
 }
 
-#[utoipa::path(post, path = "/v1/definitions/{name}/deactivate", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), responses((status = 200, description = "The deactivation.", body = Object), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 409, description = "`not_active`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/definitions/{name}/deactivate", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), responses((status = 204, description = "Deactivated."), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 409, description = "`not_active`.", body = ErrorBody)))]
 pub async fn deactivate_definition(
     State(s): State<AppState>,
     caller: Caller,
@@ -168,7 +180,7 @@ pub async fn deactivate_definition(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(put, path = "/v1/contacts/{id}/qualification", tag = "qualification", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = Qualification, responses((status = 200, description = "The qualification fields and the stage they led to.", body = Object), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_value`, `invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/contacts/{id}/qualification", tag = "qualification", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = Qualification, responses((status = 200, description = "The qualification fields and the stage they led to.", body = Qualification), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_value`, `invalid_field`.", body = ErrorBody)))]
 pub async fn put_qualification(
     State(s): State<AppState>,
     caller: Caller,
@@ -182,7 +194,7 @@ pub async fn put_qualification(
     Ok(Json(s.app.set_qualification(id, input, &caller_actor(&caller)).await?))
 }
 
-#[utoipa::path(post, path = "/v1/definitions/{name}/backtest", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body = BacktestInput, responses((status = 200, description = "Who the definition would have qualified, and what became of them.", body = Object), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 422, description = "`invalid_date`, `invalid_expression`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/definitions/{name}/backtest", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body = BacktestInput, responses((status = 200, description = "Who the definition would have qualified, and what became of them.", body = BacktestReport), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 422, description = "`invalid_date`, `invalid_expression`.", body = ErrorBody)))]
 pub async fn backtest(
     State(s): State<AppState>,
     caller: Caller,
@@ -198,7 +210,7 @@ pub async fn backtest(
 
 /// `POST /v1/likelihood/train`: trains the likelihood model (an empty body takes every
 /// default) and answers when every contact has been rescored with it.
-#[utoipa::path(post, path = "/v1/likelihood/train", tag = "likelihood", request_body(content = Option<TrainInput>, description = "What to train on (defaults if none)."), responses((status = 200, description = "The trained model, its cross-validated quality, and the rescoring.", body = Object), (status = 409, description = "`training`.", body = ErrorBody), (status = 422, description = "`no_outcomes`, `one_outcome`, `too_few_outcomes`, `no_features`, `invalid_value`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/likelihood/train", tag = "likelihood", request_body(content = Option<TrainInput>, description = "What to train on (defaults if none)."), responses((status = 200, description = "The trained model, its cross-validated quality, and the rescoring.", body = TrainReport), (status = 409, description = "`training`.", body = ErrorBody), (status = 422, description = "`no_outcomes`, `one_outcome`, `too_few_outcomes`, `no_features`, `invalid_value`.", body = ErrorBody)))]
 pub async fn train_likelihood(
     State(s): State<AppState>,
     caller: Caller,
@@ -211,7 +223,7 @@ pub async fn train_likelihood(
 }
 
 /// `GET /v1/likelihood`: the model in force, with its cross-validated figures.
-#[utoipa::path(get, path = "/v1/likelihood", tag = "likelihood", responses((status = 200, description = "The likelihood model in force and its quality.", body = Object), (status = 404, description = "`no_model`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/likelihood", tag = "likelihood", responses((status = 200, description = "The likelihood model in force and its quality.", body = TrainedModel), (status = 404, description = "`no_model`.", body = ErrorBody)))]
 pub async fn get_likelihood(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
     Ok(Json(s.app.likelihood_model().await?))

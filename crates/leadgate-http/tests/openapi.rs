@@ -8,7 +8,7 @@ mod support;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use leadgate_core::ErrorCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use support::Api;
 use tower::ServiceExt;
@@ -68,6 +68,7 @@ async fn every_described_operation_is_served_and_asks_for_a_key_where_described(
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."), "{}", spec["openapi"]);
     let ops = operations(&spec);
     assert!(ops.len() >= 48, "{} operations", ops.len());
+    let mut undescribed = Vec::new();
     for (method, path, op) in &ops {
         let uri = concrete(path);
         let (status, code) = answer(&api, method, &uri, Some(&api.admin)).await;
@@ -75,6 +76,9 @@ async fn every_described_operation_is_served_and_asks_for_a_key_where_described(
             !(status == StatusCode::NOT_FOUND && code == "not_found") && status != StatusCode::METHOD_NOT_ALLOWED,
             "{method} {path} is described but not served: {status} {code}"
         );
+        if !op["responses"][status.as_str()].is_object() {
+            undescribed.push(format!("{method} {path} answered {status} {code}"));
+        }
         let open =
             op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty())));
         let (status, code) = answer(&api, method, &uri, None).await;
@@ -86,6 +90,7 @@ async fn every_described_operation_is_served_and_asks_for_a_key_where_described(
         }
         assert!(op["responses"]["500"].is_object(), "{method} {path} does not describe its 500");
     }
+    assert!(undescribed.is_empty(), "answers the description does not have: {undescribed:#?}");
     store.close().await;
 }
 
@@ -95,7 +100,11 @@ async fn every_error_code_is_in_the_description_with_its_status() {
     let store = leadgate_store::testing::sqlite_store(dir.path()).await;
     let api = Api::new(store.clone()).await;
     let spec = spec(&api).await;
-    let code = &spec["components"]["schemas"]["ErrorDetail"]["properties"]["code"];
+    let code = &spec["components"]["schemas"]["ErrorCode"];
+    assert_eq!(
+        spec["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["$ref"],
+        "#/components/schemas/ErrorCode"
+    );
     let listed: BTreeSet<&str> = code["enum"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
     let ours: BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(listed, ours);
@@ -146,4 +155,130 @@ fn no_route_bypasses_the_description() {
             assert!(!text.contains(bypass), "{} adds a route with {bypass}", path.display());
         }
     }
+}
+
+/// The schemas of what an operation answers, as the description gives them.
+struct Described<'a> {
+    spec: &'a Value,
+}
+
+impl Described<'_> {
+    /// Fails unless `reply` is an answer `method template` describes, and its JSON body
+    /// fits the schema described for its status.
+    fn check(&self, method: &str, template: &str, reply: &support::Reply) {
+        let problems = self.problems(method, template, reply.status, &reply.json);
+        assert!(problems.is_empty(), "{method} {template} answered what its description does not allow: {problems:#?}");
+    }
+
+    /// What is wrong with answering `json` with `status` to `method template`.
+    fn problems(&self, method: &str, template: &str, status: StatusCode, json: &Value) -> Vec<String> {
+        let op = &self.spec["paths"][template][method.to_lowercase()];
+        assert!(op.is_object(), "{method} {template} is not described");
+        let described = &op["responses"][status.as_str()];
+        if !described.is_object() {
+            return vec![format!("{status} is not described")];
+        }
+        let Some(schema) = described["content"]["application/json"]["schema"].as_object() else {
+            return Vec::new();
+        };
+        let mut schema = Value::Object(schema.clone());
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema".into();
+        schema["components"] = self.spec["components"].clone();
+        let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{method} {template}: {e}"));
+        validator.iter_errors(json).map(|e| format!("{} at {}", e, e.instance_path())).collect()
+    }
+}
+
+#[tokio::test]
+async fn what_the_server_answers_fits_the_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = leadgate_store::testing::sqlite_store(dir.path()).await;
+    let api = Api::new(store.clone()).await;
+    let spec = spec(&api).await;
+    let described = Described { spec: &spec };
+    // The check can fail: a contact page whose contacts are not a list does not fit.
+    let wrong = json!({"contacts": 5, "next_cursor": null});
+    assert!(!described.problems("GET", "/v1/contacts", StatusCode::OK, &wrong).is_empty());
+    let wrong = json!({"error": {"code": "no_such_code", "message": "x", "field": null}});
+    assert!(!described.problems("GET", "/v1/contacts/{id}", StatusCode::NOT_FOUND, &wrong).is_empty());
+    let model = "[[fit]]\nname = \"director\"\nwhen = \"contact.title.contains('Director')\"\npoints = 20\n\n\
+                 [[engagement]]\nname = \"downloads\"\nwhen = \"activity.kind == 'download'\"\npoints = 5\n";
+    let saved = api.put_text("/v1/scoring/default", &api.admin, "application/toml", model).await;
+    described.check("PUT", "/v1/scoring/{name}", &saved);
+    let inquiry = api.inquire_with_key(json!({"email": "dee@acme.example", "title": "Director of Sales"})).await;
+    described.check("POST", "/v1/inquiries", &inquiry);
+    described.check("POST", "/v1/inquiries", &api.inquire_json(json!({"email": "someone@else.example"})).await);
+    let id = inquiry.json["contact_id"].as_str().unwrap().to_owned();
+    let other = api.inquire_with_key(json!({"email": "dee.two@acme.example"})).await;
+    let other_id = other.json["contact_id"].as_str().unwrap().to_owned();
+    let events = json!({"events": [{"email": "dee@acme.example", "kind": "download"}, {"kind": "page_view"}]});
+    described.check("POST", "/v1/events", &api.post("/v1/events", events).await);
+    api.scored().await;
+    let contact = format!("/v1/contacts/{id}");
+    let definition = json!({"expression": "scores.fit >= 20", "kind": "mql", "note": "directors"});
+    let calls: Vec<(&str, &str, String, Value)> = vec![
+        ("GET", "/v1/contacts/{id}", contact.clone(), Value::Null),
+        ("GET", "/v1/contacts", "/v1/contacts?limit=5".into(), Value::Null),
+        ("PUT", "/v1/contacts/{id}/qualification", format!("{contact}/qualification"), json!({"need": "quills"})),
+        ("POST", "/v1/contacts/{id}/stage", format!("{contact}/stage"), json!({"stage": "sql", "reason": "call"})),
+        (
+            "POST",
+            "/v1/contacts/{id}/consent",
+            format!("{contact}/consent"),
+            json!({"purpose": "newsletter", "granted": true, "source": "form"}),
+        ),
+        ("GET", "/v1/contacts/{id}/consent", format!("{contact}/consent"), Value::Null),
+        (
+            "PUT",
+            "/v1/contacts/{id}/do-not-contact",
+            format!("{contact}/do-not-contact"),
+            json!({"do_not_call": true, "reason": "asked"}),
+        ),
+        (
+            "PUT",
+            "/v1/contacts/{id}/legal-hold",
+            format!("{contact}/legal-hold"),
+            json!({"hold": false, "reason": "none"}),
+        ),
+        ("GET", "/v1/contacts/{id}/personal-data", format!("{contact}/personal-data"), Value::Null),
+        ("GET", "/v1/audit", "/v1/audit".into(), Value::Null),
+        ("GET", "/v1/stats", "/v1/stats".into(), Value::Null),
+        ("GET", "/v1/changes", "/v1/changes?limit=50".into(), Value::Null),
+        ("GET", "/v1/consumers", "/v1/consumers".into(), Value::Null),
+        ("GET", "/v1/inbox", "/v1/inbox".into(), Value::Null),
+        ("GET", "/v1/scoring", "/v1/scoring".into(), Value::Null),
+        ("GET", "/v1/scoring/{name}", "/v1/scoring/default".into(), Value::Null),
+        ("POST", "/v1/scoring/{name}/activate", "/v1/scoring/default/activate".into(), json!({})),
+        ("PUT", "/v1/definitions/{name}", "/v1/definitions/directors".into(), definition),
+        ("POST", "/v1/definitions/{name}/activate", "/v1/definitions/directors/activate".into(), json!({})),
+        ("GET", "/v1/definitions", "/v1/definitions".into(), Value::Null),
+        ("GET", "/v1/definitions/{name}", "/v1/definitions/directors".into(), Value::Null),
+        (
+            "POST",
+            "/v1/definitions/{name}/backtest",
+            "/v1/definitions/directors/backtest".into(),
+            json!({"as_of": "2020-01-01"}),
+        ),
+        ("GET", "/v1/duplicates", "/v1/duplicates".into(), Value::Null),
+        ("POST", "/v1/forms", "/v1/forms".into(), json!({"name": "Contact us", "channel": "website"})),
+        ("GET", "/v1/imports", "/v1/imports".into(), Value::Null),
+        ("GET", "/healthz", "/healthz".into(), Value::Null),
+        ("GET", "/readyz", "/readyz".into(), Value::Null),
+    ];
+    for (method, template, uri, body) in calls {
+        let reply = api.json_as(method.parse().unwrap(), &uri, &api.admin, body).await;
+        assert!(reply.status.is_success(), "{method} {uri}: {} {}", reply.status, reply.text);
+        described.check(method, template, &reply);
+    }
+    let inbox = api.get("/v1/inbox").await;
+    let item = inbox.json["items"][0]["id"].as_str().unwrap().to_owned();
+    described.check("GET", "/v1/inbox/{id}", &api.get(&format!("/v1/inbox/{item}")).await);
+    let merged = api.post(&format!("{contact}/merge"), json!({"other_id": other_id})).await;
+    described.check("POST", "/v1/contacts/{id}/merge", &merged);
+    let merge = merged.json["merge"]["id"].as_str().unwrap().to_owned();
+    described.check("GET", "/v1/merges/{id}", &api.get(&format!("/v1/merges/{merge}")).await);
+    described.check("POST", "/v1/merges/{id}/undo", &api.post(&format!("/v1/merges/{merge}/undo"), json!({})).await);
+    let erased = api.json_as(Method::DELETE, &format!("/v1/contacts/{id}?reason=asked"), &api.admin, Value::Null).await;
+    described.check("DELETE", "/v1/contacts/{id}", &erased);
+    store.close().await;
 }

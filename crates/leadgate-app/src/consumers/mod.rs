@@ -120,7 +120,7 @@ pub struct ConsumerLabel {
 }
 
 /// A consumer as `GET /v1/consumers` shows it.
-#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, serde::Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ConsumerView {
     pub name: String,
     /// How far it has handled the feed, as a cursor of `GET /v1/changes`.

@@ -71,7 +71,7 @@ impl EventsRead {
 }
 
 /// Why an expression was refused, and where.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ExprError {
     pub message: String,
     /// 1-based line and column of the problem, when it has a place.
@@ -328,7 +328,7 @@ impl Expression {
 
 /// Why an expression could not be evaluated for one contact (a division by zero, a
 /// custom field of another type than the expression assumed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, utoipa::ToSchema)]
 #[error("{0}")]
 pub struct EvalError(pub String);
 

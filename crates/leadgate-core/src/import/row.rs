@@ -18,7 +18,7 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 pub const CELL_MAX: usize = 10_000;
 
 /// A problem with one row: where it is and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RowError {
     /// The line of the file where the row starts (the header is line 1).
     pub row: u64,

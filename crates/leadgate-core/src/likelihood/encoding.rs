@@ -11,7 +11,7 @@ pub const MIN_LEVEL_COUNT: usize = 5;
 /// At most this many values of one text feature get a column; rarer ones count as none.
 pub const MAX_LEVELS: usize = 40;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Feature {
     Number { name: String },
@@ -34,7 +34,7 @@ impl Feature {
 }
 
 /// The columns a model was trained on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Encoding {
     pub features: Vec<Feature>,
 }

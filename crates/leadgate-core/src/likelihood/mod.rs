@@ -32,7 +32,7 @@ pub const FACTORS: usize = 3;
 /// thread pool costs more than it saves (an event scores one contact).
 const PARALLEL_ROWS: usize = 256;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrainOptions {
     pub target: Stage,
     pub horizon_days: i64,
@@ -57,7 +57,7 @@ pub struct Examples {
 }
 
 /// How well a model predicts, measured on contacts it was not trained on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evaluation {
     /// Cross-validated ROC AUC: 0.5 is a coin, 1 a perfect ranking.
     pub roc_auc: f64,
@@ -95,7 +95,7 @@ pub enum TrainError {
 }
 
 /// One feature's part in a contact's likelihood.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Factor {
     pub feature: String,
     /// How much it moved the likelihood (a change in probability, -1 to 1).
@@ -103,7 +103,7 @@ pub struct Factor {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Prediction {
     pub likelihood: f64,
     pub factors: Vec<Factor>,
@@ -252,7 +252,7 @@ impl Predictor {
 
 /// A trained model as kept: what it was trained for, how it measured, who trained it
 /// and when. The latest version is the one in force.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrainedModel {
     pub version: i64,
     pub options: TrainOptions,

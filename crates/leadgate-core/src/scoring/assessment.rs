@@ -40,14 +40,14 @@ impl Serialize for EngagementPart {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Grade<G> {
     pub grade: G,
     pub reason: String,
 }
 
 /// A rule that could not be evaluated for this contact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RuleFailure {
     pub rule: String,
     pub message: String,
@@ -76,7 +76,7 @@ fn stored_apart() -> Timestamp {
 }
 
 /// One line of a score's explanation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Factor {
     pub rule: String,
     pub points: f64,
@@ -142,7 +142,7 @@ impl Assessment {
 }
 
 /// One saved version of a scoring model.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ModelVersion {
     pub name: String,
     pub version: i64,

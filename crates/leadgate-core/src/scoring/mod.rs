@@ -31,7 +31,7 @@ const MAX_REASON: usize = 200;
 const MICROS_PER_DAY: f64 = 86_400.0 * MICROS_PER_SECOND as f64;
 
 /// A scoring model as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     /// Days after which an engagement point counts half.
@@ -51,7 +51,7 @@ fn default_half_life() -> f64 {
     30.0
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     pub name: String,
@@ -64,7 +64,7 @@ pub struct RuleSpec {
 
 /// A funnel or pain rule: the grade it gives (`position` for funnel rules, `level` for
 /// pain rules), when, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GradeSpec {
     #[serde(alias = "position", alias = "level")]
@@ -73,7 +73,7 @@ pub struct GradeSpec {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FunnelPosition {
     Tofu,
@@ -81,7 +81,7 @@ pub enum FunnelPosition {
     Bofu,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Pain {
     Low,
@@ -116,7 +116,7 @@ impl Pain {
 }
 
 /// A part of a model that is wrong: where, and what.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ModelError {
     /// `fit[2].when`, `half_life_days`, …
     pub field: String,
