@@ -17,11 +17,15 @@ pub struct ContactView {
     pub contact: Contact,
     pub account: Option<Account>,
     pub qualification: Qualification,
-    pub scores: ScoresView,
-    pub funnel_position: &'static str,
-    pub funnel_reason: String,
-    pub pain: &'static str,
-    pub pain_reason: String,
+    /// `null` (as are the funnel position and pain) only for a contact merged into
+    /// another before it was ever scored: its history lives on in the survivor.
+    pub scores: Option<ScoresView>,
+    /// `tofu`, `mofu` or `bofu`.
+    pub funnel_position: Option<&'static str>,
+    pub funnel_reason: Option<String>,
+    /// `low`, `medium` or `acute`.
+    pub pain: Option<&'static str>,
+    pub pain_reason: Option<String>,
     pub stage_history: Vec<StageChange>,
     /// What changed on it besides its stage (an import, an inquiry filling a blank, a
     /// wish not to be emailed), oldest first.
@@ -95,31 +99,37 @@ impl App {
         )?;
         let now = self.now();
         let stored = match stored.into_iter().next() {
-            Some(s) => s,
+            Some(s) => Some(s),
+            // Merged into another before it was ever assessed: what it would score now
+            // means nothing (and it is no longer among the contacts assessed).
+            None if contact.merged_into.is_some() => None,
             // Never assessed yet (imported, say): assessed now, for this answer only.
-            None => self.assessor.assess_unsaved(id, now).await?,
+            None => Some(self.assessor.assess_unsaved(id, now).await?),
         };
-        let a = &stored.assessment;
-        let mut factors: Vec<serde_json::Value> =
-            a.factors(now).into_iter().map(|f| serde_json::to_value(f).unwrap_or_default()).collect();
-        if let Some(serde_json::Value::Array(features)) = &stored.likelihood_factors {
-            factors.extend(features.iter().cloned());
-        }
-        let scores = ScoresView {
-            fit: a.fit,
-            engagement: leadgate_core::scoring::round1(a.engagement_at(now)),
-            likelihood: stored.likelihood,
-            factors,
-            model: stored.model.clone(),
-            assessed_at: a.as_of,
-            failures: a.errors.clone(),
-        };
+        let scores = stored.as_ref().map(|stored| {
+            let a = &stored.assessment;
+            let mut factors: Vec<serde_json::Value> =
+                a.factors(now).into_iter().map(|f| serde_json::to_value(f).unwrap_or_default()).collect();
+            if let Some(serde_json::Value::Array(features)) = &stored.likelihood_factors {
+                factors.extend(features.iter().cloned());
+            }
+            ScoresView {
+                fit: a.fit,
+                engagement: leadgate_core::scoring::round1(a.engagement_at(now)),
+                likelihood: stored.likelihood,
+                factors,
+                model: stored.model.clone(),
+                assessed_at: a.as_of,
+                failures: a.errors.clone(),
+            }
+        });
+        let a = stored.as_ref().map(|s| &s.assessment);
         Ok(ContactView {
             qualification: qualification.into_iter().next().map(|(_, q)| q).unwrap_or_default(),
-            funnel_position: a.funnel.grade.as_str(),
-            funnel_reason: a.funnel.reason.clone(),
-            pain: a.pain.grade.as_str(),
-            pain_reason: a.pain.reason.clone(),
+            funnel_position: a.map(|a| a.funnel.grade.as_str()),
+            funnel_reason: a.map(|a| a.funnel.reason.clone()),
+            pain: a.map(|a| a.pain.grade.as_str()),
+            pain_reason: a.map(|a| a.pain.reason.clone()),
             scores,
             contact,
             account,

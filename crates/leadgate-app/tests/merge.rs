@@ -18,6 +18,7 @@ leadgate_store::on_both_stores!(
     likely_duplicates_are_listed_with_their_reason,
     a_merge_joins_all_history_and_undo_puts_both_back_exactly,
     merges_that_cannot_be_are_refused,
+    a_contact_merged_before_it_was_ever_scored_is_still_shown,
     an_export_imports_back_into_an_empty_database_as_it_was,
 );
 
@@ -215,6 +216,22 @@ async fn snapshots_of(store: &Arc<dyn Store>, ids: &[Uuid]) -> Vec<serde_json::V
         all.push(everything(store, *id).await);
     }
     all
+}
+
+/// Merged before the scoring consumer reached it (here: no consumer runs), a contact is
+/// still shown, pointing at the survivor, with no scores rather than "no such contact".
+async fn a_contact_merged_before_it_was_ever_scored_is_still_shown(store: Arc<dyn Store>) {
+    let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
+    import(&app, "a,a@acme.example,Ann,,,,2024-01-01,,,,,\nb,b@acme.example,Bea,,,,2024-01-01,,,,,\n").await;
+    let (a, b) = (by_email(&store, "a@acme.example").await, by_email(&store, "b@acme.example").await);
+    app.merge_contacts(a.id, b.id, &Actor::Operator).await.unwrap();
+    let merged = app.contact_view(b.id).await.expect("a merged contact is still shown");
+    assert_eq!((merged.contact.merged_into, merged.contact.first_name.as_deref()), (Some(a.id), Some("Bea")));
+    assert_eq!((merged.scores.is_none(), merged.funnel_position, merged.pain), (true, None, None));
+    // The survivor, never scored either, is assessed for the answer.
+    let survivor = app.contact_view(a.id).await.unwrap();
+    assert_eq!(survivor.scores.map(|s| (s.fit, s.model)), Some((0, "builtin@0".to_owned())));
+    assert!(survivor.funnel_position.is_some());
 }
 
 async fn merges_that_cannot_be_are_refused(store: Arc<dyn Store>) {

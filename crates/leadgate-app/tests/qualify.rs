@@ -96,8 +96,8 @@ async fn a_model_scores_contacts_when_they_act_and_explains_every_point(store: A
     let (ann, bob) = people(&app).await;
     // Before any model: graded by the built-in rules, no points.
     let view = app.contact_view(ann).await.unwrap();
-    assert_eq!((view.scores.fit, view.scores.model.as_str()), (0, "builtin@0"));
-    assert_eq!(view.funnel_position, "tofu");
+    assert_eq!((view.scores.as_ref().unwrap().fit, view.scores.as_ref().unwrap().model.as_str()), (0, "builtin@0"));
+    assert_eq!(view.funnel_position, Some("tofu"));
 
     let saved = app.save_scoring_model("default", MODEL, &Actor::Operator).await.unwrap();
     assert!(saved.active, "the first model saved scores contacts at once");
@@ -115,22 +115,27 @@ async fn a_model_scores_contacts_when_they_act_and_explains_every_point(store: A
     .await;
 
     let view = app.contact_view(ann).await.unwrap();
-    assert_eq!(view.scores.fit, 35);
-    assert_eq!(view.scores.model, "default@1");
+    assert_eq!(view.scores.as_ref().unwrap().fit, 35);
+    assert_eq!(view.scores.as_ref().unwrap().model, "default@1");
     // Four page views at 3 points, capped at 9; one of them on the pricing page: 10.
-    assert!((view.scores.engagement - 19.0).abs() < 0.05, "{}", view.scores.engagement);
-    let rules: Vec<_> = view.scores.factors.iter().map(|f| f["rule"].as_str().unwrap().to_owned()).collect();
+    assert!(
+        (view.scores.as_ref().unwrap().engagement - 19.0).abs() < 0.05,
+        "{}",
+        view.scores.as_ref().unwrap().engagement
+    );
+    let rules: Vec<_> =
+        view.scores.as_ref().unwrap().factors.iter().map(|f| f["rule"].as_str().unwrap().to_owned()).collect();
     assert_eq!(rules, ["director or above", "big company", "page views", "pricing"]);
-    let views = &view.scores.factors[2];
+    let views = &view.scores.as_ref().unwrap().factors[2];
     assert_eq!(views["points"], 9.0);
     assert!(views["reason"].as_str().unwrap().contains("4 matching activities"), "{views}");
     assert!(views["reason"].as_str().unwrap().ends_with("capped"));
-    assert_eq!(view.scores.likelihood, None, "no predictive model trained yet");
-    assert_eq!(view.pain, "low");
+    assert_eq!(view.scores.as_ref().unwrap().likelihood, None, "no predictive model trained yet");
+    assert_eq!(view.pain, Some("low"));
     // Bob did nothing and fits no rule: nothing to explain.
     let bob = app.contact_view(bob).await.unwrap();
-    assert_eq!((bob.scores.fit, bob.scores.engagement), (0, 0.0));
-    assert!(bob.scores.factors.is_empty());
+    assert_eq!((bob.scores.as_ref().unwrap().fit, bob.scores.as_ref().unwrap().engagement), (0, 0.0));
+    assert!(bob.scores.as_ref().unwrap().factors.is_empty());
 
     // A second model waits for activation; the active one keeps scoring.
     let other =
@@ -140,7 +145,7 @@ async fn a_model_scores_contacts_when_they_act_and_explains_every_point(store: A
     app.activate_scoring("strict", None, &Actor::Operator).await.unwrap();
     app.rescore(&()).await.unwrap();
     let view = app.contact_view(ann).await.unwrap();
-    assert_eq!((view.scores.fit, view.scores.model.as_str()), (20, "strict@1"));
+    assert_eq!((view.scores.as_ref().unwrap().fit, view.scores.as_ref().unwrap().model.as_str()), (20, "strict@1"));
 
     // The fit of Ann and Bob once everyone is rescored by MODEL with one more fit rule.
     let fits_with = |name: &'static str, when: &'static str, points: i64| {
@@ -150,7 +155,7 @@ async fn a_model_scores_contacts_when_they_act_and_explains_every_point(store: A
             app.save_scoring_model(name, &model, &Actor::Operator).await.unwrap();
             app.activate_scoring(name, None, &Actor::Operator).await.unwrap();
             app.rescore(&()).await.unwrap();
-            let fit = |id| async move { app.contact_view(id).await.unwrap().scores.fit };
+            let fit = |id| async move { app.contact_view(id).await.unwrap().scores.unwrap().fit };
             (fit(ann).await, fit(bob.contact.id).await)
         }
     };
@@ -351,7 +356,7 @@ async fn a_rescore_finds_the_last_activity_however_long_ago_when_a_rule_reads_it
         async move {
             let filter = ContactQuery { email: Some(email.into()), ..ContactQuery::default() };
             let id = app.list_contacts(&filter).await.unwrap().contacts[0].id;
-            app.contact_view(id).await.unwrap().scores.fit
+            app.contact_view(id).await.unwrap().scores.unwrap().fit
         }
     };
     assert_eq!((fit("cy@acme.example").await, fit("ann@acme.example").await), (4, 7));
