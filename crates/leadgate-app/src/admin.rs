@@ -14,17 +14,25 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// A web form to create; unknown fields are refused with `invalid_field`.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormInput {
+    /// Trimmed; 1–200 characters (blank: `missing_field`).
     pub name: String,
+    /// An identifier (e.g. `paid_search`): the default channel of responses from this form.
     pub channel: Option<String>,
+    /// At most 200 characters: the default offer (the *why*).
     pub offer: Option<String>,
+    /// At most 200 characters: the default campaign.
     pub campaign: Option<String>,
-    /// Origins (`https://www.example.com`) allowed to post from a browser; none = any.
+    /// Browser origins allowed to post: `http://` or `https://`, host, optional port, no
+    /// path; a trailing `/` is dropped and the value lower-cased. Empty: any origin.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
-    /// Where a browser that posted the form is sent afterwards (an `http(s)://` URL).
+    /// Where a browser that posted the form as a plain HTML form is sent afterwards
+    /// (`303 See Other`): an absolute `http(s)://` URL of at most 2,048 characters
+    /// (else `invalid_url`). Without it the browser gets a small thank-you page.
     pub thank_you_url: Option<String>,
 }
 

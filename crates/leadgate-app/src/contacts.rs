@@ -16,6 +16,7 @@ pub struct ContactView {
     #[serde(flatten)]
     pub contact: Contact,
     pub account: Option<Account>,
+    /// Budget, authority, need and timeline, as recorded.
     pub qualification: Qualification,
     /// `null` (as are the funnel position and pain) only for a contact merged into
     /// another before it was ever scored: its history lives on in the survivor.
@@ -26,11 +27,14 @@ pub struct ContactView {
     /// `low`, `medium` or `acute`.
     pub pain: Option<&'static str>,
     pub pain_reason: Option<String>,
+    /// Every stage change, oldest first.
     pub stage_history: Vec<StageChange>,
     /// What changed on it besides its stage (an import, an inquiry filling a blank, a
     /// wish not to be emailed), oldest first.
     pub field_changes: Vec<ContactChange>,
+    /// Every response, newest first.
     pub responses: Vec<Response>,
+    /// The 50 most recent activity events by `at`, newest first.
     pub recent_events: Vec<StoredEvent>,
 }
 
@@ -42,6 +46,8 @@ pub struct ScoresView {
     pub engagement: f64,
     /// Predicted probability of conversion; `null` until a model is trained.
     pub likelihood: Option<f64>,
+    /// Each rule behind the scores (`rule`, `points`, `reason`), then the features the
+    /// predictive model weighed most.
     pub factors: Vec<serde_json::Value>,
     /// The scoring model (`name@version`), and when it assessed the contact.
     pub model: String,
@@ -62,14 +68,21 @@ pub struct ContactPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ContactQuery {
+    /// Exact match after normalisation (`Ann.Lee@ACME.example` finds
+    /// `ann.lee@acme.example`); encode `+` as `%2B`. Not an email: `invalid_email`.
     pub email: Option<String>,
+    /// A lifecycle stage (case-insensitive); otherwise `invalid_stage`.
     pub stage: Option<String>,
+    /// `inbound` or `outbound`, the direction of the contact's first response.
     pub direction: Option<String>,
+    /// An identifier: the channel of the contact's first response.
     pub channel: Option<String>,
     /// An id the contact has in another system; `system` narrows it to one system.
     pub external_id: Option<String>,
     pub system: Option<String>,
+    /// Page size, from 1 to 1,000; default 50.
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page; otherwise `invalid_cursor`.
     pub cursor: Option<String>,
 }
 

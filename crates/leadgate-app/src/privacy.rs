@@ -50,10 +50,14 @@ pub struct PersonalData {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentInput {
+    /// An identifier (`newsletter`, `events`); otherwise `invalid_identifier`.
     pub purpose: String,
+    /// A grant (`true`) or a withdrawal (`false`).
     pub granted: bool,
-    /// Where it was given or withdrawn (`double opt-in email of 2026-12-01`).
+    /// Where it was given or withdrawn (`double opt-in email of 2026-12-01`, `phone
+    /// call`): 1–200 characters.
     pub source: String,
+    /// At most 1,000 characters.
     pub reason: Option<String>,
 }
 

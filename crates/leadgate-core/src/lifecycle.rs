@@ -202,11 +202,14 @@ impl Actor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StageChange {
     pub contact_id: Uuid,
+    /// `null` for the first.
     pub from: Option<Stage>,
     pub to: Stage,
     pub at: Timestamp,
     pub cause: CauseKind,
+    /// What caused it, e.g. `response 0193…` or a manual change's reason.
     pub detail: String,
+    /// `system`, `api_key:<name>` or `user:<name>`.
     pub actor: String,
     /// The deal value of an outcome (opportunity, customer, lost), in minor units.
     pub value: Option<i64>,

@@ -20,24 +20,31 @@ pub struct Contact {
     pub id: Uuid,
     /// Normalised; `None` only for contacts imported without an address.
     pub email: Option<String>,
+    /// Like the other personal fields: as first given, or as an import or a caller with a
+    /// key last set them (a public inquiry fills only blanks).
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub company: Option<String>,
     pub title: Option<String>,
     pub phone: Option<String>,
     pub country: Option<String>,
+    /// The account of the email domain; `null` for free-mail addresses and for contacts
+    /// known only from junk.
     pub account_id: Option<Uuid>,
     /// The direction of the contact's first response: how we came to know them.
     pub direction: Direction,
     /// The channel of the contact's first response.
     pub channel: Option<String>,
+    /// The current lifecycle stage.
     pub stage: Stage,
+    /// When the contact entered its current stage.
     pub stage_at: Timestamp,
     /// The person responsible for the contact (a name or id from the source system).
     pub owner: Option<String>,
     /// The contact asked not to be emailed / called; never lifted by an import or a merge.
     pub do_not_email: bool,
     pub do_not_call: bool,
+    /// Custom fields, merged from all responses.
     pub custom: Map<String, Value>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -267,7 +274,8 @@ pub struct ExternalId {
 pub struct ContactChange {
     pub contact_id: Uuid,
     pub at: Timestamp,
-    /// Why, e.g. `import 0193…`.
+    /// Why: `import <id>`, `inquiry <response id>`, `merge <id>`, `qualification`,
+    /// `do not contact: <reason>`.
     pub cause: String,
     pub actor: String,
     /// `{"field": {"from": …, "to": …}}`.

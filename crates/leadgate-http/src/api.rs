@@ -37,7 +37,7 @@ pub(crate) fn query_error(r: QueryRejection) -> ApiError {
 // Handlers check the caller's role before reading the body, so that a caller without
 // the right gets 403 whatever it sent.
 
-#[utoipa::path(post, path = "/v1/forms", tag = "capture", request_body = FormInput, responses((status = 201, description = "The form, with the `form_key` its page posts with.", body = Form), (status = 422, description = "`missing_field`, `invalid_identifier`, `invalid_origin`, `invalid_url`, `invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/forms", tag = "capture", request_body = FormInput, responses((status = 201, description = "The form, with the `form_key` its page posts with.", body = Form), (status = 409, description = "`conflict`: a concurrent change got there first; retry.", body = ErrorBody), (status = 422, description = "`invalid_field`, `missing_field`, `too_long`, `invalid_identifier` (`channel`), `invalid_origin` (`allowed_origins[i]`), `invalid_url` (`thank_you_url`).", body = ErrorBody)))]
 pub async fn create_form(
     State(s): State<AppState>,
     caller: Caller,
@@ -50,7 +50,7 @@ pub async fn create_form(
     Ok((StatusCode::CREATED, Json(form)))
 }
 
-#[utoipa::path(post, path = "/v1/events", tag = "events", request_body(content = Object, description = "One event (`{\"email\"|\"contact_id\"|\"visitor_id\", \"kind\", \"at\", \"url\", \"props\"}`) or a batch `{\"events\": [...]}` of at most 1,000.", content_type = "application/json"), responses((status = 202, description = "Stored: `{\"accepted\": n, \"rejected\": [{\"index\", \"error\"}]}`.", body = EventsReceipt), (status = 404, description = "`unknown_contact`: a single event names no contact.", body = ErrorBody), (status = 422, description = "`no_valid_events`, `empty_batch`, `batch_too_large`, `missing_identity`, `invalid_event`, `unknown_field`, `invalid_timestamp`, `future_timestamp`, and the field codes.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/events", tag = "events", request_body(content = Object, description = "One event (`{\"email\"|\"contact_id\"|\"visitor_id\", \"kind\", \"at\", \"url\", \"props\"}`) or a batch `{\"events\": [...]}` of at most 1,000; the guide (`/v1/api.md`, Activity events) gives each field's rules.", content_type = "application/json"), responses((status = 202, description = "Stored: `{\"accepted\": n, \"rejected\": [{\"index\", \"error\"}]}`.", body = EventsReceipt), (status = 404, description = "`unknown_contact`: a single event names no contact.", body = ErrorBody), (status = 422, description = "A batch: `invalid_type` (`events` not a list), `unknown_field` (a field beside `events`), `empty_batch`, `batch_too_large`, `no_valid_events` (each item's problem in `rejected`, `invalid_event` for an item that is not an object). A single event: `unknown_field`, `missing_identity`, `missing_field`, `invalid_type`, `invalid_email`, `invalid_id`, `invalid_visitor_id`, `invalid_identifier`, `invalid_timestamp`, `future_timestamp`, `too_long`, `invalid_value`.", body = ErrorBody)))]
 pub async fn ingest_events(
     State(s): State<AppState>,
     caller: Caller,
@@ -84,7 +84,7 @@ pub async fn get_contact(
     Ok(Json(s.app.contact_view(id).await?))
 }
 
-#[utoipa::path(get, path = "/v1/contacts", tag = "contacts", params(ContactQuery), responses((status = 200, description = "A page of contacts: `{\"contacts\": [...], \"next_cursor\"}`.", body = ContactPage), (status = 422, description = "`invalid_query`, `invalid_value`, `invalid_stage`, `invalid_cursor`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/contacts", tag = "contacts", params(ContactQuery), responses((status = 200, description = "A page of contacts: `{\"contacts\": [...], \"next_cursor\"}`.", body = ContactPage), (status = 422, description = "`invalid_query`, `invalid_email`, `invalid_stage`, `invalid_value`, `invalid_identifier`, `invalid_cursor`.", body = ErrorBody)))]
 pub async fn list_contacts(
     State(s): State<AppState>,
     caller: Caller,
@@ -98,11 +98,14 @@ pub async fn list_contacts(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageInput {
+    /// A stage name (case-insensitive); otherwise `invalid_stage`. The current stage:
+    /// `409 no_change`.
     stage: String,
+    /// Required: trimmed, 1–1,000 characters. Missing or blank: `reason_required`.
     reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/v1/contacts/{id}/stage", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = StageInput, responses((status = 200, description = "The stage change made.", body = StageChange), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`no_change`, `already_merged`, `conflict`.", body = ErrorBody), (status = 422, description = "`invalid_stage`, `reason_required`, `transition_not_allowed`, `invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/contacts/{id}/stage", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = StageInput, responses((status = 200, description = "The stage change made.", body = StageChange), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`no_change`, `already_merged`, `conflict`.", body = ErrorBody), (status = 422, description = "`invalid_field`, `invalid_stage`, `reason_required`, `too_long`, `transition_not_allowed`.", body = ErrorBody)))]
 pub async fn change_stage(
     State(s): State<AppState>,
     caller: Caller,
@@ -121,8 +124,12 @@ pub async fn change_stage(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct InboxQuery {
+    /// `pending`, `processed`, `rejected` or `failed`; otherwise `invalid_value`. Default:
+    /// all.
     status: Option<String>,
+    /// From 1 to 200, default 100.
     limit: Option<i64>,
+    /// The `next_cursor` of the page before; otherwise `invalid_cursor`.
     cursor: Option<String>,
 }
 
@@ -213,7 +220,7 @@ pub async fn get_inbox_item(
     Ok(Json(InboxItemView::from(s.app.inbox_item(id).await?)))
 }
 
-#[utoipa::path(post, path = "/v1/inbox/{id}/replay", tag = "inbox", params(("id" = Uuid, Path, description = "The inbox item's id.")), responses((status = 200, description = "What capturing the item again gave.", body = InquiryReceipt), (status = 404, description = "`unknown_inbox_item`.", body = ErrorBody), (status = 409, description = "`already_processed`, `body_removed`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/inbox/{id}/replay", tag = "inbox", params(("id" = Uuid, Path, description = "The inbox item's id.")), responses((status = 200, description = "What capturing the item again gave.", body = InquiryReceipt), (status = 404, description = "`unknown_inbox_item`.", body = ErrorBody), (status = 400, description = "The stored body cannot be read as an inquiry (as `POST /v1/inquiries` would answer).", body = ErrorBody), (status = 409, description = "`already_processed`, `body_removed`, `conflict`.", body = ErrorBody), (status = 415, description = "The stored body's type is not one an inquiry takes.", body = ErrorBody), (status = 422, description = "Any validation error of `POST /v1/inquiries`.", body = ErrorBody)))]
 pub async fn replay_inbox(
     State(s): State<AppState>,
     caller: Caller,

@@ -24,9 +24,15 @@ use std::time::Duration;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// A cursor: an entry's `cursor` or a page's `next`. Without it, from the oldest
+    /// entry kept.
     after: Option<String>,
+    /// Entries in the page, 1 to 1,000 (default 100).
     limit: Option<i64>,
+    /// Comma-separated kinds: entries holding any of them. Without it, all.
     kinds: Option<String>,
+    /// Seconds (0 to 60, default 0) to wait when there is no entry yet: answered as soon
+    /// as one commits, or empty at the end.
     wait: Option<u64>,
 }
 
@@ -47,7 +53,9 @@ pub async fn page(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StreamQuery {
+    /// A cursor to start after, when no `Last-Event-ID` is sent.
     after: Option<String>,
+    /// Comma-separated kinds: entries holding any of them. Without it, all.
     kinds: Option<String>,
 }
 

@@ -28,7 +28,7 @@ pub struct Why {
 
 /// `DELETE /v1/contacts/{id}`: erases the person, with a reason given as `?reason=` or
 /// in a JSON body `{"reason": "…"}`.
-#[utoipa::path(delete, path = "/v1/contacts/{id}", operation_id = "erase_contact", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id."), Why), request_body(content = Option<Why>, description = "The reason, if not given as `?reason=`."), responses((status = 200, description = "What was erased.", body = ErasureReport), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`already_erased`, `legal_hold`.", body = ErrorBody), (status = 422, description = "`reason_required`, `invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/contacts/{id}", operation_id = "erase_contact", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id."), Why), request_body(content = Option<Why>, description = "The reason, if not given as `?reason=`."), responses((status = 200, description = "What was erased.", body = ErasureReport), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`already_erased`, `legal_hold`, `already_merged` (erase the contact it was merged into).", body = ErrorBody), (status = 422, description = "`reason_required`, `too_long`, `invalid_field`.", body = ErrorBody)))]
 pub async fn erase(
     State(s): State<AppState>,
     caller: Caller,

@@ -131,8 +131,9 @@ pub struct ConsumerView {
     /// Entries handled since it first ran.
     pub handled: i64,
     /// The server running it (a random name each server takes when it starts), while
-    /// its lease runs.
+    /// its lease runs; `null` when none does.
     pub server: Option<String>,
+    /// Until when its lease holds.
     pub lease_until: Option<String>,
 }
 
