@@ -1,6 +1,10 @@
 //! Backtests on the real Olist funnel, on SQLite and PostgreSQL: the figures a
 //! backtest reports are recounted here straight from the two CSV files.
 
+mod support;
+
+use support::{example, shared_data};
+
 use leadgate_app::backtest::BacktestInput;
 use leadgate_app::import::ImportOptions;
 use leadgate_app::rules::DefinitionInput;
@@ -9,7 +13,6 @@ use leadgate_core::import::Mapping;
 use leadgate_core::{Actor, Timestamp};
 use leadgate_store::Store;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 leadgate_store::on_both_stores!(
@@ -20,26 +23,16 @@ leadgate_store::on_both_stores!(
 
 const AS_OF: &str = "2018-03-01";
 
-fn data(path: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(path);
-    assert!(p.exists(), "the shared data set is missing: {} (see ../shared/data/README.md)", p.display());
-    p
-}
-
-fn example(name: &str) -> Mapping {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
-    Mapping::from_toml(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
-
 /// The MQLs first contacted by `AS_OF`: `(origin, won after AS_OF)`, from the files.
 fn cohort() -> Vec<(String, bool)> {
     let mut won: HashMap<String, String> = HashMap::new();
-    for r in csv::Reader::from_path(data("olist/olist_closed_deals_dataset.csv")).unwrap().records() {
+    for r in csv::Reader::from_path(shared_data("olist/olist_closed_deals_dataset.csv")).unwrap().records() {
         let r = r.unwrap();
         won.insert(r[0].to_owned(), r[4].to_owned());
     }
     let mut out = Vec::new();
-    for r in csv::Reader::from_path(data("olist/olist_marketing_qualified_leads_dataset.csv")).unwrap().records() {
+    for r in csv::Reader::from_path(shared_data("olist/olist_marketing_qualified_leads_dataset.csv")).unwrap().records()
+    {
         let r = r.unwrap();
         if &r[1] <= AS_OF {
             // Dates compare as text: "2018-03-01 10:00:00" > "2018-03-01".
@@ -55,7 +48,7 @@ async fn olist(store: &Arc<dyn Store>) -> Arc<App> {
         ("olist/olist_marketing_qualified_leads_dataset.csv", "olist-mqls.toml"),
         ("olist/olist_closed_deals_dataset.csv", "olist-closed-deals.toml"),
     ] {
-        let bytes = std::fs::read(data(file)).unwrap();
+        let bytes = std::fs::read(shared_data(file)).unwrap();
         app.import_csv(std::io::Cursor::new(bytes), &example(mapping), ImportOptions::default(), &Actor::Operator, &())
             .await
             .unwrap();
@@ -102,7 +95,7 @@ async fn a_backtest_counts_what_the_contacts_were_then_and_what_they_became(stor
     assert_eq!(leak.draft.tally.qualified, 0, "no knowledge from after the date");
     let now = BacktestInput { as_of: app.now().to_rfc3339(), ..input(Some("has(contact.custom.business_segment)")) };
     let today = app.backtest("inbound", now).await.unwrap();
-    let with_segment = csv::Reader::from_path(data("olist/olist_closed_deals_dataset.csv"))
+    let with_segment = csv::Reader::from_path(shared_data("olist/olist_closed_deals_dataset.csv"))
         .unwrap()
         .records()
         .filter(|r| r.as_ref().is_ok_and(|r| !r[5].is_empty()))
@@ -125,7 +118,7 @@ async fn a_backtest_counts_what_the_contacts_were_then_and_what_they_became(stor
     };
     let f = app.backtest("inbound", february).await.unwrap();
     assert_eq!(f.draft.definition, "inbound@2");
-    let feb = csv::Reader::from_path(data("olist/olist_marketing_qualified_leads_dataset.csv"))
+    let feb = csv::Reader::from_path(shared_data("olist/olist_marketing_qualified_leads_dataset.csv"))
         .unwrap()
         .records()
         .filter(|r| r.as_ref().is_ok_and(|r| r[1].starts_with("2018-02")))

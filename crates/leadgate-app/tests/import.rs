@@ -1,8 +1,12 @@
 //! Importing real files through the shipped example mappings, and the bad rows and
 //! bad files a user sends, on SQLite and PostgreSQL.
 
+mod support;
+
+use support::{app, example, import_csv, shared_data};
+
+use leadgate_app::App;
 use leadgate_app::import::ImportOptions;
-use leadgate_app::{App, AppError, AppOptions, SystemClock};
 use leadgate_core::Actor;
 use leadgate_core::import::{Mapping, presets};
 use leadgate_core::model::ContactFilter;
@@ -23,29 +27,8 @@ leadgate_store::on_both_stores!(
     a_row_that_runs_on_for_megabytes_is_refused_and_the_rows_before_it_kept,
 );
 
-fn shared(path: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(path);
-    assert!(p.exists(), "the shared data set is missing: {} (see ../shared/data/README.md)", p.display());
-    p
-}
-
-fn example(name: &str) -> Mapping {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
-    Mapping::from_toml(&std::fs::read_to_string(&p).unwrap()).unwrap()
-}
-
-fn app(store: &Arc<dyn Store>) -> Arc<App> {
-    let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
-    app.start_consumers();
-    app
-}
-
-async fn import(app: &App, csv: &[u8], mapping: &Mapping) -> Result<ImportJob, AppError> {
-    app.import_csv(std::io::Cursor::new(csv.to_vec()), mapping, ImportOptions::default(), &Actor::Operator, &()).await
-}
-
 async fn import_file(app: &App, path: PathBuf, mapping: &Mapping) -> ImportJob {
-    import(app, &std::fs::read(path).unwrap(), mapping).await.unwrap()
+    import_csv(app, std::fs::read(path).unwrap(), mapping).await.unwrap()
 }
 
 async fn one(store: &Arc<dyn Store>, filter: ContactFilter) -> leadgate_core::model::Contact {
@@ -72,7 +55,7 @@ fn at_stage(stage: &str) -> ContactFilter {
 async fn xeducation_imports_every_lead_and_its_outcome_once(store: Arc<dyn Store>) {
     let app = app(&store);
     let mapping = example("xeducation.toml");
-    let first = import_file(&app, shared("xeducation/Leads.csv"), &mapping).await;
+    let first = import_file(&app, shared_data("xeducation/Leads.csv"), &mapping).await;
     assert_eq!(first.counts.rows, 9_240);
     assert_eq!(first.counts.rows_failed, 0, "{:?}", first.errors.first());
     assert_eq!(first.counts.contacts_created, 9_240);
@@ -92,7 +75,7 @@ async fn xeducation_imports_every_lead_and_its_outcome_once(store: Arc<dyn Store
     assert_eq!((responses[0].channel.as_deref(), responses[0].action.as_str()), (Some("live_chat"), "form_fill"));
 
     // The same file again creates nothing.
-    let again = import_file(&app, shared("xeducation/Leads.csv"), &mapping).await;
+    let again = import_file(&app, shared_data("xeducation/Leads.csv"), &mapping).await;
     assert_eq!(again.counts.contacts_created, 0);
     assert_eq!(again.counts.contacts_unchanged, 9_240);
     assert_eq!(again.counts.responses_created + again.counts.stage_changes_created, 0);
@@ -101,18 +84,23 @@ async fn xeducation_imports_every_lead_and_its_outcome_once(store: Arc<dyn Store
 
 async fn olist_mqls_then_closed_deals_make_the_real_waterfall(store: Arc<dyn Store>) {
     let app = app(&store);
-    let mqls =
-        import_file(&app, shared("olist/olist_marketing_qualified_leads_dataset.csv"), &example("olist-mqls.toml"))
-            .await;
+    let mqls = import_file(
+        &app,
+        shared_data("olist/olist_marketing_qualified_leads_dataset.csv"),
+        &example("olist-mqls.toml"),
+    )
+    .await;
     assert_eq!((mqls.counts.contacts_created, mqls.counts.rows_failed), (8_000, 0));
     let deals =
-        import_file(&app, shared("olist/olist_closed_deals_dataset.csv"), &example("olist-closed-deals.toml")).await;
+        import_file(&app, shared_data("olist/olist_closed_deals_dataset.csv"), &example("olist-closed-deals.toml"))
+            .await;
     assert_eq!((deals.counts.rows, deals.counts.rows_failed, deals.counts.contacts_created), (842, 0, 0));
     assert_eq!(count(&store, at_stage("customer")).await, 842);
     assert_eq!(count(&store, at_stage("mql")).await, 8_000 - 842);
     // Again: nothing changes, not even for the deal won before its lead's first contact.
     let again =
-        import_file(&app, shared("olist/olist_closed_deals_dataset.csv"), &example("olist-closed-deals.toml")).await;
+        import_file(&app, shared_data("olist/olist_closed_deals_dataset.csv"), &example("olist-closed-deals.toml"))
+            .await;
     assert_eq!((again.counts.contacts_unchanged, again.counts.stage_changes_created), (842, 0));
     assert_eq!(count(&store, at_stage("customer")).await, 842);
     // Organic search: 271 of 2,296 MQLs closed.
@@ -146,7 +134,7 @@ async fn bad_rows_are_reported_and_the_good_ones_imported(store: Arc<dyn Store>)
     csv.extend_from_slice(b"7,gus@acme.example,'; DROP TABLE contacts; --,2024-01-02,,customer,2024-05-01\n"); // 8: good
     csv.extend_from_slice(b"8,hal@acme.example,\"<script>alert(1)</script>\",2024-01-02,,,\n"); // 9: good
     csv.extend_from_slice(b"9,ivy@acme.example,\"Ivy,2024-01-02,,,\n"); // 10: a quote never closed
-    let report = import(&app, &csv, &mapping).await.unwrap();
+    let report = import_csv(&app, &csv, &mapping).await.unwrap();
     let problems: Vec<_> = report.errors.iter().map(|e| (e.row, e.column.as_deref(), e.code.as_ref())).collect();
     assert_eq!(
         problems,
@@ -169,7 +157,7 @@ async fn bad_rows_are_reported_and_the_good_ones_imported(store: Arc<dyn Store>)
 
     // A file with no good row at all is an error.
     let all_bad = b"id,email,name,created,channel,stage,closed\n1,nope,A,,,,\n";
-    let report = import(&app, all_bad, &mapping).await.unwrap();
+    let report = import_csv(&app, all_bad, &mapping).await.unwrap();
     assert_eq!(report.counts.rows_failed, report.counts.rows);
 }
 
@@ -185,7 +173,7 @@ async fn a_file_that_is_not_csv_or_lacks_mapped_columns_is_refused_before_writin
         (b"id,email,name,created,channel,stage,closed\n", "empty_file", "no rows"),
     ];
     for (csv, code, says) in cases {
-        let err = import(&app, csv, &mapping).await.unwrap_err();
+        let err = import_csv(&app, csv, &mapping).await.unwrap_err();
         assert_eq!(err.code, code, "{}", err.message);
         assert!(err.message.contains(says), "{}", err.message);
     }
@@ -209,8 +197,8 @@ async fn a_changed_row_updates_the_contact_and_records_what_changed(store: Arc<d
         "system = \"crm\"\n[contact]\nemail = \"email\"\ntitle = \"title\"\ndo_not_email = \"optout\"\n",
     )
     .unwrap();
-    import(&app, b"email,title,optout\nann@acme.example,Engineer,yes\n", &mapping).await.unwrap();
-    let report = import(&app, b"email,title,optout\nANN@acme.example ,CTO,no\n", &mapping).await.unwrap();
+    import_csv(&app, b"email,title,optout\nann@acme.example,Engineer,yes\n", &mapping).await.unwrap();
+    let report = import_csv(&app, b"email,title,optout\nANN@acme.example ,CTO,no\n", &mapping).await.unwrap();
     assert_eq!((report.counts.contacts_created, report.counts.contacts_updated), (0, 1));
     let ann = one(&store, ContactFilter { email: Some("ann@acme.example".into()), ..Default::default() }).await;
     assert_eq!(ann.title.as_deref(), Some("CTO"));
@@ -220,7 +208,7 @@ async fn a_changed_row_updates_the_contact_and_records_what_changed(store: Arc<d
     assert_eq!(changes[0].changes["title"], serde_json::json!({"from": "Engineer", "to": "CTO"}));
     assert!(changes[0].cause.starts_with("import "));
     // A blank cell erases nothing.
-    import(&app, b"email,title,optout\nann@acme.example,,\n", &mapping).await.unwrap();
+    import_csv(&app, b"email,title,optout\nann@acme.example,,\n", &mapping).await.unwrap();
     let ann = store.contact(ann.id).await.unwrap().unwrap();
     assert_eq!(ann.title.as_deref(), Some("CTO"));
 }
@@ -232,7 +220,7 @@ async fn the_hubspot_preset_reads_a_hubspot_export(store: Arc<dyn Store>) {
                101,Ann,Lee,ann@acme.example,Acme,Customer,2024-01-05 10:00,Organic Search,2024-01-05 10:00,\
                2024-02-01 09:30,2024-04-11 16:45,Rita Rep\n\
                102,Bob,Ray,bob@gmail.com,,Lead,2024-03-01 08:00,Paid Social,2024-03-01 08:00,,,\n";
-    let report = import(&app, csv.as_bytes(), &presets::preset("hubspot").unwrap()).await.unwrap();
+    let report = import_csv(&app, csv.as_bytes(), &presets::preset("hubspot").unwrap()).await.unwrap();
     assert_eq!((report.counts.contacts_created, report.counts.rows_failed), (2, 0), "{:?}", report.errors);
     assert_eq!(report.counts.accounts_created, 1, "gmail.com makes no account");
     let ann = one(&store, ContactFilter { external_id: Some("101".into()), ..Default::default() }).await;
@@ -271,7 +259,7 @@ async fn a_person_repeated_far_down_a_long_file_stays_one_contact(store: Arc<dyn
     );
     assert_eq!(store.totals().await.unwrap().contacts, 0, "a dry run writes nothing");
 
-    let first = import(&app, &csv, &mapping).await.unwrap();
+    let first = import_csv(&app, &csv, &mapping).await.unwrap();
     assert_eq!((first.counts.contacts_created, first.counts.contacts_updated), (n as u64, 1));
     assert_eq!(store.totals().await.unwrap().contacts, n as i64);
     let p0 = || ContactFilter { email: Some("p0@acme.example".into()), ..Default::default() };
@@ -279,7 +267,7 @@ async fn a_person_repeated_far_down_a_long_file_stays_one_contact(store: Arc<dyn
 
     // Again: the first row and the last still disagree, so both are applied in turn, as
     // the first time; every other row is recognised and left alone.
-    let again = import(&app, &csv, &mapping).await.unwrap();
+    let again = import_csv(&app, &csv, &mapping).await.unwrap();
     assert_eq!(
         (again.counts.contacts_created, again.counts.contacts_updated, again.counts.contacts_unchanged),
         (0, 2, n as u64 - 1)
@@ -296,17 +284,17 @@ async fn the_same_file_through_another_mapping_is_read_again(store: Arc<dyn Stor
     let csv = b"email,title,country\nann@acme.example,CTO,Germany\nbob@acme.example,CFO,France\n";
     let names = Mapping::from_toml("[contact]\nemail = \"email\"\n").unwrap();
     let titles = Mapping::from_toml("[contact]\nemail = \"email\"\ntitle = \"title\"\n").unwrap();
-    import(&app, csv, &names).await.unwrap();
-    let unchanged = import(&app, csv, &names).await.unwrap();
+    import_csv(&app, csv, &names).await.unwrap();
+    let unchanged = import_csv(&app, csv, &names).await.unwrap();
     assert_eq!((unchanged.counts.contacts_unchanged, unchanged.counts.contacts_updated), (2, 0));
     // The same rows read through a mapping that reads more of them are applied.
-    let more = import(&app, csv, &titles).await.unwrap();
+    let more = import_csv(&app, csv, &titles).await.unwrap();
     assert_eq!((more.counts.contacts_unchanged, more.counts.contacts_updated), (0, 2));
     let ann = one(&store, ContactFilter { email: Some("ann@acme.example".into()), ..Default::default() }).await;
     assert_eq!(ann.title.as_deref(), Some("CTO"));
     // And a file that differs in a column the mapping does not read changes nothing.
     let other = b"email,title,country\nann@acme.example,CTO,Spain\nbob@acme.example,CFO,France\n";
-    let report = import(&app, other, &titles).await.unwrap();
+    let report = import_csv(&app, other, &titles).await.unwrap();
     assert_eq!((report.counts.contacts_unchanged, report.counts.contacts_updated), (2, 0));
     assert_eq!(store.contact(ann.id).await.unwrap().unwrap().country, None);
 }
@@ -318,7 +306,7 @@ async fn a_row_that_runs_on_for_megabytes_is_refused_and_the_rows_before_it_kept
     let mut csv = b"email,name\nann@acme.example,Ann\nbob@acme.example,\"Bob".to_vec();
     csv.extend(std::iter::repeat_n(b'x', 3 << 20));
     csv.extend(b"\"\ncy@acme.example,Cy\n");
-    let job = import(&app, &csv, &mapping).await.unwrap();
+    let job = import_csv(&app, &csv, &mapping).await.unwrap();
     assert_eq!((job.counts.contacts_created, job.error_count), (1, 1), "{job:?}");
     let e = &job.errors[0];
     assert_eq!((e.row, &*e.code), (3, "unreadable"), "{e:?}");
@@ -327,7 +315,7 @@ async fn a_row_that_runs_on_for_megabytes_is_refused_and_the_rows_before_it_kept
 
     // A header that never ends is not CSV.
     let endless: Vec<u8> = std::iter::repeat_n(b'h', 3 << 20).collect();
-    let refused = import(&app, &endless, &mapping).await.unwrap_err();
+    let refused = import_csv(&app, &endless, &mapping).await.unwrap_err();
     assert_eq!(refused.code, "not_csv", "{refused}");
     assert!(refused.message.contains("runs on past 1 MiB"), "{}", refused.message);
 }

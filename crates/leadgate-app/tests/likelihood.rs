@@ -4,9 +4,12 @@
 //! contacts whose outcome is not known are scored, not learned from; a history it
 //! cannot learn from is refused and nothing is kept.
 
-use leadgate_app::import::ImportOptions;
+mod support;
+
+use support::{app, import_csv};
+
 use leadgate_app::likelihood::TrainInput;
-use leadgate_app::{App, AppOptions, ErrorKind, SystemClock};
+use leadgate_app::{App, ErrorKind};
 use leadgate_core::Actor;
 use leadgate_core::import::Mapping;
 use leadgate_core::model::ContactFilter;
@@ -22,17 +25,8 @@ leadgate_store::on_both_stores!(
     a_history_a_model_cannot_learn_from_is_refused_and_nothing_is_kept,
 );
 
-fn app(store: &Arc<dyn Store>) -> Arc<App> {
-    let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
-    app.start_consumers();
-    app
-}
-
 async fn import(app: &App, csv: Vec<u8>, mapping: &Mapping) {
-    let job = app
-        .import_csv(std::io::Cursor::new(csv), mapping, ImportOptions::default(), &Actor::Operator, &())
-        .await
-        .unwrap();
+    let job = import_csv(app, csv, mapping).await.unwrap();
     assert_eq!(job.counts.rows_failed, 0, "{:?}", job.errors.first());
 }
 

@@ -1,6 +1,10 @@
 //! Duplicates, merging and undoing a merge, and exports that import back as they were,
 //! on SQLite and PostgreSQL.
 
+mod support;
+
+use support::{app, example, import_csv, shared_data};
+
 use leadgate_app::export::{Cells, ExportFormat, ExportKind};
 use leadgate_app::import::ImportOptions;
 use leadgate_app::{App, AppOptions, DuplicateQuery, ErrorKind, SystemClock};
@@ -10,7 +14,6 @@ use leadgate_core::import::{Mapping, presets};
 use leadgate_core::model::{Contact, ContactFilter};
 use leadgate_store::Store;
 use serde_json::json;
-use std::path::PathBuf;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -21,12 +24,6 @@ leadgate_store::on_both_stores!(
     a_contact_merged_before_it_was_ever_scored_is_still_shown,
     an_export_imports_back_into_an_empty_database_as_it_was,
 );
-
-fn app(store: &Arc<dyn Store>) -> Arc<App> {
-    let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
-    app.start_consumers();
-    app
-}
 
 const PEOPLE: &str = "system = \"crm\"\n[contact]\nexternal_id = { column = \"id\", optional = true }\n\
     email = \"email\"\nfirst_name = \"first\"\nlast_name = \"last\"\ndo_not_email = \"optout\"\n\
@@ -40,10 +37,7 @@ const HEADER: &str = "id,email,first,last,optout,size,created,channel,stage,stag
 async fn import(app: &App, rows: &str) -> leadgate_core::model::ImportJob {
     let csv = format!("{HEADER}{rows}");
     let mapping = Mapping::from_toml(PEOPLE).unwrap();
-    let job = app
-        .import_csv(std::io::Cursor::new(csv.into_bytes()), &mapping, ImportOptions::default(), &Actor::Operator, &())
-        .await
-        .unwrap();
+    let job = import_csv(app, csv, &mapping).await.unwrap();
     assert_eq!(job.counts.rows_failed, 0, "{:?}", job.errors);
     job
 }
@@ -278,15 +272,6 @@ async fn merges_that_cannot_be_are_refused(store: Arc<dyn Store>) {
     assert_eq!(store.totals().await.unwrap().contacts, 3);
 }
 
-fn shared(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(path)
-}
-
-fn example(name: &str) -> Mapping {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
-    Mapping::from_toml(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
-
 async fn export_all(app: &App, kind: ExportKind, format: ExportFormat) -> String {
     let mut export = app.start_export(kind, format, Cells::SpreadsheetSafe).unwrap();
     let mut out = Vec::new();
@@ -315,7 +300,7 @@ fn comparable(csv: &str, drop: &[&str]) -> Vec<String> {
 
 async fn an_export_imports_back_into_an_empty_database_as_it_was(store: Arc<dyn Store>) {
     let app = app(&store);
-    let read = |path: &str| std::fs::read(shared(path)).unwrap();
+    let read = |path: &str| std::fs::read(shared_data(path)).unwrap();
     let op = Actor::Operator;
     for (file, mapping) in [
         ("olist/olist_marketing_qualified_leads_dataset.csv", "olist-mqls.toml"),

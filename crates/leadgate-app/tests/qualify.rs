@@ -3,9 +3,13 @@
 //! while active, records its version, and can be rolled back; qualification fields
 //! feed the definition Sales writes; rescoring reaches every contact.
 
+mod support;
+
+use support::app;
+
 use leadgate_app::import::ImportOptions;
 use leadgate_app::rules::DefinitionInput;
-use leadgate_app::{App, AppOptions, ContactQuery, ErrorKind, SystemClock};
+use leadgate_app::{App, ContactQuery, ErrorKind};
 use leadgate_core::Actor;
 use leadgate_core::import::Mapping;
 use leadgate_core::model::{ContactFilter, Qualification};
@@ -49,12 +53,6 @@ name = "pricing"
 when = "activity.kind == 'page_view' && activity.url.contains('/pricing')"
 points = 10
 "#;
-
-fn app(store: &Arc<dyn Store>) -> Arc<App> {
-    let app = App::new(store.clone(), Arc::new(SystemClock), AppOptions::for_backend(store.backend()));
-    app.start_consumers();
-    app
-}
 
 /// Ann (a director at a big company) and Bob (an engineer at a small one), as prospects.
 async fn people(app: &App) -> (Uuid, Uuid) {
