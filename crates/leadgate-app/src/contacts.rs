@@ -250,7 +250,8 @@ impl App {
             TransitionError::ReasonTooLong => invalid(ErrorCode::TooLong, "reason", e.to_string()),
             TransitionError::ReasonInvalid => invalid(ErrorCode::InvalidValue, "reason", e.to_string()),
             TransitionError::NoChange(_) => AppError::new(ErrorCode::NoChange, e.to_string()).field("stage"),
-            TransitionError::NotAllowed { .. } => invalid(ErrorCode::TransitionNotAllowed, "stage", e.to_string()),
+            // A manual move may go anywhere: the rules refusing one would be a fault.
+            TransitionError::NotAllowed { .. } => AppError::new(ErrorCode::Internal, e.to_string()),
         })?;
         contact.stage = to;
         contact.stage_at = now;

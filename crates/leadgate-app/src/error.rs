@@ -129,3 +129,28 @@ impl From<StoreError> for AppError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the client is told of each kind of store failure: a conflict and the load
+    /// are for retrying, a fault is logged under an id the answer gives, and no
+    /// database message reaches the client.
+    #[test]
+    fn store_failures_are_answered_by_what_the_client_can_do() {
+        let secret = "duplicate key value violates unique constraint \"contacts_email_key\"";
+        let cases = [
+            (StoreError::Conflict(secret.into()), ErrorCode::Conflict, 409),
+            (StoreError::Contention(secret.into()), ErrorCode::Unavailable, 503),
+            (StoreError::Unavailable(secret.into()), ErrorCode::Unavailable, 503),
+            (StoreError::Corrupt(secret.into()), ErrorCode::Internal, 500),
+        ];
+        for (store_error, code, status) in cases {
+            let e = AppError::from(store_error);
+            assert_eq!((e.code, e.code.status()), (code, status));
+            assert!(!e.message.contains("contacts_email_key"), "{}", e.message);
+            assert_eq!(e.incident.is_some(), code == ErrorCode::Internal);
+        }
+    }
+}

@@ -213,6 +213,12 @@ async fn a_history_a_model_cannot_learn_from_is_refused_and_nothing_is_kept(stor
     let e = refused(TrainInput::default()).await;
     assert_eq!(e.code, "too_few_outcomes", "{e:?}");
 
+    // Enough of both, but every feature left out: nothing to learn from.
+    let more: String = (4..20).map(|i| format!("x{i}@example.com,2024-01-01,free,\n")).collect();
+    import(&app, format!("email,created,plan,won\n{more}").into_bytes(), &mapping).await;
+    let e = refused(TrainInput { exclude: Some(vec!["*".into()]), ..TrainInput::default() }).await;
+    assert_eq!((e.kind(), e.code.as_str()), (ErrorKind::Invalid, "no_features"), "{e:?}");
+
     for (input, field) in [
         (TrainInput { target: Some("banana".into()), ..TrainInput::default() }, "target"),
         (TrainInput { target: Some("prospect".into()), ..TrainInput::default() }, "target"),

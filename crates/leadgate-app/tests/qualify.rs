@@ -325,6 +325,25 @@ async fn wrong_models_and_definitions_are_refused_and_nothing_is_saved(store: Ar
     assert!(err.message.contains("no version 3"), "{err}");
     let err = app.activate_scoring("nothing", None, &Actor::Operator).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
+
+    // A version saved when the language took it but that no longer compiles (written
+    // here straight to the store) is refused when used, and says to save it again.
+    let stale = leadgate_core::definition::Definition {
+        name: "stale".into(),
+        version: 1,
+        kind: leadgate_core::definition::DefinitionKind::Mql,
+        expression: "contact.no_such_field == 1".into(),
+        note: None,
+        author: "operator".into(),
+        created_at: app.now(),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_definition(&stale).await.unwrap();
+    tx.commit().await.unwrap();
+    let input = leadgate_app::backtest::BacktestInput { as_of: "2020-01-01".into(), ..Default::default() };
+    let err = app.backtest("stale", input).await.unwrap_err();
+    assert_eq!((err.kind(), err.code.as_str()), (ErrorKind::Conflict, "definition_invalid"), "{err}");
+    assert!(err.message.contains("stale@1 no longer compiles"), "{err}");
 }
 
 /// Events older than a year count only for `days_since_last_activity`: a rescore looks

@@ -160,7 +160,6 @@ error_codes! {
     TooLong = "too_long" => Invalid,
     TooManyFields = "too_many_fields" => Invalid,
     Training = "training" => Conflict,
-    TransitionNotAllowed = "transition_not_allowed" => Invalid,
     Unauthenticated = "unauthenticated" => Unauthenticated,
     Unavailable = "unavailable" => Unavailable,
     UnknownApiKey = "unknown_api_key" => NotFound,

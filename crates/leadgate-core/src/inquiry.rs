@@ -346,7 +346,12 @@ mod tests {
             (json!({"email": "a@b.co", "bad<key>": "x"}), "invalid_field_name", "bad<key>"),
             (json!({"email": "a@b.co", "note": "a\u{0}b"}), "invalid_value", "note"),
         ];
-        for (input, code, field) in cases {
+        let mut crowded = json!({"email": "a@b.co"});
+        for i in 0..=CUSTOM_FIELDS_MAX {
+            crowded[format!("field {i:02}")] = json!("x");
+        }
+        let too_many = (crowded, "too_many_fields", "field 50");
+        for (input, code, field) in cases.into_iter().chain([too_many]) {
             let err = parse_json(input.clone()).unwrap_err();
             assert_eq!((err.code.as_str(), err.field.as_deref()), (code, Some(field)), "{input}");
         }

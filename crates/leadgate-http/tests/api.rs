@@ -833,6 +833,12 @@ async fn bad_models_definitions_and_qualification_are_refused_over_the_api(store
         "invalid_field",
     );
     assert_error(
+        &api.put("/v1/definitions/marketing", json!({"expression": "true", "kind": "mql", "note": "n".repeat(2001)}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_note",
+    );
+    assert_error(
         &api.post("/v1/definitions/marketing/activate", json!({})).await,
         StatusCode::NOT_FOUND,
         "unknown_definition",

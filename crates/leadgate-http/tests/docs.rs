@@ -120,3 +120,39 @@ async fn the_roles_table_is_what_each_role_may_do() {
     }
     store.close().await;
 }
+
+/// The text of every test in the workspace: test binaries, `tests.rs` modules, and what
+/// follows `#[cfg(test)]` in a source file.
+fn test_sources(dir: &std::path::Path, into: &mut String) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if !path.ends_with("target") {
+                test_sources(&path, into);
+            }
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let whole = path.components().any(|c| c.as_os_str() == "tests") || path.ends_with("tests.rs");
+        if whole {
+            into.push_str(&text);
+        } else if let Some(at) = text.find("#[cfg(test)]") {
+            into.push_str(&text[at..]);
+        }
+    }
+}
+
+#[test]
+fn every_error_code_is_met_in_some_test() {
+    let mut tests = String::new();
+    test_sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."), &mut tests);
+    let untested: Vec<&str> = ErrorCode::ALL
+        .iter()
+        .filter(|c| !tests.contains(&format!("\"{}\"", c.as_str())) && !tests.contains(&format!("ErrorCode::{c:?}")))
+        .map(|c| c.as_str())
+        .collect();
+    assert!(untested.is_empty(), "no test meets these error codes: {untested:?}");
+}
