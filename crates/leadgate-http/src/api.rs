@@ -105,7 +105,7 @@ pub struct StageInput {
     reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/v1/contacts/{id}/stage", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = StageInput, responses((status = 200, description = "The stage change made.", body = StageChange), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`no_change`, `already_merged`, `conflict`.", body = ErrorBody), (status = 422, description = "`invalid_field`, `invalid_stage`, `reason_required`, `too_long`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/contacts/{id}/stage", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = StageInput, responses((status = 200, description = "The stage change made.", body = StageChange), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`no_change`, `already_merged`, `conflict`.", body = ErrorBody), (status = 422, description = "`invalid_field`, `invalid_stage`, `reason_required`, `too_long`, `invalid_value`.", body = ErrorBody)))]
 pub async fn change_stage(
     State(s): State<AppState>,
     caller: Caller,

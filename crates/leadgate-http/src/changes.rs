@@ -37,7 +37,7 @@ pub struct PageQuery {
 }
 
 /// `GET /v1/changes?after=&limit=&kinds=&wait=`: the entries after a cursor.
-#[utoipa::path(get, path = "/v1/changes", operation_id = "changes_page", tag = "changes", params(PageQuery), responses((status = 200, description = "`{\"changes\": [...], \"next_cursor\"}`: the entries after the cursor, oldest first.", body = ChangesView), (status = 410, description = "`cursor_expired`.", body = ErrorBody), (status = 422, description = "`invalid_cursor`, `invalid_limit`, `invalid_wait`, `unknown_kind`, `invalid_query`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/changes", operation_id = "changes_page", tag = "changes", params(PageQuery), responses((status = 200, description = "`{\"changes\": [...], \"next\"}`: the entries after the cursor, oldest first.", body = ChangesView), (status = 410, description = "`cursor_expired`.", body = ErrorBody), (status = 422, description = "`invalid_cursor`, `invalid_limit`, `invalid_wait`, `unknown_kind`, `invalid_query`.", body = ErrorBody)))]
 pub async fn page(
     State(s): State<AppState>,
     caller: Caller,
@@ -103,7 +103,6 @@ fn entries(s: AppState, reading: Reading) -> impl Stream<Item = Result<Event, In
     })
 }
 
-/// `GET /v1/consumers`: where each consumer of the feed inside leadgate stands.
 /// The consumers inside leadgate, and the server that answered.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Consumers {
@@ -111,6 +110,7 @@ pub struct Consumers {
     this_server: String,
 }
 
+/// `GET /v1/consumers`: where each consumer of the feed inside leadgate stands.
 #[utoipa::path(get, path = "/v1/consumers", operation_id = "list_consumers", tag = "changes", responses((status = 200, description = "`{\"consumers\": [...], \"this_server\"}`: each consumer's cursor, whether it has caught up and the server holding it.", body = Consumers)))]
 pub async fn consumers(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::ReadContacts)?;

@@ -24,7 +24,9 @@ pub struct ErrorDetail {
     code: ErrorCode,
     /// A sentence for a person.
     message: String,
-    /// The field the problem is in, as a dotted path (`source.channel`, `events[3].at`).
+    /// The field the problem is in, as a dotted path (`source.channel`, `events[3].at`);
+    /// always present, `null` when the problem is not one field's.
+    #[schema(required = true)]
     field: Option<String>,
     /// For `internal`: the id the fault was logged under.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,6 +50,7 @@ pub struct RejectedItem {
 pub struct RejectedProblem {
     code: ErrorCode,
     message: String,
+    #[schema(required = true)]
     field: Option<String>,
 }
 

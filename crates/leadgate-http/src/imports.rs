@@ -200,7 +200,7 @@ fn media_type(headers: &HeaderMap) -> String {
     ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
-#[utoipa::path(post, path = "/v1/imports", operation_id = "create_import", tag = "import", params(ImportQuery), request_body(description = "The CSV file as the body, or a multipart form with `file` and optional `mapping`, `preset`, `dry_run` parts.", content((String = "text/csv"), (Object = "multipart/form-data"))), responses((status = 202, description = "The import job, running; `Location` names it.", body = ImportJob), (status = 422, description = "`missing_mapping`, `invalid_mapping`, `unknown_preset`, `not_csv`, `empty_file`, `mapping_mismatch`, `missing_file`, `not_utf8`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/imports", operation_id = "create_import", tag = "import", params(ImportQuery), request_body(description = "The CSV file as the body, or a multipart form with `file` and optional `mapping`, `preset`, `dry_run` parts.", content((String = "text/csv"), (String = "application/csv"), (String = "text/plain"), (Object = "multipart/form-data"))), responses((status = 202, description = "The import job, running; `Location` names it.", body = ImportJob), (status = 422, description = "`missing_mapping`, `invalid_mapping`, `unknown_preset`, `not_csv`, `empty_file`, `mapping_mismatch`, `missing_file`, `not_utf8`, `invalid_query`, `unknown_field`, `invalid_value`.", body = ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -277,7 +277,7 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/imports", operation_id = "list_imports", tag = "import", params(ListQuery), responses((status = 200, description = "`{\"imports\": [...]}`, newest first.", body = ImportList)))]
+#[utoipa::path(get, path = "/v1/imports", operation_id = "list_imports", tag = "import", params(ListQuery), responses((status = 200, description = "`{\"imports\": [...]}`, newest first.", body = ImportList), (status = 422, description = "`invalid_query`.", body = ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,

@@ -68,7 +68,7 @@ pub async fn get_consent(
     Ok(Json(s.app.consent(id).await?))
 }
 
-#[utoipa::path(post, path = "/v1/contacts/{id}/consent", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = ConsentInput, responses((status = 201, description = "The consent record.", body = ConsentView), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_identifier`, `invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/contacts/{id}/consent", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = ConsentInput, responses((status = 201, description = "The consent record.", body = ConsentView), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_identifier`, `invalid_value`, `too_long`, `invalid_field`.", body = ErrorBody), (status = 409, description = "`already_merged`: act on the contact it was merged into.", body = ErrorBody)))]
 pub async fn record_consent(
     State(s): State<AppState>,
     caller: Caller,
@@ -82,7 +82,7 @@ pub async fn record_consent(
     Ok((StatusCode::CREATED, Json(s.app.record_consent(id, input, &caller_actor(&caller)).await?)))
 }
 
-#[utoipa::path(put, path = "/v1/contacts/{id}/do-not-contact", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = DoNotContactInput, responses((status = 200, description = "The flags now in force.", body = Contact), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/contacts/{id}/do-not-contact", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = DoNotContactInput, responses((status = 200, description = "The flags now in force.", body = Contact), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_field`, `missing_field`, `reason_required`, `too_long`, `invalid_value`.", body = ErrorBody), (status = 409, description = "`already_merged`: act on the contact it was merged into.", body = ErrorBody)))]
 pub async fn do_not_contact(
     State(s): State<AppState>,
     caller: Caller,
@@ -103,7 +103,7 @@ pub struct HoldInput {
     reason: Option<String>,
 }
 
-#[utoipa::path(put, path = "/v1/contacts/{id}/legal-hold", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = HoldInput, responses((status = 200, description = "The hold now in force.", body = ContactPrivacy), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/contacts/{id}/legal-hold", tag = "privacy", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = HoldInput, responses((status = 200, description = "The hold now in force.", body = ContactPrivacy), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_field`, `reason_required`, `too_long`, `invalid_value`.", body = ErrorBody)))]
 pub async fn legal_hold(
     State(s): State<AppState>,
     caller: Caller,

@@ -89,7 +89,7 @@ pub async fn put_model(
     Ok((StatusCode::CREATED, Json(saved)))
 }
 
-#[utoipa::path(get, path = "/v1/scoring/{name}", tag = "qualification", params(("name" = String, Path, description = "The model's name."), VersionQuery), responses((status = 200, description = "The model version.", body = ModelVersion), (status = 404, description = "`unknown_model`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/scoring/{name}", tag = "qualification", params(("name" = String, Path, description = "The model's name."), VersionQuery), responses((status = 200, description = "The model version.", body = ModelVersion), (status = 404, description = "`unknown_model`.", body = ErrorBody), (status = 422, description = "`invalid_query`.", body = ErrorBody)))]
 pub async fn get_model(
     State(s): State<AppState>,
     caller: Caller,
@@ -108,7 +108,7 @@ pub async fn list_models(State(s): State<AppState>, caller: Caller) -> Result<im
     Ok(Json(s.app.scoring_models().await?))
 }
 
-#[utoipa::path(post, path = "/v1/scoring/{name}/activate", tag = "qualification", params(("name" = String, Path, description = "The model's name.")), request_body(content = Option<VersionInput>, description = "The version (the latest if none)."), responses((status = 200, description = "The activation; every contact is rescored.", body = Activation), (status = 404, description = "`unknown_model`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/scoring/{name}/activate", tag = "qualification", params(("name" = String, Path, description = "The model's name.")), request_body(content = Option<VersionInput>, description = "The version (the latest if none)."), responses((status = 200, description = "The activation; every contact is rescored.", body = Activation), (status = 404, description = "`unknown_model`.", body = ErrorBody), (status = 422, description = "`invalid_field`.", body = ErrorBody)))]
 pub async fn activate_model(
     State(s): State<AppState>,
     caller: Caller,
@@ -154,7 +154,7 @@ pub async fn list_definitions(State(s): State<AppState>, caller: Caller) -> Resu
     Ok(Json(DefinitionList { definitions: s.app.definitions().await? }))
 }
 
-#[utoipa::path(post, path = "/v1/definitions/{name}/activate", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body(content = Option<VersionInput>, description = "The version (the latest if none)."), responses((status = 200, description = "The activation.", body = Activation), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 409, description = "`definition_invalid`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/definitions/{name}/activate", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body(content = Option<VersionInput>, description = "The version (the latest if none)."), responses((status = 200, description = "The activation.", body = Activation), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 422, description = "`invalid_field`.", body = ErrorBody)))]
 pub async fn activate_definition(
     State(s): State<AppState>,
     caller: Caller,
@@ -180,7 +180,7 @@ pub async fn deactivate_definition(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(put, path = "/v1/contacts/{id}/qualification", tag = "qualification", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = Qualification, responses((status = 200, description = "The qualification fields and the stage they led to.", body = Qualification), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_value`, `invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/contacts/{id}/qualification", tag = "qualification", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = Qualification, responses((status = 200, description = "The qualification fields as recorded (the stage they led to is on the contact).", body = Qualification), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 422, description = "`invalid_value`, `invalid_field`.", body = ErrorBody)))]
 pub async fn put_qualification(
     State(s): State<AppState>,
     caller: Caller,
@@ -194,7 +194,7 @@ pub async fn put_qualification(
     Ok(Json(s.app.set_qualification(id, input, &caller_actor(&caller)).await?))
 }
 
-#[utoipa::path(post, path = "/v1/definitions/{name}/backtest", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body = BacktestInput, responses((status = 200, description = "Who the definition would have qualified, and what became of them.", body = BacktestReport), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 422, description = "`invalid_date`, `invalid_expression`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/definitions/{name}/backtest", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body = BacktestInput, responses((status = 200, description = "Who the definition would have qualified, and what became of them.", body = BacktestReport), (status = 404, description = "`unknown_definition`.", body = ErrorBody), (status = 422, description = "`invalid_date`, `invalid_expression`, `invalid_value`, `invalid_field`.", body = ErrorBody), (status = 409, description = "`definition_invalid`: a saved version no longer compiles; save it again.", body = ErrorBody)))]
 pub async fn backtest(
     State(s): State<AppState>,
     caller: Caller,
@@ -210,7 +210,7 @@ pub async fn backtest(
 
 /// `POST /v1/likelihood/train`: trains the likelihood model (an empty body takes every
 /// default) and answers when every contact has been rescored with it.
-#[utoipa::path(post, path = "/v1/likelihood/train", tag = "likelihood", request_body(content = Option<TrainInput>, description = "What to train on (defaults if none)."), responses((status = 200, description = "The trained model, its cross-validated quality, and the rescoring.", body = TrainReport), (status = 409, description = "`training`.", body = ErrorBody), (status = 422, description = "`no_outcomes`, `one_outcome`, `too_few_outcomes`, `no_features`, `invalid_value`.", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/likelihood/train", tag = "likelihood", request_body(content = Option<TrainInput>, description = "What to train on (defaults if none)."), responses((status = 200, description = "The trained model, its cross-validated quality, and the rescoring.", body = TrainReport), (status = 409, description = "`training`.", body = ErrorBody), (status = 422, description = "`no_outcomes`, `one_outcome`, `too_few_outcomes`, `no_features`, `invalid_value`, `invalid_stage`, `invalid_field`.", body = ErrorBody)))]
 pub async fn train_likelihood(
     State(s): State<AppState>,
     caller: Caller,

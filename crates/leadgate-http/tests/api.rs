@@ -191,6 +191,10 @@ async fn events_report_each_rejected_item_and_refuse_oversized_batches(store: Ar
     let single = api.post("/v1/events", json!({"email": "ann@acme.example", "kind": "drop table;"})).await;
     assert_error(&single, StatusCode::UNPROCESSABLE_ENTITY, "invalid_identifier");
     assert_eq!(single.json["error"]["field"], json!("kind"));
+    let nobody = json!({"contact_id": "018f0000-0000-7000-8000-000000000000", "kind": "page_view"});
+    let unknown = api.post("/v1/events", nobody).await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "unknown_contact");
+    assert_eq!(unknown.json["error"]["field"], json!("contact_id"));
     assert_error(&api.post("/v1/events", json!({"events": []})).await, StatusCode::UNPROCESSABLE_ENTITY, "empty_batch");
     let extra =
         api.post("/v1/events", json!({"events": [{"email": "ann@acme.example", "kind": "x"}], "source": "crm"})).await;
