@@ -282,3 +282,20 @@ fn a_failed_command_says_what_to_fix_in_one_line_with_a_status_for_scripts() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--nope'"));
 }
+
+/// `leadgate openapi` prints the description a server serves, without a database: a
+/// client can be generated on a machine that runs none.
+#[test]
+fn openapi_prints_the_description_without_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("never-made");
+    let env = vec![("LEADGATE_DATA_DIR".to_owned(), data.to_string_lossy().into_owned())];
+    let out = command(&env).args(["--database-url", "postgres://127.0.0.1:1/none", "openapi"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the description is JSON");
+    assert!(printed["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", printed["openapi"]);
+    for path in ["/v1/inquiries", "/v1/events", "/v1/changes", "/v1/openapi.json"] {
+        assert!(printed["paths"][path].is_object(), "{path} is not described");
+    }
+    assert!(!data.exists(), "printing the description made a data directory");
+}
