@@ -122,7 +122,7 @@ pub async fn activate_model(
     Ok(Json(s.app.activate_scoring(&n, input.version, &caller_actor(&caller)).await?))
 }
 
-#[utoipa::path(put, path = "/v1/definitions/{name}", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body = DefinitionInput, responses((status = 201, description = "The new version, saved (not yet active).", body = Definition), (status = 422, description = "`invalid_expression`, `invalid_kind`, `invalid_note`, `invalid_name`.", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/definitions/{name}", tag = "qualification", params(("name" = String, Path, description = "The definition's name.")), request_body = DefinitionInput, responses((status = 201, description = "The new version, saved (not yet active).", body = Definition), (status = 422, description = "`invalid_expression`, `invalid_kind`, `invalid_note`, `invalid_name`, `invalid_field`.", body = ErrorBody)))]
 pub async fn put_definition(
     State(s): State<AppState>,
     caller: Caller,

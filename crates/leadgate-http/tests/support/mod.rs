@@ -29,6 +29,8 @@ pub struct Reply {
     pub headers: HeaderMap,
     pub json: Value,
     pub text: String,
+    /// The request it answers: its method and path.
+    pub request: (Method, String),
 }
 
 impl Api {
@@ -56,13 +58,14 @@ impl Api {
     }
 
     pub async fn send(&self, req: Request<Body>) -> Reply {
+        let request = (req.method().clone(), req.uri().path().to_owned());
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, json, text }
+        Reply { status, headers, json, text, request }
     }
 
     pub fn req(&self, method: Method, uri: &str, key: Option<&str>) -> axum::http::request::Builder {
@@ -113,10 +116,41 @@ impl Api {
     }
 }
 
+/// Fails unless `r` is the error `status` `code`, with a message, and the OpenAPI
+/// description of the operation names that code under that status: so every error a test
+/// meets is one the description tells clients of.
 pub fn assert_error(r: &Reply, status: StatusCode, code: &str) {
     assert_eq!(r.status, status, "{}", r.text);
     assert_eq!(r.json["error"]["code"], json!(code), "{}", r.text);
     assert!(r.json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.text);
+    let (method, path) = &r.request;
+    if let Some(op) = described_operation(method, path) {
+        let described = op["responses"][status.as_str()]["description"].as_str().unwrap_or("");
+        assert!(
+            described.contains(&format!("`{code}`")),
+            "{method} {path} answered {status} {code}, which its description does not name under {status}: {described:?}"
+        );
+    }
+}
+
+/// The description of the operation a request reaches, if it reaches one (not a path or
+/// method the router does not know).
+fn described_operation(method: &Method, path: &str) -> Option<&'static Value> {
+    static SPEC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let spec = SPEC.get_or_init(|| serde_json::to_value(leadgate_http::openapi_description()).unwrap());
+    let segments: Vec<&str> = path.split('/').collect();
+    let template = spec["paths"]
+        .as_object()?
+        .keys()
+        .filter(|t| {
+            let parts: Vec<&str> = t.split('/').collect();
+            parts.len() == segments.len()
+                && parts.iter().zip(&segments).all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()))
+        })
+        // A literal segment is a closer match than a parameter (`/v1/changes/stream`).
+        .max_by_key(|t| t.split('/').filter(|p| !p.starts_with('{')).count())?;
+    let op = &spec["paths"][template][method.as_str().to_lowercase()];
+    op.is_object().then_some(op)
 }
 
 impl Api {
