@@ -3,7 +3,7 @@
 //! the cores.
 
 use crate::AppError;
-use crate::qualify::ASSESS_BATCH;
+use crate::qualification::assess::ASSESS_BATCH;
 use leadgate_core::Timestamp;
 use leadgate_core::model::Account;
 use leadgate_store::{ContactSnapshot, Store};
@@ -188,7 +188,7 @@ pub(crate) fn split_over_cores<T: Send, R: Send>(
 #[cfg(test)]
 mod tests {
     use super::{LiveContacts, split_over_cores};
-    use crate::qualify::ASSESS_BATCH;
+    use crate::qualification::assess::ASSESS_BATCH;
 
     #[tokio::test]
     async fn a_walk_gives_every_live_contact_once_and_then_nothing() {

@@ -4,12 +4,10 @@
 //! live here, so the domain core stays pure and the store stays dumb.
 
 mod admin;
-pub mod backtest;
 mod batch;
 pub mod body;
 mod capture;
 pub mod changes;
-pub mod claims;
 mod consumers;
 mod contacts;
 pub mod demo;
@@ -17,13 +15,11 @@ mod error;
 mod events;
 pub mod export;
 pub mod import;
-pub mod likelihood;
 pub mod merges;
 pub mod privacy;
-pub mod qualify;
+pub mod qualification;
 mod rations;
 mod retry;
-pub mod rules;
 
 use leadgate_core::Timestamp;
 use leadgate_store::{Store, StoreError, Tx};
@@ -136,7 +132,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     events: events::Committer,
     keys: admin::KeyCache,
-    assessor: Arc<qualify::Assessor>,
+    assessor: Arc<qualification::assess::Assessor>,
     /// Held while every contact is rescored: one rescore at a time.
     rescoring: tokio::sync::Mutex<()>,
     training: tokio::sync::Mutex<()>,
@@ -148,7 +144,7 @@ pub struct App {
 impl App {
     /// Builds the application; starts the event committer(s) on the current runtime.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, opts: AppOptions) -> Arc<Self> {
-        let assessor = Arc::new(qualify::Assessor::new(store.clone(), clock.clone()));
+        let assessor = Arc::new(qualification::assess::Assessor::new(store.clone(), clock.clone()));
         let feed_watch = changes::FeedWatch::default();
         let events = events::Committer::start(store.clone(), clock.clone(), feed_watch.committed.clone(), &opts);
         Arc::new(Self {

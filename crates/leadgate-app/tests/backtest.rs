@@ -5,9 +5,9 @@ mod support;
 
 use support::{example, shared_data};
 
-use leadgate_app::backtest::BacktestInput;
 use leadgate_app::import::ImportOptions;
-use leadgate_app::rules::DefinitionInput;
+use leadgate_app::qualification::backtest::BacktestInput;
+use leadgate_app::qualification::rules::DefinitionInput;
 use leadgate_app::{App, AppOptions, ErrorKind, SystemClock};
 use leadgate_core::import::Mapping;
 use leadgate_core::{Actor, Timestamp};

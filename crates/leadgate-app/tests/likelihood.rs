@@ -8,7 +8,7 @@ mod support;
 
 use support::{app, import_csv};
 
-use leadgate_app::likelihood::TrainInput;
+use leadgate_app::qualification::likelihood::TrainInput;
 use leadgate_app::{App, ErrorKind};
 use leadgate_core::Actor;
 use leadgate_core::import::Mapping;

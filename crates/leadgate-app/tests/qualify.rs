@@ -8,7 +8,7 @@ mod support;
 use support::app;
 
 use leadgate_app::import::ImportOptions;
-use leadgate_app::rules::DefinitionInput;
+use leadgate_app::qualification::rules::DefinitionInput;
 use leadgate_app::{App, ContactQuery, ErrorKind};
 use leadgate_core::Actor;
 use leadgate_core::import::Mapping;
@@ -340,7 +340,8 @@ async fn wrong_models_and_definitions_are_refused_and_nothing_is_saved(store: Ar
     let mut tx = store.begin().await.unwrap();
     tx.insert_definition(&stale).await.unwrap();
     tx.commit().await.unwrap();
-    let input = leadgate_app::backtest::BacktestInput { as_of: "2020-01-01".into(), ..Default::default() };
+    let input =
+        leadgate_app::qualification::backtest::BacktestInput { as_of: "2020-01-01".into(), ..Default::default() };
     let err = app.backtest("stale", input).await.unwrap_err();
     assert_eq!((err.kind(), err.code.as_str()), (ErrorKind::Conflict, "definition_invalid"), "{err}");
     assert!(err.message.contains("stale@1 no longer compiles"), "{err}");

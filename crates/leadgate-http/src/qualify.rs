@@ -10,11 +10,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use leadgate_app::AppError;
-use leadgate_app::backtest::BacktestInput;
-use leadgate_app::backtest::BacktestReport;
-use leadgate_app::likelihood::TrainInput;
-use leadgate_app::likelihood::TrainReport;
-use leadgate_app::rules::{DefinitionInput, DefinitionSummary, DefinitionVersions, SavedModel, ScoringModels};
+use leadgate_app::qualification::backtest::BacktestInput;
+use leadgate_app::qualification::backtest::BacktestReport;
+use leadgate_app::qualification::likelihood::TrainInput;
+use leadgate_app::qualification::likelihood::TrainReport;
+use leadgate_app::qualification::rules::{
+    DefinitionInput, DefinitionSummary, DefinitionVersions, SavedModel, ScoringModels,
+};
 use leadgate_core::ErrorCode;
 use leadgate_core::Permission;
 use leadgate_core::definition::Definition;

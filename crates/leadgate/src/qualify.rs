@@ -50,7 +50,7 @@ pub(crate) async fn train(
     horizon_days: Option<i64>,
     budget: Option<f32>,
 ) -> Result<()> {
-    let input = leadgate_app::likelihood::TrainInput { target, horizon_days, exclude, budget };
+    let input = leadgate_app::qualification::likelihood::TrainInput { target, horizon_days, exclude, budget };
     let total = app.live_contacts().await?.max(0) as u64;
     let bar = progress_bar(total, "{spinner} {msg} [{bar:40}] {pos}/{len} contacts ({eta} left)");
     bar.set_message("reading, then rescoring");
@@ -93,7 +93,7 @@ pub(crate) struct BacktestArgs {
 
 pub(crate) async fn backtest(app: &App, args: BacktestArgs) -> Result<()> {
     let BacktestArgs { name, as_of, version, expression, against, from, to } = args;
-    let input = leadgate_app::backtest::BacktestInput {
+    let input = leadgate_app::qualification::backtest::BacktestInput {
         version,
         expression,
         as_of,

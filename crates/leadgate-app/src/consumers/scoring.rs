@@ -4,7 +4,7 @@
 
 use super::{Consumer, Step};
 use crate::AppError;
-use crate::qualify::Assessor;
+use crate::qualification::assess::Assessor;
 use leadgate_core::changes::{Change, ChangeKind, Kinds};
 use std::sync::Arc;
 use uuid::Uuid;

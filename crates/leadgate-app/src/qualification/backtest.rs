@@ -3,7 +3,7 @@
 use crate::ErrorCode;
 use crate::batch::{AccountBook, BatchesInFlight, LiveContacts};
 use crate::error::invalid;
-use crate::qualify::{ActiveRules, FailureCount, Reads};
+use crate::qualification::assess::{ActiveRules, FailureCount, Reads};
 use crate::{App, AppError};
 use leadgate_core::Timestamp;
 use leadgate_core::backtest::{History, Outcome, Sample, Tally};

@@ -11,8 +11,8 @@
 
 use crate::ErrorCode;
 use crate::batch::{AccountBook, BatchesInFlight, CONTACTS_PER_CORE, LiveContacts, split_over_cores};
-use crate::claims::{Claim, Claims};
 use crate::consumers::Step;
+use crate::qualification::claims::{Claim, Claims};
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
 use leadgate_core::expr::facts::{ContactFacts, ScoreFacts};

@@ -2,7 +2,7 @@
 
 use crate::ErrorCode;
 use crate::import::Progress;
-use crate::qualify::AssessReport;
+use crate::qualification::assess::AssessReport;
 use crate::{App, AppError};
 use leadgate_core::definition::{self, Definition, DefinitionKind, MAX_NOTE};
 use leadgate_core::ident::truncate;
