@@ -151,7 +151,7 @@ async fn commit(store: &dyn Store, clock: &dyn Clock, jobs: Vec<Job>) {
 }
 
 /// Commits `events` in one transaction. Their contacts are scored after, by the change
-/// feed's scoring consumer (see `crate::consumers`): the writer is not held while
+/// feed's scoring consumer (see `crate::changes::consumers`): the writer is not held while
 /// contacts are read and scored, and a contact that gets many events in a short while
 /// is scored once for them all.
 async fn append(store: &dyn Store, clock: &dyn Clock, events: &[NewEvent]) -> Result<(), StoreError> {

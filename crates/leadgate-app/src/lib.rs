@@ -8,7 +8,6 @@ mod batch;
 pub mod body;
 mod capture;
 pub mod changes;
-mod consumers;
 mod contacts;
 pub mod demo;
 mod error;
@@ -27,7 +26,7 @@ use std::sync::Arc;
 
 pub use admin::{FormInput, NewApiKey};
 pub use capture::{INBOX_PAGE_MAX, INBOX_PREVIEW_BYTES, InquiryReceipt, RawInquiry};
-pub use consumers::{ConsumerLabel, ConsumerView, LEASE as CONSUMER_LEASE};
+pub use changes::consumers::{ConsumerLabel, ConsumerView, LEASE as CONSUMER_LEASE};
 pub use contacts::{ContactPage, ContactQuery, ContactView, MAX_PAGE as CONTACTS_PAGE_MAX};
 pub use error::{AppError, ErrorCode, ErrorKind};
 pub use events::{EventsReceipt, MAX_EVENTS_PER_BATCH, Rejected};
@@ -138,7 +137,7 @@ pub struct App {
     training: tokio::sync::Mutex<()>,
     rations: rations::Rations,
     feed_watch: changes::FeedWatch,
-    consumers: consumers::Consumers,
+    consumers: changes::consumers::Consumers,
 }
 
 impl App {

@@ -11,7 +11,7 @@
 
 use crate::ErrorCode;
 use crate::batch::{AccountBook, BatchesInFlight, CONTACTS_PER_CORE, LiveContacts, split_over_cores};
-use crate::consumers::Step;
+use crate::changes::consumers::Step;
 use crate::qualification::claims::{Claim, Claims};
 use crate::{AppError, Clock};
 use leadgate_core::definition::{self, Active, DefinitionFailure};
@@ -372,7 +372,7 @@ impl Assessor {
     pub(crate) async fn assess_in_step(&self, ids: &[Uuid], step: &Step<'_>) -> Result<bool, AppError> {
         // A rescore may hold some of the contacts: wait for it, keeping the lease.
         let _claim = loop {
-            match tokio::time::timeout(crate::consumers::RENEW_EVERY, self.claims.claim(ids)).await {
+            match tokio::time::timeout(crate::changes::consumers::RENEW_EVERY, self.claims.claim(ids)).await {
                 Ok(claim) => break claim,
                 Err(_) if step.renew().await? => continue,
                 Err(_) => return Ok(false),

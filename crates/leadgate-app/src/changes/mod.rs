@@ -1,9 +1,11 @@
 //! Following the change feed: pages after a cursor, waiting for the next entry, and the
-//! cursors integrators hold.
+//! cursors integrators hold; and, in `consumers`, the feed's consumers inside leadgate.
 //!
 //! A cursor is opaque to its holder: it names this database's feed and a position in
 //! it, so that a cursor of another database, or a made-up one, is refused rather than
 //! read from the wrong place.
+
+pub(crate) mod consumers;
 
 use crate::ErrorCode;
 use crate::error::invalid;
