@@ -60,7 +60,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     limiter: Arc<inquiries::Limiter>,
     opts: Arc<HttpOptions>,
-    openapi: Arc<utoipa::openapi::OpenApi>,
+    /// The OpenAPI description as served: serialized once, when the router is built.
+    openapi: axum::body::Bytes,
 }
 
 /// Every route, each with its description: a route is added here with
@@ -118,26 +119,29 @@ fn routes() -> OpenApiRouter<AppState> {
     public.merge(events).merge(imports).merge(rest)
 }
 
+/// Every route, and the completed description of them all.
+fn described_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut api) = routes().split_for_parts();
+    openapi::complete(&mut api);
+    (routes, api)
+}
+
 /// The OpenAPI description of every route, as `GET /v1/openapi.json` serves it.
 pub fn openapi_description() -> utoipa::openapi::OpenApi {
-    let mut api = routes().into_openapi();
-    openapi::complete(&mut api);
-    api
+    described_routes().1
 }
 
 pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
     let metrics = Arc::new(metrics::Metrics::new(app.consumer_lag()));
+    let (routes, api) = described_routes();
     let state = AppState {
         app,
         metrics: metrics.clone(),
         limiter: Arc::new(inquiries::limiter(opts.inquiries_per_minute)),
         opts: Arc::new(opts),
-        openapi: Arc::default(),
+        openapi: serde_json::to_vec(&api).expect("the description serializes").into(),
     };
     inquiries::spawn_limiter_cleanup(state.limiter.clone());
-    let (routes, mut api) = routes().split_for_parts();
-    openapi::complete(&mut api);
-    let state = AppState { openapi: Arc::new(api), ..state };
     routes
         .fallback(|| async { error_response(ErrorCode::NotFound, "no such endpoint; see /v1/openapi.json") })
         .method_not_allowed_fallback(|| async {

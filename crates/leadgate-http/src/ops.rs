@@ -43,7 +43,7 @@ pub async fn api_guide() -> impl IntoResponse {
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "operations", security(()),
     responses((status = 200, description = "The OpenAPI description of every route.", body = Object)))]
 pub async fn openapi_json(State(s): State<AppState>) -> impl IntoResponse {
-    axum::Json(s.openapi.clone())
+    ([(header::CONTENT_TYPE, "application/json")], s.openapi.clone())
 }
 
 /// The public start page says what is running and where to go next; it shows no data,
