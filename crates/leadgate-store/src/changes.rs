@@ -70,7 +70,7 @@ pub(crate) mod sqlite {
     pub(crate) async fn write(conn: &mut SqliteConnection, entries: &[NewChange], at: Timestamp) -> Result<Position> {
         let details = details(entries)?;
         let rows: Vec<(&NewChange, &String)> = entries.iter().zip(&details).collect();
-        for chunk in crate::sql_store::statement_chunks(&rows) {
+        for chunk in crate::sql::statement_chunks(&rows) {
             let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO changes (contact_id, kinds, detail, at) ");
             qb.push_values(chunk, |mut b, (e, detail)| {
                 b.push_bind(e.contact_id).push_bind(e.kinds.0 as i32).push_bind(detail.as_str()).push_bind(at.0);

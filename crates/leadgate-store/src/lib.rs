@@ -1,7 +1,7 @@
 //! Storage for leadgate: the ports ([`Store`], [`Tx`]) and their two adapters,
 //! SQLite (embedded, the default) and PostgreSQL.
 //!
-//! Both adapters run the same SQL text (see `sql_store.rs`): the statements use
+//! Both adapters run the same SQL text (see `adapter/`): the statements use
 //! numbered placeholders (`$1`), which both drivers accept, and portable types
 //! (instants as microseconds in a 64-bit integer, UUIDs, JSON). Only the schema
 //! (`migrations/sqlite`, `migrations/postgres`) and connection set-up differ.
@@ -13,32 +13,25 @@ mod consumers;
 mod direct;
 mod error;
 mod packs;
+pub mod ports;
 mod postgres;
 mod privacy;
 mod responses_brief;
 mod rows;
-mod sql_store;
+mod sql;
 mod sqlite;
 mod stage_steps;
 pub mod testing;
 
 pub use changes::{ChangesPage, FeedInfo};
-pub use consumers::{Advance, ConsumerLeases, ConsumerState, ConsumerWrites};
+pub use consumers::{Advance, ConsumerState};
+pub use ports::*;
 
 use async_trait::async_trait;
-use leadgate_core::dedupe::Candidate;
-use leadgate_core::definition::Definition;
-use leadgate_core::expr::facts::EventFact;
 use leadgate_core::lifecycle::StageStep;
-use leadgate_core::likelihood::TrainedModel;
-use leadgate_core::merge::{Merge, Moved};
-use leadgate_core::model::{
-    Account, ApiKey, Contact, ContactChange, ContactFilter, ExternalId, Form, HistoryKeys, ImportJob, InboxItem,
-    InboxStatus, Response, StoredEvent, Totals,
-};
-use leadgate_core::model::{Activation, Qualification};
-use leadgate_core::scoring::{ContactScores, ModelVersion};
-use leadgate_core::{NewEvent, Stage, StageChange, Timestamp};
+use leadgate_core::model::Qualification;
+use leadgate_core::model::{Account, Contact, ContactChange, ExternalId, Response};
+use leadgate_core::{NewEvent, StageChange};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -46,7 +39,7 @@ pub use by_contact::ByContact;
 pub use direct::reading_in_place;
 pub use error::StoreError;
 pub use postgres::PgStore;
-pub use privacy::{Erased, PersonalRecords, PrivacyReads, PrivacyWrites, Retained};
+pub use privacy::{Erased, PersonalRecords, Retained};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// Contacts few enough to be a request's own: SQLite reads them on the calling thread.
@@ -58,7 +51,7 @@ pub enum Contacts<'a> {
     /// These contacts.
     Ids(&'a [Uuid]),
     /// These contacts, in id order, and every live contact whose id lies between the
-    /// first and the last: a batch of [`Store::live_contact_ids`]. Read as one range of
+    /// first and the last: a batch of [`crate::HistoryReads::live_contact_ids`]. Read as one range of
     /// ids (one search of each index instead of one per contact); rows of other
     /// contacts within the range (merged ones) are left out.
     Run(&'a [Uuid]),
@@ -131,7 +124,7 @@ pub struct ContactSnapshot {
     pub responses: Vec<Response>,
 }
 
-/// What [`Store::contact_snapshots`] reads with each contact.
+/// What [`crate::HistoryReads::contact_snapshots`] reads with each contact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotParts {
     /// Its details that are read (see [`Details`]); the others are none.
@@ -169,13 +162,13 @@ impl SnapshotParts {
     }
 }
 
-/// What [`Store::contact_snapshots`] reads of each contact's account.
+/// What [`crate::HistoryReads::contact_snapshots`] reads of each contact's account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountPart {
     /// The account, joined to the contact.
     Joined,
     /// Its id alone (`account` is `None`, for the caller to find): a walk over every
-    /// contact reads each account once ([`Store::accounts_by_ids`]) rather than
+    /// contact reads each account once ([`crate::ExportReads::accounts_by_ids`]) rather than
     /// searching the accounts anew for every contact of it.
     Id,
     /// Neither: the contact's `account_id` is none too, when nothing reads accounts.
@@ -225,7 +218,7 @@ macro_rules! column_set {
 
 column_set! {
     /// A contact's details: its columns that only expressions read (texts, and its
-    /// wishes not to be emailed or called). A read of many contacts ([`Store::contact_snapshots`])
+    /// wishes not to be emailed or called). A read of many contacts ([`crate::HistoryReads::contact_snapshots`])
     /// leaves those no expression reads as none (the wishes as not made), so that they
     /// are neither copied out of the database nor checked and kept.
     Details: u16 = [
@@ -236,7 +229,7 @@ column_set! {
 
 column_set! {
     /// A response's columns that a read of many contacts' responses
-    /// ([`Store::responses_of`]) may leave out (as none, `obtained_via` as empty text and
+    /// ([`crate::HistoryReads::responses_of`]) may leave out (as none, `obtained_via` as empty text and
     /// `fields` as no fields): its where, what and why, which only expressions read, and
     /// what no assessment reads (its form, message, junk verdict and inbox item). Its id,
     /// contact, time, direction and action are always read.
@@ -253,7 +246,7 @@ impl ResponseDetails {
     pub const IN_BRIEF: ResponseDetails = ResponseDetails(1);
 }
 
-/// Which of a contact's stored scores [`Store::contact_snapshots`] reads.
+/// Which of a contact's stored scores [`crate::HistoryReads::contact_snapshots`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredParts {
     None,
@@ -323,267 +316,58 @@ impl Bulk {
 /// Reads that need no consistency with a write run directly here; writes that must
 /// happen together run in a [`Tx`] from [`Store::begin`].
 #[async_trait]
-pub trait Store: PrivacyReads + ConsumerLeases + Send + Sync + 'static {
+pub trait Store:
+    ContactReads
+    + EventAppends
+    + ImportJobs
+    + InboxReads
+    + MergeReads
+    + HistoryReads
+    + ModelReads
+    + AccessReads
+    + ExportReads
+    + ChangeFeed
+    + PrivacyReads
+    + ConsumerLeases
+    + Send
+    + Sync
+    + 'static
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+
     async fn ping(&self) -> Result<()>;
+
     /// Waits for open connections to finish and closes them (at shutdown).
     async fn close(&self);
+
     async fn begin(&self) -> Result<Box<dyn Tx>>;
-
-    async fn form_by_key(&self, key: &str) -> Result<Option<Form>>;
-    async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKey>>;
-    async fn api_keys(&self) -> Result<Vec<ApiKey>>;
-
-    async fn contact(&self, id: Uuid) -> Result<Option<Contact>>;
-    async fn account(&self, id: Uuid) -> Result<Option<Account>>;
-    /// Contacts matching `filter`, newest first, after the contact `after` (keyset).
-    async fn contacts(&self, filter: &ContactFilter, after: Option<Uuid>, limit: i64) -> Result<Vec<Contact>>;
-    /// The stage history of a contact, oldest first.
-    async fn stage_history(&self, contact_id: Uuid) -> Result<Vec<StageChange>>;
-    /// What changed on the contact (besides its stage), oldest first.
-    async fn contact_changes(&self, contact_id: Uuid) -> Result<Vec<ContactChange>>;
-    /// The responses of a contact, newest first.
-    async fn responses(&self, contact_id: Uuid) -> Result<Vec<Response>>;
-    /// The most recent events of a contact, newest first.
-    async fn recent_events(&self, contact_id: Uuid, limit: i64) -> Result<Vec<StoredEvent>>;
-    /// Which of `ids` are contacts, each with the contact it now is (itself, or the
-    /// contact it was merged into).
-    async fn existing_contacts(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>>;
-    async fn totals(&self) -> Result<Totals>;
-    /// How many contacts are live (not merged): `totals().contacts`, counted from the
-    /// index of live contacts alone, for a walk's progress.
-    async fn live_contact_count(&self) -> Result<i64>;
-    /// After a bulk load (demo data, an import): lets the database's planner see how
-    /// much there is now. PostgreSQL plans from statistics that its autovacuum updates
-    /// in the background, which may be off or not yet run: a page of an export then
-    /// read and sorted every contact. SQLite plans without them.
-    async fn refresh_statistics(&self) -> Result<()>;
-
-    /// Appends events in one transaction, attaching each to the contact its
-    /// `contact_id`, `email` or `visitor_id` names when that contact is known.
-    /// Stores events; returns the contacts that got events (those already known).
-    async fn append_events(&self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Uuid>>;
-
-    async fn inbox_item(&self, id: Uuid) -> Result<Option<InboxItem>>;
-    /// Inbox items, oldest first, after the item `after`, optionally only those with
-    /// `status`; each with only the first `preview` bytes of its body
-    /// ([`InboxItem::body_bytes`] says how long it is).
-    async fn inbox(
-        &self,
-        status: Option<InboxStatus>,
-        after: Option<Uuid>,
-        limit: i64,
-        preview: i64,
-    ) -> Result<Vec<InboxItem>>;
-
-    /// Writes a batch of prepared records in one transaction.
-    async fn bulk_load(&self, bulk: &Bulk) -> Result<()>;
-
-    /// Records an import job, new or advanced.
-    async fn save_import(&self, job: &ImportJob) -> Result<()>;
-    async fn import_job(&self, id: Uuid) -> Result<Option<ImportJob>>;
-    /// Import jobs, newest first.
-    async fn imports(&self, limit: i64) -> Result<Vec<ImportJob>>;
-
-    /// Every contact not merged into another, as the duplicate search needs it.
-    async fn duplicate_candidates(&self) -> Result<Vec<Candidate>>;
-    async fn merge(&self, id: Uuid) -> Result<Option<Merge>>;
-
-    /// For exports, in pages, oldest first: contacts not merged into another, after
-    /// the contact `after`.
-    async fn contacts_page(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Contact>>;
-    /// Responses after the response `after`.
-    async fn responses_page(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<Response>>;
-    /// Stage changes with their row ids, after the row `after`.
-    async fn stage_changes_page(&self, after: i64, limit: i64) -> Result<Vec<(i64, StageChange)>>;
-    /// The emails of those of `contacts` that have one.
-    async fn contact_emails(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, String)>>;
-    /// Accounts by id.
-    async fn accounts_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Account>>;
-    /// The first stage each of `contacts` was given: how it arrived.
-    async fn arrivals(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Stage)>>;
-    /// Events of known contacts, after the event `after`.
-    async fn events_page(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>>;
-
-    // What expressions read of contacts, for many at once.
-    /// The contacts with these ids (merged ones included, as they are), each with its
-    /// qualification fields and what `parts` names of its account and stored scores,
-    /// read together.
-    async fn contact_snapshots(&self, contacts: Contacts<'_>, parts: SnapshotParts) -> Result<Vec<ContactSnapshot>>;
-    /// The ids of contacts that are not merged into another, after `after`, in id order;
-    /// only those created at or before `created_by` when given (a backtest's date).
-    async fn live_contact_ids(
-        &self,
-        after: Option<Uuid>,
-        created_by: Option<Timestamp>,
-        limit: i64,
-    ) -> Result<Vec<Uuid>>;
-    /// The responses of these contacts that count (not junk: what a junk inquiry made up
-    /// says nothing of the person), by contact, each contact's oldest first; only
-    /// those up to `until` when given (a backtest's date); with the columns `details`
-    /// names (see [`ResponseDetails`]).
-    async fn responses_of(
-        &self,
-        contacts: Contacts<'_>,
-        until: Option<Timestamp>,
-        details: ResponseDetails,
-    ) -> Result<ByContact<Response>>;
-    /// The events of these contacts, by contact, at or after `since`, and at or before `until` when
-    /// given; with their properties when `props`, else with `null` for them: all else
-    /// an event holds that expressions read is kept packed by contact, and read from
-    /// there alone (each contact's oldest first), without stepping over the events
-    /// outside the window one by one.
-    async fn events_of(
-        &self,
-        contacts: Contacts<'_>,
-        since: Timestamp,
-        until: Option<Timestamp>,
-        props: bool,
-    ) -> Result<ByContact<EventFact>>;
-    /// When each of these contacts' latest event (at or before `until`, when given)
-    /// happened; contacts without one are left out.
-    async fn last_events(&self, contacts: Contacts<'_>, until: Option<Timestamp>) -> Result<Vec<(Uuid, Timestamp)>>;
-    async fn qualifications(&self, contacts: &[Uuid]) -> Result<Vec<(Uuid, Qualification)>>;
-    /// The recorded field changes of these contacts, by contact, each contact's oldest
-    /// first.
-    async fn contact_changes_of(&self, contacts: Contacts<'_>) -> Result<ByContact<ContactChange>>;
-    async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<ContactScores>>;
-
-    // Scoring models and lead definitions.
-    /// A version of a model (`None`: its latest).
-    async fn scoring_model(&self, name: &str, version: Option<i64>) -> Result<Option<ModelVersion>>;
-    /// The latest version of every model.
-    async fn scoring_models(&self) -> Result<Vec<ModelVersion>>;
-    /// A version of a definition (`None`: its latest).
-    async fn definition(&self, name: &str, version: Option<i64>) -> Result<Option<Definition>>;
-    /// Every version of a definition, oldest first.
-    async fn definition_versions(&self, name: &str) -> Result<Vec<Definition>>;
-    /// The latest version of every definition.
-    async fn definitions(&self) -> Result<Vec<Definition>>;
-    /// What is active of a kind (`scoring`, `definition`).
-    async fn activations(&self, kind: &str) -> Result<Vec<Activation>>;
-    /// A trained likelihood model (`None`: the latest, the one in force) with its
-    /// predictor as JSON.
-    async fn likelihood_model(&self, version: Option<i64>) -> Result<Option<(TrainedModel, String)>>;
-    /// The version of the latest trained likelihood model, without reading it.
-    async fn latest_likelihood_version(&self) -> Result<Option<i64>>;
-
-    /// Entries of the change feed after `after` whose kinds meet `kinds`, at most
-    /// `limit`, in order; only entries no later commit can precede.
-    async fn changes(
-        &self,
-        after: leadgate_core::changes::Position,
-        limit: i64,
-        kinds: leadgate_core::changes::Kinds,
-    ) -> Result<ChangesPage>;
-    /// The position of the last entry readers can read now (the start when none).
-    async fn last_change_position(&self) -> Result<leadgate_core::changes::Position>;
-    /// The position of the last entry committed, which readers may not read yet (on
-    /// PostgreSQL, until every transaction older than it has ended).
-    async fn last_change_written(&self) -> Result<leadgate_core::changes::Position>;
-    /// This database's feed and how far it was pruned.
-    async fn feed_info(&self) -> Result<FeedInfo>;
-    /// Deletes the feed's entries written before `before` (never the history itself);
-    /// returns how many.
-    async fn prune_changes(&self, before: Timestamp) -> Result<u64>;
 }
 
 /// One write transaction. Dropped without [`Tx::commit`], it rolls back.
 #[async_trait]
-pub trait Tx: PrivacyWrites + ConsumerWrites + Send {
-    async fn contact_by_email(&mut self, email: &str) -> Result<Option<Contact>>;
-    async fn contact_by_id(&mut self, id: Uuid) -> Result<Option<Contact>>;
-    async fn account_by_domain(&mut self, domain: &str) -> Result<Option<Account>>;
-    async fn insert_account(&mut self, account: &Account) -> Result<()>;
-    async fn insert_contact(&mut self, contact: &Contact) -> Result<()>;
-    async fn update_contact(&mut self, contact: &Contact) -> Result<()>;
-    async fn insert_response(&mut self, response: &Response) -> Result<()>;
-    async fn insert_stage_change(&mut self, change: &StageChange) -> Result<()>;
-    /// Writes everything in `bulk` (new rows, and contacts to rewrite).
-    async fn insert_bulk(&mut self, bulk: &Bulk) -> Result<()>;
-    /// Where `emails` lead (a merged contact's email leads to the contact it was merged
-    /// into), by email.
-    async fn find_by_emails(&mut self, emails: &[&str]) -> Result<Vec<(String, Found)>>;
-    /// Where contact `ids` lead (a merged contact's id leads to the contact it was merged
-    /// into), by id.
-    async fn find_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Found)>>;
-    /// Where the ids `system` knows contacts by lead, by those ids.
-    async fn find_by_external_ids(&mut self, system: &str, ids: &[&str]) -> Result<Vec<(String, Found)>>;
-    /// The contacts with these ids.
-    async fn contacts_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<Contact>>;
-    async fn accounts_by_domains(&mut self, domains: &[&str]) -> Result<Vec<Account>>;
-    /// The keys of the history of `contacts` (events only when `events`).
-    async fn history_keys(&mut self, contacts: &[Uuid], events: bool) -> Result<HistoryKeys>;
-    /// Appends events as [`Store::append_events`] does, inside this transaction;
-    /// returns the contact each event was attached to, in the order of `events`.
-    async fn append_events(&mut self, events: &[NewEvent], received_at: Timestamp) -> Result<Vec<Option<Uuid>>>;
-    /// Records that `visitor_id` is `contact_id` and attaches the visitor's waiting
-    /// events to the contact; returns how many were attached.
-    async fn identify_visitor(&mut self, visitor_id: &str, contact_id: Uuid, at: Timestamp) -> Result<u64>;
-    /// Attaches events that were sent for `email` before it was a contact.
-    async fn attach_events_by_email(&mut self, email: &str, contact_id: Uuid) -> Result<u64>;
-
-    /// Records a change to a contact; returns its row id.
-    async fn insert_contact_change(&mut self, change: &ContactChange) -> Result<i64>;
-    async fn delete_contact_change(&mut self, id: i64) -> Result<()>;
-    /// Hides a contact merged into `into`, or shows it again (`None`).
-    async fn set_merged_into(&mut self, id: Uuid, into: Option<Uuid>) -> Result<()>;
-    /// Moves everything recorded of contact `from` (responses, stage changes, events,
-    /// changes, external ids, visitors, contacts merged into it) to contact `to`, and
-    /// says what moved.
-    async fn move_history(&mut self, from: Uuid, to: Uuid) -> Result<Moved>;
-    /// Moves the records listed in `moved` to contact `to`.
-    async fn move_back(&mut self, moved: &Moved, to: Uuid) -> Result<()>;
-    async fn insert_merge(&mut self, merge: &Merge) -> Result<()>;
-    /// The merge, locked until the transaction ends.
-    async fn merge_for_update(&mut self, id: Uuid) -> Result<Option<Merge>>;
-    async fn mark_merge_undone(&mut self, id: Uuid, at: Timestamp, by: &str) -> Result<()>;
-
-    async fn insert_form(&mut self, form: &Form) -> Result<()>;
-    async fn insert_api_key(&mut self, key: &ApiKey) -> Result<()>;
-    /// Marks a key revoked; `false` if there is no such key or it was already revoked.
-    async fn revoke_api_key(&mut self, id: Uuid, at: Timestamp) -> Result<bool>;
-    async fn insert_inbox(&mut self, item: &InboxItem) -> Result<()>;
-    /// Records the outcome of processing an inbox item; fails with
-    /// [`StoreError::Conflict`] if it is missing or was already processed.
-    async fn settle_inbox(
-        &mut self,
-        id: Uuid,
-        status: InboxStatus,
-        error: Option<&str>,
-        outcome: Option<(Uuid, Uuid)>,
-        at: Timestamp,
-    ) -> Result<()>;
-
-    async fn set_qualification(&mut self, contact_id: Uuid, q: &Qualification) -> Result<()>;
-    /// Writes each contact's scores: its assessment and its likelihood (none without a
-    /// trained model).
-    async fn save_scores(&mut self, scores: &[ContactScores]) -> Result<()>;
-    /// Keeps a trained likelihood model under the next version, which it returns.
-    async fn insert_likelihood_model(&mut self, model: &TrainedModel, predictor: &str) -> Result<i64>;
-    /// The next version number of a model: one more than its highest. Two transactions
-    /// that take the same number cannot both save it (name and version are the key):
-    /// the second fails.
-    async fn next_model_version(&mut self, name: &str) -> Result<i64>;
-    async fn insert_scoring_model(&mut self, model: &ModelVersion) -> Result<()>;
-    async fn next_definition_version(&mut self, name: &str) -> Result<i64>;
-    async fn insert_definition(&mut self, definition: &Definition) -> Result<()>;
-    /// Makes `activation` the active one of its kind and name, or, with no version,
-    /// deactivates it; either way the change is logged.
-    async fn activate(&mut self, activation: &Activation) -> Result<()>;
-    async fn deactivate(&mut self, kind: &str, name: &str, at: Timestamp, actor: &str) -> Result<bool>;
-    /// Moves a contact to the stage a change leads to, if it is still at the stage the
-    /// change starts from; records the change. Returns whether it moved.
-    async fn move_stage(&mut self, change: &StageChange) -> Result<bool>;
-
+pub trait Tx:
+    ContactWrites
+    + EventWrites
+    + ImportWrites
+    + InboxWrites
+    + MergeWrites
+    + ScoreWrites
+    + ModelWrites
+    + AccessWrites
+    + PrivacyWrites
+    + ConsumerWrites
+    + Send
+{
     /// Writes the change feed's entries of everything this transaction changed, then
     /// commits; gives the position of its last entry (none when it changed no contact),
     /// for a caller that waits for the feed's consumers to handle it.
     async fn commit(self: Box<Self>) -> Result<Option<leadgate_core::changes::Position>>;
+
     /// Records a change the store cannot tell from the writes themselves (the feed
     /// entry of `contact` in this transaction will hold `kind`).
     fn note_change(&mut self, contact: Uuid, kind: leadgate_core::changes::ChangeKind);
+
     /// Ends the transaction without writing, releasing its locks now rather than when
     /// the connection is next used.
     async fn rollback(self: Box<Self>) -> Result<()>;

@@ -285,8 +285,8 @@ mod tests {
     fn the_migration_packed_the_events_stored_before_it_as_the_stores_repack_them() {
         let squeezed = |sql: &str| sql.split_whitespace().collect::<String>();
         for (migration, repack) in [
-            (include_str!("../migrations/sqlite/0011_event_packs.sql"), crate::sqlite::PACK_EVENTS),
-            (include_str!("../migrations/postgres/0011_event_packs.sql"), crate::postgres::PACK_EVENTS),
+            (include_str!("../migrations/sqlite/0011_event_packs.sql"), crate::sqlite::dialect::PACK_EVENTS),
+            (include_str!("../migrations/postgres/0011_event_packs.sql"), crate::postgres::dialect::PACK_EVENTS),
         ] {
             assert!(squeezed(migration).contains(&squeezed(repack)), "{repack}");
         }

@@ -37,7 +37,7 @@ impl PgStore {
     }
 
     /// The rows of `select` over `contacts` by `column`, then `tail`, with `lead`
-    /// bound first (`$1` … in `select`): see [`crate::sql_store::statements`]. SQLite's
+    /// bound first (`$1` … in `select`): see [`crate::sql::statements`]. SQLite's
     /// store reads the same SQL directly (`DirectReader::rows_in`).
     pub(crate) async fn rows_in<R>(
         &self,
@@ -51,7 +51,7 @@ impl PgStore {
         R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
     {
         let mut rows = Vec::new();
-        for (sql, ids) in crate::sql_store::statements(select, column, lead.len(), contacts, tail) {
+        for (sql, ids) in crate::sql::statements(select, column, lead.len(), contacts, tail) {
             rows.extend(self.rows(&sql, lead, &ids).await?);
         }
         Ok(rows)
@@ -87,7 +87,7 @@ impl PgStore {
         until: Option<leadgate_core::Timestamp>,
         then: impl FnOnce(Vec<crate::packs::Unpacked>) -> crate::Result<U> + Send + 'static,
     ) -> crate::Result<U> {
-        let (select, column, tail) = crate::sql_store::PACK_ROWS;
+        let (select, column, tail) = crate::sql::PACK_ROWS;
         let rows: Vec<(uuid::Uuid, Vec<u8>)> = self.rows_in(select, column, &[], contacts, tail).await?;
         then(crate::packs::unpack_by_contact(&rows, since, until)?)
     }
@@ -108,7 +108,7 @@ impl PgStore {
     }
 }
 
-impl imp::PgTx {
+impl PgTx {
     /// [`crate::Tx::save_scores`]: a statement of many rows a chunk.
     pub(crate) async fn upsert_scores(
         &mut self,
@@ -118,56 +118,56 @@ impl imp::PgTx {
     }
 }
 
-/// A contact's events (the rows grouped) packed as `crate::packs` reads them; the
-/// migration that created `event_packs` filled it with the same expression.
-pub(crate) const PACK_EVENTS: &str = "string_agg(int8send(at) || int4send(octet_length(kind)) || convert_to(kind, 'UTF8') \
-     || CASE WHEN url IS NULL THEN decode('ffffffff', 'hex') \
-     ELSE int4send(octet_length(url)) || convert_to(url, 'UTF8') END, ''::bytea ORDER BY at, id)";
+/// What PostgreSQL says differently, for the code both databases share (`adapter`).
+pub(crate) mod dialect {
+    pub(crate) use super::PgStore as SqlStore;
+    pub(crate) use crate::changes::postgres as feed_sql;
 
-/// A contact's stage steps (its stage changes grouped) packed as `crate::stage_steps`
-/// reads them; the migration that added `contacts.stage_steps` filled it with the same
-/// expression.
-pub(crate) const PACK_STAGE_STEPS: &str = "string_agg(int8send(at) || int4send(octet_length(to_stage)) \
-     || convert_to(to_stage, 'UTF8') || CASE WHEN value IS NULL THEN decode('00', 'hex') \
-     ELSE decode('01', 'hex') || int8send(value) END, ''::bytea ORDER BY at, id)";
+    pub(crate) type Db = sqlx::Postgres;
+    pub(crate) type DbConnection = sqlx::PgConnection;
+    pub(crate) type DbRow = sqlx::postgres::PgRow;
+    pub(crate) const BACKEND: &str = "postgres";
+    pub(crate) const BEGIN: &str = "BEGIN";
+    /// Appended to reads of rows the transaction will rewrite. Several servers write at
+    /// once: a contact read in order to be rewritten is locked, so that concurrent
+    /// changes (an inquiry and a manual stage change) queue instead of one silently
+    /// undoing the other.
+    pub(crate) const LOCK: &str = " FOR UPDATE";
+    /// Appended to searches of events waiting for a contact: nothing, as PostgreSQL's
+    /// partial index serves them as they are.
+    pub(crate) const WAITING: &str = "";
+    pub(crate) const BYTES: &str = "BYTEA";
+    /// Tests whether an inbox item's body, lower-cased, holds the text `$2` or `$3`.
+    pub(crate) const CONTAINS: &str =
+        "position($2 in lower(encode(body, 'escape'))) > 0 OR position($3 in lower(encode(body, 'escape'))) > 0";
+    /// Tests whether an import job's row errors, lower-cased, hold the text `$1`.
+    pub(crate) const ERRORS_HOLD: &str = "position($1 in lower(errors::text)) > 0";
 
-/// A contact's responses in brief (its responses grouped) packed as
-/// `crate::responses_brief` reads them; the migration that added
-/// `contacts.responses_brief` filled it with the same expression.
-pub(crate) const PACK_RESPONSES: &str = "string_agg(int8send(at) || uuid_send(id) \
-     || int4send(octet_length(direction)) || convert_to(direction, 'UTF8') \
-     || int4send(octet_length(action)) || convert_to(action, 'UTF8') \
-     || CASE WHEN channel IS NULL THEN decode('ffffffff', 'hex') ELSE int4send(octet_length(channel)) || convert_to(channel, 'UTF8') END, \
-     ''::bytea ORDER BY at, id)";
+    /// A contact's events (the rows grouped) packed as `crate::packs` reads them; the
+    /// migration that created `event_packs` filled it with the same expression.
+    pub(crate) const PACK_EVENTS: &str = "string_agg(int8send(at) || int4send(octet_length(kind)) || convert_to(kind, 'UTF8') \
+         || CASE WHEN url IS NULL THEN decode('ffffffff', 'hex') \
+         ELSE int4send(octet_length(url)) || convert_to(url, 'UTF8') END, ''::bytea ORDER BY at, id)";
 
-mod imp {
-    // Several servers write at once: a contact read in order to be rewritten is locked,
-    // so that concurrent changes (an inquiry and a manual stage change) queue instead
-    // of one silently undoing the other.
-    crate::sql_store::impl_sql_store!(
-        super::PgStore,
-        PgTx,
-        sqlx::Postgres,
-        "postgres",
-        begin = "BEGIN",
-        lock = " FOR UPDATE",
-        waiting = "",
-        pack = super::PACK_EVENTS,
-        steps = super::PACK_STAGE_STEPS,
-        responses = super::PACK_RESPONSES,
-        bytes = "BYTEA",
-        feed = postgres
-    );
-    crate::consumers::impl_consumers!(super::PgStore, PgTx);
-    crate::privacy::impl_privacy!(
-        super::PgStore,
-        PgTx,
-        sqlx::Postgres,
-        begin = "BEGIN",
-        lock = " FOR UPDATE",
-        waiting = "",
-        contains =
-            "position($2 in lower(encode(body, 'escape'))) > 0 OR position($3 in lower(encode(body, 'escape'))) > 0",
-        errors_hold = "position($1 in lower(errors::text)) > 0"
-    );
+    /// A contact's stage steps (its stage changes grouped) packed as `crate::stage_steps`
+    /// reads them; the migration that added `contacts.stage_steps` filled it with the same
+    /// expression.
+    pub(crate) const PACK_STAGE_STEPS: &str = "string_agg(int8send(at) || int4send(octet_length(to_stage)) \
+         || convert_to(to_stage, 'UTF8') || CASE WHEN value IS NULL THEN decode('00', 'hex') \
+         ELSE decode('01', 'hex') || int8send(value) END, ''::bytea ORDER BY at, id)";
+
+    /// A contact's responses in brief (its responses grouped) packed as
+    /// `crate::responses_brief` reads them; the migration that added
+    /// `contacts.responses_brief` filled it with the same expression.
+    pub(crate) const PACK_RESPONSES: &str = "string_agg(int8send(at) || uuid_send(id) \
+         || int4send(octet_length(direction)) || convert_to(direction, 'UTF8') \
+         || int4send(octet_length(action)) || convert_to(action, 'UTF8') \
+         || CASE WHEN channel IS NULL THEN decode('ffffffff', 'hex') ELSE int4send(octet_length(channel)) || convert_to(channel, 'UTF8') END, \
+         ''::bytea ORDER BY at, id)";
 }
+
+// The code both databases share, compiled here for PostgreSQL.
+#[path = "adapter/mod.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per database, on purpose: see adapter/mod.rs
+mod adapter;
+pub(crate) use adapter::SqlTx as PgTx;

@@ -143,14 +143,17 @@ mod tests {
     fn the_migration_packed_the_responses_stored_before_it_as_the_stores_pack_them() {
         let squeezed = |sql: &str| sql.split_whitespace().collect::<String>();
         for (migration, pack) in [
-            (include_str!("../migrations/sqlite/0015_responses_brief_on_contacts.sql"), crate::sqlite::PACK_RESPONSES),
+            (
+                include_str!("../migrations/sqlite/0015_responses_brief_on_contacts.sql"),
+                crate::sqlite::dialect::PACK_RESPONSES,
+            ),
             (
                 include_str!("../migrations/postgres/0015_responses_brief_on_contacts.sql"),
-                crate::postgres::PACK_RESPONSES,
+                crate::postgres::dialect::PACK_RESPONSES,
             ),
             // Packed again without junk.
-            (include_str!("../migrations/sqlite/0016_personal_data.sql"), crate::sqlite::PACK_RESPONSES),
-            (include_str!("../migrations/postgres/0016_personal_data.sql"), crate::postgres::PACK_RESPONSES),
+            (include_str!("../migrations/sqlite/0016_personal_data.sql"), crate::sqlite::dialect::PACK_RESPONSES),
+            (include_str!("../migrations/postgres/0016_personal_data.sql"), crate::postgres::dialect::PACK_RESPONSES),
         ] {
             assert!(squeezed(migration).contains(&squeezed(pack)), "{pack}");
         }

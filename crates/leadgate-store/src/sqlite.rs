@@ -104,7 +104,7 @@ impl SqliteStore {
     }
 
     /// The rows of `select` over `contacts` by `column`, then `tail`, with `lead`
-    /// bound first (see [`crate::sql_store::statements`]), read directly on a blocking
+    /// bound first (see [`crate::sql::statements`]), read directly on a blocking
     /// thread ([`DirectReader::rows_in`]).
     pub(crate) async fn rows_in<R: FromSqlite + Send + 'static>(
         &self,
@@ -132,7 +132,7 @@ impl SqliteStore {
         convert: fn(R) -> crate::Result<T>,
         then: impl FnOnce(Vec<T>) -> crate::Result<U> + Send + 'static,
     ) -> crate::Result<U> {
-        let statements = crate::sql_store::statements(select, column, lead.len(), contacts, tail);
+        let statements = crate::sql::statements(select, column, lead.len(), contacts, tail);
         let (few, expected) = (contacts.is_few(), contacts.ids().len());
         let decode = move |row: &rusqlite::Row<'_>, columns: &crate::direct::Columns| {
             convert(R::from_sqlite(row, columns)?).map_err(crate::direct::carried)
@@ -151,8 +151,8 @@ impl SqliteStore {
         then: impl FnOnce(Vec<crate::packs::Unpacked>) -> crate::Result<U> + Send + 'static,
     ) -> crate::Result<U> {
         use crate::direct::Column;
-        let (select, column, tail) = crate::sql_store::PACK_ROWS;
-        let statements = crate::sql_store::statements(select, column, 0, contacts, tail);
+        let (select, column, tail) = crate::sql::PACK_ROWS;
+        let statements = crate::sql::statements(select, column, 0, contacts, tail);
         let decode = move |row: &rusqlite::Row<'_>, _: &crate::direct::Columns| {
             Ok((uuid::Uuid::column(row, 0)?, crate::packs::unpack(crate::direct::blob(row, 1)?, since, until)))
         };
@@ -206,66 +206,65 @@ async fn checkpoint_in_background(pool: SqlitePool) {
 /// WAL frames (4 KiB pages) after which the writer checkpoints the rest itself.
 const WRITER_CHECKPOINT_FRAMES: u32 = 8_192;
 
-/// Restricts a search of waiting events to their index's buckets (migration 0002),
-/// one index search per bucket of 65,536 event ids: about 150 for 10 million events.
-/// SQLite evaluates the uncorrelated `max(id)` once, from the end of the table's B-tree.
-const WAITING_BUCKETS: &str = " AND (id >> 16) IN (WITH RECURSIVE bucket (n) AS (SELECT 0 UNION ALL \
-     SELECT n + 1 FROM bucket WHERE n < (SELECT max(id) >> 16 FROM events)) SELECT n FROM bucket)";
+/// What SQLite says differently, for the code both databases share (`adapter`).
+pub(crate) mod dialect {
+    pub(crate) use super::SqliteStore as SqlStore;
+    pub(crate) use crate::changes::sqlite as feed_sql;
 
-/// A contact's events (the rows grouped) packed as `crate::packs` reads them; the
-/// migration that created `event_packs` filled it with the same expression.
-pub(crate) const PACK_EVENTS: &str = "unhex(group_concat(printf('%016x%08x', at, length(CAST(kind AS BLOB))) || hex(kind) \
-     || CASE WHEN url IS NULL THEN 'FFFFFFFF' ELSE printf('%08x', length(CAST(url AS BLOB))) || hex(url) END, \
-     '' ORDER BY at, id))";
+    pub(crate) type Db = sqlx::Sqlite;
+    pub(crate) type DbConnection = sqlx::SqliteConnection;
+    pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
+    pub(crate) const BACKEND: &str = "sqlite";
+    /// IMMEDIATE takes the write lock at BEGIN, where the busy timeout applies; a
+    /// deferred transaction that reads first can fail at once (SQLITE_BUSY_SNAPSHOT)
+    /// when the checkpointer restarts the WAL between its read and its first write.
+    pub(crate) const BEGIN: &str = "BEGIN IMMEDIATE";
+    /// Appended to reads of rows the transaction will rewrite: nothing, as one writer
+    /// connection means rows need no locks of their own.
+    pub(crate) const LOCK: &str = "";
+    /// The type of bytes: SQLite's `||` makes text of bytes, which a pack must not become.
+    pub(crate) const BYTES: &str = "BLOB";
+    /// Tests whether an inbox item's body, lower-cased, holds the text `$2` or `$3`.
+    pub(crate) const CONTAINS: &str =
+        "instr(lower(CAST(body AS TEXT)), $2) > 0 OR instr(lower(CAST(body AS TEXT)), $3) > 0";
+    /// Tests whether an import job's row errors, lower-cased, hold the text `$1`.
+    pub(crate) const ERRORS_HOLD: &str = "instr(lower(errors), $1) > 0";
 
-/// A contact's stage steps (its stage changes grouped) packed as `crate::stage_steps`
-/// reads them; the migration that added `contacts.stage_steps` filled it with the same
-/// expression.
-pub(crate) const PACK_STAGE_STEPS: &str = "unhex(group_concat(printf('%016x%08x', at, length(CAST(to_stage AS BLOB))) \
-     || hex(to_stage) || CASE WHEN value IS NULL THEN '00' ELSE '01' || printf('%016x', value) END, '' ORDER BY at, id))";
+    /// Restricts a search of waiting events to their index's buckets (migration 0002),
+    /// one index search per bucket of 65,536 event ids: about 150 for 10 million events.
+    /// SQLite evaluates the uncorrelated `max(id)` once, from the end of the table's B-tree.
+    pub(crate) const WAITING: &str = " AND (id >> 16) IN (WITH RECURSIVE bucket (n) AS (SELECT 0 UNION ALL \
+         SELECT n + 1 FROM bucket WHERE n < (SELECT max(id) >> 16 FROM events)) SELECT n FROM bucket)";
 
-/// A contact's responses in brief (its responses grouped) packed as
-/// `crate::responses_brief` reads them; the migration that added
-/// `contacts.responses_brief` filled it with the same expression.
-pub(crate) const PACK_RESPONSES: &str = "unhex(group_concat(printf('%016x', at) || hex(id) \
-     || printf('%08x', length(CAST(direction AS BLOB))) || hex(direction) \
-     || printf('%08x', length(CAST(action AS BLOB))) || hex(action) \
-     || CASE WHEN channel IS NULL THEN 'FFFFFFFF' ELSE printf('%08x', length(CAST(channel AS BLOB))) || hex(channel) END, \
-     '' ORDER BY at, id))";
+    /// A contact's events (the rows grouped) packed as `crate::packs` reads them; the
+    /// migration that created `event_packs` filled it with the same expression.
+    pub(crate) const PACK_EVENTS: &str = "unhex(group_concat(printf('%016x%08x', at, length(CAST(kind AS BLOB))) || hex(kind) \
+         || CASE WHEN url IS NULL THEN 'FFFFFFFF' ELSE printf('%08x', length(CAST(url AS BLOB))) || hex(url) END, \
+         '' ORDER BY at, id))";
 
-mod imp {
-    // IMMEDIATE takes the write lock at BEGIN, where the busy timeout applies; a
-    // deferred transaction that reads first can fail at once (SQLITE_BUSY_SNAPSHOT)
-    // when the checkpointer restarts the WAL between its read and its first write.
-    // One writer connection means rows need no locks of their own.
-    crate::sql_store::impl_sql_store!(
-        super::SqliteStore,
-        SqliteTx,
-        sqlx::Sqlite,
-        "sqlite",
-        begin = "BEGIN IMMEDIATE",
-        lock = "",
-        waiting = super::WAITING_BUCKETS,
-        pack = super::PACK_EVENTS,
-        steps = super::PACK_STAGE_STEPS,
-        responses = super::PACK_RESPONSES,
-        bytes = "BLOB",
-        feed = sqlite
-    );
-    crate::consumers::impl_consumers!(super::SqliteStore, SqliteTx);
-    crate::privacy::impl_privacy!(
-        super::SqliteStore,
-        SqliteTx,
-        sqlx::Sqlite,
-        begin = "BEGIN IMMEDIATE",
-        lock = "",
-        waiting = super::WAITING_BUCKETS,
-        contains = "instr(lower(CAST(body AS TEXT)), $2) > 0 OR instr(lower(CAST(body AS TEXT)), $3) > 0",
-        errors_hold = "instr(lower(errors), $1) > 0"
-    );
+    /// A contact's stage steps (its stage changes grouped) packed as `crate::stage_steps`
+    /// reads them; the migration that added `contacts.stage_steps` filled it with the same
+    /// expression.
+    pub(crate) const PACK_STAGE_STEPS: &str = "unhex(group_concat(printf('%016x%08x', at, length(CAST(to_stage AS BLOB))) \
+         || hex(to_stage) || CASE WHEN value IS NULL THEN '00' ELSE '01' || printf('%016x', value) END, '' ORDER BY at, id))";
+
+    /// A contact's responses in brief (its responses grouped) packed as
+    /// `crate::responses_brief` reads them; the migration that added
+    /// `contacts.responses_brief` filled it with the same expression.
+    pub(crate) const PACK_RESPONSES: &str = "unhex(group_concat(printf('%016x', at) || hex(id) \
+         || printf('%08x', length(CAST(direction AS BLOB))) || hex(direction) \
+         || printf('%08x', length(CAST(action AS BLOB))) || hex(action) \
+         || CASE WHEN channel IS NULL THEN 'FFFFFFFF' ELSE printf('%08x', length(CAST(channel AS BLOB))) || hex(channel) END, \
+         '' ORDER BY at, id))";
 }
 
-impl imp::SqliteTx {
+// The code both databases share, compiled here for SQLite.
+#[path = "adapter/mod.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per database, on purpose: see adapter/mod.rs
+mod adapter;
+pub(crate) use adapter::SqlTx as SqliteTx;
+
+impl SqliteTx {
     /// [`crate::Tx::save_scores`]: for a batch, on the writer's own SQLite connection,
     /// inside its transaction, with one prepared statement given each row's values as
     /// they are. Through sqlx every value was copied into its arguments and a statement
@@ -293,7 +292,7 @@ impl imp::SqliteTx {
 }
 
 fn write_scores(c: &rusqlite::Connection, scores: &[leadgate_core::scoring::ContactScores]) -> crate::Result<()> {
-    let (insert, update) = crate::sql_store::UPSERT_SCORES;
+    let (insert, update) = crate::sql::UPSERT_SCORES;
     let sql = format!("{insert}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10){update}");
     let failed = crate::direct::from_rusqlite;
     let mut statement = c.prepare(&sql).map_err(failed)?;

@@ -101,10 +101,13 @@ mod tests {
     fn the_migration_packed_the_steps_stored_before_it_as_the_stores_pack_them() {
         let squeezed = |sql: &str| sql.split_whitespace().collect::<String>();
         for (migration, pack) in [
-            (include_str!("../migrations/sqlite/0014_stage_steps_on_contacts.sql"), crate::sqlite::PACK_STAGE_STEPS),
+            (
+                include_str!("../migrations/sqlite/0014_stage_steps_on_contacts.sql"),
+                crate::sqlite::dialect::PACK_STAGE_STEPS,
+            ),
             (
                 include_str!("../migrations/postgres/0014_stage_steps_on_contacts.sql"),
-                crate::postgres::PACK_STAGE_STEPS,
+                crate::postgres::dialect::PACK_STAGE_STEPS,
             ),
         ] {
             assert!(squeezed(migration).contains(&squeezed(pack)), "{pack}");

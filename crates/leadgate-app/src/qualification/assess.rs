@@ -119,7 +119,7 @@ impl Reads {
         }
     }
 
-    /// What of a contact [`Store::contact_snapshots`](leadgate_store::Store::contact_snapshots) reads for
+    /// What of a contact [`HistoryReads::contact_snapshots`](leadgate_store::HistoryReads::contact_snapshots) reads for
     /// these (what of its account, `account`) and the scores it had, `stored`.
     pub(crate) fn parts(self, account: AccountPart, stored: StoredParts) -> SnapshotParts {
         SnapshotParts {
