@@ -133,6 +133,8 @@ pub(crate) mod dialect {
     /// changes (an inquiry and a manual stage change) queue instead of one silently
     /// undoing the other.
     pub(crate) const LOCK: &str = " FOR UPDATE";
+    /// Several committers and servers write at once: rows are locked in one order.
+    pub(crate) const ONE_WRITER: bool = false;
     /// Appended to searches of events waiting for a contact: nothing, as PostgreSQL's
     /// partial index serves them as they are.
     pub(crate) const WAITING: &str = "";

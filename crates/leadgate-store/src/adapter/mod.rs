@@ -28,8 +28,8 @@ mod models;
 mod privacy;
 
 use super::dialect::{
-    BACKEND, BEGIN, BYTES, CONTAINS, Db, DbConnection, DbRow, ERRORS_HOLD, LOCK, PACK_EVENTS, PACK_RESPONSES,
-    PACK_STAGE_STEPS, SqlStore, WAITING, feed_sql,
+    BACKEND, BEGIN, BYTES, CONTAINS, Db, DbConnection, DbRow, ERRORS_HOLD, LOCK, ONE_WRITER, PACK_EVENTS,
+    PACK_RESPONSES, PACK_STAGE_STEPS, SqlStore, WAITING, feed_sql,
 };
 use crate::ports::*;
 use crate::rows::*;
@@ -443,6 +443,9 @@ async fn append_packs(conn: &mut DbConnection, events: &[(&NewEvent, Option<Uuid
             }
         }
     }
+    if ONE_WRITER {
+        return append_packs_at_once(conn, records, &last).await;
+    }
     // Rows are locked in contact order, updates and inserts alike, so that two
     // transactions appending to the same contacts (PostgreSQL's several
     // committers, or servers) wait for each other instead of deadlocking: the
@@ -474,6 +477,37 @@ async fn append_packs(conn: &mut DbConnection, events: &[(&NewEvent, Option<Uuid
         new_rows.extend(after.into_iter().zip(seq + 1..).map(|(row, seq)| (c, seq, row)));
     }
     insert_pack_rows(&mut *conn, &new_rows).await
+}
+
+/// [`append_packs`] where nothing else writes meanwhile (SQLite's one writer): no
+/// row can be gone since it was read, and no order of locks to keep, so every
+/// contact's last row is appended to by a few statements of many rows, not one
+/// statement each (a statement costs a round trip to the connection's thread).
+async fn append_packs_at_once(
+    conn: &mut DbConnection,
+    records: Vec<(Uuid, Vec<Vec<u8>>)>,
+    last: &std::collections::HashMap<Uuid, (i32, usize)>,
+) -> Result<()> {
+    let mut appends: Vec<(Uuid, i32, Vec<u8>)> = Vec::new();
+    let mut new_rows: Vec<(Uuid, i32, Vec<u8>)> = Vec::new();
+    for (c, of) in records {
+        let (seq, len) = last.get(&c).copied().unwrap_or((-1, crate::packs::ROW_BYTES));
+        let (into_last, after) = crate::packs::cut(&of, crate::packs::ROW_BYTES.saturating_sub(len));
+        if !into_last.is_empty() {
+            appends.push((c, seq, into_last));
+        }
+        new_rows.extend(after.into_iter().zip(seq + 1..).map(|(row, seq)| (c, seq, row)));
+    }
+    let head = format!("UPDATE event_packs SET events = CAST(event_packs.events || v.column3 AS {BYTES}) FROM (");
+    for chunk in crate::sql::statement_chunks(&appends) {
+        let mut qb = QueryBuilder::<Db>::new(head.as_str());
+        qb.push_values(chunk, |mut b, (c, seq, bytes)| {
+            b.push_bind(*c).push_bind(*seq).push_bind(bytes.as_slice());
+        });
+        qb.push(") AS v WHERE event_packs.contact_id = v.column1 AND event_packs.seq = v.column2");
+        qb.build().persistent(true).execute(&mut *conn).await?;
+    }
+    insert_pack_rows(conn, &new_rows).await
 }
 
 async fn insert_pack_rows(conn: &mut DbConnection, new_rows: &[(Uuid, i32, Vec<u8>)]) -> Result<()> {
