@@ -76,6 +76,19 @@ pub(crate) fn invalid(code: ErrorCode, field: &str, message: impl Into<String>) 
     AppError::new(code, message).field(field)
 }
 
+/// An optional text field: trimmed, blank as none, at most `max` characters and no
+/// control characters.
+pub(crate) fn optional_text(v: &Option<String>, field: &str, max: usize) -> Result<Option<String>, AppError> {
+    let v = v.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if v.is_some_and(|s| s.chars().count() > max) {
+        return Err(invalid(ErrorCode::TooLong, field, format!("{field} is longer than {max} characters")));
+    }
+    if v.is_some_and(leadgate_core::inquiry::has_control_chars) {
+        return Err(invalid(ErrorCode::InvalidValue, field, format!("{field} contains control characters")));
+    }
+    Ok(v.map(str::to_owned))
+}
+
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.field {

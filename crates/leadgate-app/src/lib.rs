@@ -3,18 +3,17 @@
 //! Handlers call these, never the store. Transactions, the clock and id generation
 //! live here, so the domain core stays pure and the store stays dumb.
 
-mod admin;
+mod access;
 mod batch;
-pub mod body;
-mod capture;
+pub mod capture;
 pub mod changes;
 mod contacts;
 pub mod demo;
 mod error;
 mod events;
 pub mod export;
+pub mod identity;
 pub mod import;
-pub mod merges;
 pub mod privacy;
 pub mod qualification;
 mod rations;
@@ -24,13 +23,14 @@ use leadgate_core::Timestamp;
 use leadgate_store::{Store, StoreError, Tx};
 use std::sync::Arc;
 
-pub use admin::{FormInput, NewApiKey};
+pub use access::NewApiKey;
+pub use capture::forms::FormInput;
 pub use capture::{INBOX_PAGE_MAX, INBOX_PREVIEW_BYTES, InquiryReceipt, RawInquiry};
 pub use changes::consumers::{ConsumerLabel, ConsumerView, LEASE as CONSUMER_LEASE};
 pub use contacts::{ContactPage, ContactQuery, ContactView, MAX_PAGE as CONTACTS_PAGE_MAX};
 pub use error::{AppError, ErrorCode, ErrorKind};
 pub use events::{EventsReceipt, MAX_EVENTS_PER_BATCH, Rejected};
-pub use merges::{DuplicateQuery, Duplicates, MergeView};
+pub use identity::{DuplicateQuery, Duplicates, MergeView};
 pub use rations::{HeavyWork, Ration};
 
 /// Ends a transaction by the outcome of the work done in it: commit on success, roll
@@ -78,6 +78,14 @@ pub(crate) fn read_on_a_thread_of_its_own<
 /// Runs CPU work (`what`, for the error should it stop) on a blocking thread, off the
 /// async workers that serve requests. The work starts at once; the future gives its
 /// result.
+/// `N` random bytes from the operating system's generator: keys and secrets.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    use rand::RngCore;
+    let mut bytes = [0u8; N];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
 pub(crate) fn off_runtime<R: Send + 'static, W: FnOnce() -> R + Send + 'static>(
     what: &str,
     work: W,
@@ -130,7 +138,7 @@ pub struct App {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     events: events::Committer,
-    keys: admin::KeyCache,
+    keys: access::KeyCache,
     assessor: Arc<qualification::assess::Assessor>,
     /// Held while every contact is rescored: one rescore at a time.
     rescoring: tokio::sync::Mutex<()>,
@@ -150,7 +158,7 @@ impl App {
             store,
             clock,
             events,
-            keys: admin::KeyCache::default(),
+            keys: access::KeyCache::default(),
             assessor,
             rescoring: Default::default(),
             training: Default::default(),
@@ -158,6 +166,23 @@ impl App {
             feed_watch,
             consumers: Default::default(),
         })
+    }
+
+    /// Opens the database `url` names (`postgres://…`, or a SQLite file as
+    /// `sqlite://PATH` or a bare path; created and migrated as needed) and builds the
+    /// application on it with the current time. `options` adjusts the defaults for
+    /// that database. `sqlite_full_sync`: a SQLite commit is on disk before it is
+    /// acknowledged even across a power cut (`false` survives a crash of leadgate
+    /// only).
+    pub async fn open(
+        url: &str,
+        sqlite_full_sync: bool,
+        options: impl FnOnce(AppOptions) -> AppOptions,
+    ) -> Result<Arc<Self>, StoreError> {
+        let sqlite = leadgate_store::SqliteOptions { full_sync: sqlite_full_sync, ..Default::default() };
+        let store = leadgate_store::open(url, sqlite).await?;
+        let opts = options(AppOptions::for_backend(store.backend()));
+        Ok(Self::new(store, Arc::new(SystemClock), opts))
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn Store> {

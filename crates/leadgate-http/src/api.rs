@@ -59,7 +59,7 @@ pub async fn ingest_events(
 ) -> Result<impl IntoResponse, ApiError> {
     s.app.authorize(&caller.0, Permission::WriteEvents)?;
     require_json(&headers)?;
-    let value = leadgate_app::body::json_value(&body)?;
+    let value = leadgate_app::capture::body::json_value(&body)?;
     match s.app.ingest_events(value, &caller_actor(&caller)).await {
         Ok(receipt) => {
             s.metrics.events_accepted.inc_by(receipt.accepted as u64);

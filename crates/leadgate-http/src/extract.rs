@@ -82,7 +82,7 @@ pub fn body_rejection(r: BytesRejection) -> ApiError {
 /// Deserializes a JSON request body into `T`; errors name the offending field.
 pub fn parse_json<T: DeserializeOwned>(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<T, ApiError> {
     require_json(headers)?;
-    let value = leadgate_app::body::json_value(body)?;
+    let value = leadgate_app::capture::body::json_value(body)?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let mut err = AppError::new(ErrorCode::InvalidField, e.inner().to_string());

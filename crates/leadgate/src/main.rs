@@ -19,8 +19,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use cli::{ApikeyCommand, Cli, Command, ContactCommand, FormCommand, InboxCommand, ModelCommand};
 use config::{Config, Overrides};
-use leadgate_app::{App, AppOptions, FormInput, SystemClock};
-use leadgate_store::{SqliteOptions, Store};
+use leadgate_app::{App, AppOptions, FormInput};
 use std::sync::Arc;
 
 fn main() -> std::process::ExitCode {
@@ -84,34 +83,33 @@ fn init_tracing(config: &Config) {
     }
 }
 
-async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+/// Opens the database the configuration names and the application on it.
+async fn open_app(config: &Config) -> Result<Arc<App>> {
     let url = config.database();
     if config.external_database().is_none() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
     }
-    let sqlite = SqliteOptions { full_sync: config.sqlite_full_sync, ..SqliteOptions::default() };
-    leadgate_store::open(&url, sqlite).await.with_context(|| match config.external_database() {
+    let options = |defaults| AppOptions {
+        heavy_reads: config.concurrent_heavy_reads,
+        imports: config.concurrent_imports,
+        ..defaults
+    };
+    App::open(&url, config.sqlite_full_sync, options).await.with_context(|| match config.external_database() {
         Some(_) => "cannot open the database named by database_url".to_owned(),
         None => format!("cannot open {url}"),
     })
 }
 
 async fn run(command: Command, config: Config) -> Result<()> {
-    let store = open_store(&config).await?;
-    let opts = AppOptions {
-        heavy_reads: config.concurrent_heavy_reads,
-        imports: config.concurrent_imports,
-        ..AppOptions::for_backend(store.backend())
-    };
-    let app = App::new(store.clone(), Arc::new(SystemClock), opts);
-    let done = run_command(command, &config, app).await;
-    // Closing the store leaves the database whole in its file (SQLite's last connection
+    let app = open_app(&config).await?;
+    let done = run_command(command, &config, app.clone()).await;
+    // Closing the database leaves it whole in its file (SQLite's last connection
     // to close copies the WAL into it and removes it) rather than leaving a WAL to the
     // next command: a rescore leaves tens to hundreds of megabytes of it, which a
     // backtest run next read page by page through the WAL's index, with a system call
     // for each page (docs/benchmarks.md).
-    store.close().await;
+    app.close().await;
     done
 }
 

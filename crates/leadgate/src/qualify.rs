@@ -11,7 +11,7 @@ pub(crate) async fn duplicates(app: &App, reason: Option<String>, limit: usize) 
         app.duplicates(&leadgate_app::DuplicateQuery { reason, limit: Some(limit) }).await.map_err(crate::exit::app)?;
     for p in &found.pairs {
         let reasons: Vec<&str> = p.reasons.iter().map(|r| r.as_str()).collect();
-        let who = |c: &leadgate_app::merges::ContactSummary| {
+        let who = |c: &leadgate_app::identity::ContactSummary| {
             let name =
                 [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
             format!("{} {} {}", c.id, c.email.as_deref().unwrap_or("-"), name).trim_end().to_owned()

@@ -72,3 +72,48 @@ fn every_module_of_every_crate_is_on_the_map() {
     }
     assert!(missing.is_empty(), "modules not on ARCHITECTURE.md's map: {missing:?}");
 }
+
+/// The `[dependencies]` section of a crate's manifest (not its dev-dependencies).
+fn dependencies(krate: &Path) -> String {
+    let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
+    let start = manifest.find("[dependencies]").map_or(manifest.len(), |i| i + "[dependencies]".len());
+    let rest = &manifest[start..];
+    rest[..rest.find("\n[").unwrap_or(rest.len())].to_owned()
+}
+
+#[test]
+fn only_the_application_reaches_the_store() {
+    let mut reaching = Vec::new();
+    for krate in crates() {
+        let name = krate.file_name().unwrap().to_string_lossy().into_owned();
+        if dependencies(&krate).lines().any(|l| l.trim_start().starts_with("leadgate-store")) {
+            reaching.push(name);
+        }
+    }
+    // The store itself is not among them: a check that found no crate would pass.
+    assert_eq!(reaching, ["leadgate-app"], "crates whose code depends on leadgate-store");
+}
+
+#[test]
+fn no_source_file_is_over_800_lines() {
+    fn walk(dir: &Path, long: &mut Vec<String>, seen: &mut usize) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, long, seen);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                *seen += 1;
+                let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+                if lines > 800 {
+                    long.push(format!("{} ({lines} lines)", path.strip_prefix(root()).unwrap_or(&path).display()));
+                }
+            }
+        }
+    }
+    let (mut long, mut seen) = (Vec::new(), 0);
+    for krate in crates() {
+        walk(&krate.join("src"), &mut long, &mut seen);
+    }
+    assert!(seen > 50, "only {seen} source files found");
+    assert!(long.is_empty(), "source files over 800 lines (split them by what they do): {long:?}");
+}

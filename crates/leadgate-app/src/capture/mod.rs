@@ -3,7 +3,6 @@
 //! failure leaves the item `failed` (or `rejected` for bad input) to be replayed.
 
 use crate::ErrorCode;
-use crate::body;
 use crate::{App, AppError, ErrorKind};
 use leadgate_core::account::name_from_domain;
 use leadgate_core::capture::{self, CapturePlan, Sender, Stamp};
@@ -12,6 +11,9 @@ use leadgate_core::{Stage, Timestamp, inquiry, junk};
 use leadgate_store::{StoreError, Tx};
 use serde::Serialize;
 use uuid::Uuid;
+
+pub mod body;
+pub mod forms;
 
 /// An inquiry exactly as it arrived.
 #[derive(Debug, Clone, Default)]

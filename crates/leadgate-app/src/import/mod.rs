@@ -10,6 +10,7 @@
 
 use crate::ErrorCode;
 use crate::{App, AppError};
+use csv_file::{CSV_BUFFER, ReadChunk, ReadRow, RowLimit, read_chunks, read_header};
 use leadgate_core::ident::truncate;
 use leadgate_core::import::plan::Stamp;
 use leadgate_core::import::{Binding, ImportRow, Known, Mapping, RowError, plan_row, presets};
@@ -20,8 +21,10 @@ use leadgate_store::{Bulk, Tx};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 use uuid::Uuid;
+
+mod csv_file;
+pub use csv_file::RECORD_BYTES_MAX;
 
 /// Rows read, looked up and planned together: memory holds about two chunks.
 pub const CHUNK_ROWS: usize = 5_000;
@@ -36,38 +39,6 @@ pub const TRANSACTION_ROWS: usize = 50_000;
 const ACCOUNTS_KEPT: usize = 500_000;
 /// Row errors kept in a report; the count goes on beyond them.
 pub const ERRORS_KEPT: usize = 1_000;
-/// The longest row (record) a file may have. A row of hundreds of columns fits many
-/// times over; a "row" that runs on for megabytes is a quote left open, or not CSV, and
-/// would be held whole in memory.
-pub const RECORD_BYTES_MAX: u64 = 1 << 20;
-
-/// A file read by the CSV reader, refused once a row runs past [`RECORD_BYTES_MAX`]:
-/// the reader says where each row starts (`row_start`), and this counts what it took.
-pub struct RowLimit<R> {
-    inner: R,
-    taken: u64,
-    row_start: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl<R: Read> Read for RowLimit<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        // The reader takes its buffer's worth (8 KiB) beyond the row it is reading.
-        let start = self.row_start.load(std::sync::atomic::Ordering::Relaxed);
-        if self.taken.saturating_sub(start) > RECORD_BYTES_MAX + CSV_BUFFER as u64 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("a row runs on past {} MiB (a quote left open?)", RECORD_BYTES_MAX >> 20),
-            ));
-        }
-        let n = self.inner.read(buf)?;
-        self.taken += n as u64;
-        Ok(n)
-    }
-}
-
-/// The CSV reader's buffer.
-const CSV_BUFFER: usize = 8 * 1024;
-
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ImportOptions {
     pub dry_run: bool,
@@ -120,18 +91,6 @@ impl Progress for () {
 /// stopped): a chunk takes seconds.
 const STALE_MICROS: i64 = 5 * 60 * MICROS_PER_SECOND;
 
-/// A row read from the file: where it starts, and what it says (or what is wrong).
-struct ReadRow {
-    line: u64,
-    row: Result<ImportRow, Vec<RowError>>,
-}
-
-/// Rows read by the reader thread, and how far into the file it was.
-struct ReadChunk {
-    rows: Vec<ReadRow>,
-    bytes: u64,
-}
-
 /// What every chunk of one import is read and recorded with.
 #[derive(Clone, Copy)]
 struct Run<'a> {
@@ -183,7 +142,7 @@ impl App {
         let delimiter = u8::try_from(mapping.delimiter.unwrap_or(','))
             .map_err(|_| AppError::new(ErrorCode::InvalidMapping, "the delimiter must be a single ASCII character"))?;
         let row_start = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let input = RowLimit { inner: input, taken: 0, row_start: row_start.clone() };
+        let input = RowLimit::new(input, row_start.clone());
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -636,95 +595,4 @@ async fn end_transaction(tx: Box<dyn Tx>, dry_run: bool) -> Result<(), AppError>
         tx.commit().await.map(drop)?
     }
     Ok(())
-}
-
-/// Reads the rows after the header in chunks of [`CHUNK_ROWS`], until the end of the
-/// file or until nobody takes the chunks any more. Runs on a blocking thread.
-fn read_chunks<R: Read>(
-    mut reader: csv::Reader<R>,
-    row_start: &std::sync::atomic::AtomicU64,
-    binding: &Binding,
-    send: &mpsc::Sender<ReadChunk>,
-) {
-    let mut record = csv::ByteRecord::new();
-    let mut rows: Vec<ReadRow> = Vec::with_capacity(CHUNK_ROWS);
-    loop {
-        row_start.store(reader.position().byte(), std::sync::atomic::Ordering::Relaxed);
-        let next_line = reader.position().line();
-        let more = match reader.read_byte_record(&mut record) {
-            Ok(more) => more,
-            Err(e) => {
-                // The reader cannot go on past a broken record (e.g. an I/O error); what
-                // was read so far is still imported.
-                let line = e.position().map_or(next_line, |p| p.line());
-                let error = RowError { row: line, column: None, code: "unreadable".into(), message: e.to_string() };
-                rows.push(ReadRow { line, row: Err(vec![error]) });
-                false
-            }
-        };
-        if more {
-            let line = record.position().map_or(0, |p| p.line());
-            rows.push(ReadRow { line, row: read_row(binding, &record, line) });
-        }
-        if rows.len() >= CHUNK_ROWS || (!more && !rows.is_empty()) {
-            let chunk = ReadChunk { rows: std::mem::take(&mut rows), bytes: reader.position().byte() };
-            if send.blocking_send(chunk).is_err() {
-                return;
-            }
-        }
-        if !more {
-            return;
-        }
-    }
-}
-
-/// Reads the header and binds the mapping to it; refuses what is not a CSV file.
-fn read_header<R: Read>(reader: &mut csv::Reader<R>, mapping: &Mapping) -> Result<Binding, AppError> {
-    let mut header = csv::ByteRecord::new();
-    let has = reader
-        .read_byte_record(&mut header)
-        .map_err(|e| AppError::new(ErrorCode::NotCsv, format!("the file is not CSV: {e}")))?;
-    if !has || header.iter().all(|h| h.is_empty()) {
-        return Err(AppError::new(
-            ErrorCode::EmptyFile,
-            "the file is empty: a CSV file starts with a header row naming its columns",
-        ));
-    }
-    if header.iter().any(|h| h.contains(&0)) {
-        return Err(AppError::new(ErrorCode::NotCsv, "the file is not CSV: its first line holds binary data"));
-    }
-    let names: Vec<String> =
-        header.iter().map(|h| std::str::from_utf8(h).map(str::to_owned)).collect::<Result<_, _>>().map_err(|_| {
-            AppError::new(ErrorCode::NotCsv, "the file is not CSV: its header is not UTF-8 text (save it as UTF-8 CSV)")
-        })?;
-    mapping.bind(&names).map_err(|e| AppError::new(ErrorCode::MappingMismatch, e.to_string()))
-}
-
-fn read_row(binding: &Binding, record: &csv::ByteRecord, line: u64) -> Result<ImportRow, Vec<RowError>> {
-    let mut cells = Vec::with_capacity(record.len());
-    let mut errors = Vec::new();
-    for (i, cell) in record.iter().enumerate() {
-        match std::str::from_utf8(cell) {
-            Ok(s) if s.contains('\0') => errors.push(RowError {
-                row: line,
-                column: binding.column_name(i),
-                code: "invalid_value".into(),
-                message: "the cell contains a NUL byte".into(),
-            }),
-            Ok(s) => cells.push(s),
-            Err(_) => {
-                errors.push(RowError {
-                    row: line,
-                    column: binding.column_name(i),
-                    code: "not_utf8".into(),
-                    message: "the cell is not UTF-8 text; save the file as UTF-8".into(),
-                });
-                cells.push("");
-            }
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    binding.read(&cells, line)
 }
