@@ -6,7 +6,7 @@
 
 use leadgate_core::model::ExternalId;
 use leadgate_core::model::{Account, ApiKey, Contact, ContactFilter, Form, InboxItem, InboxStatus, Response};
-use leadgate_core::{Cause, CauseKind, Direction, Email, Ident, NewEvent, Role, Stage, Timestamp, lifecycle};
+use leadgate_core::{Cause, CauseKind, Direction, NewEvent, Role, Stage, Timestamp, lifecycle};
 use leadgate_store::{
     AccountPart, Bulk, Details, Found, ResponseDetails, SnapshotParts, Store, StoreError, StoredParts,
 };
@@ -26,6 +26,9 @@ const JOINED: SnapshotParts = SnapshotParts {
 use serde_json::{Map, json};
 use std::sync::Arc;
 use uuid::Uuid;
+
+mod support;
+use support::{T0, contact, event, response};
 
 leadgate_store::on_both_stores!(
     a_contact_round_trips_exactly,
@@ -55,27 +58,6 @@ leadgate_store::on_both_stores!(
     stage_steps_and_responses_come_with_their_contact_however_recorded_and_follow_merges_and_undoing,
     junk_responses_stay_in_the_timeline_but_are_not_read_with_the_contact,
 );
-
-const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
-
-fn contact(email: &str, at: Timestamp) -> Contact {
-    let channel = Some("organic_search".into());
-    let mut c = Contact::new(Uuid::now_v7(), Some(email.to_owned()), Direction::Inbound, channel, Stage::Prospect, at);
-    c.first_name = Some("Ann".into());
-    c
-}
-
-fn event(kind: &str, email: Option<&str>, visitor: Option<&str>, contact_id: Option<Uuid>, at: Timestamp) -> NewEvent {
-    NewEvent {
-        contact_id,
-        email: email.map(|e| Email::parse(e).unwrap()),
-        visitor_id: visitor.map(str::to_owned),
-        kind: Ident::parse(kind).unwrap(),
-        at,
-        url: Some("https://acme.example/pricing".into()),
-        props: json!({"n": 1}),
-    }
-}
 
 async fn insert(store: &Arc<dyn Store>, c: &Contact) {
     let mut tx = store.begin().await.unwrap();
@@ -340,30 +322,6 @@ async fn forms_and_api_keys_are_found_by_key(store: Arc<dyn Store>) {
     assert_eq!(store.api_key_by_hash(&[7; 32]).await.unwrap(), Some(key.clone()));
     assert_eq!(store.api_key_by_hash(&[8; 32]).await.unwrap(), None);
     assert_eq!(store.api_keys().await.unwrap(), vec![key]);
-}
-
-/// An inbound response of contact `contact_id` through a form of the organisation's own.
-fn response(contact_id: Uuid, at: Timestamp, action: &str) -> Response {
-    Response {
-        id: Uuid::now_v7(),
-        contact_id,
-        at,
-        direction: Direction::Inbound,
-        channel: Some("organic_search".into()),
-        campaign: None,
-        placement: None,
-        referrer: None,
-        vendor: None,
-        action: action.into(),
-        obtained_via: "own_form".into(),
-        offer: None,
-        form_id: None,
-        message: None,
-        fields: Map::new(),
-        contact_fields: Map::new(),
-        junk: None,
-        inbox_id: None,
-    }
 }
 
 async fn a_bulk_load_is_counted_in_totals(store: Arc<dyn Store>) {

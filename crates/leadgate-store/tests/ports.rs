@@ -16,11 +16,14 @@ use leadgate_core::model::{
     InboxStatus, Qualification, Response, StoredEvent,
 };
 use leadgate_core::scoring::{ModelSpec, ModelVersion, RuleSpec};
-use leadgate_core::{CauseKind, Direction, Email, Ident, NewEvent, Stage, StageChange, Timestamp};
-use leadgate_store::{Bulk, Contacts, Erased, Retained, Store, StoreError};
+use leadgate_core::{CauseKind, Direction, Stage, StageChange, Timestamp};
+use leadgate_store::{Bulk, Contacts, Erased, Retained, Store, StoreError, Tx};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use uuid::Uuid;
+
+mod support;
+use support::{T0, contact, event, response};
 
 leadgate_store::on_both_stores!(
     a_contact_s_changes_come_oldest_first_and_one_deleted_is_gone,
@@ -45,51 +48,7 @@ leadgate_store::on_both_stores!(
     erasure_removes_what_says_who_a_person_is_and_keeps_the_anonymous_facts,
 );
 
-const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
 const SECOND: i64 = 1_000_000;
-
-fn contact(email: &str, at: Timestamp) -> Contact {
-    let channel = Some("organic_search".into());
-    let mut c = Contact::new(Uuid::now_v7(), Some(email.to_owned()), Direction::Inbound, channel, Stage::Prospect, at);
-    c.first_name = Some("Ann".into());
-    c
-}
-
-fn event(kind: &str, email: Option<&str>, visitor: Option<&str>, contact_id: Option<Uuid>, at: Timestamp) -> NewEvent {
-    NewEvent {
-        contact_id,
-        email: email.map(|e| Email::parse(e).unwrap()),
-        visitor_id: visitor.map(str::to_owned),
-        kind: Ident::parse(kind).unwrap(),
-        at,
-        url: Some("https://acme.example/pricing".into()),
-        props: json!({"n": 1}),
-    }
-}
-
-/// An inbound response of contact `contact_id` through a form of the organisation's own.
-fn response(contact_id: Uuid, at: Timestamp, action: &str) -> Response {
-    Response {
-        id: Uuid::now_v7(),
-        contact_id,
-        at,
-        direction: Direction::Inbound,
-        channel: Some("organic_search".into()),
-        campaign: None,
-        placement: None,
-        referrer: None,
-        vendor: None,
-        action: action.into(),
-        obtained_via: "own_form".into(),
-        offer: None,
-        form_id: None,
-        message: None,
-        fields: Map::new(),
-        contact_fields: Map::new(),
-        junk: None,
-        inbox_id: None,
-    }
-}
 
 fn step(contact_id: Uuid, from: Option<Stage>, to: Stage, micros: i64, cause: CauseKind, detail: &str) -> StageChange {
     StageChange {
@@ -106,6 +65,33 @@ fn step(contact_id: Uuid, from: Option<Stage>, to: Stage, micros: i64, cause: Ca
 
 fn object(value: Value) -> Map<String, Value> {
     value.as_object().unwrap().clone()
+}
+
+/// Records `old` merged into `ann` by an operator, commits `tx`, and gives `ann` the
+/// CRM id it is known by there: the merge and that id.
+async fn merge_and_link_to_crm(
+    store: &Arc<dyn Store>,
+    mut tx: Box<dyn Tx>,
+    ann: &Contact,
+    old: &Contact,
+) -> (Merge, ExternalId) {
+    tx.set_merged_into(old.id, Some(ann.id)).await.unwrap();
+    let merge = Merge {
+        id: Uuid::now_v7(),
+        contact_id: ann.id,
+        other_id: old.id,
+        at: T0.plus_micros(50),
+        actor: "user:ops".into(),
+        before: Before { contact: ann.clone(), other: old.clone() },
+        moved: Default::default(),
+        undone_at: None,
+        undone_by: None,
+    };
+    tx.insert_merge(&merge).await.unwrap();
+    tx.commit().await.unwrap();
+    let crm = ExternalId { system: "crm".into(), external_id: "A-1".into(), contact_id: ann.id };
+    store.bulk_load(&Bulk { external_ids: vec![crm.clone()], ..Bulk::default() }).await.unwrap();
+    (merge, crm)
 }
 
 async fn insert(store: &Arc<dyn Store>, contacts: &[&Contact]) {
@@ -913,22 +899,7 @@ async fn what_is_held_of_a_person_is_gathered_from_every_table(store: Arc<dyn St
     assert_eq!(tx.identify_visitor("v-ann", ann.id, T0).await.unwrap(), 1);
     tx.append_events(&[event("download", None, None, Some(ann.id), T0.plus_micros(2))], T0).await.unwrap();
     tx.append_events(&[event("page_view", None, None, Some(bob.id), T0.plus_micros(3))], T0).await.unwrap();
-    tx.set_merged_into(old.id, Some(ann.id)).await.unwrap();
-    let merge = Merge {
-        id: Uuid::now_v7(),
-        contact_id: ann.id,
-        other_id: old.id,
-        at: T0.plus_micros(50),
-        actor: "user:ops".into(),
-        before: Before { contact: ann.clone(), other: old.clone() },
-        moved: Default::default(),
-        undone_at: None,
-        undone_by: None,
-    };
-    tx.insert_merge(&merge).await.unwrap();
-    tx.commit().await.unwrap();
-    let crm = ExternalId { system: "crm".into(), external_id: "A-1".into(), contact_id: ann.id };
-    store.bulk_load(&Bulk { external_ids: vec![crm.clone()], ..Bulk::default() }).await.unwrap();
+    let (merge, crm) = merge_and_link_to_crm(&store, tx, &ann, &old).await;
 
     let held = store.personal_records(&[ann.id, old.id], &["ann@acme.example", "ann.old@acme.example"]).await.unwrap();
     let events: Vec<_> = held.events.iter().map(|e| (e.contact_id, e.kind.as_str(), e.at)).collect();
@@ -1090,22 +1061,7 @@ async fn erasure_removes_what_says_who_a_person_is_and_keeps_the_anonymous_facts
     }
     tx.set_qualification(ann.id, &Qualification { budget: Some("50k".into()), ..Default::default() }).await.unwrap();
     store_events(&mut *tx, ann.id, bob.id).await;
-    tx.set_merged_into(old.id, Some(ann.id)).await.unwrap();
-    let merge = Merge {
-        id: Uuid::now_v7(),
-        contact_id: ann.id,
-        other_id: old.id,
-        at: T0.plus_micros(50),
-        actor: "user:ops".into(),
-        before: Before { contact: ann.clone(), other: old.clone() },
-        moved: Default::default(),
-        undone_at: None,
-        undone_by: None,
-    };
-    tx.insert_merge(&merge).await.unwrap();
-    tx.commit().await.unwrap();
-    let crm = ExternalId { system: "crm".into(), external_id: "A-1".into(), contact_id: ann.id };
-    store.bulk_load(&Bulk { external_ids: vec![crm], ..Bulk::default() }).await.unwrap();
+    let (merge, _) = merge_and_link_to_crm(&store, tx, &ann, &old).await;
     let totals = store.totals().await.unwrap();
 
     // The person: Ann and the record merged into her, as they are now.
