@@ -55,6 +55,7 @@ leadgate_store::on_both_stores!(
     reads_made_in_place_give_what_reads_handed_to_threads_give,
     scores_are_written_over_what_each_contact_had_and_read_back_whole,
     events_read_in_bulk_follow_their_contacts_through_attaches_merges_and_undoing,
+    one_batch_appends_to_many_contacts_packed_events_each_as_recorded,
     stage_steps_and_responses_come_with_their_contact_however_recorded_and_follow_merges_and_undoing,
     junk_responses_stay_in_the_timeline_but_are_not_read_with_the_contact,
 );
@@ -947,6 +948,65 @@ async fn events_read_in_bulk_follow_their_contacts_through_attaches_merges_and_u
     let after = read(store.clone()).await;
     assert_eq!(counts(&after), [401, 4], "the merge undone, with what Ann did since");
     assert_eq!(after.iter().find(|(c, _)| *c == bob.id), before.iter().find(|(c, _)| *c == bob.id));
+}
+
+/// One batch appends to many contacts' packed events at once (on SQLite by a few
+/// statements for them all): a contact with none yet, one whose last row is short, one
+/// with several rows already, one whose batch runs over several new rows. What
+/// each holds packed is what the events table holds of it.
+async fn one_batch_appends_to_many_contacts_packed_events_each_as_recorded(store: Arc<dyn Store>) {
+    // When, what, which page.
+    type EventSeen = (Timestamp, String, Option<String>);
+    use leadgate_store::Contacts;
+    let people: Vec<Contact> = (0..4).map(|i| contact(&format!("p{i}@batch.example"), T0)).collect();
+    for p in &people {
+        insert(&store, p).await;
+    }
+    let ids: Vec<Uuid> = people.iter().map(|p| p.id).collect();
+    let page = |n: usize| Some(format!("https://acme.example/{}", "p".repeat(n)));
+    // Before: nothing for the first; one short event for the second; rows of events
+    // of long pages for the third.
+    let mut before = vec![event("page_view", None, None, Some(ids[1]), T0.plus_micros(1))];
+    for i in 0..60 {
+        let mut e = event("download", None, None, Some(ids[2]), T0.plus_micros(2 + i));
+        e.url = page(40 + i as usize * 3);
+        before.push(e);
+    }
+    store.append_events(&before, T0).await.unwrap();
+    // The batch: the four contacts' events interleaved, the fourth's long enough to
+    // need several rows.
+    let mut batch = Vec::new();
+    for i in 0..120i64 {
+        let who = ids[(i % 4) as usize];
+        let mut e = event(["page_view", "download"][(i % 2) as usize], None, None, Some(who), T0.plus_micros(100 + i));
+        e.url = if who == ids[3] { page(200 + i as usize) } else { page(i as usize) };
+        batch.push(e);
+    }
+    store.append_events(&batch, T0).await.unwrap();
+    let held = |props: bool| {
+        let store = store.clone();
+        let ids = ids.clone();
+        async move {
+            let read = store.events_of(Contacts::Ids(&ids), T0, None, props).await.unwrap();
+            let mut of: Vec<(Uuid, Vec<EventSeen>)> = read
+                .iter()
+                .map(|(c, events)| {
+                    let mut events: Vec<_> = events
+                        .iter()
+                        .map(|e| (e.at, e.kind.to_string(), e.url.as_deref().map(str::to_owned)))
+                        .collect();
+                    events.sort();
+                    (c, events)
+                })
+                .collect();
+            of.sort();
+            of
+        }
+    };
+    let packed = held(false).await;
+    assert_eq!(packed, held(true).await, "packed events are the events table's");
+    let count = |id: Uuid| packed.iter().find(|(c, _)| *c == id).map_or(0, |(_, e)| e.len());
+    assert_eq!(ids.iter().map(|id| count(*id)).collect::<Vec<_>>(), [30, 31, 90, 30]);
 }
 
 /// A contact's stage steps and responses in brief are packed on its row as each is

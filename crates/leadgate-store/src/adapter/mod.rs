@@ -505,7 +505,16 @@ async fn append_packs_at_once(
             b.push_bind(*c).push_bind(*seq).push_bind(bytes.as_slice());
         });
         qb.push(") AS v WHERE event_packs.contact_id = v.column1 AND event_packs.seq = v.column2");
-        qb.build().persistent(true).execute(&mut *conn).await?;
+        let done = qb.build().persistent(true).execute(&mut *conn).await?;
+        // Each row was read in this transaction, which nothing else can write beside:
+        // one missing would be a fault, and its events must not go unrecorded.
+        if done.rows_affected() != chunk.len() as u64 {
+            return Err(crate::StoreError::Corrupt(format!(
+                "{} of {} contacts' last rows of packed events were not found to append to",
+                chunk.len() as u64 - done.rows_affected().min(chunk.len() as u64),
+                chunk.len()
+            )));
+        }
     }
     insert_pack_rows(conn, &new_rows).await
 }
