@@ -75,10 +75,8 @@ pub(crate) fn read_on_a_thread_of_its_own<
     async { done.await? }
 }
 
-/// Runs CPU work (`what`, for the error should it stop) on a blocking thread, off the
-/// async workers that serve requests. The work starts at once; the future gives its
-/// result.
-/// `N` random bytes from the operating system's generator: keys and secrets.
+/// `N` random bytes for keys and secrets, from `rand`'s thread-local generator (a
+/// cryptographically secure one, seeded from the operating system).
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     use rand::RngCore;
     let mut bytes = [0u8; N];
@@ -86,6 +84,9 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// Runs CPU work (`what`, for the error should it stop) on a blocking thread, off the
+/// async workers that serve requests. The work starts at once; the future gives its
+/// result.
 pub(crate) fn off_runtime<R: Send + 'static, W: FnOnce() -> R + Send + 'static>(
     what: &str,
     work: W,
@@ -169,8 +170,9 @@ impl App {
     }
 
     /// Opens the database `url` names (`postgres://…`, or a SQLite file as
-    /// `sqlite://PATH` or a bare path; created and migrated as needed) and builds the
-    /// application on it with the current time. `options` adjusts the defaults for
+    /// `sqlite://PATH` or a bare path), brings its tables up to date, and builds the
+    /// application on it with the current time. A SQLite file is created if missing
+    /// (its folder must exist); a PostgreSQL database must exist. `options` adjusts the defaults for
     /// that database. `sqlite_full_sync`: a SQLite commit is on disk before it is
     /// acknowledged even across a power cut (`false` survives a crash of leadgate
     /// only).

@@ -1,7 +1,8 @@
 //! The port methods the neighbouring suites leave alone, on SQLite and on PostgreSQL:
 //! each written through the ports and read back as a user of the store would notice
-//! it. And a check that every method the ports declare is called by some test here,
-//! so that a new one cannot be added without being proven on both databases.
+//! it. And a check that every method the ports, `Store` and `Tx` declare is called by
+//! some test of the store's suite (`tests/*.rs`), so that a new one cannot be added
+//! without being proven on both databases.
 
 use leadgate_core::changes::Position;
 use leadgate_core::consent::ConsentRecord;
@@ -39,6 +40,7 @@ leadgate_store::on_both_stores!(
     an_activation_replaces_the_one_before_and_deactivating_twice_changes_nothing,
     likelihood_models_take_the_next_version_and_the_latest_is_in_force,
     the_feed_says_how_far_it_was_written_and_how_far_it_can_be_read,
+    the_store_names_its_database_and_keeps_a_change_noted_in_a_transaction,
     consents_come_in_the_order_they_were_given,
     a_legal_hold_and_an_erasure_are_kept_beside_the_contact,
     the_audit_log_pages_oldest_first_for_everyone_or_one_contact,
@@ -729,6 +731,26 @@ async fn the_feed_says_how_far_it_was_written_and_how_far_it_can_be_read(store: 
     assert_eq!(read.next, second, "readers reach the last position");
 }
 
+/// The store names its database and answers a ping; a change a transaction notes (one
+/// the store cannot tell from its writes) is in the feed entry it writes for the contact.
+async fn the_store_names_its_database_and_keeps_a_change_noted_in_a_transaction(store: Arc<dyn Store>) {
+    use leadgate_core::changes::{ChangeKind, Kinds};
+    assert!(["sqlite", "postgres"].contains(&store.backend()), "{}", store.backend());
+    store.ping().await.unwrap();
+    let ann = contact("ann@acme.example", T0);
+    insert(&store, &[&ann]).await;
+    let before = store.last_change_written().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.note_change(ann.id, ChangeKind::QualificationChanged);
+    let at = tx.commit().await.unwrap().expect("the noted change is an entry");
+    assert_eq!(readable(store.as_ref(), at).await, at);
+    let read = store.changes(before, 10, Kinds::all()).await.unwrap();
+    assert_eq!(read.entries.len(), 1);
+    let entry = &read.entries[0];
+    assert_eq!((entry.contact_id, entry.position), (ann.id, at));
+    assert_eq!(entry.kinds.iter().collect::<Vec<_>>(), [ChangeKind::QualificationChanged]);
+}
+
 async fn consents_come_in_the_order_they_were_given(store: Arc<dyn Store>) {
     let (ann, bob) = (contact("ann@acme.example", T0), contact("bob@acme.example", T0));
     insert(&store, &[&ann, &bob]).await;
@@ -1209,11 +1231,12 @@ fn every_port_method_is_called_by_the_store_suite() {
         files
     };
     let mut declared = std::collections::BTreeSet::new();
-    for file in rust_files("src/ports") {
+    // The ports, and what `Store` and `Tx` add to them in lib.rs.
+    for file in rust_files("src/ports").into_iter().chain([root.join("src/lib.rs")]) {
         declared.extend(trait_methods(&std::fs::read_to_string(&file).unwrap()));
     }
     // A check that found nothing would pass whatever the suite did.
-    for known in ["contact", "append_events", "take_lease", "erase_personal_data", "advance_consumer"] {
+    for known in ["contact", "append_events", "take_lease", "erase_personal_data", "advance_consumer", "note_change"] {
         assert!(declared.contains(known), "{known} not found among the ports' methods: {declared:?}");
     }
     // Calls only: a line that is a comment calls nothing.

@@ -73,27 +73,47 @@ fn every_module_of_every_crate_is_on_the_map() {
     assert!(missing.is_empty(), "modules not on ARCHITECTURE.md's map: {missing:?}");
 }
 
-/// The `[dependencies]` section of a crate's manifest (not its dev-dependencies).
-fn dependencies(krate: &Path) -> String {
-    let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
-    let start = manifest.find("[dependencies]").map_or(manifest.len(), |i| i + "[dependencies]".len());
-    let rest = &manifest[start..];
-    rest[..rest.find("\n[").unwrap_or(rest.len())].to_owned()
+/// The crates a crate's code may use: those of its manifest's `[dependencies]` and
+/// `[build-dependencies]`, for every target, by their package names (tests apart: its
+/// dev-dependencies set up what they test).
+fn code_dependencies(krate: &Path) -> Vec<String> {
+    let manifest: toml::Table = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap().parse().unwrap();
+    let sections =
+        |t: &toml::Table| ["dependencies", "build-dependencies"].map(|k| t.get(k).and_then(|v| v.as_table()).cloned());
+    let mut tables: Vec<toml::Table> = sections(&manifest).into_iter().flatten().collect();
+    if let Some(targets) = manifest.get("target").and_then(|t| t.as_table()) {
+        for target in targets.values().filter_map(|t| t.as_table()) {
+            tables.extend(sections(target).into_iter().flatten());
+        }
+    }
+    let mut names: Vec<String> = tables
+        .iter()
+        .flat_map(|t| t.iter())
+        .map(|(name, spec)| spec.get("package").and_then(|p| p.as_str()).map_or_else(|| name.clone(), str::to_owned))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 #[test]
 fn only_the_application_reaches_the_store() {
     let mut reaching = Vec::new();
     for krate in crates() {
+        let uses = code_dependencies(&krate);
+        // Every crate but the core depends on something of leadgate's: a reading that
+        // found nothing would pass.
         let name = krate.file_name().unwrap().to_string_lossy().into_owned();
-        if dependencies(&krate).lines().any(|l| l.trim_start().starts_with("leadgate-store")) {
+        assert!(name == "leadgate-core" || uses.iter().any(|d| d.starts_with("leadgate-")), "{name}: {uses:?}");
+        if uses.iter().any(|d| d == "leadgate-store") {
             reaching.push(name);
         }
     }
-    // The store itself is not among them: a check that found no crate would pass.
     assert_eq!(reaching, ["leadgate-app"], "crates whose code depends on leadgate-store");
 }
 
+/// Source files stay small enough to read whole (tests apart, whose length is their
+/// cases'): one over 800 lines is doing several jobs.
 #[test]
 fn no_source_file_is_over_800_lines() {
     fn walk(dir: &Path, long: &mut Vec<String>, seen: &mut usize) {
