@@ -336,6 +336,10 @@ pub(crate) struct DirectReader {
     /// How many rows the last read of each statement gave, by its SQL text: the rows
     /// the next batch's read foresees (see [`read_all`]).
     foreseen: Arc<Mutex<HashMap<String, usize>>>,
+    /// Connections handed out and not yet given back, and whether the reader is closed:
+    /// closing waits for them (see [`close`](Self::close)).
+    lent: Arc<std::sync::atomic::AtomicUsize>,
+    closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Connections kept idle: as many as the reads that run at once (a backtest reads
@@ -357,7 +361,13 @@ enum Reading {
 
 impl DirectReader {
     pub(crate) fn new(path: PathBuf) -> Self {
-        Self { path, idle: Default::default(), foreseen: Default::default() }
+        Self {
+            path,
+            idle: Default::default(),
+            foreseen: Default::default(),
+            lent: Default::default(),
+            closed: Default::default(),
+        }
     }
 
     fn idle(&self, reading: Reading) -> std::sync::MutexGuard<'_, Vec<rusqlite::Connection>> {
@@ -365,6 +375,12 @@ impl DirectReader {
     }
 
     fn connection(&self, reading: Reading) -> rusqlite::Result<rusqlite::Connection> {
+        let c = self.open_or_idle(reading)?;
+        self.lent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(c)
+    }
+
+    fn open_or_idle(&self, reading: Reading) -> rusqlite::Result<rusqlite::Connection> {
         if let Some(c) = self.idle(reading).pop() {
             return Ok(c);
         }
@@ -393,17 +409,32 @@ impl DirectReader {
         Ok(c)
     }
 
-    /// Closes the idle connections (those in use close when their reads end).
-    pub(crate) fn close(&self) {
+    /// Closes the connections, waiting (at most 10 s) for those in use to be given
+    /// back: the writer's connection must close last, since only the last connection
+    /// to close puts the WAL back into the file and removes it. A read still under way
+    /// when a command ends (one its caller stopped waiting for) would otherwise keep a
+    /// connection open past the writer's, and leave the WAL to the next command.
+    pub(crate) async fn close(&self) {
+        use std::sync::atomic::Ordering;
+        self.closed.store(true, Ordering::SeqCst);
         self.idle(Reading::Batches).clear();
         self.idle(Reading::Few).clear();
+        let waited = std::time::Instant::now();
+        while self.lent.load(Ordering::SeqCst) > 0 && waited.elapsed() < std::time::Duration::from_secs(10) {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 
     fn give_back(&self, c: rusqlite::Connection, reading: Reading) {
-        let mut idle = self.idle(reading);
-        if idle.len() < KEPT {
-            idle.push(c);
+        use std::sync::atomic::Ordering;
+        // Kept only while the reader is open; closed (dropped) once it is not.
+        if !self.closed.load(Ordering::SeqCst) {
+            let mut idle = self.idle(reading);
+            if idle.len() < KEPT {
+                idle.push(c);
+            }
         }
+        self.lent.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// The rows of `statements` (each SQL text with the ids it binds after `lead`),
@@ -663,5 +694,27 @@ mod tests {
         let few = reader.connection(super::Reading::Few).unwrap();
         let mapped: i64 = few.pragma_query_value(None, "mmap_size", |row| row.get(0)).unwrap();
         assert_eq!(mapped, 0);
+    }
+
+    #[tokio::test]
+    async fn closing_waits_for_a_connection_in_use_and_keeps_none_given_back_after() {
+        // A read under way when the reader closes: its connection must be closed too,
+        // not kept, or it would outlive the writer's and leave the WAL behind.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lent.db");
+        rusqlite::Connection::open(&path).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+        let reader = super::DirectReader::new(path);
+        let c = reader.connection(super::Reading::Batches).unwrap();
+        let reading = {
+            let reader = reader.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                reader.give_back(c, super::Reading::Batches);
+            })
+        };
+        reader.close().await;
+        assert_eq!(reader.lent.load(std::sync::atomic::Ordering::SeqCst), 0, "closing waited for it");
+        reading.join().unwrap();
+        assert!(reader.idle(super::Reading::Batches).is_empty(), "given back after closing, it is not kept");
     }
 }

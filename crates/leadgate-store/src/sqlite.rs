@@ -174,7 +174,7 @@ impl SqliteStore {
     /// Closes every connection; the last one to close checkpoints and removes the WAL.
     pub(crate) async fn close_pools(&self) {
         self.checkpointer.close().await;
-        self.direct.close();
+        self.direct.close().await;
         self.read.close().await;
         self.write.close().await;
     }
