@@ -172,10 +172,10 @@ impl App {
     /// Opens the database `url` names (`postgres://…`, or a SQLite file as
     /// `sqlite://PATH` or a bare path), brings its tables up to date, and builds the
     /// application on it with the current time. A SQLite file is created if missing
-    /// (its folder must exist); a PostgreSQL database must exist. `options` adjusts the defaults for
-    /// that database. `sqlite_full_sync`: a SQLite commit is on disk before it is
-    /// acknowledged even across a power cut (`false` survives a crash of leadgate
-    /// only).
+    /// (its folder must exist); a PostgreSQL database must exist. `options` adjusts
+    /// the defaults for that database. `sqlite_full_sync`: a SQLite commit is on disk
+    /// before it is acknowledged even across a power cut (`false` survives a crash of
+    /// leadgate only).
     pub async fn open(
         url: &str,
         sqlite_full_sync: bool,

@@ -359,6 +359,29 @@ enum Reading {
     Few = 1,
 }
 
+/// A connection of a [`DirectReader`] in use ([`DirectReader::connection`]).
+struct Lent<'a> {
+    reader: &'a DirectReader,
+    reading: Reading,
+    c: Option<rusqlite::Connection>,
+}
+
+impl std::ops::Deref for Lent<'_> {
+    type Target = rusqlite::Connection;
+
+    fn deref(&self) -> &rusqlite::Connection {
+        self.c.as_ref().expect("held until dropped")
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.c.take() {
+            self.reader.give_back(c, self.reading);
+        }
+    }
+}
+
 impl DirectReader {
     pub(crate) fn new(path: PathBuf) -> Self {
         Self {
@@ -374,10 +397,12 @@ impl DirectReader {
         self.idle[reading as usize].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn connection(&self, reading: Reading) -> rusqlite::Result<rusqlite::Connection> {
+    /// A connection lent for one read: given back when the loan is dropped, however
+    /// the read ends (a panic too), so that closing never waits for it in vain.
+    fn connection(&self, reading: Reading) -> rusqlite::Result<Lent<'_>> {
         let c = self.open_or_idle(reading)?;
         self.lent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(c)
+        Ok(Lent { reader: self, reading, c: Some(c) })
     }
 
     fn open_or_idle(&self, reading: Reading) -> rusqlite::Result<rusqlite::Connection> {
@@ -475,7 +500,7 @@ impl DirectReader {
             let foreseen = || reader.foreseen.lock().unwrap_or_else(|e| e.into_inner());
             let before = if few { None } else { foreseen().get(key).copied() };
             let rows = read_all(&c, &statements, lead, expected.max(before.unwrap_or(0)), &decode);
-            reader.give_back(c, reading);
+            drop(c);
             let rows = rows.map_err(from_rusqlite)?;
             if !few {
                 let mut foreseen = foreseen();
@@ -704,14 +729,17 @@ mod tests {
         let path = dir.path().join("lent.db");
         rusqlite::Connection::open(&path).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
         let reader = super::DirectReader::new(path);
-        let c = reader.connection(super::Reading::Batches).unwrap();
+        let (lent, taken) = std::sync::mpsc::channel();
         let reading = {
             let reader = reader.clone();
             std::thread::spawn(move || {
+                let c = reader.connection(super::Reading::Batches).unwrap();
+                lent.send(()).unwrap();
                 std::thread::sleep(std::time::Duration::from_millis(50));
-                reader.give_back(c, super::Reading::Batches);
+                drop(c);
             })
         };
+        taken.recv().unwrap();
         reader.close().await;
         assert_eq!(reader.lent.load(std::sync::atomic::Ordering::SeqCst), 0, "closing waited for it");
         reading.join().unwrap();

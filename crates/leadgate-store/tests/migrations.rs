@@ -3,7 +3,7 @@
 
 use leadgate_core::lifecycle::{StageChange, StageStep};
 use leadgate_core::model::{Contact, Response};
-use leadgate_core::{CauseKind, Direction, Stage, Timestamp};
+use leadgate_core::{CauseKind, Direction, Stage};
 use leadgate_store::testing::{PgSchema, pg_url};
 use leadgate_store::{
     AccountPart, Bulk, Contacts, Details, ResponseDetails, SnapshotParts, SqliteOptions, SqliteStore, Store,
@@ -12,7 +12,8 @@ use leadgate_store::{
 use std::sync::Arc;
 use uuid::Uuid;
 
-const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
+mod support;
+use support::T0;
 
 /// What comes with each contact: its stage steps and its responses in brief, in id
 /// order; the responses checked against what the responses table gives of them.
@@ -57,24 +58,9 @@ fn history() -> Bulk {
         value,
     };
     let response = |c: &Contact, micros: i64, action: &str, channel: Option<&str>| Response {
-        id: Uuid::now_v7(),
-        contact_id: c.id,
-        at: T0.plus_micros(micros),
-        direction: Direction::Inbound,
         channel: channel.map(str::to_owned),
         campaign: Some("spring".into()),
-        placement: None,
-        referrer: None,
-        vendor: None,
-        action: action.into(),
-        obtained_via: "own_form".into(),
-        offer: None,
-        form_id: None,
-        message: None,
-        fields: Default::default(),
-        contact_fields: Default::default(),
-        junk: None,
-        inbox_id: None,
+        ..support::response(c.id, T0.plus_micros(micros), action)
     };
     let [a, b, _] = [&contacts[0], &contacts[1], &contacts[2]];
     Bulk {

@@ -443,8 +443,9 @@ async fn append_packs(conn: &mut DbConnection, events: &[(&NewEvent, Option<Uuid
             }
         }
     }
+    let cuts: Vec<PackCut> = records.into_iter().map(|(c, of)| PackCut::of(c, &of, &last)).collect();
     if ONE_WRITER {
-        return append_packs_at_once(conn, records, &last).await;
+        return append_packs_at_once(conn, cuts).await;
     }
     // Rows are locked in contact order, updates and inserts alike, so that two
     // transactions appending to the same contacts (PostgreSQL's several
@@ -454,9 +455,7 @@ async fn append_packs(conn: &mut DbConnection, events: &[(&NewEvent, Option<Uuid
     let mut new_rows: Vec<(Uuid, i32, Vec<u8>)> = Vec::new();
     let append =
         format!("UPDATE event_packs SET events = CAST(events || $3 AS {BYTES}) WHERE contact_id = $1 AND seq = $2");
-    for (c, of) in records {
-        let (seq, len) = last.get(&c).copied().unwrap_or((-1, crate::packs::ROW_BYTES));
-        let (into_last, after) = crate::packs::cut(&of, crate::packs::ROW_BYTES.saturating_sub(len));
+    for PackCut { contact: c, seq, into_last, after } in cuts {
         if !into_last.is_empty() {
             insert_pack_rows(&mut *conn, &std::mem::take(&mut new_rows)).await?;
             let done = sqlx::query(&append)
@@ -474,29 +473,44 @@ async fn append_packs(conn: &mut DbConnection, events: &[(&NewEvent, Option<Uuid
                 new_rows.push((c, seq, into_last));
             }
         }
-        new_rows.extend(after.into_iter().zip(seq + 1..).map(|(row, seq)| (c, seq, row)));
+        new_rows.extend(after);
     }
     insert_pack_rows(&mut *conn, &new_rows).await
+}
+
+/// Where one contact's new records go ([`crate::packs::cut`]): `into_last` appended
+/// to its last row `seq` (empty when there is no room, or no row), the rest in
+/// rows of their own after it.
+struct PackCut {
+    contact: Uuid,
+    seq: i32,
+    into_last: Vec<u8>,
+    after: Vec<(Uuid, i32, Vec<u8>)>,
+}
+
+impl PackCut {
+    /// The cut of `contact`'s `records`, given each contact's last row and its length.
+    fn of(contact: Uuid, records: &[Vec<u8>], last: &std::collections::HashMap<Uuid, (i32, usize)>) -> Self {
+        // No row yet: none to append to, so the first is row 0.
+        let (seq, len) = last.get(&contact).copied().unwrap_or((-1, crate::packs::ROW_BYTES));
+        let (into_last, after) = crate::packs::cut(records, crate::packs::ROW_BYTES.saturating_sub(len));
+        let after = after.into_iter().zip(seq + 1..).map(|(row, seq)| (contact, seq, row)).collect();
+        Self { contact, seq, into_last, after }
+    }
 }
 
 /// [`append_packs`] where nothing else writes meanwhile (SQLite's one writer): no
 /// row can be gone since it was read, and no order of locks to keep, so every
 /// contact's last row is appended to by a few statements of many rows, not one
 /// statement each (a statement costs a round trip to the connection's thread).
-async fn append_packs_at_once(
-    conn: &mut DbConnection,
-    records: Vec<(Uuid, Vec<Vec<u8>>)>,
-    last: &std::collections::HashMap<Uuid, (i32, usize)>,
-) -> Result<()> {
+async fn append_packs_at_once(conn: &mut DbConnection, cuts: Vec<PackCut>) -> Result<()> {
     let mut appends: Vec<(Uuid, i32, Vec<u8>)> = Vec::new();
     let mut new_rows: Vec<(Uuid, i32, Vec<u8>)> = Vec::new();
-    for (c, of) in records {
-        let (seq, len) = last.get(&c).copied().unwrap_or((-1, crate::packs::ROW_BYTES));
-        let (into_last, after) = crate::packs::cut(&of, crate::packs::ROW_BYTES.saturating_sub(len));
-        if !into_last.is_empty() {
-            appends.push((c, seq, into_last));
+    for cut in cuts {
+        if !cut.into_last.is_empty() {
+            appends.push((cut.contact, cut.seq, cut.into_last));
         }
-        new_rows.extend(after.into_iter().zip(seq + 1..).map(|(row, seq)| (c, seq, row)));
+        new_rows.extend(cut.after);
     }
     let head = format!("UPDATE event_packs SET events = CAST(event_packs.events || v.column3 AS {BYTES}) FROM (");
     for chunk in crate::sql::statement_chunks(&appends) {
@@ -510,8 +524,8 @@ async fn append_packs_at_once(
         // one missing would be a fault, and its events must not go unrecorded.
         if done.rows_affected() != chunk.len() as u64 {
             return Err(crate::StoreError::Corrupt(format!(
-                "{} of {} contacts' last rows of packed events were not found to append to",
-                chunk.len() as u64 - done.rows_affected().min(chunk.len() as u64),
+                "only {} of {} contacts' last rows of packed events were found to append to",
+                done.rows_affected(),
                 chunk.len()
             )));
         }
