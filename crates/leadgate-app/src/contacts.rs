@@ -49,7 +49,9 @@ pub struct ScoresView {
     /// Each rule behind the scores (`rule`, `points`, `reason`), then the features the
     /// predictive model weighed most.
     pub factors: Vec<serde_json::Value>,
-    /// The scoring model (`name@version`), and when it assessed the contact.
+    /// The scoring model (`name@version`), and when it assessed the contact with what
+    /// the scores say now: an assessment that finds them as they were, time passing
+    /// aside, leaves them and this moment as they were.
     pub model: String,
     pub assessed_at: leadgate_core::Timestamp,
     /// Rules that could not be evaluated for this contact.

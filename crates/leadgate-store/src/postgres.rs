@@ -113,7 +113,7 @@ impl PgTx {
     pub(crate) async fn upsert_scores(
         &mut self,
         scores: &[leadgate_core::scoring::ContactScores],
-    ) -> crate::Result<()> {
+    ) -> crate::Result<Vec<uuid::Uuid>> {
         self.upsert_scores_in_chunks(scores).await
     }
 }

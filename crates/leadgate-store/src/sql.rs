@@ -129,15 +129,19 @@ pub(crate) fn packs_by_contact<'r, T: 'r>(
 /// How many contacts are live (not merged): counted from the index of live contacts.
 pub(crate) const COUNT_LIVE_CONTACTS: &str = "SELECT COUNT(*) FROM contacts WHERE merged_into IS NULL";
 
-/// Writes a contact's scores over those it had: the same statement on both backends,
-/// one row at a time on SQLite, a chunk of rows at a time on PostgreSQL.
+/// Writes a contact's scores over those it had, unless they say what they said: when the
+/// digest is the one written before (`ContactScores::digest`: the same scores, time
+/// passing aside), the row is left as it is, and the statement changes no row. The same
+/// statement on both backends, a row at a time (SQLite's large batches, which count the
+/// rows changed) or a chunk of rows at a time (with `RETURNING contact_id`).
 pub(crate) const UPSERT_SCORES: (&str, &str) = (
     "INSERT INTO contact_scores (contact_id, model, fit, engagement, funnel_position, pain, assessment, as_of, \
-     likelihood, likelihood_factors) ",
+     likelihood, likelihood_factors, digest) ",
     " ON CONFLICT (contact_id) DO UPDATE SET model = excluded.model, fit = excluded.fit, \
      engagement = excluded.engagement, funnel_position = excluded.funnel_position, \
      pain = excluded.pain, assessment = excluded.assessment, as_of = excluded.as_of, \
-     likelihood = excluded.likelihood, likelihood_factors = excluded.likelihood_factors",
+     likelihood = excluded.likelihood, likelihood_factors = excluded.likelihood_factors, \
+     digest = excluded.digest WHERE contact_scores.digest IS DISTINCT FROM excluded.digest",
 );
 
 #[cfg(test)]

@@ -276,7 +276,7 @@ impl SqliteTx {
     pub(crate) async fn upsert_scores(
         &mut self,
         scores: &[leadgate_core::scoring::ContactScores],
-    ) -> crate::Result<()> {
+    ) -> crate::Result<Vec<uuid::Uuid>> {
         if scores.len() <= crate::FEW_CONTACTS {
             return self.upsert_scores_in_chunks(scores).await;
         }
@@ -293,16 +293,22 @@ impl SqliteTx {
     }
 }
 
-fn write_scores(c: &rusqlite::Connection, scores: &[leadgate_core::scoring::ContactScores]) -> crate::Result<()> {
+/// Writes `scores`; returns the contacts whose scores changed, the others left as they
+/// were ([`crate::sql::UPSERT_SCORES`]).
+fn write_scores(
+    c: &rusqlite::Connection,
+    scores: &[leadgate_core::scoring::ContactScores],
+) -> crate::Result<Vec<uuid::Uuid>> {
     let (insert, update) = crate::sql::UPSERT_SCORES;
-    let sql = format!("{insert}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10){update}");
+    let sql = format!("{insert}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11){update}");
     let failed = crate::direct::from_rusqlite;
     let mut statement = c.prepare(&sql).map_err(failed)?;
+    let mut changed = Vec::new();
     for s in scores {
         let a = &s.assessment;
         let json = s.stored_json().map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
         let factors = s.likelihood_factors.as_ref().map(|f| f.to_string());
-        statement
+        let written = statement
             .execute(rusqlite::params![
                 s.contact_id.as_bytes().as_slice(),
                 s.model,
@@ -315,8 +321,12 @@ fn write_scores(c: &rusqlite::Connection, scores: &[leadgate_core::scoring::Cont
                 a.as_of.0,
                 s.likelihood,
                 factors,
+                s.digest(),
             ])
             .map_err(failed)?;
+        if written > 0 {
+            changed.push(s.contact_id);
+        }
     }
-    Ok(())
+    Ok(changed)
 }

@@ -16,6 +16,7 @@ leadgate_store::on_both_stores!(
     a_transaction_rolled_back_leaves_no_entry,
     old_entries_are_pruned_but_the_history_they_tell_of_stays,
     each_database_has_a_feed_of_its_own,
+    scores_written_again_as_they_were_are_not_a_change,
 );
 
 const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
@@ -294,4 +295,78 @@ async fn count_once_more(store: &dyn Store, pair: [Uuid; 2]) -> Result<(), Store
     }
     tx.append_events(&events, T0).await?;
     tx.commit().await.map(drop)
+}
+
+/// Scores assessed again with nothing changed but the time (a rescore that finds a
+/// contact as it was, its engagement only decayed) are left as they were, which read
+/// later say what the new ones would, and are no `scores_changed` entry; scores that
+/// changed are written, and are one. Alike for a batch (a rescore) and for a request's
+/// few contacts, which SQLite writes by different paths.
+async fn scores_written_again_as_they_were_are_not_a_change(store: Arc<dyn Store>) {
+    use leadgate_core::scoring::{Assessment, ContactScores, EngagementPart, FunnelPosition, Grade, Pain};
+    let people: Vec<Contact> = (0..40).map(|i| contact(&format!("s{i}@acme.example"))).collect();
+    let mut tx = store.begin().await.unwrap();
+    for p in &people {
+        tx.insert_contact(p).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    // Assessed `days` after T0: 12 points of page views earned by T0, decayed since.
+    let scores = |p: &Contact, fit: i64, days: i64| ContactScores {
+        contact_id: p.id,
+        model: "bench@1".into(),
+        assessment: Assessment {
+            fit,
+            fit_factors: vec![],
+            engagement: vec![EngagementPart {
+                rule: "page views".into(),
+                sum: 12.0 * 0.5f64.powf(days as f64 / 30.0),
+                cap: None,
+                activities: 3,
+            }],
+            as_of: T0.plus_micros(days * 86_400_000_000),
+            half_life_days: 30.0,
+            funnel: Grade { grade: FunnelPosition::Mofu, reason: "came back".into() },
+            pain: Grade { grade: Pain::Acute, reason: "needs it now".into() },
+            errors: vec![],
+        },
+        likelihood: None,
+        likelihood_factors: None,
+        stored_form: Default::default(),
+    };
+    let save = async |written: Vec<ContactScores>| {
+        let mut tx = store.begin().await.unwrap();
+        tx.save_scores(&written).await.unwrap();
+        tx.commit().await.unwrap();
+    };
+    let scored = Kinds::default().with(ChangeKind::ScoresChanged);
+    save(people.iter().map(|p| scores(p, 10, 0)).collect()).await;
+    let (first, after_first) = read_all(store.as_ref(), Position::default(), 100, scored, 40).await;
+    assert_eq!(first.len(), 40, "first scores are a change for every contact");
+
+    // Five days on, the whole batch again, then two contacts on their own, eight days on:
+    // the same scores, decayed.
+    save(people.iter().map(|p| scores(p, 10, 5)).collect()).await;
+    save(people[..2].iter().map(|p| scores(p, 10, 8)).collect()).await;
+    let ids: Vec<Uuid> = people.iter().map(|p| p.id).collect();
+    let mut stored = store.scores(&ids).await.unwrap();
+    stored.sort_by_key(|s| s.contact_id);
+    assert!(stored.iter().all(|s| s.assessment.as_of == T0), "left as they were");
+    let day_8 = T0.plus_micros(8 * 86_400_000_000);
+    let (kept, new) = (&stored[0].assessment, &scores(&people[0], 10, 8).assessment);
+    assert!((kept.engagement_at(day_8) - new.engagement_at(day_8)).abs() < 1e-9, "{kept:?} {new:?}");
+    // Then a batch in which three contacts' fit changed, and a few in which one's did.
+    let changed = [3, 17, 39];
+    save(people.iter().enumerate().map(|(i, p)| scores(p, if changed.contains(&i) { 15 } else { 10 }, 9)).collect())
+        .await;
+    save(vec![scores(&people[1], 11, 9)]).await;
+    // And back as they were: a change again, which only a digest kept up to date tells.
+    save(changed.iter().map(|&i| scores(&people[i], 10, 9)).collect()).await;
+
+    let (later, _) = read_all(store.as_ref(), after_first, 100, scored, 7).await;
+    let mut moved: Vec<Uuid> = later.iter().map(|c| c.contact_id).collect();
+    let back = changed.iter().map(|&i| people[i].id);
+    let mut expected: Vec<Uuid> = back.clone().chain([people[1].id]).chain(back).collect();
+    moved.sort();
+    expected.sort();
+    assert_eq!(moved, expected, "only the contacts whose scores changed: {later:#?}");
 }

@@ -186,6 +186,60 @@ impl ContactScores {
         self
     }
 
+    /// A fingerprint of what these scores tell a reader, apart from the passage of
+    /// time: the same for two assessments of a contact that differ only in that the
+    /// later one's engagement has decayed further since the earlier, and (all but
+    /// certainly) different when anything else differs: the model, a score, a factor,
+    /// a grade or its reason, a rule's number of activities, an engagement sum beyond
+    /// its decay, a failure, the likelihood or its factors. A store compares it with
+    /// the one written before to tell whether the scores changed (`scores_changed`
+    /// on the change feed), so that a rescore that finds a contact as it was does not
+    /// announce it.
+    pub fn digest(&self) -> i64 {
+        // Every field named, so that one added is hashed or said not to be.
+        let ContactScores { contact_id: _, model, assessment, likelihood, likelihood_factors, stored_form: _ } = self;
+        let Assessment { fit, fit_factors, engagement, as_of, half_life_days, funnel, pain, errors } = assessment;
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        let text = |h: &mut xxhash_rust::xxh3::Xxh3, t: &str| {
+            h.update(&(t.len() as u64).to_le_bytes());
+            h.update(t.as_bytes());
+        };
+        h.update(&DIGEST_FORMAT.to_le_bytes());
+        text(&mut h, model);
+        h.update(&fit.to_le_bytes());
+        h.update(&(fit_factors.len() as u64).to_le_bytes());
+        for FitFactor { rule, points } in fit_factors {
+            text(&mut h, rule);
+            h.update(&points.to_le_bytes());
+        }
+        h.update(&half_life_days.to_bits().to_le_bytes());
+        h.update(&(engagement.len() as u64).to_le_bytes());
+        for EngagementPart { rule, sum, cap, activities } in engagement {
+            text(&mut h, rule);
+            h.update(&[u8::from(cap.is_some())]);
+            h.update(&cap.unwrap_or(0).to_le_bytes());
+            h.update(&activities.to_le_bytes());
+            for n in timeless_sum(*sum, *as_of, *half_life_days) {
+                h.update(&n.to_le_bytes());
+            }
+        }
+        let (Grade { grade: funnel, reason: funnel_reason }, Grade { grade: pain, reason: pain_reason }) =
+            (funnel, pain);
+        for (grade, reason) in [(funnel.as_str(), funnel_reason), (pain.as_str(), pain_reason)] {
+            text(&mut h, grade);
+            text(&mut h, reason);
+        }
+        h.update(&(errors.len() as u64).to_le_bytes());
+        for RuleFailure { rule, message } in errors {
+            text(&mut h, rule);
+            text(&mut h, message);
+        }
+        h.update(&[u8::from(likelihood.is_some())]);
+        h.update(&likelihood.unwrap_or(0.0).to_bits().to_le_bytes());
+        text(&mut h, &likelihood_factors.as_ref().map(|f| f.to_string()).unwrap_or_default());
+        h.digest() as i64
+    }
+
     /// The assessment's JSON as the stores keep it: as made ahead, or made now.
     pub fn stored_json(&self) -> serde_json::Result<std::borrow::Cow<'_, serde_json::value::RawValue>> {
         match self.stored_form.json() {
@@ -193,6 +247,23 @@ impl ContactScores {
             None => serde_json::value::to_raw_value(&self.assessment).map(std::borrow::Cow::Owned),
         }
     }
+}
+
+/// The version of what [`ContactScores::digest`] hashes and how: changed with it, so
+/// that every contact's next scores are written once more rather than compared with a
+/// digest made otherwise.
+const DIGEST_FORMAT: u64 = 1;
+
+/// An engagement sum decayed to `as_of`, as the same numbers whenever it is taken: its
+/// sign, and its base-2 logarithm plus the half-lives from the epoch to `as_of`, which
+/// decaying it to a later moment leaves unchanged, in millionths (floating-point
+/// rounding between two assessments of the same activities stays far below one).
+fn timeless_sum(sum: f64, as_of: Timestamp, half_life_days: f64) -> [i64; 2] {
+    if sum == 0.0 || !sum.is_finite() || half_life_days.is_nan() || half_life_days <= 0.0 {
+        return [0, sum.to_bits() as i64];
+    }
+    let half_lives = as_of.0 as f64 / super::MICROS_PER_DAY / half_life_days;
+    [sum.signum() as i64, ((sum.abs().log2() + half_lives) * 1e6).round() as i64]
 }
 
 /// An assessment's JSON as stored, made ahead of writing it; empty until then. It

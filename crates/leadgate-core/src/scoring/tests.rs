@@ -325,3 +325,58 @@ fn a_wrong_model_names_the_rule_and_the_field() {
     assert_eq!((at.line, at.column), (Some(1), Some(9)));
     assert!(at.message.contains("did you mean `kind`?"));
 }
+
+#[test]
+fn scores_that_only_decayed_have_the_digest_they_had_and_any_other_change_a_new_one() {
+    let model = model();
+    let scores = |facts: &crate::expr::facts::ContactFacts, likelihood: Option<f64>| ContactScores {
+        contact_id: facts.contact.id,
+        model: "m@1".into(),
+        assessment: model.assess(facts),
+        likelihood,
+        likelihood_factors: None,
+        stored_form: Default::default(),
+    };
+    let first = scores(&ann(), None);
+    // Assessed again three days and a few seconds later: every engagement sum is
+    // smaller, and what the scores say has not changed.
+    let mut later = ann();
+    later.now = Timestamp(NOW.0 + 3 * DAY + 4_321_987);
+    let again = scores(&later, None);
+    assert_ne!(again.assessment.engagement, first.assessment.engagement);
+    assert_eq!(again.digest(), first.digest());
+    // One more page view, a week old: the same rules, a larger sum and count.
+    let mut viewed = later.clone();
+    viewed.events.push(crate::expr::facts::EventFact {
+        kind: "page_view".into(),
+        at: Timestamp(NOW.0 - 7 * DAY),
+        url: None,
+        props: serde_json::json!({}),
+    });
+    assert_ne!(scores(&viewed, None).digest(), first.digest());
+    // A different title: fit and its factors.
+    let mut retitled = later.clone();
+    retitled.contact.title = Some("Intern".into());
+    assert_ne!(scores(&retitled, None).digest(), first.digest());
+    // A likelihood, then another; another model.
+    assert_ne!(scores(&later, Some(0.25)).digest(), first.digest());
+    assert_ne!(scores(&later, Some(0.25)).digest(), scores(&later, Some(0.26)).digest());
+    assert_ne!(ContactScores { model: "m@2".into(), ..scores(&later, None) }.digest(), first.digest());
+    // Any one part of what is said: a grade's reason, a failure, a cap, the half-life,
+    // a factor's name, the likelihood's factors.
+    let changed = |change: fn(&mut ContactScores)| {
+        let mut s = scores(&later, None);
+        change(&mut s);
+        s.digest()
+    };
+    assert_ne!(changed(|s| s.assessment.funnel.reason.push('!')), first.digest());
+    assert_ne!(changed(|s| s.assessment.pain.reason.push('!')), first.digest());
+    assert_ne!(
+        changed(|s| s.assessment.errors.push(RuleFailure { rule: "r".into(), message: "m".into() })),
+        first.digest()
+    );
+    assert_ne!(changed(|s| s.assessment.engagement[0].cap = Some(1_000)), first.digest());
+    assert_ne!(changed(|s| s.assessment.half_life_days = 11.0), first.digest());
+    assert_ne!(changed(|s| s.assessment.fit_factors[0].rule.push('!')), first.digest());
+    assert_ne!(changed(|s| s.likelihood_factors = Some(serde_json::json!([]))), first.digest());
+}

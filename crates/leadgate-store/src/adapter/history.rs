@@ -177,9 +177,10 @@ impl ScoreWrites for SqlTx {
     }
 
     async fn save_scores(&mut self, scores: &[leadgate_core::scoring::ContactScores]) -> Result<()> {
-        for s in scores {
-            self.changes.note(s.contact_id, leadgate_core::changes::ChangeKind::ScoresChanged);
+        // Scores written again as they were, time passing aside, are not a change.
+        for contact in self.upsert_scores(scores).await? {
+            self.changes.note(contact, leadgate_core::changes::ChangeKind::ScoresChanged);
         }
-        self.upsert_scores(scores).await
+        Ok(())
     }
 }

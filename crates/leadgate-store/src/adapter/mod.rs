@@ -110,12 +110,14 @@ impl Tx for SqlTx {
 }
 
 impl SqlTx {
-    /// Writes `scores` with statements of many rows (a chunk each).
+    /// Writes `scores` with statements of many rows (a chunk each); returns the contacts
+    /// whose scores changed, the others left as they were ([`crate::sql::UPSERT_SCORES`]).
     pub(crate) async fn upsert_scores_in_chunks(
         &mut self,
         scores: &[leadgate_core::scoring::ContactScores],
-    ) -> Result<()> {
+    ) -> Result<Vec<Uuid>> {
         let (insert, update) = crate::sql::UPSERT_SCORES;
+        let mut changed = Vec::new();
         for chunk in crate::sql::statement_chunks(scores) {
             let json = chunk
                 .iter()
@@ -133,12 +135,14 @@ impl SqlTx {
                     .push_bind(Json(json.as_ref()))
                     .push_bind(a.as_of.0)
                     .push_bind(s.likelihood)
-                    .push_bind(s.likelihood_factors.as_ref().map(Json));
+                    .push_bind(s.likelihood_factors.as_ref().map(Json))
+                    .push_bind(s.digest());
             });
-            qb.push(update);
-            qb.build().persistent(true).execute(&mut *self.tx).await?;
+            qb.push(update).push(" RETURNING contact_id");
+            let written: Vec<Uuid> = qb.build_query_scalar().persistent(true).fetch_all(&mut *self.tx).await?;
+            changed.extend(written);
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// One more than the highest version `sql` (`SELECT max(version) …`, with

@@ -340,7 +340,8 @@ impl PrivacyWrites for SqlTx {
             erased.visitor_ids += done.rows_affected();
             let done = sqlx::query("DELETE FROM external_ids WHERE contact_id = $1").bind(id).execute(&mut *tx).await?;
             erased.external_ids += done.rows_affected();
-            sqlx::query("UPDATE contact_scores SET likelihood_factors = NULL WHERE contact_id = $1")
+            // Without its digest, so that the next scores, factors and all, are written.
+            sqlx::query("UPDATE contact_scores SET likelihood_factors = NULL, digest = NULL WHERE contact_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
