@@ -17,7 +17,12 @@ per event in each step:
 - no packs: the same without the appends to packed events;
 - log only: events appended to a table with no index by contact and no key checked,
   and the feed entries: what the writer would do if events were written in the order
-  they arrive and gathered by contact later, many at a time.
+  they arrive and gathered by contact later;
+- gather 20k, gather 100k: the same, and every 20,000 (or 100,000) events those not
+  yet gathered are read in the order they came, appended to their contacts' packs and
+  put in the index by contact (a partial index of the events marked gathered), in a
+  transaction of their own: what the whole path costs when each contact's pages are
+  changed once for all the events it had meanwhile.
 
 Python's own SQLite, not the one leadgate is built with: figures to compare with each
 other, not with the server's. Prints figures only; it asserts nothing.
@@ -25,11 +30,13 @@ other, not with the server's. Prints figures only; it asserts nothing.
 import os, random, shutil, sqlite3, struct, sys, tempfile, time
 
 SHAPES = {
-    "today": dict(index=True, keys=True, packs=True),
-    "no packs": dict(index=True, keys=True, packs=False),
-    "log only": dict(index=False, keys=False, packs=False),
+    "today": dict(index="now", keys=True, packs=True, gather=None),
+    "no packs": dict(index="now", keys=True, packs=False, gather=None),
+    "log only": dict(index=None, keys=False, packs=False, gather=None),
+    "gather 20k": dict(index="later", keys=False, packs=False, gather=20_000),
+    "gather 100k": dict(index="later", keys=False, packs=False, gather=100_000),
 }
-STEPS = ("look-up", "insert", "last pack row", "pack append", "feed", "commit", "checkpoint")
+STEPS = ("look-up", "insert", "last pack row", "pack append", "feed", "commit", "checkpoint", "gather")
 ROW_BYTES = 960  # crate::packs::ROW_BYTES
 
 
@@ -38,16 +45,65 @@ def record(kind, at, url):
     return struct.pack(">qI", at, len(k)) + k + struct.pack(">I", len(u)) + u
 
 
+def last_pack_rows(db, contacts):
+    sql = ("SELECT v.column1, (SELECT seq FROM event_packs WHERE contact_id = v.column1 ORDER BY seq DESC LIMIT 1), "
+           "(SELECT length(events) FROM event_packs WHERE contact_id = v.column1 ORDER BY seq DESC LIMIT 1) "
+           f"FROM (VALUES {','.join(['(?)'] * len(contacts))}) AS v")
+    return {c: (s, n) for c, s, n in db.execute(sql, contacts).fetchall()}
+
+
+def append_to_packs(db, events, last=None):
+    """Appends `events` (contact, kind, at, url) to their contacts' packs, as the store
+    does: each contact's to its last row while it has room, the rest in a new row.
+    `last`: where each contact's pack ends, when found already."""
+    by_contact = {}
+    for c, kind, at, url in events:
+        by_contact.setdefault(c, []).append(record(kind, at, url))
+    contacts = sorted(by_contact)
+    if last is None:
+        last = {}
+        for i in range(0, len(contacts), 500):
+            last.update(last_pack_rows(db, contacts[i:i + 500]))
+    appends, new_rows = [], []
+    for c in contacts:
+        packed = b"".join(by_contact[c])
+        seq, length = last.get(c, (None, None))
+        if seq is not None and length + len(packed) <= ROW_BYTES:
+            appends.append((c, seq, packed))
+        else:
+            new_rows.append((c, 0 if seq is None else seq + 1, packed))
+    for i in range(0, len(appends), 300):
+        chunk = appends[i:i + 300]
+        db.execute("UPDATE event_packs SET events = event_packs.events || v.column3 FROM (VALUES "
+                   + ",".join(["(?,?,?)"] * len(chunk))
+                   + ") AS v WHERE event_packs.contact_id = v.column1 AND event_packs.seq = v.column2",
+                   [x for r in chunk for x in r])
+    for i in range(0, len(new_rows), 300):
+        chunk = new_rows[i:i + 300]
+        db.execute("INSERT INTO event_packs (contact_id, seq, events) VALUES "
+                   + ",".join(["(?,?,?)"] * len(chunk)) + " ON CONFLICT (contact_id, seq) DO UPDATE "
+                   "SET events = event_packs.events || excluded.events", [x for r in chunk for x in r])
+
+
 def run(path, shape, batches, emails):
     db = sqlite3.connect(path, isolation_level=None)
     for p in ("journal_mode=WAL", "synchronous=FULL", f"foreign_keys={int(shape['keys'])}",
               "temp_store=memory", "secure_delete=on", "cache_size=-65536",
               "wal_autocheckpoint=0"):
         db.execute("PRAGMA " + p)
-    if not shape["index"]:
-        # Its pages are zeroed (secure_delete) and checkpointed before the clock starts.
+    # Set up before the clock starts, and checkpointed (dropping an index zeroes its pages).
+    if shape["index"] != "now":
         db.execute("DROP INDEX events_contact")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if shape["index"] == "later":
+        # Events gathered into the index by contact (and the packs) later, many at a time.
+        db.execute("ALTER TABLE events ADD COLUMN gathered INTEGER NOT NULL DEFAULT 1")
+        db.execute("CREATE INDEX events_contact ON events (contact_id, at) WHERE contact_id IS NOT NULL AND gathered")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    gathered = db.execute("SELECT max(id) FROM events").fetchone()[0]
+    columns = "contact_id, email, visitor_id, kind, at, url, props, received_at"
+    if shape["index"] == "later":
+        columns += ", gathered"
+    marks = "(" + ",".join("?" * len(columns.split(","))) + ")"
     rng = random.Random(7)
     spent = dict.fromkeys(STEPS, 0.0)
     now = int(time.time() * 1e6)
@@ -58,6 +114,19 @@ def run(path, shape, batches, emails):
         spent[name] += t - since
         return t
 
+    def gather(t):
+        nonlocal gathered
+        db.execute("BEGIN IMMEDIATE")
+        events = db.execute("SELECT id, contact_id, kind, at, url FROM events WHERE id > ? ORDER BY id",
+                            (gathered,)).fetchall()
+        if events:
+            append_to_packs(db, [e[1:] for e in events])
+            db.execute("UPDATE events SET gathered = 1 WHERE id > ? AND id <= ?", (gathered, events[-1][0]))
+            gathered = events[-1][0]
+        db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        return step("gather", t)
+
     for b in range(batches):
         batch = [rng.choice(emails) for _ in range(100)]
         t = time.perf_counter()
@@ -67,33 +136,17 @@ def run(path, shape, batches, emails):
         ids = dict(db.execute(sql, wanted).fetchall())
         t = step("look-up", t)
         rows = [(ids[e], e, None, "page_view", now + b * 100 + i, "https://www.bench.example/pricing", "{}", now)
+                + ((0,) if shape["index"] == "later" else ())
                 for i, e in enumerate(batch)]
-        db.execute("INSERT INTO events (contact_id, email, visitor_id, kind, at, url, props, received_at) VALUES "
-                   + ",".join(["(?,?,?,?,?,?,?,?)"] * len(rows)), [x for r in rows for x in r])
+        db.execute(f"INSERT INTO events ({columns}) VALUES " + ",".join([marks] * len(rows)),
+                   [x for r in rows for x in r])
         t = step("insert", t)
         contacts = sorted(set(r[0] for r in rows))
         if shape["packs"]:
-            sql = ("SELECT v.column1, (SELECT seq FROM event_packs WHERE contact_id = v.column1 ORDER BY seq DESC LIMIT 1), "
-                   "(SELECT length(events) FROM event_packs WHERE contact_id = v.column1 ORDER BY seq DESC LIMIT 1) "
-                   f"FROM (VALUES {','.join(['(?)'] * len(contacts))}) AS v")
-            last = {c: (s, n) for c, s, n in db.execute(sql, contacts).fetchall()}
+            # One step each, as the store takes them: where each contact's pack ends, then the append.
+            last = last_pack_rows(db, contacts)
             t = step("last pack row", t)
-            appends, new_rows = [], []
-            for c in contacts:
-                packed = b"".join(record(r[3], r[4], r[5]) for r in rows if r[0] == c)
-                seq, length = last.get(c, (None, None))
-                if seq is not None and length + len(packed) <= ROW_BYTES:
-                    appends.append((c, seq, packed))
-                else:
-                    new_rows.append((c, 0 if seq is None else seq + 1, packed))
-            if appends:
-                db.execute("UPDATE event_packs SET events = event_packs.events || v.column3 FROM (VALUES "
-                           + ",".join(["(?,?,?)"] * len(appends))
-                           + ") AS v WHERE event_packs.contact_id = v.column1 AND event_packs.seq = v.column2",
-                           [x for r in appends for x in r])
-            if new_rows:
-                db.execute("INSERT INTO event_packs (contact_id, seq, events) VALUES "
-                           + ",".join(["(?,?,?)"] * len(new_rows)), [x for r in new_rows for x in r])
+            append_to_packs(db, [(r[0], r[3], r[4], r[5]) for r in rows], last)
             t = step("pack append", t)
         db.execute("INSERT INTO changes (contact_id, kinds, detail, at) VALUES " + ",".join(["(?,?,?,?)"] * len(contacts)),
                    [x for c in contacts for x in (c, 16, '{"events":1}', now)])
@@ -102,7 +155,11 @@ def run(path, shape, batches, emails):
         t = step("commit", t)
         if (b + 1) % 100 == 0:
             db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            step("checkpoint", t)
+            t = step("checkpoint", t)
+        if shape["gather"] and ((b + 1) * 100) % shape["gather"] == 0:
+            gather(t)
+    if shape["gather"]:
+        gather(time.perf_counter())  # the rest, so that every event is gathered
     elapsed = time.perf_counter() - started
     db.close()
     return batches * 100 / elapsed, {k: v / (batches * 100) * 1e6 for k, v in spent.items()}
@@ -118,7 +175,7 @@ def main():
     work = tempfile.mkdtemp()
     try:
         print(f"{batches} transactions of 100 events, 10,000 known contacts, uniform; writer µs per event")
-        print(f"{'shape':10} {'events/s':>10} {'µs/event':>9}  " + "  ".join(f"{s:>13}" for s in STEPS))
+        print(f"{'shape':12} {'events/s':>10} {'µs/event':>9}  " + "  ".join(f"{s:>13}" for s in STEPS))
         for name, shape in SHAPES.items():
             copy = os.path.join(work, "copy.db")
             for suffix in ("", "-wal", "-shm"):
@@ -126,7 +183,7 @@ def main():
                     os.remove(copy + suffix)
             shutil.copyfile(source, copy)
             rate, steps = run(copy, shape, batches, emails)
-            print(f"{name:10} {rate:>10,.0f} {1e6 / rate:>9.1f}  " + "  ".join(f"{steps[s]:>13.1f}" for s in STEPS))
+            print(f"{name:12} {rate:>10,.0f} {1e6 / rate:>9.1f}  " + "  ".join(f"{steps[s]:>13.1f}" for s in STEPS))
     finally:
         shutil.rmtree(work)
 
