@@ -144,6 +144,12 @@ async fn a_model_scores_contacts_when_they_act_and_explains_every_point(store: A
     app.rescore(&()).await.unwrap();
     let view = app.contact_view(ann).await.unwrap();
     assert_eq!((view.scores.as_ref().unwrap().fit, view.scores.as_ref().unwrap().model.as_str()), (20, "strict@1"));
+    // Rescored again with nothing new: every contact is assessed, none's scores changed,
+    // and they are left as they were.
+    let again = app.rescore(&()).await.unwrap();
+    assert!(again.assessed.contacts >= 2, "{again:?}");
+    assert_eq!(again.assessed.scores_changed, 0, "{again:?}");
+    assert_eq!(app.contact_view(ann).await.unwrap().scores.unwrap().assessed_at, view.scores.unwrap().assessed_at);
 
     // The fit of Ann and Bob once everyone is rescored by MODEL with one more fit rule.
     let fits_with = |name: &'static str, when: &'static str, points: i64| {

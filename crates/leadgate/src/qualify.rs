@@ -34,8 +34,8 @@ pub(crate) async fn rescore(app: &App) -> Result<()> {
     bar.finish_and_clear();
     let report = report?;
     println!(
-        "rescored {} contacts with {} in {:.1} s; {} moved by a lead definition",
-        report.assessed.contacts, report.model, report.seconds, report.assessed.moved
+        "rescored {} contacts with {} in {:.1} s; {} with scores changed, {} moved by a lead definition",
+        report.assessed.contacts, report.model, report.seconds, report.assessed.scores_changed, report.assessed.moved
     );
     for f in &report.assessed.failures {
         eprintln!("{}: could not be evaluated for {} contacts: {}", f.rule, f.contacts, f.first_message);

@@ -175,6 +175,9 @@ fn model_train_reports_its_figures_and_refuses_a_history_without_outcomes() {
     assert!(!dir.path().join("leadgate.db-wal").exists(), "the WAL was checkpointed and removed");
     let out = command(&env).args(["rescore"]).output().unwrap();
     assert!(out.status.success(), "{out:?}");
+    // Training scored every contact a moment ago: a rescore finds each as it was.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("rescored 3000 contacts") && said.contains("; 0 with scores changed"), "{said}");
     assert!(!dir.path().join("leadgate.db-wal").exists(), "the WAL was checkpointed and removed");
     let out =
         command(&env).args(["model", "train", "--target", "opportunity", "--horizon-days", "0"]).output().unwrap();

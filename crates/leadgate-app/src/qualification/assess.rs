@@ -170,6 +170,9 @@ impl ActiveRules {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AssessReport {
     pub contacts: u64,
+    /// Contacts whose scores changed; the others' were found as they were (time passing
+    /// aside) and left as stored.
+    pub scores_changed: u64,
     /// Contacts an active definition moved, by `name@version`.
     pub moved: u64,
     pub moves: Vec<StageChange>,
@@ -199,6 +202,7 @@ impl AssessReport {
 
     pub fn absorb(&mut self, other: AssessReport) {
         self.contacts += other.contacts;
+        self.scores_changed += other.scores_changed;
         self.definitions_applied |= other.definitions_applied;
         self.moved += other.moved;
         if self.moves.len() < 1_000 {
@@ -360,7 +364,8 @@ impl Assessor {
     async fn commit(&self, (scores, moves, mut report): Evaluated) -> Result<AssessReport, AppError> {
         let mut tx = self.store.begin().await?;
         let written = write(tx.as_mut(), &scores, moves).await;
-        let moved = crate::finish(tx, written.map_err(AppError::from)).await?;
+        let (changed, moved) = crate::finish(tx, written.map_err(AppError::from)).await?;
+        report.scores_changed += changed;
         report.moved += moved.len() as u64;
         report.moves.extend(moved);
         Ok(report)
@@ -487,20 +492,21 @@ pub(crate) async fn read_facts(
         .collect())
 }
 
-/// Writes scores, and the stage moves that still apply; returns the moves made.
+/// Writes scores, and the stage moves that still apply; returns how many contacts'
+/// scores changed, and the moves made.
 async fn write(
     tx: &mut dyn Tx,
     scores: &[ContactScores],
     moves: Vec<StageChange>,
-) -> Result<Vec<StageChange>, leadgate_store::StoreError> {
-    tx.save_scores(scores).await?;
+) -> Result<(u64, Vec<StageChange>), leadgate_store::StoreError> {
+    let changed = tx.save_scores(scores).await?;
     let mut moved = Vec::new();
     for change in moves {
         if tx.move_stage(&change).await? {
             moved.push(change);
         }
     }
-    Ok(moved)
+    Ok((changed, moved))
 }
 
 type Evaluated = (Vec<ContactScores>, Vec<StageChange>, AssessReport);

@@ -176,11 +176,12 @@ impl ScoreWrites for SqlTx {
         Ok(())
     }
 
-    async fn save_scores(&mut self, scores: &[leadgate_core::scoring::ContactScores]) -> Result<()> {
+    async fn save_scores(&mut self, scores: &[leadgate_core::scoring::ContactScores]) -> Result<u64> {
         // Scores written again as they were, time passing aside, are not a change.
-        for contact in self.upsert_scores(scores).await? {
+        let changed = self.upsert_scores(scores).await?;
+        for &contact in &changed {
             self.changes.note(contact, leadgate_core::changes::ChangeKind::ScoresChanged);
         }
-        Ok(())
+        Ok(changed.len() as u64)
     }
 }

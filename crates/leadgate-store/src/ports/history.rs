@@ -74,6 +74,8 @@ pub trait ScoreWrites: Send {
     async fn set_qualification(&mut self, contact_id: Uuid, q: &Qualification) -> Result<()>;
 
     /// Writes each contact's scores: its assessment and its likelihood (none without a
-    /// trained model).
-    async fn save_scores(&mut self, scores: &[ContactScores]) -> Result<()>;
+    /// trained model). Scores that say what the stored ones say, time passing aside
+    /// ([`ContactScores::digest`]), are left as stored. Returns how many contacts' scores
+    /// changed, each of which is a `scores_changed` entry on the change feed.
+    async fn save_scores(&mut self, scores: &[ContactScores]) -> Result<u64>;
 }
