@@ -128,12 +128,8 @@ pub(crate) mod dialect {
     pub(crate) type DbRow = sqlx::postgres::PgRow;
     pub(crate) const BACKEND: &str = "postgres";
     pub(crate) const BEGIN: &str = "BEGIN";
-    /// Appended to reads of rows the transaction will rewrite. Several servers write at
-    /// once: a contact read in order to be rewritten is locked, so that concurrent
-    /// changes (an inquiry and a manual stage change) queue instead of one silently
-    /// undoing the other.
-    pub(crate) const LOCK: &str = " FOR UPDATE";
-    /// Several committers and servers write at once: rows are locked in one order.
+    /// Several committers and servers write at once: rows read in order to be
+    /// rewritten are locked (`adapter::LOCK`), in one order.
     pub(crate) const ONE_WRITER: bool = false;
     /// Appended to searches of events waiting for a contact: nothing, as PostgreSQL's
     /// partial index serves them as they are.

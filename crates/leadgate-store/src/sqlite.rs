@@ -219,11 +219,9 @@ pub(crate) mod dialect {
     /// deferred transaction that reads first can fail at once (SQLITE_BUSY_SNAPSHOT)
     /// when the checkpointer restarts the WAL between its read and its first write.
     pub(crate) const BEGIN: &str = "BEGIN IMMEDIATE";
-    /// One connection writes, so a transaction never waits for another's row locks.
+    /// One connection writes, so a transaction never waits for another's row locks,
+    /// and rows need no locks of their own (`adapter::LOCK`).
     pub(crate) const ONE_WRITER: bool = true;
-    /// Appended to reads of rows the transaction will rewrite: nothing, as one writer
-    /// connection means rows need no locks of their own.
-    pub(crate) const LOCK: &str = "";
     /// The type of bytes: SQLite's `||` makes text of bytes, which a pack must not become.
     pub(crate) const BYTES: &str = "BLOB";
     /// Tests whether an inbox item's body, lower-cased, holds the text `$2` or `$3`.

@@ -28,9 +28,15 @@ mod models;
 mod privacy;
 
 use super::dialect::{
-    BACKEND, BEGIN, BYTES, CONTAINS, Db, DbConnection, DbRow, ERRORS_HOLD, LOCK, ONE_WRITER, PACK_EVENTS,
-    PACK_RESPONSES, PACK_STAGE_STEPS, SqlStore, WAITING, feed_sql,
+    BACKEND, BEGIN, BYTES, CONTAINS, Db, DbConnection, DbRow, ERRORS_HOLD, ONE_WRITER, PACK_EVENTS, PACK_RESPONSES,
+    PACK_STAGE_STEPS, SqlStore, WAITING, feed_sql,
 };
+
+/// Appended to reads of rows the transaction will rewrite. Where several write at once
+/// (PostgreSQL's committers and servers), a row read in order to be rewritten is locked,
+/// so that concurrent changes (an inquiry and a manual stage change) queue instead of one
+/// silently undoing the other; with one writer, nothing.
+const LOCK: &str = if ONE_WRITER { "" } else { " FOR UPDATE" };
 use crate::ports::*;
 use crate::rows::*;
 use crate::{Bulk, Result, Store, StoreError, Tx};
@@ -610,7 +616,7 @@ async fn append_to_contacts(conn: &mut DbConnection, column: &'static str, packs
 /// contact would then write what its sub-select saw before it waited, without
 /// that append; one that starts after the lock is held sees it.
 async fn repack_on_contacts(conn: &mut DbConnection, contacts: &[Uuid]) -> Result<()> {
-    if !LOCK.is_empty() {
+    if !ONE_WRITER {
         let mut sorted = contacts.to_vec();
         // In id order, as merges lock their contacts, so that two cannot deadlock.
         sorted.sort_unstable();
