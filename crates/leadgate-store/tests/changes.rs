@@ -3,12 +3,15 @@
 
 use leadgate_core::changes::{Change, ChangeKind, Kinds, Position};
 use leadgate_core::model::Contact;
-use leadgate_core::{Cause, CauseKind, Direction, Ident, NewEvent, Stage, Timestamp, lifecycle};
+use leadgate_core::{Cause, CauseKind, NewEvent, Stage, Timestamp, lifecycle};
 use leadgate_store::{Store, StoreError};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
+
+mod support;
+use support::{T0, contact};
 
 leadgate_store::on_both_stores!(
     each_transaction_writes_one_entry_per_contact_it_changed,
@@ -19,22 +22,9 @@ leadgate_store::on_both_stores!(
     scores_written_again_as_they_were_are_not_a_change,
 );
 
-const T0: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01
-
-fn contact(email: &str) -> Contact {
-    Contact::new(Uuid::now_v7(), Some(email.to_owned()), Direction::Inbound, None, Stage::Prospect, T0)
-}
-
+/// A page view (or other `kind`) of the contact `contact`, at T0.
 fn event(contact: Uuid, kind: &str) -> NewEvent {
-    NewEvent {
-        contact_id: Some(contact),
-        email: None,
-        visitor_id: None,
-        kind: Ident::parse(kind).unwrap(),
-        at: T0,
-        url: None,
-        props: json!({}),
-    }
+    support::event(kind, None, None, Some(contact), T0)
 }
 
 /// Every entry after `after`, page by page of `limit`, once `expected` have come: on
@@ -70,8 +60,8 @@ async fn read_to_end(store: &dyn Store, mut after: Position, limit: i64, kinds: 
 }
 
 async fn each_transaction_writes_one_entry_per_contact_it_changed(store: Arc<dyn Store>) {
-    let ann = contact("ann@acme.com");
-    let bob = contact("bob@acme.com");
+    let ann = contact("ann@acme.com", T0);
+    let bob = contact("bob@acme.com", T0);
     let mut tx = store.begin().await.unwrap();
     tx.insert_contact(&ann).await.unwrap();
     tx.insert_contact(&bob).await.unwrap();
@@ -120,7 +110,7 @@ async fn each_transaction_writes_one_entry_per_contact_it_changed(store: Arc<dyn
 }
 
 async fn a_reader_of_some_kinds_reads_on_past_the_others(store: Arc<dyn Store>) {
-    let ann = contact("ann@acme.com");
+    let ann = contact("ann@acme.com", T0);
     let mut tx = store.begin().await.unwrap();
     tx.insert_contact(&ann).await.unwrap();
     tx.commit().await.unwrap();
@@ -141,11 +131,11 @@ async fn a_reader_of_some_kinds_reads_on_past_the_others(store: Arc<dyn Store>) 
 }
 
 async fn a_transaction_rolled_back_leaves_no_entry(store: Arc<dyn Store>) {
-    let ann = contact("ann@acme.com");
+    let ann = contact("ann@acme.com", T0);
     let mut tx = store.begin().await.unwrap();
     tx.insert_contact(&ann).await.unwrap();
     tx.rollback().await.unwrap();
-    let bob = contact("bob@acme.com");
+    let bob = contact("bob@acme.com", T0);
     let mut tx = store.begin().await.unwrap();
     tx.insert_contact(&bob).await.unwrap();
     tx.commit().await.unwrap();
@@ -154,7 +144,7 @@ async fn a_transaction_rolled_back_leaves_no_entry(store: Arc<dyn Store>) {
 }
 
 async fn old_entries_are_pruned_but_the_history_they_tell_of_stays(store: Arc<dyn Store>) {
-    let ann = contact("ann@acme.com");
+    let ann = contact("ann@acme.com", T0);
     let mut tx = store.begin().await.unwrap();
     tx.insert_contact(&ann).await.unwrap();
     tx.append_events(&[event(ann.id, "page_view")], T0).await.unwrap();
@@ -199,7 +189,7 @@ async fn concurrent_writers_on_postgres_are_read_once_each_in_commit_order() {
     let Some(url) = leadgate_store::testing::pg_url() else { return };
     let schema = leadgate_store::testing::PgSchema::create(&url).await;
     let store = schema.store().await;
-    let mut hot: Vec<Contact> = (0..4).map(|i| contact(&format!("hot{i}@acme.com"))).collect();
+    let mut hot: Vec<Contact> = (0..4).map(|i| contact(&format!("hot{i}@acme.com"), T0)).collect();
     hot.sort_by_key(|c| c.id);
     let mut tx = store.begin().await.unwrap();
     for c in &hot {
@@ -304,7 +294,7 @@ async fn count_once_more(store: &dyn Store, pair: [Uuid; 2]) -> Result<(), Store
 /// few contacts, which SQLite writes by different paths.
 async fn scores_written_again_as_they_were_are_not_a_change(store: Arc<dyn Store>) {
     use leadgate_core::scoring::{Assessment, ContactScores, EngagementPart, FunnelPosition, Grade, Pain};
-    let people: Vec<Contact> = (0..40).map(|i| contact(&format!("s{i}@acme.example"))).collect();
+    let people: Vec<Contact> = (0..40).map(|i| contact(&format!("s{i}@acme.example"), T0)).collect();
     let mut tx = store.begin().await.unwrap();
     for p in &people {
         tx.insert_contact(p).await.unwrap();

@@ -2,12 +2,10 @@
 //! consumer at a time, and its position moves only from where it stands, by its holder,
 //! in the transaction of its work.
 
+use leadgate_core::Timestamp;
 use leadgate_core::changes::Position;
-use leadgate_core::model::Contact;
-use leadgate_core::{Direction, Stage, Timestamp};
 use leadgate_store::{Advance, Store};
 use std::sync::Arc;
-use uuid::Uuid;
 
 leadgate_store::on_both_stores!(
     one_server_holds_a_consumer_until_its_lease_runs_out_or_it_lets_go,
@@ -15,11 +13,13 @@ leadgate_store::on_both_stores!(
     entries_a_consumer_has_yet_to_handle_are_never_pruned,
 );
 
-const T: Timestamp = Timestamp(1_767_225_600_000_000);
+mod support;
+use support::{T0, contact};
+
 const SECOND: i64 = 1_000_000;
 
 fn at(s: i64) -> Timestamp {
-    Timestamp(T.0 + s * SECOND)
+    Timestamp(T0.0 + s * SECOND)
 }
 
 async fn one_server_holds_a_consumer_until_its_lease_runs_out_or_it_lets_go(store: Arc<dyn Store>) {
@@ -78,16 +78,7 @@ async fn entries_a_consumer_has_yet_to_handle_are_never_pruned(store: Arc<dyn St
     let mut written = Vec::new();
     for email in ["ann@acme.example", "bob@acme.example"] {
         let mut tx = store.begin().await.unwrap();
-        tx.insert_contact(&Contact::new(
-            Uuid::now_v7(),
-            Some(email.into()),
-            Direction::Inbound,
-            None,
-            Stage::Prospect,
-            T,
-        ))
-        .await
-        .unwrap();
+        tx.insert_contact(&contact(email, T0)).await.unwrap();
         written.push(tx.commit().await.unwrap().expect("an entry was written"));
     }
     assert!(store.take_lease("scoring", "a", at(5), at(0)).await.unwrap().is_some());

@@ -31,12 +31,6 @@ use super::dialect::{
     BACKEND, BEGIN, BYTES, CONTAINS, Db, DbConnection, DbRow, ERRORS_HOLD, ONE_WRITER, PACK_EVENTS, PACK_RESPONSES,
     PACK_STAGE_STEPS, SqlStore, WAITING, feed_sql,
 };
-
-/// Appended to reads of rows the transaction will rewrite. Where several write at once
-/// (PostgreSQL's committers and servers), a row read in order to be rewritten is locked,
-/// so that concurrent changes (an inquiry and a manual stage change) queue instead of one
-/// silently undoing the other; with one writer, nothing.
-const LOCK: &str = if ONE_WRITER { "" } else { " FOR UPDATE" };
 use crate::ports::*;
 use crate::rows::*;
 use crate::{Bulk, Result, Store, StoreError, Tx};
@@ -53,6 +47,12 @@ use leadgate_core::{NewEvent, StageChange, Timestamp};
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
+
+/// Appended to reads of rows the transaction will rewrite. Where several write at once
+/// (PostgreSQL's committers and servers), a row read in order to be rewritten is locked,
+/// so that concurrent changes (an inquiry and a manual stage change) queue instead of one
+/// silently undoing the other; with one writer, nothing.
+const LOCK: &str = if ONE_WRITER { "" } else { " FOR UPDATE" };
 
 pub struct SqlTx {
     pub(crate) tx: sqlx::Transaction<'static, Db>,
