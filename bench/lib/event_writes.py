@@ -1,7 +1,7 @@
 """What SQLite's one writer spends on each event of a known contact, statement by
 statement, and what it would spend if the event path wrote less.
 
-    python3 bench/lib/event_writes.py DATABASE [BATCHES]
+    python3 bench/lib/event_writes.py DATABASE [BATCHES] [SHAPE,SHAPE…]
 
 DATABASE is a leadgate SQLite database (`leadgate demo --contacts N` makes one, in the
 data directory as `leadgate.db`); it is copied, and each shape of the write path runs
@@ -22,7 +22,13 @@ per event in each step:
   yet gathered are read in the order they came, appended to their contacts' packs and
   put in the index by contact (a partial index of the events marked gathered), in a
   transaction of their own: what the whole path costs when each contact's pages are
-  changed once for all the events it had meanwhile.
+  changed once for all the events it had meanwhile;
+- log + state, log + state 2k: log only, and each contact's scoring state (a row of
+  120 bytes per contact, as incremental scoring would keep: each rule's decayed sum,
+  counts by day) rewritten for the contacts of each transaction, or once every 2,000
+  events (a page of the scoring consumer) for the contacts those had: what the
+  writer would spend if scoring updated a small state from a log written in arrival
+  order instead of reading each contact's history.
 
 Python's own SQLite, not the one leadgate is built with: figures to compare with each
 other, not with the server's. Prints figures only; it asserts nothing.
@@ -35,8 +41,11 @@ SHAPES = {
     "log only": dict(index=None, keys=False, packs=False, gather=None),
     "gather 20k": dict(index="later", keys=False, packs=False, gather=20_000),
     "gather 100k": dict(index="later", keys=False, packs=False, gather=100_000),
+    "log + state": dict(index=None, keys=False, packs=False, gather=None, state=100),
+    "log + state 2k": dict(index=None, keys=False, packs=False, gather=None, state=2_000),
 }
-STEPS = ("look-up", "insert", "last pack row", "pack append", "feed", "commit", "checkpoint", "gather")
+STEPS = ("look-up", "insert", "last pack row", "pack append", "feed", "commit", "checkpoint", "gather", "state")
+STATE_BYTES = 120
 ROW_BYTES = 960  # crate::packs::ROW_BYTES
 
 
@@ -98,6 +107,10 @@ def run(path, shape, batches, emails):
         # Events gathered into the index by contact (and the packs) later, many at a time.
         db.execute("ALTER TABLE events ADD COLUMN gathered INTEGER NOT NULL DEFAULT 1")
         db.execute("CREATE INDEX events_contact ON events (contact_id, at) WHERE contact_id IS NOT NULL AND gathered")
+    if shape.get("state"):
+        # Every contact has its state already: a rewrite changes a row in place.
+        db.execute("CREATE TABLE contact_state (contact_id BLOB PRIMARY KEY, state BLOB NOT NULL) WITHOUT ROWID")
+        db.execute("INSERT INTO contact_state SELECT id, zeroblob(?) FROM contacts ORDER BY id", (STATE_BYTES,))
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     gathered = db.execute("SELECT max(id) FROM events").fetchone()[0]
     columns = "contact_id, email, visitor_id, kind, at, url, props, received_at"
@@ -126,6 +139,20 @@ def run(path, shape, batches, emails):
         db.execute("COMMIT")
         db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         return step("gather", t)
+
+    stale = set()
+
+    def rewrite_state(t):
+        db.execute("BEGIN IMMEDIATE")
+        contacts = sorted(stale)
+        for i in range(0, len(contacts), 300):
+            chunk = contacts[i:i + 300]
+            db.execute("UPDATE contact_state SET state = v.column2 FROM (VALUES "
+                       + ",".join(["(?,?)"] * len(chunk)) + ") AS v WHERE contact_state.contact_id = v.column1",
+                       [x for c in chunk for x in (c, os.urandom(STATE_BYTES))])
+        db.execute("COMMIT")
+        stale.clear()
+        return step("state", t)
 
     for b in range(batches):
         batch = [rng.choice(emails) for _ in range(100)]
@@ -157,7 +184,11 @@ def run(path, shape, batches, emails):
             db.execute("PRAGMA wal_checkpoint(PASSIVE)")
             t = step("checkpoint", t)
         if shape["gather"] and ((b + 1) * 100) % shape["gather"] == 0:
-            gather(t)
+            t = gather(t)
+        if shape.get("state"):
+            stale.update(contacts)
+            if ((b + 1) * 100) % shape["state"] == 0:
+                t = rewrite_state(t)
     if shape["gather"]:
         gather(time.perf_counter())  # the rest, so that every event is gathered
     elapsed = time.perf_counter() - started
@@ -172,11 +203,12 @@ def main():
     emails = [e for (e,) in db.execute(
         "SELECT email FROM contacts WHERE email IS NOT NULL AND merged_into IS NULL ORDER BY random() LIMIT 10000")]
     db.close()
+    only = sys.argv[3].split(",") if len(sys.argv) > 3 else list(SHAPES)
     work = tempfile.mkdtemp()
     try:
         print(f"{batches} transactions of 100 events, 10,000 known contacts, uniform; writer µs per event")
         print(f"{'shape':12} {'events/s':>10} {'µs/event':>9}  " + "  ".join(f"{s:>13}" for s in STEPS))
-        for name, shape in SHAPES.items():
+        for name, shape in ((n, SHAPES[n]) for n in only):
             copy = os.path.join(work, "copy.db")
             for suffix in ("", "-wal", "-shm"):
                 if os.path.exists(copy + suffix):
