@@ -51,6 +51,14 @@ async fn xeducation_capture_time_columns_predict_conversion_as_well_as_the_refer
     let mapping = Mapping::from_toml(&std::fs::read_to_string(root.join("examples/xeducation.toml")).unwrap()).unwrap();
     import(&app, std::fs::read(root.join("../shared/data/xeducation/Leads.csv")).unwrap(), &mapping).await;
 
+    // The spreadsheet's column names are not the features they became: refused, each
+    // with the feature it most likely meant, before anything is learned.
+    let e = app.train_likelihood(train(&["Tags", "Lead Quality"]), &Actor::Operator, &()).await.unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("exclude"), "{e:?}");
+    assert!(e.message.contains(r#""Tags" (did you mean custom.sales_tags?)"#), "{}", e.message);
+    assert!(e.message.contains(r#""Lead Quality" (did you mean custom.sales_lead_quality?)"#), "{}", e.message);
+    assert!(app.likelihood_model().await.is_err(), "nothing was kept");
+
     // With the columns the sales team filled in after contact, the figure is flattering…
     let leaky = app.train_likelihood(train(&["custom.lead_number"]), &Actor::Operator, &()).await.unwrap();
     assert!(leaky.model.evaluation.roc_auc > 0.95, "{:?}", leaky.model.evaluation);
@@ -218,6 +226,17 @@ async fn a_history_a_model_cannot_learn_from_is_refused_and_nothing_is_kept(stor
     import(&app, format!("email,created,plan,won\n{more}").into_bytes(), &mapping).await;
     let e = refused(TrainInput { exclude: Some(vec!["*".into()]), ..TrainInput::default() }).await;
     assert_eq!((e.kind(), e.code.as_str()), (ErrorKind::Invalid, "no_features"), "{e:?}");
+
+    // Names of another data set's columns leave nothing out: refused, naming the feature
+    // each most likely meant, rather than trained with those features left in.
+    let e = refused(train(&["Plan", "custom.plan", "Lead Quality"])).await;
+    assert_eq!((e.kind(), e.field.as_deref()), (ErrorKind::Invalid, Some("exclude")), "{e:?}");
+    assert!(
+        e.message.contains(r#"no feature of these contacts: "Plan" (did you mean custom.plan?), "Lead Quality";"#),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("features are contact.direction, contact.do_not_call"), "{}", e.message);
 
     for (input, field) in [
         (TrainInput { target: Some("banana".into()), ..TrainInput::default() }, "target"),

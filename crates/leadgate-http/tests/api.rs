@@ -919,6 +919,7 @@ async fn the_likelihood_model_is_trained_over_the_api(store: Arc<dyn Store>) {
         (json!({"horizon_days": -1}), "horizon_days"),
         (json!({"budget": 9}), "budget"),
         (json!({"exclude": "custom.plan"}), "exclude"),
+        (json!({"exclude": ["Plan"]}), "exclude"),
         (json!({"excluded": []}), "."),
     ] {
         let r = api.post("/v1/likelihood/train", body.clone()).await;
@@ -936,6 +937,9 @@ async fn the_likelihood_model_is_trained_over_the_api(store: Arc<dyn Store>) {
         )
         .await;
     assert_eq!(garbled.status, StatusCode::BAD_REQUEST, "{}", garbled.text);
+    let unmatched = api.post("/v1/likelihood/train", json!({"exclude": ["Plan"]})).await;
+    let message = unmatched.json["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(r#""Plan" (did you mean custom.plan?)"#), "{}", unmatched.text);
     let sales = api.app.create_api_key("rep", Role::Sales).await.unwrap().secret;
     assert_error(&api.post_as("/v1/likelihood/train", &sales, json!({})).await, StatusCode::FORBIDDEN, "forbidden");
     let anonymous = api.send(api.req(Method::POST, "/v1/likelihood/train", None).body(Body::empty()).unwrap()).await;

@@ -179,6 +179,15 @@ fn model_train_reports_its_figures_and_refuses_a_history_without_outcomes() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("rescored 3000 contacts") && said.contains("; 0 with scores changed"), "{said}");
     assert!(!dir.path().join("leadgate.db-wal").exists(), "the WAL was checkpointed and removed");
+    // A name that leaves out no feature is refused, with the one it most likely meant,
+    // and the model trained before stays in force.
+    let out = command(&env).args(["model", "train", "--exclude", "custom.*,Countryy"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    assert!(said.contains(r#""Countryy" (did you mean contact.country"#), "{said}");
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    let out = command(&env).args(["model", "train", "--exclude", "custom.*"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("likelihood@2:"), "the refused one kept nothing: {out:?}");
     let out =
         command(&env).args(["model", "train", "--target", "opportunity", "--horizon-days", "0"]).output().unwrap();
     assert!(!out.status.success());

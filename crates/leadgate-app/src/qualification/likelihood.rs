@@ -121,6 +121,9 @@ impl App {
         let started = std::time::Instant::now();
         let now = self.now();
         let exclude = Exclusions::new(&options.exclude);
+        // Every feature the known contacts have, excluded or not: an exclusion that
+        // matches none of them is refused, not ignored.
+        let mut features_seen = std::collections::BTreeSet::new();
         let mut examples = Examples::default();
         let mut read = 0u64;
         // What the model learns from reads no scores: the rules in force only decide
@@ -139,12 +142,26 @@ impl App {
                 let changes = changes.get(&c.id);
                 let o = outcome(c.created_at, c.stage, changes, options.target, options.horizon_days, now);
                 match o.label() {
-                    Some(label) => examples.known.push((features::row(f, o.cutoff(now), &exclude), label)),
+                    Some(label) => {
+                        let mut row = features::row(f, o.cutoff(now), &Exclusions::default());
+                        for (name, _) in &row {
+                            if !features_seen.contains(name) {
+                                features_seen.insert(name.clone());
+                            }
+                        }
+                        row.retain(|(name, _)| !exclude.excludes(name));
+                        examples.known.push((row, label));
+                    }
                     None => examples.unknown += 1,
                 }
             }
             read += facts.len() as u64;
             progress.advance(read, read);
+        }
+        let unmatched = exclude.matching_nothing(&features_seen);
+        if !examples.known.is_empty() && !unmatched.is_empty() {
+            let message = features::matching_nothing_message(&unmatched, &features_seen);
+            return Err(invalid(ErrorCode::InvalidValue, "exclude", message));
         }
         let reading = started.elapsed().as_secs_f64();
         let trained_options = options.clone();

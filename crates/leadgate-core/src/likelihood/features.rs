@@ -11,6 +11,7 @@ use crate::expr::facts::{ContactFacts, Engagement, EventFact};
 use crate::model::Response;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 /// One value of a feature.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,11 +33,73 @@ impl Exclusions {
     }
 
     pub fn excludes(&self, name: &str) -> bool {
-        self.0.iter().any(|p| match p.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => name == p,
-        })
+        self.0.iter().any(|p| matches(p, name))
     }
+
+    /// Those of the names and prefixes that leave out none of `features`: a typo, or a
+    /// column of another data set (`Lead Quality` where the feature is
+    /// `custom.lead_quality`), which would otherwise leave in, without a word, the very
+    /// feature it was meant to keep out.
+    pub fn matching_nothing<'a>(&'a self, features: &BTreeSet<String>) -> Vec<&'a str> {
+        self.0.iter().filter(|p| !features.iter().any(|f| matches(p, f))).map(String::as_str).collect()
+    }
+}
+
+fn matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == pattern,
+    }
+}
+
+/// Features shown by name in a message before the rest are only counted.
+const NAMED_IN_MESSAGES: usize = 40;
+
+/// What a training refused for exclusions that match no feature says: each with the
+/// features closest to it, then the features there are.
+pub fn matching_nothing_message(unmatched: &[&str], features: &BTreeSet<String>) -> String {
+    let each: Vec<String> = unmatched
+        .iter()
+        .map(|p| match closest(p, features).as_slice() {
+            [] => format!("{p:?}"),
+            near => format!("{p:?} (did you mean {}?)", near.join(" or ")),
+        })
+        .collect();
+    let mut named: Vec<&str> = features.iter().map(String::as_str).take(NAMED_IN_MESSAGES).collect();
+    if features.len() > NAMED_IN_MESSAGES {
+        named.push("…");
+    }
+    format!(
+        "exclude names no feature of these contacts: {}; the {} features are {} (a name ending in * leaves out every \
+         feature it begins)",
+        each.join(", "),
+        features.len(),
+        named.join(", ")
+    )
+}
+
+/// The features most like `pattern`, best first: compared whole, and from after the dot
+/// or after any underscore on (`lead_quality` in `custom.sales_lead_quality`), ignoring
+/// case and taking spaces and dashes for underscores, so that a spreadsheet's column
+/// name finds the feature it became.
+fn closest<'a>(pattern: &str, features: &'a BTreeSet<String>) -> Vec<&'a str> {
+    let plain = |s: &str| s.trim_end_matches('*').to_lowercase().replace([' ', '-'], "_");
+    let wanted = plain(pattern);
+    let mut scored: Vec<(f64, &str)> = features
+        .iter()
+        .map(|f| {
+            let name = plain(f);
+            let tails = name.match_indices(['.', '_']).map(|(at, _)| &name[at + 1..]);
+            let score = std::iter::once(name.as_str())
+                .chain(tails)
+                .map(|part| strsim::jaro_winkler(&wanted, part))
+                .fold(0.0, f64::max);
+            (score, f.as_str())
+        })
+        .filter(|(score, _)| *score >= 0.85)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().take(3).map(|(_, f)| f).collect()
 }
 
 /// The features of a contact as of `cutoff`, without the excluded ones.
@@ -126,6 +189,39 @@ mod tests {
 
     fn value<'r>(row: &'r Row, name: &str) -> Option<&'r Raw> {
         row.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    #[test]
+    fn exclusions_that_leave_out_nothing_are_named_with_the_features_closest_to_them() {
+        let features: BTreeSet<String> = [
+            "contact.country",
+            "custom.sales_lead_quality",
+            "custom.tags",
+            "custom.sales_stage",
+            "engagement.visits_7d",
+        ]
+        .map(String::from)
+        .into();
+        let exclude = Exclusions::new(&[
+            "Tags".into(),
+            "Lead Quality".into(),
+            "custom.sales_*".into(),
+            "contact.country".into(),
+            "budget".into(),
+        ]);
+        let unmatched = exclude.matching_nothing(&features);
+        assert_eq!(unmatched, ["Tags", "Lead Quality", "budget"]);
+        let message = matching_nothing_message(&unmatched, &features);
+        assert!(message.contains(r#""Tags" (did you mean custom.tags?)"#), "{message}");
+        assert!(message.contains(r#""Lead Quality" (did you mean custom.sales_lead_quality?)"#), "{message}");
+        assert!(
+            message.contains(r#""budget"; the 5 features are contact.country, custom.sales_lead_quality"#),
+            "{message}"
+        );
+        // A prefix that matches something is fine, as is an exact name.
+        assert!(
+            Exclusions::new(&["custom.*".into(), "engagement.visits_7d".into()]).matching_nothing(&features).is_empty()
+        );
     }
 
     #[test]
