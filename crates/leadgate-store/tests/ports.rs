@@ -664,6 +664,8 @@ async fn likelihood_models_take_the_next_version_and_the_latest_is_in_force(stor
             unknown: 7,
             features: 12,
             columns: 30,
+            suspect_features: vec![],
+            warnings: vec![],
         },
         author: "user:ops".into(),
         trained_at: T0.plus_micros(positives as i64),

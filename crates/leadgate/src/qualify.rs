@@ -74,6 +74,9 @@ pub(crate) async fn train(
         "{}-fold cross-validated ROC AUC {:.3}, Brier score {:.4} (guessing the base rate: {:.4}); {} features in {} columns",
         e.folds, e.roc_auc, e.brier, e.brier_base_rate, e.features, e.columns
     );
+    for warning in &e.warnings {
+        eprintln!("warning: {warning}");
+    }
     println!(
         "{} contacts scored; {:.1} s reading, {:.1} s learning, {:.1} s in all",
         r.rescored.assessed.contacts, r.seconds_reading, r.seconds_learning, r.seconds

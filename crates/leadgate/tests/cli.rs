@@ -229,6 +229,34 @@ fn contact_erase_finds_a_person_by_email_and_says_what_it_removed() {
 }
 
 #[test]
+fn model_train_warns_of_a_field_that_gives_the_outcome_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = data_dir_env(&dir);
+    // Forty contacts of 2024: those a sales team marked `won` are the ones who bought.
+    let mut csv = String::from("email,created,status,won\n");
+    for i in 0..40 {
+        let (status, won) = if i % 2 == 0 { ("won", "2024-03-01") } else { (["open", "lost"][i % 4 / 2], "") };
+        csv += &format!("p{i}@example.com,2024-01-{:02},{status},{won}\n", i % 28 + 1);
+    }
+    let file = dir.path().join("history.csv");
+    std::fs::write(&file, csv).unwrap();
+    let mapping = dir.path().join("history.toml");
+    std::fs::write(
+        &mapping,
+        "[contact]\nemail = \"email\"\n[contact.custom]\nsales_status = \"status\"\n[response]\nat = \"created\"\n\
+         action = { value = \"form_fill\" }\n[[stage]]\nstage = { value = \"customer\" }\nat = \"won\"\n",
+    )
+    .unwrap();
+    leadgate(&env, &["import", file.to_str().unwrap(), "--mapping", mapping.to_str().unwrap()]);
+    let out = command(&env).args(["model", "train"]).output().unwrap();
+    assert!(out.status.success(), "a warning is not a failure: {out:?}");
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(warned.contains("warning: custom.sales_status (ROC AUC 1.000 on its own)"), "{warned}");
+    assert!(warned.contains("--exclude custom.sales_status"), "{warned}");
+    assert!(warned.contains("warning: a cross-validated ROC AUC of"), "{warned}");
+}
+
+#[test]
 fn exports_are_spreadsheet_safe_unless_raw_is_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     let env = data_dir_env(&dir);

@@ -176,6 +176,9 @@ impl App {
         let saved = tx.insert_likelihood_model(&model, &json).await.map_err(AppError::from);
         model.version = crate::finish(tx, saved).await?;
         tracing::info!(model = %model.label(), roc_auc = model.evaluation.roc_auc, brier = model.evaluation.brier, "likelihood model trained");
+        for warning in &model.evaluation.warnings {
+            tracing::warn!(model = %model.label(), "{warning}");
+        }
         let rescored = self.rescore(progress).await?;
         Ok(TrainReport {
             model,

@@ -9,6 +9,7 @@
 
 pub mod encoding;
 pub mod features;
+pub mod leakage;
 pub mod metrics;
 pub mod outcome;
 
@@ -74,6 +75,50 @@ pub struct Evaluation {
     /// Features, and the matrix columns they became.
     pub features: usize,
     pub columns: usize,
+    /// Features that alone rank the outcome almost perfectly: most likely recorded after
+    /// it was known ([`leakage`]).
+    #[serde(default)]
+    pub suspect_features: Vec<leakage::SuspectFeature>,
+    /// What the figures above call for before the model is trusted, in words: the
+    /// suspect features to exclude, a cross-validated ROC AUC too good to be true.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// At most this many suspect features are named in a warning.
+const NAMED_SUSPECTS: usize = 5;
+
+/// The warnings an evaluation calls for, given how well each feature alone ranks the
+/// outcome (`ranking`, best first) and those of them that are suspect.
+fn warnings(roc_auc: f64, ranking: &[leakage::SuspectFeature], suspect: &[leakage::SuspectFeature]) -> Vec<String> {
+    let mut said = Vec::new();
+    if !suspect.is_empty() {
+        let named: Vec<String> = suspect
+            .iter()
+            .take(NAMED_SUSPECTS)
+            .map(|s| format!("{} (ROC AUC {:.3} on its own)", s.feature, s.roc_auc))
+            .collect();
+        let more = suspect.len().saturating_sub(NAMED_SUSPECTS);
+        let exclude: Vec<&str> = suspect.iter().map(|s| s.feature.as_str()).collect();
+        said.push(format!(
+            "{}{} rank{} the outcome almost perfectly alone: most likely recorded after the outcome was known; \
+             unless known when a person first responds, train again with --exclude {}",
+            named.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() },
+            if suspect.len() == 1 { "s" } else { "" },
+            exclude.join(",")
+        ));
+    }
+    if roc_auc >= leakage::SUSPECT_AUC {
+        let best: Vec<String> = ranking.iter().take(3).map(|f| format!("{} ({:.3})", f.feature, f.roc_auc)).collect();
+        said.push(format!(
+            "a cross-validated ROC AUC of {roc_auc:.3} is suspiciously high for what is known of a person when they \
+             first respond: look for fields filled in after contact (a sales team's status, tags, quality grades) \
+             and exclude them; the features that rank the outcome best alone are {}",
+            best.join(", ")
+        ));
+    }
+    said
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -167,8 +212,13 @@ pub fn train(examples: &Examples, options: &TrainOptions) -> Result<(Predictor, 
     }
     let base_rate = positives as f64 / known.len() as f64;
     let model = fit(&rows, &labels, options.budget)?;
+    let roc_auc = metrics::roc_auc(&held_out, &labels).unwrap_or(0.5);
+    let ranking = leakage::ranking_alone(&rows, &labels, &folds);
+    let suspect_features = leakage::suspect(&ranking);
     let evaluation = Evaluation {
-        roc_auc: metrics::roc_auc(&held_out, &labels).unwrap_or(0.5),
+        warnings: warnings(roc_auc, &ranking, &suspect_features),
+        suspect_features,
+        roc_auc,
         brier: metrics::brier(&held_out, &labels),
         brier_base_rate: base_rate * (1.0 - base_rate),
         folds: FOLDS,
