@@ -160,7 +160,7 @@ impl App {
         }
         let unmatched = exclude.matching_nothing(&features_seen);
         if !examples.known.is_empty() && !unmatched.is_empty() {
-            let message = features::matching_nothing_message(&unmatched, &features_seen);
+            let message = features::matching_nothing_message(&unmatched, &features_seen, examples.known.len());
             return Err(invalid(ErrorCode::InvalidValue, "exclude", message));
         }
         let reading = started.elapsed().as_secs_f64();

@@ -57,7 +57,9 @@ const NAMED_IN_MESSAGES: usize = 40;
 
 /// What a training refused for exclusions that match no feature says: each with the
 /// features closest to it, then the features there are.
-pub fn matching_nothing_message(unmatched: &[&str], features: &BTreeSet<String>) -> String {
+/// `known`: how many contacts with a known outcome (those a model learns from) have
+/// `features`.
+pub fn matching_nothing_message(unmatched: &[&str], features: &BTreeSet<String>, known: usize) -> String {
     let each: Vec<String> = unmatched
         .iter()
         .map(|p| match closest(p, features).as_slice() {
@@ -70,8 +72,8 @@ pub fn matching_nothing_message(unmatched: &[&str], features: &BTreeSet<String>)
         named.push("…");
     }
     format!(
-        "exclude names no feature of these contacts: {}; the {} features are {} (a name ending in * leaves out every \
-         feature it begins)",
+        "exclude names no feature of the {known} contacts with a known outcome: {}; the {} features are {} (a name \
+         ending in * leaves out every feature beginning with it)",
         each.join(", "),
         features.len(),
         named.join(", ")
@@ -211,7 +213,8 @@ mod tests {
         ]);
         let unmatched = exclude.matching_nothing(&features);
         assert_eq!(unmatched, ["Tags", "Lead Quality", "budget"]);
-        let message = matching_nothing_message(&unmatched, &features);
+        let message = matching_nothing_message(&unmatched, &features, 12);
+        assert!(message.starts_with("exclude names no feature of the 12 contacts with a known outcome: "), "{message}");
         assert!(message.contains(r#""Tags" (did you mean custom.tags?)"#), "{message}");
         assert!(message.contains(r#""Lead Quality" (did you mean custom.sales_lead_quality?)"#), "{message}");
         assert!(

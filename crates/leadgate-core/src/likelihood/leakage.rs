@@ -28,9 +28,9 @@ pub struct SuspectFeature {
 }
 
 /// How well each feature of `rows` alone ranks `labels`, best first. A number ranks by
-/// its value (a missing one lowest); a text by the rate at which its category reached
-/// the target in the other folds (`folds[i]` is row `i`'s fold), so that a value unique
-/// to each contact (an id) is not mistaken for a perfect predictor.
+/// its value (a missing one lowest), either way round; a text by the rate at which its
+/// category reached the target in the other folds (`folds[i]` is row `i`'s fold), so
+/// that a value unique to each contact (an id) is not mistaken for a perfect predictor.
 pub fn ranking_alone(rows: &[&Row], labels: &[bool], folds: &[usize]) -> Vec<SuspectFeature> {
     let mut columns: HashMap<&str, Vec<Option<&Raw>>> = HashMap::new();
     for (i, row) in rows.iter().enumerate() {
@@ -41,13 +41,18 @@ pub fn ranking_alone(rows: &[&Row], labels: &[bool], folds: &[usize]) -> Vec<Sus
     let mut suspect: Vec<SuspectFeature> = columns
         .into_iter()
         .filter_map(|(name, values)| {
-            let scores = if values.iter().flatten().all(|v| matches!(v, Raw::Number(_))) {
-                values.iter().map(|v| if let Some(Raw::Number(n)) = v { *n } else { f64::NEG_INFINITY }).collect()
+            let auc = if values.iter().flatten().all(|v| matches!(v, Raw::Number(_))) {
+                let scores: Vec<f64> =
+                    values.iter().map(|v| if let Some(Raw::Number(n)) = v { *n } else { f64::NEG_INFINITY }).collect();
+                // A number may rank the outcome either way round (fewer days to a
+                // refund for buyers).
+                roc_auc(&scores, labels).map(|a| a.max(1.0 - a))?
             } else {
-                held_out_rates(&values, labels, folds)
+                // A rate already points the right way: ranked backwards, it only shows
+                // how far held-out rates of small categories fall from their own.
+                roc_auc(&held_out_rates(&values, labels, folds), labels)?
             };
-            let auc = roc_auc(&scores, labels)?;
-            Some(SuspectFeature { feature: name.to_owned(), roc_auc: auc.max(1.0 - auc) })
+            Some(SuspectFeature { feature: name.to_owned(), roc_auc: auc })
         })
         .collect();
     suspect.sort_by(|a, b| b.roc_auc.total_cmp(&a.roc_auc).then_with(|| a.feature.cmp(&b.feature)));
@@ -132,6 +137,20 @@ mod tests {
         // Ranked backwards (a lower number for buyers) counts as well as forwards.
         assert_eq!(names, ["custom.refund_days", "custom.sales_status"], "{suspect:?}");
         assert!(suspect.iter().all(|s| s.roc_auc >= SUSPECT_AUC && s.roc_auc <= 1.0));
+    }
+
+    #[test]
+    fn small_categories_ranked_backwards_by_their_held_out_rates_are_not_suspect() {
+        // Accounts of three contacts, one of whom bought: each contact's account rate
+        // among the other folds is lower for the buyer (its two colleagues did not buy)
+        // than for the others, so the ranking is backwards, and means nothing.
+        let labels: Vec<bool> = (0..300).map(|i| i % 3 == 0).collect();
+        let rows: Vec<Row> =
+            (0..300).map(|i| row(&[("custom.company", Raw::Text(format!("acme-{}", i / 3)))])).collect();
+        let refs: Vec<&Row> = rows.iter().collect();
+        let ranking = ranking_alone(&refs, &labels, &stratified_folds(&labels, 5, 0));
+        assert!(ranking[0].roc_auc < 0.5, "{ranking:?}");
+        assert!(suspect(&ranking).is_empty(), "{ranking:?}");
     }
 
     #[test]

@@ -89,24 +89,49 @@ pub struct Evaluation {
 const NAMED_SUSPECTS: usize = 5;
 
 /// The warnings an evaluation calls for, given how well each feature alone ranks the
-/// outcome (`ranking`, best first) and those of them that are suspect.
-fn warnings(roc_auc: f64, ranking: &[leakage::SuspectFeature], suspect: &[leakage::SuspectFeature]) -> Vec<String> {
+/// outcome (`ranking`, best first), those of them that are suspect, and what the model
+/// was trained without already (`excluded`, kept in the list it suggests).
+fn warnings(
+    roc_auc: f64,
+    ranking: &[leakage::SuspectFeature],
+    suspect: &[leakage::SuspectFeature],
+    excluded: &[String],
+) -> Vec<String> {
     let mut said = Vec::new();
-    if !suspect.is_empty() {
-        let named: Vec<String> = suspect
+    let named = |of: &[&leakage::SuspectFeature]| {
+        let mut named: Vec<String> = of
             .iter()
             .take(NAMED_SUSPECTS)
             .map(|s| format!("{} (ROC AUC {:.3} on its own)", s.feature, s.roc_auc))
             .collect();
-        let more = suspect.len().saturating_sub(NAMED_SUSPECTS);
-        let exclude: Vec<&str> = suspect.iter().map(|s| s.feature.as_str()).collect();
+        if of.len() > NAMED_SUSPECTS {
+            named.push(format!("and {} more", of.len() - NAMED_SUSPECTS));
+        }
+        format!("{} rank{}", named.join(", "), if of.len() == 1 { "s" } else { "" })
+    };
+    // Engagement is counted by leadgate itself, as of the day each contact is read: it
+    // gives the outcome away when how it is read, not what was recorded, differs.
+    let (engagement, fields): (Vec<&leakage::SuspectFeature>, Vec<&leakage::SuspectFeature>) =
+        suspect.iter().partition(|s| s.feature.starts_with("engagement."));
+    if !fields.is_empty() {
         said.push(format!(
-            "{}{} rank{} the outcome almost perfectly alone: most likely recorded after the outcome was known; \
-             unless known when a person first responds, train again with --exclude {}",
-            named.join(", "),
-            if more > 0 { format!(" and {more} more") } else { String::new() },
-            if suspect.len() == 1 { "s" } else { "" },
-            exclude.join(",")
+            "{} the outcome almost perfectly alone: most likely recorded after the outcome was known",
+            named(&fields)
+        ));
+    }
+    if !engagement.is_empty() {
+        said.push(format!(
+            "{} the outcome almost perfectly alone: contacts that reached the target are read as of that day and the \
+             others a horizon after they came, so activity counted up to then tells them apart by when it was counted",
+            named(&engagement)
+        ));
+    }
+    if !suspect.is_empty() {
+        let mut exclude: Vec<&str> = excluded.iter().map(String::as_str).collect();
+        exclude.extend(suspect.iter().map(|s| s.feature.as_str()));
+        said.push(format!(
+            "unless those are known when a person first responds, train again excluding {}",
+            exclude.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", ")
         ));
     }
     if roc_auc >= leakage::SUSPECT_AUC {
@@ -216,7 +241,7 @@ pub fn train(examples: &Examples, options: &TrainOptions) -> Result<(Predictor, 
     let ranking = leakage::ranking_alone(&rows, &labels, &folds);
     let suspect_features = leakage::suspect(&ranking);
     let evaluation = Evaluation {
-        warnings: warnings(roc_auc, &ranking, &suspect_features),
+        warnings: warnings(roc_auc, &ranking, &suspect_features, &options.exclude),
         suspect_features,
         roc_auc,
         brier: metrics::brier(&held_out, &labels),
@@ -314,5 +339,36 @@ pub struct TrainedModel {
 impl TrainedModel {
     pub fn label(&self) -> String {
         format!("likelihood@{}", self.version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leakage::SuspectFeature;
+
+    #[test]
+    fn warnings_name_the_suspects_with_why_and_an_exclusion_that_keeps_the_earlier_ones() {
+        let f = |feature: &str, roc_auc: f64| SuspectFeature { feature: feature.into(), roc_auc };
+        let ranking = [f("custom.sales_status", 0.99), f("engagement.visits_30d", 0.97), f("contact.country", 0.6)];
+        let said = warnings(0.98, &ranking, &ranking[..2], &["custom.lead_number".into()]);
+        assert_eq!(said.len(), 4, "{said:?}");
+        assert!(
+            said[0].starts_with("custom.sales_status (ROC AUC 0.990 on its own) ranks the outcome almost perfectly")
+        );
+        assert!(
+            said[1].starts_with("engagement.visits_30d (ROC AUC 0.970 on its own) ranks")
+                && said[1].contains("read as of that day")
+        );
+        assert!(
+            said[2].ends_with(r#"excluding "custom.lead_number", "custom.sales_status", "engagement.visits_30d""#),
+            "{}",
+            said[2]
+        );
+        assert!(
+            said[3].contains("ROC AUC of 0.980 is suspiciously high") && said[3].ends_with("contact.country (0.600)")
+        );
+        // An honest model is not warned of.
+        assert!(warnings(0.8, &ranking[2..], &[], &[]).is_empty());
     }
 }
