@@ -230,9 +230,21 @@ async fn a_history_a_model_cannot_learn_from_is_refused_and_nothing_is_kept(stor
     let mapping = Mapping::from_toml(MAPPING).unwrap();
     let buyers: String = (0..30).map(|i| format!("b{i}@example.com,2024-01-01,pro,2024-02-01\n")).collect();
     import(&app, format!("email,created,plan,won\n{buyers}").into_bytes(), &mapping).await;
+    // Twenty more came last week: not known yet, which the refusal explains.
+    import(&app, recent(app.now()), &mapping).await;
     let e = refused(TrainInput::default()).await;
     assert_eq!(e.code, "one_outcome", "{e:?}");
-    assert!(e.message.contains("all 30 contacts"), "{}", e.message);
+    assert!(e.message.contains("all 30 contacts with a known outcome reached the target"), "{}", e.message);
+    assert!(
+        e.message.contains("20 others are not known yet: they have not reached customer, and 365 days (the horizon)"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains(r#"[[stage]] with stage = "lost""#) && e.message.contains("--horizon-days"),
+        "{}",
+        e.message
+    );
 
     // Three that did not: too few for five folds.
     import(&app, b"email,created,plan,won\nx1@example.com,2024-01-01,free,\nx2@example.com,2024-01-01,free,\nx3@example.com,2024-01-01,free,\n".to_vec(), &mapping).await;

@@ -152,8 +152,8 @@ pub enum TrainError {
         "no contact has a known outcome yet: a model learns from contacts that reached the target or are known not to have"
     )]
     NoOutcomes,
-    #[error("all {count} contacts with a known outcome {what}: a model needs contacts of both kinds")]
-    OneClass { count: u64, what: &'static str },
+    #[error("all {count} contacts with a known outcome {what}: a model needs contacts of both kinds; {unknown} {hint}")]
+    OneClass { count: u64, what: &'static str, unknown: u64, hint: String },
     #[error(
         "{positives} contacts reached the target and {negatives} are known not to have: cross-validation needs at least {needed} of each"
     )]
@@ -214,8 +214,30 @@ pub fn train(examples: &Examples, options: &TrainOptions) -> Result<(Predictor, 
     let negatives = known.len() as u64 - positives;
     match (positives, negatives) {
         (0, 0) => return Err(TrainError::NoOutcomes),
-        (0, n) => return Err(TrainError::OneClass { count: n, what: "did not reach the target" }),
-        (p, 0) => return Err(TrainError::OneClass { count: p, what: "reached the target" }),
+        (0, n) => {
+            let hint = format!(
+                "others are not known yet. Record those that reached {target} as a stage change to {target} (an \
+                 import's [[stage]], or POST /v1/contacts/{{id}}/stage)",
+                target = options.target
+            );
+            return Err(TrainError::OneClass {
+                count: n,
+                what: "did not reach the target",
+                unknown: examples.unknown,
+                hint,
+            });
+        }
+        (p, 0) => {
+            let hint = format!(
+                "others are not known yet: they have not reached {target}, and {days} days (the horizon) have not \
+                 passed since they came. A contact counts as not reaching it once the horizon has passed, or at once \
+                 when it is moved to lost or disqualified: record those outcomes as stage changes (an import's \
+                 [[stage]] with stage = \"lost\"), or train with a shorter horizon (--horizon-days, horizon_days)",
+                target = options.target,
+                days = options.horizon_days
+            );
+            return Err(TrainError::OneClass { count: p, what: "reached the target", unknown: examples.unknown, hint });
+        }
         (p, n) if p.min(n) < FOLDS as u64 * 2 => {
             return Err(TrainError::TooFew { positives: p, negatives: n, needed: FOLDS as u64 * 2 });
         }
@@ -370,5 +392,25 @@ mod tests {
         );
         // An honest model is not warned of.
         assert!(warnings(0.8, &ranking[2..], &[], &[]).is_empty());
+    }
+
+    #[test]
+    fn a_history_of_one_outcome_is_refused_saying_how_to_record_the_other() {
+        let options = TrainOptions::default();
+        let none_bought = Examples { known: vec![(Row::new(), false); 12], unknown: 3 };
+        let message = train(&none_bought, &options).err().unwrap().to_string();
+        assert!(message.starts_with("all 12 contacts with a known outcome did not reach the target"), "{message}");
+        assert!(
+            message.contains(
+                "3 others are not known yet. Record those that reached customer as a stage change to customer"
+            ),
+            "{message}"
+        );
+        let all_bought = Examples { known: vec![(Row::new(), true); 12], unknown: 40 };
+        let message = train(&all_bought, &options).err().unwrap().to_string();
+        assert!(
+            message.contains("40 others are not known yet: they have not reached customer, and 365 days"),
+            "{message}"
+        );
     }
 }
