@@ -175,10 +175,10 @@ impl App {
         let mut tx = self.store.begin().await?;
         let saved = tx.insert_likelihood_model(&model, &json).await.map_err(AppError::from);
         model.version = crate::finish(tx, saved).await?;
-        tracing::info!(model = %model.label(), roc_auc = model.evaluation.roc_auc, brier = model.evaluation.brier, "likelihood model trained");
-        for warning in &model.evaluation.warnings {
-            tracing::warn!(model = %model.label(), "{warning}");
-        }
+        // The warnings themselves go to whoever trained it (the report, the CLI's stderr):
+        // logged too, a command would show each twice.
+        let e = &model.evaluation;
+        tracing::info!(model = %model.label(), roc_auc = e.roc_auc, brier = e.brier, warnings = e.warnings.len(), "likelihood model trained");
         let rescored = self.rescore(progress).await?;
         Ok(TrainReport {
             model,

@@ -8,6 +8,7 @@
 use super::features::{Raw, Row};
 use super::metrics::roc_auc;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// A feature, or a model, that ranks the outcome at least this well is suspect.
@@ -19,7 +20,7 @@ const SMOOTHING: f64 = 10.0;
 
 /// How well a feature alone ranks the outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct SuspectFeature {
+pub struct FeatureAuc {
     pub feature: String,
     /// Its ROC AUC on its own, measured on held-out folds (0.5 is a coin, 1 perfect;
     /// a feature that ranks the outcome backwards counts as well as one that ranks it
@@ -31,14 +32,14 @@ pub struct SuspectFeature {
 /// its value (a missing one lowest), either way round; a text by the rate at which its
 /// category reached the target in the other folds (`folds[i]` is row `i`'s fold), so
 /// that a value unique to each contact (an id) is not mistaken for a perfect predictor.
-pub fn ranking_alone(rows: &[&Row], labels: &[bool], folds: &[usize]) -> Vec<SuspectFeature> {
+pub fn ranking_alone(rows: &[&Row], labels: &[bool], folds: &[usize]) -> Vec<FeatureAuc> {
     let mut columns: HashMap<&str, Vec<Option<&Raw>>> = HashMap::new();
     for (i, row) in rows.iter().enumerate() {
         for (name, value) in row.iter() {
             columns.entry(name.as_str()).or_insert_with(|| vec![None; rows.len()])[i] = Some(value);
         }
     }
-    let mut suspect: Vec<SuspectFeature> = columns
+    let mut ranking: Vec<FeatureAuc> = columns
         .into_iter()
         .filter_map(|(name, values)| {
             let auc = if values.iter().flatten().all(|v| matches!(v, Raw::Number(_))) {
@@ -52,31 +53,36 @@ pub fn ranking_alone(rows: &[&Row], labels: &[bool], folds: &[usize]) -> Vec<Sus
                 // how far held-out rates of small categories fall from their own.
                 roc_auc(&held_out_rates(&values, labels, folds), labels)?
             };
-            Some(SuspectFeature { feature: name.to_owned(), roc_auc: auc })
+            Some(FeatureAuc { feature: name.to_owned(), roc_auc: auc })
         })
         .collect();
-    suspect.sort_by(|a, b| b.roc_auc.total_cmp(&a.roc_auc).then_with(|| a.feature.cmp(&b.feature)));
-    suspect
+    ranking.sort_by(|a, b| b.roc_auc.total_cmp(&a.roc_auc).then_with(|| a.feature.cmp(&b.feature)));
+    ranking
 }
 
-/// Those of [`ranking_alone`] that rank the outcome at least as well as [`SUSPECT_AUC`].
-pub fn suspect(ranking: &[SuspectFeature]) -> Vec<SuspectFeature> {
-    ranking.iter().take_while(|f| f.roc_auc >= SUSPECT_AUC).cloned().collect()
+/// Those of a [`ranking_alone`] (best first) that rank the outcome at least as well as
+/// [`SUSPECT_AUC`].
+pub fn suspect(ranking: &[FeatureAuc]) -> &[FeatureAuc] {
+    &ranking[..ranking.partition_point(|f| f.roc_auc >= SUSPECT_AUC)]
 }
 
 /// Each row's category's rate of reaching the target among the rows of the other folds,
 /// smoothed toward their base rate; a missing value is a category of its own.
 fn held_out_rates(values: &[Option<&Raw>], labels: &[bool], folds: &[usize]) -> Vec<f64> {
-    let key = |v: &Option<&Raw>| match v {
-        Some(Raw::Text(t)) => Some(t.clone()),
-        Some(Raw::Number(n)) => Some(n.to_string()),
-        None => None,
-    };
-    let keys: Vec<Option<String>> = values.iter().map(key).collect();
+    // Borrowed: a text column's values are not copied to be counted.
+    let keys: Vec<Option<Cow<str>>> = values
+        .iter()
+        .map(|v| match *v {
+            Some(Raw::Text(t)) => Some(Cow::Borrowed(t.as_str())),
+            Some(Raw::Number(n)) => Some(Cow::Owned(n.to_string())),
+            None => None,
+        })
+        .collect();
     let k = folds.iter().max().map_or(1, |m| m + 1);
     // Counts per fold and category: (contacts, reached the target).
-    let mut by_fold: Vec<HashMap<&Option<String>, (f64, f64)>> = vec![HashMap::new(); k];
-    let mut all: HashMap<&Option<String>, (f64, f64)> = HashMap::new();
+    type Counts<'k> = HashMap<&'k Option<Cow<'k, str>>, (f64, f64)>;
+    let mut by_fold: Vec<Counts> = vec![HashMap::new(); k];
+    let mut all = Counts::new();
     let (mut fold_sizes, mut fold_positives) = (vec![0.0; k], vec![0.0; k]);
     for ((key, &label), &fold) in keys.iter().zip(labels).zip(folds) {
         let y = f64::from(u8::from(label));
@@ -161,7 +167,8 @@ mod tests {
             .map(|i| if labels[i] { row(&[("custom.note", Raw::Text(format!("closed {i}")))]) } else { Row::new() })
             .collect();
         let refs: Vec<&Row> = rows.iter().collect();
-        let suspect = suspect(&ranking_alone(&refs, &labels, &stratified_folds(&labels, 5, 0)));
+        let ranking = ranking_alone(&refs, &labels, &stratified_folds(&labels, 5, 0));
+        let suspect = suspect(&ranking);
         // Every note is different, so no note's category teaches anything, but having
         // one at all does: the rows without are one category, all of them not buyers.
         assert_eq!(suspect.len(), 1, "{suspect:?}");

@@ -78,7 +78,7 @@ pub struct Evaluation {
     /// Features that alone rank the outcome almost perfectly: most likely recorded after
     /// it was known ([`leakage`]).
     #[serde(default)]
-    pub suspect_features: Vec<leakage::SuspectFeature>,
+    pub suspect_features: Vec<leakage::FeatureAuc>,
     /// What the figures above call for before the model is trusted, in words: the
     /// suspect features to exclude, a cross-validated ROC AUC too good to be true.
     #[serde(default)]
@@ -89,16 +89,12 @@ pub struct Evaluation {
 const NAMED_SUSPECTS: usize = 5;
 
 /// The warnings an evaluation calls for, given how well each feature alone ranks the
-/// outcome (`ranking`, best first), those of them that are suspect, and what the model
-/// was trained without already (`excluded`, kept in the list it suggests).
-fn warnings(
-    roc_auc: f64,
-    ranking: &[leakage::SuspectFeature],
-    suspect: &[leakage::SuspectFeature],
-    excluded: &[String],
-) -> Vec<String> {
+/// outcome (`ranking`, best first) and what the model was trained without already
+/// (`excluded`, kept in the list it suggests).
+fn warnings(roc_auc: f64, ranking: &[leakage::FeatureAuc], excluded: &[String]) -> Vec<String> {
+    let suspect = leakage::suspect(ranking);
     let mut said = Vec::new();
-    let named = |of: &[&leakage::SuspectFeature]| {
+    let named = |of: &[&leakage::FeatureAuc]| {
         let mut named: Vec<String> = of
             .iter()
             .take(NAMED_SUSPECTS)
@@ -111,7 +107,7 @@ fn warnings(
     };
     // Engagement is counted by leadgate itself, as of the day each contact is read: it
     // gives the outcome away when how it is read, not what was recorded, differs.
-    let (engagement, fields): (Vec<&leakage::SuspectFeature>, Vec<&leakage::SuspectFeature>) =
+    let (engagement, fields): (Vec<&leakage::FeatureAuc>, Vec<&leakage::FeatureAuc>) =
         suspect.iter().partition(|s| s.feature.starts_with("engagement."));
     if !fields.is_empty() {
         said.push(format!(
@@ -261,10 +257,9 @@ pub fn train(examples: &Examples, options: &TrainOptions) -> Result<(Predictor, 
     let model = fit(&rows, &labels, options.budget)?;
     let roc_auc = metrics::roc_auc(&held_out, &labels).unwrap_or(0.5);
     let ranking = leakage::ranking_alone(&rows, &labels, &folds);
-    let suspect_features = leakage::suspect(&ranking);
     let evaluation = Evaluation {
-        warnings: warnings(roc_auc, &ranking, &suspect_features, &options.exclude),
-        suspect_features,
+        warnings: warnings(roc_auc, &ranking, &options.exclude),
+        suspect_features: leakage::suspect(&ranking).to_vec(),
         roc_auc,
         brier: metrics::brier(&held_out, &labels),
         brier_base_rate: base_rate * (1.0 - base_rate),
@@ -367,13 +362,13 @@ impl TrainedModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use leakage::SuspectFeature;
+    use leakage::FeatureAuc;
 
     #[test]
     fn warnings_name_the_suspects_with_why_and_an_exclusion_that_keeps_the_earlier_ones() {
-        let f = |feature: &str, roc_auc: f64| SuspectFeature { feature: feature.into(), roc_auc };
+        let f = |feature: &str, roc_auc: f64| FeatureAuc { feature: feature.into(), roc_auc };
         let ranking = [f("custom.sales_status", 0.99), f("engagement.visits_30d", 0.97), f("contact.country", 0.6)];
-        let said = warnings(0.98, &ranking, &ranking[..2], &["custom.lead_number".into()]);
+        let said = warnings(0.98, &ranking, &["custom.lead_number".into()]);
         assert_eq!(said.len(), 4, "{said:?}");
         assert!(
             said[0].starts_with("custom.sales_status (ROC AUC 0.990 on its own) ranks the outcome almost perfectly")
@@ -391,7 +386,15 @@ mod tests {
             said[3].contains("ROC AUC of 0.980 is suspiciously high") && said[3].ends_with("contact.country (0.600)")
         );
         // An honest model is not warned of.
-        assert!(warnings(0.8, &ranking[2..], &[], &[]).is_empty());
+        assert!(warnings(0.8, &ranking[2..], &[]).is_empty());
+    }
+
+    #[test]
+    fn an_evaluation_stored_before_leakage_was_looked_for_reads_as_warning_of_nothing() {
+        let stored = r#"{"roc_auc": 0.8, "brier": 0.1, "brier_base_rate": 0.2, "folds": 5, "positives": 20,
+            "negatives": 20, "unknown": 0, "features": 3, "columns": 4}"#;
+        let e: Evaluation = serde_json::from_str(stored).unwrap();
+        assert_eq!((e.roc_auc, e.suspect_features.len(), e.warnings.len()), (0.8, 0, 0));
     }
 
     #[test]
