@@ -961,6 +961,14 @@ async fn the_likelihood_model_is_trained_over_the_api(store: Arc<dyn Store>) {
     );
     let now = api.get("/v1/likelihood").await;
     assert_eq!((now.status, now.json["version"].clone()), (StatusCode::OK, json!(1)));
+    // Its reliability table: ten deciles of the 40 contacts learned from, a pro half that
+    // bought and a free half that did not, each about as likely as it turned out.
+    let table = now.json["evaluation"]["reliability"].as_array().expect("a reliability table").clone();
+    assert_eq!(table.iter().map(|b| b["contacts"].as_u64().unwrap()).collect::<Vec<_>>(), vec![4; 10], "{table:?}");
+    for bin in &table {
+        let (predicted, rate) = (bin["mean_predicted"].as_f64().unwrap(), bin["observed_rate"].as_f64().unwrap());
+        assert!((predicted - rate).abs() < 0.05, "{table:?}");
+    }
     let page = api.get("/v1/contacts?limit=1").await;
     let contact = api.contact(&page.json["contacts"][0]["id"]).await;
     let p = contact["scores"]["likelihood"].as_f64().expect("a likelihood once trained");

@@ -658,6 +658,11 @@ async fn likelihood_models_take_the_next_version_and_the_latest_is_in_force(stor
             roc_auc: 0.75,
             brier: 0.125,
             brier_base_rate: 0.1875,
+            reliability: vec![leadgate_core::likelihood::calibration::ReliabilityBin {
+                contacts: 107,
+                mean_predicted: 0.4,
+                observed_rate: 0.375,
+            }],
             folds: 5,
             positives,
             negatives: 60,

@@ -192,23 +192,41 @@ pub(crate) enum FormCommand {
 #[derive(Subcommand)]
 pub(crate) enum ModelCommand {
     /// Learn the likelihood model again from the contacts whose outcome is known, report
-    /// its cross-validated ROC AUC and Brier score, and score every contact with it.
+    /// its cross-validated ROC AUC, Brier score and reliability, and score every contact
+    /// with it.
     Train {
-        /// The stage to predict reaching (default customer).
-        #[arg(long)]
-        target: Option<String>,
-        /// Features to leave out, against leakage: names, or prefixes ending in `*`
-        /// (`--exclude 'custom.sales_*,custom.tags'`).
-        #[arg(long, value_delimiter = ',')]
-        exclude: Option<Vec<String>>,
-        /// Reaching the target later than this many days after creation counts as not
-        /// (default 365).
-        #[arg(long)]
-        horizon_days: Option<i64>,
+        #[command(flatten)]
+        learn_from: LearnFrom,
         /// The learner's budget (default 1.0; 0.1 to 3): more fits longer, may fit better.
         #[arg(long)]
         budget: Option<f32>,
     },
+    /// Write the rows a training would learn from as CSV: a column per feature, then
+    /// `outcome` and the cross-validation `fold`, to check the model's figures with
+    /// another tool on the same rows and folds. Nothing is trained.
+    Examples {
+        #[command(flatten)]
+        learn_from: LearnFrom,
+        /// The file to write (default: standard output).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+/// What a likelihood model learns from.
+#[derive(clap::Args)]
+pub(crate) struct LearnFrom {
+    /// The stage to predict reaching (default customer).
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// Features to leave out, against leakage: names, or prefixes ending in `*`
+    /// (`--exclude 'custom.sales_*,custom.tags'`).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) exclude: Option<Vec<String>>,
+    /// Reaching the target later than this many days after creation counts as not
+    /// (default 365).
+    #[arg(long)]
+    pub(crate) horizon_days: Option<i64>,
 }
 
 #[derive(Subcommand)]

@@ -166,8 +166,9 @@ async fn run_command(command: Command, config: &Config, app: Arc<App>) -> Result
         Command::Export { kind, format, out, raw } => data::export(&app, &kind, &format, raw, out.as_deref()).await,
         Command::Duplicates { reason, limit } => qualify::duplicates(&app, reason, limit).await,
         Command::Rescore => qualify::rescore(&app).await,
-        Command::Model(ModelCommand::Train { target, exclude, horizon_days, budget }) => {
-            qualify::train(&app, target, exclude, horizon_days, budget).await
+        Command::Model(ModelCommand::Train { learn_from, budget }) => qualify::train(&app, learn_from, budget).await,
+        Command::Model(ModelCommand::Examples { learn_from, out }) => {
+            qualify::examples(&app, learn_from, out.as_deref()).await
         }
         Command::Backtest { name, as_of, version, expression, against, from, to } => {
             let args = qualify::BacktestArgs { name, as_of, version, expression, against, from, to };

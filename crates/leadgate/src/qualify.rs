@@ -1,9 +1,11 @@
 //! Qualification at the command line: duplicates, rescoring, training the likelihood
 //! model, backtests.
 
+use crate::cli::LearnFrom;
 use crate::progress::{Counter, progress_bar};
 use anyhow::Result;
 use leadgate_app::App;
+use leadgate_app::qualification::likelihood::TrainInput;
 
 pub(crate) async fn duplicates(app: &App, reason: Option<String>, limit: usize) -> Result<()> {
     let started = std::time::Instant::now();
@@ -43,14 +45,31 @@ pub(crate) async fn rescore(app: &App) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn train(
-    app: &std::sync::Arc<App>,
-    target: Option<String>,
-    exclude: Option<Vec<String>>,
-    horizon_days: Option<i64>,
-    budget: Option<f32>,
-) -> Result<()> {
-    let input = leadgate_app::qualification::likelihood::TrainInput { target, horizon_days, exclude, budget };
+fn train_input(learn_from: LearnFrom, budget: Option<f32>) -> TrainInput {
+    let LearnFrom { target, exclude, horizon_days } = learn_from;
+    TrainInput { target, horizon_days, exclude, budget }
+}
+
+pub(crate) async fn examples(app: &App, learn_from: LearnFrom, out: Option<&std::path::Path>) -> Result<()> {
+    let total = app.live_contacts().await?.max(0) as u64;
+    let bar = progress_bar(total, "{spinner} reading [{bar:40}] {pos}/{len} contacts ({eta} left)");
+    let mut file: Box<dyn std::io::Write> = match out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let written = app.likelihood_examples(train_input(learn_from, None), &mut file, &Counter(bar.clone())).await;
+    bar.finish_and_clear();
+    let written = written.map_err(crate::exit::app)?;
+    if let Some(path) = out {
+        eprintln!("{written} contacts with a known outcome written to {}", path.display());
+    }
+    Ok(())
+}
+
+pub(crate) async fn train(app: &std::sync::Arc<App>, learn_from: LearnFrom, budget: Option<f32>) -> Result<()> {
+    let input = train_input(learn_from, budget);
     let total = app.live_contacts().await?.max(0) as u64;
     let bar = progress_bar(total, "{spinner} {msg} [{bar:40}] {pos}/{len} contacts ({eta} left)");
     bar.set_message("reading, then rescoring");
@@ -74,6 +93,7 @@ pub(crate) async fn train(
         "{}-fold cross-validated ROC AUC {:.3}, Brier score {:.4} (guessing the base rate: {:.4}); {} features in {} columns",
         e.folds, e.roc_auc, e.brier, e.brier_base_rate, e.features, e.columns
     );
+    print_reliability(&e.reliability);
     for warning in &e.warnings {
         eprintln!("warning: {warning}");
     }
@@ -82,6 +102,26 @@ pub(crate) async fn train(
         r.rescored.assessed.contacts, r.seconds_reading, r.seconds_learning, r.seconds
     );
     Ok(())
+}
+
+/// The reliability table: whether contacts given a likelihood reach the target that often.
+fn print_reliability(table: &[leadgate_core::likelihood::calibration::ReliabilityBin]) {
+    let contacts: u64 = table.iter().map(|b| b.contacts).sum();
+    if contacts == 0 {
+        return;
+    }
+    let weighted = |f: fn(&leadgate_core::likelihood::calibration::ReliabilityBin) -> f64| {
+        table.iter().map(|b| f(b) * b.contacts as f64).sum::<f64>() / contacts as f64
+    };
+    println!(
+        "reliability, cross-validated: mean likelihood {:.3}, observed rate {:.3}",
+        weighted(|b| b.mean_predicted),
+        weighted(|b| b.observed_rate)
+    );
+    println!("  {:>6}  {:>8}  {:>14}  {:>13}", "decile", "contacts", "mean predicted", "observed rate");
+    for (i, b) in table.iter().enumerate() {
+        println!("  {:>6}  {:>8}  {:>14.3}  {:>13.3}", i + 1, b.contacts, b.mean_predicted, b.observed_rate);
+    }
 }
 
 pub(crate) struct BacktestArgs {

@@ -170,6 +170,40 @@ fn model_train_reports_its_figures_and_refuses_a_history_without_outcomes() {
     assert!(stdout.contains("likelihood@1: reaching customer within 365 days"), "{stdout}");
     assert!(stdout.contains("5-fold cross-validated ROC AUC"), "{stdout}");
     assert!(stdout.contains("3000 contacts scored"), "{stdout}");
+    // The reliability table: ten deciles, each with its contacts, mean predicted and rate.
+    let table: Vec<Vec<f64>> = stdout
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("decile"))
+        .skip(1)
+        .map_while(|l| l.split_whitespace().map(|c| c.parse().ok()).collect::<Option<Vec<f64>>>())
+        .collect();
+    assert_eq!(table.len(), 10, "{stdout}");
+    // Every contact learned from is in one decile.
+    let known: f64 = table.iter().map(|row| row[1]).sum();
+    // "learned from P contacts that did and N that did not"
+    let words: Vec<&str> =
+        stdout.split("learned from ").nth(1).unwrap_or_else(|| panic!("{stdout}")).split(' ').collect();
+    let learned: f64 = words[0].parse::<f64>().unwrap() + words[5].parse::<f64>().unwrap();
+    assert_eq!(known, learned, "{stdout}");
+    assert!(table.windows(2).all(|w| w[0][2] <= w[1][2]), "deciles by likelihood, lowest first: {stdout}");
+
+    // The rows it learned from, with their folds, for another tool to check.
+    let csv = dir.path().join("examples.csv");
+    let out = command(&env)
+        .args(["model", "examples", "--exclude", "custom.*", "--out", csv.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let written = std::fs::read_to_string(&csv).unwrap();
+    let header: Vec<&str> = written.lines().next().unwrap().split(',').collect();
+    assert!(header.ends_with(&["outcome", "fold"]) && header.contains(&"contact.country"), "{header:?}");
+    assert!(!header.iter().any(|h| h.starts_with("custom.")), "excluded features are left out: {header:?}");
+    assert_eq!(written.lines().count() as f64 - 1.0, known, "one row per contact learned from");
+    let out = command(&env).args(["model", "examples", "--exclude", "Countryy"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    let out = command(&env).args(["model", "examples", "--out", "/nonexistent/dir/x.csv"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write /nonexistent/dir/x.csv"), "{out:?}");
     // A command that wrote (the model, every contact's scores) leaves the database whole
     // in its file, not partly in a WAL for the next command to read through.
     assert!(!dir.path().join("leadgate.db-wal").exists(), "the WAL was checkpointed and removed");

@@ -10,12 +10,14 @@ use crate::qualification::assess::{Reads, read_facts};
 use crate::qualification::rules::RescoreReport;
 use crate::{App, AppError};
 use leadgate_core::likelihood::features::{self, Exclusions};
-use leadgate_core::likelihood::outcome::outcome;
+use leadgate_core::likelihood::outcome::{Outcome, ReachedAges, outcome};
 use leadgate_core::likelihood::{self, Examples, TrainError, TrainOptions, TrainedModel};
-use leadgate_core::{Actor, Stage};
+use leadgate_core::{Actor, Stage, Timestamp};
 use leadgate_store::{AccountPart, Contacts, Details, SnapshotParts, Store, StoredParts};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
+use uuid::Uuid;
 
 /// What `POST /v1/likelihood/train` takes; every field has a default.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -120,49 +122,7 @@ impl App {
         };
         let started = std::time::Instant::now();
         let now = self.now();
-        let exclude = Exclusions::new(&options.exclude);
-        // Every feature the known contacts have, excluded or not: an exclusion that
-        // matches none of them is refused, not ignored.
-        let mut features_seen = std::collections::BTreeSet::new();
-        let mut examples = Examples::default();
-        let mut read = 0u64;
-        // What the model learns from reads no scores: the rules in force only decide
-        // whether the stored ones are read.
-        let rules = self.assessor.rules().await?;
-        let mut batches = LiveContacts::new(self.store.as_ref());
-        let accounts = AccountBook::default();
-        while let Some(ids) = batches.next().await? {
-            let batch = Contacts::Run(&ids);
-            let (facts, changes) = tokio::try_join!(
-                read_facts(self.store.as_ref(), batch, now, &rules, Reads::ALL, Some(&accounts)),
-                stage_steps_of(self.store.as_ref(), batch)
-            )?;
-            for f in &facts {
-                let c = &f.contact;
-                let changes = changes.get(&c.id);
-                let o = outcome(c.created_at, c.stage, changes, options.target, options.horizon_days, now);
-                match o.label() {
-                    Some(label) => {
-                        let mut row = features::row(f, o.cutoff(now), &Exclusions::default());
-                        for (name, _) in &row {
-                            if !features_seen.contains(name) {
-                                features_seen.insert(name.clone());
-                            }
-                        }
-                        row.retain(|(name, _)| !exclude.excludes(name));
-                        examples.known.push((row, label));
-                    }
-                    None => examples.unknown += 1,
-                }
-            }
-            read += facts.len() as u64;
-            progress.advance(read, read);
-        }
-        let unmatched = exclude.matching_nothing(&features_seen);
-        if !examples.known.is_empty() && !unmatched.is_empty() {
-            let message = features::matching_nothing_message(&unmatched, &features_seen, examples.known.len());
-            return Err(invalid(ErrorCode::InvalidValue, "exclude", message));
-        }
+        let examples = self.read_examples(&options, now, progress).await?;
         let reading = started.elapsed().as_secs_f64();
         let trained_options = options.clone();
         let (predictor, evaluation) =
@@ -189,6 +149,93 @@ impl App {
         })
     }
 
+    /// Reads what a model learns from: the features of every contact whose outcome is
+    /// known, as of the moment it is read ([`ReachedAges::read_at`]), with it; the others
+    /// counted. An exclusion that leaves out none of their features is refused, not
+    /// ignored.
+    async fn read_examples(
+        &self,
+        options: &TrainOptions,
+        now: Timestamp,
+        progress: &dyn Progress,
+    ) -> Result<Examples, AppError> {
+        // First how long those that reached the target took: the others are read at
+        // those ages.
+        let mut ages = Vec::new();
+        let mut batches = LiveContacts::new(self.store.as_ref());
+        while let Some(ids) = batches.next().await? {
+            for (created, o) in outcomes_of(self.store.as_ref(), Contacts::Run(&ids), options, now).await?.values() {
+                if let Outcome::Reached(at) = o {
+                    ages.push(at.0 - created.0);
+                }
+            }
+        }
+        let ages = ReachedAges::new(ages);
+        let exclude = Exclusions::new(&options.exclude);
+        // Every feature the known contacts have, excluded or not.
+        let mut features_seen = std::collections::BTreeSet::new();
+        let mut examples = Examples::default();
+        let mut read = 0u64;
+        // What the model learns from reads no scores: the rules in force only decide
+        // whether the stored ones are read.
+        let rules = self.assessor.rules().await?;
+        let mut batches = LiveContacts::new(self.store.as_ref());
+        let accounts = AccountBook::default();
+        while let Some(ids) = batches.next().await? {
+            let batch = Contacts::Run(&ids);
+            let (facts, outcomes) = tokio::try_join!(
+                read_facts(self.store.as_ref(), batch, now, &rules, Reads::ALL, Some(&accounts)),
+                outcomes_of(self.store.as_ref(), batch, options, now)
+            )?;
+            for f in &facts {
+                let c = &f.contact;
+                let Some(&(created, o)) = outcomes.get(&c.id) else { continue };
+                match o.label() {
+                    Some(label) => {
+                        let at = ages.read_at(o, created, c.id.as_bytes(), now);
+                        let mut row = features::row(f, at, &Exclusions::default());
+                        for (name, _) in &row {
+                            if !features_seen.contains(name) {
+                                features_seen.insert(name.clone());
+                            }
+                        }
+                        row.retain(|(name, _)| !exclude.excludes(name));
+                        examples.known.push((row, label));
+                    }
+                    None => examples.unknown += 1,
+                }
+            }
+            read += facts.len() as u64;
+            progress.advance(read, read);
+        }
+        let unmatched = exclude.matching_nothing(&features_seen);
+        if !examples.known.is_empty() && !unmatched.is_empty() {
+            let message = features::matching_nothing_message(&unmatched, &features_seen, examples.known.len());
+            return Err(invalid(ErrorCode::InvalidValue, "exclude", message));
+        }
+        Ok(examples)
+    }
+
+    /// What `leadgate model examples` writes: the rows a training with `input` would
+    /// learn from, as CSV (a column per feature, then `outcome` and the cross-validation
+    /// `fold`), to check the figures with another tool on the same rows and folds.
+    pub async fn likelihood_examples(
+        &self,
+        input: TrainInput,
+        out: &mut dyn std::io::Write,
+        progress: &dyn Progress,
+    ) -> Result<u64, AppError> {
+        let options = options(input)?;
+        let examples = self.read_examples(&options, self.now(), progress).await?;
+        let failed = |e: csv::Error| AppError::new(ErrorCode::Internal, format!("writing the examples failed: {e}"));
+        let mut csv = csv::Writer::from_writer(out);
+        for record in likelihood::examples_table(&examples) {
+            csv.write_record(&record).map_err(failed)?;
+        }
+        csv.flush().map_err(|e| failed(e.into()))?;
+        Ok(examples.known.len() as u64)
+    }
+
     /// The likelihood model in force, if one was trained.
     pub async fn likelihood_model(&self) -> Result<TrainedModel, AppError> {
         self.store
@@ -199,26 +246,32 @@ impl App {
     }
 }
 
-/// Where these contacts went, by contact, oldest first: their stage steps, which are
-/// packed on their rows, read with nothing else of them.
-async fn stage_steps_of(
+/// The outcome of each of these contacts, from its stage, when it came and its stage
+/// steps (packed on its row), read with nothing else of it.
+async fn outcomes_of(
     store: &dyn Store,
     batch: Contacts<'_>,
-) -> Result<leadgate_store::ByContact<leadgate_core::lifecycle::StageStep>, AppError> {
+    options: &TrainOptions,
+    now: Timestamp,
+) -> Result<HashMap<Uuid, (Timestamp, Outcome)>, AppError> {
     let parts = SnapshotParts {
         details: Details::NONE,
         qualification: false,
         account: AccountPart::Nothing,
         custom: false,
-        stage: false,
+        stage: true,
         stage_steps: true,
         responses: None,
         stored: StoredParts::None,
         created_by: None,
     };
     let subjects = store.contact_snapshots(batch, parts).await?;
-    Ok(leadgate_store::ByContact::new(subjects.into_iter().flat_map(|s| {
-        let id = s.contact.id;
-        s.stage_steps.into_iter().map(move |step| (id, step))
-    })))
+    Ok(subjects
+        .into_iter()
+        .map(|s| {
+            let c = &s.contact;
+            let o = outcome(c.created_at, c.stage, &s.stage_steps, options.target, options.horizon_days, now);
+            (c.id, (c.created_at, o))
+        })
+        .collect())
 }

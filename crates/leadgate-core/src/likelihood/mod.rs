@@ -3,10 +3,13 @@
 //! the features that weighed most for each contact.
 //!
 //! The learning is gradient boosting ([`perpetual`], which tunes itself from one
-//! `budget`). Quality is measured, not asserted: stratified k-fold cross-validation
-//! gives the ROC AUC and Brier score a trained model is reported with. Categorical
-//! values are one-hot encoded (see [`encoding`]) with an explicit "not known" column.
+//! `budget`), its scores made probabilities by an isotonic map fitted on out-of-fold
+//! predictions ([`calibration`]). Quality is measured, not asserted: stratified k-fold
+//! cross-validation gives the ROC AUC, Brier score and reliability table a trained model
+//! is reported with. Categorical values are one-hot encoded (see [`encoding`]) with an
+//! explicit "not known" column.
 
+pub mod calibration;
 pub mod encoding;
 pub mod features;
 pub mod leakage;
@@ -14,6 +17,7 @@ pub mod metrics;
 pub mod outcome;
 
 use crate::Stage;
+use calibration::{Calibration, ReliabilityBin};
 use encoding::{Encoding, describe};
 use features::Row;
 use perpetual::booster::config::ContributionsMethod;
@@ -29,6 +33,8 @@ pub const DEFAULT_HORIZON_DAYS: i64 = 365;
 pub const DEFAULT_BUDGET: f32 = 1.0;
 /// At most this many features explain a likelihood.
 pub const FACTORS: usize = 3;
+/// Rows of the reliability table: deciles.
+pub const RELIABILITY_BINS: usize = 10;
 /// Fewer rows than this are predicted on the calling thread: handing a few rows to the
 /// thread pool costs more than it saves (an event scores one contact).
 const PARALLEL_ROWS: usize = 256;
@@ -66,6 +72,11 @@ pub struct Evaluation {
     pub brier: f64,
     /// The Brier score of always predicting the base rate, to compare with.
     pub brier_base_rate: f64,
+    /// Cross-validated deciles of likelihood, lowest first: how many contacts, what they
+    /// were given on average, how many of them reached the target. Empty for models
+    /// trained before likelihoods were calibrated.
+    #[serde(default)]
+    pub reliability: Vec<ReliabilityBin>,
     pub folds: usize,
     /// Contacts learned from: reached the target, known not to have.
     pub positives: u64,
@@ -105,8 +116,8 @@ fn warnings(roc_auc: f64, ranking: &[leakage::FeatureAuc], excluded: &[String]) 
         }
         format!("{} rank{}", named.join(", "), if of.len() == 1 { "s" } else { "" })
     };
-    // Engagement is counted by leadgate itself, as of the day each contact is read: it
-    // gives the outcome away when how it is read, not what was recorded, differs.
+    // Engagement is counted by leadgate itself, as of the moment each contact is read:
+    // a buyer's the moment it bought, when what it did to buy is recent.
     let (engagement, fields): (Vec<&leakage::FeatureAuc>, Vec<&leakage::FeatureAuc>) =
         suspect.iter().partition(|s| s.feature.starts_with("engagement."));
     if !fields.is_empty() {
@@ -117,8 +128,8 @@ fn warnings(roc_auc: f64, ranking: &[leakage::FeatureAuc], excluded: &[String]) 
     }
     if !engagement.is_empty() {
         said.push(format!(
-            "{} the outcome almost perfectly alone: contacts that reached the target are read as of that day and the \
-             others a horizon after they came, so activity counted up to then tells them apart by when it was counted",
+            "{} the outcome almost perfectly alone: contacts that reached the target are read as of that moment, so \
+             activity recorded as part of reaching it (a meeting, a trial, a purchase page) gives it away",
             named(&engagement)
         ));
     }
@@ -175,11 +186,14 @@ pub struct Prediction {
     pub factors: Vec<Factor>,
 }
 
-/// A trained model: the columns it reads and the boosted trees.
+/// A trained model: the columns it reads, the boosted trees, and the map from their
+/// score to a calibrated probability (absent in models trained before there was one).
 #[derive(Serialize, Deserialize)]
 pub struct Predictor {
     pub encoding: Encoding,
     booster: PerpetualBooster,
+    #[serde(default)]
+    calibration: Option<Calibration>,
 }
 
 impl std::fmt::Debug for Predictor {
@@ -199,7 +213,7 @@ fn fit(rows: &[&Row], labels: &[bool], budget: f32) -> Result<Predictor, TrainEr
     booster
         .fit(&Matrix::new(&data, rows.len(), encoding.width()), &y, None, None)
         .map_err(|e| TrainError::Learner(e.to_string()))?;
-    Ok(Predictor { encoding, booster })
+    Ok(Predictor { encoding, booster, calibration: None })
 }
 
 /// Learns from the examples with a known outcome, measuring the model by
@@ -241,7 +255,8 @@ pub fn train(examples: &Examples, options: &TrainOptions) -> Result<(Predictor, 
     }
     let labels: Vec<bool> = known.iter().map(|(_, l)| *l).collect();
     let rows: Vec<&Row> = known.iter().map(|(r, _)| r).collect();
-    let folds = metrics::stratified_folds(&labels, FOLDS, 0);
+    let folds = folds(&labels);
+    // The learner's score of each contact by the model trained without its fold.
     let mut held_out = vec![0.0; rows.len()];
     for k in 0..FOLDS {
         let (train_rows, train_labels): (Vec<&Row>, Vec<bool>) =
@@ -249,20 +264,26 @@ pub fn train(examples: &Examples, options: &TrainOptions) -> Result<(Predictor, 
         let test: Vec<usize> = (0..rows.len()).filter(|i| folds[*i] == k).collect();
         let model = fit(&train_rows, &train_labels, options.budget)?;
         let test_rows: Vec<&Row> = test.iter().map(|i| rows[*i]).collect();
-        for (i, p) in test.iter().zip(model.probabilities(&test_rows)) {
+        for (i, p) in test.iter().zip(model.scores(&test_rows)) {
             held_out[*i] = p;
         }
     }
+    let calibrated = cross_calibrated(&held_out, &labels, &folds);
     let base_rate = positives as f64 / known.len() as f64;
-    let model = fit(&rows, &labels, options.budget)?;
+    let mut model = fit(&rows, &labels, options.budget)?;
+    model.calibration = Some(Calibration::fit(&held_out, &labels));
+    // The ranking of the scores themselves: the model's likelihoods are one monotone map
+    // of them, while the folds' own calibrations, each a little different, would mix
+    // the folds' orders and understate it.
     let roc_auc = metrics::roc_auc(&held_out, &labels).unwrap_or(0.5);
     let ranking = leakage::ranking_alone(&rows, &labels, &folds);
     let evaluation = Evaluation {
         warnings: warnings(roc_auc, &ranking, &options.exclude),
         suspect_features: leakage::suspect(&ranking).to_vec(),
         roc_auc,
-        brier: metrics::brier(&held_out, &labels),
+        brier: metrics::brier(&calibrated, &labels),
         brier_base_rate: base_rate * (1.0 - base_rate),
+        reliability: calibration::reliability(&calibrated, &labels, RELIABILITY_BINS),
         folds: FOLDS,
         positives,
         negatives,
@@ -273,17 +294,77 @@ pub fn train(examples: &Examples, options: &TrainOptions) -> Result<(Predictor, 
     Ok((model, evaluation))
 }
 
+/// The cross-validation fold of each example, by its outcome: the same examples, the
+/// same folds.
+pub fn folds(labels: &[bool]) -> Vec<usize> {
+    metrics::stratified_folds(labels, FOLDS, 0)
+}
+
+/// The examples as a table, header first: a column per feature (by name; a number as
+/// written, a text as it is, empty when the contact has none), then `outcome` (1 when
+/// the target was reached) and the cross-validation `fold` training puts it in.
+pub fn examples_table(examples: &Examples) -> impl Iterator<Item = Vec<String>> + '_ {
+    let names: Vec<&str> = examples
+        .known
+        .iter()
+        .flat_map(|(row, _)| row.iter().map(|(n, _)| n.as_str()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let labels: Vec<bool> = examples.known.iter().map(|(_, l)| *l).collect();
+    let folds = folds(&labels);
+    let header = names.iter().map(|n| (*n).to_owned()).chain(["outcome".into(), "fold".into()]).collect();
+    let rows = examples.known.iter().zip(folds).map(move |((row, label), fold)| {
+        let mut cells = vec![String::new(); names.len()];
+        for (name, value) in row {
+            if let Ok(i) = names.binary_search(&name.as_str()) {
+                cells[i] = match value {
+                    features::Raw::Number(n) => n.to_string(),
+                    features::Raw::Text(t) => t.clone(),
+                };
+            }
+        }
+        cells.push(u8::from(*label).to_string());
+        cells.push(fold.to_string());
+        cells
+    });
+    std::iter::once(header).chain(rows)
+}
+
+/// Each contact's calibrated likelihood as measured: its fold's scores mapped by a
+/// calibration fitted on the other folds only, so that the figures reported are those of
+/// contacts neither the model nor its calibration saw.
+fn cross_calibrated(held_out: &[f64], labels: &[bool], folds: &[usize]) -> Vec<f64> {
+    let mut calibrated = vec![0.0; held_out.len()];
+    for k in 0..FOLDS {
+        let (scores, outcomes): (Vec<f64>, Vec<bool>) =
+            (0..held_out.len()).filter(|i| folds[*i] != k).map(|i| (held_out[i], labels[i])).unzip();
+        let calibration = Calibration::fit(&scores, &outcomes);
+        for i in (0..held_out.len()).filter(|i| folds[*i] == k) {
+            calibrated[i] = calibration.apply(held_out[i]);
+        }
+    }
+    calibrated
+}
+
+fn sigmoid(log_odds: f64) -> f64 {
+    1.0 / (1.0 + (-log_odds).exp())
+}
+
 impl Predictor {
-    fn probabilities(&self, rows: &[&Row]) -> Vec<f64> {
+    /// The learner's own probability of each row, before calibration: the sigmoid of
+    /// its trees' log-odds (what its per-feature contributions add up to).
+    fn scores(&self, rows: &[&Row]) -> Vec<f64> {
         if rows.is_empty() {
             return vec![];
         }
         let data = self.encoding.matrix(rows);
-        self.booster.predict_proba(
-            &Matrix::new(&data, rows.len(), self.encoding.width()),
-            rows.len() >= PARALLEL_ROWS,
-            false,
-        )
+        let matrix = Matrix::new(&data, rows.len(), self.encoding.width());
+        self.booster.predict(&matrix, rows.len() >= PARALLEL_ROWS).into_iter().map(sigmoid).collect()
+    }
+
+    fn calibrate(&self, score: f64) -> f64 {
+        self.calibration.as_ref().map_or(score, |c| c.apply(score))
     }
 
     /// The likelihood of each row, with the features that moved it most.
@@ -295,7 +376,6 @@ impl Predictor {
         let data = self.encoding.matrix(rows);
         let matrix = Matrix::new(&data, rows.len(), width);
         let parallel = rows.len() >= PARALLEL_ROWS;
-        let probabilities = self.booster.predict_proba(&matrix, parallel, false);
         let contributions =
             self.booster.predict_contributions(&matrix, ContributionsMethod::ProbabilityChange, parallel);
         let owners = self.encoding.owners();
@@ -304,9 +384,16 @@ impl Predictor {
             .enumerate()
             .map(|(r, row)| {
                 by_feature.iter_mut().for_each(|w| *w = 0.0);
-                // One row's contributions: a weight per column, then the bias.
-                for (c, w) in contributions[r * (width + 1)..r * (width + 1) + width].iter().enumerate() {
-                    by_feature[owners[c]] += w;
+                // One row's contributions: a change of the learner's probability per
+                // column, then the bias (its probability for a contact it knows nothing
+                // of); they add up to the row's score.
+                let row_contributions = &contributions[r * (width + 1)..(r + 1) * (width + 1)];
+                let (bias, score) = (row_contributions[width], row_contributions.iter().sum::<f64>());
+                // In calibrated units: scaled by how much the calibrated likelihood moves
+                // between the bias and the score.
+                let scale = self.calibration.as_ref().map_or(1.0, |c| c.slope(bias, score));
+                for (c, w) in row_contributions[..width].iter().enumerate() {
+                    by_feature[owners[c]] += w * scale;
                 }
                 let mut order: Vec<usize> = (0..by_feature.len()).filter(|i| by_feature[*i].abs() >= 0.005).collect();
                 order.sort_by(|a, b| by_feature[*b].abs().total_cmp(&by_feature[*a].abs()));
@@ -328,7 +415,7 @@ impl Predictor {
                         }
                     })
                     .collect();
-                Prediction { likelihood: probabilities[r].clamp(0.0, 1.0), factors }
+                Prediction { likelihood: self.calibrate(score).clamp(0.0, 1.0), factors }
             })
             .collect()
     }
@@ -362,6 +449,7 @@ impl TrainedModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use features::Raw;
     use leakage::FeatureAuc;
 
     #[test]
@@ -375,7 +463,7 @@ mod tests {
         );
         assert!(
             said[1].starts_with("engagement.visits_30d (ROC AUC 0.970 on its own) ranks")
-                && said[1].contains("read as of that day")
+                && said[1].contains("recorded as part of reaching it")
         );
         assert!(
             said[2].ends_with(r#"excluding "custom.lead_number", "custom.sales_status", "engagement.visits_30d""#),
@@ -395,6 +483,69 @@ mod tests {
             "negatives": 20, "unknown": 0, "features": 3, "columns": 4}"#;
         let e: Evaluation = serde_json::from_str(stored).unwrap();
         assert_eq!((e.roc_auc, e.suspect_features.len(), e.warnings.len()), (0.8, 0, 0));
+    }
+
+    /// A uniform number in [0, 1) drawn from `i` and `stream`: repeatable.
+    fn uniform(i: u64, stream: u64) -> f64 {
+        (xxhash_rust::xxh3::xxh3_64_with_seed(&i.to_le_bytes(), stream) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Contacts whose true likelihood is known: it rises steeply with `custom.fit` and is
+    /// doubled for one of three segments; about 12 % reach the target.
+    fn synthetic(from: u64, count: u64) -> Vec<(Row, f64, bool)> {
+        (from..from + count)
+            .map(|i| {
+                let fit = uniform(i, 1);
+                let segment = ["smb", "mid", "enterprise"][(uniform(i, 2) * 3.0) as usize];
+                let truth = (0.01 + 0.3 * fit.powi(3)) * if segment == "enterprise" { 2.0 } else { 1.0 };
+                let row = vec![
+                    ("custom.fit".to_owned(), Raw::Number(fit)),
+                    ("custom.segment".to_owned(), Raw::Text(segment.to_owned())),
+                    ("custom.noise".to_owned(), Raw::Number(uniform(i, 3))),
+                ];
+                (row, truth, uniform(i, 4) < truth)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn likelihoods_are_probabilities_that_match_the_rate_they_stand_for() {
+        let history = synthetic(0, 6000);
+        let examples = Examples { known: history.iter().map(|(r, _, y)| (r.clone(), *y)).collect(), unknown: 0 };
+        let (model, evaluation) = train(&examples, &TrainOptions::default()).unwrap();
+        let rate = evaluation.positives as f64 / 6000.0;
+        // Measured on held-out folds: every decile's likelihood is about its rate.
+        assert_eq!(evaluation.reliability.len(), RELIABILITY_BINS);
+        assert_eq!(evaluation.reliability.iter().map(|b| b.contacts).sum::<u64>(), 6000);
+        let mean: f64 =
+            evaluation.reliability.iter().map(|b| b.mean_predicted * b.contacts as f64).sum::<f64>() / 6000.0;
+        assert!((mean / rate - 1.0).abs() < 0.1, "mean {mean} against a rate of {rate}");
+        for bin in &evaluation.reliability {
+            assert!((bin.mean_predicted - bin.observed_rate).abs() < 0.05, "{:?}", evaluation.reliability);
+        }
+        // Hardly worse than knowing the true likelihoods, and far better than the base rate.
+        let truth_brier = history.iter().map(|(_, t, y)| (t - f64::from(u8::from(*y))).powi(2)).sum::<f64>() / 6000.0;
+        assert!(evaluation.brier < truth_brier + 0.005, "{} against {truth_brier}", evaluation.brier);
+        assert!(evaluation.brier < evaluation.brier_base_rate - 0.005);
+        // Contacts it has never seen: their mean likelihood is their true mean, and those
+        // given the most are as likely as it says.
+        let fresh = synthetic(100_000, 6000);
+        let rows: Vec<&Row> = fresh.iter().map(|(r, _, _)| r).collect();
+        let predicted = model.predict(&rows);
+        let mean_predicted = predicted.iter().map(|p| p.likelihood).sum::<f64>() / 6000.0;
+        let mean_truth = fresh.iter().map(|(_, t, _)| t).sum::<f64>() / 6000.0;
+        assert!((mean_predicted / mean_truth - 1.0).abs() < 0.1, "{mean_predicted} against {mean_truth}");
+        let likelihoods: Vec<f64> = predicted.iter().map(|p| p.likelihood).collect();
+        let truth: Vec<bool> = fresh.iter().map(|(_, _, y)| *y).collect();
+        for bin in calibration::reliability(&likelihoods, &truth, RELIABILITY_BINS) {
+            assert!((bin.mean_predicted - bin.observed_rate).abs() < 0.05, "{bin:?}");
+        }
+        // A factor is a change of that same probability: the fit of a contact the model
+        // rates highest raises it by most of what it has above the typical contact.
+        let best = predicted.iter().max_by(|a, b| a.likelihood.total_cmp(&b.likelihood)).unwrap();
+        let fit = best.factors.iter().find(|f| f.feature == "custom.fit").expect("fit explains the best contact");
+        assert!(fit.weight > 0.1 && fit.weight < best.likelihood, "{best:?}");
+        assert!(fit.reason.contains("raises the likelihood by"), "{}", fit.reason);
     }
 
     #[test]

@@ -34,6 +34,34 @@ impl Outcome {
     }
 }
 
+/// How long after they came the contacts that reached the target did so (µs), which
+/// says when a contact known not to have is read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReachedAges(Vec<i64>);
+
+impl ReachedAges {
+    pub fn new(mut ages: Vec<i64>) -> Self {
+        ages.sort_unstable();
+        Self(ages)
+    }
+
+    /// The moment a contact with a known outcome is read (its features as of then). One
+    /// that reached the target: that moment. One known not to have: when it was as old
+    /// as one of those that reached it were then (picked by `key`, the same contact the
+    /// same age), or when it was known not to, if sooner. Read at the end of the
+    /// horizon instead, contacts would be told apart by the time passed alone: 300 days
+    /// since the last activity against 30 for buyers, however alike they were.
+    pub fn read_at(&self, outcome: Outcome, created: Timestamp, key: &[u8], now: Timestamp) -> Timestamp {
+        match outcome {
+            Outcome::Missed(known) if !self.0.is_empty() => {
+                let pick = xxhash_rust::xxh3::xxh3_64(key) % self.0.len() as u64;
+                Timestamp(created.0.saturating_add(self.0[pick as usize])).min(known)
+            }
+            _ => outcome.cutoff(now),
+        }
+    }
+}
+
 /// Whether a stage counts as having reached `target`.
 pub fn reaches(stage: Stage, target: Stage) -> bool {
     stage == target || stage.is_after(target)
@@ -93,6 +121,31 @@ mod tests {
         let changes = [change(Stage::Mql, 3)];
         assert_eq!(of(Stage::Mql, &changes, 100), Outcome::Unknown);
         assert_eq!(of(Stage::Mql, &changes, 181), Outcome::Missed(Timestamp(180 * DAY)));
+    }
+
+    #[test]
+    fn a_contact_that_did_not_buy_is_read_at_an_age_buyers_bought_at_or_when_it_was_lost() {
+        let ages = ReachedAges::new(vec![30 * DAY, 10 * DAY, 20 * DAY]);
+        let now = Timestamp(400 * DAY);
+        let created = Timestamp(5 * DAY);
+        let read: Vec<i64> = (0u32..60)
+            .map(|k| {
+                (ages.read_at(Outcome::Missed(Timestamp(185 * DAY)), created, &k.to_le_bytes(), now).0 - created.0)
+                    / DAY
+            })
+            .collect();
+        assert!(read.iter().all(|d| [10, 20, 30].contains(d)), "{read:?}");
+        assert!([10, 20, 30].iter().all(|d| read.contains(d)), "each age is picked: {read:?}");
+        // The same contact, the same age.
+        let once = ages.read_at(Outcome::Missed(Timestamp(185 * DAY)), created, b"id", now);
+        assert_eq!(once, ages.read_at(Outcome::Missed(Timestamp(185 * DAY)), created, b"id", now));
+        // Lost on its 8th day: read then, not later.
+        assert_eq!(ages.read_at(Outcome::Missed(Timestamp(13 * DAY)), created, b"id", now), Timestamp(13 * DAY));
+        // Buyers at the moment they bought; open contacts now; with no buyer, as known.
+        assert_eq!(ages.read_at(Outcome::Reached(Timestamp(9 * DAY)), created, b"id", now), Timestamp(9 * DAY));
+        assert_eq!(ages.read_at(Outcome::Unknown, created, b"id", now), now);
+        let none = ReachedAges::default();
+        assert_eq!(none.read_at(Outcome::Missed(Timestamp(185 * DAY)), created, b"id", now), Timestamp(185 * DAY));
     }
 
     #[test]
