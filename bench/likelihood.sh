@@ -40,7 +40,7 @@ one() {
         shift 2
     done
     "$BIN" model train --exclude "$exclude"
-    "$BIN" model examples --exclude "$exclude" --out "$WORK/$name.csv"
+    "$BIN" model examples --exclude "$exclude" --raw --out "$WORK/$name.csv"
     python3 bench/lib/sklearn_baseline.py "$WORK/$name.csv"
 }
 

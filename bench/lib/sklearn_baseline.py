@@ -1,7 +1,8 @@
 """scikit-learn on the rows and folds leadgate learns from, for comparison.
 
-Reads the CSV `leadgate model examples` writes (a column per feature, then `outcome` and
-the cross-validation `fold`) and prints, for HistGradientBoosting and logistic
+Reads the CSV `leadgate model examples --raw` writes (a column per feature, then
+`outcome` and the cross-validation `fold`; a column whose every value reads as a number
+is taken as one) and prints, for HistGradientBoosting and logistic
 regression cross-validated on those same folds: ROC AUC, Brier score, the mean predicted
 probability beside the observed rate, and the largest gap between a decile's mean
 predicted and its observed rate.
@@ -47,7 +48,7 @@ def deciles(p, y):
 
 
 def report(name, p, y):
-    worst = max(abs(mean - rate) for mean, rate, count in deciles(p, y) if count >= 100)
+    worst = max((abs(mean - rate) for mean, rate, count in deciles(p, y) if count >= 100), default=float("nan"))
     print(
         f"{name:<28} ROC AUC {roc_auc_score(y, p):.4f}  Brier {brier_score_loss(y, p):.4f}  "
         f"mean predicted {p.mean():.4f} (observed {y.mean():.4f})  worst decile gap {worst:.3f}"

@@ -210,6 +210,10 @@ pub(crate) enum ModelCommand {
         /// The file to write (default: standard output).
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+        /// Write texts exactly as stored, even those a spreadsheet would run as a
+        /// formula (by default they are prefixed with `'`, as exports do).
+        #[arg(long)]
+        raw: bool,
     },
 }
 

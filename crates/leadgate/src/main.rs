@@ -167,8 +167,8 @@ async fn run_command(command: Command, config: &Config, app: Arc<App>) -> Result
         Command::Duplicates { reason, limit } => qualify::duplicates(&app, reason, limit).await,
         Command::Rescore => qualify::rescore(&app).await,
         Command::Model(ModelCommand::Train { learn_from, budget }) => qualify::train(&app, learn_from, budget).await,
-        Command::Model(ModelCommand::Examples { learn_from, out }) => {
-            qualify::examples(&app, learn_from, out.as_deref()).await
+        Command::Model(ModelCommand::Examples { learn_from, out, raw }) => {
+            qualify::examples(&app, learn_from, out.as_deref(), raw).await
         }
         Command::Backtest { name, as_of, version, expression, against, from, to } => {
             let args = qualify::BacktestArgs { name, as_of, version, expression, against, from, to };

@@ -5,6 +5,7 @@ use crate::cli::LearnFrom;
 use crate::progress::{Counter, progress_bar};
 use anyhow::Result;
 use leadgate_app::App;
+use leadgate_app::export::Cells;
 use leadgate_app::qualification::likelihood::TrainInput;
 
 pub(crate) async fn duplicates(app: &App, reason: Option<String>, limit: usize) -> Result<()> {
@@ -50,22 +51,35 @@ fn train_input(learn_from: LearnFrom, budget: Option<f32>) -> TrainInput {
     TrainInput { target, horizon_days, exclude, budget }
 }
 
-pub(crate) async fn examples(app: &App, learn_from: LearnFrom, out: Option<&std::path::Path>) -> Result<()> {
+pub(crate) async fn examples(app: &App, learn_from: LearnFrom, out: Option<&std::path::Path>, raw: bool) -> Result<()> {
+    use anyhow::Context;
     let total = app.live_contacts().await?.max(0) as u64;
     let bar = progress_bar(total, "{spinner} reading [{bar:40}] {pos}/{len} contacts ({eta} left)");
     let mut file: Box<dyn std::io::Write> = match out {
+        // Written beside the target and renamed at the end, so that a refused or failed
+        // run never leaves a file that looks whole, nor spoils one already there.
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+            std::fs::File::create(path.with_extension("partial"))
+                .with_context(|| format!("cannot write {}", path.display()))?,
         )),
         None => Box::new(std::io::stdout().lock()),
     };
-    let written = app.likelihood_examples(train_input(learn_from, None), &mut file, &Counter(bar.clone())).await;
+    let cells = if raw { Cells::Raw } else { Cells::SpreadsheetSafe };
+    let written = app.likelihood_examples(train_input(learn_from, None), cells, &mut file, &Counter(bar.clone())).await;
     bar.finish_and_clear();
-    let written = written.map_err(crate::exit::app)?;
-    if let Some(path) = out {
-        eprintln!("{written} contacts with a known outcome written to {}", path.display());
+    drop(file);
+    let Some(path) = out else { return written.map(|_| ()).map_err(crate::exit::app) };
+    match written {
+        Ok(n) => {
+            std::fs::rename(path.with_extension("partial"), path)?;
+            eprintln!("{n} contacts with a known outcome written to {}", path.display());
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(path.with_extension("partial"));
+            Err(crate::exit::app(e))
+        }
     }
-    Ok(())
 }
 
 pub(crate) async fn train(app: &std::sync::Arc<App>, learn_from: LearnFrom, budget: Option<f32>) -> Result<()> {

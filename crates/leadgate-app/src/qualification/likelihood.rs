@@ -5,6 +5,7 @@
 use crate::ErrorCode;
 use crate::batch::{AccountBook, LiveContacts};
 use crate::error::invalid;
+use crate::export::Cells;
 use crate::import::Progress;
 use crate::qualification::assess::{Reads, read_facts};
 use crate::qualification::rules::RescoreReport;
@@ -12,6 +13,7 @@ use crate::{App, AppError};
 use leadgate_core::likelihood::features::{self, Exclusions};
 use leadgate_core::likelihood::outcome::{Outcome, ReachedAges, outcome};
 use leadgate_core::likelihood::{self, Examples, TrainError, TrainOptions, TrainedModel};
+use leadgate_core::spreadsheet::neutralise;
 use leadgate_core::{Actor, Stage, Timestamp};
 use leadgate_store::{AccountPart, Contacts, Details, SnapshotParts, Store, StoredParts};
 use serde::{Deserialize, Serialize};
@@ -218,21 +220,32 @@ impl App {
 
     /// What `leadgate model examples` writes: the rows a training with `input` would
     /// learn from, as CSV (a column per feature, then `outcome` and the cross-validation
-    /// `fold`), to check the figures with another tool on the same rows and folds.
+    /// `fold`), to check the figures with another tool on the same rows and folds. Texts
+    /// come from people (forms, imports): unless `cells` is raw, a cell a spreadsheet
+    /// would run as a formula is written as text, as exports are. A reader that stops
+    /// early (`| head`) has what it wanted: that is not an error.
     pub async fn likelihood_examples(
         &self,
         input: TrainInput,
+        cells: Cells,
         out: &mut dyn std::io::Write,
         progress: &dyn Progress,
     ) -> Result<u64, AppError> {
         let options = options(input)?;
         let examples = self.read_examples(&options, self.now(), progress).await?;
-        let failed = |e: csv::Error| AppError::new(ErrorCode::Internal, format!("writing the examples failed: {e}"));
         let mut csv = csv::Writer::from_writer(out);
-        for record in likelihood::examples_table(&examples) {
-            csv.write_record(&record).map_err(failed)?;
+        let written = likelihood::examples_table(&examples).try_for_each(|record| match cells {
+            Cells::Raw => csv.write_record(&record),
+            Cells::SpreadsheetSafe => csv.write_record(record.iter().map(|c| neutralise(c).into_owned())),
+        });
+        let written = written.and_then(|()| csv.flush().map_err(csv::Error::from));
+        match written {
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe) => {}
+            Err(e) => {
+                return Err(AppError::new(ErrorCode::Internal, format!("writing the examples failed: {e}")));
+            }
+            Ok(()) => {}
         }
-        csv.flush().map_err(|e| failed(e.into()))?;
         Ok(examples.known.len() as u64)
     }
 

@@ -8,7 +8,8 @@
 //! target. Isotonic rather than a logistic (Platt) curve because the learner's errors
 //! are not symmetric in log-odds (far too high at the bottom, somewhat too high at the
 //! top). Between the pooled blocks the map is linear, so that contacts scored
-//! differently stay ordered differently: the ranking is kept.
+//! differently stay ordered differently; only below the lowest block's mean and above
+//! the highest's do they share a likelihood. It never reverses an order.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,9 +20,30 @@ const FLOOR: f64 = 0.001;
 /// A monotone map from the learner's score (a probability of its own) to a calibrated
 /// probability: the knots of a piecewise-linear curve, scores increasing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Knots")]
 pub struct Calibration {
     scores: Vec<f64>,
     probabilities: Vec<f64>,
+}
+
+/// A calibration as stored, checked before it is used: `apply` relies on it.
+#[derive(Deserialize)]
+struct Knots {
+    scores: Vec<f64>,
+    probabilities: Vec<f64>,
+}
+
+impl TryFrom<Knots> for Calibration {
+    type Error = String;
+
+    fn try_from(k: Knots) -> Result<Self, String> {
+        let increasing = k.scores.windows(2).all(|w| w[0] < w[1]);
+        let probabilities = k.probabilities.iter().all(|p| (0.0..=1.0).contains(p));
+        if k.scores.len() != k.probabilities.len() || !increasing || !probabilities {
+            return Err("a calibration needs as many probabilities (0 to 1) as scores, scores increasing".into());
+        }
+        Ok(Self { scores: k.scores, probabilities: k.probabilities })
+    }
 }
 
 impl Calibration {
@@ -159,7 +181,32 @@ mod tests {
         // 0.2 (converted) and 0.3 (did not) pool into one block at 0.25 with rate 0.5.
         assert_eq!(c.scores, vec![0.1, 0.25, 0.4]);
         assert_eq!(c.probabilities, vec![FLOOR, 0.5, 1.0 - FLOOR]);
-        assert!(c.probabilities.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn a_missing_score_an_empty_map_and_a_single_knot_give_a_probability() {
+        let one = Calibration::fit(&[0.3, 0.3], &[true, false]);
+        assert_eq!((one.apply(0.0), one.apply(0.3), one.apply(0.9), one.apply(f64::NAN)), (0.5, 0.5, 0.5, 0.5));
+        assert_eq!(one.slope(0.1, 0.9), 0.0);
+        let none = Calibration::fit(&[], &[]);
+        assert_eq!(none.apply(0.42), 0.42);
+        // Two scores closer than 0.02: the slope is taken over 0.02 around them.
+        let c = Calibration::fit(&[0.2, 0.2, 0.6, 0.6], &[false, true, true, true]);
+        assert!((c.slope(0.4, 0.4) - (0.999 - 0.5) / 0.4).abs() < 1e-9, "{}", c.slope(0.4, 0.4));
+    }
+
+    #[test]
+    fn a_stored_map_that_would_not_be_monotone_is_refused_when_read() {
+        let good: Calibration =
+            serde_json::from_str(r#"{"scores": [0.1, 0.5], "probabilities": [0.05, 0.4]}"#).unwrap();
+        assert!((good.apply(0.3) - 0.225).abs() < 1e-12);
+        for bad in [
+            r#"{"scores": [0.1, 0.5], "probabilities": [0.05]}"#,
+            r#"{"scores": [0.5, 0.1], "probabilities": [0.05, 0.4]}"#,
+            r#"{"scores": [0.1, 0.5], "probabilities": [0.05, 1.4]}"#,
+        ] {
+            assert!(serde_json::from_str::<Calibration>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -363,10 +363,6 @@ impl Predictor {
         self.booster.predict(&matrix, rows.len() >= PARALLEL_ROWS).into_iter().map(sigmoid).collect()
     }
 
-    fn calibrate(&self, score: f64) -> f64 {
-        self.calibration.as_ref().map_or(score, |c| c.apply(score))
-    }
-
     /// The likelihood of each row, with the features that moved it most.
     pub fn predict(&self, rows: &[&Row]) -> Vec<Prediction> {
         if rows.is_empty() {
@@ -376,6 +372,9 @@ impl Predictor {
         let data = self.encoding.matrix(rows);
         let matrix = Matrix::new(&data, rows.len(), width);
         let parallel = rows.len() >= PARALLEL_ROWS;
+        // A model trained before calibration keeps the learner's probabilities it was
+        // reported with until it is trained again.
+        let uncalibrated = self.calibration.is_none().then(|| self.booster.predict_proba(&matrix, parallel, false));
         let contributions =
             self.booster.predict_contributions(&matrix, ContributionsMethod::ProbabilityChange, parallel);
         let owners = self.encoding.owners();
@@ -415,7 +414,12 @@ impl Predictor {
                         }
                     })
                     .collect();
-                Prediction { likelihood: self.calibrate(score).clamp(0.0, 1.0), factors }
+                let likelihood = match (&self.calibration, &uncalibrated) {
+                    (Some(c), _) => c.apply(score),
+                    (None, Some(p)) => p[r],
+                    (None, None) => score,
+                };
+                Prediction { likelihood: likelihood.clamp(0.0, 1.0), factors }
             })
             .collect()
     }
@@ -546,6 +550,22 @@ mod tests {
         let fit = best.factors.iter().find(|f| f.feature == "custom.fit").expect("fit explains the best contact");
         assert!(fit.weight > 0.1 && fit.weight < best.likelihood, "{best:?}");
         assert!(fit.reason.contains("raises the likelihood by"), "{}", fit.reason);
+    }
+
+    #[test]
+    fn a_model_trained_before_calibration_keeps_the_learners_probabilities() {
+        let history = synthetic(0, 600);
+        let examples = Examples { known: history.iter().map(|(r, _, y)| (r.clone(), *y)).collect(), unknown: 0 };
+        let (model, _) = train(&examples, &TrainOptions::default()).unwrap();
+        let mut stored: serde_json::Value = serde_json::from_str(&model.to_json().unwrap()).unwrap();
+        stored.as_object_mut().unwrap().remove("calibration");
+        let old = Predictor::from_json(&stored.to_string()).unwrap();
+        let rows: Vec<&Row> = history.iter().take(50).map(|(r, _, _)| r).collect();
+        let data = old.encoding.matrix(&rows);
+        let learner = old.booster.predict_proba(&Matrix::new(&data, rows.len(), old.encoding.width()), false, false);
+        let likelihoods: Vec<f64> = old.predict(&rows).iter().map(|p| p.likelihood).collect();
+        assert_eq!(likelihoods, learner);
+        assert_ne!(likelihoods, model.predict(&rows).iter().map(|p| p.likelihood).collect::<Vec<_>>());
     }
 
     #[test]
