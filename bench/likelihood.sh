@@ -2,7 +2,8 @@
 # Likelihood benchmark of leadgate: how well calibrated and how well ranked its
 # likelihoods are on public histories, beside scikit-learn on the same rows and folds.
 # For X Education (9,240 leads, sales team's columns excluded) and Olist (8,000 MQLs, of
-# which 842 closed; the deal columns, filled in only for won deals, excluded):
+# which 842 closed, 838 within the default 365-day horizon; the deal columns, filled in
+# only for won deals, excluded):
 # `leadgate model train` (cross-validated ROC AUC, Brier, reliability table), then
 # `leadgate model examples` writes the rows and folds it learned from and
 # bench/lib/sklearn_baseline.py cross-validates HistGradientBoosting and logistic

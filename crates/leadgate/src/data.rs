@@ -92,24 +92,15 @@ pub(crate) async fn export(
     out: Option<&std::path::Path>,
 ) -> Result<()> {
     use leadgate_app::export::{Cells, ExportFormat, ExportKind};
-    use std::io::Write;
     let kind = ExportKind::parse(kind).map_err(|e| crate::exit::usage(e.message))?;
     let format = ExportFormat::parse(format).map_err(|e| crate::exit::usage(e.message))?;
-    let mut writer: Box<dyn Write> = match out {
-        // Written beside the target and renamed at the end, so that a failed export
-        // never leaves a file that looks whole.
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path.with_extension("partial"))
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut output = crate::output::Output::open(out)?;
     let bar = if out.is_some() { indicatif::ProgressBar::new_spinner() } else { indicatif::ProgressBar::hidden() };
     let started = std::time::Instant::now();
     let cells = if raw { Cells::Raw } else { Cells::SpreadsheetSafe };
     let mut export = app.start_export(kind, format, cells).map_err(crate::exit::app)?;
     while let Some(page) = app.export_page(&mut export).await.map_err(crate::exit::app)? {
-        match writer.write_all(&page) {
+        match output.writer().write_all(&page) {
             // The reader (`| head`) has seen enough.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             other => other?,
@@ -117,14 +108,9 @@ pub(crate) async fn export(
         bar.set_message(format!("{} {} exported", export.rows(), kind.as_str()));
         bar.tick();
     }
-    match writer.flush() {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-        other => other?,
-    }
-    drop(writer);
+    output.finish()?;
     bar.finish_and_clear();
     if let Some(path) = out {
-        std::fs::rename(path.with_extension("partial"), path)?;
         eprintln!(
             "exported {} {} to {} in {:.1} s (import it back with --preset {})",
             export.rows(),

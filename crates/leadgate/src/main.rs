@@ -6,6 +6,7 @@ mod contact;
 mod data;
 mod exit;
 mod inbox;
+mod output;
 mod progress;
 mod qualify;
 mod serve;

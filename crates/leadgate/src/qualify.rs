@@ -52,31 +52,23 @@ fn train_input(learn_from: LearnFrom, budget: Option<f32>) -> TrainInput {
 }
 
 pub(crate) async fn examples(app: &App, learn_from: LearnFrom, out: Option<&std::path::Path>, raw: bool) -> Result<()> {
-    use anyhow::Context;
     let total = app.live_contacts().await?.max(0) as u64;
     let bar = progress_bar(total, "{spinner} reading [{bar:40}] {pos}/{len} contacts ({eta} left)");
-    let mut file: Box<dyn std::io::Write> = match out {
-        // Written beside the target and renamed at the end, so that a refused or failed
-        // run never leaves a file that looks whole, nor spoils one already there.
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path.with_extension("partial"))
-                .with_context(|| format!("cannot write {}", path.display()))?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
-    };
+    let mut output = crate::output::Output::open(out)?;
     let cells = if raw { Cells::Raw } else { Cells::SpreadsheetSafe };
-    let written = app.likelihood_examples(train_input(learn_from, None), cells, &mut file, &Counter(bar.clone())).await;
+    let input = train_input(learn_from, None);
+    let written = app.likelihood_examples(input, cells, output.writer(), &Counter(bar.clone())).await;
     bar.finish_and_clear();
-    drop(file);
-    let Some(path) = out else { return written.map(|_| ()).map_err(crate::exit::app) };
     match written {
         Ok(n) => {
-            std::fs::rename(path.with_extension("partial"), path)?;
-            eprintln!("{n} contacts with a known outcome written to {}", path.display());
+            output.finish()?;
+            if let Some(path) = out {
+                eprintln!("{n} contacts with a known outcome written to {}", path.display());
+            }
             Ok(())
         }
         Err(e) => {
-            let _ = std::fs::remove_file(path.with_extension("partial"));
+            output.discard();
             Err(crate::exit::app(e))
         }
     }

@@ -161,14 +161,19 @@ impl App {
         now: Timestamp,
         progress: &dyn Progress,
     ) -> Result<Examples, AppError> {
-        // First how long those that reached the target took: the others are read at
-        // those ages.
+        // First each contact's outcome, from its stage steps alone, and how long those
+        // that reached the target took: the others are read at those ages. Only the
+        // known outcomes are kept; a contact without one is counted as open.
+        let mut known = HashMap::new();
         let mut ages = Vec::new();
         let mut batches = LiveContacts::new(self.store.as_ref());
         while let Some(ids) = batches.next().await? {
-            for (created, o) in outcomes_of(self.store.as_ref(), Contacts::Run(&ids), options, now).await?.values() {
+            for (id, (created, o)) in outcomes_of(self.store.as_ref(), Contacts::Run(&ids), options, now).await? {
                 if let Outcome::Reached(at) = o {
                     ages.push(at.0 - created.0);
+                }
+                if o.label().is_some() {
+                    known.insert(id, (created, o));
                 }
             }
         }
@@ -184,28 +189,23 @@ impl App {
         let mut batches = LiveContacts::new(self.store.as_ref());
         let accounts = AccountBook::default();
         while let Some(ids) = batches.next().await? {
-            let batch = Contacts::Run(&ids);
-            let (facts, outcomes) = tokio::try_join!(
-                read_facts(self.store.as_ref(), batch, now, &rules, Reads::ALL, Some(&accounts)),
-                outcomes_of(self.store.as_ref(), batch, options, now)
-            )?;
+            let facts =
+                read_facts(self.store.as_ref(), Contacts::Run(&ids), now, &rules, Reads::ALL, Some(&accounts)).await?;
             for f in &facts {
                 let c = &f.contact;
-                let Some(&(created, o)) = outcomes.get(&c.id) else { continue };
-                match o.label() {
-                    Some(label) => {
-                        let at = ages.read_at(o, created, c.id.as_bytes(), now);
-                        let mut row = features::row(f, at, &Exclusions::default());
-                        for (name, _) in &row {
-                            if !features_seen.contains(name) {
-                                features_seen.insert(name.clone());
-                            }
-                        }
-                        row.retain(|(name, _)| !exclude.excludes(name));
-                        examples.known.push((row, label));
+                let Some(&(created, o)) = known.get(&c.id) else {
+                    examples.unknown += 1;
+                    continue;
+                };
+                let at = ages.read_at(o, created, c.id.as_bytes(), now);
+                let mut row = features::row(f, at, &Exclusions::default());
+                for (name, _) in &row {
+                    if !features_seen.contains(name) {
+                        features_seen.insert(name.clone());
                     }
-                    None => examples.unknown += 1,
                 }
+                row.retain(|(name, _)| !exclude.excludes(name));
+                examples.known.push((row, o.label() == Some(true)));
             }
             read += facts.len() as u64;
             progress.advance(read, read);

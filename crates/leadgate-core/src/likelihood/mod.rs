@@ -374,7 +374,10 @@ impl Predictor {
         let parallel = rows.len() >= PARALLEL_ROWS;
         // A model trained before calibration keeps the learner's probabilities it was
         // reported with until it is trained again.
-        let uncalibrated = self.calibration.is_none().then(|| self.booster.predict_proba(&matrix, parallel, false));
+        let uncalibrated = match self.calibration {
+            None => self.booster.predict_proba(&matrix, parallel, false),
+            Some(_) => vec![],
+        };
         let contributions =
             self.booster.predict_contributions(&matrix, ContributionsMethod::ProbabilityChange, parallel);
         let owners = self.encoding.owners();
@@ -414,11 +417,7 @@ impl Predictor {
                         }
                     })
                     .collect();
-                let likelihood = match (&self.calibration, &uncalibrated) {
-                    (Some(c), _) => c.apply(score),
-                    (None, Some(p)) => p[r],
-                    (None, None) => score,
-                };
+                let likelihood = self.calibration.as_ref().map_or_else(|| uncalibrated[r], |c| c.apply(score));
                 Prediction { likelihood: likelihood.clamp(0.0, 1.0), factors }
             })
             .collect()
