@@ -46,6 +46,8 @@ pub struct ScoresView {
     pub engagement: f64,
     /// Predicted probability of conversion; `null` until a model is trained.
     pub likelihood: Option<f64>,
+    /// The likelihood model (`likelihood@version`) that predicted it.
+    pub likelihood_model: Option<String>,
     /// Each rule behind the scores (`rule`, `points`, `reason`), then the features the
     /// predictive model weighed most.
     pub factors: Vec<serde_json::Value>,
@@ -132,6 +134,7 @@ impl App {
                 fit: a.fit,
                 engagement: leadgate_core::scoring::round1(a.engagement_at(now)),
                 likelihood: stored.likelihood,
+                likelihood_model: stored.likelihood_model.clone(),
                 factors,
                 model: stored.model.clone(),
                 assessed_at: a.as_of,

@@ -25,6 +25,7 @@ leadgate_store::on_both_stores!(
     a_person_repeated_far_down_a_long_file_stays_one_contact,
     the_same_file_through_another_mapping_is_read_again,
     a_row_that_runs_on_for_megabytes_is_refused_and_the_rows_before_it_kept,
+    a_file_with_other_separators_and_no_emails_takes_its_identity_from_the_row,
 );
 
 async fn import_file(app: &App, path: PathBuf, mapping: &Mapping) -> ImportJob {
@@ -318,4 +319,82 @@ async fn a_row_that_runs_on_for_megabytes_is_refused_and_the_rows_before_it_kept
     let refused = import_csv(&app, &endless, &mapping).await.unwrap_err();
     assert_eq!(refused.code, "not_csv", "{refused}");
     assert!(refused.message.contains("runs on past 1 MiB"), "{}", refused.message);
+}
+
+/// A bank's campaign file as it is published: `;`-separated, one anonymous person per
+/// row, the outcome in the last column.
+const BANK: &str = "age;job;y\n30;admin.;no\n41;technician;yes\n30;admin.;no\n";
+
+const BANK_MAPPING: &str = r#"
+system = "bank"
+[contact]
+external_id = { row_number = true }
+[contact.custom]
+age = { column = "age", type = "number" }
+job = "job"
+[[stage]]
+stage = { column = "y", map = { "yes" = "customer", "no" = "lost" } }
+"#;
+
+async fn a_file_with_other_separators_and_no_emails_takes_its_identity_from_the_row(store: Arc<dyn Store>) {
+    let app = app(&store);
+    // Read with the default comma, the header is one column: refused, saying what the
+    // file looks like and which setting reads it.
+    let comma = Mapping::from_toml(BANK_MAPPING).unwrap();
+    let e = import_csv(&app, BANK.as_bytes(), &comma).await.unwrap_err();
+    assert_eq!(e.code, "mapping_mismatch", "{}", e.message);
+    assert!(e.message.contains("the file looks `;`-separated"), "{}", e.message);
+    assert!(e.message.contains("3 columns under `;` (age, job, y)"), "{}", e.message);
+    assert!(e.message.contains(r#"set `delimiter = ";"` at the top of the mapping"#), "{}", e.message);
+    let tabs = BANK.replace(';', "\t");
+    let e = import_csv(&app, tabs.as_bytes(), &comma).await.unwrap_err();
+    assert!(
+        e.message.contains(r#"looks tab-separated"#) && e.message.contains(r#"`delimiter = "\t"`"#),
+        "{}",
+        e.message
+    );
+    // A semicolon mapping given a comma file is told the same the other way round.
+    let semicolon = Mapping::from_toml(&format!("delimiter = \";\"\n{BANK_MAPPING}")).unwrap();
+    let e = import_csv(&app, BANK.replace(';', ",").as_bytes(), &semicolon).await.unwrap_err();
+    assert!(e.message.contains(r#"`delimiter = ","`"#), "{}", e.message);
+    // A file of one column is not second-guessed: it lacks the column, as it says.
+    let e = import_csv(&app, b"name\nAnn\n".as_slice(), &comma).await.unwrap_err();
+    assert!(e.message.starts_with("the file has no column"), "{}", e.message);
+    assert_eq!(store.totals().await.unwrap().contacts, 0);
+
+    // With the delimiter set, each row is a contact named by its row number.
+    let first = import_csv(&app, BANK.as_bytes(), &semicolon).await.unwrap();
+    assert_eq!((first.counts.rows_failed, first.counts.contacts_created), (0, 3), "{:?}", first.errors);
+    let by_row = |n: &str| ContactFilter {
+        external_id: Some(n.into()),
+        system: Some("bank".into()),
+        ..ContactFilter::default()
+    };
+    let second = one(&store, by_row("2")).await;
+    assert_eq!(second.custom["job"], "technician");
+    assert_eq!(second.stage.as_str(), "customer");
+    // Rows 1 and 3 say the same, and are still two people.
+    let (r1, r3) = (one(&store, by_row("1")).await, one(&store, by_row("3")).await);
+    assert_ne!(r1.id, r3.id);
+    assert_eq!(r1.stage.as_str(), "lost");
+    // The same file again finds the same contacts and adds nothing.
+    let again = import_csv(&app, BANK.as_bytes(), &semicolon).await.unwrap();
+    assert_eq!((again.counts.contacts_created, again.counts.contacts_unchanged), (0, 3), "{:?}", again.counts);
+    assert_eq!(store.totals().await.unwrap().contacts, 3);
+
+    // The row number is an identity, not a value for other fields.
+    for (text, says) in [
+        (
+            "system = \"s\"\n[contact]\nemail = { row_number = true }\n",
+            "contact.email: `row_number` is for contact.external_id only",
+        ),
+        (
+            "system = \"s\"\n[contact]\nexternal_id = { column = \"id\", row_number = true }\n",
+            "takes no `column` or `value`",
+        ),
+        ("[contact]\nexternal_id = { row_number = true }\n", "`system`"),
+    ] {
+        let err = Mapping::from_toml(text).unwrap_err().to_string();
+        assert!(err.contains(says), "{err}");
+    }
 }

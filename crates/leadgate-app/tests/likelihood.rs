@@ -23,6 +23,7 @@ leadgate_store::on_both_stores!(
     xeducation_capture_time_columns_predict_conversion_as_well_as_the_reference,
     contacts_whose_outcome_is_not_known_are_scored_not_learned_from,
     a_history_a_model_cannot_learn_from_is_refused_and_nothing_is_kept,
+    a_refused_training_leaves_the_model_in_force_and_its_scores_as_they_were,
 );
 
 async fn import(app: &App, csv: Vec<u8>, mapping: &Mapping) {
@@ -110,6 +111,7 @@ async fn xeducation_capture_time_columns_predict_conversion_as_well_as_the_refer
     assert!((stored / rate - 1.0).abs() < 0.1, "stored likelihoods average {stored} against a rate of {rate}");
     for s in &scores {
         let p = s.likelihood.expect("every contact has a likelihood");
+        assert_eq!(s.likelihood_model.as_deref(), Some("likelihood@2"), "the model behind it is named");
         assert!((0.0..=1.0).contains(&p));
         for f in s.likelihood_factors.as_ref().unwrap().as_array().unwrap() {
             let feature = f["feature"].as_str().unwrap();
@@ -121,6 +123,7 @@ async fn xeducation_capture_time_columns_predict_conversion_as_well_as_the_refer
     let view = serde_json::to_value(app.contact_view(bought.id).await.unwrap()).unwrap();
     let likelihood = view["scores"]["likelihood"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&likelihood));
+    assert_eq!(view["scores"]["likelihood_model"], "likelihood@2", "{}", view["scores"]);
     let features: Vec<&serde_json::Value> =
         view["scores"]["factors"].as_array().unwrap().iter().filter(|f| f.get("feature").is_some()).collect();
     assert!(!features.is_empty(), "{view}");
@@ -302,4 +305,61 @@ async fn a_history_a_model_cannot_learn_from_is_refused_and_nothing_is_kept(stor
     let ids = all_ids(&store).await;
     app.rescore(&()).await.unwrap();
     assert!(store.scores(&ids).await.unwrap().iter().all(|s| s.likelihood.is_none()));
+}
+
+async fn a_refused_training_leaves_the_model_in_force_and_its_scores_as_they_were(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let mapping = Mapping::from_toml(MAPPING).unwrap();
+    // Only those who did not buy so far: the target was never reached.
+    let free: String = (0..20).map(|i| format!("f{i}@example.com,2024-01-{:02},free,\n", i + 1)).collect();
+    import(&app, format!("email,created,plan,won\n{free}").into_bytes(), &mapping).await;
+    let e = app.train_likelihood(TrainInput::default(), &Actor::Operator, &()).await.unwrap_err();
+    assert_eq!((e.kind(), e.code.as_str()), (ErrorKind::Invalid, "one_outcome"), "{e:?}");
+    assert!(e.message.contains("all 20 contacts with a known outcome did not reach the target"), "{}", e.message);
+    assert_eq!(app.likelihood_model().await.unwrap_err().code, "no_model");
+
+    import(&app, history(), &mapping).await;
+    let first = app.train_likelihood(TrainInput::default(), &Actor::Operator, &()).await.unwrap();
+    assert_eq!(first.model.version, 1);
+    let ids = all_ids(&store).await;
+    let before = store.scores(&ids).await.unwrap();
+    assert_eq!(before.len(), 60);
+    assert!(before.iter().all(|s| s.likelihood_model.as_deref() == Some("likelihood@1") && s.likelihood.is_some()));
+
+    // Each bad input is refused as the caller's mistake, naming what to change.
+    let never = TrainInput { target: Some("opportunity".into()), horizon_days: Some(1), ..TrainInput::default() };
+    for (input, code, field) in [
+        (TrainInput { exclude: Some(vec!["*".into()]), ..TrainInput::default() }, "no_features", None),
+        (
+            TrainInput {
+                exclude: Some(vec!["contact.*".into(), "custom.*".into(), "response*".into(), "engagement.*".into()]),
+                ..TrainInput::default()
+            },
+            "no_features",
+            None,
+        ),
+        (never, "one_outcome", None),
+        (TrainInput { horizon_days: Some(0), ..TrainInput::default() }, "invalid_value", Some("horizon_days")),
+        (TrainInput { horizon_days: Some(36_500), ..TrainInput::default() }, "invalid_value", Some("horizon_days")),
+        (TrainInput { horizon_days: Some(-5), ..TrainInput::default() }, "invalid_value", Some("horizon_days")),
+        (TrainInput { budget: Some(0.0), ..TrainInput::default() }, "invalid_value", Some("budget")),
+        (TrainInput { budget: Some(3.5), ..TrainInput::default() }, "invalid_value", Some("budget")),
+        (TrainInput { budget: Some(f32::NAN), ..TrainInput::default() }, "invalid_value", Some("budget")),
+        (TrainInput { target: Some("lost".into()), ..TrainInput::default() }, "invalid_stage", Some("target")),
+    ] {
+        let e = app.train_likelihood(input, &Actor::Operator, &()).await.unwrap_err();
+        assert_eq!((e.kind(), e.code.as_str(), e.field.as_deref()), (ErrorKind::Invalid, code, field), "{e:?}");
+    }
+    // The model in force is still the first, and every contact's likelihood is as it was.
+    assert_eq!(app.likelihood_model().await.unwrap().version, 1);
+    assert_eq!(store.latest_likelihood_version().await.unwrap(), Some(1), "nothing half-saved");
+    app.rescore(&()).await.unwrap();
+    let after = store.scores(&ids).await.unwrap();
+    let by_id = |scores: &[leadgate_core::scoring::ContactScores]| {
+        let mut v: Vec<(Uuid, Option<f64>, Option<String>)> =
+            scores.iter().map(|s| (s.contact_id, s.likelihood, s.likelihood_model.clone())).collect();
+        v.sort_by_key(|x| x.0);
+        v
+    };
+    assert_eq!(by_id(&after), by_id(&before));
 }

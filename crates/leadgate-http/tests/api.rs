@@ -917,7 +917,11 @@ async fn the_likelihood_model_is_trained_over_the_api(store: Arc<dyn Store>) {
     for (body, field) in [
         (json!({"target": "banana"}), "target"),
         (json!({"horizon_days": -1}), "horizon_days"),
+        (json!({"horizon_days": 36_500}), "horizon_days"),
         (json!({"budget": 9}), "budget"),
+        (json!({"budget": 0}), "budget"),
+        (json!({"exclude": ["*"]}), "."),
+        (json!({"target": "opportunity", "horizon_days": 1}), "."),
         (json!({"exclude": "custom.plan"}), "exclude"),
         (json!({"exclude": ["Plan"]}), "exclude"),
         (json!({"excluded": []}), "."),
@@ -973,4 +977,6 @@ async fn the_likelihood_model_is_trained_over_the_api(store: Arc<dyn Store>) {
     let contact = api.contact(&page.json["contacts"][0]["id"]).await;
     let p = contact["scores"]["likelihood"].as_f64().expect("a likelihood once trained");
     assert!((0.0..=1.0).contains(&p), "{contact}");
+    assert_eq!(contact["scores"]["likelihood_model"], "likelihood@1", "{contact}");
+    assert_eq!(contact["scores"]["model"], "builtin@0", "{contact}");
 }

@@ -136,12 +136,12 @@ pub(crate) const COUNT_LIVE_CONTACTS: &str = "SELECT COUNT(*) FROM contacts WHER
 /// rows changed) or a chunk of rows at a time (with `RETURNING contact_id`).
 pub(crate) const UPSERT_SCORES: (&str, &str) = (
     "INSERT INTO contact_scores (contact_id, model, fit, engagement, funnel_position, pain, assessment, as_of, \
-     likelihood, likelihood_factors, digest) ",
+     likelihood, likelihood_factors, likelihood_model, digest) ",
     " ON CONFLICT (contact_id) DO UPDATE SET model = excluded.model, fit = excluded.fit, \
      engagement = excluded.engagement, funnel_position = excluded.funnel_position, \
      pain = excluded.pain, assessment = excluded.assessment, as_of = excluded.as_of, \
      likelihood = excluded.likelihood, likelihood_factors = excluded.likelihood_factors, \
-     digest = excluded.digest WHERE contact_scores.digest IS DISTINCT FROM excluded.digest",
+     likelihood_model = excluded.likelihood_model, digest = excluded.digest WHERE contact_scores.digest IS DISTINCT FROM excluded.digest",
 );
 
 #[cfg(test)]

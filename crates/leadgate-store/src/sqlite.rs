@@ -298,7 +298,7 @@ fn write_scores(
     scores: &[leadgate_core::scoring::ContactScores],
 ) -> crate::Result<Vec<uuid::Uuid>> {
     let (insert, update) = crate::sql::UPSERT_SCORES;
-    let sql = format!("{insert}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11){update}");
+    let sql = format!("{insert}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12){update}");
     let failed = crate::direct::from_rusqlite;
     let mut statement = c.prepare(&sql).map_err(failed)?;
     let mut changed = Vec::new();
@@ -319,6 +319,7 @@ fn write_scores(
                 a.as_of.0,
                 s.likelihood,
                 factors,
+                s.likelihood_model,
                 s.digest(),
             ])
             .map_err(failed)?;

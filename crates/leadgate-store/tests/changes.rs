@@ -321,6 +321,7 @@ async fn scores_written_again_as_they_were_are_not_a_change(store: Arc<dyn Store
         },
         likelihood: None,
         likelihood_factors: None,
+        likelihood_model: None,
         stored_form: Default::default(),
     };
     let save = async |written: Vec<ContactScores>| {

@@ -817,6 +817,7 @@ async fn scores_are_written_over_what_each_contact_had_and_read_back_whole(store
         },
         likelihood: (fit % 3 != 0).then_some(0.25),
         likelihood_factors: (fit % 3 != 0).then(|| json!([{"feature": "contact.channel", "weight": 0.5}])),
+        likelihood_model: (fit % 3 != 0).then(|| format!("likelihood@{}", fit % 2 + 1)),
         stored_form: Default::default(),
     };
     let save = async |written: &[ContactScores]| {

@@ -84,8 +84,8 @@ pub(super) fn read_chunks<R: Read>(
             }
         };
         if more {
-            let line = record.position().map_or(0, |p| p.line());
-            rows.push(ReadRow { line, row: read_row(binding, &record, line) });
+            let (line, number) = record.position().map_or((0, 0), |p| (p.line(), p.record()));
+            rows.push(ReadRow { line, row: read_row(binding, &record, line, number) });
         }
         if rows.len() >= CHUNK_ROWS || (!more && !rows.is_empty()) {
             let chunk = ReadChunk { rows: std::mem::take(&mut rows), bytes: reader.position().byte() };
@@ -121,7 +121,8 @@ pub(super) fn read_header<R: Read>(reader: &mut csv::Reader<R>, mapping: &Mappin
     mapping.bind(&names).map_err(|e| AppError::new(ErrorCode::MappingMismatch, e.to_string()))
 }
 
-fn read_row(binding: &Binding, record: &csv::ByteRecord, line: u64) -> Result<ImportRow, Vec<RowError>> {
+/// Reads row `number` (the header is row 0), which starts on `line`.
+fn read_row(binding: &Binding, record: &csv::ByteRecord, line: u64, number: u64) -> Result<ImportRow, Vec<RowError>> {
     let mut cells = Vec::with_capacity(record.len());
     let mut errors = Vec::new();
     for (i, cell) in record.iter().enumerate() {
@@ -147,5 +148,5 @@ fn read_row(binding: &Binding, record: &csv::ByteRecord, line: u64) -> Result<Im
     if !errors.is_empty() {
         return Err(errors);
     }
-    binding.read(&cells, line)
+    binding.read(&cells, line, number)
 }

@@ -551,6 +551,7 @@ fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Eval
     let mut scores = Vec::with_capacity(facts.len());
     let mut moves = Vec::new();
     let mut predictions = rules.likelihood.as_ref().map(|l| l.predict(facts).into_iter());
+    let likelihood_model = rules.likelihood.as_ref().map(|l| l.model.label());
     let mut remembered = RuleResultCache::default();
     for f in facts {
         let bound = f.bind();
@@ -574,6 +575,7 @@ fn evaluate(rules: &ActiveRules, facts: &[ContactFacts], now: Timestamp) -> Eval
             assessment: a,
             likelihood: prediction.as_ref().map(|p| p.likelihood),
             likelihood_factors: prediction.map(|p| serde_json::to_value(p.factors).unwrap_or_default()),
+            likelihood_model: likelihood_model.clone(),
             stored_form: Default::default(),
         });
     }

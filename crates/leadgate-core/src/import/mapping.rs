@@ -151,6 +151,11 @@ pub struct FieldSpec {
     /// For custom fields and props: how to store the value.
     #[serde(default, rename = "type")]
     pub kind: ValueType,
+    /// For `contact.external_id` of a file with neither emails nor ids: the row's
+    /// number in the file (1 for the first row under the header), the same each time
+    /// the same file is imported.
+    #[serde(default)]
+    pub row_number: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -208,6 +213,54 @@ pub enum MappingError {
     Invalid(String),
     #[error("the file has no column {}; its columns are: {}", quoted(.missing), .available.join(", "))]
     MissingColumns { missing: Vec<String>, available: Vec<String> },
+    #[error(
+        "the file looks {}-separated: its header is one column under {}, the mapping's \
+         delimiter, but {} columns under {} ({}); set `delimiter = {}` at the top of the mapping to read it",
+        separator_name(*.looks), separator_name(*.used), .columns.len(), separator_name(*.looks), first_columns(.columns),
+        toml_char(*.looks)
+    )]
+    WrongDelimiter { looks: char, used: char, columns: Vec<String> },
+}
+
+/// The separators a file is written with, other than the comma: when a header is
+/// one column under the mapping's delimiter and several under one of these (or the
+/// comma), the mapping names the wrong one.
+const OTHER_SEPARATORS: [char; 4] = [';', '\t', '|', ','];
+
+/// The separator `header` (read with `used`) looks written with, and its columns then:
+/// the one that splits its single column into the most parts, two at least.
+pub fn likely_delimiter(header: &[String], used: char) -> Option<(char, Vec<String>)> {
+    let [only] = header else { return None };
+    OTHER_SEPARATORS
+        .into_iter()
+        .filter(|&c| c != used)
+        .map(|c| (c, only.split(c).map(|s| s.trim().to_owned()).collect::<Vec<_>>()))
+        .filter(|(_, columns)| columns.len() > 1)
+        .max_by_key(|(_, columns)| columns.len())
+}
+
+fn separator_name(c: char) -> String {
+    match c {
+        '\t' => "tab".into(),
+        c => format!("`{c}`"),
+    }
+}
+
+fn toml_char(c: char) -> String {
+    match c {
+        '\t' => r#""\t""#.into(),
+        c => format!("{:?}", c.to_string()),
+    }
+}
+
+/// The first few of many columns, for a message.
+fn first_columns(columns: &[String]) -> String {
+    const SHOWN: usize = 6;
+    let mut text = columns.iter().take(SHOWN).map(String::as_str).collect::<Vec<_>>().join(", ");
+    if columns.len() > SHOWN {
+        text.push_str(", …");
+    }
+    text
 }
 
 fn quoted(names: &[String]) -> String {
@@ -236,6 +289,15 @@ impl Mapping {
         self.each_field(|name, f| fields.push((name, f)));
         for (name, field) in fields {
             let spec = field.spec();
+            if spec.row_number {
+                if name != "contact.external_id" {
+                    return invalid(format!("{name}: `row_number` is for contact.external_id only"));
+                }
+                if spec.column.is_some() || spec.value.is_some() {
+                    return invalid(format!("{name}: `row_number = true` takes no `column` or `value`"));
+                }
+                continue;
+            }
             if spec.column.is_none() && spec.value.is_none() {
                 return invalid(format!("{name}: give a `column`, a `value`, or both"));
             }

@@ -105,6 +105,8 @@ struct MappedField {
     unmapped: Unmapped,
     formats: Vec<OwnedFormatItem>,
     kind: ValueType,
+    /// The value is the row's number in the file (`row_number = true`).
+    row_number: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -214,6 +216,7 @@ impl Mapping {
                 unmapped: spec.unmapped,
                 formats,
                 kind: spec.kind,
+                row_number: spec.row_number,
             }
         };
         let opt = |f: &Option<Field>, bind: &mut dyn FnMut(&Field) -> MappedField| f.as_ref().map(bind);
@@ -276,6 +279,10 @@ impl Mapping {
             })
             .collect();
         if !missing.is_empty() {
+            let used = self.delimiter.unwrap_or(',');
+            if let Some((looks, columns)) = super::mapping::likely_delimiter(header, used) {
+                return Err(MappingError::WrongDelimiter { looks, used, columns });
+            }
             missing.sort();
             missing.dedup();
             return Err(MappingError::MissingColumns { missing, available: header.to_vec() });
@@ -311,6 +318,8 @@ struct Reader<'a> {
     binding: &'a Binding,
     cells: &'a [&'a str],
     line: u64,
+    /// The row's number among the file's rows, the header not counted.
+    number: u64,
     errors: Vec<RowError>,
 }
 
@@ -326,6 +335,9 @@ impl Reader<'_> {
     /// The cell's text after `empty`, `map` and `value` are applied.
     fn text(&mut self, b: Option<&MappedField>) -> Option<String> {
         let b = b?;
+        if b.row_number {
+            return Some(self.number.to_string());
+        }
         let raw = b.column.as_ref().and_then(|(i, _)| self.cells.get(*i)).map(|s| s.trim());
         let raw = raw.filter(|s| !s.is_empty() && !self.binding.empty.iter().any(|e| e == s));
         let mapped = match raw {
@@ -444,9 +456,10 @@ impl Binding {
         h.digest() as i64
     }
 
-    /// Reads one row (its cells, and the line it starts on for messages). Returns every
+    /// Reads one row: its cells, the line it starts on (for messages) and its number
+    /// among the file's rows, the header not counted (for `row_number`). Returns every
     /// problem found in the row, or what it says.
-    pub fn read(&self, cells: &[&str], line: u64) -> Result<ImportRow, Vec<RowError>> {
+    pub fn read(&self, cells: &[&str], line: u64, number: u64) -> Result<ImportRow, Vec<RowError>> {
         let restored: Vec<&str>;
         let cells = if self.spreadsheet_safe {
             restored = cells.iter().map(|c| crate::spreadsheet::restore(c)).collect();
@@ -467,7 +480,7 @@ impl Binding {
                 ),
             }]);
         }
-        let mut r = Reader { binding: self, cells, line, errors: Vec::new() };
+        let mut r = Reader { binding: self, cells, line, number, errors: Vec::new() };
         let c = &self.contact;
         let mut row = ImportRow { fingerprint: self.fingerprint(cells), ..ImportRow::default() };
         if let Some(b) = &c.email

@@ -171,6 +171,8 @@ pub struct ContactScores {
     pub likelihood: Option<f64>,
     /// Why: the features that weighed most, as the predictive model explains them.
     pub likelihood_factors: Option<serde_json::Value>,
+    /// The likelihood model (`likelihood@version`) that made the likelihood.
+    pub likelihood_model: Option<String>,
     /// The assessment as the store keeps it, when made already ([`Self::ready_to_store`]).
     #[serde(skip)]
     pub stored_form: StoredForm,
@@ -197,7 +199,15 @@ impl ContactScores {
     /// announce it.
     pub fn digest(&self) -> i64 {
         // Every field named, so that one added is hashed or said not to be.
-        let ContactScores { contact_id: _, model, assessment, likelihood, likelihood_factors, stored_form: _ } = self;
+        let ContactScores {
+            contact_id: _,
+            model,
+            assessment,
+            likelihood,
+            likelihood_factors,
+            likelihood_model,
+            stored_form: _,
+        } = self;
         let Assessment { fit, fit_factors, engagement, as_of, half_life_days, funnel, pain, errors } = assessment;
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         let text = |h: &mut xxhash_rust::xxh3::Xxh3, t: &str| {
@@ -237,6 +247,7 @@ impl ContactScores {
         h.update(&[u8::from(likelihood.is_some())]);
         h.update(&likelihood.unwrap_or(0.0).to_bits().to_le_bytes());
         text(&mut h, &likelihood_factors.as_ref().map(|f| f.to_string()).unwrap_or_default());
+        text(&mut h, likelihood_model.as_deref().unwrap_or_default());
         h.digest() as i64
     }
 
@@ -251,8 +262,8 @@ impl ContactScores {
 
 /// The version of what [`ContactScores::digest`] hashes and how: changed with it, so
 /// that every contact's next scores are written once more rather than compared with a
-/// digest made otherwise.
-const DIGEST_FORMAT: u64 = 1;
+/// digest made otherwise. 2: the likelihood model is hashed.
+const DIGEST_FORMAT: u64 = 2;
 
 /// An engagement sum decayed to `as_of`, as the same numbers whenever it is taken: its
 /// sign, and its base-2 logarithm plus the half-lives from the epoch to `as_of`, which

@@ -335,6 +335,7 @@ fn scores_that_only_decayed_have_the_digest_they_had_and_any_other_change_a_new_
         assessment: model.assess(facts),
         likelihood,
         likelihood_factors: None,
+        likelihood_model: likelihood.map(|_| "likelihood@1".into()),
         stored_form: Default::default(),
     };
     let first = scores(&ann(), None);

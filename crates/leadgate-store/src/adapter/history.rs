@@ -155,7 +155,8 @@ impl HistoryReads for SqlStore {
         let mut conn = self.read.acquire().await?;
         let rows: Vec<ScoresRow> = fetch_in(
             &mut conn,
-            "SELECT contact_id, model, assessment, as_of, likelihood, likelihood_factors FROM contact_scores \
+            "SELECT contact_id, model, assessment, as_of, likelihood, likelihood_factors, likelihood_model \
+             FROM contact_scores \
              WHERE contact_id IN (",
             contacts,
         )

@@ -142,6 +142,7 @@ impl SqlTx {
                     .push_bind(a.as_of.0)
                     .push_bind(s.likelihood)
                     .push_bind(s.likelihood_factors.as_ref().map(Json))
+                    .push_bind(s.likelihood_model.as_deref())
                     .push_bind(s.digest());
             });
             qb.push(update).push(" RETURNING contact_id");

@@ -149,6 +149,7 @@ pub(crate) struct ScoresRow {
     as_of: i64,
     likelihood: Option<f64>,
     likelihood_factors: Option<Json<Value>>,
+    likelihood_model: Option<String>,
 }
 
 impl From<ScoresRow> for leadgate_core::scoring::ContactScores {
@@ -159,6 +160,7 @@ impl From<ScoresRow> for leadgate_core::scoring::ContactScores {
             assessment: made_at(r.assessment.0, Some(r.as_of)),
             likelihood: r.likelihood,
             likelihood_factors: r.likelihood_factors.map(|j| j.0),
+            likelihood_model: r.likelihood_model,
             stored_form: Default::default(),
         }
     }
