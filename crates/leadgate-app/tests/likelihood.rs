@@ -24,6 +24,7 @@ leadgate_store::on_both_stores!(
     contacts_whose_outcome_is_not_known_are_scored_not_learned_from,
     a_history_a_model_cannot_learn_from_is_refused_and_nothing_is_kept,
     a_refused_training_leaves_the_model_in_force_and_its_scores_as_they_were,
+    fields_recorded_after_the_outcome_are_not_learned_from,
 );
 
 async fn import(app: &App, csv: Vec<u8>, mapping: &Mapping) {
@@ -362,4 +363,71 @@ async fn a_refused_training_leaves_the_model_in_force_and_its_scores_as_they_wer
         v
     };
     assert_eq!(by_id(&after), by_id(&before));
+}
+
+/// The columns of what a training would learn from, by contact email… as features only.
+async fn features_learned(app: &App) -> Vec<String> {
+    let mut out = Vec::new();
+    app.likelihood_examples(TrainInput::default(), leadgate_app::export::Cells::Raw, &mut out, &()).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let header = text.lines().next().unwrap();
+    header.split(',').filter(|c| !["outcome", "fold"].contains(c)).map(str::to_owned).collect()
+}
+
+async fn fields_recorded_after_the_outcome_are_not_learned_from(store: Arc<dyn Store>) {
+    let app = app(&store);
+    // Forty contacts came in January 2024, each with a plan.
+    let people = Mapping::from_toml(
+        "[contact]\nemail = \"email\"\n[contact.custom]\nplan = \"plan\"\n[response]\nat = \"created\"\n",
+    )
+    .unwrap();
+    let mut csv = String::from("email,created,plan\n");
+    for i in 0..40 {
+        csv += &format!("p{i}@example.com,2024-01-{:02},{}\n", i % 28 + 1, ["pro", "free", "team"][i % 3]);
+    }
+    import(&app, csv.into_bytes(), &people).await;
+    // A file of outcomes: half of them won in March, with the segment the deal was
+    // booked under in the same row, a fact the history states together with the sale.
+    let outcomes = Mapping::from_toml(
+        "[contact]\nemail = \"email\"\nexisting_only = true\n[contact.custom]\nsegment = \"segment\"\n\
+         [[stage]]\nstage = { value = \"customer\" }\nat = \"won\"\n",
+    )
+    .unwrap();
+    let won: String = (0..40).step_by(2).map(|i| format!("p{i}@example.com,retail,2024-03-01\n")).collect();
+    import(&app, format!("email,segment,won\n{won}").into_bytes(), &outcomes).await;
+    // Today the sales team tags every one of them by how it ended: written long after
+    // each outcome, it would give every outcome away.
+    let tags = Mapping::from_toml(
+        "[contact]\nemail = \"email\"\nexisting_only = true\ntitle = \"title\"\n[contact.custom]\ntags = \"tags\"\n",
+    )
+    .unwrap();
+    let tagged: String = (0..40)
+        .map(|i| {
+            format!(
+                "p{i}@example.com,{},{}\n",
+                if i % 2 == 0 { "won" } else { "dead" },
+                if i % 2 == 0 { "Buyer" } else { "Lost cause" }
+            )
+        })
+        .collect();
+    import(&app, format!("email,tags,title\n{tagged}").into_bytes(), &tags).await;
+
+    let features = features_learned(&app).await;
+    assert!(features.contains(&"custom.plan".to_owned()), "{features:?}");
+    assert!(features.contains(&"custom.segment".to_owned()), "recorded with the outcome: {features:?}");
+    assert!(!features.contains(&"custom.tags".to_owned()), "recorded after it: {features:?}");
+    assert!(!features.contains(&"contact.title".to_owned()), "recorded after it: {features:?}");
+    let report = app.train_likelihood(TrainInput::default(), &Actor::Operator, &()).await.unwrap();
+    let e = &report.model.evaluation;
+    assert_eq!((e.positives, e.negatives), (20, 20));
+    assert!(!e.suspect_features.iter().any(|s| s.feature == "custom.tags" || s.feature == "contact.title"), "{e:?}");
+    // The segment, which only the buyers' rows gave, is what the warning names.
+    assert!(e.suspect_features.iter().any(|s| s.feature == "custom.segment"), "{e:?}");
+    // The contacts themselves keep what they are now.
+    let c = store
+        .contacts(&ContactFilter { email: Some("p0@example.com".into()), ..ContactFilter::default() }, None, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((c.custom["tags"].as_str(), c.title.as_deref()), (Some("won"), Some("Buyer")));
 }

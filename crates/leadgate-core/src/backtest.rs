@@ -76,6 +76,23 @@ fn set_back(contact: &mut Contact, q: &mut Qualification, field: &str, from: &Va
     }
 }
 
+/// Sets each field a change recorded after `as_of` made back to what it was before it,
+/// except the changes `kept` keeps. `changes` oldest first.
+pub fn set_back_after(
+    contact: &mut Contact,
+    qualification: &mut Qualification,
+    changes: &[ContactChange],
+    as_of: Timestamp,
+    kept: impl Fn(&ContactChange) -> bool,
+) {
+    // Newest first, so that the earliest change after the date sets the field last.
+    for change in changes.iter().rev().filter(|c| c.at > as_of && !kept(c)) {
+        for (field, diff) in &change.changes {
+            set_back(contact, qualification, field, diff.get("from").unwrap_or(&Value::Null));
+        }
+    }
+}
+
 impl History {
     /// The contact as it was at `as_of`, or `None` if it did not exist yet. The
     /// history is taken apart into it: a backtest reads each once.
@@ -89,12 +106,7 @@ impl History {
             self;
         contact.stage = to;
         contact.stage_at = at;
-        // Newest first, so that the earliest change after the date sets the field last.
-        for change in changes.iter().rev().filter(|c| c.at > as_of) {
-            for (field, diff) in &change.changes {
-                set_back(&mut contact, &mut qualification, field, diff.get("from").unwrap_or(&Value::Null));
-            }
-        }
+        set_back_after(&mut contact, &mut qualification, &changes, as_of, |_| false);
         let since = crate::expr::EventsRead::ALL.since(as_of);
         responses.retain(|r| r.at <= as_of);
         let last_activity = (events.iter().map(|e| e.at))

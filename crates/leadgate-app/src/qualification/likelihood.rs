@@ -10,9 +10,12 @@ use crate::import::Progress;
 use crate::qualification::assess::{Reads, read_facts};
 use crate::qualification::rules::RescoreReport;
 use crate::{App, AppError};
+use leadgate_core::backtest::set_back_after;
+use leadgate_core::expr::facts::ContactFacts;
 use leadgate_core::likelihood::features::{self, Exclusions};
-use leadgate_core::likelihood::outcome::{Outcome, ReachedAges, outcome};
+use leadgate_core::likelihood::outcome::{Outcome, ReachedAges, outcome, recorded_by_import};
 use leadgate_core::likelihood::{self, Examples, TrainError, TrainOptions, TrainedModel};
+use leadgate_core::model::ContactChange;
 use leadgate_core::spreadsheet::neutralise;
 use leadgate_core::{Actor, Stage, Timestamp};
 use leadgate_store::{AccountPart, Contacts, Details, SnapshotParts, Store, StoredParts};
@@ -152,8 +155,8 @@ impl App {
     }
 
     /// Reads what a model learns from: the features of every contact whose outcome is
-    /// known, as of the moment it is read ([`ReachedAges::read_at`]), with it; the others
-    /// counted. An exclusion that leaves out none of their features is refused, not
+    /// known, as of the moment it is read ([`ReachedAges::read_at`]) (its fields too,
+    /// [`Self::fields_as_of`]), with it; the others counted. An exclusion that leaves out none of their features is refused, not
     /// ignored.
     async fn read_examples(
         &self,
@@ -189,8 +192,11 @@ impl App {
         let mut batches = LiveContacts::new(self.store.as_ref());
         let accounts = AccountBook::default();
         while let Some(ids) = batches.next().await? {
-            let facts =
-                read_facts(self.store.as_ref(), Contacts::Run(&ids), now, &rules, Reads::ALL, Some(&accounts)).await?;
+            let batch = Contacts::Run(&ids);
+            let (facts, mut changes) = tokio::try_join!(
+                read_facts(self.store.as_ref(), batch, now, &rules, Reads::ALL, Some(&accounts)),
+                async { Ok(self.store.contact_changes_of(batch).await?) },
+            )?;
             for f in &facts {
                 let c = &f.contact;
                 let Some(&(created, o)) = known.get(&c.id) else {
@@ -198,7 +204,8 @@ impl App {
                     continue;
                 };
                 let at = ages.read_at(o, created, c.id.as_bytes(), now);
-                let mut row = features::row(f, at, &Exclusions::default());
+                let f = self.fields_as_of(f, changes.take(&c.id), at, (created, o)).await?;
+                let mut row = features::row(&f, at, &Exclusions::default());
                 for (name, _) in &row {
                     if !features_seen.contains(name) {
                         features_seen.insert(name.clone());
@@ -216,6 +223,31 @@ impl App {
             return Err(invalid(ErrorCode::InvalidValue, "exclude", message));
         }
         Ok(examples)
+    }
+
+    /// The contact as `f` has it, its fields set back to what they were at `at` where
+    /// `changes` (its own, oldest first) changed them later: what was written after the
+    /// outcome (a sales team's notes) must not teach the model. What the import that
+    /// recorded the outcome set in the same row is kept: the file states them together.
+    async fn fields_as_of<'f>(
+        &self,
+        f: &'f ContactFacts,
+        changes: Vec<ContactChange>,
+        at: Timestamp,
+        (created, outcome): (Timestamp, Outcome),
+    ) -> Result<std::borrow::Cow<'f, ContactFacts>, AppError> {
+        if changes.iter().all(|c| c.at <= at) {
+            return Ok(std::borrow::Cow::Borrowed(f));
+        }
+        // Only a contact an import changed after the outcome needs its stage history.
+        let history = match changes.iter().any(|c| c.at > at && c.cause.starts_with("import ")) {
+            true => self.store.stage_history(f.contact.id).await?,
+            false => Vec::new(),
+        };
+        let by_import = recorded_by_import(outcome, created, &history);
+        let mut f = f.clone();
+        set_back_after(&mut f.contact, &mut f.qualification, &changes, at, |c| Some(c.cause.as_str()) == by_import);
+        Ok(std::borrow::Cow::Owned(f))
     }
 
     /// What `leadgate model examples` writes: the rows a training with `input` would

@@ -4,7 +4,7 @@
 
 use crate::Timestamp;
 use crate::lifecycle::Stage;
-use crate::lifecycle::StageStep;
+use crate::lifecycle::{CauseKind, StageChange, StageStep};
 use crate::time::MICROS_PER_DAY;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +88,21 @@ pub fn outcome(
         return Outcome::Missed(closed.unwrap_or(created).min(deadline));
     }
     if now > deadline { Outcome::Missed(deadline) } else { Outcome::Unknown }
+}
+
+/// The import (`import <id>`) that recorded `outcome`, if one did: what it set on the
+/// contact in the same row is part of the history it brought, not written after the
+/// outcome, although the import ran after it. `history` is the contact's stage changes.
+pub fn recorded_by_import(outcome: Outcome, created: Timestamp, history: &[StageChange]) -> Option<&str> {
+    let at = match outcome {
+        Outcome::Reached(at) | Outcome::Missed(at) => at,
+        Outcome::Unknown => return None,
+    };
+    history
+        .iter()
+        .filter(|s| s.cause == CauseKind::Import && s.at.max(created) == at)
+        .map(|s| s.detail.split_once(": ").map_or(s.detail.as_str(), |(import, _reason)| import))
+        .next()
 }
 
 #[cfg(test)]
