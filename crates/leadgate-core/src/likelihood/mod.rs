@@ -203,11 +203,11 @@ impl std::fmt::Debug for Predictor {
 }
 
 fn fit(rows: &[&Row], labels: &[bool], budget: f32) -> Result<Predictor, TrainError> {
-    let encoding = Encoding::learn(rows);
+    let encoding = Encoding::learn(rows, labels);
     if encoding.features.is_empty() {
         return Err(TrainError::NoFeatures);
     }
-    let data = encoding.matrix(rows);
+    let data = encoding.training_matrix(rows, labels);
     let y: Vec<f64> = labels.iter().map(|l| f64::from(u8::from(*l))).collect();
     let mut booster = PerpetualBooster::default().set_objective(Objective::LogLoss).set_budget(budget).set_seed(0);
     booster
