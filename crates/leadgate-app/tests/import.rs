@@ -390,7 +390,11 @@ async fn a_file_with_other_separators_and_no_emails_takes_its_identity_from_the_
         ),
         (
             "system = \"s\"\n[contact]\nexternal_id = { column = \"id\", row_number = true }\n",
-            "takes no `column` or `value`",
+            "takes no `column`, `value`, `map`, `format` or `type`",
+        ),
+        (
+            "system = \"s\"\n[contact]\nexternal_id = { row_number = true, map = { \"1\" = \"a\" } }\n",
+            "takes no `column`, `value`, `map`, `format` or `type`",
         ),
         ("[contact]\nexternal_id = { row_number = true }\n", "`system`"),
     ] {

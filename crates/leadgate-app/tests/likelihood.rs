@@ -423,6 +423,10 @@ async fn fields_recorded_after_the_outcome_are_not_learned_from(store: Arc<dyn S
     assert!(!e.suspect_features.iter().any(|s| s.feature == "custom.tags" || s.feature == "contact.title"), "{e:?}");
     // The segment, which only the buyers' rows gave, is what the warning names.
     assert!(e.suspect_features.iter().any(|s| s.feature == "custom.segment"), "{e:?}");
+    // Leaving out a field written after the outcome is no mistake, though it is not
+    // learned from anyway.
+    let excluded = TrainInput { exclude: Some(vec!["custom.tags".into()]), ..TrainInput::default() };
+    app.train_likelihood(excluded, &Actor::Operator, &()).await.unwrap();
     // The contacts themselves keep what they are now.
     let c = store
         .contacts(&ContactFilter { email: Some("p0@example.com".into()), ..ContactFilter::default() }, None, 1)

@@ -60,6 +60,12 @@ fn set_back(contact: &mut Contact, q: &mut Qualification, field: &str, from: &Va
         "channel" => contact.channel = text,
         "do_not_email" => contact.do_not_email = from.as_bool().unwrap_or(false),
         "do_not_call" => contact.do_not_call = from.as_bool().unwrap_or(false),
+        "direction" => {
+            if let Some(d) = from.as_str().and_then(crate::Direction::parse) {
+                contact.direction = d;
+            }
+        }
+        "account_id" => contact.account_id = from.as_str().and_then(|id| Uuid::parse_str(id).ok()),
         "qualification.budget" => q.budget = text,
         "qualification.authority" => q.authority = text,
         "qualification.need" => q.need = text,
@@ -77,7 +83,9 @@ fn set_back(contact: &mut Contact, q: &mut Qualification, field: &str, from: &Va
 }
 
 /// Sets each field a change recorded after `as_of` made back to what it was before it,
-/// except the changes `kept` keeps. `changes` oldest first.
+/// except the changes `kept` keeps: a field a kept change wrote keeps what it wrote,
+/// whatever changed it before. `changes` oldest first. The caller drops an account the
+/// contact no longer has.
 pub fn set_back_after(
     contact: &mut Contact,
     qualification: &mut Qualification,
@@ -86,8 +94,13 @@ pub fn set_back_after(
     kept: impl Fn(&ContactChange) -> bool,
 ) {
     // Newest first, so that the earliest change after the date sets the field last.
-    for change in changes.iter().rev().filter(|c| c.at > as_of && !kept(c)) {
-        for (field, diff) in &change.changes {
+    let mut pinned: Vec<&str> = Vec::new();
+    for change in changes.iter().rev().filter(|c| c.at > as_of) {
+        if kept(change) {
+            pinned.extend(change.changes.keys().map(String::as_str));
+            continue;
+        }
+        for (field, diff) in change.changes.iter().filter(|(f, _)| !pinned.contains(&f.as_str())) {
             set_back(contact, qualification, field, diff.get("from").unwrap_or(&Value::Null));
         }
     }
@@ -107,6 +120,7 @@ impl History {
         contact.stage = to;
         contact.stage_at = at;
         set_back_after(&mut contact, &mut qualification, &changes, as_of, |_| false);
+        let account = account.filter(|_| contact.account_id.is_some());
         let since = crate::expr::EventsRead::ALL.since(as_of);
         responses.retain(|r| r.at <= as_of);
         let last_activity = (events.iter().map(|e| e.at))
@@ -263,6 +277,37 @@ mod tests {
         // Before it existed, there is nothing to evaluate; after it closed, nothing is to come.
         assert!(h.clone().as_of(Timestamp(NOW.0 - 200 * DAY)).is_none());
         assert_eq!(h.outcome_after(Timestamp(NOW.0 - 5 * DAY)), Outcome::default());
+    }
+
+    #[test]
+    fn a_kept_change_keeps_what_it_wrote_and_the_others_are_set_back() {
+        let h = history();
+        let (mut contact, mut q) = (h.contact.clone(), h.qualification.clone());
+        contact.direction = Direction::Outbound;
+        contact.account_id = Some(Uuid::now_v7());
+        let change = |days_ago: i64, cause: &str, changes: serde_json::Value| ContactChange {
+            contact_id: contact.id,
+            at: Timestamp(NOW.0 - days_ago * DAY),
+            cause: cause.into(),
+            actor: "operator".into(),
+            changes: changes.as_object().unwrap().clone(),
+        };
+        let changes = [
+            // A person's edit, then the outcome's import writing the same title.
+            change(30, "user", json!({"title": {"from": "IT Manager", "to": "Head of IT"}})),
+            change(20, "import k", json!({"title": {"from": "Head of IT", "to": "CIO"}})),
+            change(
+                10,
+                "import later",
+                json!({
+                    "direction": {"from": "inbound", "to": "outbound"},
+                    "account_id": {"from": null, "to": contact.account_id},
+                }),
+            ),
+        ];
+        set_back_after(&mut contact, &mut q, &changes, Timestamp(NOW.0 - 60 * DAY), |c| c.cause == "import k");
+        assert_eq!(contact.title.as_deref(), Some("CIO"), "what the kept import wrote");
+        assert_eq!((contact.direction, contact.account_id), (Direction::Inbound, None));
     }
 
     #[test]

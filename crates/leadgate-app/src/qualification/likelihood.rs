@@ -12,6 +12,7 @@ use crate::qualification::rules::RescoreReport;
 use crate::{App, AppError};
 use leadgate_core::backtest::set_back_after;
 use leadgate_core::expr::facts::ContactFacts;
+use leadgate_core::lifecycle::StageChange;
 use leadgate_core::likelihood::features::{self, Exclusions};
 use leadgate_core::likelihood::outcome::{Outcome, ReachedAges, outcome, recorded_by_import};
 use leadgate_core::likelihood::{self, Examples, TrainError, TrainOptions, TrainedModel};
@@ -156,8 +157,8 @@ impl App {
 
     /// Reads what a model learns from: the features of every contact whose outcome is
     /// known, as of the moment it is read ([`ReachedAges::read_at`]) (its fields too,
-    /// [`Self::fields_as_of`]), with it; the others counted. An exclusion that leaves out none of their features is refused, not
-    /// ignored.
+    /// [`Self::fields_as_of`]), with it; the others counted. An exclusion that leaves
+    /// out none of their features is refused, not ignored.
     async fn read_examples(
         &self,
         options: &TrainOptions,
@@ -197,22 +198,42 @@ impl App {
                 read_facts(self.store.as_ref(), batch, now, &rules, Reads::ALL, Some(&accounts)),
                 async { Ok(self.store.contact_changes_of(batch).await?) },
             )?;
+            // Each known contact, the moment it is read at, and what changed on it.
+            let mut reads = Vec::with_capacity(facts.len());
             for f in &facts {
-                let c = &f.contact;
-                let Some(&(created, o)) = known.get(&c.id) else {
+                let Some(&(created, o)) = known.get(&f.contact.id) else {
                     examples.unknown += 1;
                     continue;
                 };
-                let at = ages.read_at(o, created, c.id.as_bytes(), now);
-                let f = self.fields_as_of(f, changes.take(&c.id), at, (created, o)).await?;
-                let mut row = features::row(&f, at, &Exclusions::default());
+                let at = ages.read_at(o, created, f.contact.id.as_bytes(), now);
+                reads.push((f, at, (created, o), changes.take(&f.contact.id)));
+            }
+            // Only a contact an import changed after its outcome needs its stage history.
+            let changed_by_import: Vec<Uuid> = reads
+                .iter()
+                .filter(|(_, at, _, changes)| changes.iter().any(|c| c.at > *at && c.cause.starts_with("import ")))
+                .map(|(f, ..)| f.contact.id)
+                .collect();
+            let mut histories = match changed_by_import.is_empty() {
+                true => None,
+                false => Some(self.store.stage_histories_of(Contacts::Ids(&changed_by_import)).await?),
+            };
+            for (f, at, known, changes) in reads {
+                let history = histories.as_mut().map(|h| h.take(&f.contact.id)).unwrap_or_default();
+                let as_of = fields_as_of(f, &changes, at, known, options.target, &history);
+                if let std::borrow::Cow::Owned(_) = as_of {
+                    // A field written after the outcome is not learned from, but it is
+                    // one the contact has: excluding it is not a mistake.
+                    features_seen.extend(features::row(f, at, &Exclusions::default()).into_iter().map(|(n, _)| n));
+                }
+                let mut row = features::row(&as_of, at, &Exclusions::default());
                 for (name, _) in &row {
                     if !features_seen.contains(name) {
                         features_seen.insert(name.clone());
                     }
                 }
                 row.retain(|(name, _)| !exclude.excludes(name));
-                examples.known.push((row, o.label() == Some(true)));
+                examples.known.push((row, known.1.label() == Some(true)));
             }
             read += facts.len() as u64;
             progress.advance(read, read);
@@ -223,31 +244,6 @@ impl App {
             return Err(invalid(ErrorCode::InvalidValue, "exclude", message));
         }
         Ok(examples)
-    }
-
-    /// The contact as `f` has it, its fields set back to what they were at `at` where
-    /// `changes` (its own, oldest first) changed them later: what was written after the
-    /// outcome (a sales team's notes) must not teach the model. What the import that
-    /// recorded the outcome set in the same row is kept: the file states them together.
-    async fn fields_as_of<'f>(
-        &self,
-        f: &'f ContactFacts,
-        changes: Vec<ContactChange>,
-        at: Timestamp,
-        (created, outcome): (Timestamp, Outcome),
-    ) -> Result<std::borrow::Cow<'f, ContactFacts>, AppError> {
-        if changes.iter().all(|c| c.at <= at) {
-            return Ok(std::borrow::Cow::Borrowed(f));
-        }
-        // Only a contact an import changed after the outcome needs its stage history.
-        let history = match changes.iter().any(|c| c.at > at && c.cause.starts_with("import ")) {
-            true => self.store.stage_history(f.contact.id).await?,
-            false => Vec::new(),
-        };
-        let by_import = recorded_by_import(outcome, created, &history);
-        let mut f = f.clone();
-        set_back_after(&mut f.contact, &mut f.qualification, &changes, at, |c| Some(c.cause.as_str()) == by_import);
-        Ok(std::borrow::Cow::Owned(f))
     }
 
     /// What `leadgate model examples` writes: the rows a training with `input` would
@@ -319,4 +315,29 @@ async fn outcomes_of(
             (c.id, (c.created_at, o))
         })
         .collect())
+}
+
+/// The contact as `f` has it, its fields set back to what they were at `at` where
+/// `changes` (its own, oldest first) changed them later: what was written after the
+/// outcome (a sales team's notes) must not teach the model. What the import that
+/// recorded the outcome (found in `history`, its stage changes) set in the same row is
+/// kept: the file states them together.
+fn fields_as_of<'f>(
+    f: &'f ContactFacts,
+    changes: &[ContactChange],
+    at: Timestamp,
+    (created, outcome): (Timestamp, Outcome),
+    target: Stage,
+    history: &[StageChange],
+) -> std::borrow::Cow<'f, ContactFacts> {
+    if changes.iter().all(|c| c.at <= at) {
+        return std::borrow::Cow::Borrowed(f);
+    }
+    let by_import = recorded_by_import(outcome, target, created, history);
+    let mut f = f.clone();
+    set_back_after(&mut f.contact, &mut f.qualification, changes, at, |c| Some(c.cause.as_str()) == by_import);
+    if f.contact.account_id.is_none() {
+        f.account = None;
+    }
+    std::borrow::Cow::Owned(f)
 }

@@ -214,17 +214,18 @@ pub enum MappingError {
     #[error("the file has no column {}; its columns are: {}", quoted(.missing), .available.join(", "))]
     MissingColumns { missing: Vec<String>, available: Vec<String> },
     #[error(
-        "the file looks {}-separated: its header is one column under {}, the mapping's \
-         delimiter, but {} columns under {} ({}); set `delimiter = {}` at the top of the mapping to read it",
+        "the file looks {}-separated: its header is one column under {}, the delimiter the mapping \
+         reads it with, but {} columns under {} ({}); set `delimiter = {}` at the top of the mapping \
+         (a preset's is in crates/leadgate-core/presets/) to read it",
         separator_name(*.looks), separator_name(*.used), .columns.len(), separator_name(*.looks), first_columns(.columns),
         toml_char(*.looks)
     )]
     WrongDelimiter { looks: char, used: char, columns: Vec<String> },
 }
 
-/// The separators a file is written with, other than the comma: when a header is
-/// one column under the mapping's delimiter and several under one of these (or the
-/// comma), the mapping names the wrong one.
+/// The separators files are written with: when a header is one column under the
+/// mapping's delimiter and several under another of these, the mapping names the
+/// wrong one.
 const OTHER_SEPARATORS: [char; 4] = [';', '\t', '|', ','];
 
 /// The separator `header` (read with `used`) looks written with, and its columns then:
@@ -234,7 +235,8 @@ pub fn likely_delimiter(header: &[String], used: char) -> Option<(char, Vec<Stri
     OTHER_SEPARATORS
         .into_iter()
         .filter(|&c| c != used)
-        .map(|c| (c, only.split(c).map(|s| s.trim().to_owned()).collect::<Vec<_>>()))
+        // Read under the wrong separator, the quotes around names stay in them.
+        .map(|c| (c, only.split(c).map(|s| s.trim().trim_matches('"').to_owned()).collect::<Vec<_>>()))
         .filter(|(_, columns)| columns.len() > 1)
         .max_by_key(|(_, columns)| columns.len())
 }
@@ -293,8 +295,15 @@ impl Mapping {
                 if name != "contact.external_id" {
                     return invalid(format!("{name}: `row_number` is for contact.external_id only"));
                 }
-                if spec.column.is_some() || spec.value.is_some() {
-                    return invalid(format!("{name}: `row_number = true` takes no `column` or `value`"));
+                if spec.column.is_some()
+                    || spec.value.is_some()
+                    || !spec.map.is_empty()
+                    || spec.format.is_some()
+                    || spec.kind != ValueType::Text
+                {
+                    return invalid(format!(
+                        "{name}: `row_number = true` takes no `column`, `value`, `map`, `format` or `type`"
+                    ));
                 }
                 continue;
             }

@@ -45,8 +45,9 @@ pub struct Rates {
 const RATE_SMOOTHING: f64 = 100.0;
 
 impl Rates {
-    /// From each contact's value (absent ones skipped) and outcome.
-    fn learn<'a>(values: impl Iterator<Item = (&'a str, bool)>, prior: f64) -> Self {
+    /// From each contact's value (absent ones skipped) and outcome; only values at
+    /// least `min_count` contacts had.
+    fn learn<'a>(values: impl Iterator<Item = (&'a str, bool)>, prior: f64, min_count: usize) -> Self {
         let mut counts: HashMap<&str, (f64, f64)> = HashMap::new();
         for (v, reached) in values {
             let c = counts.entry(v).or_default();
@@ -55,6 +56,7 @@ impl Rates {
         }
         let by_value = counts
             .into_iter()
+            .filter(|(_, (n, _))| *n >= min_count as f64)
             .map(|(v, (n, reached))| (v.to_owned(), (reached + RATE_SMOOTHING * prior) / (n + RATE_SMOOTHING)))
             .collect();
         Self { prior, by_value }
@@ -132,7 +134,11 @@ impl Encoding {
                 let varies = rated || levels.len() > 1 || (levels.len() == 1 && levels[0].1 < rows.len());
                 let rates = rated.then(|| {
                     let prior = labels.iter().filter(|l| **l).count() as f64 / labels.len().max(1) as f64;
-                    Rates::learn(rows.iter().zip(labels).filter_map(|(r, l)| text_of(r, name).map(|t| (t, *l))), prior)
+                    // Kept in the model: a value fewer contacts had reads as everyone's
+                    // rate within a few points anyway, and one person's text (a title, a
+                    // note) is not kept.
+                    let values = rows.iter().zip(labels).filter_map(|(r, l)| text_of(r, name).map(|t| (t, *l)));
+                    Rates::learn(values, prior, MIN_LEVEL_COUNT)
                 });
                 varies.then(|| Feature::Text {
                     name: name.to_owned(),
@@ -200,7 +206,7 @@ impl Encoding {
                 for k in 0..RATE_FOLDS {
                     let others = (0..n).filter(|i| i % RATE_FOLDS != k);
                     let rates =
-                        Rates::learn(others.filter_map(|i| text_of(rows[i], name).map(|t| (t, labels[i]))), prior);
+                        Rates::learn(others.filter_map(|i| text_of(rows[i], name).map(|t| (t, labels[i]))), prior, 1);
                     for i in (k..n).step_by(RATE_FOLDS) {
                         data[column * n + i] = text_of(rows[i], name).map_or(f64::NAN, |t| rates.of(t));
                     }
@@ -254,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn a_value_seen_once_tells_the_learner_nothing_of_its_own_outcome() {
+    fn a_value_seen_once_tells_nothing_of_its_own_outcome_and_is_not_kept() {
         // Every contact on a page of its own (an id, in effect): learned with its own
         // outcome, each page's rate would give the outcome away.
         let values: Vec<String> = (0..500).map(|i| format!("page-{i}")).collect();
@@ -265,9 +271,12 @@ mod tests {
         let trained = rate_column(&encoding, &encoding.training_matrix(&refs, &labels), 500);
         let first = trained[0];
         assert!(trained.iter().all(|r| (r - first).abs() < 1e-12), "all read as the overall rate");
-        // A new contact on one of those pages is read by what that page's one contact did.
+        // Nor is what one contact did kept to read a new one with: its page reads as
+        // everyone's rate, and the model holds none of the pages' names.
         let predicted = rate_column(&encoding, &encoding.matrix(&refs), 500);
-        assert!(predicted[0] > predicted[1], "{} {}", predicted[0], predicted[1]);
+        assert!(predicted.iter().all(|r| (r - first).abs() < 1e-12));
+        let Feature::Text { rates: Some(rates), .. } = &encoding.features[0] else { unreachable!() };
+        assert!(rates.by_value.is_empty(), "{rates:?}");
     }
 
     #[test]

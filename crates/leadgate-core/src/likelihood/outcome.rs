@@ -93,14 +93,21 @@ pub fn outcome(
 /// The import (`import <id>`) that recorded `outcome`, if one did: what it set on the
 /// contact in the same row is part of the history it brought, not written after the
 /// outcome, although the import ran after it. `history` is the contact's stage changes.
-pub fn recorded_by_import(outcome: Outcome, created: Timestamp, history: &[StageChange]) -> Option<&str> {
-    let at = match outcome {
-        Outcome::Reached(at) | Outcome::Missed(at) => at,
+pub fn recorded_by_import(
+    outcome: Outcome,
+    target: Stage,
+    created: Timestamp,
+    history: &[StageChange],
+) -> Option<&str> {
+    // The stage change that made the outcome known: reaching the target, or closing.
+    let (at, decides): (Timestamp, &dyn Fn(Stage) -> bool) = match outcome {
+        Outcome::Reached(at) => (at, &|to| reaches(to, target)),
+        Outcome::Missed(at) => (at, &|to| matches!(to, Stage::Lost | Stage::Disqualified)),
         Outcome::Unknown => return None,
     };
     history
         .iter()
-        .filter(|s| s.cause == CauseKind::Import && s.at.max(created) == at)
+        .filter(|s| s.cause == CauseKind::Import && decides(s.to) && s.at.max(created) == at)
         .map(|s| s.detail.split_once(": ").map_or(s.detail.as_str(), |(import, _reason)| import))
         .next()
 }
@@ -171,5 +178,33 @@ mod tests {
             outcome(Timestamp(0), Stage::Customer, &bought, Stage::Sql, 30, Timestamp(DAY)),
             Outcome::Reached(_)
         ));
+    }
+
+    #[test]
+    fn the_import_that_recorded_an_outcome_is_the_one_whose_stage_decided_it() {
+        let created = Timestamp(5 * DAY);
+        let step = |to: Stage, at: Timestamp, detail: &str| StageChange {
+            contact_id: uuid::Uuid::nil(),
+            from: None,
+            to,
+            at,
+            cause: CauseKind::Import,
+            detail: detail.into(),
+            actor: "operator".into(),
+            value: None,
+        };
+        // Bought the day it came: its arrival (another import) shares the moment.
+        let history = [
+            step(Stage::Prospect, created, "import people"),
+            step(Stage::Customer, Timestamp(created.0 - 3), "import deals: closed at the fair"),
+        ];
+        let reached = Outcome::Reached(created);
+        assert_eq!(recorded_by_import(reached, Stage::Customer, created, &history), Some("import deals"));
+        let lost = [step(Stage::Mql, created, "import people"), step(Stage::Lost, Timestamp(40 * DAY), "import crm")];
+        let missed = Outcome::Missed(Timestamp(40 * DAY));
+        assert_eq!(recorded_by_import(missed, Stage::Customer, created, &lost), Some("import crm"));
+        // The horizon passing is recorded by no import.
+        let open = Outcome::Missed(Timestamp(185 * DAY));
+        assert_eq!(recorded_by_import(open, Stage::Customer, created, &lost), None);
     }
 }

@@ -371,6 +371,12 @@ fn scores_that_only_decayed_have_the_digest_they_had_and_any_other_change_a_new_
         s.digest()
     };
     assert_ne!(changed(|s| s.assessment.funnel.reason.push('!')), first.digest());
+    // The same likelihood from another version of the likelihood model.
+    let retrained = |version: &str| ContactScores {
+        likelihood_model: Some(format!("likelihood@{version}")),
+        ..scores(&later, Some(0.25))
+    };
+    assert_ne!(retrained("2").digest(), retrained("1").digest());
     assert_ne!(changed(|s| s.assessment.pain.reason.push('!')), first.digest());
     assert_ne!(
         changed(|s| s.assessment.errors.push(RuleFailure { rule: "r".into(), message: "m".into() })),

@@ -151,6 +151,18 @@ impl HistoryReads for SqlStore {
         self.rows_in_then(sql, "contact_id", &[], contacts, "", convert, then).await
     }
 
+    async fn stage_histories_of(&self, contacts: crate::Contacts<'_>) -> Result<crate::ByContact<StageChange>> {
+        let batch = contacts.owned();
+        let convert: fn(NumberedStageChangeRow) -> Result<_> = |r| {
+            let change = StageChange::try_from(r.change)?;
+            Ok((change.contact_id, r.id, change))
+        };
+        let then = move |rows| Ok(crate::ByContact::oldest_first(rows, batch.contacts(), |c: &StageChange| c.at));
+        let sql =
+            "SELECT id, contact_id, from_stage, to_stage, at, cause, detail, actor, value FROM stage_changes WHERE ";
+        self.rows_in_then(sql, "contact_id", &[], contacts, "", convert, then).await
+    }
+
     async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<leadgate_core::scoring::ContactScores>> {
         let mut conn = self.read.acquire().await?;
         let rows: Vec<ScoresRow> = fetch_in(

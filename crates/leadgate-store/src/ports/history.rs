@@ -9,6 +9,7 @@ use crate::SnapshotParts;
 use async_trait::async_trait;
 use leadgate_core::Timestamp;
 use leadgate_core::expr::facts::EventFact;
+use leadgate_core::lifecycle::StageChange;
 use leadgate_core::model::ContactChange;
 use leadgate_core::model::Qualification;
 use leadgate_core::model::Response;
@@ -65,6 +66,10 @@ pub trait HistoryReads: Send + Sync {
     /// The recorded field changes of these contacts, by contact, each contact's oldest
     /// first.
     async fn contact_changes_of(&self, contacts: Contacts<'_>) -> Result<ByContact<ContactChange>>;
+
+    /// The stage changes of these contacts, with their causes, by contact, each
+    /// contact's oldest first (as [`crate::ports::contacts::ContactReads::stage_history`] for one).
+    async fn stage_histories_of(&self, contacts: Contacts<'_>) -> Result<ByContact<StageChange>>;
 
     async fn scores(&self, contacts: &[Uuid]) -> Result<Vec<ContactScores>>;
 }

@@ -263,7 +263,8 @@ impl TryFrom<StageChangeRow> for StageChange {
     }
 }
 
-/// A stage change with its row id, for exports read in pages.
+/// A stage change with its row id, for exports read in pages, and to order changes
+/// made at the same instant.
 #[derive(sqlx::FromRow)]
 pub(crate) struct NumberedStageChangeRow {
     pub id: i64,
