@@ -290,6 +290,13 @@ async fn exports_find_emails_and_how_each_contact_arrived(store: Arc<dyn Store>)
     let mut expected = vec![(ann.id, Stage::Prospect), (bob.id, Stage::Suspect)];
     expected.sort();
     assert_eq!(arrivals, expected, "the first stage recorded, whatever came later; none without one");
+    // Several contacts' stage changes with their causes, each's oldest first, as one's.
+    let histories = store.stage_histories_of(Contacts::Ids(&[ann.id, nameless.id])).await.unwrap();
+    assert_eq!(histories.get(&ann.id), store.stage_history(ann.id).await.unwrap().as_slice());
+    let details: Vec<&str> = histories.get(&ann.id).iter().map(|s| s.detail.as_str()).collect();
+    assert_eq!(details, ["crm", "form", "mql@1"]);
+    assert!(histories.get(&bob.id).is_empty(), "not asked for");
+    assert!(histories.get(&nameless.id).is_empty());
 }
 
 async fn qualifications_are_read_back_as_last_written_and_empty_when_never_set(store: Arc<dyn Store>) {
