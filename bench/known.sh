@@ -11,6 +11,7 @@
 #   CONTACTS=100000 bench/known.sh       # smaller
 #   DATABASE_URL=postgres://postgres@127.0.0.1/lgbench bench/known.sh   # PostgreSQL (an empty database)
 #   BIN=/path/to/other/leadgate bench/known.sh   # another build, for a side-by-side run
+#   TRAIN=1 bench/known.sh               # a likelihood model trained and in force as well
 #
 # Each load is followed by the time the scoring consumer took to catch up after it, and
 # the feed lag of the entries it handled (commit to scored, from /metrics).
@@ -21,6 +22,7 @@ cd "$(dirname "$0")/.."
 CONTACTS="${CONTACTS:-1000000}"
 DURATION="${DURATION:-15s}"
 HOT="${HOT:-200000}"
+TRAIN="${TRAIN:-0}"
 CONNS=64
 PORT="${PORT:-18081}"
 WORK="$(mktemp -d)"
@@ -59,6 +61,10 @@ curl -sf "${auth[@]}" -X PUT -H 'Content-Type: application/json' -d "$DEF" \
 # in the foreground, and start it again, so that the load meets a settled database.
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 "$BIN" rescore | tail -1
+if [ "$TRAIN" = 1 ]; then
+    # A likelihood model in force too: each event's contact is then predicted as well.
+    "$BIN" model train 2>&1 | grep -E "ROC AUC|s in all"
+fi
 "$BIN" serve --listen "127.0.0.1:$PORT" >> "$WORK/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
