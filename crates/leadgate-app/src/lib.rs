@@ -31,6 +31,7 @@ pub use contacts::{ContactPage, ContactQuery, ContactView, MAX_PAGE as CONTACTS_
 pub use error::{AppError, ErrorCode, ErrorKind};
 pub use events::{EventsReceipt, MAX_EVENTS_PER_BATCH, Rejected};
 pub use identity::{DuplicateQuery, Duplicates, MergeView};
+pub use qualification::assess::PhaseLabel;
 pub use rations::{HeavyWork, Ration};
 
 /// Ends a transaction by the outcome of the work done in it: commit on success, roll

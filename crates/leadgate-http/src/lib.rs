@@ -132,7 +132,7 @@ pub fn openapi_description() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
-    let metrics = Arc::new(metrics::Metrics::new(app.consumer_lag()));
+    let metrics = Arc::new(metrics::Metrics::new(app.consumer_lag(), app.assessing_time()));
     let (routes, api) = described_routes();
     let state = AppState {
         app,

@@ -34,8 +34,12 @@ pub struct Metrics {
 
 impl Metrics {
     /// `consumer_lag`: how long after a change each consumer of the change feed had
-    /// handled it, kept by the application.
-    pub fn new(consumer_lag: Family<leadgate_app::ConsumerLabel, Histogram>) -> Self {
+    /// handled it; `assessing`: how long scoring took for what changed; both kept by
+    /// the application.
+    pub fn new(
+        consumer_lag: Family<leadgate_app::ConsumerLabel, Histogram>,
+        assessing: Family<leadgate_app::PhaseLabel, Histogram>,
+    ) -> Self {
         let mut registry = Registry::with_prefix("leadgate");
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
@@ -52,6 +56,11 @@ impl Metrics {
             "change_lag_seconds",
             "Time from a change's commit to a consumer of the change feed (scoring) committing what it did about it",
             consumer_lag,
+        );
+        registry.register(
+            "assessing_seconds",
+            "Time the scoring consumer took to assess the contacts of one step of the change feed, by phase: read, evaluate (score, predict, requalify), write (and commit)",
+            assessing,
         );
         registry.register("inquiries", "Inquiries by outcome (created, duplicate, junk, refused)", inquiries.clone());
         Self { registry, requests, durations, events_accepted, events_rejected, inquiries }

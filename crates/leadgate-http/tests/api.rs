@@ -133,13 +133,22 @@ async fn visits_before_the_first_form_join_the_contact(store: Arc<dyn Store>) {
     // The contact is scored after, by the change feed's scoring consumer; how long after
     // each change that took is in the metrics.
     api.scored().await;
-    let metrics = api.get("/metrics").await;
-    let handled = metrics
-        .text
-        .lines()
-        .find_map(|l| l.strip_prefix("leadgate_change_lag_seconds_count{consumer=\"scoring\"} "))
-        .and_then(|n| n.parse::<u64>().ok());
-    assert!(handled.is_some_and(|n| n >= 2), "the inquiry and the event were handled: {}", metrics.text);
+    // Metrics are counted just after the consumer commits: look until they show it.
+    let count = |text: &str, series: &str| {
+        text.lines().find_map(|l| l.strip_prefix(series)).and_then(|n| n.trim().parse::<u64>().ok()).unwrap_or(0)
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let metrics = api.get("/metrics").await;
+        let handled = count(&metrics.text, "leadgate_change_lag_seconds_count{consumer=\"scoring\"}");
+        let assessed = count(&metrics.text, "leadgate_assessing_seconds_count{phase=\"evaluate\"}");
+        // The inquiry and the event were handled, and how long assessing them took is shown.
+        if handled >= 2 && assessed >= 1 {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{}", metrics.text);
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 async fn events_report_each_rejected_item_and_refuse_oversized_batches(store: Arc<dyn Store>) {

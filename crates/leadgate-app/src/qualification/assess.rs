@@ -25,6 +25,9 @@ use leadgate_core::{StageChange, Timestamp};
 use leadgate_store::{
     AccountPart, ContactSnapshot, Contacts, Details, ResponseDetails, SnapshotParts, Store, StoredParts, Tx,
 };
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,6 +40,18 @@ const RULES_TTL: Duration = Duration::from_secs(5);
 pub const ASSESS_BATCH: usize = 2_000;
 /// Contacts few enough to assess on the calling thread.
 const INLINE_CONTACTS: usize = 8;
+/// A phase of assessing a step's contacts: `read` (their facts), `evaluate` (scoring,
+/// predicting, requalifying), `write` (their scores and moves, committed with the
+/// consumer's step).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabel {
+    pub phase: &'static str,
+}
+
+/// Upper bounds, in seconds, of the assessing time histogram: fine below the event
+/// path's budget of a millisecond, coarse above.
+const ASSESSING_BUCKETS: [f64; 14] =
+    [0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.1, 1.0];
 /// The model that scores contacts while none is active: no fit or engagement rules,
 /// the built-in funnel and pain rules.
 pub const BUILTIN_MODEL: &str = "builtin@0";
@@ -226,11 +241,21 @@ pub struct Assessor {
     likelihood: Mutex<Option<Arc<Likelihood>>>,
     /// The contacts being assessed, from reading them to committing their scores.
     claims: Claims,
+    /// Seconds the scoring consumer took for each step's contacts, by phase: what an
+    /// event's contact costs while rules are in force.
+    pub(crate) timings: Family<PhaseLabel, Histogram>,
 }
 
 impl Assessor {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, cached: Mutex::new(None), likelihood: Mutex::new(None), claims: Claims::default() }
+        Self {
+            store,
+            clock,
+            cached: Mutex::new(None),
+            likelihood: Mutex::new(None),
+            claims: Claims::default(),
+            timings: Family::new_with_constructor(|| Histogram::new(ASSESSING_BUCKETS)),
+        }
     }
 
     /// Claims `ids` for an assessment if no other assessment has any of them, without
@@ -383,11 +408,13 @@ impl Assessor {
                 Err(_) => return Ok(false),
             }
         };
+        let mut phase = Instant::now();
         // Read once the claim is held: a rescore of new rules that held it is done, and
         // its rules are the ones read.
         let rules = self.rules().await?;
         let now = self.clock.now();
         let facts = read_facts(self.store.as_ref(), Contacts::Ids(ids), now, &rules, rules.reads(), None).await?;
+        let read = std::mem::replace(&mut phase, Instant::now()).elapsed();
         // A handful of contacts is assessed on the calling thread: handing them to
         // another thread costs about as much as assessing them.
         let (scores, moves, report) = if facts.len() <= INLINE_CONTACTS {
@@ -395,6 +422,11 @@ impl Assessor {
         } else {
             evaluate_apart(rules, facts, now).await?
         };
+        let evaluated = std::mem::replace(&mut phase, Instant::now()).elapsed();
+        let observe =
+            |name, took: Duration| self.timings.get_or_create(&PhaseLabel { phase: name }).observe(took.as_secs_f64());
+        observe("read", read);
+        observe("evaluate", evaluated);
         for f in &report.failures {
             tracing::debug!(rule = %f.rule, contacts = f.contacts, message = %f.first_message, "a rule failed for some contacts");
         }
@@ -407,6 +439,7 @@ impl Assessor {
             step.commit(tx).await
         })
         .await?;
+        observe("write", phase.elapsed());
         Ok(taken)
     }
 

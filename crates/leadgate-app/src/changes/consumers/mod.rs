@@ -268,6 +268,12 @@ impl App {
         self.consumers.lag.clone()
     }
 
+    /// The histograms of how long the scoring consumer took to assess each step's
+    /// contacts, by phase.
+    pub fn assessing_time(&self) -> Family<crate::qualification::assess::PhaseLabel, Histogram> {
+        self.assessor.timings.clone()
+    }
+
     /// Waits until the scoring consumer has handled the entry at `position` (the last
     /// a transaction wrote), so that a use case can answer with the scores and stage
     /// its change led to; at most [`SETTLE_AT_MOST`], and not at all where no consumer
