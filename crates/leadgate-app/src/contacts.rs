@@ -222,11 +222,13 @@ impl App {
         id: Uuid,
         stage: &str,
         reason: Option<&str>,
+        value: Option<i64>,
         actor: &Actor,
     ) -> Result<StageChange, AppError> {
         let to: Stage = stage.parse().map_err(|m| invalid(ErrorCode::InvalidStage, "stage", m))?;
+        lifecycle::check_value(to, value).map_err(|e| invalid(ErrorCode::InvalidValue, "value", e.to_string()))?;
         let mut tx = self.store.begin().await?;
-        let result = self.change_stage_in(&mut *tx, id, to, reason, actor).await;
+        let result = self.change_stage_in(&mut *tx, id, to, reason, value, actor).await;
         crate::finish(tx, result).await
     }
 
@@ -236,6 +238,7 @@ impl App {
         id: Uuid,
         to: Stage,
         reason: Option<&str>,
+        value: Option<i64>,
         actor: &Actor,
     ) -> Result<StageChange, AppError> {
         let mut contact = tx
@@ -250,14 +253,16 @@ impl App {
         }
         let now = self.now();
         let cause = Cause::new(CauseKind::Manual, reason.unwrap_or_default());
-        let change = lifecycle::transition(id, Some(contact.stage), to, cause, actor, now).map_err(|e| match e {
-            TransitionError::ReasonRequired => invalid(ErrorCode::ReasonRequired, "reason", e.to_string()),
-            TransitionError::ReasonTooLong => invalid(ErrorCode::TooLong, "reason", e.to_string()),
-            TransitionError::ReasonInvalid => invalid(ErrorCode::InvalidValue, "reason", e.to_string()),
-            TransitionError::NoChange(_) => AppError::new(ErrorCode::NoChange, e.to_string()).field("stage"),
-            // A manual move may go anywhere: the rules refusing one would be a fault.
-            TransitionError::NotAllowed { .. } => AppError::new(ErrorCode::Internal, e.to_string()),
-        })?;
+        let mut change =
+            lifecycle::transition(id, Some(contact.stage), to, cause, actor, now).map_err(|e| match e {
+                TransitionError::ReasonRequired => invalid(ErrorCode::ReasonRequired, "reason", e.to_string()),
+                TransitionError::ReasonTooLong => invalid(ErrorCode::TooLong, "reason", e.to_string()),
+                TransitionError::ReasonInvalid => invalid(ErrorCode::InvalidValue, "reason", e.to_string()),
+                TransitionError::NoChange(_) => AppError::new(ErrorCode::NoChange, e.to_string()).field("stage"),
+                // A manual move may go anywhere: the rules refusing one would be a fault.
+                TransitionError::NotAllowed { .. } => AppError::new(ErrorCode::Internal, e.to_string()),
+            })?;
+        change.value = value;
         contact.stage = to;
         contact.stage_at = now;
         contact.updated_at = now;

@@ -1,7 +1,7 @@
 //! Errors of the use cases, each with a stable code for API clients.
 
-use leadgate_core::FieldError;
 pub use leadgate_core::{ErrorCode, ErrorKind};
+use leadgate_core::{FieldError, Timestamp};
 use leadgate_store::StoreError;
 use std::fmt;
 
@@ -74,6 +74,14 @@ impl AppError {
 /// A value of the request is wrong: `field` names it.
 pub(crate) fn invalid(code: ErrorCode, field: &str, message: impl Into<String>) -> AppError {
     AppError::new(code, message).field(field)
+}
+
+/// `2026-01-01` (midnight UTC) or an RFC 3339 instant.
+pub(crate) fn date(s: &str, field: &str) -> Result<Timestamp, AppError> {
+    let s = s.trim();
+    Timestamp::parse_rfc3339(s).or_else(|| Timestamp::parse_rfc3339(&format!("{s}T00:00:00Z"))).ok_or_else(|| {
+        invalid(ErrorCode::InvalidDate, field, format!("{field} must be a date (2026-01-01) or an RFC 3339 instant"))
+    })
 }
 
 /// An optional text field: trimmed, blank as none, at most `max` characters and no

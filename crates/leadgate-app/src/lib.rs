@@ -17,6 +17,7 @@ pub mod import;
 pub mod privacy;
 pub mod qualification;
 mod rations;
+pub mod reports;
 mod retry;
 
 use leadgate_core::Timestamp;
@@ -118,7 +119,7 @@ pub struct AppOptions {
     pub max_commit_events: usize,
     /// How many group commits may run at once (1 for SQLite, which has one writer).
     pub committers: usize,
-    /// Backtests, duplicate searches and exports that may run at once.
+    /// Backtests, duplicate searches, exports and reports that may run at once.
     pub heavy_reads: usize,
     /// Imports that may run at once.
     pub imports: usize,

@@ -15,13 +15,14 @@ pub enum HeavyWork {
     DuplicateSearch,
     Export,
     Import,
+    Report,
 }
 
 impl HeavyWork {
     fn describe(self) -> &'static str {
         match self {
-            HeavyWork::Backtest | HeavyWork::DuplicateSearch | HeavyWork::Export => {
-                "backtests, duplicate searches and exports"
+            HeavyWork::Backtest | HeavyWork::DuplicateSearch | HeavyWork::Export | HeavyWork::Report => {
+                "backtests, duplicate searches, exports and reports"
             }
             HeavyWork::Import => "imports",
         }

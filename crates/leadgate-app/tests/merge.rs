@@ -257,7 +257,7 @@ async fn merges_that_cannot_be_are_refused(store: Arc<dyn Store>) {
     {
         assert_eq!((e.kind(), e.code.as_str()), (ErrorKind::Conflict, "already_merged"), "{}", e.message);
     }
-    let err = app.change_stage(b.id, "mql", Some("test"), &op).await.unwrap_err();
+    let err = app.change_stage(b.id, "mql", Some("test"), None, &op).await.unwrap_err();
     assert_eq!((err.kind(), err.code.as_str()), (ErrorKind::Conflict, "already_merged"));
 
     // a then merged into c: b now points at c too, and the first merge cannot be

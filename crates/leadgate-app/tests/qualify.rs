@@ -224,8 +224,8 @@ async fn a_definition_qualifies_only_while_active_and_can_be_rolled_back(store: 
 async fn qualification_fields_feed_the_definition_sales_writes(store: Arc<dyn Store>) {
     let app = app(&store);
     let (ann, _) = people(&app).await;
-    app.change_stage(ann, "mql", Some("handed over"), &Actor::Operator).await.unwrap();
-    app.change_stage(ann, "sal", Some("accepted"), &Actor::User("sam".into())).await.unwrap();
+    app.change_stage(ann, "mql", Some("handed over"), None, &Actor::Operator).await.unwrap();
+    app.change_stage(ann, "sal", Some("accepted"), None, &Actor::User("sam".into())).await.unwrap();
     app.save_definition(
         "sales",
         definition("qualification.budget == 'confirmed' && qualification.authority != ''", "sql"),

@@ -43,6 +43,8 @@ pub enum Permission {
     ManageConsent,
     /// Erase a person, read everything held about one, set legal holds, read the audit.
     ManagePersonalData,
+    /// Read the reports: counts and figures of the whole funnel.
+    ReadReports,
 }
 
 impl Permission {
@@ -63,6 +65,7 @@ impl Permission {
             Permission::RunBacktests => "run backtests or duplicate searches",
             Permission::ManageConsent => "record consent or do-not-contact wishes",
             Permission::ManagePersonalData => "erase or read a person's data, set legal holds or read the audit",
+            Permission::ReadReports => "read reports",
         }
     }
 }
@@ -87,6 +90,8 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
+            // Every role may read the reports made of the contacts.
+            _ if p == ReadReports => true,
             Role::Marketing => matches!(
                 p,
                 ReadContacts

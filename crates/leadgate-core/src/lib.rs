@@ -28,6 +28,7 @@ pub mod lifecycle;
 pub mod likelihood;
 pub mod merge;
 pub mod model;
+pub mod reports;
 pub mod response;
 pub mod scoring;
 pub mod spreadsheet;

@@ -93,6 +93,11 @@ impl Stage {
         }
     }
 
+    /// Whether a move to `self` may carry a deal value: the outcomes of a deal.
+    pub fn takes_value(self) -> bool {
+        matches!(self, Stage::Opportunity | Stage::Customer | Stage::Lost)
+    }
+
     /// Whether `self` lies strictly further along the main path than `other`.
     pub fn is_after(self, other: Stage) -> bool {
         matches!((self.rank(), other.rank()), (Some(a), Some(b)) if a > b)
@@ -240,6 +245,25 @@ pub enum TransitionError {
 
 pub const REASON_MAX: usize = 1_000;
 
+/// Why a deal value cannot go with a stage change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("a value goes only with opportunity, customer or lost, not with {0}")]
+    NotAnOutcome(Stage),
+    #[error("the value is negative: give the deal's amount in minor units (cents), 0 or more")]
+    Negative,
+}
+
+/// Checks a deal value (minor units) given with a move to `to`.
+pub fn check_value(to: Stage, value: Option<i64>) -> Result<(), ValueError> {
+    match value {
+        None => Ok(()),
+        Some(_) if !to.takes_value() => Err(ValueError::NotAnOutcome(to)),
+        Some(v) if v < 0 => Err(ValueError::Negative),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Decides whether `cause` may move a contact from `from` (`None`: a new contact) to
 /// `to`, and if so returns the change to record. This is the only place that knows the
 /// rules; every stage change in leadgate goes through it.
@@ -305,6 +329,19 @@ pub fn transition(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deal_value_goes_with_outcomes_only_and_is_never_negative() {
+        for stage in [Stage::Opportunity, Stage::Customer, Stage::Lost] {
+            assert_eq!(check_value(stage, Some(120_000)), Ok(()));
+            assert_eq!(check_value(stage, Some(0)), Ok(()), "a deal of nothing is a deal");
+            assert_eq!(check_value(stage, Some(-1)), Err(ValueError::Negative));
+        }
+        for stage in [Stage::Mql, Stage::Sql, Stage::Nurture, Stage::Disqualified] {
+            assert_eq!(check_value(stage, Some(5)), Err(ValueError::NotAnOutcome(stage)));
+            assert_eq!(check_value(stage, None), Ok(()));
+        }
+    }
     use proptest::prelude::*;
 
     fn try_move(from: Option<Stage>, to: Stage, kind: CauseKind, detail: &str) -> Result<StageChange, TransitionError> {

@@ -103,6 +103,10 @@ pub struct StageInput {
     stage: String,
     /// Required: trimmed, 1–1,000 characters. Missing or blank: `reason_required`.
     reason: Option<String>,
+    /// The deal's value in minor units (cents), 0 or more, with `opportunity`,
+    /// `customer` or `lost` only; otherwise `invalid_value`.
+    #[schema(minimum = 0)]
+    value: Option<i64>,
 }
 
 #[utoipa::path(post, path = "/v1/contacts/{id}/stage", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id.")), request_body = StageInput, responses((status = 200, description = "The stage change made.", body = StageChange), (status = 404, description = "`unknown_contact`.", body = ErrorBody), (status = 409, description = "`no_change`, `already_merged`, `conflict`.", body = ErrorBody), (status = 422, description = "`invalid_field`, `invalid_stage`, `reason_required`, `too_long`, `invalid_value`.", body = ErrorBody)))]
@@ -116,7 +120,8 @@ pub async fn change_stage(
     s.app.authorize(&caller.0, Permission::ChangeStage)?;
     let input: StageInput = parse_json(&headers, &body)?;
     let id = parse_id(id, ErrorCode::UnknownContact)?;
-    let change = s.app.change_stage(id, &input.stage, input.reason.as_deref(), &caller_actor(&caller)).await?;
+    let change =
+        s.app.change_stage(id, &input.stage, input.reason.as_deref(), input.value, &caller_actor(&caller)).await?;
     Ok(Json(change))
 }
 

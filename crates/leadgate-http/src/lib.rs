@@ -14,6 +14,7 @@ mod ops;
 mod pages;
 mod privacy;
 mod qualify;
+mod reports;
 mod server;
 
 use axum::Router;
@@ -104,6 +105,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(qualify::activate_definition))
         .routes(routes!(qualify::deactivate_definition))
         .routes(routes!(qualify::backtest))
+        .routes(routes!(reports::waterfall))
         .routes(routes!(qualify::get_likelihood))
         .routes(routes!(qualify::train_likelihood))
         .routes(routes!(api::list_inbox))

@@ -363,6 +363,26 @@ async fn stage_changes_need_a_reason_and_are_recorded_with_the_actor(store: Arc<
         ),
         (json!("prospect"), json!("sql"), json!("manual"), json!("budget confirmed on call"), json!("api_key:ops"))
     );
+    // A deal's value goes with its outcome, in minor units.
+    for (bad, why) in [
+        (json!({"stage": "mql", "reason": "x", "value": 500}), "a value goes only with opportunity, customer or lost"),
+        (json!({"stage": "customer", "reason": "x", "value": -500}), "the value is negative"),
+    ] {
+        let r = api.post(&uri, bad).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+        assert!(r.json["error"]["message"].as_str().unwrap().contains(why), "{}", r.text);
+        assert_eq!(r.json["error"]["field"], json!("value"), "{}", r.text);
+    }
+    for not_minor_units in [json!(12.5), json!("1200"), json!(1e20)] {
+        let r = api.post(&uri, json!({"stage": "customer", "reason": "x", "value": not_minor_units})).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+        assert_eq!(r.json["error"]["field"], json!("value"), "{not_minor_units}: {}", r.text);
+    }
+    assert_eq!(api.contact(&json!(id)).await["stage"], json!("sql"), "nothing refused was recorded");
+    let won = api.post(&uri, json!({"stage": "customer", "reason": "signed", "value": 1_250_000})).await;
+    assert_eq!((won.status, won.json["value"].clone()), (StatusCode::OK, json!(1_250_000)), "{}", won.text);
+    let c = api.contact(&json!(id)).await;
+    assert_eq!((c["stage"].clone(), c["stage_history"][2]["value"].clone()), (json!("customer"), json!(1_250_000)));
     let missing = api
         .post("/v1/contacts/018f0000-0000-7000-8000-000000000000/stage", json!({"stage": "sql", "reason": "x"}))
         .await;

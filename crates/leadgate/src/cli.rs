@@ -69,6 +69,9 @@ pub(crate) enum Command {
     /// A person's data: erase it, or show all of it.
     #[command(subcommand)]
     Contact(ContactCommand),
+    /// The funnel's numbers, computed from every contact's history (docs/reports.md).
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Import a CSV file of contacts, their history and outcomes (see docs/import.md).
     Import {
         /// The CSV file.
@@ -271,6 +274,40 @@ pub(crate) enum ContactCommand {
         /// The contact's id or email.
         contact: String,
     },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ReportCommand {
+    /// How many contacts reached each stage, the conversion between stages and the
+    /// days they took, by group.
+    Waterfall {
+        #[command(flatten)]
+        select: ReportSelection,
+    },
+}
+
+/// Which contacts a report counts, how it groups them, and how it is written.
+#[derive(clap::Args)]
+pub(crate) struct ReportSelection {
+    /// One or two of: direction, channel, vendor, campaign, placement, action,
+    /// obtained_via, offer, form, owner (e.g. channel,direction).
+    #[arg(long)]
+    pub(crate) group_by: Option<String>,
+    /// Contacts that entered the funnel on or after this date (2026-01-01 or RFC 3339).
+    #[arg(long)]
+    pub(crate) from: Option<String>,
+    /// …and before this date.
+    #[arg(long)]
+    pub(crate) to: Option<String>,
+    /// Only inbound or only outbound contacts.
+    #[arg(long)]
+    pub(crate) direction: Option<String>,
+    /// table (for reading), json or csv.
+    #[arg(long, default_value = "table")]
+    pub(crate) format: String,
+    /// Write to this file (whole, or not at all) instead of standard output.
+    #[arg(long)]
+    pub(crate) output: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn parse_role(s: &str) -> Result<Role, String> {

@@ -31,7 +31,7 @@ pub struct Config {
     pub header_timeout_secs: u64,
     /// Seconds a client has to send a request's body (of an upload: each part of it).
     pub body_timeout_secs: u64,
-    /// Backtests, duplicate searches and exports a server runs at once.
+    /// Backtests, duplicate searches, exports and reports a server runs at once.
     pub concurrent_heavy_reads: usize,
     /// Imports a server runs at once.
     pub concurrent_imports: usize,

@@ -9,6 +9,7 @@ mod inbox;
 mod output;
 mod progress;
 mod qualify;
+mod report;
 mod serve;
 
 // Request handling allocates many small short-lived values (JSON trees, strings);
@@ -18,7 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{ApikeyCommand, Cli, Command, ContactCommand, FormCommand, InboxCommand, ModelCommand};
+use cli::{ApikeyCommand, Cli, Command, ContactCommand, FormCommand, InboxCommand, ModelCommand, ReportCommand};
 use config::{Config, Overrides};
 use leadgate_app::{App, AppOptions, FormInput};
 use std::sync::Arc;
@@ -180,5 +181,6 @@ async fn run_command(command: Command, config: &Config, app: Arc<App>) -> Result
         Command::Inbox(InboxCommand::Sweep) => inbox::sweep(&app, &config.retention()).await,
         Command::Contact(ContactCommand::Erase { contact, reason }) => contact::erase(&app, &contact, &reason).await,
         Command::Contact(ContactCommand::PersonalData { contact }) => contact::personal_data(&app, &contact).await,
+        Command::Report(ReportCommand::Waterfall { select }) => report::waterfall(&app, select).await,
     }
 }

@@ -57,6 +57,44 @@ async fn demo_data_fills_an_empty_database_and_the_start_page_shows_it() {
 }
 
 #[test]
+fn the_waterfall_of_the_demo_reads_as_a_table_as_csv_and_refuses_nonsense() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = data_dir_env(&dir);
+    leadgate(&env, &["demo", "--contacts", "1000"]);
+    let all_of = |args: &[&str]| {
+        let out = command(&env).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = all_of(&["report", "waterfall", "--group-by", "direction"]);
+    assert!(table.contains("direction=inbound") && table.contains("direction=outbound"), "{table}");
+    assert!(table.contains("all contacts") && table.contains("disqualified contacts"), "{table}");
+    let out = dir.path().join("waterfall.csv");
+    leadgate(&env, &["report", "waterfall", "--format", "csv", "--output", out.to_str().unwrap()]);
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("stage,count,"), "{csv}");
+    let entered: u64 = rows[1].split(',').nth(1).unwrap().parse().unwrap();
+    let json: serde_json::Value = serde_json::from_str(&all_of(&["report", "waterfall", "--format", "json"])).unwrap();
+    assert_eq!(json["totals"]["stages"][0]["count"], entered, "the same numbers either way");
+    let excluded = json["excluded"]["disqualified"].as_u64().unwrap();
+    assert_eq!(entered + excluded, 1000, "every demo contact is counted or said to be left out");
+    for (args, says) in [
+        (vec!["--group-by", "colour"], "unknown grouping \"colour\""),
+        (vec!["--from", "2027-01-01", "--to", "2026-01-01"], "ends"),
+        (vec!["--format", "pdf"], "table, json or csv"),
+    ] {
+        let bad = command(&env).args(["report", "waterfall"]).args(&args).output().unwrap();
+        assert!(!bad.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&bad.stderr).contains(says),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&bad.stderr)
+        );
+    }
+}
+
+#[test]
 fn the_same_seed_loads_the_same_demo_data() {
     let dump = |seed: &str| {
         let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,7 @@
 
 use crate::ErrorCode;
 use crate::batch::{AccountBook, BatchesInFlight, LiveContacts};
-use crate::error::invalid;
+use crate::error::{date, invalid};
 use crate::qualification::assess::{ActiveRules, FailureCount, Reads};
 use crate::{App, AppError};
 use leadgate_core::Timestamp;
@@ -73,14 +73,6 @@ pub struct BacktestReport {
     pub customers_turned_away: Sampled,
     pub failures: Vec<FailureCount>,
     pub seconds: f64,
-}
-
-/// `2026-01-01` (midnight UTC) or an RFC 3339 instant.
-fn date(s: &str, field: &str) -> Result<Timestamp, AppError> {
-    let s = s.trim();
-    Timestamp::parse_rfc3339(s).or_else(|| Timestamp::parse_rfc3339(&format!("{s}T00:00:00Z"))).ok_or_else(|| {
-        invalid(ErrorCode::InvalidDate, field, format!("{field} must be a date (2026-01-01) or an RFC 3339 instant"))
-    })
 }
 
 impl App {

@@ -1,0 +1,133 @@
+//! Reports: the funnel's numbers, computed from every live contact's history as it is
+//! stored (docs/reports.md says each rule).
+
+pub mod waterfall;
+
+use crate::batch::{BatchesInFlight, LiveContacts};
+use crate::error::{date, invalid};
+use crate::{AppError, ErrorCode};
+use leadgate_core::reports::funnel::Path;
+use leadgate_core::reports::{Grouping, Period, Selection, groupings};
+use leadgate_core::response::Direction;
+use leadgate_store::{AccountPart, Contacts, Details, ResponseDetails, SnapshotParts, Store, StoredParts};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// What every report is asked with: which contacts (by when they entered the funnel,
+/// and their direction), and how to group them.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// One or two of: direction, channel, vendor, campaign, placement, action,
+    /// obtained_via, offer, form, owner, separated by a comma. None: the totals alone.
+    pub group_by: Option<String>,
+    /// Contacts that entered the funnel from this date (`2026-01-01`, or RFC 3339),
+    /// inclusive.
+    pub from: Option<String>,
+    /// …and before this date, exclusive.
+    pub to: Option<String>,
+    /// `inbound` or `outbound`: only contacts of that direction.
+    pub direction: Option<String>,
+    /// `json` (the default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// A report's answer as asked: its numbers as JSON, or as a CSV table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Json,
+    Csv,
+}
+
+impl ReportQuery {
+    /// The contacts selected and the groupings, or the first thing wrong with them.
+    pub fn read(&self) -> Result<(Selection, Vec<Grouping>), AppError> {
+        let group_by = groupings(self.group_by.as_deref().unwrap_or(""))
+            .map_err(|m| invalid(ErrorCode::InvalidValue, "group_by", m))?;
+        let from = self.from.as_deref().map(|s| date(s, "from")).transpose()?;
+        let to = self.to.as_deref().map(|s| date(s, "to")).transpose()?;
+        let period = Period::new(from, to).map_err(|e| invalid(ErrorCode::InvalidValue, "to", e.to_string()))?;
+        let direction = self
+            .direction
+            .as_deref()
+            .map(|d| {
+                Direction::parse(d).ok_or_else(|| {
+                    invalid(
+                        ErrorCode::InvalidValue,
+                        "direction",
+                        format!("direction must be inbound or outbound, not {d:?}"),
+                    )
+                })
+            })
+            .transpose()?;
+        Ok((Selection { period, direction }, group_by))
+    }
+
+    pub fn format(&self) -> Result<Format, AppError> {
+        match self.format.as_deref().map(str::trim) {
+            None | Some("json") => Ok(Format::Json),
+            Some("csv") => Ok(Format::Csv),
+            Some(other) => {
+                Err(invalid(ErrorCode::InvalidValue, "format", format!("format must be json or csv, not {other:?}")))
+            }
+        }
+    }
+}
+
+/// A report's table as CSV, each cell safe to open in a spreadsheet (a campaign named
+/// `=HYPERLINK(…)` is written as text).
+pub fn csv_table((header, rows): (Vec<String>, Vec<Vec<String>>)) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for row in std::iter::once(header).chain(rows) {
+        w.write_record(row.iter().map(|c| leadgate_core::spreadsheet::neutralise(c).into_owned()))
+            .expect("writing CSV to memory cannot fail");
+    }
+    w.into_inner().expect("writing CSV to memory cannot fail")
+}
+
+/// Every live contact's path through the funnel that `selection` may select, given to
+/// `count` a batch at a time, in id order (a walk over the whole database: callers hold
+/// a heavy-work ration).
+pub(crate) async fn walk_paths(
+    store: &dyn Store,
+    selection: Selection,
+    mut count: impl FnMut(&Path),
+) -> Result<(), AppError> {
+    let walk = match selection.period.to {
+        // Contacts created after the period are passed over in the index.
+        Some(to) => LiveContacts::created_by(store, to),
+        None => LiveContacts::new(store),
+    };
+    let mut in_hand = BatchesInFlight::new(walk);
+    loop {
+        while let Some(ids) = in_hand.next_batch().await? {
+            in_hand.start(read_paths(store, ids));
+        }
+        let Some(read) = in_hand.next_done().await else { break };
+        read?.iter().for_each(&mut count);
+    }
+    Ok(())
+}
+
+/// A batch's paths: each contact with its stage steps and its first response.
+async fn read_paths(store: &dyn Store, ids: Vec<Uuid>) -> Result<Vec<Path>, AppError> {
+    let parts = SnapshotParts {
+        details: Details::NONE.with("owner").with("channel"),
+        qualification: false,
+        account: AccountPart::Nothing,
+        custom: false,
+        stage: true,
+        stage_steps: true,
+        responses: Some(
+            ["campaign", "placement", "vendor", "obtained_via", "offer", "form_id"]
+                .into_iter()
+                .fold(ResponseDetails::IN_BRIEF, ResponseDetails::with),
+        ),
+        stored: StoredParts::None,
+        created_by: None,
+    };
+    let snapshots = store.contact_snapshots(Contacts::Run(&ids), parts).await?;
+    Ok(snapshots.iter().map(|s| Path::of(&s.contact, s.responses.first(), &s.stage_steps)).collect())
+}

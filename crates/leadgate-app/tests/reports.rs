@@ -1,0 +1,81 @@
+//! Reports on the real Olist funnel, on SQLite and PostgreSQL: each channel's figures
+//! are recounted here straight from the two CSV files.
+
+mod support;
+
+use leadgate_app::reports::ReportQuery;
+use leadgate_core::Timestamp;
+use leadgate_core::reports::Grouping;
+use leadgate_core::reports::waterfall::median;
+use leadgate_core::time::MICROS_PER_DAY;
+use leadgate_store::Store;
+use std::collections::HashMap;
+use std::sync::Arc;
+use support::{app, example, import_csv, shared_data};
+
+leadgate_store::on_both_stores!(the_olist_waterfall_by_channel_is_the_files_own);
+
+/// What the files say of each channel: MQLs, and the days from first contact to won of
+/// each that closed. The origins are named as the shipped mapping names them.
+fn recounted() -> HashMap<Option<String>, (u64, Vec<f64>)> {
+    let channel = |origin: &str| match origin {
+        "" | "unknown" => None,
+        "direct_traffic" => Some("direct".to_owned()),
+        "email" => Some("email_newsletter".to_owned()),
+        other => Some(other.to_owned()),
+    };
+    let at = |s: &str| Timestamp::parse_rfc3339(&format!("{}Z", s.replace(' ', "T"))).unwrap();
+    let mut won: HashMap<String, Timestamp> = HashMap::new();
+    for r in csv::Reader::from_path(shared_data("olist/olist_closed_deals_dataset.csv")).unwrap().records() {
+        let r = r.unwrap();
+        won.insert(r[0].to_owned(), at(&r[4]));
+    }
+    let mut out: HashMap<Option<String>, (u64, Vec<f64>)> = HashMap::new();
+    for r in csv::Reader::from_path(shared_data("olist/olist_marketing_qualified_leads_dataset.csv")).unwrap().records()
+    {
+        let r = r.unwrap();
+        let entry = out.entry(channel(&r[3])).or_default();
+        entry.0 += 1;
+        if let Some(w) = won.get(&r[0]) {
+            let first = at(&format!("{}T00:00:00", &r[1]));
+            entry.1.push((w.0 - first.0) as f64 / MICROS_PER_DAY as f64);
+        }
+    }
+    out
+}
+
+async fn the_olist_waterfall_by_channel_is_the_files_own(store: Arc<dyn Store>) {
+    let app = app(&store);
+    for (file, mapping) in [
+        ("olist/olist_marketing_qualified_leads_dataset.csv", "olist-mqls.toml"),
+        ("olist/olist_closed_deals_dataset.csv", "olist-closed-deals.toml"),
+    ] {
+        import_csv(&app, std::fs::read(shared_data(file)).unwrap(), &example(mapping)).await.unwrap();
+    }
+    let q = ReportQuery { group_by: Some("channel".into()), ..ReportQuery::default() };
+    let w = app.waterfall(&q).await.unwrap();
+    let files = recounted();
+    assert_eq!(w.groups.len(), files.len(), "a group per channel of the file");
+    let (mql, customer) = (2, 6);
+    for g in &w.groups {
+        let channel = g.group[&Grouping::Channel].clone();
+        let (mqls, won_days) = &files[&channel];
+        let mut days = won_days.clone();
+        days.sort_by(f64::total_cmp);
+        assert_eq!((g.stages[mql].count, g.stages[customer].count), (*mqls, days.len() as u64), "{channel:?}");
+        let (ours, theirs) = (g.stages[customer].median_days_from_first, median(&days));
+        assert!(
+            ours.zip(theirs).is_some_and(|(a, b)| (a - b).abs() < 1e-9) || ours == theirs,
+            "{channel:?}: median days to won {ours:?} against the files' {theirs:?}"
+        );
+    }
+    let organic = w.groups.iter().find(|g| g.group[&Grouping::Channel].as_deref() == Some("organic_search")).unwrap();
+    assert_eq!((organic.stages[mql].count, organic.stages[customer].count), (2_296, 271));
+    let email = w.groups.iter().find(|g| g.group[&Grouping::Channel].as_deref() == Some("email_newsletter")).unwrap();
+    assert_eq!((email.stages[mql].count, email.stages[customer].count), (493, 15));
+    // Groups add up to the totals, stage by stage.
+    for k in 0..w.totals.stages.len() {
+        assert_eq!(w.groups.iter().map(|g| g.stages[k].count).sum::<u64>(), w.totals.stages[k].count);
+    }
+    assert_eq!((w.totals.stages[mql].count, w.totals.stages[customer].count), (8_000, 842));
+}

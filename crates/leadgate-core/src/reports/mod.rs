@@ -1,0 +1,189 @@
+//! Reports: what happened to contacts, computed exactly from their history.
+//!
+//! [`funnel::Path`] is one contact as the reports read it: when it entered the funnel,
+//! where it came from, and when it first reached each stage of the main path. The
+//! reports are pure functions of those paths, so that every number can be recomputed
+//! from the raw history, and opened into the contacts behind it.
+
+pub mod funnel;
+pub mod waterfall;
+
+use crate::Timestamp;
+use crate::response::Direction;
+use crate::time::MICROS_PER_DAY;
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// What a report can be grouped by: where a contact came from (its first response),
+/// how, why, and who holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Grouping {
+    /// Inbound or outbound: how we came to know the contact.
+    Direction,
+    Channel,
+    Vendor,
+    Campaign,
+    Placement,
+    /// What the person did (`form_fill`, `download`, …).
+    Action,
+    /// How the data was obtained (`form`, `list_purchase`, …).
+    ObtainedVia,
+    /// Why: the offer that brought them.
+    Offer,
+    /// The form of the first response, by id.
+    Form,
+    /// The person responsible for the contact.
+    Owner,
+}
+
+impl Grouping {
+    pub const ALL: [Grouping; 10] = [
+        Grouping::Direction,
+        Grouping::Channel,
+        Grouping::Vendor,
+        Grouping::Campaign,
+        Grouping::Placement,
+        Grouping::Action,
+        Grouping::ObtainedVia,
+        Grouping::Offer,
+        Grouping::Form,
+        Grouping::Owner,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grouping::Direction => "direction",
+            Grouping::Channel => "channel",
+            Grouping::Vendor => "vendor",
+            Grouping::Campaign => "campaign",
+            Grouping::Placement => "placement",
+            Grouping::Action => "action",
+            Grouping::ObtainedVia => "obtained_via",
+            Grouping::Offer => "offer",
+            Grouping::Form => "form",
+            Grouping::Owner => "owner",
+        }
+    }
+}
+
+impl fmt::Display for Grouping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Grouping {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        Grouping::ALL.into_iter().find(|g| g.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            let names: Vec<&str> = Grouping::ALL.iter().map(|g| g.as_str()).collect();
+            format!("unknown grouping {s:?}; a report is grouped by one or two of: {}", names.join(", "))
+        })
+    }
+}
+
+/// At most this many groupings at once: a table of three is unreadable and its groups
+/// too small to mean anything.
+pub const GROUPINGS_MAX: usize = 2;
+
+/// Reads `group_by` (names separated by commas): none, one or two distinct groupings.
+pub fn groupings(list: &str) -> Result<Vec<Grouping>, String> {
+    let mut out = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let g: Grouping = name.parse()?;
+        if out.contains(&g) {
+            return Err(format!("{g} is named twice in group_by"));
+        }
+        out.push(g);
+    }
+    if out.len() > GROUPINGS_MAX {
+        return Err(format!(
+            "group_by names {} groupings; a report is grouped by at most {GROUPINGS_MAX} (e.g. channel,direction)",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// The longest period a report covers: longer is a mistake (a year typed wrong), and
+/// would only say "everything".
+pub const PERIOD_MAX_DAYS: i64 = 20 * 366;
+
+/// The contacts a report counts: those that entered the funnel from `from`
+/// (inclusive) to `to` (exclusive); either end open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
+pub struct Period {
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+}
+
+/// Why a period cannot be a report's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeriodError {
+    #[error("the period ends ({to}) before it starts ({from})")]
+    EndsBeforeStart { from: String, to: String },
+    #[error("the period is longer than {PERIOD_MAX_DAYS} days (20 years); give a shorter one")]
+    TooLong,
+}
+
+impl Period {
+    pub fn new(from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Self, PeriodError> {
+        if let (Some(f), Some(t)) = (from, to) {
+            if t < f {
+                return Err(PeriodError::EndsBeforeStart { from: f.to_rfc3339(), to: t.to_rfc3339() });
+            }
+            if (t.0 - f.0) / MICROS_PER_DAY > PERIOD_MAX_DAYS {
+                return Err(PeriodError::TooLong);
+            }
+        }
+        Ok(Self { from, to })
+    }
+
+    pub fn holds(&self, at: Timestamp) -> bool {
+        self.from.is_none_or(|f| at >= f) && self.to.is_none_or(|t| at < t)
+    }
+}
+
+/// Which contacts a report counts: those that entered in the period, of the direction
+/// when one is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
+pub struct Selection {
+    #[serde(flatten)]
+    pub period: Period,
+    pub direction: Option<Direction>,
+}
+
+impl Selection {
+    pub fn selects(&self, p: &funnel::Path) -> bool {
+        self.period.holds(p.entered_at)
+            && self.direction.is_none_or(|d| p.group(Grouping::Direction) == Some(d.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_by_takes_up_to_two_known_distinct_names() {
+        assert_eq!(groupings(""), Ok(vec![]));
+        assert_eq!(groupings("Channel, direction"), Ok(vec![Grouping::Channel, Grouping::Direction]));
+        assert!(groupings("channel,vendor,offer").unwrap_err().contains("at most 2"));
+        assert!(groupings("channel,channel").unwrap_err().contains("twice"));
+        let unknown = groupings("colour").unwrap_err();
+        assert!(unknown.contains("\"colour\"") && unknown.contains("obtained_via"), "{unknown}");
+    }
+
+    #[test]
+    fn a_period_must_start_before_it_ends_and_be_shorter_than_twenty_years() {
+        let day = |d: i64| Some(Timestamp(d * MICROS_PER_DAY));
+        assert!(matches!(Period::new(day(10), day(5)), Err(PeriodError::EndsBeforeStart { .. })));
+        assert_eq!(Period::new(day(0), day(100 * 365)), Err(PeriodError::TooLong));
+        let p = Period::new(day(10), day(20)).unwrap();
+        assert!(p.holds(Timestamp(10 * MICROS_PER_DAY)) && !p.holds(Timestamp(20 * MICROS_PER_DAY)));
+        assert!(Period::new(None, day(5)).unwrap().holds(Timestamp(i64::MIN)));
+    }
+}

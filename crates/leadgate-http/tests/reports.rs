@@ -1,0 +1,138 @@
+//! Reports over the API, on both databases: a marketer reads the waterfall of the
+//! contacts that came in, by channel and vendor, as JSON and as CSV, and nonsense asked
+//! of it is refused clearly.
+
+mod support;
+
+use axum::http::{StatusCode, header};
+use leadgate_core::Role;
+use leadgate_store::Store;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use support::{Api, assert_error};
+
+leadgate_store::on_both_stores!(
+    the_waterfall_counts_each_stage_by_group_and_reads_as_csv,
+    nonsense_asked_of_a_report_is_refused_clearly,
+);
+
+fn counts(group: &Value) -> Vec<u64> {
+    group["stages"].as_array().unwrap().iter().map(|s| s["count"].as_u64().unwrap()).collect()
+}
+
+/// Five contacts: three from paid search (one won, one an mql), one from a webinar
+/// through nurture and back, and one from the webinar disqualified.
+async fn funnel(api: &Api) {
+    let mut ids = Vec::new();
+    for (email, source) in [
+        ("ann@acme.example", json!({"channel": "paid_search", "vendor": "TechLeads"})),
+        ("bob@bigco.example", json!({"channel": "paid_search", "vendor": "TechLeads"})),
+        ("cat@corp.example", json!({"channel": "paid_search", "vendor": "TechLeads"})),
+        ("dan@dyn.example", json!({"channel": "webinar", "vendor": "=HYPERLINK(\"http://x.example\")"})),
+        ("eve@evil.example", json!({"channel": "webinar"})),
+    ] {
+        let r = api.inquire_with_key(json!({"email": email, "source": source})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        ids.push(r.json["contact_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(api.contact(&json!(ids[3])).await["channel"], json!("webinar"), "the inquiry's own channel");
+    let moves: [(usize, &str, Option<i64>); 8] = [
+        (0, "mql", None),
+        (0, "sql", None),
+        (0, "customer", Some(900_000)),
+        (1, "mql", None),
+        (3, "mql", None),
+        (3, "nurture", None),
+        (3, "mql", None),
+        (4, "disqualified", None),
+    ];
+    for (who, stage, value) in moves {
+        let body = json!({"stage": stage, "reason": "call", "value": value});
+        let r = api.post(&format!("/v1/contacts/{}/stage", ids[who]), body).await;
+        assert_eq!(r.status, StatusCode::OK, "{stage}: {}", r.text);
+    }
+}
+
+async fn the_waterfall_counts_each_stage_by_group_and_reads_as_csv(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    funnel(&api).await;
+    let readonly = api.key(Role::Readonly).await;
+
+    let r = api.get_as("/v1/reports/waterfall?group_by=channel", &readonly).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let w = r.json;
+    // Skipped stages count as passed; the one recycled through nurture counts once; the
+    // disqualified one is left out, and counted.
+    assert_eq!(counts(&w["totals"]), [4, 4, 3, 1, 1, 1, 1], "{w}");
+    assert_eq!(w["excluded"]["disqualified"], json!(1));
+    assert_eq!(w["groups"][0]["group"], json!({"channel": "paid_search"}));
+    assert_eq!(counts(&w["groups"][0]), [3, 3, 2, 1, 1, 1, 1]);
+    assert_eq!(w["groups"][1]["group"], json!({"channel": "webinar"}));
+    assert_eq!(counts(&w["groups"][1]), [1, 1, 1, 0, 0, 0, 0]);
+    let mql = &w["totals"]["stages"][2];
+    assert_eq!((mql["stage"].clone(), mql["conversion_from_previous"].clone()), (json!("mql"), json!(0.75)));
+    assert_eq!(w["totals"]["stages"][0]["conversion_from_previous"], Value::Null, "nothing before the first");
+    assert!(mql["median_days_from_previous"].as_f64().is_some_and(|d| (0.0..0.01).contains(&d)), "{mql}");
+
+    let two = api.get("/v1/reports/waterfall?group_by=vendor,channel").await;
+    let groups: Vec<Value> = two.json["groups"].as_array().unwrap().iter().map(|g| g["group"].clone()).collect();
+    assert_eq!(
+        groups,
+        [
+            json!({"vendor": "TechLeads", "channel": "paid_search"}),
+            json!({"vendor": "=HYPERLINK(\"http://x.example\")", "channel": "webinar"}),
+        ],
+        "{}",
+        two.text
+    );
+
+    let outbound = api.get("/v1/reports/waterfall?group_by=channel&direction=outbound").await;
+    assert_eq!(outbound.status, StatusCode::OK, "{}", outbound.text);
+    assert_eq!(outbound.json["groups"], json!([]));
+    assert_eq!(counts(&outbound.json["totals"]), [0; 7]);
+    assert_eq!(outbound.json["totals"]["stages"][2]["conversion_from_first"], Value::Null, "no ratio of nothing");
+    let later = api.get("/v1/reports/waterfall?from=2999-01-01").await;
+    assert_eq!(counts(&later.json["totals"]), [0; 7], "nobody entered in the period");
+
+    let csv = api.get("/v1/reports/waterfall?group_by=vendor&format=csv").await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    assert!(csv.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert!(lines[0].starts_with("vendor,stage,count,conversion_from_previous,"), "{}", csv.text);
+    // Won at the moment it became an opportunity (skipped): no days between the two.
+    assert!(lines.iter().any(|l| l.starts_with("TechLeads,customer,1,1,0.3333333333333333,0,0,")), "{}", csv.text);
+    assert!(
+        lines.iter().any(|l| l.starts_with("\"'=HYPERLINK(\"\"http://x.example\"\")\",mql,1,")),
+        "a formula is written as text: {}",
+        csv.text
+    );
+    assert_eq!(lines.len(), 1 + 7 * 3, "a row per group and stage, and the totals' rows: {}", csv.text);
+}
+
+async fn nonsense_asked_of_a_report_is_refused_clearly(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    for (query, code, field, says) in [
+        ("group_by=colour", "invalid_value", "group_by", "unknown grouping \"colour\""),
+        ("group_by=channel,vendor,offer", "invalid_value", "group_by", "at most 2"),
+        ("from=2026-02-01&to=2026-01-01", "invalid_value", "to", "ends"),
+        ("from=1950-01-01&to=2050-01-01", "invalid_value", "to", "longer than"),
+        ("direction=sideways", "invalid_value", "direction", "inbound or outbound"),
+        ("format=pdf", "invalid_value", "format", "json or csv"),
+        ("from=last%20tuesday", "invalid_date", "from", "a date"),
+    ] {
+        let r = api.get(&format!("/v1/reports/waterfall?{query}")).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, code);
+        assert_eq!(r.json["error"]["field"], json!(field), "{query}: {}", r.text);
+        assert!(r.json["error"]["message"].as_str().unwrap().contains(says), "{query}: {}", r.text);
+    }
+    let unknown = api.get("/v1/reports/waterfall?group=channel").await;
+    assert_error(&unknown, StatusCode::UNPROCESSABLE_ENTITY, "invalid_query");
+    let anonymous = api
+        .send(api.req(axum::http::Method::GET, "/v1/reports/waterfall", None).body(axum::body::Body::empty()).unwrap())
+        .await;
+    assert_error(&anonymous, StatusCode::UNAUTHORIZED, "unauthenticated");
+    // An empty database: a clearly empty report.
+    let empty = api.get("/v1/reports/waterfall?group_by=channel").await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.text);
+    assert_eq!((empty.json["groups"].clone(), counts(&empty.json["totals"])), (json!([]), vec![0; 7]));
+}
