@@ -9,11 +9,39 @@ use leadgate_core::reports::Grouping;
 use leadgate_core::reports::waterfall::median;
 use leadgate_core::time::MICROS_PER_DAY;
 use leadgate_store::Store;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use support::{app, example, import_csv, shared_data};
 
-leadgate_store::on_both_stores!(the_olist_waterfall_by_channel_is_the_files_own);
+leadgate_store::on_both_stores!(the_olist_waterfall_by_channel_and_cohorts_by_month_are_the_files_own);
+
+/// The month of a date or time written `2018-02-26[ 19:58:54]`, counted from year 0.
+fn month(s: &str) -> i32 {
+    let (y, m) = (s[..4].parse::<i32>().unwrap(), s[5..7].parse::<i32>().unwrap());
+    y * 12 + m - 1
+}
+
+/// What the files say of each month of first contact: MQLs, and how many were won in
+/// each month after (by the mql's id).
+fn cohorts_recounted() -> BTreeMap<i32, (u64, BTreeMap<i32, u64>)> {
+    let mut won: HashMap<String, i32> = HashMap::new();
+    for r in csv::Reader::from_path(shared_data("olist/olist_closed_deals_dataset.csv")).unwrap().records() {
+        let r = r.unwrap();
+        won.insert(r[0].to_owned(), month(&r[4]));
+    }
+    let mut out: BTreeMap<i32, (u64, BTreeMap<i32, u64>)> = BTreeMap::new();
+    for r in csv::Reader::from_path(shared_data("olist/olist_marketing_qualified_leads_dataset.csv")).unwrap().records()
+    {
+        let r = r.unwrap();
+        let entered = month(&r[1]);
+        let cohort = out.entry(entered).or_default();
+        cohort.0 += 1;
+        if let Some(w) = won.get(&r[0]) {
+            *cohort.1.entry((w - entered).max(0)).or_default() += 1;
+        }
+    }
+    out
+}
 
 /// What the files say of each channel: MQLs, and the days from first contact to won of
 /// each that closed. The origins are named as the shipped mapping names them.
@@ -44,7 +72,7 @@ fn recounted() -> HashMap<Option<String>, (u64, Vec<f64>)> {
     out
 }
 
-async fn the_olist_waterfall_by_channel_is_the_files_own(store: Arc<dyn Store>) {
+async fn the_olist_waterfall_by_channel_and_cohorts_by_month_are_the_files_own(store: Arc<dyn Store>) {
     let app = app(&store);
     for (file, mapping) in [
         ("olist/olist_marketing_qualified_leads_dataset.csv", "olist-mqls.toml"),
@@ -78,4 +106,21 @@ async fn the_olist_waterfall_by_channel_is_the_files_own(store: Arc<dyn Store>) 
         assert_eq!(w.groups.iter().map(|g| g.stages[k].count).sum::<u64>(), w.totals.stages[k].count);
     }
     assert_eq!((w.totals.stages[mql].count, w.totals.stages[customer].count), (8_000, 842));
+
+    // Cohorts: each month's MQLs, and the customers among them by each month after.
+    let c = app.cohorts(&ReportQuery::default()).await.unwrap();
+    let files = cohorts_recounted();
+    let months: Vec<i32> = c.cohorts.iter().map(|c| c.month.0).collect();
+    assert_eq!(months, files.keys().copied().collect::<Vec<_>>());
+    for cohort in &c.cohorts {
+        let (mqls, won_in) = &files[&cohort.month.0];
+        assert_eq!(cohort.contacts, *mqls, "{}", cohort.month);
+        let customers = cohort.stages.iter().find(|s| s.stage == leadgate_core::Stage::Customer).unwrap();
+        for cell in &customers.by_month {
+            let by_then: u64 = won_in.range(..=cell.months_after as i32).map(|(_, n)| n).sum();
+            assert_eq!(cell.reached, by_then, "{} + {} months", cohort.month, cell.months_after);
+        }
+    }
+    let won_cohorts: u64 = c.cohorts.iter().map(|c| c.stages[5].by_month.last().unwrap().reached).sum();
+    assert_eq!(won_cohorts, 842, "every deal is in its cohort, followed to today");
 }

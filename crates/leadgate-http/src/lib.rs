@@ -106,6 +106,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(qualify::deactivate_definition))
         .routes(routes!(qualify::backtest))
         .routes(routes!(reports::waterfall))
+        .routes(routes!(reports::cohorts))
         .routes(routes!(qualify::get_likelihood))
         .routes(routes!(qualify::train_likelihood))
         .routes(routes!(api::list_inbox))

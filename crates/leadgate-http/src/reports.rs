@@ -9,9 +9,18 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use leadgate_app::reports::{Format, ReportQuery, csv_table};
+use leadgate_app::reports::{Format, ReportQuery, Table, csv_table};
 use leadgate_core::Permission;
+use leadgate_core::reports::cohorts::Cohorts;
 use leadgate_core::reports::waterfall::Waterfall;
+
+/// A report as asked: its JSON, or its table as CSV.
+fn answer<T: serde::Serialize>(format: Format, report: T, table: impl FnOnce(&T) -> Table) -> Response {
+    match format {
+        Format::Json => Json(report).into_response(),
+        Format::Csv => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv_table(table(&report))).into_response(),
+    }
+}
 
 /// The demand waterfall: contacts that reached each stage, conversion and days between
 /// stages, by group.
@@ -24,11 +33,18 @@ pub async fn waterfall(
     s.app.authorize(&caller.0, Permission::ReadReports)?;
     let Query(q) = q.map_err(query_error)?;
     let format = q.format()?;
-    let waterfall = s.app.waterfall(&q).await?;
-    Ok(match format {
-        Format::Json => Json(waterfall).into_response(),
-        Format::Csv => {
-            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv_table(waterfall.table())).into_response()
-        }
-    })
+    Ok(answer(format, s.app.waterfall(&q).await?, Waterfall::table))
+}
+
+/// Cohorts by month of entry.
+#[utoipa::path(get, path = "/v1/reports/cohorts", tag = "reports", params(ReportQuery), responses((status = 200, description = "`cohorts`, oldest first: each month's contacts and, per stage, how many had reached it by each month after entry; or, with `format=csv`, a row per cohort, stage and month.", content((Cohorts = "application/json"), (String = "text/csv"))), (status = 422, description = "`invalid_value` (`group_by` given, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+pub async fn cohorts(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadReports)?;
+    let Query(q) = q.map_err(query_error)?;
+    let format = q.format()?;
+    Ok(answer(format, s.app.cohorts(&q).await?, Cohorts::table))
 }

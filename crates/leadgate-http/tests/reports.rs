@@ -13,6 +13,7 @@ use support::{Api, assert_error};
 
 leadgate_store::on_both_stores!(
     the_waterfall_counts_each_stage_by_group_and_reads_as_csv,
+    cohorts_follow_this_month_s_contacts_stage_by_stage,
     nonsense_asked_of_a_report_is_refused_clearly,
 );
 
@@ -109,8 +110,37 @@ async fn the_waterfall_counts_each_stage_by_group_and_reads_as_csv(store: Arc<dy
     assert_eq!(lines.len(), 1 + 7 * 3, "a row per group and stage, and the totals' rows: {}", csv.text);
 }
 
+async fn cohorts_follow_this_month_s_contacts_stage_by_stage(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    funnel(&api).await;
+    let r = api.get_as("/v1/reports/cohorts", &api.key(Role::Readonly).await).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros();
+    let today = leadgate_core::Timestamp(micros as i64).to_rfc3339();
+    let this_month = &today[..7];
+    assert_eq!(r.json["cohorts"].as_array().unwrap().len(), 1, "{}", r.text);
+    let cohort = &r.json["cohorts"][0];
+    assert_eq!((cohort["month"].as_str().unwrap(), cohort["contacts"].clone()), (this_month, json!(4)));
+    assert_eq!(r.json["excluded"]["disqualified"], json!(1));
+    let reached = |stage: &str| {
+        let s = cohort["stages"].as_array().unwrap().iter().find(|s| s["stage"] == stage).unwrap();
+        (s["by_month"][0]["reached"].clone(), s["by_month"][0]["share"].clone())
+    };
+    assert_eq!(reached("mql"), (json!(3), json!(0.75)));
+    assert_eq!(reached("customer"), (json!(1), json!(0.25)));
+    let csv = api.get("/v1/reports/cohorts?format=csv").await;
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(lines[0], "month,contacts,stage,months_after,reached,share");
+    assert!(lines.contains(&format!("{this_month},4,customer,0,1,0.25").as_str()), "{}", csv.text);
+    let grouped = api.get("/v1/reports/cohorts?group_by=channel").await;
+    assert_error(&grouped, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+    assert_eq!(grouped.json["error"]["field"], json!("group_by"));
+}
+
 async fn nonsense_asked_of_a_report_is_refused_clearly(store: Arc<dyn Store>) {
     let api = Api::new(store).await;
+    let cohorts = api.get("/v1/reports/cohorts?from=2026-02-01&to=2026-01-01").await;
+    assert_error(&cohorts, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
     for (query, code, field, says) in [
         ("group_by=colour", "invalid_value", "group_by", "unknown grouping \"colour\""),
         ("group_by=channel,vendor,offer", "invalid_value", "group_by", "at most 2"),

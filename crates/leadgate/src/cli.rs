@@ -284,6 +284,12 @@ pub(crate) enum ReportCommand {
         #[command(flatten)]
         select: ReportSelection,
     },
+    /// Contacts by month of entry, and the share that had reached each stage by each
+    /// month after (group_by does not apply).
+    Cohorts {
+        #[command(flatten)]
+        select: ReportSelection,
+    },
 }
 
 /// Which contacts a report counts, how it groups them, and how it is written.

@@ -3,7 +3,9 @@
 use crate::cli::ReportSelection;
 use anyhow::{Result, bail};
 use leadgate_app::App;
-use leadgate_app::reports::{ReportQuery, csv_table};
+use leadgate_app::reports::{ReportQuery, Table, csv_table};
+use leadgate_core::Stage;
+use leadgate_core::reports::cohorts::Cohorts;
 use leadgate_core::reports::waterfall::Waterfall;
 
 fn query(s: &ReportSelection) -> Result<ReportQuery> {
@@ -20,13 +22,27 @@ fn query(s: &ReportSelection) -> Result<ReportQuery> {
 }
 
 pub(crate) async fn waterfall(app: &App, select: ReportSelection) -> Result<()> {
-    let q = query(&select)?;
-    let w = app.waterfall(&q).await.map_err(crate::exit::app)?;
+    let w = app.waterfall(&query(&select)?).await.map_err(crate::exit::app)?;
+    write(&select, &w, Waterfall::table, waterfall_text)
+}
+
+pub(crate) async fn cohorts(app: &App, select: ReportSelection) -> Result<()> {
+    let c = app.cohorts(&query(&select)?).await.map_err(crate::exit::app)?;
+    write(&select, &c, Cohorts::table, cohorts_text)
+}
+
+/// Writes `report` in the format asked, to the file asked (whole, or not at all).
+fn write<T: serde::Serialize>(
+    select: &ReportSelection,
+    report: &T,
+    table: impl FnOnce(&T) -> Table,
+    text: impl FnOnce(&T) -> String,
+) -> Result<()> {
     let mut output = crate::output::Output::open(select.output.as_deref())?;
     let written = match select.format.as_str() {
-        "json" => serde_json::to_writer_pretty(output.writer(), &w).map_err(anyhow::Error::from),
-        "csv" => output.writer().write_all(&csv_table(w.table())).map_err(anyhow::Error::from),
-        _ => output.writer().write_all(table(&w).as_bytes()).map_err(anyhow::Error::from),
+        "json" => serde_json::to_writer_pretty(output.writer(), report).map_err(anyhow::Error::from),
+        "csv" => output.writer().write_all(&csv_table(table(report))).map_err(anyhow::Error::from),
+        _ => output.writer().write_all(text(report).as_bytes()).map_err(anyhow::Error::from),
     };
     match written {
         Ok(()) => output.finish(),
@@ -38,7 +54,7 @@ pub(crate) async fn waterfall(app: &App, select: ReportSelection) -> Result<()> 
 }
 
 /// The waterfall for reading: each group, then the totals, a line per stage.
-fn table(w: &Waterfall) -> String {
+fn waterfall_text(w: &Waterfall) -> String {
     let pct = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.1} %", v * 100.0));
     let days = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
     let mut out = String::new();
@@ -66,5 +82,26 @@ fn table(w: &Waterfall) -> String {
         }
     }
     out.push_str(&format!("left out: {} disqualified contacts\n", w.excluded.disqualified));
+    out
+}
+
+/// Cohorts for reading: for the mql, sql and customer stages, a line per month of entry
+/// with the share that had reached the stage by each month after.
+fn cohorts_text(c: &Cohorts) -> String {
+    let mut out = String::new();
+    for stage in [Stage::Mql, Stage::Sql, Stage::Customer] {
+        out.push_str(&format!("{stage}: share reached by month after entry (0 = the month of entry)\n"));
+        out.push_str(&format!("  {:<8} {:>9}  months after: 0, 1, 2, …\n", "month", "contacts"));
+        for cohort in &c.cohorts {
+            let shares: Vec<String> = cohort
+                .stages
+                .iter()
+                .filter(|s| s.stage == stage)
+                .flat_map(|s| s.by_month.iter().map(|m| format!("{:>5.1} %", m.share * 100.0)))
+                .collect();
+            out.push_str(&format!("  {:<8} {:>9}  {}\n", cohort.month.to_string(), cohort.contacts, shares.join(" ")));
+        }
+    }
+    out.push_str(&format!("left out: {} disqualified contacts\n", c.excluded.disqualified));
     out
 }

@@ -57,7 +57,7 @@ async fn demo_data_fills_an_empty_database_and_the_start_page_shows_it() {
 }
 
 #[test]
-fn the_waterfall_of_the_demo_reads_as_a_table_as_csv_and_refuses_nonsense() {
+fn reports_of_the_demo_read_as_tables_csv_and_json_and_refuse_nonsense() {
     let dir = tempfile::tempdir().unwrap();
     let env = data_dir_env(&dir);
     leadgate(&env, &["demo", "--contacts", "1000"]);
@@ -79,6 +79,11 @@ fn the_waterfall_of_the_demo_reads_as_a_table_as_csv_and_refuses_nonsense() {
     assert_eq!(json["totals"]["stages"][0]["count"], entered, "the same numbers either way");
     let excluded = json["excluded"]["disqualified"].as_u64().unwrap();
     assert_eq!(entered + excluded, 1000, "every demo contact is counted or said to be left out");
+    let cohorts: serde_json::Value = serde_json::from_str(&all_of(&["report", "cohorts", "--format", "json"])).unwrap();
+    let in_cohorts: u64 = cohorts["cohorts"].as_array().unwrap().iter().map(|c| c["contacts"].as_u64().unwrap()).sum();
+    assert_eq!(in_cohorts, entered, "each counted contact is in the cohort of its month");
+    let text = all_of(&["report", "cohorts"]);
+    assert!(text.starts_with("mql: share reached by month after entry"), "{text}");
     for (args, says) in [
         (vec!["--group-by", "colour"], "unknown grouping \"colour\""),
         (vec!["--from", "2027-01-01", "--to", "2026-01-01"], "ends"),

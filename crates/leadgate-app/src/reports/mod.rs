@@ -1,6 +1,7 @@
 //! Reports: the funnel's numbers, computed from every live contact's history as it is
 //! stored (docs/reports.md says each rule).
 
+pub mod cohorts;
 pub mod waterfall;
 
 use crate::batch::{BatchesInFlight, LiveContacts};
@@ -76,9 +77,12 @@ impl ReportQuery {
     }
 }
 
+/// A report's numbers as a table: its header, then its rows.
+pub type Table = (Vec<String>, Vec<Vec<String>>);
+
 /// A report's table as CSV, each cell safe to open in a spreadsheet (a campaign named
 /// `=HYPERLINK(…)` is written as text).
-pub fn csv_table((header, rows): (Vec<String>, Vec<Vec<String>>)) -> Vec<u8> {
+pub fn csv_table((header, rows): Table) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for row in std::iter::once(header).chain(rows) {
         w.write_record(row.iter().map(|c| leadgate_core::spreadsheet::neutralise(c).into_owned()))

@@ -5,6 +5,7 @@
 //! reports are pure functions of those paths, so that every number can be recomputed
 //! from the raw history, and opened into the contacts behind it.
 
+pub mod cohorts;
 pub mod funnel;
 pub mod waterfall;
 
@@ -82,6 +83,34 @@ impl FromStr for Grouping {
             let names: Vec<&str> = Grouping::ALL.iter().map(|g| g.as_str()).collect();
             format!("unknown grouping {s:?}; a report is grouped by one or two of: {}", names.join(", "))
         })
+    }
+}
+
+/// A calendar month in UTC, counted from year 0: months apart subtract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Month(pub i32);
+
+impl Month {
+    pub fn of(at: Timestamp) -> Month {
+        let nanos = i128::from(at.0) * 1_000;
+        let date = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if at.0 < 0 {
+            time::OffsetDateTime::UNIX_EPOCH
+        } else {
+            time::OffsetDateTime::now_utc()
+        });
+        Month(date.year() * 12 + i32::from(u8::from(date.month())) - 1)
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.0.div_euclid(12), self.0.rem_euclid(12) + 1)
+    }
+}
+
+impl Serialize for Month {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -163,9 +192,51 @@ impl Selection {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
+pub struct Excluded {
+    /// Contacts of the selection that are disqualified now, left out of every count.
+    pub disqualified: u64,
+}
+
+impl Excluded {
+    fn add(&mut self, p: &funnel::Path) {
+        self.disqualified += u64::from(p.disqualified);
+    }
+}
+
+/// What a report does with a contact's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not in the selection.
+    Unselected,
+    /// In it, but left out of every count (disqualified now), and counted as such.
+    Excluded,
+    Counted,
+}
+
+impl Selection {
+    pub fn verdict(&self, p: &funnel::Path) -> Verdict {
+        if !self.selects(p) {
+            Verdict::Unselected
+        } else if p.disqualified {
+            Verdict::Excluded
+        } else {
+            Verdict::Counted
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_are_calendar_months_in_utc() {
+        let at = |s: &str| Month::of(Timestamp::parse_rfc3339(s).unwrap());
+        assert_eq!(at("2026-01-31T23:59:59Z").to_string(), "2026-01");
+        assert_eq!(at("2026-02-01T00:00:00Z").0 - at("2025-12-31T12:00:00Z").0, 2);
+        assert_eq!(at("2026-02-01T00:30:00+01:00").to_string(), "2026-01", "UTC decides");
+    }
 
     #[test]
     fn group_by_takes_up_to_two_known_distinct_names() {

@@ -2,7 +2,7 @@
 //! conversion between stages, and how long they took, by group.
 
 use super::funnel::{FUNNEL, Path};
-use super::{Grouping, Selection};
+use super::{Excluded, Grouping, Selection, Verdict};
 use crate::lifecycle::Stage;
 use crate::time::MICROS_PER_DAY;
 use serde::Serialize;
@@ -33,12 +33,6 @@ pub struct WaterfallGroup {
     #[schema(value_type = Object)]
     pub group: BTreeMap<Grouping, Option<String>>,
     pub stages: Vec<StageFigures>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
-pub struct Excluded {
-    /// Contacts of the selection that are disqualified now, left out of every count.
-    pub disqualified: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -125,12 +119,10 @@ pub struct WaterfallTally {
 
 impl WaterfallTally {
     pub fn add(&mut self, p: &Path) {
-        if !self.selection.selects(p) {
-            return;
-        }
-        if p.disqualified {
-            self.excluded.disqualified += 1;
-            return;
+        match self.selection.verdict(p) {
+            Verdict::Unselected => return,
+            Verdict::Excluded => return self.excluded.add(p),
+            Verdict::Counted => {}
         }
         self.totals.add(p);
         if !self.group_by.is_empty() {
