@@ -4,6 +4,7 @@
 mod support;
 
 use leadgate_app::reports::ReportQuery;
+use leadgate_app::reports::cells::{CellOf, CellQuery};
 use leadgate_core::Timestamp;
 use leadgate_core::reports::Grouping;
 use leadgate_core::reports::waterfall::median;
@@ -99,6 +100,16 @@ async fn the_olist_waterfall_by_channel_and_cohorts_by_month_are_the_files_own(s
     }
     let organic = w.groups.iter().find(|g| g.group[&Grouping::Channel].as_deref() == Some("organic_search")).unwrap();
     assert_eq!((organic.stages[mql].count, organic.stages[customer].count), (2_296, 271));
+    // Opened, the number is its contacts: the 271 closed deals of organic search.
+    let cell = CellQuery {
+        group_by: Some("channel".into()),
+        group: Some(r#"{"channel": "organic_search"}"#.into()),
+        stage: "customer".into(),
+        limit: Some(1_000),
+        ..CellQuery::default()
+    };
+    let opened = app.report_cell(CellOf::Waterfall, &cell).await.unwrap();
+    assert_eq!((opened.count, opened.contacts.len(), opened.next_after), (271, 271, None));
     let email = w.groups.iter().find(|g| g.group[&Grouping::Channel].as_deref() == Some("email_newsletter")).unwrap();
     assert_eq!((email.stages[mql].count, email.stages[customer].count), (493, 15));
     // Groups add up to the totals, stage by stage.

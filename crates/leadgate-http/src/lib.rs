@@ -107,6 +107,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(qualify::backtest))
         .routes(routes!(reports::waterfall))
         .routes(routes!(reports::cohorts))
+        .routes(routes!(reports::waterfall_contacts))
+        .routes(routes!(reports::cohorts_contacts))
         .routes(routes!(qualify::get_likelihood))
         .routes(routes!(qualify::train_likelihood))
         .routes(routes!(api::list_inbox))

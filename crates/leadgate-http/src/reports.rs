@@ -9,6 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use leadgate_app::reports::cells::{CellOf, CellPage, CellQuery};
 use leadgate_app::reports::{Format, ReportQuery, Table, csv_table};
 use leadgate_core::Permission;
 use leadgate_core::reports::cohorts::Cohorts;
@@ -47,4 +48,28 @@ pub async fn cohorts(
     let Query(q) = q.map_err(query_error)?;
     let format = q.format()?;
     Ok(answer(format, s.app.cohorts(&q).await?, Cohorts::table))
+}
+
+/// The contacts behind one number of the waterfall: a group's stage.
+#[utoipa::path(get, path = "/v1/reports/waterfall/contacts", tag = "reports", params(CellQuery), responses((status = 200, description = "`count` (the number the report shows) and a page of the contacts behind it, in id order, with `next_after`.", body = CellPage), (status = 422, description = "`invalid_stage` (not a stage of the funnel), `invalid_value` (a `group` that is not the report's, a limit out of range, or the report's own refusals), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+pub async fn waterfall_contacts(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<CellQuery>, QueryRejection>,
+) -> Result<Json<CellPage>, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    let Query(q) = q.map_err(query_error)?;
+    Ok(Json(s.app.report_cell(CellOf::Waterfall, &q).await?))
+}
+
+/// The contacts behind one number of the cohorts: a month's stage, by some month after.
+#[utoipa::path(get, path = "/v1/reports/cohorts/contacts", tag = "reports", params(CellQuery), responses((status = 200, description = "`count` (the number the report shows) and a page of the contacts behind it, in id order, with `next_after`.", body = CellPage), (status = 422, description = "`invalid_stage` (not a stage of the funnel), `invalid_value` (no or a wrong `month`, `months_after` over 24, a limit out of range, or the report's own refusals), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+pub async fn cohorts_contacts(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<CellQuery>, QueryRejection>,
+) -> Result<Json<CellPage>, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadContacts)?;
+    let Query(q) = q.map_err(query_error)?;
+    Ok(Json(s.app.report_cell(CellOf::Cohorts, &q).await?))
 }

@@ -14,6 +14,7 @@ use support::{Api, assert_error};
 leadgate_store::on_both_stores!(
     the_waterfall_counts_each_stage_by_group_and_reads_as_csv,
     cohorts_follow_this_month_s_contacts_stage_by_stage,
+    each_number_opens_into_the_contacts_behind_it_page_by_page,
     nonsense_asked_of_a_report_is_refused_clearly,
 );
 
@@ -135,6 +136,65 @@ async fn cohorts_follow_this_month_s_contacts_stage_by_stage(store: Arc<dyn Stor
     let grouped = api.get("/v1/reports/cohorts?group_by=channel").await;
     assert_error(&grouped, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
     assert_eq!(grouped.json["error"]["field"], json!("group_by"));
+}
+
+async fn each_number_opens_into_the_contacts_behind_it_page_by_page(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    funnel(&api).await;
+    let emails = |r: &support::Reply| -> Vec<String> {
+        r.json["contacts"].as_array().unwrap().iter().map(|c| c["email"].as_str().unwrap().to_owned()).collect()
+    };
+    let group = "%7B%22channel%22%3A%22paid_search%22%7D"; // {"channel":"paid_search"}
+    let all = api.get(&format!("/v1/reports/waterfall/contacts?group_by=channel&group={group}&stage=mql")).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text);
+    assert_eq!(all.json["count"], json!(2), "the waterfall's paid_search mql number");
+    let mut both = emails(&all);
+    both.sort();
+    assert_eq!(both, ["ann@acme.example", "bob@bigco.example"]);
+    assert_eq!(all.json["next_after"], Value::Null);
+    // A page at a time, in id order, nobody twice.
+    let first =
+        api.get(&format!("/v1/reports/waterfall/contacts?group_by=channel&group={group}&stage=mql&limit=1")).await;
+    let after = first.json["next_after"].as_str().expect("a second page").to_owned();
+    let second = api
+        .get(&format!("/v1/reports/waterfall/contacts?group_by=channel&group={group}&stage=mql&limit=1&after={after}"))
+        .await;
+    assert_eq!((second.json["count"].clone(), second.json["next_after"].clone()), (json!(2), Value::Null));
+    assert_eq!([emails(&first), emails(&second)].concat(), emails(&all));
+    // The totals' cell, with no grouping: every contact that reached sql.
+    let sql = api.get("/v1/reports/waterfall/contacts?stage=sql").await;
+    assert_eq!((sql.json["count"].clone(), emails(&sql)), (json!(1), vec!["ann@acme.example".to_owned()]));
+    assert!(sql.json["contacts"][0]["reached_at"].is_string());
+
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros();
+    let month = leadgate_core::Timestamp(micros as i64).to_rfc3339()[..7].to_owned();
+    let won = api.get(&format!("/v1/reports/cohorts/contacts?month={month}&stage=customer")).await;
+    assert_eq!(
+        (won.json["count"].clone(), emails(&won)),
+        (json!(1), vec!["ann@acme.example".to_owned()]),
+        "{}",
+        won.text
+    );
+
+    for (uri, code, field) in [
+        ("/v1/reports/waterfall/contacts?stage=nurture", "invalid_stage", "stage"),
+        ("/v1/reports/waterfall/contacts?stage=mql&group_by=channel", "invalid_value", "group"),
+        (
+            "/v1/reports/waterfall/contacts?stage=mql&group_by=channel&group=%7B%22vendor%22%3Anull%7D",
+            "invalid_value",
+            "group",
+        ),
+        ("/v1/reports/waterfall/contacts?stage=mql&limit=0", "invalid_value", "limit"),
+        ("/v1/reports/cohorts/contacts?stage=mql", "invalid_value", "month"),
+        ("/v1/reports/cohorts/contacts?stage=mql&month=2026-13", "invalid_value", "month"),
+        ("/v1/reports/cohorts/contacts?stage=mql&month=2026-01&months_after=25", "invalid_value", "months_after"),
+    ] {
+        let r = api.get(uri).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, code);
+        assert_eq!(r.json["error"]["field"], json!(field), "{uri}: {}", r.text);
+    }
+    let no_stage = api.get("/v1/reports/waterfall/contacts").await;
+    assert_error(&no_stage, StatusCode::UNPROCESSABLE_ENTITY, "invalid_query");
 }
 
 async fn nonsense_asked_of_a_report_is_refused_clearly(store: Arc<dyn Store>) {

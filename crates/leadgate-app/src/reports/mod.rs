@@ -1,6 +1,7 @@
 //! Reports: the funnel's numbers, computed from every live contact's history as it is
 //! stored (docs/reports.md says each rule).
 
+pub mod cells;
 pub mod cohorts;
 pub mod waterfall;
 

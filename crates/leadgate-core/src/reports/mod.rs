@@ -5,6 +5,7 @@
 //! reports are pure functions of those paths, so that every number can be recomputed
 //! from the raw history, and opened into the contacts behind it.
 
+pub mod cell;
 pub mod cohorts;
 pub mod funnel;
 pub mod waterfall;
