@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use support::{app, example, import_csv, shared_data};
 
-leadgate_store::on_both_stores!(the_olist_waterfall_by_channel_and_cohorts_by_month_are_the_files_own);
+leadgate_store::on_both_stores!(the_olist_reports_are_the_files_own);
 
 /// The month of a date or time written `2018-02-26[ 19:58:54]`, counted from year 0.
 fn month(s: &str) -> i32 {
@@ -46,13 +46,18 @@ fn cohorts_recounted() -> BTreeMap<i32, (u64, BTreeMap<i32, u64>)> {
 
 /// What the files say of each channel: MQLs, and the days from first contact to won of
 /// each that closed. The origins are named as the shipped mapping names them.
-fn recounted() -> HashMap<Option<String>, (u64, Vec<f64>)> {
-    let channel = |origin: &str| match origin {
+/// A file's origin as the shipped mapping names the channel.
+fn channel_of(origin: &str) -> Option<String> {
+    match origin {
         "" | "unknown" => None,
         "direct_traffic" => Some("direct".to_owned()),
         "email" => Some("email_newsletter".to_owned()),
         other => Some(other.to_owned()),
-    };
+    }
+}
+
+fn recounted() -> HashMap<Option<String>, (u64, Vec<f64>)> {
+    let channel = channel_of;
     let at = |s: &str| Timestamp::parse_rfc3339(&format!("{}Z", s.replace(' ', "T"))).unwrap();
     let mut won: HashMap<String, Timestamp> = HashMap::new();
     for r in csv::Reader::from_path(shared_data("olist/olist_closed_deals_dataset.csv")).unwrap().records() {
@@ -73,7 +78,7 @@ fn recounted() -> HashMap<Option<String>, (u64, Vec<f64>)> {
     out
 }
 
-async fn the_olist_waterfall_by_channel_and_cohorts_by_month_are_the_files_own(store: Arc<dyn Store>) {
+async fn the_olist_reports_are_the_files_own(store: Arc<dyn Store>) {
     let app = app(&store);
     for (file, mapping) in [
         ("olist/olist_marketing_qualified_leads_dataset.csv", "olist-mqls.toml"),
@@ -134,4 +139,31 @@ async fn the_olist_waterfall_by_channel_and_cohorts_by_month_are_the_files_own(s
     }
     let won_cohorts: u64 = c.cohorts.iter().map(|c| c.stages[5].by_month.last().unwrap().reached).sum();
     assert_eq!(won_cohorts, 842, "every deal is in its cohort, followed to today");
+
+    // Inflow: each week's MQLs by channel, as the file dates them.
+    let q = ReportQuery {
+        group_by: Some("channel".into()),
+        from: Some("2018-01-01".into()),
+        to: Some("2018-06-04".into()),
+        ..ReportQuery::default()
+    };
+    let inflow = app.inflow(&q).await.unwrap();
+    assert_eq!(inflow.weeks.len(), 22, "Monday 2018-01-01 to Sunday 2018-06-03");
+    let mut by_week: HashMap<(Option<String>, String), u64> = HashMap::new();
+    for r in csv::Reader::from_path(shared_data("olist/olist_marketing_qualified_leads_dataset.csv")).unwrap().records()
+    {
+        let r = r.unwrap();
+        let at = Timestamp::parse_rfc3339(&format!("{}T00:00:00Z", &r[1])).unwrap();
+        if at.to_rfc3339().as_str() >= "2018-01-01" && at.to_rfc3339().as_str() < "2018-06-04" {
+            let week = leadgate_core::reports::inflow::week_start(leadgate_core::reports::inflow::week_of(at));
+            *by_week.entry((channel_of(&r[3]), week)).or_default() += 1;
+        }
+    }
+    for g in &inflow.groups {
+        let channel = g.group[&Grouping::Channel].clone();
+        for (week, n) in inflow.weeks.iter().zip(&g.counts) {
+            assert_eq!(*n, by_week.get(&(channel.clone(), week.clone())).copied().unwrap_or(0), "{channel:?} {week}");
+        }
+    }
+    assert_eq!(inflow.totals.total, by_week.values().sum::<u64>());
 }

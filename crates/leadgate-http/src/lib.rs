@@ -107,6 +107,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(qualify::backtest))
         .routes(routes!(reports::waterfall))
         .routes(routes!(reports::cohorts))
+        .routes(routes!(reports::inflow))
         .routes(routes!(reports::waterfall_contacts))
         .routes(routes!(reports::cohorts_contacts))
         .routes(routes!(qualify::get_likelihood))

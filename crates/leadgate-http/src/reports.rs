@@ -13,7 +13,20 @@ use leadgate_app::reports::cells::{CellOf, CellPage, CellQuery};
 use leadgate_app::reports::{Format, ReportQuery, Table, csv_table};
 use leadgate_core::Permission;
 use leadgate_core::reports::cohorts::Cohorts;
+use leadgate_core::reports::inflow::Inflow;
 use leadgate_core::reports::waterfall::Waterfall;
+
+/// A report's request, once its caller may read reports and its query is read.
+fn asked(
+    s: &AppState,
+    caller: &Caller,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<(std::sync::Arc<leadgate_app::App>, ReportQuery, Format), ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadReports)?;
+    let Query(q) = q.map_err(query_error)?;
+    let format = q.format()?;
+    Ok((s.app.clone(), q, format))
+}
 
 /// A report as asked: its JSON, or its table as CSV.
 fn answer<T: serde::Serialize>(format: Format, report: T, table: impl FnOnce(&T) -> Table) -> Response {
@@ -31,10 +44,8 @@ pub async fn waterfall(
     caller: Caller,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    s.app.authorize(&caller.0, Permission::ReadReports)?;
-    let Query(q) = q.map_err(query_error)?;
-    let format = q.format()?;
-    Ok(answer(format, s.app.waterfall(&q).await?, Waterfall::table))
+    let (app, q, format) = asked(&s, &caller, q)?;
+    Ok(answer(format, app.waterfall(&q).await?, Waterfall::table))
 }
 
 /// Cohorts by month of entry.
@@ -44,10 +55,19 @@ pub async fn cohorts(
     caller: Caller,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    s.app.authorize(&caller.0, Permission::ReadReports)?;
-    let Query(q) = q.map_err(query_error)?;
-    let format = q.format()?;
-    Ok(answer(format, s.app.cohorts(&q).await?, Cohorts::table))
+    let (app, q, format) = asked(&s, &caller, q)?;
+    Ok(answer(format, app.cohorts(&q).await?, Cohorts::table))
+}
+
+/// Weekly inflow of responses by group, with each group's pace.
+#[utoipa::path(get, path = "/v1/reports/inflow", tag = "reports", params(ReportQuery), responses((status = 200, description = "`weeks` (their Mondays) and, for each group and the totals, the responses of each week with `mean_per_week`, `trend_per_week` and `variation`; or, with `format=csv`, a row per group and week.", content((Inflow = "application/json"), (String = "text/csv"))), (status = 422, description = "`invalid_value` (an unknown or third grouping, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+pub async fn inflow(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (app, q, format) = asked(&s, &caller, q)?;
+    Ok(answer(format, app.inflow(&q).await?, Inflow::table))
 }
 
 /// The contacts behind one number of the waterfall: a group's stage.

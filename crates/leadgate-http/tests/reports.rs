@@ -14,6 +14,7 @@ use support::{Api, assert_error};
 leadgate_store::on_both_stores!(
     the_waterfall_counts_each_stage_by_group_and_reads_as_csv,
     cohorts_follow_this_month_s_contacts_stage_by_stage,
+    inflow_counts_this_week_s_inquiries_by_channel,
     each_number_opens_into_the_contacts_behind_it_page_by_page,
     nonsense_asked_of_a_report_is_refused_clearly,
 );
@@ -136,6 +137,28 @@ async fn cohorts_follow_this_month_s_contacts_stage_by_stage(store: Arc<dyn Stor
     let grouped = api.get("/v1/reports/cohorts?group_by=channel").await;
     assert_error(&grouped, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
     assert_eq!(grouped.json["error"]["field"], json!("group_by"));
+}
+
+async fn inflow_counts_this_week_s_inquiries_by_channel(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    funnel(&api).await;
+    let r = api.get_as("/v1/reports/inflow?group_by=channel", &api.key(Role::Readonly).await).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let weeks = r.json["weeks"].as_array().unwrap().len();
+    assert!((26..=27).contains(&weeks), "the last 26 weeks by default: {weeks}");
+    let group = |i: usize| (r.json["groups"][i]["group"].clone(), r.json["groups"][i]["total"].clone());
+    assert_eq!(group(0), (json!({"channel": "paid_search"}), json!(3)));
+    assert_eq!(group(1), (json!({"channel": "webinar"}), json!(2)), "a disqualified contact's inquiry came in too");
+    let totals = &r.json["totals"]["counts"];
+    assert_eq!(totals[weeks - 1], json!(5), "all in this week: {}", r.text);
+    assert!(r.json["totals"]["trend_per_week"].as_f64().unwrap() > 0.0, "rising");
+    let csv = api.get("/v1/reports/inflow?group_by=direction&format=csv").await;
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(lines[0], "direction,week,count");
+    assert_eq!(lines.len(), 1 + 2 * weeks, "inbound's weeks and the totals' weeks: {}", csv.text);
+    let outbound = api.get("/v1/reports/inflow?direction=outbound").await;
+    assert_eq!(outbound.json["totals"]["total"], json!(0));
+    assert_eq!(outbound.json["totals"]["variation"], Value::Null, "no spread of nothing");
 }
 
 async fn each_number_opens_into_the_contacts_behind_it_page_by_page(store: Arc<dyn Store>) {

@@ -290,6 +290,12 @@ pub(crate) enum ReportCommand {
         #[command(flatten)]
         select: ReportSelection,
     },
+    /// Responses that came in each week (by default the last 26), by group, with each
+    /// group's pace: steady or in spikes, rising or falling.
+    Inflow {
+        #[command(flatten)]
+        select: ReportSelection,
+    },
 }
 
 /// Which contacts a report counts, how it groups them, and how it is written.

@@ -183,5 +183,6 @@ async fn run_command(command: Command, config: &Config, app: Arc<App>) -> Result
         Command::Contact(ContactCommand::PersonalData { contact }) => contact::personal_data(&app, &contact).await,
         Command::Report(ReportCommand::Waterfall { select }) => report::waterfall(&app, select).await,
         Command::Report(ReportCommand::Cohorts { select }) => report::cohorts(&app, select).await,
+        Command::Report(ReportCommand::Inflow { select }) => report::inflow(&app, select).await,
     }
 }

@@ -6,6 +6,7 @@ use leadgate_app::App;
 use leadgate_app::reports::{ReportQuery, Table, csv_table};
 use leadgate_core::Stage;
 use leadgate_core::reports::cohorts::Cohorts;
+use leadgate_core::reports::inflow::Inflow;
 use leadgate_core::reports::waterfall::Waterfall;
 
 fn query(s: &ReportSelection) -> Result<ReportQuery> {
@@ -29,6 +30,11 @@ pub(crate) async fn waterfall(app: &App, select: ReportSelection) -> Result<()> 
 pub(crate) async fn cohorts(app: &App, select: ReportSelection) -> Result<()> {
     let c = app.cohorts(&query(&select)?).await.map_err(crate::exit::app)?;
     write(&select, &c, Cohorts::table, cohorts_text)
+}
+
+pub(crate) async fn inflow(app: &App, select: ReportSelection) -> Result<()> {
+    let i = app.inflow(&query(&select)?).await.map_err(crate::exit::app)?;
+    write(&select, &i, Inflow::table, inflow_text)
 }
 
 /// Writes `report` in the format asked, to the file asked (whole, or not at all).
@@ -103,5 +109,37 @@ fn cohorts_text(c: &Cohorts) -> String {
         }
     }
     out.push_str(&format!("left out: {} disqualified contacts\n", c.excluded.disqualified));
+    out
+}
+
+/// Inflow for reading: a line per group with its total, mean, trend and variation.
+fn inflow_text(i: &Inflow) -> String {
+    let mut out = format!(
+        "{} weeks from {} to {}\n  {:<40} {:>8} {:>10} {:>12} {:>10}\n",
+        i.weeks.len(),
+        i.weeks.first().map_or("-", String::as_str),
+        i.weeks.last().map_or("-", String::as_str),
+        "group",
+        "total",
+        "per week",
+        "trend/week",
+        "variation"
+    );
+    let named = i.groups.iter().map(|g| {
+        let name: Vec<String> =
+            g.group.iter().map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("(none)"))).collect();
+        (name.join(" "), g)
+    });
+    for (name, g) in named.chain(std::iter::once(("all responses".to_owned(), &i.totals))) {
+        let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:+.2}"));
+        out.push_str(&format!(
+            "  {:<40} {:>8} {:>10.1} {:>12} {:>10}\n",
+            name,
+            g.total,
+            g.mean_per_week,
+            opt(g.trend_per_week),
+            g.variation.map_or("-".to_owned(), |v| format!("{v:.2}"))
+        ));
+    }
     out
 }

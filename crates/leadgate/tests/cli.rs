@@ -84,6 +84,8 @@ fn reports_of_the_demo_read_as_tables_csv_and_json_and_refuse_nonsense() {
     assert_eq!(in_cohorts, entered, "each counted contact is in the cohort of its month");
     let text = all_of(&["report", "cohorts"]);
     assert!(text.starts_with("mql: share reached by month after entry"), "{text}");
+    let inflow = all_of(&["report", "inflow", "--group-by", "direction"]);
+    assert!(inflow.contains("direction=inbound") && inflow.contains("all responses"), "{inflow}");
     for (args, says) in [
         (vec!["--group-by", "colour"], "unknown grouping \"colour\""),
         (vec!["--from", "2027-01-01", "--to", "2026-01-01"], "ends"),

@@ -3,15 +3,19 @@
 
 pub mod cells;
 pub mod cohorts;
+pub mod inflow;
 pub mod waterfall;
 
 use crate::batch::{BatchesInFlight, LiveContacts};
 use crate::error::{date, invalid};
 use crate::{AppError, ErrorCode};
+use leadgate_core::Timestamp;
 use leadgate_core::reports::funnel::Path;
 use leadgate_core::reports::{Grouping, Period, Selection, groupings};
 use leadgate_core::response::Direction;
-use leadgate_store::{AccountPart, Contacts, Details, ResponseDetails, SnapshotParts, Store, StoredParts};
+use leadgate_store::{
+    AccountPart, ContactSnapshot, Contacts, Details, ResponseDetails, SnapshotParts, Store, StoredParts,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -92,33 +96,10 @@ pub fn csv_table((header, rows): Table) -> Vec<u8> {
     w.into_inner().expect("writing CSV to memory cannot fail")
 }
 
-/// Every live contact's path through the funnel that `selection` may select, given to
-/// `count` a batch at a time, in id order (a walk over the whole database: callers hold
-/// a heavy-work ration).
-pub(crate) async fn walk_paths(
-    store: &dyn Store,
-    selection: Selection,
-    mut count: impl FnMut(&Path),
-) -> Result<(), AppError> {
-    let walk = match selection.period.to {
-        // Contacts created after the period are passed over in the index.
-        Some(to) => LiveContacts::created_by(store, to),
-        None => LiveContacts::new(store),
-    };
-    let mut in_hand = BatchesInFlight::new(walk);
-    loop {
-        while let Some(ids) = in_hand.next_batch().await? {
-            in_hand.start(read_paths(store, ids));
-        }
-        let Some(read) = in_hand.next_done().await else { break };
-        read?.iter().for_each(&mut count);
-    }
-    Ok(())
-}
-
-/// A batch's paths: each contact with its stage steps and its first response.
-async fn read_paths(store: &dyn Store, ids: Vec<Uuid>) -> Result<Vec<Path>, AppError> {
-    let parts = SnapshotParts {
+/// What a report reads of each contact: its owner and channel, its stage steps, and its
+/// responses with where, what and why they came.
+fn report_parts() -> SnapshotParts {
+    SnapshotParts {
         details: Details::NONE.with("owner").with("channel"),
         qualification: false,
         account: AccountPart::Nothing,
@@ -132,7 +113,45 @@ async fn read_paths(store: &dyn Store, ids: Vec<Uuid>) -> Result<Vec<Path>, AppE
         ),
         stored: StoredParts::None,
         created_by: None,
+    }
+}
+
+/// Every live contact's path through the funnel that `selection` may select, given to
+/// `count` a batch at a time, in id order (a walk over the whole database: callers hold
+/// a heavy-work ration).
+pub(crate) async fn walk_paths(
+    store: &dyn Store,
+    selection: Selection,
+    count: impl FnMut(&Path),
+) -> Result<(), AppError> {
+    // Contacts created after the period are passed over in the index.
+    let path = |s: ContactSnapshot| Path::of(&s.contact, s.responses.first(), &s.stage_steps);
+    walk(store, selection.period.to, path, count).await
+}
+
+/// Every live contact (created by `created_by`, when given) as [`report_parts`] reads
+/// it, made into a `T` on the batch's own task by `make`, given to `count` in id order.
+pub(crate) async fn walk<T>(
+    store: &dyn Store,
+    created_by: Option<Timestamp>,
+    make: fn(ContactSnapshot) -> T,
+    mut count: impl FnMut(&T),
+) -> Result<(), AppError> {
+    let walk = match created_by {
+        Some(at) => LiveContacts::created_by(store, at),
+        None => LiveContacts::new(store),
     };
-    let snapshots = store.contact_snapshots(Contacts::Run(&ids), parts).await?;
-    Ok(snapshots.iter().map(|s| Path::of(&s.contact, s.responses.first(), &s.stage_steps)).collect())
+    let mut in_hand = BatchesInFlight::new(walk);
+    loop {
+        while let Some(ids) = in_hand.next_batch().await? {
+            in_hand.start(read_batch(store, ids, make));
+        }
+        let Some(read) = in_hand.next_done().await else { break };
+        read?.iter().for_each(&mut count);
+    }
+    Ok(())
+}
+
+async fn read_batch<T>(store: &dyn Store, ids: Vec<Uuid>, make: fn(ContactSnapshot) -> T) -> Result<Vec<T>, AppError> {
+    Ok(store.contact_snapshots(Contacts::Run(&ids), report_parts()).await?.into_iter().map(make).collect())
 }

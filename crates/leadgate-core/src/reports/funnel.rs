@@ -15,6 +15,7 @@ use super::Grouping;
 use crate::Timestamp;
 use crate::lifecycle::{Stage, StageStep};
 use crate::model::{Contact, Response};
+use crate::response::Direction;
 use uuid::Uuid;
 
 /// The stages of the main path, in the order a contact passes them.
@@ -46,19 +47,8 @@ impl Path {
                 slot.get_or_insert(step.at);
             }
         }
-        let r = first_response;
-        let groups = Grouping::ALL.map(|g| match g {
-            Grouping::Direction => Some(contact.direction.as_str().to_owned()),
-            Grouping::Channel => contact.channel.clone().or_else(|| r.and_then(|r| r.channel.clone())),
-            Grouping::Vendor => r.and_then(|r| r.vendor.clone()),
-            Grouping::Campaign => r.and_then(|r| r.campaign.clone()),
-            Grouping::Placement => r.and_then(|r| r.placement.clone()),
-            Grouping::Action => r.map(|r| r.action.clone()),
-            Grouping::ObtainedVia => r.map(|r| r.obtained_via.clone()),
-            Grouping::Offer => r.and_then(|r| r.offer.clone()),
-            Grouping::Form => r.and_then(|r| r.form_id).map(|id| id.to_string()),
-            Grouping::Owner => contact.owner.clone(),
-        });
+        let channel = contact.channel.as_deref().or_else(|| first_response.and_then(|r| r.channel.as_deref()));
+        let groups = groups(contact.direction, channel, first_response, contact);
         Path {
             contact_id: contact.id,
             entered_at: contact.created_at,
@@ -69,15 +59,36 @@ impl Path {
     }
 
     pub fn group(&self, g: Grouping) -> Option<&str> {
-        let i = Grouping::ALL.iter().position(|x| *x == g).expect("every grouping is in ALL");
-        self.groups[i].as_deref()
+        self.groups[g.index()].as_deref()
     }
+}
+
+/// Each grouping's value for something that came in `direction` through `channel`, as
+/// `response` (its vendor, campaign, …), of `contact` (its owner).
+pub(crate) fn groups(
+    direction: Direction,
+    channel: Option<&str>,
+    response: Option<&Response>,
+    contact: &Contact,
+) -> [Option<String>; Grouping::ALL.len()] {
+    let r = response;
+    Grouping::ALL.map(|g| match g {
+        Grouping::Direction => Some(direction.as_str().to_owned()),
+        Grouping::Channel => channel.map(str::to_owned),
+        Grouping::Vendor => r.and_then(|r| r.vendor.clone()),
+        Grouping::Campaign => r.and_then(|r| r.campaign.clone()),
+        Grouping::Placement => r.and_then(|r| r.placement.clone()),
+        Grouping::Action => r.map(|r| r.action.clone()),
+        Grouping::ObtainedVia => r.map(|r| r.obtained_via.clone()),
+        Grouping::Offer => r.and_then(|r| r.offer.clone()),
+        Grouping::Form => r.and_then(|r| r.form_id).map(|id| id.to_string()),
+        Grouping::Owner => contact.owner.clone(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::Direction;
     use crate::time::MICROS_PER_DAY;
 
     pub(crate) fn day(d: i64) -> Timestamp {

@@ -8,6 +8,7 @@
 pub mod cell;
 pub mod cohorts;
 pub mod funnel;
+pub mod inflow;
 pub mod waterfall;
 
 use crate::Timestamp;
@@ -54,6 +55,11 @@ impl Grouping {
         Grouping::Owner,
     ];
 
+    /// Its position in [`Self::ALL`].
+    pub fn index(self) -> usize {
+        Grouping::ALL.iter().position(|g| *g == self).expect("every grouping is in ALL")
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Grouping::Direction => "direction",
@@ -87,6 +93,14 @@ impl FromStr for Grouping {
     }
 }
 
+/// Orders a report's groups (their groupings' values, and what was counted of them)
+/// largest first by `size`, then by their values, a group without a value after those
+/// with one.
+pub(crate) fn largest_first<T>(groups: &mut [(Vec<Option<String>>, T)], size: impl Fn(&T) -> u64) {
+    let key = |k: &Vec<Option<String>>| k.iter().map(|v| (v.is_none(), v.clone())).collect::<Vec<_>>();
+    groups.sort_by(|(a, ta), (b, tb)| size(tb).cmp(&size(ta)).then_with(|| key(a).cmp(&key(b))));
+}
+
 /// A calendar month in UTC, counted from year 0: months apart subtract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month(pub i32);
@@ -94,12 +108,12 @@ pub struct Month(pub i32);
 impl Month {
     pub fn of(at: Timestamp) -> Month {
         let nanos = i128::from(at.0) * 1_000;
-        let date = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if at.0 < 0 {
-            time::OffsetDateTime::UNIX_EPOCH
-        } else {
-            time::OffsetDateTime::now_utc()
-        });
-        Month(date.year() * 12 + i32::from(u8::from(date.month())) - 1)
+        match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+            Ok(date) => Month(date.year() * 12 + i32::from(u8::from(date.month())) - 1),
+            // Beyond the calendar's years (no instant leadgate stores): its first or last month.
+            Err(_) if at.0 < 0 => Month(time::Date::MIN.year() * 12),
+            Err(_) => Month(time::Date::MAX.year() * 12 + 11),
+        }
     }
 }
 

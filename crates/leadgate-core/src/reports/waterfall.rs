@@ -2,7 +2,7 @@
 //! conversion between stages, and how long they took, by group.
 
 use super::funnel::{FUNNEL, Path};
-use super::{Excluded, Grouping, Selection, Verdict};
+use super::{Excluded, Grouping, Selection, Verdict, largest_first};
 use crate::lifecycle::Stage;
 use crate::time::MICROS_PER_DAY;
 use serde::Serialize;
@@ -133,11 +133,7 @@ impl WaterfallTally {
 
     pub fn finish(self) -> Waterfall {
         let mut groups: Vec<(Vec<Option<String>>, Tally)> = self.groups.into_iter().collect();
-        // `None` after every name: contacts without a value come last among equals.
-        groups.sort_by(|(a, ta), (b, tb)| {
-            let key = |k: &Vec<Option<String>>| k.iter().map(|v| (v.is_none(), v.clone())).collect::<Vec<_>>();
-            tb.counts[0].cmp(&ta.counts[0]).then_with(|| key(a).cmp(&key(b)))
-        });
+        largest_first(&mut groups, |t| t.counts[0]);
         let group_by = self.group_by;
         Waterfall {
             selection: self.selection,

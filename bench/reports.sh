@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Reports benchmark: the demand waterfall and cohorts over demo data, through the API
+# (five runs of each, the server warm), on SQLite or PostgreSQL.
+#
+#   bench/reports.sh                          # SQLite, 1,000,000 demo contacts
+#   CONTACTS=100000 bench/reports.sh
+#   LEADGATE_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test bench/reports.sh
+#                                             # PostgreSQL, in a fresh schema dropped afterwards
+#   BIN=target/release/leadgate bench/reports.sh   # a build of your own
+#
+# Targets (issue: 1,000,000 contacts, 10,000,000 events): the waterfall for 12 months by
+# channel <= 500 ms; cohorts for 12 months <= 1 s.
+# Needs: python3; psql for PostgreSQL. Prints figures only; it asserts nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONTACTS="${CONTACTS:-1000000}"
+PORT="${PORT:-18092}"
+WORK="$(mktemp -d)"
+PG_URL="${LEADGATE_BENCH_PG_URL:-}"
+SCHEMA="bench_reports_$$"
+cleanup() {
+    if [ -n "${SERVER:-}" ]; then kill "$SERVER" 2>/dev/null || true; fi
+    if [ -n "$PG_URL" ]; then
+        psql "$PG_URL" -qAtc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+if [ -z "${BIN:-}" ]; then
+    cargo build --release -q -p leadgate
+    BIN=target/release/leadgate
+fi
+export LEADGATE_LOG=warn LEADGATE_DATA_DIR="$WORK/data"
+unset LEADGATE_DATABASE_URL
+if [ -n "$PG_URL" ]; then
+    psql "$PG_URL" -qAtc "CREATE SCHEMA $SCHEMA" >/dev/null
+    sep='?'; case "$PG_URL" in *'?'*) sep='&' ;; esac
+    export LEADGATE_DATABASE_URL="$PG_URL${sep}options=-c%20search_path%3D$SCHEMA&application_name=$SCHEMA"
+    echo "== PostgreSQL, schema $SCHEMA"
+fi
+
+echo "== demo --contacts $CONTACTS"
+"$BIN" demo --contacts "$CONTACTS" | tail -1
+KEY=$("$BIN" apikey create --name bench --role readonly | tail -1)
+"$BIN" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+# Twelve months to the day the demo's data ends (today).
+FROM=$(date -u -d '12 months ago' +%Y-%m-%d)
+TO=$(date -u -d 'tomorrow' +%Y-%m-%d)
+python3 - "$PORT" "$KEY" "$FROM" "$TO" <<'PY'
+import http.client, sys, time
+port, key, frm, to = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+def get(path):
+    t = time.perf_counter()
+    c.request("GET", path, headers={"Authorization": "Bearer " + key})
+    r = c.getresponse(); body = r.read()
+    assert r.status == 200, (path, r.status, body[:300])
+    return (time.perf_counter() - t) * 1000, len(body)
+period = f"from={frm}&to={to}"
+for label, path in [
+    ("waterfall, 12 months, by channel", f"/v1/reports/waterfall?group_by=channel&{period}"),
+    ("waterfall, 12 months, by channel, CSV", f"/v1/reports/waterfall?group_by=channel&{period}&format=csv"),
+    ("waterfall, 12 months, by vendor,direction", f"/v1/reports/waterfall?group_by=vendor,direction&{period}"),
+    ("cohorts, 12 months", f"/v1/reports/cohorts?{period}"),
+]:
+    runs = [get(path) for _ in range(5)]
+    ms = sorted(t for t, _ in runs)
+    print(f"   {label:44s} min {ms[0]:7.0f} ms   median {ms[2]:7.0f} ms   max {ms[-1]:7.0f} ms   ({runs[0][1]} bytes)")
+PY
+echo
+echo "reproduce: CONTACTS=$CONTACTS${PG_URL:+ LEADGATE_BENCH_PG_URL=$PG_URL} bench/reports.sh"

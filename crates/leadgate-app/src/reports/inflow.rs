@@ -1,0 +1,33 @@
+//! Weekly inflow of responses.
+
+use super::{ReportQuery, walk};
+use crate::{App, AppError};
+use leadgate_core::reports::inflow::Inflow;
+use leadgate_core::reports::{Period, Selection};
+use leadgate_core::time::MICROS_PER_DAY;
+use leadgate_store::ContactSnapshot;
+
+/// Weeks shown when the period has no start: half a year.
+pub const INFLOW_WEEKS: i64 = 26;
+
+impl App {
+    /// The responses that came in each week of the period (by default the last 26
+    /// weeks), by group, with each group's pace.
+    pub async fn inflow(&self, query: &ReportQuery) -> Result<Inflow, AppError> {
+        let (selection, group_by) = query.read()?;
+        let to = selection.period.to.unwrap_or(self.now());
+        let from = selection.period.from.unwrap_or(to.plus_micros(-INFLOW_WEEKS * 7 * MICROS_PER_DAY));
+        let period = Period::new(Some(from), Some(to))
+            .map_err(|e| crate::error::invalid(crate::ErrorCode::InvalidValue, "from", e.to_string()))?;
+        let selection = Selection { period, ..selection };
+        let _ration = self.ration(crate::HeavyWork::Report)?;
+        let mut tally = Inflow::tally(selection, &group_by, from, to);
+        // Every contact: one created after the period may hold a response dated within it
+        // (an import's history).
+        walk(self.store.as_ref(), None, std::convert::identity, |s: &ContactSnapshot| {
+            s.responses.iter().for_each(|r| tally.add(&s.contact, r))
+        })
+        .await?;
+        Ok(tally.finish())
+    }
+}
