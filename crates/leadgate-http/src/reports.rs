@@ -77,6 +77,8 @@ pub async fn waterfall_contacts(
     caller: Caller,
     q: Result<Query<CellQuery>, QueryRejection>,
 ) -> Result<Json<CellPage>, ApiError> {
+    // Reports' numbers, opened into people: both permissions.
+    s.app.authorize(&caller.0, Permission::ReadReports)?;
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
     let Query(q) = q.map_err(query_error)?;
     Ok(Json(s.app.report_cell(CellOf::Waterfall, &q).await?))
@@ -89,6 +91,8 @@ pub async fn cohorts_contacts(
     caller: Caller,
     q: Result<Query<CellQuery>, QueryRejection>,
 ) -> Result<Json<CellPage>, ApiError> {
+    // Reports' numbers, opened into people: both permissions.
+    s.app.authorize(&caller.0, Permission::ReadReports)?;
     s.app.authorize(&caller.0, Permission::ReadContacts)?;
     let Query(q) = q.map_err(query_error)?;
     Ok(Json(s.app.report_cell(CellOf::Cohorts, &q).await?))

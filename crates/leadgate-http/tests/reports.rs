@@ -101,11 +101,17 @@ async fn the_waterfall_counts_each_stage_by_group_and_reads_as_csv(store: Arc<dy
     assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
     assert!(csv.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
     let lines: Vec<&str> = csv.text.lines().collect();
-    assert!(lines[0].starts_with("vendor,stage,count,conversion_from_previous,"), "{}", csv.text);
+    assert!(lines[0].starts_with("scope,vendor,stage,count,conversion_from_previous,"), "{}", csv.text);
     // Won at the moment it became an opportunity (skipped): no days between the two.
-    assert!(lines.iter().any(|l| l.starts_with("TechLeads,customer,1,1,0.3333333333333333,0,0,")), "{}", csv.text);
     assert!(
-        lines.iter().any(|l| l.starts_with("\"'=HYPERLINK(\"\"http://x.example\"\")\",mql,1,")),
+        lines.iter().any(|l| l.starts_with("group,TechLeads,customer,1,1,0.3333333333333333,0,0,")),
+        "{}",
+        csv.text
+    );
+    // The totals' rows say so: they never read as a group without a vendor.
+    assert!(lines.iter().any(|l| l.starts_with("total,,customer,1,")), "{}", csv.text);
+    assert!(
+        lines.iter().any(|l| l.starts_with("group,\"'=HYPERLINK(\"\"http://x.example\"\")\",mql,1,")),
         "a formula is written as text: {}",
         csv.text
     );
@@ -142,21 +148,28 @@ async fn cohorts_follow_this_month_s_contacts_stage_by_stage(store: Arc<dyn Stor
 async fn inflow_counts_this_week_s_inquiries_by_channel(store: Arc<dyn Store>) {
     let api = Api::new(store).await;
     funnel(&api).await;
-    let r = api.get_as("/v1/reports/inflow?group_by=channel", &api.key(Role::Readonly).await).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let weeks = r.json["weeks"].as_array().unwrap().len();
-    assert!((26..=27).contains(&weeks), "the last 26 weeks by default: {weeks}");
+    // By default the 26 whole weeks before this one: this week's inquiries are not in it.
+    let default = api.get_as("/v1/reports/inflow?group_by=channel", &api.key(Role::Readonly).await).await;
+    assert_eq!(default.status, StatusCode::OK, "{}", default.text);
+    assert_eq!(default.json["weeks"].as_array().unwrap().len(), 26, "{}", default.text);
+    assert_eq!((default.json["totals"]["total"].clone(), default.json["groups"].clone()), (json!(0), json!([])));
+    // From today, to now: this week.
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros();
+    let today = leadgate_core::Timestamp(micros as i64).to_rfc3339()[..10].to_owned();
+    let r = api.get(&format!("/v1/reports/inflow?group_by=channel&from={today}")).await;
+    assert_eq!(r.json["weeks"].as_array().unwrap().len(), 1, "{}", r.text);
     let group = |i: usize| (r.json["groups"][i]["group"].clone(), r.json["groups"][i]["total"].clone());
     assert_eq!(group(0), (json!({"channel": "paid_search"}), json!(3)));
     assert_eq!(group(1), (json!({"channel": "webinar"}), json!(2)), "a disqualified contact's inquiry came in too");
-    let totals = &r.json["totals"]["counts"];
-    assert_eq!(totals[weeks - 1], json!(5), "all in this week: {}", r.text);
-    assert!(r.json["totals"]["trend_per_week"].as_f64().unwrap() > 0.0, "rising");
-    let csv = api.get("/v1/reports/inflow?group_by=direction&format=csv").await;
+    assert_eq!(r.json["totals"]["counts"], json!([5]));
+    assert_eq!(r.json["totals"]["mean_per_week"], json!(5.0));
+    assert_eq!(r.json["totals"]["trend_per_week"], Value::Null, "no trend of one week");
+    let csv = api.get(&format!("/v1/reports/inflow?group_by=direction&from={today}&format=csv")).await;
     let lines: Vec<&str> = csv.text.lines().collect();
-    assert_eq!(lines[0], "direction,week,count");
-    assert_eq!(lines.len(), 1 + 2 * weeks, "inbound's weeks and the totals' weeks: {}", csv.text);
-    let outbound = api.get("/v1/reports/inflow?direction=outbound").await;
+    assert_eq!(lines[0], "scope,direction,week,count");
+    assert!(lines[1].starts_with("group,inbound,") && lines[1].ends_with(",5"), "{}", csv.text);
+    assert!(lines[2].starts_with("total,,") && lines[2].ends_with(",5"), "{}", csv.text);
+    let outbound = api.get(&format!("/v1/reports/inflow?direction=outbound&from={today}")).await;
     assert_eq!(outbound.json["totals"]["total"], json!(0));
     assert_eq!(outbound.json["totals"]["variation"], Value::Null, "no spread of nothing");
 }
@@ -211,6 +224,8 @@ async fn each_number_opens_into_the_contacts_behind_it_page_by_page(store: Arc<d
         ("/v1/reports/cohorts/contacts?stage=mql", "invalid_value", "month"),
         ("/v1/reports/cohorts/contacts?stage=mql&month=2026-13", "invalid_value", "month"),
         ("/v1/reports/cohorts/contacts?stage=mql&month=2026-01&months_after=25", "invalid_value", "months_after"),
+        ("/v1/reports/cohorts/contacts?stage=mql&month=2026-01&group_by=channel", "invalid_value", "group_by"),
+        ("/v1/reports/waterfall/contacts?stage=mql&month=2026-01", "invalid_value", "month"),
     ] {
         let r = api.get(uri).await;
         assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, code);

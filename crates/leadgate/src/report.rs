@@ -133,10 +133,10 @@ fn inflow_text(i: &Inflow) -> String {
     for (name, g) in named.chain(std::iter::once(("all responses".to_owned(), &i.totals))) {
         let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:+.2}"));
         out.push_str(&format!(
-            "  {:<40} {:>8} {:>10.1} {:>12} {:>10}\n",
+            "  {:<40} {:>8} {:>10} {:>12} {:>10}\n",
             name,
             g.total,
-            g.mean_per_week,
+            g.mean_per_week.map_or("-".to_owned(), |v| format!("{v:.1}")),
             opt(g.trend_per_week),
             g.variation.map_or("-".to_owned(), |v| format!("{v:.2}"))
         ));

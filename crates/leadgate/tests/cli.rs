@@ -73,8 +73,8 @@ fn reports_of_the_demo_read_as_tables_csv_and_json_and_refuse_nonsense() {
     leadgate(&env, &["report", "waterfall", "--format", "csv", "--output", out.to_str().unwrap()]);
     let csv = std::fs::read_to_string(&out).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
-    assert!(rows[0].starts_with("stage,count,"), "{csv}");
-    let entered: u64 = rows[1].split(',').nth(1).unwrap().parse().unwrap();
+    assert!(rows[0].starts_with("scope,stage,count,"), "{csv}");
+    let entered: u64 = rows[1].split(',').nth(2).unwrap().parse().unwrap();
     let json: serde_json::Value = serde_json::from_str(&all_of(&["report", "waterfall", "--format", "json"])).unwrap();
     assert_eq!(json["totals"]["stages"][0]["count"], entered, "the same numbers either way");
     let excluded = json["excluded"]["disqualified"].as_u64().unwrap();

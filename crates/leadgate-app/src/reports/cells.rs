@@ -132,6 +132,18 @@ impl App {
         let (selection, group_by) = q.report().read()?;
         let stage = q.stage()?;
         let limit = q.limit()?;
+        // A parameter of the other report's cells is a mistake, not something to ignore.
+        let foreign = match of {
+            CellOf::Waterfall => [("month", q.month.is_some()), ("months_after", q.months_after.is_some())],
+            CellOf::Cohorts => [("group_by", !group_by.is_empty()), ("group", q.group.is_some())],
+        };
+        if let Some((name, _)) = foreign.iter().find(|(_, given)| *given) {
+            return Err(invalid(
+                ErrorCode::InvalidValue,
+                name,
+                format!("{name} does not apply to this report's cells"),
+            ));
+        }
         let cell = match of {
             CellOf::Waterfall => {
                 Cell::Waterfall { group: group_values(q.group.as_deref(), &group_by)?, group_by, stage }

@@ -2,20 +2,26 @@
 
 use super::{ReportQuery, walk};
 use crate::{App, AppError};
-use leadgate_core::reports::inflow::Inflow;
+use leadgate_core::reports::inflow::{Inflow, monday, week_of};
 use leadgate_core::reports::{Period, Selection};
 use leadgate_core::time::MICROS_PER_DAY;
 use leadgate_store::ContactSnapshot;
 
-/// Weeks shown when the period has no start: half a year.
+/// Weeks shown when the period has no start: half a year, whole weeks.
 pub const INFLOW_WEEKS: i64 = 26;
 
 impl App {
-    /// The responses that came in each week of the period (by default the last 26
-    /// weeks), by group, with each group's pace.
+    /// The responses that came in each week of the period (by default the 26 whole
+    /// weeks before this one; from `from` to now, when only `from` is given), by group,
+    /// with each group's pace.
     pub async fn inflow(&self, query: &ReportQuery) -> Result<Inflow, AppError> {
         let (selection, group_by) = query.read()?;
-        let to = selection.period.to.unwrap_or(self.now());
+        let to = match selection.period {
+            Period { to: Some(to), .. } => to,
+            Period { from: Some(_), .. } => self.now(),
+            // Whole weeks: a week under way would read as a fall in every trend.
+            Period { from: None, to: None } => monday(week_of(self.now())),
+        };
         let from = selection.period.from.unwrap_or(to.plus_micros(-INFLOW_WEEKS * 7 * MICROS_PER_DAY));
         let period = Period::new(Some(from), Some(to))
             .map_err(|e| crate::error::invalid(crate::ErrorCode::InvalidValue, "from", e.to_string()))?;
@@ -28,6 +34,6 @@ impl App {
             s.responses.iter().for_each(|r| tally.add(&s.contact, r))
         })
         .await?;
-        Ok(tally.finish())
+        tally.finish().map_err(|e| crate::error::invalid(crate::ErrorCode::InvalidValue, "group_by", e.to_string()))
     }
 }

@@ -1,7 +1,8 @@
 //! The demand waterfall.
 
 use super::{ReportQuery, walk_paths};
-use crate::{App, AppError};
+use crate::error::invalid;
+use crate::{App, AppError, ErrorCode};
 use leadgate_core::reports::waterfall::Waterfall;
 
 impl App {
@@ -12,6 +13,6 @@ impl App {
         let _ration = self.ration(crate::HeavyWork::Report)?;
         let mut tally = Waterfall::tally(selection, &group_by);
         walk_paths(self.store.as_ref(), selection, |p| tally.add(p)).await?;
-        Ok(tally.finish())
+        tally.finish().map_err(|e| invalid(ErrorCode::InvalidValue, "group_by", e.to_string()))
     }
 }

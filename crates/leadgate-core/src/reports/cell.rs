@@ -88,7 +88,7 @@ mod tests {
         let paths = paths();
         let selection = Selection::default();
         let group_by = [Grouping::Channel];
-        let w = Waterfall::of(&paths, selection, &group_by);
+        let w = Waterfall::of(&paths, selection, &group_by).unwrap();
         for g in &w.groups {
             for (k, s) in g.stages.iter().enumerate() {
                 let cell = Cell::Waterfall {

@@ -2,12 +2,12 @@
 //! with their pace — steady organic inbound against campaign spikes.
 
 use super::funnel::groups;
-use super::{Grouping, Selection, largest_first};
+use super::{Grouping, Groups, Selection, TooManyGroups, group_cells, group_header};
 use crate::Timestamp;
 use crate::model::{Contact, Response};
 use crate::time::MICROS_PER_DAY;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 const WEEK: i64 = 7 * MICROS_PER_DAY;
 /// Monday 1970-01-05, 00:00 UTC: weeks are counted from it.
@@ -18,9 +18,14 @@ pub fn week_of(at: Timestamp) -> i64 {
     (at.0 - FIRST_MONDAY).div_euclid(WEEK)
 }
 
+/// The instant a week starts: its Monday, 00:00 UTC.
+pub fn monday(week: i64) -> Timestamp {
+    Timestamp(FIRST_MONDAY.saturating_add(week.saturating_mul(WEEK)))
+}
+
 /// The Monday a week starts on, `2026-01-12`.
 pub fn week_start(week: i64) -> String {
-    Timestamp(FIRST_MONDAY.saturating_add(week.saturating_mul(WEEK))).to_rfc3339()[..10].to_owned()
+    monday(week).to_rfc3339()[..10].to_owned()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -42,7 +47,8 @@ pub struct InflowGroup {
     /// Responses in each week of `weeks`.
     pub counts: Vec<u64>,
     pub total: u64,
-    pub mean_per_week: f64,
+    /// `null` for a period without a week.
+    pub mean_per_week: Option<f64>,
     /// The least-squares slope of the weekly counts: how many more (or fewer) responses
     /// each week brings than the one before; `null` over fewer than two weeks.
     pub trend_per_week: Option<f64>,
@@ -58,7 +64,7 @@ pub struct InflowTally {
     first_week: i64,
     weeks: usize,
     totals: Vec<u64>,
-    groups: HashMap<Vec<Option<String>>, Vec<u64>>,
+    groups: Groups<Vec<u64>>,
 }
 
 impl Inflow {
@@ -73,21 +79,21 @@ impl Inflow {
             first_week,
             weeks,
             totals: vec![0; weeks],
-            groups: HashMap::new(),
+            groups: Groups::default(),
         }
     }
 
     /// A row per group and week: the groupings' values, the week's Monday, the count.
     pub fn table(&self) -> (Vec<String>, Vec<Vec<String>>) {
-        let mut header: Vec<String> = self.group_by.iter().map(|g| g.as_str().to_owned()).collect();
+        let mut header = group_header(&self.group_by);
         header.extend(["week", "count"].map(str::to_owned));
         let rows = self
             .groups
             .iter()
-            .chain(std::iter::once(&self.totals))
-            .flat_map(|g| {
-                let values: Vec<String> =
-                    self.group_by.iter().map(|k| g.group.get(k).cloned().flatten().unwrap_or_default()).collect();
+            .map(|g| (g, false))
+            .chain(std::iter::once((&self.totals, true)))
+            .flat_map(|(g, total)| {
+                let values = group_cells(&self.group_by, &g.group, total);
                 g.counts.iter().zip(&self.weeks).map(move |(n, week)| {
                     let mut row = values.clone();
                     row.extend([week.clone(), n.to_string()]);
@@ -113,15 +119,17 @@ impl InflowTally {
         if !self.group_by.is_empty() {
             let values = groups(response.direction, response.channel.as_deref(), Some(response), contact);
             let key = self.group_by.iter().map(|g| values[g.index()].clone()).collect();
-            self.groups.entry(key).or_insert_with(|| vec![0; self.weeks])[week] += 1;
+            let weeks = self.weeks;
+            if let Some(counts) = self.groups.get(key, || vec![0; weeks]) {
+                counts[week] += 1;
+            }
         }
     }
 
-    pub fn finish(self) -> Inflow {
-        let mut groups: Vec<(Vec<Option<String>>, Vec<u64>)> = self.groups.into_iter().collect();
-        largest_first(&mut groups, |counts| counts.iter().sum());
+    pub fn finish(self) -> Result<Inflow, TooManyGroups> {
+        let groups = self.groups.ordered(|counts| counts.iter().sum())?;
         let group_by = self.group_by;
-        Inflow {
+        Ok(Inflow {
             selection: self.selection,
             weeks: (0..self.weeks as i64).map(|w| week_start(self.first_week + w)).collect(),
             groups: groups
@@ -130,7 +138,7 @@ impl InflowTally {
                 .collect(),
             group_by,
             totals: pace(BTreeMap::new(), self.totals),
-        }
+        })
     }
 }
 
@@ -153,7 +161,8 @@ fn pace(group: BTreeMap<Grouping, Option<String>>, counts: Vec<u64>) -> InflowGr
         let var = counts.iter().map(|c| (*c as f64 - mean).powi(2)).sum::<f64>() / n;
         var.sqrt() / mean
     });
-    InflowGroup { group, counts, total, mean_per_week: mean, trend_per_week: trend, variation }
+    let mean_per_week = (!counts.is_empty()).then_some(mean);
+    InflowGroup { group, counts, total, mean_per_week, trend_per_week: trend, variation }
 }
 
 #[cfg(test)]
@@ -216,7 +225,7 @@ mod tests {
         }
         t.add(&c, &response("2026-02-02", "webinar", Direction::Inbound)); // after the period
         t.add(&c, &response("2026-01-06", "purchased_list", Direction::Outbound));
-        let inflow = t.finish();
+        let inflow = t.finish().unwrap();
         assert_eq!(inflow.weeks, ["2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26"]);
         let organic = &inflow.groups[0];
         let webinar = &inflow.groups[1];
@@ -228,8 +237,8 @@ mod tests {
         assert_eq!(inflow.totals.counts, [4, 3, 15, 3]);
         assert_eq!(inflow.groups[2].group[&Grouping::Direction].as_deref(), Some("outbound"));
         let (header, rows) = inflow.table();
-        assert_eq!(header, ["channel", "direction", "week", "count"]);
-        assert_eq!(rows[0], ["organic_search", "inbound", "2026-01-05", "3"]);
+        assert_eq!(header, ["scope", "channel", "direction", "week", "count"]);
+        assert_eq!(rows[0], ["group", "organic_search", "inbound", "2026-01-05", "3"]);
         assert_eq!(rows.len(), 4 * 4);
     }
 }

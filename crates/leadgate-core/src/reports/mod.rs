@@ -93,11 +93,76 @@ impl FromStr for Grouping {
     }
 }
 
+/// The header of a grouped report's table: `scope`, then a column per grouping.
+pub(crate) fn group_header(group_by: &[Grouping]) -> Vec<String> {
+    std::iter::once("scope").chain(group_by.iter().map(|g| g.as_str())).map(str::to_owned).collect()
+}
+
+/// The first cells of a grouped report's row: `group` (or `total`, for the totals'
+/// rows, so that they never read as a group without values), then each grouping's
+/// value, empty for none.
+pub(crate) fn group_cells(
+    group_by: &[Grouping],
+    group: &std::collections::BTreeMap<Grouping, Option<String>>,
+    total: bool,
+) -> Vec<String> {
+    let scope = if total { "total" } else { "group" };
+    std::iter::once(scope.to_owned())
+        .chain(group_by.iter().map(|k| group.get(k).cloned().flatten().unwrap_or_default()))
+        .collect()
+}
+
+/// Groups a report counts at most: more is a grouping by something near unique (a
+/// campaign id per lead), which no one reads and which would fill the memory.
+pub const GROUPS_MAX: usize = 1_000;
+
+/// A group's values, one for each grouping (none: the group without one).
+pub(crate) type GroupKey = Vec<Option<String>>;
+
+/// A report's groups while it counts, each under its groupings' values: at most
+/// [`GROUPS_MAX`]; a group beyond them is noted, not kept, and the report refused.
+pub(crate) struct Groups<T> {
+    map: std::collections::HashMap<GroupKey, T>,
+    overflowed: bool,
+}
+
+impl<T> Default for Groups<T> {
+    fn default() -> Self {
+        Self { map: Default::default(), overflowed: false }
+    }
+}
+
+/// A report grouped by values too many to read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the report would have more than {GROUPS_MAX} groups: group by fewer or coarser values, or narrow the period")]
+pub struct TooManyGroups;
+
+impl<T> Groups<T> {
+    /// The group of `key`, made by `new` if it is not counted yet and there is room.
+    pub(crate) fn get(&mut self, key: GroupKey, new: impl FnOnce() -> T) -> Option<&mut T> {
+        if !self.map.contains_key(&key) && self.map.len() >= GROUPS_MAX {
+            self.overflowed = true;
+            return None;
+        }
+        Some(self.map.entry(key).or_insert_with(new))
+    }
+
+    /// Every group, largest first by `size`, then by their values.
+    pub(crate) fn ordered(self, size: impl Fn(&T) -> u64) -> Result<Vec<(GroupKey, T)>, TooManyGroups> {
+        if self.overflowed {
+            return Err(TooManyGroups);
+        }
+        let mut groups: Vec<_> = self.map.into_iter().collect();
+        largest_first(&mut groups, size);
+        Ok(groups)
+    }
+}
+
 /// Orders a report's groups (their groupings' values, and what was counted of them)
 /// largest first by `size`, then by their values, a group without a value after those
 /// with one.
-pub(crate) fn largest_first<T>(groups: &mut [(Vec<Option<String>>, T)], size: impl Fn(&T) -> u64) {
-    let key = |k: &Vec<Option<String>>| k.iter().map(|v| (v.is_none(), v.clone())).collect::<Vec<_>>();
+fn largest_first<T>(groups: &mut [(GroupKey, T)], size: impl Fn(&T) -> u64) {
+    let key = |k: &GroupKey| k.iter().map(|v| (v.is_none(), v.clone())).collect::<Vec<_>>();
     groups.sort_by(|(a, ta), (b, tb)| size(tb).cmp(&size(ta)).then_with(|| key(a).cmp(&key(b))));
 }
 

@@ -2,11 +2,11 @@
 //! conversion between stages, and how long they took, by group.
 
 use super::funnel::{FUNNEL, Path};
-use super::{Excluded, Grouping, Selection, Verdict, largest_first};
+use super::{Excluded, Grouping, Groups, Selection, TooManyGroups, Verdict, group_cells, group_header};
 use crate::lifecycle::Stage;
 use crate::time::MICROS_PER_DAY;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// One stage's figures in a group.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -113,7 +113,7 @@ pub struct WaterfallTally {
     selection: Selection,
     group_by: Vec<Grouping>,
     totals: Tally,
-    groups: HashMap<Vec<Option<String>>, Tally>,
+    groups: Groups<Tally>,
     excluded: Excluded,
 }
 
@@ -127,15 +127,16 @@ impl WaterfallTally {
         self.totals.add(p);
         if !self.group_by.is_empty() {
             let key = self.group_by.iter().map(|g| p.group(*g).map(str::to_owned)).collect();
-            self.groups.entry(key).or_default().add(p);
+            if let Some(tally) = self.groups.get(key, Tally::default) {
+                tally.add(p);
+            }
         }
     }
 
-    pub fn finish(self) -> Waterfall {
-        let mut groups: Vec<(Vec<Option<String>>, Tally)> = self.groups.into_iter().collect();
-        largest_first(&mut groups, |t| t.counts[0]);
+    pub fn finish(self) -> Result<Waterfall, TooManyGroups> {
+        let groups = self.groups.ordered(|t| t.counts[0])?;
         let group_by = self.group_by;
-        Waterfall {
+        Ok(Waterfall {
             selection: self.selection,
             groups: groups
                 .into_iter()
@@ -147,7 +148,7 @@ impl WaterfallTally {
             group_by,
             totals: WaterfallGroup { group: BTreeMap::new(), stages: self.totals.figures() },
             excluded: self.excluded,
-        }
+        })
     }
 }
 
@@ -158,13 +159,17 @@ impl Waterfall {
             selection,
             group_by: group_by.to_vec(),
             totals: Tally::default(),
-            groups: HashMap::new(),
+            groups: Groups::default(),
             excluded: Excluded::default(),
         }
     }
 
     /// The waterfall of the `paths` that `selection` selects, grouped by `group_by`.
-    pub fn of<'p>(paths: impl IntoIterator<Item = &'p Path>, selection: Selection, group_by: &[Grouping]) -> Waterfall {
+    pub fn of<'p>(
+        paths: impl IntoIterator<Item = &'p Path>,
+        selection: Selection,
+        group_by: &[Grouping],
+    ) -> Result<Waterfall, TooManyGroups> {
         let mut tally = Self::tally(selection, group_by);
         paths.into_iter().for_each(|p| tally.add(p));
         tally.finish()
@@ -173,7 +178,7 @@ impl Waterfall {
     /// The same numbers as a table: one row per group and stage (the totals' rows,
     /// with empty groups, last), a column per grouping then per figure.
     pub fn table(&self) -> (Vec<String>, Vec<Vec<String>>) {
-        let mut header: Vec<String> = self.group_by.iter().map(|g| g.as_str().to_owned()).collect();
+        let mut header = group_header(&self.group_by);
         header.extend(
             [
                 "stage",
@@ -190,10 +195,10 @@ impl Waterfall {
         let rows = self
             .groups
             .iter()
-            .chain(std::iter::once(&self.totals))
-            .flat_map(|g| {
-                let values: Vec<String> =
-                    self.group_by.iter().map(|k| g.group.get(k).cloned().flatten().unwrap_or_default()).collect();
+            .map(|g| (g, false))
+            .chain(std::iter::once((&self.totals, true)))
+            .flat_map(|(g, total)| {
+                let values = group_cells(&self.group_by, &g.group, total);
                 g.stages.iter().map(move |s| {
                     let mut row = values.clone();
                     row.extend([
@@ -249,7 +254,7 @@ mod tests {
     #[test]
     fn counts_conversions_and_days_follow_the_rules_and_groups_add_up_to_the_totals() {
         let paths = paths();
-        let w = Waterfall::of(&paths, Selection::default(), &[Grouping::Channel]);
+        let w = Waterfall::of(&paths, Selection::default(), &[Grouping::Channel]).unwrap();
         assert_eq!(w.excluded.disqualified, 1);
         let counts = |g: &WaterfallGroup| g.stages.iter().map(|s| s.count).collect::<Vec<_>>();
         assert_eq!(counts(&w.totals), [4, 4, 3, 1, 1, 1, 1]);
@@ -262,9 +267,10 @@ mod tests {
         let mql = &w.totals.stages[2];
         assert_eq!(mql.conversion_from_previous, Some(0.75));
         assert_eq!(mql.conversion_from_first, Some(0.75));
-        // Days from prospect to mql: 2, 4, and none for the outbound one, which skipped
-        // prospect (passed it on reaching mql); from entering: 2, 4 and 6 (the first
-        // time the outbound one got there, not its return from nurture).
+        // Days from prospect to mql: 2, 4, and 0 for the outbound one, which skipped
+        // prospect (it passed prospect on reaching mql, the days going to prospect);
+        // from entering: 2, 4 and 6 (the first time the outbound one got there, not its
+        // return from nurture).
         assert_eq!((mql.median_days_from_previous, mql.p90_days_from_previous), (Some(2.0), Some(4.0)));
         assert_eq!(mql.median_days_from_first, Some(4.0));
         // Sal was skipped: passed at sql, 10 days in.
@@ -277,7 +283,7 @@ mod tests {
     fn an_empty_selection_shows_zeros_and_no_ratio_rather_than_a_division_by_zero() {
         let paths = paths();
         let nobody = Selection { period: Period::new(Some(day(100)), Some(day(200))).unwrap(), direction: None };
-        let w = Waterfall::of(&paths, nobody, &[Grouping::Channel]);
+        let w = Waterfall::of(&paths, nobody, &[Grouping::Channel]).unwrap();
         assert!(w.groups.is_empty());
         assert!(w.totals.stages.iter().all(|s| s.count == 0
             && s.conversion_from_previous.is_none()
@@ -291,13 +297,26 @@ mod tests {
     fn a_direction_selects_its_contacts_and_two_groupings_split_them() {
         let paths = paths();
         let outbound = Selection { direction: Some(Direction::Outbound), ..Selection::default() };
-        let w = Waterfall::of(&paths, outbound, &[Grouping::Direction, Grouping::Channel]);
+        let w = Waterfall::of(&paths, outbound, &[Grouping::Direction, Grouping::Channel]).unwrap();
         assert_eq!((w.totals.stages[0].count, w.excluded.disqualified), (1, 1));
         assert_eq!(w.groups.len(), 1);
         assert_eq!(w.groups[0].group[&Grouping::Direction].as_deref(), Some("outbound"));
         let (header, rows) = w.table();
-        assert_eq!(&header[..3], ["direction", "channel", "stage"]);
-        assert_eq!(&rows[0][..4], ["outbound", "email", "suspect", "1"]);
+        assert_eq!(&header[..4], ["scope", "direction", "channel", "stage"]);
+        assert_eq!(&rows[0][..5], ["group", "outbound", "email", "suspect", "1"]);
+        assert_eq!(&rows.last().unwrap()[..4], ["total", "", "", "customer"]);
+    }
+
+    #[test]
+    fn grouping_by_something_near_unique_is_refused_rather_than_filling_the_memory() {
+        let many: Vec<Path> = (0..=crate::reports::GROUPS_MAX as u128)
+            .map(|n| path(n, Direction::Inbound, &format!("campaign-{n}"), &[(Stage::Prospect, 0)], Stage::Prospect))
+            .collect();
+        assert_eq!(
+            Waterfall::of(&many, Selection::default(), &[Grouping::Channel]),
+            Err(crate::reports::TooManyGroups)
+        );
+        assert!(Waterfall::of(&many[1..], Selection::default(), &[Grouping::Channel]).is_ok(), "exactly the most");
     }
 
     #[test]
