@@ -14,7 +14,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use support::{app, example, import_csv, shared_data};
 
-leadgate_store::on_both_stores!(the_olist_reports_are_the_files_own);
+leadgate_store::on_both_stores!(
+    the_olist_reports_are_the_files_own,
+    x_education_conversion_by_lead_source_is_the_files_own
+);
 
 /// The month of a date or time written `2018-02-26[ 19:58:54]`, counted from year 0.
 fn month(s: &str) -> i32 {
@@ -166,4 +169,49 @@ async fn the_olist_reports_are_the_files_own(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(inflow.totals.total, by_week.values().sum::<u64>());
+}
+
+/// X Education's `Lead Source` as the shipped mapping names the channel.
+fn xeducation_channel(source: &str) -> Option<String> {
+    let channel = match source {
+        "" => return None,
+        "Google" | "google" | "bing" | "Pay per Click Ads" => "paid_search",
+        "Direct Traffic" => "direct",
+        "Olark Chat" | "Live Chat" => "live_chat",
+        "Organic Search" => "organic_search",
+        "Reference" | "Referral Sites" | "Welingak Website" | "WeLearn" | "welearnblog_Home" | "blog" => "referral",
+        "Facebook" | "Social Media" | "youtubechannel" => "social",
+        "Click2call" => "phone",
+        "Press_Release" => "pr",
+        "NC_EDM" => "email_newsletter",
+        other => other,
+    };
+    Some(channel.to_owned())
+}
+
+async fn x_education_conversion_by_lead_source_is_the_files_own(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let bytes = std::fs::read(shared_data("xeducation/Leads.csv")).unwrap();
+    import_csv(&app, bytes, &example("xeducation.toml")).await.unwrap();
+    // From the file: leads and conversions by source.
+    let mut files: HashMap<Option<String>, (u64, u64)> = HashMap::new();
+    for r in
+        csv::Reader::from_path(shared_data("xeducation/Leads.csv")).unwrap().deserialize::<HashMap<String, String>>()
+    {
+        let r = r.unwrap();
+        let entry = files.entry(xeducation_channel(&r["Lead Source"])).or_default();
+        entry.0 += 1;
+        entry.1 += u64::from(r["Converted"] == "1");
+    }
+    let q = ReportQuery { group_by: Some("channel".into()), ..ReportQuery::default() };
+    let w = app.waterfall(&q).await.unwrap();
+    assert_eq!(w.groups.len(), files.len(), "{:?}", w.groups.iter().map(|g| &g.group).collect::<Vec<_>>());
+    for g in &w.groups {
+        let channel = g.group[&Grouping::Channel].clone();
+        let (leads, converted) = files[&channel];
+        let customer = &g.stages[6];
+        assert_eq!((g.stages[0].count, customer.count), (leads, converted), "{channel:?}");
+        assert_eq!(customer.conversion_from_first, Some(converted as f64 / leads as f64), "{channel:?}");
+    }
+    assert_eq!(w.totals.stages[0].count, 9_240);
 }
