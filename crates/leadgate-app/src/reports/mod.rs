@@ -130,7 +130,7 @@ pub(crate) async fn walk_paths(
 }
 
 /// Every live contact (created by `created_by`, when given) as [`report_parts`] reads
-/// it, made into a `T` on the batch's own task by `make`, given to `count` in id order.
+/// it, made into a `T` by `make` as its batch is read, given to `count` in id order.
 pub(crate) async fn walk<T>(
     store: &dyn Store,
     created_by: Option<Timestamp>,
