@@ -19,6 +19,12 @@ leadgate_store::on_both_stores!(
     nonsense_asked_of_a_report_is_refused_clearly,
 );
 
+/// Today's date in UTC, `2026-12-07`, as the server dates what it is sent now.
+fn today() -> String {
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros();
+    leadgate_core::Timestamp(micros as i64).to_rfc3339()[..10].to_owned()
+}
+
 fn counts(group: &Value) -> Vec<u64> {
     group["stages"].as_array().unwrap().iter().map(|s| s["count"].as_u64().unwrap()).collect()
 }
@@ -123,9 +129,7 @@ async fn cohorts_follow_this_month_s_contacts_stage_by_stage(store: Arc<dyn Stor
     funnel(&api).await;
     let r = api.get_as("/v1/reports/cohorts", &api.key(Role::Readonly).await).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros();
-    let today = leadgate_core::Timestamp(micros as i64).to_rfc3339();
-    let this_month = &today[..7];
+    let this_month = &today()[..7];
     assert_eq!(r.json["cohorts"].as_array().unwrap().len(), 1, "{}", r.text);
     let cohort = &r.json["cohorts"][0];
     assert_eq!((cohort["month"].as_str().unwrap(), cohort["contacts"].clone()), (this_month, json!(4)));
@@ -154,8 +158,7 @@ async fn inflow_counts_this_week_s_inquiries_by_channel(store: Arc<dyn Store>) {
     assert_eq!(default.json["weeks"].as_array().unwrap().len(), 26, "{}", default.text);
     assert_eq!((default.json["totals"]["total"].clone(), default.json["groups"].clone()), (json!(0), json!([])));
     // From today, to now: this week.
-    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros();
-    let today = leadgate_core::Timestamp(micros as i64).to_rfc3339()[..10].to_owned();
+    let today = today();
     let r = api.get(&format!("/v1/reports/inflow?group_by=channel&from={today}")).await;
     assert_eq!(r.json["weeks"].as_array().unwrap().len(), 1, "{}", r.text);
     let group = |i: usize| (r.json["groups"][i]["group"].clone(), r.json["groups"][i]["total"].clone());
@@ -202,8 +205,7 @@ async fn each_number_opens_into_the_contacts_behind_it_page_by_page(store: Arc<d
     assert_eq!((sql.json["count"].clone(), emails(&sql)), (json!(1), vec!["ann@acme.example".to_owned()]));
     assert!(sql.json["contacts"][0]["reached_at"].is_string());
 
-    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros();
-    let month = leadgate_core::Timestamp(micros as i64).to_rfc3339()[..7].to_owned();
+    let month = &today()[..7];
     let won = api.get(&format!("/v1/reports/cohorts/contacts?month={month}&stage=customer")).await;
     assert_eq!(
         (won.json["count"].clone(), emails(&won)),

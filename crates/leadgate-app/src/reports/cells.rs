@@ -5,11 +5,13 @@ use crate::error::invalid;
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::Timestamp;
 use leadgate_core::lifecycle::Stage;
+use leadgate_core::model::Contact;
 use leadgate_core::reports::Month;
 use leadgate_core::reports::cell::{Cell, funnel_stage};
 use leadgate_core::reports::cohorts::MONTHS_AFTER_MAX;
 use leadgate_store::{AccountPart, Contacts, Details, SnapshotParts, StoredParts};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Contacts a page lists by default, and at most.
@@ -153,7 +155,7 @@ impl App {
                     .month
                     .as_deref()
                     .ok_or_else(|| invalid(ErrorCode::InvalidValue, "month", "month is required, e.g. 2026-01"))?;
-                let month = parse_month(month)?;
+                let month: Month = month.parse().map_err(|m| invalid(ErrorCode::InvalidValue, "month", m))?;
                 let months_after = q.months_after.unwrap_or(0);
                 if months_after as usize > MONTHS_AFTER_MAX {
                     return Err(invalid(
@@ -201,11 +203,17 @@ impl App {
             stored: StoredParts::None,
             created_by: None,
         };
-        let people = self.store.contact_snapshots(Contacts::Ids(&ids), parts).await?;
+        let people: HashMap<Uuid, Contact> = self
+            .store
+            .contact_snapshots(Contacts::Ids(&ids), parts)
+            .await?
+            .into_iter()
+            .map(|s| (s.contact.id, s.contact))
+            .collect();
         let contacts = page
             .into_iter()
             .map(|(id, entered_at, reached_at)| {
-                let c = people.iter().find(|s| s.contact.id == id).map(|s| &s.contact);
+                let c = people.get(&id);
                 CellContact {
                     id,
                     email: c.and_then(|c| c.email.clone()),
@@ -219,16 +227,4 @@ impl App {
         let next_after = if more { contacts.last().map(|c| c.id) } else { None };
         Ok(CellPage { count, contacts, next_after })
     }
-}
-
-/// `2026-01` as a month.
-fn parse_month(s: &str) -> Result<Month, AppError> {
-    let wrong =
-        || invalid(ErrorCode::InvalidValue, "month", format!("month must be a month such as 2026-01, not {s:?}"));
-    let (y, m) = s.trim().split_once('-').ok_or_else(wrong)?;
-    let (y, m): (i32, i32) = (y.parse().map_err(|_| wrong())?, m.parse().map_err(|_| wrong())?);
-    if !(1..=12).contains(&m) || !(1900..=9999).contains(&y) {
-        return Err(wrong());
-    }
-    Ok(Month(y * 12 + m - 1))
 }

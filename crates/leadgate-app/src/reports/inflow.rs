@@ -1,7 +1,8 @@
 //! Weekly inflow of responses.
 
 use super::{ReportQuery, walk};
-use crate::{App, AppError};
+use crate::error::invalid;
+use crate::{App, AppError, ErrorCode};
 use leadgate_core::reports::inflow::{Inflow, monday, week_of};
 use leadgate_core::reports::{Period, Selection};
 use leadgate_core::time::MICROS_PER_DAY;
@@ -23,8 +24,8 @@ impl App {
             Period { from: None, to: None } => monday(week_of(self.now())),
         };
         let from = selection.period.from.unwrap_or(to.plus_micros(-INFLOW_WEEKS * 7 * MICROS_PER_DAY));
-        let period = Period::new(Some(from), Some(to))
-            .map_err(|e| crate::error::invalid(crate::ErrorCode::InvalidValue, "from", e.to_string()))?;
+        let period =
+            Period::new(Some(from), Some(to)).map_err(|e| invalid(ErrorCode::InvalidValue, "from", e.to_string()))?;
         let selection = Selection { period, ..selection };
         let _ration = self.ration(crate::HeavyWork::Report)?;
         let mut tally = Inflow::tally(selection, &group_by, from, to);
@@ -34,6 +35,6 @@ impl App {
             s.responses.iter().for_each(|r| tally.add(&s.contact, r))
         })
         .await?;
-        tally.finish().map_err(|e| crate::error::invalid(crate::ErrorCode::InvalidValue, "group_by", e.to_string()))
+        Ok(tally.finish()?)
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{date, invalid};
 use crate::{AppError, ErrorCode};
 use leadgate_core::Timestamp;
 use leadgate_core::reports::funnel::Path;
-use leadgate_core::reports::{Grouping, Period, Selection, groupings};
+use leadgate_core::reports::{Grouping, Period, Selection, TooManyGroups, groupings};
 use leadgate_core::response::Direction;
 use leadgate_store::{
     AccountPart, ContactSnapshot, Contacts, Details, ResponseDetails, SnapshotParts, Store, StoredParts,
@@ -79,6 +79,13 @@ impl ReportQuery {
                 Err(invalid(ErrorCode::InvalidValue, "format", format!("format must be json or csv, not {other:?}")))
             }
         }
+    }
+}
+
+/// A grouping into more groups than a report counts is the caller's to change.
+impl From<TooManyGroups> for AppError {
+    fn from(e: TooManyGroups) -> Self {
+        invalid(ErrorCode::InvalidValue, "group_by", e.to_string())
     }
 }
 

@@ -1,8 +1,7 @@
 //! The demand waterfall.
 
 use super::{ReportQuery, walk_paths};
-use crate::error::invalid;
-use crate::{App, AppError, ErrorCode};
+use crate::{App, AppError};
 use leadgate_core::reports::waterfall::Waterfall;
 
 impl App {
@@ -13,6 +12,6 @@ impl App {
         let _ration = self.ration(crate::HeavyWork::Report)?;
         let mut tally = Waterfall::tally(selection, &group_by);
         walk_paths(self.store.as_ref(), selection, |p| tally.add(p)).await?;
-        tally.finish().map_err(|e| invalid(ErrorCode::InvalidValue, "group_by", e.to_string()))
+        Ok(tally.finish()?)
     }
 }

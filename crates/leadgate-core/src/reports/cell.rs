@@ -36,9 +36,7 @@ impl Cell {
                 p.reached[*stage].is_some() && group_by.iter().zip(group).all(|(g, v)| p.group(*g) == v.as_deref())
             }
             Cell::Cohort { month, stage, months_after } => {
-                let entered = Month::of(p.entered_at);
-                entered == *month
-                    && p.reached[*stage].is_some_and(|at| (Month::of(at).0 - entered.0).max(0) <= *months_after as i32)
+                Month::of(p.entered_at) == *month && p.months_to_reach(*stage).is_some_and(|m| m <= *months_after)
             }
         }
     }

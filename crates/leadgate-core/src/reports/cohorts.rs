@@ -68,19 +68,17 @@ impl CohortsTally {
     pub fn add(&mut self, p: &Path) {
         match self.selection.verdict(p) {
             Verdict::Unselected => return,
-            Verdict::Excluded => return self.excluded.add(p),
+            Verdict::Excluded => return self.excluded.add(),
             Verdict::Counted => {}
         }
         let entered = Month::of(p.entered_at);
         let tally = self.cohorts.entry(entered).or_default();
         tally.contacts += 1;
-        for (k, at) in p.reached.iter().enumerate().skip(1) {
-            let Some(at) = at else { break };
-            // A stage dated before entry (imported dates that disagree) counts from the
-            // month of entry.
-            let after = (Month::of(*at).0 - entered.0).max(0) as usize;
-            if after <= MONTHS_AFTER_MAX {
-                tally.reached_in[k][after] += 1;
+        for k in 1..FUNNEL.len() {
+            let Some(after) = p.months_to_reach(k) else { break };
+            // Reached later than a cohort is followed: not counted.
+            if let Some(n) = tally.reached_in[k].get_mut(after as usize) {
+                *n += 1;
             }
         }
     }

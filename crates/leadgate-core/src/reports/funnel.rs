@@ -11,7 +11,7 @@
 //!   was merged into, which counts once.
 //! - A contact that is **disqualified** now is left out of every count, and counted.
 
-use super::Grouping;
+use super::{Grouping, Month};
 use crate::Timestamp;
 use crate::lifecycle::{Stage, StageStep};
 use crate::model::{Contact, Response};
@@ -58,6 +58,13 @@ impl Path {
         }
     }
 
+    /// Calendar months (UTC) from entering to first reaching the stage at `stage` in
+    /// [`FUNNEL`]; 0 for a stage dated before entry (imported dates that disagree).
+    pub fn months_to_reach(&self, stage: usize) -> Option<u32> {
+        let entered = Month::of(self.entered_at);
+        self.reached[stage].map(|at| (Month::of(at).0 - entered.0).max(0) as u32)
+    }
+
     pub fn group(&self, g: Grouping) -> Option<&str> {
         self.groups[g.index()].as_deref()
     }
@@ -91,7 +98,7 @@ mod tests {
     use super::*;
     use crate::time::MICROS_PER_DAY;
 
-    pub(crate) fn day(d: i64) -> Timestamp {
+    fn day(d: i64) -> Timestamp {
         Timestamp(d * MICROS_PER_DAY)
     }
 

@@ -182,6 +182,20 @@ impl Month {
     }
 }
 
+impl FromStr for Month {
+    type Err = String;
+    /// `2026-01`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wrong = || format!("month must be a month such as 2026-01, not {s:?}");
+        let (y, m) = s.trim().split_once('-').ok_or_else(wrong)?;
+        let (y, m): (i32, i32) = (y.parse().map_err(|_| wrong())?, m.parse().map_err(|_| wrong())?);
+        if !(1..=12).contains(&m) || !(1900..=9999).contains(&y) {
+            return Err(wrong());
+        }
+        Ok(Month(y * 12 + m - 1))
+    }
+}
+
 impl fmt::Display for Month {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}", self.0.div_euclid(12), self.0.rem_euclid(12) + 1)
@@ -279,8 +293,9 @@ pub struct Excluded {
 }
 
 impl Excluded {
-    fn add(&mut self, p: &funnel::Path) {
-        self.disqualified += u64::from(p.disqualified);
+    /// Counts a path the selection's verdict excluded.
+    fn add(&mut self) {
+        self.disqualified += 1;
     }
 }
 
@@ -316,6 +331,10 @@ mod tests {
         assert_eq!(at("2026-01-31T23:59:59Z").to_string(), "2026-01");
         assert_eq!(at("2026-02-01T00:00:00Z").0 - at("2025-12-31T12:00:00Z").0, 2);
         assert_eq!(at("2026-02-01T00:30:00+01:00").to_string(), "2026-01", "UTC decides");
+        assert_eq!("2026-01".parse::<Month>(), Ok(at("2026-01-15T00:00:00Z")));
+        for wrong in ["2026-13", "2026", "01-2026", "2026-00", "99999-01"] {
+            assert!(wrong.parse::<Month>().is_err(), "{wrong}");
+        }
     }
 
     #[test]

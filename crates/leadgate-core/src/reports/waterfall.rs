@@ -121,7 +121,7 @@ impl WaterfallTally {
     pub fn add(&mut self, p: &Path) {
         match self.selection.verdict(p) {
             Verdict::Unselected => return,
-            Verdict::Excluded => return self.excluded.add(p),
+            Verdict::Excluded => return self.excluded.add(),
             Verdict::Counted => {}
         }
         self.totals.add(p);
