@@ -11,6 +11,8 @@ use crate::AppError;
 use crate::ErrorCode;
 use leadgate_core::consent::ConsentRecord;
 use leadgate_core::model::{Account, Contact, Response};
+use leadgate_core::reports::Month;
+use leadgate_core::spend::{DEFAULT_CURRENCY, Spend, SpendDraft};
 use leadgate_core::time::MICROS_PER_DAY;
 use leadgate_core::{CauseKind, Direction, Ident, NewEvent, Stage, StageChange, Timestamp};
 use leadgate_store::{Bulk, Store};
@@ -31,6 +33,7 @@ pub struct Summary {
     pub stage_changes: usize,
     pub events: usize,
     pub consents: usize,
+    pub spend_entries: usize,
 }
 
 struct Channel {
@@ -55,6 +58,17 @@ const CHANNELS: &[Channel] = &[
     Channel { name: "cold_outreach", direction: Direction::Outbound, weight: 30, quality: 0.7 },
     Channel { name: "pay_per_lead", direction: Direction::Outbound, weight: 20, quality: 0.3 },
     Channel { name: "market_development", direction: Direction::Outbound, weight: 10, quality: 0.8 },
+];
+
+/// What a contact of each paid channel costs, in cents: clicks, lists, leads bought,
+/// stands at events.
+const PAID: &[(&str, i64)] = &[
+    ("paid_search", 4_000),
+    ("display", 2_500),
+    ("social", 1_200),
+    ("event", 9_000),
+    ("purchased_list", 150),
+    ("pay_per_lead", 3_500),
 ];
 
 struct Offer {
@@ -167,9 +181,15 @@ pub async fn load(
             }
         })
     };
+    let mut arrivals = std::collections::BTreeMap::<(String, Month), u64>::new();
     while let Some(mut bulk) = rx.recv().await {
         if let Some(first) = accounts.take() {
             bulk.accounts = first;
+        }
+        for c in &bulk.contacts {
+            if let Some(channel) = &c.channel {
+                *arrivals.entry((channel.clone(), Month::of(c.created_at))).or_default() += 1;
+            }
         }
         store.bulk_load(&bulk).await?;
         summary.contacts += bulk.contacts.len();
@@ -180,6 +200,11 @@ pub async fn load(
         progress(bulk.contacts.len());
     }
     producer.await.map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+    let spend = world.spend(&arrivals);
+    let mut tx = store.begin().await?;
+    tx.insert_spend(&spend).await?;
+    tx.commit().await?;
+    summary.spend_entries = spend.len();
     store.refresh_statistics().await?;
     Ok(summary)
 }
@@ -235,6 +260,29 @@ impl World {
             start: Timestamp(end.0 - 365 * MICROS_PER_DAY),
             accounts: (contacts / 6).max(1),
         }
+    }
+
+    /// A month's spend on each paid channel: what a contact of it costs, times those
+    /// that arrived through it that month, give or take a tenth.
+    fn spend(&self, arrivals: &std::collections::BTreeMap<(String, Month), u64>) -> Vec<Spend> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5_9E4D);
+        let mut entries = Vec::new();
+        for ((channel, month), n) in arrivals {
+            let Some((_, per_contact)) = PAID.iter().find(|(name, _)| name == channel) else { continue };
+            let amount = (*n as f64 * *per_contact as f64 * rng.random_range(0.9..1.1)).round() as i64;
+            let to = Month(month.0 + 1).start().min(self.end);
+            let draft = SpendDraft {
+                amount: Some(amount),
+                from: Some(month.start().max(self.start)),
+                to: Some(to),
+                channel: Some(channel.clone()),
+                note: Some(format!("{channel} {month}")),
+                ..SpendDraft::default()
+            };
+            let id = id_at(&mut rng, to);
+            entries.push(draft.read(DEFAULT_CURRENCY, id, to, "system").expect("demo spend is valid"));
+        }
+        entries
     }
 
     fn domain(&self, i: usize) -> (String, String) {
@@ -473,6 +521,8 @@ impl World {
         if rng.random_bool(p(0.35)) {
             let value = rng.random_range(5..250) * 1_000;
             path.go(Stage::Customer, CauseKind::Outcome, &format!("won: {value}"), d);
+            // The deal's value, in minor units, for the cost report's return on spend.
+            path.changes.last_mut().expect("just added").value = Some(value * 100);
         } else {
             path.go(Stage::Lost, CauseKind::Outcome, pick::<&str>(rng, LOSSES), d);
         }

@@ -39,6 +39,16 @@ impl AppError {
         self
     }
 
+    /// The same error, reported under `prefix` (`entries[2]`, `line 3`): its field
+    /// becomes `entries[2].amount`.
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.field = Some(match self.field {
+            Some(f) => format!("{prefix}.{f}"),
+            None => prefix.to_owned(),
+        });
+        self
+    }
+
     /// The kind of failure, which its code decides.
     pub fn kind(&self) -> ErrorKind {
         self.code.kind()

@@ -19,6 +19,7 @@ pub mod qualification;
 mod rations;
 pub mod reports;
 mod retry;
+pub mod spend;
 
 use leadgate_core::Timestamp;
 use leadgate_store::{Store, StoreError, Tx};

@@ -45,6 +45,10 @@ pub enum Permission {
     ManagePersonalData,
     /// Read the reports: counts and figures of the whole funnel.
     ReadReports,
+    /// Record and remove spend entries.
+    RecordSpend,
+    /// Change the workspace's settings (its currency).
+    ManageSettings,
 }
 
 impl Permission {
@@ -66,6 +70,8 @@ impl Permission {
             Permission::ManageConsent => "record consent or do-not-contact wishes",
             Permission::ManagePersonalData => "erase or read a person's data, set legal holds or read the audit",
             Permission::ReadReports => "read reports",
+            Permission::RecordSpend => "record or remove spend",
+            Permission::ManageSettings => "change the workspace's settings",
         }
     }
 }
@@ -106,6 +112,7 @@ impl Role {
                     | Qualify
                     | RunBacktests
                     | ManageConsent
+                    | RecordSpend
             ),
             // Sales owns the definition of a lead, and qualifies what it is handed.
             Role::Sales => matches!(

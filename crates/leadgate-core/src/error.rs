@@ -100,6 +100,8 @@ error_codes! {
     BodyTooLarge = "body_too_large" => TooLarge,
     Busy = "busy" => Busy,
     Conflict = "conflict" => Conflict,
+    CurrencyInUse = "currency_in_use" => Conflict,
+    CurrencyMismatch = "currency_mismatch" => Invalid,
     CursorExpired = "cursor_expired" => Gone,
     DefinitionInvalid = "definition_invalid" => Conflict,
     EmptyBatch = "empty_batch" => Invalid,
@@ -174,6 +176,7 @@ error_codes! {
     UnknownMerge = "unknown_merge" => NotFound,
     UnknownModel = "unknown_model" => NotFound,
     UnknownPreset = "unknown_preset" => Invalid,
+    UnknownSpend = "unknown_spend" => NotFound,
     UnsupportedMediaType = "unsupported_media_type" => UnsupportedMediaType,
 }
 

@@ -31,6 +31,7 @@ pub mod model;
 pub mod reports;
 pub mod response;
 pub mod scoring;
+pub mod spend;
 pub mod spreadsheet;
 pub mod time;
 

@@ -82,7 +82,11 @@ pub fn body_rejection(r: BytesRejection) -> ApiError {
 /// Deserializes a JSON request body into `T`; errors name the offending field.
 pub fn parse_json<T: DeserializeOwned>(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<T, ApiError> {
     require_json(headers)?;
-    let value = leadgate_app::capture::body::json_value(body)?;
+    from_json_value(leadgate_app::capture::body::json_value(body)?)
+}
+
+/// `T` from JSON already read, or an error naming where it is wrong.
+pub fn from_json_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let mut err = AppError::new(ErrorCode::InvalidField, e.inner().to_string());

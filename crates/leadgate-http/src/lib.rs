@@ -16,6 +16,7 @@ mod privacy;
 mod qualify;
 mod reports;
 mod server;
+mod spend;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -73,6 +74,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(INQUIRY_BODY_LIMIT));
     let events =
         OpenApiRouter::new().routes(routes!(api::ingest_events)).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT));
+    let spend = OpenApiRouter::new().routes(routes!(spend::record)).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT));
     let imports = OpenApiRouter::new()
         .routes(routes!(imports::create, imports::list))
         .layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT));
@@ -108,6 +110,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::waterfall))
         .routes(routes!(reports::cohorts))
         .routes(routes!(reports::inflow))
+        .routes(routes!(reports::cost))
+        .routes(routes!(spend::list))
+        .routes(routes!(spend::remove))
+        .routes(routes!(spend::settings, spend::change_settings))
         .routes(routes!(reports::waterfall_contacts))
         .routes(routes!(reports::cohorts_contacts))
         .routes(routes!(qualify::get_likelihood))
@@ -122,7 +128,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::api_guide))
         .routes(routes!(ops::openapi_json))
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT));
-    public.merge(events).merge(imports).merge(rest)
+    public.merge(events).merge(spend).merge(imports).merge(rest)
 }
 
 /// Every route, and the completed description of them all.

@@ -13,6 +13,7 @@ use leadgate_app::reports::cells::{CellOf, CellPage, CellQuery};
 use leadgate_app::reports::{Format, ReportQuery, Table, csv_table};
 use leadgate_core::Permission;
 use leadgate_core::reports::cohorts::Cohorts;
+use leadgate_core::reports::cost::Cost;
 use leadgate_core::reports::inflow::Inflow;
 use leadgate_core::reports::waterfall::Waterfall;
 
@@ -57,6 +58,17 @@ pub async fn cohorts(
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
     Ok(answer(format, app.cohorts(&q).await?, Cohorts::table))
+}
+
+/// Cost per stage and return on spend, by what the money was spent on.
+#[utoipa::path(get, path = "/v1/reports/cost", tag = "reports", params(ReportQuery), responses((status = 200, description = "`currency`, and for each group and the totals: `spend`, `value_won`, `return_on_spend` and each stage's `count` and `cost_per`; or, with `format=csv`, a row per group and stage.", content((Cost = "application/json"), (String = "text/csv"))), (status = 422, description = "`invalid_value` (a grouping spend is not recorded against, an unknown or third grouping, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+pub async fn cost(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (app, q, format) = asked(&s, &caller, q)?;
+    Ok(answer(format, app.cost(&q).await?, Cost::table))
 }
 
 /// Weekly inflow of responses by group, with each group's pace.

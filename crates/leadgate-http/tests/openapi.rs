@@ -16,7 +16,7 @@ use std::sync::Arc;
 use support::Api;
 use tower::ServiceExt;
 
-const METHODS: [&str; 5] = ["get", "put", "post", "delete", "options"];
+const METHODS: [&str; 6] = ["get", "put", "post", "delete", "patch", "options"];
 
 /// Every described operation: (method, path template, the operation).
 fn operations(spec: &Value) -> Vec<(String, String, Value)> {

@@ -329,6 +329,7 @@ pub trait Store:
     + ChangeFeed
     + PrivacyReads
     + ConsumerLeases
+    + SpendReads
     + Send
     + Sync
     + 'static
@@ -357,6 +358,7 @@ pub trait Tx:
     + AccessWrites
     + PrivacyWrites
     + ConsumerWrites
+    + SpendWrites
     + Send
 {
     /// Writes the change feed's entries of everything this transaction changed, then

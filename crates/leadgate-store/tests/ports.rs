@@ -48,6 +48,7 @@ leadgate_store::on_both_stores!(
     what_is_held_of_a_person_is_gathered_from_every_table,
     a_sweep_removes_what_is_kept_for_a_while_from_settled_items_once,
     erasure_removes_what_says_who_a_person_is_and_keeps_the_anonymous_facts,
+    spend_overlapping_a_period_is_listed_in_recorded_order_and_the_currency_is_claimed_once,
 );
 
 const SECOND: i64 = 1_000_000;
@@ -1266,4 +1267,63 @@ fn every_port_method_is_called_by_the_store_suite() {
         .filter(|name| !suite.contains(&format!(".{name}(")) && !suite.contains(&format!("::{name}(")))
         .collect();
     assert!(missing.is_empty(), "port methods that no test of crates/leadgate-store/tests calls: {missing:?}");
+}
+
+async fn spend_overlapping_a_period_is_listed_in_recorded_order_and_the_currency_is_claimed_once(
+    store: Arc<dyn Store>,
+) {
+    use leadgate_core::spend::SpendDraft;
+    const DAY: i64 = 86_400 * SECOND;
+    assert_eq!(store.setting("currency").await.unwrap(), None);
+    let mut tx = store.begin().await.unwrap();
+    assert!(!tx.any_spend().await.unwrap());
+    assert_eq!(tx.claim_setting("currency", "USD", T0, "api_key:ops").await.unwrap(), "USD", "the default, claimed");
+    let entry = |days: (i64, i64), channel: Option<&str>, currency: Option<&str>| {
+        let draft = SpendDraft {
+            amount: Some(3_100),
+            currency: currency.map(str::to_owned),
+            rate: currency.map(|_| 0.5),
+            from: Some(T0.plus_micros(days.0 * DAY)),
+            to: Some(T0.plus_micros(days.1 * DAY)),
+            channel: channel.map(str::to_owned),
+            vendor: Some("ListCo".into()),
+            note: Some("March".into()),
+            ..SpendDraft::default()
+        };
+        draft.read("USD", Uuid::now_v7(), T0, "api_key:ops").unwrap()
+    };
+    let entries = [
+        entry((0, 31), Some("paid_search"), None),
+        entry((31, 59), None, Some("EUR")),
+        entry((59, 90), Some("purchased_list"), None),
+    ];
+    tx.insert_spend(&entries).await.unwrap();
+    assert!(tx.any_spend().await.unwrap());
+    tx.commit().await.unwrap();
+
+    let all = store.spend_entries(None, None, None, 10).await.unwrap();
+    assert_eq!(all, entries, "every field read back as written, in the order recorded");
+    assert_eq!(all[1].amount, 1_550, "converted at the rate given");
+    let march =
+        store.spend_entries(Some(T0.plus_micros(20 * DAY)), Some(T0.plus_micros(31 * DAY)), None, 10).await.unwrap();
+    assert_eq!(
+        march.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [entries[0].id],
+        "an entry ending at `from` does not overlap"
+    );
+    let page = store.spend_entries(None, None, Some(entries[0].id), 1).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [entries[1].id]);
+
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.delete_spend(entries[1].id).await.unwrap());
+    assert!(!tx.delete_spend(entries[1].id).await.unwrap(), "gone already");
+    tx.set_setting("currency", "EUR", T0.plus_micros(1), "api_key:ops").await.unwrap();
+    assert_eq!(
+        tx.claim_setting("currency", "USD", T0, "api_key:ops").await.unwrap(),
+        "EUR",
+        "claiming keeps what is set"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(store.setting("currency").await.unwrap().as_deref(), Some("EUR"));
+    assert_eq!(store.spend_entries(None, None, None, 10).await.unwrap().len(), 2);
 }

@@ -72,6 +72,10 @@ pub(crate) enum Command {
     /// The funnel's numbers, computed from every contact's history (docs/reports.md).
     #[command(subcommand)]
     Report(ReportCommand),
+    /// What was paid to bring contacts in: record it from a CSV file, list it, and set
+    /// the currency it is counted in.
+    #[command(subcommand)]
+    Spend(SpendCommand),
     /// Import a CSV file of contacts, their history and outcomes (see docs/import.md).
     Import {
         /// The CSV file.
@@ -296,6 +300,25 @@ pub(crate) enum ReportCommand {
         #[command(flatten)]
         select: ReportSelection,
     },
+    /// Cost per stage and return on spend, by what the money was spent on (group by
+    /// direction, channel, vendor, campaign or offer).
+    Cost {
+        #[command(flatten)]
+        select: ReportSelection,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SpendCommand {
+    /// Record the entries of a CSV file, all or none: a header naming amount (minor
+    /// units), month or from and to, and any of currency, rate, direction, channel,
+    /// vendor, campaign, offer, note.
+    Import { file: PathBuf },
+    /// Every entry, as CSV.
+    List,
+    /// Show the workspace's currency, or set it (three letters) while no spend is
+    /// recorded in another.
+    Currency { code: Option<String> },
 }
 
 /// Which contacts a report counts, how it groups them, and how it is written.

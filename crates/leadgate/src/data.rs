@@ -136,13 +136,14 @@ pub(crate) async fn demo(app: &App, contacts: usize, seed: u64, activity: u32) -
     let summary = app.load_demo(contacts, seed, activity, |n| bar.inc(n as u64)).await?;
     bar.finish_and_clear();
     println!(
-        "loaded {} contacts, {} accounts, {} responses, {} stage changes, {} events and {} consent records in {:.1} s",
+        "loaded {} contacts, {} accounts, {} responses, {} stage changes, {} events, {} consent records and {} spend entries in {:.1} s",
         summary.contacts,
         summary.accounts,
         summary.responses,
         summary.stage_changes,
         summary.events,
         summary.consents,
+        summary.spend_entries,
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -40,7 +40,12 @@ pub(crate) fn bad_input(message: impl fmt::Display) -> anyhow::Error {
 /// A use case's refusal, as a person at the command line reads it: its message, and the
 /// status its kind calls for.
 pub(crate) fn app(e: AppError) -> anyhow::Error {
-    Failure { status: status_of_kind(e.kind()), message: e.message }.into()
+    // The field says where: `line 3.amount` of a file, `group_by` of a report.
+    let message = match &e.field {
+        Some(field) => format!("{field}: {}", e.message),
+        None => e.message.clone(),
+    };
+    Failure { status: status_of_kind(e.kind()), message }.into()
 }
 
 fn status_of_kind(kind: ErrorKind) -> u8 {

@@ -19,7 +19,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{ApikeyCommand, Cli, Command, ContactCommand, FormCommand, InboxCommand, ModelCommand, ReportCommand};
+use cli::{
+    ApikeyCommand, Cli, Command, ContactCommand, FormCommand, InboxCommand, ModelCommand, ReportCommand, SpendCommand,
+};
 use config::{Config, Overrides};
 use leadgate_app::{App, AppOptions, FormInput};
 use std::sync::Arc;
@@ -184,5 +186,9 @@ async fn run_command(command: Command, config: &Config, app: Arc<App>) -> Result
         Command::Report(ReportCommand::Waterfall { select }) => report::waterfall(&app, select).await,
         Command::Report(ReportCommand::Cohorts { select }) => report::cohorts(&app, select).await,
         Command::Report(ReportCommand::Inflow { select }) => report::inflow(&app, select).await,
+        Command::Report(ReportCommand::Cost { select }) => report::cost(&app, select).await,
+        Command::Spend(SpendCommand::Import { file }) => report::spend_import(&app, &file).await,
+        Command::Spend(SpendCommand::List) => report::spend_list(&app).await,
+        Command::Spend(SpendCommand::Currency { code }) => report::currency(&app, code.as_deref()).await,
     }
 }

@@ -1,13 +1,17 @@
 //! Reports at the command line: a table to read, or the API's JSON or CSV.
 
 use crate::cli::ReportSelection;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use leadgate_app::App;
 use leadgate_app::reports::{ReportQuery, Table, csv_table};
+use leadgate_app::spend::SpendQuery;
+use leadgate_core::Actor;
 use leadgate_core::Stage;
 use leadgate_core::reports::cohorts::Cohorts;
+use leadgate_core::reports::cost::Cost;
 use leadgate_core::reports::inflow::Inflow;
 use leadgate_core::reports::waterfall::Waterfall;
+use std::io::Write;
 
 fn query(s: &ReportSelection) -> Result<ReportQuery> {
     if !matches!(s.format.as_str(), "table" | "json" | "csv") {
@@ -35,6 +39,87 @@ pub(crate) async fn cohorts(app: &App, select: ReportSelection) -> Result<()> {
 pub(crate) async fn inflow(app: &App, select: ReportSelection) -> Result<()> {
     let i = app.inflow(&query(&select)?).await.map_err(crate::exit::app)?;
     write(&select, &i, Inflow::table, inflow_text)
+}
+
+pub(crate) async fn cost(app: &App, select: ReportSelection) -> Result<()> {
+    let c = app.cost(&query(&select)?).await.map_err(crate::exit::app)?;
+    write(&select, &c, Cost::table, cost_text)
+}
+
+pub(crate) async fn spend_import(app: &App, file: &std::path::Path) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let entries = App::spend_csv(&bytes).map_err(crate::exit::app)?;
+    let recorded = app.record_spend(entries, &Actor::Operator).await.map_err(crate::exit::app)?;
+    let total: i64 = recorded.iter().map(|e| e.amount).sum();
+    let currency = app.currency().await.map_err(crate::exit::app)?;
+    println!("recorded {} spend entries, {} {currency} in all", recorded.len(), money(total));
+    Ok(())
+}
+
+pub(crate) async fn spend_list(app: &App) -> Result<()> {
+    let mut rows = Vec::new();
+    let mut after = None;
+    loop {
+        let q = SpendQuery { after, limit: Some(1_000), ..SpendQuery::default() };
+        let page = app.spend_page(&q).await.map_err(crate::exit::app)?;
+        rows.extend(page.entries.into_iter().map(|e| {
+            let text = |v: Option<String>| v.unwrap_or_default();
+            vec![
+                e.id.to_string(),
+                e.from.to_rfc3339(),
+                e.to.to_rfc3339(),
+                e.amount.to_string(),
+                page.currency.clone(),
+                e.amount_given.to_string(),
+                e.currency_given,
+                e.rate.map(|r| r.to_string()).unwrap_or_default(),
+                e.direction.map(|d| d.as_str().to_owned()).unwrap_or_default(),
+                text(e.channel),
+                text(e.vendor),
+                text(e.campaign),
+                text(e.offer),
+                text(e.note),
+            ]
+        }));
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let header = [
+        "id",
+        "from",
+        "to",
+        "amount",
+        "currency",
+        "amount_given",
+        "currency_given",
+        "rate",
+        "direction",
+        "channel",
+        "vendor",
+        "campaign",
+        "offer",
+        "note",
+    ];
+    std::io::stdout().write_all(&csv_table((header.map(str::to_owned).to_vec(), rows)))?;
+    Ok(())
+}
+
+pub(crate) async fn currency(app: &App, code: Option<&str>) -> Result<()> {
+    let settings = match code {
+        Some(code) => app.set_currency(code, &Actor::Operator).await,
+        None => app.settings().await,
+    }
+    .map_err(crate::exit::app)?;
+    println!("{}", settings.currency);
+    Ok(())
+}
+
+/// Minor units as an amount: 123456 → 1234.56.
+fn money(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", (minor / 100).abs(), (minor % 100).abs())
 }
 
 /// Writes `report` in the format asked, to the file asked (whole, or not at all).
@@ -106,6 +191,33 @@ fn cohorts_text(c: &Cohorts) -> String {
                 .flat_map(|s| s.by_month.iter().map(|m| format!("{:>5.1} %", m.share * 100.0)))
                 .collect();
             out.push_str(&format!("  {:<8} {:>9}  {}\n", cohort.month.to_string(), cohort.contacts, shares.join(" ")));
+        }
+    }
+    out.push_str(&format!("left out: {} disqualified contacts\n", c.excluded.disqualified));
+    out
+}
+
+/// Cost for reading: each group's spend, value won and return, then its cost per stage.
+fn cost_text(c: &Cost) -> String {
+    let mut out = format!("amounts in {}\n", c.currency);
+    let named = c.groups.iter().map(|g| {
+        let name: Vec<String> =
+            g.group.iter().map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("(none)"))).collect();
+        (name.join(" "), g)
+    });
+    for (name, g) in named.chain(std::iter::once(("all contacts".to_owned(), &c.totals))) {
+        out.push_str(&format!(
+            "{name}\n  spend {}, value won {}, return on spend {}\n  {:<12} {:>9} {:>14}\n",
+            money(g.spend),
+            money(g.value_won),
+            g.return_on_spend.map_or("-".to_owned(), |r| format!("{r:.2}")),
+            "stage",
+            "contacts",
+            "cost per"
+        ));
+        for s in &g.stages {
+            let per = s.cost_per.map_or("-".to_owned(), money);
+            out.push_str(&format!("  {:<12} {:>9} {:>14}\n", s.stage.as_str(), s.count, per));
         }
     }
     out.push_str(&format!("left out: {} disqualified contacts\n", c.excluded.disqualified));

@@ -84,6 +84,27 @@ fn reports_of_the_demo_read_as_tables_csv_and_json_and_refuse_nonsense() {
     assert_eq!(in_cohorts, entered, "each counted contact is in the cohort of its month");
     let text = all_of(&["report", "cohorts"]);
     assert!(text.starts_with("mql: share reached by month after entry"), "{text}");
+    // The demo records spend on its paid channels, and values on its deals won.
+    let cost: serde_json::Value =
+        serde_json::from_str(&all_of(&["report", "cost", "--group-by", "channel", "--format", "json"])).unwrap();
+    let of = |channel: &str| {
+        cost["groups"].as_array().unwrap().iter().find(|g| g["group"]["channel"] == channel).unwrap().clone()
+    };
+    assert!(of("paid_search")["spend"].as_i64().unwrap() > 0 && of("organic_search")["spend"] == 0, "{cost}");
+    assert!(cost["totals"]["value_won"].as_i64().unwrap() > 0, "{cost}");
+    let listed = all_of(&["spend", "list"]);
+    let spent: i64 = listed.lines().skip(1).map(|l| l.split(',').nth(3).unwrap().parse::<i64>().unwrap()).sum();
+    assert_eq!(cost["totals"]["spend"], spent, "the report counts every entry listed");
+    let text = all_of(&["report", "cost", "--group-by", "direction"]);
+    assert!(text.starts_with("amounts in USD") && text.contains("return on spend"), "{text}");
+    let file = dir.path().join("spend.csv");
+    std::fs::write(&file, "month,channel,amount\n2026-01,display,100\n2026-02,display,-5\n").unwrap();
+    let refused = command(&env).args(["spend", "import", file.to_str().unwrap()]).output().unwrap();
+    let says = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && says.contains("line 3.amount") && says.contains("negative"), "{says}");
+    assert_eq!(all_of(&["spend", "list"]), listed, "nothing of a refused file is recorded");
+    std::fs::write(&file, "month,channel,amount\n2026-01,display,100\n").unwrap();
+    assert!(all_of(&["spend", "import", file.to_str().unwrap()]).starts_with("recorded 1 spend entries, 1.00 USD"));
     let inflow = all_of(&["report", "inflow", "--group-by", "direction"]);
     assert!(inflow.contains("direction=inbound") && inflow.contains("all responses"), "{inflow}");
     for (args, says) in [

@@ -3,6 +3,7 @@
 
 pub mod cells;
 pub mod cohorts;
+pub mod cost;
 pub mod inflow;
 pub mod waterfall;
 

@@ -7,6 +7,7 @@
 
 pub mod cell;
 pub mod cohorts;
+pub mod cost;
 pub mod funnel;
 pub mod inflow;
 pub mod waterfall;
@@ -171,6 +172,14 @@ fn largest_first<T>(groups: &mut [(GroupKey, T)], size: impl Fn(&T) -> u64) {
 pub struct Month(pub i32);
 
 impl Month {
+    /// Its first instant (midnight UTC on its first day).
+    pub fn start(self) -> Timestamp {
+        let (year, month) = (self.0.div_euclid(12), self.0.rem_euclid(12) as u8 + 1);
+        let month = time::Month::try_from(month).expect("a month of 1 to 12");
+        let day = time::Date::from_calendar_date(year, month, 1).unwrap_or(time::Date::MAX);
+        Timestamp((day.midnight().assume_utc().unix_timestamp_nanos() / 1_000) as i64)
+    }
+
     pub fn of(at: Timestamp) -> Month {
         let nanos = i128::from(at.0) * 1_000;
         match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
@@ -332,6 +341,8 @@ mod tests {
         assert_eq!(at("2026-02-01T00:00:00Z").0 - at("2025-12-31T12:00:00Z").0, 2);
         assert_eq!(at("2026-02-01T00:30:00+01:00").to_string(), "2026-01", "UTC decides");
         assert_eq!("2026-01".parse::<Month>(), Ok(at("2026-01-15T00:00:00Z")));
+        assert_eq!(at("2026-03-31T10:00:00Z").start(), Timestamp::parse_rfc3339("2026-03-01T00:00:00Z").unwrap());
+        assert_eq!(Month(at("2025-12-01T00:00:00Z").0 + 1).to_string(), "2026-01");
         for wrong in ["2026-13", "2026", "01-2026", "2026-00", "99999-01"] {
             assert!(wrong.parse::<Month>().is_err(), "{wrong}");
         }

@@ -26,6 +26,7 @@ mod inbox;
 mod merges;
 mod models;
 mod privacy;
+mod spend;
 
 use super::dialect::{
     BACKEND, BEGIN, BYTES, CONTAINS, Db, DbConnection, DbRow, ERRORS_HOLD, ONE_WRITER, PACK_EVENTS, PACK_RESPONSES,

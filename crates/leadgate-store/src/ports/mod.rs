@@ -17,6 +17,7 @@ mod inbox;
 mod merges;
 mod models;
 mod privacy;
+mod spend;
 
 pub use access::{AccessReads, AccessWrites};
 pub use consumers::{ConsumerLeases, ConsumerWrites};
@@ -30,3 +31,4 @@ pub use inbox::{InboxReads, InboxWrites};
 pub use merges::{MergeReads, MergeWrites};
 pub use models::{ModelReads, ModelWrites};
 pub use privacy::{PrivacyReads, PrivacyWrites};
+pub use spend::{SpendReads, SpendWrites};

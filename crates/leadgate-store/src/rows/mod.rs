@@ -534,3 +534,45 @@ impl TryFrom<InboxRow> for InboxItem {
 
 mod snapshots;
 pub(crate) use snapshots::*;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SpendRow {
+    id: Uuid,
+    amount: i64,
+    currency_given: String,
+    amount_given: i64,
+    rate: Option<f64>,
+    starts_at: i64,
+    ends_at: i64,
+    direction: Option<String>,
+    channel: Option<String>,
+    vendor: Option<String>,
+    campaign: Option<String>,
+    offer: Option<String>,
+    note: Option<String>,
+    recorded_at: i64,
+    recorded_by: String,
+}
+
+impl TryFrom<SpendRow> for leadgate_core::spend::Spend {
+    type Error = StoreError;
+    fn try_from(r: SpendRow) -> Result<Self, StoreError> {
+        Ok(leadgate_core::spend::Spend {
+            id: r.id,
+            amount: r.amount,
+            currency_given: r.currency_given,
+            amount_given: r.amount_given,
+            rate: r.rate,
+            from: Timestamp(r.starts_at),
+            to: Timestamp(r.ends_at),
+            direction: r.direction.as_deref().map(direction).transpose()?,
+            channel: r.channel,
+            vendor: r.vendor,
+            campaign: r.campaign,
+            offer: r.offer,
+            note: r.note,
+            recorded_at: Timestamp(r.recorded_at),
+            recorded_by: r.recorded_by,
+        })
+    }
+}
