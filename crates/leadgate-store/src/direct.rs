@@ -393,6 +393,11 @@ impl DirectReader {
         }
     }
 
+    /// The database file it reads.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     fn idle(&self, reading: Reading) -> std::sync::MutexGuard<'_, Vec<rusqlite::Connection>> {
         self.idle[reading as usize].lock().unwrap_or_else(|e| e.into_inner())
     }

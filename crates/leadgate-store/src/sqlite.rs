@@ -177,6 +177,24 @@ impl SqliteStore {
         self.direct.close().await;
         self.read.close().await;
         self.write.close().await;
+        // A reader's connection that a query gave back just before is returned by a task
+        // of its own, which may not have closed it yet when its pool's `close` returns
+        // (a short command on a busy machine); the writer's is then not the last, and
+        // leaves the WAL as it was. One more connection checkpoints it into the file
+        // and empties it, so that everything written is in the database file.
+        let wal = std::path::PathBuf::from(format!("{}-wal", self.direct.path().display()));
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+            let path = self.direct.path().to_owned();
+            let emptied = tokio::task::spawn_blocking(move || -> rusqlite::Result<()> {
+                let c = rusqlite::Connection::open(&path)?;
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+                c.close().map_err(|(_, e)| e)
+            })
+            .await;
+            if let Ok(Err(e)) = emptied {
+                tracing::warn!(error = %e, "the WAL could not be checkpointed at close; the next start reads it");
+            }
+        }
     }
 }
 
@@ -187,7 +205,9 @@ impl SqliteStore {
 /// quickly, and lets the next commit start the WAL over, so that it never grows without
 /// bound under constant load.
 async fn checkpoint_in_background(pool: SqlitePool) {
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    // The first after 100 ms: a command that ends sooner never opens this connection.
+    let every = Duration::from_millis(100);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
