@@ -200,8 +200,10 @@ pub async fn load(
         progress(bulk.contacts.len());
     }
     producer.await.map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
-    let spend = world.spend(&arrivals);
+    // In the workspace's currency, whatever it was set to before.
     let mut tx = store.begin().await?;
+    let currency = tx.claim_setting(crate::spend::CURRENCY, DEFAULT_CURRENCY, end, "system").await?;
+    let spend = world.spend(&arrivals, &currency);
     tx.insert_spend(&spend).await?;
     tx.commit().await?;
     summary.spend_entries = spend.len();
@@ -264,7 +266,7 @@ impl World {
 
     /// A month's spend on each paid channel: what a contact of it costs, times those
     /// that arrived through it that month, give or take a tenth.
-    fn spend(&self, arrivals: &std::collections::BTreeMap<(String, Month), u64>) -> Vec<Spend> {
+    fn spend(&self, arrivals: &std::collections::BTreeMap<(String, Month), u64>, currency: &str) -> Vec<Spend> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5_9E4D);
         let mut entries = Vec::new();
         for ((channel, month), n) in arrivals {
@@ -280,7 +282,7 @@ impl World {
                 ..SpendDraft::default()
             };
             let id = id_at(&mut rng, to);
-            entries.push(draft.read(DEFAULT_CURRENCY, id, to, "system").expect("demo spend is valid"));
+            entries.push(draft.read(currency, id, to, "system").expect("demo spend is valid"));
         }
         entries
     }

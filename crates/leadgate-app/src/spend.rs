@@ -4,13 +4,14 @@ use crate::error::{date, invalid};
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::Actor;
 use leadgate_core::Timestamp;
+use leadgate_core::import::value::{parse_amount, parse_number};
 use leadgate_core::spend::{DEFAULT_CURRENCY, Spend, SpendDraft, currency};
 use leadgate_store::{Store, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The setting that holds the workspace's currency.
-const CURRENCY: &str = "currency";
+pub(crate) const CURRENCY: &str = "currency";
 
 /// Entries one request or file records at most: a year of daily spend on a few hundred
 /// campaigns. More is a mistake (a file of something else), or an import to split.
@@ -152,11 +153,12 @@ impl App {
     }
 
     /// Spend entries from a CSV file with a header naming [`SpendInput`]'s fields (any
-    /// order, any case; columns left out are empty), each named by its line.
+    /// order, any case; columns left out are empty), each named by its line. A file's
+    /// `amount` is money as import files write it (`1200.50`), not minor units.
     pub fn spend_csv(bytes: &[u8]) -> Result<Vec<(String, SpendInput)>, AppError> {
         let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
             .map_err(|_| AppError::new(ErrorCode::NotUtf8, "the spend file is not UTF-8 text"))?;
-        let mut reader = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(text.as_bytes());
+        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
         let header: Vec<String> = reader
             .headers()
             .map_err(|e| AppError::new(ErrorCode::NotCsv, format!("the spend file's header cannot be read: {e}")))?
@@ -177,62 +179,65 @@ impl App {
             "offer",
             "note",
         ];
-        if let Some(unknown) = header.iter().find(|h| !COLUMNS.contains(&h.as_str())) {
-            return Err(invalid(
-                ErrorCode::UnknownField,
-                unknown,
-                format!("the spend file has a column {unknown:?}; its columns are some of: {}", COLUMNS.join(", ")),
-            ));
+        for (i, name) in header.iter().enumerate() {
+            if !COLUMNS.contains(&name.as_str()) {
+                return Err(invalid(
+                    ErrorCode::UnknownField,
+                    name,
+                    format!("the spend file has a column {name:?}; its columns are some of: {}", COLUMNS.join(", ")),
+                ));
+            }
+            if header[..i].contains(name) {
+                return Err(invalid(ErrorCode::InvalidValue, name, format!("the spend file has two {name:?} columns")));
+            }
         }
         if !header.iter().any(|h| h == "amount") {
             return Err(invalid(ErrorCode::MissingField, "amount", "the spend file has no amount column"));
         }
         let mut entries = Vec::new();
-        for (n, record) in reader.records().enumerate() {
-            let line = format!("line {}", n + 2);
-            let record = record.map_err(|e| AppError::new(ErrorCode::NotCsv, format!("{line}: {e}")))?;
-            let cell = |name: &str| {
+        for record in reader.records() {
+            let record = record.map_err(|e| AppError::new(ErrorCode::NotCsv, format!("the spend file: {e}")))?;
+            // The line the row starts on, as an editor shows it (a quoted cell may span lines).
+            let line = format!("line {}", record.position().map_or(0, |p| p.line()));
+            let text = |name: &str| {
                 header.iter().position(|h| h == name).and_then(|i| record.get(i)).filter(|v| !v.is_empty())
             };
-            let number = |name: &str| -> Result<Option<String>, AppError> { Ok(cell(name).map(str::to_owned)) };
-            let amount = cell("amount")
+            let amount = text("amount")
                 .map(|a| {
-                    a.parse::<i64>().map_err(|_| {
+                    parse_amount(a).ok_or_else(|| {
                         invalid(
                             ErrorCode::InvalidValue,
                             "amount",
-                            format!("amount must be whole minor units (cents), not {a:?}"),
+                            format!("amount must be an amount of money such as 1200 or 1200.50, not {a:?}"),
                         )
                         .within(&line)
                     })
                 })
                 .transpose()?;
-            let rate = cell("rate")
+            let rate = text("rate")
                 .map(|r| {
-                    r.parse::<f64>().map_err(|_| {
+                    parse_number(r).ok_or_else(|| {
                         invalid(ErrorCode::InvalidValue, "rate", format!("rate must be a number, not {r:?}"))
                             .within(&line)
                     })
                 })
                 .transpose()?;
-            let text = |name: &str| cell(name).map(str::to_owned);
-            entries.push((
-                line.clone(),
-                SpendInput {
-                    amount,
-                    currency: number("currency")?,
-                    rate,
-                    from: text("from"),
-                    to: text("to"),
-                    month: text("month"),
-                    direction: text("direction"),
-                    channel: text("channel"),
-                    vendor: text("vendor"),
-                    campaign: text("campaign"),
-                    offer: text("offer"),
-                    note: text("note"),
-                },
-            ));
+            let owned = |name: &str| text(name).map(str::to_owned);
+            let input = SpendInput {
+                amount,
+                currency: owned("currency"),
+                rate,
+                from: owned("from"),
+                to: owned("to"),
+                month: owned("month"),
+                direction: owned("direction"),
+                channel: owned("channel"),
+                vendor: owned("vendor"),
+                campaign: owned("campaign"),
+                offer: owned("offer"),
+                note: owned("note"),
+            };
+            entries.push((line, input));
             if entries.len() > ENTRIES_MAX {
                 break;
             }

@@ -149,13 +149,11 @@ impl History {
             match s.to {
                 Stage::Sql => o.sql = true,
                 Stage::Opportunity => o.opportunity = true,
-                Stage::Customer => {
-                    o.customer = true;
-                    o.value = o.value.max(s.value.unwrap_or(0));
-                }
+                Stage::Customer => o.customer = true,
                 _ => {}
             }
         }
+        o.value = crate::lifecycle::value_won(self.stages.iter().filter(|s| s.at > as_of)).unwrap_or(0);
         // Reaching a later stage passes the earlier ones.
         o.opportunity |= o.customer;
         o.sql |= o.opportunity;

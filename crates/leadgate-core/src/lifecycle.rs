@@ -229,6 +229,13 @@ pub struct StageStep {
     pub value: Option<i64>,
 }
 
+/// The value won by `steps`: the largest deal value of their moves to customer. The
+/// largest, not the sum: a deal moved to customer, back, and to customer again (a
+/// correction) is won once.
+pub fn value_won<'a>(steps: impl IntoIterator<Item = &'a StageStep>) -> Option<i64> {
+    steps.into_iter().filter(|s| s.to == Stage::Customer).filter_map(|s| s.value).max()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     #[error("the contact is already at stage {0}")]

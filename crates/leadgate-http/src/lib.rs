@@ -111,6 +111,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::cohorts))
         .routes(routes!(reports::inflow))
         .routes(routes!(reports::cost))
+        .routes(routes!(reports::rejected_then_won))
+        .routes(routes!(reports::funnel_mix))
         .routes(routes!(spend::list))
         .routes(routes!(spend::remove))
         .routes(routes!(spend::settings, spend::change_settings))

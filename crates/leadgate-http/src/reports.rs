@@ -15,6 +15,8 @@ use leadgate_core::Permission;
 use leadgate_core::reports::cohorts::Cohorts;
 use leadgate_core::reports::cost::Cost;
 use leadgate_core::reports::inflow::Inflow;
+use leadgate_core::reports::mix::FunnelMix;
+use leadgate_core::reports::rejected::RejectedThenWon;
 use leadgate_core::reports::waterfall::Waterfall;
 
 /// A report's request, once its caller may read reports and its query is read.
@@ -69,6 +71,29 @@ pub async fn cost(
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
     Ok(answer(format, app.cost(&q).await?, Cost::table))
+}
+
+/// Contacts rejected (nurture, lost, disqualified) and later won back, and what each
+/// month's rejected contacts became.
+#[utoipa::path(get, path = "/v1/reports/rejected-then-won", tag = "reports", params(ReportQuery), responses((status = 200, description = "`months` of rejection with what their contacts became, `totals`, and `contacts` won back (the most recent 1,000 wins) with the reason, the days between, the value and what they did in between; or, with `format=csv`, a row per month.", content((RejectedThenWon = "application/json"), (String = "text/csv"))), (status = 422, description = "`invalid_value` (`group_by` given, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+pub async fn rejected_then_won(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (app, q, format) = asked(&s, &caller, q)?;
+    Ok(answer(format, app.rejected_then_won(&q).await?, RejectedThenWon::table))
+}
+
+/// The contacts at the top, middle and bottom of the funnel at the end of each month.
+#[utoipa::path(get, path = "/v1/reports/funnel-mix", tag = "reports", params(ReportQuery), responses((status = 200, description = "`months`, oldest first: at the end of each (now, for the month under way), the contacts in each band — `top`, `middle`, `bottom`, `customer`, `nurture`, `out` — and all of them; or, with `format=csv`, a row per month.", content((FunnelMix = "application/json"), (String = "text/csv"))), (status = 422, description = "`invalid_value` (`group_by` given, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+pub async fn funnel_mix(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (app, q, format) = asked(&s, &caller, q)?;
+    Ok(answer(format, app.funnel_mix(&q).await?, FunnelMix::table))
 }
 
 /// Weekly inflow of responses by group, with each group's pace.

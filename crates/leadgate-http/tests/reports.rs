@@ -17,6 +17,8 @@ leadgate_store::on_both_stores!(
     inflow_counts_this_week_s_inquiries_by_channel,
     each_number_opens_into_the_contacts_behind_it_page_by_page,
     nonsense_asked_of_a_report_is_refused_clearly,
+    contacts_rejected_then_won_are_found_with_their_reason_and_what_they_did_between,
+    the_funnel_mix_counts_each_contact_in_the_band_of_its_stage_at_each_month_end,
 );
 
 /// Today's date in UTC, `2026-12-07`, as the server dates what it is sent now.
@@ -265,4 +267,97 @@ async fn nonsense_asked_of_a_report_is_refused_clearly(store: Arc<dyn Store>) {
     let empty = api.get("/v1/reports/waterfall?group_by=channel").await;
     assert_eq!(empty.status, StatusCode::OK, "{}", empty.text);
     assert_eq!((empty.json["groups"].clone(), counts(&empty.json["totals"])), (json!([]), vec![0; 7]));
+}
+
+async fn contacts_rejected_then_won_are_found_with_their_reason_and_what_they_did_between(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    let mut ids = Vec::new();
+    for email in ["ann@acme.example", "bob@bigco.example", "cat@corp.example", "dan@dyn.example"] {
+        let r = api.inquire_with_key(json!({"email": email, "source": {"channel": "paid_search"}})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        ids.push(r.json["contact_id"].as_str().unwrap().to_owned());
+    }
+    let go = |who: usize, stage: &'static str, reason: &'static str, value: Option<i64>| {
+        let (api, id) = (&api, ids[who].clone());
+        async move {
+            let r = api
+                .post(&format!("/v1/contacts/{id}/stage"), json!({"stage": stage, "reason": reason, "value": value}))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{stage}: {}", r.text);
+        }
+    };
+    go(0, "mql", "fit", None).await;
+    go(0, "nurture", "not ready: budget next year", None).await;
+    // Ann comes back: two visits and a second inquiry, then a deal.
+    let events = json!({"events": [{"email": "ann@acme.example", "kind": "pricing_view"}, {"email": "ann@acme.example", "kind": "page_view"}]});
+    assert_eq!(api.post("/v1/events", events).await.status, StatusCode::ACCEPTED);
+    let again =
+        api.inquire_with_key(json!({"email": "ann@acme.example", "source": {"channel": "organic_search"}})).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    go(0, "opportunity", "demo booked", Some(100_000)).await;
+    go(0, "customer", "signed", Some(120_000)).await;
+    go(1, "lost", "price", None).await;
+    go(2, "disqualified", "student", None).await;
+
+    let r = api.get_as("/v1/reports/rejected-then-won", &api.key(Role::Readonly).await).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let t = &r.json["totals"];
+    assert_eq!((t["rejected"].clone(), t["won_back"].clone(), t["customers"].clone()), (json!(3), json!(1), json!(1)));
+    assert_eq!(t["rejected_to"], json!({"nurture": 1, "lost": 1, "disqualified": 1}));
+    assert_eq!((t["value"].clone(), t["share_won_back"].clone()), (json!(120_000), json!(1.0 / 3.0)));
+    assert_eq!(t["stage_now"], json!({"customer": 1, "lost": 1, "disqualified": 1}));
+    assert_eq!(r.json["months"][0]["month"], json!(today()[..7]));
+    assert_eq!(r.json["months"][0]["rejected"], json!(3));
+    let ann = &r.json["contacts"][0];
+    assert_eq!(r.json["contacts"].as_array().unwrap().len(), 1, "dan was never rejected");
+    assert_eq!(
+        (ann["email"].clone(), ann["reason"].clone()),
+        (json!("ann@acme.example"), json!("not ready: budget next year"))
+    );
+    assert_eq!(
+        (ann["rejected_to"].clone(), ann["won_stage"].clone(), ann["value"].clone()),
+        (json!("nurture"), json!("customer"), json!(120_000))
+    );
+    assert_eq!((ann["responses_between"].clone(), ann["events_between"].clone()), (json!(1), json!(2)));
+
+    let outbound = api.get("/v1/reports/rejected-then-won?direction=outbound").await;
+    assert_eq!(outbound.json["totals"]["rejected"], json!(0), "{}", outbound.text);
+    assert_eq!(outbound.json["totals"]["share_won_back"], Value::Null, "no rejections: no share, not 0/0");
+    let csv = api.get("/v1/reports/rejected-then-won?format=csv").await;
+    assert!(
+        csv.text.starts_with(
+            "scope,month,rejected,to_nurture,to_lost,to_disqualified,won_back,customers,share_won_back,value\n"
+        ),
+        "{}",
+        csv.text
+    );
+    assert!(csv.text.ends_with("total,,3,1,1,1,1,1,0.3333333333333333,120000\n"), "{}", csv.text);
+    let grouped = api.get("/v1/reports/rejected-then-won?group_by=channel").await;
+    assert_error(&grouped, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+}
+
+async fn the_funnel_mix_counts_each_contact_in_the_band_of_its_stage_at_each_month_end(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    funnel(&api).await;
+    let r = api.get_as("/v1/reports/funnel-mix", &api.key(Role::Readonly).await).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let months = r.json["months"].as_array().unwrap();
+    assert_eq!(months.len(), 12, "the last twelve months, this one included");
+    let now = months.last().unwrap();
+    assert_eq!(now["month"], json!(today()[..7]));
+    let bands: Vec<u64> = ["top", "middle", "bottom", "customer", "nurture", "out", "contacts"]
+        .map(|b| now[b].as_u64().unwrap())
+        .to_vec();
+    // A prospect; two mqls (one back from nurture); a customer; one disqualified.
+    assert_eq!(bands, [1, 2, 0, 1, 0, 1, 5], "{now}");
+    assert!(months[..11].iter().all(|m| m["contacts"] == json!(0)), "no contact before it was created");
+    let outbound = api.get("/v1/reports/funnel-mix?direction=outbound").await;
+    assert_eq!(outbound.json["months"][11]["contacts"], json!(0), "{}", outbound.text);
+    let this_month = format!("{}-01", &today()[..7]);
+    let one = api.get(&format!("/v1/reports/funnel-mix?from={this_month}&format=csv")).await;
+    let lines: Vec<&str> = one.text.lines().collect();
+    assert_eq!(lines[0], "month,at,top,middle,bottom,customer,nurture,out,contacts");
+    assert_eq!((lines.len(), lines[1].split(',').next_back()), (2, Some("5")), "{}", one.text);
+    let grouped = api.get("/v1/reports/funnel-mix?group_by=channel").await;
+    assert_error(&grouped, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
 }

@@ -64,10 +64,14 @@ async fn cost_per_stage_and_return_on_spend_come_from_spend_and_deal_values(stor
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.json["entries"][0]["channel"], json!("paid_search"), "named as contacts' channels are");
     assert_eq!(r.json["entries"][0]["direction"], json!("inbound"), "as the channel implies");
-    let file = format!("from,to,channel,amount,note\n{},{},webinar,50000,\"Spring, webinar\"\n", day(0), day(10));
+    // A file writes money as import files do: 500.00, not cents.
+    let file = format!("from,to,channel,amount,note\n{},{},webinar,500.00,\"Spring, webinar\"\n", day(0), day(10));
     let r = api.upload("/v1/spend", &marketing, "text/csv", file).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    assert_eq!(r.json["entries"][0]["note"], json!("Spring, webinar"));
+    assert_eq!(
+        (r.json["entries"][0]["note"].clone(), r.json["entries"][0]["amount"].clone()),
+        (json!("Spring, webinar"), json!(50_000))
+    );
 
     let readonly = api.key(Role::Readonly).await;
     let r = api.get_as("/v1/reports/cost?group_by=channel", &readonly).await;
@@ -185,7 +189,9 @@ async fn wrong_spend_is_refused_whole_naming_the_entry_and_field(store: Arc<dyn 
     }
     let key = api.admin.clone();
     for (file, code, field) in [
-        ("month,amount\n2026-03,100\n2026-04,12.50\n", "invalid_value", "line 3.amount"),
+        ("month,amount\n2026-03,100\n2026-04,12.505\n", "invalid_value", "line 3.amount"),
+        ("month,note,amount\n2026-03,\"two\nlines\",100\n2026-04,,ten\n", "invalid_value", "line 4.amount"),
+        ("month,amount,Amount\n2026-03,1,2\n", "invalid_value", "amount"),
         ("month,amount\n2026-03,100\n2026-04,-1\n", "invalid_value", "line 3.amount"),
         ("month,amount,colour\n2026-03,100,red\n", "unknown_field", "colour"),
         ("month,channel\n2026-03,display\n", "missing_field", "amount"),
@@ -220,35 +226,43 @@ async fn wrong_spend_is_refused_whole_naming_the_entry_and_field(store: Arc<dyn 
 
 async fn concurrent_spend_and_a_change_of_currency_never_mix_currencies(store: Arc<dyn Store>) {
     let api = Arc::new(Api::new(store).await);
-    let mut tasks = Vec::new();
-    for i in 0..12 {
-        let api = api.clone();
-        tasks.push(tokio::spawn(async move {
-            let body = json!({"amount": 1_000 + i, "currency": "USD", "month": "2026-03", "channel": "display"});
-            api.post("/v1/spend", body).await.status
-        }));
-    }
-    let change = {
-        let api = api.clone();
-        tokio::spawn(async move {
+    let admin = api.admin.clone();
+    // Rounds from the same start (USD, no spend), the change sent first or last.
+    for round in 0..4 {
+        for e in api.get("/v1/spend?limit=1000").await.json["entries"].as_array().unwrap() {
+            let id = e["id"].as_str().unwrap();
+            let r = api.json_as(Method::DELETE, &format!("/v1/spend/{id}"), &admin, Value::Null).await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        }
+        let r = api.json_as(Method::PATCH, "/v1/settings", &admin, json!({"currency": "USD"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let change = |api: Arc<Api>| async move {
             api.json_as(Method::PATCH, "/v1/settings", &api.admin.clone(), json!({"currency": "EUR"})).await.status
-        })
-    };
-    let mut recorded = 0;
-    for t in tasks {
-        let status = t.await.unwrap();
-        assert!(matches!(status, StatusCode::CREATED | StatusCode::UNPROCESSABLE_ENTITY), "{status}");
-        recorded += usize::from(status == StatusCode::CREATED);
-    }
-    let changed = change.await.unwrap();
-    assert!(matches!(changed, StatusCode::OK | StatusCode::CONFLICT), "{changed}");
-    let currency = api.get("/v1/settings").await.json["currency"].clone();
-    let entries = api.get("/v1/spend?limit=100").await.json["entries"].as_array().unwrap().clone();
-    assert_eq!(entries.len(), recorded, "every entry acknowledged is kept");
-    // Each entry is in the currency the workspace counts in, whichever came first.
-    assert!(entries.iter().all(|e| e["currency_given"] == currency), "{currency}: {entries:?}");
-    assert_eq!(changed == StatusCode::OK, currency == json!("EUR"));
-    if changed == StatusCode::CONFLICT {
-        assert!(recorded > 0, "refused only for spend in the currency before");
+        };
+        let first = (round % 2 == 0).then(|| tokio::spawn(change(api.clone())));
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let api = api.clone();
+            tasks.push(tokio::spawn(async move {
+                let body = json!({"amount": 1_000 + i, "currency": "USD", "month": "2026-03", "channel": "display"});
+                api.post("/v1/spend", body).await.status
+            }));
+        }
+        let last = first.is_none().then(|| tokio::spawn(change(api.clone())));
+        let mut recorded = 0;
+        for t in tasks {
+            let status = t.await.unwrap();
+            assert!(matches!(status, StatusCode::CREATED | StatusCode::UNPROCESSABLE_ENTITY), "{status}");
+            recorded += usize::from(status == StatusCode::CREATED);
+        }
+        let changed = first.or(last).unwrap().await.unwrap();
+        assert!(matches!(changed, StatusCode::OK | StatusCode::CONFLICT), "{changed}");
+        let currency = api.get("/v1/settings").await.json["currency"].clone();
+        let entries = api.get("/v1/spend?limit=100").await.json["entries"].as_array().unwrap().clone();
+        assert_eq!(entries.len(), recorded, "every entry acknowledged is kept");
+        // Each entry is in the currency the workspace counts in, whichever came first.
+        assert!(entries.iter().all(|e| e["currency_given"] == currency), "{currency}: {entries:?}");
+        assert_eq!(changed == StatusCode::OK, currency == json!("EUR"));
+        assert_eq!(changed == StatusCode::CONFLICT, recorded > 0, "refused exactly when spend in USD came first");
     }
 }

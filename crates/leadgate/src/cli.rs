@@ -300,6 +300,18 @@ pub(crate) enum ReportCommand {
         #[command(flatten)]
         select: ReportSelection,
     },
+    /// How many contacts stood at the top, middle and bottom of the funnel at the end
+    /// of each month (by default the last twelve).
+    FunnelMix {
+        #[command(flatten)]
+        select: ReportSelection,
+    },
+    /// Contacts sent to nurture, lost or disqualified that were later won back, and
+    /// what each month's rejected contacts became (by date of rejection).
+    RejectedThenWon {
+        #[command(flatten)]
+        select: ReportSelection,
+    },
     /// Cost per stage and return on spend, by what the money was spent on (group by
     /// direction, channel, vendor, campaign or offer).
     Cost {

@@ -3,6 +3,7 @@
 use crate::cli::ReportSelection;
 use anyhow::{Context, Result, bail};
 use leadgate_app::App;
+use leadgate_app::export::amount as money;
 use leadgate_app::reports::{ReportQuery, Table, csv_table};
 use leadgate_app::spend::SpendQuery;
 use leadgate_core::Actor;
@@ -10,6 +11,8 @@ use leadgate_core::Stage;
 use leadgate_core::reports::cohorts::Cohorts;
 use leadgate_core::reports::cost::Cost;
 use leadgate_core::reports::inflow::Inflow;
+use leadgate_core::reports::mix::FunnelMix;
+use leadgate_core::reports::rejected::RejectedThenWon;
 use leadgate_core::reports::waterfall::Waterfall;
 use std::io::Write;
 
@@ -44,6 +47,16 @@ pub(crate) async fn inflow(app: &App, select: ReportSelection) -> Result<()> {
 pub(crate) async fn cost(app: &App, select: ReportSelection) -> Result<()> {
     let c = app.cost(&query(&select)?).await.map_err(crate::exit::app)?;
     write(&select, &c, Cost::table, cost_text)
+}
+
+pub(crate) async fn rejected_then_won(app: &App, select: ReportSelection) -> Result<()> {
+    let r = app.rejected_then_won(&query(&select)?).await.map_err(crate::exit::app)?;
+    write(&select, &r, RejectedThenWon::table, rejected_text)
+}
+
+pub(crate) async fn funnel_mix(app: &App, select: ReportSelection) -> Result<()> {
+    let m = app.funnel_mix(&query(&select)?).await.map_err(crate::exit::app)?;
+    write(&select, &m, FunnelMix::table, mix_text)
 }
 
 pub(crate) async fn spend_import(app: &App, file: &std::path::Path) -> Result<()> {
@@ -114,12 +127,6 @@ pub(crate) async fn currency(app: &App, code: Option<&str>) -> Result<()> {
     .map_err(crate::exit::app)?;
     println!("{}", settings.currency);
     Ok(())
-}
-
-/// Minor units as an amount: 123456 → 1234.56.
-fn money(minor: i64) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", (minor / 100).abs(), (minor % 100).abs())
 }
 
 /// Writes `report` in the format asked, to the file asked (whole, or not at all).
@@ -221,6 +228,65 @@ fn cost_text(c: &Cost) -> String {
         }
     }
     out.push_str(&format!("left out: {} disqualified contacts\n", c.excluded.disqualified));
+    out
+}
+
+/// Rejected, then won for reading: a line per month of rejection, then the contacts
+/// won back.
+fn rejected_text(r: &RejectedThenWon) -> String {
+    let mut out = format!(
+        "by month of rejection\n  {:<8} {:>9} {:>9} {:>10} {:>10} {:>14}\n",
+        "month", "rejected", "won back", "customers", "share", "value"
+    );
+    let months = r.months.iter().map(|m| (m.month.to_string(), &m.outcomes));
+    for (month, o) in months.chain(std::iter::once(("all".to_owned(), &r.totals))) {
+        out.push_str(&format!(
+            "  {:<8} {:>9} {:>9} {:>10} {:>10} {:>14}\n",
+            month,
+            o.rejected,
+            o.won_back,
+            o.customers,
+            o.share_won_back.map_or("-".to_owned(), |s| format!("{:.1} %", s * 100.0)),
+            money(o.value)
+        ));
+    }
+    out.push_str(&format!("won back ({} listed, the latest first)\n", r.contacts.len()));
+    for c in &r.contacts {
+        out.push_str(&format!(
+            "  {} {} on {}, {} after {:.0} days ({} responses, {} events between){}{}\n",
+            c.email.as_deref().unwrap_or("(erased)"),
+            c.rejected_to,
+            &c.rejected_at.to_rfc3339()[..10],
+            c.won_stage,
+            c.days_between,
+            c.responses_between,
+            c.events_between,
+            c.value.map_or(String::new(), |v| format!(", value {}", money(v))),
+            c.reason.as_deref().map_or(String::new(), |r| format!(", rejected: {r}"))
+        ));
+    }
+    out
+}
+
+/// The funnel mix for reading: a line per month.
+fn mix_text(m: &FunnelMix) -> String {
+    let mut out = format!(
+        "contacts at the end of each month\n  {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+        "month", "top", "middle", "bottom", "customer", "nurture", "out", "all"
+    );
+    for p in &m.months {
+        out.push_str(&format!(
+            "  {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+            p.month.to_string(),
+            p.top,
+            p.middle,
+            p.bottom,
+            p.customer,
+            p.nurture,
+            p.out,
+            p.contacts
+        ));
+    }
     out
 }
 

@@ -5,6 +5,8 @@ pub mod cells;
 pub mod cohorts;
 pub mod cost;
 pub mod inflow;
+pub mod mix;
+pub mod rejected;
 pub mod waterfall;
 
 use crate::batch::{BatchesInFlight, LiveContacts};

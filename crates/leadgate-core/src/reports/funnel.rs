@@ -33,8 +33,8 @@ pub struct Path {
     /// when it entered.
     pub reached: [Option<Timestamp>; FUNNEL.len()],
     pub disqualified: bool,
-    /// The deal values of its moves to customer, summed (minor units; none: no move
-    /// to customer carried a value).
+    /// Its value won ([`crate::lifecycle::value_won`]), minor units; none: no move to
+    /// customer carried a value.
     pub value_won: Option<i64>,
 }
 
@@ -44,13 +44,7 @@ impl Path {
     pub fn of(contact: &Contact, first_response: Option<&Response>, steps: &[StageStep]) -> Path {
         let mut reached = [None; FUNNEL.len()];
         reached[0] = Some(contact.created_at);
-        let mut value_won: Option<i64> = None;
         for step in steps {
-            if step.to == Stage::Customer
-                && let Some(v) = step.value
-            {
-                value_won = Some(value_won.unwrap_or(0).saturating_add(v));
-            }
             let Some(rank) = step.to.rank() else { continue };
             for slot in reached.iter_mut().take(usize::from(rank) + 1) {
                 slot.get_or_insert(step.at);
@@ -64,7 +58,7 @@ impl Path {
             groups,
             reached,
             disqualified: contact.stage == Stage::Disqualified,
-            value_won,
+            value_won: crate::lifecycle::value_won(steps),
         }
     }
 

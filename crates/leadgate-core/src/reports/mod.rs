@@ -10,6 +10,8 @@ pub mod cohorts;
 pub mod cost;
 pub mod funnel;
 pub mod inflow;
+pub mod mix;
+pub mod rejected;
 pub mod waterfall;
 
 use crate::Timestamp;

@@ -1,0 +1,37 @@
+//! Funnel mix: the contacts at the top, middle and bottom of the funnel, month by month.
+
+use super::{ReportQuery, walk};
+use crate::error::invalid;
+use crate::{App, AppError, ErrorCode};
+use leadgate_core::reports::Month;
+use leadgate_core::reports::mix::{FunnelMix, month_ends};
+use leadgate_store::ContactSnapshot;
+
+/// Months shown when the period has no start: a year, the month under way included.
+pub const MIX_MONTHS: i32 = 12;
+
+impl App {
+    /// How many contacts stood in each band of the funnel at the end of each month of
+    /// the period (by default the last twelve, this one as of now).
+    pub async fn funnel_mix(&self, query: &ReportQuery) -> Result<FunnelMix, AppError> {
+        let (selection, group_by) = query.read()?;
+        if !group_by.is_empty() {
+            return Err(invalid(
+                ErrorCode::InvalidValue,
+                "group_by",
+                "the funnel mix is counted by month alone; leave out group_by (select with direction)",
+            ));
+        }
+        let now = self.now();
+        // `to` is exclusive: the last month is the one its instant before falls in.
+        let last = selection.period.to.map_or(Month::of(now), |to| Month::of(to.plus_micros(-1)));
+        let first = selection.period.from.map_or(Month(last.0 - (MIX_MONTHS - 1)), Month::of);
+        let _ration = self.ration(crate::HeavyWork::Report)?;
+        let mut tally = FunnelMix::tally(month_ends(first, last, now), selection.direction);
+        walk(self.store.as_ref(), None, std::convert::identity, |s: &ContactSnapshot| {
+            tally.add(s.contact.created_at, s.contact.direction, &s.stage_steps)
+        })
+        .await?;
+        Ok(tally.finish())
+    }
+}
