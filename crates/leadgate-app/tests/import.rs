@@ -22,6 +22,7 @@ leadgate_store::on_both_stores!(
     a_file_that_is_not_csv_or_lacks_mapped_columns_is_refused_before_writing,
     a_changed_row_updates_the_contact_and_records_what_changed,
     the_hubspot_preset_reads_a_hubspot_export,
+    the_hubspot_preset_keeps_the_lifecycle_stage_and_a_lead_status_that_rejects,
     a_person_repeated_far_down_a_long_file_stays_one_contact,
     the_same_file_through_another_mapping_is_read_again,
     a_row_that_runs_on_for_megabytes_is_refused_and_the_rows_before_it_kept,
@@ -230,6 +231,49 @@ async fn the_hubspot_preset_reads_a_hubspot_export(store: Arc<dyn Store>) {
     let stages: Vec<_> = store.stage_history(ann.id).await.unwrap().iter().map(|s| s.to.as_str()).collect();
     // "Became a Lead Date" at the create date is how Ann arrived: no suspect stage before.
     assert_eq!(stages, ["prospect", "mql", "customer"]);
+}
+
+/// HubSpot's default contact export: no "Became a … Date" columns, the stage in
+/// "Lifecycle Stage" (by label, or by internal value through the API), and "Lead Status".
+async fn the_hubspot_preset_keeps_the_lifecycle_stage_and_a_lead_status_that_rejects(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let csv = "\"Record ID\",\"First Name\",\"Last Name\",\"Email\",\"Phone Number\",\"Contact owner\",\"Lead Status\",\"Create Date\",\"Lifecycle Stage\",\"Original Source\"\n\
+               201,Ann,Lee,ann@acme.example,,Rita Rep,In Progress,2024-02-11 14:30,Marketing Qualified Lead,Organic Search\n\
+               202,Bob,Ray,bob@bigco.example,,,Open,2024-02-12 09:00,Sales Qualified Lead,Paid Search\n\
+               203,Cat,Day,cat@corp.example,,,,2024-02-13 10:15,salesqualifiedlead,Direct Traffic\n\
+               204,Dan,Fox,dan@dyn.example,,,Unqualified,2024-02-14 11:00,Lead,Paid Search\n\
+               205,Eve,Gee,eve@evil.example,,,Bad Timing,2024-02-15 12:00,Marketing Qualified Lead,Organic Search\n\
+               206,Fay,Hu,fay@fab.example,,,,2024-01-02 08:00,Customer,Referrals\n\
+               207,Gus,Ito,gus@gem.example,,,,2024-01-03 08:00,Other,Offline Sources\n";
+    let hubspot = presets::preset("hubspot").unwrap();
+    let report = import_csv(&app, csv.as_bytes(), &hubspot).await.unwrap();
+    assert_eq!((report.counts.contacts_created, report.counts.rows_failed), (7, 0), "{:?}", report.errors);
+    let contact = |id: &'static str| {
+        let store = store.clone();
+        async move { one(&store, ContactFilter { external_id: Some(id.into()), ..Default::default() }).await }
+    };
+    let stage_of = |id| async move { contact(id).await.stage.as_str().to_owned() };
+    assert_eq!(stage_of("201").await, "mql", "a Marketing Qualified Lead is an mql");
+    assert_eq!(stage_of("202").await, "sql", "a Sales Qualified Lead without a date is an sql");
+    assert_eq!(stage_of("203").await, "sql", "HubSpot's internal value too");
+    assert_eq!(stage_of("204").await, "disqualified", "Unqualified turns the contact away");
+    assert_eq!(stage_of("206").await, "customer");
+    let ann = contact("201").await;
+    assert_eq!(ann.created_at, leadgate_core::Timestamp::parse_rfc3339("2024-02-11T14:30:00Z").unwrap());
+    let eve = contact("205").await;
+    let eve_history = store.stage_history(eve.id).await.unwrap();
+    let steps: Vec<_> = eve_history.iter().map(|s| s.to.as_str()).collect();
+    assert_eq!(steps.last(), Some(&"nurture"), "Bad Timing sends her to nurture after the mql: {steps:?}");
+    assert!(steps.contains(&"mql"), "{steps:?}");
+    assert!(eve_history.last().unwrap().detail.ends_with(": Bad Timing"), "{:?}", eve_history.last());
+    let gus = contact("207").await;
+    assert_eq!(gus.stage.as_str(), "suspect", "Other says nothing of a stage: Gus is where his arrival put him");
+    // Importing the same file again moves no one and records nothing twice.
+    let before = store.stage_history(ann.id).await.unwrap().len();
+    let again = import_csv(&app, csv.as_bytes(), &hubspot).await.unwrap();
+    assert_eq!((again.counts.contacts_created, again.counts.rows_failed), (0, 0));
+    assert_eq!(store.stage_history(ann.id).await.unwrap().len(), before);
+    assert_eq!(stage_of("205").await, "nurture");
 }
 
 /// A file longer than several chunks: `n` people, then the first person again with a
