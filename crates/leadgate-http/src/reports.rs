@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use leadgate_app::reports::cells::{CellOf, CellPage, CellQuery};
-use leadgate_app::reports::{Format, ReportQuery, Table, csv_table};
+use leadgate_app::reports::{Format, ReportQuery, Table, charts, csv_table};
 use leadgate_core::Permission;
 use leadgate_core::reports::cohorts::Cohorts;
 use leadgate_core::reports::cost::Cost;
@@ -31,80 +31,86 @@ fn asked(
     Ok((s.app.clone(), q, format))
 }
 
-/// A report as asked: its JSON, or its table as CSV.
-fn answer<T: serde::Serialize>(format: Format, report: T, table: impl FnOnce(&T) -> Table) -> Response {
+/// A report as asked: its JSON, its table as CSV, or its chart as SVG.
+fn answer<T: serde::Serialize>(
+    format: Format,
+    report: T,
+    table: impl FnOnce(&T) -> Table,
+    chart: impl FnOnce(&T) -> String,
+) -> Response {
     match format {
         Format::Json => Json(report).into_response(),
         Format::Csv => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv_table(table(&report))).into_response(),
+        Format::Svg => ([(header::CONTENT_TYPE, "image/svg+xml")], chart(&report)).into_response(),
     }
 }
 
 /// The demand waterfall: contacts that reached each stage, conversion and days between
 /// stages, by group.
-#[utoipa::path(get, path = "/v1/reports/waterfall", tag = "reports", params(ReportQuery), responses((status = 200, description = "The waterfall: `groups`, `totals`, `excluded`; or, with `format=csv`, a row per group and stage.", content((Waterfall = "application/json"), (String = "text/csv"))), (status = 422, description = "`invalid_value` (an unknown or third grouping, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/reports/waterfall", tag = "reports", params(ReportQuery), responses((status = 200, description = "The waterfall: `groups`, `totals`, `excluded`; or, with `format=csv`, a table; with `format=svg`, its chart. The CSV has a row per group and stage.", content((Waterfall = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))), (status = 422, description = "`invalid_value` (an unknown or third grouping, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
 pub async fn waterfall(
     State(s): State<AppState>,
     caller: Caller,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
-    Ok(answer(format, app.waterfall(&q).await?, Waterfall::table))
+    Ok(answer(format, app.waterfall(&q).await?, Waterfall::table, charts::waterfall))
 }
 
 /// Cohorts by month of entry.
-#[utoipa::path(get, path = "/v1/reports/cohorts", tag = "reports", params(ReportQuery), responses((status = 200, description = "`cohorts`, oldest first: each month's contacts and, per stage, how many had reached it by each month after entry; or, with `format=csv`, a row per cohort, stage and month.", content((Cohorts = "application/json"), (String = "text/csv"))), (status = 422, description = "`invalid_value` (`group_by` given, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/reports/cohorts", tag = "reports", params(ReportQuery), responses((status = 200, description = "`cohorts`, oldest first: each month's contacts and, per stage, how many had reached it by each month after entry; or, with `format=csv`, a table; with `format=svg`, its chart. The CSV has a row per cohort, stage and month.", content((Cohorts = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))), (status = 422, description = "`invalid_value` (`group_by` given, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
 pub async fn cohorts(
     State(s): State<AppState>,
     caller: Caller,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
-    Ok(answer(format, app.cohorts(&q).await?, Cohorts::table))
+    Ok(answer(format, app.cohorts(&q).await?, Cohorts::table, charts::cohorts))
 }
 
 /// Cost per stage and return on spend, by what the money was spent on.
-#[utoipa::path(get, path = "/v1/reports/cost", tag = "reports", params(ReportQuery), responses((status = 200, description = "`currency`, and for each group and the totals: `spend`, `value_won`, `return_on_spend` and each stage's `count` and `cost_per`; or, with `format=csv`, a row per group and stage.", content((Cost = "application/json"), (String = "text/csv"))), (status = 422, description = "`invalid_value` (a grouping spend is not recorded against, an unknown or third grouping, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/reports/cost", tag = "reports", params(ReportQuery), responses((status = 200, description = "`currency`, and for each group and the totals: `spend`, `value_won`, `return_on_spend` and each stage's `count` and `cost_per`; or, with `format=csv`, a table; with `format=svg`, its chart. The CSV has a row per group and stage.", content((Cost = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))), (status = 422, description = "`invalid_value` (a grouping spend is not recorded against, an unknown or third grouping, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
 pub async fn cost(
     State(s): State<AppState>,
     caller: Caller,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
-    Ok(answer(format, app.cost(&q).await?, Cost::table))
+    Ok(answer(format, app.cost(&q).await?, Cost::table, charts::cost))
 }
 
 /// Contacts rejected (nurture, lost, disqualified) and later won back, and what each
 /// month's rejected contacts became.
-#[utoipa::path(get, path = "/v1/reports/rejected-then-won", tag = "reports", params(ReportQuery), responses((status = 200, description = "`months` of rejection with what their contacts became, `totals`, and `contacts` won back (the most recent 1,000 wins) with the reason, the days between, the value and what they did in between; or, with `format=csv`, a row per month.", content((RejectedThenWon = "application/json"), (String = "text/csv"))), (status = 422, description = "`invalid_value` (`group_by` given, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/reports/rejected-then-won", tag = "reports", params(ReportQuery), responses((status = 200, description = "`months` of rejection with what their contacts became, `totals`, and `contacts` won back (the most recent 1,000 wins) with the reason, the days between, the value and what they did in between; or, with `format=csv`, a table; with `format=svg`, its chart. The CSV has a row per month.", content((RejectedThenWon = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))), (status = 422, description = "`invalid_value` (`group_by` given, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
 pub async fn rejected_then_won(
     State(s): State<AppState>,
     caller: Caller,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
-    Ok(answer(format, app.rejected_then_won(&q).await?, RejectedThenWon::table))
+    Ok(answer(format, app.rejected_then_won(&q).await?, RejectedThenWon::table, charts::rejected_then_won))
 }
 
 /// The contacts at the top, middle and bottom of the funnel at the end of each month.
-#[utoipa::path(get, path = "/v1/reports/funnel-mix", tag = "reports", params(ReportQuery), responses((status = 200, description = "`months`, oldest first: at the end of each (now, for the month under way), the contacts in each band — `top`, `middle`, `bottom`, `customer`, `nurture`, `out` — and all of them; or, with `format=csv`, a row per month.", content((FunnelMix = "application/json"), (String = "text/csv"))), (status = 422, description = "`invalid_value` (`group_by` given, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/reports/funnel-mix", tag = "reports", params(ReportQuery), responses((status = 200, description = "`months`, oldest first: at the end of each (now, for the month under way), the contacts in each band — `top`, `middle`, `bottom`, `customer`, `nurture`, `out` — and all of them; or, with `format=csv`, a table; with `format=svg`, its chart. The CSV has a row per month.", content((FunnelMix = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))), (status = 422, description = "`invalid_value` (`group_by` given, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
 pub async fn funnel_mix(
     State(s): State<AppState>,
     caller: Caller,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
-    Ok(answer(format, app.funnel_mix(&q).await?, FunnelMix::table))
+    Ok(answer(format, app.funnel_mix(&q).await?, FunnelMix::table, charts::funnel_mix))
 }
 
 /// Weekly inflow of responses by group, with each group's pace.
-#[utoipa::path(get, path = "/v1/reports/inflow", tag = "reports", params(ReportQuery), responses((status = 200, description = "`weeks` (their Mondays) and, for each group and the totals, the responses of each week with `mean_per_week`, `trend_per_week` and `variation`; or, with `format=csv`, a row per group and week.", content((Inflow = "application/json"), (String = "text/csv"))), (status = 422, description = "`invalid_value` (an unknown or third grouping, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/reports/inflow", tag = "reports", params(ReportQuery), responses((status = 200, description = "`weeks` (their Mondays) and, for each group and the totals, the responses of each week with `mean_per_week`, `trend_per_week` and `variation`; or, with `format=csv`, a table; with `format=svg`, its chart. The CSV has a row per group and week.", content((Inflow = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))), (status = 422, description = "`invalid_value` (an unknown or third grouping, a period ending before it starts or longer than 20 years, an unknown direction or format), `invalid_date`, `invalid_query`.", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
 pub async fn inflow(
     State(s): State<AppState>,
     caller: Caller,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
-    Ok(answer(format, app.inflow(&q).await?, Inflow::table))
+    Ok(answer(format, app.inflow(&q).await?, Inflow::table, charts::inflow))
 }
 
 /// The contacts behind one number of the waterfall: a group's stage.

@@ -19,6 +19,7 @@ leadgate_store::on_both_stores!(
     nonsense_asked_of_a_report_is_refused_clearly,
     contacts_rejected_then_won_are_found_with_their_reason_and_what_they_did_between,
     the_funnel_mix_counts_each_contact_in_the_band_of_its_stage_at_each_month_end,
+    every_report_draws_its_chart_as_svg_with_names_as_text,
 );
 
 /// Today's date in UTC, `2026-12-07`, as the server dates what it is sent now.
@@ -249,7 +250,7 @@ async fn nonsense_asked_of_a_report_is_refused_clearly(store: Arc<dyn Store>) {
         ("from=2026-02-01&to=2026-01-01", "invalid_value", "to", "ends"),
         ("from=1950-01-01&to=2050-01-01", "invalid_value", "to", "longer than"),
         ("direction=sideways", "invalid_value", "direction", "inbound or outbound"),
-        ("format=pdf", "invalid_value", "format", "json or csv"),
+        ("format=pdf", "invalid_value", "format", "json, csv or svg"),
         ("from=last%20tuesday", "invalid_date", "from", "a date"),
     ] {
         let r = api.get(&format!("/v1/reports/waterfall?{query}")).await;
@@ -360,4 +361,32 @@ async fn the_funnel_mix_counts_each_contact_in_the_band_of_its_stage_at_each_mon
     assert_eq!((lines.len(), lines[1].split(',').next_back()), (2, Some("5")), "{}", one.text);
     let grouped = api.get("/v1/reports/funnel-mix?group_by=channel").await;
     assert_error(&grouped, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+}
+
+async fn every_report_draws_its_chart_as_svg_with_names_as_text(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    funnel(&api).await;
+    let hostile =
+        json!({"email": "max@mal.example", "source": {"channel": "paid_search", "campaign": "<b onload=x>\"Q1\"</b>"}});
+    assert_eq!(api.inquire_with_key(hostile).await.status, StatusCode::CREATED);
+    for (report, title) in [
+        ("waterfall?group_by=campaign", "Demand waterfall"),
+        ("cost?group_by=campaign", "Cost per stage"),
+        ("cohorts", "Cohorts: customers by month of entry"),
+        ("inflow?group_by=campaign", "Inflow: responses per week"),
+        ("funnel-mix", "Funnel mix"),
+        ("rejected-then-won", "Rejected, then won"),
+    ] {
+        let sep = if report.contains('?') { '&' } else { '?' };
+        let r = api.get(&format!("/v1/reports/{report}{sep}format=svg")).await;
+        assert_eq!(r.status, StatusCode::OK, "{report}: {}", r.text);
+        assert_eq!(r.headers[header::CONTENT_TYPE], "image/svg+xml", "{report}");
+        assert!(r.text.starts_with("<svg") && r.text.trim_end().ends_with("</svg>"), "{report}: {}", r.text);
+        assert!(r.text.contains(title), "{report} is titled: {}", r.text);
+        assert!(!r.text.contains("<b onload") && !r.text.contains("</b>"), "{report}: a name is text, not markup");
+    }
+    // The campaign's name is in the waterfall's legend, as text.
+    let w = api.get("/v1/reports/waterfall?group_by=campaign&format=svg").await;
+    assert!(w.text.contains("campaign=&lt;b onload=x&gt;"), "{}", w.text);
+    assert!(w.text.contains("share of contacts that entered"), "the axis says what it counts");
 }

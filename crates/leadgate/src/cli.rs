@@ -355,6 +355,9 @@ pub(crate) struct ReportSelection {
     /// Write to this file (whole, or not at all) instead of standard output.
     #[arg(long)]
     pub(crate) output: Option<std::path::PathBuf>,
+    /// Also draw the report's chart, as SVG, into this file.
+    #[arg(long)]
+    pub(crate) svg: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn parse_role(s: &str) -> Result<Role, String> {

@@ -4,7 +4,7 @@ use crate::cli::ReportSelection;
 use anyhow::{Context, Result, bail};
 use leadgate_app::App;
 use leadgate_app::export::amount as money;
-use leadgate_app::reports::{ReportQuery, Table, csv_table};
+use leadgate_app::reports::{ReportQuery, Table, charts, csv_table};
 use leadgate_app::spend::SpendQuery;
 use leadgate_core::Actor;
 use leadgate_core::Stage;
@@ -31,32 +31,32 @@ fn query(s: &ReportSelection) -> Result<ReportQuery> {
 
 pub(crate) async fn waterfall(app: &App, select: ReportSelection) -> Result<()> {
     let w = app.waterfall(&query(&select)?).await.map_err(crate::exit::app)?;
-    write(&select, &w, Waterfall::table, waterfall_text)
+    write(&select, &w, Waterfall::table, waterfall_text, charts::waterfall)
 }
 
 pub(crate) async fn cohorts(app: &App, select: ReportSelection) -> Result<()> {
     let c = app.cohorts(&query(&select)?).await.map_err(crate::exit::app)?;
-    write(&select, &c, Cohorts::table, cohorts_text)
+    write(&select, &c, Cohorts::table, cohorts_text, charts::cohorts)
 }
 
 pub(crate) async fn inflow(app: &App, select: ReportSelection) -> Result<()> {
     let i = app.inflow(&query(&select)?).await.map_err(crate::exit::app)?;
-    write(&select, &i, Inflow::table, inflow_text)
+    write(&select, &i, Inflow::table, inflow_text, charts::inflow)
 }
 
 pub(crate) async fn cost(app: &App, select: ReportSelection) -> Result<()> {
     let c = app.cost(&query(&select)?).await.map_err(crate::exit::app)?;
-    write(&select, &c, Cost::table, cost_text)
+    write(&select, &c, Cost::table, cost_text, charts::cost)
 }
 
 pub(crate) async fn rejected_then_won(app: &App, select: ReportSelection) -> Result<()> {
     let r = app.rejected_then_won(&query(&select)?).await.map_err(crate::exit::app)?;
-    write(&select, &r, RejectedThenWon::table, rejected_text)
+    write(&select, &r, RejectedThenWon::table, rejected_text, charts::rejected_then_won)
 }
 
 pub(crate) async fn funnel_mix(app: &App, select: ReportSelection) -> Result<()> {
     let m = app.funnel_mix(&query(&select)?).await.map_err(crate::exit::app)?;
-    write(&select, &m, FunnelMix::table, mix_text)
+    write(&select, &m, FunnelMix::table, mix_text, charts::funnel_mix)
 }
 
 pub(crate) async fn spend_import(app: &App, file: &std::path::Path) -> Result<()> {
@@ -129,13 +129,25 @@ pub(crate) async fn currency(app: &App, code: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// Writes `report` in the format asked, to the file asked (whole, or not at all).
+/// Writes `report` in the format asked, to the file asked (whole, or not at all), and
+/// its chart to the `--svg` file when one is asked.
 fn write<T: serde::Serialize>(
     select: &ReportSelection,
     report: &T,
     table: impl FnOnce(&T) -> Table,
     text: impl FnOnce(&T) -> String,
+    chart: impl FnOnce(&T) -> String,
 ) -> Result<()> {
+    if let Some(path) = &select.svg {
+        let mut svg = crate::output::Output::open(Some(path))?;
+        match svg.writer().write_all(chart(report).as_bytes()) {
+            Ok(()) => svg.finish()?,
+            Err(e) => {
+                svg.discard();
+                return Err(e.into());
+            }
+        }
+    }
     let mut output = crate::output::Output::open(select.output.as_deref())?;
     let written = match select.format.as_str() {
         "json" => serde_json::to_writer_pretty(output.writer(), report).map_err(anyhow::Error::from),

@@ -116,6 +116,10 @@ fn reports_of_the_demo_read_as_tables_csv_and_json_and_refuse_nonsense() {
     let mix: serde_json::Value = serde_json::from_str(&all_of(&["report", "funnel-mix", "--format", "json"])).unwrap();
     assert_eq!(mix["months"].as_array().unwrap().last().unwrap()["contacts"], 1000, "every contact, as of now");
     assert!(all_of(&["report", "funnel-mix"]).starts_with("contacts at the end of each month"));
+    let chart = dir.path().join("waterfall.svg");
+    all_of(&["report", "waterfall", "--group-by", "channel", "--svg", chart.to_str().unwrap()]);
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Demand waterfall") && svg.contains("channel=paid_search"));
     let inflow = all_of(&["report", "inflow", "--group-by", "direction"]);
     assert!(inflow.contains("direction=inbound") && inflow.contains("all responses"), "{inflow}");
     for (args, says) in [

@@ -2,6 +2,7 @@
 //! stored (docs/reports.md says each rule).
 
 pub mod cells;
+pub mod charts;
 pub mod cohorts;
 pub mod cost;
 pub mod inflow;
@@ -38,16 +39,17 @@ pub struct ReportQuery {
     pub to: Option<String>,
     /// `inbound` or `outbound`: only contacts of that direction.
     pub direction: Option<String>,
-    /// `json` (the default) or `csv`.
+    /// `json` (the default), `csv`, or `svg` (the report's chart).
     pub format: Option<String>,
 }
 
-/// A report's answer as asked: its numbers as JSON, or as a CSV table.
+/// A report's answer as asked: its numbers as JSON, or as a CSV table, or its chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     #[default]
     Json,
     Csv,
+    Svg,
 }
 
 impl ReportQuery {
@@ -78,9 +80,12 @@ impl ReportQuery {
         match self.format.as_deref().map(str::trim) {
             None | Some("json") => Ok(Format::Json),
             Some("csv") => Ok(Format::Csv),
-            Some(other) => {
-                Err(invalid(ErrorCode::InvalidValue, "format", format!("format must be json or csv, not {other:?}")))
-            }
+            Some("svg") => Ok(Format::Svg),
+            Some(other) => Err(invalid(
+                ErrorCode::InvalidValue,
+                "format",
+                format!("format must be json, csv or svg, not {other:?}"),
+            )),
         }
     }
 }
