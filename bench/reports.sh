@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reports benchmark: the demand waterfall and cohorts over demo data, through the API
+# Reports benchmark: every report over demo data, as JSON and as its chart, through the API
 # (five runs of each, the server warm), on SQLite or PostgreSQL.
 #
 #   bench/reports.sh                          # SQLite, 1,000,000 demo contacts
@@ -9,7 +9,7 @@
 #   BIN=target/release/leadgate bench/reports.sh   # a build of your own
 #
 # Targets (issue: 1,000,000 contacts, 10,000,000 events): the waterfall for 12 months by
-# channel <= 500 ms; cohorts for 12 months <= 1 s.
+# channel <= 500 ms; cohorts for 12 months <= 1 s; rendering any chart <= 50 ms.
 # Needs: python3; psql for PostgreSQL. Prints figures only; it asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,15 +59,27 @@ def get(path):
     assert r.status == 200, (path, r.status, body[:300])
     return (time.perf_counter() - t) * 1000, len(body)
 period = f"from={frm}&to={to}"
+# Each chart is the same computation as its JSON, then drawn: the difference between the
+# two is what drawing costs.
 for label, path in [
     ("waterfall, 12 months, by channel", f"/v1/reports/waterfall?group_by=channel&{period}"),
     ("waterfall, 12 months, by channel, CSV", f"/v1/reports/waterfall?group_by=channel&{period}&format=csv"),
+    ("waterfall, 12 months, by channel, SVG", f"/v1/reports/waterfall?group_by=channel&{period}&format=svg"),
     ("waterfall, 12 months, by vendor,direction", f"/v1/reports/waterfall?group_by=vendor,direction&{period}"),
     ("cohorts, 12 months", f"/v1/reports/cohorts?{period}"),
+    ("cohorts, 12 months, SVG", f"/v1/reports/cohorts?{period}&format=svg"),
+    ("cost, 12 months, by channel", f"/v1/reports/cost?group_by=channel&{period}"),
+    ("cost, 12 months, by channel, SVG", f"/v1/reports/cost?group_by=channel&{period}&format=svg"),
+    ("inflow, 26 weeks, by channel", "/v1/reports/inflow?group_by=channel"),
+    ("inflow, 26 weeks, by channel, SVG", "/v1/reports/inflow?group_by=channel&format=svg"),
+    ("funnel mix, 12 months", "/v1/reports/funnel-mix"),
+    ("funnel mix, 12 months, SVG", "/v1/reports/funnel-mix?format=svg"),
+    ("rejected, then won, 12 months", f"/v1/reports/rejected-then-won?{period}"),
+    ("rejected, then won, 12 months, SVG", f"/v1/reports/rejected-then-won?{period}&format=svg"),
 ]:
     runs = [get(path) for _ in range(5)]
     ms = sorted(t for t, _ in runs)
-    print(f"   {label:44s} min {ms[0]:7.0f} ms   median {ms[2]:7.0f} ms   max {ms[-1]:7.0f} ms   ({runs[0][1]} bytes)")
+    print(f"   {label:46s} min {ms[0]:7.0f} ms   median {ms[2]:7.0f} ms   max {ms[-1]:7.0f} ms   ({runs[0][1]} bytes)")
 PY
 echo
 echo "reproduce: CONTACTS=$CONTACTS${PG_URL:+ LEADGATE_BENCH_PG_URL=$PG_URL} bench/reports.sh"

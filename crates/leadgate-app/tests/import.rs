@@ -243,7 +243,7 @@ async fn the_hubspot_preset_keeps_the_lifecycle_stage_and_a_lead_status_that_rej
                203,Cat,Day,cat@corp.example,,,,2024-02-13 10:15,salesqualifiedlead,Direct Traffic\n\
                204,Dan,Fox,dan@dyn.example,,,Unqualified,2024-02-14 11:00,Lead,Paid Search\n\
                205,Eve,Gee,eve@evil.example,,,Bad Timing,2024-02-15 12:00,Marketing Qualified Lead,Organic Search\n\
-               206,Fay,Hu,fay@fab.example,,,,2024-01-02 08:00,Customer,Referrals\n\
+               206,Fay,Hu,fay@fab.example,,,Unqualified,2024-01-02 08:00,Customer,Referrals\n\
                207,Gus,Ito,gus@gem.example,,,,2024-01-03 08:00,Other,Offline Sources\n";
     let hubspot = presets::preset("hubspot").unwrap();
     let report = import_csv(&app, csv.as_bytes(), &hubspot).await.unwrap();
@@ -257,7 +257,7 @@ async fn the_hubspot_preset_keeps_the_lifecycle_stage_and_a_lead_status_that_rej
     assert_eq!(stage_of("202").await, "sql", "a Sales Qualified Lead without a date is an sql");
     assert_eq!(stage_of("203").await, "sql", "HubSpot's internal value too");
     assert_eq!(stage_of("204").await, "disqualified", "Unqualified turns the contact away");
-    assert_eq!(stage_of("206").await, "customer");
+    assert_eq!(stage_of("206").await, "customer", "a status left from before the deal does not unmake it");
     let ann = contact("201").await;
     assert_eq!(ann.created_at, leadgate_core::Timestamp::parse_rfc3339("2024-02-11T14:30:00Z").unwrap());
     let eve = contact("205").await;
@@ -274,6 +274,10 @@ async fn the_hubspot_preset_keeps_the_lifecycle_stage_and_a_lead_status_that_rej
     assert_eq!((again.counts.contacts_created, again.counts.rows_failed), (0, 0));
     assert_eq!(store.stage_history(ann.id).await.unwrap().len(), before);
     assert_eq!(stage_of("205").await, "nurture");
+    // An older export, where Fay was still a Sales Qualified Lead, does not take her back.
+    let older = "Record ID,Email,Lifecycle Stage\n206,fay@fab.example,Sales Qualified Lead\n";
+    import_csv(&app, older.as_bytes(), &hubspot).await.unwrap();
+    assert_eq!(stage_of("206").await, "customer");
 }
 
 /// A file longer than several chunks: `n` people, then the first person again with a

@@ -220,6 +220,24 @@ pub struct StageChange {
     pub value: Option<i64>,
 }
 
+impl StageChange {
+    /// The reason given for it: a manual change's, or, of an import's (`import 019…:
+    /// Bad Timing`), what follows the import's label; none where none was given.
+    pub fn reason(&self) -> Option<&str> {
+        let reason = match self.cause {
+            CauseKind::Import => self.detail.split_once(": ").map(|(_, reason)| reason),
+            _ => Some(self.detail.as_str()),
+        };
+        reason.map(str::trim).filter(|r| !r.is_empty())
+    }
+
+    /// The import that made it (`import 019…`), for a change an import made.
+    pub fn import_label(&self) -> Option<&str> {
+        (self.cause == CauseKind::Import)
+            .then(|| self.detail.split_once(": ").map_or(self.detail.as_str(), |(import, _reason)| import))
+    }
+}
+
 /// Where a contact went, when, and for what value: what reading its history (a
 /// backtest, the likelihood model's outcomes) needs of a stage change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,6 +354,26 @@ pub fn transition(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_says_its_reason_without_the_import_that_made_it() {
+        let change = |cause: CauseKind, detail: &str| StageChange {
+            contact_id: Uuid::nil(),
+            from: None,
+            to: Stage::Nurture,
+            at: Timestamp(0),
+            cause,
+            detail: detail.into(),
+            actor: "system".into(),
+            value: None,
+        };
+        let imported = change(CauseKind::Import, "import 019a: Bad Timing");
+        assert_eq!((imported.reason(), imported.import_label()), (Some("Bad Timing"), Some("import 019a")));
+        assert_eq!(change(CauseKind::Import, "import 019a").reason(), None);
+        assert_eq!(change(CauseKind::Manual, "not ready: budget").reason(), Some("not ready: budget"));
+        assert_eq!(change(CauseKind::Manual, "").reason(), None);
+        assert_eq!(change(CauseKind::Manual, "x").import_label(), None);
+    }
 
     #[test]
     fn a_deal_value_goes_with_outcomes_only_and_is_never_negative() {

@@ -36,13 +36,13 @@ fn answer<T: serde::Serialize>(
     format: Format,
     report: T,
     table: impl FnOnce(&T) -> Table,
-    chart: impl FnOnce(&T) -> String,
-) -> Response {
-    match format {
+    chart: impl FnOnce(&T) -> Result<String, leadgate_app::AppError>,
+) -> Result<Response, ApiError> {
+    Ok(match format {
         Format::Json => Json(report).into_response(),
         Format::Csv => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv_table(table(&report))).into_response(),
-        Format::Svg => ([(header::CONTENT_TYPE, "image/svg+xml")], chart(&report)).into_response(),
-    }
+        Format::Svg => ([(header::CONTENT_TYPE, "image/svg+xml")], chart(&report)?).into_response(),
+    })
 }
 
 /// The demand waterfall: contacts that reached each stage, conversion and days between
@@ -54,7 +54,7 @@ pub async fn waterfall(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
-    Ok(answer(format, app.waterfall(&q).await?, Waterfall::table, charts::waterfall))
+    answer(format, app.waterfall(&q).await?, Waterfall::table, charts::waterfall)
 }
 
 /// Cohorts by month of entry.
@@ -65,7 +65,7 @@ pub async fn cohorts(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
-    Ok(answer(format, app.cohorts(&q).await?, Cohorts::table, charts::cohorts))
+    answer(format, app.cohorts(&q).await?, Cohorts::table, charts::cohorts)
 }
 
 /// Cost per stage and return on spend, by what the money was spent on.
@@ -76,7 +76,7 @@ pub async fn cost(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
-    Ok(answer(format, app.cost(&q).await?, Cost::table, charts::cost))
+    answer(format, app.cost(&q).await?, Cost::table, charts::cost)
 }
 
 /// Contacts rejected (nurture, lost, disqualified) and later won back, and what each
@@ -88,7 +88,7 @@ pub async fn rejected_then_won(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
-    Ok(answer(format, app.rejected_then_won(&q).await?, RejectedThenWon::table, charts::rejected_then_won))
+    answer(format, app.rejected_then_won(&q).await?, RejectedThenWon::table, charts::rejected_then_won)
 }
 
 /// The contacts at the top, middle and bottom of the funnel at the end of each month.
@@ -99,7 +99,7 @@ pub async fn funnel_mix(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
-    Ok(answer(format, app.funnel_mix(&q).await?, FunnelMix::table, charts::funnel_mix))
+    answer(format, app.funnel_mix(&q).await?, FunnelMix::table, charts::funnel_mix)
 }
 
 /// Weekly inflow of responses by group, with each group's pace.
@@ -110,7 +110,7 @@ pub async fn inflow(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
-    Ok(answer(format, app.inflow(&q).await?, Inflow::table, charts::inflow))
+    answer(format, app.inflow(&q).await?, Inflow::table, charts::inflow)
 }
 
 /// The contacts behind one number of the waterfall: a group's stage.

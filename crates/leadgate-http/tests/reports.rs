@@ -361,6 +361,12 @@ async fn the_funnel_mix_counts_each_contact_in_the_band_of_its_stage_at_each_mon
     assert_eq!((lines.len(), lines[1].split(',').next_back()), (2, Some("5")), "{}", one.text);
     let grouped = api.get("/v1/reports/funnel-mix?group_by=channel").await;
     assert_error(&grouped, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+    let ages = api.get("/v1/reports/funnel-mix?from=1900-01-01").await;
+    assert_error(&ages, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+    assert_eq!(ages.json["error"]["field"], json!("from"), "{}", ages.text);
+    // A single month is drawn as points, not as an invisible line.
+    let one = api.get(&format!("/v1/reports/funnel-mix?from={this_month}&format=svg")).await;
+    assert!(one.text.contains("<circle"), "{}", one.text);
 }
 
 async fn every_report_draws_its_chart_as_svg_with_names_as_text(store: Arc<dyn Store>) {

@@ -136,11 +136,12 @@ fn write<T: serde::Serialize>(
     report: &T,
     table: impl FnOnce(&T) -> Table,
     text: impl FnOnce(&T) -> String,
-    chart: impl FnOnce(&T) -> String,
+    chart: impl FnOnce(&T) -> Result<String, leadgate_app::AppError>,
 ) -> Result<()> {
     if let Some(path) = &select.svg {
+        let drawn = chart(report).map_err(crate::exit::app)?;
         let mut svg = crate::output::Output::open(Some(path))?;
-        match svg.writer().write_all(chart(report).as_bytes()) {
+        match svg.writer().write_all(drawn.as_bytes()) {
             Ok(()) => svg.finish()?,
             Err(e) => {
                 svg.discard();

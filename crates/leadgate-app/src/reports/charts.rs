@@ -3,6 +3,7 @@
 //! series. Text is escaped by plotters' SVG backend (a campaign named `<script>` is
 //! text in the chart, never markup).
 
+use crate::{AppError, ErrorCode};
 use leadgate_core::Stage;
 use leadgate_core::reports::cohorts::Cohorts;
 use leadgate_core::reports::cost::Cost;
@@ -51,6 +52,18 @@ fn group_name(group: &BTreeMap<Grouping, Option<String>>) -> String {
     parts.join(" ")
 }
 
+/// A chart drawn by `draw` on an SVG canvas, or why it could not be.
+fn render(draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Drawn) -> Result<String, AppError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        draw(&root)
+            .and_then(|()| root.present().map_err(|e| e.to_string().into()))
+            .map_err(|e| AppError::new(ErrorCode::Internal, format!("the chart could not be drawn: {e}")))?;
+    }
+    Ok(svg)
+}
+
 /// One series of a chart: its name and a value for each label (none: no value there).
 struct Series {
     name: String,
@@ -66,14 +79,8 @@ fn bars(
     series: &[Series],
     y_desc: &str,
     show: fn(f64) -> String,
-) -> String {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let _ = draw_bars(&root, title, subtitle, labels, series, y_desc, show);
-        let _ = root.present();
-    }
-    svg
+) -> Result<String, AppError> {
+    render(|root| draw_bars(root, title, subtitle, labels, series, y_desc, show))
 }
 
 type Drawn = Result<(), Box<dyn std::error::Error>>;
@@ -111,12 +118,17 @@ fn draw_bars(
         .y_label_area_size(72)
         .build_cartesian_2d((0..segments).into_segmented(), 0.0..top)?;
     let middle = (width - 2) / 2;
+    // At most about 24 labels along the axis: every `every`-th cluster's.
+    let every = (labels.len() as i32 / 24 + 1).max(1);
     let label_of = |v: &SegmentValue<i32>| match v {
-        SegmentValue::Exact(s) | SegmentValue::CenterOf(s) if s % width == middle => {
+        SegmentValue::Exact(s) | SegmentValue::CenterOf(s) if s % width == middle && (s / width) % every == 0 => {
             labels.get((s / width) as usize).cloned().unwrap_or_default()
         }
         _ => String::new(),
     };
+    // Bars a few pixels wide have no room for a gap between them, nor for their values.
+    let roomy = segments <= 120;
+    let gap = if roomy { 2 } else { 0 };
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -133,14 +145,16 @@ fn draw_bars(
             .draw_series(placed.iter().map(|&(x, v)| {
                 let mut bar =
                     Rectangle::new([(SegmentValue::Exact(x), 0.0), (SegmentValue::Exact(x + 1), v)], color.filled());
-                bar.set_margin(0, 0, 2, 2);
+                bar.set_margin(0, 0, gap, gap);
                 bar
             }))?
             .label(s.name.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
-        chart.draw_series(placed.iter().map(|&(x, v)| {
-            Text::new(show(v), (SegmentValue::Exact(x), v + top * 0.02), (FONT, 11).into_font().color(&BLACK))
-        }))?;
+        if roomy {
+            chart.draw_series(placed.iter().map(|&(x, v)| {
+                Text::new(show(v), (SegmentValue::Exact(x), v + top * 0.02), (FONT, 11).into_font().color(&BLACK))
+            }))?;
+        }
     }
     // A legend names the groups; a single series of all contacts needs none.
     if series.len() > 1 || series.first().is_some_and(|s| s.name != "all") {
@@ -156,14 +170,8 @@ fn draw_bars(
 }
 
 /// Lines, one per series, over `labels` (weeks, months).
-fn lines(title: &str, subtitle: &str, labels: &[String], series: &[Series], y_desc: &str) -> String {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let _ = draw_lines(&root, title, subtitle, labels, series, y_desc);
-        let _ = root.present();
-    }
-    svg
+fn lines(title: &str, subtitle: &str, labels: &[String], series: &[Series], y_desc: &str) -> Result<String, AppError> {
+    render(|root| draw_lines(root, title, subtitle, labels, series, y_desc))
 }
 
 fn draw_lines(
@@ -191,6 +199,8 @@ fn draw_lines(
         let color = PALETTE[k % PALETTE.len()];
         let points: Vec<(i32, f64)> =
             s.values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as i32, v))).collect();
+        // A point for each value: a series of one value is a point, not an invisible line.
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
             .label(s.name.clone())
@@ -221,7 +231,7 @@ fn money(v: f64) -> String {
 
 /// The waterfall: each stage's contacts as bars, for all contacts or each group (the
 /// largest first), the conversion from the first stage written above each bar.
-pub fn waterfall(w: &Waterfall) -> String {
+pub fn waterfall(w: &Waterfall) -> Result<String, AppError> {
     let labels: Vec<String> = w.totals.stages.iter().map(|s| s.stage.as_str().to_owned()).collect();
     let groups: Vec<_> = if w.groups.is_empty() { vec![&w.totals] } else { w.groups.iter().take(SERIES_MAX).collect() };
     let series: Vec<Series> = groups
@@ -241,7 +251,7 @@ pub fn waterfall(w: &Waterfall) -> String {
 }
 
 /// Cost: what a contact of each stage cost, by group.
-pub fn cost(c: &Cost) -> String {
+pub fn cost(c: &Cost) -> Result<String, AppError> {
     let stages = [Stage::Prospect, Stage::Mql, Stage::Sql, Stage::Opportunity, Stage::Customer];
     let labels: Vec<String> = stages.iter().map(|s| format!("per {s}")).collect();
     let groups: Vec<_> = if c.groups.is_empty() { vec![&c.totals] } else { c.groups.iter().take(SERIES_MAX).collect() };
@@ -268,14 +278,8 @@ pub fn cost(c: &Cost) -> String {
 
 /// Cohorts as a heat map: for each month of entry (rows) and month after (columns),
 /// the share that had become customers.
-pub fn cohorts(c: &Cohorts) -> String {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let _ = draw_cohorts(&root, c);
-        let _ = root.present();
-    }
-    svg
+pub fn cohorts(c: &Cohorts) -> Result<String, AppError> {
+    render(|root| draw_cohorts(root, c))
 }
 
 fn draw_cohorts(root: &DrawingArea<SVGBackend<'_>, Shift>, c: &Cohorts) -> Drawn {
@@ -340,7 +344,7 @@ fn draw_cohorts(root: &DrawingArea<SVGBackend<'_>, Shift>, c: &Cohorts) -> Drawn
 }
 
 /// Inflow: responses per week, a line per group (the largest) and one for all.
-pub fn inflow(i: &Inflow) -> String {
+pub fn inflow(i: &Inflow) -> Result<String, AppError> {
     let mut series: Vec<Series> = i
         .groups
         .iter()
@@ -357,7 +361,7 @@ pub fn inflow(i: &Inflow) -> String {
 }
 
 /// The funnel mix: the contacts in each band at each month's end.
-pub fn funnel_mix(m: &FunnelMix) -> String {
+pub fn funnel_mix(m: &FunnelMix) -> Result<String, AppError> {
     let labels: Vec<String> = m.months.iter().map(|p| p.month.to_string()).collect();
     let band = |name: &str, f: fn(&leadgate_core::reports::mix::MixPoint) -> u64| Series {
         name: name.to_owned(),
@@ -377,7 +381,7 @@ pub fn funnel_mix(m: &FunnelMix) -> String {
 }
 
 /// Rejected, then won: each month's rejections and the contacts won back of them.
-pub fn rejected_then_won(r: &RejectedThenWon) -> String {
+pub fn rejected_then_won(r: &RejectedThenWon) -> Result<String, AppError> {
     let labels: Vec<String> = r.months.iter().map(|m| m.month.to_string()).collect();
     let series = [
         Series {
@@ -419,7 +423,7 @@ mod tests {
             value_won: None,
         };
         let w = Waterfall::of([&path], Selection::default(), &[Grouping::Campaign]).unwrap();
-        let svg = waterfall(&w);
+        let svg = waterfall(&w).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("Demand waterfall"), "{svg}");
         assert!(svg.contains("share of contacts that entered") && svg.contains("mql"), "axes and labels");
         assert!(svg.contains("&lt;script&gt;") && !svg.contains("<script>"), "escaped: {svg}");

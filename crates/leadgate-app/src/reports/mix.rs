@@ -3,8 +3,8 @@
 use super::{ReportQuery, walk};
 use crate::error::invalid;
 use crate::{App, AppError, ErrorCode};
-use leadgate_core::reports::Month;
 use leadgate_core::reports::mix::{FunnelMix, month_ends};
+use leadgate_core::reports::{Month, Period};
 use leadgate_store::ContactSnapshot;
 
 /// Months shown when the period has no start: a year, the month under way included.
@@ -26,6 +26,11 @@ impl App {
         // `to` is exclusive: the last month is the one its instant before falls in.
         let last = selection.period.to.map_or(Month::of(now), |to| Month::of(to.plus_micros(-1)));
         let first = selection.period.from.map_or(Month(last.0 - (MIX_MONTHS - 1)), Month::of);
+        // Only `from` given ends now: the same limit on the period as any other.
+        if let Some(from) = selection.period.from {
+            Period::new(Some(from), Some(now.max(from)))
+                .map_err(|e| invalid(ErrorCode::InvalidValue, "from", e.to_string()))?;
+        }
         let _ration = self.ration(crate::HeavyWork::Report)?;
         let mut tally = FunnelMix::tally(month_ends(first, last, now), selection.direction);
         walk(self.store.as_ref(), None, std::convert::identity, |s: &ContactSnapshot| {

@@ -62,8 +62,8 @@ impl App {
                 .get(&r.contact_id)
                 .iter()
                 .find(|c| c.to == r.to && c.at == r.at)
-                .map(|c| c.detail.clone())
-                .filter(|d| !d.is_empty());
+                .and_then(|c| c.reason())
+                .map(str::to_owned);
             let between = |at: leadgate_core::Timestamp| at > r.at && at <= won.at;
             WonBack {
                 contact_id: r.contact_id,

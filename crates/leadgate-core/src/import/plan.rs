@@ -214,7 +214,7 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
     for draft in drafts {
         let at = draft.at.unwrap_or(now);
         let seen = history.iter().any(|(to, t)| *to == draft.stage && (draft.at.is_none() || *t == at));
-        if seen {
+        if seen || (draft.at.is_none() && undated_goes_back(latest(&history).map(|(s, _)| s), draft.stage)) {
             continue;
         }
         let from = stage_at(&history, at);
@@ -280,6 +280,13 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
 }
 
 /// The stage a contact was at, at `at`, by `history` (the last change at or before it).
+/// Whether a stage the file does not date would take a contact back: down the main
+/// path, or a customer off it. Such a value is stale (an older export, a status left
+/// from before the deal) more often than news, and it is not applied.
+fn undated_goes_back(now: Option<Stage>, to: Stage) -> bool {
+    now.is_some_and(|now| now.is_after(to) || (now == Stage::Customer && to.rank().is_none()))
+}
+
 fn stage_at(history: &[(Stage, Timestamp)], at: Timestamp) -> Option<Stage> {
     history.iter().enumerate().filter(|(_, (_, t))| *t <= at).max_by_key(|(i, (_, t))| (*t, *i)).map(|(_, (s, _))| *s)
 }

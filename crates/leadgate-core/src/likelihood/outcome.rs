@@ -4,7 +4,7 @@
 
 use crate::Timestamp;
 use crate::lifecycle::Stage;
-use crate::lifecycle::{CauseKind, StageChange, StageStep};
+use crate::lifecycle::{StageChange, StageStep};
 use crate::time::MICROS_PER_DAY;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,16 +105,13 @@ pub fn recorded_by_import(
         Outcome::Missed(at) => (at, &|to| matches!(to, Stage::Lost | Stage::Disqualified)),
         Outcome::Unknown => return None,
     };
-    history
-        .iter()
-        .filter(|s| s.cause == CauseKind::Import && decides(s.to) && s.at.max(created) == at)
-        .map(|s| s.detail.split_once(": ").map_or(s.detail.as_str(), |(import, _reason)| import))
-        .next()
+    history.iter().filter(|s| decides(s.to) && s.at.max(created) == at).find_map(StageChange::import_label)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::CauseKind;
 
     const DAY: i64 = MICROS_PER_DAY;
 
