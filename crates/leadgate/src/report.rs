@@ -170,11 +170,7 @@ fn waterfall_text(w: &Waterfall) -> String {
     let days = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
     let mut out = String::new();
     let totals = std::iter::once(("all contacts".to_owned(), &w.totals));
-    let named = w.groups.iter().map(|g| {
-        let name: Vec<String> =
-            g.group.iter().map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("(none)"))).collect();
-        (name.join(" "), g)
-    });
+    let named = w.groups.iter().map(|g| (charts::group_name(&g.group), g));
     for (name, g) in named.chain(totals) {
         out.push_str(&format!(
             "{name}\n  {:<12} {:>9} {:>10} {:>10} {:>12} {:>10}\n",
@@ -220,11 +216,7 @@ fn cohorts_text(c: &Cohorts) -> String {
 /// Cost for reading: each group's spend, value won and return, then its cost per stage.
 fn cost_text(c: &Cost) -> String {
     let mut out = format!("amounts in {}\n", c.currency);
-    let named = c.groups.iter().map(|g| {
-        let name: Vec<String> =
-            g.group.iter().map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("(none)"))).collect();
-        (name.join(" "), g)
-    });
+    let named = c.groups.iter().map(|g| (charts::group_name(&g.group), g));
     for (name, g) in named.chain(std::iter::once(("all contacts".to_owned(), &c.totals))) {
         out.push_str(&format!(
             "{name}\n  spend {}, value won {}, return on spend {}\n  {:<12} {:>9} {:>14}\n",
@@ -316,11 +308,7 @@ fn inflow_text(i: &Inflow) -> String {
         "trend/week",
         "variation"
     );
-    let named = i.groups.iter().map(|g| {
-        let name: Vec<String> =
-            g.group.iter().map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("(none)"))).collect();
-        (name.join(" "), g)
-    });
+    let named = i.groups.iter().map(|g| (charts::group_name(&g.group), g));
     for (name, g) in named.chain(std::iter::once(("all responses".to_owned(), &i.totals))) {
         let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:+.2}"));
         out.push_str(&format!(

@@ -1,17 +1,15 @@
 //! The contacts behind one number of a report, a page at a time.
 
-use super::{ReportQuery, walk_paths};
+use super::{ReportQuery, listed_contacts, walk_paths};
 use crate::error::invalid;
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::Timestamp;
 use leadgate_core::lifecycle::Stage;
-use leadgate_core::model::Contact;
 use leadgate_core::reports::Month;
 use leadgate_core::reports::cell::{Cell, funnel_stage};
 use leadgate_core::reports::cohorts::MONTHS_AFTER_MAX;
-use leadgate_store::{AccountPart, Contacts, Details, SnapshotParts, StoredParts};
+use leadgate_store::Details;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Contacts a page lists by default, and at most.
@@ -192,24 +190,8 @@ impl App {
         let more = page.len() > limit;
         page.truncate(limit);
         let ids: Vec<Uuid> = page.iter().map(|(id, ..)| *id).collect();
-        let parts = SnapshotParts {
-            details: ["first_name", "last_name"].into_iter().fold(Details::NONE, Details::with),
-            qualification: false,
-            account: AccountPart::Nothing,
-            custom: false,
-            stage: false,
-            stage_steps: false,
-            responses: None,
-            stored: StoredParts::None,
-            created_by: None,
-        };
-        let people: HashMap<Uuid, Contact> = self
-            .store
-            .contact_snapshots(Contacts::Ids(&ids), parts)
-            .await?
-            .into_iter()
-            .map(|s| (s.contact.id, s.contact))
-            .collect();
+        let details = ["first_name", "last_name"].into_iter().fold(Details::NONE, Details::with);
+        let people = listed_contacts(self.store.as_ref(), &ids, details).await?;
         let contacts = page
             .into_iter()
             .map(|(id, entered_at, reached_at)| {

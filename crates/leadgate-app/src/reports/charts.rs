@@ -43,8 +43,8 @@ fn period_text(p: &Period) -> String {
     }
 }
 
-/// A group's name as a legend says it: `channel=paid_search`.
-fn group_name(group: &BTreeMap<Grouping, Option<String>>) -> String {
+/// A group's name as a legend or a table says it: `channel=paid_search`.
+pub fn group_name(group: &BTreeMap<Grouping, Option<String>>) -> String {
     if group.is_empty() {
         return "all".to_owned();
     }

@@ -167,6 +167,27 @@ pub(crate) async fn walk<T>(
     Ok(())
 }
 
+/// The contacts a report lists (a page, the few won back), with `details` alone, by id.
+pub(crate) async fn listed_contacts(
+    store: &dyn Store,
+    ids: &[Uuid],
+    details: Details,
+) -> Result<std::collections::HashMap<Uuid, leadgate_core::model::Contact>, AppError> {
+    let parts = SnapshotParts {
+        details,
+        qualification: false,
+        account: AccountPart::Nothing,
+        custom: false,
+        stage: false,
+        stage_steps: false,
+        responses: None,
+        stored: StoredParts::None,
+        created_by: None,
+    };
+    let snapshots = store.contact_snapshots(Contacts::Ids(ids), parts).await?;
+    Ok(snapshots.into_iter().map(|s| (s.contact.id, s.contact)).collect())
+}
+
 async fn read_batch<T>(store: &dyn Store, ids: Vec<Uuid>, make: fn(ContactSnapshot) -> T) -> Result<Vec<T>, AppError> {
     Ok(store.contact_snapshots(Contacts::Run(&ids), report_parts()).await?.into_iter().map(make).collect())
 }

@@ -1,10 +1,10 @@
 //! "Rejected, then won".
 
-use super::{ReportQuery, walk};
+use super::{ReportQuery, listed_contacts, walk};
 use crate::error::invalid;
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::reports::rejected::{RejectedThenWon, Rejection, WonBack};
-use leadgate_store::{AccountPart, Contacts, Details, SnapshotParts, StoredParts};
+use leadgate_store::{Contacts, Details};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -34,25 +34,7 @@ impl App {
         .await?;
         let listed = tally.listed().to_vec();
         let ids: Vec<Uuid> = listed.iter().map(|r| r.contact_id).collect();
-        let details = Details::NONE.with("email");
-        let parts = SnapshotParts {
-            details,
-            qualification: false,
-            account: AccountPart::Nothing,
-            custom: false,
-            stage: false,
-            stage_steps: false,
-            responses: None,
-            stored: StoredParts::None,
-            created_by: None,
-        };
-        let emails: HashMap<Uuid, Option<String>> = self
-            .store
-            .contact_snapshots(Contacts::Ids(&ids), parts)
-            .await?
-            .into_iter()
-            .map(|s| (s.contact.id, s.contact.email))
-            .collect();
+        let people = listed_contacts(self.store.as_ref(), &ids, Details::NONE.with("email")).await?;
         let histories = self.store.stage_histories_of(Contacts::Ids(&ids)).await?;
         let since = listed.iter().map(|r| r.at).min().unwrap_or(leadgate_core::Timestamp(0));
         let events = self.store.events_of(Contacts::Ids(&ids), since, None, false).await?;
@@ -67,7 +49,7 @@ impl App {
             let between = |at: leadgate_core::Timestamp| at > r.at && at <= won.at;
             WonBack {
                 contact_id: r.contact_id,
-                email: emails.get(&r.contact_id).cloned().flatten(),
+                email: people.get(&r.contact_id).and_then(|c| c.email.clone()),
                 rejected_at: r.at,
                 rejected_to: r.to,
                 reason,

@@ -7,7 +7,7 @@
 //! Of an entry, only the part of its period that falls in the report's counts.
 
 use super::funnel::{FUNNEL, Path};
-use super::{Excluded, Grouping, Groups, Selection, TooManyGroups, Verdict, group_cells, group_header};
+use super::{Excluded, GroupedTally, Grouping, Selection, TooManyGroups, group_cells, group_header};
 use crate::lifecycle::Stage;
 use crate::spend::{SPEND_GROUPINGS, Spend};
 use serde::Serialize;
@@ -90,13 +90,7 @@ fn per(spend: i64, count: u64) -> Option<i64> {
 }
 
 /// A cost report being counted, a path at a time.
-pub struct CostTally {
-    selection: Selection,
-    group_by: Vec<Grouping>,
-    totals: Tally,
-    groups: Groups<Tally>,
-    excluded: Excluded,
-}
+pub struct CostTally(GroupedTally<Tally>);
 
 /// Cost is grouped only by what spend is recorded against.
 pub fn check_groupings(group_by: &[Grouping]) -> Result<(), String> {
@@ -113,13 +107,7 @@ impl Cost {
     /// Counting the paths that `selection` selects, grouped by `group_by` (which
     /// [`check_groupings`] has allowed).
     pub fn tally(selection: Selection, group_by: &[Grouping]) -> CostTally {
-        CostTally {
-            selection,
-            group_by: group_by.to_vec(),
-            totals: Tally::default(),
-            groups: Groups::default(),
-            excluded: Excluded::default(),
-        }
+        CostTally(GroupedTally::new(selection, group_by))
     }
 
     /// The cost report of `paths` and `spend`.
@@ -168,18 +156,7 @@ impl Cost {
 
 impl CostTally {
     pub fn add(&mut self, p: &Path) {
-        match self.selection.verdict(p) {
-            Verdict::Unselected => return,
-            Verdict::Excluded => return self.excluded.add(),
-            Verdict::Counted => {}
-        }
-        self.totals.add(p);
-        if !self.group_by.is_empty() {
-            let key = self.group_by.iter().map(|g| p.group(*g).map(str::to_owned)).collect();
-            if let Some(tally) = self.groups.get(key, Tally::default) {
-                tally.add(p);
-            }
-        }
+        self.0.add(p, Tally::add);
     }
 
     /// The report, with `spend` (every entry; those of another direction, or outside
@@ -188,33 +165,29 @@ impl CostTally {
         for entry in spend {
             // Under a direction, spend of no direction (no channel, none given) is not
             // that direction's.
-            if self.selection.direction.is_some_and(|d| entry.direction != Some(d)) {
+            if self.0.selection.direction.is_some_and(|d| entry.direction != Some(d)) {
                 continue;
             }
-            let amount = entry.within(&self.selection.period);
+            let amount = entry.within(&self.0.selection.period);
             if amount == 0 {
                 continue;
             }
-            self.totals.spend = self.totals.spend.saturating_add(amount);
-            if !self.group_by.is_empty() {
-                let key = self.group_by.iter().map(|g| entry.group(*g).map(str::to_owned)).collect();
-                if let Some(tally) = self.groups.get(key, Tally::default) {
-                    tally.spend = tally.spend.saturating_add(amount);
-                }
-            }
+            let add = |t: &mut Tally| t.spend = t.spend.saturating_add(amount);
+            add(&mut self.0.totals);
+            self.0.in_group(|g| entry.group(g), add);
         }
-        let groups = self.groups.ordered(|t| t.counts[0])?;
-        let group_by = self.group_by;
+        let GroupedTally { selection, group_by, totals, groups, excluded } = self.0;
+        let groups = groups.ordered(|t| t.counts[0])?;
         Ok(Cost {
-            selection: self.selection,
+            selection,
             currency: currency.to_owned(),
             groups: groups
                 .into_iter()
                 .map(|(values, tally)| tally.group(group_by.iter().copied().zip(values).collect()))
                 .collect(),
             group_by,
-            totals: self.totals.group(BTreeMap::new()),
-            excluded: self.excluded,
+            totals: totals.group(BTreeMap::new()),
+            excluded,
         })
     }
 }

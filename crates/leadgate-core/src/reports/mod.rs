@@ -161,6 +161,46 @@ impl<T> Groups<T> {
     }
 }
 
+/// A grouped report while it counts: the contacts its selection left out, the totals,
+/// and each group's tally (a waterfall's, a cost report's).
+pub(crate) struct GroupedTally<T> {
+    pub(crate) selection: Selection,
+    pub(crate) group_by: Vec<Grouping>,
+    pub(crate) totals: T,
+    pub(crate) groups: Groups<T>,
+    pub(crate) excluded: Excluded,
+}
+
+impl<T: Default> GroupedTally<T> {
+    pub(crate) fn new(selection: Selection, group_by: &[Grouping]) -> Self {
+        let (totals, groups, excluded) = (T::default(), Groups::default(), Excluded::default());
+        Self { selection, group_by: group_by.to_vec(), totals, groups, excluded }
+    }
+
+    /// Counts `p` by `count` in the totals and in its group, if the selection counts it.
+    pub(crate) fn add(&mut self, p: &funnel::Path, count: impl Fn(&mut T, &funnel::Path)) {
+        match self.selection.verdict(p) {
+            Verdict::Unselected => return,
+            Verdict::Excluded => return self.excluded.add(),
+            Verdict::Counted => {}
+        }
+        count(&mut self.totals, p);
+        self.in_group(|g| p.group(g), |t| count(t, p));
+    }
+
+    /// `f` on the tally of the group of the values `value_of` gives, when the report is
+    /// grouped (and the group has room: see [`Groups::get`]).
+    pub(crate) fn in_group<'a>(&mut self, value_of: impl Fn(Grouping) -> Option<&'a str>, f: impl FnOnce(&mut T)) {
+        if self.group_by.is_empty() {
+            return;
+        }
+        let key = self.group_by.iter().map(|g| value_of(*g).map(str::to_owned)).collect();
+        if let Some(tally) = self.groups.get(key, T::default) {
+            f(tally);
+        }
+    }
+}
+
 /// Orders a report's groups (their groupings' values, and what was counted of them)
 /// largest first by `size`, then by their values, a group without a value after those
 /// with one.

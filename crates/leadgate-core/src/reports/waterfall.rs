@@ -2,7 +2,7 @@
 //! conversion between stages, and how long they took, by group.
 
 use super::funnel::{FUNNEL, Path};
-use super::{Excluded, Grouping, Groups, Selection, TooManyGroups, Verdict, group_cells, group_header};
+use super::{Excluded, GroupedTally, Grouping, Selection, TooManyGroups, group_cells, group_header};
 use crate::lifecycle::Stage;
 use crate::time::MICROS_PER_DAY;
 use serde::Serialize;
@@ -109,35 +109,18 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 
 /// A waterfall being counted, a path at a time: a walk over every contact need not
 /// hold them all.
-pub struct WaterfallTally {
-    selection: Selection,
-    group_by: Vec<Grouping>,
-    totals: Tally,
-    groups: Groups<Tally>,
-    excluded: Excluded,
-}
+pub struct WaterfallTally(GroupedTally<Tally>);
 
 impl WaterfallTally {
     pub fn add(&mut self, p: &Path) {
-        match self.selection.verdict(p) {
-            Verdict::Unselected => return,
-            Verdict::Excluded => return self.excluded.add(),
-            Verdict::Counted => {}
-        }
-        self.totals.add(p);
-        if !self.group_by.is_empty() {
-            let key = self.group_by.iter().map(|g| p.group(*g).map(str::to_owned)).collect();
-            if let Some(tally) = self.groups.get(key, Tally::default) {
-                tally.add(p);
-            }
-        }
+        self.0.add(p, Tally::add);
     }
 
     pub fn finish(self) -> Result<Waterfall, TooManyGroups> {
-        let groups = self.groups.ordered(|t| t.counts[0])?;
-        let group_by = self.group_by;
+        let GroupedTally { selection, group_by, totals, groups, excluded } = self.0;
+        let groups = groups.ordered(|t| t.counts[0])?;
         Ok(Waterfall {
-            selection: self.selection,
+            selection,
             groups: groups
                 .into_iter()
                 .map(|(values, tally)| WaterfallGroup {
@@ -146,8 +129,8 @@ impl WaterfallTally {
                 })
                 .collect(),
             group_by,
-            totals: WaterfallGroup { group: BTreeMap::new(), stages: self.totals.figures() },
-            excluded: self.excluded,
+            totals: WaterfallGroup { group: BTreeMap::new(), stages: totals.figures() },
+            excluded,
         })
     }
 }
@@ -155,13 +138,7 @@ impl WaterfallTally {
 impl Waterfall {
     /// Counting the paths that `selection` selects, grouped by `group_by`.
     pub fn tally(selection: Selection, group_by: &[Grouping]) -> WaterfallTally {
-        WaterfallTally {
-            selection,
-            group_by: group_by.to_vec(),
-            totals: Tally::default(),
-            groups: Groups::default(),
-            excluded: Excluded::default(),
-        }
+        WaterfallTally(GroupedTally::new(selection, group_by))
     }
 
     /// The waterfall of the `paths` that `selection` selects, grouped by `group_by`.
