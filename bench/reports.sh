@@ -76,6 +76,8 @@ for label, path in [
     ("funnel mix, 12 months, SVG", "/v1/reports/funnel-mix?format=svg"),
     ("rejected, then won, 12 months", f"/v1/reports/rejected-then-won?{period}"),
     ("rejected, then won, 12 months, SVG", f"/v1/reports/rejected-then-won?{period}&format=svg"),
+    ("forecast, 3 months", "/v1/reports/forecast"),
+    ("forecast, 3 months, SVG", "/v1/reports/forecast?format=svg"),
 ]:
     runs = [get(path) for _ in range(5)]
     ms = sorted(t for t, _ in runs)

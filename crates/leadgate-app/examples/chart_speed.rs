@@ -8,6 +8,7 @@ use leadgate_app::reports::charts;
 use leadgate_core::Timestamp;
 use leadgate_core::reports::cohorts::Cohorts;
 use leadgate_core::reports::cost::Cost;
+use leadgate_core::reports::forecast::Forecast;
 use leadgate_core::reports::funnel::{FUNNEL, Path};
 use leadgate_core::reports::inflow::{Inflow, monday, week_of};
 use leadgate_core::reports::mix::{FunnelMix, month_ends};
@@ -67,6 +68,16 @@ fn main() {
         }
     }
     let mix = mix.finish();
+    let mut forecast = Forecast::tally(Month::of(now), 3);
+    for p in &paths {
+        let steps: Vec<_> = FUNNEL
+            .iter()
+            .zip(p.reached)
+            .filter_map(|(s, at)| at.map(|at| leadgate_core::lifecycle::StageStep { to: *s, at, value: None }))
+            .collect();
+        forecast.add(p.entered_at, Direction::Inbound, &steps);
+    }
+    let forecast = forecast.finish(now, "USD".into());
     let rejected = rejected.finish(|_| -> WonBack { unreachable!("none won back") });
     let weeks = (week_of(Timestamp(now.0 - 26 * 7 * MICROS_PER_DAY)), week_of(now));
     // Inflow counts responses, which these contacts have none of: its chart is its
@@ -96,4 +107,5 @@ fn main() {
     time("inflow, 26 weeks", &|| charts::inflow(&inflow).unwrap());
     time("funnel mix, 24 months", &|| charts::funnel_mix(&mix).unwrap());
     time("rejected, then won, 24 months", &|| charts::rejected_then_won(&rejected).unwrap());
+    time("forecast, 6 + 3 months", &|| charts::forecast(&forecast).unwrap());
 }

@@ -110,6 +110,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::waterfall))
         .routes(routes!(reports::cohorts))
         .routes(routes!(reports::inflow))
+        .routes(routes!(reports::forecast))
         .routes(routes!(reports::cost))
         .routes(routes!(reports::rejected_then_won))
         .routes(routes!(reports::funnel_mix))

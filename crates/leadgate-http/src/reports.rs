@@ -10,10 +10,12 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use leadgate_app::reports::cells::{CellOf, CellPage, CellQuery};
+use leadgate_app::reports::forecast::ForecastQuery;
 use leadgate_app::reports::{Format, ReportQuery, Table, charts, csv_table};
 use leadgate_core::Permission;
 use leadgate_core::reports::cohorts::Cohorts;
 use leadgate_core::reports::cost::Cost;
+use leadgate_core::reports::forecast::Forecast;
 use leadgate_core::reports::inflow::Inflow;
 use leadgate_core::reports::mix::FunnelMix;
 use leadgate_core::reports::rejected::RejectedThenWon;
@@ -111,6 +113,20 @@ pub async fn inflow(
 ) -> Result<Response, ApiError> {
     let (app, q, format) = asked(&s, &caller, q)?;
     answer(format, app.inflow(&q).await?, Inflow::table, charts::inflow)
+}
+
+/// The contacts expected to reach each stage in each month ahead, inbound and outbound
+/// apart, with an interval; as of a past date, beside what then happened.
+#[utoipa::path(get, path = "/v1/reports/forecast", tag = "reports", params(ForecastQuery), responses((status = 200, description = "`made_at`, `months`, `recent_months`, `confidence`, `currency`, and for inbound and outbound: `entered`, each stage's and the `value`'s `recent` counts and, for each month, `expected`, `low`, `high`, `in_funnel`, `new` and `actual` (once the month is over); or, with `format=csv`, a table; with `format=svg`, its chart. The CSV has a row per direction, measure and month.", content((Forecast = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))), (status = 422, description = "`invalid_value` (months not 1 to 3, an `as_of` in a month not begun, an unknown format), `invalid_date`, `invalid_query` (an unknown parameter, such as `group_by`).", body = ErrorBody), (status = 503, description = "`busy`: other reports, backtests or exports hold every place for heavy work; try again after `Retry-After`.", body = ErrorBody)))]
+pub async fn forecast(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: Result<Query<ForecastQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    s.app.authorize(&caller.0, Permission::ReadReports)?;
+    let Query(q) = q.map_err(query_error)?;
+    let format = q.format()?;
+    answer(format, s.app.forecast(&q).await?, Forecast::table, charts::forecast)
 }
 
 /// The contacts behind one number of the waterfall: a group's stage.

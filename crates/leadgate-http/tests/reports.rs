@@ -20,6 +20,8 @@ leadgate_store::on_both_stores!(
     contacts_rejected_then_won_are_found_with_their_reason_and_what_they_did_between,
     the_funnel_mix_counts_each_contact_in_the_band_of_its_stage_at_each_month_end,
     every_report_draws_its_chart_as_svg_with_names_as_text,
+    a_forecast_made_months_ago_stands_beside_what_then_happened,
+    nonsense_asked_of_a_forecast_is_refused_clearly,
 );
 
 /// Today's date in UTC, `2026-12-07`, as the server dates what it is sent now.
@@ -382,6 +384,7 @@ async fn every_report_draws_its_chart_as_svg_with_names_as_text(store: Arc<dyn S
         ("inflow?group_by=campaign", "Inflow: responses per week"),
         ("funnel-mix", "Funnel mix"),
         ("rejected-then-won", "Rejected, then won"),
+        ("forecast", "Forecast: contacts first reaching each stage"),
     ] {
         let sep = if report.contains('?') { '&' } else { '?' };
         let r = api.get(&format!("/v1/reports/{report}{sep}format=svg")).await;
@@ -395,4 +398,104 @@ async fn every_report_draws_its_chart_as_svg_with_names_as_text(store: Arc<dyn S
     let w = api.get("/v1/reports/waterfall?group_by=campaign&format=svg").await;
     assert!(w.text.contains("campaign=&lt;b onload=x&gt;"), "{}", w.text);
     assert!(w.text.contains("share of contacts that entered"), "the axis says what it counts");
+}
+
+/// Day `day` of the month `ago` months before this one, 10:00, as HubSpot writes it.
+fn months_ago(ago: i32, day: u32) -> String {
+    let t = today();
+    let (y, m): (i32, i32) = (t[..4].parse().unwrap(), t[5..7].parse().unwrap());
+    let n = y * 12 + m - 1 - ago;
+    format!("{:04}-{:02}-{day:02} 10:00", n.div_euclid(12), n.rem_euclid(12) + 1)
+}
+
+async fn a_forecast_made_months_ago_stands_beside_what_then_happened(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    // A year of history, as a HubSpot export gives it: ten contacts enter each month,
+    // five are mqls on entry, and two of those become customers the month after (all
+    // before this month, whatever day it is).
+    let mut csv = "Record ID,Email,Create Date,Original Source,Became a Marketing Qualified Lead Date,\
+                   Became a Customer Date\n"
+        .to_owned();
+    for ago in 2..=13 {
+        for i in 0..10 {
+            let entered = months_ago(ago, 10);
+            let mql = if i < 5 { entered.clone() } else { String::new() };
+            let won = if i < 2 { months_ago(ago - 1, 5) } else { String::new() };
+            csv += &format!("{ago}-{i},p{ago}x{i}@firm.example,{entered},Organic Search,{mql},{won}\n");
+        }
+    }
+    let r = api.upload("/v1/imports?preset=hubspot", &api.admin.clone(), "text/csv", csv).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    assert_eq!(api.finished(&r.json["id"]).await["status"], json!("finished"));
+
+    // As of the first of the month four months ago: made at that month's start, for it
+    // and the two after, all over by now.
+    let as_of = &months_ago(4, 1)[..10];
+    let reader = api.key(Role::Readonly).await;
+    let r = api.get_as(&format!("/v1/reports/forecast?as_of={as_of}"), &reader).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let f = &r.json;
+    assert_eq!(f["made_at"], json!(format!("{}T00:00:00Z", as_of)));
+    assert_eq!(f["months"], json!([&months_ago(4, 1)[..7], &months_ago(3, 1)[..7], &months_ago(2, 1)[..7]]));
+    assert_eq!((f["confidence"].clone(), f["currency"].clone()), (json!(0.9), json!("USD")));
+    let inbound = &f["directions"][0];
+    assert_eq!(inbound["direction"], json!("inbound"));
+    assert_eq!(inbound["entered"]["recent"], json!([10, 10, 10, 10, 10, 10]));
+    let stage = |name: &str| inbound["stages"].as_array().unwrap().iter().find(|s| s["stage"] == json!(name)).unwrap();
+    for k in 0..3 {
+        let (entered, mqls, customers) =
+            (&inbound["entered"]["months"][k], &stage("mql")["months"][k], &stage("customer")["months"][k]);
+        assert_eq!((entered["expected"].as_f64(), entered["actual"].as_i64()), (Some(10.0), Some(10)), "{entered}");
+        assert_eq!((mqls["expected"].as_f64(), mqls["actual"].as_i64()), (Some(5.0), Some(5)), "{mqls}");
+        let expected = customers["expected"].as_f64().unwrap();
+        assert!((1.8..=2.2).contains(&expected), "two a month: {customers}");
+        assert_eq!(customers["actual"], json!(2));
+        assert!(customers["low"].as_f64().unwrap() < expected && expected < customers["high"].as_f64().unwrap());
+    }
+    assert_eq!(stage("customer")["recent"], json!([2, 2, 2, 2, 2, 2]));
+
+    // Made now: this month and the two after, none over yet.
+    let now = api.get("/v1/reports/forecast?months=2").await;
+    assert_eq!(now.json["months"], json!([&today()[..7], &months_ago(-1, 1)[..7]]), "{}", now.text);
+    assert!(now.json["directions"][0]["stages"][0]["months"][0]["actual"].is_null());
+
+    let table = api.get(&format!("/v1/reports/forecast?as_of={as_of}&format=csv")).await;
+    let lines: Vec<&str> = table.text.lines().collect();
+    assert_eq!(lines[0], "direction,measure,month,kind,expected,low,high,in_funnel,new,actual");
+    let mql_row = lines.iter().find(|l| l.starts_with(&format!("inbound,mql,{},forecast,", &months_ago(4, 1)[..7])));
+    assert!(mql_row.is_some_and(|l| l.ends_with(",5")), "{}", table.text);
+}
+
+async fn nonsense_asked_of_a_forecast_is_refused_clearly(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    for (query, code, field, says) in [
+        ("months=0", "invalid_value", Some("months"), "1 to 3"),
+        ("months=4", "invalid_value", Some("months"), "1 to 3"),
+        ("as_of=2999-01-01", "invalid_value", Some("as_of"), "not begun"),
+        ("as_of=yesterday", "invalid_date", Some("as_of"), "a date"),
+        ("format=pdf", "invalid_value", Some("format"), "json, csv or svg"),
+        ("months=three", "invalid_query", None, "months"),
+        ("group_by=channel", "invalid_query", None, "group_by"),
+    ] {
+        let r = api.get(&format!("/v1/reports/forecast?{query}")).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, code);
+        if let Some(field) = field {
+            assert_eq!(r.json["error"]["field"], json!(field), "{query}: {}", r.text);
+        }
+        assert!(r.json["error"]["message"].as_str().unwrap().contains(says), "{query}: {}", r.text);
+    }
+    let anonymous = api
+        .send(api.req(axum::http::Method::GET, "/v1/reports/forecast", None).body(axum::body::Body::empty()).unwrap())
+        .await;
+    assert_error(&anonymous, StatusCode::UNAUTHORIZED, "unauthenticated");
+    // An empty database: zeros with empty intervals, not a division by zero.
+    let empty = api.get("/v1/reports/forecast").await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.text);
+    for d in empty.json["directions"].as_array().unwrap() {
+        for s in d["stages"].as_array().unwrap() {
+            for m in s["months"].as_array().unwrap() {
+                assert_eq!((m["expected"].as_f64(), m["high"].as_f64()), (Some(0.0), Some(0.0)), "{m}");
+            }
+        }
+    }
 }

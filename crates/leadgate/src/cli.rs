@@ -318,6 +318,19 @@ pub(crate) enum ReportCommand {
         #[command(flatten)]
         select: ReportSelection,
     },
+    /// The contacts expected to reach mql, sql, opportunity and customer, and the value
+    /// won, in each of the next months, inbound and outbound apart, with a 90 % interval.
+    Forecast {
+        /// Make it as it would have been made then, beside what happened (a backtest):
+        /// a date (2018-02-28, the whole day) or an RFC 3339 instant.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Months ahead: 1 to 3.
+        #[arg(long, default_value_t = 3)]
+        months: u32,
+        #[command(flatten)]
+        written: ReportOutput,
+    },
 }
 
 #[derive(Subcommand)]
@@ -349,6 +362,13 @@ pub(crate) struct ReportSelection {
     /// Only inbound or only outbound contacts.
     #[arg(long)]
     pub(crate) direction: Option<String>,
+    #[command(flatten)]
+    pub(crate) written: ReportOutput,
+}
+
+/// How and where a report is written.
+#[derive(clap::Args)]
+pub(crate) struct ReportOutput {
     /// table (for reading), json or csv.
     #[arg(long, default_value = "table")]
     pub(crate) format: String,

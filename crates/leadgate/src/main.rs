@@ -189,6 +189,9 @@ async fn run_command(command: Command, config: &Config, app: Arc<App>) -> Result
         Command::Report(ReportCommand::Cost { select }) => report::cost(&app, select).await,
         Command::Report(ReportCommand::FunnelMix { select }) => report::funnel_mix(&app, select).await,
         Command::Report(ReportCommand::RejectedThenWon { select }) => report::rejected_then_won(&app, select).await,
+        Command::Report(ReportCommand::Forecast { as_of, months, written }) => {
+            report::forecast(&app, as_of, months, written).await
+        }
         Command::Spend(SpendCommand::Import { file }) => report::spend_import(&app, &file).await,
         Command::Spend(SpendCommand::List) => report::spend_list(&app).await,
         Command::Spend(SpendCommand::Currency { code }) => report::currency(&app, code.as_deref()).await,

@@ -1,15 +1,17 @@
 //! Reports at the command line: a table to read, or the API's JSON or CSV.
 
-use crate::cli::ReportSelection;
+use crate::cli::{ReportOutput, ReportSelection};
 use anyhow::{Context, Result, bail};
 use leadgate_app::App;
 use leadgate_app::export::amount as money;
+use leadgate_app::reports::forecast::ForecastQuery;
 use leadgate_app::reports::{ReportQuery, Table, charts, csv_table};
 use leadgate_app::spend::SpendQuery;
 use leadgate_core::Actor;
 use leadgate_core::Stage;
 use leadgate_core::reports::cohorts::Cohorts;
 use leadgate_core::reports::cost::Cost;
+use leadgate_core::reports::forecast::{Expected, Forecast};
 use leadgate_core::reports::inflow::Inflow;
 use leadgate_core::reports::mix::FunnelMix;
 use leadgate_core::reports::rejected::RejectedThenWon;
@@ -17,9 +19,7 @@ use leadgate_core::reports::waterfall::Waterfall;
 use std::io::Write;
 
 fn query(s: &ReportSelection) -> Result<ReportQuery> {
-    if !matches!(s.format.as_str(), "table" | "json" | "csv") {
-        bail!("--format must be table, json or csv, not {:?}", s.format);
-    }
+    check_format(&s.written)?;
     Ok(ReportQuery {
         group_by: s.group_by.clone(),
         from: s.from.clone(),
@@ -29,34 +29,48 @@ fn query(s: &ReportSelection) -> Result<ReportQuery> {
     })
 }
 
+fn check_format(w: &ReportOutput) -> Result<()> {
+    if !matches!(w.format.as_str(), "table" | "json" | "csv") {
+        bail!("--format must be table, json or csv, not {:?}", w.format);
+    }
+    Ok(())
+}
+
 pub(crate) async fn waterfall(app: &App, select: ReportSelection) -> Result<()> {
     let w = app.waterfall(&query(&select)?).await.map_err(crate::exit::app)?;
-    write(&select, &w, Waterfall::table, waterfall_text, charts::waterfall)
+    write(&select.written, &w, Waterfall::table, waterfall_text, charts::waterfall)
 }
 
 pub(crate) async fn cohorts(app: &App, select: ReportSelection) -> Result<()> {
     let c = app.cohorts(&query(&select)?).await.map_err(crate::exit::app)?;
-    write(&select, &c, Cohorts::table, cohorts_text, charts::cohorts)
+    write(&select.written, &c, Cohorts::table, cohorts_text, charts::cohorts)
 }
 
 pub(crate) async fn inflow(app: &App, select: ReportSelection) -> Result<()> {
     let i = app.inflow(&query(&select)?).await.map_err(crate::exit::app)?;
-    write(&select, &i, Inflow::table, inflow_text, charts::inflow)
+    write(&select.written, &i, Inflow::table, inflow_text, charts::inflow)
 }
 
 pub(crate) async fn cost(app: &App, select: ReportSelection) -> Result<()> {
     let c = app.cost(&query(&select)?).await.map_err(crate::exit::app)?;
-    write(&select, &c, Cost::table, cost_text, charts::cost)
+    write(&select.written, &c, Cost::table, cost_text, charts::cost)
 }
 
 pub(crate) async fn rejected_then_won(app: &App, select: ReportSelection) -> Result<()> {
     let r = app.rejected_then_won(&query(&select)?).await.map_err(crate::exit::app)?;
-    write(&select, &r, RejectedThenWon::table, rejected_text, charts::rejected_then_won)
+    write(&select.written, &r, RejectedThenWon::table, rejected_text, charts::rejected_then_won)
 }
 
 pub(crate) async fn funnel_mix(app: &App, select: ReportSelection) -> Result<()> {
     let m = app.funnel_mix(&query(&select)?).await.map_err(crate::exit::app)?;
-    write(&select, &m, FunnelMix::table, mix_text, charts::funnel_mix)
+    write(&select.written, &m, FunnelMix::table, mix_text, charts::funnel_mix)
+}
+
+pub(crate) async fn forecast(app: &App, as_of: Option<String>, months: u32, written: ReportOutput) -> Result<()> {
+    check_format(&written)?;
+    let q = ForecastQuery { as_of, months: Some(months), format: None };
+    let f = app.forecast(&q).await.map_err(crate::exit::app)?;
+    write(&written, &f, Forecast::table, forecast_text, charts::forecast)
 }
 
 pub(crate) async fn spend_import(app: &App, file: &std::path::Path) -> Result<()> {
@@ -132,7 +146,7 @@ pub(crate) async fn currency(app: &App, code: Option<&str>) -> Result<()> {
 /// Writes `report` in the format asked, to the file asked (whole, or not at all), and
 /// its chart to the `--svg` file when one is asked.
 fn write<T: serde::Serialize>(
-    select: &ReportSelection,
+    select: &ReportOutput,
     report: &T,
     table: impl FnOnce(&T) -> Table,
     text: impl FnOnce(&T) -> String,
@@ -319,6 +333,56 @@ fn inflow_text(i: &Inflow) -> String {
             opt(g.trend_per_week),
             g.variation.map_or("-".to_owned(), |v| format!("{v:.2}"))
         ));
+    }
+    out
+}
+
+/// The forecast for reading: for each direction and measure, a line per month with
+/// the expectation, its interval and, where the month is over, what happened and the
+/// error.
+fn forecast_text(f: &Forecast) -> String {
+    let mut out = format!(
+        "made at {} from what happened before; {:.0} % intervals; value in {}\n",
+        f.made_at.to_rfc3339(),
+        f.confidence * 100.0,
+        f.currency
+    );
+    let recent: Vec<String> = f.recent_months.iter().map(|m| m.to_string()).collect();
+    for d in &f.directions {
+        out.push_str(&format!("{}\n", d.direction.as_str()));
+        let named = std::iter::once(("entered", &d.entered, false))
+            .chain(d.stages.iter().map(|s| (s.stage.as_str(), &s.line, false)))
+            .chain(std::iter::once(("value", &d.value, true)));
+        for (measure, line, is_money) in named {
+            let show = |v: f64| if is_money { money(v.round() as i64) } else { format!("{v:.1}") };
+            let shown: Vec<String> =
+                line.recent.iter().map(|&n| if is_money { money(n) } else { n.to_string() }).collect();
+            out.push_str(&format!(
+                "  {measure}: recent ({} … {}) {}\n",
+                recent[0],
+                recent[recent.len() - 1],
+                shown.join(", ")
+            ));
+            for Expected { month, expected, low, high, actual, .. } in &line.months {
+                let happened = match actual {
+                    Some(a) => {
+                        let a_shown = if is_money { money(*a) } else { a.to_string() };
+                        let error = match *a {
+                            0 => String::new(),
+                            a => format!(" ({:+.0} %)", (expected - a as f64) / a as f64 * 100.0),
+                        };
+                        format!("  actual {a_shown}, off by {}{error}", show(expected - *a as f64))
+                    }
+                    None => String::new(),
+                };
+                out.push_str(&format!(
+                    "    {month}  expected {:>12}  interval {} to {}{happened}\n",
+                    show(*expected),
+                    show(*low),
+                    show(*high)
+                ));
+            }
+        }
     }
     out
 }

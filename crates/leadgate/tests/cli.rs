@@ -116,6 +116,22 @@ fn reports_of_the_demo_read_as_tables_csv_and_json_and_refuse_nonsense() {
     let mix: serde_json::Value = serde_json::from_str(&all_of(&["report", "funnel-mix", "--format", "json"])).unwrap();
     assert_eq!(mix["months"].as_array().unwrap().last().unwrap()["contacts"], 1000, "every contact, as of now");
     assert!(all_of(&["report", "funnel-mix"]).starts_with("contacts at the end of each month"));
+    // The forecast: inbound and outbound apart, each expecting mqls; made months ago, it
+    // stands beside what happened.
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
+    let three_ago =
+        leadgate_core::reports::Month(leadgate_core::reports::Month::of(leadgate_core::Timestamp(micros)).0 - 3);
+    let as_of = three_ago.start().to_rfc3339()[..10].to_owned();
+    let forecast: serde_json::Value =
+        serde_json::from_str(&all_of(&["report", "forecast", "--as-of", &as_of, "--format", "json"])).unwrap();
+    for d in forecast["directions"].as_array().unwrap() {
+        let mqls = &d["stages"][0];
+        assert_eq!(mqls["stage"], "mql");
+        assert!(mqls["months"][0]["expected"].as_f64().unwrap() > 0.0, "{d}");
+        assert!(mqls["months"][0]["actual"].as_i64().unwrap() > 0, "the month is over: {d}");
+    }
+    let text = all_of(&["report", "forecast", "--months", "1"]);
+    assert!(text.starts_with("made at") && text.contains("outbound") && text.contains("interval"), "{text}");
     let chart = dir.path().join("waterfall.svg");
     all_of(&["report", "waterfall", "--group-by", "channel", "--svg", chart.to_str().unwrap()]);
     let svg = std::fs::read_to_string(&chart).unwrap();

@@ -7,6 +7,7 @@ use crate::{AppError, ErrorCode};
 use leadgate_core::Stage;
 use leadgate_core::reports::cohorts::Cohorts;
 use leadgate_core::reports::cost::Cost;
+use leadgate_core::reports::forecast::{DirectionForecast, Forecast};
 use leadgate_core::reports::inflow::Inflow;
 use leadgate_core::reports::mix::FunnelMix;
 use leadgate_core::reports::rejected::RejectedThenWon;
@@ -400,6 +401,94 @@ pub fn rejected_then_won(r: &RejectedThenWon) -> Result<String, AppError> {
         r.totals.rejected
     );
     bars("Rejected, then won", &subtitle, &labels, &series, "contacts", count)
+}
+
+/// The forecast: inbound and outbound side by side, each stage's recent months as a
+/// line, then its expectation dashed inside its interval, and what happened as crosses
+/// where the months are over (a backtest).
+pub fn forecast(f: &Forecast) -> Result<String, AppError> {
+    render(|root| draw_forecast(root, f))
+}
+
+fn draw_forecast(root: &DrawingArea<SVGBackend<'_>, Shift>, f: &Forecast) -> Drawn {
+    let subtitle = format!(
+        "made at {}; recent months, then the expectation with its {:.0} % interval; crosses: what happened",
+        &f.made_at.to_rfc3339()[..10],
+        f.confidence * 100.0
+    );
+    let area = titled(root, "Forecast: contacts first reaching each stage, per month", &subtitle)?;
+    let labels: Vec<String> = f.recent_months.iter().chain(&f.months).map(|m| m.to_string()).collect();
+    for (panel, d) in area.split_evenly((1, 2)).iter().zip(&f.directions) {
+        draw_forecast_panel(panel, d, &labels, f.recent_months.len(), &f.currency)?;
+    }
+    Ok(())
+}
+
+fn draw_forecast_panel(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    d: &DirectionForecast,
+    labels: &[String],
+    recent: usize,
+    currency: &str,
+) -> Drawn {
+    let value: f64 = d.value.months.iter().map(|e| e.expected).sum();
+    let (low, high) = d.value.months.iter().fold((0.0, 0.0), |(l, h), e| (l + e.low, h + e.high));
+    let caption = format!(
+        "{}: value expected {} {currency} ({}–{})",
+        d.direction.as_str(),
+        money(value / 100.0),
+        money(low / 100.0),
+        money(high / 100.0)
+    );
+    let top = d
+        .stages
+        .iter()
+        .flat_map(|s| s.line.recent.iter().map(|&n| n as f64).chain(s.line.months.iter().map(|e| e.high)))
+        .fold(0.0_f64, f64::max);
+    let top = if top > 0.0 { top * 1.1 } else { 1.0 };
+    let last = (labels.len() as i32 - 1).max(1);
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, (FONT, 14))
+        .margin_right(16)
+        .x_label_area_size(48)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0..last, 0.0..top)?;
+    chart
+        .configure_mesh()
+        .x_labels(labels.len().clamp(2, 10))
+        .x_label_formatter(&|x| labels.get(*x as usize).map(|l| l[2..].to_owned()).unwrap_or_default())
+        .y_desc("contacts per month")
+        .label_style((FONT, 11))
+        .draw()?;
+    for (k, s) in d.stages.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let past: Vec<(i32, f64)> = s.line.recent.iter().enumerate().map(|(i, &n)| (i as i32, n as f64)).collect();
+        let ahead: Vec<(i32, f64)> =
+            s.line.months.iter().enumerate().map(|(i, e)| ((recent + i) as i32, e.expected)).collect();
+        // The interval as a band, from the last month known to the last forecast.
+        let mut band: Vec<(i32, f64)> = past.last().copied().into_iter().collect();
+        band.extend(s.line.months.iter().enumerate().map(|(i, e)| ((recent + i) as i32, e.high)));
+        band.extend(s.line.months.iter().enumerate().rev().map(|(i, e)| ((recent + i) as i32, e.low)));
+        chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.15).filled())))?;
+        chart.draw_series(past.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+        chart
+            .draw_series(LineSeries::new(past.clone(), color.stroke_width(2)))?
+            .label(s.stage.as_str())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+        let joined: Vec<(i32, f64)> = past.last().copied().into_iter().chain(ahead).collect();
+        chart.draw_series(DashedLineSeries::new(joined, 6, 4, color.stroke_width(2)))?;
+        let actual =
+            s.line.months.iter().enumerate().filter_map(|(i, e)| e.actual.map(|a| ((recent + i) as i32, a as f64)));
+        chart.draw_series(actual.map(|p| Cross::new(p, 5, color.stroke_width(2))))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 11))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    Ok(())
 }
 
 #[cfg(test)]

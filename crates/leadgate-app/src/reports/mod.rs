@@ -5,6 +5,7 @@ pub mod cells;
 pub mod charts;
 pub mod cohorts;
 pub mod cost;
+pub mod forecast;
 pub mod inflow;
 pub mod mix;
 pub mod rejected;
@@ -77,15 +78,18 @@ impl ReportQuery {
     }
 
     pub fn format(&self) -> Result<Format, AppError> {
-        match self.format.as_deref().map(str::trim) {
-            None | Some("json") => Ok(Format::Json),
-            Some("csv") => Ok(Format::Csv),
-            Some("svg") => Ok(Format::Svg),
-            Some(other) => Err(invalid(
-                ErrorCode::InvalidValue,
-                "format",
-                format!("format must be json, csv or svg, not {other:?}"),
-            )),
+        format_of(self.format.as_deref())
+    }
+}
+
+/// The format a report is asked in.
+pub(crate) fn format_of(format: Option<&str>) -> Result<Format, AppError> {
+    match format.map(str::trim) {
+        None | Some("json") => Ok(Format::Json),
+        Some("csv") => Ok(Format::Csv),
+        Some("svg") => Ok(Format::Svg),
+        Some(other) => {
+            Err(invalid(ErrorCode::InvalidValue, "format", format!("format must be json, csv or svg, not {other:?}")))
         }
     }
 }

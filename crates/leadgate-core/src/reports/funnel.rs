@@ -42,14 +42,7 @@ impl Path {
     /// `contact` with its first response that counts (not junk), if any, and its
     /// stage steps, oldest first.
     pub fn of(contact: &Contact, first_response: Option<&Response>, steps: &[StageStep]) -> Path {
-        let mut reached = [None; FUNNEL.len()];
-        reached[0] = Some(contact.created_at);
-        for step in steps {
-            let Some(rank) = step.to.rank() else { continue };
-            for slot in reached.iter_mut().take(usize::from(rank) + 1) {
-                slot.get_or_insert(step.at);
-            }
-        }
+        let reached = reached(contact.created_at, steps);
         let channel = contact.channel.as_deref().or_else(|| first_response.and_then(|r| r.channel.as_deref()));
         let groups = groups(contact.direction, channel, first_response, contact);
         Path {
@@ -72,6 +65,20 @@ impl Path {
     pub fn group(&self, g: Grouping) -> Option<&str> {
         self.groups[g.index()].as_deref()
     }
+}
+
+/// When a contact created at `created_at`, with `steps` oldest first, first reached each
+/// stage of [`FUNNEL`] or one after it; the first is when it entered.
+pub fn reached(created_at: Timestamp, steps: &[StageStep]) -> [Option<Timestamp>; FUNNEL.len()] {
+    let mut reached = [None; FUNNEL.len()];
+    reached[0] = Some(created_at);
+    for step in steps {
+        let Some(rank) = step.to.rank() else { continue };
+        for slot in reached.iter_mut().take(usize::from(rank) + 1) {
+            slot.get_or_insert(step.at);
+        }
+    }
+    reached
 }
 
 /// Each grouping's value for something that came in `direction` through `channel`, as

@@ -8,6 +8,7 @@
 pub mod cell;
 pub mod cohorts;
 pub mod cost;
+pub mod forecast;
 pub mod funnel;
 pub mod inflow;
 pub mod mix;
