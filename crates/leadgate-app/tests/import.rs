@@ -27,6 +27,8 @@ leadgate_store::on_both_stores!(
     the_same_file_through_another_mapping_is_read_again,
     a_row_that_runs_on_for_megabytes_is_refused_and_the_rows_before_it_kept,
     a_file_with_other_separators_and_no_emails_takes_its_identity_from_the_row,
+    hubspot_deals_bring_revenue_onto_their_contacts,
+    salesforce_opportunities_bring_revenue_onto_their_contacts,
 );
 
 async fn import_file(app: &App, path: PathBuf, mapping: &Mapping) -> ImportJob {
@@ -449,4 +451,96 @@ async fn a_file_with_other_separators_and_no_emails_takes_its_identity_from_the_
         let err = Mapping::from_toml(text).unwrap_err().to_string();
         assert!(err.contains(says), "{err}");
     }
+}
+
+/// A contact's stage now, and its moves as `stage at value`.
+async fn outcome(store: &Arc<dyn Store>, filter: ContactFilter) -> (String, Vec<String>) {
+    let c = one(store, filter).await;
+    let steps = store.stage_history(c.id).await.unwrap();
+    let moves = steps.iter().map(|s| format!("{} {} {:?}", s.to, &s.at.to_rfc3339()[..16], s.value)).collect();
+    (c.stage.as_str().to_owned(), moves)
+}
+
+async fn hubspot_deals_bring_revenue_onto_their_contacts(store: Arc<dyn Store>) {
+    let app = app(&store);
+    let contacts = "\"Record ID\",\"First Name\",\"Last Name\",\"Email\",\"Create Date\",\"Lifecycle Stage\",\"Original Source\"\n\
+                    301,Ann,Lee,ann@acme.example,2024-01-05 10:00,Sales Qualified Lead,Organic Search\n\
+                    302,Bob,Ray,bob@acme.example,2024-01-06 10:00,Lead,Paid Search\n\
+                    303,Cat,Day,cat@corp.example,2024-01-07 10:00,,Paid Search\n\
+                    304,Dan,Fox,dan@dyn.example,2024-01-08 10:00,,Referrals\n";
+    import_csv(&app, contacts.as_bytes(), &presets::preset("hubspot").unwrap()).await.unwrap();
+    // HubSpot's deal export: its default columns, then the associated contacts.
+    let deals = "\"Record ID\",\"Deal Name\",\"Deal Stage\",\"Close Date\",\"Deal owner\",\"Amount\",\"Associated Contact\",\"Associated Contact IDs\"\n\
+                 \"9001\",\"Acme licence\",\"Closed Won\",\"2024-03-31 17:00\",\"Jane Sales\",\"12500.51\",\"Ann Lee (ann@acme.example);Bob Ray (bob@acme.example)\",\"301;302\"\n\
+                 \"9002\",\"Corp pilot\",\"closedlost\",\"2024-04-02 09:00\",\"Sam Seller\",\"3000\",\"Cat Day (cat@corp.example)\",\"303\"\n\
+                 \"9003\",\"Dyn renewal\",\"Contract Sent\",\"2024-06-30 17:00\",\"Sam Seller\",\"8000\",\"Dan Fox (dan@dyn.example)\",\"304\"\n\
+                 \"9004\",\"Nobody\",\"Closed Won\",\"2024-05-01 10:00\",\"Sam Seller\",\"100\",\"Zed (zed@x.example)\",\"999\"\n";
+    let deals_preset = presets::preset("hubspot-deals").unwrap();
+    let report = import_csv(&app, deals.as_bytes(), &deals_preset).await.unwrap();
+    assert_eq!((report.counts.rows, report.counts.rows_failed), (4, 1), "{:?}", report.errors);
+    assert_eq!(report.errors[0].code, "unknown_contact", "a deal of a contact not imported is reported");
+    assert!(report.errors[0].message.contains("999"), "{:?}", report.errors);
+    let by = |id: &str| ContactFilter { external_id: Some(id.into()), ..Default::default() };
+    let (ann, ann_moves) = outcome(&store, by("301")).await;
+    assert_eq!(ann, "customer", "{ann_moves:?}");
+    assert!(ann_moves.contains(&"customer 2024-03-31T17:00 Some(625026)".to_owned()), "{ann_moves:?}");
+    let (bob, bob_moves) = outcome(&store, by("302")).await;
+    assert_eq!(bob, "customer");
+    assert!(
+        bob_moves.contains(&"customer 2024-03-31T17:00 Some(625025)".to_owned()),
+        "shared, won once: {bob_moves:?}"
+    );
+    let (cat, cat_moves) = outcome(&store, by("303")).await;
+    assert_eq!(cat, "lost");
+    assert!(cat_moves.contains(&"lost 2024-04-02T09:00 Some(300000)".to_owned()), "{cat_moves:?}");
+    assert_eq!(outcome(&store, by("304")).await.0, "opportunity", "an open deal is an opportunity");
+    // The revenue is in the reports: the deal won once, on the channels it came from.
+    let by_channel = leadgate_app::reports::ReportQuery { group_by: Some("channel".into()), ..Default::default() };
+    let cost = app.cost(&by_channel).await.unwrap();
+    assert_eq!(cost.totals.value_won, 1_250_051);
+    let again = import_csv(&app, deals.as_bytes(), &deals_preset).await.unwrap();
+    assert_eq!((again.counts.stage_changes_created, again.counts.rows_failed), (0, 1), "nothing recorded twice");
+}
+
+async fn salesforce_opportunities_bring_revenue_onto_their_contacts(store: Arc<dyn Store>) {
+    let app = app(&store);
+    // Contacts from the Data Export's Contact.csv, by their Salesforce ids.
+    let contacts = "\"Id\",\"FirstName\",\"LastName\",\"Email\",\"LeadSource\",\"CreatedDate\"\n\
+                    \"0035g00000LmNoPAAV\",\"Ann\",\"Lee\",\"ann@acme.example\",\"Web\",\"2024-01-05T09:00:00.000Z\"\n\
+                    \"0035g00000LmNoQAAV\",\"Bob\",\"Ray\",\"bob@globex.example\",\"Partner Referral\",\"2023-11-20T09:00:00.000Z\"\n\
+                    \"0035g00000LmNoRAAV\",\"Sue\",\"Kim\",\"sue@initech.example\",\"Web\",\"2024-01-09T09:00:00.000Z\"\n";
+    import_csv(&app, contacts.as_bytes(), &presets::preset("salesforce").unwrap()).await.unwrap();
+    let preset = presets::preset("salesforce-opportunities").unwrap();
+    // The Data Export's Opportunity.csv: API names, the primary contact's id.
+    let data_export = "\"Id\",\"IsDeleted\",\"AccountId\",\"Name\",\"StageName\",\"Amount\",\"Probability\",\"CloseDate\",\"Type\",\"LeadSource\",\"IsClosed\",\"IsWon\",\"OwnerId\",\"CreatedDate\",\"ContactId\"\n\
+        \"0065g00000AbCdEAAV\",\"false\",\"0015g00000XyZaBAAV\",\"Acme licence\",\"Negotiation/Review\",\"1500.0\",\"90\",\"2024-03-31\",\"New Customer\",\"Web\",\"false\",\"false\",\"0055g00000QrStUAAV\",\"2024-02-11T14:30:00.000Z\",\"0035g00000LmNoPAAV\"\n\
+        \"0065g00000AbCdFAAV\",\"false\",\"0015g00000XyZaCAAV\",\"Globex renewal\",\"Closed Won\",\"12500.5\",\"100\",\"2024-02-28\",\"Existing Customer - Upgrade\",\"Partner Referral\",\"true\",\"true\",\"0055g00000QrStUAAV\",\"2024-01-05T09:12:44.000Z\",\"0035g00000LmNoQAAV\"\n\
+        \"0065g00000AbCdGAAV\",\"false\",\"0015g00000XyZaDAAV\",\"No contact\",\"Closed Lost\",\"700\",\"0\",\"2024-02-01\",\"New Customer\",\"Web\",\"true\",\"false\",\"0055g00000QrStUAAV\",\"2024-01-02T09:00:00.000Z\",\"\"\n";
+    let report = import_csv(&app, data_export.as_bytes(), &preset).await.unwrap();
+    assert_eq!((report.counts.rows, report.counts.rows_failed), (3, 1), "{:?}", report.errors);
+    assert_eq!(report.errors[0].code, "missing_identity", "an opportunity without a contact is reported");
+    let by = |id: &str| ContactFilter { external_id: Some(id.into()), ..Default::default() };
+    let (ann, ann_moves) = outcome(&store, by("0035g00000LmNoPAAV")).await;
+    assert_eq!(ann, "opportunity", "{ann_moves:?}");
+    assert!(ann_moves.contains(&"opportunity 2024-02-11T14:30 Some(150000)".to_owned()), "{ann_moves:?}");
+    let (bob, bob_moves) = outcome(&store, by("0035g00000LmNoQAAV")).await;
+    assert_eq!(bob, "customer");
+    assert!(bob_moves.contains(&"customer 2024-02-28T00:00 Some(1250050)".to_owned()), "{bob_moves:?}");
+    // A report export, "Opportunities with Contact Roles": labels, the contact's email,
+    // thousands written apart, and the footer Salesforce writes under it.
+    let report_export = "\"Opportunity Owner\",\"Account Name\",\"Opportunity Name\",\"Stage\",\"Amount\",\"Close Date\",\"Created Date\",\"Lead Source\",\"Contact: Email\"\n\
+        \"Jane Sales\",\"Initech\",\"Initech expansion\",\"Closed Won\",\"21,500.00\",\"3/15/2024\",\"2/1/2024\",\"Web\",\"sue@initech.example\"\n\
+        \n\
+        \"Grand Totals (1 records)\"\n\
+        \n\
+        \"Confidential Information - Do Not Distribute\"\n\
+        \"Copyright (c) 2000-2024 salesforce.com, inc. All rights reserved.\"\n";
+    let report = import_csv(&app, report_export.as_bytes(), &preset).await.unwrap();
+    assert_eq!((report.counts.rows, report.counts.rows_failed), (1, 0), "the footer is not data: {:?}", report.errors);
+    let (sue, sue_moves) =
+        outcome(&store, ContactFilter { email: Some("sue@initech.example".into()), ..Default::default() }).await;
+    assert_eq!(sue, "customer");
+    assert!(sue_moves.contains(&"customer 2024-03-15T00:00 Some(2150000)".to_owned()), "{sue_moves:?}");
+    let cost = app.cost(&leadgate_app::reports::ReportQuery::default()).await.unwrap();
+    assert_eq!(cost.totals.value_won, 1_250_050 + 2_150_000);
 }

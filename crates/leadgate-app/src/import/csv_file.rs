@@ -50,6 +50,9 @@ pub(super) const CSV_BUFFER: usize = 8 * 1024;
 /// A row read from the file: where it starts, and what it says (or what is wrong).
 pub(super) struct ReadRow {
     pub(super) line: u64,
+    /// The first (or only) contact its line names: a line naming several contacts is
+    /// one row of the file.
+    pub(super) first: bool,
     pub(super) row: Result<ImportRow, Vec<RowError>>,
 }
 
@@ -79,13 +82,20 @@ pub(super) fn read_chunks<R: Read>(
                 // was read so far is still imported.
                 let line = e.position().map_or(next_line, |p| p.line());
                 let error = RowError { row: line, column: None, code: "unreadable".into(), message: e.to_string() };
-                rows.push(ReadRow { line, row: Err(vec![error]) });
+                rows.push(ReadRow { line, first: true, row: Err(vec![error]) });
                 false
             }
         };
         if more {
             let (line, number) = record.position().map_or((0, 0), |p| (p.line(), p.record()));
-            rows.push(ReadRow { line, row: read_row(binding, &record, line, number) });
+            match read_row(binding, &record, line, number) {
+                Ok(named) => rows.extend(named.into_iter().enumerate().map(|(i, row)| ReadRow {
+                    line,
+                    first: i == 0,
+                    row: Ok(row),
+                })),
+                Err(errors) => rows.push(ReadRow { line, first: true, row: Err(errors) }),
+            }
         }
         if rows.len() >= CHUNK_ROWS || (!more && !rows.is_empty()) {
             let chunk = ReadChunk { rows: std::mem::take(&mut rows), bytes: reader.position().byte() };
@@ -122,7 +132,12 @@ pub(super) fn read_header<R: Read>(reader: &mut csv::Reader<R>, mapping: &Mappin
 }
 
 /// Reads row `number` (the header is row 0), which starts on `line`.
-fn read_row(binding: &Binding, record: &csv::ByteRecord, line: u64, number: u64) -> Result<ImportRow, Vec<RowError>> {
+fn read_row(
+    binding: &Binding,
+    record: &csv::ByteRecord,
+    line: u64,
+    number: u64,
+) -> Result<Vec<ImportRow>, Vec<RowError>> {
     let mut cells = Vec::with_capacity(record.len());
     let mut errors = Vec::new();
     for (i, cell) in record.iter().enumerate() {

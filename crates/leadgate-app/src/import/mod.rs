@@ -335,13 +335,19 @@ impl App {
     ) -> Result<(), AppError> {
         let Run { binding, label, actor } = *run;
         let now = self.now();
+        // A line naming several contacts is one row: it fails once, whichever of its
+        // contacts fail (they come one after another).
+        let last_failed = std::sync::atomic::AtomicU64::new(u64::MAX);
         let fail = |report: &mut ImportJob, errors: Vec<RowError>| {
-            report.counts.rows_failed += 1;
+            let line = errors.first().map_or(u64::MAX, |e| e.row);
+            if line == u64::MAX || last_failed.swap(line, std::sync::atomic::Ordering::Relaxed) != line {
+                report.counts.rows_failed += 1;
+            }
             report.error_count += errors.len() as u64;
             let room = ERRORS_KEPT.saturating_sub(report.errors.len());
             report.errors.extend(errors.into_iter().take(room));
         };
-        report.counts.rows += rows.len() as u64;
+        report.counts.rows += rows.iter().filter(|r| r.first).count() as u64;
         let mut good: Vec<(u64, ImportRow)> = Vec::with_capacity(rows.len());
         for r in rows {
             match r.row {

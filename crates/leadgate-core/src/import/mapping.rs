@@ -31,6 +31,10 @@ pub struct Mapping {
     /// or `'` is taken off.
     #[serde(default)]
     pub spreadsheet_safe: bool,
+    /// A report export's footer: a row of fewer cells than the header whose first cell
+    /// starts with one of these (`Grand Totals`, `Copyright`) is not data, and skipped.
+    #[serde(default)]
+    pub footer: Vec<String>,
     pub contact: ContactMap,
     pub response: Option<ResponseMap>,
     #[serde(default, rename = "stage")]
@@ -70,6 +74,10 @@ pub struct ContactMap {
     /// unknown contact is an error instead of a new contact.
     #[serde(default)]
     pub existing_only: bool,
+    /// A row may name several contacts (a deal's associated contacts): its email and
+    /// external id cells are split at this separator (`51234;51299`), and the row
+    /// applies to each contact named. Where both are given, they pair in order.
+    pub split: Option<String>,
 }
 
 /// The contact's first response: where, what and why, and when.
@@ -184,6 +192,9 @@ pub enum Unmapped {
     Empty,
     /// The row is refused with an error naming the value.
     Error,
+    /// The field's `value` constant (a deal stage not listed is an open deal:
+    /// `opportunity`).
+    Value,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -10,7 +10,7 @@
 //! - History keeps the file's timestamps. The contact's stage is the one its latest
 //!   stage change (by time) leads to, so rows may arrive in any order.
 
-use super::row::{ImportRow, ResponseDraft};
+use super::row::{ImportRow, ResponseDraft, StageDraft};
 use crate::lifecycle::{self, Actor, Cause, CauseKind, Stage, StageChange};
 use crate::model::{Contact, Response};
 use crate::response::{Direction, ObtainedVia, channel_direction};
@@ -208,7 +208,14 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
             stage_changes.push(change);
         }
     }
-    let mut drafts: Vec<_> = row.stages.iter().collect();
+    // A stage the row does not date, when the row dates a stage that follows it (a
+    // deal's opportunity and its close), had happened by then: it takes that date.
+    let drafts: Vec<StageDraft> = row
+        .stages
+        .iter()
+        .map(|d| StageDraft { at: d.at.or_else(|| dated_after(&row.stages, d.stage)), ..d.clone() })
+        .collect();
+    let mut drafts: Vec<_> = drafts.iter().collect();
     // The arrival first (it is the contact's first recorded change), then by time.
     drafts.sort_by_key(|s| (!(is_new && arrival_given && s.at == Some(contact.created_at)), s.at.unwrap_or(now)));
     for draft in drafts {
@@ -285,6 +292,13 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
 /// from before the deal) more often than news, and it is not applied.
 fn undated_goes_back(now: Option<Stage>, to: Stage) -> bool {
     now.is_some_and(|now| now.is_after(to) || (now == Stage::Customer && to.rank().is_none()))
+}
+
+/// The earliest date `stages` give a stage that follows `stage`: one further down the
+/// main path, or a deal lost after it.
+fn dated_after(stages: &[StageDraft], stage: Stage) -> Option<Timestamp> {
+    let follows = |to: Stage| to.is_after(stage) || (to == Stage::Lost && stage.rank().is_some());
+    stages.iter().filter(|d| follows(d.stage)).filter_map(|d| d.at).min()
 }
 
 fn stage_at(history: &[(Stage, Timestamp)], at: Timestamp) -> Option<Stage> {

@@ -5,7 +5,9 @@ use super::Mapping;
 /// `(name, mapping TOML)` of each preset; the files are in `crates/leadgate-core/presets`.
 pub const PRESETS: &[(&str, &str)] = &[
     ("hubspot", include_str!("../../presets/hubspot.toml")),
+    ("hubspot-deals", include_str!("../../presets/hubspot-deals.toml")),
     ("salesforce", include_str!("../../presets/salesforce.toml")),
+    ("salesforce-opportunities", include_str!("../../presets/salesforce-opportunities.toml")),
     ("leadgate-contacts", include_str!("../../presets/leadgate-contacts.toml")),
     ("leadgate-responses", include_str!("../../presets/leadgate-responses.toml")),
     ("leadgate-stage-changes", include_str!("../../presets/leadgate-stage-changes.toml")),

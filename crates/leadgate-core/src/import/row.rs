@@ -171,6 +171,9 @@ struct MappedEvent {
 pub struct Binding {
     pub system: Option<String>,
     pub existing_only: bool,
+    /// Splits the email and external id cells into several contacts.
+    split: Option<String>,
+    footer: Vec<String>,
     spreadsheet_safe: bool,
     /// Hash of the mapping and the header: what a row's cells are read through.
     fingerprint_seed: u64,
@@ -302,6 +305,8 @@ impl Mapping {
             fingerprint_seed,
             system: self.system.as_ref().map(|s| s.trim().to_owned()),
             existing_only: c.existing_only,
+            split: c.split.clone().filter(|s| !s.is_empty()),
+            footer: self.footer.iter().map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect(),
             header: header.to_vec(),
             columns: header.len(),
             empty: self.empty.iter().map(|e| e.trim().to_owned()).collect(),
@@ -342,12 +347,13 @@ impl Reader<'_> {
         let raw = raw.filter(|s| !s.is_empty() && !self.binding.empty.iter().any(|e| e == s));
         let mapped = match raw {
             None => None,
-            Some(s) if b.map.is_empty() => Some(s.to_owned()),
+            Some(s) if b.map.is_empty() && b.unmapped != Unmapped::Value => Some(s.to_owned()),
             Some(s) => match b.map.get(s).or_else(|| b.map_folded.get(&s.to_lowercase())) {
                 Some(to) => Some(to.clone()).filter(|t| !t.trim().is_empty()),
                 None => match b.unmapped {
                     Unmapped::Keep => Some(s.to_owned()),
                     Unmapped::Empty => None,
+                    Unmapped::Value => b.value.clone(),
                     Unmapped::Error => {
                         let known: Vec<_> = b.map.keys().map(|k| format!("{k:?}")).collect();
                         self.fail(
@@ -370,6 +376,24 @@ impl Reader<'_> {
             return None;
         }
         Some(text)
+    }
+
+    /// A cell's text, split into the contacts it names where the mapping splits it
+    /// (each trimmed, blanks and repeats left out); else the text alone.
+    fn several(&mut self, b: Option<&MappedField>) -> Vec<String> {
+        let Some(text) = self.text(b) else { return Vec::new() };
+        match &self.binding.split {
+            None => vec![text],
+            Some(sep) => {
+                let mut parts: Vec<String> = Vec::new();
+                for part in text.split(sep.as_str()).map(str::trim).filter(|p| !p.is_empty()) {
+                    if !parts.iter().any(|p| p == part) {
+                        parts.push(part.to_owned());
+                    }
+                }
+                parts
+            }
+        }
     }
 
     fn parsed<T>(
@@ -422,11 +446,16 @@ impl Reader<'_> {
 
     /// Whether an entry with this `at` applies: not when `at` names a column that is
     /// blank, or absent from the file.
-    fn at_given(&mut self, at: Option<&MappedField>) -> Result<Option<Timestamp>, ()> {
+    /// When a stage or event happened, or `Err` when it does not apply: a constant
+    /// applies only when its `at` column has a value ("Became a Customer Date"); one
+    /// read from a column of its own is undated when the file lacks an optional `at`
+    /// column, and does not apply when the file has it blank.
+    fn at_given(&mut self, at: Option<&MappedField>, read_from_column: bool) -> Result<Option<Timestamp>, ()> {
         match at {
             None => Ok(None),
             Some(b) => match self.date(Some(b)) {
                 Some(t) => Ok(Some(t)),
+                None if b.column.is_none() && b.names_column && read_from_column => Ok(None),
                 None if b.names_column || b.value.is_some() => Err(()),
                 None => Ok(None),
             },
@@ -458,8 +487,9 @@ impl Binding {
 
     /// Reads one row: its cells, the line it starts on (for messages) and its number
     /// among the file's rows, the header not counted (for `row_number`). Returns every
-    /// problem found in the row, or what it says.
-    pub fn read(&self, cells: &[&str], line: u64, number: u64) -> Result<ImportRow, Vec<RowError>> {
+    /// problem found in the row, or what it says of each contact it names: one, or
+    /// several where the mapping splits its identity cells.
+    pub fn read(&self, cells: &[&str], line: u64, number: u64) -> Result<Vec<ImportRow>, Vec<RowError>> {
         let restored: Vec<&str>;
         let cells = if self.spreadsheet_safe {
             restored = cells.iter().map(|c| crate::spreadsheet::restore(c)).collect();
@@ -467,6 +497,10 @@ impl Binding {
         } else {
             cells
         };
+        let first = cells.first().map_or("", |c| c.trim());
+        if cells.len() < self.columns && self.footer.iter().any(|f| first.starts_with(f.as_str())) {
+            return Ok(Vec::new());
+        }
         if cells.len() != self.columns {
             return Err(vec![RowError {
                 row: line,
@@ -483,18 +517,33 @@ impl Binding {
         let mut r = Reader { binding: self, cells, line, number, errors: Vec::new() };
         let c = &self.contact;
         let mut row = ImportRow { fingerprint: self.fingerprint(cells), ..ImportRow::default() };
-        if let Some(b) = &c.email
-            && let Some(text) = r.text(Some(b))
-        {
-            match Email::parse(&text) {
-                Ok(e) => row.email = Some(e),
-                Err(why) => {
-                    r.fail(b, "invalid_email", format!("{:?} is not an email address: {why}", truncate(&text, 80)))
+        let mut emails = Vec::new();
+        if let Some(b) = &c.email {
+            for text in r.several(Some(b)) {
+                match Email::parse(&text) {
+                    Ok(e) => emails.push(e),
+                    Err(why) => {
+                        r.fail(b, "invalid_email", format!("{:?} is not an email address: {why}", truncate(&text, 80)))
+                    }
                 }
             }
         }
-        row.external_id = r.text(c.external_id.as_ref());
+        let external_ids = r.several(c.external_id.as_ref());
+        row.email = emails.first().cloned();
+        row.external_id = external_ids.first().cloned();
         row.id = r.parsed(c.id.as_ref(), "a contact id (a UUID)", |s, _| Uuid::parse_str(s).ok());
+        if !emails.is_empty() && !external_ids.is_empty() && emails.len() != external_ids.len() {
+            r.errors.push(RowError {
+                row: line,
+                column: None,
+                code: "identity_mismatch".into(),
+                message: format!(
+                    "the row names {} emails and {} external ids; where both name several contacts, they pair in order",
+                    emails.len(),
+                    external_ids.len()
+                ),
+            });
+        }
         if row.email.is_none() && row.external_id.is_none() && row.id.is_none() && r.errors.is_empty() {
             r.errors.push(RowError {
                 row: line,
@@ -542,7 +591,7 @@ impl Binding {
         for s in &self.stages {
             let stage =
                 r.parsed(Some(&s.stage), "a lifecycle stage", |s, _| s.trim().to_lowercase().parse::<Stage>().ok());
-            let at = r.at_given(s.at.as_ref());
+            let at = r.at_given(s.at.as_ref(), s.stage.column.is_some());
             let reason = r.text(s.reason.as_ref());
             let value = r.parsed(s.value.as_ref(), "an amount such as 1200.50", |s, _| parse_amount(s));
             if let (Some(stage), Ok(at)) = (stage, at) {
@@ -551,15 +600,42 @@ impl Binding {
         }
         for e in &self.events {
             let kind = r.ident(Some(&e.kind), "an event kind (letters, digits, _)");
-            let at = r.at_given(e.at.as_ref());
+            let at = r.at_given(e.at.as_ref(), e.kind.column.is_some());
             let url = r.text(e.url.as_ref());
             let props = r.fields(&e.props, e.props_json.as_ref());
             if let (Some(kind), Ok(at)) = (kind, at) {
                 row.events.push(EventDraft { kind, at, url, props });
             }
         }
-        if r.errors.is_empty() { Ok(row) } else { Err(r.errors) }
+        if !r.errors.is_empty() {
+            return Err(r.errors);
+        }
+        // One row for each contact named, the nth email with the nth external id; a
+        // deal's value shared among them, so that it is won once.
+        let named = emails.len().max(external_ids.len()).max(1);
+        Ok((0..named)
+            .map(|i| {
+                let stages = row
+                    .stages
+                    .iter()
+                    .map(|s| StageDraft { value: s.value.map(|v| share(v, named, i)), ..s.clone() })
+                    .collect();
+                ImportRow {
+                    email: emails.get(i).cloned(),
+                    external_id: external_ids.get(i).cloned(),
+                    stages,
+                    ..row.clone()
+                }
+            })
+            .collect())
     }
+}
+
+/// The `i`th of `n` even shares of `amount` (minor units): the first ones take the
+/// cents left over, so that the shares add up to the amount.
+fn share(amount: i64, n: usize, i: usize) -> i64 {
+    let n = n as i64;
+    amount / n + i64::from((i as i64) < amount % n)
 }
 
 /// The domain of a web site given as `https://www.acme.com/about`, `www.acme.com` or `acme.com`.
@@ -571,4 +647,57 @@ pub fn website_domain(s: &str) -> Option<Domain> {
     let host = host.split(':').next()?;
     let host = host.strip_prefix("www.").unwrap_or(host);
     Domain::parse(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(toml: &str, header: &str) -> Binding {
+        let header: Vec<String> = header.split(',').map(str::to_owned).collect();
+        Mapping::from_toml(toml).unwrap().bind(&header).unwrap()
+    }
+
+    const DEALS: &str = r#"
+        system = "crm"
+        [contact]
+        external_id = "ids"
+        email = { column = "emails", optional = true }
+        split = ";"
+        [[stage]]
+        stage = { column = "stage", map = { "won" = "customer" }, unmapped = "value", value = "opportunity" }
+        at = "closed"
+        value = "amount"
+    "#;
+
+    #[test]
+    fn a_row_naming_several_contacts_applies_to_each_and_shares_its_value() {
+        let b = binding(DEALS, "ids,stage,closed,amount");
+        let rows = b.read(&["7; 8;7;;9", "won", "2024-03-31", "100.00"], 2, 1).unwrap();
+        let ids: Vec<_> = rows.iter().map(|r| r.external_id.as_deref().unwrap()).collect();
+        assert_eq!(ids, ["7", "8", "9"], "trimmed, blanks and repeats left out");
+        let values: Vec<_> = rows.iter().map(|r| r.stages[0].value.unwrap()).collect();
+        assert_eq!(values, [3_334, 3_333, 3_333], "the shares add up to the deal");
+        assert!(rows.iter().all(|r| r.stages[0].stage == Stage::Customer));
+        let open = b.read(&["7", "Contract Sent", "2024-06-30", "5"], 3, 2).unwrap();
+        assert_eq!((open.len(), open[0].stages[0].stage), (1, Stage::Opportunity), "a stage not listed: the value");
+    }
+
+    #[test]
+    fn emails_and_ids_that_do_not_pair_are_refused() {
+        let b = binding(DEALS, "ids,emails,stage,closed,amount");
+        let rows = b.read(&["7;8", "a@x.example;b@y.example", "won", "2024-03-31", "1"], 2, 1).unwrap();
+        assert_eq!(rows[1].email.as_ref().map(|e| e.as_str()), Some("b@y.example"), "the second with the second");
+        let errors = b.read(&["7;8", "a@x.example", "won", "2024-03-31", "1"], 3, 2).unwrap_err();
+        assert_eq!(errors[0].code, "identity_mismatch", "{errors:?}");
+    }
+
+    #[test]
+    fn a_report_footer_is_skipped_and_a_short_row_otherwise_refused() {
+        let toml = format!("footer = [\"Grand Totals\", \"Copyright\"]\n{DEALS}");
+        let b = binding(&toml, "ids,stage,closed,amount");
+        assert_eq!(b.read(&["Grand Totals (3 records)"], 9, 8).unwrap(), vec![]);
+        assert_eq!(b.read(&["Copyright (c) 2000-2024 salesforce.com, inc."], 10, 9).unwrap(), vec![]);
+        assert_eq!(b.read(&["Somebody"], 11, 10).unwrap_err()[0].code, "column_count");
+    }
 }

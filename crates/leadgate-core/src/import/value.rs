@@ -76,6 +76,21 @@ pub fn parse_amount(s: &str) -> Option<i64> {
         None => (false, s),
     };
     let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    // Thousands written apart, as report exports write them: `12,500.50`. A lone
+    // `1,200` is refused: written with a decimal comma, it is 1.2.
+    let grouped: String;
+    let whole = if whole.contains(',') {
+        let mut groups = whole.split(',');
+        let first = groups.next().unwrap_or("");
+        let unambiguous = digits.contains('.') || whole.matches(',').count() > 1;
+        if !unambiguous || first.is_empty() || first.len() > 3 || !groups.clone().all(|g| g.len() == 3) {
+            return None;
+        }
+        grouped = whole.replace(',', "");
+        grouped.as_str()
+    } else {
+        whole
+    };
     if whole.is_empty() && frac.is_empty() {
         return None;
     }
@@ -122,7 +137,9 @@ mod tests {
         assert_eq!(parse_amount("0.0"), Some(0));
         assert_eq!(parse_amount("-3.75"), Some(-375));
         assert_eq!(parse_amount(".5"), Some(50));
-        for bad in ["1,200", "1.005", "abc", "", "-", "1e3", "99999999999999999999"] {
+        assert_eq!(parse_amount("12,500.50"), Some(1_250_050), "thousands apart, as report exports write them");
+        assert_eq!(parse_amount("1,234,567"), Some(123_456_700));
+        for bad in ["1,200", "1,20", "12,50.00", ",500.00", "1.005", "abc", "", "-", "1e3", "99999999999999999999"] {
             assert_eq!(parse_amount(bad), None, "{bad}");
         }
     }
