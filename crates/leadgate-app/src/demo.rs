@@ -480,11 +480,12 @@ impl World {
     /// From prospect onwards: qualification, hand-off, acceptance or rejection to
     /// nurture (from which some come back), opportunity, and won or lost.
     fn funnel(&self, rng: &mut ChaCha8Rng, path: &mut Path, q: f64) {
-        let p = |base: f64| (base * q).clamp(0.01, 0.95);
+        let mut q = q;
         let mut recycled = false;
+        let p = |q: f64, base: f64| (base * q).clamp(0.01, 0.95);
         loop {
             let d = days(rng, 1, 20);
-            if !rng.random_bool(p(0.45)) || !path.fits(self.end, d) {
+            if !rng.random_bool(p(q, 0.45)) || !path.fits(self.end, d) {
                 return;
             }
             path.go(Stage::Mql, CauseKind::Definition, "mql@1", d);
@@ -497,17 +498,19 @@ impl World {
             if !path.fits(self.end, d) {
                 return;
             }
-            if rng.random_bool(p(0.55)) {
+            if rng.random_bool(p(q, 0.55)) {
                 path.go(Stage::Sql, CauseKind::Definition, "sql@1", d);
                 break;
             }
             path.go(Stage::Nurture, CauseKind::Rejection, pick::<&str>(rng, REJECTIONS), d);
-            // Nurtured leads sometimes come back months later and buy.
+            // Nurtured leads sometimes come back months later, readier to buy: the
+            // evidence "rejected, then won" shows.
             let d = days(rng, 30, 150);
-            if recycled || !rng.random_bool(0.15) || !path.fits(self.end, d) {
+            if recycled || !rng.random_bool(0.4) || !path.fits(self.end, d) {
                 return;
             }
             recycled = true;
+            q *= 2.0;
             path.at = path.at.plus_micros(d);
             path.stage = Some(Stage::Nurture);
         }
@@ -520,7 +523,7 @@ impl World {
         if !path.fits(self.end, d) {
             return;
         }
-        if rng.random_bool(p(0.35)) {
+        if rng.random_bool(p(q, 0.35)) {
             let value = rng.random_range(5..250) * 1_000;
             path.go(Stage::Customer, CauseKind::Outcome, &format!("won: {value}"), d);
             // The deal's value, in minor units, for the cost report's return on spend.
