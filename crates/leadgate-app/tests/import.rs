@@ -467,19 +467,24 @@ async fn hubspot_deals_bring_revenue_onto_their_contacts(store: Arc<dyn Store>) 
                     301,Ann,Lee,ann@acme.example,2024-01-05 10:00,Sales Qualified Lead,Organic Search\n\
                     302,Bob,Ray,bob@acme.example,2024-01-06 10:00,Lead,Paid Search\n\
                     303,Cat,Day,cat@corp.example,2024-01-07 10:00,,Paid Search\n\
-                    304,Dan,Fox,dan@dyn.example,2024-01-08 10:00,,Referrals\n";
+                    304,Dan,Fox,dan@dyn.example,2024-01-08 10:00,,Referrals\n\
+                    305,Eve,Gee,eve@evil.example,2024-01-09 10:00,Sales Qualified Lead,Referrals\n";
     import_csv(&app, contacts.as_bytes(), &presets::preset("hubspot").unwrap()).await.unwrap();
     // HubSpot's deal export: its default columns, then the associated contacts.
     let deals = "\"Record ID\",\"Deal Name\",\"Deal Stage\",\"Close Date\",\"Deal owner\",\"Amount\",\"Associated Contact\",\"Associated Contact IDs\"\n\
                  \"9001\",\"Acme licence\",\"Closed Won\",\"2024-03-31 17:00\",\"Jane Sales\",\"12500.51\",\"Ann Lee (ann@acme.example);Bob Ray (bob@acme.example)\",\"301;302\"\n\
                  \"9002\",\"Corp pilot\",\"closedlost\",\"2024-04-02 09:00\",\"Sam Seller\",\"3000\",\"Cat Day (cat@corp.example)\",\"303\"\n\
                  \"9003\",\"Dyn renewal\",\"Contract Sent\",\"2024-06-30 17:00\",\"Sam Seller\",\"8000\",\"Dan Fox (dan@dyn.example)\",\"304\"\n\
-                 \"9004\",\"Nobody\",\"Closed Won\",\"2024-05-01 10:00\",\"Sam Seller\",\"100\",\"Zed (zed@x.example)\",\"999\"\n";
+                 \"9004\",\"Nobody\",\"Closed Won\",\"2024-05-01 10:00\",\"Sam Seller\",\"100\",\"Zed (zed@x.example)\",\"999\"\n\
+                 \"9005\",\"Acme upsell\",\"Closed Lost\",\"2024-07-01 10:00\",\"Jane Sales\",\"900\",\"Ann Lee (ann@acme.example)\",\"301\"\n\
+                 \"9006\",\"Acme renewal\",\"Closed Won\",\"2024-08-01 10:00\",\"Jane Sales\",\"7000\",\"Ann Lee (ann@acme.example)\",\"301\"\n\
+                 \"9007\",\"Dyn extra\",\"Closed Won\",\"2024-09-01 10:00\",\"Sam Seller\",\"100\",\"Dan Fox (dan@dyn.example)\",\"304;999\"\n\
+                 \"9008\",\"Evil trial\",\"Closed Lost\",\"2024-02-20 10:00\",\"Sam Seller\",\"50\",\"Eve Gee (eve@evil.example)\",\"305\"\n";
     let deals_preset = presets::preset("hubspot-deals").unwrap();
     let report = import_csv(&app, deals.as_bytes(), &deals_preset).await.unwrap();
-    assert_eq!((report.counts.rows, report.counts.rows_failed), (4, 1), "{:?}", report.errors);
+    assert_eq!((report.counts.rows, report.counts.rows_failed), (8, 2), "{:?}", report.errors);
     assert_eq!(report.errors[0].code, "unknown_contact", "a deal of a contact not imported is reported");
-    assert!(report.errors[0].message.contains("999"), "{:?}", report.errors);
+    assert!(report.errors.iter().all(|e| e.message.contains("999")), "{:?}", report.errors);
     let by = |id: &str| ContactFilter { external_id: Some(id.into()), ..Default::default() };
     let (ann, ann_moves) = outcome(&store, by("301")).await;
     assert_eq!(ann, "customer", "{ann_moves:?}");
@@ -493,13 +498,28 @@ async fn hubspot_deals_bring_revenue_onto_their_contacts(store: Arc<dyn Store>) 
     let (cat, cat_moves) = outcome(&store, by("303")).await;
     assert_eq!(cat, "lost");
     assert!(cat_moves.contains(&"lost 2024-04-02T09:00 Some(300000)".to_owned()), "{cat_moves:?}");
-    assert_eq!(outcome(&store, by("304")).await.0, "opportunity", "an open deal is an opportunity");
+    // Ann's later deals, lost and won, neither take her back nor win her twice.
+    assert!(!ann_moves.iter().any(|m| m.starts_with("lost") || m.contains("2024-08-01")), "{ann_moves:?}");
+    let (dan, dan_moves) = outcome(&store, by("304")).await;
+    assert_eq!(dan, "customer", "{dan_moves:?}");
+    assert!(dan_moves.iter().any(|m| m.starts_with("opportunity")), "an open deal is an opportunity: {dan_moves:?}");
+    assert!(
+        dan_moves.contains(&"customer 2024-09-01T10:00 Some(5000)".to_owned()),
+        "his share of a deal naming one contact not imported: {dan_moves:?}"
+    );
+    // Eve was an sql when the contacts came in (undated): a lost deal is in her history
+    // without taking her to an open opportunity.
+    let (eve, eve_moves) = outcome(&store, by("305")).await;
+    assert_eq!(eve, "sql", "{eve_moves:?}");
+    assert!(eve_moves.contains(&"lost 2024-02-20T10:00 Some(5000)".to_owned()), "{eve_moves:?}");
     // The revenue is in the reports: the deal won once, on the channels it came from.
     let by_channel = leadgate_app::reports::ReportQuery { group_by: Some("channel".into()), ..Default::default() };
     let cost = app.cost(&by_channel).await.unwrap();
-    assert_eq!(cost.totals.value_won, 1_250_051);
+    assert_eq!(cost.totals.value_won, 1_250_051 + 5_000);
     let again = import_csv(&app, deals.as_bytes(), &deals_preset).await.unwrap();
-    assert_eq!((again.counts.stage_changes_created, again.counts.rows_failed), (0, 1), "nothing recorded twice");
+    let (_, ann_again) = outcome(&store, by("301")).await;
+    assert_eq!(ann_again, ann_moves, "Ann's later deals won once is once, however often the file comes in");
+    assert_eq!((again.counts.stage_changes_created, again.counts.rows_failed), (0, 2), "nothing recorded twice");
 }
 
 async fn salesforce_opportunities_bring_revenue_onto_their_contacts(store: Arc<dyn Store>) {

@@ -471,7 +471,7 @@ async fn nonsense_asked_of_a_forecast_is_refused_clearly(store: Arc<dyn Store>) 
     for (query, code, field, says) in [
         ("months=0", "invalid_value", Some("months"), "1 to 3"),
         ("months=4", "invalid_value", Some("months"), "1 to 3"),
-        ("as_of=2999-01-01", "invalid_value", Some("as_of"), "not begun"),
+        ("as_of=2999-01-01", "invalid_date", Some("as_of"), "in the future"),
         ("as_of=yesterday", "invalid_date", Some("as_of"), "a date"),
         ("format=pdf", "invalid_value", Some("format"), "json, csv or svg"),
         ("months=three", "invalid_query", None, "months"),

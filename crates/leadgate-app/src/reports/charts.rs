@@ -432,13 +432,11 @@ fn draw_forecast_panel(
     currency: &str,
 ) -> Drawn {
     let value: f64 = d.value.months.iter().map(|e| e.expected).sum();
-    let (low, high) = d.value.months.iter().fold((0.0, 0.0), |(l, h), e| (l + e.low, h + e.high));
     let caption = format!(
-        "{}: value expected {} {currency} ({}–{})",
+        "{}: value expected over {} months {} {currency}",
         d.direction.as_str(),
-        money(value / 100.0),
-        money(low / 100.0),
-        money(high / 100.0)
+        d.value.months.len(),
+        money(value / 100.0)
     );
     let top = d
         .stages

@@ -41,20 +41,18 @@ impl ForecastQuery {
             ));
         }
         let Some(as_of) = self.as_of.as_deref() else { return Ok((Month::of(now), months)) };
-        let instant = date(as_of, "as_of")?;
+        let given = date(as_of, "as_of")?;
         // A date is the whole day: what happened on it is known as of it, and a
-        // month's last day makes the forecast at the start of the next.
-        let instant = if Timestamp::parse_rfc3339(as_of.trim()).is_some() {
-            instant
-        } else {
-            instant.plus_micros(MICROS_PER_DAY)
-        };
-        let first = Month::of(instant);
-        if first.start() > now {
+        // month's last day makes the forecast at the start of the next (once that
+        // has come: today is known only as far as now).
+        let instant =
+            if Timestamp::parse_rfc3339(as_of.trim()).is_some() { given } else { given.plus_micros(MICROS_PER_DAY) };
+        let first = Month::of(instant.min(now));
+        if given > now {
             return Err(invalid(
-                ErrorCode::InvalidValue,
+                ErrorCode::InvalidDate,
                 "as_of",
-                format!("as_of {as_of:?} is in a month not begun yet; a forecast is made from what has happened"),
+                format!("as_of {as_of:?} is in the future; a forecast is made from what has happened"),
             ));
         }
         Ok((first, months))

@@ -209,19 +209,29 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
         }
     }
     // A stage the row does not date, when the row dates a stage that follows it (a
-    // deal's opportunity and its close), had happened by then: it takes that date.
-    let drafts: Vec<StageDraft> = row
+    // deal's opportunity and its close), had happened by then: it takes that date,
+    // and is otherwise still treated as undated (recorded once, never going back).
+    let drafts: Vec<(StageDraft, bool)> = row
         .stages
         .iter()
-        .map(|d| StageDraft { at: d.at.or_else(|| dated_after(&row.stages, d.stage)), ..d.clone() })
+        .map(|d| {
+            let borrowed = d.at.is_none().then(|| dated_after(&row.stages, d.stage)).flatten();
+            (StageDraft { at: d.at.or(borrowed), ..d.clone() }, d.at.is_none())
+        })
         .collect();
     let mut drafts: Vec<_> = drafts.iter().collect();
     // The arrival first (it is the contact's first recorded change), then by time.
-    drafts.sort_by_key(|s| (!(is_new && arrival_given && s.at == Some(contact.created_at)), s.at.unwrap_or(now)));
-    for draft in drafts {
+    drafts.sort_by_key(|(s, _)| (!(is_new && arrival_given && s.at == Some(contact.created_at)), s.at.unwrap_or(now)));
+    for (draft, undated) in drafts {
         let at = draft.at.unwrap_or(now);
-        let seen = history.iter().any(|(to, t)| *to == draft.stage && (draft.at.is_none() || *t == at));
-        if seen || (draft.at.is_none() && undated_goes_back(latest(&history).map(|(s, _)| s), draft.stage)) {
+        let seen = history.iter().any(|(to, t)| *to == draft.stage && (*undated || *t == at));
+        if seen || (*undated && undated_goes_back(latest(&history).map(|(s, _)| s), draft.stage)) {
+            continue;
+        }
+        // A customer's later deals, open, lost or won, neither take it back nor win it
+        // again: it is won once.
+        let won_by_then = history.iter().any(|(to, t)| *to == Stage::Customer && *t <= at);
+        if won_by_then && matches!(draft.stage, Stage::Opportunity | Stage::Lost | Stage::Customer) {
             continue;
         }
         let from = stage_at(&history, at);
@@ -239,8 +249,11 @@ pub fn plan_row(known: Option<&Known>, row: &ImportRow, stamp: Stamp<'_>) -> Row
     // The stage is where the latest change led, except that an imported change further
     // down the main path wins even when dated earlier: files disagree about dates
     // (a deal won two days before the lead's recorded first contact) far more often
-    // than buyers walk back up the funnel.
-    let furthest = stage_changes.iter().filter(|c| c.cause == CauseKind::Import).max_by_key(|c| (c.to.rank(), c.at));
+    // than buyers walk back up the funnel. Not when the row ends off the path (a deal
+    // lost after it was an opportunity): then the latest change stands.
+    let imported = || stage_changes.iter().filter(|c| c.cause == CauseKind::Import);
+    let row_ends_on_path = imported().max_by_key(|c| c.at).is_none_or(|c| c.to.rank().is_some());
+    let furthest = imported().filter(|_| row_ends_on_path).max_by_key(|c| (c.to.rank(), c.at));
     let current = match (latest(&history), furthest) {
         (Some((stage, _)), Some(f)) if f.to.is_after(stage) => Some((f.to, f.at)),
         (l, _) => l,

@@ -290,6 +290,14 @@ impl Mapping {
             missing.dedup();
             return Err(MappingError::MissingColumns { missing, available: header.to_vec() });
         }
+        if let Some(f) =
+            self.stages.iter().map(|s| s.stage.spec()).find(|f| f.unmapped == Unmapped::Value && f.value.is_none())
+        {
+            let column = f.column.as_ref().map_or(String::new(), |c| c.names()[0].clone());
+            return Err(MappingError::Invalid(format!(
+                "the stage read from {column:?} has unmapped = \"value\" but no value to use: add value = \"…\""
+            )));
+        }
         for (name, _) in contact.custom.iter().chain(response.iter().flat_map(|r| r.fields.iter())) {
             if Ident::parse(name).is_none() {
                 return Err(MappingError::Invalid(format!(
@@ -521,6 +529,8 @@ impl Binding {
         if let Some(b) = &c.email {
             for text in r.several(Some(b)) {
                 match Email::parse(&text) {
+                    // The same address written twice (in two cases) is one contact.
+                    Ok(e) if emails.contains(&e) => {}
                     Ok(e) => emails.push(e),
                     Err(why) => {
                         r.fail(b, "invalid_email", format!("{:?} is not an email address: {why}", truncate(&text, 80)))
@@ -635,7 +645,7 @@ impl Binding {
 /// cents left over, so that the shares add up to the amount.
 fn share(amount: i64, n: usize, i: usize) -> i64 {
     let n = n as i64;
-    amount / n + i64::from((i as i64) < amount % n)
+    amount.div_euclid(n) + i64::from((i as i64) < amount.rem_euclid(n))
 }
 
 /// The domain of a web site given as `https://www.acme.com/about`, `www.acme.com` or `acme.com`.

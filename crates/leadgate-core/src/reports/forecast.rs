@@ -7,27 +7,30 @@
 //! - A forecast is **made at the start of a month** and reads only what happened before
 //!   that instant; the months it forecasts are that month and the ones after.
 //! - **Contacts already in the funnel.** Each is in a state: its stage then (its last
-//!   move before) and its age (whole months since it entered). For each state, the
+//!   move before) and its age (calendar months since the month it entered). For each state, the
 //!   past twelve month starts measure how many contacts in that state first reached a
 //!   stage in that month, the next and the one after; a month weighs half as much as
 //!   one three months more recent. A state seen a few times is drawn toward its stage
-//!   at its age or older (at any age, where those are few too), as if ten of those
+//!   at older ages (at any other age, where those are few too), as if ten of those
 //!   examples were added. These measured frequencies are the contacts' likelihoods.
 //! - **Contacts yet to enter.** The contacts entering each month, over the last six
-//!   whole months, give a least-squares trend, projected forward. How many of a
+//!   whole months (from the first that had any), give a least-squares trend,
+//!   projected forward; over fewer than three months, their mean. How many of a
 //!   month's entrants first reach each stage in that month, the next and the one after
 //!   is measured over the entrants of the past twelve months, weighed as above.
 //! - **Value** is the expected customers times the mean value won per customer of the
 //!   past twelve months (a customer without a value counts 0).
 //! - **The interval** holds 90 % under a normal approximation of the spread of: each
 //!   contact going on or not (a coin of its likelihood), the arrivals around their
-//!   trend, and the likelihoods themselves, measured from finitely many examples. It
-//!   assumes the past year's rates hold; the backtest shows how far they do.
+//!   trend, the likelihoods and the mean value themselves, measured from finitely
+//!   many examples. It is sampling noise alone: it assumes the past year's rates
+//!   hold, and the backtest shows how far they do.
 //!
 //! Every count is of contacts reaching a stage for the first time ([`funnel::reached`]),
 //! as the waterfall counts them: a contact that skipped a stage reached it when it went
-//! beyond. Contacts disqualified since are counted as they were then, so that nothing
-//! after the forecast's instant leaks into it.
+//! beyond. Unlike the waterfall, a contact disqualified since is counted as it was
+//! then, so that nothing after the forecast's instant leaks into it; one disqualified
+//! on entry (junk) is never counted.
 
 use super::Month;
 use super::funnel;
@@ -338,6 +341,10 @@ impl ForecastTally {
 
     /// A contact created at `created_at` in `direction`, with its moves oldest first.
     pub fn add(&mut self, created_at: Timestamp, direction: Direction, steps: &[StageStep]) {
+        // Disqualified on entry (junk): never a contact of the funnel.
+        if steps.first().is_some_and(|s| s.to == Stage::Disqualified && s.at <= created_at) {
+            return;
+        }
         let d = direction_index(direction);
         let first = self.first.0;
         let entered = Month::of(created_at);
@@ -350,6 +357,7 @@ impl ForecastTally {
             })
         });
         let value = value_won(steps).unwrap_or(0);
+        let made_at = self.first.start();
 
         for (m, r) in reached.iter().enumerate() {
             if let Some(i) = r.and_then(|(_, month)| self.month_index(month)) {
@@ -363,7 +371,8 @@ impl ForecastTally {
                 self.values[d * span + i] += value;
             }
             if (first - HISTORY_MONTHS..first).contains(&month.0) {
-                let v = value as f64;
+                // The value as it was known then: a correction since does not leak in.
+                let v = value_won(steps.iter().filter(|s| s.at < made_at)).unwrap_or(0) as f64;
                 let w = &mut self.won[d];
                 *w = (w.0 + 1, w.1 + v, w.2 + v * v);
             }
@@ -468,21 +477,32 @@ impl ForecastTally {
     /// arrivals at random would scatter) and the line's own uncertainty there.
     fn entering(&self, counts: &[i64]) -> Vec<Spread> {
         let recent = &counts[..RECENT_MONTHS as usize];
+        // Months before the first contact entered are no trend: a young database is
+        // fitted from its first month, and over fewer than three a flat mean.
+        let skip = recent.iter().position(|&c| c > 0).unwrap_or(recent.len());
+        let xs: Vec<f64> = (skip..recent.len()).map(|i| i as f64 - RECENT_MONTHS as f64).collect();
+        let recent = &recent[skip..];
+        if recent.is_empty() {
+            return vec![Spread::default(); self.months];
+        }
         let n = recent.len() as f64;
-        let xs: Vec<f64> = (0..recent.len()).map(|i| i as f64 - n).collect();
         let mean_x = xs.iter().sum::<f64>() / n;
         let mean_y = recent.iter().sum::<i64>() as f64 / n;
         let sxx: f64 = xs.iter().map(|x| (x - mean_x).powi(2)).sum();
         let sxy: f64 = xs.iter().zip(recent).map(|(x, y)| (x - mean_x) * (*y as f64 - mean_y)).sum();
-        let slope = sxy / sxx;
-        let scatter =
+        let fitted = recent.len() >= 3;
+        let slope = if fitted { sxy / sxx } else { 0.0 };
+        let scatter = if fitted {
             xs.iter().zip(recent).map(|(x, y)| (*y as f64 - (mean_y + slope * (x - mean_x))).powi(2)).sum::<f64>()
-                / (n - 2.0);
+                / (n - 2.0)
+        } else {
+            0.0
+        };
         (0..self.months)
             .map(|k| {
                 let x = k as f64;
                 let mean = (mean_y + slope * (x - mean_x)).max(0.0);
-                let line = scatter * (1.0 / n + (x - mean_x).powi(2) / sxx);
+                let line = if fitted { scatter * (1.0 / n + (x - mean_x).powi(2) / sxx) } else { mean / n };
                 Spread { mean, variance: scatter.max(mean) + line }
             })
             .collect()
@@ -508,9 +528,18 @@ impl ForecastTally {
                         }))
                     };
                 // Contacts go on less the older they get: a state is drawn toward its
-                // stage at its age or older, or at any age where those are few.
-                let older = pooled(age..AGES);
-                let wider = if older.examples >= PRIOR_EXAMPLES { older } else { pooled(0..AGES) };
+                // stage at older ages, or at any other age where those are few.
+                let older = pooled(age + 1..AGES);
+                let wider = if older.examples >= PRIOR_EXAMPLES {
+                    older
+                } else {
+                    let others = |ago: usize| {
+                        (0..AGES)
+                            .filter(|a| *a != age)
+                            .fold(Ratio::default(), |r, a| r.plus(seen(stage * AGES + a)[ago]))
+                    };
+                    Likelihood::of((0..history).map(others))
+                };
                 let l = Likelihood::of(seen(state).iter().copied()).toward(wider);
                 in_funnel.add(Spread::of(n as f64, 0.0, l));
             }
@@ -542,7 +571,13 @@ impl ForecastTally {
                 .map(|(k, (in_funnel, new))| {
                     let mut c = *in_funnel;
                     c.add(*new);
-                    let spread = Spread { mean: c.mean * mean, variance: c.mean * variance + c.variance * mean * mean };
+                    // A sum of a random number of values, and the mean value itself
+                    // measured on `n` customers.
+                    let of_mean = if n == 0 { 0.0 } else { c.mean * c.mean * variance / n as f64 };
+                    let spread = Spread {
+                        mean: c.mean * mean,
+                        variance: c.mean * variance + c.variance * mean * mean + of_mean,
+                    };
                     expected(months[k], spread, in_funnel.mean * mean, new.mean * mean, 0)
                         .with_actual(over(k).then(|| values[RECENT_MONTHS as usize + k]))
                 })
@@ -642,7 +677,8 @@ mod tests {
             // Within 5 %: a state's likelihood is drawn a little toward its stage's.
             assert!((customers.expected - 10.0).abs() < 0.5, "{customers:?}");
             assert_eq!(customers.actual, Some(10));
-            assert!(customers.low < customers.expected && customers.expected < customers.high);
+            assert!(customers.low <= 10.0 && 10.0 <= customers.high, "what happened is inside: {customers:?}");
+            assert!((customers.in_funnel + customers.new - customers.expected).abs() < 0.11, "the parts add up");
             let value = &inbound.value.months[k];
             assert!((value.expected - 10_000.0).abs() <= 500.0, "{value:?}");
             assert_eq!(value.actual, Some(10_000));
@@ -674,6 +710,24 @@ mod tests {
         }
         assert_eq!(a.months[0].actual, Some(100 + 10), "January's entrants and December's mqls");
         assert_eq!((a.months[1].actual, a.months[2].actual), (None, None), "not over by now");
+    }
+
+    #[test]
+    fn a_young_database_is_not_read_as_a_climb_and_junk_is_not_counted() {
+        let first: Month = "2026-01".parse().unwrap();
+        let mut t = Forecast::tally(first, 3);
+        for ago in 1..=3 {
+            for _ in 0..100 {
+                t.add(at(Month(first.0 - ago), 3), Direction::Inbound, &[]);
+            }
+            // Junk, disqualified on entry.
+            let junk = at(Month(first.0 - ago), 4);
+            t.add(junk, Direction::Inbound, &[step(Stage::Disqualified, junk, None)]);
+        }
+        let f = t.finish(first.start(), "USD".into());
+        let entered = &f.directions[0].entered;
+        assert_eq!(entered.recent, [0, 0, 0, 100, 100, 100], "junk is no entrant");
+        assert!(entered.months.iter().all(|e| e.expected == 100.0), "three months of 100: {:?}", entered.months);
     }
 
     #[test]
