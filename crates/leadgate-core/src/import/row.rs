@@ -386,18 +386,18 @@ impl Reader<'_> {
         Some(text)
     }
 
-    /// A cell's text, split into the contacts it names where the mapping splits it
-    /// (each trimmed, blanks and repeats left out); else the text alone.
-    fn several(&mut self, b: Option<&MappedField>) -> Vec<String> {
+    /// A cell's text, split into the places of the contacts it names where the
+    /// mapping splits it (each trimmed; a blank place none; blanks at the end dropped,
+    /// as a separator left after the last); else the text alone.
+    fn several(&mut self, b: Option<&MappedField>) -> Vec<Option<String>> {
         let Some(text) = self.text(b) else { return Vec::new() };
         match &self.binding.split {
-            None => vec![text],
+            None => vec![Some(text)],
             Some(sep) => {
-                let mut parts: Vec<String> = Vec::new();
-                for part in text.split(sep.as_str()).map(str::trim).filter(|p| !p.is_empty()) {
-                    if !parts.iter().any(|p| p == part) {
-                        parts.push(part.to_owned());
-                    }
+                let mut parts: Vec<Option<String>> =
+                    text.split(sep.as_str()).map(str::trim).map(|p| (!p.is_empty()).then(|| p.to_owned())).collect();
+                while parts.last().is_some_and(Option::is_none) {
+                    parts.pop();
                 }
                 parts
             }
@@ -525,35 +525,46 @@ impl Binding {
         let mut r = Reader { binding: self, cells, line, number, errors: Vec::new() };
         let c = &self.contact;
         let mut row = ImportRow { fingerprint: self.fingerprint(cells), ..ImportRow::default() };
-        let mut emails = Vec::new();
-        if let Some(b) = &c.email {
-            for text in r.several(Some(b)) {
-                match Email::parse(&text) {
-                    // The same address written twice (in two cases) is one contact.
-                    Ok(e) if emails.contains(&e) => {}
-                    Ok(e) => emails.push(e),
-                    Err(why) => {
-                        r.fail(b, "invalid_email", format!("{:?} is not an email address: {why}", truncate(&text, 80)))
-                    }
-                }
-            }
-        }
-        let external_ids = r.several(c.external_id.as_ref());
-        row.email = emails.first().cloned();
-        row.external_id = external_ids.first().cloned();
-        row.id = r.parsed(c.id.as_ref(), "a contact id (a UUID)", |s, _| Uuid::parse_str(s).ok());
-        if !emails.is_empty() && !external_ids.is_empty() && emails.len() != external_ids.len() {
+        // Each contact the row names: the email and external id at the same place in
+        // their cells (one place each, unless the mapping splits them).
+        let email_parts = r.several(c.email.as_ref());
+        let id_parts = r.several(c.external_id.as_ref());
+        if !email_parts.is_empty() && !id_parts.is_empty() && email_parts.len() != id_parts.len() {
             r.errors.push(RowError {
                 row: line,
                 column: None,
                 code: "identity_mismatch".into(),
                 message: format!(
                     "the row names {} emails and {} external ids; where both name several contacts, they pair in order",
-                    emails.len(),
-                    external_ids.len()
+                    email_parts.len(),
+                    id_parts.len()
                 ),
             });
         }
+        let mut named: Vec<(Option<Email>, Option<String>)> = Vec::new();
+        for i in 0..email_parts.len().max(id_parts.len()) {
+            let email = match (c.email.as_ref(), email_parts.get(i).cloned().flatten()) {
+                (Some(b), Some(text)) => match Email::parse(&text) {
+                    Ok(e) => Some(e),
+                    Err(why) => {
+                        r.fail(b, "invalid_email", format!("{:?} is not an email address: {why}", truncate(&text, 80)));
+                        None
+                    }
+                },
+                _ => None,
+            };
+            let id = id_parts.get(i).cloned().flatten();
+            // A blank place names no one; the same contact written twice (an address
+            // in two cases) is one.
+            let pair = (email, id);
+            if (pair.0.is_some() || pair.1.is_some()) && !named.contains(&pair) {
+                named.push(pair);
+            }
+        }
+        let (emails, external_ids): (Vec<Option<Email>>, Vec<Option<String>>) = named.into_iter().unzip();
+        row.email = emails.first().cloned().flatten();
+        row.external_id = external_ids.first().cloned().flatten();
+        row.id = r.parsed(c.id.as_ref(), "a contact id (a UUID)", |s, _| Uuid::parse_str(s).ok());
         if row.email.is_none() && row.external_id.is_none() && row.id.is_none() && r.errors.is_empty() {
             r.errors.push(RowError {
                 row: line,
@@ -631,8 +642,8 @@ impl Binding {
                     .map(|s| StageDraft { value: s.value.map(|v| share(v, named, i)), ..s.clone() })
                     .collect();
                 ImportRow {
-                    email: emails.get(i).cloned(),
-                    external_id: external_ids.get(i).cloned(),
+                    email: emails.get(i).cloned().flatten(),
+                    external_id: external_ids.get(i).cloned().flatten(),
                     stages,
                     ..row.clone()
                 }
@@ -700,6 +711,16 @@ mod tests {
         assert_eq!(rows[1].email.as_ref().map(|e| e.as_str()), Some("b@y.example"), "the second with the second");
         let errors = b.read(&["7;8", "a@x.example", "won", "2024-03-31", "1"], 3, 2).unwrap_err();
         assert_eq!(errors[0].code, "identity_mismatch", "{errors:?}");
+        // Places pair, blanks and all: 8 has no email, c@z no id; a separator at the
+        // end names no one; an address twice in two cases is one contact.
+        let rows =
+            b.read(&["7;8;;7;", "a@x.example;;c@z.example;A@x.example", "won", "2024-03-31", "1"], 4, 3).unwrap();
+        let pairs: Vec<_> =
+            rows.iter().map(|r| (r.external_id.as_deref(), r.email.as_ref().map(|e| e.as_str().to_owned()))).collect();
+        assert_eq!(
+            pairs,
+            [(Some("7"), Some("a@x.example".to_owned())), (Some("8"), None), (None, Some("c@z.example".to_owned()))]
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //!   past twelve month starts measure how many contacts in that state first reached a
 //!   stage in that month, the next and the one after; a month weighs half as much as
 //!   one three months more recent. A state seen a few times is drawn toward its stage
-//!   at older ages (at any other age, where those are few too), as if ten of those
-//!   examples were added. These measured frequencies are the contacts' likelihoods.
+//!   at older ages (at its age or older, or at any age, where those are few), as if
+//!   ten of those examples were added. These measured frequencies are the contacts' likelihoods.
 //! - **Contacts yet to enter.** The contacts entering each month, over the last six
 //!   whole months (from the first that had any), give a least-squares trend,
 //!   projected forward; over fewer than three months, their mean. How many of a
@@ -528,18 +528,13 @@ impl ForecastTally {
                         }))
                     };
                 // Contacts go on less the older they get: a state is drawn toward its
-                // stage at older ages, or at any other age where those are few.
-                let older = pooled(age + 1..AGES);
-                let wider = if older.examples >= PRIOR_EXAMPLES {
-                    older
-                } else {
-                    let others = |ago: usize| {
-                        (0..AGES)
-                            .filter(|a| *a != age)
-                            .fold(Ratio::default(), |r, a| r.plus(seen(stage * AGES + a)[ago]))
-                    };
-                    Likelihood::of((0..history).map(others))
-                };
+                // stage at older ages; where those are few, at its age or older; where
+                // those are few too, at any age.
+                let wider = [age + 1..AGES, age..AGES, 0..AGES]
+                    .into_iter()
+                    .map(&pooled)
+                    .find(|l| l.examples >= PRIOR_EXAMPLES)
+                    .unwrap_or_else(|| pooled(0..AGES));
                 let l = Likelihood::of(seen(state).iter().copied()).toward(wider);
                 in_funnel.add(Spread::of(n as f64, 0.0, l));
             }
