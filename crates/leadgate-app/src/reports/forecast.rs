@@ -1,6 +1,6 @@
 //! The forecast of the months ahead, and its backtest.
 
-use super::{Format, format_of, walk};
+use super::{Format, format_of, steps_parts, walk};
 use crate::error::{date, invalid};
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::Timestamp;
@@ -69,7 +69,7 @@ impl App {
         let _ration = self.ration(crate::HeavyWork::Report)?;
         let currency = self.currency().await?;
         let mut tally = Forecast::tally(first, months);
-        walk(self.store.as_ref(), None, std::convert::identity, |s: &ContactSnapshot| {
+        walk(self.store.as_ref(), None, steps_parts(), std::convert::identity, |s: &ContactSnapshot| {
             tally.add(s.contact.created_at, s.contact.direction, &s.stage_steps)
         })
         .await?;

@@ -1,6 +1,6 @@
 //! Funnel mix: the contacts at the top, middle and bottom of the funnel, month by month.
 
-use super::{ReportQuery, walk};
+use super::{ReportQuery, steps_parts, walk};
 use crate::error::invalid;
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::reports::mix::{FunnelMix, month_ends};
@@ -33,7 +33,7 @@ impl App {
         }
         let _ration = self.ration(crate::HeavyWork::Report)?;
         let mut tally = FunnelMix::tally(month_ends(first, last, now), selection.direction);
-        walk(self.store.as_ref(), None, std::convert::identity, |s: &ContactSnapshot| {
+        walk(self.store.as_ref(), None, steps_parts(), std::convert::identity, |s: &ContactSnapshot| {
             tally.add(s.contact.created_at, s.contact.direction, &s.stage_steps)
         })
         .await?;

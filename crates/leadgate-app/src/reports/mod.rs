@@ -115,9 +115,9 @@ pub fn csv_table((header, rows): Table) -> Vec<u8> {
     w.into_inner().expect("writing CSV to memory cannot fail")
 }
 
-/// What a report reads of each contact: its owner and channel, its stage steps, and its
-/// responses with where, what and why they came.
-fn report_parts() -> SnapshotParts {
+/// What most reports read of each contact: its owner and channel, its stage steps, and
+/// its responses with where, what and why they came.
+pub(crate) fn report_parts() -> SnapshotParts {
     SnapshotParts {
         details: Details::NONE.with("owner").with("channel"),
         qualification: false,
@@ -145,14 +145,15 @@ pub(crate) async fn walk_paths(
 ) -> Result<(), AppError> {
     // Contacts created after the period are passed over in the index.
     let path = |s: ContactSnapshot| Path::of(&s.contact, s.responses.first(), &s.stage_steps);
-    walk(store, selection.period.to, path, count).await
+    walk(store, selection.period.to, report_parts(), path, count).await
 }
 
-/// Every live contact (created by `created_by`, when given) as [`report_parts`] reads
-/// it, made into a `T` by `make` as its batch is read, given to `count` in id order.
+/// Every live contact (created by `created_by`, when given) with `parts` of it read,
+/// made into a `T` by `make` as its batch is read, given to `count` in id order.
 pub(crate) async fn walk<T>(
     store: &dyn Store,
     created_by: Option<Timestamp>,
+    parts: SnapshotParts,
     make: fn(ContactSnapshot) -> T,
     mut count: impl FnMut(&T),
 ) -> Result<(), AppError> {
@@ -163,7 +164,7 @@ pub(crate) async fn walk<T>(
     let mut in_hand = BatchesInFlight::new(walk);
     loop {
         while let Some(ids) = in_hand.next_batch().await? {
-            in_hand.start(read_batch(store, ids, make));
+            in_hand.start(read_batch(store, ids, parts, make));
         }
         let Some(read) = in_hand.next_done().await else { break };
         read?.iter().for_each(&mut count);
@@ -192,6 +193,27 @@ pub(crate) async fn listed_contacts(
     Ok(snapshots.into_iter().map(|s| (s.contact.id, s.contact)).collect())
 }
 
-async fn read_batch<T>(store: &dyn Store, ids: Vec<Uuid>, make: fn(ContactSnapshot) -> T) -> Result<Vec<T>, AppError> {
-    Ok(store.contact_snapshots(Contacts::Run(&ids), report_parts()).await?.into_iter().map(make).collect())
+/// What a report of moves alone reads of each contact (the forecast, the funnel mix):
+/// its stage steps, with its direction and when it was created, and nothing else.
+pub(crate) fn steps_parts() -> SnapshotParts {
+    SnapshotParts {
+        details: Details::NONE,
+        qualification: false,
+        account: AccountPart::Nothing,
+        custom: false,
+        stage: false,
+        stage_steps: true,
+        responses: None,
+        stored: StoredParts::None,
+        created_by: None,
+    }
+}
+
+async fn read_batch<T>(
+    store: &dyn Store,
+    ids: Vec<Uuid>,
+    parts: SnapshotParts,
+    make: fn(ContactSnapshot) -> T,
+) -> Result<Vec<T>, AppError> {
+    Ok(store.contact_snapshots(Contacts::Run(&ids), parts).await?.into_iter().map(make).collect())
 }

@@ -1,6 +1,6 @@
 //! "Rejected, then won".
 
-use super::{ReportQuery, listed_contacts, walk};
+use super::{ReportQuery, listed_contacts, report_parts, walk};
 use crate::error::invalid;
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::reports::rejected::{RejectedThenWon, Rejection, WonBack};
@@ -23,7 +23,7 @@ impl App {
         let mut tally = RejectedThenWon::tally(selection.period, selection.direction);
         // What each won-back contact did in between, counted while its responses are in hand.
         let mut responses_between = HashMap::new();
-        walk(self.store.as_ref(), None, rejection, |found| {
+        walk(self.store.as_ref(), None, report_parts(), rejection, |found| {
             if let Some((r, responses)) = found {
                 tally.add(r);
                 if r.won.is_some() {
