@@ -105,6 +105,17 @@ async fn the_waterfall_counts_each_stage_by_group_and_reads_as_csv(store: Arc<dy
     assert_eq!(outbound.json["groups"], json!([]));
     assert_eq!(counts(&outbound.json["totals"]), [0; 7]);
     assert_eq!(outbound.json["totals"]["stages"][2]["conversion_from_first"], Value::Null, "no ratio of nothing");
+    // Ungrouped, or by direction alone, the waterfall reads no responses: the same totals,
+    // the disqualified contact still told apart and left out.
+    for plain in ["/v1/reports/waterfall", "/v1/reports/waterfall?group_by=direction"] {
+        let plain = api.get(plain).await;
+        assert_eq!(counts(&plain.json["totals"]), [4, 4, 3, 1, 1, 1, 1], "{}", plain.text);
+        assert_eq!(plain.json["excluded"]["disqualified"], json!(1));
+        assert_eq!(
+            plain.json["totals"]["stages"][6]["median_days_from_first"],
+            w["totals"]["stages"][6]["median_days_from_first"]
+        );
+    }
     let later = api.get("/v1/reports/waterfall?from=2999-01-01").await;
     assert_eq!(counts(&later.json["totals"]), [0; 7], "nobody entered in the period");
 

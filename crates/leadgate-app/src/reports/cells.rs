@@ -144,6 +144,7 @@ impl App {
                 format!("{name} does not apply to this report's cells"),
             ));
         }
+        let groupings = group_by.clone();
         let cell = match of {
             CellOf::Waterfall => {
                 Cell::Waterfall { group: group_values(q.group.as_deref(), &group_by)?, group_by, stage }
@@ -173,7 +174,7 @@ impl App {
             page.sort_unstable_by_key(|(id, ..)| *id);
             page.truncate(limit + 1);
         };
-        walk_paths(self.store.as_ref(), selection, |p| {
+        walk_paths(self.store.as_ref(), selection, &groupings, |p| {
             if !cell.holds(&selection, p) {
                 return;
             }

@@ -19,7 +19,7 @@ impl App {
         }
         let _ration = self.ration(crate::HeavyWork::Report)?;
         let mut tally = Cohorts::tally(selection, self.now());
-        walk_paths(self.store.as_ref(), selection, |p| tally.add(p)).await?;
+        walk_paths(self.store.as_ref(), selection, &[], |p| tally.add(p)).await?;
         Ok(tally.finish())
     }
 }

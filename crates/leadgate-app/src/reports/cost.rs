@@ -14,7 +14,7 @@ impl App {
         let currency = self.currency().await?;
         let spend = self.spend_within(&selection.period).await?;
         let mut tally = Cost::tally(selection, &group_by);
-        walk_paths(self.store.as_ref(), selection, |p| tally.add(p)).await?;
+        walk_paths(self.store.as_ref(), selection, &group_by, |p| tally.add(p)).await?;
         Ok(tally.finish(&spend, &currency)?)
     }
 }

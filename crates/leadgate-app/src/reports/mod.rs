@@ -137,15 +137,23 @@ pub(crate) fn report_parts() -> SnapshotParts {
 
 /// Every live contact's path through the funnel that `selection` may select, given to
 /// `count` a batch at a time, in id order (a walk over the whole database: callers hold
-/// a heavy-work ration).
+/// a heavy-work ration). Read for `group_by`: where no grouping needs what a contact's
+/// responses or details say, neither is read.
 pub(crate) async fn walk_paths(
     store: &dyn Store,
     selection: Selection,
+    group_by: &[Grouping],
     count: impl FnMut(&Path),
 ) -> Result<(), AppError> {
+    // Direction is the contact's own; the stage tells the disqualified apart.
+    let parts = if group_by.iter().all(|g| *g == Grouping::Direction) {
+        SnapshotParts { stage: true, ..steps_parts() }
+    } else {
+        report_parts()
+    };
     // Contacts created after the period are passed over in the index.
     let path = |s: ContactSnapshot| Path::of(&s.contact, s.responses.first(), &s.stage_steps);
-    walk(store, selection.period.to, report_parts(), path, count).await
+    walk(store, selection.period.to, parts, path, count).await
 }
 
 /// Every live contact (created by `created_by`, when given) with `parts` of it read,

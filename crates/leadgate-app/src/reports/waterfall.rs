@@ -11,7 +11,7 @@ impl App {
         let (selection, group_by) = query.read()?;
         let _ration = self.ration(crate::HeavyWork::Report)?;
         let mut tally = Waterfall::tally(selection, &group_by);
-        walk_paths(self.store.as_ref(), selection, |p| tally.add(p)).await?;
+        walk_paths(self.store.as_ref(), selection, &group_by, |p| tally.add(p)).await?;
         Ok(tally.finish()?)
     }
 }
