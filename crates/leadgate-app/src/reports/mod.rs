@@ -137,20 +137,14 @@ pub(crate) fn report_parts() -> SnapshotParts {
 
 /// Every live contact's path through the funnel that `selection` may select, given to
 /// `count` a batch at a time, in id order (a walk over the whole database: callers hold
-/// a heavy-work ration). Read for `group_by`: where no grouping needs what a contact's
-/// responses or details say, neither is read.
+/// a heavy-work ration). Read for `group_by` ([`path_parts`]).
 pub(crate) async fn walk_paths(
     store: &dyn Store,
     selection: Selection,
     group_by: &[Grouping],
     count: impl FnMut(&Path),
 ) -> Result<(), AppError> {
-    // Direction is the contact's own; the stage tells the disqualified apart.
-    let parts = if group_by.iter().all(|g| *g == Grouping::Direction) {
-        SnapshotParts { stage: true, ..steps_parts() }
-    } else {
-        report_parts()
-    };
+    let parts = path_parts(group_by);
     // Contacts created after the period are passed over in the index.
     let path = |s: ContactSnapshot| Path::of(&s.contact, s.responses.first(), &s.stage_steps);
     walk(store, selection.period.to, parts, path, count).await
@@ -199,6 +193,22 @@ pub(crate) async fn listed_contacts(
     };
     let snapshots = store.contact_snapshots(Contacts::Ids(ids), parts).await?;
     Ok(snapshots.into_iter().map(|s| (s.contact.id, s.contact)).collect())
+}
+
+/// What a path read for `group_by` needs of each contact: its moves and stage alone
+/// for none or direction (its own); the responses in brief its row keeps (their
+/// channel and action) for channel, action and owner; their other details from the
+/// responses table only for the groupings that need them.
+fn path_parts(group_by: &[Grouping]) -> SnapshotParts {
+    let in_brief =
+        |g: &Grouping| matches!(g, Grouping::Direction | Grouping::Channel | Grouping::Action | Grouping::Owner);
+    if group_by.iter().all(|g| *g == Grouping::Direction) {
+        SnapshotParts { stage: true, ..steps_parts() }
+    } else if group_by.iter().all(in_brief) {
+        SnapshotParts { responses: Some(ResponseDetails::IN_BRIEF), ..report_parts() }
+    } else {
+        report_parts()
+    }
 }
 
 /// What a report of moves alone reads of each contact (the forecast, the funnel mix):
