@@ -54,6 +54,7 @@ fn main() {
     paths.iter().for_each(|p| cohorts.add(p));
     let cohorts = cohorts.finish();
     let mut mix = FunnelMix::tally(month_ends(Month(Month::of(now).0 - 23), Month::of(now), now), None);
+    let mut forecast = Forecast::tally(Month::of(now), 3);
     let mut rejected = RejectedThenWon::tally(Period::default(), None);
     for p in &paths {
         let steps: Vec<_> = FUNNEL
@@ -62,21 +63,13 @@ fn main() {
             .filter_map(|(s, at)| at.map(|at| leadgate_core::lifecycle::StageStep { to: *s, at, value: None }))
             .collect();
         mix.add(p.entered_at, Direction::Inbound, &steps);
+        forecast.add(p.entered_at, Direction::Inbound, &steps);
         let nurtured = [leadgate_core::lifecycle::StageStep { to: Stage::Nurture, at: p.entered_at, value: None }];
         if let Some(r) = Rejection::of(p.contact_id, Direction::Inbound, Stage::Nurture, &nurtured) {
             rejected.add(&r);
         }
     }
     let mix = mix.finish();
-    let mut forecast = Forecast::tally(Month::of(now), 3);
-    for p in &paths {
-        let steps: Vec<_> = FUNNEL
-            .iter()
-            .zip(p.reached)
-            .filter_map(|(s, at)| at.map(|at| leadgate_core::lifecycle::StageStep { to: *s, at, value: None }))
-            .collect();
-        forecast.add(p.entered_at, Direction::Inbound, &steps);
-    }
     let forecast = forecast.finish(now, "USD".into());
     let rejected = rejected.finish(|_| -> WonBack { unreachable!("none won back") });
     let weeks = (week_of(Timestamp(now.0 - 26 * 7 * MICROS_PER_DAY)), week_of(now));

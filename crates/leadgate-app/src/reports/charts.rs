@@ -159,13 +159,7 @@ fn draw_bars(
     }
     // A legend names the groups; a single series of all contacts needs none.
     if series.len() > 1 || series.first().is_some_and(|s| s.name != "all") {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 12))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 12)?;
     }
     Ok(())
 }
@@ -207,12 +201,26 @@ fn draw_lines(
             .label(s.name.clone())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
     }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft, 12)?;
+    Ok(())
+}
+
+/// A chart's legend, framed on a light background, where `at` says.
+fn legend<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    at: SeriesLabelPosition,
+    size: u32,
+) -> Drawn
+where
+    X: Ranged,
+    Y: Ranged,
+{
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .label_font((FONT, 12))
-        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FONT, size))
+        .position(at)
         .draw()?;
     Ok(())
 }
@@ -479,13 +487,7 @@ fn draw_forecast_panel(
             s.line.months.iter().enumerate().filter_map(|(i, e)| e.actual.map(|a| ((recent + i) as i32, a as f64)));
         chart.draw_series(actual.map(|p| Cross::new(p, 5, color.stroke_width(2))))?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 11))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft, 11)?;
     Ok(())
 }
 

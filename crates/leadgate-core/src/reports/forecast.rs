@@ -452,16 +452,15 @@ impl ForecastTally {
                         .collect(),
                 };
                 let entered = line(0, entering.iter().map(|e| (Spread::default(), *e)).collect());
-                let reaching: Vec<Vec<(Spread, Spread)>> = (0..MEASURES.len())
+                // The stages: every measure after entering, which `entered` is.
+                let reaching: Vec<Vec<(Spread, Spread)>> = (1..MEASURES.len())
                     .map(|m| (0..self.months).map(|k| self.reaching(d, m, k, &entering)).collect())
                     .collect();
-                let value = self.value(d, &reaching[CUSTOMER], &months, over);
-                let stages: Vec<StageLine> = MEASURES
-                    .iter()
+                let value = self.value(d, &reaching[CUSTOMER - 1], &months, over);
+                let stages: Vec<StageLine> = (1..MEASURES.len())
                     .zip(reaching)
-                    .enumerate()
-                    .filter_map(|(m, (measure, spreads))| match measure {
-                        Measure::Reached(stage) => Some(StageLine { stage: *stage, line: line(m, spreads) }),
+                    .filter_map(|(m, spreads)| match MEASURES[m] {
+                        Measure::Reached(stage) => Some(StageLine { stage, line: line(m, spreads) }),
                         Measure::Entered => None,
                     })
                     .collect();
