@@ -67,7 +67,7 @@ import http.client, json, random, sys, threading, time
 port, key, frm, to = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 writer, emails, rate = sys.argv[5], open(sys.argv[6]).read().split(), int(sys.argv[7])
 stop, lock, sent, failed = threading.Event(), threading.Lock(), [0], [0]
-SENDERS = 4
+SENDERS = 8
 def events(seed):
     # Batches of 100 events of known contacts; the senders together paced to `rate` a second.
     w = http.client.HTTPConnection("127.0.0.1", port, timeout=600)

@@ -28,9 +28,9 @@ fn main() {
     let paths: Vec<Path> = (0..100_000u64)
         .map(|i| {
             let entered = Timestamp(start + (i as i64 * 7_919 % 730) * MICROS_PER_DAY);
-            let mut groups: [Option<String>; Grouping::ALL.len()] = Default::default();
-            groups[Grouping::Channel.index()] = Some(CHANNELS[(i % 8) as usize].to_owned());
-            groups[Grouping::Direction.index()] = Some(if i % 8 >= 6 { "outbound" } else { "inbound" }.to_owned());
+            let mut groups: [Option<std::sync::Arc<str>>; Grouping::ALL.len()] = Default::default();
+            groups[Grouping::Channel.index()] = Some(CHANNELS[(i % 8) as usize].into());
+            groups[Grouping::Direction.index()] = Some(if i % 8 >= 6 { "outbound" } else { "inbound" }.into());
             let depth = (i.wrapping_mul(2_654_435_761) % 97) as usize % FUNNEL.len() + 1;
             let mut reached = [None; FUNNEL.len()];
             for (k, slot) in reached.iter_mut().take(depth).enumerate() {

@@ -150,6 +150,8 @@ pub struct App {
     rations: rations::Rations,
     feed_watch: changes::FeedWatch,
     consumers: changes::consumers::Consumers,
+    /// Every live contact's path, for the reports; kept current from the change feed.
+    summaries: reports::summary::PathSummaries,
 }
 
 impl App {
@@ -169,6 +171,7 @@ impl App {
             rations: rations::Rations::new(opts.heavy_reads, opts.imports),
             feed_watch,
             consumers: Default::default(),
+            summaries: Default::default(),
         })
     }
 

@@ -22,6 +22,7 @@ leadgate_store::on_both_stores!(
     every_report_draws_its_chart_as_svg_with_names_as_text,
     a_forecast_made_months_ago_stands_beside_what_then_happened,
     nonsense_asked_of_a_forecast_is_refused_clearly,
+    a_report_asked_while_contacts_move_counts_every_move_acknowledged_before_it,
 );
 
 /// Today's date in UTC, `2026-12-07`, as the server dates what it is sent now.
@@ -512,4 +513,55 @@ async fn nonsense_asked_of_a_forecast_is_refused_clearly(store: Arc<dyn Store>) 
             }
         }
     }
+}
+
+async fn a_report_asked_while_contacts_move_counts_every_move_acknowledged_before_it(store: Arc<dyn Store>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let api = Api::new(store).await;
+    funnel(&api).await;
+    let mqls = |w: &Value| counts(&w["totals"])[2];
+    let before = api.get("/v1/reports/waterfall").await;
+    assert_eq!(mqls(&before.json), 3, "{}", before.text);
+    // Twenty people inquire and are handed over as mqls, while the waterfall is asked
+    // again and again.
+    let handed_over = AtomicU64::new(0);
+    let people = 20u64;
+    let moving = futures_util::future::join_all((0..people).map(|n| {
+        let (api, handed_over) = (&api, &handed_over);
+        async move {
+            let r = api.inquire_with_key(json!({"email": format!("p{n}@many.example")})).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            let id = r.json["contact_id"].as_str().unwrap().to_owned();
+            let r = api.post(&format!("/v1/contacts/{id}/stage"), json!({"stage": "mql", "reason": "call"})).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            handed_over.fetch_add(1, Ordering::SeqCst);
+        }
+    }));
+    // Asked one after another while the moves go on: each answer counts at least the
+    // moves acknowledged before it was asked, and at most all of them.
+    let asking = async {
+        let mut asked = 0;
+        while handed_over.load(Ordering::SeqCst) < people || asked == 0 {
+            let acknowledged = handed_over.load(Ordering::SeqCst);
+            let w = api.get("/v1/reports/waterfall").await;
+            assert_eq!(w.status, StatusCode::OK, "{}", w.text);
+            let counted = mqls(&w.json) - 3;
+            assert!(acknowledged <= counted && counted <= people, "{acknowledged} acknowledged, {counted} counted");
+            asked += 1;
+        }
+    };
+    tokio::join!(moving, asking);
+    // And once more after each further move: it counts at once.
+    for n in 0..3u64 {
+        let r = api.inquire_with_key(json!({"email": format!("late{n}@many.example")})).await;
+        let id = r.json["contact_id"].as_str().unwrap().to_owned();
+        let r = api.post(&format!("/v1/contacts/{id}/stage"), json!({"stage": "mql", "reason": "call"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let w = api.get("/v1/reports/waterfall").await;
+        assert_eq!(mqls(&w.json), 3 + people + n + 1, "{}", w.text);
+    }
+    let people = people + 3;
+    let after = api.get("/v1/reports/waterfall").await;
+    assert_eq!(mqls(&after.json), 3 + people, "{}", after.text);
+    assert_eq!(counts(&after.json["totals"])[0], 4 + people, "every new contact entered");
 }

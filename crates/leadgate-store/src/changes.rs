@@ -104,6 +104,16 @@ pub(crate) mod sqlite {
         page_of(rows, limit, last.map(|(p,)| (0, p)), after)
     }
 
+    /// One writer commits in order: every entry committed is readable in order.
+    pub(crate) async fn read_committed(
+        pool: &SqlitePool,
+        after: Position,
+        limit: i64,
+        kinds: Kinds,
+    ) -> Result<Vec<Change>> {
+        Ok(read(pool, after, limit, kinds).await?.entries)
+    }
+
     pub(crate) async fn last(pool: &SqlitePool) -> Result<Position> {
         let last: Option<(i64,)> =
             sqlx::query_as("SELECT position FROM changes ORDER BY position DESC LIMIT 1").fetch_optional(pool).await?;
@@ -169,6 +179,10 @@ pub(crate) mod postgres {
          FROM changes WHERE (xid, seq) > (CAST(CAST($1 AS TEXT) AS xid8), $2) \
          AND xid < pg_snapshot_xmin(pg_current_snapshot()) AND (kinds & $3) <> 0 \
          ORDER BY xid, seq LIMIT $4";
+    /// A page after a position of every entry committed, whatever transactions still run.
+    pub(crate) const PAGE_COMMITTED: &str = "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq, contact_id, kinds, detail, at \
+         FROM changes WHERE (xid, seq) > (CAST(CAST($1 AS TEXT) AS xid8), $2) AND (kinds & $3) <> 0 \
+         ORDER BY xid, seq LIMIT $4";
     /// The last entry readers can read.
     pub(crate) const LAST_READABLE: &str = "SELECT CAST(CAST(xid AS TEXT) AS BIGINT) AS major, seq FROM changes \
          WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, seq DESC LIMIT 1";
@@ -221,6 +235,22 @@ pub(crate) mod postgres {
             last = last.max(Position { major, minor });
         }
         Ok(last)
+    }
+
+    pub(crate) async fn read_committed(
+        pool: &PgPool,
+        after: Position,
+        limit: i64,
+        kinds: Kinds,
+    ) -> Result<Vec<Change>> {
+        let rows: Vec<Row> = sqlx::query_as(PAGE_COMMITTED)
+            .bind(after.major)
+            .bind(after.minor)
+            .bind(kinds.0 as i32)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+        rows.into_iter().map(change_of).collect()
     }
 
     /// Reads only entries of transactions older than every one still running (the
@@ -330,6 +360,7 @@ mod tests {
         sqlx::raw_sql("SET enable_seqscan = off; SET enable_bitmapscan = off").execute(&mut conn).await.unwrap();
         for (name, sql, args) in [
             ("page", super::postgres::PAGE, "('0', 0, 1, 100)"),
+            ("page of all committed", super::postgres::PAGE_COMMITTED, "('0', 0, 1, 100)"),
             ("last readable", super::postgres::LAST_READABLE, ""),
             ("last written", super::postgres::LAST_WRITTEN, ""),
         ] {

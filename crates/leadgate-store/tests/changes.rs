@@ -20,6 +20,7 @@ leadgate_store::on_both_stores!(
     old_entries_are_pruned_but_the_history_they_tell_of_stays,
     each_database_has_a_feed_of_its_own,
     scores_written_again_as_they_were_are_not_a_change,
+    entries_committed_behind_an_older_transaction_are_read_at_once_by_who_asks,
 );
 
 /// A page view (or other `kind`) of the contact `contact`, at T0.
@@ -360,4 +361,44 @@ async fn scores_written_again_as_they_were_are_not_a_change(store: Arc<dyn Store
     moved.sort();
     expected.sort();
     assert_eq!(moved, expected, "only the contacts whose scores changed: {later:#?}");
+}
+
+/// While an older transaction runs, a younger one's committed entry is held back from
+/// readers in order (on PostgreSQL), but given at once to who asks for every entry
+/// committed; on SQLite, with one writer, both give the same.
+async fn entries_committed_behind_an_older_transaction_are_read_at_once_by_who_asks(store: Arc<dyn Store>) {
+    let ann = contact("ann@acme.example", T0);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_contact(&ann).await.unwrap();
+    let first = tx.commit().await.unwrap().expect("an entry");
+    let start = read_all(store.as_ref(), Position::default(), 100, Kinds::all(), 1).await.1;
+    assert_eq!(start, first);
+    let committed = store.changes_committed(Position::default(), 100, Kinds::all()).await.unwrap();
+    assert_eq!(committed.iter().map(|c| c.contact_id).collect::<Vec<_>>(), [ann.id]);
+    let bob = contact("bob@acme.example", T0);
+    if store.backend() == "postgres" {
+        // An older transaction, still running, that has written.
+        let mut older = store.begin().await.unwrap();
+        older.insert_contact(&contact("cid@acme.example", T0)).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_contact(&bob).await.unwrap();
+        let second = tx.commit().await.unwrap().expect("an entry");
+        let held = store.changes(first, 100, Kinds::all()).await.unwrap();
+        assert!(held.entries.is_empty() && held.next < second, "held back while the older one runs: {held:?}");
+        let committed = store.changes_committed(first, 100, Kinds::all()).await.unwrap();
+        assert_eq!(committed.iter().map(|c| (c.contact_id, c.position)).collect::<Vec<_>>(), [(bob.id, second)]);
+        older.rollback().await.unwrap();
+    } else {
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_contact(&bob).await.unwrap();
+        tx.commit().await.unwrap();
+        let committed = store.changes_committed(first, 100, Kinds::all()).await.unwrap();
+        let page = store.changes(first, 100, Kinds::all()).await.unwrap();
+        assert_eq!(committed, page.entries);
+    }
+    // Only the kinds asked for, and no more than the limit.
+    let created = Kinds::default().with(ChangeKind::Created);
+    assert_eq!(store.changes_committed(Position::default(), 1, created).await.unwrap().len(), 1);
+    let scores = Kinds::default().with(ChangeKind::ScoresChanged);
+    assert!(store.changes_committed(Position::default(), 100, scores).await.unwrap().is_empty());
 }

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 /// How often the server removes what the retention settings no longer keep.
 const SWEEP_EVERY: Duration = Duration::from_secs(3_600);
+/// How often the server brings the reports' summaries up to the change feed between
+/// reports.
+const REPORTS_CURRENT_EVERY: Duration = Duration::from_secs(1);
 
 pub(crate) async fn serve(app: Arc<App>, config: &Config) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -23,6 +26,7 @@ pub(crate) async fn serve(app: Arc<App>, config: &Config) -> Result<()> {
     let router = leadgate_http::router(app.clone(), opts);
     app.start_consumers();
     let sweeping = tokio::spawn(sweep_now_and_then(app.clone(), config.retention()));
+    let summarising = tokio::spawn(keep_reports_current(app.clone()));
     tracing::info!(%addr, database = app.backend(), "leadgate started");
     // Scripts and tests read the address from this line (useful with port 0). A closed
     // stdout must not stop the server, so write errors are ignored.
@@ -38,9 +42,23 @@ pub(crate) async fn serve(app: Arc<App>, config: &Config) -> Result<()> {
     };
     leadgate_http::serve(listener, router, config.connection_limits(), stopping).await?;
     sweeping.abort();
+    summarising.abort();
     app.stop_consumers().await;
     tracing::info!("leadgate stopped");
     Ok(())
+}
+
+/// Builds the reports' summaries at start, then brings them up to the change feed every
+/// little while, so that a report asked finds little to catch up with.
+async fn keep_reports_current(app: Arc<App>) {
+    let mut tick = tokio::time::interval(REPORTS_CURRENT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = app.prepare_reports().await {
+            tracing::warn!(error = %e, "the reports' summaries could not be brought up to date; trying again");
+        }
+    }
 }
 
 /// Applies the retention settings at start and then every hour. Each server of several

@@ -1,6 +1,6 @@
 //! The contacts behind one number of a report, a page at a time.
 
-use super::{ReportQuery, listed_contacts, walk_paths};
+use super::{ReportQuery, listed_contacts};
 use crate::error::invalid;
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::Timestamp;
@@ -144,7 +144,6 @@ impl App {
                 format!("{name} does not apply to this report's cells"),
             ));
         }
-        let groupings = group_by.clone();
         let cell = match of {
             CellOf::Waterfall => {
                 Cell::Waterfall { group: group_values(q.group.as_deref(), &group_by)?, group_by, stage }
@@ -166,28 +165,21 @@ impl App {
                 Cell::Cohort { month, stage, months_after }
             }
         };
-        let _ration = self.ration(crate::HeavyWork::Report)?;
-        // The page is the `limit` smallest ids after `after`, and one more to tell whether
-        // another page follows, whatever order the walk gives them in.
-        let (mut count, mut page) = (0u64, Vec::new());
-        let keep = |page: &mut Vec<(Uuid, Timestamp, Option<Timestamp>)>| {
-            page.sort_unstable_by_key(|(id, ..)| *id);
-            page.truncate(limit + 1);
-        };
-        walk_paths(self.store.as_ref(), selection, &groupings, |p| {
-            if !cell.holds(&selection, p) {
-                return;
-            }
-            count += 1;
-            if q.after.is_none_or(|after| p.contact_id > after) {
-                page.push((p.contact_id, p.entered_at, p.reached[stage]));
-                if page.len() > 4 * (limit + 1) {
-                    keep(&mut page);
+        // The summaries come in id order: the page is the first `limit` after `after`,
+        // and one more to tell whether another page follows.
+        let after = q.after;
+        let (count, mut page) = self
+            .count_summaries((0u64, Vec::new()), move |(count, page), s| {
+                let p = &s.path;
+                if !cell.holds(&selection, p) {
+                    return;
                 }
-            }
-        })
-        .await?;
-        keep(&mut page);
+                *count += 1;
+                if page.len() <= limit && after.is_none_or(|after| p.contact_id > after) {
+                    page.push((p.contact_id, p.entered_at, p.reached[stage]));
+                }
+            })
+            .await?;
         let more = page.len() > limit;
         page.truncate(limit);
         let ids: Vec<Uuid> = page.iter().map(|(id, ..)| *id).collect();

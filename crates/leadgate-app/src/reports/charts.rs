@@ -500,7 +500,7 @@ mod tests {
 
     #[test]
     fn a_chart_says_what_it_shows_and_a_hostile_name_is_text_not_markup() {
-        let mut groups: [Option<String>; Grouping::ALL.len()] = Default::default();
+        let mut groups: [Option<std::sync::Arc<str>>; Grouping::ALL.len()] = Default::default();
         groups[Grouping::Campaign.index()] = Some("<script>alert(1)</script>".into());
         let t = |d: i64| leadgate_core::Timestamp(d * leadgate_core::time::MICROS_PER_DAY);
         let path = Path {

@@ -1,6 +1,6 @@
 //! Cohorts by month of entry.
 
-use super::{ReportQuery, walk_paths};
+use super::ReportQuery;
 use crate::error::invalid;
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::reports::cohorts::Cohorts;
@@ -17,9 +17,7 @@ impl App {
                 "cohorts are grouped by month of entry alone; leave out group_by (select with direction)",
             ));
         }
-        let _ration = self.ration(crate::HeavyWork::Report)?;
-        let mut tally = Cohorts::tally(selection, self.now());
-        walk_paths(self.store.as_ref(), selection, &[], |p| tally.add(p)).await?;
-        Ok(tally.finish())
+        let tally = Cohorts::tally(selection, self.now());
+        Ok(self.count_summaries(tally, |t, s| t.add(&s.path)).await?.finish())
     }
 }

@@ -1,6 +1,6 @@
 //! Cost and return by what the money was spent on.
 
-use super::{ReportQuery, walk_paths};
+use super::ReportQuery;
 use crate::error::invalid;
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::reports::cost::{Cost, check_groupings};
@@ -10,11 +10,9 @@ impl App {
     pub async fn cost(&self, query: &ReportQuery) -> Result<Cost, AppError> {
         let (selection, group_by) = query.read()?;
         check_groupings(&group_by).map_err(|m| invalid(ErrorCode::InvalidValue, "group_by", m))?;
-        let _ration = self.ration(crate::HeavyWork::Report)?;
         let currency = self.currency().await?;
         let spend = self.spend_within(&selection.period).await?;
-        let mut tally = Cost::tally(selection, &group_by);
-        walk_paths(self.store.as_ref(), selection, &group_by, |p| tally.add(p)).await?;
-        Ok(tally.finish(&spend, &currency)?)
+        let tally = Cost::tally(selection, &group_by);
+        Ok(self.count_summaries(tally, |t, s| t.add(&s.path)).await?.finish(&spend, &currency)?)
     }
 }

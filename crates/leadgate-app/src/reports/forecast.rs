@@ -1,13 +1,13 @@
 //! The forecast of the months ahead, and its backtest.
 
-use super::{Format, format_of, steps_parts, walk};
+use super::summary::Summary;
+use super::{Format, format_of};
 use crate::error::{date, invalid};
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::Timestamp;
 use leadgate_core::reports::Month;
-use leadgate_core::reports::forecast::{Forecast, MONTHS_MAX};
+use leadgate_core::reports::forecast::{Forecast, ForecastTally, MONTHS_MAX};
 use leadgate_core::time::MICROS_PER_DAY;
-use leadgate_store::ContactSnapshot;
 use serde::Deserialize;
 
 /// What a forecast is asked with.
@@ -66,13 +66,9 @@ impl App {
     pub async fn forecast(&self, query: &ForecastQuery) -> Result<Forecast, AppError> {
         let now = self.now();
         let (first, months) = query.read(now)?;
-        let _ration = self.ration(crate::HeavyWork::Report)?;
         let currency = self.currency().await?;
-        let mut tally = Forecast::tally(first, months);
-        walk(self.store.as_ref(), None, steps_parts(), std::convert::identity, |s: &ContactSnapshot| {
-            tally.add(s.contact.created_at, s.contact.direction, &s.stage_steps)
-        })
-        .await?;
-        Ok(tally.finish(now, currency))
+        let tally = Forecast::tally(first, months);
+        let add = |t: &mut ForecastTally, s: &Summary| t.add(s.path.entered_at, s.direction, &s.steps);
+        Ok(self.count_summaries(tally, add).await?.finish(now, currency))
     }
 }

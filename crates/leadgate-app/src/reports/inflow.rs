@@ -31,7 +31,7 @@ impl App {
         let mut tally = Inflow::tally(selection, &group_by, from, to);
         // Every contact: one created after the period may hold a response dated within it
         // (an import's history).
-        walk(self.store.as_ref(), None, report_parts(), std::convert::identity, |s: &ContactSnapshot| {
+        walk(self.store.as_ref(), report_parts(), std::convert::identity, |s: ContactSnapshot| {
             s.responses.iter().for_each(|r| tally.add(&s.contact, r))
         })
         .await?;

@@ -1,11 +1,11 @@
 //! Funnel mix: the contacts at the top, middle and bottom of the funnel, month by month.
 
-use super::{ReportQuery, steps_parts, walk};
+use super::ReportQuery;
+use super::summary::Summary;
 use crate::error::invalid;
 use crate::{App, AppError, ErrorCode};
-use leadgate_core::reports::mix::{FunnelMix, month_ends};
+use leadgate_core::reports::mix::{FunnelMix, MixTally, month_ends};
 use leadgate_core::reports::{Month, Period};
-use leadgate_store::ContactSnapshot;
 
 /// Months shown when the period has no start: a year, the month under way included.
 pub const MIX_MONTHS: i32 = 12;
@@ -31,12 +31,8 @@ impl App {
             Period::new(Some(from), Some(now.max(from)))
                 .map_err(|e| invalid(ErrorCode::InvalidValue, "from", e.to_string()))?;
         }
-        let _ration = self.ration(crate::HeavyWork::Report)?;
-        let mut tally = FunnelMix::tally(month_ends(first, last, now), selection.direction);
-        walk(self.store.as_ref(), None, steps_parts(), std::convert::identity, |s: &ContactSnapshot| {
-            tally.add(s.contact.created_at, s.contact.direction, &s.stage_steps)
-        })
-        .await?;
-        Ok(tally.finish())
+        let tally = FunnelMix::tally(month_ends(first, last, now), selection.direction);
+        let add = |t: &mut MixTally, s: &Summary| t.add(s.path.entered_at, s.direction, &s.steps);
+        Ok(self.count_summaries(tally, add).await?.finish())
     }
 }

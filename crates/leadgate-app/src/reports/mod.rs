@@ -9,19 +9,20 @@ pub mod forecast;
 pub mod inflow;
 pub mod mix;
 pub mod rejected;
+pub(crate) mod summary;
 pub mod waterfall;
 
+use crate::App;
 use crate::batch::{BatchesInFlight, LiveContacts};
 use crate::error::{date, invalid};
 use crate::{AppError, ErrorCode};
-use leadgate_core::Timestamp;
-use leadgate_core::reports::funnel::Path;
 use leadgate_core::reports::{Grouping, Period, Selection, TooManyGroups, groupings};
 use leadgate_core::response::Direction;
 use leadgate_store::{
     AccountPart, ContactSnapshot, Contacts, Details, ResponseDetails, SnapshotParts, Store, StoredParts,
 };
 use serde::Deserialize;
+use summary::Summary;
 use uuid::Uuid;
 
 /// What every report is asked with: which contacts (by when they entered the funnel,
@@ -135,41 +136,50 @@ pub(crate) fn report_parts() -> SnapshotParts {
     }
 }
 
-/// Every live contact's path through the funnel that `selection` may select, given to
-/// `count` a batch at a time, in id order (a walk over the whole database: callers hold
-/// a heavy-work ration). Read for `group_by` ([`path_parts`]).
-pub(crate) async fn walk_paths(
-    store: &dyn Store,
-    selection: Selection,
-    group_by: &[Grouping],
-    count: impl FnMut(&Path),
-) -> Result<(), AppError> {
-    let parts = path_parts(group_by);
-    // Contacts created after the period are passed over in the index.
-    let path = |s: ContactSnapshot| Path::of(&s.contact, s.responses.first(), &s.stage_steps);
-    walk(store, selection.period.to, parts, path, count).await
+impl App {
+    /// `add` of every live contact's summary to `tally`, current to every change
+    /// committed before it was called (see [`summary`]).
+    pub(crate) async fn count_summaries<T: Send + 'static>(
+        &self,
+        mut tally: T,
+        add: impl Fn(&mut T, &Summary) + Send + 'static,
+    ) -> Result<T, AppError> {
+        let count = move |all: &summary::Summaries| {
+            all.values().for_each(|s| add(&mut tally, s));
+            tally
+        };
+        self.summaries.read(self.store.as_ref(), count).await
+    }
+
+    /// Builds the reports' summaries if they are not yet, and brings them up to the
+    /// change feed: what a server does as it starts, so that its first report is quick.
+    pub async fn prepare_reports(&self) -> Result<(), AppError> {
+        self.summaries.catch_up(self.store.as_ref()).await
+    }
+
+    /// Forgets the reports' summaries, so that the next report builds them from the
+    /// stored history, as a restarted server would.
+    pub async fn forget_report_summaries(&self) {
+        self.summaries.forget().await
+    }
 }
 
-/// Every live contact (created by `created_by`, when given) with `parts` of it read,
-/// made into a `T` by `make` as its batch is read, given to `count` in id order.
+/// Every live contact with `parts` of it read, made into a `T` by `make` as its batch
+/// is read, given to `count` in id order (a walk over the whole database: callers hold
+/// a heavy-work ration).
 pub(crate) async fn walk<T>(
     store: &dyn Store,
-    created_by: Option<Timestamp>,
     parts: SnapshotParts,
     make: fn(ContactSnapshot) -> T,
-    mut count: impl FnMut(&T),
+    mut count: impl FnMut(T),
 ) -> Result<(), AppError> {
-    let walk = match created_by {
-        Some(at) => LiveContacts::created_by(store, at),
-        None => LiveContacts::new(store),
-    };
-    let mut in_hand = BatchesInFlight::new(walk);
+    let mut in_hand = BatchesInFlight::new(LiveContacts::new(store));
     loop {
         while let Some(ids) = in_hand.next_batch().await? {
             in_hand.start(read_batch(store, ids, parts, make));
         }
         let Some(read) = in_hand.next_done().await else { break };
-        read?.iter().for_each(&mut count);
+        read?.into_iter().for_each(&mut count);
     }
     Ok(())
 }
@@ -193,38 +203,6 @@ pub(crate) async fn listed_contacts(
     };
     let snapshots = store.contact_snapshots(Contacts::Ids(ids), parts).await?;
     Ok(snapshots.into_iter().map(|s| (s.contact.id, s.contact)).collect())
-}
-
-/// What a path read for `group_by` needs of each contact: its moves and stage alone
-/// for none or direction (its own); the responses in brief its row keeps (their
-/// channel and action) for channel, action and owner; their other details from the
-/// responses table only for the groupings that need them.
-fn path_parts(group_by: &[Grouping]) -> SnapshotParts {
-    let in_brief =
-        |g: &Grouping| matches!(g, Grouping::Direction | Grouping::Channel | Grouping::Action | Grouping::Owner);
-    if group_by.iter().all(|g| *g == Grouping::Direction) {
-        SnapshotParts { stage: true, ..steps_parts() }
-    } else if group_by.iter().all(in_brief) {
-        SnapshotParts { responses: Some(ResponseDetails::IN_BRIEF), ..report_parts() }
-    } else {
-        report_parts()
-    }
-}
-
-/// What a report of moves alone reads of each contact (the forecast, the funnel mix):
-/// its stage steps, with its direction and when it was created, and nothing else.
-pub(crate) fn steps_parts() -> SnapshotParts {
-    SnapshotParts {
-        details: Details::NONE,
-        qualification: false,
-        account: AccountPart::Nothing,
-        custom: false,
-        stage: false,
-        stage_steps: true,
-        responses: None,
-        stored: StoredParts::None,
-        created_by: None,
-    }
 }
 
 async fn read_batch<T>(

@@ -23,11 +23,11 @@ impl App {
         let mut tally = RejectedThenWon::tally(selection.period, selection.direction);
         // What each won-back contact did in between, counted while its responses are in hand.
         let mut responses_between = HashMap::new();
-        walk(self.store.as_ref(), None, report_parts(), rejection, |found| {
+        walk(self.store.as_ref(), report_parts(), rejection, |found| {
             if let Some((r, responses)) = found {
-                tally.add(r);
+                tally.add(&r);
                 if r.won.is_some() {
-                    responses_between.insert(r.contact_id, *responses);
+                    responses_between.insert(r.contact_id, responses);
                 }
             }
         })

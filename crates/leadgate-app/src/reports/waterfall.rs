@@ -1,6 +1,6 @@
 //! The demand waterfall.
 
-use super::{ReportQuery, walk_paths};
+use super::ReportQuery;
 use crate::{App, AppError};
 use leadgate_core::reports::waterfall::Waterfall;
 
@@ -9,9 +9,7 @@ impl App {
     /// they took, by group.
     pub async fn waterfall(&self, query: &ReportQuery) -> Result<Waterfall, AppError> {
         let (selection, group_by) = query.read()?;
-        let _ration = self.ration(crate::HeavyWork::Report)?;
-        let mut tally = Waterfall::tally(selection, &group_by);
-        walk_paths(self.store.as_ref(), selection, &group_by, |p| tally.add(p)).await?;
-        Ok(tally.finish()?)
+        let tally = Waterfall::tally(selection, &group_by);
+        Ok(self.count_summaries(tally, |t, s| t.add(&s.path)).await?.finish()?)
     }
 }

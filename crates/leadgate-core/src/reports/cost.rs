@@ -207,9 +207,9 @@ mod tests {
     }
 
     fn path(id: u128, channel: &str, direction: Direction, reached: usize, value_won: Option<i64>) -> Path {
-        let mut groups: [Option<String>; Grouping::ALL.len()] = Default::default();
-        groups[Grouping::Direction.index()] = Some(direction.as_str().to_owned());
-        groups[Grouping::Channel.index()] = Some(channel.to_owned());
+        let mut groups: [Option<std::sync::Arc<str>>; Grouping::ALL.len()] = Default::default();
+        groups[Grouping::Direction.index()] = Some(direction.as_str().into());
+        groups[Grouping::Channel.index()] = Some(channel.into());
         let mut at = [None; FUNNEL.len()];
         at.iter_mut().take(reached).enumerate().for_each(|(k, a)| *a = Some(day(k as i64)));
         Path {

@@ -16,6 +16,7 @@ use crate::Timestamp;
 use crate::lifecycle::{Stage, StageStep};
 use crate::model::{Contact, Response};
 use crate::response::Direction;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The stages of the main path, in the order a contact passes them.
@@ -27,8 +28,9 @@ pub struct Path {
     pub contact_id: Uuid,
     pub entered_at: Timestamp,
     /// The contact's value for each grouping, in [`Grouping::ALL`]'s order; none where
-    /// it has none (no vendor, no form).
-    pub groups: [Option<String>; Grouping::ALL.len()],
+    /// it has none (no vendor, no form). Shared: a summary of a million paths holds each
+    /// channel's name once.
+    pub groups: [Option<Arc<str>>; Grouping::ALL.len()],
     /// When it first reached each stage of [`FUNNEL`] or one after it; the first is
     /// when it entered.
     pub reached: [Option<Timestamp>; FUNNEL.len()],
@@ -88,19 +90,19 @@ pub(crate) fn groups(
     channel: Option<&str>,
     response: Option<&Response>,
     contact: &Contact,
-) -> [Option<String>; Grouping::ALL.len()] {
+) -> [Option<Arc<str>>; Grouping::ALL.len()] {
     let r = response;
     Grouping::ALL.map(|g| match g {
-        Grouping::Direction => Some(direction.as_str().to_owned()),
-        Grouping::Channel => channel.map(str::to_owned),
-        Grouping::Vendor => r.and_then(|r| r.vendor.clone()),
-        Grouping::Campaign => r.and_then(|r| r.campaign.clone()),
-        Grouping::Placement => r.and_then(|r| r.placement.clone()),
-        Grouping::Action => r.map(|r| r.action.clone()),
-        Grouping::ObtainedVia => r.map(|r| r.obtained_via.clone()),
-        Grouping::Offer => r.and_then(|r| r.offer.clone()),
-        Grouping::Form => r.and_then(|r| r.form_id).map(|id| id.to_string()),
-        Grouping::Owner => contact.owner.clone(),
+        Grouping::Direction => Some(direction.as_str().into()),
+        Grouping::Channel => channel.map(Arc::from),
+        Grouping::Vendor => r.and_then(|r| r.vendor.as_deref().map(Arc::from)),
+        Grouping::Campaign => r.and_then(|r| r.campaign.as_deref().map(Arc::from)),
+        Grouping::Placement => r.and_then(|r| r.placement.as_deref().map(Arc::from)),
+        Grouping::Action => r.map(|r| r.action.as_str().into()),
+        Grouping::ObtainedVia => r.map(|r| r.obtained_via.as_str().into()),
+        Grouping::Offer => r.and_then(|r| r.offer.as_deref().map(Arc::from)),
+        Grouping::Form => r.and_then(|r| r.form_id).map(|id| id.to_string().into()),
+        Grouping::Owner => contact.owner.as_deref().map(Arc::from),
     })
 }
 

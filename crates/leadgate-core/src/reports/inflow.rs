@@ -118,9 +118,9 @@ impl InflowTally {
         self.totals[week] += 1;
         if !self.group_by.is_empty() {
             let values = groups(response.direction, response.channel.as_deref(), Some(response), contact);
-            let key = self.group_by.iter().map(|g| values[g.index()].clone()).collect();
+            let key: Vec<Option<&str>> = self.group_by.iter().map(|g| values[g.index()].as_deref()).collect();
             let weeks = self.weeks;
-            if let Some(counts) = self.groups.get(key, || vec![0; weeks]) {
+            if let Some(counts) = self.groups.get(&key, || vec![0; weeks]) {
                 counts[week] += 1;
             }
         }

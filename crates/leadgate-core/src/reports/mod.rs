@@ -126,8 +126,26 @@ pub(crate) type GroupKey = Vec<Option<String>>;
 /// A report's groups while it counts, each under its groupings' values: at most
 /// [`GROUPS_MAX`]; a group beyond them is noted, not kept, and the report refused.
 pub(crate) struct Groups<T> {
-    map: std::collections::HashMap<GroupKey, T>,
+    map: hashbrown::HashMap<GroupKey, T>,
     overflowed: bool,
+}
+
+/// A group's values as a path lends them: looked up among the groups without being
+/// copied (a million paths, one group each). Hashed as its [`GroupKey`] is: both hash
+/// as a slice of optional strings.
+#[derive(Hash)]
+struct Values<'a>(&'a [Option<&'a str>]);
+
+impl hashbrown::Equivalent<GroupKey> for Values<'_> {
+    fn equivalent(&self, key: &GroupKey) -> bool {
+        self.0.len() == key.len() && self.0.iter().zip(key).all(|(a, b)| *a == b.as_deref())
+    }
+}
+
+impl From<&Values<'_>> for GroupKey {
+    fn from(v: &Values<'_>) -> GroupKey {
+        v.0.iter().map(|v| v.map(str::to_owned)).collect()
+    }
 }
 
 impl<T> Default for Groups<T> {
@@ -142,13 +160,17 @@ impl<T> Default for Groups<T> {
 pub struct TooManyGroups;
 
 impl<T> Groups<T> {
-    /// The group of `key`, made by `new` if it is not counted yet and there is room.
-    pub(crate) fn get(&mut self, key: GroupKey, new: impl FnOnce() -> T) -> Option<&mut T> {
-        if !self.map.contains_key(&key) && self.map.len() >= GROUPS_MAX {
-            self.overflowed = true;
-            return None;
+    /// The group of `values`, made by `new` if it is not counted yet and there is room.
+    pub(crate) fn get(&mut self, values: &[Option<&str>], new: impl FnOnce() -> T) -> Option<&mut T> {
+        let full = self.map.len() >= GROUPS_MAX;
+        match self.map.entry_ref(&Values(values)) {
+            hashbrown::hash_map::EntryRef::Occupied(group) => Some(group.into_mut()),
+            hashbrown::hash_map::EntryRef::Vacant(room) if !full => Some(room.insert(new())),
+            hashbrown::hash_map::EntryRef::Vacant(_) => {
+                self.overflowed = true;
+                None
+            }
         }
-        Some(self.map.entry(key).or_insert_with(new))
     }
 
     /// Every group, largest first by `size`, then by their values.
@@ -195,8 +217,9 @@ impl<T: Default> GroupedTally<T> {
         if self.group_by.is_empty() {
             return;
         }
-        let key = self.group_by.iter().map(|g| value_of(*g).map(str::to_owned)).collect();
-        if let Some(tally) = self.groups.get(key, T::default) {
+        let mut values = [None; Grouping::ALL.len()];
+        values.iter_mut().zip(&self.group_by).for_each(|(v, g)| *v = value_of(*g));
+        if let Some(tally) = self.groups.get(&values[..self.group_by.len()], T::default) {
             f(tally);
         }
     }

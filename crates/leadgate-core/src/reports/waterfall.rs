@@ -74,8 +74,6 @@ impl Tally {
         (0..FUNNEL.len())
             .map(|k| {
                 let previous = &mut self.days_from_previous[k];
-                previous.sort_by(f64::total_cmp);
-                self.days_from_first[k].sort_by(f64::total_cmp);
                 StageFigures {
                     stage: FUNNEL[k],
                     count: self.counts[k],
@@ -83,28 +81,41 @@ impl Tally {
                     conversion_from_first: if k == 0 { None } else { ratio(self.counts[k], self.counts[0]) },
                     median_days_from_previous: median(previous),
                     p90_days_from_previous: quantile(previous, 0.9),
-                    median_days_from_first: median(&self.days_from_first[k]),
+                    median_days_from_first: median(&mut self.days_from_first[k]),
                 }
             })
             .collect()
     }
 }
 
-/// The middle value, or the mean of the two middle ones; of sorted values.
-pub fn median(sorted: &[f64]) -> Option<f64> {
-    let n = sorted.len();
+/// The value that would stand at `k` were `values` sorted; reorders them around it
+/// (a selection, linear: a million days need no sort).
+fn nth(values: &mut [f64], k: usize) -> f64 {
+    *values.select_nth_unstable_by(k, f64::total_cmp).1
+}
+
+/// The middle value, or the mean of the two middle ones; of values in any order, which
+/// it reorders.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    let n = values.len();
     match n {
         0 => None,
-        _ if n % 2 == 1 => Some(sorted[n / 2]),
-        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+        _ if n % 2 == 1 => Some(nth(values, n / 2)),
+        _ => {
+            let upper = nth(values, n / 2);
+            // Everything before the upper middle is at or below it; the lower middle is
+            // the largest of those.
+            let lower = values[..n / 2].iter().copied().max_by(f64::total_cmp).expect("n is at least 2");
+            Some((lower + upper) / 2.0)
+        }
     }
 }
 
-/// The nearest-rank quantile `q` of sorted values: the smallest value with at least a
-/// share `q` of them at or below it.
-pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
-    let n = sorted.len();
-    (n > 0).then(|| sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1])
+/// The nearest-rank quantile `q`: the smallest value with at least a share `q` of them
+/// at or below it; of values in any order, which it reorders.
+pub fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
+    let n = values.len();
+    (n > 0).then(|| nth(values, ((q * n as f64).ceil() as usize).clamp(1, n) - 1))
 }
 
 /// A waterfall being counted, a path at a time: a walk over every contact need not
@@ -297,11 +308,22 @@ mod tests {
     }
 
     #[test]
-    fn medians_and_quantiles_of_known_values() {
-        assert_eq!(median(&[1.0, 2.0, 3.0, 10.0]), Some(2.5));
-        assert_eq!(median(&[]), None);
-        let ten: Vec<f64> = (1..=10).map(f64::from).collect();
-        assert_eq!(quantile(&ten, 0.9), Some(9.0));
-        assert_eq!(quantile(&[5.0], 0.9), Some(5.0));
+    fn medians_and_quantiles_of_known_values_in_any_order() {
+        assert_eq!(median(&mut [10.0, 2.0, 3.0, 1.0]), Some(2.5));
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut []), None);
+        let mut ten: Vec<f64> = (1..=10).rev().map(f64::from).collect();
+        assert_eq!(quantile(&mut ten, 0.9), Some(9.0));
+        assert_eq!(quantile(&mut [5.0], 0.9), Some(5.0));
+        // Against a sort, over many orders and sizes (ties included).
+        for n in 1..40u64 {
+            let mut values: Vec<f64> = (0..n).map(|i| ((i * 7_919 + n) % 13) as f64 / 2.0).collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let m = n as usize;
+            let middle = if m % 2 == 1 { sorted[m / 2] } else { (sorted[m / 2 - 1] + sorted[m / 2]) / 2.0 };
+            let p90 = sorted[((0.9 * n as f64).ceil() as usize).clamp(1, m) - 1];
+            assert_eq!((median(&mut values), quantile(&mut values, 0.9)), (Some(middle), Some(p90)), "{n}");
+        }
     }
 }

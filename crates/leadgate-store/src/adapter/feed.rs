@@ -13,6 +13,15 @@ impl ChangeFeed for SqlStore {
         feed_sql::read(&self.read, after, limit, kinds).await
     }
 
+    async fn changes_committed(
+        &self,
+        after: leadgate_core::changes::Position,
+        limit: i64,
+        kinds: leadgate_core::changes::Kinds,
+    ) -> Result<Vec<leadgate_core::changes::Change>> {
+        feed_sql::read_committed(&self.read, after, limit, kinds).await
+    }
+
     async fn last_change_position(&self) -> Result<leadgate_core::changes::Position> {
         feed_sql::last(&self.read).await
     }

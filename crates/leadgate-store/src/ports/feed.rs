@@ -17,6 +17,17 @@ pub trait ChangeFeed: Send + Sync {
         kinds: leadgate_core::changes::Kinds,
     ) -> Result<ChangesPage>;
 
+    /// Entries after `after` whose kinds meet `kinds`, at most `limit`, in order, of
+    /// every transaction committed so far: also those [`Self::changes`] holds back while
+    /// an older transaction runs (on PostgreSQL), which an entry may yet come before.
+    /// For a reader that only asks which contacts changed, and reads them again.
+    async fn changes_committed(
+        &self,
+        after: leadgate_core::changes::Position,
+        limit: i64,
+        kinds: leadgate_core::changes::Kinds,
+    ) -> Result<Vec<leadgate_core::changes::Change>>;
+
     /// The position of the last entry readers can read now (the start when none).
     async fn last_change_position(&self) -> Result<leadgate_core::changes::Position>;
 
