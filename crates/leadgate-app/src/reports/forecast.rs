@@ -1,14 +1,18 @@
 //! The forecast of the months ahead, and its backtest.
 
-use super::summary::Summary;
+use super::summary::{Summaries, Summary};
 use super::{Format, format_of};
+use crate::batch::split_over_cores;
 use crate::error::{date, invalid};
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::Timestamp;
 use leadgate_core::reports::Month;
-use leadgate_core::reports::forecast::{Forecast, ForecastTally, MONTHS_MAX};
+use leadgate_core::reports::forecast::{Forecast, MONTHS_MAX};
 use leadgate_core::time::MICROS_PER_DAY;
 use serde::Deserialize;
+
+/// Contacts a part of the forecast's count holds at least.
+const PART: usize = 50_000;
 
 /// What a forecast is asked with.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -67,8 +71,19 @@ impl App {
         let now = self.now();
         let (first, months) = query.read(now)?;
         let currency = self.currency().await?;
-        let tally = Forecast::tally(first, months);
-        let add = |t: &mut ForecastTally, s: &Summary| t.add(s.path.entered_at, s.direction, &s.steps);
-        Ok(self.count_summaries(tally, add).await?.finish(now, currency))
+        // Some 150 additions a contact: counted in parts on every core, then merged.
+        let count = move |all: &Summaries| {
+            let parts = split_over_cores(all.values().collect(), PART, |part: Vec<&Summary>| {
+                let mut tally = Forecast::tally(first, months);
+                part.iter().for_each(|s| tally.add(s.path.entered_at, s.direction, &s.steps));
+                tally
+            });
+            parts.into_iter().reduce(|mut all, part| {
+                all.merge(part);
+                all
+            })
+        };
+        let tally = self.summaries.read(self.store.as_ref(), count).await?;
+        Ok(tally.unwrap_or_else(|| Forecast::tally(first, months)).finish(now, currency))
     }
 }

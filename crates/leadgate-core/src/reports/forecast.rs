@@ -339,6 +339,21 @@ impl ForecastTally {
         usize::try_from(month.0 - (self.first.0 - RECENT_MONTHS)).ok().filter(|i| *i < self.span())
     }
 
+    /// Adds what `other` counted of other contacts for the same forecast: contacts
+    /// counted in parts, on several cores, then merged, give the forecast of them all.
+    pub fn merge(&mut self, other: ForecastTally) {
+        assert!((self.first, self.months) == (other.first, other.months), "a part of another forecast");
+        let add_ratios = |a: &mut [Ratio], b: Vec<Ratio>| a.iter_mut().zip(b).for_each(|(a, b)| *a = a.plus(b));
+        add_ratios(&mut self.in_funnel_rates, other.in_funnel_rates);
+        add_ratios(&mut self.new_rates, other.new_rates);
+        self.in_funnel.iter_mut().zip(other.in_funnel).for_each(|(a, b)| *a += b);
+        self.counts.iter_mut().zip(other.counts).for_each(|(a, b)| *a += b);
+        self.values.iter_mut().zip(other.values).for_each(|(a, b)| *a += b);
+        for (a, b) in self.won.iter_mut().zip(other.won) {
+            *a = (a.0 + b.0, a.1 + b.1, a.2 + b.2);
+        }
+    }
+
     /// A contact created at `created_at` in `direction`, with its moves oldest first.
     pub fn add(&mut self, created_at: Timestamp, direction: Direction, steps: &[StageStep]) {
         // Disqualified on entry (junk): never a contact of the funnel.
@@ -685,6 +700,22 @@ mod tests {
         // Nothing outbound: zeros, not NaN.
         let outbound = &f.directions[1];
         assert!(outbound.stages.iter().all(|s| s.line.months.iter().all(|e| e.expected == 0.0 && e.high == 0.0)));
+    }
+
+    #[test]
+    fn contacts_counted_in_parts_and_merged_give_the_forecast_of_them_all() {
+        let first: Month = "2026-01".parse().unwrap();
+        let contacts = steady(first, 3);
+        let now = Month(first.0 + 3).start();
+        let whole = forecast(first, &contacts, now);
+        let mut parts = [Forecast::tally(first, 3), Forecast::tally(first, 3), Forecast::tally(first, 3)];
+        for (n, (created, steps)) in contacts.iter().enumerate() {
+            parts[n * 7 % 3].add(*created, Direction::Inbound, steps);
+        }
+        let [mut merged, b, c] = parts;
+        merged.merge(b);
+        merged.merge(c);
+        assert_eq!(merged.finish(now, "USD".into()), whole);
     }
 
     #[test]
