@@ -15,30 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CONTACTS="${CONTACTS:-1000000}"
 PORT="${PORT:-18093}"
-WORK="$(mktemp -d)"
-PG_URL="${LEADGATE_BENCH_PG_URL:-}"
-SCHEMA="bench_duckdb_$$"
-cleanup() {
-    if [ -n "${SERVER:-}" ]; then kill "$SERVER" 2>/dev/null || true; fi
-    if [ -n "$PG_URL" ]; then
-        psql "$PG_URL" -qAtc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 python3 -c 'import duckdb' 2>/dev/null || { echo "needs DuckDB for Python: pip install duckdb" >&2; exit 2; }
-if [ -z "${BIN:-}" ]; then
-    cargo build --release -q -p leadgate
-    BIN=target/release/leadgate
-fi
-export LEADGATE_LOG=warn LEADGATE_DATA_DIR="$WORK/data"
-unset LEADGATE_DATABASE_URL
-if [ -n "$PG_URL" ]; then
-    psql "$PG_URL" -qAtc "CREATE SCHEMA $SCHEMA" >/dev/null
-    sep='?'; case "$PG_URL" in *'?'*) sep='&' ;; esac
-    export LEADGATE_DATABASE_URL="$PG_URL${sep}options=-c%20search_path%3D$SCHEMA&application_name=$SCHEMA"
-    echo "== PostgreSQL, schema $SCHEMA"
-fi
+NAME=duckdb
+. bench/lib/setup.sh
 
 echo "== demo --contacts $CONTACTS"
 "$BIN" demo --contacts "$CONTACTS" | tail -1
@@ -47,9 +26,7 @@ for kind in contacts responses stage_changes; do
     "$BIN" export "$kind" --raw --out "$WORK/$kind.csv"
 done
 KEY=$("$BIN" apikey create --name bench --role readonly | tail -1)
-"$BIN" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+start_server
 FROM=$(date -u -d '12 months ago' +%Y-%m-%d)
 TO=$(date -u -d 'tomorrow' +%Y-%m-%d)
 python3 - "$PORT" "$KEY" "$FROM" "$TO" "$WORK" <<'PY'
@@ -136,8 +113,8 @@ print(f"   waterfall, 12 months by channel: {sum(g['stages'][0]['count'] for g i
       + ("agree" if not wrong else f"DISAGREE in {len(wrong)} places, e.g. {wrong[:3]}"))
 for label, ms in [("leadgate, API", lg_ms), ("DuckDB over Parquet", pq_ms), ("DuckDB over CSV", csv_ms)]:
     print(f"   {label:24s} min {ms[0]:8.0f} ms   median {ms[2]:8.0f} ms   max {ms[-1]:8.0f} ms")
-print(f"   ratio leadgate / DuckDB (Parquet), medians: {lg_ms[2] / pq_ms[2]:.1f}x; "
-      f"to DuckDB over CSV: {lg_ms[2] / csv_ms[2]:.1f}x")
+print(f"   ratio leadgate / DuckDB (Parquet), medians: {lg_ms[2] / pq_ms[2]:.2f}x; "
+      f"to DuckDB over CSV: {lg_ms[2] / csv_ms[2]:.2f}x")
 sys.exit(1 if wrong else 0)
 PY
 echo

@@ -20,29 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CONTACTS="${CONTACTS:-1000000}"
 PORT="${PORT:-18092}"
-WORK="$(mktemp -d)"
-PG_URL="${LEADGATE_BENCH_PG_URL:-}"
-SCHEMA="bench_reports_$$"
-cleanup() {
-    if [ -n "${SERVER:-}" ]; then kill "$SERVER" 2>/dev/null || true; fi
-    if [ -n "$PG_URL" ]; then
-        psql "$PG_URL" -qAtc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-if [ -z "${BIN:-}" ]; then
-    cargo build --release -q -p leadgate
-    BIN=target/release/leadgate
-fi
-export LEADGATE_LOG=warn LEADGATE_DATA_DIR="$WORK/data"
-unset LEADGATE_DATABASE_URL
-if [ -n "$PG_URL" ]; then
-    psql "$PG_URL" -qAtc "CREATE SCHEMA $SCHEMA" >/dev/null
-    sep='?'; case "$PG_URL" in *'?'*) sep='&' ;; esac
-    export LEADGATE_DATABASE_URL="$PG_URL${sep}options=-c%20search_path%3D$SCHEMA&application_name=$SCHEMA"
-    echo "== PostgreSQL, schema $SCHEMA"
-fi
+NAME=reports
+. bench/lib/setup.sh
 
 echo "== demo --contacts $CONTACTS"
 "$BIN" demo --contacts "$CONTACTS" | tail -1
@@ -59,9 +38,7 @@ for (e,) in db.execute("SELECT email FROM contacts WHERE email IS NOT NULL AND m
     print(e)
 PY
 fi
-"$BIN" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+start_server
 # Twelve months to the day the demo's data ends (today).
 FROM=$(date -u -d '12 months ago' +%Y-%m-%d)
 TO=$(date -u -d 'tomorrow' +%Y-%m-%d)

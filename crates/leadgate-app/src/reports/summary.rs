@@ -115,13 +115,14 @@ impl PathSummaries {
         let _one = self.catching_up.lock().await;
         let known = self.state.read().await.position;
         let mut at = match known {
-            Some(at) if store.feed_info().await?.pruned_through <= at => at,
-            _ => self.build(store).await?,
+            Some(at) => at,
+            None => self.build(store).await?,
         };
         loop {
             let page = store.changes(at, PAGE, path_kinds()).await?;
+            // Asked after the page: pruned past `at` before or while it was read, the
+            // page may lack entries, and the summaries are built anew.
             if store.feed_info().await?.pruned_through > at {
-                // Pruned while this page was read: entries it should hold may be gone.
                 at = self.build(store).await?;
                 continue;
             }
@@ -174,7 +175,9 @@ impl PathSummaries {
     /// position is taken first: a change made while the walk goes on is read again
     /// after it, which it survives unchanged.
     async fn build(&self, store: &dyn Store) -> Result<Position, AppError> {
-        let from = store.last_change_position().await?;
+        // A feed pruned of every entry reads as at its start: the summaries start where
+        // it was pruned to, or they would be built again at every catch-up.
+        let from = store.last_change_position().await?.max(store.feed_info().await?.pruned_through);
         let (mut names, mut read) = (HashSet::new(), Vec::new());
         walk(store, report_parts(), summary_of, |s| {
             if let Some(mut s) = s {
