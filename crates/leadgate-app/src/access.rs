@@ -38,6 +38,7 @@ impl App {
             key_hash: api_key_hash(&secret),
             created_at: self.now(),
             revoked_at: None,
+            user: None,
         };
         let mut tx = self.store.begin().await?;
         tx.insert_api_key(&key).await?;

@@ -36,6 +36,12 @@ pub struct ContactView {
     pub responses: Vec<Response>,
     /// The 50 most recent activity events by `at`, newest first.
     pub recent_events: Vec<StoredEvent>,
+    /// While it waits in a queue for Sales: the queue, who is to act (`null`: the
+    /// team), by when, and why it was routed there.
+    pub queue: Option<String>,
+    pub assignee: Option<String>,
+    pub sla_due_at: Option<leadgate_core::Timestamp>,
+    pub routing_reason: Option<String>,
 }
 
 /// A contact's scores now, and every rule and feature behind them.
@@ -106,14 +112,19 @@ impl App {
             None => None,
         };
         let one = [id];
-        let (stage_history, field_changes, responses, recent_events, qualification, stored) = tokio::try_join!(
+        let (stage_history, field_changes, responses, recent_events, qualification, stored, open) = tokio::try_join!(
             self.store.stage_history(id),
             self.store.contact_changes(id),
             self.store.responses(id),
             self.store.recent_events(id, RECENT_EVENTS),
             self.store.qualifications(&one),
             self.store.scores(&one),
+            self.store.open_items(&one),
         )?;
+        let (queue, assignee) = match open.first() {
+            Some(item) => self.queue_and_assignee(item).await?,
+            None => (None, None),
+        };
         let now = self.now();
         let stored = match stored.into_iter().next() {
             Some(s) => Some(s),
@@ -155,6 +166,10 @@ impl App {
             field_changes,
             responses,
             recent_events,
+            queue,
+            assignee,
+            sla_due_at: open.first().map(|i| i.sla_due_at),
+            routing_reason: open.first().map(|i| i.reason.clone()),
         })
     }
 
@@ -228,7 +243,13 @@ impl App {
         let to: Stage = stage.parse().map_err(|m| invalid(ErrorCode::InvalidStage, "stage", m))?;
         lifecycle::check_value(to, value).map_err(|e| invalid(ErrorCode::InvalidValue, "value", e.to_string()))?;
         let mut tx = self.store.begin().await?;
-        let result = self.change_stage_in(&mut *tx, id, to, reason, value, actor).await;
+        let result = async {
+            let change = self.change_stage_in(&mut *tx, id, to, reason, value, actor).await?;
+            // A person moving a contact handed to them is acting on it: its clock stops.
+            self.note_first_action(&mut *tx, id, actor).await?;
+            Ok(change)
+        }
+        .await;
         crate::finish(tx, result).await
     }
 

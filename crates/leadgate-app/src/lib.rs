@@ -12,6 +12,7 @@ pub mod demo;
 mod error;
 mod events;
 pub mod export;
+pub mod handoff;
 pub mod identity;
 pub mod import;
 pub mod privacy;
@@ -33,6 +34,7 @@ pub use contacts::{ContactPage, ContactQuery, ContactView, MAX_PAGE as CONTACTS_
 pub use error::{AppError, ErrorCode, ErrorKind};
 pub use events::{EventsReceipt, MAX_EVENTS_PER_BATCH, Rejected};
 pub use identity::{DuplicateQuery, Duplicates, MergeView};
+pub use leadgate_store::AuditFilter;
 pub use qualification::assess::PhaseLabel;
 pub use rations::{HeavyWork, Ration};
 
@@ -152,6 +154,8 @@ pub struct App {
     consumers: changes::consumers::Consumers,
     /// Every live contact's path, for the reports; kept current from the change feed.
     summaries: reports::summary::PathSummaries,
+    /// The queues and routing rules this server has read.
+    handoff: Arc<handoff::Handoff>,
 }
 
 impl App {
@@ -172,6 +176,7 @@ impl App {
             feed_watch,
             consumers: Default::default(),
             summaries: Default::default(),
+            handoff: Default::default(),
         })
     }
 

@@ -238,7 +238,13 @@ impl App {
             self.store.privacy(id),
             self.store.personal_records(&person, &emails),
         )?;
-        let audit = self.store.audit_log(Some(id), 0, 1_000).await?.into_iter().map(|(_, e)| e).collect();
+        let audit = self
+            .store
+            .audit_log(&leadgate_store::AuditFilter::contact(id), 0, 1_000)
+            .await?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
         let mut tx = self.store.begin().await?;
         let read = AuditEntry::new(self.now(), actor, "contact.personal_data_read", id, "subject access");
         let result = tx.insert_audit(&read).await;
@@ -378,11 +384,11 @@ impl App {
     /// The audit log, oldest first, after entry `after`; only about `contact` when given.
     pub async fn audit_log(
         &self,
-        contact: Option<Uuid>,
+        filter: &leadgate_store::AuditFilter,
         after: i64,
         limit: i64,
     ) -> Result<Vec<(i64, AuditEntry)>, AppError> {
-        Ok(self.store.audit_log(contact, after, limit.clamp(1, 1_000)).await?)
+        Ok(self.store.audit_log(filter, after, limit.clamp(1, 1_000)).await?)
     }
 
     /// Removes from the inbox, and from the change feed, what `retention` no longer

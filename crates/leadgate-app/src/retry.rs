@@ -89,3 +89,44 @@ mod tests {
         }
     }
 }
+
+/// What a use case's transaction may fail with: the store (contention among it, which
+/// is tried again) or the use case's own refusal, which is not.
+#[derive(Debug)]
+pub(crate) enum TxError {
+    Store(StoreError),
+    App(crate::AppError),
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Store(e)
+    }
+}
+
+impl From<crate::AppError> for TxError {
+    fn from(e: crate::AppError) -> Self {
+        TxError::App(e)
+    }
+}
+
+/// [`on_contention`] for a transaction that may also refuse for the use case's reasons.
+pub(crate) async fn on_contention_app<T, F, Fut>(what: &str, mut attempt: F) -> Result<T, crate::AppError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, TxError>>,
+{
+    let mut tried = 1;
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(TxError::Store(StoreError::Contention(e))) if tried < ATTEMPTS => {
+                tracing::info!(error = %e, attempt = tried, "{what} aborted by the database; trying again");
+                tokio::time::sleep(pause(tried)).await;
+                tried += 1;
+            }
+            Err(TxError::Store(e)) => return Err(e.into()),
+            Err(TxError::App(e)) => return Err(e),
+        }
+    }
+}

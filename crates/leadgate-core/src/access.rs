@@ -10,6 +10,8 @@ pub enum Role {
     Admin,
     Marketing,
     Sales,
+    /// A sales or marketing manager: Sales' work, and the teams, people and routing.
+    Manager,
     Readonly,
 }
 
@@ -49,6 +51,12 @@ pub enum Permission {
     RecordSpend,
     /// Change the workspace's settings (its currency).
     ManageSettings,
+    /// Manage users, teams, queues and the routing rules.
+    ManageTeams,
+    /// Work a queue: accept or reject the contacts handed over.
+    WorkQueue,
+    /// Read the audit log: who did what, when.
+    ReadAudit,
 }
 
 impl Permission {
@@ -68,22 +76,26 @@ impl Permission {
             Permission::Qualify => "record qualification",
             Permission::RunBacktests => "run backtests or duplicate searches",
             Permission::ManageConsent => "record consent or do-not-contact wishes",
-            Permission::ManagePersonalData => "erase or read a person's data, set legal holds or read the audit",
+            Permission::ManagePersonalData => "erase or read a person's data or set legal holds",
             Permission::ReadReports => "read reports",
             Permission::RecordSpend => "record or remove spend",
             Permission::ManageSettings => "change the workspace's settings",
+            Permission::ManageTeams => "manage users, teams or routing",
+            Permission::WorkQueue => "accept or reject contacts handed over",
+            Permission::ReadAudit => "read the audit log",
         }
     }
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Marketing, Role::Sales, Role::Readonly];
+    pub const ALL: [Role; 5] = [Role::Admin, Role::Marketing, Role::Sales, Role::Manager, Role::Readonly];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Marketing => "marketing",
             Role::Sales => "sales",
+            Role::Manager => "manager",
             Role::Readonly => "readonly",
         }
     }
@@ -125,7 +137,9 @@ impl Role {
                     | Qualify
                     | RunBacktests
                     | ManageConsent
+                    | WorkQueue
             ),
+            Role::Manager => Role::Sales.can(p) || matches!(p, ManageTeams | ReadAudit),
             Role::Readonly => matches!(p, ReadContacts),
         }
     }

@@ -40,10 +40,14 @@ pub enum ChangeKind {
     ConsentChanged,
     /// The person was erased: a copy of their data elsewhere should be erased too.
     Erased,
+    /// The contact entered a queue, was assigned or reassigned, or left its queue.
+    Routed,
+    /// The time its queue allows for a first action passed with none.
+    SlaBreached,
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 12] = [
+    pub const ALL: [ChangeKind; 14] = [
         ChangeKind::Created,
         ChangeKind::FieldsChanged,
         ChangeKind::Response,
@@ -56,6 +60,8 @@ impl ChangeKind {
         ChangeKind::Imported,
         ChangeKind::ConsentChanged,
         ChangeKind::Erased,
+        ChangeKind::Routed,
+        ChangeKind::SlaBreached,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +78,8 @@ impl ChangeKind {
             ChangeKind::Imported => "imported",
             ChangeKind::ConsentChanged => "consent_changed",
             ChangeKind::Erased => "erased",
+            ChangeKind::Routed => "routed",
+            ChangeKind::SlaBreached => "sla_breached",
         }
     }
 

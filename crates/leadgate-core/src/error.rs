@@ -91,6 +91,7 @@ macro_rules! error_codes {
 
 error_codes! {
     AlreadyErased = "already_erased" => Conflict,
+    AlreadyHandled = "already_handled" => Conflict,
     AlreadyMerged = "already_merged" => Conflict,
     AlreadyProcessed = "already_processed" => Conflict,
     AlreadyUndone = "already_undone" => Conflict,
@@ -110,6 +111,7 @@ error_codes! {
     FutureTimestamp = "future_timestamp" => Invalid,
     Internal = "internal" => Internal,
     InvalidBody = "invalid_body" => Malformed,
+    InvalidCalendar = "invalid_calendar" => Invalid,
     InvalidCursor = "invalid_cursor" => Invalid,
     InvalidDate = "invalid_date" => Invalid,
     InvalidEmail = "invalid_email" => Invalid,
@@ -129,6 +131,8 @@ error_codes! {
     InvalidNote = "invalid_note" => Invalid,
     InvalidOrigin = "invalid_origin" => Invalid,
     InvalidQuery = "invalid_query" => Invalid,
+    InvalidReason = "invalid_reason" => Invalid,
+    InvalidRouting = "invalid_routing" => Invalid,
     InvalidStage = "invalid_stage" => Invalid,
     InvalidTimestamp = "invalid_timestamp" => Invalid,
     InvalidType = "invalid_type" => Invalid,
@@ -151,6 +155,7 @@ error_codes! {
     NoValidEvents = "no_valid_events" => Invalid,
     NotActive = "not_active" => Conflict,
     NotCsv = "not_csv" => Invalid,
+    NotInQueue = "not_in_queue" => Conflict,
     NotFound = "not_found" => NotFound,
     NotUtf8 = "not_utf8" => Invalid,
     OneOutcome = "one_outcome" => Invalid,
@@ -176,7 +181,10 @@ error_codes! {
     UnknownMerge = "unknown_merge" => NotFound,
     UnknownModel = "unknown_model" => NotFound,
     UnknownPreset = "unknown_preset" => Invalid,
+    UnknownQueue = "unknown_queue" => NotFound,
     UnknownSpend = "unknown_spend" => NotFound,
+    UnknownTeam = "unknown_team" => Invalid,
+    UnknownUser = "unknown_user" => NotFound,
     UnsupportedMediaType = "unsupported_media_type" => UnsupportedMediaType,
 }
 

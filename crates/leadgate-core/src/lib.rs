@@ -20,6 +20,7 @@ pub mod erasure;
 pub mod error;
 pub mod event;
 pub mod expr;
+pub mod handoff;
 pub mod ident;
 pub mod import;
 pub mod inquiry;

@@ -165,6 +165,16 @@ pub struct ApiKey {
     pub key_hash: Vec<u8>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// The user whose key it is (their id and email): their actions are theirs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<KeyUser>,
+}
+
+/// The user an API key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct KeyUser {
+    pub id: Uuid,
+    pub email: String,
 }
 
 /// Where an inquiry stands in the inbox.

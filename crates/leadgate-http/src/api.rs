@@ -18,8 +18,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// Who a request acts as: the user whose key it is, or the key.
 pub(crate) fn caller_actor(caller: &Caller) -> Actor {
-    Actor::ApiKey(caller.0.name.clone())
+    match &caller.0.user {
+        Some(user) => Actor::User(user.email.clone()),
+        None => Actor::ApiKey(caller.0.name.clone()),
+    }
 }
 
 /// An id from the path; anything that is not one (including undecodable bytes) is

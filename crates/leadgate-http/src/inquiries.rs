@@ -12,8 +12,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use leadgate_app::{AppError, InquiryReceipt, RawInquiry};
 use leadgate_core::ErrorCode;
+use leadgate_core::Permission;
 use leadgate_core::capture::Sender;
-use leadgate_core::{Actor, Permission};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -210,7 +210,7 @@ async fn receive(
         Some(secret) => match state.app.authenticate(Some(secret)).await {
             Ok(key) => {
                 state.app.authorize(&key, Permission::WriteEvents).map_err(|e| (ApiError(e), true))?;
-                Sender::Trusted(Actor::ApiKey(key.name))
+                Sender::Trusted(crate::api::caller_actor(&crate::extract::Caller(key)))
             }
             // A key that is not one is the public's guess: it counts like a post.
             Err(e) => {

@@ -6,6 +6,7 @@ mod api;
 mod changes;
 mod error;
 mod extract;
+mod handoff;
 mod imports;
 mod inquiries;
 pub mod metrics;
@@ -114,6 +115,16 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::cost))
         .routes(routes!(reports::rejected_then_won))
         .routes(routes!(reports::funnel_mix))
+        .routes(routes!(handoff::create_user, handoff::list_users))
+        .routes(routes!(handoff::update_user))
+        .routes(routes!(handoff::create_team, handoff::list_teams))
+        .routes(routes!(handoff::list_queues))
+        .routes(routes!(handoff::queue_items))
+        .routes(routes!(handoff::get_routing, handoff::put_routing))
+        .routes(routes!(handoff::preview_routing))
+        .routes(routes!(handoff::accept))
+        .routes(routes!(handoff::reject))
+        .routes(routes!(handoff::sla_report))
         .routes(routes!(spend::list))
         .routes(routes!(spend::remove))
         .routes(routes!(spend::settings, spend::change_settings))

@@ -121,7 +121,15 @@ pub async fn legal_hold(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Only entries about this contact.
     contact: Option<Uuid>,
+    /// The same, under the name the hand-off uses.
+    contact_id: Option<Uuid>,
+    /// Only entries by this actor: `system`, `user:ann@example.com`, `api_key:crm`.
+    actor: Option<String>,
+    /// Only entries from this date or instant, and before `to`.
+    from: Option<String>,
+    to: Option<String>,
     limit: Option<i64>,
     cursor: Option<String>,
 }
@@ -133,14 +141,16 @@ pub struct AuditPage {
     next_cursor: Option<String>,
 }
 
-/// `GET /v1/audit`: what was done to personal data, oldest first, in pages.
-#[utoipa::path(get, path = "/v1/audit", operation_id = "audit_log", tag = "privacy", params(AuditQuery), responses((status = 200, description = "`{\"entries\": [...], \"next_cursor\"}`, oldest first.", body = AuditPage), (status = 422, description = "`invalid_value`, `invalid_cursor`, `invalid_query`.", body = ErrorBody)))]
+/// `GET /v1/audit`: what was done to personal data, every routing decision,
+/// assignment, escalation, acceptance, rejection and change of the routing rules, with
+/// who and when; oldest first, in pages.
+#[utoipa::path(get, path = "/v1/audit", operation_id = "audit_log", tag = "privacy", params(AuditQuery), responses((status = 200, description = "`{\"entries\": [...], \"next_cursor\"}`, oldest first.", body = AuditPage), (status = 422, description = "`invalid_value`, `invalid_cursor`, `invalid_date`, `invalid_query`.", body = ErrorBody)))]
 pub async fn audit(
     State(s): State<AppState>,
     caller: Caller,
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    s.app.authorize(&caller.0, Permission::ManagePersonalData)?;
+    s.app.authorize(&caller.0, Permission::ReadAudit)?;
     let Query(q) = q.map_err(query_error)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1_000).contains(&limit) {
@@ -152,7 +162,27 @@ pub async fn audit(
         })?,
         None => 0,
     };
-    let entries = s.app.audit_log(q.contact, after, limit).await?;
+    let when = |v: &Option<String>, field: &str| -> Result<Option<leadgate_core::Timestamp>, ApiError> {
+        match v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) => leadgate_core::Timestamp::parse_rfc3339(v)
+                .or_else(|| leadgate_core::Timestamp::parse_rfc3339(&format!("{v}T00:00:00Z")))
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError(
+                        AppError::new(ErrorCode::InvalidDate, format!("{field} must be a date or an RFC 3339 instant"))
+                            .field(field),
+                    )
+                }),
+            None => Ok(None),
+        }
+    };
+    let filter = leadgate_app::AuditFilter {
+        contact: q.contact.or(q.contact_id),
+        actor: q.actor.clone().filter(|a| !a.trim().is_empty()),
+        from: when(&q.from, "from")?,
+        to: when(&q.to, "to")?,
+    };
+    let entries = s.app.audit_log(&filter, after, limit).await?;
     let next = (entries.len() as i64 == limit).then(|| entries.last().map(|(id, _)| id.to_string())).flatten();
     let entries: Vec<_> = entries.into_iter().map(|(_, e)| e).collect();
     Ok(Json(AuditPage { entries, next_cursor: next }))

@@ -34,7 +34,7 @@ fn asked(
 }
 
 /// A report as asked: its JSON, its table as CSV, or its chart as SVG.
-fn answer<T: serde::Serialize>(
+pub(crate) fn answer<T: serde::Serialize>(
     format: Format,
     report: T,
     table: impl FnOnce(&T) -> Table,

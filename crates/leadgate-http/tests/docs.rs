@@ -99,7 +99,7 @@ async fn the_roles_table_is_what_each_role_may_do() {
     let api = Api::new(store.clone()).await;
     let rows = table("### Roles");
     assert!(rows.len() > 30, "{rows:?}");
-    let roles = [Role::Admin, Role::Marketing, Role::Sales, Role::Readonly];
+    let roles = [Role::Admin, Role::Marketing, Role::Sales, Role::Manager, Role::Readonly];
     let mut keys = Vec::new();
     for role in roles {
         keys.push(api.key(role).await);

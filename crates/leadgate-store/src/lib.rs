@@ -12,6 +12,7 @@ mod changes;
 mod consumers;
 mod direct;
 mod error;
+pub mod handoff;
 mod packs;
 pub mod ports;
 mod postgres;
@@ -39,7 +40,7 @@ pub use by_contact::ByContact;
 pub use direct::reading_in_place;
 pub use error::StoreError;
 pub use postgres::PgStore;
-pub use privacy::{Erased, PersonalRecords, Retained};
+pub use privacy::{AuditFilter, Erased, PersonalRecords, Retained};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// Contacts few enough to be a request's own: SQLite reads them on the calling thread.
@@ -330,6 +331,7 @@ pub trait Store:
     + PrivacyReads
     + ConsumerLeases
     + SpendReads
+    + HandoffReads
     + Send
     + Sync
     + 'static
@@ -359,6 +361,7 @@ pub trait Tx:
     + PrivacyWrites
     + ConsumerWrites
     + SpendWrites
+    + HandoffWrites
     + Send
 {
     /// Writes the change feed's entries of everything this transaction changed, then

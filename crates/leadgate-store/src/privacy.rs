@@ -53,6 +53,22 @@ fn with_before<S: serde::Serializer>(merges: &[Merge], s: S) -> std::result::Res
     seq.end()
 }
 
+/// Which audit entries to read: about a contact, by an actor (`user:ann@…`), in a
+/// period `[from, to)`; each left out reads all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub contact: Option<uuid::Uuid>,
+    pub actor: Option<String>,
+    pub from: Option<leadgate_core::Timestamp>,
+    pub to: Option<leadgate_core::Timestamp>,
+}
+
+impl AuditFilter {
+    pub fn contact(id: uuid::Uuid) -> Self {
+        Self { contact: Some(id), ..Self::default() }
+    }
+}
+
 /// What an erasure removed, counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Erased {

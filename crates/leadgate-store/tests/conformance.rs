@@ -313,6 +313,7 @@ async fn forms_and_api_keys_are_found_by_key(store: Arc<dyn Store>) {
         key_hash: vec![7; 32],
         created_at: T0,
         revoked_at: None,
+        user: None,
     };
     let mut tx = store.begin().await.unwrap();
     tx.insert_form(&form).await.unwrap();
@@ -349,6 +350,7 @@ async fn a_revoked_key_is_kept_but_marked_and_revoking_twice_changes_nothing(sto
         key_hash: vec![1; 32],
         created_at: T0,
         revoked_at: None,
+        user: None,
     };
     let mut tx = store.begin().await.unwrap();
     tx.insert_api_key(&key).await.unwrap();

@@ -18,6 +18,7 @@ use leadgate_core::model::{
 };
 use leadgate_core::scoring::{ModelSpec, ModelVersion, RuleSpec};
 use leadgate_core::{CauseKind, Direction, Stage, StageChange, Timestamp};
+use leadgate_store::AuditFilter;
 use leadgate_store::{Bulk, Contacts, Erased, Retained, Store, StoreError, Tx};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -319,6 +320,9 @@ async fn qualifications_are_read_back_as_last_written_and_empty_when_never_set(s
     let budget_only = Qualification { budget: Some("10k".into()), ..Default::default() };
     let mut tx = store.begin().await.unwrap();
     tx.set_qualification(ann.id, &budget_only).await.unwrap();
+    // The transaction reads what it wrote.
+    assert_eq!(tx.qualification_of(ann.id).await.unwrap(), budget_only);
+    assert_eq!(tx.qualification_of(Uuid::now_v7()).await.unwrap(), Qualification::default());
     tx.commit().await.unwrap();
     assert_eq!(store.qualifications(&[ann.id]).await.unwrap(), [(ann.id, budget_only)], "written over, not merged");
 }
@@ -850,16 +854,31 @@ async fn the_audit_log_pages_oldest_first_for_everyone_or_one_contact(store: Arc
     }
     tx.commit().await.unwrap();
 
-    let all = store.audit_log(None, 0, 100).await.unwrap();
+    let all = store.audit_log(&AuditFilter::default(), 0, 100).await.unwrap();
     assert!(all.iter().map(|(id, _)| *id).is_sorted_by(|a, b| a < b));
     assert_eq!(all.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(), entries, "in the order written");
-    let anns = store.audit_log(Some(ann), 0, 100).await.unwrap();
+    let anns = store.audit_log(&AuditFilter::contact(ann), 0, 100).await.unwrap();
     assert_eq!(anns, [all[0].clone(), all[3].clone()], "about Ann alone");
-    assert_eq!(store.audit_log(None, 0, 2).await.unwrap(), all[..2]);
-    assert_eq!(store.audit_log(None, all[1].0, 2).await.unwrap(), all[2..], "after the entry given");
-    assert_eq!(store.audit_log(None, all[3].0, 2).await.unwrap(), []);
-    assert_eq!(store.audit_log(Some(ann), all[0].0, 10).await.unwrap(), [all[3].clone()]);
-    assert_eq!(store.audit_log(Some(Uuid::now_v7()), 0, 10).await.unwrap(), []);
+    assert_eq!(store.audit_log(&AuditFilter::default(), 0, 2).await.unwrap(), all[..2]);
+    assert_eq!(store.audit_log(&AuditFilter::default(), all[1].0, 2).await.unwrap(), all[2..], "after the entry given");
+    assert_eq!(store.audit_log(&AuditFilter::default(), all[3].0, 2).await.unwrap(), []);
+    assert_eq!(store.audit_log(&AuditFilter::contact(ann), all[0].0, 10).await.unwrap(), [all[3].clone()]);
+    assert_eq!(store.audit_log(&AuditFilter::contact(Uuid::now_v7()), 0, 10).await.unwrap(), []);
+    // By actor, and by time.
+    let other =
+        AuditEntry::new(T0.plus_micros(3), &leadgate_core::Actor::System, "contact.routed", bob, "rule inbound");
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_audit(&other).await.unwrap();
+    tx.commit().await.unwrap();
+    let by_system =
+        store.audit_log(&AuditFilter { actor: Some("system".into()), ..Default::default() }, 0, 10).await.unwrap();
+    assert_eq!(by_system.into_iter().map(|(_, e)| e).collect::<Vec<_>>(), [other]);
+    let period = AuditFilter { from: Some(T0.plus_micros(1)), to: Some(T0.plus_micros(5)), ..Default::default() };
+    let within = store.audit_log(&period, 0, 10).await.unwrap();
+    assert_eq!(
+        within.iter().map(|(_, e)| e.action.as_str()).collect::<Vec<_>>(),
+        ["contact.personal_data_read", "contact.routed"]
+    );
 }
 
 async fn contacts_merged_into_another_are_found_from_it(store: Arc<dyn Store>) {

@@ -160,13 +160,19 @@ pub(crate) enum Command {
 
 #[derive(Subcommand)]
 pub(crate) enum ApikeyCommand {
-    /// Create a key; the key itself is printed once, as the last line.
+    /// Create a key; the key itself is printed once, as the last line. A key of a user
+    /// (`--user EMAIL`) acts as that person, with their role's access.
     Create {
+        /// The key's name (not with --user: the user's email names it).
+        #[arg(long, required_unless_present = "user", conflicts_with = "user")]
+        name: Option<String>,
+        /// admin, marketing, sales, manager or readonly (not with --user: the user's role
+        /// gives it).
+        #[arg(long, value_parser = parse_role, required_unless_present = "user", conflicts_with = "user")]
+        role: Option<Role>,
+        /// The email of the user whose key it is.
         #[arg(long)]
-        name: String,
-        /// admin, marketing, sales or readonly.
-        #[arg(long, value_parser = parse_role)]
-        role: Role,
+        user: Option<String>,
     },
     /// List keys (names and roles; keys are stored hashed and cannot be shown).
     List,

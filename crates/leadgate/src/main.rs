@@ -133,9 +133,17 @@ async fn run_command(command: Command, config: &Config, app: Arc<App>) -> Result
             println!("database is up to date ({})", app.backend());
             Ok(())
         }
-        Command::Apikey(ApikeyCommand::Create { name, role }) => {
-            let created = app.create_api_key(&name, role).await?;
-            println!("created API key {:?} with role {} (id {})", created.key.name, role, created.key.id);
+        Command::Apikey(ApikeyCommand::Create { name, role, user }) => {
+            let created = match (user, name, role) {
+                (Some(user), _, _) => app.create_user_api_key(&user).await?,
+                (None, Some(name), Some(role)) => app.create_api_key(&name, role).await?,
+                _ => anyhow::bail!("give --name and --role, or --user"),
+            };
+            let key = &created.key;
+            match &key.user {
+                Some(user) => println!("created API key of {} with role {} (id {})", user.email, key.role, key.id),
+                None => println!("created API key {:?} with role {} (id {})", key.name, key.role, key.id),
+            }
             println!("store it now: it is kept only as a hash and cannot be shown again");
             println!("{}", created.secret);
             Ok(())

@@ -114,9 +114,19 @@ impl Reads {
         needs: Needs,
         expressions: impl Iterator<Item = &'e Expression> + Clone,
     ) -> Self {
-        let reads = |variable: &str, field: Option<&str>| {
+        Self::by(|variable, field| {
             model.reads(variable, field, needs) || expressions.clone().any(|e| e.reads(variable, field))
-        };
+        })
+    }
+
+    /// What `expressions` alone read (routing rules: they read a contact's stored
+    /// scores, never compute them).
+    pub(crate) fn of_expressions<'e>(expressions: impl Iterator<Item = &'e Expression> + Clone) -> Self {
+        Self::by(|variable, field| expressions.clone().any(|e| e.reads(variable, field)))
+    }
+
+    /// What is read when `reads` says a variable's field is.
+    fn by(reads: impl Fn(&str, Option<&str>) -> bool) -> Self {
         Reads {
             accounts: reads("account", None),
             custom: reads("contact", Some("custom")),
@@ -467,27 +477,53 @@ pub(crate) async fn read_facts(
     reads: Reads,
     accounts: Option<&AccountBook>,
 ) -> Result<Vec<ContactFacts>, AppError> {
-    let ids = contacts.ids();
-    let accounts_read = reads.accounts;
     let stored = match rules.model.1.reads_stored() {
         StoredRead::WithEngagement => StoredParts::WithAssessment,
         StoredRead::Scores => StoredParts::Scores,
         StoredRead::Nothing => StoredParts::None,
     };
+    let events = EventsRead { props: rules.model.1.events_read(Needs::ALL).props, ..EventsRead::ALL };
+    read_facts_with(store, contacts, now, FactsRead { reads, stored, events }, accounts).await
+}
+
+/// What of contacts to read as facts: the fields `reads` names, the scores they had
+/// (`stored`), and their events (`events`; none, when it reads no days, but when each
+/// contact last did anything if it reads that).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FactsRead {
+    pub(crate) reads: Reads,
+    pub(crate) stored: StoredParts,
+    pub(crate) events: EventsRead,
+}
+
+/// [`read_facts`], saying what to read.
+pub(crate) async fn read_facts_with(
+    store: &dyn Store,
+    contacts: Contacts<'_>,
+    now: Timestamp,
+    what: FactsRead,
+    accounts: Option<&AccountBook>,
+) -> Result<Vec<ContactFacts>, AppError> {
+    let FactsRead { reads, stored, events: events_read } = what;
+    let ids = contacts.ids();
+    let accounts_read = reads.accounts;
     let account = match (accounts_read, accounts) {
         (false, _) => AccountPart::Nothing,
         (true, None) => AccountPart::Joined,
         (true, Some(_)) => AccountPart::Id,
     };
     let parts = reads.parts(account, stored);
-    let since = EventsRead::ALL.since(now);
-    let props = rules.model.1.events_read(Needs::ALL).props;
+    let since = events_read.since(now);
+    let props = events_read.props;
     // A contact's last event is the latest of those read, when any were: only the
     // others' need a query of their own.
     let events = async {
-        let events = store.events_of(contacts, since, None, props).await?;
+        let events = match events_read.days {
+            0 => Default::default(),
+            _ => store.events_of(contacts, since, None, props).await?,
+        };
         let quiet: Vec<Uuid> = ids.iter().filter(|id| events.get(id).is_empty()).copied().collect();
-        let quiet_last: HashMap<Uuid, Timestamp> = match quiet.is_empty() {
+        let quiet_last: HashMap<Uuid, Timestamp> = match quiet.is_empty() || !events_read.last_activity {
             true => HashMap::new(),
             false => store.last_events(Contacts::Ids(&quiet), None).await?.into_iter().collect(),
         };

@@ -281,61 +281,61 @@ impl App {
         q: Qualification,
         actor: &Actor,
     ) -> Result<Qualification, AppError> {
-        let clean = |field: &'static str, v: Option<String>| -> Result<Option<String>, AppError> {
-            let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-            match &v {
-                Some(s) if s.chars().count() > MAX_QUALIFICATION || leadgate_core::inquiry::has_control_chars(s) => {
-                    Err(AppError::new(
-                        ErrorCode::InvalidValue,
-                        format!("{field} must be at most {MAX_QUALIFICATION} printable characters"),
-                    )
-                    .field(field))
-                }
-                _ => Ok(v),
-            }
-        };
-        let q = Qualification {
-            budget: clean("budget", q.budget)?,
-            authority: clean("authority", q.authority)?,
-            need: clean("need", q.need)?,
-            timeline: clean("timeline", q.timeline)?,
-        };
+        let q = clean_qualification(q)?;
         let before = self.store.qualifications(&[id]).await?.into_iter().next().map(|(_, q)| q);
-        let Some(before) = before else {
+        if before.is_none() {
             return Err(AppError::new(ErrorCode::UnknownContact, format!("no contact {id}")));
-        };
-        if before != q {
-            let mut changes = serde_json::Map::new();
-            for (field, from, to) in [
-                ("budget", &before.budget, &q.budget),
-                ("authority", &before.authority, &q.authority),
-                ("need", &before.need, &q.need),
-                ("timeline", &before.timeline, &q.timeline),
-            ] {
-                if from != to {
-                    changes.insert(format!("qualification.{field}"), json!({"from": from, "to": to}));
-                }
-            }
-            let change = leadgate_core::model::ContactChange {
-                contact_id: id,
-                at: self.now(),
-                cause: "qualification".into(),
-                actor: actor.label(),
-                changes,
-            };
-            let mut tx = self.store.begin().await?;
-            let result = async {
-                tx.set_qualification(id, &q).await?;
-                tx.insert_contact_change(&change).await?;
-                Ok::<_, leadgate_store::StoreError>(())
-            }
-            .await
-            .map_err(AppError::from);
-            let ((), last_change) = crate::finish_in_feed(tx, result).await?;
-            // Sales' answer may qualify the contact: it is scored before this returns.
-            self.wait_until_scored(last_change).await;
         }
+        let mut tx = self.store.begin().await?;
+        let result = async {
+            let written = self.write_qualification(tx.as_mut(), id, &q, actor).await?;
+            // A person acting on a contact handed to them stops its SLA clock.
+            if written {
+                self.note_first_action(tx.as_mut(), id, actor).await?;
+            }
+            Ok::<_, AppError>(())
+        }
+        .await;
+        let ((), last_change) = crate::finish_in_feed(tx, result).await?;
+        // Sales' answer may qualify the contact: it is scored before this returns.
+        self.wait_until_scored(last_change).await;
         Ok(q)
+    }
+
+    /// Writes `q` as `id`'s qualification in `tx` with the change it makes, when it
+    /// changes anything; whether it did.
+    pub(crate) async fn write_qualification(
+        &self,
+        tx: &mut dyn leadgate_store::Tx,
+        id: Uuid,
+        q: &Qualification,
+        actor: &Actor,
+    ) -> Result<bool, AppError> {
+        let before = tx.qualification_of(id).await?;
+        if before == *q {
+            return Ok(false);
+        }
+        let mut changes = serde_json::Map::new();
+        for (field, from, to) in [
+            ("budget", &before.budget, &q.budget),
+            ("authority", &before.authority, &q.authority),
+            ("need", &before.need, &q.need),
+            ("timeline", &before.timeline, &q.timeline),
+        ] {
+            if from != to {
+                changes.insert(format!("qualification.{field}"), json!({"from": from, "to": to}));
+            }
+        }
+        let change = leadgate_core::model::ContactChange {
+            contact_id: id,
+            at: self.now(),
+            cause: "qualification".into(),
+            actor: actor.label(),
+            changes,
+        };
+        tx.set_qualification(id, q).await?;
+        tx.insert_contact_change(&change).await?;
+        Ok(true)
     }
 
     /// Scores, grades and requalifies every contact, in batches; `progress` hears of
@@ -393,4 +393,28 @@ fn model_error(e: leadgate_core::scoring::ModelError) -> AppError {
 
 fn expression_error(e: leadgate_core::expr::ExprError) -> AppError {
     AppError::new(ErrorCode::InvalidExpression, e.to_string()).field("expression").at(e.line, e.column)
+}
+
+/// `q` trimmed, blanks as none; refused where a field is too long or holds control
+/// characters.
+pub(crate) fn clean_qualification(q: Qualification) -> Result<Qualification, AppError> {
+    let clean = |field: &'static str, v: Option<String>| -> Result<Option<String>, AppError> {
+        let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        match &v {
+            Some(s) if s.chars().count() > MAX_QUALIFICATION || leadgate_core::inquiry::has_control_chars(s) => {
+                Err(AppError::new(
+                    ErrorCode::InvalidValue,
+                    format!("{field} must be at most {MAX_QUALIFICATION} printable characters"),
+                )
+                .field(field))
+            }
+            _ => Ok(v),
+        }
+    };
+    Ok(Qualification {
+        budget: clean("budget", q.budget)?,
+        authority: clean("authority", q.authority)?,
+        need: clean("need", q.need)?,
+        timeline: clean("timeline", q.timeline)?,
+    })
 }

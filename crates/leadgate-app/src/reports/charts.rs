@@ -491,6 +491,26 @@ fn draw_forecast_panel(
     Ok(())
 }
 
+/// The SLA report: each queue's compliance (first actions in time of those decided),
+/// and each person's in it.
+pub fn sla(r: &crate::handoff::SlaReport) -> Result<String, AppError> {
+    let rows: Vec<_> = r.rows.iter().take(40).collect();
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|l| match &l.assignee {
+            Some(person) => format!("{}: {person}", l.queue),
+            None => l.queue.clone(),
+        })
+        .collect();
+    let series = [Series { name: "compliance".to_owned(), values: rows.iter().map(|l| l.row.compliance).collect() }];
+    let subtitle = format!(
+        "{} to {}; first actions in time, of those in time or breached",
+        r.from.to_rfc3339().get(..10).unwrap_or_default(),
+        r.to.to_rfc3339().get(..10).unwrap_or_default()
+    );
+    bars("SLA compliance by queue and person", &subtitle, &labels, &series, "compliance", percent)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

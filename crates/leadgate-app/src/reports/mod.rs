@@ -84,7 +84,7 @@ impl ReportQuery {
 }
 
 /// The format a report is asked in.
-pub(crate) fn format_of(format: Option<&str>) -> Result<Format, AppError> {
+pub fn format_of(format: Option<&str>) -> Result<Format, AppError> {
     match format.map(str::trim) {
         None | Some("json") => Ok(Format::Json),
         Some("csv") => Ok(Format::Csv),

@@ -16,19 +16,16 @@ impl AccessReads for SqlStore {
     }
 
     async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKey>> {
-        let row: Option<ApiKeyRow> =
-            sqlx::query_as("SELECT id, name, role, key_hash, created_at, revoked_at FROM api_keys WHERE key_hash = $1")
-                .bind(hash)
-                .fetch_optional(&self.read)
-                .await?;
+        let row: Option<ApiKeyRow> = sqlx::query_as(&format!("SELECT {API_KEY_COLUMNS} WHERE k.key_hash = $1"))
+            .bind(hash)
+            .fetch_optional(&self.read)
+            .await?;
         row.map(ApiKey::try_from).transpose()
     }
 
     async fn api_keys(&self) -> Result<Vec<ApiKey>> {
         let rows: Vec<ApiKeyRow> =
-            sqlx::query_as("SELECT id, name, role, key_hash, created_at, revoked_at FROM api_keys ORDER BY created_at")
-                .fetch_all(&self.read)
-                .await?;
+            sqlx::query_as(&format!("SELECT {API_KEY_COLUMNS} ORDER BY k.created_at")).fetch_all(&self.read).await?;
         rows.into_iter().map(ApiKey::try_from).collect()
     }
 }
@@ -56,7 +53,8 @@ impl AccessWrites for SqlTx {
 
     async fn insert_api_key(&mut self, k: &ApiKey) -> Result<()> {
         sqlx::query(
-            "INSERT INTO api_keys (id, name, role, key_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_keys (id, name, role, key_hash, created_at, revoked_at, user_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(k.id)
         .bind(k.name.as_str())
@@ -64,6 +62,7 @@ impl AccessWrites for SqlTx {
         .bind(k.key_hash.as_slice())
         .bind(k.created_at.0)
         .bind(k.revoked_at.map(|t| t.0))
+        .bind(k.user.as_ref().map(|u| u.id))
         .execute(&mut *self.tx)
         .await?;
         Ok(())

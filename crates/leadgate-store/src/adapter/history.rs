@@ -179,6 +179,14 @@ impl HistoryReads for SqlStore {
 
 #[async_trait]
 impl ScoreWrites for SqlTx {
+    async fn qualification_of(&mut self, contact_id: Uuid) -> Result<Qualification> {
+        let row: Option<(Json<Qualification>,)> = sqlx::query_as("SELECT qualification FROM contacts WHERE id = $1")
+            .bind(contact_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|(q,)| q.0).unwrap_or_default())
+    }
+
     async fn set_qualification(&mut self, contact_id: Uuid, q: &Qualification) -> Result<()> {
         self.changes.note(contact_id, leadgate_core::changes::ChangeKind::QualificationChanged);
         sqlx::query("UPDATE contacts SET qualification = $2 WHERE id = $1")

@@ -20,6 +20,7 @@ mod contacts;
 mod events;
 mod exports;
 mod feed;
+mod handoff;
 mod history;
 mod imports;
 mod inbox;

@@ -52,12 +52,21 @@ impl PrivacyReads for SqlStore {
             .map_or_else(|| ContactPrivacy { contact_id: contact, ..Default::default() }, |r| r.into_privacy(contact)))
     }
 
-    async fn audit_log(&self, contact: Option<Uuid>, after: i64, limit: i64) -> Result<Vec<(i64, AuditEntry)>> {
+    async fn audit_log(&self, f: &crate::AuditFilter, after: i64, limit: i64) -> Result<Vec<(i64, AuditEntry)>> {
         let mut qb =
             QueryBuilder::<Db>::new("SELECT id, at, actor, action, contact_id, detail FROM audit_log WHERE id > ");
         qb.push_bind(after);
-        if let Some(contact) = contact {
+        if let Some(contact) = f.contact {
             qb.push(" AND contact_id = ").push_bind(contact);
+        }
+        if let Some(actor) = &f.actor {
+            qb.push(" AND actor = ").push_bind(actor.clone());
+        }
+        if let Some(from) = f.from {
+            qb.push(" AND at >= ").push_bind(from.0);
+        }
+        if let Some(to) = f.to {
+            qb.push(" AND at < ").push_bind(to.0);
         }
         qb.push(" ORDER BY id LIMIT ").push_bind(limit);
         let rows: Vec<AuditRow> = qb.build_query_as().fetch_all(&self.read).await?;

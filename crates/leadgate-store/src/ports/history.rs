@@ -76,6 +76,9 @@ pub trait HistoryReads: Send + Sync {
 
 #[async_trait]
 pub trait ScoreWrites: Send {
+    /// A contact's qualification as the transaction sees it (empty for no contact).
+    async fn qualification_of(&mut self, contact_id: Uuid) -> Result<Qualification>;
+
     async fn set_qualification(&mut self, contact_id: Uuid, q: &Qualification) -> Result<()>;
 
     /// Writes each contact's scores: its assessment and its likelihood (none without a

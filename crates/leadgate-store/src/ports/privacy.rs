@@ -2,7 +2,7 @@
 //! everything held about a person (subject access).
 
 use crate::Result;
-use crate::privacy::{Erased, PersonalRecords, Retained};
+use crate::privacy::{AuditFilter, Erased, PersonalRecords, Retained};
 use async_trait::async_trait;
 use leadgate_core::Timestamp;
 use leadgate_core::consent::ConsentRecord;
@@ -16,9 +16,8 @@ pub trait PrivacyReads: Send + Sync {
     async fn consents(&self, contacts: &[Uuid]) -> Result<Vec<ConsentRecord>>;
     /// A contact's legal hold and erasure.
     async fn privacy(&self, contact: Uuid) -> Result<ContactPrivacy>;
-    /// The audit log, oldest first, after the entry `after`; only about `contact` when
-    /// given.
-    async fn audit_log(&self, contact: Option<Uuid>, after: i64, limit: i64) -> Result<Vec<(i64, AuditEntry)>>;
+    /// The audit log, oldest first, after the entry `after`; only what `filter` names.
+    async fn audit_log(&self, filter: &AuditFilter, after: i64, limit: i64) -> Result<Vec<(i64, AuditEntry)>>;
     /// The contacts merged into `id` (each merged contact points straight at the
     /// contact it lives on as).
     async fn merged_into(&self, id: Uuid) -> Result<Vec<Uuid>>;

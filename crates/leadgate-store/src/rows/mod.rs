@@ -28,7 +28,7 @@ pub(crate) fn convert_all<R, T>(
     Ok(converted)
 }
 
-fn corrupt(what: &str, value: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("unknown {what} {value:?} in the database"))
 }
 
@@ -460,7 +460,13 @@ pub(crate) struct ApiKeyRow {
     key_hash: Vec<u8>,
     created_at: i64,
     revoked_at: Option<i64>,
+    user_id: Option<Uuid>,
+    user_email: Option<String>,
 }
+
+/// The columns of an [`ApiKeyRow`], from `api_keys k` joined to its user `u`.
+pub(crate) const API_KEY_COLUMNS: &str = "k.id, k.name, k.role, k.key_hash, k.created_at, k.revoked_at, \
+     k.user_id, u.email AS user_email FROM api_keys k LEFT JOIN users u ON u.id = k.user_id";
 
 impl TryFrom<ApiKeyRow> for ApiKey {
     type Error = StoreError;
@@ -472,6 +478,7 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             key_hash: r.key_hash,
             created_at: Timestamp(r.created_at),
             revoked_at: r.revoked_at.map(Timestamp),
+            user: r.user_id.zip(r.user_email).map(|(id, email)| leadgate_core::model::KeyUser { id, email }),
         })
     }
 }

@@ -25,6 +25,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
 
+pub(crate) use crate::handoff::route::Routing;
 pub(crate) use scoring::Scoring;
 
 /// How long a server holds a consumer without renewing: another server takes over this
@@ -137,6 +138,25 @@ pub struct ConsumerView {
     pub lease_until: Option<String>,
 }
 
+/// A consumer's position as this server last committed or read it, and whether this
+/// server holds it: then that is its position, and waiters need not look in the store.
+pub(crate) struct Progress {
+    position: watch::Sender<Position>,
+    holding: std::sync::atomic::AtomicBool,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self { position: watch::channel(Position::default()).0, holding: Default::default() }
+    }
+}
+
+impl Consumers {
+    fn progress(&self, name: &str) -> &Progress {
+        if name == Routing::NAME { &self.routing } else { &self.scoring }
+    }
+}
+
 /// This server's side of the consumers.
 pub(crate) struct Consumers {
     /// Names this server among the holders: random, so that a restarted server is a new
@@ -145,11 +165,9 @@ pub(crate) struct Consumers {
     /// Set once this server runs the consumers (a server does; a command does not).
     started: OnceLock<()>,
     running: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    /// The scoring consumer's position as this server last committed or read it.
-    scored: watch::Sender<Position>,
-    /// Whether this server holds the scoring consumer: then `scored` is its position,
-    /// and waiters need not look in the store.
-    holding: std::sync::atomic::AtomicBool,
+    /// How far scoring, and routing, stand as this server knows.
+    scoring: Progress,
+    routing: Progress,
     /// Seconds from an entry's commit to its consumer committing what it did.
     pub(crate) lag: Family<ConsumerLabel, Histogram>,
 }
@@ -160,8 +178,8 @@ impl Default for Consumers {
             holder: format!("{}", uuid::Uuid::now_v7().simple()),
             started: OnceLock::new(),
             running: Default::default(),
-            scored: watch::channel(Position::default()).0,
-            holding: Default::default(),
+            scoring: Progress::default(),
+            routing: Progress::default(),
             lag: Family::new_with_constructor(|| {
                 Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
             }),
@@ -180,15 +198,19 @@ fn lease_until() -> Timestamp {
 }
 
 impl App {
-    /// Starts this server's consumers of the change feed (scoring); they run until the
+    /// Starts this server's consumers of the change feed (scoring, routing) and the SLA
+    /// clocks' sweep; they run until the
     /// server stops ([`App::close_streams`]) or the application is dropped.
     pub fn start_consumers(self: &Arc<Self>) {
         if self.consumers.started.set(()).is_err() {
             return;
         }
         let scoring = Arc::new(Scoring::new(self.assessor.clone()));
-        let running = tokio::spawn(supervise(Arc::downgrade(self), scoring));
-        self.consumers.running.lock().unwrap_or_else(|e| e.into_inner()).push(running);
+        let routing = Arc::new(Routing::new(self));
+        let mut running = self.consumers.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.push(tokio::spawn(supervise(Arc::downgrade(self), scoring)));
+        running.push(tokio::spawn(supervise(Arc::downgrade(self), routing)));
+        running.push(tokio::spawn(crate::handoff::sla::watch_clocks(Arc::downgrade(self))));
     }
 
     /// Stops this server's consumers and waits until they have: what they were doing
@@ -215,6 +237,7 @@ impl App {
         let feed = self.store.feed_info().await?.feed;
         let kinds_of = |name: &str| match name {
             Scoring::NAME => Some(Scoring::kinds()),
+            Routing::NAME => Some(Routing::kinds()),
             _ => None,
         };
         // An entry committed before, and not readable yet (on PostgreSQL, an older
@@ -252,8 +275,9 @@ impl App {
         loop {
             // Those this build runs: a consumer of another version is not waited for.
             let all = self.consumers_as_of(written).await?;
-            let ours: Vec<&ConsumerView> = all.iter().filter(|c| c.name == Scoring::NAME).collect();
-            if !ours.is_empty() && ours.iter().all(|c| c.caught_up) {
+            let ours: Vec<&ConsumerView> =
+                all.iter().filter(|c| [Scoring::NAME, Routing::NAME].contains(&c.name.as_str())).collect();
+            if ours.len() == 2 && ours.iter().all(|c| c.caught_up) {
                 return Ok(true);
             }
             if tokio::time::Instant::now() >= deadline {
@@ -279,11 +303,22 @@ impl App {
     /// its change led to; at most [`SETTLE_AT_MOST`], and not at all where no consumer
     /// runs in this process (a command).
     pub(crate) async fn wait_until_scored(&self, position: Option<Position>) {
+        self.wait_for::<Scoring>(position).await
+    }
+
+    /// Waits until the routing consumer has handled the entry at `position`, as
+    /// [`App::wait_until_scored`] does for scoring.
+    pub async fn wait_until_routed(&self, position: Option<Position>) {
+        self.wait_for::<Routing>(position).await
+    }
+
+    async fn wait_for<C: Consumer>(&self, position: Option<Position>) {
         let Some(target) = position else { return };
         if self.consumers.started.get().is_none() {
             return;
         }
-        let mut local = self.consumers.scored.subscribe();
+        let progress = self.consumers.progress(C::NAME);
+        let mut local = progress.position.subscribe();
         let mut closing = self.feed_watch.closing.subscribe();
         let deadline = tokio::time::Instant::now() + SETTLE_AT_MOST;
         loop {
@@ -291,14 +326,14 @@ impl App {
                 return;
             }
             // Another server may hold the consumer: its position is in the store.
-            if !self.consumers.holding.load(std::sync::atomic::Ordering::Relaxed)
+            if !progress.holding.load(std::sync::atomic::Ordering::Relaxed)
                 && let Ok(all) = self.store.consumers().await
-                && all.iter().any(|c| c.name == Scoring::NAME && c.position >= target)
+                && all.iter().any(|c| c.name == C::NAME && c.position >= target)
             {
                 return;
             }
             if tokio::time::Instant::now() >= deadline {
-                tracing::debug!(?target, "answering before the scoring consumer caught up");
+                tracing::debug!(?target, consumer = C::NAME, "answering before the consumer caught up");
                 return;
             }
             tokio::select! {
@@ -330,7 +365,7 @@ async fn follow<C: Consumer>(app: Weak<App>, consumer: Arc<C>) {
     let (store, holder) = (started.store.clone(), started.consumers.holder.clone());
     let mut closing = started.feed_watch.closing.subscribe();
     let lag = started.consumers.lag.get_or_create(&ConsumerLabel { consumer: C::NAME }).clone();
-    let published = started.consumers.scored.clone();
+    let published = started.consumers.progress(C::NAME).position.clone();
     let mut latest = loop {
         match started.feed_watch.subscribe(&store).await {
             Ok(latest) => break latest,
@@ -345,7 +380,7 @@ async fn follow<C: Consumer>(app: Weak<App>, consumer: Arc<C>) {
     };
     let holding = |held: bool| {
         if let Some(app) = app.upgrade() {
-            app.consumers.holding.store(held, std::sync::atomic::Ordering::Relaxed);
+            app.consumers.progress(C::NAME).holding.store(held, std::sync::atomic::Ordering::Relaxed);
         }
     };
     drop(started);
