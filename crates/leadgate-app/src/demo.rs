@@ -34,6 +34,8 @@ pub struct Summary {
     pub events: usize,
     pub consents: usize,
     pub spend_entries: usize,
+    /// The people, queues and answers of the hand-off.
+    pub handoff: crate::handoff::DemoHandoff,
 }
 
 struct Channel {
@@ -140,7 +142,13 @@ const TITLES: &[&str] = &[
     "Student",
 ];
 const COUNTRIES: &[&str] = &["DE", "FR", "GB", "US", "NL", "ES", "IT", "PL", "SE", "BR"];
-const REJECTIONS: &[&str] = &["not ready", "wrong kind of company", "no budget this year", "too small"];
+/// Rejections as Sales gives them: a reason code, then a note.
+const REJECTIONS: &[&str] = &[
+    "not_ready: wants to wait a quarter",
+    "no_need: wrong kind of company",
+    "no_budget: none this year",
+    "no_need: too small",
+];
 const LOSSES: &[&str] = &["lost: price", "lost: chose a competitor", "lost: no decision"];
 const EVENT_KINDS: &[(&str, u32)] = &[
     ("page_view", 55),
@@ -576,7 +584,9 @@ impl crate::App {
         activity: u32,
         progress: impl FnMut(usize),
     ) -> Result<Summary, AppError> {
-        load(self.store().clone(), contacts, seed, activity, self.now(), progress).await
+        let mut summary = load(self.store().clone(), contacts, seed, activity, self.now(), progress).await?;
+        summary.handoff = self.load_demo_handoff(seed).await?;
+        Ok(summary)
     }
 }
 

@@ -139,7 +139,8 @@ impl Role {
                     | ManageConsent
                     | WorkQueue
             ),
-            Role::Manager => Role::Sales.can(p) || matches!(p, ManageTeams | ReadAudit),
+            // The audit log holds what was done to personal data: the administrator's.
+            Role::Manager => Role::Sales.can(p) || p == ManageTeams,
             Role::Readonly => matches!(p, ReadContacts),
         }
     }

@@ -123,7 +123,7 @@ pub async fn get_routing(State(s): State<AppState>, caller: Caller) -> Result<Js
 }
 
 /// Saves a new version of the routing rules, in force at once.
-#[utoipa::path(put, path = "/v1/routing", tag = "hand-off", request_body = RuleSetSpec, responses((status = 200, description = "The rules now in force.", body = RoutingView), (status = 400, description = "`invalid_json`.", body = ErrorBody), (status = 409, description = "`conflict`: saved by someone else at the same moment; try again.", body = ErrorBody), (status = 422, description = "`invalid_routing`: a queue no team has, a condition that does not check, a weight, a stage past the hand-off; `field` names it (`rules[2].when`). `invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/routing", tag = "hand-off", request_body = RuleSetSpec, responses((status = 200, description = "The rules now in force.", body = RoutingView), (status = 400, description = "`invalid_json`.", body = ErrorBody), (status = 409, description = "`conflict`: saved by someone else at the same moment; try again.", body = ErrorBody), (status = 422, description = "`invalid_routing`: a queue no team has, a person no user is, a condition that does not check, a weight, a stage past the hand-off; `field` names it (`rules[2].when`). `invalid_field`.", body = ErrorBody)))]
 pub async fn put_routing(
     State(s): State<AppState>,
     caller: Caller,

@@ -158,7 +158,7 @@ pub fn openapi_description() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(app: Arc<App>, opts: HttpOptions) -> Router {
-    let metrics = Arc::new(metrics::Metrics::new(app.consumer_lag(), app.assessing_time()));
+    let metrics = Arc::new(metrics::Metrics::new(app.consumer_lag(), app.assessing_time(), app.handoff_timings()));
     let (routes, api) = described_routes();
     let state = AppState {
         app,

@@ -34,11 +34,12 @@ pub struct Metrics {
 
 impl Metrics {
     /// `consumer_lag`: how long after a change each consumer of the change feed had
-    /// handled it; `assessing`: how long scoring took for what changed; both kept by
-    /// the application.
+    /// handled it; `assessing`: how long scoring took for what changed; routing's
+    /// decisions and the SLA sweeps: all kept by the application.
     pub fn new(
         consumer_lag: Family<leadgate_app::ConsumerLabel, Histogram>,
         assessing: Family<leadgate_app::PhaseLabel, Histogram>,
+        (routing, sweeps): (Histogram, Histogram),
     ) -> Self {
         let mut registry = Registry::with_prefix("leadgate");
         let requests = Family::<RequestLabels, Counter>::default();
@@ -62,6 +63,12 @@ impl Metrics {
             "Time the scoring consumer took to assess the contacts of one step of the change feed, by phase: read, evaluate (score, predict, requalify), write (and commit)",
             assessing,
         );
+        registry.register(
+            "routing_decision_seconds",
+            "Time routing took to decide one contact's queue, then its person (two observations a contact handed over)",
+            routing,
+        );
+        registry.register("sla_sweep_seconds", "Time a sweep of every open item's SLA clock took", sweeps);
         registry.register("inquiries", "Inquiries by outcome (created, duplicate, junk, refused)", inquiries.clone());
         Self { registry, requests, durations, events_accepted, events_rejected, inquiries }
     }

@@ -230,6 +230,21 @@ async fn contacts_reaching_mql_are_routed_fairly_and_show_where_they_wait(store:
     let assignee = api.contact(&json!(later)).await["assignee"].clone();
     assert!(assignee.is_string() && assignee != first["email"], "{assignee}");
 
+    // A person erased leaves the queue: nobody is to call them.
+    let r = api
+        .json_as(Method::DELETE, &format!("/v1/contacts/{}", ids[1]), &api.admin, json!({"reason": "asked by email"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    settled(&api).await;
+    assert_eq!(api.contact(&json!(ids[1])).await["queue"], Value::Null);
+    let audit = api.get(&format!("/v1/audit?contact_id={}", ids[1])).await;
+    let left =
+        audit.json["entries"].as_array().unwrap().iter().find(|e| e["action"] == json!("contact.left_queue")).cloned();
+    assert_eq!(left.map(|e| e["detail"].clone()), Some(json!("erased")), "{}", audit.text);
+    let queues = api.get("/v1/queues").await.json;
+    let eu = queues["queues"].as_array().unwrap().iter().find(|q| q["id"] == json!(queue)).unwrap().clone();
+    assert_eq!((eu["open"].as_i64(), eu["fallback"].as_i64()), (Some(30), Some(0)), "{eu}");
+
     // Wrong asks.
     let unknown = api.get(&format!("/v1/queues/{}/items", uuid::Uuid::now_v7())).await;
     assert_error(&unknown, StatusCode::NOT_FOUND, "unknown_queue");
@@ -373,6 +388,11 @@ async fn routing_rules_are_versioned_checked_and_tried_on_the_last_contacts(stor
             "rules[0].weight",
         ),
         (json!({"rules": [], "fallback_queue": "Market Response", "stages": ["customer"]}), "stages"),
+        (
+            json!({"rules": [{"name": "a", "when": "true", "queue": "Market Response", "assign": [{"person": "nobody@x.example"}]}],
+                "fallback_queue": "Market Response"}),
+            "rules[0].assign[0]",
+        ),
     ] {
         let r = api.put("/v1/routing", rules).await;
         assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_routing");
@@ -399,6 +419,19 @@ async fn routing_rules_are_versioned_checked_and_tried_on_the_last_contacts(stor
     let r =
         api.post("/v1/routing/preview", json!({"rules": {"rules": [], "fallback_queue": "Germany"}, "last": 0})).await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+    // A contact no rule matches goes to the fallback queue, and is counted there.
+    let french = json!({"rules": [{"name": "french", "when": "contact.country == 'FR'", "queue": "Market Response"}],
+                        "fallback_queue": "Germany"});
+    assert_eq!(api.put("/v1/routing", french).await.json["version"], json!(2));
+    let stray = lead(&api, "stray@de9.example").await;
+    settled(&api).await;
+    let contact = api.contact(&json!(stray)).await;
+    assert_eq!(contact["queue"], json!("Germany"));
+    assert!(contact["routing_reason"].as_str().unwrap().contains("no rule matched"), "{contact}");
+    let queues = api.get("/v1/queues").await.json;
+    let germany = queues["queues"].as_array().unwrap().iter().find(|q| q["name"] == json!("Germany")).unwrap().clone();
+    assert_eq!((germany["open"].as_i64(), germany["fallback"].as_i64()), (Some(5), Some(1)), "{germany}");
+
     // The change of rules is audited.
     let audit = api.get("/v1/audit?actor=api_key:ops").await;
     assert!(
@@ -426,6 +459,10 @@ async fn a_breached_clock_is_marked_and_escalated_once_and_reported(store: Arc<d
     let breached = items(&api, &queue, "breached=true").await;
     assert_eq!((breached.len(), breached[0]["escalations"].as_i64()), (1, Some(1)));
     // The breach is in the feed, for alerts to deliver.
+    // Routing's decisions and the sweeps are timed for /metrics.
+    let metrics = api.get("/metrics").await.text;
+    assert!(metrics.contains("leadgate_routing_decision_seconds_count 2"), "queue, then person: {metrics}");
+    assert!(!metrics.contains("leadgate_sla_sweep_seconds_count 0"), "{metrics}");
     let feed = api.get("/v1/changes?kinds=sla_breached").await;
     assert_eq!(feed.status, StatusCode::OK, "{}", feed.text);
     let entries = feed.json["changes"].as_array().unwrap();

@@ -63,6 +63,8 @@ pub struct QueueCount {
     pub open: i64,
     pub unassigned: i64,
     pub breached: i64,
+    /// Those no routing rule matched (the queue was the fallback).
+    pub fallback: i64,
 }
 
 /// A version of the routing rules as stored: the spec as written (JSON).

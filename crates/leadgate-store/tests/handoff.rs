@@ -240,6 +240,7 @@ async fn a_contact_has_one_open_item_and_a_queue_is_read_in_the_order_of_the_wor
     assert_eq!(store.items_of(people[0].id).await.unwrap(), vec![open[0].clone()]);
     let counts = store.queue_counts().await.unwrap();
     assert_eq!((counts.len(), counts[0].open, counts[0].unassigned, counts[0].breached), (1, 4, 2, 1));
+    assert_eq!(counts[0].fallback, 0, "every item came by a rule");
     let breached = ItemQuery { queue: queue.id, breached: Some(true), limit: 10, ..Default::default() };
     assert_eq!(store.queue_items(&breached).await.unwrap().len(), 1);
     let mut tx = store.begin().await.unwrap();

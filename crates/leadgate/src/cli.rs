@@ -387,5 +387,5 @@ pub(crate) struct ReportOutput {
 }
 
 pub(crate) fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}; roles are admin, marketing, sales, readonly"))
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}; roles are admin, marketing, sales, manager, readonly"))
 }

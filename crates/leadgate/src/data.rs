@@ -146,5 +146,10 @@ pub(crate) async fn demo(app: &App, contacts: usize, seed: u64, activity: u32) -
         summary.spend_entries,
         started.elapsed().as_secs_f64()
     );
+    let h = summary.handoff;
+    println!(
+        "{} users in 3 teams; {} contacts that reached mql lately handed over ({} SLAs breached), {} accepted and {} rejected; the others are routed as the server starts",
+        h.users, h.handed_over, h.breached, h.accepted, h.rejected
+    );
     Ok(())
 }

@@ -25,15 +25,17 @@ fn apikey_create_prints_the_key_last_and_only_a_hash_is_stored() {
 
     let bad = command(&env).args(["apikey", "create", "--name", "x", "--role", "boss"]).output().unwrap();
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("roles are admin, marketing, sales, readonly"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("roles are admin, marketing, sales, manager, readonly"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_data_fills_an_empty_database_and_the_start_page_shows_it() {
     let dir = tempfile::tempdir().unwrap();
     let env = data_dir_env(&dir);
-    let out = leadgate(&env, &["demo", "--contacts", "3000"]);
+    let out = command(&env).args(["demo", "--contacts", "3000"]).output().unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
     assert!(out.starts_with("loaded 3000 contacts, 500 accounts"), "{out}");
+    assert!(out.contains("11 users in 3 teams;"), "{out}");
     let again = command(&env).args(["demo", "--contacts", "10"]).output().unwrap();
     assert!(!again.status.success(), "demo refuses a database that has data");
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds 3000 contacts"));
@@ -54,6 +56,28 @@ async fn demo_data_fills_an_empty_database_and_the_start_page_shows_it() {
     let path: Vec<_> = c["stage_history"].as_array().unwrap().iter().map(|s| s["to"].as_str().unwrap()).collect();
     assert_eq!(path.last(), Some(&"customer"));
     assert!(path.len() >= 4, "a customer has a full history: {path:?}");
+
+    // The people who work the contacts: teams and their queues, with work waiting,
+    // some of it past its SLA, and answers with reasons.
+    let queues = server.caught_up(&key, std::time::Duration::from_secs(60)).await;
+    assert!(queues["consumers"].as_array().unwrap().iter().any(|c| c["name"] == "routing"), "{queues}");
+    let queues = server.get_json("/v1/queues", &key).await;
+    let queues = queues["queues"].as_array().unwrap();
+    assert_eq!(queues.len(), 3, "{queues:?}");
+    assert!(queues.iter().all(|q| q["open"].as_i64() > Some(0)), "work waits in every queue: {queues:?}");
+    assert!(queues.iter().any(|q| q["breached"].as_i64() > Some(0)), "some past their SLA: {queues:?}");
+    assert_eq!(server.get_json("/v1/users", &key).await["users"].as_array().unwrap().len(), 11);
+    assert_eq!(server.get_json("/v1/routing", &key).await["version"], 1);
+    let nurtured = server.get_json("/v1/contacts?stage=nurture&limit=1000", &key).await;
+    let mut with_code = false;
+    for c in nurtured["contacts"].as_array().unwrap().iter().take(30) {
+        let c = server.get_json(&format!("/v1/contacts/{}", c["id"].as_str().unwrap()), &key).await;
+        with_code |= c["stage_history"].as_array().unwrap().iter().any(|s| {
+            s["cause"] == "rejection"
+                && s["detail"].as_str().is_some_and(|d| d.starts_with("no_") || d.starts_with("not_ready"))
+        });
+    }
+    assert!(with_code, "rejections carry a reason code");
 }
 
 #[test]

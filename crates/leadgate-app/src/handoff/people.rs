@@ -84,10 +84,12 @@ pub struct QueueView {
     #[serde(flatten)]
     pub queue: Queue,
     pub direction: Direction,
-    /// Open items, those assigned to nobody, those breached.
+    /// Open items, those assigned to nobody, those breached, and those no routing rule
+    /// matched (this queue was the fallback).
     pub open: i64,
     pub unassigned: i64,
     pub breached: i64,
+    pub fallback: i64,
 }
 
 fn name(v: &str, field: &str) -> Result<String, AppError> {
@@ -166,6 +168,8 @@ impl App {
     /// Creates a team and its queue.
     pub async fn create_team(&self, input: &TeamInput) -> Result<QueueView, AppError> {
         let (team, queue) = team_of(input, self.now())?;
+        // The default teams come first: a workspace always has them.
+        self.handoff.queues(self.store.as_ref(), None).await?;
         let mut tx = self.store.begin().await?;
         let result = tx
             .insert_team(&team, &queue)
@@ -173,7 +177,7 @@ impl App {
             .map_err(|e| conflict(e, || format!("a team is named {:?} already", team.name)).field("name"));
         crate::finish(tx, result).await?;
         self.handoff.forget_queues();
-        Ok(QueueView { queue, direction: team.direction, open: 0, unassigned: 0, breached: 0 })
+        Ok(QueueView { queue, direction: team.direction, open: 0, unassigned: 0, breached: 0, fallback: 0 })
     }
 
     pub async fn teams(&self) -> Result<Vec<Team>, AppError> {
@@ -196,6 +200,7 @@ impl App {
                     open: c.map_or(0, |c| c.open),
                     unassigned: c.map_or(0, |c| c.unassigned),
                     breached: c.map_or(0, |c| c.breached),
+                    fallback: c.map_or(0, |c| c.fallback),
                 }
             })
             .collect();

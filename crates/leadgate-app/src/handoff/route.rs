@@ -17,7 +17,7 @@ use leadgate_core::expr::facts::ContactFacts;
 use leadgate_core::handoff::assign::{Candidate, take_turn, territory_key};
 use leadgate_core::handoff::people::{Outcome, QueueItem, User};
 use leadgate_core::handoff::routing::{
-    BEFORE_SALES, PersonChoice, RuleFailure, RuleSet, RuleSetSpec, Strategy, Trigger, Whom, choose_person,
+    Assign, BEFORE_SALES, PersonChoice, RuleFailure, RuleSet, RuleSetSpec, Trigger, Whom, choose_person,
 };
 use leadgate_core::lifecycle::{Actor, Stage};
 use leadgate_store::{Contacts, Store, Tx};
@@ -80,10 +80,21 @@ impl Consumer for Routing {
             }
         }
         let ids: Vec<Uuid> = triggers.keys().copied().collect();
+        let erased: Vec<Uuid> =
+            entries.iter().filter(|e| e.kinds.has(ChangeKind::Erased)).map(|e| e.contact_id).collect();
         let now = self.clock.now();
         let facts = read_facts_with(self.store.as_ref(), Contacts::Ids(&ids), now, rules.facts, None).await?;
         let owners = owners_of(self.store.as_ref(), &facts).await?;
-        let plan = Plan { rules: &rules, queues: &queues, facts: &facts, triggers: &triggers, owners: &owners, now };
+        let plan = Plan {
+            rules: &rules,
+            queues: &queues,
+            facts: &facts,
+            triggers: &triggers,
+            owners: &owners,
+            now,
+            queued: None,
+            erased: &erased,
+        };
         let taken = crate::retry::on_contention("routing changed contacts", || async {
             let mut tx = step.begin().await?;
             match plan.write(tx.as_mut(), &ids, &self.decisions).await {
@@ -136,7 +147,7 @@ fn priority(f: &ContactFacts) -> (i64, f64, Option<Timestamp>) {
 }
 
 /// The default ways of choosing a person, for a contact no rule routed.
-const FALLBACK_STRATEGIES: [Strategy; 3] = [Strategy::AccountOwner, Strategy::Territory, Strategy::RoundRobin];
+const FALLBACK_STRATEGIES: [Assign; 3] = [Assign::AccountOwner, Assign::Territory, Assign::RoundRobin];
 
 /// One team's people as the rotation sees them, with the users they are.
 #[derive(Default)]
@@ -176,6 +187,7 @@ impl TeamRotation {
                 away_until: u.away_until,
                 turn: u.turn,
                 territories: u.territories.iter().map(|t| territory_key(t)).collect(),
+                in_rotation: u.role.takes_turns(),
             })
             .collect();
         Self { candidates, users }
@@ -187,7 +199,7 @@ struct Handed<'r> {
     setup: &'r QueueSetup,
     rule: Option<&'r str>,
     weight: i64,
-    strategies: &'r [Strategy],
+    strategies: &'r [Assign],
 }
 
 /// What one step of routing knows before its transaction.
@@ -198,6 +210,10 @@ struct Plan<'p> {
     triggers: &'p BTreeMap<Uuid, Trigger>,
     owners: &'p HashMap<String, Uuid>,
     now: Timestamp,
+    /// When each contact entered its queue, where that was before now (demo data).
+    queued: Option<&'p HashMap<Uuid, Timestamp>>,
+    /// Contacts erased: no one works a person who asked to be forgotten.
+    erased: &'p [Uuid],
 }
 
 /// The queue `set` sends a contact to, if any, with the rule that did.
@@ -270,7 +286,8 @@ impl Plan<'_> {
         for item in open.values() {
             let stage = stages.get(&item.contact_id);
             let gone = match stage {
-                None | Some((_, Some(_))) => Some("merged or erased".to_owned()),
+                _ if self.erased.contains(&item.contact_id) => Some("erased".to_owned()),
+                None | Some((_, Some(_))) => Some("merged".to_owned()),
                 Some((s, None)) if !BEFORE_SALES.contains(s) => Some(format!("moved to {s}")),
                 _ => None,
             };
@@ -296,7 +313,8 @@ impl Plan<'_> {
         let mut handed: Vec<(&ContactFacts, Handed<'_>)> = Vec::new();
         for f in self.facts {
             let id = f.contact.id;
-            if open.contains_key(&id) || stages.get(&id) != Some(&(f.contact.stage, None)) {
+            if open.contains_key(&id) || self.erased.contains(&id) || stages.get(&id) != Some(&(f.contact.stage, None))
+            {
                 continue;
             }
             let trigger = self.triggers.get(&id).copied().unwrap_or(Trigger::Changed);
@@ -322,7 +340,8 @@ impl Plan<'_> {
             decisions.observe(started.elapsed().as_secs_f64());
             let (pain_rank, score, interest_at) = priority(f);
             let reason = reason_of(h, version, &person, assignee);
-            audit.push(AuditEntry::new(now, &Actor::System, "contact.routed", f.contact.id, reason.clone()));
+            let queued_at = self.queued.and_then(|q| q.get(&f.contact.id)).copied().unwrap_or(now);
+            audit.push(AuditEntry::new(queued_at, &Actor::System, "contact.routed", f.contact.id, reason.clone()));
             tx.note_change(f.contact.id, ChangeKind::Routed);
             recount.extend(assignee.map(|u| u.id));
             items.push(QueueItem {
@@ -334,8 +353,8 @@ impl Plan<'_> {
                 rules_version: version,
                 reason,
                 weight: h.weight,
-                queued_at: now,
-                sla_due_at: h.setup.calendar.due(now, h.setup.queue.sla),
+                queued_at,
+                sla_due_at: h.setup.calendar.due(queued_at, h.setup.queue.sla),
                 first_action_at: None,
                 first_action_by: None,
                 first_action_seconds: None,
@@ -356,6 +375,37 @@ impl Plan<'_> {
         recount.dedup();
         tx.recount_loads(&recount).await?;
         tx.insert_audit_entries(&audit).await?;
+        Ok(())
+    }
+}
+
+impl App {
+    /// Hands `ids` over as if each entered a stage that needs a human at the time
+    /// `queued` gives it (demo data: contacts that reached mql before anyone routed).
+    pub(crate) async fn hand_over_at(&self, ids: &[Uuid], queued: &HashMap<Uuid, Timestamp>) -> Result<(), AppError> {
+        let store = self.store.as_ref();
+        let rules = self.handoff.rules(store).await?;
+        let queues = self.handoff.queues(store, None).await?;
+        let triggers: BTreeMap<Uuid, Trigger> = ids.iter().map(|id| (*id, Trigger::EnteredStage)).collect();
+        let now = self.now();
+        let facts = read_facts_with(store, Contacts::Ids(ids), now, rules.facts, None).await?;
+        let owners = owners_of(store, &facts).await?;
+        let plan = Plan {
+            rules: &rules,
+            queues: &queues,
+            facts: &facts,
+            triggers: &triggers,
+            owners: &owners,
+            now,
+            queued: Some(queued),
+            erased: &[],
+        };
+        crate::retry::on_contention("handing demo contacts over", || async {
+            let mut tx = store.begin().await?;
+            let written = plan.write(tx.as_mut(), ids, &self.handoff.decisions).await;
+            crate::finish(tx, written).await
+        })
+        .await?;
         Ok(())
     }
 }

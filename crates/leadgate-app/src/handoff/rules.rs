@@ -6,6 +6,7 @@ use crate::qualification::assess::{FactsRead, Reads};
 use crate::{App, AppError, ErrorCode};
 use leadgate_core::Timestamp;
 use leadgate_core::expr::EventsRead;
+use leadgate_core::handoff::people::User;
 use leadgate_core::handoff::people::{MARKET_RESPONSE, SALES_DEVELOPMENT};
 use leadgate_core::handoff::routing::{RoutingError, RoutingRuleSpec, RuleSet, RuleSetSpec, Strategy};
 use leadgate_core::lifecycle::{Actor, Stage};
@@ -61,8 +62,12 @@ pub fn builtin_rules() -> RuleSetSpec {
     }
 }
 
-fn compile(spec: &RuleSetSpec, version: i64, queues: &Queues) -> Result<RuleSet, RoutingError> {
-    spec.compile(version, |name| queues.named(name).map(|s| s.queue.id))
+fn compile(spec: &RuleSetSpec, version: i64, queues: &Queues, users: &[User]) -> Result<RuleSet, RoutingError> {
+    spec.compile(
+        version,
+        |name| queues.named(name).map(|s| s.queue.id),
+        |email| users.iter().find(|u| u.email.eq_ignore_ascii_case(email)).map(|u| u.id),
+    )
 }
 
 pub(crate) fn in_force(spec: RuleSetSpec, set: RuleSet, saved: Option<(Timestamp, String)>) -> RulesInForce {
@@ -89,11 +94,20 @@ impl Handoff {
         {
             return Ok(known);
         }
-        let queues = self.queues(store, None).await?;
+        let mut queues = self.queues(store, None).await?;
+        let users = store.users().await?;
+        // Saved by another server naming a team it created since this one read them.
+        if let Some(saved) = &stored
+            && let Ok(spec) = serde_json::from_value::<RuleSetSpec>(saved.spec.clone())
+            && compile(&spec, saved.version, &queues, &users).is_err_and(|e| e.unknown)
+        {
+            self.forget_queues();
+            queues = self.queues(store, None).await?;
+        }
         let rules = match stored {
             None => {
                 let spec = builtin_rules();
-                let set = compile(&spec, 0, &queues).map_err(|e| {
+                let set = compile(&spec, 0, &queues, &users).map_err(|e| {
                     AppError::new(ErrorCode::Internal, format!("the built-in routing rules do not compile: {e}"))
                 })?;
                 in_force(spec, set, None)
@@ -101,7 +115,7 @@ impl Handoff {
             Some(StoredRules { version, spec, created_at, created_by }) => {
                 let spec: RuleSetSpec = serde_json::from_value(spec)
                     .map_err(|e| AppError::new(ErrorCode::Internal, format!("routing rules v{version}: {e}")))?;
-                let set = compile(&spec, version, &queues).map_err(|e| {
+                let set = compile(&spec, version, &queues, &users).map_err(|e| {
                     AppError::new(ErrorCode::Internal, format!("routing rules v{version} no longer compile: {e}"))
                 })?;
                 in_force(spec, set, Some((created_at, created_by)))
@@ -128,12 +142,13 @@ impl App {
     /// Checks a rule set as [`App::save_routing_rules`] would, without saving it.
     pub(crate) async fn check_routing_rules(&self, spec: &RuleSetSpec) -> Result<RuleSet, AppError> {
         let queues = self.handoff.queues(self.store.as_ref(), None).await?;
-        match compile(spec, 0, &queues) {
+        let users = self.store.users().await?;
+        match compile(spec, 0, &queues, &users) {
             // A queue another server created since this one read them: look again.
             Err(e) if e.unknown => {
                 self.handoff.forget_queues();
                 let queues = self.handoff.queues(self.store.as_ref(), None).await?;
-                compile(spec, 0, &queues).map_err(refused)
+                compile(spec, 0, &queues, &users).map_err(refused)
             }
             other => other.map_err(refused),
         }

@@ -104,6 +104,13 @@ impl App {
     /// Marks every item whose SLA passed with no first action as breached, writes the
     /// breach to the change feed, and escalates it as its queue says.
     pub async fn sweep_sla(&self) -> Result<SweepReport, AppError> {
+        let started = std::time::Instant::now();
+        let report = self.sweep_all().await;
+        self.handoff.sweeps.observe(started.elapsed().as_secs_f64());
+        report
+    }
+
+    async fn sweep_all(&self) -> Result<SweepReport, AppError> {
         let mut report = SweepReport::default();
         loop {
             let now = self.now();
@@ -111,7 +118,14 @@ impl App {
             if due.is_empty() {
                 return Ok(report);
             }
-            let contacts: Vec<Uuid> = due.iter().map(|i| i.contact_id).collect();
+            // Locked in id order, as everyone else locks them.
+            let mut contacts: Vec<Uuid> = due.iter().map(|i| i.contact_id).collect();
+            contacts.sort_unstable();
+            contacts.dedup();
+            // A queue another server created: read the queues again first.
+            for item in &due {
+                self.handoff.queues(self.store.as_ref(), Some(item.queue_id)).await?;
+            }
             let step = crate::retry::on_contention("the SLA sweep", || self.breach(&contacts, now)).await?;
             report.breached += step.breached;
             report.reassigned += step.reassigned;

@@ -26,6 +26,9 @@ pub struct Candidate {
     pub turn: i64,
     /// Countries or regions they cover, normalised ([`territory_key`]).
     pub territories: Vec<String>,
+    /// Whether they take turns: qualifiers, SDRs and sellers do; managers and admins
+    /// are given work only as account owners or by escalation.
+    pub in_rotation: bool,
 }
 
 impl Candidate {
@@ -46,7 +49,7 @@ pub fn next_in_turn(candidates: &[Candidate], weight: i64, now: Timestamp, tie: 
     candidates
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.available(weight, now))
+        .filter(|(_, c)| c.in_rotation && c.available(weight, now))
         .min_by_key(|(_, c)| (c.turn, mix(tie, c.user_id)))
         .map(|(i, _)| i)
 }
@@ -76,7 +79,15 @@ mod tests {
     use std::collections::HashMap;
 
     fn person(n: u128, capacity: i64) -> Candidate {
-        Candidate { user_id: Uuid::from_u128(n), capacity, load: 0, away_until: None, turn: 0, territories: vec![] }
+        Candidate {
+            user_id: Uuid::from_u128(n),
+            capacity,
+            load: 0,
+            away_until: None,
+            turn: 0,
+            territories: vec![],
+            in_rotation: true,
+        }
     }
 
     /// Routes `pieces` pieces of `weight` to `team`, returning how many each took.
@@ -123,8 +134,8 @@ mod tests {
         let later = Timestamp(3_000);
         let taken = route(&mut team[..2], 2, 1, later);
         assert_eq!((taken[&Uuid::from_u128(1)], taken[&Uuid::from_u128(2)]), (1, 1));
-        // Nobody available: nobody is chosen.
-        let full = [Candidate { load: 2, ..person(4, 2) }];
+        // Nobody available: nobody is chosen; nor is a manager, who takes no turns.
+        let full = [Candidate { load: 2, ..person(4, 2) }, Candidate { in_rotation: false, ..person(5, 9) }];
         assert_eq!(next_in_turn(&full, 1, now, Uuid::nil()), None);
     }
 

@@ -37,6 +37,12 @@ impl UserRole {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
+    /// Whether they take turns in their team's rotation: managers and admins are given
+    /// work only as account owners or by escalation.
+    pub fn takes_turns(self) -> bool {
+        matches!(self, UserRole::Qualifier | UserRole::Sdr | UserRole::Seller)
+    }
+
     /// The access role of the API keys this user holds.
     pub fn access(self) -> crate::Role {
         match self {

@@ -38,6 +38,19 @@ pub enum Strategy {
     RoundRobin,
     /// Nobody: the item waits in the queue for whoever takes it.
     Queue,
+    /// This person (an email), if they are in the team and available:
+    /// `{"person": "ann@example.com"}`.
+    Person(String),
+}
+
+/// A [`Strategy`] ready to run: a person named by their id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assign {
+    AccountOwner,
+    Territory,
+    RoundRobin,
+    Queue,
+    Person(Uuid),
 }
 
 /// One rule as written.
@@ -107,7 +120,7 @@ pub struct Rule {
     pub name: String,
     pub when: Expression,
     pub queue: Uuid,
-    pub assign: Vec<Strategy>,
+    pub assign: Vec<Assign>,
     pub weight: i64,
     pub at_any_stage: bool,
 }
@@ -125,8 +138,14 @@ pub struct RuleSet {
 pub const BEFORE_SALES: [Stage; 3] = [Stage::Suspect, Stage::Prospect, Stage::Mql];
 
 impl RuleSetSpec {
-    /// Checks and compiles the set; `queue` finds a queue's id by its name.
-    pub fn compile(&self, version: i64, queue: impl Fn(&str) -> Option<Uuid>) -> Result<RuleSet, RoutingError> {
+    /// Checks and compiles the set; `queue` finds a queue's id by its name, `person` a
+    /// user's by their email.
+    pub fn compile(
+        &self,
+        version: i64,
+        queue: impl Fn(&str) -> Option<Uuid>,
+        person: impl Fn(&str) -> Option<Uuid>,
+    ) -> Result<RuleSet, RoutingError> {
         if self.rules.len() > MAX_RULES {
             return Err(wrong("rules", format!("at most {MAX_RULES} rules")));
         }
@@ -163,11 +182,25 @@ impl RuleSetSpec {
             if !(1..=MAX_WEIGHT).contains(&r.weight) {
                 return Err(wrong(at("weight"), format!("a weight is 1 to {MAX_WEIGHT}")));
             }
+            let mut assign = Vec::with_capacity(r.assign.len());
+            for (j, strategy) in r.assign.iter().enumerate() {
+                assign.push(match strategy {
+                    Strategy::AccountOwner => Assign::AccountOwner,
+                    Strategy::Territory => Assign::Territory,
+                    Strategy::RoundRobin => Assign::RoundRobin,
+                    Strategy::Queue => Assign::Queue,
+                    Strategy::Person(email) => Assign::Person(person(email.trim()).ok_or_else(|| RoutingError {
+                        field: at(&format!("assign[{j}]")),
+                        message: format!("no user has the email {:?}: GET /v1/users lists them", truncate(email, 80)),
+                        unknown: true,
+                    })?),
+                });
+            }
             rules.push(Rule {
                 name: name.to_owned(),
                 when,
                 queue: find(at("queue"), &r.queue)?,
-                assign: r.assign.clone(),
+                assign,
                 weight: r.weight,
                 at_any_stage: r.at_any_stage,
             });
@@ -246,7 +279,7 @@ pub struct Whom<'a> {
 /// Chooses a person of `team` by `strategies`, in order; the first that finds someone
 /// available wins. When none does, the item waits in the queue.
 pub fn choose_person(
-    strategies: &[Strategy],
+    strategies: &[Assign],
     team: &[Candidate],
     weight: i64,
     whom: Whom<'_>,
@@ -255,7 +288,14 @@ pub fn choose_person(
     let mut passed = Vec::new();
     for strategy in strategies {
         match strategy {
-            Strategy::AccountOwner => match whom.account_owner {
+            Assign::Person(id) => match team.iter().position(|c| c.user_id == *id) {
+                Some(i) if team[i].available(weight, now) => {
+                    return PersonChoice { chosen: Some(i), reason: "the person the rule names".into() };
+                }
+                Some(_) => passed.push("the person the rule names is away or at capacity"),
+                None => passed.push("the person the rule names is not in the team"),
+            },
+            Assign::AccountOwner => match whom.account_owner {
                 Some(owner) => match team.iter().position(|c| c.user_id == owner) {
                     Some(i) if team[i].available(weight, now) => {
                         return PersonChoice { chosen: Some(i), reason: "account owner".into() };
@@ -265,7 +305,7 @@ pub fn choose_person(
                 },
                 None => passed.push("no one owns the account"),
             },
-            Strategy::Territory => {
+            Assign::Territory => {
                 let covering: Vec<usize> =
                     (0..team.len()).filter(|&i| whom.territories.iter().any(|t| team[i].covers(t))).collect();
                 let sub: Vec<Candidate> = covering.iter().map(|&i| team[i].clone()).collect();
@@ -281,12 +321,12 @@ pub fn choose_person(
                     None => passed.push("everyone covering the territory is away or at capacity"),
                 }
             }
-            Strategy::RoundRobin => match next_in_turn(team, weight, now, whom.contact_id) {
+            Assign::RoundRobin => match next_in_turn(team, weight, now, whom.contact_id) {
                 Some(i) => return PersonChoice { chosen: Some(i), reason: "round robin, next in turn".into() },
                 None if team.is_empty() => passed.push("the team has no one"),
                 None => passed.push("everyone in the team is away or at capacity"),
             },
-            Strategy::Queue => return PersonChoice { chosen: None, reason: "left in the queue for the team".into() },
+            Assign::Queue => return PersonChoice { chosen: None, reason: "left in the queue for the team".into() },
         }
     }
     let reason = if passed.is_empty() {
@@ -347,6 +387,10 @@ mod tests {
         }
     }
 
+    fn people(email: &str) -> Option<Uuid> {
+        (email == "ann@leadgate.example").then_some(Uuid::from_u128(3))
+    }
+
     fn queue_of(set: &RuleSet, f: &ContactFacts, trigger: Trigger) -> Option<(Option<String>, Uuid)> {
         let mut failures = vec![];
         set.choose_queue(f.contact.stage, trigger, &f.bind(), &mut failures)
@@ -358,7 +402,7 @@ mod tests {
         let mut outbound = rule("outbound lists", "contact.direction == \"outbound\"", "Sales Development");
         outbound.at_any_stage = true;
         let spec = set(vec![outbound, rule("germany", "contact.country == \"DE\"", "Sales Development")]);
-        let set = spec.compile(1, queues).unwrap();
+        let set = spec.compile(1, queues, people).unwrap();
         let enters = Trigger::EnteredStage;
         assert_eq!(
             queue_of(&set, &facts(Direction::Inbound, Stage::Mql, "DE"), enters),
@@ -378,7 +422,7 @@ mod tests {
 
     #[test]
     fn a_rule_set_naming_unknown_queues_or_bad_conditions_is_refused_where_it_is_wrong() {
-        let err = |s: RuleSetSpec| s.compile(1, queues).unwrap_err();
+        let err = |s: RuleSetSpec| s.compile(1, queues, people).unwrap_err();
         let e = err(set(vec![rule("a", "true", "Nowhere")]));
         assert_eq!((e.field.as_str(), e.unknown), ("rules[0].queue", true));
         let e = err(RuleSetSpec { fallback_queue: "Nowhere".into(), ..set(vec![]) });
@@ -404,6 +448,20 @@ mod tests {
         );
         assert_eq!(err(RuleSetSpec { stages: vec![Stage::Customer], ..set(vec![]) }).field, "stages");
         assert_eq!(err(RuleSetSpec { stages: vec![], ..set(vec![]) }).field, "stages");
+        let nobody = RoutingRuleSpec {
+            assign: vec![Strategy::Person("bob@leadgate.example".into())],
+            ..rule("a", "true", "Market Response")
+        };
+        let e = err(set(vec![nobody]));
+        assert_eq!((e.field.as_str(), e.unknown), ("rules[0].assign[0]", true));
+        let named = RoutingRuleSpec {
+            assign: vec![Strategy::Person("ann@leadgate.example".into())],
+            ..rule("a", "true", "Market Response")
+        };
+        assert_eq!(
+            set(vec![named]).compile(1, queues, people).unwrap().rules[0].assign,
+            [Assign::Person(Uuid::from_u128(3))]
+        );
     }
 
     fn person(n: u128, territories: &[&str]) -> Candidate {
@@ -414,6 +472,7 @@ mod tests {
             away_until: None,
             turn: n as i64,
             territories: territories.iter().map(|t| territory_key(t)).collect(),
+            in_rotation: true,
         }
     }
 
@@ -422,7 +481,7 @@ mod tests {
         let team = [person(1, &["DE", "AT"]), person(2, &["FR"]), person(3, &[])];
         let de = [territory_key("de")];
         let whom = Whom { contact_id: Uuid::nil(), account_owner: Some(Uuid::from_u128(3)), territories: &de };
-        let all = default_strategies();
+        let all = [Assign::AccountOwner, Assign::Territory, Assign::RoundRobin];
         let chosen = choose_person(&all, &team, 1, whom, Timestamp(0));
         assert_eq!(chosen, PersonChoice { chosen: Some(2), reason: "account owner".into() });
         let no_owner = Whom { account_owner: None, ..whom };
@@ -442,6 +501,12 @@ mod tests {
             "{}",
             waiting.reason
         );
-        assert_eq!(choose_person(&[Strategy::Queue], &team, 1, whom, Timestamp(0)).chosen, None);
+        assert_eq!(choose_person(&[Assign::Queue], &team, 1, whom, Timestamp(0)).chosen, None);
+        // A person the rule names, in the team: theirs; out of it, the next way.
+        let named = [Assign::Person(Uuid::from_u128(2)), Assign::RoundRobin];
+        assert_eq!(choose_person(&named, &team, 1, nowhere, Timestamp(0)).chosen, Some(1));
+        let stranger_named = [Assign::Person(Uuid::from_u128(42)), Assign::RoundRobin];
+        let chosen = choose_person(&stranger_named, &team, 1, nowhere, Timestamp(0));
+        assert_eq!(chosen.chosen, Some(0));
     }
 }

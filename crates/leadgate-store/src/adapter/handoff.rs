@@ -168,17 +168,25 @@ impl HandoffReads for SqlStore {
     }
 
     async fn queue_counts(&self) -> Result<Vec<QueueCount>> {
-        let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<(Uuid, i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT queue_id, CAST(COUNT(*) AS BIGINT), \
              CAST(COALESCE(SUM(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(CASE WHEN breached_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             CAST(COALESCE(SUM(CASE WHEN breached_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN rule IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT) \
              FROM queue_items WHERE closed_at IS NULL GROUP BY queue_id",
         )
+        .persistent(false)
         .fetch_all(&self.read)
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(queue_id, open, unassigned, breached)| QueueCount { queue_id, open, unassigned, breached })
+            .map(|(queue_id, open, unassigned, breached, fallback)| QueueCount {
+                queue_id,
+                open,
+                unassigned,
+                breached,
+                fallback,
+            })
             .collect())
     }
 
@@ -236,7 +244,8 @@ impl HandoffReads for SqlStore {
         }
         qb.push(" ORDER BY i.sla_due_at, i.pain_order, i.score_order, i.interest_order, i.id LIMIT ")
             .push_bind(q.limit);
-        let rows: Vec<WorkRow> = qb.build_query_as().fetch_all(&self.read).await?;
+        // Planned each time: see `fetch_in_planned`.
+        let rows: Vec<WorkRow> = qb.build_query_as().persistent(false).fetch_all(&self.read).await?;
         rows.into_iter()
             .map(|r| {
                 Ok(WorkItem {
@@ -256,7 +265,7 @@ impl HandoffReads for SqlStore {
     async fn open_items(&self, contacts: &[Uuid]) -> Result<Vec<QueueItem>> {
         let mut conn = self.read.acquire().await?;
         let head = format!("SELECT {ITEM_COLUMNS} FROM queue_items i WHERE i.closed_at IS NULL AND i.contact_id IN (");
-        items(fetch_in(&mut conn, &head, contacts).await?)
+        items(fetch_in_planned(&mut conn, &head, ")", contacts).await?)
     }
 
     async fn items_of(&self, contact: Uuid) -> Result<Vec<QueueItem>> {
@@ -264,6 +273,7 @@ impl HandoffReads for SqlStore {
             "SELECT {ITEM_COLUMNS} FROM queue_items i WHERE i.contact_id = $1 ORDER BY i.queued_at, i.id"
         ))
         .bind(contact)
+        .persistent(false)
         .fetch_all(&self.read)
         .await?;
         items(rows)
@@ -274,6 +284,7 @@ impl HandoffReads for SqlStore {
             "SELECT {ITEM_COLUMNS} FROM queue_items i ORDER BY i.queued_at DESC, i.id DESC LIMIT $1"
         ))
         .bind(limit)
+        .persistent(false)
         .fetch_all(&self.read)
         .await?;
         items(rows)
@@ -285,6 +296,7 @@ impl HandoffReads for SqlStore {
         ))
         .bind(from.0)
         .bind(to.0)
+        .persistent(false)
         .fetch_all(&self.read)
         .await?;
         items(rows)
@@ -297,6 +309,7 @@ impl HandoffReads for SqlStore {
         ))
         .bind(now.0)
         .bind(limit)
+        .persistent(false)
         .fetch_all(&self.read)
         .await?;
         items(rows)
@@ -398,7 +411,7 @@ impl HandoffWrites for SqlTx {
                  WHERE assignee_id = $1 AND closed_at IS NULL) WHERE id = $1",
             )
             .bind(id)
-            .persistent(true)
+            .persistent(false)
             .execute(&mut *self.tx)
             .await?;
         }
@@ -471,7 +484,7 @@ impl HandoffWrites for SqlTx {
     async fn open_items_for_update(&mut self, contacts: &[Uuid]) -> Result<Vec<QueueItem>> {
         let head = format!("SELECT {ITEM_COLUMNS} FROM queue_items i WHERE i.closed_at IS NULL AND i.contact_id IN (");
         let mut rows: Vec<ItemRow> =
-            fetch_in_grouped(&mut self.tx, &head, &format!(") ORDER BY i.contact_id{LOCK}"), contacts).await?;
+            fetch_in_planned(&mut self.tx, &head, &format!(") ORDER BY i.contact_id{LOCK}"), contacts).await?;
         rows.sort_by_key(|r| r.contact_id);
         items(rows)
     }

@@ -683,6 +683,31 @@ where
     R: for<'r> sqlx::FromRow<'r, DbRow> + Send + Unpin,
     K: sqlx::Encode<'k, Db> + sqlx::Type<Db> + Sync + 'k,
 {
+    fetch_in_chunks(conn, head, tail, keys, true).await
+}
+
+/// Like [`fetch_in_grouped`], planned anew each time: for a table that grows from
+/// nothing while the server runs (queue items), whose first plan, kept with a
+/// statement prepared while it was empty, would scan it whole once it is large.
+async fn fetch_in_planned<'k, R, K>(conn: &mut DbConnection, head: &str, tail: &str, keys: &'k [K]) -> Result<Vec<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, DbRow> + Send + Unpin,
+    K: sqlx::Encode<'k, Db> + sqlx::Type<Db> + Sync + 'k,
+{
+    fetch_in_chunks(conn, head, tail, keys, false).await
+}
+
+async fn fetch_in_chunks<'k, R, K>(
+    conn: &mut DbConnection,
+    head: &str,
+    tail: &str,
+    keys: &'k [K],
+    prepared: bool,
+) -> Result<Vec<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, DbRow> + Send + Unpin,
+    K: sqlx::Encode<'k, Db> + sqlx::Type<Db> + Sync + 'k,
+{
     let mut rows = Vec::new();
     for chunk in crate::sql::statement_chunks(keys) {
         let mut qb = QueryBuilder::<Db>::new(head);
@@ -691,7 +716,7 @@ where
             sep.push_bind(k);
         }
         qb.push(tail);
-        rows.extend(qb.build_query_as::<R>().persistent(true).fetch_all(&mut *conn).await?);
+        rows.extend(qb.build_query_as::<R>().persistent(prepared).fetch_all(&mut *conn).await?);
     }
     Ok(rows)
 }
