@@ -79,6 +79,8 @@ impl SpendInput {
 pub struct Settings {
     /// The currency of spend and deal values (three letters).
     pub currency: String,
+    /// The reason codes Sales may give when rejecting a contact handed over.
+    pub rejection_reasons: Vec<String>,
 }
 
 /// A page of spend entries, in the order they were recorded.
@@ -112,7 +114,7 @@ impl App {
     }
 
     pub async fn settings(&self) -> Result<Settings, AppError> {
-        Ok(Settings { currency: self.currency().await? })
+        Ok(Settings { currency: self.currency().await?, rejection_reasons: self.rejection_reasons().await? })
     }
 
     /// Sets the workspace's currency; refused once spend is recorded in another (its
@@ -122,7 +124,7 @@ impl App {
         let (now, by) = (self.now(), actor.label());
         let store = self.store.as_ref();
         crate::retry::on_contention("setting the currency", || set_currency_in(store, &code, now, &by)).await??;
-        Ok(Settings { currency: code })
+        self.settings().await
     }
 
     /// Records entries, all or none; the first wrong one is named by its place (`[3]`,

@@ -97,10 +97,13 @@ pub async fn settings(State(s): State<AppState>, caller: Caller) -> Result<Json<
 pub struct SettingsInput {
     /// Three letters (`EUR`).
     pub currency: Option<String>,
+    /// The reason codes Sales may give when rejecting (1 to 100 codes of lower-case
+    /// letters, digits and `_`).
+    pub rejection_reasons: Option<Vec<String>>,
 }
 
 /// Changes the workspace's settings: the fields given.
-#[utoipa::path(patch, path = "/v1/settings", tag = "reports", request_body = SettingsInput, responses((status = 200, description = "The settings now.", body = Settings), (status = 409, description = "`currency_in_use`: spend is recorded in the currency before.", body = ErrorBody), (status = 400, description = "`invalid_json`.", body = ErrorBody), (status = 422, description = "`invalid_value` (not a three-letter code), `invalid_field`.", body = ErrorBody)))]
+#[utoipa::path(patch, path = "/v1/settings", tag = "reports", request_body = SettingsInput, responses((status = 200, description = "The settings now.", body = Settings), (status = 409, description = "`currency_in_use`: spend is recorded in the currency before.", body = ErrorBody), (status = 400, description = "`invalid_json`.", body = ErrorBody), (status = 422, description = "`invalid_value` (not a three-letter code; reason codes that are not 1 to 100 distinct codes of lower-case letters, digits and `_`), `invalid_field`.", body = ErrorBody)))]
 pub async fn change_settings(
     State(s): State<AppState>,
     caller: Caller,
@@ -109,8 +112,12 @@ pub async fn change_settings(
 ) -> Result<Json<Settings>, ApiError> {
     s.app.authorize(&caller.0, Permission::ManageSettings)?;
     let input: SettingsInput = parse_json(&headers, &body)?;
+    let actor = caller_actor(&caller);
+    if let Some(codes) = &input.rejection_reasons {
+        s.app.set_rejection_reasons(codes, &actor).await?;
+    }
     match input.currency {
-        Some(c) => Ok(Json(s.app.set_currency(&c, &caller_actor(&caller)).await?)),
+        Some(c) => Ok(Json(s.app.set_currency(&c, &actor).await?)),
         None => Ok(Json(s.app.settings().await?)),
     }
 }

@@ -312,6 +312,25 @@ async fn sales_accepts_or_rejects_with_a_reason_once_and_wrong_answers_are_refus
     );
     assert_error(&reject(&b, json!({"reason": "no_need"})).await, StatusCode::CONFLICT, "already_handled");
 
+    // The workspace sets its own codes: those, and only those, are taken.
+    let codes = json!({"rejection_reasons": ["not_ready", "too_small"]});
+    let r = api.json_as(Method::PATCH, "/v1/settings", &api.admin, codes).await;
+    assert_eq!(
+        (r.status, &r.json["rejection_reasons"]),
+        (StatusCode::OK, &json!(["not_ready", "too_small"])),
+        "{}",
+        r.text
+    );
+    for bad in [json!([]), json!(["Too Small"]), json!(["a", "a"])] {
+        let r = api.json_as(Method::PATCH, "/v1/settings", &api.admin, json!({"rejection_reasons": bad})).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
+    }
+    let d = lead(&api, "d@five.example").await;
+    settled(&api).await;
+    assert_error(&reject(&d, json!({"reason": "no_budget"})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_reason");
+    let r = reject(&d, json!({"reason": "too_small"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
     // Nothing handed over, nobody there, no right to answer.
     let loose = api.inquire_with_key(json!({"email": "loose@four.example"})).await.json["contact_id"]
         .as_str()

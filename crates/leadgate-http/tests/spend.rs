@@ -122,12 +122,12 @@ async fn cost_per_stage_and_return_on_spend_come_from_spend_and_deal_values(stor
 
 async fn spend_in_another_currency_is_converted_at_its_rate_and_the_currency_holds_while_used(store: Arc<dyn Store>) {
     let api = Api::new(store).await;
-    assert_eq!(api.get("/v1/settings").await.json, json!({"currency": "USD"}));
+    assert_eq!(api.get("/v1/settings").await.json["currency"], json!("USD"));
     let marketing = api.key(Role::Marketing).await;
     let r = api.json_as(Method::PATCH, "/v1/settings", &marketing, json!({"currency": "EUR"})).await;
     assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
     let r = api.json_as(Method::PATCH, "/v1/settings", &api.admin.clone(), json!({"currency": "eur"})).await;
-    assert_eq!((r.status, r.json.clone()), (StatusCode::OK, json!({"currency": "EUR"})), "{}", r.text);
+    assert_eq!((r.status, r.json["currency"].clone()), (StatusCode::OK, json!("EUR")), "{}", r.text);
 
     let usd = json!({"amount": 10_000, "currency": "USD", "month": "2026-03", "channel": "display"});
     let r = api.post("/v1/spend", usd.clone()).await;
@@ -158,7 +158,7 @@ async fn spend_in_another_currency_is_converted_at_its_rate_and_the_currency_hol
     let again = api.json_as(Method::DELETE, &format!("/v1/spend/{id}"), &marketing, Value::Null).await;
     assert_error(&again, StatusCode::NOT_FOUND, "unknown_spend");
     let r = api.json_as(Method::PATCH, "/v1/settings", &api.admin.clone(), json!({"currency": "GBP"})).await;
-    assert_eq!(r.json, json!({"currency": "GBP"}), "{}", r.text);
+    assert_eq!(r.json["currency"], json!("GBP"), "{}", r.text);
     let r = api.json_as(Method::PATCH, "/v1/settings", &api.admin.clone(), json!({"currency": "pounds"})).await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
 }

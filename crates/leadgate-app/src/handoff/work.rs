@@ -232,6 +232,16 @@ impl App {
         }
     }
 
+    /// Sets the reason codes Sales may give; a rejection recorded before keeps its own.
+    pub async fn set_rejection_reasons(&self, codes: &[String], actor: &Actor) -> Result<(), AppError> {
+        leadgate_core::handoff::acceptance::check_reasons(codes)
+            .map_err(|m| invalid(ErrorCode::InvalidValue, "rejection_reasons", m))?;
+        let json = serde_json::to_string(codes).map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+        let mut tx = self.store.begin().await?;
+        let result = tx.set_setting(REASONS_SETTING, &json, self.now(), &actor.label()).await.map_err(AppError::from);
+        crate::finish(tx, result).await
+    }
+
     /// Accepts or rejects: the contact must be in a queue; the move `change` makes is
     /// recorded, the item closed with its first action, all in one transaction. Two
     /// people answering at once: the contact is locked, the second finds it handled.
