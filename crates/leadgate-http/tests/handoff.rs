@@ -482,7 +482,8 @@ async fn a_breached_clock_is_marked_and_escalated_once_and_reported(store: Arc<d
     let metrics = api.get("/metrics").await.text;
     assert!(metrics.contains("leadgate_routing_decision_seconds_count 2"), "queue, then person: {metrics}");
     assert!(!metrics.contains("leadgate_sla_sweep_seconds_count 0"), "{metrics}");
-    let feed = api.get("/v1/changes?kinds=sla_breached").await;
+    // (On PostgreSQL an entry is readable once every older transaction has ended: wait.)
+    let feed = api.get("/v1/changes?kinds=sla_breached&wait=10").await;
     assert_eq!(feed.status, StatusCode::OK, "{}", feed.text);
     let entries = feed.json["changes"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{}", feed.text);

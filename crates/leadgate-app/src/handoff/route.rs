@@ -369,14 +369,25 @@ impl Plan<'_> {
         }
         tx.insert_queue_items(&items).await?;
         tx.save_queue_items(&changed_items).await?;
-        let turned: Vec<User> = rotations.into_values().flat_map(TeamRotation::turned).collect();
-        tx.save_turns(&turned).await?;
-        recount.sort();
-        recount.dedup();
-        tx.recount_loads(&recount).await?;
-        tx.insert_audit_entries(&audit).await?;
-        Ok(())
+        save_rotations(tx, rotations, recount, &audit).await
     }
+}
+
+/// What giving work, taking it back or passing it on leaves to write: the turns the
+/// rotations took, the loads of the people whose items changed (`recount`), and the
+/// audit of it.
+pub(crate) async fn save_rotations(
+    tx: &mut dyn Tx,
+    rotations: HashMap<Uuid, TeamRotation>,
+    mut recount: Vec<Uuid>,
+    audit: &[AuditEntry],
+) -> Result<(), leadgate_store::StoreError> {
+    let turned: Vec<User> = rotations.into_values().flat_map(TeamRotation::turned).collect();
+    tx.save_turns(&turned).await?;
+    recount.sort_unstable();
+    recount.dedup();
+    tx.recount_loads(&recount).await?;
+    tx.insert_audit_entries(audit).await
 }
 
 impl App {

@@ -84,6 +84,26 @@ fn refused(e: RoutingError) -> AppError {
 }
 
 impl Handoff {
+    /// Compiles `spec` against the queues and users there are: a queue another server
+    /// created since this one read them is looked for again before it is refused.
+    async fn compile(
+        &self,
+        store: &dyn Store,
+        spec: &RuleSetSpec,
+        version: i64,
+    ) -> Result<Result<RuleSet, RoutingError>, AppError> {
+        let users = store.users().await?;
+        let queues = self.queues(store, None).await?;
+        match compile(spec, version, &queues, &users) {
+            Err(e) if e.unknown => {
+                self.forget_queues();
+                let queues = self.queues(store, None).await?;
+                Ok(compile(spec, version, &queues, &users))
+            }
+            compiled => Ok(compiled),
+        }
+    }
+
     /// The rules in force: the latest version saved (read again when another server
     /// saved a newer one), or the built-in set.
     pub(crate) async fn rules(&self, store: &dyn Store) -> Result<Arc<RulesInForce>, AppError> {
@@ -94,20 +114,10 @@ impl Handoff {
         {
             return Ok(known);
         }
-        let mut queues = self.queues(store, None).await?;
-        let users = store.users().await?;
-        // Saved by another server naming a team it created since this one read them.
-        if let Some(saved) = &stored
-            && let Ok(spec) = serde_json::from_value::<RuleSetSpec>(saved.spec.clone())
-            && compile(&spec, saved.version, &queues, &users).is_err_and(|e| e.unknown)
-        {
-            self.forget_queues();
-            queues = self.queues(store, None).await?;
-        }
         let rules = match stored {
             None => {
                 let spec = builtin_rules();
-                let set = compile(&spec, 0, &queues, &users).map_err(|e| {
+                let set = self.compile(store, &spec, 0).await?.map_err(|e| {
                     AppError::new(ErrorCode::Internal, format!("the built-in routing rules do not compile: {e}"))
                 })?;
                 in_force(spec, set, None)
@@ -115,7 +125,7 @@ impl Handoff {
             Some(StoredRules { version, spec, created_at, created_by }) => {
                 let spec: RuleSetSpec = serde_json::from_value(spec)
                     .map_err(|e| AppError::new(ErrorCode::Internal, format!("routing rules v{version}: {e}")))?;
-                let set = compile(&spec, version, &queues, &users).map_err(|e| {
+                let set = self.compile(store, &spec, version).await?.map_err(|e| {
                     AppError::new(ErrorCode::Internal, format!("routing rules v{version} no longer compile: {e}"))
                 })?;
                 in_force(spec, set, Some((created_at, created_by)))
@@ -141,17 +151,7 @@ impl App {
 
     /// Checks a rule set as [`App::save_routing_rules`] would, without saving it.
     pub(crate) async fn check_routing_rules(&self, spec: &RuleSetSpec) -> Result<RuleSet, AppError> {
-        let queues = self.handoff.queues(self.store.as_ref(), None).await?;
-        let users = self.store.users().await?;
-        match compile(spec, 0, &queues, &users) {
-            // A queue another server created since this one read them: look again.
-            Err(e) if e.unknown => {
-                self.handoff.forget_queues();
-                let queues = self.handoff.queues(self.store.as_ref(), None).await?;
-                compile(spec, 0, &queues, &users).map_err(refused)
-            }
-            other => other.map_err(refused),
-        }
+        self.handoff.compile(self.store.as_ref(), spec, 0).await?.map_err(refused)
     }
 
     /// Saves a new version of the routing rules, in force from now on.

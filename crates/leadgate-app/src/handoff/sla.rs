@@ -123,8 +123,11 @@ impl App {
             contacts.sort_unstable();
             contacts.dedup();
             // A queue another server created: read the queues again first.
-            for item in &due {
-                self.handoff.queues(self.store.as_ref(), Some(item.queue_id)).await?;
+            let mut queues: Vec<Uuid> = due.iter().map(|i| i.queue_id).collect();
+            queues.sort_unstable();
+            queues.dedup();
+            for queue in queues {
+                self.handoff.queues(self.store.as_ref(), Some(queue)).await?;
             }
             let step = crate::retry::on_contention("the SLA sweep", || self.breach(&contacts, now)).await?;
             report.breached += step.breached;
@@ -190,12 +193,7 @@ impl App {
                 }
             }
             tx.save_queue_items(&items).await?;
-            let turned: Vec<User> = rotations.into_values().flat_map(TeamRotation::turned).collect();
-            tx.save_turns(&turned).await?;
-            recount.sort();
-            recount.dedup();
-            tx.recount_loads(&recount).await?;
-            tx.insert_audit_entries(&audit).await?;
+            super::route::save_rotations(tx.as_mut(), rotations, recount, &audit).await?;
             Ok(report)
         }
         .await;
